@@ -1,0 +1,577 @@
+//! `golden.toml` (SPEC section 1): parsed key by key from the spanned TOML
+//! tree so that every problem in the file is reported at once, each with its
+//! file, line, column, key and what would be valid.
+//!
+//! Reads only the files it is pointed at (the config, context directories and
+//! Dockerfiles to check they exist); no network, no engine.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+use std::path::{Component, Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+use toml::Spanned;
+
+use crate::diagnostic::{closest, Diagnostic, Diagnostics, SourceFile};
+use crate::reference::{validate_domain, validate_path};
+use crate::schedule::Schedule;
+use crate::version::Line;
+
+/// The file name looked for in the working directory.
+pub const DEFAULT_FILE: &str = "golden.toml";
+/// The schedule of images that set none.
+pub const DEFAULT_SCHEDULE: &str = "@weekly";
+/// Labels golden writes itself; the config may not set them.
+pub const RESERVED_LABELS: &[&str] = &[
+    "org.opencontainers.image.version",
+    "org.opencontainers.image.created",
+    "org.opencontainers.image.title",
+    "org.opencontainers.image.base.name",
+    "org.opencontainers.image.base.digest",
+    "org.opencontainers.image.revision",
+    "io.golden.recipe",
+];
+
+const TOP_KEYS: &[&str] = &["registry", "engine", "defaults", "images"];
+const REGISTRY_KEYS: &[&str] = &["host", "namespace", "insecure"];
+const ENGINE_KEYS: &[&str] = &["host", "network"];
+const DEFAULT_KEYS: &[&str] = &["schedule", "pull", "build_args", "labels"];
+const IMAGE_KEYS: &[&str] = &[
+    "version",
+    "context",
+    "dockerfile",
+    "name",
+    "build_args",
+    "labels",
+    "schedule",
+    "depends_on",
+    "pull",
+];
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("failed to read `{path}`")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(Diagnostics),
+}
+
+/// Where golden images are pushed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrySettings {
+    pub host: String,
+    pub namespace: String,
+    pub insecure: bool,
+}
+
+/// The network RUN steps get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Network {
+    #[default]
+    Default,
+    Host,
+    None,
+}
+
+impl Network {
+    /// The engine's name for this network mode.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Network::Default => "default",
+            Network::Host => "host",
+            Network::None => "none",
+        }
+    }
+}
+
+/// How to reach the Docker Engine.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EngineSettings {
+    pub host: Option<String>,
+    pub network: Network,
+}
+
+/// One golden image line, with `[defaults]` applied.
+#[derive(Debug, Clone)]
+pub struct Image {
+    pub id: String,
+    pub name: String,
+    pub version: Line,
+    /// The build context directory.
+    pub context: PathBuf,
+    /// The Dockerfile's path inside the context, `/`-separated.
+    pub dockerfile: String,
+    pub build_args: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    pub schedule: Schedule,
+    pub pull: bool,
+    pub depends_on: Vec<Spanned<String>>,
+    /// Where `[images.<id>]` is written, for later diagnostics.
+    pub span: Range<usize>,
+}
+
+impl Image {
+    /// The Dockerfile on disk.
+    pub fn dockerfile_path(&self) -> PathBuf {
+        self.context.join(&self.dockerfile)
+    }
+}
+
+/// A whole, valid golden.toml.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub source: SourceFile,
+    pub registry: RegistrySettings,
+    pub engine: EngineSettings,
+    /// Sorted by id.
+    pub images: Vec<Image>,
+}
+
+impl Config {
+    /// `<host>/<namespace>/<name>` of an image.
+    pub fn repository(&self, image: &Image) -> String {
+        format!("{}/{}/{}", self.registry.host, self.registry.namespace, image.name)
+    }
+
+    /// The image with this id.
+    pub fn image(&self, id: &str) -> Option<&Image> {
+        self.images.iter().find(|image| image.id == id)
+    }
+
+    /// Parses `source`, returning what could be read and every problem found.
+    pub fn parse(source: SourceFile) -> (Option<Config>, Vec<Diagnostic>) {
+        let text = source.text.clone();
+        let (document, syntax_errors) = DeTable::parse_recoverable(&text);
+        let mut reader = Reader {
+            file: &source,
+            problems: Vec::new(),
+        };
+        for error in syntax_errors {
+            let span = error.span().unwrap_or(0..0);
+            reader.problem(
+                span,
+                format!("invalid TOML: {}", error.message().trim()),
+                "here",
+                Some("fix the TOML syntax at this point; every other check runs once the file parses".into()),
+            );
+        }
+        if !reader.problems.is_empty() {
+            return (None, reader.problems);
+        }
+        let config = reader.config(document.get_ref(), document.span());
+        (config, reader.problems)
+    }
+}
+
+/// Walks the spanned TOML tree, collecting problems instead of stopping.
+struct Reader<'a> {
+    file: &'a SourceFile,
+    problems: Vec<Diagnostic>,
+}
+
+/// `[defaults]` as written.
+#[derive(Default)]
+struct Defaults {
+    schedule: Option<Schedule>,
+    pull: Option<bool>,
+    build_args: BTreeMap<String, String>,
+    labels: BTreeMap<String, String>,
+}
+
+impl<'a> Reader<'a> {
+    fn problem(&mut self, span: Range<usize>, message: String, label: &str, hint: Option<String>) {
+        let mut diagnostic = Diagnostic::at(self.file, span, message).label(label);
+        if let Some(hint) = hint {
+            diagnostic = diagnostic.hint(hint);
+        }
+        self.problems.push(diagnostic);
+    }
+
+    fn config(&mut self, document: &DeTable<'_>, span: Range<usize>) -> Option<Config> {
+        self.check_keys(document, "the top level", TOP_KEYS);
+        let registry = match document.get("registry") {
+            Some(value) => self.registry(value),
+            None => {
+                self.problem(
+                    0..0,
+                    "missing required table `[registry]`".into(),
+                    "expected here",
+                    Some("add `[registry]` with `host = \"registry.local:5000\"` and `namespace = \"golden\"`".into()),
+                );
+                None
+            }
+        };
+        let engine = document.get("engine").map(|v| self.engine(v)).unwrap_or_default();
+        let defaults = document.get("defaults").map(|v| self.defaults(v)).unwrap_or_default();
+        let mut images = Vec::new();
+        match document.get("images") {
+            Some(value) => {
+                if let Some(table) = self.table(value, "images") {
+                    for (id, value) in table.iter() {
+                        if let Some(image) = self.image(id, value, &defaults) {
+                            images.push(image);
+                        }
+                    }
+                }
+            }
+            None => self.problem(
+                span.start..span.start,
+                "no golden images are configured".into(),
+                "expected `[images.<id>]` tables",
+                Some("add `[images.base]` with `version = \"1.0\"` and `context = \"images/base\"`".into()),
+            ),
+        }
+        images.sort_by(|a, b| a.id.cmp(&b.id));
+        let registry = registry?;
+        self.check_images(&registry, &images);
+        Some(Config {
+            source: self.file.clone(),
+            registry,
+            engine,
+            images,
+        })
+    }
+
+    fn table<'t, 'i>(&mut self, value: &'t Spanned<DeValue<'i>>, section: &str) -> Option<&'t DeTable<'i>> {
+        match value.get_ref() {
+            DeValue::Table(table) => Some(table),
+            other => {
+                self.problem(
+                    value.span(),
+                    format!("`{section}` must be a table, not {}", other.type_str()),
+                    "expected a table",
+                    Some(format!("write it as `[{section}]` followed by its keys")),
+                );
+                None
+            }
+        }
+    }
+
+    fn check_keys(&mut self, table: &DeTable<'_>, section: &str, allowed: &[&str]) {
+        for key in table.keys() {
+            let name = key.get_ref().as_ref();
+            if allowed.contains(&name) {
+                continue;
+            }
+            let suggestion = closest(name, allowed)
+                .map(|near| format!("did you mean `{near}`? "))
+                .unwrap_or_default();
+            self.problem(
+                key.span(),
+                format!("unknown key `{name}` in {section}"),
+                "unknown key",
+                Some(format!("{suggestion}valid keys are: {}", allowed.join(", "))),
+            );
+        }
+    }
+
+    /// Deserializes `key` of `table` if present; a bad value is a problem.
+    fn value<T: DeserializeOwned>(&mut self, table: &DeTable<'_>, section: &str, key: &str, expected: &str) -> Option<Spanned<T>> {
+        let value = table.get(key)?;
+        let span = value.span();
+        match T::deserialize(ValueDeserializer::from(value.clone())) {
+            Ok(parsed) => Some(Spanned::new(span, parsed)),
+            Err(error) => {
+                let message = error.message().trim().to_string();
+                let at = error.span().filter(|s| !s.is_empty()).unwrap_or(span);
+                self.problem(
+                    at,
+                    format!("invalid `{key}` in {section}: {message}"),
+                    "invalid value",
+                    Some(format!("`{key}` must be {expected}")),
+                );
+                None
+            }
+        }
+    }
+
+    fn required<T: DeserializeOwned>(
+        &mut self,
+        table: &DeTable<'_>,
+        span: &Range<usize>,
+        section: &str,
+        key: &str,
+        expected: &str,
+    ) -> Option<Spanned<T>> {
+        if table.get(key).is_none() {
+            self.problem(
+                span.start..span.start,
+                format!("missing required key `{key}` in {section}"),
+                "in this table",
+                Some(format!("add `{key} = ...`: it must be {expected}")),
+            );
+            return None;
+        }
+        self.value(table, section, key, expected)
+    }
+
+    fn registry(&mut self, value: &Spanned<DeValue<'_>>) -> Option<RegistrySettings> {
+        let table = self.table(value, "registry")?;
+        let section = "[registry]";
+        self.check_keys(table, section, REGISTRY_KEYS);
+        let span = value.span();
+        let host: Option<Spanned<String>> = self.required(table, &span, section, "host", "a string `host[:port]`, e.g. \"registry.local:5000\"");
+        let namespace: Option<Spanned<String>> = self.required(table, &span, section, "namespace", "a string of path segments, e.g. \"golden\"");
+        let insecure = self.value::<bool>(table, section, "insecure", "true or false").map(Spanned::into_inner);
+        if let Some(host) = &host {
+            let text = host.get_ref();
+            if let Some(stripped) = text.split_once("://") {
+                self.problem(
+                    host.span(),
+                    format!("registry host `{text}` must not include a scheme"),
+                    "remove the scheme",
+                    Some(format!("write `host = \"{}\"`; set `insecure = true` for plain HTTP", stripped.1)),
+                );
+            } else if let Err(error) = validate_domain(text) {
+                self.problem(
+                    host.span(),
+                    format!("invalid registry host: {error}"),
+                    "invalid host",
+                    Some("write the registry as host[:port], e.g. \"registry.local:5000\"".into()),
+                );
+            }
+        }
+        if let Some(namespace) = &namespace {
+            if let Err(error) = validate_path(namespace.get_ref()) {
+                self.problem(
+                    namespace.span(),
+                    format!("invalid registry namespace `{}`: {error}", namespace.get_ref()),
+                    "invalid namespace",
+                    Some("use lowercase path segments such as \"golden\" or \"platform/golden\"".into()),
+                );
+            }
+        }
+        Some(RegistrySettings {
+            host: host?.into_inner(),
+            namespace: namespace?.into_inner(),
+            insecure: insecure.unwrap_or(false),
+        })
+    }
+
+    fn engine(&mut self, value: &Spanned<DeValue<'_>>) -> EngineSettings {
+        let Some(table) = self.table(value, "engine") else {
+            return EngineSettings::default();
+        };
+        let section = "[engine]";
+        self.check_keys(table, section, ENGINE_KEYS);
+        let host: Option<Spanned<String>> = self.value(table, section, "host", "a string such as \"unix:///var/run/docker.sock\" or \"tcp://127.0.0.1:2375\"");
+        if let Some(host) = &host {
+            let schemes = ["unix://", "tcp://", "http://", "https://", "npipe://"];
+            if !schemes.iter().any(|scheme| host.get_ref().starts_with(scheme)) {
+                self.problem(
+                    host.span(),
+                    format!("engine host `{}` has no supported scheme", host.get_ref()),
+                    "unsupported scheme",
+                    Some("use unix:///path/to/docker.sock, tcp://HOST:PORT or https://HOST:PORT".into()),
+                );
+            }
+        }
+        let network = self.value::<Network>(table, section, "network", "one of \"default\", \"host\" or \"none\"");
+        EngineSettings {
+            host: host.map(Spanned::into_inner),
+            network: network.map(Spanned::into_inner).unwrap_or_default(),
+        }
+    }
+
+    fn defaults(&mut self, value: &Spanned<DeValue<'_>>) -> Defaults {
+        let Some(table) = self.table(value, "defaults") else {
+            return Defaults::default();
+        };
+        let section = "[defaults]";
+        self.check_keys(table, section, DEFAULT_KEYS);
+        Defaults {
+            schedule: self.value(table, section, "schedule", SCHEDULE_EXPECTED).map(Spanned::into_inner),
+            pull: self.value(table, section, "pull", "true or false").map(Spanned::into_inner),
+            build_args: self.strings(table, section, "build_args"),
+            labels: self.labels(table, section),
+        }
+    }
+
+    fn strings(&mut self, table: &DeTable<'_>, section: &str, key: &str) -> BTreeMap<String, String> {
+        self.value::<BTreeMap<String, String>>(table, section, key, "a table of string values, e.g. { NAME = \"value\" }")
+            .map(Spanned::into_inner)
+            .unwrap_or_default()
+    }
+
+    fn labels(&mut self, table: &DeTable<'_>, section: &str) -> BTreeMap<String, String> {
+        let labels = self.strings(table, section, "labels");
+        if let Some(value) = table.get("labels") {
+            for key in labels.keys() {
+                if RESERVED_LABELS.contains(&key.as_str()) || key.is_empty() {
+                    self.problem(
+                        value.span(),
+                        format!("label `{key}` in {section} cannot be set here"),
+                        "reserved label",
+                        Some("golden writes the org.opencontainers.image.* version, created, title, base and revision labels and io.golden.recipe itself; remove it".into()),
+                    );
+                }
+            }
+        }
+        labels
+    }
+
+    fn image(&mut self, id: &Spanned<std::borrow::Cow<'_, str>>, value: &Spanned<DeValue<'_>>, defaults: &Defaults) -> Option<Image> {
+        let id_text = id.get_ref().to_string();
+        let section = format!("[images.{id_text}]");
+        let valid_id = !id_text.is_empty()
+            && id_text.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && id_text.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+        if !valid_id {
+            self.problem(
+                id.span(),
+                format!("image id `{id_text}` is invalid"),
+                "invalid id",
+                Some("ids are lowercase letters, digits, `.`, `_` and `-`, starting with a letter or digit".into()),
+            );
+        }
+        let table = self.table(value, &format!("images.{id_text}"))?;
+        self.check_keys(table, &section, IMAGE_KEYS);
+        let span = id.span();
+        let version: Option<Spanned<Line>> = self.required(table, &span, &section, "version", "a \"MAJOR.MINOR\" string such as \"8.0\"");
+        let context: Option<Spanned<String>> = self.required(table, &span, &section, "context", "a directory path relative to the config file");
+        let dockerfile: Option<Spanned<String>> = self.value(table, &section, "dockerfile", "a path relative to the context");
+        let name: Option<Spanned<String>> = self.value(table, &section, "name", "a repository name such as \"aspnet-core\"");
+        let schedule: Option<Spanned<Schedule>> = self.value(table, &section, "schedule", SCHEDULE_EXPECTED);
+        let pull: Option<Spanned<bool>> = self.value(table, &section, "pull", "true or false");
+        let depends_on: Option<Spanned<Vec<Spanned<String>>>> = self.value(table, &section, "depends_on", "a list of image ids");
+        let mut build_args = defaults.build_args.clone();
+        build_args.extend(self.strings(table, &section, "build_args"));
+        let mut labels = defaults.labels.clone();
+        labels.extend(self.labels(table, &section));
+
+        let name = match name {
+            Some(name) => {
+                self.check_name(&name, &section);
+                name.into_inner()
+            }
+            None => id_text.clone(),
+        };
+        let context = context.and_then(|context| self.context(&context, &section))?;
+        let dockerfile_text = dockerfile.as_ref().map_or("Dockerfile", |d| d.get_ref().as_str());
+        let dockerfile_span = dockerfile.as_ref().map_or(span.clone(), |d| d.span());
+        let dockerfile = self.dockerfile(&context, dockerfile_text, dockerfile_span, &section)?;
+        let schedule = match (schedule, &defaults.schedule) {
+            (Some(schedule), _) => schedule.into_inner(),
+            (None, Some(schedule)) => schedule.clone(),
+            (None, None) => Schedule::parse(DEFAULT_SCHEDULE).ok()?,
+        };
+        Some(Image {
+            id: id_text,
+            name,
+            version: version?.into_inner(),
+            context,
+            dockerfile,
+            build_args,
+            labels,
+            schedule,
+            pull: pull.map(Spanned::into_inner).or(defaults.pull).unwrap_or(true),
+            depends_on: depends_on.map(Spanned::into_inner).unwrap_or_default(),
+            span,
+        })
+    }
+
+    fn check_name(&mut self, name: &Spanned<String>, section: &str) {
+        if let Err(error) = validate_path(name.get_ref()) {
+            self.problem(
+                name.span(),
+                format!("invalid repository name `{}` in {section}: {error}", name.get_ref()),
+                "invalid name",
+                Some("use lowercase letters, digits and `.`, `_`, `-` separators, e.g. \"aspnet-core\"".into()),
+            );
+        }
+    }
+
+    fn context(&mut self, context: &Spanned<String>, section: &str) -> Option<PathBuf> {
+        let base = self.file.path.parent().unwrap_or(Path::new("."));
+        let path = base.join(context.get_ref());
+        if path.is_dir() {
+            return Some(path);
+        }
+        self.problem(
+            context.span(),
+            format!("context directory `{}` of {section} does not exist", path.display()),
+            "no such directory",
+            Some("paths are relative to the directory of golden.toml".into()),
+        );
+        None
+    }
+
+    fn dockerfile(&mut self, context: &Path, text: &str, span: Range<usize>, section: &str) -> Option<String> {
+        let relative = Path::new(text);
+        let escapes = relative.is_absolute() || relative.components().any(|c| matches!(c, Component::ParentDir));
+        if escapes {
+            self.problem(
+                span,
+                format!("Dockerfile `{text}` of {section} is outside its context"),
+                "outside the context",
+                Some("give a path inside the context directory, e.g. \"Dockerfile\" or \"docker/Dockerfile\"".into()),
+            );
+            return None;
+        }
+        if !context.join(relative).is_file() {
+            self.problem(
+                span,
+                format!("Dockerfile `{}` of {section} does not exist", context.join(relative).display()),
+                "no such file",
+                Some("`dockerfile` is relative to the context; it defaults to \"Dockerfile\"".into()),
+            );
+            return None;
+        }
+        Some(text.replace('\\', "/"))
+    }
+
+    /// Checks across images: repository names and (name, version) pairs.
+    fn check_images(&mut self, registry: &RegistrySettings, images: &[Image]) {
+        let mut seen: HashMap<(String, Line), &str> = HashMap::new();
+        for image in images {
+            let repository = format!("{}/{}", registry.namespace, image.name);
+            if registry.host.len() + 1 + repository.len() > 255 {
+                self.problem(
+                    image.span.clone(),
+                    format!("repository `{}/{repository}` is longer than 255 characters", registry.host),
+                    "name too long",
+                    Some("choose a shorter `name` or namespace".into()),
+                );
+            }
+            if let Some(first) = seen.insert((image.name.clone(), image.version), &image.id) {
+                self.problem(
+                    image.span.clone(),
+                    format!(
+                        "images `{first}` and `{}` are both line {} of repository `{}`",
+                        image.id, image.version, image.name
+                    ),
+                    "duplicate line",
+                    Some("each (name, version) pair must be unique: change `version` or `name`".into()),
+                );
+            }
+        }
+        let ids: Vec<&str> = images.iter().map(|image| image.id.as_str()).collect();
+        for image in images {
+            for parent in &image.depends_on {
+                if !ids.contains(&parent.get_ref().as_str()) {
+                    let suggestion = closest(parent.get_ref(), &ids)
+                        .map(|near| format!("did you mean `{near}`? "))
+                        .unwrap_or_default();
+                    self.problem(
+                        parent.span(),
+                        format!("`depends_on` of [images.{}] names unknown image `{}`", image.id, parent.get_ref()),
+                        "unknown image",
+                        Some(format!("{suggestion}configured images: {}", ids.join(", "))),
+                    );
+                }
+            }
+        }
+    }
+}
+
+const SCHEDULE_EXPECTED: &str = "a 5-field cron expression in UTC such as \"0 3 * * 1\", or @hourly, @daily, @weekly, @monthly";
+
+#[cfg(test)]
+mod tests;

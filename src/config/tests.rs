@@ -1,0 +1,152 @@
+//! Table tests of golden.toml: good configs load with defaults applied; bad
+//! ones report every problem, rendered and snapshotted.
+
+use std::path::Path;
+
+use crate::config::{ConfigError, Network};
+use crate::diagnostic::SourceFile;
+use crate::graph::Upstream;
+use crate::project::Project;
+
+/// Fixture contexts live beside this path; paths in messages stay relative.
+const PATH: &str = "tests/fixtures/config/golden.toml";
+
+const REGISTRY: &str = "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n";
+
+fn load(text: &str) -> Result<Project, ConfigError> {
+    Project::from_source(SourceFile::new(Path::new(PATH), text))
+}
+
+fn rendered(text: &str) -> String {
+    match load(text) {
+        Ok(_) => panic!("expected problems in:\n{text}"),
+        Err(error) => error.to_string(),
+    }
+}
+
+#[test]
+fn a_full_config_loads_with_defaults_applied() {
+    let text = format!(
+        "{REGISTRY}insecure = true\n\n[engine]\nhost = \"unix:///run/docker.sock\"\nnetwork = \"none\"\n\n\
+         [defaults]\nschedule = \"@daily\"\npull = false\nbuild_args = {{ A = \"1\", B = \"2\" }}\n\
+         labels = {{ \"org.opencontainers.image.vendor\" = \"Example\" }}\n\n\
+         [images.base]\nversion = \"1.0\"\ncontext = \"images/base\"\n\n\
+         [images.app]\nversion = \"2.10\"\ncontext = \"images/app\"\nname = \"application\"\n\
+         build_args = {{ B = \"3\" }}\nlabels = {{ description = \"app\" }}\nschedule = \"0 3 * * 1\"\npull = true\n"
+    );
+    let project = load(&text).unwrap_or_else(|e| panic!("{e}"));
+    let config = &project.config;
+    assert!(config.registry.insecure);
+    assert_eq!(config.engine.network, Network::None);
+    assert_eq!(config.engine.host.as_deref(), Some("unix:///run/docker.sock"));
+    let base = config.image("base").unwrap();
+    assert_eq!(base.name, "base");
+    assert_eq!(base.schedule.as_str(), "@daily");
+    assert!(!base.pull);
+    assert_eq!(base.dockerfile, "Dockerfile");
+    let app = config.image("app").unwrap();
+    assert_eq!(config.repository(app), "registry.local:5000/golden/application");
+    assert_eq!(app.version.to_string(), "2.10");
+    assert_eq!(app.build_args["A"], "1");
+    assert_eq!(app.build_args["B"], "3");
+    assert_eq!(app.labels["org.opencontainers.image.vendor"], "Example");
+    assert_eq!(app.labels["description"], "app");
+    assert_eq!(app.schedule.as_str(), "0 3 * * 1");
+    assert!(app.pull);
+    assert_eq!(project.graph.order, vec!["base", "app"]);
+    assert_eq!(project.graph.nodes["app"].parents.iter().collect::<Vec<_>>(), vec!["base"]);
+    assert!(matches!(&project.graph.nodes["app"].upstream, Upstream::Golden { id, .. } if id == "base"));
+    assert!(matches!(&project.graph.nodes["base"].upstream, Upstream::External(r) if r.to_string() == "127.0.0.1:5000/upstream/busybox:1.36"));
+}
+
+#[test]
+fn schedule_defaults_to_weekly_and_pull_to_true() {
+    let text = format!("{REGISTRY}[images.base]\nversion = \"1.0\"\ncontext = \"images/base\"\n");
+    let project = load(&text).unwrap_or_else(|e| panic!("{e}"));
+    let base = project.config.image("base").unwrap();
+    assert_eq!(base.schedule.as_str(), "@weekly");
+    assert!(base.pull);
+}
+
+#[test]
+fn depends_on_orders_images_without_from_lines() {
+    let text = format!(
+        "{REGISTRY}[images.z-first]\nversion = \"1.0\"\ncontext = \"images/base\"\n\
+         [images.a-second]\nversion = \"2.0\"\nname = \"other\"\ncontext = \"images/base\"\ndepends_on = [\"z-first\"]\n"
+    );
+    let project = load(&text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(project.graph.order, vec!["z-first", "a-second"]);
+}
+
+const IMAGE: &str = "[images.base]\nversion = \"1.0\"\ncontext = \"images/base\"\n";
+
+/// (snapshot name, config text): each has at least one problem.
+fn bad_configs() -> Vec<(&'static str, String)> {
+    vec![
+        ("toml_syntax", format!("{REGISTRY}[images.base]\nversion = \"1.0\ncontext = \"images/base\"\n")),
+        ("duplicate_key", format!("{REGISTRY}{IMAGE}version = \"2.0\"\n")),
+        ("unknown_top_level_table", format!("{REGISTRY}{IMAGE}[regisstry]\nhost = \"x\"\n")),
+        ("missing_registry", IMAGE.to_string()),
+        ("registry_missing_host", format!("[registry]\nnamespace = \"golden\"\n{IMAGE}")),
+        ("registry_host_with_scheme", format!("[registry]\nhost = \"https://registry.local\"\nnamespace = \"golden\"\n{IMAGE}")),
+        ("registry_host_invalid", format!("[registry]\nhost = \"registry local\"\nnamespace = \"golden\"\n{IMAGE}")),
+        ("registry_port_invalid", format!("[registry]\nhost = \"registry.local:http\"\nnamespace = \"golden\"\n{IMAGE}")),
+        ("namespace_uppercase", format!("[registry]\nhost = \"registry.local:5000\"\nnamespace = \"Golden\"\n{IMAGE}")),
+        ("insecure_not_bool", format!("{REGISTRY}insecure = \"yes\"\n{IMAGE}")),
+        ("registry_unknown_key", format!("{REGISTRY}hots = \"x\"\n{IMAGE}")),
+        ("engine_bad_scheme", format!("{REGISTRY}[engine]\nhost = \"/var/run/docker.sock\"\n{IMAGE}")),
+        ("engine_bad_network", format!("{REGISTRY}[engine]\nnetwork = \"bridge\"\n{IMAGE}")),
+        ("defaults_unknown_key", format!("{REGISTRY}[defaults]\nschedul = \"@daily\"\n{IMAGE}")),
+        ("defaults_bad_schedule", format!("{REGISTRY}[defaults]\nschedule = \"@fortnightly\"\n{IMAGE}")),
+        ("version_major_only", format!("{REGISTRY}[images.base]\nversion = \"8\"\ncontext = \"images/base\"\n")),
+        ("version_with_patch", format!("{REGISTRY}[images.base]\nversion = \"8.0.1\"\ncontext = \"images/base\"\n")),
+        ("version_not_string", format!("{REGISTRY}[images.base]\nversion = 8.0\ncontext = \"images/base\"\n")),
+        ("image_missing_version_and_context", format!("{REGISTRY}[images.base]\nname = \"base\"\n")),
+        ("context_missing", format!("{REGISTRY}[images.base]\nversion = \"1.0\"\ncontext = \"images/nope\"\n")),
+        ("dockerfile_missing", format!("{REGISTRY}[images.base]\nversion = \"1.0\"\ncontext = \"images/empty\"\n")),
+        ("dockerfile_outside_context", format!("{REGISTRY}{IMAGE}dockerfile = \"../app/Dockerfile\"\n")),
+        ("name_breaks_grammar", format!("{REGISTRY}{IMAGE}name = \"Aspnet_Core!\"\n")),
+        ("image_unknown_key_suggests", format!("{REGISTRY}{IMAGE}verison = \"1.0\"\n")),
+        ("cron_hour_out_of_range", format!("{REGISTRY}{IMAGE}schedule = \"0 25 * * *\"\n")),
+        ("cron_six_fields", format!("{REGISTRY}{IMAGE}schedule = \"0 0 3 * * 1\"\n")),
+        ("depends_on_unknown", format!("{REGISTRY}{IMAGE}[images.app]\nversion = \"1.0\"\ncontext = \"images/app\"\ndepends_on = [\"bsae\"]\n")),
+        ("depends_on_not_a_list", format!("{REGISTRY}{IMAGE}depends_on = \"app\"\n")),
+        ("dependency_cycle", format!("{REGISTRY}{IMAGE}depends_on = [\"app\"]\n[images.app]\nversion = \"1.0\"\ncontext = \"images/app\"\n")),
+        ("duplicate_name_and_version", format!("{REGISTRY}{IMAGE}[images.base-again]\nname = \"base\"\nversion = \"1.0\"\ncontext = \"images/base\"\n")),
+        ("reserved_label", format!("{REGISTRY}{IMAGE}labels = {{ \"org.opencontainers.image.version\" = \"1\" }}\n")),
+        ("build_arg_not_string", format!("{REGISTRY}{IMAGE}build_args = {{ PORT = 8080 }}\n")),
+        ("images_not_a_table", format!("{REGISTRY}images = 3\n")),
+        ("no_images", REGISTRY.to_string()),
+        ("invalid_image_id", format!("{REGISTRY}[images.Base]\nversion = \"1.0\"\ncontext = \"images/base\"\n")),
+        ("dockerfile_bad_from", format!("{REGISTRY}[images.bad]\nversion = \"1.0\"\ncontext = \"images/bad\"\n")),
+        ("from_unconfigured_golden_line", format!("{REGISTRY}{IMAGE}[images.orphan]\nversion = \"1.0\"\ncontext = \"images/orphan\"\n")),
+        (
+            "many_problems_at_once",
+            "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\ninsecure = 1\n\n\
+             [images.base]\nversion = \"one\"\ncontext = \"images/base\"\nschedule = \"every day\"\n\n\
+             [images.app]\nversion = \"1.0\"\ncontext = \"images/nope\"\nextra = true\n"
+                .to_string(),
+        ),
+    ]
+}
+
+#[test]
+fn bad_configs_report_file_line_and_fix() {
+    let cases = bad_configs();
+    assert!(cases.len() >= 25);
+    for (name, text) in cases {
+        let rendered = rendered(&text);
+        assert!(rendered.contains(PATH) || rendered.contains("tests/fixtures/config/images"), "{name}: no file named:\n{rendered}");
+        assert!(rendered.contains("hint:"), "{name}: no hint:\n{rendered}");
+        insta::assert_snapshot!(name, rendered, &text);
+    }
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let (_, text) = bad_configs().into_iter().find(|(name, _)| *name == "many_problems_at_once").unwrap();
+    let Err(ConfigError::Invalid(problems)) = load(&text) else {
+        panic!("expected problems");
+    };
+    assert_eq!(problems.0.len(), 5, "{problems}");
+}

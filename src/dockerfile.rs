@@ -1,0 +1,507 @@
+//! Reads the FROM lines of a Dockerfile the way the engine resolves them:
+//! parser directives (`# escape=`), line continuations, comments, lowercase
+//! keywords, `ARG`s declared before the first `FROM` (build args override
+//! their defaults), `--platform`, and stages named with `AS` and used by later
+//! stages. It also rewrites one FROM line to pin its base to a digest.
+//!
+//! Pure: it takes text and returns data; it never reads files itself.
+
+use std::collections::BTreeMap;
+
+use crate::reference::{Reference, ReferenceError};
+
+/// What went wrong, with the 1-based line it went wrong on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DockerfileError {
+    #[error("the Dockerfile has no FROM instruction")]
+    NoFrom,
+    #[error("line {line}: FROM needs an image, e.g. `FROM registry.local:5000/golden/base:1.0`")]
+    MissingImage { line: usize },
+    #[error("line {line}: `{text}` is not valid in FROM (expected `FROM [--platform=P] IMAGE [AS NAME]`)")]
+    InvalidFrom { line: usize, text: String },
+    #[error("line {line}: FROM `{text}` is not a valid image reference: {source}")]
+    InvalidReference {
+        line: usize,
+        text: String,
+        source: ReferenceError,
+    },
+    #[error("line {line}: FROM `{original}` expands to an empty image name: set build arg `{variable}` or give the ARG a default")]
+    EmptyAfterSubstitution {
+        line: usize,
+        original: String,
+        variable: String,
+    },
+    #[error("line {line}: unterminated `${{...}}` or quote")]
+    Unterminated { line: usize },
+}
+
+/// What a stage is built on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Base {
+    /// An image from a registry.
+    Image(Reference),
+    /// An earlier stage of the same Dockerfile, by index.
+    Stage(usize),
+    /// The empty image.
+    Scratch,
+}
+
+/// One `FROM` and what it resolved to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stage {
+    /// The name given with `AS`, lowercased as the engine does.
+    pub name: Option<String>,
+    pub base: Base,
+    /// `--platform` after substitution.
+    pub platform: Option<String>,
+    /// First and last physical line (1-based) of the FROM instruction.
+    pub first_line: usize,
+    pub last_line: usize,
+}
+
+/// The stages of a Dockerfile, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dockerfile {
+    pub stages: Vec<Stage>,
+}
+
+impl Dockerfile {
+    /// Parses `text`, substituting `build_args` for the ARGs declared before
+    /// the first FROM.
+    pub fn parse(text: &str, build_args: &BTreeMap<String, String>) -> Result<Self, DockerfileError> {
+        let escape = escape_directive(text);
+        let mut arguments: BTreeMap<String, String> = BTreeMap::new();
+        let mut stages: Vec<Stage> = Vec::new();
+        for instruction in instructions(text, escape) {
+            let (keyword, rest) = split_keyword(&instruction.text);
+            match keyword.to_ascii_uppercase().as_str() {
+                "ARG" if stages.is_empty() => {
+                    let words = expand_words(rest, &arguments, escape)
+                        .ok_or(DockerfileError::Unterminated { line: instruction.first_line })?;
+                    for word in words {
+                        let (name, default) = match word.split_once('=') {
+                            Some((name, value)) => (name.to_string(), Some(value.to_string())),
+                            None => (word.clone(), None),
+                        };
+                        let value = build_args.get(&name).cloned().or(default).unwrap_or_default();
+                        arguments.insert(name, value);
+                    }
+                }
+                "FROM" => {
+                    let stage = parse_from(&instruction, rest, &arguments, escape, &stages)?;
+                    stages.push(stage);
+                }
+                _ => {}
+            }
+        }
+        if stages.is_empty() {
+            return Err(DockerfileError::NoFrom);
+        }
+        Ok(Dockerfile { stages })
+    }
+
+    /// The stage whose image the build produces.
+    pub fn final_stage(&self) -> &Stage {
+        // `parse` refuses a Dockerfile without stages.
+        &self.stages[self.stages.len() - 1]
+    }
+
+    /// Follows the final stage through earlier stages to the stage that
+    /// starts from an image or from scratch.
+    pub fn final_root(&self) -> &Stage {
+        let mut stage = self.final_stage();
+        while let Base::Stage(index) = stage.base {
+            stage = &self.stages[index];
+        }
+        stage
+    }
+
+    /// Every image reference a stage starts from, with its line.
+    pub fn images(&self) -> impl Iterator<Item = (&Reference, usize)> {
+        self.stages.iter().filter_map(|stage| match &stage.base {
+            Base::Image(reference) => Some((reference, stage.first_line)),
+            _ => None,
+        })
+    }
+
+    /// `text` with the FROM of `stage` rewritten to start from `pinned`,
+    /// keeping the stage's flags and name and every other line's number.
+    pub fn pin(&self, text: &str, stage: &Stage, pinned: &Reference) -> String {
+        let mut from = String::from("FROM ");
+        if let Some(platform) = &stage.platform {
+            from.push_str(&format!("--platform={platform} "));
+        }
+        from.push_str(&pinned.to_string());
+        if let Some(name) = &stage.name {
+            from.push_str(&format!(" AS {name}"));
+        }
+        let mut output = String::with_capacity(text.len() + 80);
+        for (index, line) in text.split_inclusive('\n').enumerate() {
+            let number = index + 1;
+            if number == stage.first_line {
+                output.push_str(&from);
+                output.push('\n');
+            } else if number > stage.first_line && number <= stage.last_line {
+                output.push('\n');
+            } else {
+                output.push_str(line);
+            }
+        }
+        output
+    }
+}
+
+/// A logical instruction: continuation lines joined, comments dropped.
+struct Instruction {
+    text: String,
+    first_line: usize,
+    last_line: usize,
+}
+
+/// The escape character from a `# escape=` parser directive, else `\`.
+fn escape_directive(text: &str) -> char {
+    for line in text.lines() {
+        let Some(comment) = line.trim().strip_prefix('#') else {
+            break;
+        };
+        let Some((key, value)) = comment.split_once('=') else {
+            break;
+        };
+        let key = key.trim().to_ascii_lowercase();
+        if key == "escape" {
+            return match value.trim() {
+                "`" => '`',
+                _ => '\\',
+            };
+        }
+        if key != "syntax" && key != "check" {
+            break;
+        }
+    }
+    '\\'
+}
+
+fn instructions(text: &str, escape: char) -> Vec<Instruction> {
+    let mut result = Vec::new();
+    let mut current: Option<Instruction> = None;
+    for (index, raw) in text.lines().enumerate() {
+        let number = index + 1;
+        let trimmed = raw.trim();
+        if trimmed.starts_with('#') || (trimmed.is_empty() && current.is_none()) {
+            continue;
+        }
+        let (body, continues) = match trimmed.strip_suffix(escape) {
+            Some(body) => (body, true),
+            None => (trimmed, false),
+        };
+        let instruction = current.get_or_insert_with(|| Instruction {
+            text: String::new(),
+            first_line: number,
+            last_line: number,
+        });
+        if !instruction.text.is_empty() && !body.is_empty() {
+            instruction.text.push(' ');
+        }
+        instruction.text.push_str(body);
+        instruction.last_line = number;
+        if !continues {
+            result.extend(current.take());
+        }
+    }
+    result.extend(current);
+    result
+}
+
+fn split_keyword(text: &str) -> (&str, &str) {
+    match text.split_once(char::is_whitespace) {
+        Some((keyword, rest)) => (keyword, rest.trim_start()),
+        None => (text, ""),
+    }
+}
+
+fn parse_from(
+    instruction: &Instruction,
+    rest: &str,
+    arguments: &BTreeMap<String, String>,
+    escape: char,
+    earlier: &[Stage],
+) -> Result<Stage, DockerfileError> {
+    let line = instruction.first_line;
+    let words = expand_words(rest, arguments, escape).ok_or(DockerfileError::Unterminated { line })?;
+    let mut platform = None;
+    let mut positional = Vec::new();
+    for word in words {
+        if let Some(flag) = word.strip_prefix("--") {
+            match flag.split_once('=') {
+                Some(("platform", value)) => platform = Some(value.to_string()),
+                _ => return Err(DockerfileError::InvalidFrom { line, text: word }),
+            }
+        } else {
+            positional.push(word);
+        }
+    }
+    let (image, name) = match positional.as_slice() {
+        [image] => (image.clone(), None),
+        [image, as_keyword, name] if as_keyword.eq_ignore_ascii_case("as") => {
+            (image.clone(), Some(name.to_ascii_lowercase()))
+        }
+        [] => return Err(DockerfileError::MissingImage { line }),
+        _ => {
+            return Err(DockerfileError::InvalidFrom {
+                line,
+                text: rest.to_string(),
+            })
+        }
+    };
+    if image.is_empty() {
+        let variable = first_variable(rest).unwrap_or_default();
+        return Err(DockerfileError::EmptyAfterSubstitution {
+            line,
+            original: rest.to_string(),
+            variable,
+        });
+    }
+    let lowered = image.to_ascii_lowercase();
+    let base = if let Some(index) = earlier.iter().position(|s| s.name.as_deref() == Some(&lowered)) {
+        Base::Stage(index)
+    } else if lowered == "scratch" {
+        Base::Scratch
+    } else {
+        let reference = Reference::parse(&image).map_err(|source| DockerfileError::InvalidReference {
+            line,
+            text: image.clone(),
+            source,
+        })?;
+        Base::Image(reference)
+    };
+    Ok(Stage {
+        name,
+        base,
+        platform,
+        first_line: line,
+        last_line: instruction.last_line,
+    })
+}
+
+fn first_variable(text: &str) -> Option<String> {
+    let start = text.find('$')? + 1;
+    let rest = text[start..].trim_start_matches('{');
+    let name: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    (!name.is_empty()).then_some(name)
+}
+
+/// Splits `text` into words as the engine's shell lexer does for FROM and
+/// ARG: whitespace separates, quotes group, the escape character escapes, and
+/// `$NAME`, `${NAME}`, `${NAME:-word}`, `${NAME:+word}`, `${NAME-word}` and
+/// `${NAME+word}` are substituted (unset names become empty). `None` when a
+/// quote or brace is left open.
+fn expand_words(text: &str, arguments: &BTreeMap<String, String>, escape: char) -> Option<Vec<String>> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut index = 0;
+    while index < chars.len() {
+        let c = chars[index];
+        index += 1;
+        if c.is_whitespace() {
+            if in_word {
+                words.push(std::mem::take(&mut word));
+                in_word = false;
+            }
+            continue;
+        }
+        in_word = true;
+        if c == escape && index < chars.len() {
+            word.push(chars[index]);
+            index += 1;
+        } else if c == '\'' {
+            let end = chars[index..].iter().position(|&q| q == '\'')? + index;
+            word.extend(&chars[index..end]);
+            index = end + 1;
+        } else if c == '"' {
+            loop {
+                let q = *chars.get(index)?;
+                index += 1;
+                match q {
+                    '"' => break,
+                    '$' => word.push_str(&substitute(&chars, &mut index, arguments, escape)?),
+                    _ if q == escape && chars.get(index).is_some_and(|n| matches!(n, '"' | '$') || *n == escape) => {
+                        word.push(chars[index]);
+                        index += 1;
+                    }
+                    _ => word.push(q),
+                }
+            }
+        } else if c == '$' {
+            word.push_str(&substitute(&chars, &mut index, arguments, escape)?);
+        } else {
+            word.push(c);
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    Some(words)
+}
+
+/// Expands the variable starting just after a `$` at `chars[*index]`.
+fn substitute(
+    chars: &[char],
+    index: &mut usize,
+    arguments: &BTreeMap<String, String>,
+    escape: char,
+) -> Option<String> {
+    let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    if chars.get(*index) != Some(&'{') {
+        let start = *index;
+        while *index < chars.len() && is_name(chars[*index]) {
+            *index += 1;
+        }
+        if start == *index {
+            return Some("$".to_string());
+        }
+        let name: String = chars[start..*index].iter().collect();
+        return Some(arguments.get(&name).cloned().unwrap_or_default());
+    }
+    *index += 1;
+    let start = *index;
+    while *index < chars.len() && is_name(chars[*index]) {
+        *index += 1;
+    }
+    let name: String = chars[start..*index].iter().collect();
+    let value = arguments.get(&name);
+    let close = chars[*index..].iter().position(|&c| c == '}')? + *index;
+    let modifier: String = chars[*index..close].iter().collect();
+    *index = close + 1;
+    let word = |w: &str| -> Option<String> {
+        let expanded = expand_words(w, arguments, escape)?;
+        Some(expanded.join(" "))
+    };
+    let non_empty = value.is_some_and(|v| !v.is_empty());
+    match modifier.as_str() {
+        "" => Some(value.cloned().unwrap_or_default()),
+        m if m.starts_with(":-") => if non_empty { value.cloned() } else { word(&m[2..]) },
+        m if m.starts_with(":+") => if non_empty { word(&m[2..]) } else { Some(String::new()) },
+        m if m.starts_with('-') => match value {
+            Some(v) => Some(v.clone()),
+            None => word(&m[1..]),
+        },
+        m if m.starts_with('+') => if value.is_some() { word(&m[1..]) } else { Some(String::new()) },
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn final_image(text: &str, build_args: &[(&str, &str)]) -> String {
+        let dockerfile = Dockerfile::parse(text, &args(build_args)).unwrap();
+        match &dockerfile.final_root().base {
+            Base::Image(reference) => reference.to_string(),
+            Base::Scratch => "scratch".to_string(),
+            Base::Stage(_) => unreachable!("final_root follows stages"),
+        }
+    }
+
+    #[test]
+    fn final_base_is_resolved_through_args_stages_and_syntax() {
+        let cases: Vec<(&str, &str, Vec<(&str, &str)>, &str)> = vec![
+            ("plain", "FROM busybox:1.36\nRUN true\n", vec![], "busybox:1.36"),
+            ("lowercase", "from busybox:1.36 as base\nrun true\n", vec![], "busybox:1.36"),
+            ("arg default", "ARG TAG=1.36\nFROM busybox:${TAG}\n", vec![], "busybox:1.36"),
+            ("arg overridden", "ARG TAG=1.36\nFROM busybox:$TAG\n", vec![("TAG", "1.37")], "busybox:1.37"),
+            ("arg without default", "ARG BASE\nFROM ${BASE:-alpine:3}\n", vec![], "alpine:3"),
+            ("arg without default set", "ARG BASE\nFROM ${BASE:-alpine:3}\n", vec![("BASE", "debian:12")], "debian:12"),
+            ("undeclared build arg ignored", "ARG TAG=1\nFROM busybox:${TAG}\n", vec![("OTHER", "2")], "busybox:1"),
+            ("arg uses arg", "ARG REGISTRY=r.local:5000\nARG BASE=${REGISTRY}/up/busybox\nFROM $BASE:1\n", vec![], "r.local:5000/up/busybox:1"),
+            ("multi arg line", "ARG A=busybox B=1.2\nFROM ${A}:${B}\n", vec![], "busybox:1.2"),
+            ("quoted arg", "ARG A=\"busy box\"\nARG B='busybox:9'\nFROM $B\n", vec![], "busybox:9"),
+            ("continuation", "FROM \\\n  --platform=linux/amd64 \\\n  # a comment\n  busybox:1 \\\n  AS final\n", vec![], "busybox:1"),
+            ("final from stage", "FROM busybox:1 AS base\nRUN x\nFROM alpine:3 AS build\nFROM base\n", vec![], "busybox:1"),
+            ("stage names are case-insensitive", "FROM busybox:1 AS Base\nFROM BASE\n", vec![], "busybox:1"),
+            ("scratch", "FROM busybox AS build\nFROM scratch\nCOPY --from=build /x /x\n", vec![], "scratch"),
+            ("escape directive", "# escape=`\nFROM `\n  busybox:2\n", vec![], "busybox:2"),
+            ("comments and blank lines", "# syntax=docker/dockerfile:1\n\n# hello\nFROM busybox:3 # not a comment? no: trailing\n", vec![], "busybox:3"),
+            ("digest", "FROM busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n", vec![], "busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
+            ("arg after from does not apply", "ARG T=1\nFROM a:$T\nARG T=2\nFROM b:$T\n", vec![], "b:1"),
+            ("crlf", "ARG T=4\r\nFROM busybox:$T\r\n", vec![], "busybox:4"),
+        ];
+        for (name, text, build_args, expected) in cases {
+            if name == "comments and blank lines" {
+                // A trailing `#` is not a comment: the engine rejects it as extra words.
+                assert!(Dockerfile::parse(text, &args(&build_args)).is_err(), "{name}");
+                continue;
+            }
+            assert_eq!(final_image(text, &build_args), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn stages_record_names_platforms_and_lines() {
+        let text = "ARG P=linux/arm64\nFROM --platform=$P busybox:1 AS Build\nRUN make\nFROM \\\n  build\n";
+        let dockerfile = Dockerfile::parse(text, &BTreeMap::new()).unwrap();
+        assert_eq!(dockerfile.stages.len(), 2);
+        let first = &dockerfile.stages[0];
+        assert_eq!(first.name.as_deref(), Some("build"));
+        assert_eq!(first.platform.as_deref(), Some("linux/arm64"));
+        assert_eq!((first.first_line, first.last_line), (2, 2));
+        let last = &dockerfile.stages[1];
+        assert_eq!(last.base, Base::Stage(0));
+        assert_eq!((last.first_line, last.last_line), (4, 5));
+        let images: Vec<String> = dockerfile.images().map(|(r, l)| format!("{r}@{l}")).collect();
+        assert_eq!(images, vec!["busybox:1@2"]);
+    }
+
+    #[test]
+    fn bad_from_lines_are_errors_with_their_line() {
+        let cases: Vec<(&str, DockerfileError)> = vec![
+            ("RUN true\n", DockerfileError::NoFrom),
+            ("", DockerfileError::NoFrom),
+            ("FROM\n", DockerfileError::MissingImage { line: 1 }),
+            ("\n\nFROM Busybox\n", DockerfileError::InvalidReference {
+                line: 3,
+                text: "Busybox".into(),
+                source: ReferenceError::Uppercase("Busybox".into()),
+            }),
+            ("ARG BASE\nFROM $BASE\n", DockerfileError::EmptyAfterSubstitution {
+                line: 2,
+                original: "$BASE".into(),
+                variable: "BASE".into(),
+            }),
+            ("FROM busybox AS\n", DockerfileError::InvalidFrom { line: 1, text: "busybox AS".into() }),
+            ("FROM --pull busybox\n", DockerfileError::InvalidFrom { line: 1, text: "--pull".into() }),
+            ("FROM ${BASE\n", DockerfileError::Unterminated { line: 1 }),
+            ("FROM \"busybox\n", DockerfileError::Unterminated { line: 1 }),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(Dockerfile::parse(text, &BTreeMap::new()), Err(expected), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn pinning_rewrites_only_the_from_and_keeps_line_numbers() {
+        let text = "ARG B=busybox:1\nFROM \\\n  --platform=linux/amd64 \\\n  $B AS final\nRUN echo hi\n";
+        let dockerfile = Dockerfile::parse(text, &BTreeMap::new()).unwrap();
+        let stage = dockerfile.final_root().clone();
+        let pinned = Reference::parse(
+            "busybox:1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        )
+        .unwrap();
+        let rewritten = dockerfile.pin(text, &stage, &pinned);
+        assert_eq!(
+            rewritten,
+            "ARG B=busybox:1\nFROM --platform=linux/amd64 busybox:1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef AS final\n\n\nRUN echo hi\n"
+        );
+        let reparsed = Dockerfile::parse(&rewritten, &BTreeMap::new()).unwrap();
+        assert_eq!(reparsed.final_root().base, Base::Image(pinned));
+    }
+}

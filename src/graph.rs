@@ -1,0 +1,275 @@
+//! The dependency graph of golden images: each image's Dockerfile is read
+//! (after build-arg substitution) to find its final upstream base and the
+//! golden images it is built FROM; with `depends_on` these give the build
+//! order. Cycles and FROM lines naming unconfigured golden lines are
+//! reported with spans.
+//!
+//! Reads Dockerfiles from disk; no network, no engine.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::config::{Config, Image};
+use crate::diagnostic::{Diagnostic, SourceFile};
+use crate::dockerfile::{Base, Dockerfile, DockerfileError};
+use crate::reference::Reference;
+use crate::version::{Exact, Line};
+
+/// What an image's final stage is built on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Upstream {
+    /// An image outside golden's repositories.
+    External(Reference),
+    /// Another golden image of this config.
+    Golden { id: String, reference: Reference },
+    /// Nothing: `FROM scratch`.
+    Scratch,
+}
+
+impl Upstream {
+    /// The reference as written after substitution, if there is one.
+    pub fn reference(&self) -> Option<&Reference> {
+        match self {
+            Upstream::External(reference) | Upstream::Golden { reference, .. } => Some(reference),
+            Upstream::Scratch => None,
+        }
+    }
+}
+
+/// One image with what its Dockerfile says.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub id: String,
+    /// The Dockerfile text, as read.
+    pub dockerfile_text: String,
+    pub dockerfile: Dockerfile,
+    pub upstream: Upstream,
+    /// Golden images this one is built after (FROM lines and `depends_on`).
+    pub parents: BTreeSet<String>,
+}
+
+impl Node {
+    /// The Dockerfile with its final upstream FROM pinned to `digest`.
+    pub fn pinned_dockerfile(&self, digest: &str) -> Option<String> {
+        let reference = self.upstream.reference()?;
+        let stage = self.dockerfile.final_root();
+        Some(self.dockerfile.pin(&self.dockerfile_text, stage, &reference.with_digest(digest)))
+    }
+}
+
+/// All images, with a build order where parents come first.
+#[derive(Debug, Clone)]
+pub struct Graph {
+    pub nodes: BTreeMap<String, Node>,
+    /// Every id, parents before children, ties broken by id.
+    pub order: Vec<String>,
+}
+
+impl Graph {
+    /// Reads every image's Dockerfile and orders the images.
+    pub fn resolve(config: &Config) -> Result<Graph, Vec<Diagnostic>> {
+        let mut problems = Vec::new();
+        let mut nodes = BTreeMap::new();
+        for image in &config.images {
+            match node(config, image) {
+                Ok(node) => {
+                    nodes.insert(image.id.clone(), node);
+                }
+                Err(diagnostic) => problems.push(*diagnostic),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let order = order(config, &nodes)?;
+        Ok(Graph { nodes, order })
+    }
+
+    /// `ids` and every image built on them, directly or not, in build order.
+    pub fn with_dependents(&self, ids: &BTreeSet<String>) -> Vec<String> {
+        let mut selected = ids.clone();
+        for id in &self.order {
+            if self.nodes[id].parents.iter().any(|parent| selected.contains(parent)) {
+                selected.insert(id.clone());
+            }
+        }
+        self.order.iter().filter(|id| selected.contains(*id)).cloned().collect()
+    }
+
+    /// The images this one is built on, directly or not.
+    pub fn ancestors(&self, id: &str) -> BTreeSet<String> {
+        let mut found = BTreeSet::new();
+        let mut pending: Vec<&str> = vec![id];
+        while let Some(current) = pending.pop() {
+            for parent in self.nodes.get(current).map(|n| &n.parents).into_iter().flatten() {
+                if found.insert(parent.clone()) {
+                    pending.push(parent);
+                }
+            }
+        }
+        found
+    }
+}
+
+fn node(config: &Config, image: &Image) -> Result<Node, Box<Diagnostic>> {
+    let path = image.dockerfile_path();
+    let text = std::fs::read_to_string(&path).map_err(|error| {
+        Box::new(
+            Diagnostic::at(&config.source, image.span.clone(), format!("failed to read Dockerfile `{}`: {error}", path.display()))
+                .label("for this image")
+                .hint("check `context` and `dockerfile` of this image"),
+        )
+    })?;
+    let file = SourceFile::new(&path, &text);
+    let dockerfile = Dockerfile::parse(&text, &image.build_args).map_err(|error| dockerfile_problem(&file, &error))?;
+    let mut parents: BTreeSet<String> = image.depends_on.iter().map(|p| p.get_ref().clone()).collect();
+    for (reference, line) in dockerfile.images() {
+        if let Some(parent) = golden_parent(config, reference).map_err(|message| {
+            Box::new(
+                Diagnostic::at(&file, file.line_span(line), message)
+                    .label("golden image reference")
+                    .hint(format!("configured lines: {}", lines(config))),
+            )
+        })? {
+            if parent == image.id {
+                return Err(Box::new(
+                    Diagnostic::at(&file, file.line_span(line), format!("image `{}` is built FROM itself", image.id))
+                        .label("self reference")
+                        .hint("an image cannot be built FROM its own repository line; FROM its upstream instead"),
+                ));
+            }
+            parents.insert(parent);
+        }
+    }
+    let upstream = match &dockerfile.final_root().base {
+        Base::Image(reference) => match golden_parent(config, reference).ok().flatten() {
+            Some(id) => Upstream::Golden {
+                id,
+                reference: reference.clone(),
+            },
+            None => Upstream::External(reference.clone()),
+        },
+        Base::Scratch | Base::Stage(_) => Upstream::Scratch,
+    };
+    Ok(Node {
+        id: image.id.clone(),
+        dockerfile_text: text,
+        dockerfile,
+        upstream,
+        parents,
+    })
+}
+
+fn dockerfile_problem(file: &SourceFile, error: &DockerfileError) -> Box<Diagnostic> {
+    let line = match error {
+        DockerfileError::NoFrom => None,
+        DockerfileError::MissingImage { line }
+        | DockerfileError::InvalidFrom { line, .. }
+        | DockerfileError::InvalidReference { line, .. }
+        | DockerfileError::EmptyAfterSubstitution { line, .. }
+        | DockerfileError::Unterminated { line } => Some(*line),
+    };
+    let diagnostic = match line {
+        Some(line) => Diagnostic::at(file, file.line_span(line), error.to_string()).label("this FROM"),
+        None => Diagnostic::in_file(&file.path, error.to_string()),
+    };
+    Box::new(diagnostic.hint("fix the Dockerfile; golden reads its FROM lines to find the base and the build order"))
+}
+
+/// The id of the configured golden line `reference` names, `None` when it is
+/// not a golden repository, an error when it is one but names no configured line.
+fn golden_parent(config: &Config, reference: &Reference) -> Result<Option<String>, String> {
+    let prefix = format!("{}/{}/", config.registry.host, config.registry.namespace);
+    let Some(name) = reference.repository().strip_prefix(&prefix).map(str::to_string) else {
+        return Ok(None);
+    };
+    let candidates: Vec<&Image> = config.images.iter().filter(|image| image.name == name).collect();
+    if candidates.is_empty() {
+        return Err(format!("FROM `{reference}` is in golden's namespace but `{name}` is not a configured image"));
+    }
+    let highest = |filter: &dyn Fn(Line) -> bool| {
+        candidates.iter().filter(|image| filter(image.version)).max_by_key(|image| image.version).map(|image| image.id.clone())
+    };
+    let found = match reference.tag() {
+        None if reference.digest().is_some() => return Ok(None),
+        None | Some("latest") => highest(&|_| true),
+        Some(tag) => {
+            if let Ok(line) = tag.parse::<Line>() {
+                highest(&|version| version == line)
+            } else if let Ok(exact) = tag.parse::<Exact>() {
+                highest(&|version| version == exact.line)
+            } else if let Ok(major) = tag.parse::<u64>() {
+                highest(&|version| version.major == major)
+            } else {
+                None
+            }
+        }
+    };
+    found.map(Some).ok_or_else(|| {
+        format!(
+            "FROM `{reference}` names a tag that no configured line of `{name}` produces (expected X.Y, X, X.Y.N or latest)"
+        )
+    })
+}
+
+fn lines(config: &Config) -> String {
+    let all: Vec<String> = config.images.iter().map(|image| format!("{}:{}", image.name, image.version)).collect();
+    all.join(", ")
+}
+
+/// Kahn's algorithm with ids in sorted order, so the order is stable.
+fn order(config: &Config, nodes: &BTreeMap<String, Node>) -> Result<Vec<String>, Vec<Diagnostic>> {
+    let mut remaining: BTreeMap<&str, BTreeSet<&str>> = nodes
+        .iter()
+        .map(|(id, node)| (id.as_str(), node.parents.iter().map(String::as_str).collect()))
+        .collect();
+    let mut order = Vec::new();
+    loop {
+        let ready: Vec<&str> = remaining.iter().filter(|(_, parents)| parents.is_empty()).map(|(id, _)| *id).collect();
+        if ready.is_empty() {
+            break;
+        }
+        for id in ready {
+            remaining.remove(id);
+            for parents in remaining.values_mut() {
+                parents.remove(id);
+            }
+            order.push(id.to_string());
+        }
+    }
+    if remaining.is_empty() {
+        return Ok(order);
+    }
+    let cycle = find_cycle(&remaining);
+    let first = cycle.first().copied().unwrap_or_default();
+    let span = config.image(first).map(|image| image.span.clone()).unwrap_or(0..0);
+    Err(vec![Diagnostic::at(
+        &config.source,
+        span,
+        format!("dependency cycle: {}", cycle.join(" -> ")),
+    )
+    .label("part of the cycle")
+    .hint("an image cannot be built FROM (or depend on) an image that depends on it; remove one `depends_on` entry or FROM line")])
+}
+
+/// One cycle among `remaining`, each listed with the parents it waits on.
+fn find_cycle<'a>(remaining: &BTreeMap<&'a str, BTreeSet<&'a str>>) -> Vec<&'a str> {
+    let Some(start) = remaining.keys().next().copied() else {
+        return Vec::new();
+    };
+    let mut path = vec![start];
+    let mut current = start;
+    loop {
+        let Some(next) = remaining.get(current).and_then(|parents| parents.iter().next().copied()) else {
+            return path;
+        };
+        if let Some(position) = path.iter().position(|id| *id == next) {
+            let mut cycle: Vec<&str> = path[position..].to_vec();
+            cycle.reverse();
+            cycle.push(cycle[0]);
+            // Parents first: `a -> b` reads "b is built FROM a".
+            return cycle;
+        }
+        path.push(next);
+        current = next;
+    }
+}

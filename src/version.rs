@@ -1,0 +1,166 @@
+//! Version lines (`X.Y`), exact versions (`X.Y.N`) and the tag rules of
+//! SPEC section 2: the next build number and which floating tags may move.
+//!
+//! Pure: it reads tag lists handed to it and performs no I/O.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// Why a version string was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VersionError {
+    #[error("`{0}` is not MAJOR.MINOR: expected two whole numbers without leading zeros, like \"8.0\" (golden assigns the patch)")]
+    NotALine(String),
+    #[error("`{0}` is not MAJOR.MINOR.PATCH")]
+    NotExact(String),
+}
+
+/// A version line, `MAJOR.MINOR`, as configured per image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Line {
+    pub major: u64,
+    pub minor: u64,
+}
+
+/// An exact, immutable version `MAJOR.MINOR.PATCH`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Exact {
+    pub line: Line,
+    pub patch: u64,
+}
+
+fn number(text: &str) -> Option<u64> {
+    let leading_zero = text.len() > 1 && text.starts_with('0');
+    if text.is_empty() || leading_zero || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+impl FromStr for Line {
+    type Err = VersionError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let invalid = || VersionError::NotALine(text.to_string());
+        let (major, minor) = text.split_once('.').ok_or_else(invalid)?;
+        Ok(Line {
+            major: number(major).ok_or_else(invalid)?,
+            minor: number(minor).ok_or_else(invalid)?,
+        })
+    }
+}
+
+impl FromStr for Exact {
+    type Err = VersionError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let invalid = || VersionError::NotExact(text.to_string());
+        let (line, patch) = text.rsplit_once('.').ok_or_else(invalid)?;
+        Ok(Exact {
+            line: line.parse().map_err(|_| invalid())?,
+            patch: number(patch).ok_or_else(invalid)?,
+        })
+    }
+}
+
+impl fmt::Display for Line {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{}.{}", self.major, self.minor)
+    }
+}
+
+impl fmt::Display for Exact {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{}.{}", self.line, self.patch)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Line {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// The exact versions among a repository's tags; other tags are ignored.
+pub fn exact_versions<'a>(tags: impl IntoIterator<Item = &'a str>) -> Vec<Exact> {
+    let mut versions: Vec<Exact> = tags.into_iter().filter_map(|tag| tag.parse().ok()).collect();
+    versions.sort();
+    versions
+}
+
+/// The newest exact version of `line` among `versions`.
+pub fn newest_in_line(line: Line, versions: &[Exact]) -> Option<Exact> {
+    versions.iter().copied().filter(|v| v.line == line).max()
+}
+
+/// The version the next build of `line` gets: one more than the highest
+/// `X.Y.n` present (compared as numbers), or `X.Y.0`.
+pub fn next_build(line: Line, versions: &[Exact]) -> Exact {
+    let patch = newest_in_line(line, versions).map_or(0, |newest| newest.patch + 1);
+    Exact { line, patch }
+}
+
+/// The floating tags that may point at `new`, given every exact version in
+/// the repository: `X.Y` always; `X` unless a higher `X.Z` line exists;
+/// `latest` unless a higher line of any major exists.
+pub fn floating_tags(new: Exact, versions: &[Exact]) -> Vec<String> {
+    let line = new.line;
+    let mut tags = vec![line.to_string()];
+    let higher_in_major = versions
+        .iter()
+        .any(|v| v.line.major == line.major && v.line.minor > line.minor);
+    if !higher_in_major {
+        tags.push(line.major.to_string());
+    }
+    if !versions.iter().any(|v| v.line > line) {
+        tags.push("latest".to_string());
+    }
+    tags
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exact(text: &str) -> Exact {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn lines_parse_only_major_minor() {
+        for good in ["8.0", "0.1", "10.22", "1.4"] {
+            assert_eq!(good.parse::<Line>().unwrap().to_string(), good);
+        }
+        for bad in ["8", "8.0.1", "v8.0", "8.x", "08.0", "8.00", "", ".", "8.", "-1.0", " 8.0"] {
+            assert_eq!(bad.parse::<Line>(), Err(VersionError::NotALine(bad.into())), "{bad}");
+        }
+    }
+
+    #[test]
+    fn next_build_compares_numbers_not_text() {
+        let line: Line = "2.1".parse().unwrap();
+        let tags = ["2.1.9", "2.1.10", "2.1", "latest", "2.2.0", "2.1.x", "1.4.20"];
+        let versions = exact_versions(tags);
+        assert_eq!(next_build(line, &versions), exact("2.1.11"));
+        assert_eq!(next_build("3.0".parse().unwrap(), &versions), exact("3.0.0"));
+        assert_eq!(next_build(line, &[]), exact("2.1.0"));
+    }
+
+    #[test]
+    fn floating_tags_move_forward_only() {
+        let cases: Vec<(&str, Vec<&str>, Vec<&str>)> = vec![
+            ("1.0.0", vec![], vec!["1.0", "1", "latest"]),
+            ("2.1.1", vec!["2.1.0", "1.4.0"], vec!["2.1", "2", "latest"]),
+            ("1.4.1", vec!["2.1.0", "1.4.0"], vec!["1.4", "1"]),
+            ("2.0.3", vec!["2.1.0", "2.0.2"], vec!["2.0"]),
+            ("2.1.0", vec!["2.0.5", "1.9.9"], vec!["2.1", "2", "latest"]),
+            ("1.9.0", vec!["1.10.0"], vec!["1.9"]),
+            ("3.0.0", vec!["2.9.0", "10.0.0"], vec!["3.0", "3"]),
+        ];
+        for (new, existing, expected) in cases {
+            let versions: Vec<Exact> = existing.iter().map(|v| exact(v)).collect();
+            assert_eq!(floating_tags(exact(new), &versions), expected, "{new} over {existing:?}");
+        }
+    }
+}
