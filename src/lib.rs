@@ -4,10 +4,18 @@
 //! (pure), then executes; the modules follow that split.
 
 pub mod config;
+pub mod context;
 pub mod diagnostic;
+pub mod distribution;
+pub mod docker;
 pub mod dockerfile;
+pub mod engine;
 pub mod graph;
+pub mod labels;
+pub mod observe;
+pub mod plan;
 pub mod project;
 pub mod reference;
+pub mod registry;
 pub mod schedule;
 pub mod version;

@@ -1,0 +1,389 @@
+//! Build contexts: which files `.dockerignore` keeps (Docker's rules: Go
+//! `filepath.Match` globs with `**`, `!` exceptions, the last match wins,
+//! a pattern matching a directory excludes what is below it), the recipe
+//! digest over them, and the context as a tar written to any `io::Write`
+//! one file at a time, so the context is never held in memory.
+//!
+//! Synchronous file I/O only: callers run it on a blocking thread.
+
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use globset::{GlobBuilder, GlobMatcher};
+use sha2::{Digest, Sha256};
+
+/// A problem reading a context.
+#[derive(Debug, thiserror::Error)]
+pub enum ContextError {
+    #[error("failed to read `{path}`")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("invalid pattern `{pattern}` in `{path}`: {message}")]
+    Pattern {
+        path: PathBuf,
+        pattern: String,
+        message: String,
+    },
+    #[error("failed to write the build context")]
+    Write(#[source] io::Error),
+}
+
+/// The rules of a context's `.dockerignore`.
+#[derive(Debug, Clone, Default)]
+pub struct Ignore {
+    rules: Vec<(GlobMatcher, bool)>,
+    has_exceptions: bool,
+}
+
+impl Ignore {
+    /// Reads `<context>/.dockerignore`; no file means nothing is ignored.
+    pub fn load(context: &Path) -> Result<Ignore, ContextError> {
+        let path = context.join(".dockerignore");
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ignore::parse(&text, &path),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(Ignore::default()),
+            Err(source) => Err(ContextError::Read { path, source }),
+        }
+    }
+
+    /// Parses `.dockerignore` text; `path` is for messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Ignore, ContextError> {
+        let mut rules = Vec::new();
+        for line in text.lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (exception, pattern) = match line.strip_prefix('!') {
+                Some(rest) => (true, rest.trim()),
+                None => (false, line),
+            };
+            let pattern = clean(pattern);
+            if pattern.is_empty() {
+                continue;
+            }
+            let glob = GlobBuilder::new(&pattern)
+                .literal_separator(true)
+                .backslash_escape(true)
+                .build()
+                .map_err(|error| ContextError::Pattern {
+                    path: path.to_path_buf(),
+                    pattern: line.to_string(),
+                    message: error.kind().to_string(),
+                })?;
+            rules.push((glob.compile_matcher(), exception));
+        }
+        let has_exceptions = rules.iter().any(|(_, exception)| *exception);
+        Ok(Ignore { rules, has_exceptions })
+    }
+
+    /// Whether the `/`-separated relative `path` is left out of the context.
+    pub fn excludes(&self, path: &str) -> bool {
+        let mut excluded = false;
+        for (glob, exception) in &self.rules {
+            let matches = glob.is_match(path) || parents(path).any(|parent| glob.is_match(parent));
+            if matches {
+                excluded = !exception;
+            }
+        }
+        excluded
+    }
+}
+
+/// `path` cleaned the way Go's `filepath.Clean` does, without a leading `/`.
+fn clean(pattern: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in pattern.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            _ => parts.push(part),
+        }
+    }
+    parts.join("/")
+}
+
+fn parents(path: &str) -> impl Iterator<Item = &str> {
+    path.match_indices('/').map(move |(index, _)| &path[..index])
+}
+
+/// What a context entry is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    File { executable: bool },
+    Directory,
+    Symlink { target: PathBuf },
+}
+
+/// One entry that goes into the context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Relative, `/`-separated.
+    pub path: String,
+    pub kind: Kind,
+}
+
+/// The entries of `context` that `.dockerignore` keeps, sorted by path.
+/// Symlinks are listed as links and never followed. `always` (the
+/// Dockerfile and `.dockerignore`) is kept even when a pattern excludes it,
+/// as the docker CLI does.
+pub fn entries(context: &Path, ignore: &Ignore, always: &[&str]) -> Result<Vec<Entry>, ContextError> {
+    let mut entries = Vec::new();
+    let mut walker = walkdir::WalkDir::new(context)
+        .follow_links(false)
+        .sort_by_file_name()
+        .min_depth(1)
+        .into_iter();
+    while let Some(item) = walker.next() {
+        let item = item.map_err(|error| ContextError::Read {
+            path: error.path().unwrap_or(context).to_path_buf(),
+            source: error.into_io_error().unwrap_or_else(|| io::Error::other("filesystem loop")),
+        })?;
+        let relative = item.path().strip_prefix(context).unwrap_or(item.path());
+        let path = relative.to_string_lossy().replace('\\', "/");
+        let file_type = item.file_type();
+        if ignore.excludes(&path) && !always.contains(&path.as_str()) {
+            if file_type.is_dir() && !ignore.has_exceptions {
+                walker.skip_current_dir();
+            }
+            continue;
+        }
+        let kind = if file_type.is_symlink() {
+            let target = std::fs::read_link(item.path()).map_err(|source| ContextError::Read {
+                path: item.path().to_path_buf(),
+                source,
+            })?;
+            Kind::Symlink { target }
+        } else if file_type.is_dir() {
+            Kind::Directory
+        } else {
+            let metadata = item.metadata().map_err(|error| ContextError::Read {
+                path: item.path().to_path_buf(),
+                source: error.into_io_error().unwrap_or_else(|| io::Error::other("metadata")),
+            })?;
+            Kind::File {
+                executable: is_executable(&metadata),
+            }
+        };
+        entries.push(Entry { path, kind });
+    }
+    Ok(entries)
+}
+
+#[cfg(unix)]
+fn is_executable(metadata: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    metadata.permissions().mode() & 0o111 != 0
+}
+
+#[cfg(not(unix))]
+fn is_executable(_: &std::fs::Metadata) -> bool {
+    false
+}
+
+/// What goes into the recipe digest besides the context files.
+pub struct RecipeInputs<'a> {
+    pub dockerfile: &'a str,
+    pub build_args: &'a std::collections::BTreeMap<String, String>,
+    pub labels: &'a std::collections::BTreeMap<String, String>,
+}
+
+/// sha256 over the Dockerfile path, every kept file's path, content and
+/// executable bit, every symlink's target, every directory's path, the build
+/// args and the labels, in sorted order. Timestamps, owners and permission
+/// bits other than "executable" are left out, so two checkouts of the same
+/// tree give the same digest.
+pub fn recipe_digest(context: &Path, entries: &[Entry], inputs: &RecipeInputs<'_>) -> Result<String, ContextError> {
+    let mut hasher = Sha256::new();
+    hasher.update(format!("golden-recipe-v1\ndockerfile {:?}\n", inputs.dockerfile));
+    let mut buffer = vec![0u8; 64 * 1024];
+    for entry in entries {
+        match &entry.kind {
+            Kind::Directory => hasher.update(format!("D {:?}\n", entry.path)),
+            Kind::Symlink { target } => hasher.update(format!("L {:?} {:?}\n", entry.path, target)),
+            Kind::File { executable } => {
+                let path = context.join(&entry.path);
+                let mut file = std::fs::File::open(&path).map_err(|source| ContextError::Read { path: path.clone(), source })?;
+                let mut content = Sha256::new();
+                loop {
+                    let read = file.read(&mut buffer).map_err(|source| ContextError::Read { path: path.clone(), source })?;
+                    if read == 0 {
+                        break;
+                    }
+                    content.update(&buffer[..read]);
+                }
+                let mode = if *executable { "755" } else { "644" };
+                hasher.update(format!("F {:?} {mode} {:x}\n", entry.path, content.finalize()));
+            }
+        }
+    }
+    for (key, value) in inputs.build_args {
+        hasher.update(format!("A {key:?}={value:?}\n"));
+    }
+    for (key, value) in inputs.labels {
+        hasher.update(format!("T {key:?}={value:?}\n"));
+    }
+    Ok(format!("sha256:{:x}", hasher.finalize()))
+}
+
+/// Writes `entries` of `context` as a tar to `writer`, one file at a time.
+/// The file at `replace.0` gets the content `replace.1` instead (the
+/// Dockerfile with its base pinned). Headers are deterministic: no owners,
+/// a fixed mtime, modes 644/755.
+pub fn write_tar<W: Write>(
+    writer: W,
+    context: &Path,
+    entries: &[Entry],
+    replace: Option<(&str, &[u8])>,
+) -> Result<W, ContextError> {
+    let mut builder = tar::Builder::new(writer);
+    builder.mode(tar::HeaderMode::Deterministic);
+    builder.follow_symlinks(false);
+    for entry in entries {
+        let path = context.join(&entry.path);
+        match replace {
+            Some((name, content)) if name == entry.path => {
+                let mut header = tar::Header::new_gnu();
+                header.set_size(content.len() as u64);
+                header.set_mode(0o644);
+                header.set_mtime(1153704088);
+                header.set_entry_type(tar::EntryType::Regular);
+                builder.append_data(&mut header, &entry.path, content).map_err(ContextError::Write)?;
+            }
+            _ => {
+                builder
+                    .append_path_with_name(&path, &entry.path)
+                    .map_err(|source| ContextError::Read { path, source })?;
+            }
+        }
+    }
+    builder.into_inner().map_err(ContextError::Write)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn ignore(text: &str) -> Ignore {
+        Ignore::parse(text, Path::new(".dockerignore")).unwrap()
+    }
+
+    #[test]
+    fn dockerignore_follows_docker_rules() {
+        let cases: Vec<(&str, &str, bool)> = vec![
+            ("*.md", "README.md", true),
+            ("*.md", "docs/README.md", false),
+            ("**/*.md", "docs/README.md", true),
+            ("**/*.md", "README.md", true),
+            ("docs", "docs/a/b.txt", true),
+            ("/docs/", "docs/a/b.txt", true),
+            ("./docs", "docs", true),
+            ("docs/*", "docs/a", true),
+            ("docs/*", "docsx", false),
+            ("*.log\n!keep.log", "keep.log", false),
+            ("*.log\n!keep.log", "other.log", true),
+            ("!keep.log\n*.log", "keep.log", true),
+            ("secret\n!secret/public", "secret/public/x", false),
+            ("secret\n!secret/public", "secret/private", true),
+            ("a?c", "abc", true),
+            ("a?c", "a/c", false),
+            ("[a-c]x", "bx", true),
+            ("# comment\n\n  tmp  ", "tmp", true),
+            ("node_modules", "src/node_modules", false),
+            ("**/node_modules", "src/node_modules/x.js", true),
+            ("a/../b", "b", true),
+        ];
+        for (patterns, path, excluded) in cases {
+            assert_eq!(ignore(patterns).excludes(path), excluded, "{patterns:?} on {path}");
+        }
+    }
+
+    #[test]
+    fn bad_patterns_are_errors() {
+        assert!(Ignore::parse("[z-a", Path::new(".dockerignore")).is_err());
+    }
+
+    fn tree() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("src/nested")).unwrap();
+        std::fs::create_dir_all(root.join("cache")).unwrap();
+        std::fs::write(root.join("Dockerfile"), "FROM busybox\n").unwrap();
+        std::fs::write(root.join(".dockerignore"), "cache\n*.tmp\nDockerfile\n").unwrap();
+        std::fs::write(root.join("src/a.txt"), "a").unwrap();
+        std::fs::write(root.join("src/nested/b.txt"), "b").unwrap();
+        std::fs::write(root.join("cache/big.bin"), "x".repeat(1000)).unwrap();
+        std::fs::write(root.join("scratch.tmp"), "t").unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink("/etc/passwd", root.join("outside")).unwrap();
+        dir
+    }
+
+    #[test]
+    fn entries_skip_ignored_keep_dockerfile_and_never_follow_links() {
+        let dir = tree();
+        let ignore = Ignore::load(dir.path()).unwrap();
+        let entries = entries(dir.path(), &ignore, &["Dockerfile", ".dockerignore"]).unwrap();
+        let paths: Vec<&str> = entries.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, vec![".dockerignore", "Dockerfile", "outside", "src", "src/a.txt", "src/nested", "src/nested/b.txt"]);
+        let link = entries.iter().find(|e| e.path == "outside").unwrap();
+        assert_eq!(link.kind, Kind::Symlink { target: PathBuf::from("/etc/passwd") });
+    }
+
+    #[test]
+    fn recipe_ignores_timestamps_and_excluded_files_but_not_content() {
+        let dir = tree();
+        let ignore = Ignore::load(dir.path()).unwrap();
+        let args = BTreeMap::from([("A".to_string(), "1".to_string())]);
+        let labels = BTreeMap::new();
+        let inputs = RecipeInputs { dockerfile: "Dockerfile", build_args: &args, labels: &labels };
+        let digest = |root: &Path| {
+            let list = entries(root, &ignore, &["Dockerfile"]).unwrap();
+            recipe_digest(root, &list, &inputs).unwrap()
+        };
+        let first = digest(dir.path());
+        assert!(first.starts_with("sha256:") && first.len() == 71);
+        std::fs::write(dir.path().join("cache/big.bin"), "changed").unwrap();
+        std::fs::write(dir.path().join("scratch.tmp"), "changed").unwrap();
+        let file = std::fs::File::options().append(true).open(dir.path().join("src/a.txt")).unwrap();
+        file.set_modified(std::time::SystemTime::UNIX_EPOCH).unwrap();
+        assert_eq!(digest(dir.path()), first, "ignored files and mtimes must not count");
+        let copy = tree();
+        assert_eq!(digest(copy.path()), first, "a second checkout gives the same digest");
+        std::fs::write(dir.path().join("src/a.txt"), "A").unwrap();
+        assert_ne!(digest(dir.path()), first, "content counts");
+        let other_args = BTreeMap::from([("A".to_string(), "2".to_string())]);
+        let list = entries(copy.path(), &ignore, &["Dockerfile"]).unwrap();
+        let changed = recipe_digest(copy.path(), &list, &RecipeInputs { dockerfile: "Dockerfile", build_args: &other_args, labels: &labels }).unwrap();
+        assert_ne!(changed, first, "build args count");
+    }
+
+    #[test]
+    fn tar_streams_entries_and_replaces_the_dockerfile() {
+        let dir = tree();
+        let ignore = Ignore::load(dir.path()).unwrap();
+        let list = entries(dir.path(), &ignore, &["Dockerfile"]).unwrap();
+        let bytes = write_tar(Vec::new(), dir.path(), &list, Some(("Dockerfile", b"FROM pinned\n"))).unwrap();
+        let mut archive = tar::Archive::new(bytes.as_slice());
+        let mut seen = BTreeMap::new();
+        for entry in archive.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let path = entry.path().unwrap().to_string_lossy().to_string();
+            let mut content = String::new();
+            if entry.header().entry_type().is_file() {
+                entry.read_to_string(&mut content).unwrap();
+            }
+            seen.insert(path, content);
+        }
+        assert_eq!(seen["Dockerfile"], "FROM pinned\n");
+        assert_eq!(seen["src/nested/b.txt"], "b");
+        assert!(!seen.contains_key("cache/big.bin"));
+        assert!(!seen.contains_key("scratch.tmp"));
+    }
+}

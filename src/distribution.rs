@@ -1,0 +1,466 @@
+//! The HTTP adapter of [`Registry`] for the distribution (OCI) API: tag
+//! lists with pagination, manifest HEAD/GET with every manifest media type
+//! accepted (so registry 2.8 never downgrades to schema 1), config blobs,
+//! manifest PUT for registry-side tag moves, anonymous bearer tokens, and
+//! plain HTTP only for insecure or loopback hosts. Bodies are size-capped and
+//! every request is counted.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use reqwest::{Method, Response, StatusCode};
+use sha2::{Digest, Sha256};
+
+use crate::reference::Reference;
+use crate::registry::{ImageConfig, Registry, RegistryError};
+
+const MANIFEST_TYPES: &str = "application/vnd.docker.distribution.manifest.v2+json, \
+application/vnd.docker.distribution.manifest.list.v2+json, \
+application/vnd.oci.image.manifest.v1+json, \
+application/vnd.oci.image.index.v1+json";
+const MANIFEST_LIMIT: usize = 4 * 1024 * 1024;
+const CONFIG_LIMIT: usize = 8 * 1024 * 1024;
+const TAGS_LIMIT: usize = 16 * 1024 * 1024;
+const TOKEN_LIMIT: usize = 1024 * 1024;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A distribution API client shared by every request of a run.
+pub struct Distribution {
+    client: reqwest::Client,
+    /// Hosts allowed to fall back to plain HTTP.
+    insecure: Vec<String>,
+    /// The scheme each host answered on.
+    schemes: Mutex<HashMap<String, &'static str>>,
+    /// Bearer tokens by (host, scope).
+    tokens: Mutex<HashMap<(String, String), String>>,
+    requests: AtomicU64,
+}
+
+impl Distribution {
+    /// A client; `insecure` hosts (and loopback ones) may use plain HTTP.
+    pub fn new(insecure: Vec<String>) -> Result<Distribution, RegistryError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .user_agent(concat!("golden/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|error| RegistryError::Unreachable {
+                registry: "(all)".to_string(),
+                message: error.to_string(),
+            })?;
+        Ok(Distribution {
+            client,
+            insecure,
+            schemes: Mutex::new(HashMap::new()),
+            tokens: Mutex::new(HashMap::new()),
+            requests: AtomicU64::new(0),
+        })
+    }
+
+    fn may_use_http(&self, host: &str) -> bool {
+        let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
+        let loopback = name == "localhost"
+            || name.starts_with("127.")
+            || name == "[::1]"
+            || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        loopback || self.insecure.iter().any(|h| h == host)
+    }
+
+    /// Sends one request: picks the scheme, adds a token, and fetches a
+    /// token once when the registry asks for one.
+    async fn send(&self, method: Method, reference: &Reference, path: &str, headers: HeaderMap, body: Option<Vec<u8>>, action: &str) -> Result<Response, RegistryError> {
+        let host = reference.registry().to_string();
+        let scope = format!(
+            "repository:{}:{}",
+            reference.registry_path(),
+            if method == Method::GET || method == Method::HEAD { "pull" } else { "pull,push" }
+        );
+        let mut retried_auth = false;
+        loop {
+            let scheme = self.scheme(&host, action).await?;
+            let url = format!("{scheme}://{host}{path}");
+            let mut request = self.client.request(method.clone(), &url).headers(headers.clone());
+            if let Some(token) = self.token_for(&host, &scope) {
+                request = request.header(AUTHORIZATION, format!("Bearer {token}"));
+            }
+            if let Some(body) = &body {
+                request = request.body(body.clone());
+            }
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(%method, %url, "registry request");
+            let response = request.send().await.map_err(|error| unreachable(&host, &error))?;
+            if response.status() == StatusCode::UNAUTHORIZED && !retried_auth {
+                if let Some(challenge) = response.headers().get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).map(str::to_string) {
+                    if let Some(token) = self.fetch_token(&host, &challenge, &scope, action).await? {
+                        self.tokens.lock().map_err(|_| poisoned(&host))?.insert((host.clone(), scope.clone()), token);
+                        retried_auth = true;
+                        continue;
+                    }
+                }
+            }
+            return Ok(response);
+        }
+    }
+
+    fn token_for(&self, host: &str, scope: &str) -> Option<String> {
+        self.tokens.lock().ok()?.get(&(host.to_string(), scope.to_string())).cloned()
+    }
+
+    /// The scheme `host` answers on: HTTPS, or plain HTTP for insecure and
+    /// loopback hosts when HTTPS fails, as the engine does.
+    async fn scheme(&self, host: &str, action: &str) -> Result<&'static str, RegistryError> {
+        if let Some(scheme) = self.schemes.lock().map_err(|_| poisoned(host))?.get(host) {
+            return Ok(scheme);
+        }
+        let scheme = if !self.may_use_http(host) {
+            "https"
+        } else {
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            match self.client.get(format!("https://{host}/v2/")).send().await {
+                Ok(_) => "https",
+                Err(_) => "http",
+            }
+        };
+        tracing::debug!(host, scheme, action, "registry scheme");
+        self.schemes.lock().map_err(|_| poisoned(host))?.insert(host.to_string(), scheme);
+        Ok(scheme)
+    }
+
+    /// An anonymous bearer token for `scope` from the realm in `challenge`;
+    /// `None` when the challenge is not a bearer one.
+    async fn fetch_token(&self, host: &str, challenge: &str, scope: &str, action: &str) -> Result<Option<String>, RegistryError> {
+        let Some(parameters) = challenge.strip_prefix("Bearer ").map(parse_challenge) else {
+            return Ok(None);
+        };
+        let Some(realm) = parameters.get("realm") else {
+            return Ok(None);
+        };
+        let mut query: Vec<(&str, &str)> = vec![("scope", scope)];
+        if let Some(service) = parameters.get("service") {
+            query.push(("service", service));
+        }
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let response = self.client.get(realm).query(&query).send().await.map_err(|error| unreachable(host, &error))?;
+        let status = response.status();
+        let body = read_capped(response, TOKEN_LIMIT, host, action).await?;
+        if !status.is_success() {
+            return Err(status_error(host, &format!("issue a token to {action}"), status, &body));
+        }
+        #[derive(serde::Deserialize)]
+        struct Token {
+            token: Option<String>,
+            access_token: Option<String>,
+        }
+        let token: Token = serde_json::from_slice(&body).map_err(|e| invalid(host, action, format!("token response: {e}")))?;
+        Ok(token.token.or(token.access_token))
+    }
+
+    /// GETs a manifest: its bytes, media type and digest.
+    async fn manifest(&self, reference: &Reference, action: &str) -> Result<Option<(Vec<u8>, String, String)>, RegistryError> {
+        let path = format!("/v2/{}/manifests/{}", reference.registry_path(), reference.manifest_reference());
+        let response = self.send(Method::GET, reference, &path, accept_manifests(), None, action).await?;
+        let host = reference.registry();
+        let status = response.status();
+        if status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let media_type = response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        let header_digest = response.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let body = read_capped(response, MANIFEST_LIMIT, host, action).await?;
+        if !status.is_success() {
+            return Err(status_error(host, action, status, &body));
+        }
+        let computed = format!("sha256:{:x}", Sha256::digest(&body));
+        if let Some(expected) = reference.digest() {
+            if expected != computed {
+                return Err(invalid(host, action, format!("manifest content has digest {computed}, not {expected}")));
+            }
+        }
+        Ok(Some((body, media_type, header_digest.unwrap_or(computed))))
+    }
+}
+
+fn accept_manifests() -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(ACCEPT, HeaderValue::from_static(MANIFEST_TYPES));
+    headers
+}
+
+fn poisoned(host: &str) -> RegistryError {
+    invalid(host, "share state", "a lock was poisoned".to_string())
+}
+
+fn unreachable(host: &str, error: &reqwest::Error) -> RegistryError {
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        message.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    RegistryError::Unreachable {
+        registry: host.to_string(),
+        message,
+    }
+}
+
+fn invalid(host: &str, action: &str, message: String) -> RegistryError {
+    RegistryError::Invalid {
+        registry: host.to_string(),
+        action: action.to_string(),
+        message,
+    }
+}
+
+fn status_error(host: &str, action: &str, status: StatusCode, body: &[u8]) -> RegistryError {
+    #[derive(serde::Deserialize)]
+    struct Errors {
+        errors: Vec<ErrorItem>,
+    }
+    #[derive(serde::Deserialize)]
+    struct ErrorItem {
+        code: Option<String>,
+        message: Option<String>,
+    }
+    let detail = serde_json::from_slice::<Errors>(body)
+        .ok()
+        .map(|errors| {
+            let parts: Vec<String> = errors
+                .errors
+                .into_iter()
+                .map(|e| format!("{}: {}", e.code.unwrap_or_default(), e.message.unwrap_or_default()))
+                .collect();
+            parts.join("; ")
+        })
+        .unwrap_or_default();
+    RegistryError::Status {
+        registry: host.to_string(),
+        action: action.to_string(),
+        status: status.as_u16(),
+        detail: detail.chars().take(300).collect(),
+    }
+}
+
+/// Reads a body, refusing more than `limit` bytes.
+async fn read_capped(mut response: Response, limit: usize, host: &str, action: &str) -> Result<Vec<u8>, RegistryError> {
+    if response.content_length().is_some_and(|length| length as usize > limit) {
+        return Err(invalid(host, action, format!("the body is larger than {limit} bytes")));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|error| unreachable(host, &error))? {
+        if body.len() + chunk.len() > limit {
+            return Err(invalid(host, action, format!("the body is larger than {limit} bytes")));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The `key="value"` pairs of a WWW-Authenticate challenge.
+fn parse_challenge(text: &str) -> HashMap<String, String> {
+    let mut parameters = HashMap::new();
+    let mut rest = text.trim();
+    while let Some((key, after)) = rest.split_once('=') {
+        let key = key.trim().trim_start_matches(',').trim().to_ascii_lowercase();
+        let (value, remaining) = if let Some(quoted) = after.strip_prefix('"') {
+            match quoted.find('"') {
+                Some(end) => (&quoted[..end], &quoted[end + 1..]),
+                None => (quoted, ""),
+            }
+        } else {
+            match after.find(',') {
+                Some(end) => (&after[..end], &after[end..]),
+                None => (after, ""),
+            }
+        };
+        parameters.insert(key, value.to_string());
+        rest = remaining.trim_start_matches(',').trim();
+    }
+    parameters
+}
+
+#[async_trait]
+impl Registry for Distribution {
+    async fn tags(&self, repository: &Reference) -> Result<Vec<String>, RegistryError> {
+        let host = repository.registry().to_string();
+        let action = format!("list the tags of `{}`", repository.repository());
+        let mut path = format!("/v2/{}/tags/list?n=1000", repository.registry_path());
+        let mut tags = Vec::new();
+        loop {
+            let response = self.send(Method::GET, repository, &path, HeaderMap::new(), None, &action).await?;
+            let status = response.status();
+            let next = response
+                .headers()
+                .get("link")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|link| link.split(';').next())
+                .map(|target| target.trim().trim_start_matches('<').trim_end_matches('>').to_string());
+            let body = read_capped(response, TAGS_LIMIT, &host, &action).await?;
+            if status == StatusCode::NOT_FOUND {
+                return Ok(tags);
+            }
+            if !status.is_success() {
+                return Err(status_error(&host, &action, status, &body));
+            }
+            #[derive(serde::Deserialize)]
+            struct TagList {
+                tags: Option<Vec<String>>,
+            }
+            let list: TagList = serde_json::from_slice(&body).map_err(|e| invalid(&host, &action, e.to_string()))?;
+            tags.extend(list.tags.unwrap_or_default());
+            match next {
+                Some(next) if next.starts_with("/v2/") && next != path => path = next,
+                _ => return Ok(tags),
+            }
+        }
+    }
+
+    async fn manifest_digest(&self, reference: &Reference) -> Result<Option<String>, RegistryError> {
+        let action = format!("resolve `{reference}`");
+        let path = format!("/v2/{}/manifests/{}", reference.registry_path(), reference.manifest_reference());
+        let response = self.send(Method::HEAD, reference, &path, accept_manifests(), None, &action).await?;
+        let status = response.status();
+        if status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            return Err(status_error(reference.registry(), &action, status, &[]));
+        }
+        let digest = response.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).map(str::to_string);
+        match digest {
+            Some(digest) if crate::reference::validate_digest(&digest).is_ok() => Ok(Some(digest)),
+            // Some registries omit the header on HEAD: hash the manifest instead.
+            _ => Ok(self.manifest(reference, &action).await?.map(|(_, _, digest)| digest)),
+        }
+    }
+
+    async fn image_config(&self, reference: &Reference) -> Result<ImageConfig, RegistryError> {
+        let action = format!("read the config of `{reference}`");
+        let host = reference.registry().to_string();
+        let (body, _, digest) = self
+            .manifest(reference, &action)
+            .await?
+            .ok_or_else(|| invalid(&host, &action, "the manifest does not exist".to_string()))?;
+        let mut manifest: serde_json::Value = serde_json::from_slice(&body).map_err(|e| invalid(&host, &action, e.to_string()))?;
+        if let Some(child) = platform_manifest(&manifest) {
+            let child_reference = reference.with_digest(&child);
+            let (child_body, _, _) = self
+                .manifest(&child_reference, &action)
+                .await?
+                .ok_or_else(|| invalid(&host, &action, format!("manifest {child} of the index does not exist")))?;
+            manifest = serde_json::from_slice(&child_body).map_err(|e| invalid(&host, &action, e.to_string()))?;
+        }
+        let config_digest = manifest["config"]["digest"]
+            .as_str()
+            .filter(|d| crate::reference::validate_digest(d).is_ok())
+            .ok_or_else(|| invalid(&host, &action, "the manifest names no config blob".to_string()))?
+            .to_string();
+        let path = format!("/v2/{}/blobs/{config_digest}", reference.registry_path());
+        let response = self.send(Method::GET, reference, &path, HeaderMap::new(), None, &action).await?;
+        let status = response.status();
+        let blob = read_capped(response, CONFIG_LIMIT, &host, &action).await?;
+        if !status.is_success() {
+            return Err(status_error(&host, &action, status, &blob));
+        }
+        if format!("sha256:{:x}", Sha256::digest(&blob)) != config_digest {
+            return Err(invalid(&host, &action, format!("config blob does not match its digest {config_digest}")));
+        }
+        #[derive(serde::Deserialize)]
+        struct Blob {
+            created: Option<String>,
+            config: Option<Inner>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Inner {
+            #[serde(rename = "Labels")]
+            labels: Option<std::collections::BTreeMap<String, String>>,
+        }
+        let parsed: Blob = serde_json::from_slice(&blob).map_err(|e| invalid(&host, &action, e.to_string()))?;
+        Ok(ImageConfig {
+            digest,
+            labels: parsed.config.and_then(|c| c.labels).unwrap_or_default(),
+            created: parsed.created,
+        })
+    }
+
+    async fn copy_tag(&self, repository: &Reference, digest: &str, tag: &str) -> Result<(), RegistryError> {
+        let action = format!("tag `{}` as `{tag}`", repository.with_digest(digest));
+        let host = repository.registry().to_string();
+        let source = repository.with_digest(digest);
+        let (body, media_type, _) = self
+            .manifest(&source, &action)
+            .await?
+            .ok_or_else(|| invalid(&host, &action, format!("manifest {digest} is not in the registry")))?;
+        let mut headers = HeaderMap::new();
+        let content_type = HeaderValue::from_str(&media_type).map_err(|e| invalid(&host, &action, e.to_string()))?;
+        headers.insert(CONTENT_TYPE, content_type);
+        let path = format!("/v2/{}/manifests/{tag}", repository.registry_path());
+        let response = self.send(Method::PUT, repository, &path, headers, Some(body), &action).await?;
+        let status = response.status();
+        let written = response.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let reply = read_capped(response, MANIFEST_LIMIT, &host, &action).await?;
+        if !status.is_success() {
+            return Err(status_error(&host, &action, status, &reply));
+        }
+        match written {
+            Some(written) if written != digest => Err(invalid(&host, &action, format!("the registry stored {written}, not {digest}"))),
+            _ => Ok(()),
+        }
+    }
+
+    fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+}
+
+/// For an index or manifest list, the digest of the linux/amd64 manifest
+/// (else the first); `None` for a single-platform manifest.
+fn platform_manifest(manifest: &serde_json::Value) -> Option<String> {
+    let entries = manifest["manifests"].as_array()?;
+    let chosen = entries
+        .iter()
+        .find(|m| m["platform"]["os"] == "linux" && m["platform"]["architecture"] == "amd64")
+        .or_else(|| entries.first())?;
+    chosen["digest"].as_str().map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenges_are_parsed() {
+        let parsed = parse_challenge(r#"realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull""#);
+        assert_eq!(parsed["realm"], "https://auth.example/token");
+        assert_eq!(parsed["service"], "registry.example");
+        assert_eq!(parsed["scope"], "repository:a/b:pull");
+        let unquoted = parse_challenge("realm=https://x/token, service=x");
+        assert_eq!(unquoted["realm"], "https://x/token");
+        assert_eq!(unquoted["service"], "x");
+    }
+
+    #[test]
+    fn indexes_pick_linux_amd64() {
+        let index = serde_json::json!({"manifests": [
+            {"digest": "sha256:arm", "platform": {"os": "linux", "architecture": "arm64"}},
+            {"digest": "sha256:amd", "platform": {"os": "linux", "architecture": "amd64"}}
+        ]});
+        assert_eq!(platform_manifest(&index).as_deref(), Some("sha256:amd"));
+        assert_eq!(platform_manifest(&serde_json::json!({"config": {}})), None);
+    }
+
+    #[test]
+    fn loopback_and_insecure_hosts_may_use_http() {
+        let client = Distribution::new(vec!["registry.lan:5000".into()]).unwrap();
+        for host in ["127.0.0.1:5000", "localhost:5000", "localhost", "[::1]:5000", "registry.lan:5000"] {
+            assert!(client.may_use_http(host), "{host}");
+        }
+        for host in ["registry.lan", "example.com:5000", "10.0.0.1:5000"] {
+            assert!(!client.may_use_http(host), "{host}");
+        }
+    }
+}

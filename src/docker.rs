@@ -1,0 +1,335 @@
+//! The bollard adapter of [`Engine`]: connects to the Docker Engine API,
+//! agreeing on the lower of the server's and the client's API version (so
+//! Engine API 1.41 works), streams build contexts as tar, and turns bollard
+//! errors into [`EngineError`]. Build output goes to tracing; it never prints.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, Write};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bollard::errors::Error as BollardError;
+use bollard::query_parameters::{BuildImageOptionsBuilder, PushImageOptionsBuilder};
+use bollard::{ClientVersion, Docker, API_DEFAULT_VERSION};
+use bytes::Bytes;
+use futures::StreamExt;
+use tokio::sync::mpsc;
+
+use crate::context::write_tar;
+use crate::engine::{BuildRequest, Engine, EngineError};
+use crate::reference::Reference;
+
+/// The socket used when neither the config nor DOCKER_HOST names one.
+pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
+/// The oldest API every engine answers; used only to ask for the real one.
+const PROBE_VERSION: ClientVersion = ClientVersion {
+    major_version: 1,
+    minor_version: 24,
+};
+/// How long the first contact may take before the engine counts as down.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Builds and pushes may take long; this bounds a stalled connection.
+const REQUEST_TIMEOUT_SECONDS: u64 = 3600;
+/// Lines of build output kept for the error of a failed build.
+const TAIL_LINES: usize = 12;
+/// Chunks of tar in flight between the file reader and the HTTP body.
+const CHUNKS_IN_FLIGHT: usize = 8;
+const CHUNK_SIZE: usize = 64 * 1024;
+
+/// A connected Docker Engine.
+pub struct DockerEngine {
+    docker: Docker,
+    host: String,
+    api_version: String,
+}
+
+impl DockerEngine {
+    /// Connects to `configured`, else DOCKER_HOST, else the local socket.
+    pub async fn connect(configured: Option<&str>) -> Result<DockerEngine, EngineError> {
+        let host = configured
+            .map(str::to_string)
+            .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()))
+            .unwrap_or_else(|| DEFAULT_HOST.to_string());
+        let unreachable = |message: String| EngineError::Unreachable {
+            host: host.clone(),
+            message,
+        };
+        let probe = client(&host, &PROBE_VERSION, PROBE_TIMEOUT.as_secs()).map_err(|e| unreachable(e.to_string()))?;
+        let version = tokio::time::timeout(PROBE_TIMEOUT, probe.version())
+            .await
+            .map_err(|_| unreachable(format!("no answer within {}s", PROBE_TIMEOUT.as_secs())))?
+            .map_err(|e| unreachable(describe(&e)))?;
+        let server = version
+            .api_version
+            .as_deref()
+            .and_then(parse_version)
+            .ok_or_else(|| unreachable("the engine did not report its API version".to_string()))?;
+        let chosen = if (server.major_version, server.minor_version)
+            < (API_DEFAULT_VERSION.major_version, API_DEFAULT_VERSION.minor_version)
+        {
+            server
+        } else {
+            *API_DEFAULT_VERSION
+        };
+        let docker = client(&host, &chosen, REQUEST_TIMEOUT_SECONDS).map_err(|e| unreachable(e.to_string()))?;
+        let api_version = format!("{}.{}", chosen.major_version, chosen.minor_version);
+        tracing::debug!(%host, api_version, server = ?version.version, "connected to the Docker Engine");
+        Ok(DockerEngine { docker, host, api_version })
+    }
+
+    /// The engine address in use.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The API version agreed with the engine.
+    pub fn api_version(&self) -> &str {
+        &self.api_version
+    }
+}
+
+fn client(host: &str, version: &ClientVersion, timeout: u64) -> Result<Docker, BollardError> {
+    if let Some(path) = host.strip_prefix("unix://") {
+        Docker::connect_with_unix(path, timeout, version)
+    } else {
+        Docker::connect_with_http(host, timeout, version)
+    }
+}
+
+fn parse_version(text: &str) -> Option<ClientVersion> {
+    let (major, minor) = text.split_once('.')?;
+    Some(ClientVersion {
+        major_version: major.parse().ok()?,
+        minor_version: minor.parse().ok()?,
+    })
+}
+
+/// A bollard error as one line a user can act on.
+fn describe(error: &BollardError) -> String {
+    match error {
+        BollardError::DockerResponseServerError { status_code, message } => format!("{message} (HTTP {status_code})"),
+        BollardError::DockerStreamError { error } => error.clone(),
+        BollardError::SocketNotFoundError(path) => format!("no socket at `{path}`"),
+        other => {
+            let mut text = other.to_string();
+            let mut source = std::error::Error::source(other);
+            while let Some(cause) = source {
+                text.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            text
+        }
+    }
+}
+
+/// An `io::Write` that hands fixed-size chunks to the request body.
+struct ChannelWriter {
+    sender: mpsc::Sender<io::Result<Bytes>>,
+    buffer: Vec<u8>,
+}
+
+impl ChannelWriter {
+    fn send(&mut self) -> io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK_SIZE)));
+        self.sender
+            .blocking_send(Ok(chunk))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the engine stopped reading the context"))
+    }
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let room = CHUNK_SIZE - self.buffer.len();
+        let taken = room.min(data.len());
+        self.buffer.extend_from_slice(&data[..taken]);
+        if self.buffer.len() >= CHUNK_SIZE {
+            self.send()?;
+        }
+        Ok(taken)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.send()
+    }
+}
+
+/// What the build stream said, kept for the error of a failed build.
+#[derive(Default)]
+struct BuildLog {
+    step: Option<String>,
+    tail: VecDeque<String>,
+    image_id: Option<String>,
+}
+
+impl BuildLog {
+    fn line(&mut self, image: &str, text: &str) {
+        for line in text.lines().map(str::trim_end).filter(|l| !l.is_empty()) {
+            tracing::info!(target: "golden::build", image, "{line}");
+            if line.starts_with("Step ") {
+                self.step = Some(line.to_string());
+            }
+            if let Some(id) = line.strip_prefix("Successfully built ") {
+                self.image_id.get_or_insert_with(|| id.trim().to_string());
+            }
+            if self.tail.len() == TAIL_LINES {
+                self.tail.pop_front();
+            }
+            self.tail.push_back(line.to_string());
+        }
+    }
+
+    fn failure(&self, image: &str, message: String) -> EngineError {
+        EngineError::BuildFailed {
+            image: image.to_string(),
+            step: self.step.clone(),
+            message: message.trim().to_string(),
+            tail: self.tail.iter().cloned().collect(),
+        }
+    }
+}
+
+#[async_trait]
+impl Engine for DockerEngine {
+    async fn build(&self, request: BuildRequest) -> Result<String, EngineError> {
+        let image = request.image.clone();
+        let (sender, receiver) = mpsc::channel::<io::Result<Bytes>>(CHUNKS_IN_FLIGHT);
+        let writer_sender = sender.clone();
+        let context = request.context.clone();
+        let entries = request.entries.clone();
+        let dockerfile = request.dockerfile.clone();
+        let content = request.dockerfile_content.clone().into_bytes();
+        let writer = tokio::task::spawn_blocking(move || {
+            let error_sender = writer_sender.clone();
+            let writer = ChannelWriter {
+                sender: writer_sender,
+                buffer: Vec::with_capacity(CHUNK_SIZE),
+            };
+            let result = write_tar(writer, &context, &entries, Some((&dockerfile, &content)))
+                .and_then(|mut writer| writer.flush().map_err(crate::context::ContextError::Write));
+            if let Err(error) = &result {
+                // The engine sees a truncated body and fails the build; the
+                // real cause is reported from here.
+                let _ = error_sender.blocking_send(Err(io::Error::other(error.to_string())));
+            }
+            result.map(|_| ())
+        });
+        drop(sender);
+        let body = futures::stream::unfold(receiver, |mut receiver| async move {
+            receiver.recv().await.map(|item| (item, receiver))
+        });
+        let build_args: HashMap<String, String> = request.build_args.clone().into_iter().collect();
+        let labels: HashMap<String, String> = request.labels.clone().into_iter().collect();
+        let tag = request.tag.to_string();
+        let mut options = BuildImageOptionsBuilder::new()
+            .dockerfile(&request.dockerfile)
+            .t(&tag)
+            .buildargs(&build_args)
+            .labels(&labels)
+            .rm(true)
+            .forcerm(true)
+            .networkmode(request.network.as_str());
+        if request.pull {
+            options = options.pull("1");
+        }
+        let mut stream = self
+            .docker
+            .build_image(options.build(), None, Some(bollard::body_try_stream(body)));
+        let mut log = BuildLog::default();
+        let mut failure: Option<String> = None;
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(info) => {
+                    if let Some(text) = &info.stream {
+                        log.line(&image, text);
+                    }
+                    if let Some(status) = &info.status {
+                        log.line(&image, status);
+                    }
+                    if let Some(detail) = &info.error_detail {
+                        failure.get_or_insert_with(|| detail.message.clone().unwrap_or_default());
+                    }
+                    if let Some(id) = info.aux.as_ref().and_then(|aux| aux.id.as_ref()) {
+                        log.image_id = Some(id.clone());
+                    }
+                }
+                Err(error) => {
+                    failure.get_or_insert_with(|| describe(&error));
+                    break;
+                }
+            }
+        }
+        drop(stream);
+        let written = writer.await;
+        if let Ok(Err(source)) = written {
+            return Err(EngineError::Context { image, source });
+        }
+        if let Some(message) = failure {
+            return Err(log.failure(&image, message));
+        }
+        log.image_id
+            .clone()
+            .ok_or_else(|| log.failure(&image, "the engine reported no image id".to_string()))
+    }
+
+    async fn push(&self, reference: &Reference) -> Result<String, EngineError> {
+        let tag = reference.tag().unwrap_or("latest").to_string();
+        let repository = reference.repository();
+        let failed = |message: String| EngineError::PushFailed {
+            reference: reference.to_string(),
+            message,
+        };
+        let options = PushImageOptionsBuilder::new().tag(&tag).build();
+        let mut stream = self.docker.push_image(&repository, Some(options), None);
+        let mut digest = None;
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|e| failed(describe(&e)))?;
+            if let Some(detail) = info.error_detail {
+                return Err(failed(detail.message.unwrap_or_default()));
+            }
+            if let Some(status) = info.status {
+                tracing::debug!(target: "golden::push", reference = %reference, "{status}");
+                if let Some(found) = digest_in_status(&status) {
+                    digest = Some(found);
+                }
+            }
+        }
+        digest.ok_or_else(|| failed("the engine reported no digest".to_string()))
+    }
+}
+
+/// The digest in a push status such as `1.0.0: digest: sha256:ab… size: 527`.
+fn digest_in_status(status: &str) -> Option<String> {
+    let after = status.split("digest: ").nth(1)?;
+    let digest = after.split_whitespace().next()?;
+    crate::reference::validate_digest(digest).ok()?;
+    Some(digest.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_status_digest_is_read() {
+        let digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        assert_eq!(digest_in_status(&format!("1.0.0: digest: {digest} size: 527")), Some(digest.to_string()));
+        assert_eq!(digest_in_status("Pushed"), None);
+        assert_eq!(digest_in_status("x: digest: sha256:zz size: 1"), None);
+    }
+
+    #[test]
+    fn build_log_keeps_the_step_and_a_bounded_tail() {
+        let mut log = BuildLog::default();
+        for index in 0..30 {
+            log.line("base", &format!("line {index}\n"));
+        }
+        log.line("base", "Step 3/4 : RUN false\n");
+        log.line("base", "Successfully built 0123abcd\n");
+        assert_eq!(log.tail.len(), TAIL_LINES);
+        assert_eq!(log.step.as_deref(), Some("Step 3/4 : RUN false"));
+        assert_eq!(log.image_id.as_deref(), Some("0123abcd"));
+    }
+}

@@ -1,0 +1,104 @@
+//! The container engine as golden uses it: build an image from a context,
+//! push one tag. The trait takes and returns golden's own types; the bollard
+//! adapter lives in `docker.rs`, in-memory fakes in tests.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+
+use crate::config::Network;
+use crate::context::{ContextError, Entry};
+use crate::reference::Reference;
+
+/// Everything one build needs.
+#[derive(Debug, Clone)]
+pub struct BuildRequest {
+    /// The golden image id, for messages.
+    pub image: String,
+    pub context: PathBuf,
+    /// The context entries to send (after `.dockerignore`).
+    pub entries: Vec<Entry>,
+    /// The Dockerfile's path inside the context.
+    pub dockerfile: String,
+    /// The Dockerfile content to send in its place (base pinned by digest).
+    pub dockerfile_content: String,
+    pub build_args: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    pub network: Network,
+    pub pull: bool,
+    /// The tag the built image gets locally (the exact version).
+    pub tag: Reference,
+}
+
+/// Why the engine could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("cannot reach the Docker Engine at `{host}`: {message}")]
+    Unreachable { host: String, message: String },
+    #[error("build of `{image}` failed{}: {message}{}", step_text(.step), tail_text(.tail))]
+    BuildFailed {
+        image: String,
+        step: Option<String>,
+        message: String,
+        tail: Vec<String>,
+    },
+    #[error("failed to push `{reference}`: {message}")]
+    PushFailed { reference: String, message: String },
+    #[error("failed to send the build context of `{image}`")]
+    Context {
+        image: String,
+        #[source]
+        source: ContextError,
+    },
+    #[error("the engine failed to {action}: {message}")]
+    Api { action: String, message: String },
+}
+
+fn step_text(step: &Option<String>) -> String {
+    step.as_ref().map(|step| format!(" at `{step}`")).unwrap_or_default()
+}
+
+fn tail_text(tail: &[String]) -> String {
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!("\nlast lines of build output:\n  {}", tail.join("\n  "))
+    }
+}
+
+impl EngineError {
+    /// What the user can do about it, when golden knows.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            EngineError::Unreachable { .. } => Some(
+                "is dockerd running? golden uses `[engine] host` in golden.toml, else DOCKER_HOST, else unix:///var/run/docker.sock"
+                    .to_string(),
+            ),
+            EngineError::PushFailed { message, reference } => {
+                let registry = reference.split('/').next().unwrap_or_default();
+                if message.contains("HTTP response to HTTPS client") {
+                    Some(format!(
+                        "the registry speaks plain HTTP: add \"{registry}\" to \"insecure-registries\" in /etc/docker/daemon.json, restart dockerd, and set `insecure = true` in [registry]"
+                    ))
+                } else if message.contains("unauthorized") || message.contains("authentication required") || message.contains("denied") {
+                    Some(format!("log in to the registry: `docker login {registry}`"))
+                } else {
+                    None
+                }
+            }
+            EngineError::BuildFailed { .. } => Some("fix the failing step in the Dockerfile, then run `golden build` again".to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// The engine operations golden needs.
+#[async_trait]
+pub trait Engine: Send + Sync {
+    /// Builds the image and tags it `request.tag`; returns the image id.
+    async fn build(&self, request: BuildRequest) -> Result<String, EngineError>;
+    /// Pushes exactly the tag `reference` (never every local tag) and
+    /// returns the manifest digest the engine reports.
+    async fn push(&self, reference: &Reference) -> Result<String, EngineError>;
+}

@@ -1,0 +1,75 @@
+//! The labels every golden image carries (SPEC section 2). All of them are
+//! always set, so a child never inherits its golden parent's values.
+//!
+//! Pure: values are handed in.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+pub const VERSION: &str = "org.opencontainers.image.version";
+pub const CREATED: &str = "org.opencontainers.image.created";
+pub const TITLE: &str = "org.opencontainers.image.title";
+pub const BASE_NAME: &str = "org.opencontainers.image.base.name";
+pub const BASE_DIGEST: &str = "org.opencontainers.image.base.digest";
+pub const REVISION: &str = "org.opencontainers.image.revision";
+pub const RECIPE: &str = "io.golden.recipe";
+
+/// The facts of one build that its labels record.
+pub struct BuildFacts<'a> {
+    pub version: &'a str,
+    pub created: DateTime<Utc>,
+    pub title: &'a str,
+    /// The final FROM's upstream reference and digest; `None` for scratch.
+    pub base: Option<(&'a str, &'a str)>,
+    pub revision: Option<&'a str>,
+    pub recipe: &'a str,
+}
+
+/// The configured labels plus golden's own. Labels golden does not know a
+/// value for are set empty, which hides a parent's value.
+pub fn golden_labels(configured: &BTreeMap<String, String>, facts: &BuildFacts<'_>) -> BTreeMap<String, String> {
+    let mut labels = configured.clone();
+    let (base_name, base_digest) = facts.base.unwrap_or(("", ""));
+    let own = [
+        (VERSION, facts.version),
+        (TITLE, facts.title),
+        (BASE_NAME, base_name),
+        (BASE_DIGEST, base_digest),
+        (REVISION, facts.revision.unwrap_or("")),
+        (RECIPE, facts.recipe),
+    ];
+    for (key, value) in own {
+        labels.insert(key.to_string(), value.to_string());
+    }
+    labels.insert(CREATED.to_string(), facts.created.to_rfc3339_opts(SecondsFormat::Secs, true));
+    labels
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_golden_label_is_set_and_wins_over_nothing_configured() {
+        let configured = BTreeMap::from([("owner".to_string(), "platform".to_string())]);
+        let created = DateTime::parse_from_rfc3339("2026-03-10T03:00:00.5Z").unwrap().with_timezone(&Utc);
+        let facts = BuildFacts {
+            version: "1.0.3",
+            created,
+            title: "base",
+            base: Some(("127.0.0.1:5000/upstream/busybox:1.36", "sha256:abc")),
+            revision: None,
+            recipe: "sha256:def",
+        };
+        let labels = golden_labels(&configured, &facts);
+        assert_eq!(labels[VERSION], "1.0.3");
+        assert_eq!(labels[CREATED], "2026-03-10T03:00:00Z");
+        assert_eq!(labels[TITLE], "base");
+        assert_eq!(labels[BASE_NAME], "127.0.0.1:5000/upstream/busybox:1.36");
+        assert_eq!(labels[BASE_DIGEST], "sha256:abc");
+        assert_eq!(labels[REVISION], "");
+        assert_eq!(labels[RECIPE], "sha256:def");
+        assert_eq!(labels["owner"], "platform");
+    }
+}

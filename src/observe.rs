@@ -1,0 +1,208 @@
+//! Observe: ask the registry what exists now (each repository's tags, the
+//! newest build of each line and its labels, the digest of every base) and
+//! hash each build context, into plain data for the planner. Lookups run
+//! concurrently; a failed lookup is an error for that image only.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use futures::stream::{self, StreamExt};
+
+use crate::config::{Config, Image};
+use crate::context::{entries, recipe_digest, Entry, Ignore, RecipeInputs};
+use crate::graph::{Node, Upstream};
+use crate::labels;
+use crate::project::Project;
+use crate::reference::Reference;
+use crate::registry::Registry;
+use crate::version::{exact_versions, newest_in_line, Exact};
+
+/// Registry lookups in flight at once.
+const CONCURRENCY: usize = 16;
+
+/// What the newest build of a line recorded about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastBuild {
+    pub version: Exact,
+    pub digest: String,
+    pub created: Option<DateTime<Utc>>,
+    pub recipe: Option<String>,
+    pub base_name: Option<String>,
+    pub base_digest: Option<String>,
+}
+
+/// Everything observed about one image.
+#[derive(Debug, Clone)]
+pub struct Observation {
+    /// Every exact version in the image's repository, all lines, sorted.
+    pub versions: Vec<Exact>,
+    pub last_build: Option<LastBuild>,
+    /// The digest the final FROM resolves to now (`None` for scratch).
+    pub base_digest: Option<String>,
+    /// The recipe digest of the context as it is now.
+    pub recipe: String,
+    /// The context entries the recipe covers, reused for the build.
+    pub entries: Vec<Entry>,
+}
+
+/// Observations by image id; an `Err` is that image's failed lookup.
+pub type Observations = BTreeMap<String, Result<Observation, String>>;
+
+/// Observes every image in `ids`.
+pub async fn observe(project: &Project, registry: &dyn Registry, ids: &[String]) -> Observations {
+    let config = &project.config;
+    let repositories: BTreeSet<String> = ids
+        .iter()
+        .filter_map(|id| config.image(id))
+        .map(|image| config.repository(image))
+        .collect();
+    let tag_lists: BTreeMap<String, Result<Vec<Exact>, String>> = stream::iter(repositories)
+        .map(|repository| async move {
+            let result = match Reference::parse(&repository) {
+                Ok(reference) => registry
+                    .tags(&reference)
+                    .await
+                    .map(|tags| exact_versions(tags.iter().map(String::as_str)))
+                    .map_err(|e| render(&e, e.hint())),
+                Err(error) => Err(error.to_string()),
+            };
+            (repository, result)
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    let tag_lists = Arc::new(tag_lists);
+    stream::iter(ids.iter().cloned())
+        .map(|id| {
+            let tag_lists = tag_lists.clone();
+            async move {
+                let result = observe_image(project, registry, &id, &tag_lists).await;
+                (id, result)
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await
+}
+
+fn render(error: &dyn std::fmt::Display, hint: Option<String>) -> String {
+    match hint {
+        Some(hint) => format!("{error}\nhint: {hint}"),
+        None => error.to_string(),
+    }
+}
+
+async fn observe_image(
+    project: &Project,
+    registry: &dyn Registry,
+    id: &str,
+    tag_lists: &BTreeMap<String, Result<Vec<Exact>, String>>,
+) -> Result<Observation, String> {
+    let config = &project.config;
+    let image = config.image(id).ok_or_else(|| format!("unknown image `{id}`"))?;
+    let node = project.graph.nodes.get(id).ok_or_else(|| format!("unknown image `{id}`"))?;
+    let repository_text = config.repository(image);
+    let repository = Reference::parse(&repository_text).map_err(|e| e.to_string())?;
+    let versions = tag_lists
+        .get(&repository_text)
+        .cloned()
+        .unwrap_or_else(|| Ok(Vec::new()))?;
+    let recipe = recipe_of(image, node);
+    let last_build = last_build(registry, &repository, &versions, image);
+    let base = base_digest(registry, &node.upstream);
+    let (recipe, last_build, base_digest) = futures::join!(recipe, last_build, base);
+    let (recipe, entries) = recipe?;
+    Ok(Observation {
+        versions,
+        last_build: last_build?,
+        base_digest: base_digest?,
+        recipe,
+        entries,
+    })
+}
+
+async fn last_build(
+    registry: &dyn Registry,
+    repository: &Reference,
+    versions: &[Exact],
+    image: &Image,
+) -> Result<Option<LastBuild>, String> {
+    let Some(version) = newest_in_line(image.version, versions) else {
+        return Ok(None);
+    };
+    let reference = repository.with_tag(&version.to_string());
+    let config = registry
+        .image_config(&reference)
+        .await
+        .map_err(|e| render(&e, e.hint()))?;
+    let label = |key: &str| config.labels.get(key).cloned().filter(|v| !v.is_empty());
+    Ok(Some(LastBuild {
+        version,
+        digest: config.digest.clone(),
+        created: label(labels::CREATED)
+            .or(config.created.clone())
+            .and_then(|text| DateTime::parse_from_rfc3339(&text).ok())
+            .map(|time| time.with_timezone(&Utc)),
+        recipe: label(labels::RECIPE),
+        base_name: label(labels::BASE_NAME),
+        base_digest: label(labels::BASE_DIGEST),
+    }))
+}
+
+async fn base_digest(registry: &dyn Registry, upstream: &Upstream) -> Result<Option<String>, String> {
+    let Some(reference) = upstream.reference() else {
+        return Ok(None);
+    };
+    if let Some(digest) = reference.digest() {
+        return Ok(Some(digest.to_string()));
+    }
+    match registry.manifest_digest(reference).await {
+        Ok(Some(digest)) => Ok(Some(digest)),
+        Ok(None) => Err(format!(
+            "base image `{reference}` does not exist in its registry\nhint: push it, or fix the FROM line and build args"
+        )),
+        Err(error) => Err(render(&format!("failed to resolve base image `{reference}`: {error}"), error.hint())),
+    }
+}
+
+/// The recipe digest and the entries it covers, hashed on a blocking thread.
+async fn recipe_of(image: &Image, _node: &Node) -> Result<(String, Vec<Entry>), String> {
+    let context = image.context.clone();
+    let dockerfile = image.dockerfile.clone();
+    let build_args = image.build_args.clone();
+    let labels = image.labels.clone();
+    tokio::task::spawn_blocking(move || {
+        let ignore = Ignore::load(&context).map_err(|e| e.to_string())?;
+        let list = entries(&context, &ignore, &[dockerfile.as_str(), ".dockerignore"]).map_err(|e| format!("{e}: {}", error_source(&e)))?;
+        let inputs = RecipeInputs {
+            dockerfile: &dockerfile,
+            build_args: &build_args,
+            labels: &labels,
+        };
+        let digest = recipe_digest(&context, &list, &inputs).map_err(|e| format!("{e}: {}", error_source(&e)))?;
+        Ok((digest, list))
+    })
+    .await
+    .map_err(|e| format!("hashing the context failed: {e}"))?
+}
+
+fn error_source(error: &dyn std::error::Error) -> String {
+    error.source().map(|s| s.to_string()).unwrap_or_default()
+}
+
+/// The config repository's commit, when the config lives in a git checkout.
+pub async fn revision(config: &Config) -> Option<String> {
+    let directory = config.source.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let output = tokio::process::Command::new("git")
+        .arg("-C")
+        .arg(directory)
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .await
+        .ok()?;
+    let text = String::from_utf8(output.stdout).ok()?;
+    let commit = text.trim();
+    (output.status.success() && commit.len() >= 40).then(|| commit.to_string())
+}

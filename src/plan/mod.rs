@@ -1,0 +1,193 @@
+//! Plan: a pure function of the project, the observations and `now` that
+//! decides, per image and in build order, whether it is built and every
+//! reason why. `golden plan` prints exactly this; `golden build` acts on it.
+//!
+//! No I/O and no clock reads here.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use crate::graph::Upstream;
+use crate::observe::{LastBuild, Observations};
+use crate::project::Project;
+
+/// Why an image is built (or, for `parent-failed`, skipped).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Reason {
+    NeverBuilt,
+    ScheduleFired {
+        #[serde(serialize_with = "rfc3339")]
+        at: DateTime<Utc>,
+    },
+    BaseUpdated { old: Option<String>, new: String },
+    RecipeChanged { old: Option<String>, new: String },
+    ParentRebuilt { parent: String },
+    ParentNewer { parent: String, old: Option<String>, new: String },
+    Forced,
+    ParentFailed { parent: String },
+}
+
+fn rfc3339<S: serde::Serializer>(time: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&time.to_rfc3339_opts(SecondsFormat::Secs, true))
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let short = |digest: &Option<String>| digest.as_deref().map_or("none".to_string(), short_digest);
+        match self {
+            Reason::NeverBuilt => write!(formatter, "never built"),
+            Reason::ScheduleFired { at } => write!(formatter, "schedule fired at {}", at.to_rfc3339_opts(SecondsFormat::Secs, true)),
+            Reason::BaseUpdated { old, new } => write!(formatter, "base updated {} -> {}", short(old), short_digest(new)),
+            Reason::RecipeChanged { old, new } => write!(formatter, "recipe changed {} -> {}", short(old), short_digest(new)),
+            Reason::ParentRebuilt { parent } => write!(formatter, "parent {parent} rebuilt"),
+            Reason::ParentNewer { parent, old, new } => {
+                write!(formatter, "parent {parent} newer {} -> {}", short(old), short_digest(new))
+            }
+            Reason::Forced => write!(formatter, "forced"),
+            Reason::ParentFailed { parent } => write!(formatter, "parent {parent} failed"),
+        }
+    }
+}
+
+/// `sha256:0123456789ab` for messages.
+pub fn short_digest(digest: &str) -> String {
+    digest.chars().take(19).collect()
+}
+
+/// What the plan decided for one image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Decision {
+    Build,
+    UpToDate,
+    /// The image could not be observed.
+    Failed,
+}
+
+/// One image's entry in the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub id: String,
+    pub decision: Decision,
+    pub reasons: Vec<Reason>,
+    pub last_build: Option<LastBuild>,
+    /// When the schedule fires next (for up-to-date images).
+    pub next_due: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+}
+
+/// Which images a run is about.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Ids in build order.
+    pub ids: Vec<String>,
+    /// Ids built whatever their state (`golden rebuild`).
+    pub forced: BTreeSet<String>,
+}
+
+/// Decides every selected image, parents before children.
+pub fn plan(project: &Project, observations: &Observations, selection: &Selection, now: DateTime<Utc>) -> Vec<Step> {
+    let mut decided: BTreeMap<&str, Decision> = BTreeMap::new();
+    let mut steps = Vec::new();
+    for id in &selection.ids {
+        let step = decide(project, observations, selection, &decided, id, now);
+        decided.insert(id, step.decision);
+        steps.push(step);
+    }
+    steps
+}
+
+fn decide(
+    project: &Project,
+    observations: &Observations,
+    selection: &Selection,
+    decided: &BTreeMap<&str, Decision>,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Step {
+    let mut step = Step {
+        id: id.to_string(),
+        decision: Decision::UpToDate,
+        reasons: Vec::new(),
+        last_build: None,
+        next_due: None,
+        error: None,
+    };
+    let (Some(image), Some(node)) = (project.config.image(id), project.graph.nodes.get(id)) else {
+        step.decision = Decision::Failed;
+        step.error = Some(format!("unknown image `{id}`"));
+        return step;
+    };
+    let observation = match observations.get(id) {
+        Some(Ok(observation)) => observation,
+        Some(Err(error)) => {
+            step.decision = Decision::Failed;
+            step.error = Some(error.clone());
+            return step;
+        }
+        None => {
+            step.decision = Decision::Failed;
+            step.error = Some(format!("`{id}` was not observed"));
+            return step;
+        }
+    };
+    step.last_build = observation.last_build.clone();
+    let reasons = &mut step.reasons;
+    if selection.forced.contains(id) {
+        reasons.push(Reason::Forced);
+    }
+    match &observation.last_build {
+        None => reasons.push(Reason::NeverBuilt),
+        Some(last) => {
+            let fired = image.schedule.previous_fire(now);
+            match (fired, last.created) {
+                (Some(at), Some(created)) if at > created => reasons.push(Reason::ScheduleFired { at }),
+                // A build that does not say when it was made is treated as
+                // older than any schedule.
+                (Some(at), None) => reasons.push(Reason::ScheduleFired { at }),
+                _ => {}
+            }
+            if let Some(current) = &observation.base_digest {
+                if last.base_digest.as_ref() != Some(current) {
+                    let (old, new) = (last.base_digest.clone(), current.clone());
+                    reasons.push(match &node.upstream {
+                        Upstream::Golden { id: parent, .. } => Reason::ParentNewer { parent: parent.clone(), old, new },
+                        _ => Reason::BaseUpdated { old, new },
+                    });
+                }
+            }
+            if last.recipe.as_deref() != Some(observation.recipe.as_str()) {
+                reasons.push(Reason::RecipeChanged {
+                    old: last.recipe.clone(),
+                    new: observation.recipe.clone(),
+                });
+            }
+        }
+    }
+    for parent in &node.parents {
+        if decided.get(parent.as_str()) == Some(&Decision::Build) {
+            reasons.push(Reason::ParentRebuilt { parent: parent.clone() });
+        }
+    }
+    // A parent rebuilt in this run makes "parent newer" redundant.
+    let rebuilt: BTreeSet<String> = reasons
+        .iter()
+        .filter_map(|r| match r {
+            Reason::ParentRebuilt { parent } => Some(parent.clone()),
+            _ => None,
+        })
+        .collect();
+    reasons.retain(|r| !matches!(r, Reason::ParentNewer { parent, .. } if rebuilt.contains(parent)));
+    if step.reasons.is_empty() {
+        step.next_due = image.schedule.next_fire(now);
+    } else {
+        step.decision = Decision::Build;
+    }
+    step
+}
+
+#[cfg(test)]
+mod tests;

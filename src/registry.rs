@@ -1,0 +1,93 @@
+//! The registry as golden uses it: list a repository's tags, resolve a tag
+//! to its manifest digest, read an image's config labels, and point a tag at
+//! an existing manifest. The HTTP adapter for the distribution API lives in
+//! `distribution.rs`; in-memory fakes in tests.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+
+use crate::reference::Reference;
+
+/// What golden reads back from an image's config.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageConfig {
+    /// The manifest digest the config was reached from.
+    pub digest: String,
+    pub labels: BTreeMap<String, String>,
+    /// The config's `created`, as written.
+    pub created: Option<String>,
+}
+
+/// Why a registry request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("cannot reach registry `{registry}`: {message}")]
+    Unreachable { registry: String, message: String },
+    #[error("registry `{registry}` refused to {action}: HTTP {status}{}", detail_text(.detail))]
+    Status {
+        registry: String,
+        action: String,
+        status: u16,
+        detail: String,
+    },
+    #[error("registry `{registry}` sent an invalid answer to {action}: {message}")]
+    Invalid {
+        registry: String,
+        action: String,
+        message: String,
+    },
+}
+
+fn detail_text(detail: &str) -> String {
+    if detail.is_empty() {
+        String::new()
+    } else {
+        format!(" ({detail})")
+    }
+}
+
+impl RegistryError {
+    /// What the user can do about it, when golden knows.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            RegistryError::Unreachable { registry, message } => {
+                if message.contains("certificate") || message.contains("tls") || message.contains("TLS") {
+                    Some(format!(
+                        "if `{registry}` speaks plain HTTP, set `insecure = true` in [registry] (and add it to the engine's insecure-registries)"
+                    ))
+                } else {
+                    Some(format!("is the registry at `{registry}` running and reachable from this machine?"))
+                }
+            }
+            RegistryError::Status { registry, status: 401, .. } => Some(format!("log in to the registry: `docker login {registry}`")),
+            RegistryError::Status { status: 403, .. } => Some("the credentials in use may not access this repository".to_string()),
+            RegistryError::Status { status: 405, action, .. } if action.starts_with("delete") => {
+                Some("the registry has deletes disabled: set `storage.delete.enabled: true` in its config".to_string())
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether the registry could not be reached at all.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, RegistryError::Unreachable { .. })
+    }
+}
+
+/// The registry operations golden needs.
+#[async_trait]
+pub trait Registry: Send + Sync {
+    /// Every tag of the repository `repository` names (tag and digest ignored);
+    /// empty when the repository does not exist yet.
+    async fn tags(&self, repository: &Reference) -> Result<Vec<String>, RegistryError>;
+    /// The manifest digest `reference` resolves to, `None` when it does not exist.
+    async fn manifest_digest(&self, reference: &Reference) -> Result<Option<String>, RegistryError>;
+    /// The labels and creation time of the image `reference` names.
+    async fn image_config(&self, reference: &Reference) -> Result<ImageConfig, RegistryError>;
+    /// Points `tag` of `repository` at the manifest `digest` already in it,
+    /// without moving any layer.
+    async fn copy_tag(&self, repository: &Reference, digest: &str, tag: &str) -> Result<(), RegistryError>;
+    /// How many HTTP requests this client has sent.
+    fn requests(&self) -> u64;
+}
