@@ -285,6 +285,16 @@ fn parse_challenge(text: &str) -> HashMap<String, String> {
 
 #[async_trait]
 impl Registry for Distribution {
+    async fn check(&self, repository: &Reference) -> Result<(), RegistryError> {
+        let action = "answer the API version check";
+        let host = repository.registry();
+        let scheme = self.scheme(host, action).await?;
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let url = format!("{scheme}://{host}/v2/");
+        self.client.get(&url).send().await.map_err(|error| unreachable(host, &error))?;
+        Ok(())
+    }
+
     async fn tags(&self, repository: &Reference) -> Result<Vec<String>, RegistryError> {
         let host = repository.registry().to_string();
         let action = format!("list the tags of `{}`", repository.repository());

@@ -3,6 +3,7 @@
 //! internal registry. A run observes the registry and the engine, plans
 //! (pure), then executes; the modules follow that split.
 
+pub mod cli;
 pub mod config;
 pub mod context;
 pub mod diagnostic;
@@ -10,12 +11,14 @@ pub mod distribution;
 pub mod docker;
 pub mod dockerfile;
 pub mod engine;
+pub mod execute;
 pub mod graph;
 pub mod labels;
 pub mod observe;
 pub mod plan;
 pub mod project;
 pub mod reference;
+pub mod report;
 pub mod registry;
 pub mod schedule;
 pub mod version;

@@ -160,6 +160,8 @@ async fn base_digest(registry: &dyn Registry, upstream: &Upstream) -> Result<Opt
     }
     match registry.manifest_digest(reference).await {
         Ok(Some(digest)) => Ok(Some(digest)),
+        // A golden parent that was never pushed is built earlier in the run.
+        Ok(None) if matches!(upstream, Upstream::Golden { .. }) => Ok(None),
         Ok(None) => Err(format!(
             "base image `{reference}` does not exist in its registry\nhint: push it, or fix the FROM line and build args"
         )),

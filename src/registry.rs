@@ -78,6 +78,8 @@ impl RegistryError {
 /// The registry operations golden needs.
 #[async_trait]
 pub trait Registry: Send + Sync {
+    /// Whether the registry of `repository` answers at all.
+    async fn check(&self, repository: &Reference) -> Result<(), RegistryError>;
     /// Every tag of the repository `repository` names (tag and digest ignored);
     /// empty when the repository does not exist yet.
     async fn tags(&self, repository: &Reference) -> Result<Vec<String>, RegistryError>;

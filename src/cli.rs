@@ -1,0 +1,271 @@
+//! The command line: arguments, logging, the observe -> plan -> execute
+//! sequence of each command, and the mapping of errors to exit codes
+//! (0 success or nothing due, 1 an image failed, 2 usage or configuration,
+//! 3 engine or registry unreachable).
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::{ConfigError, DEFAULT_FILE};
+use crate::diagnostic::closest;
+use crate::distribution::Distribution;
+use crate::docker::DockerEngine;
+use crate::execute::{render_chain, Runner, Status};
+use crate::observe::{observe, revision};
+use crate::plan::{plan, Decision, Selection};
+use crate::project::Project;
+use crate::reference::Reference;
+use crate::registry::Registry;
+use crate::report::{plan_report, plan_text, run_report, run_text, Report};
+
+/// Keeps golden base images fresh: builds, tags and pushes each on its own schedule.
+#[derive(Debug, Parser)]
+#[command(name = "golden", version, about)]
+pub struct Cli {
+    /// The config file [default: ./golden.toml]
+    #[arg(short, long, global = true, env = "GOLDEN_CONFIG", value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// More log output on stderr (-v: build output, -vv: requests); RUST_LOG overrides
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Build and push the images that are due, in dependency order
+    Build {
+        /// Every configured image
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+        /// Image ids from golden.toml
+        ids: Vec<String>,
+        #[command(flatten)]
+        options: RunOptions,
+    },
+    /// Build these images now, whatever their schedule, then everything built on them
+    Rebuild {
+        #[arg(required = true)]
+        ids: Vec<String>,
+        #[command(flatten)]
+        options: RunOptions,
+    },
+    /// Show what `build` would do and why, without building
+    Plan {
+        /// Image ids (default: all)
+        ids: Vec<String>,
+        #[command(flatten)]
+        options: RunOptions,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+struct RunOptions {
+    /// Output format on stdout
+    #[arg(long, value_enum, default_value_t = Output::Human)]
+    output: Output,
+    /// Evaluate schedules as if it were this time (RFC 3339), to test schedules
+    #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
+    now: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Output {
+    Human,
+    Json,
+}
+
+fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|time| time.with_timezone(&Utc))
+        .map_err(|error| format!("{error}; expected RFC 3339 such as 2026-03-01T03:00:00Z"))
+}
+
+/// Exit codes of SPEC section 3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Success = 0,
+    ImageFailed = 1,
+    Usage = 2,
+    Unreachable = 3,
+}
+
+/// A failure that ends the command with `exit`.
+struct Failure {
+    exit: Exit,
+    error: anyhow::Error,
+}
+
+impl Failure {
+    fn new(exit: Exit, error: impl Into<anyhow::Error>) -> Failure {
+        Failure { exit, error: error.into() }
+    }
+}
+
+/// Parses the arguments, runs the command and returns its exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: failed to start the async runtime\nCaused by: {error}");
+            return ExitCode::from(Exit::Usage as u8);
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    match result {
+        Ok(exit) => ExitCode::from(exit as u8),
+        Err(failure) => {
+            let text = match failure.error.downcast_ref::<ConfigError>() {
+                Some(ConfigError::Invalid(problems)) => problems.to_string(),
+                _ => format!("error: {}", render_chain(&failure.error)),
+            };
+            eprintln!("{}", text.trim_end());
+            ExitCode::from(failure.exit as u8)
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "golden=info,golden::build=warn,golden::push=warn",
+        1 => "golden=debug,golden::build=info,golden::push=info",
+        _ => "golden=trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::env::var_os("NO_COLOR").is_none() && std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+async fn run(cli: Cli) -> Result<Exit, Failure> {
+    let path = cli.config.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_FILE));
+    let project = Project::load(&path).map_err(|error| {
+        let hinted = match &error {
+            ConfigError::Read { .. } => anyhow::Error::new(error).context(format!(
+                "no usable config at `{}`; hint: run golden where golden.toml is, or pass -c/--config PATH",
+                path.display()
+            )),
+            ConfigError::Invalid(_) => anyhow::Error::new(error),
+        };
+        Failure::new(Exit::Usage, hinted)
+    })?;
+    match cli.command {
+        Command::Build { all, ids, options } => {
+            if !all && ids.is_empty() {
+                return Err(Failure::new(
+                    Exit::Usage,
+                    anyhow::anyhow!("name the images to build, or pass --all\nhint: `golden build --all` builds every image that is due"),
+                ));
+            }
+            let selected = select(&project, &ids)?;
+            let selection = Selection {
+                ids: project.graph.order.iter().filter(|id| all || selected.contains(*id)).cloned().collect(),
+                forced: BTreeSet::new(),
+            };
+            execute(&project, selection, &options).await
+        }
+        Command::Rebuild { ids, options } => {
+            let selected = select(&project, &ids)?;
+            let selection = Selection {
+                ids: project.graph.with_dependents(&selected),
+                forced: selected,
+            };
+            execute(&project, selection, &options).await
+        }
+        Command::Plan { ids, options } => {
+            let selected = select(&project, &ids)?;
+            let selection = Selection {
+                ids: project.graph.order.iter().filter(|id| ids.is_empty() || selected.contains(*id)).cloned().collect(),
+                forced: BTreeSet::new(),
+            };
+            show_plan(&project, selection, &options).await
+        }
+    }
+}
+
+/// Checks that every id is configured.
+fn select(project: &Project, ids: &[String]) -> Result<BTreeSet<String>, Failure> {
+    let known: Vec<&str> = project.config.images.iter().map(|image| image.id.as_str()).collect();
+    for id in ids {
+        if !known.contains(&id.as_str()) {
+            let suggestion = closest(id, &known).map(|near| format!("did you mean `{near}`? ")).unwrap_or_default();
+            return Err(Failure::new(
+                Exit::Usage,
+                anyhow::anyhow!(
+                    "unknown image `{id}` in `{}`\nhint: {suggestion}configured images: {}",
+                    project.config.source.path.display(),
+                    known.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(ids.iter().cloned().collect())
+}
+
+async fn connect_registry(project: &Project) -> Result<Distribution, Failure> {
+    let config = &project.config;
+    let insecure = if config.registry.insecure { vec![config.registry.host.clone()] } else { Vec::new() };
+    let registry = Distribution::new(insecure).map_err(|e| Failure::new(Exit::Unreachable, e))?;
+    let repository = format!("{}/{}/probe", config.registry.host, config.registry.namespace);
+    let reference = Reference::parse(&repository).map_err(|e| Failure::new(Exit::Usage, e))?;
+    registry.check(&reference).await.map_err(|error| Failure::new(Exit::Unreachable, error))?;
+    Ok(registry)
+}
+
+async fn show_plan(project: &Project, selection: Selection, options: &RunOptions) -> Result<Exit, Failure> {
+    let registry = connect_registry(project).await?;
+    let observations = observe(project, &registry, &selection.ids).await;
+    let now = options.now.unwrap_or_else(Utc::now);
+    let steps = plan(project, &observations, &selection, now);
+    let report = plan_report(project, &steps, registry.requests());
+    print(&report, options.output, plan_text);
+    let failed = steps.iter().any(|step| step.decision == Decision::Failed);
+    Ok(if failed { Exit::ImageFailed } else { Exit::Success })
+}
+
+async fn execute(project: &Project, selection: Selection, options: &RunOptions) -> Result<Exit, Failure> {
+    let started = Instant::now();
+    let engine = DockerEngine::connect(project.config.engine.host.as_deref())
+        .await
+        .map_err(|error| Failure::new(Exit::Unreachable, error))?;
+    let registry = connect_registry(project).await?;
+    let (observations, revision) = futures::join!(observe(project, &registry, &selection.ids), revision(&project.config));
+    let now = options.now.unwrap_or_else(Utc::now);
+    let steps = plan(project, &observations, &selection, now);
+    let due = steps.iter().filter(|s| s.decision == Decision::Build).count();
+    tracing::info!(due, images = steps.len(), "planned");
+    let runner = Runner {
+        project,
+        engine: &engine,
+        registry: &registry,
+        observations: &observations,
+        revision,
+    };
+    let outcomes = runner.run(&steps).await;
+    let report = run_report(project, &steps, &outcomes, started.elapsed().as_secs_f64(), registry.requests());
+    print(&report, options.output, run_text);
+    let failed = outcomes.iter().any(|o| matches!(o.status, Status::Failed | Status::Skipped));
+    Ok(if failed { Exit::ImageFailed } else { Exit::Success })
+}
+
+/// Writes the report on stdout; a closed pipe is not an error.
+fn print(report: &Report, output: Output, human: fn(&Report) -> String) {
+    let text = match output {
+        Output::Json => serde_json::to_string_pretty(report).map(|json| json + "\n").unwrap_or_default(),
+        Output::Human => human(report),
+    };
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush());
+}

@@ -1,0 +1,267 @@
+//! The report of a plan or a run: the JSON document of SPEC section 4 (a
+//! contract for CI jobs; fields may be added, never renamed) and the human
+//! text printed on stdout.
+//!
+//! Pure: it formats data handed to it.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use crate::execute::{Outcome, Status};
+use crate::plan::{short_digest, Decision, Reason, Step};
+use crate::project::Project;
+
+/// One image in the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageReport {
+    pub id: String,
+    pub repository: String,
+    /// The line, `X.Y`.
+    pub version: String,
+    /// Plan: `build`, `up-to-date` or `failed`; run: `built`, `up-to-date`, `failed` or `skipped`.
+    pub decision: String,
+    pub reasons: Vec<Reason>,
+    /// The exact tag pushed (`X.Y.N`), null when nothing was.
+    pub tag: Option<String>,
+    /// Floating tags moved to it.
+    pub floating: Vec<String>,
+    /// The manifest digest pushed.
+    pub digest: Option<String>,
+    /// Wall time spent on this image.
+    pub seconds: Option<f64>,
+    pub build_seconds: Option<f64>,
+    pub push_seconds: Option<f64>,
+    pub error: Option<String>,
+    /// The newest exact version in the registry before this run.
+    pub last_version: Option<String>,
+    /// When that version was created.
+    pub last_built: Option<String>,
+    /// For up-to-date images, when the schedule fires next.
+    pub next_due: Option<String>,
+}
+
+/// Counts for a run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Totals {
+    pub built: usize,
+    pub up_to_date: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub seconds: f64,
+    pub registry_requests: u64,
+}
+
+/// The whole document.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub images: Vec<ImageReport>,
+    pub totals: Totals,
+}
+
+fn time(value: Option<DateTime<Utc>>) -> Option<String> {
+    value.map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+}
+
+fn base_report(project: &Project, step: &Step) -> ImageReport {
+    let (repository, version) = project
+        .config
+        .image(&step.id)
+        .map(|image| (project.config.repository(image), image.version.to_string()))
+        .unwrap_or_default();
+    ImageReport {
+        id: step.id.clone(),
+        repository,
+        version,
+        decision: String::new(),
+        reasons: step.reasons.clone(),
+        tag: None,
+        floating: Vec::new(),
+        digest: None,
+        seconds: None,
+        build_seconds: None,
+        push_seconds: None,
+        error: step.error.clone(),
+        last_version: step.last_build.as_ref().map(|last| last.version.to_string()),
+        last_built: time(step.last_build.as_ref().and_then(|last| last.created)),
+        next_due: time(step.next_due),
+    }
+}
+
+fn decision_name(decision: Decision) -> &'static str {
+    match decision {
+        Decision::Build => "build",
+        Decision::UpToDate => "up-to-date",
+        Decision::Failed => "failed",
+    }
+}
+
+fn status_name(status: Status) -> &'static str {
+    match status {
+        Status::Built => "built",
+        Status::UpToDate => "up-to-date",
+        Status::Failed => "failed",
+        Status::Skipped => "skipped",
+    }
+}
+
+/// The report of `golden plan`.
+pub fn plan_report(project: &Project, steps: &[Step], registry_requests: u64) -> Report {
+    let images: Vec<ImageReport> = steps
+        .iter()
+        .map(|step| ImageReport {
+            decision: decision_name(step.decision).to_string(),
+            ..base_report(project, step)
+        })
+        .collect();
+    let totals = Totals {
+        built: 0,
+        up_to_date: steps.iter().filter(|s| s.decision == Decision::UpToDate).count(),
+        failed: steps.iter().filter(|s| s.decision == Decision::Failed).count(),
+        skipped: 0,
+        seconds: 0.0,
+        registry_requests,
+    };
+    Report { images, totals }
+}
+
+/// The report of `golden build` and `golden rebuild`.
+pub fn run_report(project: &Project, steps: &[Step], outcomes: &[Outcome], seconds: f64, registry_requests: u64) -> Report {
+    let mut totals = Totals {
+        seconds,
+        registry_requests,
+        ..Totals::default()
+    };
+    let images = steps
+        .iter()
+        .zip(outcomes)
+        .map(|(step, outcome)| {
+            match outcome.status {
+                Status::Built => totals.built += 1,
+                Status::UpToDate => totals.up_to_date += 1,
+                Status::Failed => totals.failed += 1,
+                Status::Skipped => totals.skipped += 1,
+            }
+            let ran = matches!(outcome.status, Status::Built | Status::Failed);
+            ImageReport {
+                decision: status_name(outcome.status).to_string(),
+                reasons: outcome.reasons.clone(),
+                tag: outcome.tag.clone(),
+                floating: outcome.floating.clone(),
+                digest: outcome.digest.clone(),
+                seconds: ran.then_some(round(outcome.seconds)),
+                build_seconds: outcome.build_seconds.map(round),
+                push_seconds: outcome.push_seconds.map(round),
+                error: outcome.error.clone(),
+                ..base_report(project, step)
+            }
+        })
+        .collect();
+    Report { images, totals }
+}
+
+fn round(seconds: f64) -> f64 {
+    (seconds * 100.0).round() / 100.0
+}
+
+fn reasons_text(reasons: &[Reason]) -> String {
+    if reasons.is_empty() {
+        "-".to_string()
+    } else {
+        reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    }
+}
+
+/// `golden plan` as a table.
+pub fn plan_text(report: &Report) -> String {
+    let mut rows = vec![["IMAGE", "LINE", "DECISION", "LAST BUILD", "NEXT DUE", "REASONS"].map(String::from).to_vec()];
+    for image in &report.images {
+        let last = match (&image.last_version, &image.last_built) {
+            (Some(version), Some(built)) => format!("{version} ({built})"),
+            (Some(version), None) => version.clone(),
+            _ => "-".to_string(),
+        };
+        let reasons = match &image.error {
+            Some(error) => error.lines().next().unwrap_or_default().to_string(),
+            None => reasons_text(&image.reasons),
+        };
+        rows.push(vec![
+            image.id.clone(),
+            image.version.clone(),
+            image.decision.clone(),
+            last,
+            image.next_due.clone().unwrap_or_else(|| "-".to_string()),
+            reasons,
+        ]);
+    }
+    let mut text = table(&rows);
+    let due = report.images.iter().filter(|i| i.decision == "build").count();
+    text.push_str(&format!("\n{due} of {} image(s) due\n", report.images.len()));
+    text
+}
+
+fn table(rows: &[Vec<String>]) -> String {
+    let columns = rows.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..columns)
+        .map(|column| rows.iter().map(|row| row[column].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut text = String::new();
+    for row in rows {
+        let cells: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(column, cell)| {
+                if column + 1 == columns {
+                    cell.clone()
+                } else {
+                    format!("{cell:<width$}", width = widths[column])
+                }
+            })
+            .collect();
+        text.push_str(cells.join("  ").trim_end());
+        text.push('\n');
+    }
+    text
+}
+
+/// The human summary of a run: one line per image, then the totals.
+pub fn run_text(report: &Report) -> String {
+    let mut text = String::new();
+    for image in &report.images {
+        let line = match image.decision.as_str() {
+            "built" => format!(
+                "built       {}  {}:{}  floating: {}  {}  {:.1}s\n            because: {}",
+                image.id,
+                image.repository,
+                image.tag.as_deref().and_then(|t| t.rsplit(':').next()).unwrap_or("?"),
+                if image.floating.is_empty() { "none".to_string() } else { image.floating.join(", ") },
+                image.digest.as_deref().map(short_digest).unwrap_or_default(),
+                image.seconds.unwrap_or_default(),
+                reasons_text(&image.reasons),
+            ),
+            "up-to-date" => format!(
+                "up-to-date  {}  {}{}",
+                image.id,
+                image.last_version.as_deref().map(|v| format!("{}:{v}", image.repository)).unwrap_or_default(),
+                image.next_due.as_deref().map(|d| format!("  next due {d}")).unwrap_or_default(),
+            ),
+            "skipped" => format!("skipped     {}  because: {}", image.id, reasons_text(&image.reasons)),
+            _ => format!(
+                "failed      {}\n            {}",
+                image.id,
+                image.error.as_deref().unwrap_or("unknown error").replace('\n', "\n            ")
+            ),
+        };
+        text.push_str(&line);
+        text.push('\n');
+    }
+    let totals = &report.totals;
+    if totals.built + totals.failed + totals.skipped == 0 {
+        text.push_str(&format!("nothing due: {} image(s) up to date\n", totals.up_to_date));
+    } else {
+        text.push_str(&format!(
+            "{} built, {} up to date, {} failed, {} skipped in {:.1}s\n",
+            totals.built, totals.up_to_date, totals.failed, totals.skipped, totals.seconds
+        ));
+    }
+    text
+}
