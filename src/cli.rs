@@ -105,7 +105,10 @@ struct Failure {
 
 impl Failure {
     fn new(exit: Exit, error: impl Into<anyhow::Error>) -> Failure {
-        Failure { exit, error: error.into() }
+        Failure {
+            exit,
+            error: error.into(),
+        }
     }
 }
 
@@ -113,7 +116,10 @@ impl Failure {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: failed to start the async runtime\nCaused by: {error}");
@@ -140,17 +146,24 @@ fn init_logging(verbose: u8) {
         1 => "golden=debug,golden::build=info,golden::push=info",
         _ => "golden=trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
-        .with_ansi(std::env::var_os("NO_COLOR").is_none() && std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(
+            std::env::var_os("NO_COLOR").is_none()
+                && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        )
         .try_init();
 }
 
 async fn run(cli: Cli) -> Result<Exit, Failure> {
-    let path = cli.config.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_FILE));
+    let path = cli
+        .config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_FILE));
     let project = Project::load(&path).map_err(|error| {
         let hinted = match &error {
             ConfigError::Read { .. } => anyhow::Error::new(error).context(format!(
@@ -171,7 +184,13 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
             }
             let selected = select(&project, &ids)?;
             let selection = Selection {
-                ids: project.graph.order.iter().filter(|id| all || selected.contains(*id)).cloned().collect(),
+                ids: project
+                    .graph
+                    .order
+                    .iter()
+                    .filter(|id| all || selected.contains(*id))
+                    .cloned()
+                    .collect(),
                 forced: BTreeSet::new(),
             };
             execute(&project, selection, &options).await
@@ -187,7 +206,13 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
         Command::Plan { ids, options } => {
             let selected = select(&project, &ids)?;
             let selection = Selection {
-                ids: project.graph.order.iter().filter(|id| ids.is_empty() || selected.contains(*id)).cloned().collect(),
+                ids: project
+                    .graph
+                    .order
+                    .iter()
+                    .filter(|id| ids.is_empty() || selected.contains(*id))
+                    .cloned()
+                    .collect(),
                 forced: BTreeSet::new(),
             };
             show_plan(&project, selection, &options).await
@@ -197,10 +222,17 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
 
 /// Checks that every id is configured.
 fn select(project: &Project, ids: &[String]) -> Result<BTreeSet<String>, Failure> {
-    let known: Vec<&str> = project.config.images.iter().map(|image| image.id.as_str()).collect();
+    let known: Vec<&str> = project
+        .config
+        .images
+        .iter()
+        .map(|image| image.id.as_str())
+        .collect();
     for id in ids {
         if !known.contains(&id.as_str()) {
-            let suggestion = closest(id, &known).map(|near| format!("did you mean `{near}`? ")).unwrap_or_default();
+            let suggestion = closest(id, &known)
+                .map(|near| format!("did you mean `{near}`? "))
+                .unwrap_or_default();
             return Err(Failure::new(
                 Exit::Usage,
                 anyhow::anyhow!(
@@ -216,15 +248,29 @@ fn select(project: &Project, ids: &[String]) -> Result<BTreeSet<String>, Failure
 
 async fn connect_registry(project: &Project) -> Result<Distribution, Failure> {
     let config = &project.config;
-    let insecure = if config.registry.insecure { vec![config.registry.host.clone()] } else { Vec::new() };
+    let insecure = if config.registry.insecure {
+        vec![config.registry.host.clone()]
+    } else {
+        Vec::new()
+    };
     let registry = Distribution::new(insecure).map_err(|e| Failure::new(Exit::Unreachable, e))?;
-    let repository = format!("{}/{}/probe", config.registry.host, config.registry.namespace);
+    let repository = format!(
+        "{}/{}/probe",
+        config.registry.host, config.registry.namespace
+    );
     let reference = Reference::parse(&repository).map_err(|e| Failure::new(Exit::Usage, e))?;
-    registry.check(&reference).await.map_err(|error| Failure::new(Exit::Unreachable, error))?;
+    registry
+        .check(&reference)
+        .await
+        .map_err(|error| Failure::new(Exit::Unreachable, error))?;
     Ok(registry)
 }
 
-async fn show_plan(project: &Project, selection: Selection, options: &RunOptions) -> Result<Exit, Failure> {
+async fn show_plan(
+    project: &Project,
+    selection: Selection,
+    options: &RunOptions,
+) -> Result<Exit, Failure> {
     let registry = connect_registry(project).await?;
     let observations = observe(project, &registry, &selection.ids).await;
     let now = options.now.unwrap_or_else(Utc::now);
@@ -232,19 +278,33 @@ async fn show_plan(project: &Project, selection: Selection, options: &RunOptions
     let report = plan_report(project, &steps, registry.requests());
     print(&report, options.output, plan_text);
     let failed = steps.iter().any(|step| step.decision == Decision::Failed);
-    Ok(if failed { Exit::ImageFailed } else { Exit::Success })
+    Ok(if failed {
+        Exit::ImageFailed
+    } else {
+        Exit::Success
+    })
 }
 
-async fn execute(project: &Project, selection: Selection, options: &RunOptions) -> Result<Exit, Failure> {
+async fn execute(
+    project: &Project,
+    selection: Selection,
+    options: &RunOptions,
+) -> Result<Exit, Failure> {
     let started = Instant::now();
     let engine = DockerEngine::connect(project.config.engine.host.as_deref())
         .await
         .map_err(|error| Failure::new(Exit::Unreachable, error))?;
     let registry = connect_registry(project).await?;
-    let (observations, revision) = futures::join!(observe(project, &registry, &selection.ids), revision(&project.config));
+    let (observations, revision) = futures::join!(
+        observe(project, &registry, &selection.ids),
+        revision(&project.config)
+    );
     let now = options.now.unwrap_or_else(Utc::now);
     let steps = plan(project, &observations, &selection, now);
-    let due = steps.iter().filter(|s| s.decision == Decision::Build).count();
+    let due = steps
+        .iter()
+        .filter(|s| s.decision == Decision::Build)
+        .count();
     tracing::info!(due, images = steps.len(), "planned");
     let runner = Runner {
         project,
@@ -254,18 +314,34 @@ async fn execute(project: &Project, selection: Selection, options: &RunOptions) 
         revision,
     };
     let outcomes = runner.run(&steps).await;
-    let report = run_report(project, &steps, &outcomes, started.elapsed().as_secs_f64(), registry.requests());
+    let report = run_report(
+        project,
+        &steps,
+        &outcomes,
+        started.elapsed().as_secs_f64(),
+        registry.requests(),
+    );
     print(&report, options.output, run_text);
-    let failed = outcomes.iter().any(|o| matches!(o.status, Status::Failed | Status::Skipped));
-    Ok(if failed { Exit::ImageFailed } else { Exit::Success })
+    let failed = outcomes
+        .iter()
+        .any(|o| matches!(o.status, Status::Failed | Status::Skipped));
+    Ok(if failed {
+        Exit::ImageFailed
+    } else {
+        Exit::Success
+    })
 }
 
 /// Writes the report on stdout; a closed pipe is not an error.
 fn print(report: &Report, output: Output, human: fn(&Report) -> String) {
     let text = match output {
-        Output::Json => serde_json::to_string_pretty(report).map(|json| json + "\n").unwrap_or_default(),
+        Output::Json => serde_json::to_string_pretty(report)
+            .map(|json| json + "\n")
+            .unwrap_or_default(),
         Output::Human => human(report),
     };
     let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush());
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush());
 }

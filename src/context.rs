@@ -77,7 +77,10 @@ impl Ignore {
             rules.push((glob.compile_matcher(), exception));
         }
         let has_exceptions = rules.iter().any(|(_, exception)| *exception);
-        Ok(Ignore { rules, has_exceptions })
+        Ok(Ignore {
+            rules,
+            has_exceptions,
+        })
     }
 
     /// Whether the `/`-separated relative `path` is left out of the context.
@@ -109,7 +112,8 @@ fn clean(pattern: &str) -> String {
 }
 
 fn parents(path: &str) -> impl Iterator<Item = &str> {
-    path.match_indices('/').map(move |(index, _)| &path[..index])
+    path.match_indices('/')
+        .map(move |(index, _)| &path[..index])
 }
 
 /// What a context entry is.
@@ -132,7 +136,11 @@ pub struct Entry {
 /// Symlinks are listed as links and never followed. `always` (the
 /// Dockerfile and `.dockerignore`) is kept even when a pattern excludes it,
 /// as the docker CLI does.
-pub fn entries(context: &Path, ignore: &Ignore, always: &[&str]) -> Result<Vec<Entry>, ContextError> {
+pub fn entries(
+    context: &Path,
+    ignore: &Ignore,
+    always: &[&str],
+) -> Result<Vec<Entry>, ContextError> {
     let mut entries = Vec::new();
     let mut walker = walkdir::WalkDir::new(context)
         .follow_links(false)
@@ -142,7 +150,9 @@ pub fn entries(context: &Path, ignore: &Ignore, always: &[&str]) -> Result<Vec<E
     while let Some(item) = walker.next() {
         let item = item.map_err(|error| ContextError::Read {
             path: error.path().unwrap_or(context).to_path_buf(),
-            source: error.into_io_error().unwrap_or_else(|| io::Error::other("filesystem loop")),
+            source: error
+                .into_io_error()
+                .unwrap_or_else(|| io::Error::other("filesystem loop")),
         })?;
         let relative = item.path().strip_prefix(context).unwrap_or(item.path());
         let path = relative.to_string_lossy().replace('\\', "/");
@@ -164,7 +174,9 @@ pub fn entries(context: &Path, ignore: &Ignore, always: &[&str]) -> Result<Vec<E
         } else {
             let metadata = item.metadata().map_err(|error| ContextError::Read {
                 path: item.path().to_path_buf(),
-                source: error.into_io_error().unwrap_or_else(|| io::Error::other("metadata")),
+                source: error
+                    .into_io_error()
+                    .unwrap_or_else(|| io::Error::other("metadata")),
             })?;
             Kind::File {
                 executable: is_executable(&metadata),
@@ -198,9 +210,16 @@ pub struct RecipeInputs<'a> {
 /// args and the labels, in sorted order. Timestamps, owners and permission
 /// bits other than "executable" are left out, so two checkouts of the same
 /// tree give the same digest.
-pub fn recipe_digest(context: &Path, entries: &[Entry], inputs: &RecipeInputs<'_>) -> Result<String, ContextError> {
+pub fn recipe_digest(
+    context: &Path,
+    entries: &[Entry],
+    inputs: &RecipeInputs<'_>,
+) -> Result<String, ContextError> {
     let mut hasher = Sha256::new();
-    hasher.update(format!("golden-recipe-v1\ndockerfile {:?}\n", inputs.dockerfile));
+    hasher.update(format!(
+        "golden-recipe-v1\ndockerfile {:?}\n",
+        inputs.dockerfile
+    ));
     let mut buffer = vec![0u8; 64 * 1024];
     for entry in entries {
         match &entry.kind {
@@ -208,17 +227,29 @@ pub fn recipe_digest(context: &Path, entries: &[Entry], inputs: &RecipeInputs<'_
             Kind::Symlink { target } => hasher.update(format!("L {:?} {:?}\n", entry.path, target)),
             Kind::File { executable } => {
                 let path = context.join(&entry.path);
-                let mut file = std::fs::File::open(&path).map_err(|source| ContextError::Read { path: path.clone(), source })?;
+                let mut file = std::fs::File::open(&path).map_err(|source| ContextError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
                 let mut content = Sha256::new();
                 loop {
-                    let read = file.read(&mut buffer).map_err(|source| ContextError::Read { path: path.clone(), source })?;
+                    let read = file
+                        .read(&mut buffer)
+                        .map_err(|source| ContextError::Read {
+                            path: path.clone(),
+                            source,
+                        })?;
                     if read == 0 {
                         break;
                     }
                     content.update(&buffer[..read]);
                 }
                 let mode = if *executable { "755" } else { "644" };
-                hasher.update(format!("F {:?} {mode} {:x}\n", entry.path, content.finalize()));
+                hasher.update(format!(
+                    "F {:?} {mode} {:x}\n",
+                    entry.path,
+                    content.finalize()
+                ));
             }
         }
     }
@@ -253,7 +284,9 @@ pub fn write_tar<W: Write>(
                 header.set_mode(0o644);
                 header.set_mtime(1153704088);
                 header.set_entry_type(tar::EntryType::Regular);
-                builder.append_data(&mut header, &entry.path, content).map_err(ContextError::Write)?;
+                builder
+                    .append_data(&mut header, &entry.path, content)
+                    .map_err(ContextError::Write)?;
             }
             _ => {
                 builder
@@ -300,7 +333,11 @@ mod tests {
             ("a/../b", "b", true),
         ];
         for (patterns, path, excluded) in cases {
-            assert_eq!(ignore(patterns).excludes(path), excluded, "{patterns:?} on {path}");
+            assert_eq!(
+                ignore(patterns).excludes(path),
+                excluded,
+                "{patterns:?} on {path}"
+            );
         }
     }
 
@@ -331,9 +368,25 @@ mod tests {
         let ignore = Ignore::load(dir.path()).unwrap();
         let entries = entries(dir.path(), &ignore, &["Dockerfile", ".dockerignore"]).unwrap();
         let paths: Vec<&str> = entries.iter().map(|e| e.path.as_str()).collect();
-        assert_eq!(paths, vec![".dockerignore", "Dockerfile", "outside", "src", "src/a.txt", "src/nested", "src/nested/b.txt"]);
+        assert_eq!(
+            paths,
+            vec![
+                ".dockerignore",
+                "Dockerfile",
+                "outside",
+                "src",
+                "src/a.txt",
+                "src/nested",
+                "src/nested/b.txt"
+            ]
+        );
         let link = entries.iter().find(|e| e.path == "outside").unwrap();
-        assert_eq!(link.kind, Kind::Symlink { target: PathBuf::from("/etc/passwd") });
+        assert_eq!(
+            link.kind,
+            Kind::Symlink {
+                target: PathBuf::from("/etc/passwd")
+            }
+        );
     }
 
     #[test]
@@ -342,7 +395,11 @@ mod tests {
         let ignore = Ignore::load(dir.path()).unwrap();
         let args = BTreeMap::from([("A".to_string(), "1".to_string())]);
         let labels = BTreeMap::new();
-        let inputs = RecipeInputs { dockerfile: "Dockerfile", build_args: &args, labels: &labels };
+        let inputs = RecipeInputs {
+            dockerfile: "Dockerfile",
+            build_args: &args,
+            labels: &labels,
+        };
         let digest = |root: &Path| {
             let list = entries(root, &ignore, &["Dockerfile"]).unwrap();
             recipe_digest(root, &list, &inputs).unwrap()
@@ -351,16 +408,37 @@ mod tests {
         assert!(first.starts_with("sha256:") && first.len() == 71);
         std::fs::write(dir.path().join("cache/big.bin"), "changed").unwrap();
         std::fs::write(dir.path().join("scratch.tmp"), "changed").unwrap();
-        let file = std::fs::File::options().append(true).open(dir.path().join("src/a.txt")).unwrap();
-        file.set_modified(std::time::SystemTime::UNIX_EPOCH).unwrap();
-        assert_eq!(digest(dir.path()), first, "ignored files and mtimes must not count");
+        let file = std::fs::File::options()
+            .append(true)
+            .open(dir.path().join("src/a.txt"))
+            .unwrap();
+        file.set_modified(std::time::SystemTime::UNIX_EPOCH)
+            .unwrap();
+        assert_eq!(
+            digest(dir.path()),
+            first,
+            "ignored files and mtimes must not count"
+        );
         let copy = tree();
-        assert_eq!(digest(copy.path()), first, "a second checkout gives the same digest");
+        assert_eq!(
+            digest(copy.path()),
+            first,
+            "a second checkout gives the same digest"
+        );
         std::fs::write(dir.path().join("src/a.txt"), "A").unwrap();
         assert_ne!(digest(dir.path()), first, "content counts");
         let other_args = BTreeMap::from([("A".to_string(), "2".to_string())]);
         let list = entries(copy.path(), &ignore, &["Dockerfile"]).unwrap();
-        let changed = recipe_digest(copy.path(), &list, &RecipeInputs { dockerfile: "Dockerfile", build_args: &other_args, labels: &labels }).unwrap();
+        let changed = recipe_digest(
+            copy.path(),
+            &list,
+            &RecipeInputs {
+                dockerfile: "Dockerfile",
+                build_args: &other_args,
+                labels: &labels,
+            },
+        )
+        .unwrap();
         assert_ne!(changed, first, "build args count");
     }
 
@@ -369,7 +447,13 @@ mod tests {
         let dir = tree();
         let ignore = Ignore::load(dir.path()).unwrap();
         let list = entries(dir.path(), &ignore, &["Dockerfile"]).unwrap();
-        let bytes = write_tar(Vec::new(), dir.path(), &list, Some(("Dockerfile", b"FROM pinned\n"))).unwrap();
+        let bytes = write_tar(
+            Vec::new(),
+            dir.path(),
+            &list,
+            Some(("Dockerfile", b"FROM pinned\n")),
+        )
+        .unwrap();
         let mut archive = tar::Archive::new(bytes.as_slice());
         let mut seen = BTreeMap::new();
         for entry in archive.entries().unwrap() {

@@ -123,7 +123,9 @@ impl Diagnostic {
         let source = SimpleFile::new(file.path.display().to_string(), file.text.as_ref());
         let mut rendered = Rendered::error()
             .with_message(&self.message)
-            .with_labels(vec![Label::primary((), span.clone()).with_message(&self.label)]);
+            .with_labels(vec![
+                Label::primary((), span.clone()).with_message(&self.label)
+            ]);
         if let Some(hint) = &self.hint {
             rendered = rendered.with_notes(vec![format!("hint: {hint}")]);
         }

@@ -11,7 +11,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use reqwest::header::{
+    HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE,
+};
 use reqwest::{Method, Response, StatusCode};
 use sha2::{Digest, Sha256};
 
@@ -67,24 +69,41 @@ impl Distribution {
         let loopback = name == "localhost"
             || name.starts_with("127.")
             || name == "[::1]"
-            || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+            || name
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
         loopback || self.insecure.iter().any(|h| h == host)
     }
 
     /// Sends one request: picks the scheme, adds a token, and fetches a
     /// token once when the registry asks for one.
-    async fn send(&self, method: Method, reference: &Reference, path: &str, headers: HeaderMap, body: Option<Vec<u8>>, action: &str) -> Result<Response, RegistryError> {
+    async fn send(
+        &self,
+        method: Method,
+        reference: &Reference,
+        path: &str,
+        headers: HeaderMap,
+        body: Option<Vec<u8>>,
+        action: &str,
+    ) -> Result<Response, RegistryError> {
         let host = reference.registry().to_string();
         let scope = format!(
             "repository:{}:{}",
             reference.registry_path(),
-            if method == Method::GET || method == Method::HEAD { "pull" } else { "pull,push" }
+            if method == Method::GET || method == Method::HEAD {
+                "pull"
+            } else {
+                "pull,push"
+            }
         );
         let mut retried_auth = false;
         loop {
             let scheme = self.scheme(&host, action).await?;
             let url = format!("{scheme}://{host}{path}");
-            let mut request = self.client.request(method.clone(), &url).headers(headers.clone());
+            let mut request = self
+                .client
+                .request(method.clone(), &url)
+                .headers(headers.clone());
             if let Some(token) = self.token_for(&host, &scope) {
                 request = request.header(AUTHORIZATION, format!("Bearer {token}"));
             }
@@ -93,11 +112,23 @@ impl Distribution {
             }
             self.requests.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(%method, %url, "registry request");
-            let response = request.send().await.map_err(|error| unreachable(&host, &error))?;
+            let response = request
+                .send()
+                .await
+                .map_err(|error| unreachable(&host, &error))?;
             if response.status() == StatusCode::UNAUTHORIZED && !retried_auth {
-                if let Some(challenge) = response.headers().get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).map(str::to_string) {
-                    if let Some(token) = self.fetch_token(&host, &challenge, &scope, action).await? {
-                        self.tokens.lock().map_err(|_| poisoned(&host))?.insert((host.clone(), scope.clone()), token);
+                if let Some(challenge) = response
+                    .headers()
+                    .get(WWW_AUTHENTICATE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+                {
+                    if let Some(token) = self.fetch_token(&host, &challenge, &scope, action).await?
+                    {
+                        self.tokens
+                            .lock()
+                            .map_err(|_| poisoned(&host))?
+                            .insert((host.clone(), scope.clone()), token);
                         retried_auth = true;
                         continue;
                     }
@@ -108,7 +139,11 @@ impl Distribution {
     }
 
     fn token_for(&self, host: &str, scope: &str) -> Option<String> {
-        self.tokens.lock().ok()?.get(&(host.to_string(), scope.to_string())).cloned()
+        self.tokens
+            .lock()
+            .ok()?
+            .get(&(host.to_string(), scope.to_string()))
+            .cloned()
     }
 
     /// The scheme `host` answers on: HTTPS, or plain HTTP for insecure and
@@ -127,13 +162,22 @@ impl Distribution {
             }
         };
         tracing::debug!(host, scheme, action, "registry scheme");
-        self.schemes.lock().map_err(|_| poisoned(host))?.insert(host.to_string(), scheme);
+        self.schemes
+            .lock()
+            .map_err(|_| poisoned(host))?
+            .insert(host.to_string(), scheme);
         Ok(scheme)
     }
 
     /// An anonymous bearer token for `scope` from the realm in `challenge`;
     /// `None` when the challenge is not a bearer one.
-    async fn fetch_token(&self, host: &str, challenge: &str, scope: &str, action: &str) -> Result<Option<String>, RegistryError> {
+    async fn fetch_token(
+        &self,
+        host: &str,
+        challenge: &str,
+        scope: &str,
+        action: &str,
+    ) -> Result<Option<String>, RegistryError> {
         let Some(parameters) = challenge.strip_prefix("Bearer ").map(parse_challenge) else {
             return Ok(None);
         };
@@ -145,32 +189,70 @@ impl Distribution {
             query.push(("service", service));
         }
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let response = self.client.get(realm).query(&query).send().await.map_err(|error| unreachable(host, &error))?;
+        let response = self
+            .client
+            .get(realm)
+            .query(&query)
+            .send()
+            .await
+            .map_err(|error| unreachable(host, &error))?;
         let status = response.status();
         let body = read_capped(response, TOKEN_LIMIT, host, action).await?;
         if !status.is_success() {
-            return Err(status_error(host, &format!("issue a token to {action}"), status, &body));
+            return Err(status_error(
+                host,
+                &format!("issue a token to {action}"),
+                status,
+                &body,
+            ));
         }
         #[derive(serde::Deserialize)]
         struct Token {
             token: Option<String>,
             access_token: Option<String>,
         }
-        let token: Token = serde_json::from_slice(&body).map_err(|e| invalid(host, action, format!("token response: {e}")))?;
+        let token: Token = serde_json::from_slice(&body)
+            .map_err(|e| invalid(host, action, format!("token response: {e}")))?;
         Ok(token.token.or(token.access_token))
     }
 
     /// GETs a manifest: its bytes, media type and digest.
-    async fn manifest(&self, reference: &Reference, action: &str) -> Result<Option<(Vec<u8>, String, String)>, RegistryError> {
-        let path = format!("/v2/{}/manifests/{}", reference.registry_path(), reference.manifest_reference());
-        let response = self.send(Method::GET, reference, &path, accept_manifests(), None, action).await?;
+    async fn manifest(
+        &self,
+        reference: &Reference,
+        action: &str,
+    ) -> Result<Option<(Vec<u8>, String, String)>, RegistryError> {
+        let path = format!(
+            "/v2/{}/manifests/{}",
+            reference.registry_path(),
+            reference.manifest_reference()
+        );
+        let response = self
+            .send(
+                Method::GET,
+                reference,
+                &path,
+                accept_manifests(),
+                None,
+                action,
+            )
+            .await?;
         let host = reference.registry();
         let status = response.status();
         if status == StatusCode::NOT_FOUND {
             return Ok(None);
         }
-        let media_type = response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-        let header_digest = response.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let media_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let header_digest = response
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let body = read_capped(response, MANIFEST_LIMIT, host, action).await?;
         if !status.is_success() {
             return Err(status_error(host, action, status, &body));
@@ -178,7 +260,11 @@ impl Distribution {
         let computed = format!("sha256:{:x}", Sha256::digest(&body));
         if let Some(expected) = reference.digest() {
             if expected != computed {
-                return Err(invalid(host, action, format!("manifest content has digest {computed}, not {expected}")));
+                return Err(invalid(
+                    host,
+                    action,
+                    format!("manifest content has digest {computed}, not {expected}"),
+                ));
             }
         }
         Ok(Some((body, media_type, header_digest.unwrap_or(computed))))
@@ -232,7 +318,13 @@ fn status_error(host: &str, action: &str, status: StatusCode, body: &[u8]) -> Re
             let parts: Vec<String> = errors
                 .errors
                 .into_iter()
-                .map(|e| format!("{}: {}", e.code.unwrap_or_default(), e.message.unwrap_or_default()))
+                .map(|e| {
+                    format!(
+                        "{}: {}",
+                        e.code.unwrap_or_default(),
+                        e.message.unwrap_or_default()
+                    )
+                })
                 .collect();
             parts.join("; ")
         })
@@ -246,14 +338,34 @@ fn status_error(host: &str, action: &str, status: StatusCode, body: &[u8]) -> Re
 }
 
 /// Reads a body, refusing more than `limit` bytes.
-async fn read_capped(mut response: Response, limit: usize, host: &str, action: &str) -> Result<Vec<u8>, RegistryError> {
-    if response.content_length().is_some_and(|length| length as usize > limit) {
-        return Err(invalid(host, action, format!("the body is larger than {limit} bytes")));
+async fn read_capped(
+    mut response: Response,
+    limit: usize,
+    host: &str,
+    action: &str,
+) -> Result<Vec<u8>, RegistryError> {
+    if response
+        .content_length()
+        .is_some_and(|length| length as usize > limit)
+    {
+        return Err(invalid(
+            host,
+            action,
+            format!("the body is larger than {limit} bytes"),
+        ));
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|error| unreachable(host, &error))? {
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|error| unreachable(host, &error))?
+    {
         if body.len() + chunk.len() > limit {
-            return Err(invalid(host, action, format!("the body is larger than {limit} bytes")));
+            return Err(invalid(
+                host,
+                action,
+                format!("the body is larger than {limit} bytes"),
+            ));
         }
         body.extend_from_slice(&chunk);
     }
@@ -265,7 +377,11 @@ fn parse_challenge(text: &str) -> HashMap<String, String> {
     let mut parameters = HashMap::new();
     let mut rest = text.trim();
     while let Some((key, after)) = rest.split_once('=') {
-        let key = key.trim().trim_start_matches(',').trim().to_ascii_lowercase();
+        let key = key
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_ascii_lowercase();
         let (value, remaining) = if let Some(quoted) = after.strip_prefix('"') {
             match quoted.find('"') {
                 Some(end) => (&quoted[..end], &quoted[end + 1..]),
@@ -291,7 +407,11 @@ impl Registry for Distribution {
         let scheme = self.scheme(host, action).await?;
         self.requests.fetch_add(1, Ordering::Relaxed);
         let url = format!("{scheme}://{host}/v2/");
-        self.client.get(&url).send().await.map_err(|error| unreachable(host, &error))?;
+        self.client
+            .get(&url)
+            .send()
+            .await
+            .map_err(|error| unreachable(host, &error))?;
         Ok(())
     }
 
@@ -301,14 +421,29 @@ impl Registry for Distribution {
         let mut path = format!("/v2/{}/tags/list?n=1000", repository.registry_path());
         let mut tags = Vec::new();
         loop {
-            let response = self.send(Method::GET, repository, &path, HeaderMap::new(), None, &action).await?;
+            let response = self
+                .send(
+                    Method::GET,
+                    repository,
+                    &path,
+                    HeaderMap::new(),
+                    None,
+                    &action,
+                )
+                .await?;
             let status = response.status();
             let next = response
                 .headers()
                 .get("link")
                 .and_then(|v| v.to_str().ok())
                 .and_then(|link| link.split(';').next())
-                .map(|target| target.trim().trim_start_matches('<').trim_end_matches('>').to_string());
+                .map(|target| {
+                    target
+                        .trim()
+                        .trim_start_matches('<')
+                        .trim_end_matches('>')
+                        .to_string()
+                });
             let body = read_capped(response, TAGS_LIMIT, &host, &action).await?;
             if status == StatusCode::NOT_FOUND {
                 return Ok(tags);
@@ -320,7 +455,8 @@ impl Registry for Distribution {
             struct TagList {
                 tags: Option<Vec<String>>,
             }
-            let list: TagList = serde_json::from_slice(&body).map_err(|e| invalid(&host, &action, e.to_string()))?;
+            let list: TagList = serde_json::from_slice(&body)
+                .map_err(|e| invalid(&host, &action, e.to_string()))?;
             tags.extend(list.tags.unwrap_or_default());
             match next {
                 Some(next) if next.starts_with("/v2/") && next != path => path = next,
@@ -329,10 +465,26 @@ impl Registry for Distribution {
         }
     }
 
-    async fn manifest_digest(&self, reference: &Reference) -> Result<Option<String>, RegistryError> {
+    async fn manifest_digest(
+        &self,
+        reference: &Reference,
+    ) -> Result<Option<String>, RegistryError> {
         let action = format!("resolve `{reference}`");
-        let path = format!("/v2/{}/manifests/{}", reference.registry_path(), reference.manifest_reference());
-        let response = self.send(Method::HEAD, reference, &path, accept_manifests(), None, &action).await?;
+        let path = format!(
+            "/v2/{}/manifests/{}",
+            reference.registry_path(),
+            reference.manifest_reference()
+        );
+        let response = self
+            .send(
+                Method::HEAD,
+                reference,
+                &path,
+                accept_manifests(),
+                None,
+                &action,
+            )
+            .await?;
         let status = response.status();
         if status == StatusCode::NOT_FOUND {
             return Ok(None);
@@ -340,11 +492,18 @@ impl Registry for Distribution {
         if !status.is_success() {
             return Err(status_error(reference.registry(), &action, status, &[]));
         }
-        let digest = response.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let digest = response
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         match digest {
             Some(digest) if crate::reference::validate_digest(&digest).is_ok() => Ok(Some(digest)),
             // Some registries omit the header on HEAD: hash the manifest instead.
-            _ => Ok(self.manifest(reference, &action).await?.map(|(_, _, digest)| digest)),
+            _ => Ok(self
+                .manifest(reference, &action)
+                .await?
+                .map(|(_, _, digest)| digest)),
         }
     }
 
@@ -355,29 +514,56 @@ impl Registry for Distribution {
             .manifest(reference, &action)
             .await?
             .ok_or_else(|| invalid(&host, &action, "the manifest does not exist".to_string()))?;
-        let mut manifest: serde_json::Value = serde_json::from_slice(&body).map_err(|e| invalid(&host, &action, e.to_string()))?;
+        let mut manifest: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|e| invalid(&host, &action, e.to_string()))?;
         if let Some(child) = platform_manifest(&manifest) {
             let child_reference = reference.with_digest(&child);
-            let (child_body, _, _) = self
-                .manifest(&child_reference, &action)
-                .await?
-                .ok_or_else(|| invalid(&host, &action, format!("manifest {child} of the index does not exist")))?;
-            manifest = serde_json::from_slice(&child_body).map_err(|e| invalid(&host, &action, e.to_string()))?;
+            let (child_body, _, _) =
+                self.manifest(&child_reference, &action)
+                    .await?
+                    .ok_or_else(|| {
+                        invalid(
+                            &host,
+                            &action,
+                            format!("manifest {child} of the index does not exist"),
+                        )
+                    })?;
+            manifest = serde_json::from_slice(&child_body)
+                .map_err(|e| invalid(&host, &action, e.to_string()))?;
         }
         let config_digest = manifest["config"]["digest"]
             .as_str()
             .filter(|d| crate::reference::validate_digest(d).is_ok())
-            .ok_or_else(|| invalid(&host, &action, "the manifest names no config blob".to_string()))?
+            .ok_or_else(|| {
+                invalid(
+                    &host,
+                    &action,
+                    "the manifest names no config blob".to_string(),
+                )
+            })?
             .to_string();
         let path = format!("/v2/{}/blobs/{config_digest}", reference.registry_path());
-        let response = self.send(Method::GET, reference, &path, HeaderMap::new(), None, &action).await?;
+        let response = self
+            .send(
+                Method::GET,
+                reference,
+                &path,
+                HeaderMap::new(),
+                None,
+                &action,
+            )
+            .await?;
         let status = response.status();
         let blob = read_capped(response, CONFIG_LIMIT, &host, &action).await?;
         if !status.is_success() {
             return Err(status_error(&host, &action, status, &blob));
         }
         if format!("sha256:{:x}", Sha256::digest(&blob)) != config_digest {
-            return Err(invalid(&host, &action, format!("config blob does not match its digest {config_digest}")));
+            return Err(invalid(
+                &host,
+                &action,
+                format!("config blob does not match its digest {config_digest}"),
+            ));
         }
         #[derive(serde::Deserialize)]
         struct Blob {
@@ -389,7 +575,8 @@ impl Registry for Distribution {
             #[serde(rename = "Labels")]
             labels: Option<std::collections::BTreeMap<String, String>>,
         }
-        let parsed: Blob = serde_json::from_slice(&blob).map_err(|e| invalid(&host, &action, e.to_string()))?;
+        let parsed: Blob =
+            serde_json::from_slice(&blob).map_err(|e| invalid(&host, &action, e.to_string()))?;
         Ok(ImageConfig {
             digest,
             labels: parsed.config.and_then(|c| c.labels).unwrap_or_default(),
@@ -397,27 +584,46 @@ impl Registry for Distribution {
         })
     }
 
-    async fn copy_tag(&self, repository: &Reference, digest: &str, tag: &str) -> Result<(), RegistryError> {
+    async fn copy_tag(
+        &self,
+        repository: &Reference,
+        digest: &str,
+        tag: &str,
+    ) -> Result<(), RegistryError> {
         let action = format!("tag `{}` as `{tag}`", repository.with_digest(digest));
         let host = repository.registry().to_string();
         let source = repository.with_digest(digest);
-        let (body, media_type, _) = self
-            .manifest(&source, &action)
-            .await?
-            .ok_or_else(|| invalid(&host, &action, format!("manifest {digest} is not in the registry")))?;
+        let (body, media_type, _) = self.manifest(&source, &action).await?.ok_or_else(|| {
+            invalid(
+                &host,
+                &action,
+                format!("manifest {digest} is not in the registry"),
+            )
+        })?;
         let mut headers = HeaderMap::new();
-        let content_type = HeaderValue::from_str(&media_type).map_err(|e| invalid(&host, &action, e.to_string()))?;
+        let content_type = HeaderValue::from_str(&media_type)
+            .map_err(|e| invalid(&host, &action, e.to_string()))?;
         headers.insert(CONTENT_TYPE, content_type);
         let path = format!("/v2/{}/manifests/{tag}", repository.registry_path());
-        let response = self.send(Method::PUT, repository, &path, headers, Some(body), &action).await?;
+        let response = self
+            .send(Method::PUT, repository, &path, headers, Some(body), &action)
+            .await?;
         let status = response.status();
-        let written = response.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let written = response
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let reply = read_capped(response, MANIFEST_LIMIT, &host, &action).await?;
         if !status.is_success() {
             return Err(status_error(&host, &action, status, &reply));
         }
         match written {
-            Some(written) if written != digest => Err(invalid(&host, &action, format!("the registry stored {written}, not {digest}"))),
+            Some(written) if written != digest => Err(invalid(
+                &host,
+                &action,
+                format!("the registry stored {written}, not {digest}"),
+            )),
             _ => Ok(()),
         }
     }
@@ -444,7 +650,9 @@ mod tests {
 
     #[test]
     fn challenges_are_parsed() {
-        let parsed = parse_challenge(r#"realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull""#);
+        let parsed = parse_challenge(
+            r#"realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull""#,
+        );
         assert_eq!(parsed["realm"], "https://auth.example/token");
         assert_eq!(parsed["service"], "registry.example");
         assert_eq!(parsed["scope"], "repository:a/b:pull");
@@ -466,7 +674,13 @@ mod tests {
     #[test]
     fn loopback_and_insecure_hosts_may_use_http() {
         let client = Distribution::new(vec!["registry.lan:5000".into()]).unwrap();
-        for host in ["127.0.0.1:5000", "localhost:5000", "localhost", "[::1]:5000", "registry.lan:5000"] {
+        for host in [
+            "127.0.0.1:5000",
+            "localhost:5000",
+            "localhost",
+            "[::1]:5000",
+            "registry.lan:5000",
+        ] {
             assert!(client.may_use_http(host), "{host}");
         }
         for host in ["registry.lan", "example.com:5000", "10.0.0.1:5000"] {

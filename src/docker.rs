@@ -54,7 +54,8 @@ impl DockerEngine {
             host: host.clone(),
             message,
         };
-        let probe = client(&host, &PROBE_VERSION, PROBE_TIMEOUT.as_secs()).map_err(|e| unreachable(e.to_string()))?;
+        let probe = client(&host, &PROBE_VERSION, PROBE_TIMEOUT.as_secs())
+            .map_err(|e| unreachable(e.to_string()))?;
         let version = tokio::time::timeout(PROBE_TIMEOUT, probe.version())
             .await
             .map_err(|_| unreachable(format!("no answer within {}s", PROBE_TIMEOUT.as_secs())))?
@@ -65,16 +66,23 @@ impl DockerEngine {
             .and_then(parse_version)
             .ok_or_else(|| unreachable("the engine did not report its API version".to_string()))?;
         let chosen = if (server.major_version, server.minor_version)
-            < (API_DEFAULT_VERSION.major_version, API_DEFAULT_VERSION.minor_version)
-        {
+            < (
+                API_DEFAULT_VERSION.major_version,
+                API_DEFAULT_VERSION.minor_version,
+            ) {
             server
         } else {
             *API_DEFAULT_VERSION
         };
-        let docker = client(&host, &chosen, REQUEST_TIMEOUT_SECONDS).map_err(|e| unreachable(e.to_string()))?;
+        let docker = client(&host, &chosen, REQUEST_TIMEOUT_SECONDS)
+            .map_err(|e| unreachable(e.to_string()))?;
         let api_version = format!("{}.{}", chosen.major_version, chosen.minor_version);
         tracing::debug!(%host, api_version, server = ?version.version, "connected to the Docker Engine");
-        Ok(DockerEngine { docker, host, api_version })
+        Ok(DockerEngine {
+            docker,
+            host,
+            api_version,
+        })
     }
 
     /// The engine address in use.
@@ -107,7 +115,10 @@ fn parse_version(text: &str) -> Option<ClientVersion> {
 /// A bollard error as one line a user can act on.
 fn describe(error: &BollardError) -> String {
     match error {
-        BollardError::DockerResponseServerError { status_code, message } => format!("{message} (HTTP {status_code})"),
+        BollardError::DockerResponseServerError {
+            status_code,
+            message,
+        } => format!("{message} (HTTP {status_code})"),
         BollardError::DockerStreamError { error } => error.clone(),
         BollardError::SocketNotFoundError(path) => format!("no socket at `{path}`"),
         other => {
@@ -133,10 +144,16 @@ impl ChannelWriter {
         if self.buffer.is_empty() {
             return Ok(());
         }
-        let chunk = Bytes::from(std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK_SIZE)));
-        self.sender
-            .blocking_send(Ok(chunk))
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the engine stopped reading the context"))
+        let chunk = Bytes::from(std::mem::replace(
+            &mut self.buffer,
+            Vec::with_capacity(CHUNK_SIZE),
+        ));
+        self.sender.blocking_send(Ok(chunk)).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the engine stopped reading the context",
+            )
+        })
     }
 }
 
@@ -166,6 +183,7 @@ struct BuildLog {
 
 impl BuildLog {
     fn line(&mut self, image: &str, text: &str) {
+        let text = strip_escapes(text);
         for line in text.lines().map(str::trim_end).filter(|l| !l.is_empty()) {
             tracing::info!(target: "golden::build", image, "{line}");
             if line.starts_with("Step ") {
@@ -234,9 +252,9 @@ impl Engine for DockerEngine {
         if request.pull {
             options = options.pull("1");
         }
-        let mut stream = self
-            .docker
-            .build_image(options.build(), None, Some(bollard::body_try_stream(body)));
+        let mut stream =
+            self.docker
+                .build_image(options.build(), None, Some(bollard::body_try_stream(body)));
         let mut log = BuildLog::default();
         let mut failure: Option<String> = None;
         while let Some(item) = stream.next().await {
@@ -300,6 +318,27 @@ impl Engine for DockerEngine {
     }
 }
 
+/// `text` without terminal escape sequences (the engine colours RUN stderr).
+fn strip_escapes(text: &str) -> String {
+    let mut output = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for next in chars.by_ref() {
+                    if next.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        output.push(c);
+    }
+    output
+}
+
 /// The digest in a push status such as `1.0.0: digest: sha256:ab… size: 527`.
 fn digest_in_status(status: &str) -> Option<String> {
     let after = status.split("digest: ").nth(1)?;
@@ -315,7 +354,10 @@ mod tests {
     #[test]
     fn push_status_digest_is_read() {
         let digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-        assert_eq!(digest_in_status(&format!("1.0.0: digest: {digest} size: 527")), Some(digest.to_string()));
+        assert_eq!(
+            digest_in_status(&format!("1.0.0: digest: {digest} size: 527")),
+            Some(digest.to_string())
+        );
         assert_eq!(digest_in_status("Pushed"), None);
         assert_eq!(digest_in_status("x: digest: sha256:zz size: 1"), None);
     }
@@ -328,6 +370,8 @@ mod tests {
         }
         log.line("base", "Step 3/4 : RUN false\n");
         log.line("base", "Successfully built 0123abcd\n");
+        log.line("base", "\u{1b}[91mdisk full\n\u{1b}[0m");
+        assert_eq!(log.tail.back().map(String::as_str), Some("disk full"));
         assert_eq!(log.tail.len(), TAIL_LINES);
         assert_eq!(log.step.as_deref(), Some("Step 3/4 : RUN false"));
         assert_eq!(log.image_id.as_deref(), Some("0123abcd"));

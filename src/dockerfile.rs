@@ -68,7 +68,10 @@ pub struct Dockerfile {
 impl Dockerfile {
     /// Parses `text`, substituting `build_args` for the ARGs declared before
     /// the first FROM.
-    pub fn parse(text: &str, build_args: &BTreeMap<String, String>) -> Result<Self, DockerfileError> {
+    pub fn parse(
+        text: &str,
+        build_args: &BTreeMap<String, String>,
+    ) -> Result<Self, DockerfileError> {
         let escape = escape_directive(text);
         let mut arguments: BTreeMap<String, String> = BTreeMap::new();
         let mut stages: Vec<Stage> = Vec::new();
@@ -76,14 +79,21 @@ impl Dockerfile {
             let (keyword, rest) = split_keyword(&instruction.text);
             match keyword.to_ascii_uppercase().as_str() {
                 "ARG" if stages.is_empty() => {
-                    let words = expand_words(rest, &arguments, escape)
-                        .ok_or(DockerfileError::Unterminated { line: instruction.first_line })?;
+                    let words = expand_words(rest, &arguments, escape).ok_or(
+                        DockerfileError::Unterminated {
+                            line: instruction.first_line,
+                        },
+                    )?;
                     for word in words {
                         let (name, default) = match word.split_once('=') {
                             Some((name, value)) => (name.to_string(), Some(value.to_string())),
                             None => (word.clone(), None),
                         };
-                        let value = build_args.get(&name).cloned().or(default).unwrap_or_default();
+                        let value = build_args
+                            .get(&name)
+                            .cloned()
+                            .or(default)
+                            .unwrap_or_default();
                         arguments.insert(name, value);
                     }
                 }
@@ -227,7 +237,8 @@ fn parse_from(
     earlier: &[Stage],
 ) -> Result<Stage, DockerfileError> {
     let line = instruction.first_line;
-    let words = expand_words(rest, arguments, escape).ok_or(DockerfileError::Unterminated { line })?;
+    let words =
+        expand_words(rest, arguments, escape).ok_or(DockerfileError::Unterminated { line })?;
     let mut platform = None;
     let mut positional = Vec::new();
     for word in words {
@@ -262,16 +273,20 @@ fn parse_from(
         });
     }
     let lowered = image.to_ascii_lowercase();
-    let base = if let Some(index) = earlier.iter().position(|s| s.name.as_deref() == Some(&lowered)) {
+    let base = if let Some(index) = earlier
+        .iter()
+        .position(|s| s.name.as_deref() == Some(&lowered))
+    {
         Base::Stage(index)
     } else if lowered == "scratch" {
         Base::Scratch
     } else {
-        let reference = Reference::parse(&image).map_err(|source| DockerfileError::InvalidReference {
-            line,
-            text: image.clone(),
-            source,
-        })?;
+        let reference =
+            Reference::parse(&image).map_err(|source| DockerfileError::InvalidReference {
+                line,
+                text: image.clone(),
+                source,
+            })?;
         Base::Image(reference)
     };
     Ok(Stage {
@@ -298,7 +313,11 @@ fn first_variable(text: &str) -> Option<String> {
 /// `$NAME`, `${NAME}`, `${NAME:-word}`, `${NAME:+word}`, `${NAME-word}` and
 /// `${NAME+word}` are substituted (unset names become empty). `None` when a
 /// quote or brace is left open.
-fn expand_words(text: &str, arguments: &BTreeMap<String, String>, escape: char) -> Option<Vec<String>> {
+fn expand_words(
+    text: &str,
+    arguments: &BTreeMap<String, String>,
+    escape: char,
+) -> Option<Vec<String>> {
     let chars: Vec<char> = text.chars().collect();
     let mut words = Vec::new();
     let mut word = String::new();
@@ -329,7 +348,11 @@ fn expand_words(text: &str, arguments: &BTreeMap<String, String>, escape: char) 
                 match q {
                     '"' => break,
                     '$' => word.push_str(&substitute(&chars, &mut index, arguments, escape)?),
-                    _ if q == escape && chars.get(index).is_some_and(|n| matches!(n, '"' | '$') || *n == escape) => {
+                    _ if q == escape
+                        && chars
+                            .get(index)
+                            .is_some_and(|n| matches!(n, '"' | '$') || *n == escape) =>
+                    {
                         word.push(chars[index]);
                         index += 1;
                     }
@@ -384,23 +407,45 @@ fn substitute(
     let non_empty = value.is_some_and(|v| !v.is_empty());
     match modifier.as_str() {
         "" => Some(value.cloned().unwrap_or_default()),
-        m if m.starts_with(":-") => if non_empty { value.cloned() } else { word(&m[2..]) },
-        m if m.starts_with(":+") => if non_empty { word(&m[2..]) } else { Some(String::new()) },
+        m if m.starts_with(":-") => {
+            if non_empty {
+                value.cloned()
+            } else {
+                word(&m[2..])
+            }
+        }
+        m if m.starts_with(":+") => {
+            if non_empty {
+                word(&m[2..])
+            } else {
+                Some(String::new())
+            }
+        }
         m if m.starts_with('-') => match value {
             Some(v) => Some(v.clone()),
             None => word(&m[1..]),
         },
-        m if m.starts_with('+') => if value.is_some() { word(&m[1..]) } else { Some(String::new()) },
+        m if m.starts_with('+') => {
+            if value.is_some() {
+                word(&m[1..])
+            } else {
+                Some(String::new())
+            }
+        }
         _ => None,
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::type_complexity)] // table tests read best as tuples
 mod tests {
     use super::*;
 
     fn args(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn final_image(text: &str, build_args: &[(&str, &str)]) -> String {
@@ -438,7 +483,10 @@ mod tests {
         for (name, text, build_args, expected) in cases {
             if name == "comments and blank lines" {
                 // A trailing `#` is not a comment: the engine rejects it as extra words.
-                assert!(Dockerfile::parse(text, &args(&build_args)).is_err(), "{name}");
+                assert!(
+                    Dockerfile::parse(text, &args(&build_args)).is_err(),
+                    "{name}"
+                );
                 continue;
             }
             assert_eq!(final_image(text, &build_args), expected, "{name}");
@@ -457,7 +505,10 @@ mod tests {
         let last = &dockerfile.stages[1];
         assert_eq!(last.base, Base::Stage(0));
         assert_eq!((last.first_line, last.last_line), (4, 5));
-        let images: Vec<String> = dockerfile.images().map(|(r, l)| format!("{r}@{l}")).collect();
+        let images: Vec<String> = dockerfile
+            .images()
+            .map(|(r, l)| format!("{r}@{l}"))
+            .collect();
         assert_eq!(images, vec!["busybox:1@2"]);
     }
 
@@ -467,29 +518,55 @@ mod tests {
             ("RUN true\n", DockerfileError::NoFrom),
             ("", DockerfileError::NoFrom),
             ("FROM\n", DockerfileError::MissingImage { line: 1 }),
-            ("\n\nFROM Busybox\n", DockerfileError::InvalidReference {
-                line: 3,
-                text: "Busybox".into(),
-                source: ReferenceError::Uppercase("Busybox".into()),
-            }),
-            ("ARG BASE\nFROM $BASE\n", DockerfileError::EmptyAfterSubstitution {
-                line: 2,
-                original: "$BASE".into(),
-                variable: "BASE".into(),
-            }),
-            ("FROM busybox AS\n", DockerfileError::InvalidFrom { line: 1, text: "busybox AS".into() }),
-            ("FROM --pull busybox\n", DockerfileError::InvalidFrom { line: 1, text: "--pull".into() }),
+            (
+                "\n\nFROM Busybox\n",
+                DockerfileError::InvalidReference {
+                    line: 3,
+                    text: "Busybox".into(),
+                    source: ReferenceError::Uppercase("Busybox".into()),
+                },
+            ),
+            (
+                "ARG BASE\nFROM $BASE\n",
+                DockerfileError::EmptyAfterSubstitution {
+                    line: 2,
+                    original: "$BASE".into(),
+                    variable: "BASE".into(),
+                },
+            ),
+            (
+                "FROM busybox AS\n",
+                DockerfileError::InvalidFrom {
+                    line: 1,
+                    text: "busybox AS".into(),
+                },
+            ),
+            (
+                "FROM --pull busybox\n",
+                DockerfileError::InvalidFrom {
+                    line: 1,
+                    text: "--pull".into(),
+                },
+            ),
             ("FROM ${BASE\n", DockerfileError::Unterminated { line: 1 }),
-            ("FROM \"busybox\n", DockerfileError::Unterminated { line: 1 }),
+            (
+                "FROM \"busybox\n",
+                DockerfileError::Unterminated { line: 1 },
+            ),
         ];
         for (text, expected) in cases {
-            assert_eq!(Dockerfile::parse(text, &BTreeMap::new()), Err(expected), "{text:?}");
+            assert_eq!(
+                Dockerfile::parse(text, &BTreeMap::new()),
+                Err(expected),
+                "{text:?}"
+            );
         }
     }
 
     #[test]
     fn pinning_rewrites_only_the_from_and_keeps_line_numbers() {
-        let text = "ARG B=busybox:1\nFROM \\\n  --platform=linux/amd64 \\\n  $B AS final\nRUN echo hi\n";
+        let text =
+            "ARG B=busybox:1\nFROM \\\n  --platform=linux/amd64 \\\n  $B AS final\nRUN echo hi\n";
         let dockerfile = Dockerfile::parse(text, &BTreeMap::new()).unwrap();
         let stage = dockerfile.final_root().clone();
         let pinned = Reference::parse(

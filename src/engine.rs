@@ -56,7 +56,9 @@ pub enum EngineError {
 }
 
 fn step_text(step: &Option<String>) -> String {
-    step.as_ref().map(|step| format!(" at `{step}`")).unwrap_or_default()
+    step.as_ref()
+        .map(|step| format!(" at `{step}`"))
+        .unwrap_or_default()
 }
 
 fn tail_text(tail: &[String]) -> String {

@@ -96,28 +96,48 @@ impl Runner<'_> {
                     None => self.build(step, &outcomes, &pushed).await,
                 },
             };
-            if let (Some(version), Some(image)) = (outcome.version, self.project.config.image(&step.id)) {
-                pushed.entry(self.project.config.repository(image)).or_default().push(version);
+            if let (Some(version), Some(image)) =
+                (outcome.version, self.project.config.image(&step.id))
+            {
+                pushed
+                    .entry(self.project.config.repository(image))
+                    .or_default()
+                    .push(version);
             }
             tracing::info!(image = %outcome.id, status = ?outcome.status, "done");
             order.push(step.id.clone());
             outcomes.insert(step.id.clone(), outcome);
         }
-        order.into_iter().filter_map(|id| outcomes.remove(&id)).collect()
+        order
+            .into_iter()
+            .filter_map(|id| outcomes.remove(&id))
+            .collect()
     }
 
     fn failed_parent(&self, step: &Step, outcomes: &BTreeMap<String, Outcome>) -> Option<String> {
         let node = self.project.graph.nodes.get(&step.id)?;
         node.parents
             .iter()
-            .find(|parent| outcomes.get(*parent).is_some_and(|o| matches!(o.status, Status::Failed | Status::Skipped)))
+            .find(|parent| {
+                outcomes
+                    .get(*parent)
+                    .is_some_and(|o| matches!(o.status, Status::Failed | Status::Skipped))
+            })
             .cloned()
     }
 
-    async fn build(&self, step: &Step, outcomes: &BTreeMap<String, Outcome>, pushed: &BTreeMap<String, Vec<Exact>>) -> Outcome {
+    async fn build(
+        &self,
+        step: &Step,
+        outcomes: &BTreeMap<String, Outcome>,
+        pushed: &BTreeMap<String, Vec<Exact>>,
+    ) -> Outcome {
         let started = Instant::now();
         let mut outcome = Outcome::new(step, Status::Built);
-        if let Err(error) = self.build_and_push(step, outcomes, pushed, &mut outcome).await {
+        if let Err(error) = self
+            .build_and_push(step, outcomes, pushed, &mut outcome)
+            .await
+        {
             outcome.status = Status::Failed;
             outcome.error = Some(render_chain(&error));
             tracing::error!(image = %step.id, "{}", render_chain(&error));
@@ -134,7 +154,9 @@ impl Runner<'_> {
         outcome: &mut Outcome,
     ) -> anyhow::Result<()> {
         let config = &self.project.config;
-        let image = config.image(&step.id).ok_or_else(|| anyhow!("unknown image `{}`", step.id))?;
+        let image = config
+            .image(&step.id)
+            .ok_or_else(|| anyhow!("unknown image `{}`", step.id))?;
         let node = &self.project.graph.nodes[&step.id];
         let observation: &Observation = match self.observations.get(&step.id) {
             Some(Ok(observation)) => observation,
@@ -197,7 +219,8 @@ impl Runner<'_> {
         let push_started = Instant::now();
         self.push_exact(&exact, outcome).await?;
         outcome.version = Some(version);
-        self.promote(&repository, version, &versions, outcome).await?;
+        self.promote(&repository, version, &versions, outcome)
+            .await?;
         outcome.push_seconds = Some(push_started.elapsed().as_secs_f64());
         Ok(())
     }
@@ -235,15 +258,33 @@ impl Runner<'_> {
     }
 
     /// Moves the floating tags the forward-only rules allow to the pushed digest.
-    async fn promote(&self, repository: &Reference, version: Exact, existing: &[Exact], outcome: &mut Outcome) -> anyhow::Result<()> {
-        let digest = outcome.digest.clone().ok_or_else(|| anyhow!("nothing was pushed"))?;
+    async fn promote(
+        &self,
+        repository: &Reference,
+        version: Exact,
+        existing: &[Exact],
+        outcome: &mut Outcome,
+    ) -> anyhow::Result<()> {
+        let digest = outcome
+            .digest
+            .clone()
+            .ok_or_else(|| anyhow!("nothing was pushed"))?;
         let mut versions = existing.to_vec();
         versions.push(version);
         for tag in floating_tags(version, &versions) {
-            self.registry.copy_tag(repository, &digest, &tag).await.with_context(|| {
-                let moved = if outcome.floating.is_empty() { "none".to_string() } else { outcome.floating.join(", ") };
-                format!("failed to move `{tag}` to {digest} (floating tags moved so far: {moved})")
-            })?;
+            self.registry
+                .copy_tag(repository, &digest, &tag)
+                .await
+                .with_context(|| {
+                    let moved = if outcome.floating.is_empty() {
+                        "none".to_string()
+                    } else {
+                        outcome.floating.join(", ")
+                    };
+                    format!(
+                        "failed to move `{tag}` to {digest} (floating tags moved so far: {moved})"
+                    )
+                })?;
             outcome.floating.push(tag);
         }
         Ok(())
@@ -268,6 +309,8 @@ pub fn hint(error: &anyhow::Error) -> Option<String> {
         if let Some(engine) = cause.downcast_ref::<crate::engine::EngineError>() {
             return engine.hint();
         }
-        cause.downcast_ref::<crate::registry::RegistryError>().and_then(|r| r.hint())
+        cause
+            .downcast_ref::<crate::registry::RegistryError>()
+            .and_then(|r| r.hint())
     })
 }

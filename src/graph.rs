@@ -52,7 +52,10 @@ impl Node {
     pub fn pinned_dockerfile(&self, digest: &str) -> Option<String> {
         let reference = self.upstream.reference()?;
         let stage = self.dockerfile.final_root();
-        Some(self.dockerfile.pin(&self.dockerfile_text, stage, &reference.with_digest(digest)))
+        Some(
+            self.dockerfile
+                .pin(&self.dockerfile_text, stage, &reference.with_digest(digest)),
+        )
     }
 }
 
@@ -88,11 +91,19 @@ impl Graph {
     pub fn with_dependents(&self, ids: &BTreeSet<String>) -> Vec<String> {
         let mut selected = ids.clone();
         for id in &self.order {
-            if self.nodes[id].parents.iter().any(|parent| selected.contains(parent)) {
+            if self.nodes[id]
+                .parents
+                .iter()
+                .any(|parent| selected.contains(parent))
+            {
                 selected.insert(id.clone());
             }
         }
-        self.order.iter().filter(|id| selected.contains(*id)).cloned().collect()
+        self.order
+            .iter()
+            .filter(|id| selected.contains(*id))
+            .cloned()
+            .collect()
     }
 
     /// The images this one is built on, directly or not.
@@ -100,7 +111,13 @@ impl Graph {
         let mut found = BTreeSet::new();
         let mut pending: Vec<&str> = vec![id];
         while let Some(current) = pending.pop() {
-            for parent in self.nodes.get(current).map(|n| &n.parents).into_iter().flatten() {
+            for parent in self
+                .nodes
+                .get(current)
+                .map(|n| &n.parents)
+                .into_iter()
+                .flatten()
+            {
                 if found.insert(parent.clone()) {
                     pending.push(parent);
                 }
@@ -114,14 +131,23 @@ fn node(config: &Config, image: &Image) -> Result<Node, Box<Diagnostic>> {
     let path = image.dockerfile_path();
     let text = std::fs::read_to_string(&path).map_err(|error| {
         Box::new(
-            Diagnostic::at(&config.source, image.span.clone(), format!("failed to read Dockerfile `{}`: {error}", path.display()))
-                .label("for this image")
-                .hint("check `context` and `dockerfile` of this image"),
+            Diagnostic::at(
+                &config.source,
+                image.span.clone(),
+                format!("failed to read Dockerfile `{}`: {error}", path.display()),
+            )
+            .label("for this image")
+            .hint("check `context` and `dockerfile` of this image"),
         )
     })?;
     let file = SourceFile::new(&path, &text);
-    let dockerfile = Dockerfile::parse(&text, &image.build_args).map_err(|error| dockerfile_problem(&file, &error))?;
-    let mut parents: BTreeSet<String> = image.depends_on.iter().map(|p| p.get_ref().clone()).collect();
+    let dockerfile = Dockerfile::parse(&text, &image.build_args)
+        .map_err(|error| dockerfile_problem(&file, &error))?;
+    let mut parents: BTreeSet<String> = image
+        .depends_on
+        .iter()
+        .map(|p| p.get_ref().clone())
+        .collect();
     for (reference, line) in dockerfile.images() {
         if let Some(parent) = golden_parent(config, reference).map_err(|message| {
             Box::new(
@@ -169,25 +195,43 @@ fn dockerfile_problem(file: &SourceFile, error: &DockerfileError) -> Box<Diagnos
         | DockerfileError::Unterminated { line } => Some(*line),
     };
     let diagnostic = match line {
-        Some(line) => Diagnostic::at(file, file.line_span(line), error.to_string()).label("this FROM"),
+        Some(line) => {
+            Diagnostic::at(file, file.line_span(line), error.to_string()).label("this FROM")
+        }
         None => Diagnostic::in_file(&file.path, error.to_string()),
     };
-    Box::new(diagnostic.hint("fix the Dockerfile; golden reads its FROM lines to find the base and the build order"))
+    Box::new(diagnostic.hint(
+        "fix the Dockerfile; golden reads its FROM lines to find the base and the build order",
+    ))
 }
 
 /// The id of the configured golden line `reference` names, `None` when it is
 /// not a golden repository, an error when it is one but names no configured line.
 fn golden_parent(config: &Config, reference: &Reference) -> Result<Option<String>, String> {
     let prefix = format!("{}/{}/", config.registry.host, config.registry.namespace);
-    let Some(name) = reference.repository().strip_prefix(&prefix).map(str::to_string) else {
+    let Some(name) = reference
+        .repository()
+        .strip_prefix(&prefix)
+        .map(str::to_string)
+    else {
         return Ok(None);
     };
-    let candidates: Vec<&Image> = config.images.iter().filter(|image| image.name == name).collect();
+    let candidates: Vec<&Image> = config
+        .images
+        .iter()
+        .filter(|image| image.name == name)
+        .collect();
     if candidates.is_empty() {
-        return Err(format!("FROM `{reference}` is in golden's namespace but `{name}` is not a configured image"));
+        return Err(format!(
+            "FROM `{reference}` is in golden's namespace but `{name}` is not a configured image"
+        ));
     }
     let highest = |filter: &dyn Fn(Line) -> bool| {
-        candidates.iter().filter(|image| filter(image.version)).max_by_key(|image| image.version).map(|image| image.id.clone())
+        candidates
+            .iter()
+            .filter(|image| filter(image.version))
+            .max_by_key(|image| image.version)
+            .map(|image| image.id.clone())
     };
     let found = match reference.tag() {
         None if reference.digest().is_some() => return Ok(None),
@@ -212,7 +256,11 @@ fn golden_parent(config: &Config, reference: &Reference) -> Result<Option<String
 }
 
 fn lines(config: &Config) -> String {
-    let all: Vec<String> = config.images.iter().map(|image| format!("{}:{}", image.name, image.version)).collect();
+    let all: Vec<String> = config
+        .images
+        .iter()
+        .map(|image| format!("{}:{}", image.name, image.version))
+        .collect();
     all.join(", ")
 }
 
@@ -220,11 +268,20 @@ fn lines(config: &Config) -> String {
 fn order(config: &Config, nodes: &BTreeMap<String, Node>) -> Result<Vec<String>, Vec<Diagnostic>> {
     let mut remaining: BTreeMap<&str, BTreeSet<&str>> = nodes
         .iter()
-        .map(|(id, node)| (id.as_str(), node.parents.iter().map(String::as_str).collect()))
+        .map(|(id, node)| {
+            (
+                id.as_str(),
+                node.parents.iter().map(String::as_str).collect(),
+            )
+        })
         .collect();
     let mut order = Vec::new();
     loop {
-        let ready: Vec<&str> = remaining.iter().filter(|(_, parents)| parents.is_empty()).map(|(id, _)| *id).collect();
+        let ready: Vec<&str> = remaining
+            .iter()
+            .filter(|(_, parents)| parents.is_empty())
+            .map(|(id, _)| *id)
+            .collect();
         if ready.is_empty() {
             break;
         }
@@ -241,7 +298,10 @@ fn order(config: &Config, nodes: &BTreeMap<String, Node>) -> Result<Vec<String>,
     }
     let cycle = find_cycle(&remaining);
     let first = cycle.first().copied().unwrap_or_default();
-    let span = config.image(first).map(|image| image.span.clone()).unwrap_or(0..0);
+    let span = config
+        .image(first)
+        .map(|image| image.span.clone())
+        .unwrap_or(0..0);
     Err(vec![Diagnostic::at(
         &config.source,
         span,
@@ -259,7 +319,10 @@ fn find_cycle<'a>(remaining: &BTreeMap<&'a str, BTreeSet<&'a str>>) -> Vec<&'a s
     let mut path = vec![start];
     let mut current = start;
     loop {
-        let Some(next) = remaining.get(current).and_then(|parents| parents.iter().next().copied()) else {
+        let Some(next) = remaining
+            .get(current)
+            .and_then(|parents| parents.iter().next().copied())
+        else {
             return path;
         };
         if let Some(position) = path.iter().position(|id| *id == next) {

@@ -28,7 +28,10 @@ pub struct BuildFacts<'a> {
 
 /// The configured labels plus golden's own. Labels golden does not know a
 /// value for are set empty, which hides a parent's value.
-pub fn golden_labels(configured: &BTreeMap<String, String>, facts: &BuildFacts<'_>) -> BTreeMap<String, String> {
+pub fn golden_labels(
+    configured: &BTreeMap<String, String>,
+    facts: &BuildFacts<'_>,
+) -> BTreeMap<String, String> {
     let mut labels = configured.clone();
     let (base_name, base_digest) = facts.base.unwrap_or(("", ""));
     let own = [
@@ -42,7 +45,10 @@ pub fn golden_labels(configured: &BTreeMap<String, String>, facts: &BuildFacts<'
     for (key, value) in own {
         labels.insert(key.to_string(), value.to_string());
     }
-    labels.insert(CREATED.to_string(), facts.created.to_rfc3339_opts(SecondsFormat::Secs, true));
+    labels.insert(
+        CREATED.to_string(),
+        facts.created.to_rfc3339_opts(SecondsFormat::Secs, true),
+    );
     labels
 }
 
@@ -53,7 +59,9 @@ mod tests {
     #[test]
     fn every_golden_label_is_set_and_wins_over_nothing_configured() {
         let configured = BTreeMap::from([("owner".to_string(), "platform".to_string())]);
-        let created = DateTime::parse_from_rfc3339("2026-03-10T03:00:00.5Z").unwrap().with_timezone(&Utc);
+        let created = DateTime::parse_from_rfc3339("2026-03-10T03:00:00.5Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let facts = BuildFacts {
             version: "1.0.3",
             created,

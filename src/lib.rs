@@ -18,7 +18,7 @@ pub mod observe;
 pub mod plan;
 pub mod project;
 pub mod reference;
-pub mod report;
 pub mod registry;
+pub mod report;
 pub mod schedule;
 pub mod version;

@@ -101,8 +101,14 @@ async fn observe_image(
     tag_lists: &BTreeMap<String, Result<Vec<Exact>, String>>,
 ) -> Result<Observation, String> {
     let config = &project.config;
-    let image = config.image(id).ok_or_else(|| format!("unknown image `{id}`"))?;
-    let node = project.graph.nodes.get(id).ok_or_else(|| format!("unknown image `{id}`"))?;
+    let image = config
+        .image(id)
+        .ok_or_else(|| format!("unknown image `{id}`"))?;
+    let node = project
+        .graph
+        .nodes
+        .get(id)
+        .ok_or_else(|| format!("unknown image `{id}`"))?;
     let repository_text = config.repository(image);
     let repository = Reference::parse(&repository_text).map_err(|e| e.to_string())?;
     let versions = tag_lists
@@ -151,7 +157,10 @@ async fn last_build(
     }))
 }
 
-async fn base_digest(registry: &dyn Registry, upstream: &Upstream) -> Result<Option<String>, String> {
+async fn base_digest(
+    registry: &dyn Registry,
+    upstream: &Upstream,
+) -> Result<Option<String>, String> {
     let Some(reference) = upstream.reference() else {
         return Ok(None);
     };
@@ -177,13 +186,15 @@ async fn recipe_of(image: &Image, _node: &Node) -> Result<(String, Vec<Entry>), 
     let labels = image.labels.clone();
     tokio::task::spawn_blocking(move || {
         let ignore = Ignore::load(&context).map_err(|e| e.to_string())?;
-        let list = entries(&context, &ignore, &[dockerfile.as_str(), ".dockerignore"]).map_err(|e| format!("{e}: {}", error_source(&e)))?;
+        let list = entries(&context, &ignore, &[dockerfile.as_str(), ".dockerignore"])
+            .map_err(|e| format!("{e}: {}", error_source(&e)))?;
         let inputs = RecipeInputs {
             dockerfile: &dockerfile,
             build_args: &build_args,
             labels: &labels,
         };
-        let digest = recipe_digest(&context, &list, &inputs).map_err(|e| format!("{e}: {}", error_source(&e)))?;
+        let digest = recipe_digest(&context, &list, &inputs)
+            .map_err(|e| format!("{e}: {}", error_source(&e)))?;
         Ok((digest, list))
     })
     .await
@@ -196,7 +207,12 @@ fn error_source(error: &dyn std::error::Error) -> String {
 
 /// The config repository's commit, when the config lives in a git checkout.
 pub async fn revision(config: &Config) -> Option<String> {
-    let directory = config.source.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let directory = config
+        .source
+        .path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let output = tokio::process::Command::new("git")
         .arg("-C")
         .arg(directory)

@@ -19,7 +19,9 @@ const TAG_MAX: usize = 128;
 pub enum ReferenceError {
     #[error("the reference is empty")]
     Empty,
-    #[error("`{0}` is not a valid registry host (expected host[:port], e.g. `registry.local:5000`)")]
+    #[error(
+        "`{0}` is not a valid registry host (expected host[:port], e.g. `registry.local:5000`)"
+    )]
     InvalidDomain(String),
     #[error("repository path component `{0}` is invalid: use lowercase letters, digits and single `.`, `_`, `__` or `-` separators")]
     InvalidPathComponent(String),
@@ -269,7 +271,9 @@ pub fn validate_domain(domain: &str) -> Result<(), ReferenceError> {
     if !domain.starts_with('[') {
         let valid_component = |component: &str| {
             !component.is_empty()
-                && component.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && component
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-')
                 && !component.starts_with('-')
                 && !component.ends_with('-')
         };
@@ -356,6 +360,7 @@ pub fn validate_digest(digest: &str) -> Result<(), ReferenceError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::type_complexity)] // table tests read best as tuples
 mod tests {
     use super::*;
 
@@ -372,14 +377,56 @@ mod tests {
             ("busybox:1.36", None, "busybox", Some("1.36"), None),
             ("library/busybox", None, "library/busybox", None, None),
             ("localhost/app", Some("localhost"), "app", None, None),
-            ("localhost:5000/app:1", Some("localhost:5000"), "app", Some("1"), None),
-            ("127.0.0.1:5000/upstream/busybox:1.36", Some("127.0.0.1:5000"), "upstream/busybox", Some("1.36"), None),
-            ("[::1]:5000/app:v1", Some("[::1]:5000"), "app", Some("v1"), None),
-            ("mcr.microsoft.com/dotnet/sdk:8.0.404-bookworm-slim", Some("mcr.microsoft.com"), "dotnet/sdk", Some("8.0.404-bookworm-slim"), None),
-            ("Registry.Example/app", Some("Registry.Example"), "app", None, None),
-            ("a.b/c__d/e-f--g/h.i_j", Some("a.b"), "c__d/e-f--g/h.i_j", None, None),
+            (
+                "localhost:5000/app:1",
+                Some("localhost:5000"),
+                "app",
+                Some("1"),
+                None,
+            ),
+            (
+                "127.0.0.1:5000/upstream/busybox:1.36",
+                Some("127.0.0.1:5000"),
+                "upstream/busybox",
+                Some("1.36"),
+                None,
+            ),
+            (
+                "[::1]:5000/app:v1",
+                Some("[::1]:5000"),
+                "app",
+                Some("v1"),
+                None,
+            ),
+            (
+                "mcr.microsoft.com/dotnet/sdk:8.0.404-bookworm-slim",
+                Some("mcr.microsoft.com"),
+                "dotnet/sdk",
+                Some("8.0.404-bookworm-slim"),
+                None,
+            ),
+            (
+                "Registry.Example/app",
+                Some("Registry.Example"),
+                "app",
+                None,
+                None,
+            ),
+            (
+                "a.b/c__d/e-f--g/h.i_j",
+                Some("a.b"),
+                "c__d/e-f--g/h.i_j",
+                None,
+                None,
+            ),
             (&digest_ref, None, "busybox", None, Some(DIGEST)),
-            (&both, Some("registry.local:5000"), "golden/sdk", Some("8.0"), Some(DIGEST)),
+            (
+                &both,
+                Some("registry.local:5000"),
+                "golden/sdk",
+                Some("8.0"),
+                Some(DIGEST),
+            ),
             (&tagged_long, None, "busybox", Some(&long_tag), None),
             ("host:5000/app", Some("host:5000"), "app", None, None),
         ];
@@ -402,24 +449,57 @@ mod tests {
             ("", ReferenceError::Empty),
             (":tag", ReferenceError::Empty),
             ("BusyBox", ReferenceError::Uppercase("BusyBox".into())),
-            ("registry.local/Golden/app", ReferenceError::Uppercase("Golden/app".into())),
+            (
+                "registry.local/Golden/app",
+                ReferenceError::Uppercase("Golden/app".into()),
+            ),
             ("busybox:", ReferenceError::InvalidTag("".into())),
-            ("busybox:.hidden", ReferenceError::InvalidTag(".hidden".into())),
+            (
+                "busybox:.hidden",
+                ReferenceError::InvalidTag(".hidden".into()),
+            ),
             ("busybox:a+b", ReferenceError::InvalidTag("a+b".into())),
             (&long_tag, ReferenceError::InvalidTag("t".repeat(129))),
-            ("busybox@sha256:abc", ReferenceError::InvalidDigest("sha256:abc".into())),
+            (
+                "busybox@sha256:abc",
+                ReferenceError::InvalidDigest("sha256:abc".into()),
+            ),
             ("busybox@md5", ReferenceError::InvalidDigest("md5".into())),
-            ("busybox@sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef", ReferenceError::InvalidDigest("sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef".into())),
-            ("host:port/app", ReferenceError::InvalidDomain("host:port".into())),
-            ("-bad.host/app", ReferenceError::InvalidDomain("-bad.host".into())),
+            (
+                "busybox@sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef",
+                ReferenceError::InvalidDigest(
+                    "sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef"
+                        .into(),
+                ),
+            ),
+            (
+                "host:port/app",
+                ReferenceError::InvalidDomain("host:port".into()),
+            ),
+            (
+                "-bad.host/app",
+                ReferenceError::InvalidDomain("-bad.host".into()),
+            ),
             ("[::1/app", ReferenceError::InvalidDomain("[::1".into())),
-            ("host:123456/app", ReferenceError::InvalidDomain("host:123456".into())),
+            (
+                "host:123456/app",
+                ReferenceError::InvalidDomain("host:123456".into()),
+            ),
             ("app//x", ReferenceError::InvalidPathComponent("".into())),
             ("app/-x", ReferenceError::InvalidPathComponent("-x".into())),
-            ("app/x..y", ReferenceError::InvalidPathComponent("x..y".into())),
-            ("app/x___y", ReferenceError::InvalidPathComponent("x___y".into())),
+            (
+                "app/x..y",
+                ReferenceError::InvalidPathComponent("x..y".into()),
+            ),
+            (
+                "app/x___y",
+                ReferenceError::InvalidPathComponent("x___y".into()),
+            ),
             ("app/x_", ReferenceError::InvalidPathComponent("x_".into())),
-            ("app name", ReferenceError::InvalidPathComponent("app name".into())),
+            (
+                "app name",
+                ReferenceError::InvalidPathComponent("app name".into()),
+            ),
             (&long_name, ReferenceError::NameTooLong),
         ];
         for (text, expected) in cases {
@@ -431,10 +511,19 @@ mod tests {
     fn defaults_apply_only_when_normalized() {
         let reference = Reference::parse("busybox").unwrap();
         assert_eq!(reference.to_string(), "busybox");
-        assert_eq!(reference.normalized().to_string(), "docker.io/library/busybox:latest");
-        assert_eq!(reference.normalized_repository(), "docker.io/library/busybox");
+        assert_eq!(
+            reference.normalized().to_string(),
+            "docker.io/library/busybox:latest"
+        );
+        assert_eq!(
+            reference.normalized_repository(),
+            "docker.io/library/busybox"
+        );
         let pinned = Reference::parse(&format!("busybox@{DIGEST}")).unwrap();
-        assert_eq!(pinned.normalized().to_string(), format!("docker.io/library/busybox@{DIGEST}"));
+        assert_eq!(
+            pinned.normalized().to_string(),
+            format!("docker.io/library/busybox@{DIGEST}")
+        );
         let local = Reference::parse("127.0.0.1:5000/upstream/busybox:1.36").unwrap();
         assert_eq!(local.normalized(), local);
         assert_eq!(local.registry_path(), "upstream/busybox");
@@ -444,9 +533,15 @@ mod tests {
     #[test]
     fn tags_and_digests_can_be_swapped() {
         let reference = Reference::parse("127.0.0.1:5000/golden/base:1.0").unwrap();
-        assert_eq!(reference.with_tag("1.0.3").to_string(), "127.0.0.1:5000/golden/base:1.0.3");
+        assert_eq!(
+            reference.with_tag("1.0.3").to_string(),
+            "127.0.0.1:5000/golden/base:1.0.3"
+        );
         let pinned = reference.with_digest(DIGEST);
-        assert_eq!(pinned.to_string(), format!("127.0.0.1:5000/golden/base:1.0@{DIGEST}"));
+        assert_eq!(
+            pinned.to_string(),
+            format!("127.0.0.1:5000/golden/base:1.0@{DIGEST}")
+        );
         assert_eq!(pinned.manifest_reference(), DIGEST);
         assert_eq!(Reference::parse(&pinned.to_string()).unwrap(), pinned);
     }

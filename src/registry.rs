@@ -84,12 +84,18 @@ pub trait Registry: Send + Sync {
     /// empty when the repository does not exist yet.
     async fn tags(&self, repository: &Reference) -> Result<Vec<String>, RegistryError>;
     /// The manifest digest `reference` resolves to, `None` when it does not exist.
-    async fn manifest_digest(&self, reference: &Reference) -> Result<Option<String>, RegistryError>;
+    async fn manifest_digest(&self, reference: &Reference)
+        -> Result<Option<String>, RegistryError>;
     /// The labels and creation time of the image `reference` names.
     async fn image_config(&self, reference: &Reference) -> Result<ImageConfig, RegistryError>;
     /// Points `tag` of `repository` at the manifest `digest` already in it,
     /// without moving any layer.
-    async fn copy_tag(&self, repository: &Reference, digest: &str, tag: &str) -> Result<(), RegistryError>;
+    async fn copy_tag(
+        &self,
+        repository: &Reference,
+        digest: &str,
+        tag: &str,
+    ) -> Result<(), RegistryError>;
     /// How many HTTP requests this client has sent.
     fn requests(&self) -> u64;
 }

@@ -81,7 +81,10 @@ fn base_report(project: &Project, step: &Step) -> ImageReport {
         build_seconds: None,
         push_seconds: None,
         error: step.error.clone(),
-        last_version: step.last_build.as_ref().map(|last| last.version.to_string()),
+        last_version: step
+            .last_build
+            .as_ref()
+            .map(|last| last.version.to_string()),
         last_built: time(step.last_build.as_ref().and_then(|last| last.created)),
         next_due: time(step.next_due),
     }
@@ -115,8 +118,14 @@ pub fn plan_report(project: &Project, steps: &[Step], registry_requests: u64) ->
         .collect();
     let totals = Totals {
         built: 0,
-        up_to_date: steps.iter().filter(|s| s.decision == Decision::UpToDate).count(),
-        failed: steps.iter().filter(|s| s.decision == Decision::Failed).count(),
+        up_to_date: steps
+            .iter()
+            .filter(|s| s.decision == Decision::UpToDate)
+            .count(),
+        failed: steps
+            .iter()
+            .filter(|s| s.decision == Decision::Failed)
+            .count(),
         skipped: 0,
         seconds: 0.0,
         registry_requests,
@@ -125,7 +134,13 @@ pub fn plan_report(project: &Project, steps: &[Step], registry_requests: u64) ->
 }
 
 /// The report of `golden build` and `golden rebuild`.
-pub fn run_report(project: &Project, steps: &[Step], outcomes: &[Outcome], seconds: f64, registry_requests: u64) -> Report {
+pub fn run_report(
+    project: &Project,
+    steps: &[Step],
+    outcomes: &[Outcome],
+    seconds: f64,
+    registry_requests: u64,
+) -> Report {
     let mut totals = Totals {
         seconds,
         registry_requests,
@@ -167,13 +182,26 @@ fn reasons_text(reasons: &[Reason]) -> String {
     if reasons.is_empty() {
         "-".to_string()
     } else {
-        reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+        reasons
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 }
 
 /// `golden plan` as a table.
 pub fn plan_text(report: &Report) -> String {
-    let mut rows = vec![["IMAGE", "LINE", "DECISION", "LAST BUILD", "NEXT DUE", "REASONS"].map(String::from).to_vec()];
+    let mut rows = vec![[
+        "IMAGE",
+        "LINE",
+        "DECISION",
+        "LAST BUILD",
+        "NEXT DUE",
+        "REASONS",
+    ]
+    .map(String::from)
+    .to_vec()];
     for image in &report.images {
         let last = match (&image.last_version, &image.last_built) {
             (Some(version), Some(built)) => format!("{version} ({built})"),
@@ -194,15 +222,27 @@ pub fn plan_text(report: &Report) -> String {
         ]);
     }
     let mut text = table(&rows);
-    let due = report.images.iter().filter(|i| i.decision == "build").count();
-    text.push_str(&format!("\n{due} of {} image(s) due\n", report.images.len()));
+    let due = report
+        .images
+        .iter()
+        .filter(|i| i.decision == "build")
+        .count();
+    text.push_str(&format!(
+        "\n{due} of {} image(s) due\n",
+        report.images.len()
+    ));
     text
 }
 
 fn table(rows: &[Vec<String>]) -> String {
     let columns = rows.first().map_or(0, Vec::len);
     let widths: Vec<usize> = (0..columns)
-        .map(|column| rows.iter().map(|row| row[column].chars().count()).max().unwrap_or(0))
+        .map(|column| {
+            rows.iter()
+                .map(|row| row[column].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut text = String::new();
     for row in rows {
@@ -232,23 +272,51 @@ pub fn run_text(report: &Report) -> String {
                 "built       {}  {}:{}  floating: {}  {}  {:.1}s\n            because: {}",
                 image.id,
                 image.repository,
-                image.tag.as_deref().and_then(|t| t.rsplit(':').next()).unwrap_or("?"),
-                if image.floating.is_empty() { "none".to_string() } else { image.floating.join(", ") },
-                image.digest.as_deref().map(short_digest).unwrap_or_default(),
+                image
+                    .tag
+                    .as_deref()
+                    .and_then(|t| t.rsplit(':').next())
+                    .unwrap_or("?"),
+                if image.floating.is_empty() {
+                    "none".to_string()
+                } else {
+                    image.floating.join(", ")
+                },
+                image
+                    .digest
+                    .as_deref()
+                    .map(short_digest)
+                    .unwrap_or_default(),
                 image.seconds.unwrap_or_default(),
                 reasons_text(&image.reasons),
             ),
             "up-to-date" => format!(
                 "up-to-date  {}  {}{}",
                 image.id,
-                image.last_version.as_deref().map(|v| format!("{}:{v}", image.repository)).unwrap_or_default(),
-                image.next_due.as_deref().map(|d| format!("  next due {d}")).unwrap_or_default(),
+                image
+                    .last_version
+                    .as_deref()
+                    .map(|v| format!("{}:{v}", image.repository))
+                    .unwrap_or_default(),
+                image
+                    .next_due
+                    .as_deref()
+                    .map(|d| format!("  next due {d}"))
+                    .unwrap_or_default(),
             ),
-            "skipped" => format!("skipped     {}  because: {}", image.id, reasons_text(&image.reasons)),
+            "skipped" => format!(
+                "skipped     {}  because: {}",
+                image.id,
+                reasons_text(&image.reasons)
+            ),
             _ => format!(
                 "failed      {}\n            {}",
                 image.id,
-                image.error.as_deref().unwrap_or("unknown error").replace('\n', "\n            ")
+                image
+                    .error
+                    .as_deref()
+                    .unwrap_or("unknown error")
+                    .replace('\n', "\n            ")
             ),
         };
         text.push_str(&line);
@@ -256,7 +324,10 @@ pub fn run_text(report: &Report) -> String {
     }
     let totals = &report.totals;
     if totals.built + totals.failed + totals.skipped == 0 {
-        text.push_str(&format!("nothing due: {} image(s) up to date\n", totals.up_to_date));
+        text.push_str(&format!(
+            "nothing due: {} image(s) up to date\n",
+            totals.up_to_date
+        ));
     } else {
         text.push_str(&format!(
             "{} built, {} up to date, {} failed, {} skipped in {:.1}s\n",

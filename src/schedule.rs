@@ -86,24 +86,69 @@ mod tests {
     use super::*;
 
     fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     #[test]
     fn fire_times_in_utc() {
         let cases = [
-            ("@daily", "2026-03-10T12:00:00Z", "2026-03-10T00:00:00Z", "2026-03-11T00:00:00Z"),
-            ("@weekly", "2026-03-10T12:00:00Z", "2026-03-08T00:00:00Z", "2026-03-15T00:00:00Z"),
-            ("@monthly", "2026-03-31T23:59:00Z", "2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z"),
-            ("@hourly", "2026-03-10T12:00:00Z", "2026-03-10T12:00:00Z", "2026-03-10T13:00:00Z"),
-            ("0 3 * * 1", "2026-03-10T02:00:00Z", "2026-03-09T03:00:00Z", "2026-03-16T03:00:00Z"),
-            ("30 2 31 * *", "2026-05-01T00:00:00Z", "2026-03-31T02:30:00Z", "2026-05-31T02:30:00Z"),
-            ("0 0 29 2 *", "2026-03-01T00:00:00Z", "2024-02-29T00:00:00Z", "2028-02-29T00:00:00Z"),
+            (
+                "@daily",
+                "2026-03-10T12:00:00Z",
+                "2026-03-10T00:00:00Z",
+                "2026-03-11T00:00:00Z",
+            ),
+            (
+                "@weekly",
+                "2026-03-10T12:00:00Z",
+                "2026-03-08T00:00:00Z",
+                "2026-03-15T00:00:00Z",
+            ),
+            (
+                "@monthly",
+                "2026-03-31T23:59:00Z",
+                "2026-03-01T00:00:00Z",
+                "2026-04-01T00:00:00Z",
+            ),
+            (
+                "@hourly",
+                "2026-03-10T12:00:00Z",
+                "2026-03-10T12:00:00Z",
+                "2026-03-10T13:00:00Z",
+            ),
+            (
+                "0 3 * * 1",
+                "2026-03-10T02:00:00Z",
+                "2026-03-09T03:00:00Z",
+                "2026-03-16T03:00:00Z",
+            ),
+            (
+                "30 2 31 * *",
+                "2026-05-01T00:00:00Z",
+                "2026-03-31T02:30:00Z",
+                "2026-05-31T02:30:00Z",
+            ),
+            (
+                "0 0 29 2 *",
+                "2026-03-01T00:00:00Z",
+                "2024-02-29T00:00:00Z",
+                "2028-02-29T00:00:00Z",
+            ),
         ];
         for (text, now, previous, next) in cases {
             let schedule = Schedule::parse(text).unwrap();
-            assert_eq!(schedule.previous_fire(at(now)), Some(at(previous)), "{text} before {now}");
-            assert_eq!(schedule.next_fire(at(now)), Some(at(next)), "{text} after {now}");
+            assert_eq!(
+                schedule.previous_fire(at(now)),
+                Some(at(previous)),
+                "{text} before {now}"
+            );
+            assert_eq!(
+                schedule.next_fire(at(now)),
+                Some(at(next)),
+                "{text} after {now}"
+            );
         }
     }
 
@@ -117,7 +162,17 @@ mod tests {
 
     #[test]
     fn bad_schedules_are_refused() {
-        for bad in ["", "@fortnightly", "* * * *", "0 0 * * * *", "0 0 * * * * 2026", "61 * * * *", "0 25 * * *", "x * * * *", "0 0 32 * *"] {
+        for bad in [
+            "",
+            "@fortnightly",
+            "* * * *",
+            "0 0 * * * *",
+            "0 0 * * * * 2026",
+            "61 * * * *",
+            "0 25 * * *",
+            "x * * * *",
+            "0 0 32 * *",
+        ] {
             assert!(Schedule::parse(bad).is_err(), "{bad:?}");
         }
     }

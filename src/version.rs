@@ -84,7 +84,10 @@ impl<'de> serde::Deserialize<'de> for Line {
 
 /// The exact versions among a repository's tags; other tags are ignored.
 pub fn exact_versions<'a>(tags: impl IntoIterator<Item = &'a str>) -> Vec<Exact> {
-    let mut versions: Vec<Exact> = tags.into_iter().filter_map(|tag| tag.parse().ok()).collect();
+    let mut versions: Vec<Exact> = tags
+        .into_iter()
+        .filter_map(|tag| tag.parse().ok())
+        .collect();
     versions.sort();
     versions
 }
@@ -132,18 +135,29 @@ mod tests {
         for good in ["8.0", "0.1", "10.22", "1.4"] {
             assert_eq!(good.parse::<Line>().unwrap().to_string(), good);
         }
-        for bad in ["8", "8.0.1", "v8.0", "8.x", "08.0", "8.00", "", ".", "8.", "-1.0", " 8.0"] {
-            assert_eq!(bad.parse::<Line>(), Err(VersionError::NotALine(bad.into())), "{bad}");
+        for bad in [
+            "8", "8.0.1", "v8.0", "8.x", "08.0", "8.00", "", ".", "8.", "-1.0", " 8.0",
+        ] {
+            assert_eq!(
+                bad.parse::<Line>(),
+                Err(VersionError::NotALine(bad.into())),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn next_build_compares_numbers_not_text() {
         let line: Line = "2.1".parse().unwrap();
-        let tags = ["2.1.9", "2.1.10", "2.1", "latest", "2.2.0", "2.1.x", "1.4.20"];
+        let tags = [
+            "2.1.9", "2.1.10", "2.1", "latest", "2.2.0", "2.1.x", "1.4.20",
+        ];
         let versions = exact_versions(tags);
         assert_eq!(next_build(line, &versions), exact("2.1.11"));
-        assert_eq!(next_build("3.0".parse().unwrap(), &versions), exact("3.0.0"));
+        assert_eq!(
+            next_build("3.0".parse().unwrap(), &versions),
+            exact("3.0.0")
+        );
         assert_eq!(next_build(line, &[]), exact("2.1.0"));
     }
 
@@ -160,7 +174,11 @@ mod tests {
         ];
         for (new, existing, expected) in cases {
             let versions: Vec<Exact> = existing.iter().map(|v| exact(v)).collect();
-            assert_eq!(floating_tags(exact(new), &versions), expected, "{new} over {existing:?}");
+            assert_eq!(
+                floating_tags(exact(new), &versions),
+                expected,
+                "{new} over {existing:?}"
+            );
         }
     }
 }

@@ -137,7 +137,10 @@ pub struct Config {
 impl Config {
     /// `<host>/<namespace>/<name>` of an image.
     pub fn repository(&self, image: &Image) -> String {
-        format!("{}/{}/{}", self.registry.host, self.registry.namespace, image.name)
+        format!(
+            "{}/{}/{}",
+            self.registry.host, self.registry.namespace, image.name
+        )
     }
 
     /// The image with this id.
@@ -208,8 +211,14 @@ impl<'a> Reader<'a> {
                 None
             }
         };
-        let engine = document.get("engine").map(|v| self.engine(v)).unwrap_or_default();
-        let defaults = document.get("defaults").map(|v| self.defaults(v)).unwrap_or_default();
+        let engine = document
+            .get("engine")
+            .map(|v| self.engine(v))
+            .unwrap_or_default();
+        let defaults = document
+            .get("defaults")
+            .map(|v| self.defaults(v))
+            .unwrap_or_default();
         let mut images = Vec::new();
         match document.get("images") {
             Some(value) => {
@@ -225,7 +234,10 @@ impl<'a> Reader<'a> {
                 span.start..span.start,
                 "no golden images are configured".into(),
                 "expected `[images.<id>]` tables",
-                Some("add `[images.base]` with `version = \"1.0\"` and `context = \"images/base\"`".into()),
+                Some(
+                    "add `[images.base]` with `version = \"1.0\"` and `context = \"images/base\"`"
+                        .into(),
+                ),
             ),
         }
         images.sort_by(|a, b| a.id.cmp(&b.id));
@@ -239,7 +251,11 @@ impl<'a> Reader<'a> {
         })
     }
 
-    fn table<'t, 'i>(&mut self, value: &'t Spanned<DeValue<'i>>, section: &str) -> Option<&'t DeTable<'i>> {
+    fn table<'t, 'i>(
+        &mut self,
+        value: &'t Spanned<DeValue<'i>>,
+        section: &str,
+    ) -> Option<&'t DeTable<'i>> {
         match value.get_ref() {
             DeValue::Table(table) => Some(table),
             other => {
@@ -267,13 +283,22 @@ impl<'a> Reader<'a> {
                 key.span(),
                 format!("unknown key `{name}` in {section}"),
                 "unknown key",
-                Some(format!("{suggestion}valid keys are: {}", allowed.join(", "))),
+                Some(format!(
+                    "{suggestion}valid keys are: {}",
+                    allowed.join(", ")
+                )),
             );
         }
     }
 
     /// Deserializes `key` of `table` if present; a bad value is a problem.
-    fn value<T: DeserializeOwned>(&mut self, table: &DeTable<'_>, section: &str, key: &str, expected: &str) -> Option<Spanned<T>> {
+    fn value<T: DeserializeOwned>(
+        &mut self,
+        table: &DeTable<'_>,
+        section: &str,
+        key: &str,
+        expected: &str,
+    ) -> Option<Spanned<T>> {
         let value = table.get(key)?;
         let span = value.span();
         match T::deserialize(ValueDeserializer::from(value.clone())) {
@@ -317,9 +342,23 @@ impl<'a> Reader<'a> {
         let section = "[registry]";
         self.check_keys(table, section, REGISTRY_KEYS);
         let span = value.span();
-        let host: Option<Spanned<String>> = self.required(table, &span, section, "host", "a string `host[:port]`, e.g. \"registry.local:5000\"");
-        let namespace: Option<Spanned<String>> = self.required(table, &span, section, "namespace", "a string of path segments, e.g. \"golden\"");
-        let insecure = self.value::<bool>(table, section, "insecure", "true or false").map(Spanned::into_inner);
+        let host: Option<Spanned<String>> = self.required(
+            table,
+            &span,
+            section,
+            "host",
+            "a string `host[:port]`, e.g. \"registry.local:5000\"",
+        );
+        let namespace: Option<Spanned<String>> = self.required(
+            table,
+            &span,
+            section,
+            "namespace",
+            "a string of path segments, e.g. \"golden\"",
+        );
+        let insecure = self
+            .value::<bool>(table, section, "insecure", "true or false")
+            .map(Spanned::into_inner);
         if let Some(host) = &host {
             let text = host.get_ref();
             if let Some(stripped) = text.split_once("://") {
@@ -327,7 +366,10 @@ impl<'a> Reader<'a> {
                     host.span(),
                     format!("registry host `{text}` must not include a scheme"),
                     "remove the scheme",
-                    Some(format!("write `host = \"{}\"`; set `insecure = true` for plain HTTP", stripped.1)),
+                    Some(format!(
+                        "write `host = \"{}\"`; set `insecure = true` for plain HTTP",
+                        stripped.1
+                    )),
                 );
             } else if let Err(error) = validate_domain(text) {
                 self.problem(
@@ -342,9 +384,15 @@ impl<'a> Reader<'a> {
             if let Err(error) = validate_path(namespace.get_ref()) {
                 self.problem(
                     namespace.span(),
-                    format!("invalid registry namespace `{}`: {error}", namespace.get_ref()),
+                    format!(
+                        "invalid registry namespace `{}`: {error}",
+                        namespace.get_ref()
+                    ),
                     "invalid namespace",
-                    Some("use lowercase path segments such as \"golden\" or \"platform/golden\"".into()),
+                    Some(
+                        "use lowercase path segments such as \"golden\" or \"platform/golden\""
+                            .into(),
+                    ),
                 );
             }
         }
@@ -361,19 +409,35 @@ impl<'a> Reader<'a> {
         };
         let section = "[engine]";
         self.check_keys(table, section, ENGINE_KEYS);
-        let host: Option<Spanned<String>> = self.value(table, section, "host", "a string such as \"unix:///var/run/docker.sock\" or \"tcp://127.0.0.1:2375\"");
+        let host: Option<Spanned<String>> = self.value(
+            table,
+            section,
+            "host",
+            "a string such as \"unix:///var/run/docker.sock\" or \"tcp://127.0.0.1:2375\"",
+        );
         if let Some(host) = &host {
             let schemes = ["unix://", "tcp://", "http://", "https://", "npipe://"];
-            if !schemes.iter().any(|scheme| host.get_ref().starts_with(scheme)) {
+            if !schemes
+                .iter()
+                .any(|scheme| host.get_ref().starts_with(scheme))
+            {
                 self.problem(
                     host.span(),
                     format!("engine host `{}` has no supported scheme", host.get_ref()),
                     "unsupported scheme",
-                    Some("use unix:///path/to/docker.sock, tcp://HOST:PORT or https://HOST:PORT".into()),
+                    Some(
+                        "use unix:///path/to/docker.sock, tcp://HOST:PORT or https://HOST:PORT"
+                            .into(),
+                    ),
                 );
             }
         }
-        let network = self.value::<Network>(table, section, "network", "one of \"default\", \"host\" or \"none\"");
+        let network = self.value::<Network>(
+            table,
+            section,
+            "network",
+            "one of \"default\", \"host\" or \"none\"",
+        );
         EngineSettings {
             host: host.map(Spanned::into_inner),
             network: network.map(Spanned::into_inner).unwrap_or_default(),
@@ -387,17 +451,31 @@ impl<'a> Reader<'a> {
         let section = "[defaults]";
         self.check_keys(table, section, DEFAULT_KEYS);
         Defaults {
-            schedule: self.value(table, section, "schedule", SCHEDULE_EXPECTED).map(Spanned::into_inner),
-            pull: self.value(table, section, "pull", "true or false").map(Spanned::into_inner),
+            schedule: self
+                .value(table, section, "schedule", SCHEDULE_EXPECTED)
+                .map(Spanned::into_inner),
+            pull: self
+                .value(table, section, "pull", "true or false")
+                .map(Spanned::into_inner),
             build_args: self.strings(table, section, "build_args"),
             labels: self.labels(table, section),
         }
     }
 
-    fn strings(&mut self, table: &DeTable<'_>, section: &str, key: &str) -> BTreeMap<String, String> {
-        self.value::<BTreeMap<String, String>>(table, section, key, "a table of string values, e.g. { NAME = \"value\" }")
-            .map(Spanned::into_inner)
-            .unwrap_or_default()
+    fn strings(
+        &mut self,
+        table: &DeTable<'_>,
+        section: &str,
+        key: &str,
+    ) -> BTreeMap<String, String> {
+        self.value::<BTreeMap<String, String>>(
+            table,
+            section,
+            key,
+            "a table of string values, e.g. { NAME = \"value\" }",
+        )
+        .map(Spanned::into_inner)
+        .unwrap_or_default()
     }
 
     fn labels(&mut self, table: &DeTable<'_>, section: &str) -> BTreeMap<String, String> {
@@ -417,12 +495,19 @@ impl<'a> Reader<'a> {
         labels
     }
 
-    fn image(&mut self, id: &Spanned<std::borrow::Cow<'_, str>>, value: &Spanned<DeValue<'_>>, defaults: &Defaults) -> Option<Image> {
+    fn image(
+        &mut self,
+        id: &Spanned<std::borrow::Cow<'_, str>>,
+        value: &Spanned<DeValue<'_>>,
+        defaults: &Defaults,
+    ) -> Option<Image> {
         let id_text = id.get_ref().to_string();
         let section = format!("[images.{id_text}]");
         let valid_id = !id_text.is_empty()
             && id_text.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-            && id_text.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+            && id_text
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
         if !valid_id {
             self.problem(
                 id.span(),
@@ -434,13 +519,37 @@ impl<'a> Reader<'a> {
         let table = self.table(value, &format!("images.{id_text}"))?;
         self.check_keys(table, &section, IMAGE_KEYS);
         let span = id.span();
-        let version: Option<Spanned<Line>> = self.required(table, &span, &section, "version", "a \"MAJOR.MINOR\" string such as \"8.0\"");
-        let context: Option<Spanned<String>> = self.required(table, &span, &section, "context", "a directory path relative to the config file");
-        let dockerfile: Option<Spanned<String>> = self.value(table, &section, "dockerfile", "a path relative to the context");
-        let name: Option<Spanned<String>> = self.value(table, &section, "name", "a repository name such as \"aspnet-core\"");
-        let schedule: Option<Spanned<Schedule>> = self.value(table, &section, "schedule", SCHEDULE_EXPECTED);
+        let version: Option<Spanned<Line>> = self.required(
+            table,
+            &span,
+            &section,
+            "version",
+            "a \"MAJOR.MINOR\" string such as \"8.0\"",
+        );
+        let context: Option<Spanned<String>> = self.required(
+            table,
+            &span,
+            &section,
+            "context",
+            "a directory path relative to the config file",
+        );
+        let dockerfile: Option<Spanned<String>> = self.value(
+            table,
+            &section,
+            "dockerfile",
+            "a path relative to the context",
+        );
+        let name: Option<Spanned<String>> = self.value(
+            table,
+            &section,
+            "name",
+            "a repository name such as \"aspnet-core\"",
+        );
+        let schedule: Option<Spanned<Schedule>> =
+            self.value(table, &section, "schedule", SCHEDULE_EXPECTED);
         let pull: Option<Spanned<bool>> = self.value(table, &section, "pull", "true or false");
-        let depends_on: Option<Spanned<Vec<Spanned<String>>>> = self.value(table, &section, "depends_on", "a list of image ids");
+        let depends_on: Option<Spanned<Vec<Spanned<String>>>> =
+            self.value(table, &section, "depends_on", "a list of image ids");
         let mut build_args = defaults.build_args.clone();
         build_args.extend(self.strings(table, &section, "build_args"));
         let mut labels = defaults.labels.clone();
@@ -454,7 +563,9 @@ impl<'a> Reader<'a> {
             None => id_text.clone(),
         };
         let context = context.and_then(|context| self.context(&context, &section))?;
-        let dockerfile_text = dockerfile.as_ref().map_or("Dockerfile", |d| d.get_ref().as_str());
+        let dockerfile_text = dockerfile
+            .as_ref()
+            .map_or("Dockerfile", |d| d.get_ref().as_str());
         let dockerfile_span = dockerfile.as_ref().map_or(span.clone(), |d| d.span());
         let dockerfile = self.dockerfile(&context, dockerfile_text, dockerfile_span, &section)?;
         let schedule = match (schedule, &defaults.schedule) {
@@ -471,7 +582,10 @@ impl<'a> Reader<'a> {
             build_args,
             labels,
             schedule,
-            pull: pull.map(Spanned::into_inner).or(defaults.pull).unwrap_or(true),
+            pull: pull
+                .map(Spanned::into_inner)
+                .or(defaults.pull)
+                .unwrap_or(true),
             depends_on: depends_on.map(Spanned::into_inner).unwrap_or_default(),
             span,
         })
@@ -496,16 +610,28 @@ impl<'a> Reader<'a> {
         }
         self.problem(
             context.span(),
-            format!("context directory `{}` of {section} does not exist", path.display()),
+            format!(
+                "context directory `{}` of {section} does not exist",
+                path.display()
+            ),
             "no such directory",
             Some("paths are relative to the directory of golden.toml".into()),
         );
         None
     }
 
-    fn dockerfile(&mut self, context: &Path, text: &str, span: Range<usize>, section: &str) -> Option<String> {
+    fn dockerfile(
+        &mut self,
+        context: &Path,
+        text: &str,
+        span: Range<usize>,
+        section: &str,
+    ) -> Option<String> {
         let relative = Path::new(text);
-        let escapes = relative.is_absolute() || relative.components().any(|c| matches!(c, Component::ParentDir));
+        let escapes = relative.is_absolute()
+            || relative
+                .components()
+                .any(|c| matches!(c, Component::ParentDir));
         if escapes {
             self.problem(
                 span,
@@ -518,9 +644,14 @@ impl<'a> Reader<'a> {
         if !context.join(relative).is_file() {
             self.problem(
                 span,
-                format!("Dockerfile `{}` of {section} does not exist", context.join(relative).display()),
+                format!(
+                    "Dockerfile `{}` of {section} does not exist",
+                    context.join(relative).display()
+                ),
                 "no such file",
-                Some("`dockerfile` is relative to the context; it defaults to \"Dockerfile\"".into()),
+                Some(
+                    "`dockerfile` is relative to the context; it defaults to \"Dockerfile\"".into(),
+                ),
             );
             return None;
         }
@@ -535,7 +666,10 @@ impl<'a> Reader<'a> {
             if registry.host.len() + 1 + repository.len() > 255 {
                 self.problem(
                     image.span.clone(),
-                    format!("repository `{}/{repository}` is longer than 255 characters", registry.host),
+                    format!(
+                        "repository `{}/{repository}` is longer than 255 characters",
+                        registry.host
+                    ),
                     "name too long",
                     Some("choose a shorter `name` or namespace".into()),
                 );
@@ -548,7 +682,10 @@ impl<'a> Reader<'a> {
                         image.id, image.version, image.name
                     ),
                     "duplicate line",
-                    Some("each (name, version) pair must be unique: change `version` or `name`".into()),
+                    Some(
+                        "each (name, version) pair must be unique: change `version` or `name`"
+                            .into(),
+                    ),
                 );
             }
         }
@@ -561,7 +698,11 @@ impl<'a> Reader<'a> {
                         .unwrap_or_default();
                     self.problem(
                         parent.span(),
-                        format!("`depends_on` of [images.{}] names unknown image `{}`", image.id, parent.get_ref()),
+                        format!(
+                            "`depends_on` of [images.{}] names unknown image `{}`",
+                            image.id,
+                            parent.get_ref()
+                        ),
                         "unknown image",
                         Some(format!("{suggestion}configured images: {}", ids.join(", "))),
                     );
@@ -571,7 +712,8 @@ impl<'a> Reader<'a> {
     }
 }
 
-const SCHEDULE_EXPECTED: &str = "a 5-field cron expression in UTC such as \"0 3 * * 1\", or @hourly, @daily, @weekly, @monthly";
+const SCHEDULE_EXPECTED: &str =
+    "a 5-field cron expression in UTC such as \"0 3 * * 1\", or @hourly, @daily, @weekly, @monthly";
 
 #[cfg(test)]
 mod tests;

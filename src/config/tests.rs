@@ -38,14 +38,20 @@ fn a_full_config_loads_with_defaults_applied() {
     let config = &project.config;
     assert!(config.registry.insecure);
     assert_eq!(config.engine.network, Network::None);
-    assert_eq!(config.engine.host.as_deref(), Some("unix:///run/docker.sock"));
+    assert_eq!(
+        config.engine.host.as_deref(),
+        Some("unix:///run/docker.sock")
+    );
     let base = config.image("base").unwrap();
     assert_eq!(base.name, "base");
     assert_eq!(base.schedule.as_str(), "@daily");
     assert!(!base.pull);
     assert_eq!(base.dockerfile, "Dockerfile");
     let app = config.image("app").unwrap();
-    assert_eq!(config.repository(app), "registry.local:5000/golden/application");
+    assert_eq!(
+        config.repository(app),
+        "registry.local:5000/golden/application"
+    );
     assert_eq!(app.version.to_string(), "2.10");
     assert_eq!(app.build_args["A"], "1");
     assert_eq!(app.build_args["B"], "3");
@@ -54,9 +60,19 @@ fn a_full_config_loads_with_defaults_applied() {
     assert_eq!(app.schedule.as_str(), "0 3 * * 1");
     assert!(app.pull);
     assert_eq!(project.graph.order, vec!["base", "app"]);
-    assert_eq!(project.graph.nodes["app"].parents.iter().collect::<Vec<_>>(), vec!["base"]);
-    assert!(matches!(&project.graph.nodes["app"].upstream, Upstream::Golden { id, .. } if id == "base"));
-    assert!(matches!(&project.graph.nodes["base"].upstream, Upstream::External(r) if r.to_string() == "127.0.0.1:5000/upstream/busybox:1.36"));
+    assert_eq!(
+        project.graph.nodes["app"]
+            .parents
+            .iter()
+            .collect::<Vec<_>>(),
+        vec!["base"]
+    );
+    assert!(
+        matches!(&project.graph.nodes["app"].upstream, Upstream::Golden { id, .. } if id == "base")
+    );
+    assert!(
+        matches!(&project.graph.nodes["base"].upstream, Upstream::External(r) if r.to_string() == "127.0.0.1:5000/upstream/busybox:1.36")
+    );
 }
 
 #[test]
@@ -136,7 +152,10 @@ fn bad_configs_report_file_line_and_fix() {
     assert!(cases.len() >= 25);
     for (name, text) in cases {
         let rendered = rendered(&text);
-        assert!(rendered.contains(PATH) || rendered.contains("tests/fixtures/config/images"), "{name}: no file named:\n{rendered}");
+        assert!(
+            rendered.contains(PATH) || rendered.contains("tests/fixtures/config/images"),
+            "{name}: no file named:\n{rendered}"
+        );
         assert!(rendered.contains("hint:"), "{name}: no hint:\n{rendered}");
         insta::assert_snapshot!(name, rendered, &text);
     }
@@ -144,7 +163,10 @@ fn bad_configs_report_file_line_and_fix() {
 
 #[test]
 fn every_problem_is_reported_at_once() {
-    let (_, text) = bad_configs().into_iter().find(|(name, _)| *name == "many_problems_at_once").unwrap();
+    let (_, text) = bad_configs()
+        .into_iter()
+        .find(|(name, _)| *name == "many_problems_at_once")
+        .unwrap();
     let Err(ConfigError::Invalid(problems)) = load(&text) else {
         panic!("expected problems");
     };

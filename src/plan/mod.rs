@@ -22,12 +22,26 @@ pub enum Reason {
         #[serde(serialize_with = "rfc3339")]
         at: DateTime<Utc>,
     },
-    BaseUpdated { old: Option<String>, new: String },
-    RecipeChanged { old: Option<String>, new: String },
-    ParentRebuilt { parent: String },
-    ParentNewer { parent: String, old: Option<String>, new: String },
+    BaseUpdated {
+        old: Option<String>,
+        new: String,
+    },
+    RecipeChanged {
+        old: Option<String>,
+        new: String,
+    },
+    ParentRebuilt {
+        parent: String,
+    },
+    ParentNewer {
+        parent: String,
+        old: Option<String>,
+        new: String,
+    },
     Forced,
-    ParentFailed { parent: String },
+    ParentFailed {
+        parent: String,
+    },
 }
 
 fn rfc3339<S: serde::Serializer>(time: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
@@ -36,15 +50,35 @@ fn rfc3339<S: serde::Serializer>(time: &DateTime<Utc>, serializer: S) -> Result<
 
 impl std::fmt::Display for Reason {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let short = |digest: &Option<String>| digest.as_deref().map_or("none".to_string(), short_digest);
+        let short =
+            |digest: &Option<String>| digest.as_deref().map_or("none".to_string(), short_digest);
         match self {
             Reason::NeverBuilt => write!(formatter, "never built"),
-            Reason::ScheduleFired { at } => write!(formatter, "schedule fired at {}", at.to_rfc3339_opts(SecondsFormat::Secs, true)),
-            Reason::BaseUpdated { old, new } => write!(formatter, "base updated {} -> {}", short(old), short_digest(new)),
-            Reason::RecipeChanged { old, new } => write!(formatter, "recipe changed {} -> {}", short(old), short_digest(new)),
+            Reason::ScheduleFired { at } => write!(
+                formatter,
+                "schedule fired at {}",
+                at.to_rfc3339_opts(SecondsFormat::Secs, true)
+            ),
+            Reason::BaseUpdated { old, new } => write!(
+                formatter,
+                "base updated {} -> {}",
+                short(old),
+                short_digest(new)
+            ),
+            Reason::RecipeChanged { old, new } => write!(
+                formatter,
+                "recipe changed {} -> {}",
+                short(old),
+                short_digest(new)
+            ),
             Reason::ParentRebuilt { parent } => write!(formatter, "parent {parent} rebuilt"),
             Reason::ParentNewer { parent, old, new } => {
-                write!(formatter, "parent {parent} newer {} -> {}", short(old), short_digest(new))
+                write!(
+                    formatter,
+                    "parent {parent} newer {} -> {}",
+                    short(old),
+                    short_digest(new)
+                )
             }
             Reason::Forced => write!(formatter, "forced"),
             Reason::ParentFailed { parent } => write!(formatter, "parent {parent} failed"),
@@ -89,7 +123,12 @@ pub struct Selection {
 }
 
 /// Decides every selected image, parents before children.
-pub fn plan(project: &Project, observations: &Observations, selection: &Selection, now: DateTime<Utc>) -> Vec<Step> {
+pub fn plan(
+    project: &Project,
+    observations: &Observations,
+    selection: &Selection,
+    now: DateTime<Utc>,
+) -> Vec<Step> {
     let mut decided: BTreeMap<&str, Decision> = BTreeMap::new();
     let mut steps = Vec::new();
     for id in &selection.ids {
@@ -144,7 +183,9 @@ fn decide(
         Some(last) => {
             let fired = image.schedule.previous_fire(now);
             match (fired, last.created) {
-                (Some(at), Some(created)) if at > created => reasons.push(Reason::ScheduleFired { at }),
+                (Some(at), Some(created)) if at > created => {
+                    reasons.push(Reason::ScheduleFired { at })
+                }
                 // A build that does not say when it was made is treated as
                 // older than any schedule.
                 (Some(at), None) => reasons.push(Reason::ScheduleFired { at }),
@@ -154,7 +195,11 @@ fn decide(
                 if last.base_digest.as_ref() != Some(current) {
                     let (old, new) = (last.base_digest.clone(), current.clone());
                     reasons.push(match &node.upstream {
-                        Upstream::Golden { id: parent, .. } => Reason::ParentNewer { parent: parent.clone(), old, new },
+                        Upstream::Golden { id: parent, .. } => Reason::ParentNewer {
+                            parent: parent.clone(),
+                            old,
+                            new,
+                        },
                         _ => Reason::BaseUpdated { old, new },
                     });
                 }
@@ -169,7 +214,9 @@ fn decide(
     }
     for parent in &node.parents {
         if decided.get(parent.as_str()) == Some(&Decision::Build) {
-            reasons.push(Reason::ParentRebuilt { parent: parent.clone() });
+            reasons.push(Reason::ParentRebuilt {
+                parent: parent.clone(),
+            });
         }
     }
     // A parent rebuilt in this run makes "parent newer" redundant.
@@ -180,7 +227,8 @@ fn decide(
             _ => None,
         })
         .collect();
-    reasons.retain(|r| !matches!(r, Reason::ParentNewer { parent, .. } if rebuilt.contains(parent)));
+    reasons
+        .retain(|r| !matches!(r, Reason::ParentNewer { parent, .. } if rebuilt.contains(parent)));
     if step.reasons.is_empty() {
         step.next_due = image.schedule.next_fire(now);
     } else {
@@ -190,4 +238,5 @@ fn decide(
 }
 
 #[cfg(test)]
+#[allow(clippy::type_complexity)] // table tests read best as tuples
 mod tests;

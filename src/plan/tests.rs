@@ -17,14 +17,21 @@ const CONFIG: &str = "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"
 const BASE_NOW: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
 const BASE_OLD: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
 const GOLDEN_BASE: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
-const GOLDEN_BASE_OLD: &str = "sha256:3333333333333333333333333333333333333333333333333333333333333333";
+const GOLDEN_BASE_OLD: &str =
+    "sha256:3333333333333333333333333333333333333333333333333333333333333333";
 
 fn project() -> Project {
-    Project::from_source(SourceFile::new(Path::new("tests/fixtures/config/golden.toml"), CONFIG)).unwrap()
+    Project::from_source(SourceFile::new(
+        Path::new("tests/fixtures/config/golden.toml"),
+        CONFIG,
+    ))
+    .unwrap()
 }
 
 fn at(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 fn built(created: Option<&str>, base: &str, recipe: &str) -> Option<LastBuild> {
@@ -38,7 +45,11 @@ fn built(created: Option<&str>, base: &str, recipe: &str) -> Option<LastBuild> {
     })
 }
 
-fn observation(last_build: Option<LastBuild>, base: &str, recipe: &str) -> Result<Observation, String> {
+fn observation(
+    last_build: Option<LastBuild>,
+    base: &str,
+    recipe: &str,
+) -> Result<Observation, String> {
     Ok(Observation {
         versions: Vec::new(),
         last_build,
@@ -51,16 +62,37 @@ fn observation(last_build: Option<LastBuild>, base: &str, recipe: &str) -> Resul
 /// Both images built on Wednesday 2026-03-04, matching what exists now.
 fn fresh() -> Observations {
     let mut observations = Observations::new();
-    observations.insert("base".into(), observation(built(Some("2026-03-04T10:00:00Z"), BASE_NOW, "r-base"), BASE_NOW, "r-base"));
-    observations.insert("app".into(), observation(built(Some("2026-03-04T10:05:00Z"), GOLDEN_BASE, "r-app"), GOLDEN_BASE, "r-app"));
+    observations.insert(
+        "base".into(),
+        observation(
+            built(Some("2026-03-04T10:00:00Z"), BASE_NOW, "r-base"),
+            BASE_NOW,
+            "r-base",
+        ),
+    );
+    observations.insert(
+        "app".into(),
+        observation(
+            built(Some("2026-03-04T10:05:00Z"), GOLDEN_BASE, "r-app"),
+            GOLDEN_BASE,
+            "r-app",
+        ),
+    );
     observations
 }
 
-fn run(observations: &Observations, forced: &[&str], now: &str) -> Vec<(String, Decision, Vec<Reason>)> {
+fn run(
+    observations: &Observations,
+    forced: &[&str],
+    now: &str,
+) -> Vec<(String, Decision, Vec<Reason>)> {
     let project = project();
     let selection = Selection {
         ids: project.graph.order.clone(),
-        forced: forced.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>(),
+        forced: forced
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<BTreeSet<_>>(),
     };
     plan(&project, observations, &selection, at(now))
         .into_iter()
@@ -73,9 +105,15 @@ const THURSDAY: &str = "2026-03-05T12:00:00Z";
 #[test]
 fn nothing_changed_means_up_to_date_with_next_due() {
     let project = project();
-    let selection = Selection { ids: project.graph.order.clone(), forced: BTreeSet::new() };
+    let selection = Selection {
+        ids: project.graph.order.clone(),
+        forced: BTreeSet::new(),
+    };
     let steps = plan(&project, &fresh(), &selection, at(THURSDAY));
-    assert_eq!(steps.iter().map(|s| s.decision).collect::<Vec<_>>(), vec![Decision::UpToDate, Decision::UpToDate]);
+    assert_eq!(
+        steps.iter().map(|s| s.decision).collect::<Vec<_>>(),
+        vec![Decision::UpToDate, Decision::UpToDate]
+    );
     assert_eq!(steps[0].next_due, Some(at("2026-03-08T00:00:00Z")));
     assert_eq!(steps[1].next_due, Some(at("2026-04-01T00:00:00Z")));
 }
@@ -85,49 +123,141 @@ fn each_reason_alone_and_its_cascade() {
     let mut never = fresh();
     never.insert("base".into(), observation(None, BASE_NOW, "r-base"));
     let mut base_updated = fresh();
-    base_updated.insert("base".into(), observation(built(Some("2026-03-04T10:00:00Z"), BASE_OLD, "r-base"), BASE_NOW, "r-base"));
+    base_updated.insert(
+        "base".into(),
+        observation(
+            built(Some("2026-03-04T10:00:00Z"), BASE_OLD, "r-base"),
+            BASE_NOW,
+            "r-base",
+        ),
+    );
     let mut recipe = fresh();
-    recipe.insert("app".into(), observation(built(Some("2026-03-04T10:05:00Z"), GOLDEN_BASE, "r-app"), GOLDEN_BASE, "r-app-2"));
+    recipe.insert(
+        "app".into(),
+        observation(
+            built(Some("2026-03-04T10:05:00Z"), GOLDEN_BASE, "r-app"),
+            GOLDEN_BASE,
+            "r-app-2",
+        ),
+    );
     let mut parent_newer = fresh();
-    parent_newer.insert("app".into(), observation(built(Some("2026-03-04T10:05:00Z"), GOLDEN_BASE_OLD, "r-app"), GOLDEN_BASE, "r-app"));
+    parent_newer.insert(
+        "app".into(),
+        observation(
+            built(Some("2026-03-04T10:05:00Z"), GOLDEN_BASE_OLD, "r-app"),
+            GOLDEN_BASE,
+            "r-app",
+        ),
+    );
 
     use Decision::{Build, UpToDate};
-    let rebuilt = Reason::ParentRebuilt { parent: "base".into() };
-    let cases: Vec<(&str, Observations, Vec<&str>, &str, Vec<(Decision, Vec<Reason>)>)> = vec![
-        ("never built", never, vec![], THURSDAY, vec![(Build, vec![Reason::NeverBuilt]), (Build, vec![rebuilt.clone()])]),
+    let rebuilt = Reason::ParentRebuilt {
+        parent: "base".into(),
+    };
+    let cases: Vec<(
+        &str,
+        Observations,
+        Vec<&str>,
+        &str,
+        Vec<(Decision, Vec<Reason>)>,
+    )> = vec![
+        (
+            "never built",
+            never,
+            vec![],
+            THURSDAY,
+            vec![
+                (Build, vec![Reason::NeverBuilt]),
+                (Build, vec![rebuilt.clone()]),
+            ],
+        ),
         (
             "schedule fired",
             fresh(),
             vec![],
             "2026-03-08T00:00:00Z",
-            vec![(Build, vec![Reason::ScheduleFired { at: at("2026-03-08T00:00:00Z") }]), (Build, vec![rebuilt.clone()])],
+            vec![
+                (
+                    Build,
+                    vec![Reason::ScheduleFired {
+                        at: at("2026-03-08T00:00:00Z"),
+                    }],
+                ),
+                (Build, vec![rebuilt.clone()]),
+            ],
         ),
         (
             "base updated",
             base_updated,
             vec![],
             THURSDAY,
-            vec![(Build, vec![Reason::BaseUpdated { old: Some(BASE_OLD.into()), new: BASE_NOW.into() }]), (Build, vec![rebuilt.clone()])],
+            vec![
+                (
+                    Build,
+                    vec![Reason::BaseUpdated {
+                        old: Some(BASE_OLD.into()),
+                        new: BASE_NOW.into(),
+                    }],
+                ),
+                (Build, vec![rebuilt.clone()]),
+            ],
         ),
         (
             "recipe changed",
             recipe,
             vec![],
             THURSDAY,
-            vec![(UpToDate, vec![]), (Build, vec![Reason::RecipeChanged { old: Some("r-app".into()), new: "r-app-2".into() }])],
+            vec![
+                (UpToDate, vec![]),
+                (
+                    Build,
+                    vec![Reason::RecipeChanged {
+                        old: Some("r-app".into()),
+                        new: "r-app-2".into(),
+                    }],
+                ),
+            ],
         ),
         (
             "parent newer",
             parent_newer,
             vec![],
             THURSDAY,
-            vec![(UpToDate, vec![]), (Build, vec![Reason::ParentNewer { parent: "base".into(), old: Some(GOLDEN_BASE_OLD.into()), new: GOLDEN_BASE.into() }])],
+            vec![
+                (UpToDate, vec![]),
+                (
+                    Build,
+                    vec![Reason::ParentNewer {
+                        parent: "base".into(),
+                        old: Some(GOLDEN_BASE_OLD.into()),
+                        new: GOLDEN_BASE.into(),
+                    }],
+                ),
+            ],
         ),
-        ("forced", fresh(), vec!["base"], THURSDAY, vec![(Build, vec![Reason::Forced]), (Build, vec![rebuilt.clone()])]),
-        ("forced child only", fresh(), vec!["app"], THURSDAY, vec![(UpToDate, vec![]), (Build, vec![Reason::Forced])]),
+        (
+            "forced",
+            fresh(),
+            vec!["base"],
+            THURSDAY,
+            vec![
+                (Build, vec![Reason::Forced]),
+                (Build, vec![rebuilt.clone()]),
+            ],
+        ),
+        (
+            "forced child only",
+            fresh(),
+            vec!["app"],
+            THURSDAY,
+            vec![(UpToDate, vec![]), (Build, vec![Reason::Forced])],
+        ),
     ];
     for (name, observations, forced, now, expected) in cases {
-        let got: Vec<(Decision, Vec<Reason>)> = run(&observations, &forced, now).into_iter().map(|(_, d, r)| (d, r)).collect();
+        let got: Vec<(Decision, Vec<Reason>)> = run(&observations, &forced, now)
+            .into_iter()
+            .map(|(_, d, r)| (d, r))
+            .collect();
         assert_eq!(got, expected, "{name}");
     }
 }
@@ -135,19 +265,42 @@ fn each_reason_alone_and_its_cascade() {
 #[test]
 fn reasons_combine_and_parent_rebuilt_replaces_parent_newer() {
     let mut observations = Observations::new();
-    observations.insert("base".into(), observation(built(None, BASE_OLD, "r-old"), BASE_NOW, "r-base"));
-    observations.insert("app".into(), observation(built(Some("2026-03-04T10:05:00Z"), GOLDEN_BASE_OLD, "r-app"), GOLDEN_BASE, "r-app"));
+    observations.insert(
+        "base".into(),
+        observation(built(None, BASE_OLD, "r-old"), BASE_NOW, "r-base"),
+    );
+    observations.insert(
+        "app".into(),
+        observation(
+            built(Some("2026-03-04T10:05:00Z"), GOLDEN_BASE_OLD, "r-app"),
+            GOLDEN_BASE,
+            "r-app",
+        ),
+    );
     let steps = run(&observations, &["base"], THURSDAY);
     assert_eq!(
         steps[0].2,
         vec![
             Reason::Forced,
-            Reason::ScheduleFired { at: at("2026-03-01T00:00:00Z") },
-            Reason::BaseUpdated { old: Some(BASE_OLD.into()), new: BASE_NOW.into() },
-            Reason::RecipeChanged { old: Some("r-old".into()), new: "r-base".into() },
+            Reason::ScheduleFired {
+                at: at("2026-03-01T00:00:00Z")
+            },
+            Reason::BaseUpdated {
+                old: Some(BASE_OLD.into()),
+                new: BASE_NOW.into()
+            },
+            Reason::RecipeChanged {
+                old: Some("r-old".into()),
+                new: "r-base".into()
+            },
         ]
     );
-    assert_eq!(steps[1].2, vec![Reason::ParentRebuilt { parent: "base".into() }]);
+    assert_eq!(
+        steps[1].2,
+        vec![Reason::ParentRebuilt {
+            parent: "base".into()
+        }]
+    );
 }
 
 #[test]
@@ -162,20 +315,47 @@ fn schedule_edges() {
     ];
     for (created, now, fired) in cases {
         let mut observations = fresh();
-        observations.insert("base".into(), observation(built(Some(created), BASE_NOW, "r-base"), BASE_NOW, "r-base"));
+        observations.insert(
+            "base".into(),
+            observation(built(Some(created), BASE_NOW, "r-base"), BASE_NOW, "r-base"),
+        );
         let steps = run(&observations, &[], now);
-        assert_eq!(steps[0].1 == Decision::Build, fired, "created {created}, now {now}");
+        assert_eq!(
+            steps[0].1 == Decision::Build,
+            fired,
+            "created {created}, now {now}"
+        );
     }
     // @monthly across a month end: built on the 31st, due on the 1st.
     let mut observations = fresh();
-    observations.insert("app".into(), observation(built(Some("2026-01-31T12:00:00Z"), GOLDEN_BASE, "r-app"), GOLDEN_BASE, "r-app"));
+    observations.insert(
+        "app".into(),
+        observation(
+            built(Some("2026-01-31T12:00:00Z"), GOLDEN_BASE, "r-app"),
+            GOLDEN_BASE,
+            "r-app",
+        ),
+    );
     let steps = run(&observations, &[], "2026-02-01T00:00:00Z");
-    assert_eq!(steps[1].2, vec![Reason::ScheduleFired { at: at("2026-02-01T00:00:00Z") }]);
+    assert_eq!(
+        steps[1].2,
+        vec![Reason::ScheduleFired {
+            at: at("2026-02-01T00:00:00Z")
+        }]
+    );
     // No created label: treated as older than the last fire.
     let mut observations = fresh();
-    observations.insert("base".into(), observation(built(None, BASE_NOW, "r-base"), BASE_NOW, "r-base"));
+    observations.insert(
+        "base".into(),
+        observation(built(None, BASE_NOW, "r-base"), BASE_NOW, "r-base"),
+    );
     let steps = run(&observations, &[], THURSDAY);
-    assert_eq!(steps[0].2, vec![Reason::ScheduleFired { at: at("2026-03-01T00:00:00Z") }]);
+    assert_eq!(
+        steps[0].2,
+        vec![Reason::ScheduleFired {
+            at: at("2026-03-01T00:00:00Z")
+        }]
+    );
 }
 
 #[test]

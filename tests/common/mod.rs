@@ -1,0 +1,316 @@
+//! Shared helpers of the end-to-end tests: a private copy of the offline
+//! stack under its own registry namespace (so tests run in parallel), the
+//! real `golden` binary, and registry checks through the distribution HTTP
+//! API, never through golden.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub const REGISTRY: &str = "127.0.0.1:5000";
+pub const SEED: &str = "127.0.0.1:5000/upstream/busybox:1.36";
+const MANIFEST_TYPES: &str = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json";
+
+/// Fails with instructions when the engine or the registry is not up.
+pub fn require_environment() {
+    let engine = Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .output();
+    let engine_ok = engine.as_ref().is_ok_and(|o| o.status.success());
+    let registry_ok = ureq::get(&format!("http://{REGISTRY}/v2/")).call().is_ok();
+    assert!(
+        engine_ok && registry_ok,
+        "end-to-end tests need a Docker Engine and a registry on {REGISTRY} (engine up: {engine_ok}, registry up: {registry_ok}); \
+         start both with `scripts/env` (as root), then run the tests again"
+    );
+}
+
+/// A private copy of `examples/offline` whose images live under a unique
+/// namespace and start from a private copy of the upstream base.
+pub struct Stack {
+    pub directory: tempfile::TempDir,
+    pub namespace: String,
+}
+
+impl Stack {
+    /// Copies the offline stack for test `name`.
+    pub fn new(name: &str) -> Stack {
+        require_environment();
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let namespace = format!(
+            "e2e-{}-{}-{}-{nanos}",
+            name.replace('_', "-"),
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let directory = tempfile::tempdir().unwrap();
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/offline");
+        let stack = Stack {
+            directory,
+            namespace,
+        };
+        copy_tree(&source, stack.path(), &|text| stack.rewrite(text));
+        stack.push_upstream_copy();
+        stack
+    }
+
+    pub fn path(&self) -> &Path {
+        self.directory.path()
+    }
+
+    /// The private upstream reference that replaces the shared seed.
+    pub fn upstream(&self) -> String {
+        format!("{REGISTRY}/{}-upstream/busybox:1.36", self.namespace)
+    }
+
+    /// `<registry>/<namespace>/<name>`.
+    pub fn repository(&self, name: &str) -> String {
+        format!("{REGISTRY}/{}/{name}", self.namespace)
+    }
+
+    fn rewrite(&self, text: &str) -> String {
+        text.replace(SEED, &self.upstream())
+            .replace("golden-offline", &self.namespace)
+    }
+
+    fn push_upstream_copy(&self) {
+        docker(&["pull", "-q", SEED]);
+        docker(&["tag", SEED, &self.upstream()]);
+        docker(&["push", &self.upstream()]);
+    }
+
+    /// Publishes a changed upstream image under the same tag, as an
+    /// upstream security update would.
+    pub fn update_upstream(&self, marker: &str) {
+        let context = tempfile::tempdir().unwrap();
+        std::fs::write(
+            context.path().join("Dockerfile"),
+            format!(
+                "FROM {}\nRUN echo '{marker}' > /etc/upstream-patch\n",
+                self.upstream()
+            ),
+        )
+        .unwrap();
+        let status = Command::new("docker")
+            .env("DOCKER_BUILDKIT", "0")
+            .args(["build", "-q", "-t", &self.upstream()])
+            .arg(context.path())
+            .output()
+            .unwrap();
+        assert!(
+            status.status.success(),
+            "docker build: {}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+        docker(&["push", &self.upstream()]);
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.path().join("golden.toml")
+    }
+
+    /// Appends text to golden.toml.
+    pub fn append_config(&self, text: &str) {
+        let mut config = std::fs::read_to_string(self.config()).unwrap();
+        config.push_str(&self.rewrite(text));
+        std::fs::write(self.config(), config).unwrap();
+    }
+
+    /// Writes a file inside the stack directory.
+    pub fn write(&self, relative: &str, content: &str) {
+        let path = self.path().join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, self.rewrite(content)).unwrap();
+    }
+
+    /// Makes the stack a git checkout and returns its commit.
+    pub fn commit(&self) -> String {
+        let git = |args: &[&str]| {
+            let output = Command::new("git")
+                .args([
+                    "-c",
+                    "user.name=golden-tests",
+                    "-c",
+                    "user.email=tests@example.com",
+                ])
+                .args(args)
+                .current_dir(self.path())
+                .output()
+                .unwrap();
+            assert!(
+                output.status.success(),
+                "git {args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            String::from_utf8_lossy(&output.stdout).trim().to_string()
+        };
+        git(&["init", "-q"]);
+        git(&["add", "-A"]);
+        git(&["commit", "-q", "-m", "stack"]);
+        git(&["rev-parse", "HEAD"])
+    }
+
+    /// Runs `golden -c <stack>/golden.toml ARGS`.
+    pub fn golden(&self, args: &[&str]) -> Run {
+        self.golden_with_env(args, &[])
+    }
+
+    pub fn golden_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_golden"));
+        command
+            .arg("-c")
+            .arg(self.config())
+            .args(args)
+            .env_remove("RUST_LOG");
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        Run::from(command.output().unwrap())
+    }
+}
+
+/// The result of one golden run.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).to_string(),
+            stderr: String::from_utf8_lossy(&output.stderr).to_string(),
+        }
+    }
+}
+
+impl Run {
+    /// Asserts the exit code, showing the output when it differs.
+    pub fn expect(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// The stdout JSON report.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+/// The report entry of image `id`.
+pub fn entry<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    report["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|image| image["id"] == id)
+        .unwrap_or_else(|| panic!("no `{id}` in report {report:#}"))
+}
+
+/// The reason kinds of image `id`.
+pub fn reason_kinds(report: &serde_json::Value, id: &str) -> Vec<String> {
+    entry(report, id)["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|reason| reason["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn docker(args: &[&str]) {
+    let output = Command::new("docker").args(args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn copy_tree(source: &Path, target: &Path, rewrite: &dyn Fn(&str) -> String) {
+    for entry in std::fs::read_dir(source).unwrap() {
+        let entry = entry.unwrap();
+        let destination = target.join(entry.file_name());
+        let file_type = entry.file_type().unwrap();
+        if file_type.is_dir() {
+            std::fs::create_dir_all(&destination).unwrap();
+            copy_tree(&entry.path(), &destination, rewrite);
+        } else {
+            let content = std::fs::read(entry.path()).unwrap();
+            let content = match String::from_utf8(content) {
+                Ok(text) => rewrite(&text).into_bytes(),
+                Err(binary) => binary.into_bytes(),
+            };
+            std::fs::write(&destination, content).unwrap();
+            let permissions = entry.metadata().unwrap().permissions();
+            std::fs::set_permissions(&destination, permissions).unwrap();
+        }
+    }
+}
+
+/// The digest `repository:tag` resolves to in the registry, if it exists.
+pub fn digest(repository: &str, tag: &str) -> Option<String> {
+    let (host, path) = repository.split_once('/').unwrap();
+    match ureq::head(&format!("http://{host}/v2/{path}/manifests/{tag}"))
+        .set("Accept", MANIFEST_TYPES)
+        .call()
+    {
+        Ok(response) => response.header("docker-content-digest").map(str::to_string),
+        Err(ureq::Error::Status(404, _)) => None,
+        Err(error) => panic!("registry HEAD {repository}:{tag}: {error}"),
+    }
+}
+
+/// Every tag of `repository`, sorted.
+pub fn tags(repository: &str) -> Vec<String> {
+    let (host, path) = repository.split_once('/').unwrap();
+    match ureq::get(&format!("http://{host}/v2/{path}/tags/list")).call() {
+        Ok(response) => {
+            let body: serde_json::Value = response.into_json().unwrap();
+            let mut tags: Vec<String> = body["tags"]
+                .as_array()
+                .map(|tags| {
+                    tags.iter()
+                        .map(|t| t.as_str().unwrap().to_string())
+                        .collect()
+                })
+                .unwrap_or_default();
+            tags.sort();
+            tags
+        }
+        Err(ureq::Error::Status(404, _)) => Vec::new(),
+        Err(error) => panic!("registry tags of {repository}: {error}"),
+    }
+}
+
+/// The config labels of `repository:tag`, read from its config blob.
+pub fn labels(repository: &str, tag: &str) -> BTreeMap<String, String> {
+    let (host, path) = repository.split_once('/').unwrap();
+    let manifest: serde_json::Value =
+        ureq::get(&format!("http://{host}/v2/{path}/manifests/{tag}"))
+            .set("Accept", MANIFEST_TYPES)
+            .call()
+            .unwrap()
+            .into_json()
+            .unwrap();
+    let config = manifest["config"]["digest"].as_str().unwrap();
+    let blob: serde_json::Value = ureq::get(&format!("http://{host}/v2/{path}/blobs/{config}"))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    serde_json::from_value(blob["config"]["Labels"].clone()).unwrap()
+}
