@@ -16,7 +16,7 @@ use crate::config::{ConfigError, DEFAULT_FILE};
 use crate::diagnostic::closest;
 use crate::distribution::Distribution;
 use crate::docker::DockerEngine;
-use crate::execute::{render_chain, Runner, Status};
+use crate::execute::{render_chain, Runner, Stop};
 use crate::observe::{observe, revision};
 use crate::plan::{plan, Decision, Selection};
 use crate::project::Project;
@@ -56,6 +56,12 @@ enum Command {
         ids: Vec<String>,
         #[command(flatten)]
         options: RunOptions,
+    },
+    /// Keep running: evaluate the plan every interval and build what is due
+    Daemon {
+        /// Time between evaluations: seconds, or with a unit (90s, 5m, 1h)
+        #[arg(long, default_value = "60s", value_parser = crate::daemon::parse_interval)]
+        interval: std::time::Duration,
     },
     /// Show what `build` would do and why, without building
     Plan {
@@ -98,9 +104,9 @@ pub enum Exit {
 }
 
 /// A failure that ends the command with `exit`.
-struct Failure {
-    exit: Exit,
-    error: anyhow::Error,
+pub(crate) struct Failure {
+    pub(crate) exit: Exit,
+    pub(crate) error: anyhow::Error,
 }
 
 impl Failure {
@@ -164,16 +170,12 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
         .config
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_FILE));
-    let project = Project::load(&path).map_err(|error| {
-        let hinted = match &error {
-            ConfigError::Read { .. } => anyhow::Error::new(error).context(format!(
-                "no usable config at `{}`; hint: run golden where golden.toml is, or pass -c/--config PATH",
-                path.display()
-            )),
-            ConfigError::Invalid(_) => anyhow::Error::new(error),
-        };
-        Failure::new(Exit::Usage, hinted)
-    })?;
+    if let Command::Daemon { interval } = cli.command {
+        // Checked once up front so a broken config fails the start, not a tick.
+        load(&path)?;
+        return Ok(crate::daemon::run(&path, interval).await);
+    }
+    let project = load(&path)?;
     match cli.command {
         Command::Build { all, ids, options } => {
             if !all && ids.is_empty() {
@@ -217,7 +219,22 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
             };
             show_plan(&project, selection, &options).await
         }
+        Command::Daemon { .. } => Ok(Exit::Success),
     }
+}
+
+/// Loads the project; a missing or invalid config is a usage error (2).
+fn load(path: &std::path::Path) -> Result<Project, Failure> {
+    Project::load(path).map_err(|error| {
+        let hinted = match &error {
+            ConfigError::Read { .. } => anyhow::Error::new(error).context(format!(
+                "no usable config at `{}`; hint: run golden where golden.toml is, or pass -c/--config PATH",
+                path.display()
+            )),
+            ConfigError::Invalid(_) => anyhow::Error::new(error),
+        };
+        Failure::new(Exit::Usage, hinted)
+    })
 }
 
 /// Checks that every id is configured.
@@ -290,6 +307,27 @@ async fn execute(
     selection: Selection,
     options: &RunOptions,
 ) -> Result<Exit, Failure> {
+    let report = build_once(project, &selection, options.now, &Stop::default()).await?;
+    print(&report, options.output, run_text);
+    Ok(exit_of(&report))
+}
+
+/// 1 when an image failed or was skipped, else 0.
+pub(crate) fn exit_of(report: &Report) -> Exit {
+    if report.totals.failed + report.totals.skipped > 0 {
+        Exit::ImageFailed
+    } else {
+        Exit::Success
+    }
+}
+
+/// One build run: connect, observe, plan, execute; the report of it.
+pub(crate) async fn build_once(
+    project: &Project,
+    selection: &Selection,
+    now: Option<DateTime<Utc>>,
+    stop: &Stop,
+) -> Result<Report, Failure> {
     let started = Instant::now();
     let engine = DockerEngine::connect(project.config.engine.host.as_deref())
         .await
@@ -299,8 +337,12 @@ async fn execute(
         observe(project, &registry, &selection.ids),
         revision(&project.config)
     );
-    let now = options.now.unwrap_or_else(Utc::now);
-    let steps = plan(project, &observations, &selection, now);
+    let steps = plan(
+        project,
+        &observations,
+        selection,
+        now.unwrap_or_else(Utc::now),
+    );
     let due = steps
         .iter()
         .filter(|s| s.decision == Decision::Build)
@@ -312,24 +354,16 @@ async fn execute(
         registry: &registry,
         observations: &observations,
         revision,
+        stop: stop.clone(),
     };
     let outcomes = runner.run(&steps).await;
-    let report = run_report(
+    Ok(run_report(
         project,
         &steps,
         &outcomes,
         started.elapsed().as_secs_f64(),
         registry.requests(),
-    );
-    print(&report, options.output, run_text);
-    let failed = outcomes
-        .iter()
-        .any(|o| matches!(o.status, Status::Failed | Status::Skipped));
-    Ok(if failed {
-        Exit::ImageFailed
-    } else {
-        Exit::Success
-    })
+    ))
 }
 
 /// Writes the report on stdout; a closed pipe is not an error.

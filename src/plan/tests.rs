@@ -366,3 +366,30 @@ fn a_failed_observation_fails_only_that_image() {
     assert_eq!(steps[0].1, Decision::Failed);
     assert_eq!(steps[1].1, Decision::UpToDate);
 }
+
+#[test]
+fn rendered_plans_are_stable() {
+    let project = project();
+    let mut observations = fresh();
+    observations.insert(
+        "base".into(),
+        observation(
+            built(Some("2026-03-04T10:00:00Z"), BASE_OLD, "r-base"),
+            BASE_NOW,
+            "r-base",
+        ),
+    );
+    let selection = Selection {
+        ids: project.graph.order.clone(),
+        forced: BTreeSet::new(),
+    };
+    let steps = plan(&project, &observations, &selection, at(THURSDAY));
+    let report = crate::report::plan_report(&project, &steps, 7);
+    insta::assert_snapshot!("plan_text", crate::report::plan_text(&report));
+    insta::assert_json_snapshot!("plan_json", report);
+    let up_to_date = plan(&project, &fresh(), &selection, at(THURSDAY));
+    insta::assert_snapshot!(
+        "plan_text_up_to_date",
+        crate::report::plan_text(&crate::report::plan_report(&project, &up_to_date, 7))
+    );
+}

@@ -4,6 +4,8 @@
 //! floating tag where it was; unrelated images go on.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{anyhow, Context as _};
@@ -65,6 +67,23 @@ impl Outcome {
     }
 }
 
+/// Set when golden is asked to stop: images not yet started are skipped,
+/// the one in flight finishes (floating tags included).
+#[derive(Debug, Clone, Default)]
+pub struct Stop(Arc<AtomicBool>);
+
+impl Stop {
+    /// Asks the run to start nothing new.
+    pub fn request(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether a stop was asked for.
+    pub fn requested(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
 /// The parts a run works with.
 pub struct Runner<'a> {
     pub project: &'a Project,
@@ -73,6 +92,7 @@ pub struct Runner<'a> {
     pub observations: &'a Observations,
     /// The config repository's commit.
     pub revision: Option<String>,
+    pub stop: Stop,
 }
 
 impl Runner<'_> {
@@ -87,6 +107,11 @@ impl Runner<'_> {
             let outcome = match step.decision {
                 Decision::UpToDate => Outcome::new(step, Status::UpToDate),
                 Decision::Failed => Outcome::new(step, Status::Failed),
+                Decision::Build if self.stop.requested() => {
+                    let mut outcome = Outcome::new(step, Status::Skipped);
+                    outcome.error = Some("not started: golden was asked to stop".to_string());
+                    outcome
+                }
                 Decision::Build => match self.failed_parent(step, &outcomes) {
                     Some(parent) => {
                         let mut outcome = Outcome::new(step, Status::Skipped);
@@ -314,3 +339,6 @@ pub fn hint(error: &anyhow::Error) -> Option<String> {
             .and_then(|r| r.hint())
     })
 }
+
+#[cfg(test)]
+mod tests;

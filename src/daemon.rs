@@ -1,0 +1,153 @@
+//! `golden daemon`: evaluates the plan on a tick and builds what is due,
+//! logging each run's summary. The config is read again on every tick, so an
+//! edit takes effect without a restart, and a broken edit only skips ticks.
+//! On SIGTERM or SIGINT it starts nothing new, lets the image in flight
+//! finish (floating tags included) and exits 0; a second signal exits at once.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::cli::{build_once, Exit};
+use crate::execute::{render_chain, Stop};
+use crate::plan::Selection;
+use crate::project::Project;
+use crate::report::Report;
+
+/// Parses `90`, `90s`, `5m` or `1h` into a tick interval of at least 1 s.
+pub fn parse_interval(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(index) => text.split_at(index),
+        None => (text, "s"),
+    };
+    let value: u64 = number.parse().map_err(|_| {
+        format!("`{text}` is not an interval; expected seconds such as 60, 90s, 5m or 1h")
+    })?;
+    let seconds = match unit {
+        "s" => value,
+        "m" => value * 60,
+        "h" => value * 3600,
+        _ => return Err(format!("unknown unit `{unit}` in `{text}`; use s, m or h")),
+    };
+    if seconds == 0 {
+        return Err("the interval must be at least 1s".to_string());
+    }
+    Ok(Duration::from_secs(seconds))
+}
+
+/// Runs until SIGTERM or SIGINT; returns the exit code (0).
+pub async fn run(path: &Path, interval: Duration) -> Exit {
+    let stop = Stop::default();
+    let wake = Arc::new(Notify::new());
+    listen_for_signals(stop.clone(), wake.clone());
+    tracing::info!(config = %path.display(), interval_seconds = interval.as_secs(), "daemon started");
+    while !stop.requested() {
+        tick(path, &stop).await;
+        if stop.requested() {
+            break;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = wake.notified() => {}
+        }
+    }
+    tracing::info!("daemon stopped");
+    Exit::Success
+}
+
+async fn tick(path: &Path, stop: &Stop) {
+    let project = match Project::load(path) {
+        Ok(project) => project,
+        Err(error) => {
+            tracing::error!("config not usable, skipping this tick:\n{error}");
+            return;
+        }
+    };
+    let selection = Selection {
+        ids: project.graph.order.clone(),
+        forced: BTreeSet::new(),
+    };
+    match build_once(&project, &selection, None, stop).await {
+        Ok(report) => tracing::info!("{}", summary(&report)),
+        Err(failure) => tracing::error!("run failed: {}", render_chain(&failure.error)),
+    }
+}
+
+/// One line per run: what was built and the counts.
+pub fn summary(report: &Report) -> String {
+    let built: Vec<String> = report
+        .images
+        .iter()
+        .filter(|image| image.decision == "built")
+        .map(|image| {
+            format!(
+                "{} {}",
+                image.id,
+                image
+                    .tag
+                    .as_deref()
+                    .and_then(|t| t.rsplit(':').next())
+                    .unwrap_or("?")
+            )
+        })
+        .collect();
+    let totals = &report.totals;
+    format!(
+        "run finished: {} built{}, {} up to date, {} failed, {} skipped in {:.1}s",
+        totals.built,
+        if built.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", built.join(", "))
+        },
+        totals.up_to_date,
+        totals.failed,
+        totals.skipped,
+        totals.seconds
+    )
+}
+
+/// First SIGTERM/SIGINT: stop after the image in flight. Second: exit now.
+fn listen_for_signals(stop: Stop, wake: Arc<Notify>) {
+    tokio::spawn(async move {
+        let Ok(mut terminate) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
+            tracing::warn!("cannot listen for SIGTERM");
+            return;
+        };
+        loop {
+            let code = tokio::select! {
+                _ = terminate.recv() => 143,
+                _ = tokio::signal::ctrl_c() => 130,
+            };
+            if stop.requested() {
+                tracing::warn!("second signal: exiting now");
+                std::process::exit(code);
+            }
+            tracing::info!("signal received: starting nothing new; the image in flight finishes");
+            stop.request();
+            wake.notify_one();
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_parse_with_units() {
+        assert_eq!(parse_interval("60"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_interval("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_interval("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_interval("1h"), Ok(Duration::from_secs(3600)));
+        for bad in ["", "0", "5d", "m", "-1", "1.5m"] {
+            assert!(parse_interval(bad).is_err(), "{bad:?}");
+        }
+    }
+}
