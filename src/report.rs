@@ -21,7 +21,7 @@ pub struct ImageReport {
     /// Plan: `build`, `up-to-date` or `failed`; run: `built`, `up-to-date`, `failed` or `skipped`.
     pub decision: String,
     pub reasons: Vec<Reason>,
-    /// The exact tag pushed (`X.Y.N`), null when nothing was.
+    /// The exact tag pushed (`X.Y.N`, in `repository`), null when nothing was.
     pub tag: Option<String>,
     /// Floating tags moved to it.
     pub floating: Vec<String>,
@@ -160,7 +160,7 @@ pub fn run_report(
             ImageReport {
                 decision: status_name(outcome.status).to_string(),
                 reasons: outcome.reasons.clone(),
-                tag: outcome.tag.clone(),
+                tag: outcome.version.map(|version| version.to_string()),
                 floating: outcome.floating.clone(),
                 digest: outcome.digest.clone(),
                 seconds: ran.then_some(round(outcome.seconds)),
