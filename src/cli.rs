@@ -186,13 +186,7 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
             }
             let selected = select(&project, &ids)?;
             let selection = Selection {
-                ids: project
-                    .graph
-                    .order
-                    .iter()
-                    .filter(|id| all || selected.contains(*id))
-                    .cloned()
-                    .collect(),
+                ids: in_order(&project, &selected),
                 forced: BTreeSet::new(),
             };
             execute(&project, selection, &options).await
@@ -208,13 +202,7 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
         Command::Plan { ids, options } => {
             let selected = select(&project, &ids)?;
             let selection = Selection {
-                ids: project
-                    .graph
-                    .order
-                    .iter()
-                    .filter(|id| ids.is_empty() || selected.contains(*id))
-                    .cloned()
-                    .collect(),
+                ids: in_order(&project, &selected),
                 forced: BTreeSet::new(),
             };
             show_plan(&project, selection, &options).await
@@ -235,6 +223,15 @@ fn load(path: &std::path::Path) -> Result<Project, Failure> {
         };
         Failure::new(Exit::Usage, hinted)
     })
+}
+
+/// The `selected` ids in build order; every image when none is selected.
+fn in_order(project: &Project, selected: &BTreeSet<String>) -> Vec<String> {
+    let order = project.graph.order.iter();
+    order
+        .filter(|id| selected.is_empty() || selected.contains(*id))
+        .cloned()
+        .collect()
 }
 
 /// Checks that every id is configured.

@@ -222,11 +222,7 @@ impl Distribution {
         reference: &Reference,
         action: &str,
     ) -> Result<Option<(Vec<u8>, String, String)>, RegistryError> {
-        let path = format!(
-            "/v2/{}/manifests/{}",
-            reference.registry_path(),
-            reference.manifest_reference()
-        );
+        let path = manifest_path(reference);
         let response = self
             .send(
                 Method::GET,
@@ -269,6 +265,15 @@ impl Distribution {
         }
         Ok(Some((body, media_type, header_digest.unwrap_or(computed))))
     }
+}
+
+/// `/v2/<path>/manifests/<tag or digest>`.
+fn manifest_path(reference: &Reference) -> String {
+    format!(
+        "/v2/{}/manifests/{}",
+        reference.registry_path(),
+        reference.manifest_reference()
+    )
 }
 
 fn accept_manifests() -> HeaderMap {
@@ -470,11 +475,7 @@ impl Registry for Distribution {
         reference: &Reference,
     ) -> Result<Option<String>, RegistryError> {
         let action = format!("resolve `{reference}`");
-        let path = format!(
-            "/v2/{}/manifests/{}",
-            reference.registry_path(),
-            reference.manifest_reference()
-        );
+        let path = manifest_path(reference);
         let response = self
             .send(
                 Method::HEAD,

@@ -12,7 +12,7 @@ use futures::stream::{self, StreamExt};
 
 use crate::config::{Config, Image};
 use crate::context::{entries, recipe_digest, Entry, Ignore, RecipeInputs};
-use crate::graph::{Node, Upstream};
+use crate::graph::Upstream;
 use crate::labels;
 use crate::project::Project;
 use crate::reference::Reference;
@@ -115,7 +115,7 @@ async fn observe_image(
         .get(&repository_text)
         .cloned()
         .unwrap_or_else(|| Ok(Vec::new()))?;
-    let recipe = recipe_of(image, node);
+    let recipe = recipe_of(image);
     let last_build = last_build(registry, &repository, &versions, image);
     let base = base_digest(registry, &node.upstream);
     let (recipe, last_build, base_digest) = futures::join!(recipe, last_build, base);
@@ -179,7 +179,7 @@ async fn base_digest(
 }
 
 /// The recipe digest and the entries it covers, hashed on a blocking thread.
-async fn recipe_of(image: &Image, _node: &Node) -> Result<(String, Vec<Entry>), String> {
+async fn recipe_of(image: &Image) -> Result<(String, Vec<Entry>), String> {
     let context = image.context.clone();
     let dockerfile = image.dockerfile.clone();
     let build_args = image.build_args.clone();
