@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -19,6 +20,7 @@ use crate::docker::DockerEngine;
 use crate::execute::{render_chain, Runner, Stop};
 use crate::observe::{observe, revision};
 use crate::plan::{plan, Decision, Selection};
+use crate::progress::{Bars, Lines, Progress, Silent};
 use crate::project::Project;
 use crate::reference::Reference;
 use crate::registry::Registry;
@@ -34,6 +36,9 @@ pub struct Cli {
     /// More log output on stderr (-v: build output, -vv: requests); RUST_LOG overrides
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+    /// No progress on stderr, only errors; results still go to stdout
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -49,6 +54,8 @@ enum Command {
         ids: Vec<String>,
         #[command(flatten)]
         options: RunOptions,
+        #[command(flatten)]
+        build: BuildOptions,
     },
     /// Build these images now, whatever their schedule, then everything built on them
     Rebuild {
@@ -56,12 +63,16 @@ enum Command {
         ids: Vec<String>,
         #[command(flatten)]
         options: RunOptions,
+        #[command(flatten)]
+        build: BuildOptions,
     },
     /// Keep running: evaluate the plan every interval and build what is due
     Daemon {
         /// Time between evaluations: seconds, or with a unit (90s, 5m, 1h)
-        #[arg(long, default_value = "60s", value_parser = crate::daemon::parse_interval)]
+        #[arg(long, default_value = "60s", value_parser = crate::duration::parse_duration)]
         interval: std::time::Duration,
+        #[command(flatten)]
+        build: BuildOptions,
     },
     /// Show what `build` would do and why, without building
     Plan {
@@ -80,6 +91,24 @@ struct RunOptions {
     /// Evaluate schedules as if it were this time (RFC 3339), to test schedules
     #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
     now: Option<DateTime<Utc>>,
+    /// Also write the JSON report to FILE (stdout keeps the chosen output)
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+}
+
+/// How a build run goes.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct BuildOptions {
+    /// Most images built at once [default: the number of CPUs]
+    #[arg(long, short = 'j', value_name = "N", default_value_t = default_jobs(), value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: u16,
+    /// Start no new image after the first failure (running ones finish)
+    #[arg(long)]
+    fail_fast: bool,
+}
+
+fn default_jobs() -> u16 {
+    std::thread::available_parallelism().map_or(1, |n| u16::try_from(n.get()).unwrap_or(u16::MAX))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -121,7 +150,7 @@ impl Failure {
 /// Parses the arguments, runs the command and returns its exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    let progress = init_output(cli.verbose, cli.quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -132,7 +161,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(Exit::Usage as u8);
         }
     };
-    let result = runtime.block_on(run(cli));
+    let result = runtime.block_on(run(cli, progress));
     match result {
         Ok(exit) => ExitCode::from(exit as u8),
         Err(failure) => {
@@ -146,10 +175,24 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_logging(verbose: u8) {
-    let default = match verbose {
-        0 => "golden=info,golden::build=warn,golden::push=warn",
-        1 => "golden=debug,golden::build=info,golden::push=info",
+/// Sets up logging and picks how progress is shown: live lines on a
+/// terminal, timestamped lines otherwise, nothing with `--quiet`.
+fn init_output(verbose: u8, quiet: bool) -> Arc<dyn Progress> {
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let color = terminal && std::env::var_os("NO_COLOR").is_none();
+    let progress: Arc<dyn Progress> = if quiet {
+        Arc::new(Silent)
+    } else if terminal && verbose == 0 {
+        Arc::new(Bars::new(color))
+    } else {
+        Arc::new(Lines)
+    };
+    let default = match (quiet, verbose, terminal) {
+        (true, _, _) => "error",
+        // The live lines say what info logs would.
+        (false, 0, true) => "warn",
+        (false, 0, false) => "golden=info,golden::build=warn,golden::push=warn",
+        (false, 1, _) => "golden=debug,golden::build=info,golden::push=info",
         _ => "golden=trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -158,26 +201,29 @@ fn init_logging(verbose: u8) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
-        .with_ansi(
-            std::env::var_os("NO_COLOR").is_none()
-                && std::io::IsTerminal::is_terminal(&std::io::stderr()),
-        )
+        .with_ansi(color)
         .try_init();
+    progress
 }
 
-async fn run(cli: Cli) -> Result<Exit, Failure> {
+async fn run(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure> {
     let path = cli
         .config
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_FILE));
-    if let Command::Daemon { interval } = cli.command {
+    if let Command::Daemon { interval, build } = &cli.command {
         // Checked once up front so a broken config fails the start, not a tick.
         load(&path)?;
-        return Ok(crate::daemon::run(&path, interval).await);
+        return Ok(crate::daemon::run(&path, *interval, build).await);
     }
     let project = load(&path)?;
     match cli.command {
-        Command::Build { all, ids, options } => {
+        Command::Build {
+            all,
+            ids,
+            options,
+            build,
+        } => {
             if !all && ids.is_empty() {
                 return Err(Failure::new(
                     Exit::Usage,
@@ -189,15 +235,19 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
                 ids: in_order(&project, &selected),
                 forced: BTreeSet::new(),
             };
-            execute(&project, selection, &options).await
+            execute(&project, selection, &options, &build, progress).await
         }
-        Command::Rebuild { ids, options } => {
+        Command::Rebuild {
+            ids,
+            options,
+            build,
+        } => {
             let selected = select(&project, &ids)?;
             let selection = Selection {
                 ids: project.graph.with_dependents(&selected),
                 forced: selected,
             };
-            execute(&project, selection, &options).await
+            execute(&project, selection, &options, &build, progress).await
         }
         Command::Plan { ids, options } => {
             let selected = select(&project, &ids)?;
@@ -290,7 +340,7 @@ async fn show_plan(
     let now = options.now.unwrap_or_else(Utc::now);
     let steps = plan(project, &observations, &selection, now);
     let report = plan_report(project, &steps, registry.requests());
-    print(&report, options.output, plan_text);
+    print(&report, options, plan_text)?;
     let failed = steps.iter().any(|step| step.decision == Decision::Failed);
     Ok(if failed {
         Exit::ImageFailed
@@ -303,9 +353,12 @@ async fn execute(
     project: &Project,
     selection: Selection,
     options: &RunOptions,
+    build: &BuildOptions,
+    progress: Arc<dyn Progress>,
 ) -> Result<Exit, Failure> {
-    let report = build_once(project, &selection, options.now, &Stop::default()).await?;
-    print(&report, options.output, run_text);
+    let stop = Stop::default();
+    let report = build_once(project, &selection, options.now, &stop, build, progress).await?;
+    print(&report, options, run_text)?;
     Ok(exit_of(&report))
 }
 
@@ -324,6 +377,8 @@ pub(crate) async fn build_once(
     selection: &Selection,
     now: Option<DateTime<Utc>>,
     stop: &Stop,
+    build: &BuildOptions,
+    progress: Arc<dyn Progress>,
 ) -> Result<Report, Failure> {
     let started = Instant::now();
     let engine = DockerEngine::connect(project.config.engine.host.as_deref())
@@ -352,6 +407,9 @@ pub(crate) async fn build_once(
         observations: &observations,
         revision,
         stop: stop.clone(),
+        jobs: usize::from(build.jobs),
+        fail_fast: build.fail_fast,
+        progress,
     };
     let outcomes = runner.run(&steps).await;
     Ok(run_report(
@@ -363,16 +421,36 @@ pub(crate) async fn build_once(
     ))
 }
 
-/// Writes the report on stdout; a closed pipe is not an error.
-fn print(report: &Report, output: Output, human: fn(&Report) -> String) {
-    let text = match output {
-        Output::Json => serde_json::to_string_pretty(report)
+/// Writes the report on stdout (a closed pipe is not an error) and, with
+/// `--report FILE`, the JSON document to FILE.
+fn print(
+    report: &Report,
+    options: &RunOptions,
+    human: fn(&Report) -> String,
+) -> Result<(), Failure> {
+    let json = || {
+        serde_json::to_string_pretty(report)
             .map(|json| json + "\n")
-            .unwrap_or_default(),
+            .unwrap_or_default()
+    };
+    let text = match options.output {
+        Output::Json => json(),
         Output::Human => human(report),
     };
     let mut stdout = std::io::stdout().lock();
     let _ = stdout
         .write_all(text.as_bytes())
         .and_then(|_| stdout.flush());
+    if let Some(path) = &options.report {
+        std::fs::write(path, json()).map_err(|error| {
+            Failure::new(
+                Exit::Usage,
+                anyhow::Error::new(error).context(format!(
+                    "failed to write the report to `{}`",
+                    path.display()
+                )),
+            )
+        })?;
+    }
+    Ok(())
 }

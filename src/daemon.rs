@@ -11,42 +11,21 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::cli::{build_once, Exit};
+use crate::cli::{build_once, BuildOptions, Exit};
 use crate::execute::{render_chain, Stop};
 use crate::plan::Selection;
+use crate::progress::Lines;
 use crate::project::Project;
 use crate::report::Report;
 
-/// Parses `90`, `90s`, `5m` or `1h` into a tick interval of at least 1 s.
-pub fn parse_interval(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
-        Some(index) => text.split_at(index),
-        None => (text, "s"),
-    };
-    let value: u64 = number.parse().map_err(|_| {
-        format!("`{text}` is not an interval; expected seconds such as 60, 90s, 5m or 1h")
-    })?;
-    let seconds = match unit {
-        "s" => value,
-        "m" => value * 60,
-        "h" => value * 3600,
-        _ => return Err(format!("unknown unit `{unit}` in `{text}`; use s, m or h")),
-    };
-    if seconds == 0 {
-        return Err("the interval must be at least 1s".to_string());
-    }
-    Ok(Duration::from_secs(seconds))
-}
-
 /// Runs until SIGTERM or SIGINT; returns the exit code (0).
-pub async fn run(path: &Path, interval: Duration) -> Exit {
+pub(crate) async fn run(path: &Path, interval: Duration, build: &BuildOptions) -> Exit {
     let stop = Stop::default();
     let wake = Arc::new(Notify::new());
     listen_for_signals(stop.clone(), wake.clone());
     tracing::info!(config = %path.display(), interval_seconds = interval.as_secs(), "daemon started");
     while !stop.requested() {
-        tick(path, &stop).await;
+        tick(path, &stop, build).await;
         if stop.requested() {
             break;
         }
@@ -59,7 +38,7 @@ pub async fn run(path: &Path, interval: Duration) -> Exit {
     Exit::Success
 }
 
-async fn tick(path: &Path, stop: &Stop) {
+async fn tick(path: &Path, stop: &Stop, build: &BuildOptions) {
     let project = match Project::load(path) {
         Ok(project) => project,
         Err(error) => {
@@ -71,7 +50,7 @@ async fn tick(path: &Path, stop: &Stop) {
         ids: project.graph.order.clone(),
         forced: BTreeSet::new(),
     };
-    match build_once(&project, &selection, None, stop).await {
+    match build_once(&project, &selection, None, stop, build, Arc::new(Lines)).await {
         Ok(report) => tracing::info!("{}", summary(&report)),
         Err(failure) => tracing::error!("run failed: {}", render_chain(&failure.error)),
     }
@@ -134,20 +113,4 @@ fn listen_for_signals(stop: Stop, wake: Arc<Notify>) {
             wake.notify_one();
         }
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn intervals_parse_with_units() {
-        assert_eq!(parse_interval("60"), Ok(Duration::from_secs(60)));
-        assert_eq!(parse_interval("90s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_interval("5m"), Ok(Duration::from_secs(300)));
-        assert_eq!(parse_interval("1h"), Ok(Duration::from_secs(3600)));
-        for bad in ["", "0", "5d", "m", "-1", "1.5m"] {
-            assert!(parse_interval(bad).is_err(), "{bad:?}");
-        }
-    }
 }

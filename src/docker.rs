@@ -9,14 +9,20 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bollard::errors::Error as BollardError;
-use bollard::query_parameters::{BuildImageOptionsBuilder, PushImageOptionsBuilder};
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{
+    BuildImageOptionsBuilder, CreateContainerOptions, KillContainerOptions, LogsOptionsBuilder,
+    PushImageOptionsBuilder, RemoveContainerOptionsBuilder, StartContainerOptions,
+    WaitContainerOptions,
+};
 use bollard::{ClientVersion, Docker, API_DEFAULT_VERSION};
 use bytes::Bytes;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
+use crate::config::SmokeTest;
 use crate::context::write_tar;
-use crate::engine::{BuildRequest, Engine, EngineError};
+use crate::engine::{BuildRequest, Engine, EngineError, OnStep};
 use crate::reference::Reference;
 
 /// The socket used when neither the config nor DOCKER_HOST names one.
@@ -182,12 +188,13 @@ struct BuildLog {
 }
 
 impl BuildLog {
-    fn line(&mut self, image: &str, text: &str) {
+    fn line(&mut self, image: &str, text: &str, on_step: &dyn Fn(&str)) {
         let text = strip_escapes(text);
         for line in text.lines().map(str::trim_end).filter(|l| !l.is_empty()) {
             tracing::info!(target: "golden::build", image, "{line}");
             if line.starts_with("Step ") {
                 self.step = Some(line.to_string());
+                on_step(line);
             }
             if let Some(id) = line.strip_prefix("Successfully built ") {
                 self.image_id.get_or_insert_with(|| id.trim().to_string());
@@ -211,7 +218,7 @@ impl BuildLog {
 
 #[async_trait]
 impl Engine for DockerEngine {
-    async fn build(&self, request: BuildRequest) -> Result<String, EngineError> {
+    async fn build(&self, request: BuildRequest, on_step: OnStep) -> Result<String, EngineError> {
         let image = request.image.clone();
         let (sender, receiver) = mpsc::channel::<io::Result<Bytes>>(CHUNKS_IN_FLIGHT);
         let writer_sender = sender.clone();
@@ -261,10 +268,10 @@ impl Engine for DockerEngine {
             match item {
                 Ok(info) => {
                     if let Some(text) = &info.stream {
-                        log.line(&image, text);
+                        log.line(&image, text, on_step.as_ref());
                     }
                     if let Some(status) = &info.status {
-                        log.line(&image, status);
+                        log.line(&image, status, on_step.as_ref());
                     }
                     if let Some(detail) = &info.error_detail {
                         failure.get_or_insert_with(|| detail.message.clone().unwrap_or_default());
@@ -292,6 +299,46 @@ impl Engine for DockerEngine {
             .ok_or_else(|| log.failure(&image, "the engine reported no image id".to_string()))
     }
 
+    async fn test(&self, image: &str, test: &SmokeTest) -> Result<(), EngineError> {
+        let command = test.command.join(" ");
+        let failed = |outcome: String, output: Vec<String>| EngineError::TestFailed {
+            image: image.to_string(),
+            command: command.clone(),
+            outcome,
+            output,
+        };
+        let body = ContainerCreateBody {
+            image: Some(image.to_string()),
+            cmd: Some(test.command.clone()),
+            network_disabled: Some(true),
+            labels: Some(HashMap::from([(
+                "io.golden.smoke-test".to_string(),
+                image.to_string(),
+            )])),
+            host_config: Some(HostConfig {
+                network_mode: Some("none".to_string()),
+                ..HostConfig::default()
+            }),
+            ..ContainerCreateBody::default()
+        };
+        let created = self
+            .docker
+            .create_container(None::<CreateContainerOptions>, body)
+            .await
+            .map_err(|e| failed(format!("could not start: {}", describe(&e)), Vec::new()))?;
+        let id = created.id;
+        let result = self.run_test_container(&id, test.timeout).await;
+        let output = self.container_output(&id).await;
+        let removal = RemoveContainerOptionsBuilder::new()
+            .force(true)
+            .v(true)
+            .build();
+        if let Err(error) = self.docker.remove_container(&id, Some(removal)).await {
+            tracing::warn!(container = %id, "could not remove the smoke-test container: {}", describe(&error));
+        }
+        result.map_err(|outcome| failed(outcome, output))
+    }
+
     async fn push(&self, reference: &Reference) -> Result<String, EngineError> {
         let tag = reference.tag().unwrap_or("latest").to_string();
         let repository = reference.repository();
@@ -315,6 +362,54 @@ impl Engine for DockerEngine {
             }
         }
         digest.ok_or_else(|| failed("the engine reported no digest".to_string()))
+    }
+}
+
+impl DockerEngine {
+    /// Starts the container and waits for it; `Err` says how it failed.
+    async fn run_test_container(&self, id: &str, timeout: Duration) -> Result<(), String> {
+        self.docker
+            .start_container(id, None::<StartContainerOptions>)
+            .await
+            .map_err(|e| format!("could not start: {}", describe(&e)))?;
+        let mut wait = self.docker.wait_container(id, None::<WaitContainerOptions>);
+        match tokio::time::timeout(timeout, wait.next()).await {
+            Err(_) => {
+                let _ = self
+                    .docker
+                    .kill_container(id, None::<KillContainerOptions>)
+                    .await;
+                Err(format!("timed out after {}s", timeout.as_secs()))
+            }
+            Ok(Some(Ok(response))) if response.status_code == 0 => Ok(()),
+            Ok(Some(Ok(response))) => Err(format!("exited with code {}", response.status_code)),
+            Ok(Some(Err(BollardError::DockerContainerWaitError { code, .. }))) => {
+                Err(format!("exited with code {code}"))
+            }
+            Ok(Some(Err(error))) => Err(format!("could not be waited for: {}", describe(&error))),
+            Ok(None) => Err("ended without an exit code".to_string()),
+        }
+    }
+
+    /// The last lines the container wrote, for the error of a failed test.
+    async fn container_output(&self, id: &str) -> Vec<String> {
+        let options = LogsOptionsBuilder::new()
+            .stdout(true)
+            .stderr(true)
+            .tail(&TAIL_LINES.to_string())
+            .build();
+        let mut logs = self.docker.logs(id, Some(options));
+        let mut lines = Vec::new();
+        while let Some(Ok(chunk)) = logs.next().await {
+            let text = strip_escapes(&String::from_utf8_lossy(&chunk.into_bytes()));
+            lines.extend(
+                text.lines()
+                    .map(|line| line.trim_end().to_string())
+                    .filter(|l| !l.is_empty()),
+            );
+        }
+        let skip = lines.len().saturating_sub(TAIL_LINES);
+        lines.split_off(skip)
     }
 }
 
@@ -366,11 +461,14 @@ mod tests {
     fn build_log_keeps_the_step_and_a_bounded_tail() {
         let mut log = BuildLog::default();
         for index in 0..30 {
-            log.line("base", &format!("line {index}\n"));
+            log.line("base", &format!("line {index}\n"), &|_| {});
         }
-        log.line("base", "Step 3/4 : RUN false\n");
-        log.line("base", "Successfully built 0123abcd\n");
-        log.line("base", "\u{1b}[91mdisk full\n\u{1b}[0m");
+        let steps = std::sync::Mutex::new(Vec::new());
+        let on_step = |step: &str| steps.lock().unwrap().push(step.to_string());
+        log.line("base", "Step 3/4 : RUN false\n", &on_step);
+        log.line("base", "Successfully built 0123abcd\n", &on_step);
+        log.line("base", "\u{1b}[91mdisk full\n\u{1b}[0m", &on_step);
+        assert_eq!(*steps.lock().unwrap(), vec!["Step 3/4 : RUN false"]);
         assert_eq!(log.tail.back().map(String::as_str), Some("disk full"));
         assert_eq!(log.tail.len(), TAIL_LINES);
         assert_eq!(log.step.as_deref(), Some("Step 3/4 : RUN false"));

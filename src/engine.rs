@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use async_trait::async_trait;
 
-use crate::config::Network;
+use crate::config::{Network, SmokeTest};
 use crate::context::{ContextError, Entry};
 use crate::reference::Reference;
 
@@ -43,6 +43,14 @@ pub enum EngineError {
         message: String,
         tail: Vec<String>,
     },
+    #[error("smoke test `{command}` of `{image}` {outcome}; nothing was pushed{}", tail_text(.output))]
+    TestFailed {
+        image: String,
+        command: String,
+        /// "exited with code 3", "timed out after 5s", ...
+        outcome: String,
+        output: Vec<String>,
+    },
     #[error("failed to push `{reference}`: {message}")]
     PushFailed { reference: String, message: String },
     #[error("failed to send the build context of `{image}`")]
@@ -65,7 +73,7 @@ fn tail_text(tail: &[String]) -> String {
     if tail.is_empty() {
         String::new()
     } else {
-        format!("\nlast lines of build output:\n  {}", tail.join("\n  "))
+        format!("\nlast lines of output:\n  {}", tail.join("\n  "))
     }
 }
 
@@ -90,16 +98,28 @@ impl EngineError {
                 }
             }
             EngineError::BuildFailed { .. } => Some("fix the failing step in the Dockerfile, then run `golden build` again".to_string()),
+            EngineError::TestFailed { .. } => Some(
+                "the image was built but not published; fix the image or its `test` in golden.toml, then run `golden build` again"
+                    .to_string(),
+            ),
             _ => None,
         }
     }
 }
 
+/// Hears each build step as it starts.
+pub type OnStep = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
 /// The engine operations golden needs.
 #[async_trait]
 pub trait Engine: Send + Sync {
     /// Builds the image and tags it `request.tag`; returns the image id.
-    async fn build(&self, request: BuildRequest) -> Result<String, EngineError>;
+    /// `on_step` hears each step as it starts ("Step 3/12 : RUN make").
+    async fn build(&self, request: BuildRequest, on_step: OnStep) -> Result<String, EngineError>;
+    /// Runs `test` in a new container of `image` (a local reference) with no
+    /// network, labelled `io.golden.smoke-test=<image>`, removes
+    /// the container, and fails on a non-zero exit or the timeout.
+    async fn test(&self, image: &str, test: &SmokeTest) -> Result<(), EngineError>;
     /// Pushes exactly the tag `reference` (never every local tag) and
     /// returns the manifest digest the engine reports.
     async fn push(&self, reference: &Reference) -> Result<String, EngineError>;

@@ -30,6 +30,7 @@ pub struct ImageReport {
     /// Wall time spent on this image.
     pub seconds: Option<f64>,
     pub build_seconds: Option<f64>,
+    pub test_seconds: Option<f64>,
     pub push_seconds: Option<f64>,
     pub error: Option<String>,
     /// The newest exact version in the registry before this run.
@@ -79,6 +80,7 @@ fn base_report(project: &Project, step: &Step) -> ImageReport {
         digest: None,
         seconds: None,
         build_seconds: None,
+        test_seconds: None,
         push_seconds: None,
         error: step.error.clone(),
         last_version: step
@@ -165,6 +167,7 @@ pub fn run_report(
                 digest: outcome.digest.clone(),
                 seconds: ran.then_some(round(outcome.seconds)),
                 build_seconds: outcome.build_seconds.map(round),
+                test_seconds: outcome.test_seconds.map(round),
                 push_seconds: outcome.push_seconds.map(round),
                 error: outcome.error.clone(),
                 ..base_report(project, step)

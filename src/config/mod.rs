@@ -8,12 +8,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
 
 use crate::diagnostic::{closest, Diagnostic, Diagnostics, SourceFile};
+use crate::duration::ConfigDuration;
 use crate::reference::{validate_domain, validate_path};
 use crate::schedule::Schedule;
 use crate::version::Line;
@@ -36,7 +38,16 @@ pub const RESERVED_LABELS: &[&str] = &[
 const TOP_KEYS: &[&str] = &["registry", "engine", "defaults", "images"];
 const REGISTRY_KEYS: &[&str] = &["host", "namespace", "insecure"];
 const ENGINE_KEYS: &[&str] = &["host", "network"];
-const DEFAULT_KEYS: &[&str] = &["schedule", "pull", "build_args", "labels"];
+const DEFAULT_KEYS: &[&str] = &[
+    "schedule",
+    "pull",
+    "build_args",
+    "labels",
+    "test",
+    "test_timeout",
+];
+/// How long a smoke test may run unless `test_timeout` says otherwise.
+pub const DEFAULT_TEST_TIMEOUT: Duration = Duration::from_secs(300);
 const IMAGE_KEYS: &[&str] = &[
     "version",
     "context",
@@ -47,6 +58,8 @@ const IMAGE_KEYS: &[&str] = &[
     "schedule",
     "depends_on",
     "pull",
+    "test",
+    "test_timeout",
 ];
 
 /// Why a configuration could not be loaded.
@@ -98,6 +111,14 @@ pub struct EngineSettings {
     pub network: Network,
 }
 
+/// A command run in a container of a new image before anything is pushed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmokeTest {
+    /// The container command, e.g. `["sh", "-c", "dotnet --info"]`.
+    pub command: Vec<String>,
+    pub timeout: Duration,
+}
+
 /// One golden image line, with `[defaults]` applied.
 #[derive(Debug, Clone)]
 pub struct Image {
@@ -113,6 +134,7 @@ pub struct Image {
     pub schedule: Schedule,
     pub pull: bool,
     pub depends_on: Vec<Spanned<String>>,
+    pub test: Option<SmokeTest>,
     /// Where `[images.<id>]` is written, for later diagnostics.
     pub span: Range<usize>,
 }
@@ -184,6 +206,8 @@ struct Reader<'a> {
 struct Defaults {
     schedule: Option<Schedule>,
     pull: Option<bool>,
+    test: Option<Vec<String>>,
+    test_timeout: Option<Duration>,
     build_args: BTreeMap<String, String>,
     labels: BTreeMap<String, String>,
 }
@@ -459,7 +483,34 @@ impl<'a> Reader<'a> {
                 .map(Spanned::into_inner),
             build_args: self.strings(table, section, "build_args"),
             labels: self.labels(table, section),
+            test: self.test_command(table, section),
+            test_timeout: self.test_timeout(table, section),
         }
+    }
+
+    /// `test = ["sh", "-c", "..."]`: a non-empty list of strings.
+    fn test_command(&mut self, table: &DeTable<'_>, section: &str) -> Option<Vec<String>> {
+        let command = self.value::<Vec<String>>(table, section, "test", TEST_EXPECTED)?;
+        if command.get_ref().is_empty() || command.get_ref()[0].is_empty() {
+            self.problem(
+                command.span(),
+                format!("`test` in {section} is empty"),
+                "empty command",
+                Some(format!("`test` must be {TEST_EXPECTED}")),
+            );
+            return None;
+        }
+        Some(command.into_inner())
+    }
+
+    fn test_timeout(&mut self, table: &DeTable<'_>, section: &str) -> Option<Duration> {
+        self.value::<ConfigDuration>(
+            table,
+            section,
+            "test_timeout",
+            "a duration such as \"90s\", \"5m\" or \"1h\"",
+        )
+        .map(|timeout| timeout.into_inner().0)
     }
 
     fn strings(
@@ -550,6 +601,10 @@ impl<'a> Reader<'a> {
         let pull: Option<Spanned<bool>> = self.value(table, &section, "pull", "true or false");
         let depends_on: Option<Spanned<Vec<Spanned<String>>>> =
             self.value(table, &section, "depends_on", "a list of image ids");
+        let test_command = self
+            .test_command(table, &section)
+            .or_else(|| defaults.test.clone());
+        let test_timeout = self.test_timeout(table, &section).or(defaults.test_timeout);
         let mut build_args = defaults.build_args.clone();
         build_args.extend(self.strings(table, &section, "build_args"));
         let mut labels = defaults.labels.clone();
@@ -587,6 +642,10 @@ impl<'a> Reader<'a> {
                 .or(defaults.pull)
                 .unwrap_or(true),
             depends_on: depends_on.map(Spanned::into_inner).unwrap_or_default(),
+            test: test_command.map(|command| SmokeTest {
+                command,
+                timeout: test_timeout.unwrap_or(DEFAULT_TEST_TIMEOUT),
+            }),
             span,
         })
     }
@@ -712,6 +771,7 @@ impl<'a> Reader<'a> {
     }
 }
 
+const TEST_EXPECTED: &str = "a command as a list of strings, run in the new image before any push, e.g. [\"sh\", \"-c\", \"dotnet --info\"]";
 const SCHEDULE_EXPECTED: &str =
     "a 5-field cron expression in UTC such as \"0 3 * * 1\", or @hourly, @daily, @weekly, @monthly";
 

@@ -1,21 +1,25 @@
-//! Execute: walk the plan in dependency order; build, push the exact tag,
-//! confirm it in the registry, and only then move the floating tags by
-//! manifest copy. A failed image skips its dependents and leaves every
-//! floating tag where it was; unrelated images go on.
+//! Execute: walk the plan as a dependency graph, up to `jobs` images at a
+//! time, each starting as soon as its golden parents are done. For each
+//! image: build, run its smoke test, push the exact tag, confirm it in the
+//! registry, and only then move the floating tags by manifest copy. A failed
+//! image skips its dependents and leaves every floating tag where it was;
+//! unrelated images go on (unless `fail_fast`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{anyhow, Context as _};
 use chrono::Utc;
+use futures::stream::{FuturesUnordered, StreamExt};
 
-use crate::engine::{BuildRequest, Engine};
+use crate::engine::{BuildRequest, Engine, OnStep};
 use crate::graph::Upstream;
 use crate::labels::{golden_labels, BuildFacts};
 use crate::observe::{Observation, Observations};
 use crate::plan::{Decision, Reason, Step};
+use crate::progress::{Event, Progress};
 use crate::project::Project;
 use crate::reference::Reference;
 use crate::registry::Registry;
@@ -44,6 +48,7 @@ pub struct Outcome {
     pub floating: Vec<String>,
     pub digest: Option<String>,
     pub build_seconds: Option<f64>,
+    pub test_seconds: Option<f64>,
     pub push_seconds: Option<f64>,
     pub seconds: f64,
     pub error: Option<String>,
@@ -60,15 +65,47 @@ impl Outcome {
             floating: Vec::new(),
             digest: None,
             build_seconds: None,
+            test_seconds: None,
             push_seconds: None,
             seconds: 0.0,
             error: step.error.clone(),
         }
     }
+
+    fn skipped(step: &Step, error: String) -> Outcome {
+        let mut outcome = Outcome::new(step, Status::Skipped);
+        outcome.error = Some(error);
+        outcome
+    }
+
+    /// One line for progress output.
+    fn summary(&self) -> String {
+        match self.status {
+            Status::Built => format!(
+                "built {} ({}) in {:.1}s",
+                self.version.map(|v| v.to_string()).unwrap_or_default(),
+                if self.floating.is_empty() {
+                    "no floating tag moved".to_string()
+                } else {
+                    self.floating.join(", ")
+                },
+                self.seconds
+            ),
+            Status::UpToDate => "up to date".to_string(),
+            Status::Failed => format!(
+                "failed: {}",
+                self.error
+                    .as_deref()
+                    .and_then(|e| e.lines().next())
+                    .unwrap_or("")
+            ),
+            Status::Skipped => "skipped".to_string(),
+        }
+    }
 }
 
 /// Set when golden is asked to stop: images not yet started are skipped,
-/// the one in flight finishes (floating tags included).
+/// those in flight finish (floating tags included).
 #[derive(Debug, Clone, Default)]
 pub struct Stop(Arc<AtomicBool>);
 
@@ -93,79 +130,190 @@ pub struct Runner<'a> {
     /// The config repository's commit.
     pub revision: Option<String>,
     pub stop: Stop,
+    /// Most images built at once (at least 1).
+    pub jobs: usize,
+    /// Start nothing new after the first failure.
+    pub fail_fast: bool,
+    pub progress: Arc<dyn Progress>,
+}
+
+/// What concurrent builds of one run share.
+#[derive(Default)]
+struct Shared {
+    /// Versions pushed in this run, by repository, so a second line of the
+    /// same repository sees them when it moves `X` and `latest`.
+    pushed: Mutex<BTreeMap<String, Vec<Exact>>>,
+    /// One lock per repository around push and promotion, so two lines of
+    /// one repository never decide floating tags on stale knowledge.
+    promotion: Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Shared {
+    fn pushed(&self, repository: &str) -> Vec<Exact> {
+        self.pushed
+            .lock()
+            .map(|p| p.get(repository).cloned().unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    fn record(&self, repository: &str, version: Exact) {
+        if let Ok(mut pushed) = self.pushed.lock() {
+            pushed
+                .entry(repository.to_string())
+                .or_default()
+                .push(version);
+        }
+    }
+
+    fn lock_for(&self, repository: &str) -> Arc<tokio::sync::Mutex<()>> {
+        match self.promotion.lock() {
+            Ok(mut locks) => locks.entry(repository.to_string()).or_default().clone(),
+            Err(_) => Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
 }
 
 impl Runner<'_> {
-    /// Carries out `steps` in order and reports every image.
+    /// Carries out `steps` and reports every image, in plan order.
     pub async fn run(&self, steps: &[Step]) -> Vec<Outcome> {
+        let shared = Shared::default();
+        let in_plan: BTreeSet<&str> = steps.iter().map(|step| step.id.as_str()).collect();
         let mut outcomes: BTreeMap<String, Outcome> = BTreeMap::new();
-        // Versions pushed earlier in this run, by repository, so a second
-        // line of the same repository sees them when it moves `X` and `latest`.
-        let mut pushed: BTreeMap<String, Vec<Exact>> = BTreeMap::new();
-        let mut order = Vec::new();
-        for step in steps {
-            let outcome = match step.decision {
-                Decision::UpToDate => Outcome::new(step, Status::UpToDate),
-                Decision::Failed => Outcome::new(step, Status::Failed),
-                Decision::Build if self.stop.requested() => {
-                    let mut outcome = Outcome::new(step, Status::Skipped);
-                    outcome.error = Some("not started: golden was asked to stop".to_string());
-                    outcome
+        let mut pending: Vec<&Step> = steps.iter().collect();
+        let mut running = FuturesUnordered::new();
+        let mut halted_by: Option<String> = None;
+        let jobs = self.jobs.max(1);
+        loop {
+            let mut index = 0;
+            while index < pending.len() {
+                let step = pending[index];
+                let parents = self.parents(step, &in_plan);
+                if !parents.iter().all(|parent| outcomes.contains_key(*parent)) {
+                    index += 1;
+                    continue;
                 }
-                Decision::Build => match self.failed_parent(step, &outcomes) {
-                    Some(parent) => {
-                        let mut outcome = Outcome::new(step, Status::Skipped);
-                        outcome.reasons = vec![Reason::ParentFailed { parent }];
-                        outcome
+                let decided = match step.decision {
+                    Decision::UpToDate => Some(Outcome::new(step, Status::UpToDate)),
+                    Decision::Failed => Some(Outcome::new(step, Status::Failed)),
+                    Decision::Build => {
+                        self.not_started(step, &parents, &outcomes, halted_by.as_deref())
                     }
-                    None => self.build(step, &outcomes, &pushed).await,
-                },
-            };
-            if let (Some(version), Some(image)) =
-                (outcome.version, self.project.config.image(&step.id))
-            {
-                pushed
-                    .entry(self.project.config.repository(image))
-                    .or_default()
-                    .push(version);
+                };
+                if decided.is_none() && running.len() >= jobs {
+                    index += 1;
+                    continue;
+                }
+                pending.remove(index);
+                match decided {
+                    Some(outcome) => {
+                        self.finish(outcome, &mut outcomes, &mut halted_by);
+                        // A finished image may unblock an earlier one.
+                        index = 0;
+                    }
+                    None => {
+                        let parent_digest = self.parent_digest(step, &outcomes);
+                        running.push(self.build(step, parent_digest, &shared));
+                    }
+                }
             }
-            tracing::info!(image = %outcome.id, status = ?outcome.status, "done");
-            order.push(step.id.clone());
-            outcomes.insert(step.id.clone(), outcome);
+            match running.next().await {
+                Some(outcome) => self.finish(outcome, &mut outcomes, &mut halted_by),
+                None => break,
+            }
         }
-        order
-            .into_iter()
-            .filter_map(|id| outcomes.remove(&id))
+        for step in pending {
+            // Unreachable with a valid graph; reported rather than lost.
+            outcomes.insert(
+                step.id.clone(),
+                Outcome::skipped(step, "not started: its parents never finished".to_string()),
+            );
+        }
+        steps
+            .iter()
+            .filter_map(|step| outcomes.remove(&step.id))
             .collect()
     }
 
-    fn failed_parent(&self, step: &Step, outcomes: &BTreeMap<String, Outcome>) -> Option<String> {
-        let node = self.project.graph.nodes.get(&step.id)?;
-        node.parents
-            .iter()
-            .find(|parent| {
-                outcomes
-                    .get(*parent)
-                    .is_some_and(|o| matches!(o.status, Status::Failed | Status::Skipped))
-            })
-            .cloned()
+    fn finish(
+        &self,
+        outcome: Outcome,
+        outcomes: &mut BTreeMap<String, Outcome>,
+        halted_by: &mut Option<String>,
+    ) {
+        if outcome.status == Status::Failed && self.fail_fast && halted_by.is_none() {
+            *halted_by = Some(outcome.id.clone());
+        }
+        self.progress.event(Event::Finished {
+            image: outcome.id.clone(),
+            summary: outcome.summary(),
+        });
+        outcomes.insert(outcome.id.clone(), outcome);
     }
 
-    async fn build(
+    /// The golden parents of `step` that are part of this run.
+    fn parents<'s>(&self, step: &Step, in_plan: &BTreeSet<&'s str>) -> Vec<&'s str> {
+        let Some(node) = self.project.graph.nodes.get(&step.id) else {
+            return Vec::new();
+        };
+        node.parents
+            .iter()
+            .filter_map(|parent| in_plan.get(parent.as_str()).copied())
+            .collect()
+    }
+
+    /// Why a due image is not built after all, if it is not.
+    fn not_started(
         &self,
         step: &Step,
+        parents: &[&str],
         outcomes: &BTreeMap<String, Outcome>,
-        pushed: &BTreeMap<String, Vec<Exact>>,
-    ) -> Outcome {
+        halted_by: Option<&str>,
+    ) -> Option<Outcome> {
+        let failed = parents.iter().find(|parent| {
+            outcomes
+                .get(**parent)
+                .is_some_and(|o| matches!(o.status, Status::Failed | Status::Skipped))
+        });
+        if let Some(parent) = failed {
+            let mut outcome = Outcome::new(step, Status::Skipped);
+            outcome.reasons = vec![Reason::ParentFailed {
+                parent: parent.to_string(),
+            }];
+            return Some(outcome);
+        }
+        if self.stop.requested() {
+            return Some(Outcome::skipped(
+                step,
+                "not started: golden was asked to stop".to_string(),
+            ));
+        }
+        halted_by.map(|failed| {
+            Outcome::skipped(
+                step,
+                format!("not started: --fail-fast after `{failed}` failed"),
+            )
+        })
+    }
+
+    /// The digest of the golden parent this image is built FROM, when the
+    /// parent was pushed in this run.
+    fn parent_digest(&self, step: &Step, outcomes: &BTreeMap<String, Outcome>) -> Option<String> {
+        match &self.project.graph.nodes.get(&step.id)?.upstream {
+            Upstream::Golden { id, .. } => outcomes.get(id).and_then(|o| o.digest.clone()),
+            _ => None,
+        }
+    }
+
+    async fn build(&self, step: &Step, parent_digest: Option<String>, shared: &Shared) -> Outcome {
         let started = Instant::now();
         let mut outcome = Outcome::new(step, Status::Built);
         if let Err(error) = self
-            .build_and_push(step, outcomes, pushed, &mut outcome)
+            .build_and_push(step, parent_digest, shared, &mut outcome)
             .await
         {
             outcome.status = Status::Failed;
             outcome.error = Some(render_chain(&error));
-            tracing::error!(image = %step.id, "{}", render_chain(&error));
+            tracing::debug!(image = %step.id, "{}", render_chain(&error));
         }
         outcome.seconds = started.elapsed().as_secs_f64();
         outcome
@@ -174,34 +322,32 @@ impl Runner<'_> {
     async fn build_and_push(
         &self,
         step: &Step,
-        outcomes: &BTreeMap<String, Outcome>,
-        pushed: &BTreeMap<String, Vec<Exact>>,
+        parent_digest: Option<String>,
+        shared: &Shared,
         outcome: &mut Outcome,
     ) -> anyhow::Result<()> {
         let config = &self.project.config;
         let image = config
             .image(&step.id)
             .ok_or_else(|| anyhow!("unknown image `{}`", step.id))?;
-        let node = &self.project.graph.nodes[&step.id];
+        let node = self
+            .project
+            .graph
+            .nodes
+            .get(&step.id)
+            .ok_or_else(|| anyhow!("unknown image `{}`", step.id))?;
         let observation: &Observation = match self.observations.get(&step.id) {
             Some(Ok(observation)) => observation,
             _ => return Err(anyhow!("`{}` was not observed", step.id)),
         };
-        let base_digest = match &node.upstream {
-            Upstream::Golden { id, .. } => outcomes
-                .get(id)
-                .and_then(|o| o.digest.clone())
-                .or_else(|| observation.base_digest.clone()),
-            _ => observation.base_digest.clone(),
-        };
+        let base_digest = parent_digest.or_else(|| observation.base_digest.clone());
         if let (Some(reference), None) = (node.upstream.reference(), &base_digest) {
             return Err(anyhow!(
                 "base image `{reference}` is not in the registry; build its golden image first (`golden build --all`)"
             ));
         }
-        let base = node.upstream.reference().zip(base_digest.as_deref());
-        let dockerfile_content = match base {
-            Some((_, digest)) => node
+        let dockerfile_content = match base_digest.as_deref() {
+            Some(digest) => node
                 .pinned_dockerfile(digest)
                 .ok_or_else(|| anyhow!("cannot pin the base of `{}`", step.id))?,
             None => node.dockerfile_text.clone(),
@@ -209,7 +355,7 @@ impl Runner<'_> {
         let repository_text = config.repository(image);
         let repository = Reference::parse(&repository_text)?;
         let mut versions = observation.versions.clone();
-        versions.extend(pushed.get(&repository_text).into_iter().flatten().copied());
+        versions.extend(shared.pushed(&repository_text));
         let version = next_build(image.version, &versions);
         let exact = repository.with_tag(&version.to_string());
         let base_name = node.upstream.reference().map(|r| r.to_string());
@@ -224,33 +370,62 @@ impl Runner<'_> {
                 recipe: &observation.recipe,
             },
         );
-        tracing::info!(image = %step.id, tag = %exact, "building");
+        self.progress.event(Event::Started {
+            image: step.id.clone(),
+            tag: exact.to_string(),
+        });
+        let progress = self.progress.clone();
+        let id = step.id.clone();
+        let on_step: OnStep = Arc::new(move |line: &str| {
+            progress.event(Event::Step {
+                image: id.clone(),
+                step: line.to_string(),
+            })
+        });
         let build_started = Instant::now();
         self.engine
-            .build(BuildRequest {
-                image: step.id.clone(),
-                context: image.context.clone(),
-                entries: observation.entries.clone(),
-                dockerfile: image.dockerfile.clone(),
-                dockerfile_content,
-                build_args: image.build_args.clone(),
-                labels,
-                network: config.engine.network,
-                pull: image.pull,
-                tag: exact.clone(),
-            })
+            .build(
+                BuildRequest {
+                    image: step.id.clone(),
+                    context: image.context.clone(),
+                    entries: observation.entries.clone(),
+                    dockerfile: image.dockerfile.clone(),
+                    dockerfile_content,
+                    build_args: image.build_args.clone(),
+                    labels,
+                    network: config.engine.network,
+                    pull: image.pull,
+                    tag: exact.clone(),
+                },
+                on_step,
+            )
             .await?;
         outcome.build_seconds = Some(build_started.elapsed().as_secs_f64());
+        if let Some(test) = &image.test {
+            self.progress.event(Event::Testing {
+                image: step.id.clone(),
+            });
+            let test_started = Instant::now();
+            let result = self.engine.test(&exact.to_string(), test).await;
+            outcome.test_seconds = Some(test_started.elapsed().as_secs_f64());
+            result?;
+        }
+        self.progress.event(Event::Pushing {
+            image: step.id.clone(),
+        });
         let push_started = Instant::now();
+        let lock = shared.lock_for(&repository_text);
+        let _promotion = lock.lock().await;
         self.push_exact(&exact, outcome).await?;
         outcome.version = Some(version);
-        self.promote(&repository, version, &versions, outcome)
-            .await?;
+        shared.record(&repository_text, version);
+        let mut versions = observation.versions.clone();
+        versions.extend(shared.pushed(&repository_text));
+        let promoted = self.promote(&repository, version, &versions, outcome).await;
         outcome.push_seconds = Some(push_started.elapsed().as_secs_f64());
-        Ok(())
+        promoted
     }
 
-    /// Pushes the exact tag, then confirms the registry serves that digest.
     async fn push_exact(&self, exact: &Reference, outcome: &mut Outcome) -> anyhow::Result<()> {
         let existing = self
             .registry
@@ -282,7 +457,8 @@ impl Runner<'_> {
         }
     }
 
-    /// Moves the floating tags the forward-only rules allow to the pushed digest.
+    /// Moves the floating tags the forward-only rules allow to the pushed
+    /// digest; `existing` holds every exact version, this one included.
     async fn promote(
         &self,
         repository: &Reference,
@@ -294,9 +470,8 @@ impl Runner<'_> {
             .digest
             .clone()
             .ok_or_else(|| anyhow!("nothing was pushed"))?;
-        let mut versions = existing.to_vec();
-        versions.push(version);
-        for tag in floating_tags(version, &versions) {
+        let versions = existing;
+        for tag in floating_tags(version, versions) {
             self.registry
                 .copy_tag(repository, &digest, &tag)
                 .await

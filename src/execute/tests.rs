@@ -9,10 +9,13 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use super::*;
+use crate::config::SmokeTest;
 use crate::diagnostic::SourceFile;
-use crate::engine::EngineError;
+use crate::engine::{EngineError, OnStep};
+use crate::graph::Upstream;
 use crate::observe::Observation;
 use crate::plan::{plan, Selection};
+use crate::progress::Silent;
 use crate::registry::{ImageConfig, RegistryError};
 
 const CONFIG: &str = "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\
@@ -89,13 +92,18 @@ impl Registry for FakeRegistry {
 struct FakeEngine {
     registry: Arc<FakeRegistry>,
     failing_builds: BTreeSet<String>,
+    failing_tests: BTreeSet<String>,
     failing_pushes: BTreeSet<String>,
     calls: Mutex<Vec<String>>,
+    /// Builds running now and the most seen at once.
+    running: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
 }
 
 #[async_trait]
 impl Engine for FakeEngine {
-    async fn build(&self, request: BuildRequest) -> Result<String, EngineError> {
+    async fn build(&self, request: BuildRequest, on_step: OnStep) -> Result<String, EngineError> {
+        use std::sync::atomic::Ordering::SeqCst;
         let base_label = request
             .labels
             .get(crate::labels::BASE_DIGEST)
@@ -105,6 +113,11 @@ impl Engine for FakeEngine {
             .lock()
             .unwrap()
             .push(format!("build {} on {base_label}", request.tag));
+        on_step("Step 1/1 : RUN true");
+        let now = self.running.fetch_add(1, SeqCst) + 1;
+        self.most.fetch_max(now, SeqCst);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        self.running.fetch_sub(1, SeqCst);
         if self.failing_builds.contains(&request.image) {
             return Err(EngineError::BuildFailed {
                 image: request.image,
@@ -115,6 +128,23 @@ impl Engine for FakeEngine {
         }
         Ok(format!("image-{}", request.tag))
     }
+    async fn test(&self, image: &str, test: &SmokeTest) -> Result<(), EngineError> {
+        self.calls.lock().unwrap().push(format!("test {image}"));
+        if self
+            .failing_tests
+            .iter()
+            .any(|name| image.contains(&format!("/{name}:")))
+        {
+            return Err(EngineError::TestFailed {
+                image: image.into(),
+                command: test.command.join(" "),
+                outcome: "exited with code 1".into(),
+                output: vec![],
+            });
+        }
+        Ok(())
+    }
+
     async fn push(&self, reference: &Reference) -> Result<String, EngineError> {
         self.calls.lock().unwrap().push(format!("push {reference}"));
         if self
@@ -142,64 +172,100 @@ impl Engine for FakeEngine {
 
 const UPSTREAM: &str = "sha256:upstream";
 
-fn project() -> Project {
+/// base <- app, plus two independent images; `side` has a smoke test.
+const WIDE: &str = "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\
+[images.base]\nversion = \"1.0\"\ncontext = \"images/base\"\n\
+[images.app]\nversion = \"1.0\"\ncontext = \"images/app\"\n\
+[images.side]\nversion = \"1.0\"\ncontext = \"images/base\"\ntest = [\"sh\", \"-c\", \"true\"]\n\
+[images.other]\nversion = \"1.0\"\ncontext = \"images/base\"\n";
+
+fn project(config: &str) -> Project {
     Project::from_source(SourceFile::new(
         Path::new("tests/fixtures/config/golden.toml"),
-        CONFIG,
+        config,
     ))
     .unwrap()
 }
 
-fn never_built() -> Observations {
-    let observation = |base: Option<&str>| Observation {
-        versions: Vec::new(),
-        last_build: None,
-        base_digest: base.map(str::to_string),
-        recipe: "sha256:recipe".into(),
-        entries: Vec::new(),
-    };
-    let mut observations = Observations::new();
-    observations.insert("base".into(), Ok(observation(Some(UPSTREAM))));
-    observations.insert("app".into(), Ok(observation(None)));
-    observations
+/// Nothing built yet; golden parents have no digest until pushed.
+fn never_built(project: &Project) -> Observations {
+    project
+        .config
+        .images
+        .iter()
+        .map(|image| {
+            let golden_parent = matches!(
+                project.graph.nodes[&image.id].upstream,
+                Upstream::Golden { .. }
+            );
+            let observation = Observation {
+                versions: Vec::new(),
+                last_build: None,
+                base_digest: (!golden_parent).then(|| UPSTREAM.to_string()),
+                recipe: "sha256:recipe".into(),
+                entries: Vec::new(),
+            };
+            (image.id.clone(), Ok(observation))
+        })
+        .collect()
+}
+
+#[derive(Default)]
+struct Faults {
+    builds: &'static [&'static str],
+    tests: &'static [&'static str],
+    pushes: &'static [&'static str],
 }
 
 struct Harness {
+    project: Project,
     registry: Arc<FakeRegistry>,
     engine: FakeEngine,
 }
 
 impl Harness {
-    fn new(failing_builds: &[&str], failing_pushes: &[&str]) -> Harness {
+    fn new(config: &str, faults: Faults) -> Harness {
         let registry = Arc::new(FakeRegistry::default());
+        let set = |names: &[&str]| names.iter().map(|s| s.to_string()).collect();
         let engine = FakeEngine {
             registry: registry.clone(),
-            failing_builds: failing_builds.iter().map(|s| s.to_string()).collect(),
-            failing_pushes: failing_pushes.iter().map(|s| s.to_string()).collect(),
+            failing_builds: set(faults.builds),
+            failing_tests: set(faults.tests),
+            failing_pushes: set(faults.pushes),
             calls: Mutex::new(Vec::new()),
+            running: Default::default(),
+            most: Default::default(),
         };
-        Harness { registry, engine }
+        Harness {
+            project: project(config),
+            registry,
+            engine,
+        }
     }
 
-    fn run(&self, observations: &Observations) -> Vec<Outcome> {
-        let project = project();
+    fn run(&self, jobs: usize, fail_fast: bool, stop: Stop) -> Vec<Outcome> {
+        let observations = never_built(&self.project);
         let selection = Selection {
-            ids: project.graph.order.clone(),
+            ids: self.project.graph.order.clone(),
             forced: BTreeSet::new(),
         };
-        let steps = plan(&project, observations, &selection, chrono::Utc::now());
+        let steps = plan(&self.project, &observations, &selection, chrono::Utc::now());
         let runner = Runner {
-            project: &project,
+            project: &self.project,
             engine: &self.engine,
             registry: self.registry.as_ref(),
-            observations,
+            observations: &observations,
             revision: None,
-            stop: Stop::default(),
+            stop,
+            jobs,
+            fail_fast,
+            progress: Arc::new(Silent),
         };
-        tokio::runtime::Builder::new_current_thread()
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
             .build()
-            .unwrap()
-            .block_on(runner.run(&steps))
+            .unwrap();
+        runtime.block_on(runner.run(&steps))
     }
 
     fn engine_calls(&self) -> Vec<String> {
@@ -211,10 +277,14 @@ impl Harness {
     }
 }
 
+fn status(outcomes: &[Outcome], id: &str) -> Status {
+    outcomes.iter().find(|o| o.id == id).unwrap().status
+}
+
 #[test]
 fn parents_build_first_and_children_build_on_the_pushed_digest() {
-    let harness = Harness::new(&[], &[]);
-    let outcomes = harness.run(&never_built());
+    let harness = Harness::new(CONFIG, Faults::default());
+    let outcomes = harness.run(1, false, Stop::default());
     let statuses: Vec<(&str, Status)> =
         outcomes.iter().map(|o| (o.id.as_str(), o.status)).collect();
     assert_eq!(
@@ -241,36 +311,158 @@ fn parents_build_first_and_children_build_on_the_pushed_digest() {
 }
 
 #[test]
+fn never_more_than_jobs_builds_at_once_and_independent_images_overlap() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let serial = Harness::new(WIDE, Faults::default());
+    serial.run(1, false, Stop::default());
+    assert_eq!(serial.engine.most.load(SeqCst), 1);
+    let parallel = Harness::new(WIDE, Faults::default());
+    let outcomes = parallel.run(2, false, Stop::default());
+    assert_eq!(parallel.engine.most.load(SeqCst), 2);
+    assert!(
+        outcomes.iter().all(|o| o.status == Status::Built),
+        "{outcomes:?}"
+    );
+    // The child still starts only after its parent was pushed.
+    let calls = parallel.engine_calls();
+    let pushed_base = calls
+        .iter()
+        .position(|c| c == "push registry.local:5000/golden/base:1.0.0")
+        .unwrap();
+    let built_app = calls
+        .iter()
+        .position(|c| c.starts_with("build registry.local:5000/golden/app"))
+        .unwrap();
+    assert!(pushed_base < built_app, "{calls:?}");
+    let wide = Harness::new(WIDE, Faults::default());
+    wide.run(8, false, Stop::default());
+    assert_eq!(
+        wide.engine.most.load(SeqCst),
+        3,
+        "base, side and other are independent"
+    );
+}
+
+#[test]
 fn a_failed_build_skips_its_dependents_and_pushes_nothing() {
-    let harness = Harness::new(&["base"], &[]);
-    let outcomes = harness.run(&never_built());
-    assert_eq!(outcomes[0].status, Status::Failed);
+    let harness = Harness::new(
+        WIDE,
+        Faults {
+            builds: &["base"],
+            ..Faults::default()
+        },
+    );
+    let outcomes = harness.run(2, false, Stop::default());
+    assert_eq!(status(&outcomes, "base"), Status::Failed);
     assert!(outcomes[0]
         .error
         .as_deref()
         .unwrap()
         .contains("Step 2/2 : RUN false"));
-    assert_eq!(outcomes[1].status, Status::Skipped);
+    let app = outcomes.iter().find(|o| o.id == "app").unwrap();
+    assert_eq!(app.status, Status::Skipped);
     assert_eq!(
-        outcomes[1].reasons,
+        app.reasons,
         vec![Reason::ParentFailed {
             parent: "base".into()
         }]
     );
     assert_eq!(
-        harness.engine_calls(),
-        vec!["build registry.local:5000/golden/base:1.0.0 on sha256:upstream"]
+        status(&outcomes, "side"),
+        Status::Built,
+        "siblings still build"
     );
-    assert!(harness.copies().is_empty());
+    assert_eq!(status(&outcomes, "other"), Status::Built);
+    assert!(!harness
+        .engine_calls()
+        .iter()
+        .any(|c| c.contains("golden/base:1.0.0") && c.starts_with("push")));
+    assert!(!harness.copies().iter().any(|c| c.contains("golden/base:")));
+}
+
+#[test]
+fn fail_fast_starts_nothing_new_after_the_first_failure() {
+    let harness = Harness::new(
+        WIDE,
+        Faults {
+            builds: &["base"],
+            ..Faults::default()
+        },
+    );
+    let outcomes = harness.run(1, true, Stop::default());
+    assert_eq!(status(&outcomes, "base"), Status::Failed);
+    for id in ["app", "side", "other"] {
+        assert_eq!(status(&outcomes, id), Status::Skipped, "{id}");
+    }
+    let other = outcomes.iter().find(|o| o.id == "other").unwrap();
+    assert!(other
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("--fail-fast after `base` failed"));
+    assert_eq!(harness.engine_calls().len(), 1);
+}
+
+#[test]
+fn a_failed_smoke_test_pushes_nothing_and_moves_no_floating_tag() {
+    let harness = Harness::new(
+        WIDE,
+        Faults {
+            tests: &["side"],
+            ..Faults::default()
+        },
+    );
+    harness
+        .registry
+        .put("registry.local:5000/golden/side", "1.0", "sha256:previous");
+    let outcomes = harness.run(2, false, Stop::default());
+    let side = outcomes.iter().find(|o| o.id == "side").unwrap();
+    assert_eq!(side.status, Status::Failed);
+    assert!(
+        side.error
+            .as_deref()
+            .unwrap()
+            .contains("smoke test `sh -c true`"),
+        "{:?}",
+        side.error
+    );
+    assert!(side.test_seconds.is_some());
+    let calls = harness.engine_calls();
+    assert!(
+        calls.contains(&"test registry.local:5000/golden/side:1.0.0".to_string()),
+        "{calls:?}"
+    );
+    assert!(!calls
+        .iter()
+        .any(|c| c.starts_with("push registry.local:5000/golden/side")));
+    assert_eq!(
+        harness
+            .registry
+            .get("registry.local:5000/golden/side", "1.0")
+            .as_deref(),
+        Some("sha256:previous")
+    );
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.starts_with("test registry.local:5000/golden/other")),
+        "images without a test run none"
+    );
 }
 
 #[test]
 fn a_failed_push_moves_no_floating_tag() {
-    let harness = Harness::new(&[], &["base"]);
+    let harness = Harness::new(
+        CONFIG,
+        Faults {
+            pushes: &["base"],
+            ..Faults::default()
+        },
+    );
     harness
         .registry
         .put("registry.local:5000/golden/base", "1.0", "sha256:previous");
-    let outcomes = harness.run(&never_built());
+    let outcomes = harness.run(2, false, Stop::default());
     assert_eq!(outcomes[0].status, Status::Failed);
     assert!(outcomes[0].floating.is_empty());
     assert!(harness.copies().is_empty(), "{:?}", harness.copies());
@@ -286,13 +478,13 @@ fn a_failed_push_moves_no_floating_tag() {
 
 #[test]
 fn an_exact_tag_that_appeared_meanwhile_is_never_overwritten() {
-    let harness = Harness::new(&[], &[]);
+    let harness = Harness::new(CONFIG, Faults::default());
     harness.registry.put(
         "registry.local:5000/golden/base",
         "1.0.0",
         "sha256:someone-else",
     );
-    let outcomes = harness.run(&never_built());
+    let outcomes = harness.run(2, false, Stop::default());
     assert_eq!(outcomes[0].status, Status::Failed);
     assert!(outcomes[0]
         .error
@@ -314,28 +506,10 @@ fn an_exact_tag_that_appeared_meanwhile_is_never_overwritten() {
 
 #[test]
 fn a_stop_request_starts_nothing_new() {
-    let harness = Harness::new(&[], &[]);
-    let project = project();
-    let observations = never_built();
-    let selection = Selection {
-        ids: project.graph.order.clone(),
-        forced: BTreeSet::new(),
-    };
-    let steps = plan(&project, &observations, &selection, chrono::Utc::now());
+    let harness = Harness::new(CONFIG, Faults::default());
     let stop = Stop::default();
     stop.request();
-    let runner = Runner {
-        project: &project,
-        engine: &harness.engine,
-        registry: harness.registry.as_ref(),
-        observations: &observations,
-        revision: None,
-        stop,
-    };
-    let outcomes = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap()
-        .block_on(runner.run(&steps));
+    let outcomes = harness.run(2, false, stop);
     assert!(outcomes.iter().all(|o| o.status == Status::Skipped));
     assert!(harness.engine_calls().is_empty());
 }
