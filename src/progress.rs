@@ -72,9 +72,9 @@ impl Bars {
     /// Bars on stderr; `color` false honours NO_COLOR.
     pub fn new(color: bool) -> Bars {
         let template = if color {
-            "{spinner:.cyan} {prefix:.bold} {elapsed:>4} {wide_msg}"
+            "{spinner:.cyan} {prefix:<16.bold} {elapsed:>4} {wide_msg}"
         } else {
-            "{spinner} {prefix} {elapsed:>4} {wide_msg}"
+            "{spinner} {prefix:<16} {elapsed:>4} {wide_msg}"
         };
         let style = ProgressStyle::with_template(template)
             .unwrap_or_else(|_| ProgressStyle::default_spinner())
