@@ -138,6 +138,17 @@ impl Distribution {
         }
     }
 
+    /// A plain GET of `path` on the registry of `reference`.
+    async fn get(
+        &self,
+        reference: &Reference,
+        path: &str,
+        action: &str,
+    ) -> Result<Response, RegistryError> {
+        self.send(Method::GET, reference, path, HeaderMap::new(), None, action)
+            .await
+    }
+
     fn token_for(&self, host: &str, scope: &str) -> Option<String> {
         self.tokens
             .lock()
@@ -244,11 +255,7 @@ impl Distribution {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_string();
-        let header_digest = response
-            .headers()
-            .get("docker-content-digest")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+        let header_digest = header(&response, "docker-content-digest");
         let body = read_capped(response, MANIFEST_LIMIT, host, action).await?;
         if !status.is_success() {
             return Err(status_error(host, action, status, &body));
@@ -265,6 +272,15 @@ impl Distribution {
         }
         Ok(Some((body, media_type, header_digest.unwrap_or(computed))))
     }
+}
+
+/// A response header as text.
+fn header(response: &Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_string)
 }
 
 /// `/v2/<path>/manifests/<tag or digest>`.
@@ -426,16 +442,7 @@ impl Registry for Distribution {
         let mut path = format!("/v2/{}/tags/list?n=1000", repository.registry_path());
         let mut tags = Vec::new();
         loop {
-            let response = self
-                .send(
-                    Method::GET,
-                    repository,
-                    &path,
-                    HeaderMap::new(),
-                    None,
-                    &action,
-                )
-                .await?;
+            let response = self.get(repository, &path, &action).await?;
             let status = response.status();
             let next = response
                 .headers()
@@ -493,11 +500,7 @@ impl Registry for Distribution {
         if !status.is_success() {
             return Err(status_error(reference.registry(), &action, status, &[]));
         }
-        let digest = response
-            .headers()
-            .get("docker-content-digest")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+        let digest = header(&response, "docker-content-digest");
         match digest {
             Some(digest) if crate::reference::validate_digest(&digest).is_ok() => Ok(Some(digest)),
             // Some registries omit the header on HEAD: hash the manifest instead.
@@ -544,16 +547,7 @@ impl Registry for Distribution {
             })?
             .to_string();
         let path = format!("/v2/{}/blobs/{config_digest}", reference.registry_path());
-        let response = self
-            .send(
-                Method::GET,
-                reference,
-                &path,
-                HeaderMap::new(),
-                None,
-                &action,
-            )
-            .await?;
+        let response = self.get(reference, &path, &action).await?;
         let status = response.status();
         let blob = read_capped(response, CONFIG_LIMIT, &host, &action).await?;
         if !status.is_success() {
@@ -610,11 +604,7 @@ impl Registry for Distribution {
             .send(Method::PUT, repository, &path, headers, Some(body), &action)
             .await?;
         let status = response.status();
-        let written = response
-            .headers()
-            .get("docker-content-digest")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+        let written = header(&response, "docker-content-digest");
         let reply = read_capped(response, MANIFEST_LIMIT, &host, &action).await?;
         if !status.is_success() {
             return Err(status_error(&host, &action, status, &reply));
