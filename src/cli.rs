@@ -317,7 +317,8 @@ async fn connect_registry(project: &Project) -> Result<Distribution, Failure> {
     } else {
         Vec::new()
     };
-    let registry = Distribution::new(insecure).map_err(|e| Failure::new(Exit::Unreachable, e))?;
+    let registry = Distribution::new(insecure, config.registry.retries)
+        .map_err(|e| Failure::new(Exit::Unreachable, e))?;
     let repository = format!(
         "{}/{}/probe",
         config.registry.host, config.registry.namespace

@@ -41,11 +41,14 @@ pub struct Distribution {
     /// Bearer tokens by (host, scope).
     tokens: Mutex<HashMap<(String, String), String>>,
     requests: AtomicU64,
+    /// How many times a transient failure is retried.
+    retries: u32,
 }
 
 impl Distribution {
-    /// A client; `insecure` hosts (and loopback ones) may use plain HTTP.
-    pub fn new(insecure: Vec<String>) -> Result<Distribution, RegistryError> {
+    /// A client; `insecure` hosts (and loopback ones) may use plain HTTP;
+    /// transient failures are retried `retries` times.
+    pub fn new(insecure: Vec<String>, retries: u32) -> Result<Distribution, RegistryError> {
         let client = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
@@ -61,6 +64,7 @@ impl Distribution {
             schemes: Mutex::new(HashMap::new()),
             tokens: Mutex::new(HashMap::new()),
             requests: AtomicU64::new(0),
+            retries,
         })
     }
 
@@ -110,12 +114,9 @@ impl Distribution {
             if let Some(body) = &body {
                 request = request.body(body.clone());
             }
-            self.requests.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(%method, %url, "registry request");
-            let response = request
-                .send()
-                .await
-                .map_err(|error| unreachable(&host, &error))?;
+            let response = self
+                .send_with_retries(request, &method, &url, &host)
+                .await?;
             if response.status() == StatusCode::UNAUTHORIZED && !retried_auth {
                 if let Some(challenge) = response
                     .headers()
@@ -135,6 +136,54 @@ impl Distribution {
                 }
             }
             return Ok(response);
+        }
+    }
+
+    /// Sends `request`, retrying transient failures (connection refused or
+    /// reset, timeouts, 5xx, 429) with capped exponential backoff and
+    /// jitter, honouring Retry-After. Other answers return at once.
+    async fn send_with_retries(
+        &self,
+        request: reqwest::RequestBuilder,
+        method: &Method,
+        url: &str,
+        host: &str,
+    ) -> Result<Response, RegistryError> {
+        let mut attempt = 0;
+        loop {
+            let Some(this_try) = request.try_clone() else {
+                self.requests.fetch_add(1, Ordering::Relaxed);
+                return request
+                    .send()
+                    .await
+                    .map_err(|error| unreachable(host, &error));
+            };
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(%method, %url, attempt, "registry request");
+            let result = this_try.send().await;
+            let wait = match &result {
+                Ok(response) if is_transient_status(response.status()) => {
+                    Some(retry_after(response))
+                }
+                Ok(_) => None,
+                Err(error) if error.is_connect() || error.is_timeout() || error.is_request() => {
+                    Some(None)
+                }
+                Err(_) => None,
+            };
+            match wait {
+                Some(hint) if attempt < self.retries => {
+                    let delay = hint.unwrap_or_else(|| backoff(attempt));
+                    let why = match &result {
+                        Ok(response) => format!("HTTP {}", response.status().as_u16()),
+                        Err(error) => error.to_string(),
+                    };
+                    tracing::warn!(%method, %url, attempt = attempt + 1, "registry request failed ({why}); retrying in {:.1}s", delay.as_secs_f64());
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                _ => return result.map_err(|error| unreachable(host, &error)),
+            }
         }
     }
 
@@ -272,6 +321,27 @@ impl Distribution {
         }
         Ok(Some((body, media_type, header_digest.unwrap_or(computed))))
     }
+}
+
+/// Statuses worth another try: the registry or a proxy in front of it is
+/// overloaded or restarting.
+fn is_transient_status(status: StatusCode) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS || matches!(status.as_u16(), 500 | 502 | 503 | 504)
+}
+
+/// The wait a 429 or 503 asks for in Retry-After (seconds), capped at a minute.
+fn retry_after(response: &Response) -> Option<Duration> {
+    let seconds: u64 = header(response, "retry-after")?.trim().parse().ok()?;
+    Some(Duration::from_secs(seconds.min(60)))
+}
+
+/// 250 ms, 500 ms, 1 s, ... capped at 8 s, each with up to half of it
+/// taken off at random so many clients do not retry in step.
+pub fn backoff(attempt: u32) -> Duration {
+    let base = Duration::from_millis(250)
+        .saturating_mul(1 << attempt.min(5))
+        .min(Duration::from_secs(8));
+    base.mul_f64(1.0 - fastrand::f64() / 2.0)
 }
 
 /// A response header as text.
@@ -640,6 +710,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn backoff_grows_is_capped_and_jittered() {
+        for attempt in 0..10 {
+            let delay = backoff(attempt);
+            let ceiling = Duration::from_millis(250)
+                .saturating_mul(1 << attempt.min(5))
+                .min(Duration::from_secs(8));
+            assert!(
+                delay <= ceiling && delay >= ceiling / 2,
+                "attempt {attempt}: {delay:?}"
+            );
+        }
+        assert!(!is_transient_status(StatusCode::UNAUTHORIZED));
+        assert!(!is_transient_status(StatusCode::NOT_FOUND));
+        assert!(is_transient_status(StatusCode::SERVICE_UNAVAILABLE));
+        assert!(is_transient_status(StatusCode::TOO_MANY_REQUESTS));
+    }
+
+    #[test]
     fn challenges_are_parsed() {
         let parsed = parse_challenge(
             r#"realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull""#,
@@ -664,7 +752,7 @@ mod tests {
 
     #[test]
     fn loopback_and_insecure_hosts_may_use_http() {
-        let client = Distribution::new(vec!["registry.lan:5000".into()]).unwrap();
+        let client = Distribution::new(vec!["registry.lan:5000".into()], 0).unwrap();
         for host in [
             "127.0.0.1:5000",
             "localhost:5000",

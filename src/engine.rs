@@ -63,6 +63,29 @@ pub enum EngineError {
     Api { action: String, message: String },
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_network_and_server_push_errors_are_transient() {
+        let push = |message: &str| EngineError::PushFailed {
+            reference: "r/a:1".into(),
+            message: message.into(),
+        };
+        assert!(push("Put \"http://127.0.0.1:5000/v2/a/blobs/uploads/x\": dial tcp 127.0.0.1:5000: connect: connection refused").is_transient());
+        assert!(push("received unexpected HTTP status: 503 Service Unavailable").is_transient());
+        assert!(push("unexpected EOF").is_transient());
+        assert!(!push("unauthorized: authentication required").is_transient());
+        assert!(!push("denied: requested access to the resource is denied").is_transient());
+        assert!(!EngineError::Api {
+            action: "x".into(),
+            message: "connection refused".into()
+        }
+        .is_transient());
+    }
+}
+
 fn step_text(step: &Option<String>) -> String {
     step.as_ref()
         .map(|step| format!(" at `{step}`"))
@@ -78,6 +101,31 @@ fn tail_text(tail: &[String]) -> String {
 }
 
 impl EngineError {
+    /// Whether trying the same push again may work: the registry was
+    /// unreachable, reset the connection or answered 5xx/429.
+    pub fn is_transient(&self) -> bool {
+        let EngineError::PushFailed { message, .. } = self else {
+            return false;
+        };
+        let message = message.to_ascii_lowercase();
+        [
+            "connection refused",
+            "connection reset",
+            "broken pipe",
+            "eof",
+            "i/o timeout",
+            "timeout",
+            "502 bad gateway",
+            "503 service unavailable",
+            "504 gateway",
+            "500 internal server error",
+            "429 too many requests",
+            "toomanyrequests",
+        ]
+        .iter()
+        .any(|needle| message.contains(needle))
+    }
+
     /// What the user can do about it, when golden knows.
     pub fn hint(&self) -> Option<String> {
         match self {

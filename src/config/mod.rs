@@ -36,7 +36,9 @@ pub const RESERVED_LABELS: &[&str] = &[
 ];
 
 const TOP_KEYS: &[&str] = &["registry", "engine", "defaults", "images"];
-const REGISTRY_KEYS: &[&str] = &["host", "namespace", "insecure"];
+const REGISTRY_KEYS: &[&str] = &["host", "namespace", "insecure", "retries"];
+/// Retries of a transient registry failure unless `retries` says otherwise.
+pub const DEFAULT_RETRIES: u32 = 4;
 const ENGINE_KEYS: &[&str] = &["host", "network"];
 const DEFAULT_KEYS: &[&str] = &[
     "schedule",
@@ -81,6 +83,8 @@ pub struct RegistrySettings {
     pub host: String,
     pub namespace: String,
     pub insecure: bool,
+    /// Retries of a transient failure (connection refused or reset, 5xx, 429).
+    pub retries: u32,
 }
 
 /// The network RUN steps get.
@@ -420,10 +424,23 @@ impl<'a> Reader<'a> {
                 );
             }
         }
+        let retries = self.value::<u32>(table, section, "retries", "a whole number from 0 to 10");
+        if let Some(count) = retries.as_ref().filter(|count| *count.get_ref() > 10) {
+            self.problem(
+                count.span(),
+                format!(
+                    "`retries` in {section} is {}, more than 10",
+                    count.get_ref()
+                ),
+                "too many",
+                Some("retries back off up to 8s each; 10 is already over a minute".into()),
+            );
+        }
         Some(RegistrySettings {
             host: host?.into_inner(),
             namespace: namespace?.into_inner(),
             insecure: insecure.unwrap_or(false),
+            retries: retries.map_or(DEFAULT_RETRIES, |count| (*count.get_ref()).min(10)),
         })
     }
 

@@ -426,6 +426,30 @@ impl Runner<'_> {
         promoted
     }
 
+    /// The engine's push, tried again after transient failures. Pushing the
+    /// same tag again is safe: layers already uploaded are skipped.
+    async fn push_with_retries(
+        &self,
+        exact: &Reference,
+    ) -> Result<String, crate::engine::EngineError> {
+        let mut attempt = 0;
+        loop {
+            match self.engine.push(exact).await {
+                Err(error)
+                    if error.is_transient() && attempt < self.project.config.registry.retries =>
+                {
+                    let delay = crate::distribution::backoff(attempt);
+                    tracing::warn!(tag = %exact, attempt = attempt + 1, "push failed ({error}); retrying in {:.1}s", delay.as_secs_f64());
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// Pushes the exact tag after checking it is still free, then confirms
+    /// the registry serves the digest the engine reported.
     async fn push_exact(&self, exact: &Reference, outcome: &mut Outcome) -> anyhow::Result<()> {
         let existing = self
             .registry
@@ -438,7 +462,7 @@ impl Runner<'_> {
             ));
         }
         tracing::info!(tag = %exact, "pushing");
-        let pushed = self.engine.push(exact).await?;
+        let pushed = self.push_with_retries(exact).await?;
         let confirmed = self
             .registry
             .manifest_digest(exact)
