@@ -105,6 +105,17 @@ pub(crate) struct BuildOptions {
     /// Start no new image after the first failure (running ones finish)
     #[arg(long)]
     fail_fast: bool,
+    /// When another run of this config is building, wait this long for it
+    /// (0, 90s, 5m, 1h), then exit 4
+    #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_wait)]
+    wait_lock: std::time::Duration,
+}
+
+fn parse_wait(text: &str) -> Result<std::time::Duration, String> {
+    match text.trim() {
+        "0" | "0s" => Ok(std::time::Duration::ZERO),
+        other => crate::duration::parse_duration(other),
+    }
 }
 
 fn default_jobs() -> u16 {
@@ -130,6 +141,12 @@ pub enum Exit {
     ImageFailed = 1,
     Usage = 2,
     Unreachable = 3,
+    /// Another run of the same config holds the lock.
+    Locked = 4,
+    /// Stopped by SIGINT.
+    Interrupted = 130,
+    /// Stopped by SIGTERM.
+    Terminated = 143,
 }
 
 /// A failure that ends the command with `exit`.
@@ -358,8 +375,17 @@ async fn execute(
     progress: Arc<dyn Progress>,
 ) -> Result<Exit, Failure> {
     let stop = Stop::default();
+    crate::signals::listen(stop.clone(), Arc::new(tokio::sync::Notify::new()));
     let report = build_once(project, &selection, options.now, &stop, build, progress).await?;
     print(&report, options, run_text)?;
+    if let Some(code) = stop.signal_code() {
+        tracing::warn!("stopped by a signal after the images in flight finished");
+        return Ok(if code == crate::signals::TERMINATED {
+            Exit::Terminated
+        } else {
+            Exit::Interrupted
+        });
+    }
     Ok(exit_of(&report))
 }
 
@@ -382,6 +408,15 @@ pub(crate) async fn build_once(
     progress: Arc<dyn Progress>,
 ) -> Result<Report, Failure> {
     let started = Instant::now();
+    let _lock = crate::lock::acquire(&project.config.source.path, build.wait_lock)
+        .await
+        .map_err(|error| {
+            let exit = match error {
+                crate::lock::LockError::Busy { .. } => Exit::Locked,
+                crate::lock::LockError::Io { .. } => Exit::Usage,
+            };
+            Failure::new(exit, anyhow::Error::new(error).context("nothing was built"))
+        })?;
     let engine = DockerEngine::connect(project.config.engine.host.as_deref())
         .await
         .map_err(|error| Failure::new(Exit::Unreachable, error))?;

@@ -22,7 +22,7 @@ use crate::report::Report;
 pub(crate) async fn run(path: &Path, interval: Duration, build: &BuildOptions) -> Exit {
     let stop = Stop::default();
     let wake = Arc::new(Notify::new());
-    listen_for_signals(stop.clone(), wake.clone());
+    crate::signals::listen(stop.clone(), wake.clone());
     tracing::info!(config = %path.display(), interval_seconds = interval.as_secs(), "daemon started");
     while !stop.requested() {
         tick(path, &stop, build).await;
@@ -88,29 +88,4 @@ pub fn summary(report: &Report) -> String {
         totals.skipped,
         totals.seconds
     )
-}
-
-/// First SIGTERM/SIGINT: stop after the image in flight. Second: exit now.
-fn listen_for_signals(stop: Stop, wake: Arc<Notify>) {
-    tokio::spawn(async move {
-        let Ok(mut terminate) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        else {
-            tracing::warn!("cannot listen for SIGTERM");
-            return;
-        };
-        loop {
-            let code = tokio::select! {
-                _ = terminate.recv() => 143,
-                _ = tokio::signal::ctrl_c() => 130,
-            };
-            if stop.requested() {
-                tracing::warn!("second signal: exiting now");
-                std::process::exit(code);
-            }
-            tracing::info!("signal received: starting nothing new; the image in flight finishes");
-            stop.request();
-            wake.notify_one();
-        }
-    });
 }

@@ -6,7 +6,7 @@
 //! unrelated images go on (unless `fail_fast`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -107,17 +107,30 @@ impl Outcome {
 /// Set when golden is asked to stop: images not yet started are skipped,
 /// those in flight finish (floating tags included).
 #[derive(Debug, Clone, Default)]
-pub struct Stop(Arc<AtomicBool>);
+pub struct Stop(Arc<AtomicI32>);
 
 impl Stop {
     /// Asks the run to start nothing new.
     pub fn request(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.request_by(-1);
+    }
+
+    /// Asks the run to stop because of a signal; `code` is the exit code
+    /// it calls for (130, 143).
+    pub fn request_by(&self, code: i32) {
+        let _ = self
+            .0
+            .compare_exchange(0, code, Ordering::SeqCst, Ordering::SeqCst);
     }
 
     /// Whether a stop was asked for.
     pub fn requested(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.0.load(Ordering::SeqCst) != 0
+    }
+
+    /// The exit code of the signal that stopped the run, if one did.
+    pub fn signal_code(&self) -> Option<i32> {
+        Some(self.0.load(Ordering::SeqCst)).filter(|code| *code > 0)
     }
 }
 
@@ -532,6 +545,13 @@ pub fn hint(error: &anyhow::Error) -> Option<String> {
     error.chain().find_map(|cause| {
         if let Some(engine) = cause.downcast_ref::<crate::engine::EngineError>() {
             return engine.hint();
+        }
+        if let Some(crate::lock::LockError::Busy { .. }) =
+            cause.downcast_ref::<crate::lock::LockError>()
+        {
+            return Some(
+                "let the other run finish, or pass --wait-lock 10m to wait for it".to_string(),
+            );
         }
         cause
             .downcast_ref::<crate::registry::RegistryError>()

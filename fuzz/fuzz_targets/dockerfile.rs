@@ -1,0 +1,21 @@
+//! Dockerfile FROM reading never panics, and pinning keeps the line count.
+#![no_main]
+
+use std::collections::BTreeMap;
+
+use golden::dockerfile::{Base, Dockerfile};
+use golden::reference::Reference;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|text: &str| {
+    let arguments = BTreeMap::from([("TAG".to_string(), "1.0".to_string())]);
+    if let Ok(dockerfile) = Dockerfile::parse(text, &arguments) {
+        let stage = dockerfile.final_root().clone();
+        if let Base::Image(reference) = &stage.base {
+            let digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+            let pinned = dockerfile.pin(text, &stage, &reference.with_digest(digest));
+            assert_eq!(pinned.lines().count(), text.lines().count(), "pinning keeps line numbers");
+            let _ = Reference::parse(&reference.with_digest(digest).to_string());
+        }
+    }
+});
