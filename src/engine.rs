@@ -63,29 +63,6 @@ pub enum EngineError {
     Api { action: String, message: String },
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_network_and_server_push_errors_are_transient() {
-        let push = |message: &str| EngineError::PushFailed {
-            reference: "r/a:1".into(),
-            message: message.into(),
-        };
-        assert!(push("Put \"http://127.0.0.1:5000/v2/a/blobs/uploads/x\": dial tcp 127.0.0.1:5000: connect: connection refused").is_transient());
-        assert!(push("received unexpected HTTP status: 503 Service Unavailable").is_transient());
-        assert!(push("unexpected EOF").is_transient());
-        assert!(!push("unauthorized: authentication required").is_transient());
-        assert!(!push("denied: requested access to the resource is denied").is_transient());
-        assert!(!EngineError::Api {
-            action: "x".into(),
-            message: "connection refused".into()
-        }
-        .is_transient());
-    }
-}
-
 fn step_text(step: &Option<String>) -> String {
     step.as_ref()
         .map(|step| format!(" at `{step}`"))
@@ -171,4 +148,27 @@ pub trait Engine: Send + Sync {
     /// Pushes exactly the tag `reference` (never every local tag) and
     /// returns the manifest digest the engine reports.
     async fn push(&self, reference: &Reference) -> Result<String, EngineError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_network_and_server_push_errors_are_transient() {
+        let push = |message: &str| EngineError::PushFailed {
+            reference: "r/a:1".into(),
+            message: message.into(),
+        };
+        assert!(push("Put \"http://127.0.0.1:5000/v2/a/blobs/uploads/x\": dial tcp 127.0.0.1:5000: connect: connection refused").is_transient());
+        assert!(push("received unexpected HTTP status: 503 Service Unavailable").is_transient());
+        assert!(push("unexpected EOF").is_transient());
+        assert!(!push("unauthorized: authentication required").is_transient());
+        assert!(!push("denied: requested access to the resource is denied").is_transient());
+        assert!(!EngineError::Api {
+            action: "x".into(),
+            message: "connection refused".into()
+        }
+        .is_transient());
+    }
 }

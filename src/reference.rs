@@ -72,10 +72,17 @@ impl Reference {
         if name.is_empty() {
             return Err(ReferenceError::Empty);
         }
-        if name.len() > NAME_MAX {
+        let (domain, path) = split_domain(name);
+        // The limit holds for the name as the engine resolves it, with
+        // `docker.io/library/` added where it applies.
+        let resolved = match domain {
+            Some(domain) => domain.len() + 1 + path.len(),
+            None if path.contains('/') => DEFAULT_DOMAIN.len() + 1 + path.len(),
+            None => DEFAULT_DOMAIN.len() + "/library/".len() + path.len(),
+        };
+        if resolved > NAME_MAX {
             return Err(ReferenceError::NameTooLong);
         }
-        let (domain, path) = split_domain(name);
         if let Some(domain) = domain {
             validate_domain(domain)?;
         }
@@ -445,6 +452,9 @@ mod tests {
     fn bad_references_say_what_is_wrong() {
         let long_tag = format!("busybox:{}", "t".repeat(129));
         let long_name = format!("a/{}", "b".repeat(255));
+        // Regression (found by fuzzing): short enough as written, too long
+        // once `docker.io/library/` is added.
+        let long_once_normalized = "e".repeat(240);
         let cases: Vec<(&str, ReferenceError)> = vec![
             ("", ReferenceError::Empty),
             (":tag", ReferenceError::Empty),
@@ -501,6 +511,7 @@ mod tests {
                 ReferenceError::InvalidPathComponent("app name".into()),
             ),
             (&long_name, ReferenceError::NameTooLong),
+            (&long_once_normalized, ReferenceError::NameTooLong),
         ];
         for (text, expected) in cases {
             assert_eq!(Reference::parse(text), Err(expected), "{text}");
