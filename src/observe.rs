@@ -31,6 +31,9 @@ pub struct LastBuild {
     pub recipe: Option<String>,
     pub base_name: Option<String>,
     pub base_digest: Option<String>,
+    /// What the line's floating tag `X.Y` resolves to now; it lags behind
+    /// `digest` when a run died between the exact push and the promotion.
+    pub line_tag_digest: Option<String>,
 }
 
 /// Everything observed about one image.
@@ -139,10 +142,13 @@ async fn last_build(
         return Ok(None);
     };
     let reference = repository.with_tag(&version.to_string());
-    let config = registry
-        .image_config(&reference)
-        .await
-        .map_err(|e| render(&e, e.hint()))?;
+    let line_tag = repository.with_tag(&image.version.to_string());
+    let (config, line_tag_digest) = futures::join!(
+        registry.image_config(&reference),
+        registry.manifest_digest(&line_tag)
+    );
+    let config = config.map_err(|e| render(&e, e.hint()))?;
+    let line_tag_digest = line_tag_digest.map_err(|e| render(&e, e.hint()))?;
     let label = |key: &str| config.labels.get(key).cloned().filter(|v| !v.is_empty());
     Ok(Some(LastBuild {
         version,
@@ -154,6 +160,7 @@ async fn last_build(
         recipe: label(labels::RECIPE),
         base_name: label(labels::BASE_NAME),
         base_digest: label(labels::BASE_DIGEST),
+        line_tag_digest,
     }))
 }
 

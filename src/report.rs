@@ -95,6 +95,7 @@ fn base_report(project: &Project, step: &Step) -> ImageReport {
 fn decision_name(decision: Decision) -> &'static str {
     match decision {
         Decision::Build => "build",
+        Decision::Promote => "promote",
         Decision::UpToDate => "up-to-date",
         Decision::Failed => "failed",
     }
@@ -103,6 +104,7 @@ fn decision_name(decision: Decision) -> &'static str {
 fn status_name(status: Status) -> &'static str {
     match status {
         Status::Built => "built",
+        Status::Promoted => "promoted",
         Status::UpToDate => "up-to-date",
         Status::Failed => "failed",
         Status::Skipped => "skipped",
@@ -153,12 +155,15 @@ pub fn run_report(
         .zip(outcomes)
         .map(|(step, outcome)| {
             match outcome.status {
-                Status::Built => totals.built += 1,
+                Status::Built | Status::Promoted => totals.built += 1,
                 Status::UpToDate => totals.up_to_date += 1,
                 Status::Failed => totals.failed += 1,
                 Status::Skipped => totals.skipped += 1,
             }
-            let ran = matches!(outcome.status, Status::Built | Status::Failed);
+            let ran = matches!(
+                outcome.status,
+                Status::Built | Status::Promoted | Status::Failed
+            );
             ImageReport {
                 decision: status_name(outcome.status).to_string(),
                 reasons: outcome.reasons.clone(),
@@ -306,6 +311,14 @@ pub fn run_text(report: &Report) -> String {
                     .as_deref()
                     .map(|d| format!("  next due {d}"))
                     .unwrap_or_default(),
+            ),
+            "promoted" => format!(
+                "promoted    {}  {}:{}  floating: {}\n            because: {}",
+                image.id,
+                image.repository,
+                image.tag.as_deref().unwrap_or("?"),
+                image.floating.join(", "),
+                reasons_text(&image.reasons),
             ),
             "skipped" => format!(
                 "skipped     {}  because: {}",

@@ -30,6 +30,8 @@ use crate::version::{floating_tags, next_build, Exact};
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     Built,
+    /// Only floating tags moved, to a build that already existed.
+    Promoted,
     UpToDate,
     Failed,
     Skipped,
@@ -91,6 +93,11 @@ impl Outcome {
                 },
                 self.seconds
             ),
+            Status::Promoted => format!(
+                "moved {} to {}",
+                self.floating.join(", "),
+                self.version.map(|v| v.to_string()).unwrap_or_default()
+            ),
             Status::UpToDate => "up to date".to_string(),
             Status::Failed => format!(
                 "failed: {}",
@@ -148,6 +155,21 @@ pub struct Runner<'a> {
     /// Start nothing new after the first failure.
     pub fail_fast: bool,
     pub progress: Arc<dyn Progress>,
+}
+
+/// Exact numbers tried before giving up when other runs keep taking them.
+const EXACT_ATTEMPTS: usize = 3;
+
+/// One image's build, resolved from the config, the graph and observations.
+struct Job<'a> {
+    id: String,
+    image: &'a crate::config::Image,
+    observation: &'a Observation,
+    base_name: Option<String>,
+    base_digest: Option<String>,
+    dockerfile_content: String,
+    repository: Reference,
+    repository_text: String,
 }
 
 /// What concurrent builds of one run share.
@@ -208,7 +230,7 @@ impl Runner<'_> {
                 let decided = match step.decision {
                     Decision::UpToDate => Some(Outcome::new(step, Status::UpToDate)),
                     Decision::Failed => Some(Outcome::new(step, Status::Failed)),
-                    Decision::Build => {
+                    Decision::Build | Decision::Promote => {
                         self.not_started(step, &parents, &outcomes, halted_by.as_deref())
                     }
                 };
@@ -225,7 +247,7 @@ impl Runner<'_> {
                     }
                     None => {
                         let parent_digest = self.parent_digest(step, &outcomes);
-                        running.push(self.build(step, parent_digest, &shared));
+                        running.push(self.carry_out(step, parent_digest, &shared));
                     }
                 }
             }
@@ -317,13 +339,29 @@ impl Runner<'_> {
         }
     }
 
-    async fn build(&self, step: &Step, parent_digest: Option<String>, shared: &Shared) -> Outcome {
+    /// Builds (or only promotes) one image; any error becomes its outcome.
+    async fn carry_out(
+        &self,
+        step: &Step,
+        parent_digest: Option<String>,
+        shared: &Shared,
+    ) -> Outcome {
         let started = Instant::now();
-        let mut outcome = Outcome::new(step, Status::Built);
-        if let Err(error) = self
-            .build_and_push(step, parent_digest, shared, &mut outcome)
-            .await
-        {
+        let (mut outcome, result) = match step.decision {
+            Decision::Promote => {
+                let mut outcome = Outcome::new(step, Status::Promoted);
+                let result = self.promote_existing(step, shared, &mut outcome).await;
+                (outcome, result)
+            }
+            _ => {
+                let mut outcome = Outcome::new(step, Status::Built);
+                let result = self
+                    .build_and_push(step, parent_digest, shared, &mut outcome)
+                    .await;
+                (outcome, result)
+            }
+        };
+        if let Err(error) = result {
             outcome.status = Status::Failed;
             outcome.error = Some(render_chain(&error));
             tracing::debug!(image = %step.id, "{}", render_chain(&error));
@@ -339,6 +377,85 @@ impl Runner<'_> {
         shared: &Shared,
         outcome: &mut Outcome,
     ) -> anyhow::Result<()> {
+        let job = self.prepare(step, parent_digest)?;
+        let mut taken: Vec<Exact> = Vec::new();
+        for _ in 0..EXACT_ATTEMPTS {
+            let mut versions = job.observation.versions.clone();
+            versions.extend(shared.pushed(&job.repository_text));
+            versions.extend(&taken);
+            let version = next_build(job.image.version, &versions);
+            let exact = job.repository.with_tag(&version.to_string());
+            self.build_and_test(&job, version, &exact, outcome).await?;
+            self.progress.event(Event::Pushing {
+                image: step.id.clone(),
+            });
+            let push_started = Instant::now();
+            let lock = shared.lock_for(&job.repository_text);
+            let _promotion = lock.lock().await;
+            let existing = self
+                .registry
+                .manifest_digest(&exact)
+                .await
+                .with_context(|| format!("failed to check `{exact}` before pushing"))?;
+            if let Some(digest) = existing {
+                // Another run pushed this number meanwhile: exact tags are
+                // never overwritten, so take the next one.
+                tracing::warn!(tag = %exact, %digest, "the exact tag appeared meanwhile; taking the next number");
+                taken.push(version);
+                continue;
+            }
+            self.push_exact(&exact, outcome).await?;
+            outcome.version = Some(version);
+            shared.record(&job.repository_text, version);
+            let mut versions = job.observation.versions.clone();
+            versions.extend(shared.pushed(&job.repository_text));
+            let promoted = self
+                .promote(&job.repository, version, &versions, outcome)
+                .await;
+            outcome.push_seconds = Some(push_started.elapsed().as_secs_f64());
+            return promoted;
+        }
+        Err(anyhow!(
+            "exact tags {} of `{}` all appeared during this run; nothing was pushed",
+            taken
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            job.repository_text
+        ))
+    }
+
+    /// Moves the line's floating tags to its newest build, which a run that
+    /// died after pushing it never promoted.
+    async fn promote_existing(
+        &self,
+        step: &Step,
+        shared: &Shared,
+        outcome: &mut Outcome,
+    ) -> anyhow::Result<()> {
+        let last = step
+            .last_build
+            .as_ref()
+            .ok_or_else(|| anyhow!("`{}` has no build to promote", step.id))?;
+        let job = self.prepare(step, None)?;
+        let lock = shared.lock_for(&job.repository_text);
+        let _promotion = lock.lock().await;
+        let mut versions = job.observation.versions.clone();
+        versions.extend(shared.pushed(&job.repository_text));
+        outcome.version = Some(last.version);
+        outcome.tag = Some(
+            job.repository
+                .with_tag(&last.version.to_string())
+                .to_string(),
+        );
+        outcome.digest = Some(last.digest.clone());
+        self.promote(&job.repository, last.version, &versions, outcome)
+            .await
+    }
+
+    /// Everything about one image a build needs, resolved before it starts.
+    fn prepare(&self, step: &Step, parent_digest: Option<String>) -> anyhow::Result<Job<'_>> {
         let config = &self.project.config;
         let image = config
             .image(&step.id)
@@ -366,77 +483,74 @@ impl Runner<'_> {
             None => node.dockerfile_text.clone(),
         };
         let repository_text = config.repository(image);
-        let repository = Reference::parse(&repository_text)?;
-        let mut versions = observation.versions.clone();
-        versions.extend(shared.pushed(&repository_text));
-        let version = next_build(image.version, &versions);
-        let exact = repository.with_tag(&version.to_string());
-        let base_name = node.upstream.reference().map(|r| r.to_string());
+        Ok(Job {
+            id: step.id.clone(),
+            image,
+            observation,
+            base_name: node.upstream.reference().map(|r| r.to_string()),
+            base_digest,
+            dockerfile_content,
+            repository: Reference::parse(&repository_text)?,
+            repository_text,
+        })
+    }
+
+    /// Builds `version` of the image, tagged `exact`, and runs its smoke test.
+    async fn build_and_test(
+        &self,
+        job: &Job<'_>,
+        version: Exact,
+        exact: &Reference,
+        outcome: &mut Outcome,
+    ) -> anyhow::Result<()> {
         let labels = golden_labels(
-            &image.labels,
+            &job.image.labels,
             &BuildFacts {
                 version: &version.to_string(),
                 created: Utc::now(),
-                title: &image.name,
-                base: base_name.as_deref().zip(base_digest.as_deref()),
+                title: &job.image.name,
+                base: job.base_name.as_deref().zip(job.base_digest.as_deref()),
                 revision: self.revision.as_deref(),
-                recipe: &observation.recipe,
+                recipe: &job.observation.recipe,
             },
         );
         self.progress.event(Event::Started {
-            image: step.id.clone(),
+            image: job.id.clone(),
             tag: exact.to_string(),
         });
         let progress = self.progress.clone();
-        let id = step.id.clone();
+        let id = job.id.clone();
         let on_step: OnStep = Arc::new(move |line: &str| {
             progress.event(Event::Step {
                 image: id.clone(),
                 step: line.to_string(),
             })
         });
+        let request = BuildRequest {
+            image: job.id.clone(),
+            context: job.image.context.clone(),
+            entries: job.observation.entries.clone(),
+            dockerfile: job.image.dockerfile.clone(),
+            dockerfile_content: job.dockerfile_content.clone(),
+            build_args: job.image.build_args.clone(),
+            labels,
+            network: self.project.config.engine.network,
+            pull: job.image.pull,
+            tag: exact.clone(),
+        };
         let build_started = Instant::now();
-        self.engine
-            .build(
-                BuildRequest {
-                    image: step.id.clone(),
-                    context: image.context.clone(),
-                    entries: observation.entries.clone(),
-                    dockerfile: image.dockerfile.clone(),
-                    dockerfile_content,
-                    build_args: image.build_args.clone(),
-                    labels,
-                    network: config.engine.network,
-                    pull: image.pull,
-                    tag: exact.clone(),
-                },
-                on_step,
-            )
-            .await?;
+        self.engine.build(request, on_step).await?;
         outcome.build_seconds = Some(build_started.elapsed().as_secs_f64());
-        if let Some(test) = &image.test {
+        if let Some(test) = &job.image.test {
             self.progress.event(Event::Testing {
-                image: step.id.clone(),
+                image: job.id.clone(),
             });
             let test_started = Instant::now();
             let result = self.engine.test(&exact.to_string(), test).await;
             outcome.test_seconds = Some(test_started.elapsed().as_secs_f64());
             result?;
         }
-        self.progress.event(Event::Pushing {
-            image: step.id.clone(),
-        });
-        let push_started = Instant::now();
-        let lock = shared.lock_for(&repository_text);
-        let _promotion = lock.lock().await;
-        self.push_exact(&exact, outcome).await?;
-        outcome.version = Some(version);
-        shared.record(&repository_text, version);
-        let mut versions = observation.versions.clone();
-        versions.extend(shared.pushed(&repository_text));
-        let promoted = self.promote(&repository, version, &versions, outcome).await;
-        outcome.push_seconds = Some(push_started.elapsed().as_secs_f64());
-        promoted
+        Ok(())
     }
 
     /// The engine's push, tried again after transient failures. Pushing the
@@ -461,19 +575,9 @@ impl Runner<'_> {
         }
     }
 
-    /// Pushes the exact tag after checking it is still free, then confirms
+    /// Pushes the exact tag (the caller checked it is free), then confirms
     /// the registry serves the digest the engine reported.
     async fn push_exact(&self, exact: &Reference, outcome: &mut Outcome) -> anyhow::Result<()> {
-        let existing = self
-            .registry
-            .manifest_digest(exact)
-            .await
-            .with_context(|| format!("failed to check `{exact}` before pushing"))?;
-        if let Some(digest) = existing {
-            return Err(anyhow!(
-                "`{exact}` appeared in the registry during this run (digest {digest}); exact tags are never overwritten, so nothing was pushed. Run golden again to take the next number"
-            ));
-        }
         tracing::info!(tag = %exact, "pushing");
         let pushed = self.push_with_retries(exact).await?;
         let confirmed = self

@@ -244,7 +244,16 @@ impl Harness {
     }
 
     fn run(&self, jobs: usize, fail_fast: bool, stop: Stop) -> Vec<Outcome> {
-        let observations = never_built(&self.project);
+        self.run_with(never_built(&self.project), jobs, fail_fast, stop)
+    }
+
+    fn run_with(
+        &self,
+        observations: Observations,
+        jobs: usize,
+        fail_fast: bool,
+        stop: Stop,
+    ) -> Vec<Outcome> {
         let selection = Selection {
             ids: self.project.graph.order.clone(),
             forced: BTreeSet::new(),
@@ -477,7 +486,7 @@ fn a_failed_push_moves_no_floating_tag() {
 }
 
 #[test]
-fn an_exact_tag_that_appeared_meanwhile_is_never_overwritten() {
+fn an_exact_tag_that_appeared_meanwhile_is_never_overwritten_and_the_next_number_is_taken() {
     let harness = Harness::new(CONFIG, Faults::default());
     harness.registry.put(
         "registry.local:5000/golden/base",
@@ -485,16 +494,11 @@ fn an_exact_tag_that_appeared_meanwhile_is_never_overwritten() {
         "sha256:someone-else",
     );
     let outcomes = harness.run(2, false, Stop::default());
-    assert_eq!(outcomes[0].status, Status::Failed);
-    assert!(outcomes[0]
-        .error
-        .as_deref()
-        .unwrap()
-        .contains("never overwritten"));
-    assert!(!harness
-        .engine_calls()
-        .iter()
-        .any(|call| call.starts_with("push")));
+    assert_eq!(outcomes[0].status, Status::Built, "{:?}", outcomes[0].error);
+    assert_eq!(
+        outcomes[0].version.map(|v| v.to_string()).as_deref(),
+        Some("1.0.1")
+    );
     assert_eq!(
         harness
             .registry
@@ -502,6 +506,25 @@ fn an_exact_tag_that_appeared_meanwhile_is_never_overwritten() {
             .as_deref(),
         Some("sha256:someone-else")
     );
+    assert_eq!(
+        harness
+            .registry
+            .get("registry.local:5000/golden/base", "1.0")
+            .as_deref(),
+        Some("sha256:101")
+    );
+    let pushes: Vec<String> = harness
+        .engine_calls()
+        .into_iter()
+        .filter(|c| c.starts_with("push registry.local:5000/golden/base"))
+        .collect();
+    assert_eq!(pushes, vec!["push registry.local:5000/golden/base:1.0.1"]);
+    let builds = harness
+        .engine_calls()
+        .into_iter()
+        .filter(|c| c.starts_with("build registry.local:5000/golden/base"))
+        .count();
+    assert_eq!(builds, 2, "rebuilt with the new number in its labels");
 }
 
 #[test]
@@ -512,4 +535,48 @@ fn a_stop_request_starts_nothing_new() {
     let outcomes = harness.run(2, false, stop);
     assert!(outcomes.iter().all(|o| o.status == Status::Skipped));
     assert!(harness.engine_calls().is_empty());
+}
+
+#[test]
+fn a_build_whose_promotion_was_cut_off_is_promoted_on_the_next_run() {
+    let harness = Harness::new(CONFIG, Faults::default());
+    let repository = "registry.local:5000/golden/base";
+    harness.registry.put(repository, "1.0.0", "sha256:100");
+    let mut observations = never_built(&harness.project);
+    for (id, digest) in [("base", "sha256:100"), ("app", "sha256:app")] {
+        if let Some(Ok(observation)) = observations.get_mut(id) {
+            observation.versions = vec!["1.0.0".parse().unwrap()];
+            observation.base_digest = Some(if id == "base" {
+                UPSTREAM.into()
+            } else {
+                "sha256:100".into()
+            });
+            observation.last_build = Some(crate::observe::LastBuild {
+                version: "1.0.0".parse().unwrap(),
+                digest: digest.into(),
+                created: Some(chrono::Utc::now()),
+                recipe: Some("sha256:recipe".into()),
+                base_name: None,
+                base_digest: observation.base_digest.clone(),
+                line_tag_digest: (id == "app").then(|| digest.to_string()),
+            });
+        }
+    }
+    let outcomes = harness.run_with(observations, 2, false, Stop::default());
+    assert_eq!(
+        outcomes[0].status,
+        Status::Promoted,
+        "{:?}",
+        outcomes[0].error
+    );
+    assert_eq!(outcomes[0].floating, vec!["1.0", "1", "latest"]);
+    assert_eq!(outcomes[1].status, Status::UpToDate);
+    assert!(
+        harness.engine_calls().is_empty(),
+        "nothing is rebuilt or pushed again"
+    );
+    assert_eq!(
+        harness.registry.get(repository, "latest").as_deref(),
+        Some("sha256:100")
+    );
 }

@@ -42,6 +42,13 @@ pub enum Reason {
     ParentFailed {
         parent: String,
     },
+    /// The newest build's floating tag `tag` points elsewhere (`old`, null
+    /// when missing): a run died before promoting it. Nothing is rebuilt.
+    FloatingBehind {
+        tag: String,
+        old: Option<String>,
+        new: String,
+    },
 }
 
 fn rfc3339<S: serde::Serializer>(time: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
@@ -82,6 +89,14 @@ impl std::fmt::Display for Reason {
             }
             Reason::Forced => write!(formatter, "forced"),
             Reason::ParentFailed { parent } => write!(formatter, "parent {parent} failed"),
+            Reason::FloatingBehind { tag, old, new } => {
+                write!(
+                    formatter,
+                    "floating tag {tag} behind {} -> {}",
+                    short(old),
+                    short_digest(new)
+                )
+            }
         }
     }
 }
@@ -96,6 +111,8 @@ pub fn short_digest(digest: &str) -> String {
 #[serde(rename_all = "kebab-case")]
 pub enum Decision {
     Build,
+    /// Only move floating tags to the newest build, which exists.
+    Promote,
     UpToDate,
     /// The image could not be observed.
     Failed,
@@ -229,10 +246,20 @@ fn decide(
         .collect();
     reasons
         .retain(|r| !matches!(r, Reason::ParentNewer { parent, .. } if rebuilt.contains(parent)));
-    if step.reasons.is_empty() {
-        step.next_due = image.schedule.next_fire(now);
-    } else {
+    if !step.reasons.is_empty() {
         step.decision = Decision::Build;
+        return step;
+    }
+    step.next_due = image.schedule.next_fire(now);
+    if let Some(last) = &observation.last_build {
+        if last.line_tag_digest.as_ref() != Some(&last.digest) {
+            step.decision = Decision::Promote;
+            step.reasons.push(Reason::FloatingBehind {
+                tag: image.version.to_string(),
+                old: last.line_tag_digest.clone(),
+                new: last.digest.clone(),
+            });
+        }
     }
     step
 }

@@ -42,6 +42,7 @@ fn built(created: Option<&str>, base: &str, recipe: &str) -> Option<LastBuild> {
         recipe: Some(recipe.into()),
         base_name: None,
         base_digest: Some(base.into()),
+        line_tag_digest: Some("sha256:built".into()),
     })
 }
 
@@ -392,4 +393,40 @@ fn rendered_plans_are_stable() {
         "plan_text_up_to_date",
         crate::report::plan_text(&crate::report::plan_report(&project, &up_to_date, 7))
     );
+}
+
+#[test]
+fn a_floating_tag_left_behind_is_promoted_not_rebuilt() {
+    for line_tag in [None, Some("sha256:older")] {
+        let mut observations = fresh();
+        let mut last = built(Some("2026-03-04T10:00:00Z"), BASE_NOW, "r-base").unwrap();
+        last.line_tag_digest = line_tag.map(str::to_string);
+        observations.insert("base".into(), observation(Some(last), BASE_NOW, "r-base"));
+        let steps = run(&observations, &[], THURSDAY);
+        assert_eq!(steps[0].1, Decision::Promote, "{line_tag:?}");
+        assert_eq!(
+            steps[0].2,
+            vec![Reason::FloatingBehind {
+                tag: "1.0".into(),
+                old: line_tag.map(str::to_string),
+                new: "sha256:built".into()
+            }]
+        );
+        assert_eq!(
+            steps[1].1,
+            Decision::UpToDate,
+            "promotion rebuilds no child"
+        );
+    }
+    // When the image is due anyway, the build moves the tags.
+    let mut observations = fresh();
+    let mut last = built(Some("2026-03-04T10:00:00Z"), BASE_OLD, "r-base").unwrap();
+    last.line_tag_digest = None;
+    observations.insert("base".into(), observation(Some(last), BASE_NOW, "r-base"));
+    let steps = run(&observations, &[], THURSDAY);
+    assert_eq!(steps[0].1, Decision::Build);
+    assert!(!steps[0]
+        .2
+        .iter()
+        .any(|r| matches!(r, Reason::FloatingBehind { .. })));
 }
