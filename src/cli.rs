@@ -3,7 +3,7 @@
 //! (0 success or nothing due, 1 an image failed, 2 usage or configuration,
 //! 3 engine or registry unreachable).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,8 +14,9 @@ use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{ConfigError, DEFAULT_FILE};
+use crate::credentials::Credentials;
 use crate::diagnostic::closest;
-use crate::distribution::Distribution;
+use crate::distribution::{Distribution, Settings};
 use crate::docker::DockerEngine;
 use crate::execute::{render_chain, Runner, Stop};
 use crate::observe::{observe, revision};
@@ -327,15 +328,71 @@ fn select(project: &Project, ids: &[String]) -> Result<BTreeSet<String>, Failure
     Ok(ids.iter().cloned().collect())
 }
 
-async fn connect_registry(project: &Project) -> Result<Distribution, Failure> {
+/// Every registry host a run talks to: golden's and each upstream's.
+fn registry_hosts(project: &Project) -> BTreeSet<String> {
+    let mut hosts = BTreeSet::from([project.config.registry.host.clone()]);
+    for node in project.graph.nodes.values() {
+        if let Some(reference) = node.upstream.reference() {
+            hosts.insert(reference.registry().to_string());
+        }
+    }
+    hosts
+}
+
+/// Credentials for every host that has some; a broken store is a usage error.
+fn credentials(project: &Project) -> Result<HashMap<String, Credentials>, Failure> {
+    let mut found = HashMap::new();
+    for host in registry_hosts(project) {
+        let credentials = crate::credentials::for_registry(&host, &project.config.registry.host)
+            .map_err(|error| Failure::new(Exit::Usage, error))?;
+        if let Some(credentials) = credentials {
+            tracing::debug!(registry = %host, username = %credentials.username, "using credentials");
+            found.insert(host, credentials);
+        }
+    }
+    Ok(found)
+}
+
+/// The CA files golden trusts besides the system's: `[registry] ca_file`
+/// and, as the engine does, `/etc/docker/certs.d/<host>/*.crt`.
+fn trusted_roots(project: &Project) -> Vec<PathBuf> {
+    let mut roots: Vec<PathBuf> = project.config.registry.ca_file.iter().cloned().collect();
+    for host in registry_hosts(project) {
+        let directory = std::path::Path::new(CERTS_DIRECTORY).join(&host);
+        let Ok(entries) = std::fs::read_dir(&directory) else {
+            continue;
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .filter(|path| path.extension().is_some_and(|e| e == "crt"))
+            .collect();
+        files.sort();
+        roots.extend(files);
+    }
+    roots
+}
+
+/// Where the engine looks for per-registry CA files.
+const CERTS_DIRECTORY: &str = "/etc/docker/certs.d";
+
+async fn connect_registry(
+    project: &Project,
+    credentials: HashMap<String, Credentials>,
+) -> Result<Distribution, Failure> {
     let config = &project.config;
     let insecure = if config.registry.insecure {
         vec![config.registry.host.clone()]
     } else {
         Vec::new()
     };
-    let registry = Distribution::new(insecure, config.registry.retries)
-        .map_err(|e| Failure::new(Exit::Unreachable, e))?;
+    let settings = Settings {
+        insecure,
+        retries: config.registry.retries,
+        roots: trusted_roots(project),
+        credentials,
+    };
+    let registry = Distribution::new(settings).map_err(|e| Failure::new(Exit::Usage, e))?;
     let repository = format!(
         "{}/{}/probe",
         config.registry.host, config.registry.namespace
@@ -353,7 +410,7 @@ async fn show_plan(
     selection: Selection,
     options: &RunOptions,
 ) -> Result<Exit, Failure> {
-    let registry = connect_registry(project).await?;
+    let registry = connect_registry(project, credentials(project)?).await?;
     let observations = observe(project, &registry, &selection.ids).await;
     let now = options.now.unwrap_or_else(Utc::now);
     let steps = plan(project, &observations, &selection, now);
@@ -417,10 +474,12 @@ pub(crate) async fn build_once(
             };
             Failure::new(exit, anyhow::Error::new(error).context("nothing was built"))
         })?;
+    let credentials = credentials(project)?;
     let engine = DockerEngine::connect(project.config.engine.host.as_deref())
         .await
-        .map_err(|error| Failure::new(Exit::Unreachable, error))?;
-    let registry = connect_registry(project).await?;
+        .map_err(|error| Failure::new(Exit::Unreachable, error))?
+        .with_credentials(credentials.clone());
+    let registry = connect_registry(project, credentials).await?;
     let (observations, revision) = futures::join!(
         observe(project, &registry, &selection.ids),
         revision(&project.config)

@@ -5,7 +5,8 @@
 //! plain HTTP only for insecure or loopback hosts. Bodies are size-capped and
 //! every request is counted.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -17,6 +18,7 @@ use reqwest::header::{
 use reqwest::{Method, Response, StatusCode};
 use sha2::{Digest, Sha256};
 
+use crate::credentials::Credentials;
 use crate::reference::Reference;
 use crate::registry::{ImageConfig, Registry, RegistryError};
 
@@ -43,28 +45,58 @@ pub struct Distribution {
     requests: AtomicU64,
     /// How many times a transient failure is retried.
     retries: u32,
+    /// Credentials by registry host; other hosts are read anonymously.
+    credentials: HashMap<String, Credentials>,
+    /// Hosts that asked for basic auth: later requests send it at once.
+    basic: Mutex<HashSet<String>>,
+}
+
+/// How to build a [`Distribution`] client.
+#[derive(Debug, Default)]
+pub struct Settings {
+    /// Hosts allowed plain HTTP besides loopback ones.
+    pub insecure: Vec<String>,
+    /// Retries of a transient failure.
+    pub retries: u32,
+    /// PEM files of extra certificate authorities to trust.
+    pub roots: Vec<PathBuf>,
+    pub credentials: HashMap<String, Credentials>,
 }
 
 impl Distribution {
-    /// A client; `insecure` hosts (and loopback ones) may use plain HTTP;
-    /// transient failures are retried `retries` times.
-    pub fn new(insecure: Vec<String>, retries: u32) -> Result<Distribution, RegistryError> {
-        let client = reqwest::Client::builder()
+    /// A client for every registry of a run.
+    pub fn new(settings: Settings) -> Result<Distribution, RegistryError> {
+        let setup = |message: String| RegistryError::Unreachable {
+            registry: "(all)".to_string(),
+            message,
+        };
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
-            .user_agent(concat!("golden/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|error| RegistryError::Unreachable {
-                registry: "(all)".to_string(),
-                message: error.to_string(),
+            .user_agent(concat!("golden/", env!("CARGO_PKG_VERSION")));
+        for path in &settings.roots {
+            let pem = std::fs::read(path)
+                .map_err(|e| setup(format!("cannot read CA file `{}`: {e}", path.display())))?;
+            let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                setup(format!(
+                    "CA file `{}` is not PEM certificates: {e}",
+                    path.display()
+                ))
             })?;
+            for certificate in certificates {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        let client = builder.build().map_err(|error| setup(error.to_string()))?;
         Ok(Distribution {
             client,
-            insecure,
+            insecure: settings.insecure,
             schemes: Mutex::new(HashMap::new()),
             tokens: Mutex::new(HashMap::new()),
             requests: AtomicU64::new(0),
-            retries,
+            retries: settings.retries,
+            credentials: settings.credentials,
+            basic: Mutex::new(HashSet::new()),
         })
     }
 
@@ -110,6 +142,8 @@ impl Distribution {
                 .headers(headers.clone());
             if let Some(token) = self.token_for(&host, &scope) {
                 request = request.header(AUTHORIZATION, format!("Bearer {token}"));
+            } else if let Some(credentials) = self.basic_credentials(&host) {
+                request = request.basic_auth(&credentials.username, Some(credentials.password()));
             }
             if let Some(body) = &body {
                 request = request.body(body.clone());
@@ -124,6 +158,20 @@ impl Distribution {
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_string)
                 {
+                    if challenge
+                        .trim_start()
+                        .to_ascii_lowercase()
+                        .starts_with("basic")
+                        && self.credentials.contains_key(&host)
+                        && self
+                            .basic
+                            .lock()
+                            .map_err(|_| poisoned(&host))?
+                            .insert(host.clone())
+                    {
+                        retried_auth = true;
+                        continue;
+                    }
                     if let Some(token) = self.fetch_token(&host, &challenge, &scope, action).await?
                     {
                         self.tokens
@@ -198,6 +246,12 @@ impl Distribution {
             .await
     }
 
+    /// The credentials of `host` once it asked for basic auth.
+    fn basic_credentials(&self, host: &str) -> Option<&Credentials> {
+        let asked = self.basic.lock().ok()?.contains(host);
+        asked.then(|| self.credentials.get(host)).flatten()
+    }
+
     fn token_for(&self, host: &str, scope: &str) -> Option<String> {
         self.tokens
             .lock()
@@ -249,10 +303,11 @@ impl Distribution {
             query.push(("service", service));
         }
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let response = self
-            .client
-            .get(realm)
-            .query(&query)
+        let mut request = self.client.get(realm).query(&query);
+        if let Some(credentials) = self.credentials.get(host) {
+            request = request.basic_auth(&credentials.username, Some(credentials.password()));
+        }
+        let response = request
             .send()
             .await
             .map_err(|error| unreachable(host, &error))?;
@@ -752,7 +807,11 @@ mod tests {
 
     #[test]
     fn loopback_and_insecure_hosts_may_use_http() {
-        let client = Distribution::new(vec!["registry.lan:5000".into()], 0).unwrap();
+        let client = Distribution::new(Settings {
+            insecure: vec!["registry.lan:5000".into()],
+            ..Settings::default()
+        })
+        .unwrap();
         for host in [
             "127.0.0.1:5000",
             "localhost:5000",

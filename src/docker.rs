@@ -8,6 +8,7 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use bollard::auth::DockerCredentials;
 use bollard::errors::Error as BollardError;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
@@ -22,6 +23,7 @@ use tokio::sync::mpsc;
 
 use crate::config::SmokeTest;
 use crate::context::write_tar;
+use crate::credentials::Credentials;
 use crate::engine::{BuildRequest, Engine, EngineError, OnStep};
 use crate::reference::Reference;
 
@@ -47,6 +49,8 @@ pub struct DockerEngine {
     docker: Docker,
     host: String,
     api_version: String,
+    /// Credentials by registry host, sent with pushes.
+    credentials: HashMap<String, Credentials>,
 }
 
 impl DockerEngine {
@@ -85,10 +89,29 @@ impl DockerEngine {
         let api_version = format!("{}.{}", chosen.major_version, chosen.minor_version);
         tracing::debug!(%host, api_version, server = ?version.version, "connected to the Docker Engine");
         Ok(DockerEngine {
-            docker,
+            docker: docker.with_request_modifier(url_safe_registry_auth),
             host,
             api_version,
+            credentials: HashMap::new(),
         })
+    }
+
+    /// Sends these credentials with pushes to their registries.
+    pub fn with_credentials(mut self, credentials: HashMap<String, Credentials>) -> DockerEngine {
+        self.credentials = credentials;
+        self
+    }
+
+    /// What the engine is sent for `host`, if golden has credentials for it.
+    fn docker_credentials(&self, host: &str) -> Option<DockerCredentials> {
+        self.credentials
+            .get(host)
+            .map(|credentials| DockerCredentials {
+                username: Some(credentials.username.clone()),
+                password: Some(credentials.password().to_string()),
+                serveraddress: Some(host.to_string()),
+                ..DockerCredentials::default()
+            })
     }
 
     /// The engine address in use.
@@ -108,6 +131,28 @@ fn client(host: &str, version: &ClientVersion, timeout: u64) -> Result<Docker, B
     } else {
         Docker::connect_with_http(host, timeout, version)
     }
+}
+
+/// Re-encodes the X-Registry-Auth and X-Registry-Config headers as URL-safe base64. The engine
+/// decodes it as URL-safe (API 1.41 silently drops credentials it cannot
+/// decode), while bollard writes standard base64, whose `+` and `/` break
+/// it for some passwords.
+fn url_safe_registry_auth(mut request: bollard::BollardRequest) -> bollard::BollardRequest {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+    use base64::Engine as _;
+    for name in ["X-Registry-Auth", "X-Registry-Config"] {
+        let recoded = request
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| STANDARD.decode(value).ok())
+            .map(|json| URL_SAFE.encode(json))
+            .and_then(|value| http::HeaderValue::from_str(&value).ok());
+        if let Some(value) = recoded {
+            request.headers_mut().insert(name, value);
+        }
+    }
+    request
 }
 
 fn parse_version(text: &str) -> Option<ClientVersion> {
@@ -347,7 +392,10 @@ impl Engine for DockerEngine {
             message,
         };
         let options = PushImageOptionsBuilder::new().tag(&tag).build();
-        let mut stream = self.docker.push_image(&repository, Some(options), None);
+        let credentials = self.docker_credentials(reference.registry());
+        let mut stream = self
+            .docker
+            .push_image(&repository, Some(options), credentials);
         let mut digest = None;
         while let Some(item) = stream.next().await {
             let info = item.map_err(|e| failed(describe(&e)))?;
@@ -445,6 +493,27 @@ fn digest_in_status(status: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registry_auth_is_recoded_url_safe() {
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+        use base64::Engine as _;
+        // A password whose standard encoding has both `+` and `/`.
+        let json = r#"{"username":"ci","password":"p>?~>?~"}"#;
+        let standard = STANDARD.encode(json);
+        assert!(
+            standard.contains('+') || standard.contains('/'),
+            "{standard}"
+        );
+        let request = http::Request::builder()
+            .header("X-Registry-Auth", &standard)
+            .body(bollard::body_full(bytes::Bytes::new()))
+            .unwrap();
+        let request = url_safe_registry_auth(request);
+        let sent = request.headers()["X-Registry-Auth"].to_str().unwrap();
+        assert!(!sent.contains('+') && !sent.contains('/'), "{sent}");
+        assert_eq!(URL_SAFE.decode(sent).unwrap(), json.as_bytes());
+    }
 
     #[test]
     fn push_status_digest_is_read() {

@@ -36,7 +36,28 @@ pub const RESERVED_LABELS: &[&str] = &[
 ];
 
 const TOP_KEYS: &[&str] = &["registry", "engine", "defaults", "images"];
-const REGISTRY_KEYS: &[&str] = &["host", "namespace", "insecure", "retries"];
+const REGISTRY_KEYS: &[&str] = &[
+    "host",
+    "namespace",
+    "insecure",
+    "retries",
+    "ca_file",
+    "allow_public",
+];
+/// Registries where anyone can read what is pushed (a new Docker Hub
+/// repository is public by default); pushing there needs `allow_public`.
+pub const PUBLIC_REGISTRIES: &[&str] = &[
+    "docker.io",
+    "index.docker.io",
+    "registry-1.docker.io",
+    "ghcr.io",
+    "quay.io",
+    "gcr.io",
+    "public.ecr.aws",
+    "registry.gitlab.com",
+    "mcr.microsoft.com",
+    "registry.k8s.io",
+];
 /// Retries of a transient registry failure unless `retries` says otherwise.
 pub const DEFAULT_RETRIES: u32 = 4;
 const ENGINE_KEYS: &[&str] = &["host", "network"];
@@ -85,6 +106,10 @@ pub struct RegistrySettings {
     pub insecure: bool,
     /// Retries of a transient failure (connection refused or reset, 5xx, 429).
     pub retries: u32,
+    /// A PEM file of certificate authorities to trust for this registry.
+    pub ca_file: Option<PathBuf>,
+    /// Whether pushing to a public registry is intended.
+    pub allow_public: bool,
 }
 
 /// The network RUN steps get.
@@ -436,11 +461,52 @@ impl<'a> Reader<'a> {
                 Some("retries back off up to 8s each; 10 is already over a minute".into()),
             );
         }
+        let ca_file = self.value::<String>(
+            table,
+            section,
+            "ca_file",
+            "a path to a PEM file, relative to the config file",
+        );
+        let ca_file = ca_file.and_then(|file| {
+            let path = self
+                .file
+                .path
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join(file.get_ref());
+            if path.is_file() {
+                return Some(path);
+            }
+            self.problem(
+                file.span(),
+                format!("CA file `{}` does not exist", path.display()),
+                "no such file",
+                Some("paths are relative to the directory of golden.toml".into()),
+            );
+            None
+        });
+        let allow_public = self
+            .value::<bool>(table, section, "allow_public", "true or false")
+            .map(Spanned::into_inner)
+            .unwrap_or(false);
+        if let Some(host) = &host {
+            let name = host.get_ref().split(':').next().unwrap_or_default();
+            if PUBLIC_REGISTRIES.contains(&name) && !allow_public {
+                self.problem(
+                    host.span(),
+                    format!("`{}` is a public registry: golden images pushed there may be readable by anyone", host.get_ref()),
+                    "public registry",
+                    Some("push golden images to an internal registry; if this is intended, set `allow_public = true` in [registry] (a new Docker Hub repository is public by default)".into()),
+                );
+            }
+        }
         Some(RegistrySettings {
             host: host?.into_inner(),
             namespace: namespace?.into_inner(),
             insecure: insecure.unwrap_or(false),
             retries: retries.map_or(DEFAULT_RETRIES, |count| (*count.get_ref()).min(10)),
+            ca_file,
+            allow_public,
         })
     }
 

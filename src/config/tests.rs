@@ -109,6 +109,8 @@ fn bad_configs() -> Vec<(&'static str, String)> {
         ("registry_port_invalid", format!("[registry]\nhost = \"registry.local:http\"\nnamespace = \"golden\"\n{IMAGE}")),
         ("namespace_uppercase", format!("[registry]\nhost = \"registry.local:5000\"\nnamespace = \"Golden\"\n{IMAGE}")),
         ("insecure_not_bool", format!("{REGISTRY}insecure = \"yes\"\n{IMAGE}")),
+        ("registry_public_without_allow", format!("[registry]\nhost = \"docker.io\"\nnamespace = \"example\"\n{IMAGE}")),
+        ("registry_ca_file_missing", format!("{REGISTRY}ca_file = \"certs/ca.pem\"\n{IMAGE}")),
         ("registry_too_many_retries", format!("{REGISTRY}retries = 99\n{IMAGE}")),
         ("test_empty_command", format!("{REGISTRY}{IMAGE}test = []\n")),
         ("test_timeout_bad", format!("{REGISTRY}{IMAGE}test = [\"true\"]\ntest_timeout = \"soon\"\n")),

@@ -314,3 +314,76 @@ pub fn labels(repository: &str, tag: &str) -> BTreeMap<String, String> {
         .unwrap();
     serde_json::from_value(blob["config"]["Labels"].clone()).unwrap()
 }
+
+/// A registry of the test's own on a free loopback port, which the test may
+/// stop and start again (the shared one on 5000 is never touched).
+pub struct PrivateRegistry {
+    pub port: u16,
+    directory: tempfile::TempDir,
+    process: Option<std::process::Child>,
+}
+
+impl PrivateRegistry {
+    /// Starts `docker-registry` with deletes enabled; `extra` is appended
+    /// to its YAML config (auth, TLS).
+    pub fn start(extra: &str) -> PrivateRegistry {
+        require_environment();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let directory = tempfile::tempdir().unwrap();
+        let config = format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{extra}",
+            directory.path().join("data").display()
+        );
+        std::fs::write(directory.path().join("config.yml"), config).unwrap();
+        let mut registry = PrivateRegistry {
+            port,
+            directory,
+            process: None,
+        };
+        registry.resume();
+        registry
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the process again on the same storage and waits until it listens.
+    pub fn resume(&mut self) {
+        let log = std::fs::File::create(self.directory.path().join("registry.log")).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(self.directory.path().join("config.yml"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("docker-registry is installed by scripts/env");
+        self.process = Some(child);
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                started.elapsed().as_secs() < 30,
+                "the private registry did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// Kills the process at once, as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.process.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for PrivateRegistry {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -1,0 +1,120 @@
+//! End to end: a registry that dies in the middle of a push, against the
+//! real engine and a registry process of the test's own.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{digest, tags, PrivateRegistry, Run, SEED};
+
+#[test]
+fn a_registry_killed_mid_push_leaves_no_floating_tag_and_the_next_run_finishes_the_work() {
+    let mut registry = PrivateRegistry::start("");
+    let host = registry.host();
+    let upstream = format!("{host}/upstream/busybox:1.36");
+    for args in [
+        vec!["pull", "-q", SEED],
+        vec!["tag", SEED, &upstream],
+        vec!["push", &upstream],
+    ] {
+        assert!(
+            Command::new("docker")
+                .args(&args)
+                .output()
+                .unwrap()
+                .status
+                .success(),
+            "docker {args:?}"
+        );
+    }
+    let directory = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(directory.path().join("big")).unwrap();
+    std::fs::write(
+        directory.path().join("big/Dockerfile"),
+        format!("FROM {upstream}\nRUN head -c 314572800 /dev/urandom > /payload\n"),
+    )
+    .unwrap();
+    let config = directory.path().join("golden.toml");
+    std::fs::write(
+        &config,
+        format!("[registry]\nhost = \"{host}\"\nnamespace = \"golden\"\nretries = 1\n[images.big]\nversion = \"1.0\"\ncontext = \"big\"\n"),
+    )
+    .unwrap();
+    let log = directory.path().join("run.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_golden"))
+        .arg("-c")
+        .arg(&config)
+        .args(["build", "--all", "--output", "json"])
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("pushing")
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "never pushed:\n{}",
+            std::fs::read_to_string(&log).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    registry.kill();
+    let output = child.wait_with_output().unwrap();
+    let run = Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).to_string(),
+        stderr: std::fs::read_to_string(&log).unwrap(),
+    };
+    registry.resume();
+    let repository = format!("{host}/golden/big");
+    let after_failure = tags(&repository);
+    assert_eq!(
+        run.code, 1,
+        "the run reports the failure\n{}\n{}",
+        run.stdout, run.stderr
+    );
+    let report = run.json();
+    assert_eq!(report["images"][0]["decision"], "failed");
+    let error = report["images"][0]["error"].as_str().unwrap();
+    assert!(
+        error.contains(&format!("failed to push `{repository}:1.0.0`")),
+        "the push itself failed: {error}"
+    );
+    eprintln!("what golden said: {error}");
+    for floating in ["1.0", "1", "latest"] {
+        assert!(
+            !after_failure.contains(&floating.to_string()),
+            "no floating tag after a failed push: {after_failure:?}"
+        );
+    }
+
+    let next = Run::from(
+        Command::new(env!("CARGO_BIN_EXE_golden"))
+            .arg("-c")
+            .arg(&config)
+            .args(["build", "--all"])
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap(),
+    )
+    .expect(0);
+    assert!(
+        next.stdout.contains("big:1.0.0"),
+        "the same number is built again, none skipped:\n{}",
+        next.stdout
+    );
+    assert_eq!(tags(&repository), vec!["1", "1.0", "1.0.0", "latest"]);
+    let exact = digest(&repository, "1.0.0").unwrap();
+    for floating in ["1.0", "1", "latest"] {
+        assert_eq!(
+            digest(&repository, floating).as_deref(),
+            Some(exact.as_str())
+        );
+    }
+}
