@@ -131,7 +131,8 @@ mod tests {
         let file = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(file.path(), "s3cr3t+/==\n").unwrap();
         let path = file.path().to_string_lossy().to_string();
-        let cases: Vec<(Vec<(&str, &str)>, Option<&str>)> = vec![
+        type Case<'a> = (Vec<(&'a str, &'a str)>, Option<&'a str>);
+        let cases: Vec<Case> = vec![
             (vec![], None),
             (
                 vec![(USERNAME_VARIABLE, "ci"), (PASSWORD_VARIABLE, "p+/w")],
