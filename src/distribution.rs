@@ -71,6 +71,7 @@ impl Distribution {
             message,
         };
         let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::custom(redirect_policy))
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
             .user_agent(concat!("golden/", env!("CARGO_PKG_VERSION")));
@@ -230,7 +231,15 @@ impl Distribution {
                     tokio::time::sleep(delay).await;
                     attempt += 1;
                 }
-                _ => return result.map_err(|error| unreachable(host, &error)),
+                _ => {
+                    return result.map_err(|error| {
+                        if error.is_redirect() {
+                            invalid(host, "follow a redirect", chain(&error))
+                        } else {
+                            unreachable(host, &error)
+                        }
+                    })
+                }
             }
         }
     }
@@ -364,17 +373,43 @@ impl Distribution {
         if !status.is_success() {
             return Err(status_error(host, action, status, &body));
         }
+        // The digest is what the bytes hash to; a registry that says
+        // otherwise is not trusted.
         let computed = format!("sha256:{:x}", Sha256::digest(&body));
-        if let Some(expected) = reference.digest() {
-            if expected != computed {
+        for (what, claimed) in [
+            ("requested", reference.digest().map(str::to_string)),
+            ("announced", header_digest),
+        ] {
+            if let Some(claimed) = claimed.filter(|claimed| *claimed != computed) {
                 return Err(invalid(
                     host,
                     action,
-                    format!("manifest content has digest {computed}, not {expected}"),
+                    format!("manifest content has digest {computed}, not the {what} {claimed}"),
                 ));
             }
         }
-        Ok(Some((body, media_type, header_digest.unwrap_or(computed))))
+        Ok(Some((body, media_type, computed)))
+    }
+}
+
+/// Follows a registry's redirects on the same host; only blob downloads may
+/// go to another host (registries send those to their storage), and the
+/// credentials never follow them there.
+fn redirect_policy(attempt: reqwest::redirect::Attempt<'_>) -> reqwest::redirect::Action {
+    let first = attempt.previous().first().cloned();
+    if attempt.previous().len() > 5 {
+        return attempt.error("more than 5 redirects");
+    }
+    let Some(first) = first else {
+        return attempt.follow();
+    };
+    let same_host = first.host_str() == attempt.url().host_str()
+        && first.port_or_known_default() == attempt.url().port_or_known_default();
+    if same_host || first.path().contains("/blobs/") {
+        attempt.follow()
+    } else {
+        let target = attempt.url().host_str().unwrap_or("?").to_string();
+        attempt.error(format!("the registry redirected to another host ({target}), which golden only follows for blob downloads"))
     }
 }
 
@@ -427,16 +462,21 @@ fn poisoned(host: &str) -> RegistryError {
     invalid(host, "share state", "a lock was poisoned".to_string())
 }
 
-fn unreachable(host: &str, error: &reqwest::Error) -> RegistryError {
+/// An error and its causes on one line.
+fn chain(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
-    let mut source = std::error::Error::source(error);
+    let mut source = error.source();
     while let Some(cause) = source {
         message.push_str(&format!(": {cause}"));
         source = cause.source();
     }
+    message
+}
+
+fn unreachable(host: &str, error: &reqwest::Error) -> RegistryError {
     RegistryError::Unreachable {
         registry: host.to_string(),
-        message,
+        message: chain(error),
     }
 }
 
