@@ -145,7 +145,9 @@ fn hostile_registry_answers_are_specific_errors() {
     let good_config = b"{}".to_vec();
     let good_config_digest = format!("sha256:{}", sha256_hex(&good_config));
     let huge = vec![b'a'; 17 * 1024 * 1024];
-    let cases: Vec<(&str, &str, Vec<(&'static str, Answer)>, &str)> = vec![
+    // (name, operation, routes, text the error must contain)
+    type Case = (&'static str, &'static str, Vec<(&'static str, Answer)>, &'static str);
+    let cases: Vec<Case> = vec![
         (
             "tag list is not JSON",
             "tags",
