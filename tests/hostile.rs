@@ -146,7 +146,12 @@ fn hostile_registry_answers_are_specific_errors() {
     let good_config_digest = format!("sha256:{}", sha256_hex(&good_config));
     let huge = vec![b'a'; 17 * 1024 * 1024];
     // (name, operation, routes, text the error must contain)
-    type Case = (&'static str, &'static str, Vec<(&'static str, Answer)>, &'static str);
+    type Case = (
+        &'static str,
+        &'static str,
+        Vec<(&'static str, Answer)>,
+        &'static str,
+    );
     let cases: Vec<Case> = vec![
         (
             "tag list is not JSON",

@@ -223,7 +223,11 @@ impl Runner<'_> {
             while index < pending.len() {
                 let step = pending[index];
                 let parents = self.parents(step, &in_plan);
-                if !parents.iter().all(|parent| outcomes.contains_key(*parent)) {
+                let waits = parents
+                    .iter()
+                    .copied()
+                    .chain(self.higher_lines(step, &in_plan));
+                if !waits.into_iter().all(|id| outcomes.contains_key(id)) {
                     index += 1;
                     continue;
                 }
@@ -293,6 +297,27 @@ impl Runner<'_> {
         node.parents
             .iter()
             .filter_map(|parent| in_plan.get(parent.as_str()).copied())
+            .collect()
+    }
+
+    /// Lines of the same repository with a higher version in this run:
+    /// they go first, so a lower line never takes `X` or `latest` for the
+    /// moment before the higher one is pushed. Skipped where the higher
+    /// line is built on this one, which already orders them.
+    fn higher_lines<'s>(&self, step: &Step, in_plan: &BTreeSet<&'s str>) -> Vec<&'s str> {
+        let config = &self.project.config;
+        let Some(image) = config.image(&step.id) else {
+            return Vec::new();
+        };
+        in_plan
+            .iter()
+            .copied()
+            .filter(|other| {
+                config
+                    .image(other)
+                    .is_some_and(|o| o.name == image.name && o.version > image.version)
+                    && !self.project.graph.ancestors(other).contains(&step.id)
+            })
             .collect()
     }
 

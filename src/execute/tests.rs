@@ -580,3 +580,54 @@ fn a_build_whose_promotion_was_cut_off_is_promoted_on_the_next_run() {
         Some("sha256:100")
     );
 }
+
+/// Two lines of one repository, both new: the higher goes first, so the
+/// lower never takes `1`... `latest` even for a moment.
+const LINES: &str = "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\
+[images.tools-lts]\nname = \"tools\"\nversion = \"1.4\"\ncontext = \"images/base\"\n\
+[images.tools]\nname = \"tools\"\nversion = \"2.1\"\ncontext = \"images/base\"\n";
+
+#[test]
+fn the_higher_line_of_a_repository_is_pushed_first_so_the_lower_never_takes_latest() {
+    let harness = Harness::new(LINES, Faults::default());
+    let outcomes = harness.run(4, false, Stop::default());
+    let lts = outcomes.iter().find(|o| o.id == "tools-lts").unwrap();
+    assert_eq!(lts.floating, vec!["1.4", "1"], "{:?}", harness.copies());
+    let pushes: Vec<String> = harness
+        .engine_calls()
+        .into_iter()
+        .filter(|c| c.starts_with("push"))
+        .collect();
+    assert_eq!(
+        pushes,
+        vec![
+            "push registry.local:5000/golden/tools:2.1.0",
+            "push registry.local:5000/golden/tools:1.4.0"
+        ]
+    );
+    assert!(
+        !harness
+            .copies()
+            .iter()
+            .any(|c| c.contains("tools:latest -> sha256:140")),
+        "{:?}",
+        harness.copies()
+    );
+    // A failed higher line does not skip the lower one.
+    let failing = Harness::new(
+        LINES,
+        Faults {
+            builds: &["tools"],
+            ..Faults::default()
+        },
+    );
+    let outcomes = failing.run(4, false, Stop::default());
+    assert_eq!(
+        outcomes
+            .iter()
+            .find(|o| o.id == "tools-lts")
+            .unwrap()
+            .status,
+        Status::Built
+    );
+}
