@@ -218,15 +218,20 @@ impl Runner<'_> {
         let mut running = FuturesUnordered::new();
         let mut halted_by: Option<String> = None;
         let jobs = self.jobs.max(1);
+        // Line order is a preference: dropped if it ever blocks every image
+        // (lines of one repository built on each other through a chain).
+        let mut line_order = true;
         loop {
             let mut index = 0;
             while index < pending.len() {
                 let step = pending[index];
                 let parents = self.parents(step, &in_plan);
-                let waits = parents
-                    .iter()
-                    .copied()
-                    .chain(self.higher_lines(step, &in_plan));
+                let higher = if line_order {
+                    self.higher_lines(step, &in_plan)
+                } else {
+                    Vec::new()
+                };
+                let waits = parents.iter().copied().chain(higher);
                 if !waits.into_iter().all(|id| outcomes.contains_key(id)) {
                     index += 1;
                     continue;
@@ -257,6 +262,7 @@ impl Runner<'_> {
             }
             match running.next().await {
                 Some(outcome) => self.finish(outcome, &mut outcomes, &mut halted_by),
+                None if !pending.is_empty() && line_order => line_order = false,
                 None => break,
             }
         }

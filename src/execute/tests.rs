@@ -631,3 +631,63 @@ fn the_higher_line_of_a_repository_is_pushed_first_so_the_lower_never_takes_late
         Status::Built
     );
 }
+
+#[test]
+fn line_order_never_deadlocks_when_lines_are_built_on_each_other() {
+    // 3.0 is built FROM 1.0 of its own repository: 1.0 cannot wait for 3.0.
+    let dir = tempfile::tempdir().unwrap();
+    for (name, from) in [
+        ("one", "127.0.0.1:5000/upstream/busybox:1.36"),
+        ("two", "127.0.0.1:5000/upstream/busybox:1.36"),
+        ("three", "registry.local:5000/golden/base:1.0"),
+    ] {
+        std::fs::create_dir_all(dir.path().join(name)).unwrap();
+        std::fs::write(
+            dir.path().join(name).join("Dockerfile"),
+            format!("FROM {from}\n"),
+        )
+        .unwrap();
+    }
+    let config = "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\
+[images.one]\nname = \"base\"\nversion = \"1.0\"\ncontext = \"one\"\n\
+[images.two]\nname = \"base\"\nversion = \"2.0\"\ncontext = \"two\"\n\
+[images.three]\nname = \"base\"\nversion = \"3.0\"\ncontext = \"three\"\n";
+    let project =
+        Project::from_source(SourceFile::new(&dir.path().join("golden.toml"), config)).unwrap();
+    let registry = Arc::new(FakeRegistry::default());
+    let engine = FakeEngine {
+        registry: registry.clone(),
+        failing_builds: BTreeSet::new(),
+        failing_tests: BTreeSet::new(),
+        failing_pushes: BTreeSet::new(),
+        calls: Mutex::new(Vec::new()),
+        running: Default::default(),
+        most: Default::default(),
+    };
+    let observations = never_built(&project);
+    let selection = Selection {
+        ids: project.graph.order.clone(),
+        forced: BTreeSet::new(),
+    };
+    let steps = plan(&project, &observations, &selection, chrono::Utc::now());
+    let runner = Runner {
+        project: &project,
+        engine: &engine,
+        registry: registry.as_ref(),
+        observations: &observations,
+        revision: None,
+        stop: Stop::default(),
+        jobs: 2,
+        fail_fast: false,
+        progress: Arc::new(Silent),
+    };
+    let outcomes = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap()
+        .block_on(runner.run(&steps));
+    assert!(
+        outcomes.iter().all(|o| o.status == Status::Built),
+        "{outcomes:?}"
+    );
+}
