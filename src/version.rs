@@ -82,11 +82,16 @@ impl<'de> serde::Deserialize<'de> for Line {
     }
 }
 
-/// The exact versions among a repository's tags; other tags are ignored.
+/// Patch numbers beyond this are junk, not builds: ignored.
+const PATCH_MAX: u64 = u32::MAX as u64;
+
+/// The exact versions among a repository's tags; other tags (and absurd
+/// patch numbers no build could reach) are ignored.
 pub fn exact_versions<'a>(tags: impl IntoIterator<Item = &'a str>) -> Vec<Exact> {
     let mut versions: Vec<Exact> = tags
         .into_iter()
-        .filter_map(|tag| tag.parse().ok())
+        .filter_map(|tag| tag.parse::<Exact>().ok())
+        .filter(|version| version.patch <= PATCH_MAX)
         .collect();
     versions.sort();
     versions
@@ -150,7 +155,14 @@ mod tests {
     fn next_build_compares_numbers_not_text() {
         let line: Line = "2.1".parse().unwrap();
         let tags = [
-            "2.1.9", "2.1.10", "2.1", "latest", "2.2.0", "2.1.x", "1.4.20",
+            "2.1.9",
+            "2.1.10",
+            "2.1",
+            "latest",
+            "2.2.0",
+            "2.1.x",
+            "1.4.20",
+            "2.1.18446744073709551615",
         ];
         let versions = exact_versions(tags);
         assert_eq!(next_build(line, &versions), exact("2.1.11"));

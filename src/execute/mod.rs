@@ -642,10 +642,13 @@ impl Runner<'_> {
             .digest
             .clone()
             .ok_or_else(|| anyhow!("nothing was pushed"))?;
-        let versions = existing;
-        for tag in floating_tags(version, versions) {
+        // `X.Y` moves last: when it points at the newest build, every other
+        // floating tag did too, which is what the next run checks. The
+        // report lists them in their natural order.
+        let tags = floating_tags(version, existing);
+        for tag in tags.iter().rev() {
             self.registry
-                .copy_tag(repository, &digest, &tag)
+                .copy_tag(repository, &digest, tag)
                 .await
                 .with_context(|| {
                     let moved = if outcome.floating.is_empty() {
@@ -657,7 +660,7 @@ impl Runner<'_> {
                         "failed to move `{tag}` to {digest} (floating tags moved so far: {moved})"
                     )
                 })?;
-            outcome.floating.push(tag);
+            outcome.floating.insert(0, tag.clone());
         }
         Ok(())
     }

@@ -300,6 +300,16 @@ fn parents_build_first_and_children_build_on_the_pushed_digest() {
         statuses,
         vec![("base", Status::Built), ("app", Status::Built)]
     );
+    let copies: Vec<String> = harness
+        .copies()
+        .into_iter()
+        .filter(|c| c.contains("golden/base:"))
+        .collect();
+    assert_eq!(
+        copies.last().map(String::as_str),
+        Some("copy registry.local:5000/golden/base:1.0 -> sha256:100"),
+        "X.Y moves last"
+    );
     assert_eq!(
         harness.engine_calls(),
         vec![

@@ -252,7 +252,9 @@ fn decide(
     }
     step.next_due = image.schedule.next_fire(now);
     if let Some(last) = &observation.last_build {
-        if last.line_tag_digest.as_ref() != Some(&last.digest) {
+        // Only a build golden made (it carries golden's recipe label) is
+        // promoted; anything else under that tag is left for a rebuild.
+        if last.line_tag_digest.as_ref() != Some(&last.digest) && last.recipe.is_some() {
             step.decision = Decision::Promote;
             step.reasons.push(Reason::FloatingBehind {
                 tag: image.version.to_string(),
