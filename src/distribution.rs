@@ -30,6 +30,8 @@ const MANIFEST_LIMIT: usize = 4 * 1024 * 1024;
 const CONFIG_LIMIT: usize = 8 * 1024 * 1024;
 const TAGS_LIMIT: usize = 16 * 1024 * 1024;
 const TOKEN_LIMIT: usize = 1024 * 1024;
+/// Pages of a tag list followed at most (1,000 tags each).
+const MAX_TAG_PAGES: usize = 100;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -307,6 +309,19 @@ impl Distribution {
         let Some(realm) = parameters.get("realm") else {
             return Ok(None);
         };
+        // Credentials go to a token server only over HTTPS, unless the
+        // registry itself is one golden may reach over plain HTTP.
+        let realm_host = reqwest::Url::parse(realm)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_string))
+            .unwrap_or_default();
+        if !realm.starts_with("https://")
+            && self.credentials.contains_key(host)
+            && !self.may_use_http(host)
+            && !self.may_use_http(&realm_host)
+        {
+            return Err(invalid(host, action, format!("the token server `{realm}` is not HTTPS; golden will not send credentials to it")));
+        }
         let mut query: Vec<(&str, &str)> = vec![("scope", scope)];
         if let Some(service) = parameters.get("service") {
             query.push(("service", service));
@@ -432,6 +447,24 @@ pub fn backoff(attempt: u32) -> Duration {
         .saturating_mul(1 << attempt.min(5))
         .min(Duration::from_secs(8));
     base.mul_f64(1.0 - fastrand::f64() / 2.0)
+}
+
+/// The path of a pagination link: relative (`/v2/...`), or absolute on the
+/// same host. Links elsewhere are not followed.
+fn same_host_path(link: &str, host: &str) -> Option<String> {
+    if link.starts_with("/v2/") {
+        return Some(link.to_string());
+    }
+    let url = reqwest::Url::parse(link).ok()?;
+    let authority = match url.port() {
+        Some(port) => format!("{}:{port}", url.host_str()?),
+        None => url.host_str()?.to_string(),
+    };
+    let path = url.path();
+    (authority == host && path.starts_with("/v2/")).then(|| match url.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_string(),
+    })
 }
 
 /// A response header as text.
@@ -606,7 +639,15 @@ impl Registry for Distribution {
         let action = format!("list the tags of `{}`", repository.repository());
         let mut path = format!("/v2/{}/tags/list?n=1000", repository.registry_path());
         let mut tags = Vec::new();
+        let mut seen = HashSet::new();
         loop {
+            if !seen.insert(path.clone()) || seen.len() > MAX_TAG_PAGES {
+                return Err(invalid(
+                    &host,
+                    &action,
+                    format!("tag list pages loop or exceed {MAX_TAG_PAGES}"),
+                ));
+            }
             let response = self.get(repository, &path, &action).await?;
             let status = response.status();
             let next = response
@@ -635,9 +676,9 @@ impl Registry for Distribution {
             let list: TagList = serde_json::from_slice(&body)
                 .map_err(|e| invalid(&host, &action, e.to_string()))?;
             tags.extend(list.tags.unwrap_or_default());
-            match next {
-                Some(next) if next.starts_with("/v2/") && next != path => path = next,
-                _ => return Ok(tags),
+            match next.as_deref().and_then(|link| same_host_path(link, &host)) {
+                Some(next) => path = next,
+                None => return Ok(tags),
             }
         }
     }
@@ -820,6 +861,28 @@ mod tests {
         assert!(!is_transient_status(StatusCode::NOT_FOUND));
         assert!(is_transient_status(StatusCode::SERVICE_UNAVAILABLE));
         assert!(is_transient_status(StatusCode::TOO_MANY_REQUESTS));
+    }
+
+    #[test]
+    fn pagination_links_stay_on_the_registry() {
+        let host = "registry.local:5000";
+        assert_eq!(
+            same_host_path("/v2/a/tags/list?last=x&n=1", host).as_deref(),
+            Some("/v2/a/tags/list?last=x&n=1")
+        );
+        assert_eq!(
+            same_host_path("https://registry.local:5000/v2/a/tags/list?last=x", host).as_deref(),
+            Some("/v2/a/tags/list?last=x")
+        );
+        assert_eq!(
+            same_host_path("https://elsewhere/v2/a/tags/list", host),
+            None
+        );
+        assert_eq!(
+            same_host_path("https://registry.local:5000/other", host),
+            None
+        );
+        assert_eq!(same_host_path("junk", host), None);
     }
 
     #[test]
