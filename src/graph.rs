@@ -233,14 +233,25 @@ fn golden_parent(config: &Config, reference: &Reference) -> Result<Option<String
             .max_by_key(|image| image.version)
             .map(|image| image.id.clone())
     };
+    if reference.digest().is_some() {
+        // Pinned by digest: it never changes, so nothing to follow.
+        return Ok(None);
+    }
     let found = match reference.tag() {
-        None if reference.digest().is_some() => return Ok(None),
         None | Some("latest") => highest(&|_| true),
         Some(tag) => {
             if let Ok(line) = tag.parse::<Line>() {
                 highest(&|version| version == line)
             } else if let Ok(exact) = tag.parse::<Exact>() {
-                highest(&|version| version == exact.line)
+                // An exact version never changes either, but it must name
+                // a configured line.
+                return match highest(&|version| version == exact.line) {
+                    Some(_) => Ok(None),
+                    None => Err(format!(
+                        "FROM `{reference}` names line {} of `{name}`, which is not configured",
+                        exact.line
+                    )),
+                };
             } else if let Ok(major) = tag.parse::<u64>() {
                 highest(&|version| version.major == major)
             } else {

@@ -362,12 +362,22 @@ impl Runner<'_> {
     }
 
     /// The digest of the golden parent this image is built FROM, when the
-    /// parent was pushed in this run.
+    /// parent was pushed in this run and the FROM's tag moved to it.
     fn parent_digest(&self, step: &Step, outcomes: &BTreeMap<String, Outcome>) -> Option<String> {
-        match &self.project.graph.nodes.get(&step.id)?.upstream {
-            Upstream::Golden { id, .. } => outcomes.get(id).and_then(|o| o.digest.clone()),
-            _ => None,
-        }
+        let Upstream::Golden { id, reference } = &self.project.graph.nodes.get(&step.id)?.upstream
+        else {
+            return None;
+        };
+        // Only when the tag the FROM names moved to the new build; otherwise
+        // it still resolves to what was observed.
+        let tag = reference.tag().unwrap_or("latest");
+        let parent = outcomes.get(id)?;
+        parent
+            .floating
+            .iter()
+            .any(|moved| moved == tag)
+            .then(|| parent.digest.clone())
+            .flatten()
     }
 
     /// Builds (or only promotes) one image; any error becomes its outcome.
