@@ -158,7 +158,11 @@ pub fn entries(
         let path = relative.to_string_lossy().replace('\\', "/");
         let file_type = item.file_type();
         if ignore.excludes(&path) && !always.contains(&path.as_str()) {
-            if file_type.is_dir() && !ignore.has_exceptions {
+            // A directory holding an always-sent file is walked, not pruned.
+            let holds_always = always
+                .iter()
+                .any(|kept| kept.starts_with(&format!("{path}/")));
+            if file_type.is_dir() && !ignore.has_exceptions && !holds_always {
                 walker.skip_current_dir();
             }
             continue;
@@ -387,6 +391,18 @@ mod tests {
                 target: PathBuf::from("/etc/passwd")
             }
         );
+    }
+
+    #[test]
+    fn a_dockerfile_in_an_ignored_directory_is_still_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("docker")).unwrap();
+        std::fs::write(dir.path().join("docker/Dockerfile"), "FROM busybox\n").unwrap();
+        std::fs::write(dir.path().join("docker/notes.txt"), "x").unwrap();
+        let ignore = Ignore::parse("docker\n", Path::new(".dockerignore")).unwrap();
+        let list = entries(dir.path(), &ignore, &["docker/Dockerfile"]).unwrap();
+        let paths: Vec<&str> = list.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, vec!["docker/Dockerfile"]);
     }
 
     #[test]

@@ -797,7 +797,15 @@ impl<'a> Reader<'a> {
             );
             return None;
         }
-        Some(text.replace('\\', "/"))
+        // As the context lists it: `/`-separated, no `.` or empty parts.
+        let parts: Vec<String> = relative
+            .components()
+            .filter_map(|c| match c {
+                Component::Normal(part) => Some(part.to_string_lossy().to_string()),
+                _ => None,
+            })
+            .collect();
+        Some(parts.join("/"))
     }
 
     /// Checks across images: repository names and (name, version) pairs.

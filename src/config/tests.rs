@@ -81,6 +81,13 @@ fn schedule_defaults_to_weekly_and_pull_to_true() {
     let project = load(&text).unwrap_or_else(|e| panic!("{e}"));
     let base = project.config.image("base").unwrap();
     assert_eq!(base.schedule.as_str(), "@weekly");
+    let dotted = format!("{REGISTRY}[images.base]\nversion = \"1.0\"\ncontext = \"images/base\"\ndockerfile = \"./Dockerfile\"\n");
+    let project = load(&dotted).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        project.config.image("base").unwrap().dockerfile,
+        "Dockerfile",
+        "the path is cleaned as the context lists it"
+    );
     assert!(base.pull);
 }
 
