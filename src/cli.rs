@@ -416,12 +416,7 @@ async fn show_plan(
     let steps = plan(project, &observations, &selection, now);
     let report = plan_report(project, &steps, registry.requests());
     print(&report, options, plan_text)?;
-    let failed = steps.iter().any(|step| step.decision == Decision::Failed);
-    Ok(if failed {
-        Exit::ImageFailed
-    } else {
-        Exit::Success
-    })
+    Ok(exit_of(&report))
 }
 
 async fn execute(
@@ -446,9 +441,13 @@ async fn execute(
     Ok(exit_of(&report))
 }
 
-/// 1 when an image failed or was skipped, else 0.
+/// 3 when every failure was an unreachable engine or registry, 1 when an
+/// image failed or was skipped, else 0.
 pub(crate) fn exit_of(report: &Report) -> Exit {
-    if report.totals.failed + report.totals.skipped > 0 {
+    let totals = &report.totals;
+    if totals.failed > 0 && totals.failed == totals.unreachable {
+        Exit::Unreachable
+    } else if totals.failed + totals.skipped > 0 {
         Exit::ImageFailed
     } else {
         Exit::Success

@@ -626,11 +626,20 @@ impl Registry for Distribution {
         let scheme = self.scheme(host, action).await?;
         self.requests.fetch_add(1, Ordering::Relaxed);
         let url = format!("{scheme}://{host}/v2/");
-        self.client
+        let response = self
+            .client
             .get(&url)
             .send()
             .await
             .map_err(|error| unreachable(host, &error))?;
+        // Any answer but a server error means a registry is there (401 is
+        // normal before logging in); a proxy's 502 means it is not.
+        if response.status().is_server_error() {
+            return Err(RegistryError::Unreachable {
+                registry: host.to_string(),
+                message: format!("`{url}` answered HTTP {}", response.status().as_u16()),
+            });
+        }
         Ok(())
     }
 

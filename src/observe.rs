@@ -16,7 +16,7 @@ use crate::graph::Upstream;
 use crate::labels;
 use crate::project::Project;
 use crate::reference::Reference;
-use crate::registry::Registry;
+use crate::registry::{Registry, RegistryError};
 use crate::version::{exact_versions, newest_in_line, Exact};
 
 /// Registry lookups in flight at once.
@@ -50,8 +50,32 @@ pub struct Observation {
     pub entries: Vec<Entry>,
 }
 
+/// Why an image could not be observed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObserveError {
+    /// The error, its causes and a hint, one per line.
+    pub message: String,
+    /// The registry could not be reached at all (exit code 3).
+    pub unreachable: bool,
+}
+
+impl std::fmt::Display for ObserveError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.message)
+    }
+}
+
+impl From<String> for ObserveError {
+    fn from(message: String) -> Self {
+        ObserveError {
+            message,
+            unreachable: false,
+        }
+    }
+}
+
 /// Observations by image id; an `Err` is that image's failed lookup.
-pub type Observations = BTreeMap<String, Result<Observation, String>>;
+pub type Observations = BTreeMap<String, Result<Observation, ObserveError>>;
 
 /// Observes every image in `ids`.
 pub async fn observe(project: &Project, registry: &dyn Registry, ids: &[String]) -> Observations {
@@ -61,15 +85,15 @@ pub async fn observe(project: &Project, registry: &dyn Registry, ids: &[String])
         .filter_map(|id| config.image(id))
         .map(|image| config.repository(image))
         .collect();
-    let tag_lists: BTreeMap<String, Result<Vec<Exact>, String>> = stream::iter(repositories)
+    let tag_lists: BTreeMap<String, Result<Vec<Exact>, ObserveError>> = stream::iter(repositories)
         .map(|repository| async move {
             let result = match Reference::parse(&repository) {
                 Ok(reference) => registry
                     .tags(&reference)
                     .await
                     .map(|tags| exact_versions(tags.iter().map(String::as_str)))
-                    .map_err(|e| render(&e, e.hint())),
-                Err(error) => Err(error.to_string()),
+                    .map_err(|e| render(&e, None)),
+                Err(error) => Err(ObserveError::from(error.to_string())),
             };
             (repository, result)
         })
@@ -90,10 +114,19 @@ pub async fn observe(project: &Project, registry: &dyn Registry, ids: &[String])
         .await
 }
 
-fn render(error: &dyn std::fmt::Display, hint: Option<String>) -> String {
-    match hint {
-        Some(hint) => format!("{error}\nhint: {hint}"),
+/// A registry error as an observation error, with its hint.
+fn render(error: &RegistryError, context: Option<String>) -> ObserveError {
+    let text = match context {
+        Some(context) => format!("{context}: {error}"),
         None => error.to_string(),
+    };
+    let message = match error.hint() {
+        Some(hint) => format!("{text}\nhint: {hint}"),
+        None => text,
+    };
+    ObserveError {
+        message,
+        unreachable: error.is_unreachable(),
     }
 }
 
@@ -101,8 +134,8 @@ async fn observe_image(
     project: &Project,
     registry: &dyn Registry,
     id: &str,
-    tag_lists: &BTreeMap<String, Result<Vec<Exact>, String>>,
-) -> Result<Observation, String> {
+    tag_lists: &BTreeMap<String, Result<Vec<Exact>, ObserveError>>,
+) -> Result<Observation, ObserveError> {
     let config = &project.config;
     let image = config
         .image(id)
@@ -137,7 +170,7 @@ async fn last_build(
     repository: &Reference,
     versions: &[Exact],
     image: &Image,
-) -> Result<Option<LastBuild>, String> {
+) -> Result<Option<LastBuild>, ObserveError> {
     let Some(version) = newest_in_line(image.version, versions) else {
         return Ok(None);
     };
@@ -147,8 +180,8 @@ async fn last_build(
         registry.image_config(&reference),
         registry.manifest_digest(&line_tag)
     );
-    let config = config.map_err(|e| render(&e, e.hint()))?;
-    let line_tag_digest = line_tag_digest.map_err(|e| render(&e, e.hint()))?;
+    let config = config.map_err(|e| render(&e, None))?;
+    let line_tag_digest = line_tag_digest.map_err(|e| render(&e, None))?;
     let label = |key: &str| config.labels.get(key).cloned().filter(|v| !v.is_empty());
     Ok(Some(LastBuild {
         version,
@@ -167,7 +200,7 @@ async fn last_build(
 async fn base_digest(
     registry: &dyn Registry,
     upstream: &Upstream,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, ObserveError> {
     let Some(reference) = upstream.reference() else {
         return Ok(None);
     };
@@ -178,10 +211,10 @@ async fn base_digest(
         Ok(Some(digest)) => Ok(Some(digest)),
         // A golden parent that was never pushed is built earlier in the run.
         Ok(None) if matches!(upstream, Upstream::Golden { .. }) => Ok(None),
-        Ok(None) => Err(format!(
+        Ok(None) => Err(ObserveError::from(format!(
             "base image `{reference}` does not exist in its registry\nhint: push it, or fix the FROM line and build args"
-        )),
-        Err(error) => Err(render(&format!("failed to resolve base image `{reference}`: {error}"), error.hint())),
+        ))),
+        Err(error) => Err(render(&error, Some(format!("failed to resolve base image `{reference}`")))),
     }
 }
 

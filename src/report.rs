@@ -47,6 +47,9 @@ pub struct Totals {
     pub built: usize,
     pub up_to_date: usize,
     pub failed: usize,
+    /// Of the failed, those that failed because the engine or a registry
+    /// could not be reached.
+    pub unreachable: usize,
     pub skipped: usize,
     pub seconds: f64,
     pub registry_requests: u64,
@@ -130,6 +133,10 @@ pub fn plan_report(project: &Project, steps: &[Step], registry_requests: u64) ->
             .iter()
             .filter(|s| s.decision == Decision::Failed)
             .count(),
+        unreachable: steps
+            .iter()
+            .filter(|s| s.decision == Decision::Failed && s.unreachable)
+            .count(),
         skipped: 0,
         seconds: 0.0,
         registry_requests,
@@ -157,7 +164,10 @@ pub fn run_report(
             match outcome.status {
                 Status::Built | Status::Promoted => totals.built += 1,
                 Status::UpToDate => totals.up_to_date += 1,
-                Status::Failed => totals.failed += 1,
+                Status::Failed => {
+                    totals.failed += 1;
+                    totals.unreachable += usize::from(outcome.unreachable);
+                }
                 Status::Skipped => totals.skipped += 1,
             }
             let ran = matches!(

@@ -75,8 +75,8 @@ fn a_registry_killed_mid_push_leaves_no_floating_tag_and_the_next_run_finishes_t
     let repository = format!("{host}/golden/big");
     let after_failure = tags(&repository);
     assert_eq!(
-        run.code, 1,
-        "the run reports the failure\n{}\n{}",
+        run.code, 3,
+        "the run reports the registry as unreachable\n{}\n{}",
         run.stdout, run.stderr
     );
     let report = run.json();

@@ -54,6 +54,8 @@ pub struct Outcome {
     pub push_seconds: Option<f64>,
     pub seconds: f64,
     pub error: Option<String>,
+    /// It failed because the engine or a registry could not be reached.
+    pub unreachable: bool,
 }
 
 impl Outcome {
@@ -71,6 +73,7 @@ impl Outcome {
             push_seconds: None,
             seconds: 0.0,
             error: step.error.clone(),
+            unreachable: step.unreachable,
         }
     }
 
@@ -404,6 +407,7 @@ impl Runner<'_> {
         };
         if let Err(error) = result {
             outcome.status = Status::Failed;
+            outcome.unreachable = is_unreachable(&error);
             outcome.error = Some(render_chain(&error));
             tracing::debug!(image = %step.id, "{}", render_chain(&error));
         }
@@ -686,6 +690,21 @@ pub fn render_chain(error: &anyhow::Error) -> String {
         text.push_str(&format!("\nhint: {hint}"));
     }
     text
+}
+
+/// Whether `error` comes from an engine or registry that could not be
+/// reached (including a registry that went away during a push).
+pub fn is_unreachable(error: &anyhow::Error) -> bool {
+    use crate::engine::EngineError;
+    error.chain().any(|cause| {
+        let engine = cause
+            .downcast_ref::<EngineError>()
+            .is_some_and(|e| matches!(e, EngineError::Unreachable { .. }) || e.is_transient());
+        engine
+            || cause
+                .downcast_ref::<crate::registry::RegistryError>()
+                .is_some_and(|e| e.is_unreachable())
+    })
 }
 
 /// The hint of the first error in the chain that has one.

@@ -128,6 +128,8 @@ pub struct Step {
     /// When the schedule fires next (for up-to-date images).
     pub next_due: Option<DateTime<Utc>>,
     pub error: Option<String>,
+    /// The image failed because a registry could not be reached at all.
+    pub unreachable: bool,
 }
 
 /// Which images a run is about.
@@ -171,6 +173,7 @@ fn decide(
         last_build: None,
         next_due: None,
         error: None,
+        unreachable: false,
     };
     let (Some(image), Some(node)) = (project.config.image(id), project.graph.nodes.get(id)) else {
         step.decision = Decision::Failed;
@@ -181,7 +184,8 @@ fn decide(
         Some(Ok(observation)) => observation,
         Some(Err(error)) => {
             step.decision = Decision::Failed;
-            step.error = Some(error.clone());
+            step.error = Some(error.message.clone());
+            step.unreachable = error.unreachable;
             return step;
         }
         None => {

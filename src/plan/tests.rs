@@ -50,7 +50,7 @@ fn observation(
     last_build: Option<LastBuild>,
     base: &str,
     recipe: &str,
-) -> Result<Observation, String> {
+) -> Result<Observation, crate::observe::ObserveError> {
     Ok(Observation {
         versions: Vec::new(),
         last_build,
@@ -362,7 +362,13 @@ fn schedule_edges() {
 #[test]
 fn a_failed_observation_fails_only_that_image() {
     let mut observations = fresh();
-    observations.insert("base".into(), Err("cannot reach registry".into()));
+    observations.insert(
+        "base".into(),
+        Err(crate::observe::ObserveError {
+            message: "cannot reach registry".into(),
+            unreachable: true,
+        }),
+    );
     let steps = run(&observations, &[], THURSDAY);
     assert_eq!(steps[0].1, Decision::Failed);
     assert_eq!(steps[1].1, Decision::UpToDate);
