@@ -464,15 +464,20 @@ pub(crate) async fn build_once(
     progress: Arc<dyn Progress>,
 ) -> Result<Report, Failure> {
     let started = Instant::now();
-    let _lock = crate::lock::acquire(&project.config.source.path, build.wait_lock)
-        .await
-        .map_err(|error| {
-            let exit = match error {
-                crate::lock::LockError::Busy { .. } => Exit::Locked,
-                crate::lock::LockError::Io { .. } => Exit::Usage,
-            };
-            Failure::new(exit, anyhow::Error::new(error).context("nothing was built"))
-        })?;
+    let registry_settings = &project.config.registry;
+    let _lock = crate::lock::acquire(
+        &registry_settings.host,
+        &registry_settings.namespace,
+        build.wait_lock,
+    )
+    .await
+    .map_err(|error| {
+        let exit = match error {
+            crate::lock::LockError::Busy { .. } => Exit::Locked,
+            crate::lock::LockError::Io { .. } => Exit::Usage,
+        };
+        Failure::new(exit, anyhow::Error::new(error).context("nothing was built"))
+    })?;
     let credentials = credentials(project)?;
     let engine = DockerEngine::connect(project.config.engine.host.as_deref())
         .await

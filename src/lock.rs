@@ -1,6 +1,8 @@
-//! One run at a time per config on a machine: an OS file lock (it dies with
-//! the process, so a crash never leaves a stale lock) on a file in the temp
-//! directory named after the config's absolute path.
+//! One run at a time per registry namespace on a machine: an OS file lock
+//! (it dies with the process, so a crash never leaves a stale lock) on a
+//! file named after the registry host and namespace, in a fixed directory
+//! (not `TMPDIR`, which differs between a cron job and a login shell), so
+//! every config that publishes there shares it.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
@@ -39,17 +41,24 @@ pub struct RunLock {
     _file: File,
 }
 
-/// The lock file of `config`.
-pub fn lock_path(config: &Path) -> PathBuf {
-    let absolute = std::fs::canonicalize(config).unwrap_or_else(|_| config.to_path_buf());
-    let digest = Sha256::digest(absolute.to_string_lossy().as_bytes());
+/// Directories tried for lock files, in order: the first that exists.
+const LOCK_DIRECTORIES: &[&str] = &["/run/lock", "/var/lock", "/tmp"];
+
+/// The lock file of the namespace `<host>/<namespace>`.
+pub fn lock_path(host: &str, namespace: &str) -> PathBuf {
+    let digest = Sha256::digest(format!("{host}/{namespace}").as_bytes());
     let short: String = format!("{digest:x}").chars().take(16).collect();
-    std::env::temp_dir().join(format!("golden-{short}.lock"))
+    let directory = LOCK_DIRECTORIES
+        .iter()
+        .map(Path::new)
+        .find(|directory| directory.is_dir())
+        .map_or_else(std::env::temp_dir, Path::to_path_buf);
+    directory.join(format!("golden-{short}.lock"))
 }
 
-/// Takes the lock of `config`, waiting up to `wait` for another run.
-pub async fn acquire(config: &Path, wait: Duration) -> Result<RunLock, LockError> {
-    let path = lock_path(config);
+/// Takes the lock of `<host>/<namespace>`, waiting up to `wait`.
+pub async fn acquire(host: &str, namespace: &str, wait: Duration) -> Result<RunLock, LockError> {
+    let path = lock_path(host, namespace);
     let io = |source| LockError::Io {
         path: path.clone(),
         source,
@@ -100,13 +109,17 @@ mod tests {
 
     #[tokio::test]
     async fn a_second_holder_waits_then_gives_up_and_a_release_frees_it() {
-        let directory = tempfile::tempdir().unwrap();
-        let config = directory.path().join("golden.toml");
-        std::fs::write(&config, "").unwrap();
-        let first = acquire(&config, Duration::ZERO).await.unwrap();
-        let second = acquire(&config, Duration::from_millis(300))
+        let namespace = format!("lock-test-{}", std::process::id());
+        let first = acquire("registry.local:5000", &namespace, Duration::ZERO)
             .await
-            .unwrap_err();
+            .unwrap();
+        let second = acquire(
+            "registry.local:5000",
+            &namespace,
+            Duration::from_millis(300),
+        )
+        .await
+        .unwrap_err();
         match &second {
             LockError::Busy { holder, .. } => assert_eq!(
                 holder.as_deref(),
@@ -116,9 +129,12 @@ mod tests {
         }
         assert!(second.to_string().contains("another golden run"));
         drop(first);
-        acquire(&config, Duration::ZERO).await.unwrap();
-        let other = directory.path().join("other.toml");
-        std::fs::write(&other, "").unwrap();
-        assert_ne!(lock_path(&config), lock_path(&other));
+        acquire("registry.local:5000", &namespace, Duration::ZERO)
+            .await
+            .unwrap();
+        assert_ne!(
+            lock_path("registry.local:5000", "a"),
+            lock_path("registry.local:5000", "b")
+        );
     }
 }

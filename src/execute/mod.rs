@@ -23,7 +23,7 @@ use crate::progress::{Event, Progress};
 use crate::project::Project;
 use crate::reference::Reference;
 use crate::registry::Registry;
-use crate::version::{floating_tags, next_build, Exact};
+use crate::version::{exact_versions, floating_tags, next_build, Exact};
 
 /// How an image ended in a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -452,8 +452,7 @@ impl Runner<'_> {
             self.push_exact(&exact, outcome).await?;
             outcome.version = Some(version);
             shared.record(&job.repository_text, version);
-            let mut versions = job.observation.versions.clone();
-            versions.extend(shared.pushed(&job.repository_text));
+            let versions = self.current_versions(&job, shared).await?;
             let promoted = self
                 .promote(&job.repository, version, &versions, outcome)
                 .await;
@@ -486,8 +485,7 @@ impl Runner<'_> {
         let job = self.prepare(step, None)?;
         let lock = shared.lock_for(&job.repository_text);
         let _promotion = lock.lock().await;
-        let mut versions = job.observation.versions.clone();
-        versions.extend(shared.pushed(&job.repository_text));
+        let versions = self.current_versions(&job, shared).await?;
         outcome.version = Some(last.version);
         outcome.tag = Some(
             job.repository
@@ -497,6 +495,21 @@ impl Runner<'_> {
         outcome.digest = Some(last.digest.clone());
         self.promote(&job.repository, last.version, &versions, outcome)
             .await
+    }
+
+    /// Every exact version in the repository now, read again just before
+    /// floating tags move: another run may have pushed a higher line since
+    /// this one started.
+    async fn current_versions(&self, job: &Job<'_>, shared: &Shared) -> anyhow::Result<Vec<Exact>> {
+        let tags = self.registry.tags(&job.repository).await.with_context(|| {
+            format!(
+                "failed to list the tags of `{}` before moving floating tags",
+                job.repository_text
+            )
+        })?;
+        let mut versions = exact_versions(tags.iter().map(String::as_str));
+        versions.extend(shared.pushed(&job.repository_text));
+        Ok(versions)
     }
 
     /// Everything about one image a build needs, resolved before it starts.
