@@ -225,6 +225,10 @@ struct Harness {
 
 impl Harness {
     fn new(config: &str, faults: Faults) -> Harness {
+        Harness::with_project(project(config), faults)
+    }
+
+    fn with_project(project: Project, faults: Faults) -> Harness {
         let registry = Arc::new(FakeRegistry::default());
         let set = |names: &[&str]| names.iter().map(|s| s.to_string()).collect();
         let engine = FakeEngine {
@@ -237,7 +241,7 @@ impl Harness {
             most: Default::default(),
         };
         Harness {
-            project: project(config),
+            project,
             registry,
             engine,
         }
@@ -664,38 +668,7 @@ fn line_order_never_deadlocks_when_lines_are_built_on_each_other() {
 [images.three]\nname = \"base\"\nversion = \"3.0\"\ncontext = \"three\"\n";
     let project =
         Project::from_source(SourceFile::new(&dir.path().join("golden.toml"), config)).unwrap();
-    let registry = Arc::new(FakeRegistry::default());
-    let engine = FakeEngine {
-        registry: registry.clone(),
-        failing_builds: BTreeSet::new(),
-        failing_tests: BTreeSet::new(),
-        failing_pushes: BTreeSet::new(),
-        calls: Mutex::new(Vec::new()),
-        running: Default::default(),
-        most: Default::default(),
-    };
-    let observations = never_built(&project);
-    let selection = Selection {
-        ids: project.graph.order.clone(),
-        forced: BTreeSet::new(),
-    };
-    let steps = plan(&project, &observations, &selection, chrono::Utc::now());
-    let runner = Runner {
-        project: &project,
-        engine: &engine,
-        registry: registry.as_ref(),
-        observations: &observations,
-        revision: None,
-        stop: Stop::default(),
-        jobs: 2,
-        fail_fast: false,
-        progress: Arc::new(Silent),
-    };
-    let outcomes = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .unwrap()
-        .block_on(runner.run(&steps));
+    let outcomes = Harness::with_project(project, Faults::default()).run(2, false, Stop::default());
     assert!(
         outcomes.iter().all(|o| o.status == Status::Built),
         "{outcomes:?}"
