@@ -1,0 +1,235 @@
+//! The wire details of the distribution API client: redirects, retries,
+//! size-capped bodies, errors from status codes, auth challenges and
+//! pagination links. No state; `mod.rs` holds the client.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT};
+use reqwest::{Response, StatusCode};
+
+use crate::reference::Reference;
+use crate::registry::RegistryError;
+
+const MANIFEST_TYPES: &str = "application/vnd.docker.distribution.manifest.v2+json, \
+application/vnd.docker.distribution.manifest.list.v2+json, \
+application/vnd.oci.image.manifest.v1+json, \
+application/vnd.oci.image.index.v1+json";
+
+/// Follows a registry's redirects on the same host; only blob downloads may
+/// go to another host (registries send those to their storage), and the
+/// credentials never follow them there.
+pub(super) fn redirect_policy(
+    attempt: reqwest::redirect::Attempt<'_>,
+) -> reqwest::redirect::Action {
+    let first = attempt.previous().first().cloned();
+    if attempt.previous().len() > 5 {
+        return attempt.error("more than 5 redirects");
+    }
+    let Some(first) = first else {
+        return attempt.follow();
+    };
+    let same_host = first.host_str() == attempt.url().host_str()
+        && first.port_or_known_default() == attempt.url().port_or_known_default();
+    if same_host || first.path().contains("/blobs/") {
+        attempt.follow()
+    } else {
+        let target = attempt.url().host_str().unwrap_or("?").to_string();
+        attempt.error(format!("the registry redirected to another host ({target}), which golden only follows for blob downloads"))
+    }
+}
+
+/// Statuses worth another try: the registry or a proxy in front of it is
+/// overloaded or restarting.
+pub(super) fn is_transient_status(status: StatusCode) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS || matches!(status.as_u16(), 500 | 502 | 503 | 504)
+}
+
+/// The wait a 429 or 503 asks for in Retry-After (seconds), capped at a minute.
+pub(super) fn retry_after(response: &Response) -> Option<Duration> {
+    let seconds: u64 = header(response, "retry-after")?.trim().parse().ok()?;
+    Some(Duration::from_secs(seconds.min(60)))
+}
+
+/// 250 ms, 500 ms, 1 s, ... capped at 8 s, each with up to half of it
+/// taken off at random so many clients do not retry in step.
+pub fn backoff(attempt: u32) -> Duration {
+    let base = Duration::from_millis(250)
+        .saturating_mul(1 << attempt.min(5))
+        .min(Duration::from_secs(8));
+    base.mul_f64(1.0 - fastrand::f64() / 2.0)
+}
+
+/// The path of a pagination link: relative (`/v2/...`), or absolute on the
+/// same host. Links elsewhere are not followed.
+pub(super) fn same_host_path(link: &str, host: &str) -> Option<String> {
+    if link.starts_with("/v2/") {
+        return Some(link.to_string());
+    }
+    let url = reqwest::Url::parse(link).ok()?;
+    let authority = match url.port() {
+        Some(port) => format!("{}:{port}", url.host_str()?),
+        None => url.host_str()?.to_string(),
+    };
+    let path = url.path();
+    (authority == host && path.starts_with("/v2/")).then(|| match url.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_string(),
+    })
+}
+
+/// A response header as text.
+pub(super) fn header(response: &Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_string)
+}
+
+/// `/v2/<path>/manifests/<tag or digest>`.
+pub(super) fn manifest_path(reference: &Reference) -> String {
+    format!(
+        "/v2/{}/manifests/{}",
+        reference.registry_path(),
+        reference.manifest_reference()
+    )
+}
+
+pub(super) fn accept_manifests() -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(ACCEPT, HeaderValue::from_static(MANIFEST_TYPES));
+    headers
+}
+
+pub(super) fn poisoned(host: &str) -> RegistryError {
+    invalid(host, "share state", "a lock was poisoned".to_string())
+}
+
+/// An error and its causes on one line.
+pub(super) fn chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    message
+}
+
+pub(super) fn unreachable(host: &str, error: &reqwest::Error) -> RegistryError {
+    RegistryError::Unreachable {
+        registry: host.to_string(),
+        message: chain(error),
+    }
+}
+
+pub(super) fn invalid(host: &str, action: &str, message: String) -> RegistryError {
+    RegistryError::Invalid {
+        registry: host.to_string(),
+        action: action.to_string(),
+        message,
+    }
+}
+
+pub(super) fn status_error(
+    host: &str,
+    action: &str,
+    status: StatusCode,
+    body: &[u8],
+) -> RegistryError {
+    #[derive(serde::Deserialize)]
+    struct Errors {
+        errors: Vec<ErrorItem>,
+    }
+    #[derive(serde::Deserialize)]
+    struct ErrorItem {
+        code: Option<String>,
+        message: Option<String>,
+    }
+    let detail = serde_json::from_slice::<Errors>(body)
+        .ok()
+        .map(|errors| {
+            let parts: Vec<String> = errors
+                .errors
+                .into_iter()
+                .map(|e| {
+                    format!(
+                        "{}: {}",
+                        e.code.unwrap_or_default(),
+                        e.message.unwrap_or_default()
+                    )
+                })
+                .collect();
+            parts.join("; ")
+        })
+        .unwrap_or_default();
+    RegistryError::Status {
+        registry: host.to_string(),
+        action: action.to_string(),
+        status: status.as_u16(),
+        detail: detail.chars().take(300).collect(),
+    }
+}
+
+/// Reads a body, refusing more than `limit` bytes.
+pub(super) async fn read_capped(
+    mut response: Response,
+    limit: usize,
+    host: &str,
+    action: &str,
+) -> Result<Vec<u8>, RegistryError> {
+    if response
+        .content_length()
+        .is_some_and(|length| length as usize > limit)
+    {
+        return Err(invalid(
+            host,
+            action,
+            format!("the body is larger than {limit} bytes"),
+        ));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|error| unreachable(host, &error))?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(invalid(
+                host,
+                action,
+                format!("the body is larger than {limit} bytes"),
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The `key="value"` pairs of a WWW-Authenticate challenge.
+pub(super) fn parse_challenge(text: &str) -> HashMap<String, String> {
+    let mut parameters = HashMap::new();
+    let mut rest = text.trim();
+    while let Some((key, after)) = rest.split_once('=') {
+        let key = key
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_ascii_lowercase();
+        let (value, remaining) = if let Some(quoted) = after.strip_prefix('"') {
+            match quoted.find('"') {
+                Some(end) => (&quoted[..end], &quoted[end + 1..]),
+                None => (quoted, ""),
+            }
+        } else {
+            match after.find(',') {
+                Some(end) => (&after[..end], &after[end..]),
+                None => (after, ""),
+            }
+        };
+        parameters.insert(key, value.to_string());
+        rest = remaining.trim_start_matches(',').trim();
+    }
+    parameters
+}
