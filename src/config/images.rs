@@ -1,0 +1,253 @@
+//! The `[images.<id>]` tables of golden.toml and the checks across them:
+//! repository names, contexts and Dockerfiles on disk, duplicate lines,
+//! unknown `depends_on`. Part of the same key-by-key reader as `mod.rs`.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::{Component, Path, PathBuf};
+
+use toml::de::DeValue;
+use toml::Spanned;
+
+use super::{
+    Defaults, Image, Reader, RegistrySettings, SmokeTest, DEFAULT_SCHEDULE, DEFAULT_TEST_TIMEOUT,
+    IMAGE_KEYS, SCHEDULE_EXPECTED,
+};
+use crate::diagnostic::closest;
+use crate::reference::validate_path;
+use crate::schedule::Schedule;
+use crate::version::Line;
+
+impl Reader<'_> {
+    pub(super) fn image(
+        &mut self,
+        id: &Spanned<std::borrow::Cow<'_, str>>,
+        value: &Spanned<DeValue<'_>>,
+        defaults: &Defaults,
+    ) -> Option<Image> {
+        let id_text = id.get_ref().to_string();
+        let section = format!("[images.{id_text}]");
+        let valid_id = !id_text.is_empty()
+            && id_text.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && id_text
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+        if !valid_id {
+            self.problem(
+                id.span(),
+                format!("image id `{id_text}` is invalid"),
+                "invalid id",
+                Some("ids are lowercase letters, digits, `.`, `_` and `-`, starting with a letter or digit".into()),
+            );
+        }
+        let table = self.table(value, &format!("images.{id_text}"))?;
+        self.check_keys(table, &section, IMAGE_KEYS);
+        let span = id.span();
+        let version: Option<Spanned<Line>> = self.required(
+            table,
+            &span,
+            &section,
+            "version",
+            "a \"MAJOR.MINOR\" string such as \"8.0\"",
+        );
+        let context: Option<Spanned<String>> = self.required(
+            table,
+            &span,
+            &section,
+            "context",
+            "a directory path relative to the config file",
+        );
+        let dockerfile: Option<Spanned<String>> = self.value(
+            table,
+            &section,
+            "dockerfile",
+            "a path relative to the context",
+        );
+        let name: Option<Spanned<String>> = self.value(
+            table,
+            &section,
+            "name",
+            "a repository name such as \"aspnet-core\"",
+        );
+        let schedule: Option<Spanned<Schedule>> =
+            self.value(table, &section, "schedule", SCHEDULE_EXPECTED);
+        let pull: Option<Spanned<bool>> = self.value(table, &section, "pull", "true or false");
+        let depends_on: Option<Spanned<Vec<Spanned<String>>>> =
+            self.value(table, &section, "depends_on", "a list of image ids");
+        let test_command = self
+            .test_command(table, &section)
+            .or_else(|| defaults.test.clone());
+        let test_timeout = self.test_timeout(table, &section).or(defaults.test_timeout);
+        let mut build_args = defaults.build_args.clone();
+        build_args.extend(self.strings(table, &section, "build_args"));
+        let mut labels = defaults.labels.clone();
+        labels.extend(self.labels(table, &section));
+
+        let name = match name {
+            Some(name) => {
+                self.check_name(&name, &section);
+                name.into_inner()
+            }
+            None => id_text.clone(),
+        };
+        let context = context.and_then(|context| self.context(&context, &section))?;
+        let dockerfile_text = dockerfile
+            .as_ref()
+            .map_or("Dockerfile", |d| d.get_ref().as_str());
+        let dockerfile_span = dockerfile.as_ref().map_or(span.clone(), |d| d.span());
+        let dockerfile = self.dockerfile(&context, dockerfile_text, dockerfile_span, &section)?;
+        let schedule = match (schedule, &defaults.schedule) {
+            (Some(schedule), _) => schedule.into_inner(),
+            (None, Some(schedule)) => schedule.clone(),
+            (None, None) => Schedule::parse(DEFAULT_SCHEDULE).ok()?,
+        };
+        Some(Image {
+            id: id_text,
+            name,
+            version: version?.into_inner(),
+            context,
+            dockerfile,
+            build_args,
+            labels,
+            schedule,
+            pull: pull
+                .map(Spanned::into_inner)
+                .or(defaults.pull)
+                .unwrap_or(true),
+            depends_on: depends_on.map(Spanned::into_inner).unwrap_or_default(),
+            test: test_command.map(|command| SmokeTest {
+                command,
+                timeout: test_timeout.unwrap_or(DEFAULT_TEST_TIMEOUT),
+            }),
+            span,
+        })
+    }
+
+    fn check_name(&mut self, name: &Spanned<String>, section: &str) {
+        if let Err(error) = validate_path(name.get_ref()) {
+            self.problem(
+                name.span(),
+                format!("invalid repository name `{}` in {section}: {error}", name.get_ref()),
+                "invalid name",
+                Some("use lowercase letters, digits and `.`, `_`, `-` separators, e.g. \"aspnet-core\"".into()),
+            );
+        }
+    }
+
+    fn context(&mut self, context: &Spanned<String>, section: &str) -> Option<PathBuf> {
+        let base = self.file.path.parent().unwrap_or(Path::new("."));
+        let path = base.join(context.get_ref());
+        if path.is_dir() {
+            return Some(path);
+        }
+        self.problem(
+            context.span(),
+            format!(
+                "context directory `{}` of {section} does not exist",
+                path.display()
+            ),
+            "no such directory",
+            Some("paths are relative to the directory of golden.toml".into()),
+        );
+        None
+    }
+
+    fn dockerfile(
+        &mut self,
+        context: &Path,
+        text: &str,
+        span: Range<usize>,
+        section: &str,
+    ) -> Option<String> {
+        let relative = Path::new(text);
+        let escapes = relative.is_absolute()
+            || relative
+                .components()
+                .any(|c| matches!(c, Component::ParentDir));
+        if escapes {
+            self.problem(
+                span,
+                format!("Dockerfile `{text}` of {section} is outside its context"),
+                "outside the context",
+                Some("give a path inside the context directory, e.g. \"Dockerfile\" or \"docker/Dockerfile\"".into()),
+            );
+            return None;
+        }
+        if !context.join(relative).is_file() {
+            self.problem(
+                span,
+                format!(
+                    "Dockerfile `{}` of {section} does not exist",
+                    context.join(relative).display()
+                ),
+                "no such file",
+                Some(
+                    "`dockerfile` is relative to the context; it defaults to \"Dockerfile\"".into(),
+                ),
+            );
+            return None;
+        }
+        // As the context lists it: `/`-separated, no `.` or empty parts.
+        let parts: Vec<String> = relative
+            .components()
+            .filter_map(|c| match c {
+                Component::Normal(part) => Some(part.to_string_lossy().to_string()),
+                _ => None,
+            })
+            .collect();
+        Some(parts.join("/"))
+    }
+
+    /// Checks across images: repository names and (name, version) pairs.
+    pub(super) fn check_images(&mut self, registry: &RegistrySettings, images: &[Image]) {
+        let mut seen: HashMap<(String, Line), &str> = HashMap::new();
+        for image in images {
+            let repository = format!("{}/{}", registry.namespace, image.name);
+            if registry.host.len() + 1 + repository.len() > 255 {
+                self.problem(
+                    image.span.clone(),
+                    format!(
+                        "repository `{}/{repository}` is longer than 255 characters",
+                        registry.host
+                    ),
+                    "name too long",
+                    Some("choose a shorter `name` or namespace".into()),
+                );
+            }
+            if let Some(first) = seen.insert((image.name.clone(), image.version), &image.id) {
+                self.problem(
+                    image.span.clone(),
+                    format!(
+                        "images `{first}` and `{}` are both line {} of repository `{}`",
+                        image.id, image.version, image.name
+                    ),
+                    "duplicate line",
+                    Some(
+                        "each (name, version) pair must be unique: change `version` or `name`"
+                            .into(),
+                    ),
+                );
+            }
+        }
+        let ids: Vec<&str> = images.iter().map(|image| image.id.as_str()).collect();
+        for image in images {
+            for parent in &image.depends_on {
+                if !ids.contains(&parent.get_ref().as_str()) {
+                    let suggestion = closest(parent.get_ref(), &ids)
+                        .map(|near| format!("did you mean `{near}`? "))
+                        .unwrap_or_default();
+                    self.problem(
+                        parent.span(),
+                        format!(
+                            "`depends_on` of [images.{}] names unknown image `{}`",
+                            image.id,
+                            parent.get_ref()
+                        ),
+                        "unknown image",
+                        Some(format!("{suggestion}configured images: {}", ids.join(", "))),
+                    );
+                }
+            }
+        }
+    }
+}
