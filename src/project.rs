@@ -6,8 +6,8 @@
 use std::path::Path;
 
 use crate::config::{Config, ConfigError};
-use crate::diagnostic::{Diagnostics, SourceFile};
-use crate::graph::Graph;
+use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile};
+use crate::graph::{Graph, Upstream};
 
 /// A config whose images and build order are known.
 #[derive(Debug, Clone)]
@@ -33,12 +33,55 @@ impl Project {
             return Err(ConfigError::Invalid(Diagnostics(problems)));
         };
         match Graph::resolve(&config) {
-            Ok(graph) if problems.is_empty() => Ok(Project { config, graph }),
-            Ok(_) => Err(ConfigError::Invalid(Diagnostics(problems))),
+            Ok(graph) => {
+                problems.extend(untrusted_upstreams(&config, &graph));
+                if problems.is_empty() {
+                    Ok(Project { config, graph })
+                } else {
+                    Err(ConfigError::Invalid(Diagnostics(problems)))
+                }
+            }
             Err(more) => {
                 problems.extend(more);
                 Err(ConfigError::Invalid(Diagnostics(problems)))
             }
         }
     }
+}
+
+/// Golden images whose upstream `[policy] upstream_allow` does not allow:
+/// a configuration error, found before anything is built.
+fn untrusted_upstreams(config: &Config, graph: &Graph) -> Vec<Diagnostic> {
+    let allowed = &config.policy.upstream_allow;
+    if allowed.is_empty() {
+        return Vec::new();
+    }
+    let mut problems = Vec::new();
+    for image in &config.images {
+        let Some(Upstream::External(reference)) =
+            graph.nodes.get(&image.id).map(|node| &node.upstream)
+        else {
+            continue;
+        };
+        if !allowed.matches(reference) {
+            problems.push(
+                Diagnostic::at(
+                    &config.source,
+                    image.span.clone(),
+                    format!(
+                        "image `{}` starts FROM `{}` ({}), which [policy] upstream_allow does not allow",
+                        image.id,
+                        reference,
+                        reference.normalized()
+                    ),
+                )
+                .label("untrusted upstream")
+                .hint(format!(
+                    "allowed upstreams: {}; add a pattern to `upstream_allow` or change the FROM line",
+                    allowed.texts.join(", ")
+                )),
+            );
+        }
+    }
+    problems
 }

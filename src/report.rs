@@ -39,6 +39,10 @@ pub struct ImageReport {
     pub last_built: Option<String>,
     /// For up-to-date images, when the schedule fires next.
     pub next_due: Option<String>,
+    /// The final FROM's reference (after ARG substitution) and what it
+    /// resolves to now.
+    pub upstream: Option<String>,
+    pub upstream_digest: Option<String>,
 }
 
 /// Counts for a run.
@@ -92,6 +96,13 @@ fn base_report(project: &Project, step: &Step) -> ImageReport {
             .map(|last| last.version.to_string()),
         last_built: time(step.last_build.as_ref().and_then(|last| last.created)),
         next_due: time(step.next_due),
+        upstream: project
+            .graph
+            .nodes
+            .get(&step.id)
+            .and_then(|node| node.upstream.reference())
+            .map(ToString::to_string),
+        upstream_digest: step.upstream_digest.clone(),
     }
 }
 
@@ -216,6 +227,7 @@ pub fn plan_text(report: &Report) -> String {
         "DECISION",
         "LAST BUILD",
         "NEXT DUE",
+        "UPSTREAM",
         "REASONS",
     ]
     .map(String::from)
@@ -236,6 +248,11 @@ pub fn plan_text(report: &Report) -> String {
             image.decision.clone(),
             last,
             image.next_due.clone().unwrap_or_else(|| "-".to_string()),
+            match (&image.upstream, &image.upstream_digest) {
+                (Some(upstream), Some(digest)) => format!("{upstream}@{}", short_digest(digest)),
+                (Some(upstream), None) => upstream.clone(),
+                _ => "scratch".to_string(),
+            },
             reasons,
         ]);
     }

@@ -35,7 +35,7 @@ pub const RESERVED_LABELS: &[&str] = &[
     "io.golden.recipe",
 ];
 
-const TOP_KEYS: &[&str] = &["registry", "engine", "defaults", "images"];
+const TOP_KEYS: &[&str] = &["registry", "engine", "defaults", "images", "policy"];
 const REGISTRY_KEYS: &[&str] = &[
     "host",
     "namespace",
@@ -183,6 +183,7 @@ pub struct Config {
     pub engine: EngineSettings,
     /// Sorted by id.
     pub images: Vec<Image>,
+    pub policy: Policy,
 }
 
 impl Config {
@@ -272,6 +273,10 @@ impl<'a> Reader<'a> {
             .get("defaults")
             .map(|v| self.defaults(v))
             .unwrap_or_default();
+        let policy = document
+            .get("policy")
+            .map(|v| self.policy(v))
+            .unwrap_or_default();
         let mut images = Vec::new();
         match document.get("images") {
             Some(value) => {
@@ -301,6 +306,7 @@ impl<'a> Reader<'a> {
             registry,
             engine,
             images,
+            policy,
         })
     }
 
@@ -635,6 +641,9 @@ const SCHEDULE_EXPECTED: &str =
     "a 5-field cron expression in UTC such as \"0 3 * * 1\", or @hourly, @daily, @weekly, @monthly";
 
 mod images;
+mod policy;
+
+pub use policy::{Patterns, Policy};
 
 #[cfg(test)]
 mod tests;

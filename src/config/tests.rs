@@ -116,6 +116,8 @@ fn bad_configs() -> Vec<(&'static str, String)> {
         ("registry_port_invalid", format!("[registry]\nhost = \"registry.local:http\"\nnamespace = \"golden\"\n{IMAGE}")),
         ("namespace_uppercase", format!("[registry]\nhost = \"registry.local:5000\"\nnamespace = \"Golden\"\n{IMAGE}")),
         ("insecure_not_bool", format!("{REGISTRY}insecure = \"yes\"\n{IMAGE}")),
+        ("policy_untrusted_upstream", format!("{REGISTRY}{IMAGE}[policy]\nupstream_allow = [\"mcr.microsoft.com/dotnet/*\", \"docker.io/library/*\"]\n")),
+        ("policy_bad_glob", format!("{REGISTRY}{IMAGE}[policy]\nupstream_allow = [\"[z-a\"]\n")),
         ("registry_public_without_allow", format!("[registry]\nhost = \"docker.io\"\nnamespace = \"example\"\n{IMAGE}")),
         ("registry_ca_file_missing", format!("{REGISTRY}ca_file = \"certs/ca.pem\"\n{IMAGE}")),
         ("registry_too_many_retries", format!("{REGISTRY}retries = 99\n{IMAGE}")),
@@ -183,4 +185,13 @@ fn every_problem_is_reported_at_once() {
         panic!("expected problems");
     };
     assert_eq!(problems.0.len(), 5, "{problems}");
+}
+
+#[test]
+fn trusted_upstreams_pass_the_policy() {
+    let text = format!("{REGISTRY}{IMAGE}[policy]\nupstream_allow = [\"127.0.0.1:5000/upstream/*\"]\nallow = [\"scratch\"]\nall_stages = true\n");
+    let project = load(&text).unwrap_or_else(|e| panic!("{e}"));
+    assert!(project.config.policy.all_stages);
+    assert!(!project.config.policy.allow_latest);
+    assert_eq!(project.config.policy.allow.texts, vec!["scratch"]);
 }

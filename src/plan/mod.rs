@@ -130,6 +130,8 @@ pub struct Step {
     pub error: Option<String>,
     /// The image failed because a registry could not be reached at all.
     pub unreachable: bool,
+    /// What the final FROM resolves to now.
+    pub upstream_digest: Option<String>,
 }
 
 /// Which images a run is about.
@@ -174,6 +176,7 @@ fn decide(
         next_due: None,
         error: None,
         unreachable: false,
+        upstream_digest: None,
     };
     let (Some(image), Some(node)) = (project.config.image(id), project.graph.nodes.get(id)) else {
         step.decision = Decision::Failed;
@@ -195,6 +198,7 @@ fn decide(
         }
     };
     step.last_build = observation.last_build.clone();
+    step.upstream_digest = observation.base_digest.clone();
     let reasons = &mut step.reasons;
     if selection.forced.contains(id) {
         reasons.push(Reason::Forced);
