@@ -75,6 +75,18 @@ enum Command {
         #[command(flatten)]
         build: BuildOptions,
     },
+    /// Check that application Dockerfiles start FROM golden images
+    Check {
+        /// Dockerfiles, or directories searched for Dockerfile, *.Dockerfile, Dockerfile.*, Containerfile
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// A build arg for the ARGs of FROM lines, NAME=VALUE (repeatable)
+        #[arg(long = "build-arg", value_name = "NAME=VALUE", value_parser = parse_build_arg)]
+        build_args: Vec<(String, String)>,
+        /// Output format on stdout
+        #[arg(long, value_enum, default_value_t = CheckOutput::Human)]
+        output: CheckOutput,
+    },
     /// Show what `build` would do and why, without building
     Plan {
         /// Image ids (default: all)
@@ -121,6 +133,20 @@ fn parse_wait(text: &str) -> Result<std::time::Duration, String> {
 
 fn default_jobs() -> u16 {
     std::thread::available_parallelism().map_or(1, |n| u16::try_from(n.get()).unwrap_or(u16::MAX))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum CheckOutput {
+    Human,
+    Json,
+    Sarif,
+}
+
+fn parse_build_arg(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .filter(|(name, _)| !name.is_empty())
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .ok_or_else(|| format!("`{text}` is not NAME=VALUE"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -276,7 +302,58 @@ async fn run(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure> {
             show_plan(&project, selection, &options).await
         }
         Command::Daemon { .. } => Ok(Exit::Success),
+        Command::Check {
+            paths,
+            build_args,
+            output,
+        } => check(&project, &paths, build_args.into_iter().collect(), output),
     }
+}
+
+/// `golden check`: 1 when any Dockerfile breaks the policy, else 0.
+fn check(
+    project: &Project,
+    paths: &[PathBuf],
+    build_args: std::collections::BTreeMap<String, String>,
+    output: CheckOutput,
+) -> Result<Exit, Failure> {
+    let files = crate::check::find_dockerfiles(paths)
+        .map_err(|error| Failure::new(Exit::Usage, anyhow::anyhow!(error)))?;
+    if files.is_empty() {
+        return Err(Failure::new(
+            Exit::Usage,
+            anyhow::anyhow!("no Dockerfile found in the paths given\nhint: name Dockerfiles, or directories holding Dockerfile, *.Dockerfile, Dockerfile.* or Containerfile"),
+        ));
+    }
+    let mut findings = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).map_err(|error| {
+            Failure::new(
+                Exit::Usage,
+                anyhow::Error::new(error).context(format!("failed to read `{}`", file.display())),
+            )
+        })?;
+        findings.extend(crate::check::check_text(
+            &project.config,
+            file,
+            &text,
+            &build_args,
+        ));
+    }
+    let text = match output {
+        CheckOutput::Human => crate::check::render_text(&findings, files.len()),
+        CheckOutput::Json => crate::check::render_json(&findings, files.len()),
+        CheckOutput::Sarif => crate::check::render_sarif(&findings),
+    };
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush());
+    Ok(if findings.is_empty() {
+        Exit::Success
+    } else {
+        Exit::ImageFailed
+    })
 }
 
 /// Loads the project; a missing or invalid config is a usage error (2).

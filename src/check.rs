@@ -1,0 +1,330 @@
+//! `golden check`: application Dockerfiles must start FROM a golden image of
+//! this config (or a base `[policy] allow` lists), naming a configured line
+//! by `X.Y`, `X` or `X.Y.N` (not `latest`, not untagged, unless
+//! `allow_latest`). Findings carry file, line, column, a rule id and the fix;
+//! they render as text, JSON or SARIF for code-scanning UIs.
+//!
+//! Reads the files it is given; no network, no engine.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::dockerfile::{Base, Dockerfile, DockerfileError, Stage};
+use crate::reference::Reference;
+use crate::version::{Exact, Line};
+
+/// One problem in one Dockerfile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    /// A stable id: `not-golden`, `unknown-golden-image`, `latest-or-untagged`,
+    /// `unconfigured-line`, `unparsable`.
+    pub rule: &'static str,
+    pub message: String,
+    pub fix: String,
+}
+
+/// Every Dockerfile among `paths`: files as given, directories searched for
+/// `Dockerfile`, `*.Dockerfile`, `Dockerfile.*` and `Containerfile`.
+pub fn find_dockerfiles(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut found = Vec::new();
+    for path in paths {
+        if path.is_file() {
+            found.push(path.clone());
+        } else if path.is_dir() {
+            let walker = walkdir::WalkDir::new(path)
+                .sort_by_file_name()
+                .into_iter()
+                .filter_entry(|entry| {
+                    let name = entry.file_name().to_string_lossy();
+                    entry.depth() == 0
+                        || !(name.starts_with('.') || name == "node_modules" || name == "target")
+                });
+            for entry in walker.flatten() {
+                let name = entry.file_name().to_string_lossy();
+                let dockerfile = name == "Dockerfile"
+                    || name == "Containerfile"
+                    || name.ends_with(".Dockerfile")
+                    || name.starts_with("Dockerfile.");
+                if entry.file_type().is_file() && dockerfile {
+                    found.push(entry.into_path());
+                }
+            }
+        } else {
+            return Err(format!("`{}` does not exist", path.display()));
+        }
+    }
+    Ok(found)
+}
+
+/// The findings of one Dockerfile's text.
+pub fn check_text(
+    config: &Config,
+    file: &Path,
+    text: &str,
+    build_args: &BTreeMap<String, String>,
+) -> Vec<Finding> {
+    let name = file.display().to_string();
+    let dockerfile = match Dockerfile::parse(text, build_args) {
+        Ok(dockerfile) => dockerfile,
+        Err(error) => {
+            let line = error_line(&error).unwrap_or(1);
+            return vec![Finding {
+                file: name,
+                line,
+                column: 1,
+                rule: "unparsable",
+                message: error.to_string(),
+                fix: "fix the FROM line; pass build args with --build-arg NAME=VALUE".to_string(),
+            }];
+        }
+    };
+    let final_root = dockerfile.final_root().clone();
+    let mut stages: Vec<(&Stage, bool)> = vec![(&final_root, true)];
+    if config.policy.all_stages {
+        stages.extend(
+            dockerfile
+                .stages
+                .iter()
+                .filter(|stage| **stage != final_root)
+                .map(|stage| (stage, false)),
+        );
+    }
+    let mut findings: Vec<Finding> = stages
+        .into_iter()
+        .filter_map(|(stage, is_final)| {
+            let (rule, message, fix, image) = check_stage(config, stage, is_final)?;
+            let physical = text
+                .lines()
+                .nth(stage.first_line.saturating_sub(1))
+                .unwrap_or("");
+            let column = image
+                .as_deref()
+                .and_then(|image| physical.find(image))
+                .map_or(1, |index| index + 1);
+            Some(Finding {
+                file: name.clone(),
+                line: stage.first_line,
+                column,
+                rule,
+                message,
+                fix,
+            })
+        })
+        .collect();
+    findings.sort_by_key(|finding| (finding.line, finding.column));
+    findings
+}
+
+fn error_line(error: &DockerfileError) -> Option<usize> {
+    match error {
+        DockerfileError::NoFrom => None,
+        DockerfileError::MissingImage { line }
+        | DockerfileError::InvalidFrom { line, .. }
+        | DockerfileError::InvalidReference { line, .. }
+        | DockerfileError::EmptyAfterSubstitution { line, .. }
+        | DockerfileError::Unterminated { line } => Some(*line),
+    }
+}
+
+type Problem = (&'static str, String, String, Option<String>);
+
+/// What is wrong with the base of `stage`, if anything.
+fn check_stage(config: &Config, stage: &Stage, is_final: bool) -> Option<Problem> {
+    let which = if is_final {
+        "the final stage"
+    } else {
+        "a build stage"
+    };
+    let reference = match &stage.base {
+        Base::Stage(_) => return None,
+        Base::Scratch => {
+            let allowed = config
+                .policy
+                .allow
+                .texts
+                .iter()
+                .any(|pattern| pattern == "scratch");
+            return (!allowed).then(|| {
+                (
+                    "not-golden",
+                    format!("{which} starts FROM scratch, which is not a golden image"),
+                    format!(
+                        "start FROM a golden image ({}), or add \"scratch\" to [policy] allow",
+                        golden_examples(config)
+                    ),
+                    None,
+                )
+            });
+        }
+        Base::Image(reference) => reference,
+    };
+    let prefix = format!("{}/{}/", config.registry.host, config.registry.namespace);
+    let Some(name) = reference
+        .repository()
+        .strip_prefix(&prefix)
+        .map(str::to_string)
+    else {
+        if config.policy.allow.matches(reference) {
+            return None;
+        }
+        return Some((
+            "not-golden",
+            format!("{which} starts FROM `{reference}`, which is not a golden image"),
+            format!(
+                "start FROM a golden image instead: {}",
+                golden_examples(config)
+            ),
+            Some(reference.original().to_string()),
+        ));
+    };
+    check_golden(config, reference, &name)
+}
+
+fn check_golden(config: &Config, reference: &Reference, name: &str) -> Option<Problem> {
+    let original = Some(reference.original().to_string());
+    let lines: Vec<Line> = config
+        .images
+        .iter()
+        .filter(|image| image.name == name)
+        .map(|image| image.version)
+        .collect();
+    if lines.is_empty() {
+        return Some((
+            "unknown-golden-image",
+            format!("`{reference}` names `{name}`, which is not a golden image of this config"),
+            format!("use one of: {}", golden_examples(config)),
+            original,
+        ));
+    }
+    let configured = || {
+        lines
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let repository = reference.repository();
+    let tag = match (reference.tag(), reference.digest()) {
+        (None, Some(_)) => return None,
+        (None, None) | (Some("latest"), _) if config.policy.allow_latest => return None,
+        (None, None) | (Some("latest"), _) => return Some((
+            "latest-or-untagged",
+            format!(
+                "`{reference}` follows `latest`, which moves to new major versions without warning"
+            ),
+            format!(
+                "name a line: {}",
+                lines
+                    .iter()
+                    .map(|line| format!("{repository}:{line}"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
+            original,
+        )),
+        (Some(tag), _) => tag,
+    };
+    let known = if let Ok(line) = tag.parse::<Line>() {
+        lines.contains(&line)
+    } else if let Ok(exact) = tag.parse::<Exact>() {
+        lines.contains(&exact.line)
+    } else if let Ok(major) = tag.parse::<u64>() {
+        lines.iter().any(|line| line.major == major)
+    } else {
+        false
+    };
+    (!known).then(|| {
+        (
+            "unconfigured-line",
+            format!("`{reference}` names `{tag}`, which is no configured line of `{name}`; configured lines: {}", configured()),
+            format!("use {repository}:X.Y for one of {}", configured()),
+            original,
+        )
+    })
+}
+
+fn golden_examples(config: &Config) -> String {
+    let examples: Vec<String> = config
+        .images
+        .iter()
+        .map(|image| format!("{}:{}", config.repository(image), image.version))
+        .collect();
+    examples.join(", ")
+}
+
+/// `file:line:column: message` and the fix, then a summary line.
+pub fn render_text(findings: &[Finding], files: usize) -> String {
+    let mut text = String::new();
+    for finding in findings {
+        text.push_str(&format!(
+            "{}:{}:{}: {} [{}]\n  fix: {}\n",
+            finding.file, finding.line, finding.column, finding.message, finding.rule, finding.fix
+        ));
+    }
+    if findings.is_empty() {
+        text.push_str(&format!(
+            "{files} Dockerfile(s) checked: all start FROM golden images\n"
+        ));
+    } else {
+        let affected = findings
+            .iter()
+            .map(|f| &f.file)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        text.push_str(&format!(
+            "{} problem(s) in {affected} of {files} Dockerfile(s)\n",
+            findings.len()
+        ));
+    }
+    text
+}
+
+/// The JSON document: files checked and findings.
+pub fn render_json(findings: &[Finding], files: usize) -> String {
+    let document = serde_json::json!({ "files_checked": files, "findings": findings });
+    serde_json::to_string_pretty(&document).unwrap_or_default() + "\n"
+}
+
+/// SARIF 2.1.0, for code-scanning UIs.
+pub fn render_sarif(findings: &[Finding]) -> String {
+    let rules = [
+        "not-golden",
+        "unknown-golden-image",
+        "latest-or-untagged",
+        "unconfigured-line",
+        "unparsable",
+    ];
+    let results: Vec<serde_json::Value> = findings
+        .iter()
+        .map(|finding| {
+            serde_json::json!({
+                "ruleId": finding.rule,
+                "level": "error",
+                "message": { "text": format!("{} Fix: {}", finding.message, finding.fix) },
+                "locations": [{ "physicalLocation": {
+                    "artifactLocation": { "uri": finding.file },
+                    "region": { "startLine": finding.line, "startColumn": finding.column }
+                }}]
+            })
+        })
+        .collect();
+    let document = serde_json::json!({
+        "version": "2.1.0",
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "runs": [{
+            "tool": { "driver": {
+                "name": "golden",
+                "version": env!("CARGO_PKG_VERSION"),
+                "rules": rules.iter().map(|id| serde_json::json!({ "id": id })).collect::<Vec<_>>()
+            }},
+            "results": results
+        }]
+    });
+    serde_json::to_string_pretty(&document).unwrap_or_default() + "\n"
+}
