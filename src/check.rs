@@ -213,21 +213,23 @@ fn check_golden(config: &Config, reference: &Reference, name: &str) -> Option<Pr
     let tag = match (reference.tag(), reference.digest()) {
         (None, Some(_)) => return None,
         (None, None) | (Some("latest"), _) if config.policy.allow_latest => return None,
-        (None, None) | (Some("latest"), _) => return Some((
-            "latest-or-untagged",
-            format!(
+        (None, None) | (Some("latest"), _) => {
+            return Some((
+                "latest-or-untagged",
+                format!(
                 "`{reference}` follows `latest`, which moves to new major versions without warning"
             ),
-            format!(
-                "name a line: {}",
-                lines
-                    .iter()
-                    .map(|line| format!("{repository}:{line}"))
-                    .collect::<Vec<_>>()
-                    .join(" or ")
-            ),
-            original,
-        )),
+                format!(
+                    "name a line: {}",
+                    lines
+                        .iter()
+                        .map(|line| format!("{repository}:{line}"))
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                ),
+                original,
+            ))
+        }
         (Some(tag), _) => tag,
     };
     let known = if let Ok(line) = tag.parse::<Line>() {

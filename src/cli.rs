@@ -75,6 +75,14 @@ enum Command {
         #[command(flatten)]
         build: BuildOptions,
     },
+    /// Show what the registry holds for one image line: floating tags and provenance
+    Inspect {
+        /// An image id from golden.toml
+        id: String,
+        /// Output format on stdout
+        #[arg(long, value_enum, default_value_t = Output::Human)]
+        output: Output,
+    },
     /// Check that application Dockerfiles start FROM golden images
     Check {
         /// Dockerfiles, or directories searched for Dockerfile, *.Dockerfile, Dockerfile.*, Containerfile
@@ -302,6 +310,34 @@ async fn run(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure> {
             show_plan(&project, selection, &options).await
         }
         Command::Daemon { .. } => Ok(Exit::Success),
+        Command::Inspect { id, output } => {
+            select(&project, std::slice::from_ref(&id))?;
+            let image = project.config.image(&id).ok_or_else(|| {
+                Failure::new(Exit::Usage, anyhow::anyhow!("unknown image `{id}`"))
+            })?;
+            let registry = connect_registry(&project, credentials(&project)?).await?;
+            let inspection = crate::inspect::inspect(&project.config, image, &registry)
+                .await
+                .map_err(|error| {
+                    let exit = if error.is_unreachable() {
+                        Exit::Unreachable
+                    } else {
+                        Exit::ImageFailed
+                    };
+                    Failure::new(exit, error)
+                })?;
+            let text = match output {
+                Output::Json => serde_json::to_string_pretty(&inspection)
+                    .map(|json| json + "\n")
+                    .unwrap_or_default(),
+                Output::Human => crate::inspect::render_text(&inspection),
+            };
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout
+                .write_all(text.as_bytes())
+                .and_then(|_| stdout.flush());
+            Ok(Exit::Success)
+        }
         Command::Check {
             paths,
             build_args,

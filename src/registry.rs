@@ -17,6 +17,8 @@ pub struct ImageConfig {
     pub labels: BTreeMap<String, String>,
     /// The config's `created`, as written.
     pub created: Option<String>,
+    /// Bytes of the config and layers (compressed, as stored).
+    pub size: u64,
 }
 
 /// Why a registry request failed.

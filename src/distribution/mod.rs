@@ -575,10 +575,17 @@ impl Registry for Distribution {
         }
         let parsed: Blob =
             serde_json::from_slice(&blob).map_err(|e| invalid(&host, &action, e.to_string()))?;
+        let layers = manifest["layers"].as_array().map_or(0, |layers| {
+            layers
+                .iter()
+                .filter_map(|layer| layer["size"].as_u64())
+                .sum::<u64>()
+        });
         Ok(ImageConfig {
             digest,
             labels: parsed.config.and_then(|c| c.labels).unwrap_or_default(),
             created: parsed.created,
+            size: layers + manifest["config"]["size"].as_u64().unwrap_or(0),
         })
     }
 

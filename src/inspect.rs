@@ -1,0 +1,179 @@
+//! `golden inspect ID`: what the registry holds for one line: where its
+//! floating tags point and, for its newest exact versions, the provenance
+//! golden recorded in their labels (created, base name and digest, recipe,
+//! revision) and their size.
+
+use futures::future::join_all;
+use serde::Serialize;
+
+use crate::config::{Config, Image};
+use crate::labels;
+use crate::reference::Reference;
+use crate::registry::{Registry, RegistryError};
+use crate::version::exact_versions;
+
+/// Exact versions shown, newest first.
+pub const SHOWN_VERSIONS: usize = 5;
+
+/// Where a floating tag points.
+#[derive(Debug, Clone, Serialize)]
+pub struct Floating {
+    pub tag: String,
+    pub digest: Option<String>,
+    /// The exact version of this repository with that digest, if any.
+    pub version: Option<String>,
+}
+
+/// One exact version and its provenance.
+#[derive(Debug, Clone, Serialize)]
+pub struct Version {
+    pub version: String,
+    pub digest: String,
+    pub created: Option<String>,
+    pub base_name: Option<String>,
+    pub base_digest: Option<String>,
+    pub recipe: Option<String>,
+    pub revision: Option<String>,
+    pub size: u64,
+}
+
+/// The whole answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Inspection {
+    pub id: String,
+    pub repository: String,
+    pub line: String,
+    pub floating: Vec<Floating>,
+    pub versions: Vec<Version>,
+}
+
+/// Reads what the registry holds for `image`.
+pub async fn inspect(
+    config: &Config,
+    image: &Image,
+    registry: &dyn Registry,
+) -> Result<Inspection, RegistryError> {
+    let repository_text = config.repository(image);
+    let repository =
+        Reference::parse(&repository_text).map_err(|error| RegistryError::Invalid {
+            registry: config.registry.host.clone(),
+            action: "name the repository".to_string(),
+            message: error.to_string(),
+        })?;
+    let tags = registry.tags(&repository).await?;
+    let mut line_versions: Vec<_> = exact_versions(tags.iter().map(String::as_str))
+        .into_iter()
+        .filter(|version| version.line == image.version)
+        .collect();
+    line_versions.reverse();
+    line_versions.truncate(SHOWN_VERSIONS);
+    let exact: Vec<Reference> = line_versions
+        .iter()
+        .map(|version| repository.with_tag(&version.to_string()))
+        .collect();
+    let configs = join_all(
+        exact
+            .iter()
+            .map(|reference| registry.image_config(reference)),
+    )
+    .await;
+    let mut versions = Vec::new();
+    for (version, found) in line_versions.iter().zip(configs) {
+        let found = found?;
+        let label = |key: &str| {
+            found
+                .labels
+                .get(key)
+                .cloned()
+                .filter(|value| !value.is_empty())
+        };
+        versions.push(Version {
+            version: version.to_string(),
+            digest: found.digest.clone(),
+            created: label(labels::CREATED).or(found.created.clone()),
+            base_name: label(labels::BASE_NAME),
+            base_digest: label(labels::BASE_DIGEST),
+            recipe: label(labels::RECIPE),
+            revision: label(labels::REVISION),
+            size: found.size,
+        });
+    }
+    let floating_tags = [
+        image.version.to_string(),
+        image.version.major.to_string(),
+        "latest".to_string(),
+    ];
+    let references: Vec<Reference> = floating_tags
+        .iter()
+        .map(|tag| repository.with_tag(tag))
+        .collect();
+    let digests = join_all(
+        references
+            .iter()
+            .map(|reference| registry.manifest_digest(reference)),
+    )
+    .await;
+    let mut floating = Vec::new();
+    for (tag, digest) in floating_tags.iter().zip(digests) {
+        let digest = digest?;
+        let version = digest
+            .as_ref()
+            .and_then(|digest| versions.iter().find(|v| &v.digest == digest))
+            .map(|v| v.version.clone());
+        floating.push(Floating {
+            tag: tag.clone(),
+            digest,
+            version,
+        });
+    }
+    Ok(Inspection {
+        id: image.id.clone(),
+        repository: repository_text,
+        line: image.version.to_string(),
+        floating,
+        versions,
+    })
+}
+
+/// The human view: floating tags, then one block per version.
+pub fn render_text(inspection: &Inspection) -> String {
+    let short = |digest: &Option<String>| {
+        digest
+            .as_deref()
+            .map_or("-".to_string(), crate::plan::short_digest)
+    };
+    let mut text = format!(
+        "{} (line {}) in {}\n\nfloating tags:\n",
+        inspection.id, inspection.line, inspection.repository
+    );
+    for floating in &inspection.floating {
+        let target = match (&floating.digest, &floating.version) {
+            (None, _) => "not in the registry".to_string(),
+            (Some(digest), Some(version)) => {
+                format!("{version}  {}", crate::plan::short_digest(digest))
+            }
+            (Some(digest), None) => format!(
+                "another line or an older build  {}",
+                crate::plan::short_digest(digest)
+            ),
+        };
+        text.push_str(&format!("  {:<8} -> {target}\n", floating.tag));
+    }
+    if inspection.versions.is_empty() {
+        text.push_str("\nno exact version of this line in the registry yet\n");
+    }
+    for version in &inspection.versions {
+        text.push_str(&format!(
+            "\n{}  {}\n  created   {}\n  base      {} @ {}\n  recipe    {}\n  revision  {}\n  size      {:.1} MiB\n",
+            version.version,
+            version.digest,
+            version.created.as_deref().unwrap_or("-"),
+            version.base_name.as_deref().unwrap_or("-"),
+            short(&version.base_digest),
+            short(&version.recipe),
+            version.revision.as_deref().unwrap_or("-"),
+            version.size as f64 / (1024.0 * 1024.0),
+        ));
+    }
+    text
+}
