@@ -37,19 +37,23 @@ fn the_daemon_builds_a_newly_due_image_then_stops_cleanly_on_sigterm() {
 
     stack.write("images/runtime/src/app.conf", "listen = 9090\n");
     let runtime = stack.repository("runtime");
+    // Built and promoted: `3.0` moves last, after the exact tag.
     let built = wait_until(Duration::from_secs(120), || {
-        digest(&runtime, "3.0.1").is_some()
+        let exact = digest(&runtime, "3.0.1");
+        exact.is_some() && digest(&runtime, "3.0") == exact
     });
     let text = || std::fs::read_to_string(&log).unwrap_or_default();
     if !built {
         let _ = daemon.kill();
         panic!("the daemon did not build runtime 3.0.1:\n{}", text());
     }
-    assert_eq!(
-        digest(&runtime, "3.0"),
-        digest(&runtime, "3.0.1"),
-        "floating tags moved"
-    );
+    for tag in ["3", "latest"] {
+        assert_eq!(
+            digest(&runtime, tag),
+            digest(&runtime, "3.0.1"),
+            "floating tag {tag} moved"
+        );
+    }
     assert!(
         digest(&stack.repository("base"), "1.0.1").is_none(),
         "nothing else was due"
