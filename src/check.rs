@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::dockerfile::{Base, Dockerfile, DockerfileError, Stage};
+use crate::dockerfile::{Base, Dockerfile, Stage};
 use crate::reference::Reference;
 use crate::version::{Exact, Line};
 
@@ -73,7 +73,7 @@ pub fn check_text(
     let dockerfile = match Dockerfile::parse(text, build_args) {
         Ok(dockerfile) => dockerfile,
         Err(error) => {
-            let line = error_line(&error).unwrap_or(1);
+            let line = error.line().unwrap_or(1);
             return vec![Finding {
                 file: name,
                 line,
@@ -119,17 +119,6 @@ pub fn check_text(
         .collect();
     findings.sort_by_key(|finding| (finding.line, finding.column));
     findings
-}
-
-fn error_line(error: &DockerfileError) -> Option<usize> {
-    match error {
-        DockerfileError::NoFrom => None,
-        DockerfileError::MissingImage { line }
-        | DockerfileError::InvalidFrom { line, .. }
-        | DockerfileError::InvalidReference { line, .. }
-        | DockerfileError::EmptyAfterSubstitution { line, .. }
-        | DockerfileError::Unterminated { line } => Some(*line),
-    }
 }
 
 type Problem = (&'static str, String, String, Option<String>);

@@ -35,6 +35,20 @@ pub enum DockerfileError {
     Unterminated { line: usize },
 }
 
+impl DockerfileError {
+    /// The 1-based line the error is about, when it is about one.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            DockerfileError::NoFrom => None,
+            DockerfileError::MissingImage { line }
+            | DockerfileError::InvalidFrom { line, .. }
+            | DockerfileError::InvalidReference { line, .. }
+            | DockerfileError::EmptyAfterSubstitution { line, .. }
+            | DockerfileError::Unterminated { line } => Some(*line),
+        }
+    }
+}
+
 /// What a stage is built on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Base {

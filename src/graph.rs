@@ -186,14 +186,7 @@ fn node(config: &Config, image: &Image) -> Result<Node, Box<Diagnostic>> {
 }
 
 fn dockerfile_problem(file: &SourceFile, error: &DockerfileError) -> Box<Diagnostic> {
-    let line = match error {
-        DockerfileError::NoFrom => None,
-        DockerfileError::MissingImage { line }
-        | DockerfileError::InvalidFrom { line, .. }
-        | DockerfileError::InvalidReference { line, .. }
-        | DockerfileError::EmptyAfterSubstitution { line, .. }
-        | DockerfileError::Unterminated { line } => Some(*line),
-    };
+    let line = error.line();
     let diagnostic = match line {
         Some(line) => {
             Diagnostic::at(file, file.line_span(line), error.to_string()).label("this FROM")
