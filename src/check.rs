@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::dockerfile::{Base, Dockerfile, Stage};
 use crate::reference::Reference;
-use crate::version::{Exact, Line};
+use crate::version::{Line, TagTarget};
 
 /// One problem in one Dockerfile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -153,12 +153,7 @@ fn check_stage(config: &Config, stage: &Stage, is_final: bool) -> Option<Problem
         }
         Base::Image(reference) => reference,
     };
-    let prefix = format!("{}/{}/", config.registry.host, config.registry.namespace);
-    let Some(name) = reference
-        .repository()
-        .strip_prefix(&prefix)
-        .map(str::to_string)
-    else {
+    let Some(name) = config.golden_name(reference) else {
         if config.policy.allow.matches(reference) {
             return None;
         }
@@ -221,15 +216,9 @@ fn check_golden(config: &Config, reference: &Reference, name: &str) -> Option<Pr
         }
         (Some(tag), _) => tag,
     };
-    let known = if let Ok(line) = tag.parse::<Line>() {
-        lines.contains(&line)
-    } else if let Ok(exact) = tag.parse::<Exact>() {
-        lines.contains(&exact.line)
-    } else if let Ok(major) = tag.parse::<u64>() {
-        lines.iter().any(|line| line.major == major)
-    } else {
-        false
-    };
+    let known = lines
+        .iter()
+        .any(|line| TagTarget::parse(Some(tag)).follows(*line));
     (!known).then(|| {
         (
             "unconfigured-line",

@@ -12,7 +12,7 @@ use crate::config::{Config, Image};
 use crate::diagnostic::{Diagnostic, SourceFile};
 use crate::dockerfile::{Base, Dockerfile, DockerfileError};
 use crate::reference::Reference;
-use crate::version::{Exact, Line};
+use crate::version::TagTarget;
 
 /// What an image's final stage is built on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,12 +201,7 @@ fn dockerfile_problem(file: &SourceFile, error: &DockerfileError) -> Box<Diagnos
 /// The id of the configured golden line `reference` names, `None` when it is
 /// not a golden repository, an error when it is one but names no configured line.
 fn golden_parent(config: &Config, reference: &Reference) -> Result<Option<String>, String> {
-    let prefix = format!("{}/{}/", config.registry.host, config.registry.namespace);
-    let Some(name) = reference
-        .repository()
-        .strip_prefix(&prefix)
-        .map(str::to_string)
-    else {
+    let Some(name) = config.golden_name(reference) else {
         return Ok(None);
     };
     let candidates: Vec<&Image> = config
@@ -219,44 +214,28 @@ fn golden_parent(config: &Config, reference: &Reference) -> Result<Option<String
             "FROM `{reference}` is in golden's namespace but `{name}` is not a configured image"
         ));
     }
-    let highest = |filter: &dyn Fn(Line) -> bool| {
-        candidates
-            .iter()
-            .filter(|image| filter(image.version))
-            .max_by_key(|image| image.version)
-            .map(|image| image.id.clone())
-    };
     if reference.digest().is_some() {
         // Pinned by digest: it never changes, so nothing to follow.
         return Ok(None);
     }
-    let found = match reference.tag() {
-        None | Some("latest") => highest(&|_| true),
-        Some(tag) => {
-            if let Ok(line) = tag.parse::<Line>() {
-                highest(&|version| version == line)
-            } else if let Ok(exact) = tag.parse::<Exact>() {
-                // An exact version never changes either, but it must name
-                // a configured line.
-                return match highest(&|version| version == exact.line) {
-                    Some(_) => Ok(None),
-                    None => Err(format!(
-                        "FROM `{reference}` names line {} of `{name}`, which is not configured",
-                        exact.line
-                    )),
-                };
-            } else if let Ok(major) = tag.parse::<u64>() {
-                highest(&|version| version.major == major)
-            } else {
-                None
-            }
-        }
-    };
-    found.map(Some).ok_or_else(|| {
-        format!(
+    let target = TagTarget::parse(reference.tag());
+    let highest = candidates
+        .iter()
+        .filter(|image| target.follows(image.version))
+        .max_by_key(|image| image.version)
+        .map(|image| image.id.clone());
+    match (target, highest) {
+        // An exact version never changes either, but it must name a configured line.
+        (TagTarget::Exact(_), Some(_)) => Ok(None),
+        (TagTarget::Exact(exact), None) => Err(format!(
+            "FROM `{reference}` names line {} of `{name}`, which is not configured",
+            exact.line
+        )),
+        (_, Some(id)) => Ok(Some(id)),
+        (_, None) => Err(format!(
             "FROM `{reference}` names a tag that no configured line of `{name}` produces (expected X.Y, X, X.Y.N or latest)"
-        )
-    })
+        )),
+    }
 }
 
 fn lines(config: &Config) -> String {

@@ -82,6 +82,49 @@ impl<'de> serde::Deserialize<'de> for Line {
     }
 }
 
+/// What a golden image's tag follows: every line (`latest` or none), one
+/// major (`X`), one line (`X.Y`), one exact build (`X.Y.N`), or nothing golden
+/// produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagTarget {
+    Latest,
+    Major(u64),
+    Line(Line),
+    Exact(Exact),
+    Unknown,
+}
+
+impl TagTarget {
+    /// Reads a tag; no tag means `latest`.
+    pub fn parse(tag: Option<&str>) -> TagTarget {
+        match tag {
+            None | Some("latest") => TagTarget::Latest,
+            Some(tag) => {
+                if let Ok(line) = tag.parse() {
+                    TagTarget::Line(line)
+                } else if let Ok(exact) = tag.parse() {
+                    TagTarget::Exact(exact)
+                } else if let Ok(major) = tag.parse() {
+                    TagTarget::Major(major)
+                } else {
+                    TagTarget::Unknown
+                }
+            }
+        }
+    }
+
+    /// Whether builds of `line` can carry this tag.
+    pub fn follows(self, line: Line) -> bool {
+        match self {
+            TagTarget::Latest => true,
+            TagTarget::Major(major) => line.major == major,
+            TagTarget::Line(wanted) => line == wanted,
+            TagTarget::Exact(exact) => exact.line == line,
+            TagTarget::Unknown => false,
+        }
+    }
+}
+
 /// Patch numbers beyond this are junk, not builds: ignored.
 const PATCH_MAX: u64 = u32::MAX as u64;
 
@@ -171,6 +214,27 @@ mod tests {
             exact("3.0.0")
         );
         assert_eq!(next_build(line, &[]), exact("2.1.0"));
+    }
+
+    #[test]
+    fn tags_select_lines() {
+        let line: Line = "8.0".parse().unwrap();
+        for (tag, follows) in [
+            (None, true),
+            (Some("latest"), true),
+            (Some("8"), true),
+            (Some("9"), false),
+            (Some("8.0"), true),
+            (Some("8.0.3"), true),
+            (Some("8.1.0"), false),
+            (Some("v8"), false),
+        ] {
+            assert_eq!(TagTarget::parse(tag).follows(line), follows, "{tag:?}");
+        }
+        assert_eq!(
+            TagTarget::parse(Some("8.0.3")),
+            TagTarget::Exact(exact("8.0.3"))
+        );
     }
 
     #[test]

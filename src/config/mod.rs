@@ -195,6 +195,16 @@ impl Config {
         )
     }
 
+    /// The image name a reference names inside golden's namespace
+    /// (`<host>/<namespace>/<name>`), configured or not.
+    pub fn golden_name(&self, reference: &crate::reference::Reference) -> Option<String> {
+        let prefix = format!("{}/{}/", self.registry.host, self.registry.namespace);
+        reference
+            .repository()
+            .strip_prefix(&prefix)
+            .map(str::to_string)
+    }
+
     /// The image with this id.
     pub fn image(&self, id: &str) -> Option<&Image> {
         self.images.iter().find(|image| image.id == id)
