@@ -80,17 +80,11 @@ pub async fn inspect(
     let mut versions = Vec::new();
     for (version, found) in line_versions.iter().zip(configs) {
         let found = found?;
-        let label = |key: &str| {
-            found
-                .labels
-                .get(key)
-                .cloned()
-                .filter(|value| !value.is_empty())
-        };
+        let label = |key: &str| found.label(key);
         versions.push(Version {
             version: version.to_string(),
             digest: found.digest.clone(),
-            created: label(labels::CREATED).or(found.created.clone()),
+            created: found.created(),
             base_name: label(labels::BASE_NAME),
             base_digest: label(labels::BASE_DIGEST),
             recipe: label(labels::RECIPE),

@@ -182,12 +182,12 @@ async fn last_build(
     );
     let config = config.map_err(|e| render(&e, None))?;
     let line_tag_digest = line_tag_digest.map_err(|e| render(&e, None))?;
-    let label = |key: &str| config.labels.get(key).cloned().filter(|v| !v.is_empty());
+    let label = |key: &str| config.label(key);
     Ok(Some(LastBuild {
         version,
         digest: config.digest.clone(),
-        created: label(labels::CREATED)
-            .or(config.created.clone())
+        created: config
+            .created()
             .and_then(|text| DateTime::parse_from_rfc3339(&text).ok())
             .map(|time| time.with_timezone(&Utc)),
         recipe: label(labels::RECIPE),

@@ -21,6 +21,23 @@ pub struct ImageConfig {
     pub size: u64,
 }
 
+impl ImageConfig {
+    /// A label's value; an empty one (golden writes those to hide a
+    /// parent's value) counts as unset.
+    pub fn label(&self, key: &str) -> Option<String> {
+        self.labels
+            .get(key)
+            .cloned()
+            .filter(|value| !value.is_empty())
+    }
+
+    /// When the image was made: golden's `created` label, else the config's.
+    pub fn created(&self) -> Option<String> {
+        self.label(crate::labels::CREATED)
+            .or_else(|| self.created.clone())
+    }
+}
+
 /// Why a registry request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
