@@ -29,4 +29,6 @@ pub mod registry;
 pub mod report;
 pub mod schedule;
 pub mod signals;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod version;

@@ -17,7 +17,7 @@ use crate::labels;
 use crate::project::Project;
 use crate::reference::Reference;
 use crate::registry::{Registry, RegistryError};
-use crate::version::{exact_versions, newest_in_line, Exact};
+use crate::version::{exact_versions, newest_in_line, release_in_line, withdrawn_versions, Exact};
 
 /// Registry lookups in flight at once.
 const CONCURRENCY: usize = 16;
@@ -34,6 +34,29 @@ pub struct LastBuild {
     /// What the line's floating tag `X.Y` resolves to now; it lags behind
     /// `digest` when a run died between the exact push and the promotion.
     pub line_tag_digest: Option<String>,
+    /// The newest build of the line that `golden rollback` did not withdraw,
+    /// and its digest: where the floating tags belong. The same as
+    /// `version` unless newer builds were withdrawn; `None` when all were.
+    pub release: Option<(Exact, String)>,
+    /// The line's builds that a rollback withdrew.
+    pub withdrawn: Vec<Exact>,
+}
+
+impl LastBuild {
+    /// Whether newer builds were withdrawn and the line is held back on
+    /// an older one.
+    pub fn held(&self) -> bool {
+        self.release
+            .as_ref()
+            .is_some_and(|(release, _)| *release != self.version)
+    }
+}
+
+/// A repository's exact versions and the ones a rollback withdrew.
+#[derive(Debug, Clone, Default)]
+struct TagList {
+    versions: Vec<Exact>,
+    withdrawn: Vec<Exact>,
 }
 
 /// Everything observed about one image.
@@ -85,13 +108,16 @@ pub async fn observe(project: &Project, registry: &dyn Registry, ids: &[String])
         .filter_map(|id| config.image(id))
         .map(|image| config.repository(image))
         .collect();
-    let tag_lists: BTreeMap<String, Result<Vec<Exact>, ObserveError>> = stream::iter(repositories)
+    let tag_lists: BTreeMap<String, Result<TagList, ObserveError>> = stream::iter(repositories)
         .map(|repository| async move {
             let result = match Reference::parse(&repository) {
                 Ok(reference) => registry
                     .tags(&reference)
                     .await
-                    .map(|tags| exact_versions(tags.iter().map(String::as_str)))
+                    .map(|tags| TagList {
+                        versions: exact_versions(tags.iter().map(String::as_str)),
+                        withdrawn: withdrawn_versions(tags.iter().map(String::as_str)),
+                    })
                     .map_err(|e| render(&e, None)),
                 Err(error) => Err(ObserveError::from(error.to_string())),
             };
@@ -134,7 +160,7 @@ async fn observe_image(
     project: &Project,
     registry: &dyn Registry,
     id: &str,
-    tag_lists: &BTreeMap<String, Result<Vec<Exact>, ObserveError>>,
+    tag_lists: &BTreeMap<String, Result<TagList, ObserveError>>,
 ) -> Result<Observation, ObserveError> {
     let config = &project.config;
     let image = config
@@ -147,12 +173,13 @@ async fn observe_image(
         .ok_or_else(|| format!("unknown image `{id}`"))?;
     let repository_text = config.repository(image);
     let repository = Reference::parse(&repository_text).map_err(|e| e.to_string())?;
-    let versions = tag_lists
+    let list = tag_lists
         .get(&repository_text)
         .cloned()
-        .unwrap_or_else(|| Ok(Vec::new()))?;
+        .unwrap_or_else(|| Ok(TagList::default()))?;
+    let versions = list.versions;
     let recipe = recipe_of(image);
-    let last_build = last_build(registry, &repository, &versions, image);
+    let last_build = last_build(registry, &repository, &versions, &list.withdrawn, image);
     let base = base_digest(registry, &node.upstream);
     let (recipe, last_build, base_digest) = futures::join!(recipe, last_build, base);
     let (recipe, entries) = recipe?;
@@ -169,19 +196,39 @@ async fn last_build(
     registry: &dyn Registry,
     repository: &Reference,
     versions: &[Exact],
+    withdrawn: &[Exact],
     image: &Image,
 ) -> Result<Option<LastBuild>, ObserveError> {
     let Some(version) = newest_in_line(image.version, versions) else {
         return Ok(None);
     };
+    let release = release_in_line(image.version, versions, withdrawn);
     let reference = repository.with_tag(&version.to_string());
     let line_tag = repository.with_tag(&image.version.to_string());
-    let (config, line_tag_digest) = futures::join!(
+    // The release's digest costs a request only when it is not the newest.
+    let held = release.filter(|release| *release != version);
+    let release_digest = async {
+        match held {
+            Some(release) => {
+                let reference = repository.with_tag(&release.to_string());
+                registry.manifest_digest(&reference).await
+            }
+            None => Ok(None),
+        }
+    };
+    let (config, line_tag_digest, release_digest) = futures::join!(
         registry.image_config(&reference),
-        registry.manifest_digest(&line_tag)
+        registry.manifest_digest(&line_tag),
+        release_digest
     );
     let config = config.map_err(|e| render(&e, None))?;
     let line_tag_digest = line_tag_digest.map_err(|e| render(&e, None))?;
+    let release_digest = release_digest.map_err(|e| render(&e, None))?;
+    let release = match (release, release_digest) {
+        (Some(release), _) if release == version => Some((release, config.digest.clone())),
+        (Some(release), Some(digest)) => Some((release, digest)),
+        _ => None,
+    };
     let label = |key: &str| config.label(key);
     Ok(Some(LastBuild {
         version,
@@ -194,6 +241,12 @@ async fn last_build(
         base_name: label(labels::BASE_NAME),
         base_digest: label(labels::BASE_DIGEST),
         line_tag_digest,
+        release,
+        withdrawn: withdrawn
+            .iter()
+            .copied()
+            .filter(|v| v.line == image.version)
+            .collect(),
     }))
 }
 

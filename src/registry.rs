@@ -1,6 +1,6 @@
 //! The registry as golden uses it: list a repository's tags, resolve a tag
-//! to its manifest digest, read an image's config labels, and point a tag at
-//! an existing manifest. The HTTP adapter for the distribution API lives in
+//! to its manifest digest, read an image's config labels, point a tag at
+//! an existing manifest, and delete a manifest. The HTTP adapter for the distribution API lives in
 //! `distribution.rs`; in-memory fakes in tests.
 
 use std::collections::BTreeMap;
@@ -114,6 +114,13 @@ pub trait Registry: Send + Sync {
         repository: &Reference,
         digest: &str,
         tag: &str,
+    ) -> Result<(), RegistryError>;
+    /// Deletes the manifest `digest` of `repository`, and with it every tag
+    /// that points at it. Needs a registry with deletes enabled.
+    async fn delete_manifest(
+        &self,
+        repository: &Reference,
+        digest: &str,
     ) -> Result<(), RegistryError>;
     /// How many HTTP requests this client has sent.
     fn requests(&self) -> u64;

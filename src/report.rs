@@ -39,6 +39,11 @@ pub struct ImageReport {
     pub last_built: Option<String>,
     /// For up-to-date images, when the schedule fires next.
     pub next_due: Option<String>,
+    /// The build the line's floating tags belong on; older than
+    /// `last_version` when `golden rollback` withdrew newer builds.
+    pub release: Option<String>,
+    /// The line's builds a rollback withdrew.
+    pub withdrawn: Vec<String>,
     /// The final FROM's reference (after ARG substitution) and what it
     /// resolves to now.
     pub upstream: Option<String>,
@@ -96,6 +101,16 @@ fn base_report(project: &Project, step: &Step) -> ImageReport {
             .map(|last| last.version.to_string()),
         last_built: time(step.last_build.as_ref().and_then(|last| last.created)),
         next_due: time(step.next_due),
+        release: step
+            .last_build
+            .as_ref()
+            .and_then(|last| last.release.as_ref())
+            .map(|(version, _)| version.to_string()),
+        withdrawn: step
+            .last_build
+            .as_ref()
+            .map(|last| last.withdrawn.iter().map(ToString::to_string).collect())
+            .unwrap_or_default(),
         upstream: project
             .graph
             .nodes
@@ -219,6 +234,15 @@ fn reasons_text(reasons: &[Reason]) -> String {
     }
 }
 
+/// Why an up-to-date line's floating tags are on an older build.
+fn held_text(image: &ImageReport) -> String {
+    format!(
+        "held at {} by a rollback (withdrawn: {})",
+        image.release.as_deref().unwrap_or("nothing"),
+        image.withdrawn.join(", ")
+    )
+}
+
 /// `golden plan` as a table.
 pub fn plan_text(report: &Report) -> String {
     let mut rows = vec![[
@@ -240,6 +264,9 @@ pub fn plan_text(report: &Report) -> String {
         };
         let reasons = match &image.error {
             Some(error) => error.lines().next().unwrap_or_default().to_string(),
+            None if image.reasons.is_empty() && image.release != image.last_version => {
+                held_text(image)
+            }
             None => reasons_text(&image.reasons),
         };
         rows.push(vec![
@@ -326,13 +353,19 @@ pub fn run_text(report: &Report) -> String {
                 reasons_text(&image.reasons),
             ),
             "up-to-date" => format!(
-                "up-to-date  {}  {}{}",
+                "up-to-date  {}  {}{}{}",
                 image.id,
                 image
-                    .last_version
+                    .release
                     .as_deref()
+                    .or(image.last_version.as_deref())
                     .map(|v| format!("{}:{v}", image.repository))
                     .unwrap_or_default(),
+                if image.release != image.last_version {
+                    format!("  {}", held_text(image))
+                } else {
+                    String::new()
+                },
                 image
                     .next_due
                     .as_deref()

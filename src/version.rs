@@ -140,6 +140,35 @@ pub fn exact_versions<'a>(tags: impl IntoIterator<Item = &'a str>) -> Vec<Exact>
     versions
 }
 
+/// What `golden rollback` appends to an exact version's tag to withdraw it:
+/// `8.0.19-withdrawn` points at the same manifest as `8.0.19`, and from
+/// then on no floating tag is moved to that build again. The marker lives in
+/// the registry, beside the build it withdraws, and goes with it on prune.
+pub const WITHDRAWN_SUFFIX: &str = "-withdrawn";
+
+/// The tag that withdraws `version`.
+pub fn withdrawn_tag(version: Exact) -> String {
+    format!("{version}{WITHDRAWN_SUFFIX}")
+}
+
+/// The exact versions a rollback withdrew, read from their marker tags.
+pub fn withdrawn_versions<'a>(tags: impl IntoIterator<Item = &'a str>) -> Vec<Exact> {
+    exact_versions(
+        tags.into_iter()
+            .filter_map(|tag| tag.strip_suffix(WITHDRAWN_SUFFIX)),
+    )
+}
+
+/// The newest exact version of `line` among `versions` that was not
+/// withdrawn: the build the line's floating tags belong on.
+pub fn release_in_line(line: Line, versions: &[Exact], withdrawn: &[Exact]) -> Option<Exact> {
+    versions
+        .iter()
+        .copied()
+        .filter(|v| v.line == line && !withdrawn.contains(v))
+        .max()
+}
+
 /// The newest exact version of `line` among `versions`.
 pub fn newest_in_line(line: Line, versions: &[Exact]) -> Option<Exact> {
     versions.iter().copied().filter(|v| v.line == line).max()
@@ -234,6 +263,36 @@ mod tests {
         assert_eq!(
             TagTarget::parse(Some("8.0.3")),
             TagTarget::Exact(exact("8.0.3"))
+        );
+    }
+
+    #[test]
+    fn withdrawn_builds_are_not_released() {
+        let tags = [
+            "8.0.17",
+            "8.0.18",
+            "8.0.19",
+            "8.0.18-withdrawn",
+            "8.0.19-withdrawn",
+            "8.0-withdrawn",
+            "x-withdrawn",
+            "8.0",
+        ];
+        let versions = exact_versions(tags);
+        let withdrawn = withdrawn_versions(tags);
+        assert_eq!(withdrawn, vec![exact("8.0.18"), exact("8.0.19")]);
+        assert_eq!(versions.len(), 3, "markers are not exact versions");
+        let line = "8.0".parse().unwrap();
+        assert_eq!(
+            release_in_line(line, &versions, &withdrawn),
+            Some(exact("8.0.17"))
+        );
+        assert_eq!(release_in_line(line, &versions, &[]), Some(exact("8.0.19")));
+        assert_eq!(next_build(line, &versions), exact("8.0.20"));
+        assert_eq!(withdrawn_tag(exact("8.0.19")), "8.0.19-withdrawn");
+        assert_eq!(
+            TagTarget::parse(Some("8.0.19-withdrawn")),
+            TagTarget::Unknown
         );
     }
 

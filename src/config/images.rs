@@ -78,6 +78,7 @@ impl Reader<'_> {
             .test_command(table, &section)
             .or_else(|| defaults.test.clone());
         let test_timeout = self.test_timeout(table, &section).or(defaults.test_timeout);
+        let keep = self.retention(table, &section).or(defaults.keep);
         let mut build_args = defaults.build_args.clone();
         build_args.extend(self.strings(table, &section, "build_args"));
         let mut labels = defaults.labels.clone();
@@ -119,6 +120,7 @@ impl Reader<'_> {
                 command,
                 timeout: test_timeout.unwrap_or(DEFAULT_TEST_TIMEOUT),
             }),
+            keep,
             span,
         })
     }

@@ -68,7 +68,10 @@ const DEFAULT_KEYS: &[&str] = &[
     "labels",
     "test",
     "test_timeout",
+    "retention",
 ];
+const RETENTION_KEYS: &[&str] = &["keep"];
+const KEEP_EXPECTED: &str = "a whole number of exact versions to keep per line, at least 1";
 /// How long a smoke test may run unless `test_timeout` says otherwise.
 pub const DEFAULT_TEST_TIMEOUT: Duration = Duration::from_secs(300);
 const IMAGE_KEYS: &[&str] = &[
@@ -83,6 +86,7 @@ const IMAGE_KEYS: &[&str] = &[
     "pull",
     "test",
     "test_timeout",
+    "retention",
 ];
 
 /// Why a configuration could not be loaded.
@@ -164,6 +168,9 @@ pub struct Image {
     pub pull: bool,
     pub depends_on: Vec<Spanned<String>>,
     pub test: Option<SmokeTest>,
+    /// `[retention] keep`: how many exact versions of the line `golden
+    /// prune` keeps; `None` when neither the image nor `[defaults]` says.
+    pub keep: Option<u32>,
     /// Where `[images.<id>]` is written, for later diagnostics.
     pub span: Range<usize>,
 }
@@ -248,6 +255,7 @@ struct Defaults {
     pull: Option<bool>,
     test: Option<Vec<String>>,
     test_timeout: Option<Duration>,
+    keep: Option<u32>,
     build_args: BTreeMap<String, String>,
     labels: BTreeMap<String, String>,
 }
@@ -584,7 +592,28 @@ impl<'a> Reader<'a> {
             labels: self.labels(table, section),
             test: self.test_command(table, section),
             test_timeout: self.test_timeout(table, section),
+            keep: self.retention(table, section),
         }
+    }
+
+    /// `[retention]` (`keep = N`) inside `[defaults]` or an image.
+    fn retention(&mut self, table: &DeTable<'_>, section: &str) -> Option<u32> {
+        let value = table.get("retention")?;
+        let name = format!("{}.retention", section.trim_matches(['[', ']']));
+        let inner = format!("[{name}]");
+        let table = self.table(value, &name)?;
+        self.check_keys(table, &inner, RETENTION_KEYS);
+        let keep = self.value::<u32>(table, &inner, "keep", KEEP_EXPECTED)?;
+        if *keep.get_ref() == 0 {
+            self.problem(
+                keep.span(),
+                format!("`keep` in {inner} is 0: prune would delete every version"),
+                "keeps nothing",
+                Some(format!("`keep` must be {KEEP_EXPECTED}")),
+            );
+            return None;
+        }
+        Some(keep.into_inner())
     }
 
     /// `test = ["sh", "-c", "..."]`: a non-empty list of strings.

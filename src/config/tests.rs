@@ -123,6 +123,10 @@ fn bad_configs() -> Vec<(&'static str, String)> {
         ("registry_too_many_retries", format!("{REGISTRY}retries = 99\n{IMAGE}")),
         ("test_empty_command", format!("{REGISTRY}{IMAGE}test = []\n")),
         ("test_timeout_bad", format!("{REGISTRY}{IMAGE}test = [\"true\"]\ntest_timeout = \"soon\"\n")),
+        ("retention_keep_zero", format!("{REGISTRY}[defaults.retention]\nkeep = 0\n{IMAGE}")),
+        ("retention_keep_negative", format!("{REGISTRY}{IMAGE}retention = {{ keep = -2 }}\n")),
+        ("retention_unknown_key", format!("{REGISTRY}{IMAGE}[images.base.retention]\nkept = 3\n")),
+        ("retention_not_a_table", format!("{REGISTRY}[defaults]\nretention = 5\n{IMAGE}")),
         ("registry_unknown_key", format!("{REGISTRY}hots = \"x\"\n{IMAGE}")),
         ("engine_bad_scheme", format!("{REGISTRY}[engine]\nhost = \"/var/run/docker.sock\"\n{IMAGE}")),
         ("engine_bad_network", format!("{REGISTRY}[engine]\nnetwork = \"bridge\"\n{IMAGE}")),
@@ -185,6 +189,18 @@ fn every_problem_is_reported_at_once() {
         panic!("expected problems");
     };
     assert_eq!(problems.0.len(), 5, "{problems}");
+}
+
+#[test]
+fn retention_comes_from_the_image_or_defaults() {
+    let text = format!(
+        "{REGISTRY}[defaults.retention]\nkeep = 5\n\n{IMAGE}\n[images.app]\nversion = \"1.0\"\ncontext = \"images/app\"\n[images.app.retention]\nkeep = 2\n"
+    );
+    let project = load(&text).unwrap_or_else(|e| panic!("{e}"));
+    let keep = |id: &str| project.config.image(id).unwrap().keep;
+    assert_eq!((keep("base"), keep("app")), (Some(5), Some(2)));
+    let project = load(&format!("{REGISTRY}{IMAGE}")).unwrap();
+    assert_eq!(project.config.image("base").unwrap().keep, None);
 }
 
 #[test]

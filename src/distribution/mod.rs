@@ -130,6 +130,8 @@ impl Distribution {
             reference.registry_path(),
             if method == Method::GET || method == Method::HEAD {
                 "pull"
+            } else if method == Method::DELETE {
+                "delete"
             } else {
                 "pull,push"
             }
@@ -627,6 +629,33 @@ impl Registry for Distribution {
             )),
             _ => Ok(()),
         }
+    }
+
+    async fn delete_manifest(
+        &self,
+        repository: &Reference,
+        digest: &str,
+    ) -> Result<(), RegistryError> {
+        let action = format!("delete `{}`", repository.with_digest(digest));
+        let host = repository.registry().to_string();
+        let path = format!("/v2/{}/manifests/{digest}", repository.registry_path());
+        let response = self
+            .send(
+                Method::DELETE,
+                repository,
+                &path,
+                HeaderMap::new(),
+                None,
+                &action,
+            )
+            .await?;
+        let status = response.status();
+        let reply = read_capped(response, MANIFEST_LIMIT, &host, &action).await?;
+        // Gone already (another prune, or a concurrent delete) is done.
+        if status.is_success() || status == StatusCode::NOT_FOUND {
+            return Ok(());
+        }
+        Err(status_error(&host, &action, status, &reply))
     }
 
     fn requests(&self) -> u64 {

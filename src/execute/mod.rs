@@ -470,30 +470,28 @@ impl Runner<'_> {
         ))
     }
 
-    /// Moves the line's floating tags to its newest build, which a run that
-    /// died after pushing it never promoted.
+    /// Moves the line's floating tags to its release (its newest build not
+    /// withdrawn), which a run that died after pushing it, or a rollback
+    /// that died halfway, left behind.
     async fn promote_existing(
         &self,
         step: &Step,
         shared: &Shared,
         outcome: &mut Outcome,
     ) -> anyhow::Result<()> {
-        let last = step
+        let (version, digest) = step
             .last_build
             .as_ref()
+            .and_then(|last| last.release.clone())
             .ok_or_else(|| anyhow!("`{}` has no build to promote", step.id))?;
         let job = self.prepare(step, None)?;
         let lock = shared.lock_for(&job.repository_text);
         let _promotion = lock.lock().await;
         let versions = self.current_versions(&job, shared).await?;
-        outcome.version = Some(last.version);
-        outcome.tag = Some(
-            job.repository
-                .with_tag(&last.version.to_string())
-                .to_string(),
-        );
-        outcome.digest = Some(last.digest.clone());
-        self.promote(&job.repository, last.version, &versions, outcome)
+        outcome.version = Some(version);
+        outcome.tag = Some(job.repository.with_tag(&version.to_string()).to_string());
+        outcome.digest = Some(digest);
+        self.promote(&job.repository, version, &versions, outcome)
             .await
     }
 

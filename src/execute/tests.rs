@@ -2,7 +2,7 @@
 //! that record every call: order, failure isolation, and that no floating
 //! tag moves unless the exact tag was pushed and confirmed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -16,78 +16,11 @@ use crate::graph::Upstream;
 use crate::observe::Observation;
 use crate::plan::{plan, Selection};
 use crate::progress::Silent;
-use crate::registry::{ImageConfig, RegistryError};
+use crate::testing::FakeRegistry;
 
 const CONFIG: &str = "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\
 [images.base]\nversion = \"1.0\"\ncontext = \"images/base\"\n\
 [images.app]\nversion = \"1.0\"\ncontext = \"images/app\"\n";
-
-#[derive(Default)]
-struct FakeRegistry {
-    /// repository -> tag -> digest
-    tags: Mutex<BTreeMap<String, BTreeMap<String, String>>>,
-    calls: Mutex<Vec<String>>,
-}
-
-impl FakeRegistry {
-    fn put(&self, repository: &str, tag: &str, digest: &str) {
-        self.tags
-            .lock()
-            .unwrap()
-            .entry(repository.to_string())
-            .or_default()
-            .insert(tag.to_string(), digest.to_string());
-    }
-
-    fn get(&self, repository: &str, tag: &str) -> Option<String> {
-        self.tags
-            .lock()
-            .unwrap()
-            .get(repository)
-            .and_then(|tags| tags.get(tag).cloned())
-    }
-}
-
-#[async_trait]
-impl Registry for FakeRegistry {
-    async fn check(&self, _: &Reference) -> Result<(), RegistryError> {
-        Ok(())
-    }
-    async fn tags(&self, repository: &Reference) -> Result<Vec<String>, RegistryError> {
-        Ok(self
-            .tags
-            .lock()
-            .unwrap()
-            .get(&repository.repository())
-            .map(|t| t.keys().cloned().collect())
-            .unwrap_or_default())
-    }
-    async fn manifest_digest(
-        &self,
-        reference: &Reference,
-    ) -> Result<Option<String>, RegistryError> {
-        Ok(self.get(&reference.repository(), reference.tag().unwrap_or("latest")))
-    }
-    async fn image_config(&self, _: &Reference) -> Result<ImageConfig, RegistryError> {
-        Ok(ImageConfig::default())
-    }
-    async fn copy_tag(
-        &self,
-        repository: &Reference,
-        digest: &str,
-        tag: &str,
-    ) -> Result<(), RegistryError> {
-        self.calls.lock().unwrap().push(format!(
-            "copy {}:{tag} -> {digest}",
-            repository.repository()
-        ));
-        self.put(&repository.repository(), tag, digest);
-        Ok(())
-    }
-    fn requests(&self) -> u64 {
-        0
-    }
-}
 
 struct FakeEngine {
     registry: Arc<FakeRegistry>,
@@ -573,6 +506,8 @@ fn a_build_whose_promotion_was_cut_off_is_promoted_on_the_next_run() {
                 base_name: None,
                 base_digest: observation.base_digest.clone(),
                 line_tag_digest: (id == "app").then(|| digest.to_string()),
+                release: Some(("1.0.0".parse().unwrap(), digest.into())),
+                withdrawn: Vec::new(),
             });
         }
     }

@@ -262,13 +262,16 @@ fn decide(
     if let Some(last) = &observation.last_build {
         // Only a build golden made (it carries golden's recipe label) is
         // promoted; anything else under that tag is left for a rebuild.
-        if last.line_tag_digest.as_ref() != Some(&last.digest) && last.recipe.is_some() {
-            step.decision = Decision::Promote;
-            step.reasons.push(Reason::FloatingBehind {
-                tag: image.version.to_string(),
-                old: last.line_tag_digest.clone(),
-                new: last.digest.clone(),
-            });
+        // After a rollback the release is an older build, not the newest.
+        if let Some((_, release)) = &last.release {
+            if last.line_tag_digest.as_ref() != Some(release) && last.recipe.is_some() {
+                step.decision = Decision::Promote;
+                step.reasons.push(Reason::FloatingBehind {
+                    tag: image.version.to_string(),
+                    old: last.line_tag_digest.clone(),
+                    new: release.clone(),
+                });
+            }
         }
     }
     step

@@ -43,6 +43,8 @@ fn built(created: Option<&str>, base: &str, recipe: &str) -> Option<LastBuild> {
         base_name: None,
         base_digest: Some(base.into()),
         line_tag_digest: Some("sha256:built".into()),
+        release: Some(("1.0.0".parse().unwrap(), "sha256:built".into())),
+        withdrawn: Vec::new(),
     })
 }
 
@@ -423,6 +425,32 @@ fn a_floating_tag_left_behind_is_promoted_not_rebuilt() {
             Decision::UpToDate,
             "promotion rebuilds no child"
         );
+    }
+    // After a rollback, the release is an older build: a line tag on it is
+    // where it belongs (held), one on the withdrawn newest is moved back.
+    for (line_tag, expected) in [
+        ("sha256:older", Decision::UpToDate),
+        ("sha256:built", Decision::Promote),
+    ] {
+        let mut observations = fresh();
+        let mut last = built(Some("2026-03-04T10:00:00Z"), BASE_NOW, "r-base").unwrap();
+        last.version = "1.0.2".parse().unwrap();
+        last.release = Some(("1.0.0".parse().unwrap(), "sha256:older".into()));
+        last.withdrawn = vec!["1.0.1".parse().unwrap(), "1.0.2".parse().unwrap()];
+        last.line_tag_digest = Some(line_tag.into());
+        observations.insert("base".into(), observation(Some(last), BASE_NOW, "r-base"));
+        let steps = run(&observations, &[], THURSDAY);
+        assert_eq!(steps[0].1, expected, "{line_tag}");
+        if expected == Decision::Promote {
+            assert_eq!(
+                steps[0].2,
+                vec![Reason::FloatingBehind {
+                    tag: "1.0".into(),
+                    old: Some("sha256:built".into()),
+                    new: "sha256:older".into()
+                }]
+            );
+        }
     }
     // When the image is due anyway, the build moves the tags.
     let mut observations = fresh();
