@@ -27,6 +27,8 @@ use crate::reference::Reference;
 use crate::registry::Registry;
 use crate::report::{plan_report, plan_text, run_report, run_text, Report};
 
+mod history;
+
 /// Keeps golden base images fresh: builds, tags and pushes each on its own schedule.
 #[derive(Debug, Parser)]
 #[command(name = "golden", version, about)]
@@ -94,6 +96,48 @@ enum Command {
         /// Output format on stdout
         #[arg(long, value_enum, default_value_t = CheckOutput::Human)]
         output: CheckOutput,
+    },
+    /// List each line's exact versions in the registry and the floating tags on them
+    Ls {
+        /// Image ids (default: all)
+        ids: Vec<String>,
+        /// Output format on stdout
+        #[arg(long, value_enum, default_value_t = Output::Human)]
+        output: Output,
+    },
+    /// Delete old builds, keeping the newest N of each line and every build a tag needs (dry run unless --apply)
+    Prune {
+        /// Image ids (default: all)
+        ids: Vec<String>,
+        /// Builds to keep per line [default: `[retention] keep` of each image]
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        keep: Option<u32>,
+        /// Delete; without it, only show what would go and what stays
+        #[arg(long)]
+        apply: bool,
+        /// Output format on stdout
+        #[arg(long, value_enum, default_value_t = Output::Human)]
+        output: Output,
+        /// When a build of this config is running, wait this long for it (0, 90s, 5m), then exit 4
+        #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_wait)]
+        wait_lock: std::time::Duration,
+    },
+    /// Move a line's floating tags back to its previous build (or --to), withdrawing the newer ones
+    Rollback {
+        /// An image id from golden.toml
+        id: String,
+        /// The exact version to go back to [default: the one before the build X.Y points at]
+        #[arg(long, value_name = "X.Y.N")]
+        to: Option<crate::version::Exact>,
+        /// Show what would move without moving anything
+        #[arg(long)]
+        dry_run: bool,
+        /// Output format on stdout
+        #[arg(long, value_enum, default_value_t = Output::Human)]
+        output: Output,
+        /// When a build of this config is running, wait this long for it (0, 90s, 5m), then exit 4
+        #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_wait)]
+        wait_lock: std::time::Duration,
     },
     /// Show what `build` would do and why, without building
     Plan {
@@ -343,6 +387,29 @@ async fn run(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure> {
             build_args,
             output,
         } => check(&project, &paths, build_args.into_iter().collect(), output),
+        Command::Ls { ids, output } => history::ls(&project, &ids, output).await,
+        Command::Prune {
+            ids,
+            keep,
+            apply,
+            output,
+            wait_lock,
+        } => {
+            let options = history::PruneOptions {
+                keep,
+                apply,
+                output,
+                wait_lock,
+            };
+            history::prune(&project, &ids, &options).await
+        }
+        Command::Rollback {
+            id,
+            to,
+            dry_run,
+            output,
+            wait_lock,
+        } => history::rollback(&project, &id, to, dry_run, output, wait_lock).await,
     }
 }
 
@@ -567,6 +634,25 @@ pub(crate) fn exit_of(report: &Report) -> Exit {
     }
 }
 
+/// The lock of the config's registry namespace: exit 4 when another run
+/// holds it past `wait`; `what` says what did not happen.
+async fn lock(
+    project: &Project,
+    wait: std::time::Duration,
+    what: &'static str,
+) -> Result<crate::lock::RunLock, Failure> {
+    let settings = &project.config.registry;
+    crate::lock::acquire(&settings.host, &settings.namespace, wait)
+        .await
+        .map_err(|error| {
+            let exit = match error {
+                crate::lock::LockError::Busy { .. } => Exit::Locked,
+                crate::lock::LockError::Io { .. } => Exit::Usage,
+            };
+            Failure::new(exit, anyhow::Error::new(error).context(what))
+        })
+}
+
 /// One build run: connect, observe, plan, execute; the report of it.
 pub(crate) async fn build_once(
     project: &Project,
@@ -577,20 +663,7 @@ pub(crate) async fn build_once(
     progress: Arc<dyn Progress>,
 ) -> Result<Report, Failure> {
     let started = Instant::now();
-    let registry_settings = &project.config.registry;
-    let _lock = crate::lock::acquire(
-        &registry_settings.host,
-        &registry_settings.namespace,
-        build.wait_lock,
-    )
-    .await
-    .map_err(|error| {
-        let exit = match error {
-            crate::lock::LockError::Busy { .. } => Exit::Locked,
-            crate::lock::LockError::Io { .. } => Exit::Usage,
-        };
-        Failure::new(exit, anyhow::Error::new(error).context("nothing was built"))
-    })?;
+    let _lock = lock(project, build.wait_lock, "nothing was built").await?;
     let credentials = credentials(project)?;
     let engine = DockerEngine::connect(project.config.engine.host.as_deref())
         .await

@@ -17,6 +17,7 @@ pub mod duration;
 pub mod engine;
 pub mod execute;
 pub mod graph;
+pub mod history;
 pub mod inspect;
 pub mod labels;
 pub mod lock;

@@ -296,7 +296,8 @@ pub fn plan_text(report: &Report) -> String {
     text
 }
 
-fn table(rows: &[Vec<String>]) -> String {
+/// Rows as columns padded to their widest cell.
+pub(crate) fn table(rows: &[Vec<String>]) -> String {
     let columns = rows.first().map_or(0, Vec::len);
     let widths: Vec<usize> = (0..columns)
         .map(|column| {

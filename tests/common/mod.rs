@@ -231,7 +231,7 @@ pub fn reason_kinds(report: &serde_json::Value, id: &str) -> Vec<String> {
         .collect()
 }
 
-fn docker(args: &[&str]) {
+pub fn docker(args: &[&str]) {
     let output = Command::new("docker").args(args).output().unwrap();
     assert!(
         output.status.success(),
@@ -327,6 +327,11 @@ impl PrivateRegistry {
     /// Starts `docker-registry` with deletes enabled; `extra` is appended
     /// to its YAML config (auth, TLS).
     pub fn start(extra: &str) -> PrivateRegistry {
+        PrivateRegistry::start_with(true, extra)
+    }
+
+    /// Starts `docker-registry` with `storage.delete.enabled` as given.
+    pub fn start_with(deletes: bool, extra: &str) -> PrivateRegistry {
         require_environment();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -335,7 +340,7 @@ impl PrivateRegistry {
             .port();
         let directory = tempfile::tempdir().unwrap();
         let config = format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{extra}",
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: {deletes}\nhttp:\n  addr: 127.0.0.1:{port}\n{extra}",
             directory.path().join("data").display()
         );
         std::fs::write(directory.path().join("config.yml"), config).unwrap();

@@ -1,0 +1,198 @@
+//! `golden ls [ID...]`: per line, every exact version in the registry
+//! (sorted as versions), the floating tags on each, when it was created and
+//! what it was built on, and which builds a rollback withdrew.
+
+use futures::stream::{self, StreamExt};
+use serde::Serialize;
+
+use super::{line_floating_tags, repository_reference, Inventory, CONCURRENCY};
+use crate::config::{Config, Image};
+use crate::labels;
+use crate::plan::short_digest;
+use crate::registry::{Registry, RegistryError};
+
+/// One exact version of a line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Version {
+    pub version: String,
+    pub digest: String,
+    pub created: Option<String>,
+    pub base_name: Option<String>,
+    pub base_digest: Option<String>,
+    /// Withdrawn by `golden rollback`: no floating tag goes back to it.
+    pub withdrawn: bool,
+    /// The line's floating tags (`X.Y`, `X`, `latest`) on this build.
+    pub floating: Vec<String>,
+}
+
+/// Where one of the line's floating tags points.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Floating {
+    pub tag: String,
+    /// Null when the tag does not exist.
+    pub digest: Option<String>,
+    /// The exact version with that digest (this line first), if any.
+    pub version: Option<String>,
+}
+
+/// One configured line and its history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Listing {
+    pub id: String,
+    pub repository: String,
+    pub line: String,
+    /// `[retention] keep`, when configured.
+    pub keep: Option<u32>,
+    /// Oldest first.
+    pub versions: Vec<Version>,
+    pub floating: Vec<Floating>,
+}
+
+/// Reads the history of each image in `images`, in that order.
+pub async fn list(
+    config: &Config,
+    images: &[&Image],
+    registry: &dyn Registry,
+) -> Result<Vec<Listing>, RegistryError> {
+    let mut listings = Vec::new();
+    for image in images {
+        listings.push(list_one(config, image, registry).await?);
+    }
+    Ok(listings)
+}
+
+async fn list_one(
+    config: &Config,
+    image: &Image,
+    registry: &dyn Registry,
+) -> Result<Listing, RegistryError> {
+    let repository_text = config.repository(image);
+    let repository = repository_reference(&repository_text, &config.registry.host)?;
+    let inventory = Inventory::read(registry, &repository).await?;
+    let withdrawn = inventory.withdrawn();
+    let floating_tags = line_floating_tags(image.version);
+    let line_versions = inventory.line_versions(image.version);
+    let configs: Vec<_> = stream::iter(line_versions.iter().copied())
+        .map(|version| {
+            let digest = inventory.version_digest(version).unwrap_or_default();
+            let reference = repository.with_digest(digest);
+            async move { (version, registry.image_config(&reference).await) }
+        })
+        .buffered(CONCURRENCY)
+        .collect()
+        .await;
+    let mut versions = Vec::new();
+    for (version, found) in configs {
+        let found = found?;
+        let digest = inventory
+            .version_digest(version)
+            .unwrap_or_default()
+            .to_string();
+        versions.push(Version {
+            version: version.to_string(),
+            floating: floating_tags
+                .iter()
+                .filter(|tag| inventory.digest(tag) == Some(digest.as_str()))
+                .cloned()
+                .collect(),
+            digest,
+            created: found.created(),
+            base_name: found.label(labels::BASE_NAME),
+            base_digest: found.label(labels::BASE_DIGEST),
+            withdrawn: withdrawn.contains(&version),
+        });
+    }
+    let floating = floating_tags
+        .iter()
+        .map(|tag| {
+            let digest = inventory.digest(tag).map(str::to_string);
+            let version = digest
+                .as_deref()
+                .and_then(|digest| inventory.version_of(digest, image.version))
+                .map(|version| version.to_string());
+            Floating {
+                tag: tag.clone(),
+                digest,
+                version,
+            }
+        })
+        .collect();
+    Ok(Listing {
+        id: image.id.clone(),
+        repository: repository_text,
+        line: image.version.to_string(),
+        keep: image.keep,
+        versions,
+        floating,
+    })
+}
+
+/// The human view: a header per line, a row per version, then where the
+/// line's floating tags point when that is not a build of the line.
+pub fn render_text(listings: &[Listing]) -> String {
+    let mut text = String::new();
+    for (index, listing) in listings.iter().enumerate() {
+        if index > 0 {
+            text.push('\n');
+        }
+        let keep = listing
+            .keep
+            .map(|keep| format!(", keep {keep}"))
+            .unwrap_or_default();
+        text.push_str(&format!(
+            "{}  {}  line {} ({} version(s){keep})\n",
+            listing.id,
+            listing.repository,
+            listing.line,
+            listing.versions.len()
+        ));
+        if listing.versions.is_empty() {
+            text.push_str("  nothing built yet\n");
+            continue;
+        }
+        let mut rows = vec![["VERSION", "DIGEST", "CREATED", "BASE", "TAGS"]
+            .map(String::from)
+            .to_vec()];
+        for version in &listing.versions {
+            let mut tags = version.floating.clone();
+            if version.withdrawn {
+                tags.push("(withdrawn)".to_string());
+            }
+            rows.push(vec![
+                version.version.clone(),
+                short_digest(&version.digest),
+                version.created.clone().unwrap_or_else(|| "-".to_string()),
+                version
+                    .base_digest
+                    .as_deref()
+                    .map_or("-".to_string(), short_digest),
+                if tags.is_empty() {
+                    "-".to_string()
+                } else {
+                    tags.join(" ")
+                },
+            ]);
+        }
+        for row in crate::report::table(&rows).lines() {
+            text.push_str("  ");
+            text.push_str(row);
+            text.push('\n');
+        }
+        for floating in &listing.floating {
+            let in_line = listing
+                .versions
+                .iter()
+                .any(|version| Some(&version.digest) == floating.digest.as_ref());
+            if in_line {
+                continue;
+            }
+            let target = match (&floating.digest, &floating.version) {
+                (None, _) => "missing".to_string(),
+                (Some(_), Some(version)) => format!("{version} (another line)"),
+                (Some(digest), None) => format!("{} (no exact version)", short_digest(digest)),
+            };
+            text.push_str(&format!("  {} -> {target}\n", floating.tag));
+        }
+    }
+    text
+}

@@ -1,0 +1,127 @@
+//! The history each line keeps in the registry, and the commands that read
+//! and tidy it: `golden ls` (what is there), `golden prune` (delete old
+//! builds no tag needs) and `golden rollback` (move a line's floating tags
+//! back to an earlier build and withdraw the newer ones).
+//!
+//! Each command reads an [`Inventory`] of the repository (every tag and the
+//! manifest digest it resolves to), decides with a pure function, then acts
+//! through the [`Registry`] trait.
+
+use std::collections::BTreeMap;
+
+use futures::stream::{self, StreamExt};
+
+use crate::reference::Reference;
+use crate::registry::{Registry, RegistryError};
+use crate::version::{exact_versions, withdrawn_versions, Exact, Line};
+
+pub mod ls;
+pub mod prune;
+pub mod rollback;
+
+/// Tag lookups in flight at once.
+const CONCURRENCY: usize = 16;
+
+/// Every tag of one repository and the manifest digest it resolves to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inventory {
+    /// tag -> manifest digest; a listed tag that no longer resolves is left out.
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Inventory {
+    /// Lists the tags of `repository` and resolves each one.
+    pub async fn read(
+        registry: &dyn Registry,
+        repository: &Reference,
+    ) -> Result<Inventory, RegistryError> {
+        let names = registry.tags(repository).await?;
+        let resolved: Vec<(String, Result<Option<String>, RegistryError>)> = stream::iter(names)
+            .map(|tag| async move {
+                let digest = registry.manifest_digest(&repository.with_tag(&tag)).await;
+                (tag, digest)
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        let mut tags = BTreeMap::new();
+        for (tag, digest) in resolved {
+            if let Some(digest) = digest? {
+                tags.insert(tag, digest);
+            }
+        }
+        Ok(Inventory { tags })
+    }
+
+    /// Every exact version, all lines, sorted.
+    pub fn versions(&self) -> Vec<Exact> {
+        exact_versions(self.tags.keys().map(String::as_str))
+    }
+
+    /// The exact versions of `line`, oldest first.
+    pub fn line_versions(&self, line: Line) -> Vec<Exact> {
+        self.versions()
+            .into_iter()
+            .filter(|version| version.line == line)
+            .collect()
+    }
+
+    /// The builds a rollback withdrew (those whose exact tag still exists).
+    pub fn withdrawn(&self) -> Vec<Exact> {
+        withdrawn_versions(self.tags.keys().map(String::as_str))
+            .into_iter()
+            .filter(|version| self.tags.contains_key(&version.to_string()))
+            .collect()
+    }
+
+    /// The digest `tag` resolves to.
+    pub fn digest(&self, tag: &str) -> Option<&str> {
+        self.tags.get(tag).map(String::as_str)
+    }
+
+    /// The digest of an exact version.
+    pub fn version_digest(&self, version: Exact) -> Option<&str> {
+        self.digest(&version.to_string())
+    }
+
+    /// Every tag that resolves to `digest`.
+    pub fn tags_on(&self, digest: &str) -> Vec<&str> {
+        self.tags
+            .iter()
+            .filter(|(_, target)| *target == digest)
+            .map(|(tag, _)| tag.as_str())
+            .collect()
+    }
+
+    /// The highest exact version with `digest`, preferring `line`.
+    pub fn version_of(&self, digest: &str, line: Line) -> Option<Exact> {
+        let on: Vec<Exact> = exact_versions(self.tags_on(digest));
+        on.iter()
+            .copied()
+            .filter(|version| version.line == line)
+            .max()
+            .or_else(|| on.iter().copied().max())
+    }
+}
+
+/// The floating tags a line can carry: `X.Y`, `X` and `latest`.
+pub fn line_floating_tags(line: Line) -> [String; 3] {
+    [
+        line.to_string(),
+        line.major.to_string(),
+        "latest".to_string(),
+    ]
+}
+
+/// A repository name from the config as a reference, or a registry error
+/// naming it.
+pub fn repository_reference(text: &str, host: &str) -> Result<Reference, RegistryError> {
+    Reference::parse(text).map_err(|error| RegistryError::Invalid {
+        registry: host.to_string(),
+        action: "name the repository".to_string(),
+        message: error.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests;

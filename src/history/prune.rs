@@ -1,0 +1,185 @@
+//! `golden prune [ID...] [--keep N] [--apply]`: keep the newest `N` exact
+//! versions of each selected line and delete the other builds by manifest
+//! digest. Deleting a digest removes every tag on it, so a build is deleted
+//! only when each tag on its digest is itself going: an exact version being
+//! pruned or the withdrawn marker of one. A floating tag, a kept version,
+//! another line, or any tag golden did not write keeps it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::Inventory;
+use crate::plan::short_digest;
+use crate::version::{Exact, Line, WITHDRAWN_SUFFIX};
+
+/// Why a build stays.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum KeepReason {
+    /// Among the newest `keep` of its line.
+    Newest { keep: u32 },
+    /// Tags that are not being pruned point at the same manifest.
+    Tagged { tags: Vec<String> },
+}
+
+impl std::fmt::Display for KeepReason {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeepReason::Newest { keep } => write!(formatter, "among the newest {keep}"),
+            KeepReason::Tagged { tags } => {
+                write!(formatter, "same manifest as {}", tags.join(", "))
+            }
+        }
+    }
+}
+
+/// What happens to one exact version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    pub version: String,
+    pub digest: String,
+    /// Null when it is deleted.
+    pub keep: Option<KeepReason>,
+}
+
+/// One line of the prune.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LinePlan {
+    pub id: String,
+    pub line: String,
+    pub keep: u32,
+    /// Newest first.
+    pub versions: Vec<Entry>,
+}
+
+/// One manifest to delete and the tags that go with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Deletion {
+    pub digest: String,
+    pub tags: Vec<String>,
+}
+
+/// The prune of one repository.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub repository: String,
+    pub lines: Vec<LinePlan>,
+    pub deletions: Vec<Deletion>,
+}
+
+/// One line to prune: its image id, the line and how many builds to keep.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub id: String,
+    pub line: Line,
+    pub keep: u32,
+}
+
+/// Decides what goes, for `targets` (lines of one repository).
+pub fn plan(repository: &str, inventory: &Inventory, targets: &[Target]) -> Plan {
+    // The builds past the newest `keep` of each line.
+    let mut candidates: BTreeSet<Exact> = BTreeSet::new();
+    for target in targets {
+        let mut versions = inventory.line_versions(target.line);
+        versions.reverse();
+        candidates.extend(versions.iter().skip(target.keep as usize));
+    }
+    let goes_with = |tag: &str| {
+        let exact = tag.strip_suffix(WITHDRAWN_SUFFIX).unwrap_or(tag);
+        exact
+            .parse::<Exact>()
+            .is_ok_and(|version| candidates.contains(&version) && version.to_string() == exact)
+    };
+    let mut deletions: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut lines = Vec::new();
+    for target in targets {
+        let mut versions = inventory.line_versions(target.line);
+        versions.reverse();
+        let mut entries = Vec::new();
+        for (index, version) in versions.iter().enumerate() {
+            let digest = inventory
+                .version_digest(*version)
+                .unwrap_or_default()
+                .to_string();
+            let keep = if index < target.keep as usize {
+                Some(KeepReason::Newest { keep: target.keep })
+            } else {
+                let tags = inventory.tags_on(&digest);
+                let staying: Vec<String> = tags
+                    .iter()
+                    .filter(|tag| !goes_with(tag))
+                    .map(|tag| tag.to_string())
+                    .collect();
+                if staying.is_empty() {
+                    deletions
+                        .entry(digest.clone())
+                        .or_insert_with(|| tags.iter().map(|tag| tag.to_string()).collect());
+                    None
+                } else {
+                    Some(KeepReason::Tagged { tags: staying })
+                }
+            };
+            entries.push(Entry {
+                version: version.to_string(),
+                digest,
+                keep,
+            });
+        }
+        lines.push(LinePlan {
+            id: target.id.clone(),
+            line: target.line.to_string(),
+            keep: target.keep,
+            versions: entries,
+        });
+    }
+    Plan {
+        repository: repository.to_string(),
+        lines,
+        deletions: deletions
+            .into_iter()
+            .map(|(digest, tags)| Deletion { digest, tags })
+            .collect(),
+    }
+}
+
+/// The human view of the plans; `applied` says whether deletes were done.
+pub fn render_text(plans: &[Plan], applied: bool) -> String {
+    let mut text = String::new();
+    for plan in plans {
+        for line in &plan.lines {
+            let kept = line.versions.iter().filter(|v| v.keep.is_some()).count();
+            text.push_str(&format!(
+                "{}  {}  line {}: keep {} of {} (keep = {})\n",
+                line.id,
+                plan.repository,
+                line.line,
+                kept,
+                line.versions.len(),
+                line.keep
+            ));
+            for entry in &line.versions {
+                let (action, why) = match &entry.keep {
+                    Some(reason) => ("keep", reason.to_string()),
+                    None if applied => ("deleted", short_digest(&entry.digest)),
+                    None => ("delete", short_digest(&entry.digest)),
+                };
+                text.push_str(&format!("  {action:<7}  {:<12}  {why}\n", entry.version));
+            }
+        }
+    }
+    let manifests: usize = plans.iter().map(|plan| plan.deletions.len()).sum();
+    if applied {
+        text.push_str(&format!("deleted {manifests} manifest(s)\n"));
+        if manifests > 0 {
+            text.push_str("the registry frees their layers only when its garbage collector runs: `registry garbage-collect CONFIG.yml` (`docker-registry garbage-collect CONFIG.yml` on Debian), with the registry stopped or in read-only mode\n");
+        }
+    } else if manifests > 0 {
+        text.push_str(&format!(
+            "dry run: {manifests} manifest(s) would be deleted; run again with --apply to delete them\n"
+        ));
+    } else {
+        text.push_str("nothing to delete\n");
+    }
+    text
+}

@@ -1,0 +1,239 @@
+//! `golden rollback ID [--to X.Y.N]`: move a line's floating tags back to
+//! the previous build (or the one given) without rebuilding, by copying its
+//! manifest to each tag in the registry, so no layer moves.
+//!
+//! The builds newer than the target are withdrawn first: a marker tag
+//! `X.Y.N-withdrawn` on each (see [`crate::version::WITHDRAWN_SUFFIX`]).
+//! From then on the planner treats the newest build not withdrawn as the
+//! line's release, so `golden build` neither moves the tags forward again
+//! nor rebuilds until something changes; a new build is released as usual.
+//! `X` and `latest` follow the same forward-only rules as a build: they
+//! move only when no higher line would own them. `X.Y` moves last, so a
+//! rollback cut short is finished by the next `golden build`.
+
+use serde::Serialize;
+
+use super::Inventory;
+use crate::plan::short_digest;
+use crate::version::{floating_tags, withdrawn_tag, Exact, Line};
+
+/// Why a rollback cannot be done; each says what to do instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RollbackError {
+    #[error("line {line} of `{repository}` has no build to roll back to\nhint: build it first with `golden build`")]
+    NothingBuilt { repository: String, line: Line },
+    #[error("{version} is not a build of line {line} of `{repository}`{}", hint_versions(.versions))]
+    UnknownVersion {
+        repository: String,
+        line: Line,
+        version: Exact,
+        versions: Vec<Exact>,
+    },
+    #[error("{version} was withdrawn by an earlier rollback and is not released again\nhint: `golden rebuild` the image to release a new build, or roll back to one of: {}", list(.versions))]
+    Withdrawn {
+        version: Exact,
+        versions: Vec<Exact>,
+    },
+    #[error("line {line} has no build older than {current} to roll back to{}", hint_versions(.versions))]
+    NothingOlder {
+        line: Line,
+        current: Exact,
+        versions: Vec<Exact>,
+    },
+}
+
+fn list(versions: &[Exact]) -> String {
+    if versions.is_empty() {
+        return "none".to_string();
+    }
+    versions
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn hint_versions(versions: &[Exact]) -> String {
+    format!("\nhint: builds that can be released: {}", list(versions))
+}
+
+/// One floating tag moved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Move {
+    pub tag: String,
+    /// Null when the tag did not exist.
+    pub from: Option<String>,
+    /// The exact version `from` was, if any.
+    pub from_version: Option<String>,
+    pub to: String,
+}
+
+/// What a rollback does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub id: String,
+    pub repository: String,
+    pub line: String,
+    /// The build `X.Y` pointed at before.
+    pub from: Option<String>,
+    pub to: String,
+    pub digest: String,
+    /// Builds withdrawn now (marker tag and digest), oldest first.
+    pub withdraw: Vec<(String, String)>,
+    /// In the order they are made: `X.Y` last.
+    pub moves: Vec<Move>,
+}
+
+/// Decides a rollback of `line` to `to`, or to the build before the one
+/// `X.Y` points at now.
+pub fn plan(
+    id: &str,
+    repository: &str,
+    inventory: &Inventory,
+    line: Line,
+    to: Option<Exact>,
+) -> Result<Plan, RollbackError> {
+    let versions = inventory.line_versions(line);
+    let withdrawn = inventory.withdrawn();
+    let releasable: Vec<Exact> = versions
+        .iter()
+        .copied()
+        .filter(|version| !withdrawn.contains(version))
+        .collect();
+    let Some(newest_releasable) = releasable.last().copied() else {
+        return Err(RollbackError::NothingBuilt {
+            repository: repository.to_string(),
+            line,
+        });
+    };
+    let current = inventory
+        .digest(&line.to_string())
+        .and_then(|digest| {
+            versions
+                .iter()
+                .rev()
+                .copied()
+                .find(|version| inventory.version_digest(*version) == Some(digest))
+        })
+        .unwrap_or(newest_releasable);
+    let target = match to {
+        Some(version) if version.line != line || !versions.contains(&version) => {
+            return Err(RollbackError::UnknownVersion {
+                repository: repository.to_string(),
+                line,
+                version,
+                versions: releasable,
+            });
+        }
+        Some(version) if withdrawn.contains(&version) => {
+            return Err(RollbackError::Withdrawn {
+                version,
+                versions: releasable,
+            });
+        }
+        Some(version) => version,
+        None => releasable
+            .iter()
+            .rev()
+            .copied()
+            .find(|version| *version < current)
+            .ok_or(RollbackError::NothingOlder {
+                line,
+                current,
+                versions: releasable.clone(),
+            })?,
+    };
+    let digest = inventory
+        .version_digest(target)
+        .unwrap_or_default()
+        .to_string();
+    let withdraw = releasable
+        .iter()
+        .filter(|version| **version > target)
+        .map(|version| {
+            (
+                withdrawn_tag(*version),
+                inventory
+                    .version_digest(*version)
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect();
+    let all_versions = inventory.versions();
+    let mut moves: Vec<Move> = floating_tags(target, &all_versions)
+        .into_iter()
+        .filter_map(|tag| {
+            let from = inventory.digest(&tag).map(str::to_string);
+            (from.as_deref() != Some(digest.as_str())).then(|| Move {
+                from_version: from
+                    .as_deref()
+                    .and_then(|from| inventory.version_of(from, line))
+                    .map(|version| version.to_string()),
+                tag,
+                from,
+                to: digest.clone(),
+            })
+        })
+        .collect();
+    // `X.Y` (first from `floating_tags`) moves last.
+    if !moves.is_empty() && moves[0].tag == line.to_string() {
+        let line_tag = moves.remove(0);
+        moves.push(line_tag);
+    }
+    Ok(Plan {
+        id: id.to_string(),
+        repository: repository.to_string(),
+        line: line.to_string(),
+        from: Some(current.to_string()),
+        to: target.to_string(),
+        digest,
+        withdraw,
+        moves,
+    })
+}
+
+/// The human view of a rollback; `done` says whether it was carried out.
+pub fn render_text(plan: &Plan, done: bool) -> String {
+    let mut text = String::new();
+    let verb = if done {
+        "rolled back"
+    } else {
+        "would roll back"
+    };
+    text.push_str(&format!(
+        "{}  {}  line {}: {verb} {} -> {} ({})\n",
+        plan.id,
+        plan.repository,
+        plan.line,
+        plan.from.as_deref().unwrap_or("-"),
+        plan.to,
+        short_digest(&plan.digest)
+    ));
+    let (withdrew, move_verb) = if done {
+        ("withdrew", "moved")
+    } else {
+        ("would withdraw", "would move")
+    };
+    for (marker, _) in &plan.withdraw {
+        let version = marker.split('-').next().unwrap_or(marker);
+        text.push_str(&format!("  {withdrew} {version} (tag {marker})\n"));
+    }
+    if plan.moves.is_empty() {
+        text.push_str("  floating tags already point there\n");
+    }
+    for moved in &plan.moves {
+        let from = match (&moved.from, &moved.from_version) {
+            (Some(digest), Some(version)) => format!("{} ({version})", short_digest(digest)),
+            (Some(digest), None) => short_digest(digest),
+            (None, _) => "none".to_string(),
+        };
+        text.push_str(&format!(
+            "  {move_verb} {}: {from} -> {} ({})\n",
+            moved.tag,
+            short_digest(&moved.to),
+            plan.to
+        ));
+    }
+    text
+}

@@ -1,0 +1,250 @@
+//! The pure decisions of prune and rollback, on inventories written out by
+//! hand, and `Inventory::read` against the in-memory registry.
+
+use super::prune::{self, KeepReason, Target};
+use super::rollback::{self, RollbackError};
+use super::Inventory;
+use crate::reference::Reference;
+use crate::testing::FakeRegistry;
+use crate::version::Exact;
+
+fn inventory(tags: &[(&str, &str)]) -> Inventory {
+    Inventory {
+        tags: tags
+            .iter()
+            .map(|(tag, digest)| (tag.to_string(), format!("sha256:{digest}")))
+            .collect(),
+    }
+}
+
+fn exact(text: &str) -> Exact {
+    text.parse().unwrap()
+}
+
+fn target(id: &str, line: &str, keep: u32) -> Target {
+    Target {
+        id: id.into(),
+        line: line.parse().unwrap(),
+        keep,
+    }
+}
+
+/// (version, kept?) newest first, for one line of a prune plan.
+fn decisions(plan: &prune::Plan, line: usize) -> Vec<(String, bool)> {
+    plan.lines[line]
+        .versions
+        .iter()
+        .map(|entry| (entry.version.clone(), entry.keep.is_some()))
+        .collect()
+}
+
+#[test]
+fn prune_keeps_the_newest_and_whatever_a_tag_needs() {
+    // Five builds of 1.0; 1.0 (the line tag) was rolled back to 1.0.2, which
+    // also withdrew 1.0.3 and 1.0.4; `stable` is a tag golden did not write.
+    let inventory = inventory(&[
+        ("1.0.0", "a0"),
+        ("1.0.1", "a1"),
+        ("1.0.2", "a2"),
+        ("1.0.3", "a3"),
+        ("1.0.4", "a4"),
+        ("1.0.3-withdrawn", "a3"),
+        ("1.0.4-withdrawn", "a4"),
+        ("1.0", "a2"),
+        ("1", "a2"),
+        ("stable", "a0"),
+        ("2.0.0", "b0"),
+        ("latest", "b0"),
+    ]);
+    let plan = prune::plan("r/x", &inventory, &[target("x", "1.0", 2)]);
+    assert_eq!(
+        decisions(&plan, 0),
+        vec![
+            ("1.0.4".into(), true),
+            ("1.0.3".into(), true),
+            ("1.0.2".into(), true),
+            ("1.0.1".into(), false),
+            ("1.0.0".into(), true),
+        ]
+    );
+    assert_eq!(
+        plan.lines[0].versions[2].keep,
+        Some(KeepReason::Tagged {
+            tags: vec!["1".into(), "1.0".into()]
+        })
+    );
+    assert_eq!(
+        plan.lines[0].versions[4].keep,
+        Some(KeepReason::Tagged {
+            tags: vec!["stable".into()]
+        })
+    );
+    assert_eq!(plan.deletions.len(), 1);
+    assert_eq!(plan.deletions[0].digest, "sha256:a1");
+    assert_eq!(plan.deletions[0].tags, vec!["1.0.1"]);
+}
+
+#[test]
+fn prune_deletes_withdrawn_markers_with_their_build_and_spares_other_lines() {
+    // 1.0.1 was withdrawn and is old enough to go; 1.0.0 shares its manifest
+    // with 2.0.0 of another line, which is not being pruned.
+    let inventory = inventory(&[
+        ("1.0.0", "same"),
+        ("1.0.1", "a1"),
+        ("1.0.1-withdrawn", "a1"),
+        ("1.0.2", "a2"),
+        ("1.0.3", "a3"),
+        ("1.0", "a3"),
+        ("2.0.0", "same"),
+    ]);
+    let plan = prune::plan("r/x", &inventory, &[target("x", "1.0", 2)]);
+    assert_eq!(
+        decisions(&plan, 0),
+        vec![
+            ("1.0.3".into(), true),
+            ("1.0.2".into(), true),
+            ("1.0.1".into(), false),
+            ("1.0.0".into(), true),
+        ]
+    );
+    assert_eq!(plan.deletions[0].tags, vec!["1.0.1", "1.0.1-withdrawn"]);
+    // Pruning both lines together lets the shared manifest go once 2.0.0 goes
+    // too; keeping one of 2.0 keeps it.
+    let both = prune::plan(
+        "r/x",
+        &inventory,
+        &[target("x", "1.0", 2), target("y", "2.0", 1)],
+    );
+    assert_eq!(both.deletions.len(), 1, "2.0.0 is the newest of its line");
+}
+
+#[test]
+fn prune_with_keep_above_the_count_deletes_nothing() {
+    let inventory = inventory(&[("1.0.0", "a0"), ("1.0.1", "a1"), ("1.0", "a1")]);
+    let plan = prune::plan("r/x", &inventory, &[target("x", "1.0", 5)]);
+    assert!(plan.deletions.is_empty());
+    assert!(prune::render_text(&[plan], false).contains("nothing to delete"));
+}
+
+#[test]
+fn rollback_goes_to_the_previous_build_and_withdraws_newer_ones() {
+    let inventory = inventory(&[
+        ("1.0.0", "a0"),
+        ("1.0.1", "a1"),
+        ("1.0.2", "a2"),
+        ("1.0", "a2"),
+        ("1", "a2"),
+        ("latest", "a2"),
+    ]);
+    let plan = rollback::plan("x", "r/x", &inventory, "1.0".parse().unwrap(), None).unwrap();
+    assert_eq!(plan.from.as_deref(), Some("1.0.2"));
+    assert_eq!(plan.to, "1.0.1");
+    assert_eq!(
+        plan.withdraw,
+        vec![("1.0.2-withdrawn".to_string(), "sha256:a2".to_string())]
+    );
+    let moved: Vec<&str> = plan.moves.iter().map(|m| m.tag.as_str()).collect();
+    assert_eq!(moved, vec!["1", "latest", "1.0"], "X.Y moves last");
+    assert!(plan
+        .moves
+        .iter()
+        .all(|m| m.from.as_deref() == Some("sha256:a2") && m.to == "sha256:a1"));
+    let text = rollback::render_text(&plan, true);
+    assert!(
+        text.contains("moved 1.0: sha256:a2 (1.0.2) -> sha256:a1 (1.0.1)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn rollback_leaves_latest_and_major_to_higher_lines() {
+    let inventory = inventory(&[
+        ("1.4.0", "c0"),
+        ("1.4.1", "c1"),
+        ("1.4", "c1"),
+        ("1", "c1"),
+        ("2.1.0", "d0"),
+        ("2.1", "d0"),
+        ("2", "d0"),
+        ("latest", "d0"),
+    ]);
+    let plan = rollback::plan("lts", "r/x", &inventory, "1.4".parse().unwrap(), None).unwrap();
+    let moved: Vec<&str> = plan.moves.iter().map(|m| m.tag.as_str()).collect();
+    assert_eq!(moved, vec!["1", "1.4"]);
+    // A lower 1.x line never takes `1` from 1.4.
+    let mut with_lower = inventory.clone();
+    with_lower.tags.insert("1.3.0".into(), "sha256:e0".into());
+    with_lower.tags.insert("1.3.1".into(), "sha256:e1".into());
+    with_lower.tags.insert("1.3".into(), "sha256:e1".into());
+    let plan = rollback::plan("old", "r/x", &with_lower, "1.3".parse().unwrap(), None).unwrap();
+    let moved: Vec<&str> = plan.moves.iter().map(|m| m.tag.as_str()).collect();
+    assert_eq!(moved, vec!["1.3"]);
+}
+
+#[test]
+fn rollback_to_a_given_version_and_the_refusals() {
+    let inventory = inventory(&[
+        ("1.0.0", "a0"),
+        ("1.0.1", "a1"),
+        ("1.0.2", "a2"),
+        ("1.0.3", "a3"),
+        ("1.0.3-withdrawn", "a3"),
+        ("1.0", "a2"),
+        ("2.0.0", "b0"),
+    ]);
+    let line = "1.0".parse().unwrap();
+    let plan = rollback::plan("x", "r/x", &inventory, line, Some(exact("1.0.0"))).unwrap();
+    let withdrawn: Vec<&str> = plan.withdraw.iter().map(|(tag, _)| tag.as_str()).collect();
+    assert_eq!(withdrawn, vec!["1.0.1-withdrawn", "1.0.2-withdrawn"]);
+    // Rolling back again from the held build goes one further back.
+    let plan = rollback::plan("x", "r/x", &inventory, line, None).unwrap();
+    assert_eq!(
+        (plan.from.as_deref(), plan.to.as_str()),
+        (Some("1.0.2"), "1.0.1")
+    );
+    let refusals = [
+        (Some("1.0.3"), "withdrawn by an earlier rollback"),
+        (Some("1.0.9"), "is not a build of line 1.0"),
+        (Some("2.0.0"), "is not a build of line 1.0"),
+    ];
+    for (to, expected) in refusals {
+        let error = rollback::plan("x", "r/x", &inventory, line, to.map(exact)).unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains(expected), "{to:?}: {text}");
+        assert!(text.contains("hint:"), "{text}");
+    }
+    let oldest = inventory_with_line_tag_on("a0");
+    assert!(matches!(
+        rollback::plan("x", "r/x", &oldest, line, None),
+        Err(RollbackError::NothingOlder { .. })
+    ));
+    assert!(matches!(
+        rollback::plan("x", "r/x", &inventory, "3.0".parse().unwrap(), None),
+        Err(RollbackError::NothingBuilt { .. })
+    ));
+}
+
+fn inventory_with_line_tag_on(digest: &str) -> Inventory {
+    inventory(&[("1.0.0", "a0"), ("1.0.1", "a1"), ("1.0", digest)])
+}
+
+#[tokio::test]
+async fn the_inventory_resolves_every_tag() {
+    let registry = FakeRegistry::default();
+    let repository = "registry.local:5000/golden/x";
+    for (tag, digest) in [
+        ("1.0.0", "sha256:a"),
+        ("1.0", "sha256:a"),
+        ("1.0.1", "sha256:b"),
+    ] {
+        registry.put(repository, tag, digest);
+    }
+    let reference = Reference::parse(repository).unwrap();
+    let inventory = Inventory::read(&registry, &reference).await.unwrap();
+    assert_eq!(inventory.tags_on("sha256:a"), vec!["1.0", "1.0.0"]);
+    assert_eq!(inventory.versions(), vec![exact("1.0.0"), exact("1.0.1")]);
+    assert_eq!(
+        inventory.version_of("sha256:a", "1.0".parse().unwrap()),
+        Some(exact("1.0.0"))
+    );
+}
