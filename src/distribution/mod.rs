@@ -50,7 +50,13 @@ pub struct Distribution {
     credentials: HashMap<String, Credentials>,
     /// Hosts that asked for basic auth: later requests send it at once.
     basic: Mutex<HashSet<String>>,
+    /// Manifests fetched by digest (content-addressed, so never stale):
+    /// moving three floating tags to one build GETs its manifest once.
+    manifests: Mutex<HashMap<String, (Vec<u8>, String)>>,
 }
+
+/// Manifests kept by digest; the cache is emptied when it is full.
+const CACHED_MANIFESTS: usize = 256;
 
 /// How to build a [`Distribution`] client.
 #[derive(Debug, Default)]
@@ -99,6 +105,7 @@ impl Distribution {
             retries: settings.retries,
             credentials: settings.credentials,
             basic: Mutex::new(HashSet::new()),
+            manifests: Mutex::new(HashMap::new()),
         })
     }
 
@@ -356,8 +363,41 @@ impl Distribution {
         Ok(token.token.or(token.access_token))
     }
 
-    /// GETs a manifest: its bytes, media type and digest.
+    /// A manifest's bytes, media type and digest; one fetched by digest is
+    /// answered from the cache after the first time.
     async fn manifest(
+        &self,
+        reference: &Reference,
+        action: &str,
+    ) -> Result<Option<(Vec<u8>, String, String)>, RegistryError> {
+        let host = reference.registry();
+        let key = reference
+            .digest()
+            .map(|digest| format!("{host}/{}@{digest}", reference.registry_path()));
+        if let Some(key) = &key {
+            let cached = self
+                .manifests
+                .lock()
+                .map_err(|_| poisoned(host))?
+                .get(key)
+                .cloned();
+            if let Some((body, media_type)) = cached {
+                let digest = reference.digest().unwrap_or_default().to_string();
+                return Ok(Some((body, media_type, digest)));
+            }
+        }
+        let found = self.fetch_manifest(reference, action).await?;
+        if let (Some(key), Some((body, media_type, _))) = (key, &found) {
+            let mut cache = self.manifests.lock().map_err(|_| poisoned(host))?;
+            if cache.len() >= CACHED_MANIFESTS {
+                cache.clear();
+            }
+            cache.insert(key, (body.clone(), media_type.clone()));
+        }
+        Ok(found)
+    }
+
+    async fn fetch_manifest(
         &self,
         reference: &Reference,
         action: &str,
