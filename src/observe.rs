@@ -126,12 +126,28 @@ pub async fn observe(project: &Project, registry: &dyn Registry, ids: &[String])
         .buffer_unordered(CONCURRENCY)
         .collect()
         .await;
+    // Many images share a base: each distinct one is resolved once.
+    let upstreams: BTreeMap<String, &Upstream> = ids
+        .iter()
+        .filter_map(|id| project.graph.nodes.get(id))
+        .filter_map(|node| {
+            let reference = node.upstream.reference()?;
+            Some((reference.to_string(), &node.upstream))
+        })
+        .collect();
+    let bases: BTreeMap<String, Result<Option<String>, ObserveError>> = stream::iter(upstreams)
+        .map(|(text, upstream)| async move { (text, base_digest(registry, upstream).await) })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
     let tag_lists = Arc::new(tag_lists);
+    let bases = Arc::new(bases);
     stream::iter(ids.iter().cloned())
         .map(|id| {
             let tag_lists = tag_lists.clone();
+            let bases = bases.clone();
             async move {
-                let result = observe_image(project, registry, &id, &tag_lists).await;
+                let result = observe_image(project, registry, &id, &tag_lists, &bases).await;
                 (id, result)
             }
         })
@@ -161,6 +177,7 @@ async fn observe_image(
     registry: &dyn Registry,
     id: &str,
     tag_lists: &BTreeMap<String, Result<TagList, ObserveError>>,
+    bases: &BTreeMap<String, Result<Option<String>, ObserveError>>,
 ) -> Result<Observation, ObserveError> {
     let config = &project.config;
     let image = config
@@ -180,8 +197,14 @@ async fn observe_image(
     let versions = list.versions;
     let recipe = recipe_of(image);
     let last_build = last_build(registry, &repository, &versions, &list.withdrawn, image);
-    let base = base_digest(registry, &node.upstream);
-    let (recipe, last_build, base_digest) = futures::join!(recipe, last_build, base);
+    let base_digest = match node.upstream.reference() {
+        Some(reference) => bases
+            .get(&reference.to_string())
+            .cloned()
+            .unwrap_or(Ok(None)),
+        None => Ok(None),
+    };
+    let (recipe, last_build) = futures::join!(recipe, last_build);
     let (recipe, entries) = recipe?;
     Ok(Observation {
         versions,
