@@ -187,9 +187,10 @@ pub(super) async fn rollback(
     let plan = history::rollback::plan(id, &repository, &inventory, image.version, to)
         .map_err(|error| Failure::new(Exit::Usage, anyhow!("{error}")))?;
     if !dry_run {
-        for (marker, digest) in &plan.withdraw {
+        for withdrawal in &plan.withdraw {
+            let marker = &withdrawal.tag;
             registry
-                .copy_tag(&reference, digest, marker)
+                .copy_tag(&reference, &withdrawal.digest, marker)
                 .await
                 .map_err(|error| {
                     registry_failure(

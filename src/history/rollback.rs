@@ -68,6 +68,15 @@ pub struct Move {
     pub to: String,
 }
 
+/// A build withdrawn by the rollback.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Withdrawal {
+    pub version: String,
+    /// The marker tag, `X.Y.N-withdrawn`.
+    pub tag: String,
+    pub digest: String,
+}
+
 /// What a rollback does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Plan {
@@ -78,8 +87,8 @@ pub struct Plan {
     pub from: Option<String>,
     pub to: String,
     pub digest: String,
-    /// Builds withdrawn now (marker tag and digest), oldest first.
-    pub withdraw: Vec<(String, String)>,
+    /// Builds withdrawn now, oldest first.
+    pub withdraw: Vec<Withdrawal>,
     /// In the order they are made: `X.Y` last.
     pub moves: Vec<Move>,
 }
@@ -150,14 +159,13 @@ pub fn plan(
     let withdraw = releasable
         .iter()
         .filter(|version| **version > target)
-        .map(|version| {
-            (
-                withdrawn_tag(*version),
-                inventory
-                    .version_digest(*version)
-                    .unwrap_or_default()
-                    .to_string(),
-            )
+        .map(|version| Withdrawal {
+            version: version.to_string(),
+            tag: withdrawn_tag(*version),
+            digest: inventory
+                .version_digest(*version)
+                .unwrap_or_default()
+                .to_string(),
         })
         .collect();
     let all_versions = inventory.versions();
@@ -215,9 +223,11 @@ pub fn render_text(plan: &Plan, done: bool) -> String {
     } else {
         ("would withdraw", "would move")
     };
-    for (marker, _) in &plan.withdraw {
-        let version = marker.split('-').next().unwrap_or(marker);
-        text.push_str(&format!("  {withdrew} {version} (tag {marker})\n"));
+    for withdrawal in &plan.withdraw {
+        text.push_str(&format!(
+            "  {withdrew} {} (tag {})\n",
+            withdrawal.version, withdrawal.tag
+        ));
     }
     if plan.moves.is_empty() {
         text.push_str("  floating tags already point there\n");

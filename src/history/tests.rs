@@ -139,10 +139,12 @@ fn rollback_goes_to_the_previous_build_and_withdraws_newer_ones() {
     let plan = rollback::plan("x", "r/x", &inventory, "1.0".parse().unwrap(), None).unwrap();
     assert_eq!(plan.from.as_deref(), Some("1.0.2"));
     assert_eq!(plan.to, "1.0.1");
-    assert_eq!(
-        plan.withdraw,
-        vec![("1.0.2-withdrawn".to_string(), "sha256:a2".to_string())]
-    );
+    let withdrawn: Vec<(&str, &str, &str)> = plan
+        .withdraw
+        .iter()
+        .map(|w| (w.version.as_str(), w.tag.as_str(), w.digest.as_str()))
+        .collect();
+    assert_eq!(withdrawn, vec![("1.0.2", "1.0.2-withdrawn", "sha256:a2")]);
     let moved: Vec<&str> = plan.moves.iter().map(|m| m.tag.as_str()).collect();
     assert_eq!(moved, vec!["1", "latest", "1.0"], "X.Y moves last");
     assert!(plan
@@ -194,7 +196,7 @@ fn rollback_to_a_given_version_and_the_refusals() {
     ]);
     let line = "1.0".parse().unwrap();
     let plan = rollback::plan("x", "r/x", &inventory, line, Some(exact("1.0.0"))).unwrap();
-    let withdrawn: Vec<&str> = plan.withdraw.iter().map(|(tag, _)| tag.as_str()).collect();
+    let withdrawn: Vec<&str> = plan.withdraw.iter().map(|w| w.tag.as_str()).collect();
     assert_eq!(withdrawn, vec!["1.0.1-withdrawn", "1.0.2-withdrawn"]);
     // Rolling back again from the held build goes one further back.
     let plan = rollback::plan("x", "r/x", &inventory, line, None).unwrap();
