@@ -16,7 +16,7 @@ use crate::version::exact_versions;
 pub const SHOWN_VERSIONS: usize = 5;
 
 /// Where a floating tag points.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Floating {
     pub tag: String,
     pub digest: Option<String>,

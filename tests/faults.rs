@@ -28,19 +28,13 @@ fn a_registry_killed_mid_push_leaves_no_floating_tag_and_the_next_run_finishes_t
             "docker {args:?}"
         );
     }
-    let directory = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(directory.path().join("big")).unwrap();
-    std::fs::write(
-        directory.path().join("big/Dockerfile"),
-        format!("FROM {upstream}\nRUN head -c 314572800 /dev/urandom > /payload\n"),
-    )
-    .unwrap();
-    let config = directory.path().join("golden.toml");
-    std::fs::write(
-        &config,
-        format!("[registry]\nhost = \"{host}\"\nnamespace = \"golden\"\nretries = 1\n[images.big]\nversion = \"1.0\"\ncontext = \"big\"\n"),
-    )
-    .unwrap();
+    let (directory, config) = common::one_image_config(
+        &host,
+        "golden",
+        "big",
+        &format!("FROM {upstream}\nRUN head -c 314572800 /dev/urandom > /payload\n"),
+        "retries = 1\n",
+    );
     let log = directory.path().join("run.log");
     let child = Command::new(env!("CARGO_BIN_EXE_golden"))
         .arg("-c")
@@ -94,16 +88,7 @@ fn a_registry_killed_mid_push_leaves_no_floating_tag_and_the_next_run_finishes_t
         );
     }
 
-    let next = Run::from(
-        Command::new(env!("CARGO_BIN_EXE_golden"))
-            .arg("-c")
-            .arg(&config)
-            .args(["build", "--all"])
-            .env_remove("RUST_LOG")
-            .output()
-            .unwrap(),
-    )
-    .expect(0);
+    let next = common::golden_at(&config, &["build", "--all"]).expect(0);
     assert!(
         next.stdout.contains("big:1.0.0"),
         "the same number is built again, none skipped:\n{}",

@@ -192,33 +192,19 @@ fn rollback_restores_the_previous_build_and_respects_lines() {
 #[test]
 fn prune_on_a_registry_without_deletes_says_how_to_enable_them() {
     let registry = PrivateRegistry::start_with(false, "");
-    let directory = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(directory.path().join("x")).unwrap();
-    std::fs::write(
-        directory.path().join("x/Dockerfile"),
-        format!("FROM {SEED}\nLABEL purpose=prune-test\n"),
-    )
-    .unwrap();
-    let config = directory.path().join("golden.toml");
+    let (_directory, config) = common::one_image_config(
+        &registry.host(),
+        "nodeletes",
+        "x",
+        &format!("FROM {SEED}\nLABEL purpose=prune-test\n"),
+        "",
+    );
     std::fs::write(
         &config,
-        format!(
-            "[registry]\nhost = \"{}\"\nnamespace = \"nodeletes\"\n[images.x]\nversion = \"1.0\"\ncontext = \"x\"\n[images.x.retention]\nkeep = 1\n",
-            registry.host()
-        ),
+        std::fs::read_to_string(&config).unwrap() + "[images.x.retention]\nkeep = 1\n",
     )
     .unwrap();
-    let golden = |args: &[&str]| {
-        common::Run::from(
-            std::process::Command::new(env!("CARGO_BIN_EXE_golden"))
-                .arg("-c")
-                .arg(&config)
-                .args(args)
-                .env_remove("RUST_LOG")
-                .output()
-                .unwrap(),
-        )
-    };
+    let golden = |args: &[&str]| common::golden_at(&config, args);
     golden(&["-q", "build", "--all"]).expect(0);
     golden(&["-q", "rebuild", "x"]).expect(0);
     let repository = format!("{}/nodeletes/x", registry.host());

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::{line_floating_tags, repository_reference, Inventory, CONCURRENCY};
 use crate::config::{Config, Image};
+pub use crate::inspect::Floating;
 use crate::labels;
 use crate::plan::short_digest;
 use crate::registry::{Registry, RegistryError};
@@ -23,16 +24,6 @@ pub struct Version {
     pub withdrawn: bool,
     /// The line's floating tags (`X.Y`, `X`, `latest`) on this build.
     pub floating: Vec<String>,
-}
-
-/// Where one of the line's floating tags points.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Floating {
-    pub tag: String,
-    /// Null when the tag does not exist.
-    pub digest: Option<String>,
-    /// The exact version with that digest (this line first), if any.
-    pub version: Option<String>,
 }
 
 /// One configured line and its history.

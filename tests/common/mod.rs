@@ -176,6 +176,40 @@ impl Stack {
     }
 }
 
+/// A config of one image `id` (context `id/` holding `dockerfile`) in a new
+/// directory, pushing to `host` under `namespace`; `extra` is appended.
+pub fn one_image_config(
+    host: &str,
+    namespace: &str,
+    id: &str,
+    dockerfile: &str,
+    extra: &str,
+) -> (tempfile::TempDir, PathBuf) {
+    let directory = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(directory.path().join(id)).unwrap();
+    std::fs::write(directory.path().join(id).join("Dockerfile"), dockerfile).unwrap();
+    let config = directory.path().join("golden.toml");
+    std::fs::write(
+        &config,
+        format!("[registry]\nhost = \"{host}\"\nnamespace = \"{namespace}\"\n{extra}[images.{id}]\nversion = \"1.0\"\ncontext = \"{id}\"\n"),
+    )
+    .unwrap();
+    (directory, config)
+}
+
+/// Runs `golden -c CONFIG ARGS`.
+pub fn golden_at(config: &Path, args: &[&str]) -> Run {
+    Run::from(
+        Command::new(env!("CARGO_BIN_EXE_golden"))
+            .arg("-c")
+            .arg(config)
+            .args(args)
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap(),
+    )
+}
+
 /// The result of one golden run.
 pub struct Run {
     pub code: i32,
