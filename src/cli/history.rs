@@ -104,7 +104,9 @@ pub(super) async fn prune(
         false => None,
     };
     let registry = connect_registry(project, credentials(project)?).await?;
+    // Every repository is read and decided before anything is deleted.
     let mut plans = Vec::new();
+    let mut references = Vec::new();
     for (repository, targets) in &by_repository {
         let reference = repository_reference(repository, &project.config.registry.host)
             .map_err(|error| registry_failure(error, "nothing was deleted"))?;
@@ -116,11 +118,14 @@ pub(super) async fn prune(
                     &format!("failed to list `{repository}`; nothing was deleted"),
                 )
             })?;
-        let plan = history::prune::plan(repository, &inventory, targets);
-        if options.apply {
-            delete(&registry, &reference, &plan, &plans).await?;
+        plans.push(history::prune::plan(repository, &inventory, targets));
+        references.push(reference);
+    }
+    if options.apply {
+        let mut deleted = 0;
+        for (plan, reference) in plans.iter().zip(&references) {
+            deleted = delete(&registry, reference, plan, deleted).await?;
         }
-        plans.push(plan);
     }
     print(&match options.output {
         Output::Human => history::prune::render_text(&plans, options.apply),
@@ -132,15 +137,14 @@ pub(super) async fn prune(
     Ok(Exit::Success)
 }
 
-/// Deletes the plan's manifests one by one; a failure says what was
-/// deleted before it.
+/// Deletes the plan's manifests one by one; `before` were deleted earlier
+/// in the run, which a failure reports. Returns the new count.
 async fn delete(
     registry: &dyn Registry,
     repository: &crate::reference::Reference,
     plan: &history::prune::Plan,
-    done: &[history::prune::Plan],
-) -> Result<(), Failure> {
-    let before: usize = done.iter().map(|plan| plan.deletions.len()).sum();
+    before: usize,
+) -> Result<usize, Failure> {
     for (index, deletion) in plan.deletions.iter().enumerate() {
         if let Err(error) = registry.delete_manifest(repository, &deletion.digest).await {
             let what = format!(
@@ -153,7 +157,7 @@ async fn delete(
         }
         tracing::info!(digest = %deletion.digest, tags = %deletion.tags.join(", "), "deleted");
     }
-    Ok(())
+    Ok(before + plan.deletions.len())
 }
 
 pub(super) async fn rollback(
