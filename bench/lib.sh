@@ -48,12 +48,11 @@ bench_cleanup() {
   exit "$status"
 }
 
-# A unique namespace for this run, removed at exit.
-namespace() { # name
-  local namespace
-  namespace=bench-$1-$(date +%s)-$$-${#BENCH_NAMESPACES[@]}
-  BENCH_NAMESPACES+=("$namespace")
-  echo "$namespace"
+# Sets VARIABLE to a unique namespace for this run, removed at exit (not
+# `$(namespace ...)`: a subshell would not remember it).
+new_namespace() { # variable name
+  printf -v "$1" 'bench-%s-%s-%s-%s' "$2" "$(date +%s)" "$$" "${#BENCH_NAMESPACES[@]}"
+  BENCH_NAMESPACES+=("${!1}")
 }
 
 # golden.toml for images img1..imgN (contexts images/imgI under its directory).
@@ -67,13 +66,14 @@ write_config() { # file namespace count [host]
   } >"$file"
 }
 
-# Every local image of a namespace, and dangling layers.
+# Every local image whose name contains the namespace; `docker rmi` takes
+# their untagged parents (the build cache of their steps) with them. No
+# global prune: other users of the engine keep their dangling images.
 clean_local() { # namespace
   local references
   references=$(docker images --format '{{.Repository}}:{{.Tag}}' | grep -F "$1" || true)
   # shellcheck disable=SC2086
   [ -z "$references" ] || docker rmi -f $references >/dev/null 2>&1 || true
-  docker image prune -f >/dev/null 2>&1 || true
 }
 
 MANIFEST_TYPES='application/vnd.docker.distribution.manifest.v2+json,application/vnd.oci.image.manifest.v1+json,application/vnd.docker.distribution.manifest.list.v2+json,application/vnd.oci.image.index.v1+json'
