@@ -270,7 +270,10 @@ impl Engine for DockerEngine {
         let context = request.context.clone();
         let entries = request.entries.clone();
         let dockerfile = request.dockerfile.clone();
-        let content = request.dockerfile_content.clone().into_bytes();
+        // Labels go into the Dockerfile as one LABEL step (see `with_labels`).
+        let (content, api_labels) =
+            crate::dockerfile::with_labels(&request.dockerfile_content, &request.labels);
+        let content = content.into_bytes();
         let writer = tokio::task::spawn_blocking(move || {
             let error_sender = writer_sender.clone();
             let writer = ChannelWriter {
@@ -291,7 +294,7 @@ impl Engine for DockerEngine {
             receiver.recv().await.map(|item| (item, receiver))
         });
         let build_args: HashMap<String, String> = request.build_args.clone().into_iter().collect();
-        let labels: HashMap<String, String> = request.labels.clone().into_iter().collect();
+        let labels: HashMap<String, String> = api_labels.into_iter().collect();
         let tag = request.tag.to_string();
         let mut options = BuildImageOptionsBuilder::new()
             .dockerfile(&request.dockerfile)

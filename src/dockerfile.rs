@@ -175,6 +175,52 @@ impl Dockerfile {
     }
 }
 
+/// `text` with one `LABEL` instruction appended that sets every label in
+/// `labels` on the final stage, quoted for the file's escape character, and
+/// the labels a Dockerfile cannot carry (a key or value with a line break or
+/// other control character), which the caller passes another way.
+///
+/// The engine's classic builder turns each label passed through the build
+/// API into a `LABEL` step of its own, each committing a container; one
+/// instruction makes that a single step.
+pub fn with_labels(
+    text: &str,
+    labels: &BTreeMap<String, String>,
+) -> (String, BTreeMap<String, String>) {
+    let escape = escape_directive(text);
+    let quote = |word: &str| {
+        let mut quoted = String::with_capacity(word.len() + 2);
+        quoted.push('"');
+        for c in word.chars() {
+            if c == '"' || c == '$' || c == escape {
+                quoted.push(escape);
+            }
+            quoted.push(c);
+        }
+        quoted.push('"');
+        quoted
+    };
+    let (plain, rest): (Vec<_>, Vec<_>) = labels.iter().partition(|(key, value)| {
+        !key.is_empty() && !key.chars().chain(value.chars()).any(char::is_control)
+    });
+    let mut output = text.to_string();
+    if !plain.is_empty() {
+        if !output.ends_with('\n') && !output.is_empty() {
+            output.push('\n');
+        }
+        output.push_str("LABEL");
+        for (key, value) in plain {
+            output.push_str(&format!(" {}={}", quote(key), quote(value)));
+        }
+        output.push('\n');
+    }
+    let rest = rest
+        .into_iter()
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    (output, rest)
+}
+
 /// A logical instruction: continuation lines joined, comments dropped.
 struct Instruction {
     text: String,
@@ -594,5 +640,31 @@ mod tests {
         );
         let reparsed = Dockerfile::parse(&rewritten, &BTreeMap::new()).unwrap();
         assert_eq!(reparsed.final_root().base, Base::Image(pinned));
+    }
+
+    #[test]
+    fn labels_become_one_quoted_instruction() {
+        let labels: BTreeMap<String, String> = [
+            ("a.b", "plain"),
+            ("quote", "say \"hi\" for $HOME \\ done"),
+            ("multi", "line\nbreak"),
+            ("empty", ""),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let (text, rest) = with_labels("FROM scratch", &labels);
+        assert_eq!(
+            text,
+            "FROM scratch\nLABEL \"a.b\"=\"plain\" \"empty\"=\"\" \"quote\"=\"say \\\"hi\\\" for \\$HOME \\\\ done\"\n"
+        );
+        assert_eq!(rest.keys().collect::<Vec<_>>(), vec!["multi"]);
+        let (text, _) = with_labels("# escape=`\nFROM scratch\n", &labels);
+        assert!(
+            text.ends_with("\"quote\"=\"say `\"hi`\" for `$HOME \\ done\"\n"),
+            "{text}"
+        );
+        let (text, rest) = with_labels("FROM scratch\n", &BTreeMap::new());
+        assert_eq!((text.as_str(), rest.len()), ("FROM scratch\n", 0));
     }
 }

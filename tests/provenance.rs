@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{digest, labels, tags, Stack};
+use common::{digest, labels, require_environment, tags, Stack};
 
 #[test]
 fn an_upstream_outside_the_allow_list_stops_the_run_before_any_build() {
@@ -115,4 +115,40 @@ fn inspect_shows_what_the_registry_holds() {
         "{}",
         unknown.stderr
     );
+}
+
+#[test]
+fn labels_arrive_verbatim_in_one_build_step() {
+    require_environment();
+    let namespace = format!("e2e-labels-{}", std::process::id());
+    let (_directory, config) = common::one_image_config(
+        common::REGISTRY,
+        &namespace,
+        "quoted",
+        &format!("# escape=`\nFROM {}\nCOPY Dockerfile /Dockerfile\n", common::SEED),
+        "[defaults]\nlabels = { \"com.example.note\" = \"say \\\"hi\\\" for $HOME \\\\ and `tick`\", \"com.example.multi\" = \"two\\nlines\" }\n",
+    );
+    let run = common::golden_at(&config, &["-v", "build", "--all"]).expect(0);
+    // Distinct "Step N/M : LABEL" numbers (a step may be logged twice).
+    let steps = run
+        .stderr
+        .lines()
+        .filter(|line| line.contains(" : LABEL "))
+        .filter_map(|line| line.split(" : LABEL ").next()?.rsplit("Step ").next())
+        .collect::<std::collections::BTreeSet<&str>>()
+        .len();
+    assert!(
+        steps <= 2,
+        "one LABEL step (plus one for the multi-line label), saw {steps}:\n{}",
+        run.stderr
+    );
+    let repository = format!("{}/{namespace}/quoted", common::REGISTRY);
+    let recorded = labels(&repository, "1.0.0");
+    assert_eq!(
+        recorded["com.example.note"],
+        "say \"hi\" for $HOME \\ and `tick`"
+    );
+    assert_eq!(recorded["com.example.multi"], "two\nlines");
+    assert_eq!(recorded["org.opencontainers.image.version"], "1.0.0");
+    assert_eq!(recorded["org.opencontainers.image.title"], "quoted");
 }
