@@ -180,7 +180,14 @@ pub(super) async fn rollback(
     let repository = project.config.repository(image);
     let reference = repository_reference(&repository, &project.config.registry.host)
         .map_err(|error| registry_failure(error, "nothing was rolled back"))?;
-    let inventory = Inventory::read(&registry, &reference)
+    // Only the line's own builds and its floating tags need a digest; other
+    // tags (other lines, withdrawn markers) count by name alone.
+    let line = image.version;
+    let floating = history::line_floating_tags(line);
+    let wanted = |tag: &str| {
+        floating.iter().any(|f| f == tag) || tag.parse::<Exact>().is_ok_and(|v| v.line == line)
+    };
+    let inventory = Inventory::read_some(&registry, &reference, wanted)
         .await
         .map_err(|error| {
             registry_failure(

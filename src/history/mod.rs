@@ -7,7 +7,7 @@
 //! manifest digest it resolves to), decides with a pure function, then acts
 //! through the [`Registry`] trait.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use futures::stream::{self, StreamExt};
 
@@ -27,6 +27,9 @@ const CONCURRENCY: usize = 16;
 pub struct Inventory {
     /// tag -> manifest digest; a listed tag that no longer resolves is left out.
     pub tags: BTreeMap<String, String>,
+    /// Listed tags that were not resolved because the reader did not need
+    /// their digest (they still count as versions).
+    pub unresolved: BTreeSet<String>,
 }
 
 impl Inventory {
@@ -35,7 +38,20 @@ impl Inventory {
         registry: &dyn Registry,
         repository: &Reference,
     ) -> Result<Inventory, RegistryError> {
-        let names = registry.tags(repository).await?;
+        Inventory::read_some(registry, repository, |_| true).await
+    }
+
+    /// Lists the tags of `repository` and resolves those `wanted` accepts.
+    pub async fn read_some(
+        registry: &dyn Registry,
+        repository: &Reference,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Result<Inventory, RegistryError> {
+        let (names, unresolved): (Vec<String>, Vec<String>) = registry
+            .tags(repository)
+            .await?
+            .into_iter()
+            .partition(|tag| wanted(tag));
         let resolved: Vec<(String, Result<Option<String>, RegistryError>)> = stream::iter(names)
             .map(|tag| async move {
                 let digest = registry.manifest_digest(&repository.with_tag(&tag)).await;
@@ -50,12 +66,22 @@ impl Inventory {
                 tags.insert(tag, digest);
             }
         }
-        Ok(Inventory { tags })
+        Ok(Inventory {
+            tags,
+            unresolved: unresolved.into_iter().collect(),
+        })
     }
 
     /// Every exact version, all lines, sorted.
     pub fn versions(&self) -> Vec<Exact> {
-        exact_versions(self.tags.keys().map(String::as_str))
+        exact_versions(self.names())
+    }
+
+    fn names(&self) -> impl Iterator<Item = &str> {
+        self.tags
+            .keys()
+            .chain(self.unresolved.iter())
+            .map(String::as_str)
     }
 
     /// The exact versions of `line`, oldest first.
@@ -68,9 +94,10 @@ impl Inventory {
 
     /// The builds a rollback withdrew (those whose exact tag still exists).
     pub fn withdrawn(&self) -> Vec<Exact> {
-        withdrawn_versions(self.tags.keys().map(String::as_str))
+        let versions = self.versions();
+        withdrawn_versions(self.names())
             .into_iter()
-            .filter(|version| self.tags.contains_key(&version.to_string()))
+            .filter(|version| versions.contains(version))
             .collect()
     }
 

@@ -14,6 +14,7 @@ fn inventory(tags: &[(&str, &str)]) -> Inventory {
             .iter()
             .map(|(tag, digest)| (tag.to_string(), format!("sha256:{digest}")))
             .collect(),
+        unresolved: Default::default(),
     }
 }
 
@@ -173,6 +174,19 @@ fn rollback_leaves_latest_and_major_to_higher_lines() {
     let plan = rollback::plan("lts", "r/x", &inventory, "1.4".parse().unwrap(), None).unwrap();
     let moved: Vec<&str> = plan.moves.iter().map(|m| m.tag.as_str()).collect();
     assert_eq!(moved, vec!["1", "1.4"]);
+    // Tags read by name only (a higher line, a marker) count the same.
+    let mut by_name = inventory.clone();
+    by_name.tags.remove("2.1.0");
+    by_name.unresolved.insert("2.1.0".into());
+    by_name.unresolved.insert("1.4.1-withdrawn".into());
+    // 1.4.1 withdrawn but `1.4` still on it (a rollback cut short): it goes
+    // to 1.4.0 and withdraws nothing more.
+    let plan = rollback::plan("lts", "r/x", &by_name, "1.4".parse().unwrap(), None).unwrap();
+    assert_eq!((plan.to.as_str(), plan.withdraw.len()), ("1.4.0", 0));
+    by_name.unresolved.remove("1.4.1-withdrawn");
+    let plan = rollback::plan("lts", "r/x", &by_name, "1.4".parse().unwrap(), None).unwrap();
+    let moved: Vec<&str> = plan.moves.iter().map(|m| m.tag.as_str()).collect();
+    assert_eq!(moved, vec!["1", "1.4"], "latest stays with 2.1");
     // A lower 1.x line never takes `1` from 1.4.
     let mut with_lower = inventory.clone();
     with_lower.tags.insert("1.3.0".into(), "sha256:e0".into());
