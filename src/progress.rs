@@ -53,7 +53,13 @@ impl Progress for Lines {
     fn event(&self, event: Event) {
         match event {
             Event::Started { image, tag } => tracing::info!(image, "building {tag}"),
-            Event::Step { image, step } => tracing::info!(image, "{}", short_step(&step)),
+            // With -v the whole build output, steps included, is logged
+            // already; a second, shortened copy would only repeat it.
+            Event::Step { image, step } => {
+                if !tracing::enabled!(target: "golden::build", tracing::Level::INFO) {
+                    tracing::info!(image, "{}", short_step(&step))
+                }
+            }
             Event::Testing { image } => tracing::info!(image, "running the smoke test"),
             Event::Pushing { image } => tracing::info!(image, "pushing"),
             Event::Finished { image, summary } => tracing::info!(image, "{summary}"),
