@@ -182,12 +182,22 @@ impl Dockerfile {
 ///
 /// The engine's classic builder turns each label passed through the build
 /// API into a `LABEL` step of its own, each committing a container; one
-/// instruction makes that a single step.
+/// instruction makes that a single step. A file whose last instruction ends
+/// in a line continuation would swallow an appended line, so it is left
+/// as it is and every label is returned for the API.
 pub fn with_labels(
     text: &str,
     labels: &BTreeMap<String, String>,
 ) -> (String, BTreeMap<String, String>) {
     let escape = escape_directive(text);
+    let dangling = text
+        .lines()
+        .map(str::trim)
+        .rfind(|line| !line.is_empty() && !line.starts_with('#'))
+        .is_some_and(|line| line.ends_with(escape));
+    if dangling {
+        return (text.to_string(), labels.clone());
+    }
     let quote = |word: &str| {
         let mut quoted = String::with_capacity(word.len() + 2);
         quoted.push('"');
@@ -666,5 +676,9 @@ mod tests {
         );
         let (text, rest) = with_labels("FROM scratch\n", &BTreeMap::new());
         assert_eq!((text.as_str(), rest.len()), ("FROM scratch\n", 0));
+        // A last instruction left open would take the LABEL line as its own.
+        let open = "FROM scratch\nRUN true \\\n# note\n\n";
+        let (text, rest) = with_labels(open, &labels);
+        assert_eq!((text.as_str(), rest), (open, labels.clone()));
     }
 }
