@@ -54,12 +54,7 @@ pub async fn inspect(
     registry: &dyn Registry,
 ) -> Result<Inspection, RegistryError> {
     let repository_text = config.repository(image);
-    let repository =
-        Reference::parse(&repository_text).map_err(|error| RegistryError::Invalid {
-            registry: config.registry.host.clone(),
-            action: "name the repository".to_string(),
-            message: error.to_string(),
-        })?;
+    let repository = crate::history::repository_reference(&repository_text, &config.registry.host)?;
     let tags = registry.tags(&repository).await?;
     let mut line_versions: Vec<_> = exact_versions(tags.iter().map(String::as_str))
         .into_iter()

@@ -2,6 +2,8 @@
 //! (sorted as versions), the floating tags on each, when it was created and
 //! what it was built on, and which builds a rollback withdrew.
 
+use std::collections::BTreeMap;
+
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
@@ -10,6 +12,7 @@ use crate::config::{Config, Image};
 pub use crate::inspect::Floating;
 use crate::labels;
 use crate::plan::short_digest;
+use crate::reference::Reference;
 use crate::registry::{Registry, RegistryError};
 
 /// One exact version of a line.
@@ -39,27 +42,44 @@ pub struct Listing {
     pub floating: Vec<Floating>,
 }
 
-/// Reads the history of each image in `images`, in that order.
+/// Reads the history of each image in `images`, in that order; lines that
+/// share a repository share one read of its tags.
 pub async fn list(
     config: &Config,
     images: &[&Image],
     registry: &dyn Registry,
 ) -> Result<Vec<Listing>, RegistryError> {
+    let mut inventories: BTreeMap<String, Inventory> = BTreeMap::new();
     let mut listings = Vec::new();
     for image in images {
-        listings.push(list_one(config, image, registry).await?);
+        let repository_text = config.repository(image);
+        let repository = repository_reference(&repository_text, &config.registry.host)?;
+        if !inventories.contains_key(&repository_text) {
+            let inventory = Inventory::read(registry, &repository).await?;
+            inventories.insert(repository_text.clone(), inventory);
+        }
+        let inventory = &inventories[&repository_text];
+        listings.push(
+            list_one(
+                image,
+                repository_text.clone(),
+                &repository,
+                inventory,
+                registry,
+            )
+            .await?,
+        );
     }
     Ok(listings)
 }
 
 async fn list_one(
-    config: &Config,
     image: &Image,
+    repository_text: String,
+    repository: &Reference,
+    inventory: &Inventory,
     registry: &dyn Registry,
 ) -> Result<Listing, RegistryError> {
-    let repository_text = config.repository(image);
-    let repository = repository_reference(&repository_text, &config.registry.host)?;
-    let inventory = Inventory::read(registry, &repository).await?;
     let withdrawn = inventory.withdrawn();
     let floating_tags = line_floating_tags(image.version);
     let line_versions = inventory.line_versions(image.version);
