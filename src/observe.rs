@@ -42,16 +42,6 @@ pub struct LastBuild {
     pub withdrawn: Vec<Exact>,
 }
 
-impl LastBuild {
-    /// Whether newer builds were withdrawn and the line is held back on
-    /// an older one.
-    pub fn held(&self) -> bool {
-        self.release
-            .as_ref()
-            .is_some_and(|(release, _)| *release != self.version)
-    }
-}
-
 /// A repository's exact versions and the ones a rollback withdrew.
 #[derive(Debug, Clone, Default)]
 struct TagList {

@@ -1,7 +1,8 @@
 //! The registry as golden uses it: list a repository's tags, resolve a tag
 //! to its manifest digest, read an image's config labels, point a tag at
-//! an existing manifest, and delete a manifest. The HTTP adapter for the distribution API lives in
-//! `distribution.rs`; in-memory fakes in tests.
+//! an existing manifest, and delete a manifest. The HTTP adapter for the
+//! distribution API lives in `distribution/`; an in-memory fake for unit
+//! tests in `testing.rs`.
 
 use std::collections::BTreeMap;
 

@@ -234,13 +234,16 @@ fn reasons_text(reasons: &[Reason]) -> String {
     }
 }
 
-/// Why an up-to-date line's floating tags are on an older build.
-fn held_text(image: &ImageReport) -> String {
-    format!(
-        "held at {} by a rollback (withdrawn: {})",
-        image.release.as_deref().unwrap_or("nothing"),
-        image.withdrawn.join(", ")
-    )
+/// Why a line's floating tags are on a build older than its newest: a
+/// rollback withdrew the newer ones. `None` when they are not.
+fn held_text(image: &ImageReport) -> Option<String> {
+    (image.release != image.last_version).then(|| {
+        format!(
+            "held at {} by a rollback (withdrawn: {})",
+            image.release.as_deref().unwrap_or("nothing"),
+            image.withdrawn.join(", ")
+        )
+    })
 }
 
 /// `golden plan` as a table.
@@ -264,10 +267,10 @@ pub fn plan_text(report: &Report) -> String {
         };
         let reasons = match &image.error {
             Some(error) => error.lines().next().unwrap_or_default().to_string(),
-            None if image.reasons.is_empty() && image.release != image.last_version => {
-                held_text(image)
-            }
-            None => reasons_text(&image.reasons),
+            None => match held_text(image) {
+                Some(held) if image.reasons.is_empty() => held,
+                _ => reasons_text(&image.reasons),
+            },
         };
         rows.push(vec![
             image.id.clone(),
@@ -362,11 +365,9 @@ pub fn run_text(report: &Report) -> String {
                     .or(image.last_version.as_deref())
                     .map(|v| format!("{}:{v}", image.repository))
                     .unwrap_or_default(),
-                if image.release != image.last_version {
-                    format!("  {}", held_text(image))
-                } else {
-                    String::new()
-                },
+                held_text(image)
+                    .map(|held| format!("  {held}"))
+                    .unwrap_or_default(),
                 image
                     .next_due
                     .as_deref()

@@ -83,8 +83,9 @@ pub struct Plan {
     pub id: String,
     pub repository: String,
     pub line: String,
-    /// The build `X.Y` pointed at before.
-    pub from: Option<String>,
+    /// The build `X.Y` pointed at before (the release when `X.Y` pointed
+    /// at no build of the line).
+    pub from: String,
     pub to: String,
     pub digest: String,
     /// Builds withdrawn now, oldest first.
@@ -193,7 +194,7 @@ pub fn plan(
         id: id.to_string(),
         repository: repository.to_string(),
         line: line.to_string(),
-        from: Some(current.to_string()),
+        from: current.to_string(),
         to: target.to_string(),
         digest,
         withdraw,
@@ -214,7 +215,7 @@ pub fn render_text(plan: &Plan, done: bool) -> String {
         plan.id,
         plan.repository,
         plan.line,
-        plan.from.as_deref().unwrap_or("-"),
+        plan.from,
         plan.to,
         short_digest(&plan.digest)
     ));

@@ -138,7 +138,7 @@ fn rollback_goes_to_the_previous_build_and_withdraws_newer_ones() {
         ("latest", "a2"),
     ]);
     let plan = rollback::plan("x", "r/x", &inventory, "1.0".parse().unwrap(), None).unwrap();
-    assert_eq!(plan.from.as_deref(), Some("1.0.2"));
+    assert_eq!(plan.from, "1.0.2");
     assert_eq!(plan.to, "1.0.1");
     let withdrawn: Vec<(&str, &str, &str)> = plan
         .withdraw
@@ -214,10 +214,7 @@ fn rollback_to_a_given_version_and_the_refusals() {
     assert_eq!(withdrawn, vec!["1.0.1-withdrawn", "1.0.2-withdrawn"]);
     // Rolling back again from the held build goes one further back.
     let plan = rollback::plan("x", "r/x", &inventory, line, None).unwrap();
-    assert_eq!(
-        (plan.from.as_deref(), plan.to.as_str()),
-        (Some("1.0.2"), "1.0.1")
-    );
+    assert_eq!((plan.from.as_str(), plan.to.as_str()), ("1.0.2", "1.0.1"));
     let refusals = [
         (Some("1.0.3"), "withdrawn by an earlier rollback"),
         (Some("1.0.9"), "is not a build of line 1.0"),
