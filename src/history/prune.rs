@@ -78,13 +78,23 @@ pub struct Target {
 
 /// Decides what goes, for `targets` (lines of one repository).
 pub fn plan(repository: &str, inventory: &Inventory, targets: &[Target]) -> Plan {
-    // The builds past the newest `keep` of each line.
-    let mut candidates: BTreeSet<Exact> = BTreeSet::new();
-    for target in targets {
-        let mut versions = inventory.line_versions(target.line);
-        versions.reverse();
-        candidates.extend(versions.iter().skip(target.keep as usize));
-    }
+    // Each line's builds newest first; those past the newest `keep` are
+    // candidates.
+    let newest_first: Vec<Vec<Exact>> = targets
+        .iter()
+        .map(|target| {
+            inventory
+                .line_versions(target.line)
+                .into_iter()
+                .rev()
+                .collect()
+        })
+        .collect();
+    let candidates: BTreeSet<Exact> = targets
+        .iter()
+        .zip(&newest_first)
+        .flat_map(|(target, versions)| versions.iter().skip(target.keep as usize).copied())
+        .collect();
     let goes_with = |tag: &str| {
         let exact = tag.strip_suffix(WITHDRAWN_SUFFIX).unwrap_or(tag);
         exact
@@ -93,19 +103,18 @@ pub fn plan(repository: &str, inventory: &Inventory, targets: &[Target]) -> Plan
     };
     let mut deletions: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut lines = Vec::new();
-    for target in targets {
-        let mut versions = inventory.line_versions(target.line);
-        versions.reverse();
+    for (target, versions) in targets.iter().zip(&newest_first) {
         let mut entries = Vec::new();
-        for (index, version) in versions.iter().enumerate() {
-            let digest = inventory
-                .version_digest(*version)
-                .unwrap_or_default()
-                .to_string();
-            let keep = if index < target.keep as usize {
+        for version in versions {
+            // Every version of a full inventory resolved; one that did not
+            // is never a candidate for a delete by digest.
+            let Some(digest) = inventory.version_digest(*version) else {
+                continue;
+            };
+            let keep = if !candidates.contains(version) {
                 Some(KeepReason::Newest { keep: target.keep })
             } else {
-                let tags = inventory.tags_on(&digest);
+                let tags = inventory.tags_on(digest);
                 let staying: Vec<String> = tags
                     .iter()
                     .filter(|tag| !goes_with(tag))
@@ -113,7 +122,7 @@ pub fn plan(repository: &str, inventory: &Inventory, targets: &[Target]) -> Plan
                     .collect();
                 if staying.is_empty() {
                     deletions
-                        .entry(digest.clone())
+                        .entry(digest.to_string())
                         .or_insert_with(|| tags.iter().map(|tag| tag.to_string()).collect());
                     None
                 } else {
@@ -122,7 +131,7 @@ pub fn plan(repository: &str, inventory: &Inventory, targets: &[Target]) -> Plan
             };
             entries.push(Entry {
                 version: version.to_string(),
-                digest,
+                digest: digest.to_string(),
                 keep,
             });
         }
