@@ -198,6 +198,8 @@ pub(super) async fn rollback(
     let plan = history::rollback::plan(id, &repository, &inventory, image.version, to)
         .map_err(|error| Failure::new(Exit::Usage, anyhow!("{error}")))?;
     if !dry_run {
+        // Oldest first: cut short, the newest build stays the release, so the
+        // next build moves nothing.
         for withdrawal in &plan.withdraw {
             let marker = &withdrawal.tag;
             registry
@@ -207,7 +209,7 @@ pub(super) async fn rollback(
                     registry_failure(
                         error,
                         &format!(
-                            "failed to withdraw with tag `{marker}`; no floating tag was moved"
+                            "failed to withdraw with tag `{marker}`; no floating tag was moved (run the rollback again)"
                         ),
                     )
                 })?;
