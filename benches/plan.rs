@@ -125,10 +125,18 @@ fn observations(project: &Project, due_every: Option<usize>) -> Observations {
                     recipe: Some(recipe.clone()),
                     base_name: Some(UPSTREAM.to_string()),
                     base_digest: Some(recorded_base),
-                    line_tag_digest: Some(own.clone()),
+                    floating: ["1.0", "1", "latest"]
+                        .into_iter()
+                        .map(|tag| golden::observe::FloatingTag {
+                            tag: tag.to_string(),
+                            digest: Some(own.clone()),
+                        })
+                        .collect(),
                     release: Some((version, own)),
                     withdrawn: Vec::new(),
                 }),
+                foreign: Vec::new(),
+                known: Default::default(),
                 base_digest: Some(base_now),
                 recipe,
                 entries: Vec::new(),

@@ -265,7 +265,7 @@ pub fn main() -> ExitCode {
                 Some(ConfigError::Invalid(problems)) => problems.to_string(),
                 _ => format!("error: {}", render_chain(&failure.error)),
             };
-            eprintln!("{}", text.trim_end());
+            eprintln!("{}", crate::sanitize::terminal(text.trim_end()));
             ExitCode::from(failure.exit as u8)
         }
     }
@@ -374,7 +374,10 @@ async fn run(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure> {
                 Output::Json => serde_json::to_string_pretty(&inspection)
                     .map(|json| json + "\n")
                     .unwrap_or_default(),
-                Output::Human => crate::inspect::render_text(&inspection),
+                Output::Human => {
+                    crate::sanitize::terminal(&crate::inspect::render_text(&inspection))
+                        .into_owned()
+                }
             };
             let mut stdout = std::io::stdout().lock();
             let _ = stdout
@@ -720,7 +723,7 @@ fn print(
     };
     let text = match options.output {
         Output::Json => json(),
-        Output::Human => human(report),
+        Output::Human => crate::sanitize::terminal(&human(report)).into_owned(),
     };
     let mut stdout = std::io::stdout().lock();
     let _ = stdout

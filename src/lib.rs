@@ -25,9 +25,11 @@ pub mod observe;
 pub mod plan;
 pub mod progress;
 pub mod project;
+pub mod provenance;
 pub mod reference;
 pub mod registry;
 pub mod report;
+pub mod sanitize;
 pub mod schedule;
 pub mod signals;
 #[cfg(test)]

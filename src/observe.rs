@@ -3,9 +3,8 @@
 //! hash each build context, into plain data for the planner. Lookups run
 //! concurrently; a failed lookup is an error for that image only.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
@@ -15,14 +14,15 @@ use crate::context::{entries, recipe_digest, Entry, Ignore, RecipeInputs};
 use crate::graph::Upstream;
 use crate::labels;
 use crate::project::Project;
+use crate::provenance::{floating_tags, Class, ForeignTag, Ledger};
 use crate::reference::Reference;
 use crate::registry::{Registry, RegistryError};
-use crate::version::{exact_versions, newest_in_line, release_in_line, withdrawn_versions, Exact};
+use crate::version::{exact_versions, withdrawn_versions, Exact, Line};
 
 /// Registry lookups in flight at once.
 const CONCURRENCY: usize = 16;
 
-/// What the newest build of a line recorded about itself.
+/// What the newest golden build of a line recorded about itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LastBuild {
     pub version: Exact,
@@ -31,36 +31,51 @@ pub struct LastBuild {
     pub recipe: Option<String>,
     pub base_name: Option<String>,
     pub base_digest: Option<String>,
-    /// What the line's floating tag `X.Y` resolves to now; it lags behind
-    /// `digest` when a run died between the exact push and the promotion.
-    pub line_tag_digest: Option<String>,
-    /// The newest build of the line that `golden rollback` did not withdraw,
-    /// and its digest: where the floating tags belong. The same as
-    /// `version` unless newer builds were withdrawn; `None` when all were.
+    /// The floating tags that belong on the release and what each resolves
+    /// to now; one elsewhere was left behind by a run that died, or moved
+    /// by someone else.
+    pub floating: Vec<FloatingTag>,
+    /// The newest golden build of the line that `golden rollback` did not
+    /// withdraw, and its digest: where the floating tags belong. The same
+    /// as `version` unless newer builds were withdrawn; `None` when all were.
     pub release: Option<(Exact, String)>,
     /// The line's builds that a rollback withdrew.
     pub withdrawn: Vec<Exact>,
 }
 
-/// A repository's exact versions and the ones a rollback withdrew.
-#[derive(Debug, Clone, Default)]
-struct TagList {
-    versions: Vec<Exact>,
-    withdrawn: Vec<Exact>,
+/// Where one floating tag points now (`None`: missing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FloatingTag {
+    pub tag: String,
+    pub digest: Option<String>,
 }
 
 /// Everything observed about one image.
 #[derive(Debug, Clone)]
 pub struct Observation {
-    /// Every exact version in the image's repository, all lines, sorted.
+    /// Every exact version in the image's repository, all lines, golden
+    /// or not, sorted: the next build number skips past all of them.
     pub versions: Vec<Exact>,
     pub last_build: Option<LastBuild>,
+    /// Exact tags of the line that are not golden builds (those read).
+    pub foreign: Vec<ForeignTag>,
+    /// What was learnt about the repository's exact tags.
+    pub known: BTreeMap<Exact, Class>,
     /// The digest the final FROM resolves to now (`None` for scratch).
     pub base_digest: Option<String>,
     /// The recipe digest of the context as it is now.
     pub recipe: String,
     /// The context entries the recipe covers, reused for the build.
     pub entries: Vec<Entry>,
+}
+
+/// What the registry says about one line.
+#[derive(Debug, Clone)]
+struct LineState {
+    versions: Vec<Exact>,
+    last_build: Option<LastBuild>,
+    foreign: Vec<ForeignTag>,
+    known: BTreeMap<Exact, Class>,
 }
 
 /// Why an image could not be observed.
@@ -93,29 +108,18 @@ pub type Observations = BTreeMap<String, Result<Observation, ObserveError>>;
 /// Observes every image in `ids`.
 pub async fn observe(project: &Project, registry: &dyn Registry, ids: &[String]) -> Observations {
     let config = &project.config;
-    let repositories: BTreeSet<String> = ids
-        .iter()
-        .filter_map(|id| config.image(id))
-        .map(|image| config.repository(image))
-        .collect();
-    let tag_lists: BTreeMap<String, Result<TagList, ObserveError>> = stream::iter(repositories)
-        .map(|repository| async move {
-            let result = match Reference::parse(&repository) {
-                Ok(reference) => registry
-                    .tags(&reference)
-                    .await
-                    .map(|tags| TagList {
-                        versions: exact_versions(tags.iter().map(String::as_str)),
-                        withdrawn: withdrawn_versions(tags.iter().map(String::as_str)),
-                    })
-                    .map_err(|e| render(&e, None)),
-                Err(error) => Err(ObserveError::from(error.to_string())),
-            };
-            (repository, result)
-        })
+    let mut repositories: BTreeMap<String, Vec<&Image>> = BTreeMap::new();
+    for image in ids.iter().filter_map(|id| config.image(id)) {
+        repositories
+            .entry(config.repository(image))
+            .or_default()
+            .push(image);
+    }
+    let lines = stream::iter(repositories)
+        .map(|(repository, images)| observe_repository(registry, repository, images))
         .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
+        .flat_map(stream::iter)
+        .collect::<BTreeMap<String, Result<LineState, ObserveError>>>();
     // Many images share a base: each distinct one is resolved once.
     let upstreams: BTreeMap<String, &Upstream> = ids
         .iter()
@@ -125,25 +129,22 @@ pub async fn observe(project: &Project, registry: &dyn Registry, ids: &[String])
             Some((reference.to_string(), &node.upstream))
         })
         .collect();
-    let bases: BTreeMap<String, Result<Option<String>, ObserveError>> = stream::iter(upstreams)
+    let bases = stream::iter(upstreams)
         .map(|(text, upstream)| async move { (text, base_digest(registry, upstream).await) })
         .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
-    let tag_lists = Arc::new(tag_lists);
-    let bases = Arc::new(bases);
-    stream::iter(ids.iter().cloned())
-        .map(|id| {
-            let tag_lists = tag_lists.clone();
-            let bases = bases.clone();
-            async move {
-                let result = observe_image(project, registry, &id, &tag_lists, &bases).await;
-                (id, result)
-            }
-        })
+        .collect::<BTreeMap<String, Result<Option<String>, ObserveError>>>();
+    // Contexts are hashed while the registry answers.
+    let recipes = stream::iter(ids.iter().filter_map(|id| config.image(id)))
+        .map(|image| async move { (image.id.clone(), recipe_of(image).await) })
         .buffer_unordered(CONCURRENCY)
+        .collect::<BTreeMap<String, Result<(String, Vec<Entry>), String>>>();
+    let (mut lines, bases, mut recipes) = futures::join!(lines, bases, recipes);
+    ids.iter()
+        .map(|id| {
+            let result = observe_image(project, id, &mut lines, &bases, &mut recipes);
+            (id.clone(), result)
+        })
         .collect()
-        .await
 }
 
 /// A registry error as an observation error, with its hint.
@@ -162,90 +163,106 @@ fn render(error: &RegistryError, context: Option<String>) -> ObserveError {
     }
 }
 
-async fn observe_image(
-    project: &Project,
+/// Reads one repository's tags once and the state of each of `images`'
+/// lines in it, by image id.
+async fn observe_repository(
     registry: &dyn Registry,
-    id: &str,
-    tag_lists: &BTreeMap<String, Result<TagList, ObserveError>>,
-    bases: &BTreeMap<String, Result<Option<String>, ObserveError>>,
-) -> Result<Observation, ObserveError> {
-    let config = &project.config;
-    let image = config
-        .image(id)
-        .ok_or_else(|| format!("unknown image `{id}`"))?;
-    let node = project
-        .graph
-        .nodes
-        .get(id)
-        .ok_or_else(|| format!("unknown image `{id}`"))?;
-    let repository_text = config.repository(image);
-    let repository = Reference::parse(&repository_text).map_err(|e| e.to_string())?;
-    let list = tag_lists
-        .get(&repository_text)
-        .cloned()
-        .unwrap_or_else(|| Ok(TagList::default()))?;
-    let versions = list.versions;
-    let recipe = recipe_of(image);
-    let last_build = last_build(registry, &repository, &versions, &list.withdrawn, image);
-    let base_digest = match node.upstream.reference() {
-        Some(reference) => bases
-            .get(&reference.to_string())
-            .cloned()
-            .unwrap_or(Ok(None)),
-        None => Ok(None),
+    repository_text: String,
+    images: Vec<&Image>,
+) -> Vec<(String, Result<LineState, ObserveError>)> {
+    let failed = |error: ObserveError| {
+        images
+            .iter()
+            .map(|image| (image.id.clone(), Err(error.clone())))
+            .collect()
     };
-    let (recipe, last_build) = futures::join!(recipe, last_build);
-    let (recipe, entries) = recipe?;
-    Ok(Observation {
-        versions,
-        last_build: last_build?,
-        base_digest: base_digest?,
-        recipe,
-        entries,
-    })
+    let repository = match Reference::parse(&repository_text) {
+        Ok(reference) => reference,
+        Err(error) => return failed(ObserveError::from(error.to_string())),
+    };
+    let tags = match registry.tags(&repository).await {
+        Ok(tags) => tags,
+        Err(error) => return failed(render(&error, None)),
+    };
+    let withdrawn = withdrawn_versions(tags.iter().map(String::as_str));
+    let ledger = Ledger::new(
+        registry,
+        repository.clone(),
+        exact_versions(tags.iter().map(String::as_str)),
+    );
+    let states = futures::future::join_all(
+        images
+            .iter()
+            .map(|image| line_state(&ledger, &repository, image.version, &withdrawn)),
+    )
+    .await;
+    let known = ledger.known();
+    images
+        .iter()
+        .zip(states)
+        .map(|(image, state)| {
+            let state = state
+                .map(|last_build| LineState {
+                    versions: ledger.versions().to_vec(),
+                    last_build,
+                    foreign: ledger.foreign_in(image.version),
+                    known: known.clone(),
+                })
+                .map_err(|error| render(&error, None));
+            (image.id.clone(), state)
+        })
+        .collect()
 }
 
-async fn last_build(
-    registry: &dyn Registry,
+/// The newest golden build of `line`, its release and where the floating
+/// tags that belong on the release point now.
+async fn line_state(
+    ledger: &Ledger<'_>,
     repository: &Reference,
-    versions: &[Exact],
+    line: Line,
     withdrawn: &[Exact],
-    image: &Image,
-) -> Result<Option<LastBuild>, ObserveError> {
-    let Some(version) = newest_in_line(image.version, versions) else {
+) -> Result<Option<LastBuild>, RegistryError> {
+    let registry = ledger.registry();
+    let Some((version, digest, config)) = ledger.newest_golden(line, &[]).await? else {
         return Ok(None);
     };
-    let release = release_in_line(image.version, versions, withdrawn);
-    let reference = repository.with_tag(&version.to_string());
-    let line_tag = repository.with_tag(&image.version.to_string());
-    // The release's digest costs a request only when it is not the newest.
-    let held = release.filter(|release| *release != version);
-    let release_digest = async {
-        match held {
-            Some(release) => {
-                let reference = repository.with_tag(&release.to_string());
-                registry.manifest_digest(&reference).await
-            }
-            None => Ok(None),
+    let config = match config {
+        Some(config) => config,
+        None => {
+            registry
+                .image_config(&repository.with_tag(&version.to_string()))
+                .await?
         }
     };
-    let (config, line_tag_digest, release_digest) = futures::join!(
-        registry.image_config(&reference),
-        registry.manifest_digest(&line_tag),
-        release_digest
-    );
-    let config = config.map_err(|e| render(&e, None))?;
-    let line_tag_digest = line_tag_digest.map_err(|e| render(&e, None))?;
-    let release_digest = release_digest.map_err(|e| render(&e, None))?;
-    let release = match (release, release_digest) {
-        (Some(release), _) if release == version => Some((release, config.digest.clone())),
-        (Some(release), Some(digest)) => Some((release, digest)),
-        _ => None,
+    let release = match withdrawn.contains(&version) {
+        false => Some((version, digest.clone())),
+        true => ledger
+            .newest_golden(line, withdrawn)
+            .await?
+            .map(|(release, digest, _)| (release, digest)),
     };
+    let mut floating = Vec::new();
+    if let Some((release, _)) = &release {
+        let higher = ledger.golden_lines_above(line).await?;
+        let tags = floating_tags(*release, &higher);
+        let references: Vec<Reference> = tags.iter().map(|tag| repository.with_tag(tag)).collect();
+        let digests = futures::future::join_all(
+            references
+                .iter()
+                .map(|reference| registry.manifest_digest(reference)),
+        )
+        .await;
+        for (tag, digest) in tags.into_iter().zip(digests) {
+            floating.push(FloatingTag {
+                tag,
+                digest: digest?,
+            });
+        }
+    }
     let label = |key: &str| config.label(key);
     Ok(Some(LastBuild {
         version,
-        digest: config.digest.clone(),
+        digest,
         created: config
             .created()
             .and_then(|text| DateTime::parse_from_rfc3339(&text).ok())
@@ -253,14 +270,45 @@ async fn last_build(
         recipe: label(labels::RECIPE),
         base_name: label(labels::BASE_NAME),
         base_digest: label(labels::BASE_DIGEST),
-        line_tag_digest,
+        floating,
         release,
         withdrawn: withdrawn
             .iter()
             .copied()
-            .filter(|v| v.line == image.version)
+            .filter(|v| v.line == line)
             .collect(),
     }))
+}
+
+fn observe_image(
+    project: &Project,
+    id: &str,
+    lines: &mut BTreeMap<String, Result<LineState, ObserveError>>,
+    bases: &BTreeMap<String, Result<Option<String>, ObserveError>>,
+    recipes: &mut BTreeMap<String, Result<(String, Vec<Entry>), String>>,
+) -> Result<Observation, ObserveError> {
+    let unobserved = || ObserveError::from(format!("`{id}` was not observed"));
+    let node = project.graph.nodes.get(id).ok_or_else(unobserved)?;
+    let state = lines.remove(id).unwrap_or_else(|| Err(unobserved()))?;
+    let (recipe, entries) = recipes
+        .remove(id)
+        .unwrap_or_else(|| Err(unobserved().message))?;
+    let base_digest = match node.upstream.reference() {
+        Some(reference) => bases
+            .get(&reference.to_string())
+            .cloned()
+            .unwrap_or(Ok(None))?,
+        None => None,
+    };
+    Ok(Observation {
+        versions: state.versions,
+        last_build: state.last_build,
+        foreign: state.foreign,
+        known: state.known,
+        base_digest,
+        recipe,
+        entries,
+    })
 }
 
 async fn base_digest(

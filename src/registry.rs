@@ -108,6 +108,9 @@ pub trait Registry: Send + Sync {
         -> Result<Option<String>, RegistryError>;
     /// The labels and creation time of the image `reference` names.
     async fn image_config(&self, reference: &Reference) -> Result<ImageConfig, RegistryError>;
+    /// The manifests an image index (or manifest list) `reference` names;
+    /// empty for an image manifest.
+    async fn index_children(&self, reference: &Reference) -> Result<Vec<String>, RegistryError>;
     /// Points `tag` of `repository` at the manifest `digest` already in it,
     /// without moving any layer.
     async fn copy_tag(

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::execute::{Outcome, Status};
 use crate::plan::{short_digest, Decision, Reason, Step};
 use crate::project::Project;
+use crate::provenance::ForeignTag;
 
 /// One image in the report.
 #[derive(Debug, Clone, Serialize)]
@@ -48,12 +49,17 @@ pub struct ImageReport {
     /// resolves to now.
     pub upstream: Option<String>,
     pub upstream_digest: Option<String>,
+    /// Exact tags of the line that are not golden builds: never released,
+    /// moved onto or deleted.
+    pub foreign: Vec<ForeignTag>,
 }
 
 /// Counts for a run.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Totals {
     pub built: usize,
+    /// Images whose floating tags moved to a build that already existed.
+    pub promoted: usize,
     pub up_to_date: usize,
     pub failed: usize,
     /// Of the failed, those that failed because the engine or a registry
@@ -118,6 +124,7 @@ fn base_report(project: &Project, step: &Step) -> ImageReport {
             .and_then(|node| node.upstream.reference())
             .map(ToString::to_string),
         upstream_digest: step.upstream_digest.clone(),
+        foreign: step.foreign.clone(),
     }
 }
 
@@ -151,6 +158,7 @@ pub fn plan_report(project: &Project, steps: &[Step], registry_requests: u64) ->
         .collect();
     let totals = Totals {
         built: 0,
+        promoted: 0,
         up_to_date: steps
             .iter()
             .filter(|s| s.decision == Decision::UpToDate)
@@ -188,7 +196,8 @@ pub fn run_report(
         .zip(outcomes)
         .map(|(step, outcome)| {
             match outcome.status {
-                Status::Built | Status::Promoted => totals.built += 1,
+                Status::Built => totals.built += 1,
+                Status::Promoted => totals.promoted += 1,
                 Status::UpToDate => totals.up_to_date += 1,
                 Status::Failed => {
                     totals.failed += 1;
@@ -246,6 +255,22 @@ fn held_text(image: &ImageReport) -> Option<String> {
     })
 }
 
+/// A warning line per foreign exact tag, after a blank line; empty when
+/// there are none.
+fn foreign_text(report: &Report) -> String {
+    let mut text = String::new();
+    for image in &report.images {
+        for foreign in &image.foreign {
+            text.push_str(&format!("warning: {}: {foreign}\n", image.id));
+        }
+    }
+    if text.is_empty() {
+        text
+    } else {
+        format!("\n{text}")
+    }
+}
+
 /// `golden plan` as a table.
 pub fn plan_text(report: &Report) -> String {
     let mut rows = vec![[
@@ -287,6 +312,7 @@ pub fn plan_text(report: &Report) -> String {
         ]);
     }
     let mut text = table(&rows);
+    text.push_str(&foreign_text(report));
     let due = report
         .images
         .iter()
@@ -400,15 +426,20 @@ pub fn run_text(report: &Report) -> String {
         text.push_str(&line);
         text.push('\n');
     }
+    text.push_str(&foreign_text(report));
     let totals = &report.totals;
-    if totals.built + totals.failed + totals.skipped == 0 {
+    if totals.built + totals.promoted + totals.failed + totals.skipped == 0 {
         text.push_str(&format!(
             "nothing due: {} image(s) up to date\n",
             totals.up_to_date
         ));
     } else {
+        let promoted = match totals.promoted {
+            0 => String::new(),
+            count => format!("{count} promoted, "),
+        };
         text.push_str(&format!(
-            "{} built, {} up to date, {} failed, {} skipped in {:.1}s\n",
+            "{} built, {promoted}{} up to date, {} failed, {} skipped in {:.1}s\n",
             totals.built, totals.up_to_date, totals.failed, totals.skipped, totals.seconds
         ));
     }

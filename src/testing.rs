@@ -17,6 +17,8 @@ pub struct FakeRegistry {
     pub configs: Mutex<BTreeMap<String, ImageConfig>>,
     /// Whether deletes are enabled, as `storage.delete.enabled`.
     pub deletes: bool,
+    /// Index digest -> the manifests it names.
+    pub indexes: Mutex<BTreeMap<String, Vec<String>>>,
 }
 
 impl Default for FakeRegistry {
@@ -26,6 +28,7 @@ impl Default for FakeRegistry {
             calls: Mutex::default(),
             configs: Mutex::default(),
             deletes: true,
+            indexes: Mutex::default(),
         }
     }
 }
@@ -86,6 +89,15 @@ impl Registry for FakeRegistry {
             .unwrap_or_default();
         config.digest = digest;
         Ok(config)
+    }
+    async fn index_children(&self, reference: &Reference) -> Result<Vec<String>, RegistryError> {
+        let digest = match reference.digest() {
+            Some(digest) => Some(digest.to_string()),
+            None => self.get(&reference.repository(), reference.tag().unwrap_or("latest")),
+        };
+        Ok(digest
+            .and_then(|digest| self.indexes.lock().unwrap().get(&digest).cloned())
+            .unwrap_or_default())
     }
     async fn copy_tag(
         &self,

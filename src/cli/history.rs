@@ -21,7 +21,10 @@ pub(super) struct PruneOptions {
     pub wait_lock: std::time::Duration,
 }
 
+/// Writes `text` on stdout; human text has control characters escaped
+/// (JSON escapes its own).
 fn print(text: &str) {
+    let text = crate::sanitize::terminal(text);
     let mut stdout = std::io::stdout().lock();
     let _ = stdout
         .write_all(text.as_bytes())

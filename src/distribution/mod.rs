@@ -631,6 +631,25 @@ impl Registry for Distribution {
         })
     }
 
+    async fn index_children(&self, reference: &Reference) -> Result<Vec<String>, RegistryError> {
+        let action = format!("read the manifest `{reference}`");
+        let host = reference.registry().to_string();
+        let Some((body, _, _)) = self.manifest(reference, &action).await? else {
+            return Ok(Vec::new());
+        };
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|e| invalid(&host, &action, e.to_string()))?;
+        Ok(manifest["manifests"]
+            .as_array()
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter_map(|entry| entry["digest"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
     async fn copy_tag(
         &self,
         repository: &Reference,

@@ -6,7 +6,7 @@
 //! unrelated images go on (unless `fail_fast`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -21,9 +21,10 @@ use crate::observe::{Observation, Observations};
 use crate::plan::{Decision, Reason, Step};
 use crate::progress::{Event, Progress};
 use crate::project::Project;
+use crate::provenance::{self, Class, Ledger};
 use crate::reference::Reference;
 use crate::registry::Registry;
-use crate::version::{exact_versions, floating_tags, next_build, Exact};
+use crate::version::{exact_versions, next_build, withdrawn_versions, Exact};
 
 /// How an image ended in a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -115,9 +116,19 @@ impl Outcome {
 }
 
 /// Set when golden is asked to stop: images not yet started are skipped,
-/// those in flight finish (floating tags included).
+/// those in flight finish (floating tags included). Floating tag moves
+/// hold it, so a second signal lets them finish as a unit first.
 #[derive(Debug, Clone, Default)]
-pub struct Stop(Arc<AtomicI32>);
+pub struct Stop(Arc<AtomicI32>, Arc<AtomicUsize>);
+
+/// Held while floating tags move; see [`Stop::hold`].
+pub struct Hold(Arc<AtomicUsize>);
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
 
 impl Stop {
     /// Asks the run to start nothing new.
@@ -136,6 +147,17 @@ impl Stop {
     /// Whether a stop was asked for.
     pub fn requested(&self) -> bool {
         self.0.load(Ordering::SeqCst) != 0
+    }
+
+    /// Marks a unit of tag moves in progress until the guard is dropped.
+    pub fn hold(&self) -> Hold {
+        self.1.fetch_add(1, Ordering::SeqCst);
+        Hold(self.1.clone())
+    }
+
+    /// How many units of tag moves are in progress.
+    pub fn held(&self) -> usize {
+        self.1.load(Ordering::SeqCst)
     }
 
     /// The exit code of the signal that stopped the run, if one did.
@@ -178,28 +200,29 @@ struct Job<'a> {
 /// What concurrent builds of one run share.
 #[derive(Default)]
 struct Shared {
-    /// Versions pushed in this run, by repository, so a second line of the
-    /// same repository sees them when it moves `X` and `latest`.
-    pushed: Mutex<BTreeMap<String, Vec<Exact>>>,
+    /// Versions pushed in this run and their digests, by repository, so a
+    /// second line of the same repository sees them when it moves `X` and
+    /// `latest`.
+    pushed: Mutex<BTreeMap<String, Vec<(Exact, String)>>>,
     /// One lock per repository around push and promotion, so two lines of
     /// one repository never decide floating tags on stale knowledge.
     promotion: Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Shared {
-    fn pushed(&self, repository: &str) -> Vec<Exact> {
+    fn pushed(&self, repository: &str) -> Vec<(Exact, String)> {
         self.pushed
             .lock()
             .map(|p| p.get(repository).cloned().unwrap_or_default())
             .unwrap_or_default()
     }
 
-    fn record(&self, repository: &str, version: Exact) {
+    fn record(&self, repository: &str, version: Exact, digest: String) {
         if let Ok(mut pushed) = self.pushed.lock() {
             pushed
                 .entry(repository.to_string())
                 .or_default()
-                .push(version);
+                .push((version, digest));
         }
     }
 
@@ -426,7 +449,7 @@ impl Runner<'_> {
         let mut taken: Vec<Exact> = Vec::new();
         for _ in 0..EXACT_ATTEMPTS {
             let mut versions = job.observation.versions.clone();
-            versions.extend(shared.pushed(&job.repository_text));
+            versions.extend(shared.pushed(&job.repository_text).iter().map(|(v, _)| *v));
             versions.extend(&taken);
             let version = next_build(job.image.version, &versions);
             let exact = job.repository.with_tag(&version.to_string());
@@ -449,13 +472,10 @@ impl Runner<'_> {
                 taken.push(version);
                 continue;
             }
-            self.push_exact(&exact, outcome).await?;
+            let digest = self.push_exact(&exact, outcome).await?;
             outcome.version = Some(version);
-            shared.record(&job.repository_text, version);
-            let versions = self.current_versions(&job, shared).await?;
-            let promoted = self
-                .promote(&job.repository, version, &versions, outcome)
-                .await;
+            shared.record(&job.repository_text, version, digest);
+            let promoted = self.promote(&job, version, shared, outcome).await;
             outcome.push_seconds = Some(push_started.elapsed().as_secs_f64());
             return promoted;
         }
@@ -487,27 +507,67 @@ impl Runner<'_> {
         let job = self.prepare(step, None)?;
         let lock = shared.lock_for(&job.repository_text);
         let _promotion = lock.lock().await;
-        let versions = self.current_versions(&job, shared).await?;
         outcome.version = Some(version);
         outcome.tag = Some(job.repository.with_tag(&version.to_string()).to_string());
         outcome.digest = Some(digest);
-        self.promote(&job.repository, version, &versions, outcome)
-            .await
+        self.promote(&job, version, shared, outcome).await
     }
 
-    /// Every exact version in the repository now, read again just before
-    /// floating tags move: another run may have pushed a higher line since
-    /// this one started.
-    async fn current_versions(&self, job: &Job<'_>, shared: &Shared) -> anyhow::Result<Vec<Exact>> {
+    /// The floating tags that may move to `version` (a golden build of
+    /// `job`'s line), decided on the repository's tags read again just
+    /// before the move: another run (on another machine, or through
+    /// another spelling of the registry) may have published since this one
+    /// started. No tag moves below the newest golden build of the line;
+    /// `X` and `latest` stay with higher golden lines. Foreign tags count
+    /// for nothing.
+    async fn movable_tags(
+        &self,
+        job: &Job<'_>,
+        version: Exact,
+        shared: &Shared,
+    ) -> anyhow::Result<Vec<String>> {
         let tags = self.registry.tags(&job.repository).await.with_context(|| {
             format!(
                 "failed to list the tags of `{}` before moving floating tags",
                 job.repository_text
             )
         })?;
+        let pushed = shared.pushed(&job.repository_text);
         let mut versions = exact_versions(tags.iter().map(String::as_str));
-        versions.extend(shared.pushed(&job.repository_text));
-        Ok(versions)
+        versions.extend(pushed.iter().map(|(v, _)| *v));
+        versions.sort();
+        versions.dedup();
+        let withdrawn = withdrawn_versions(tags.iter().map(String::as_str));
+        let ledger = Ledger::new(self.registry, job.repository.clone(), versions);
+        for (known, class) in &job.observation.known {
+            ledger.learn(*known, class.clone());
+        }
+        for (pushed, digest) in pushed {
+            ledger.learn(pushed, Class::Golden { digest });
+        }
+        let failed = || {
+            format!(
+                "failed to read the builds of `{}` before moving floating tags",
+                job.repository_text
+            )
+        };
+        let newest = ledger
+            .newest_golden(version.line, &withdrawn)
+            .await
+            .with_context(failed)?;
+        if let Some((newest, _, _)) = newest.filter(|(newest, _, _)| *newest > version) {
+            tracing::warn!(
+                image = %job.id,
+                "left the floating tags of line {} alone: {newest}, a newer golden build than {version}, appeared during this run",
+                version.line
+            );
+            return Ok(Vec::new());
+        }
+        let higher = ledger
+            .golden_lines_above(version.line)
+            .await
+            .with_context(failed)?;
+        Ok(provenance::floating_tags(version, &higher))
     }
 
     /// Everything about one image a build needs, resolved before it starts.
@@ -633,7 +693,7 @@ impl Runner<'_> {
 
     /// Pushes the exact tag (the caller checked it is free), then confirms
     /// the registry serves the digest the engine reported.
-    async fn push_exact(&self, exact: &Reference, outcome: &mut Outcome) -> anyhow::Result<()> {
+    async fn push_exact(&self, exact: &Reference, outcome: &mut Outcome) -> anyhow::Result<String> {
         tracing::info!(tag = %exact, "pushing");
         let pushed = self.push_with_retries(exact).await?;
         let confirmed = self
@@ -644,8 +704,8 @@ impl Runner<'_> {
         match confirmed {
             Some(digest) if digest == pushed => {
                 outcome.tag = Some(exact.to_string());
-                outcome.digest = Some(digest);
-                Ok(())
+                outcome.digest = Some(digest.clone());
+                Ok(digest)
             }
             Some(digest) => Err(anyhow!(
                 "the engine pushed `{exact}` as {pushed} but the registry serves {digest}; no floating tag was moved"
@@ -655,25 +715,23 @@ impl Runner<'_> {
     }
 
     /// Moves the floating tags the forward-only rules allow to the pushed
-    /// digest; `existing` holds every exact version, this one included.
+    /// digest, `X.Y` first. A second signal waits for the moves to finish.
     async fn promote(
         &self,
-        repository: &Reference,
+        job: &Job<'_>,
         version: Exact,
-        existing: &[Exact],
+        shared: &Shared,
         outcome: &mut Outcome,
     ) -> anyhow::Result<()> {
         let digest = outcome
             .digest
             .clone()
             .ok_or_else(|| anyhow!("nothing was pushed"))?;
-        // `X.Y` moves last: when it points at the newest build, every other
-        // floating tag did too, which is what the next run checks. The
-        // report lists them in their natural order.
-        let tags = floating_tags(version, existing);
-        for tag in tags.iter().rev() {
+        let tags = self.movable_tags(job, version, shared).await?;
+        let _unit = self.stop.hold();
+        for tag in &tags {
             self.registry
-                .copy_tag(repository, &digest, tag)
+                .copy_tag(&job.repository, &digest, tag)
                 .await
                 .with_context(|| {
                     let moved = if outcome.floating.is_empty() {
@@ -682,10 +740,10 @@ impl Runner<'_> {
                         outcome.floating.join(", ")
                     };
                     format!(
-                        "failed to move `{tag}` to {digest} (floating tags moved so far: {moved})"
+                        "failed to move `{tag}` to {digest} (floating tags moved so far: {moved}; the next `golden build` moves the rest)"
                     )
                 })?;
-            outcome.floating.insert(0, tag.clone());
+            outcome.floating.push(tag.clone());
         }
         Ok(())
     }

@@ -134,6 +134,8 @@ fn never_built(project: &Project) -> Observations {
             let observation = Observation {
                 versions: Vec::new(),
                 last_build: None,
+                foreign: Vec::new(),
+                known: Default::default(),
                 base_digest: (!golden_parent).then(|| UPSTREAM.to_string()),
                 recipe: "sha256:recipe".into(),
                 entries: Vec::new(),
@@ -243,9 +245,13 @@ fn parents_build_first_and_children_build_on_the_pushed_digest() {
         .filter(|c| c.contains("golden/base:"))
         .collect();
     assert_eq!(
-        copies.last().map(String::as_str),
-        Some("copy registry.local:5000/golden/base:1.0 -> sha256:100"),
-        "X.Y moves last"
+        copies,
+        vec![
+            "copy registry.local:5000/golden/base:1.0 -> sha256:100",
+            "copy registry.local:5000/golden/base:1 -> sha256:100",
+            "copy registry.local:5000/golden/base:latest -> sha256:100",
+        ],
+        "X.Y moves first; plan checks every floating tag, so the order no longer hides a tag left behind"
     );
     assert_eq!(
         harness.engine_calls(),
@@ -505,7 +511,10 @@ fn a_build_whose_promotion_was_cut_off_is_promoted_on_the_next_run() {
                 recipe: Some("sha256:recipe".into()),
                 base_name: None,
                 base_digest: observation.base_digest.clone(),
-                line_tag_digest: (id == "app").then(|| digest.to_string()),
+                floating: vec![crate::observe::FloatingTag {
+                    tag: "1.0".into(),
+                    digest: (id == "app").then(|| digest.to_string()),
+                }],
                 release: Some(("1.0.0".parse().unwrap(), digest.into())),
                 withdrawn: Vec::new(),
             });

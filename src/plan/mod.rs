@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::graph::Upstream;
 use crate::observe::{LastBuild, Observations};
 use crate::project::Project;
+use crate::provenance::ForeignTag;
 
 /// Why an image is built (or, for `parent-failed`, skipped).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -33,6 +34,12 @@ pub enum Reason {
     ParentRebuilt {
         parent: String,
     },
+    /// The golden parent's floating tag this image is built FROM moves to
+    /// another build of the parent in this run.
+    ParentPromoted {
+        parent: String,
+        tag: String,
+    },
     ParentNewer {
         parent: String,
         old: Option<String>,
@@ -42,8 +49,9 @@ pub enum Reason {
     ParentFailed {
         parent: String,
     },
-    /// The newest build's floating tag `tag` points elsewhere (`old`, null
-    /// when missing): a run died before promoting it. Nothing is rebuilt.
+    /// The release's floating tag `tag` points elsewhere (`old`, null when
+    /// missing): a run died before promoting it, or someone moved it.
+    /// Nothing is rebuilt; the tag is moved back registry-side.
     FloatingBehind {
         tag: String,
         old: Option<String>,
@@ -79,6 +87,9 @@ impl std::fmt::Display for Reason {
                 short_digest(new)
             ),
             Reason::ParentRebuilt { parent } => write!(formatter, "parent {parent} rebuilt"),
+            Reason::ParentPromoted { parent, tag } => {
+                write!(formatter, "parent {parent}'s tag {tag} moves")
+            }
             Reason::ParentNewer { parent, old, new } => {
                 write!(
                     formatter,
@@ -132,6 +143,8 @@ pub struct Step {
     pub unreachable: bool,
     /// What the final FROM resolves to now.
     pub upstream_digest: Option<String>,
+    /// Exact tags of the line that are not golden builds.
+    pub foreign: Vec<ForeignTag>,
 }
 
 /// Which images a run is about.
@@ -150,21 +163,33 @@ pub fn plan(
     selection: &Selection,
     now: DateTime<Utc>,
 ) -> Vec<Step> {
-    let mut decided: BTreeMap<&str, Decision> = BTreeMap::new();
+    let mut decided: BTreeMap<&str, Decided> = BTreeMap::new();
     let mut steps = Vec::new();
     for id in &selection.ids {
         let step = decide(project, observations, selection, &decided, id, now);
-        decided.insert(id, step.decision);
+        let moved = step
+            .reasons
+            .iter()
+            .filter_map(|reason| match reason {
+                Reason::FloatingBehind { tag, new, .. } => Some((tag.clone(), new.clone())),
+                _ => None,
+            })
+            .collect();
+        decided.insert(id, (step.decision, moved));
         steps.push(step);
     }
     steps
 }
 
+/// A parent's decision and the floating tags it moves without a build,
+/// with the digest each moves to.
+type Decided = (Decision, Vec<(String, String)>);
+
 fn decide(
     project: &Project,
     observations: &Observations,
     selection: &Selection,
-    decided: &BTreeMap<&str, Decision>,
+    decided: &BTreeMap<&str, Decided>,
     id: &str,
     now: DateTime<Utc>,
 ) -> Step {
@@ -177,6 +202,7 @@ fn decide(
         error: None,
         unreachable: false,
         upstream_digest: None,
+        foreign: Vec::new(),
     };
     let (Some(image), Some(node)) = (project.config.image(id), project.graph.nodes.get(id)) else {
         step.decision = Decision::Failed;
@@ -199,6 +225,7 @@ fn decide(
     };
     step.last_build = observation.last_build.clone();
     step.upstream_digest = observation.base_digest.clone();
+    step.foreign = observation.foreign.clone();
     let reasons = &mut step.reasons;
     if selection.forced.contains(id) {
         reasons.push(Reason::Forced);
@@ -238,10 +265,31 @@ fn decide(
         }
     }
     for parent in &node.parents {
-        if decided.get(parent.as_str()) == Some(&Decision::Build) {
-            reasons.push(Reason::ParentRebuilt {
+        match decided.get(parent.as_str()) {
+            Some((Decision::Build, _)) => reasons.push(Reason::ParentRebuilt {
                 parent: parent.clone(),
-            });
+            }),
+            Some((Decision::Promote, moved)) => {
+                // Due when the tag this image is built FROM moves to a
+                // build it was not made on.
+                if let Upstream::Golden { id, reference } = &node.upstream {
+                    let tag = reference.tag().unwrap_or("latest");
+                    let built_on = observation
+                        .last_build
+                        .as_ref()
+                        .and_then(|last| last.base_digest.as_ref());
+                    let moves = moved
+                        .iter()
+                        .any(|(moved, new)| moved == tag && built_on != Some(new));
+                    if id == parent && moves {
+                        reasons.push(Reason::ParentPromoted {
+                            parent: parent.clone(),
+                            tag: tag.to_string(),
+                        });
+                    }
+                }
+            }
+            _ => {}
         }
     }
     // A parent rebuilt in this run makes "parent newer" redundant.
@@ -259,18 +307,21 @@ fn decide(
         return step;
     }
     step.next_due = image.schedule.next_fire(now);
+    // Every floating tag that belongs on the release and points elsewhere
+    // (left behind by a run that died, or moved by someone else) is moved
+    // back, registry-side. Observe found the release among golden builds
+    // only, so nothing foreign is ever promoted.
     if let Some(last) = &observation.last_build {
-        // Only a build golden made (it carries golden's recipe label) is
-        // promoted; anything else under that tag is left for a rebuild.
-        // After a rollback the release is an older build, not the newest.
         if let Some((_, release)) = &last.release {
-            if last.line_tag_digest.as_ref() != Some(release) && last.recipe.is_some() {
-                step.decision = Decision::Promote;
-                step.reasons.push(Reason::FloatingBehind {
-                    tag: image.version.to_string(),
-                    old: last.line_tag_digest.clone(),
-                    new: release.clone(),
-                });
+            for floating in &last.floating {
+                if floating.digest.as_ref() != Some(release) {
+                    step.decision = Decision::Promote;
+                    step.reasons.push(Reason::FloatingBehind {
+                        tag: floating.tag.clone(),
+                        old: floating.digest.clone(),
+                        new: release.clone(),
+                    });
+                }
             }
         }
     }

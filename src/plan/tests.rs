@@ -42,7 +42,10 @@ fn built(created: Option<&str>, base: &str, recipe: &str) -> Option<LastBuild> {
         recipe: Some(recipe.into()),
         base_name: None,
         base_digest: Some(base.into()),
-        line_tag_digest: Some("sha256:built".into()),
+        floating: vec![crate::observe::FloatingTag {
+            tag: "1.0".into(),
+            digest: Some("sha256:built".into()),
+        }],
         release: Some(("1.0.0".parse().unwrap(), "sha256:built".into())),
         withdrawn: Vec::new(),
     })
@@ -56,6 +59,8 @@ fn observation(
     Ok(Observation {
         versions: Vec::new(),
         last_build,
+        foreign: Vec::new(),
+        known: Default::default(),
         base_digest: Some(base.into()),
         recipe: recipe.into(),
         entries: Vec::new(),
@@ -408,7 +413,7 @@ fn a_floating_tag_left_behind_is_promoted_not_rebuilt() {
     for line_tag in [None, Some("sha256:older")] {
         let mut observations = fresh();
         let mut last = built(Some("2026-03-04T10:00:00Z"), BASE_NOW, "r-base").unwrap();
-        last.line_tag_digest = line_tag.map(str::to_string);
+        last.floating[0].digest = line_tag.map(str::to_string);
         observations.insert("base".into(), observation(Some(last), BASE_NOW, "r-base"));
         let steps = run(&observations, &[], THURSDAY);
         assert_eq!(steps[0].1, Decision::Promote, "{line_tag:?}");
@@ -420,10 +425,15 @@ fn a_floating_tag_left_behind_is_promoted_not_rebuilt() {
                 new: "sha256:built".into()
             }]
         );
+        // The child is built FROM base:1.0, which moves to a build it was
+        // not made on: it is due in the same run.
+        assert_eq!(steps[1].1, Decision::Build, "{line_tag:?}");
         assert_eq!(
-            steps[1].1,
-            Decision::UpToDate,
-            "promotion rebuilds no child"
+            steps[1].2,
+            vec![Reason::ParentPromoted {
+                parent: "base".into(),
+                tag: "1.0".into()
+            }]
         );
     }
     // After a rollback, the release is an older build: a line tag on it is
@@ -437,7 +447,7 @@ fn a_floating_tag_left_behind_is_promoted_not_rebuilt() {
         last.version = "1.0.2".parse().unwrap();
         last.release = Some(("1.0.0".parse().unwrap(), "sha256:older".into()));
         last.withdrawn = vec!["1.0.1".parse().unwrap(), "1.0.2".parse().unwrap()];
-        last.line_tag_digest = Some(line_tag.into());
+        last.floating[0].digest = Some(line_tag.into());
         observations.insert("base".into(), observation(Some(last), BASE_NOW, "r-base"));
         let steps = run(&observations, &[], THURSDAY);
         assert_eq!(steps[0].1, expected, "{line_tag}");
@@ -455,7 +465,7 @@ fn a_floating_tag_left_behind_is_promoted_not_rebuilt() {
     // When the image is due anyway, the build moves the tags.
     let mut observations = fresh();
     let mut last = built(Some("2026-03-04T10:00:00Z"), BASE_OLD, "r-base").unwrap();
-    last.line_tag_digest = None;
+    last.floating[0].digest = None;
     observations.insert("base".into(), observation(Some(last), BASE_NOW, "r-base"));
     let steps = run(&observations, &[], THURSDAY);
     assert_eq!(steps[0].1, Decision::Build);

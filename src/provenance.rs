@@ -1,0 +1,312 @@
+//! Which exact tags are golden builds. Any `X.Y.N` tag can appear in a
+//! repository (pushed by hand, copied by another tool, retagged from an
+//! older build), but only a build golden made may be released, promoted,
+//! rolled back to or pruned: it carries golden's recipe label and its
+//! version label equals its tag. Everything else is foreign: golden never
+//! moves a floating tag onto it, never deletes it and never counts it
+//! toward `keep`; the build number still skips past it, so no exact tag is
+//! ever overwritten.
+//!
+//! [`provenance`] is pure; [`Ledger`] reads configs through [`Registry`]
+//! only for the tags a decision needs, newest first, and remembers them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+use crate::labels;
+use crate::reference::Reference;
+use crate::registry::{ImageConfig, Registry, RegistryError};
+use crate::version::{Exact, Line};
+
+/// Why an exact tag is not a golden build.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Foreign {
+    /// The image carries no golden recipe label.
+    NoGoldenLabels,
+    /// Golden built it as another version (a copy retagged).
+    VersionMismatch { label: Option<String> },
+}
+
+impl std::fmt::Display for Foreign {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Foreign::NoGoldenLabels => write!(formatter, "it carries no golden labels"),
+            Foreign::VersionMismatch { label: Some(label) } => {
+                write!(formatter, "its version label says {label}")
+            }
+            Foreign::VersionMismatch { label: None } => {
+                write!(formatter, "it has no version label")
+            }
+        }
+    }
+}
+
+/// What an exact tag is, with the manifest digest it resolves to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Class {
+    Golden { digest: String },
+    Foreign { digest: String, why: Foreign },
+}
+
+impl Class {
+    /// The manifest digest the tag resolves to.
+    pub fn digest(&self) -> &str {
+        match self {
+            Class::Golden { digest } | Class::Foreign { digest, .. } => digest,
+        }
+    }
+
+    pub fn is_golden(&self) -> bool {
+        matches!(self, Class::Golden { .. })
+    }
+}
+
+/// Whether the image `config` read under the exact tag `tag` is a build
+/// golden made as that version.
+pub fn provenance(tag: &str, config: &ImageConfig) -> Result<(), Foreign> {
+    if config.label(labels::RECIPE).is_none() {
+        return Err(Foreign::NoGoldenLabels);
+    }
+    match config.label(labels::VERSION) {
+        Some(version) if version == tag => Ok(()),
+        label => Err(Foreign::VersionMismatch { label }),
+    }
+}
+
+/// A foreign exact tag, as `plan`, `ls` and `inspect` warn about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ForeignTag {
+    pub tag: String,
+    pub digest: String,
+    pub why: Foreign,
+}
+
+impl std::fmt::Display for ForeignTag {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            formatter,
+            "`{}` is not a golden build ({}); golden never releases, moves a tag onto or deletes it",
+            crate::sanitize::text(&self.tag),
+            self.why
+        )
+    }
+}
+
+/// One repository's exact tags and what golden learnt about them: read
+/// lazily, newest first, each tag at most once per run.
+pub struct Ledger<'a> {
+    registry: &'a dyn Registry,
+    repository: Reference,
+    /// Every exact version listed, sorted.
+    versions: Vec<Exact>,
+    /// Classified tags, with the configs of golden ones.
+    known: Mutex<BTreeMap<Exact, (Class, Option<ImageConfig>)>>,
+}
+
+impl<'a> Ledger<'a> {
+    /// A ledger of `versions` (every exact tag of `repository`).
+    pub fn new(registry: &'a dyn Registry, repository: Reference, versions: Vec<Exact>) -> Self {
+        Ledger {
+            registry,
+            repository,
+            versions,
+            known: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Records what is known without a read (a build this run pushed).
+    pub fn learn(&self, version: Exact, class: Class) {
+        if let Ok(mut known) = self.known.lock() {
+            known.entry(version).or_insert((class, None));
+        }
+    }
+
+    /// The registry the ledger reads through.
+    pub fn registry(&self) -> &'a dyn Registry {
+        self.registry
+    }
+
+    /// Every exact version listed, sorted.
+    pub fn versions(&self) -> &[Exact] {
+        &self.versions
+    }
+
+    /// What was learnt so far, sorted by version.
+    pub fn known(&self) -> BTreeMap<Exact, Class> {
+        self.known
+            .lock()
+            .map(|known| {
+                known
+                    .iter()
+                    .map(|(version, (class, _))| (*version, class.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The class of `version`, reading its config the first time.
+    pub async fn class(&self, version: Exact) -> Result<Class, RegistryError> {
+        Ok(self.read(version).await?.0)
+    }
+
+    /// The class and (for a read tag) the config of `version`.
+    pub async fn read(
+        &self,
+        version: Exact,
+    ) -> Result<(Class, Option<ImageConfig>), RegistryError> {
+        if let Some(found) = self
+            .known
+            .lock()
+            .ok()
+            .and_then(|k| k.get(&version).cloned())
+        {
+            return Ok(found);
+        }
+        let tag = version.to_string();
+        let config = self
+            .registry
+            .image_config(&self.repository.with_tag(&tag))
+            .await?;
+        let digest = config.digest.clone();
+        let class = match provenance(&tag, &config) {
+            Ok(()) => Class::Golden { digest },
+            Err(why) => Class::Foreign { digest, why },
+        };
+        let found = (class, Some(config));
+        if let Ok(mut known) = self.known.lock() {
+            known.insert(version, found.clone());
+        }
+        Ok(found)
+    }
+
+    /// The newest golden build of `line` that `skip` does not exclude,
+    /// reading configs newest first until one is found.
+    pub async fn newest_golden(
+        &self,
+        line: Line,
+        skip: &[Exact],
+    ) -> Result<Option<(Exact, String, Option<ImageConfig>)>, RegistryError> {
+        for version in self.versions.iter().rev().filter(|v| v.line == line) {
+            if skip.contains(version) {
+                continue;
+            }
+            if let (Class::Golden { digest }, config) = self.read(*version).await? {
+                return Ok(Some((*version, digest, config)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The lines above `line` (all majors) that hold a golden build; lines
+    /// below it never decide its floating tags, so they are not read.
+    pub async fn golden_lines_above(&self, line: Line) -> Result<BTreeSet<Line>, RegistryError> {
+        let lines: BTreeSet<Line> = self
+            .versions
+            .iter()
+            .map(|v| v.line)
+            .filter(|l| *l > line)
+            .collect();
+        let mut golden = BTreeSet::new();
+        for other in lines {
+            if self.newest_golden(other, &[]).await?.is_some() {
+                golden.insert(other);
+            }
+        }
+        Ok(golden)
+    }
+
+    /// The foreign tags of `line` learnt so far, newest first.
+    pub fn foreign_in(&self, line: Line) -> Vec<ForeignTag> {
+        self.known()
+            .into_iter()
+            .rev()
+            .filter(|(version, _)| version.line == line)
+            .filter_map(|(version, class)| match class {
+                Class::Foreign { digest, why } => Some(ForeignTag {
+                    tag: version.to_string(),
+                    digest,
+                    why,
+                }),
+                Class::Golden { .. } => None,
+            })
+            .collect()
+    }
+}
+
+/// The floating tags that belong on `release` when `higher` holds the
+/// golden lines above its line: `X.Y` always, `X` unless a higher golden
+/// line of that major exists, `latest` unless any higher golden line does.
+pub fn floating_tags(release: Exact, higher: &BTreeSet<Line>) -> Vec<String> {
+    let line = release.line;
+    let mut tags = vec![line.to_string()];
+    if !higher.iter().any(|h| h.major == line.major && *h > line) {
+        tags.push(line.major.to_string());
+    }
+    if !higher.iter().any(|h| *h > line) {
+        tags.push("latest".to_string());
+    }
+    tags
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(labels: &[(&str, &str)]) -> ImageConfig {
+        ImageConfig {
+            digest: "sha256:x".into(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..ImageConfig::default()
+        }
+    }
+
+    #[test]
+    fn only_a_build_labelled_as_its_own_tag_is_golden() {
+        let golden = config(&[(labels::RECIPE, "sha256:r"), (labels::VERSION, "2.1.0")]);
+        assert_eq!(provenance("2.1.0", &golden), Ok(()));
+        // The 2.1.0 manifest copied to 2.1.200.
+        assert_eq!(
+            provenance("2.1.200", &golden),
+            Err(Foreign::VersionMismatch {
+                label: Some("2.1.0".into())
+            })
+        );
+        // Pushed by hand.
+        assert_eq!(
+            provenance("2.1.99", &config(&[(labels::VERSION, "2.1.99")])),
+            Err(Foreign::NoGoldenLabels)
+        );
+        assert_eq!(
+            provenance("2.1.99", &config(&[(labels::RECIPE, "")])),
+            Err(Foreign::NoGoldenLabels)
+        );
+        assert_eq!(
+            provenance("2.1.99", &config(&[(labels::RECIPE, "sha256:r")])),
+            Err(Foreign::VersionMismatch { label: None })
+        );
+    }
+
+    #[test]
+    fn floating_tags_follow_golden_lines_only() {
+        let exact = |t: &str| t.parse::<Exact>().unwrap();
+        let lines = |ls: &[&str]| ls.iter().map(|l| l.parse::<Line>().unwrap()).collect();
+        assert_eq!(
+            floating_tags(exact("2.1.3"), &lines(&[])),
+            ["2.1", "2", "latest"]
+        );
+        assert_eq!(
+            floating_tags(exact("1.4.0"), &lines(&["2.1"])),
+            ["1.4", "1"]
+        );
+        assert_eq!(
+            floating_tags(exact("1.4.0"), &lines(&["1.5", "2.1"])),
+            ["1.4"]
+        );
+    }
+}
