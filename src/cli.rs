@@ -645,7 +645,9 @@ async fn lock(
     what: &'static str,
 ) -> Result<crate::lock::RunLock, Failure> {
     let settings = &project.config.registry;
-    crate::lock::acquire(&settings.host, &settings.namespace, wait)
+    // Every spelling of one registry takes one lock.
+    let host = crate::reference::canonical_host(&settings.host);
+    crate::lock::acquire(&host, &settings.namespace, wait)
         .await
         .map_err(|error| {
             let exit = match error {

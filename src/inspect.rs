@@ -35,6 +35,8 @@ pub struct Version {
     pub recipe: Option<String>,
     pub revision: Option<String>,
     pub size: u64,
+    /// Why this tag is not a golden build; null for a golden build.
+    pub foreign: Option<crate::provenance::Foreign>,
 }
 
 /// The whole answer.
@@ -85,6 +87,7 @@ pub async fn inspect(
             recipe: label(labels::RECIPE),
             revision: label(labels::REVISION),
             size: found.size,
+            foreign: crate::provenance::provenance(&version.to_string(), &found).err(),
         });
     }
     let floating_tags = [
@@ -163,6 +166,14 @@ pub fn render_text(inspection: &Inspection) -> String {
             version.revision.as_deref().unwrap_or("-"),
             version.size as f64 / (1024.0 * 1024.0),
         ));
+        if let Some(why) = &version.foreign {
+            let foreign = crate::provenance::ForeignTag {
+                tag: version.version.clone(),
+                digest: version.digest.clone(),
+                why: why.clone(),
+            };
+            text.push_str(&format!("  warning: {foreign}\n"));
+        }
     }
     text
 }

@@ -366,6 +366,39 @@ pub fn validate_digest(digest: &str) -> Result<(), ReferenceError> {
     }
 }
 
+/// One spelling per registry host, for keys that must agree however the
+/// config names it: every loopback name (`localhost`, `127.x.x.x`, `[::1]`)
+/// is `localhost`, the HTTPS default port `:443` is dropped, Docker Hub's
+/// aliases are `docker.io`, and case is folded.
+pub fn canonical_host(host: &str) -> String {
+    let host = host.to_ascii_lowercase();
+    let (name, port) = match host.rsplit_once(':') {
+        // `[::1]:5000`, `name:5000`; a bare IPv6 address has no brackets.
+        Some((name, port))
+            if !port.is_empty()
+                && port.bytes().all(|b| b.is_ascii_digit())
+                && (name.ends_with(']') || !name.contains(':')) =>
+        {
+            (name.to_string(), Some(port.to_string()))
+        }
+        _ => (host.clone(), None),
+    };
+    let bare = name.trim_start_matches('[').trim_end_matches(']');
+    let loopback = bare == "localhost"
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    let name = match bare {
+        _ if loopback => "localhost".to_string(),
+        "index.docker.io" | "registry-1.docker.io" => "docker.io".to_string(),
+        _ => name,
+    };
+    match port.as_deref() {
+        None | Some("443") => name,
+        Some(port) => format!("{name}:{port}"),
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::type_complexity)] // table tests read best as tuples
 mod tests {
@@ -555,5 +588,26 @@ mod tests {
         );
         assert_eq!(pinned.manifest_reference(), DIGEST);
         assert_eq!(Reference::parse(&pinned.to_string()).unwrap(), pinned);
+    }
+
+    #[test]
+    fn every_spelling_of_one_registry_has_one_canonical_host() {
+        for spelling in [
+            "127.0.0.1:5000",
+            "localhost:5000",
+            "LOCALHOST:5000",
+            "[::1]:5000",
+            "127.1.2.3:5000",
+        ] {
+            assert_eq!(canonical_host(spelling), "localhost:5000", "{spelling}");
+        }
+        assert_eq!(canonical_host("registry.local:443"), "registry.local");
+        assert_eq!(canonical_host("Registry.Local"), "registry.local");
+        assert_eq!(canonical_host("index.docker.io"), "docker.io");
+        assert_ne!(canonical_host("127.example.com:5000"), "localhost:5000");
+        assert_ne!(
+            canonical_host("localhost:5001"),
+            canonical_host("localhost:5000")
+        );
     }
 }

@@ -10,6 +10,7 @@ use super::{connect_registry, credentials, lock, select, Exit, Failure, Output};
 use crate::config::Image;
 use crate::history::{self, repository_reference, Inventory};
 use crate::project::Project;
+use crate::provenance::Ledger;
 use crate::registry::{Registry, RegistryError};
 use crate::version::Exact;
 
@@ -121,7 +122,26 @@ pub(super) async fn prune(
                     &format!("failed to list `{repository}`; nothing was deleted"),
                 )
             })?;
-        plans.push(history::prune::plan(repository, &inventory, targets));
+        let lines: Vec<_> = targets.iter().map(|target| target.line).collect();
+        let read_failed = |error| {
+            registry_failure(
+                error,
+                &format!("failed to read the builds of `{repository}`; nothing was deleted"),
+            )
+        };
+        let golden = history::classify(&registry, &reference, &inventory, &lines)
+            .await
+            .map_err(read_failed)?;
+        let referenced = history::referenced_by_indexes(&registry, &reference, &inventory)
+            .await
+            .map_err(read_failed)?;
+        let facts = history::prune::Facts {
+            golden: &golden,
+            referenced: &referenced,
+        };
+        plans.push(history::prune::plan(
+            repository, &inventory, targets, &facts,
+        ));
         references.push(reference);
     }
     if options.apply {
@@ -198,7 +218,22 @@ pub(super) async fn rollback(
                 &format!("failed to list `{repository}`; nothing was rolled back"),
             )
         })?;
-    let plan = history::rollback::plan(id, &repository, &inventory, image.version, to)
+    let read_failed = |error| {
+        registry_failure(
+            error,
+            &format!("failed to read the builds of `{repository}`; nothing was rolled back"),
+        )
+    };
+    let golden = history::classify(&registry, &reference, &inventory, &[line])
+        .await
+        .map_err(read_failed)?;
+    // `X` and `latest` stay with higher golden lines; foreign tags count
+    // for nothing.
+    let higher = Ledger::new(&registry, reference.clone(), inventory.versions())
+        .golden_lines_above(line)
+        .await
+        .map_err(read_failed)?;
+    let plan = history::rollback::plan(id, &repository, &inventory, line, to, &golden, &higher)
         .map_err(|error| Failure::new(Exit::Usage, anyhow!("{error}")))?;
     if !dry_run {
         // Oldest first: cut short, the newest build stays the release, so the

@@ -12,6 +12,7 @@ use crate::config::{Config, Image};
 pub use crate::inspect::Floating;
 use crate::labels;
 use crate::plan::short_digest;
+use crate::provenance::{provenance, Foreign};
 use crate::reference::Reference;
 use crate::registry::{Registry, RegistryError};
 
@@ -27,6 +28,8 @@ pub struct Version {
     pub withdrawn: bool,
     /// The line's floating tags (`X.Y`, `X`, `latest`) on this build.
     pub floating: Vec<String>,
+    /// Why this tag is not a golden build; null for a golden build.
+    pub foreign: Option<Foreign>,
 }
 
 /// One configured line and its history.
@@ -111,6 +114,7 @@ async fn list_one(
             base_name: found.label(labels::BASE_NAME),
             base_digest: found.label(labels::BASE_DIGEST),
             withdrawn: withdrawn.contains(&version),
+            foreign: provenance(&version.to_string(), &found).err(),
         });
     }
     let floating = floating_tags
@@ -169,6 +173,9 @@ pub fn render_text(listings: &[Listing]) -> String {
             if version.withdrawn {
                 tags.push("(withdrawn)".to_string());
             }
+            if version.foreign.is_some() {
+                tags.push("(foreign)".to_string());
+            }
             rows.push(vec![
                 version.version.clone(),
                 short_digest(&version.digest),
@@ -203,6 +210,16 @@ pub fn render_text(listings: &[Listing]) -> String {
                 (Some(digest), None) => format!("{} (no exact version)", short_digest(digest)),
             };
             text.push_str(&format!("  {} -> {target}\n", floating.tag));
+        }
+        for version in &listing.versions {
+            if let Some(why) = &version.foreign {
+                let foreign = crate::provenance::ForeignTag {
+                    tag: version.version.clone(),
+                    digest: version.digest.clone(),
+                    why: why.clone(),
+                };
+                text.push_str(&format!("  warning: {foreign}\n"));
+            }
         }
     }
     text

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures::stream::{self, StreamExt};
 
+use crate::provenance::{provenance, Foreign};
 use crate::reference::Reference;
 use crate::registry::{Registry, RegistryError};
 use crate::version::{exact_versions, withdrawn_versions, Exact, Line};
@@ -129,6 +130,63 @@ impl Inventory {
             .max()
             .or_else(|| on.iter().copied().max())
     }
+}
+
+/// Which exact versions of `lines` are golden builds, from the config of
+/// each (read by digest, so two tags on one build cost one manifest read);
+/// a foreign one maps to why it is not.
+pub async fn classify(
+    registry: &dyn Registry,
+    repository: &Reference,
+    inventory: &Inventory,
+    lines: &[Line],
+) -> Result<BTreeMap<Exact, Result<(), Foreign>>, RegistryError> {
+    let versions: Vec<(Exact, String)> = inventory
+        .versions()
+        .into_iter()
+        .filter(|version| lines.contains(&version.line))
+        .filter_map(|version| Some((version, inventory.version_digest(version)?.to_string())))
+        .collect();
+    let read: Vec<(Exact, Result<crate::registry::ImageConfig, RegistryError>)> =
+        stream::iter(versions)
+            .map(|(version, digest)| async move {
+                let config = registry
+                    .image_config(&repository.with_digest(&digest))
+                    .await;
+                (version, config)
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+    let mut classes = BTreeMap::new();
+    for (version, config) in read {
+        classes.insert(version, provenance(&version.to_string(), &config?));
+    }
+    Ok(classes)
+}
+
+/// Every manifest digest that a tagged image index (or manifest list) of
+/// the repository names: deleting one would break that index.
+pub async fn referenced_by_indexes(
+    registry: &dyn Registry,
+    repository: &Reference,
+    inventory: &Inventory,
+) -> Result<BTreeSet<String>, RegistryError> {
+    let digests: BTreeSet<&String> = inventory.tags.values().collect();
+    let children: Vec<Result<Vec<String>, RegistryError>> = stream::iter(digests)
+        .map(|digest| async move {
+            registry
+                .index_children(&repository.with_digest(digest))
+                .await
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    let mut referenced = BTreeSet::new();
+    for found in children {
+        referenced.extend(found?);
+    }
+    Ok(referenced)
 }
 
 /// The floating tags a line can carry: `X.Y`, `X` and `latest`.

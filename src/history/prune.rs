@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::Inventory;
 use crate::plan::short_digest;
+use crate::provenance::Foreign;
 use crate::version::{Exact, Line, WITHDRAWN_SUFFIX};
 
 /// Why a build stays.
@@ -21,6 +22,10 @@ pub enum KeepReason {
     Newest { keep: u32 },
     /// Tags that are not being pruned point at the same manifest.
     Tagged { tags: Vec<String> },
+    /// Not a golden build: golden never deletes what it did not make.
+    Foreign { why: Foreign },
+    /// An image index (or manifest list) in the repository names it.
+    Referenced,
 }
 
 impl std::fmt::Display for KeepReason {
@@ -29,6 +34,12 @@ impl std::fmt::Display for KeepReason {
             KeepReason::Newest { keep } => write!(formatter, "among the newest {keep}"),
             KeepReason::Tagged { tags } => {
                 write!(formatter, "same manifest as {}", tags.join(", "))
+            }
+            KeepReason::Foreign { why } => {
+                write!(formatter, "not a golden build ({why}); never deleted")
+            }
+            KeepReason::Referenced => {
+                write!(formatter, "named by an image index in the repository")
             }
         }
     }
@@ -76,10 +87,20 @@ pub struct Target {
     pub keep: u32,
 }
 
-/// Decides what goes, for `targets` (lines of one repository).
-pub fn plan(repository: &str, inventory: &Inventory, targets: &[Target]) -> Plan {
-    // Each line's builds newest first; those past the newest `keep` are
-    // candidates.
+/// What prune knows of a repository besides its tags.
+pub struct Facts<'a> {
+    /// Which exact versions are golden builds (see [`crate::provenance`]).
+    pub golden: &'a BTreeMap<Exact, Result<(), Foreign>>,
+    /// Digests an image index in the repository names.
+    pub referenced: &'a BTreeSet<String>,
+}
+
+/// Decides what goes, for `targets` (lines of one repository). Only golden
+/// builds count toward `keep` and only they are ever deleted.
+pub fn plan(repository: &str, inventory: &Inventory, targets: &[Target], facts: &Facts) -> Plan {
+    let is_golden = |version: &Exact| matches!(facts.golden.get(version), Some(Ok(())));
+    // Each line's builds newest first; golden ones past the newest `keep`
+    // are candidates.
     let newest_first: Vec<Vec<Exact>> = targets
         .iter()
         .map(|target| {
@@ -93,7 +114,13 @@ pub fn plan(repository: &str, inventory: &Inventory, targets: &[Target]) -> Plan
     let candidates: BTreeSet<Exact> = targets
         .iter()
         .zip(&newest_first)
-        .flat_map(|(target, versions)| versions.iter().skip(target.keep as usize).copied())
+        .flat_map(|(target, versions)| {
+            versions
+                .iter()
+                .filter(|version| is_golden(version))
+                .skip(target.keep as usize)
+                .copied()
+        })
         .collect();
     let goes_with = |tag: &str| {
         let exact = tag.strip_suffix(WITHDRAWN_SUFFIX).unwrap_or(tag);
@@ -111,8 +138,12 @@ pub fn plan(repository: &str, inventory: &Inventory, targets: &[Target]) -> Plan
             let Some(digest) = inventory.version_digest(*version) else {
                 continue;
             };
-            let keep = if !candidates.contains(version) {
+            let keep = if let Some(Err(why)) = facts.golden.get(version) {
+                Some(KeepReason::Foreign { why: why.clone() })
+            } else if !candidates.contains(version) {
                 Some(KeepReason::Newest { keep: target.keep })
+            } else if facts.referenced.contains(digest) {
+                Some(KeepReason::Referenced)
             } else {
                 let tags = inventory.tags_on(digest);
                 let staying: Vec<String> = tags

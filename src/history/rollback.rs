@@ -13,9 +13,12 @@
 
 use serde::Serialize;
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use super::Inventory;
 use crate::plan::short_digest;
-use crate::version::{floating_tags, withdrawn_tag, Exact, Line};
+use crate::provenance::{floating_tags, Foreign};
+use crate::version::{withdrawn_tag, Exact, Line};
 
 /// Why a rollback cannot be done; each says what to do instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,6 +30,12 @@ pub enum RollbackError {
         repository: String,
         line: Line,
         version: Exact,
+        versions: Vec<Exact>,
+    },
+    #[error("{version} is not a golden build ({why}): golden never releases it{}", hint_versions(.versions))]
+    Foreign {
+        version: Exact,
+        why: Foreign,
         versions: Vec<Exact>,
     },
     #[error("{version} was withdrawn by an earlier rollback and is not released again\nhint: `golden rebuild` the image to release a new build, or roll back to one of: {}", list(.versions))]
@@ -102,8 +111,15 @@ pub fn plan(
     inventory: &Inventory,
     line: Line,
     to: Option<Exact>,
+    golden: &BTreeMap<Exact, Result<(), Foreign>>,
+    higher: &BTreeSet<Line>,
 ) -> Result<Plan, RollbackError> {
-    let versions = inventory.line_versions(line);
+    // Only golden builds are rolled back to, withdrawn or counted.
+    let versions: Vec<Exact> = inventory
+        .line_versions(line)
+        .into_iter()
+        .filter(|version| matches!(golden.get(version), Some(Ok(()))))
+        .collect();
     let withdrawn = inventory.withdrawn();
     let releasable: Vec<Exact> = versions
         .iter()
@@ -127,6 +143,21 @@ pub fn plan(
         })
         .unwrap_or(newest_releasable);
     let target = match to {
+        Some(version) if version.line == line && !versions.contains(&version) => {
+            if let Some(Err(why)) = golden.get(&version) {
+                return Err(RollbackError::Foreign {
+                    version,
+                    why: why.clone(),
+                    versions: releasable,
+                });
+            }
+            return Err(RollbackError::UnknownVersion {
+                repository: repository.to_string(),
+                line,
+                version,
+                versions: releasable,
+            });
+        }
         Some(version) if version.line != line || !versions.contains(&version) => {
             return Err(RollbackError::UnknownVersion {
                 repository: repository.to_string(),
@@ -169,8 +200,7 @@ pub fn plan(
                 .to_string(),
         })
         .collect();
-    let all_versions = inventory.versions();
-    let mut moves: Vec<Move> = floating_tags(target, &all_versions)
+    let mut moves: Vec<Move> = floating_tags(target, higher)
         .into_iter()
         .filter_map(|tag| {
             let from = inventory.digest(&tag).map(str::to_string);

@@ -4,9 +4,11 @@
 use super::prune::{self, KeepReason, Target};
 use super::rollback::{self, RollbackError};
 use super::Inventory;
+use crate::provenance::Foreign;
 use crate::reference::Reference;
 use crate::testing::FakeRegistry;
-use crate::version::Exact;
+use crate::version::{Exact, Line};
+use std::collections::{BTreeMap, BTreeSet};
 
 fn inventory(tags: &[(&str, &str)]) -> Inventory {
     Inventory {
@@ -28,6 +30,48 @@ fn target(id: &str, line: &str, keep: u32) -> Target {
         line: line.parse().unwrap(),
         keep,
     }
+}
+
+/// Every exact version of `inventory` as a golden build.
+fn all_golden(inventory: &Inventory) -> BTreeMap<Exact, Result<(), Foreign>> {
+    inventory
+        .versions()
+        .into_iter()
+        .map(|v| (v, Ok(())))
+        .collect()
+}
+
+fn prune_all_golden(repository: &str, inventory: &Inventory, targets: &[Target]) -> prune::Plan {
+    let golden = all_golden(inventory);
+    let facts = prune::Facts {
+        golden: &golden,
+        referenced: &BTreeSet::new(),
+    };
+    prune::plan(repository, inventory, targets, &facts)
+}
+
+fn rollback_all_golden(
+    id: &str,
+    repository: &str,
+    inventory: &Inventory,
+    line: Line,
+    to: Option<Exact>,
+) -> Result<rollback::Plan, RollbackError> {
+    let higher: BTreeSet<Line> = inventory
+        .versions()
+        .into_iter()
+        .map(|v| v.line)
+        .filter(|l| *l > line)
+        .collect();
+    rollback::plan(
+        id,
+        repository,
+        inventory,
+        line,
+        to,
+        &all_golden(inventory),
+        &higher,
+    )
 }
 
 /// (version, kept?) newest first, for one line of a prune plan.
@@ -57,7 +101,7 @@ fn prune_keeps_the_newest_and_whatever_a_tag_needs() {
         ("2.0.0", "b0"),
         ("latest", "b0"),
     ]);
-    let plan = prune::plan("r/x", &inventory, &[target("x", "1.0", 2)]);
+    let plan = prune_all_golden("r/x", &inventory, &[target("x", "1.0", 2)]);
     assert_eq!(
         decisions(&plan, 0),
         vec![
@@ -98,7 +142,7 @@ fn prune_deletes_withdrawn_markers_with_their_build_and_spares_other_lines() {
         ("1.0", "a3"),
         ("2.0.0", "same"),
     ]);
-    let plan = prune::plan("r/x", &inventory, &[target("x", "1.0", 2)]);
+    let plan = prune_all_golden("r/x", &inventory, &[target("x", "1.0", 2)]);
     assert_eq!(
         decisions(&plan, 0),
         vec![
@@ -111,7 +155,7 @@ fn prune_deletes_withdrawn_markers_with_their_build_and_spares_other_lines() {
     assert_eq!(plan.deletions[0].tags, vec!["1.0.1", "1.0.1-withdrawn"]);
     // Pruning both lines together lets the shared manifest go once 2.0.0 goes
     // too; keeping one of 2.0 keeps it.
-    let both = prune::plan(
+    let both = prune_all_golden(
         "r/x",
         &inventory,
         &[target("x", "1.0", 2), target("y", "2.0", 1)],
@@ -122,7 +166,7 @@ fn prune_deletes_withdrawn_markers_with_their_build_and_spares_other_lines() {
 #[test]
 fn prune_with_keep_above_the_count_deletes_nothing() {
     let inventory = inventory(&[("1.0.0", "a0"), ("1.0.1", "a1"), ("1.0", "a1")]);
-    let plan = prune::plan("r/x", &inventory, &[target("x", "1.0", 5)]);
+    let plan = prune_all_golden("r/x", &inventory, &[target("x", "1.0", 5)]);
     assert!(plan.deletions.is_empty());
     assert!(prune::render_text(&[plan], false).contains("nothing to delete"));
 }
@@ -137,7 +181,7 @@ fn rollback_goes_to_the_previous_build_and_withdraws_newer_ones() {
         ("1", "a2"),
         ("latest", "a2"),
     ]);
-    let plan = rollback::plan("x", "r/x", &inventory, "1.0".parse().unwrap(), None).unwrap();
+    let plan = rollback_all_golden("x", "r/x", &inventory, "1.0".parse().unwrap(), None).unwrap();
     assert_eq!(plan.from, "1.0.2");
     assert_eq!(plan.to, "1.0.1");
     let withdrawn: Vec<(&str, &str, &str)> = plan
@@ -171,7 +215,7 @@ fn rollback_leaves_latest_and_major_to_higher_lines() {
         ("2", "d0"),
         ("latest", "d0"),
     ]);
-    let plan = rollback::plan("lts", "r/x", &inventory, "1.4".parse().unwrap(), None).unwrap();
+    let plan = rollback_all_golden("lts", "r/x", &inventory, "1.4".parse().unwrap(), None).unwrap();
     let moved: Vec<&str> = plan.moves.iter().map(|m| m.tag.as_str()).collect();
     assert_eq!(moved, vec!["1", "1.4"]);
     // Tags read by name only (a higher line, a marker) count the same.
@@ -181,10 +225,10 @@ fn rollback_leaves_latest_and_major_to_higher_lines() {
     by_name.unresolved.insert("1.4.1-withdrawn".into());
     // 1.4.1 withdrawn but `1.4` still on it (a rollback cut short): it goes
     // to 1.4.0 and withdraws nothing more.
-    let plan = rollback::plan("lts", "r/x", &by_name, "1.4".parse().unwrap(), None).unwrap();
+    let plan = rollback_all_golden("lts", "r/x", &by_name, "1.4".parse().unwrap(), None).unwrap();
     assert_eq!((plan.to.as_str(), plan.withdraw.len()), ("1.4.0", 0));
     by_name.unresolved.remove("1.4.1-withdrawn");
-    let plan = rollback::plan("lts", "r/x", &by_name, "1.4".parse().unwrap(), None).unwrap();
+    let plan = rollback_all_golden("lts", "r/x", &by_name, "1.4".parse().unwrap(), None).unwrap();
     let moved: Vec<&str> = plan.moves.iter().map(|m| m.tag.as_str()).collect();
     assert_eq!(moved, vec!["1", "1.4"], "latest stays with 2.1");
     // A lower 1.x line never takes `1` from 1.4.
@@ -192,7 +236,8 @@ fn rollback_leaves_latest_and_major_to_higher_lines() {
     with_lower.tags.insert("1.3.0".into(), "sha256:e0".into());
     with_lower.tags.insert("1.3.1".into(), "sha256:e1".into());
     with_lower.tags.insert("1.3".into(), "sha256:e1".into());
-    let plan = rollback::plan("old", "r/x", &with_lower, "1.3".parse().unwrap(), None).unwrap();
+    let plan =
+        rollback_all_golden("old", "r/x", &with_lower, "1.3".parse().unwrap(), None).unwrap();
     let moved: Vec<&str> = plan.moves.iter().map(|m| m.tag.as_str()).collect();
     assert_eq!(moved, vec!["1.3"]);
 }
@@ -209,11 +254,11 @@ fn rollback_to_a_given_version_and_the_refusals() {
         ("2.0.0", "b0"),
     ]);
     let line = "1.0".parse().unwrap();
-    let plan = rollback::plan("x", "r/x", &inventory, line, Some(exact("1.0.0"))).unwrap();
+    let plan = rollback_all_golden("x", "r/x", &inventory, line, Some(exact("1.0.0"))).unwrap();
     let withdrawn: Vec<&str> = plan.withdraw.iter().map(|w| w.tag.as_str()).collect();
     assert_eq!(withdrawn, vec!["1.0.1-withdrawn", "1.0.2-withdrawn"]);
     // Rolling back again from the held build goes one further back.
-    let plan = rollback::plan("x", "r/x", &inventory, line, None).unwrap();
+    let plan = rollback_all_golden("x", "r/x", &inventory, line, None).unwrap();
     assert_eq!((plan.from.as_str(), plan.to.as_str()), ("1.0.2", "1.0.1"));
     let refusals = [
         (Some("1.0.3"), "withdrawn by an earlier rollback"),
@@ -221,18 +266,18 @@ fn rollback_to_a_given_version_and_the_refusals() {
         (Some("2.0.0"), "is not a build of line 1.0"),
     ];
     for (to, expected) in refusals {
-        let error = rollback::plan("x", "r/x", &inventory, line, to.map(exact)).unwrap_err();
+        let error = rollback_all_golden("x", "r/x", &inventory, line, to.map(exact)).unwrap_err();
         let text = error.to_string();
         assert!(text.contains(expected), "{to:?}: {text}");
         assert!(text.contains("hint:"), "{text}");
     }
     let oldest = inventory_with_line_tag_on("a0");
     assert!(matches!(
-        rollback::plan("x", "r/x", &oldest, line, None),
+        rollback_all_golden("x", "r/x", &oldest, line, None),
         Err(RollbackError::NothingOlder { .. })
     ));
     assert!(matches!(
-        rollback::plan("x", "r/x", &inventory, "3.0".parse().unwrap(), None),
+        rollback_all_golden("x", "r/x", &inventory, "3.0".parse().unwrap(), None),
         Err(RollbackError::NothingBuilt { .. })
     ));
 }
@@ -260,4 +305,97 @@ async fn the_inventory_resolves_every_tag() {
         inventory.version_of("sha256:a", "1.0".parse().unwrap()),
         Some(exact("1.0.0"))
     );
+}
+
+#[test]
+fn prune_never_counts_or_deletes_a_foreign_tag_nor_what_an_index_names() {
+    // 1.0.99 was pushed by hand; 1.0.50 is a copy of 1.0.0 retagged;
+    // an index `multi` names 1.0.1's manifest.
+    let inventory = inventory(&[
+        ("1.0.0", "a0"),
+        ("1.0.1", "a1"),
+        ("1.0.2", "a2"),
+        ("1.0.3", "a3"),
+        ("1.0.50", "a0"),
+        ("1.0.99", "f9"),
+        ("multi", "i1"),
+    ]);
+    let mut golden = all_golden(&inventory);
+    golden.insert(exact("1.0.99"), Err(Foreign::NoGoldenLabels));
+    golden.insert(
+        exact("1.0.50"),
+        Err(Foreign::VersionMismatch {
+            label: Some("1.0.0".into()),
+        }),
+    );
+    let referenced = BTreeSet::from(["sha256:a1".to_string()]);
+    let facts = prune::Facts {
+        golden: &golden,
+        referenced: &referenced,
+    };
+    let plan = prune::plan("r/x", &inventory, &[target("x", "1.0", 1)], &facts);
+    let keep = |version: &str| {
+        plan.lines[0]
+            .versions
+            .iter()
+            .find(|e| e.version == version)
+            .unwrap()
+            .keep
+            .clone()
+    };
+    // The foreign ones neither count toward keep = 1 nor go.
+    assert_eq!(keep("1.0.3"), Some(KeepReason::Newest { keep: 1 }));
+    assert!(matches!(keep("1.0.99"), Some(KeepReason::Foreign { .. })));
+    assert!(matches!(keep("1.0.50"), Some(KeepReason::Foreign { .. })));
+    assert_eq!(keep("1.0.1"), Some(KeepReason::Referenced));
+    // 1.0.0 shares its manifest with the foreign 1.0.50, which stays.
+    assert_eq!(
+        keep("1.0.0"),
+        Some(KeepReason::Tagged {
+            tags: vec!["1.0.50".into()]
+        })
+    );
+    assert_eq!(keep("1.0.2"), None);
+    let deleted: Vec<&str> = plan.deletions.iter().map(|d| d.digest.as_str()).collect();
+    assert_eq!(deleted, ["sha256:a2"]);
+}
+
+#[test]
+fn rollback_never_targets_a_foreign_tag() {
+    let inventory = inventory(&[
+        ("1.0.0", "a0"),
+        ("1.0.1", "a1"),
+        ("1.0.99", "f9"),
+        ("1.0", "a1"),
+    ]);
+    let mut golden = all_golden(&inventory);
+    golden.insert(exact("1.0.99"), Err(Foreign::NoGoldenLabels));
+    let line: Line = "1.0".parse().unwrap();
+    let error = rollback::plan(
+        "x",
+        "r/x",
+        &inventory,
+        line,
+        Some(exact("1.0.99")),
+        &golden,
+        &BTreeSet::new(),
+    )
+    .unwrap_err();
+    assert!(matches!(error, RollbackError::Foreign { .. }), "{error}");
+    assert!(error.to_string().contains("not a golden build"), "{error}");
+    // Without --to, the build before the release is chosen, the foreign
+    // higher number withdrawn by nobody and never a target.
+    let plan = rollback::plan(
+        "x",
+        "r/x",
+        &inventory,
+        line,
+        None,
+        &golden,
+        &BTreeSet::new(),
+    )
+    .unwrap();
+    assert_eq!(plan.to, "1.0.0");
+    assert_eq!(plan.withdraw.len(), 1);
+    assert_eq!(plan.withdraw[0].version, "1.0.1");
 }
