@@ -308,6 +308,43 @@ pub fn digest(repository: &str, tag: &str) -> Option<String> {
     }
 }
 
+/// The manifest `repository:tag` as stored: its bytes and media type.
+pub fn manifest(repository: &str, tag: &str) -> (Vec<u8>, String) {
+    let (host, path) = repository.split_once('/').unwrap();
+    let response = ureq::get(&format!("http://{host}/v2/{path}/manifests/{tag}"))
+        .set("Accept", MANIFEST_TYPES)
+        .call()
+        .unwrap_or_else(|e| panic!("registry GET {repository}:{tag}: {e}"));
+    let media_type = response.content_type().to_string();
+    let mut body = Vec::new();
+    std::io::Read::read_to_end(&mut response.into_reader(), &mut body).unwrap();
+    (body, media_type)
+}
+
+/// Stores `body` as the manifest `repository:tag`, as someone other than
+/// golden would (a hand-made index, a retag).
+pub fn put_manifest(repository: &str, tag: &str, body: &[u8], media_type: &str) {
+    let (host, path) = repository.split_once('/').unwrap();
+    ureq::put(&format!("http://{host}/v2/{path}/manifests/{tag}"))
+        .set("Content-Type", media_type)
+        .send_bytes(body)
+        .unwrap_or_else(|e| panic!("registry PUT {repository}:{tag}: {e}"));
+}
+
+/// Tags the manifest of `repository:from` as `to` too, byte for byte.
+pub fn retag(repository: &str, from: &str, to: &str) {
+    let (body, media_type) = manifest(repository, from);
+    put_manifest(repository, to, &body, &media_type);
+}
+
+/// Pushes `image` (a local image) as `repository:tag` with the docker CLI.
+pub fn push_as(image: &str, repository: &str, tag: &str) {
+    let target = format!("{repository}:{tag}");
+    docker(&["tag", image, &target]);
+    docker(&["push", "-q", &target]);
+    docker(&["rmi", &target]);
+}
+
 /// Every tag of `repository`, sorted.
 pub fn tags(repository: &str) -> Vec<String> {
     let (host, path) = repository.split_once('/').unwrap();

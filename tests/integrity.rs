@@ -1,0 +1,168 @@
+//! End to end: tags golden did not write. A foreign `X.Y.N` (pushed by
+//! hand, or a golden manifest retagged under another number) is never
+//! released, promoted, rolled back to, counted toward `keep` or deleted; a
+//! floating tag someone moved is put back; an index that names a build
+//! keeps it from prune. Real engine, real registry.
+
+mod common;
+
+use common::{digest, entry, push_as, put_manifest, retag, tags, Stack};
+
+fn has(tags: &[String], tag: &str) -> bool {
+    tags.iter().any(|t| t == tag)
+}
+
+#[test]
+fn foreign_exact_tags_are_never_released_rolled_back_to_or_pruned() {
+    let stack = Stack::new("foreign_exact");
+    let tools = stack.repository("tools");
+    stack.golden(&["build", "--all"]).expect(0);
+    stack.golden(&["rebuild", "tools"]).expect(0);
+    let release = digest(&tools, "2.1.1").expect("2.1.1 was built");
+    // Someone pushes a plain image as 2.1.99 and retags 2.1.0 as 2.1.200.
+    push_as(&stack.upstream(), &tools, "2.1.99");
+    retag(&tools, "2.1.0", "2.1.200");
+    let old = digest(&tools, "2.1.0").unwrap();
+
+    let plan = stack.golden(&["plan", "--output", "json"]).expect(0);
+    let report = plan.json();
+    let image = entry(&report, "tools");
+    assert_eq!(image["decision"], "up-to-date", "{image:#}");
+    assert_eq!(image["last_version"], "2.1.1", "{image:#}");
+    let foreign: Vec<&str> = image["foreign"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["tag"].as_str().unwrap())
+        .collect();
+    assert_eq!(foreign, ["2.1.200", "2.1.99"], "{image:#}");
+    let text = stack.golden(&["plan"]).expect(0).stdout;
+    assert!(
+        text.contains(
+            "warning: tools: `2.1.200` is not a golden build (its version label says 2.1.0)"
+        ) && text.contains(
+            "warning: tools: `2.1.99` is not a golden build (it carries no golden labels)"
+        ),
+        "{text}"
+    );
+
+    // Before: the retagged 2.1.0 was promoted to 2.1, 2 and latest.
+    stack.golden(&["build", "--all"]).expect(0);
+    for tag in ["2.1", "2", "latest"] {
+        assert_eq!(
+            digest(&tools, tag).as_deref(),
+            Some(release.as_str()),
+            "{tag}"
+        );
+    }
+
+    // The build number still skips past every exact tag.
+    let rebuilt = stack
+        .golden(&["rebuild", "tools", "--output", "json"])
+        .expect(0)
+        .json();
+    assert_eq!(entry(&rebuilt, "tools")["tag"], "2.1.201", "{rebuilt:#}");
+    assert_eq!(
+        digest(&tools, "2.1").unwrap(),
+        digest(&tools, "2.1.201").unwrap()
+    );
+
+    let refused = stack
+        .golden(&["rollback", "tools", "--to", "2.1.99"])
+        .expect(2);
+    assert!(
+        refused
+            .stderr
+            .contains("2.1.99 is not a golden build (it carries no golden labels)"),
+        "{}",
+        refused.stderr
+    );
+
+    // An index someone made that names 2.1.1 keeps it, like the foreign tags.
+    let (_, media_type) = common::manifest(&tools, "2.1.1");
+    let (child, _) = common::manifest(&tools, "2.1.1");
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{
+            "mediaType": media_type,
+            "digest": release,
+            "size": child.len(),
+            "platform": {"architecture": "amd64", "os": "linux"}
+        }]
+    });
+    put_manifest(
+        &tools,
+        "multi",
+        &serde_json::to_vec(&index).unwrap(),
+        "application/vnd.oci.image.index.v1+json",
+    );
+    stack.golden(&["rebuild", "tools"]).expect(0);
+    let ls = stack.golden(&["ls", "tools"]).expect(0).stdout;
+    assert!(
+        ls.contains("(foreign)") && ls.contains("warning: `2.1.99` is not a golden build"),
+        "{ls}"
+    );
+
+    let pruned = stack
+        .golden(&["prune", "tools", "--keep", "1", "--apply"])
+        .expect(0)
+        .stdout;
+    let left = tags(&tools);
+    // keep = 1 counts golden builds only: 2.1.202 stays, 2.1.201 goes;
+    // 2.1.1 stays for the index, 2.1.0 for the foreign 2.1.200 on it.
+    assert!(!has(&left, "2.1.201"), "{left:?}\n{pruned}");
+    for tag in ["2.1.202", "2.1.1", "2.1.0", "2.1.99", "2.1.200", "multi"] {
+        assert!(has(&left, tag), "{tag} was deleted: {left:?}\n{pruned}");
+    }
+    assert_eq!(digest(&tools, "2.1.0").unwrap(), old);
+    assert!(pruned.contains("named by an image index"), "{pruned}");
+    assert!(pruned.contains("never deleted"), "{pruned}");
+}
+
+#[test]
+fn a_floating_tag_someone_moved_is_put_back_registry_side() {
+    let stack = Stack::new("floating_tampered");
+    let base = stack.repository("base");
+    stack.golden(&["build", "--all"]).expect(0);
+    let release = digest(&base, "1.0.0").unwrap();
+    // A foreign image as `latest`, and `1` deleted by pointing it elsewhere.
+    push_as(&stack.upstream(), &base, "latest");
+    push_as(&stack.upstream(), &base, "1");
+    let foreign = digest(&base, "latest").unwrap();
+    assert_ne!(foreign, release);
+
+    let report = stack.golden(&["plan", "--output", "json"]).expect(0).json();
+    let image = entry(&report, "base");
+    assert_eq!(image["decision"], "promote", "{image:#}");
+    let behind: Vec<&str> = image["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "floating-behind")
+        .map(|r| r["tag"].as_str().unwrap())
+        .collect();
+    assert_eq!(behind, ["1", "latest"], "{image:#}");
+
+    let run = stack
+        .golden(&["build", "--all", "--output", "json"])
+        .expect(0)
+        .json();
+    assert_eq!(entry(&run, "base")["decision"], "promoted", "{run:#}");
+    assert_eq!(run["totals"]["promoted"], 1, "{run:#}");
+    assert_eq!(
+        run["totals"]["built"], 0,
+        "a promotion is not a build: {run:#}"
+    );
+    for tag in ["1.0", "1", "latest"] {
+        assert_eq!(
+            digest(&base, tag).as_deref(),
+            Some(release.as_str()),
+            "{tag}"
+        );
+    }
+    // Nothing was rebuilt: no new exact tag.
+    assert!(!has(&tags(&base), "1.0.1"));
+    let again = stack.golden(&["plan", "--output", "json"]).expect(0).json();
+    assert_eq!(entry(&again, "base")["decision"], "up-to-date");
+}
