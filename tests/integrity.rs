@@ -166,3 +166,62 @@ fn a_floating_tag_someone_moved_is_put_back_registry_side() {
     let again = stack.golden(&["plan", "--output", "json"]).expect(0).json();
     assert_eq!(entry(&again, "base")["decision"], "up-to-date");
 }
+
+/// Two machines (here: two spellings of one registry, so two locks) build
+/// one line at once. The slow run pushed 2.1.1; before it moved the
+/// floating tags, the other run published 2.1.2 and moved them. The slow
+/// run's re-read tag list holds 2.1.2, so it leaves the tags there.
+#[test]
+fn a_slow_run_never_moves_floating_tags_below_a_newer_golden_build() {
+    let stack = Stack::new("floating_backwards");
+    let tools = stack.repository("tools");
+    stack.golden(&["build", "--all"]).expect(0);
+    let proxy = common::DelayProxy::start(
+        common::REGISTRY,
+        &format!("/{}/tools/tags/list", stack.namespace),
+        1,
+        std::time::Duration::from_secs(10),
+    );
+    let config = std::fs::read_to_string(stack.config()).unwrap().replace(
+        &format!("host = \"{}\"", common::REGISTRY),
+        &format!("host = \"127.0.0.1:{}\"", proxy.port),
+    );
+    let slow_config = stack.path().join("golden-proxy.toml");
+    std::fs::write(&slow_config, config).unwrap();
+    let slow = std::process::Command::new(env!("CARGO_BIN_EXE_golden"))
+        .arg("-c")
+        .arg(&slow_config)
+        .args(["rebuild", "tools"])
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The slow run has pushed its exact tag and waits on its re-read.
+    let started = std::time::Instant::now();
+    while !has(&tags(&tools), "2.1.1") {
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "the slow run never pushed 2.1.1"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    stack.golden(&["rebuild", "tools"]).expect(0);
+    let newer = digest(&tools, "2.1.2").expect("the other run published 2.1.2");
+    let slow = common::Run::from(slow.wait_with_output().unwrap()).expect(0);
+    for tag in ["2.1", "2", "latest"] {
+        assert_eq!(
+            digest(&tools, tag).as_deref(),
+            Some(newer.as_str()),
+            "{tag}\n{}",
+            slow.stderr
+        );
+    }
+    assert!(
+        slow.stderr.contains(
+            "left the floating tags of line 2.1 alone: 2.1.2, a newer golden build than 2.1.1"
+        ),
+        "{}",
+        slow.stderr
+    );
+}
