@@ -225,3 +225,46 @@ fn a_slow_run_never_moves_floating_tags_below_a_newer_golden_build() {
         slow.stderr
     );
 }
+
+/// `127.0.0.1:5000` and `localhost:5000` are one registry: a run through
+/// either spelling waits for (here: refuses, exit 4) a run through the other.
+#[test]
+fn two_spellings_of_one_registry_share_one_lock() {
+    let (directory, config) = common::one_image_config(
+        common::REGISTRY,
+        &format!("e2e-lock-spelling-{}", std::process::id()),
+        "slow",
+        &format!("FROM {}\n", common::SEED),
+        "",
+    );
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("test = [\"sh\", \"-c\", \"sleep 8\"]\n");
+    std::fs::write(&config, &text).unwrap();
+    let other = directory.path().join("localhost.toml");
+    std::fs::write(
+        &other,
+        text.replace("host = \"127.0.0.1:5000\"", "host = \"localhost:5000\""),
+    )
+    .unwrap();
+    let first = std::process::Command::new(env!("CARGO_BIN_EXE_golden"))
+        .arg("-c")
+        .arg(&config)
+        .args(["build", "--all"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let second = common::golden_at(&other, &["build", "--all"]).expect(4);
+    assert!(
+        second.stderr.contains("another golden run"),
+        "{}",
+        second.stderr
+    );
+    let first = first.wait_with_output().unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+}
