@@ -670,7 +670,11 @@ pub(crate) async fn build_once(
     let started = Instant::now();
     let _lock = lock(project, build.wait_lock, "nothing was built").await?;
     let credentials = credentials(project)?;
-    let engine = DockerEngine::connect(project.config.engine.host.as_deref())
+    let engine_settings = &project.config.engine;
+    let probe_timeout = engine_settings
+        .probe_timeout
+        .unwrap_or(crate::docker::DEFAULT_PROBE_TIMEOUT);
+    let engine = DockerEngine::connect(engine_settings.host.as_deref(), probe_timeout)
         .await
         .map_err(|error| Failure::new(Exit::Unreachable, error))?
         .with_credentials(credentials.clone());

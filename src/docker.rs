@@ -34,8 +34,9 @@ const PROBE_VERSION: ClientVersion = ClientVersion {
     major_version: 1,
     minor_version: 24,
 };
-/// How long the first contact may take before the engine counts as down.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long the first contact waits for an answer unless `[engine]
+/// probe_timeout` says otherwise.
+pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Builds and pushes may take long; this bounds a stalled connection.
 const REQUEST_TIMEOUT_SECONDS: u64 = 3600;
 /// Lines of build output kept for the error of a failed build.
@@ -54,8 +55,12 @@ pub struct DockerEngine {
 }
 
 impl DockerEngine {
-    /// Connects to `configured`, else DOCKER_HOST, else the local socket.
-    pub async fn connect(configured: Option<&str>) -> Result<DockerEngine, EngineError> {
+    /// Connects to `configured`, else DOCKER_HOST, else the local socket,
+    /// waiting up to `probe_timeout` for the engine's first answer.
+    pub async fn connect(
+        configured: Option<&str>,
+        probe_timeout: Duration,
+    ) -> Result<DockerEngine, EngineError> {
         let host = configured
             .map(str::to_string)
             .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()))
@@ -64,17 +69,7 @@ impl DockerEngine {
             host: host.clone(),
             message,
         };
-        let probe = client(&host, &PROBE_VERSION, PROBE_TIMEOUT.as_secs())
-            .map_err(|e| unreachable(e.to_string()))?;
-        let version = tokio::time::timeout(PROBE_TIMEOUT, probe.version())
-            .await
-            .map_err(|_| unreachable(format!("no answer within {}s", PROBE_TIMEOUT.as_secs())))?
-            .map_err(|e| unreachable(describe(&e)))?;
-        let server = version
-            .api_version
-            .as_deref()
-            .and_then(parse_version)
-            .ok_or_else(|| unreachable("the engine did not report its API version".to_string()))?;
+        let server = probe(&host, probe_timeout).await?;
         let chosen = if (server.major_version, server.minor_version)
             < (
                 API_DEFAULT_VERSION.major_version,
@@ -87,7 +82,7 @@ impl DockerEngine {
         let docker = client(&host, &chosen, REQUEST_TIMEOUT_SECONDS)
             .map_err(|e| unreachable(e.to_string()))?;
         let api_version = format!("{}.{}", chosen.major_version, chosen.minor_version);
-        tracing::debug!(%host, api_version, server = ?version.version, "connected to the Docker Engine");
+        tracing::debug!(%host, api_version, "connected to the Docker Engine");
         Ok(DockerEngine {
             docker: docker.with_request_modifier(url_safe_registry_auth),
             host,
@@ -122,6 +117,89 @@ impl DockerEngine {
     /// The API version agreed with the engine.
     pub fn api_version(&self) -> &str {
         &self.api_version
+    }
+}
+
+/// The engine's API version, asked within `timeout`. Connecting first
+/// tells an engine that is down (no socket, nothing listening: fails at
+/// once) from one that accepts the connection but does not answer in time.
+async fn probe(host: &str, timeout: Duration) -> Result<ClientVersion, EngineError> {
+    let unreachable = |message: String| EngineError::Unreachable {
+        host: host.to_string(),
+        message,
+    };
+    let started = std::time::Instant::now();
+    connectable(host, timeout).await.map_err(unreachable)?;
+    let remaining = timeout.saturating_sub(started.elapsed());
+    let seconds = timeout.as_secs().max(1);
+    let probe = client(host, &PROBE_VERSION, seconds).map_err(|e| unreachable(e.to_string()))?;
+    let slow = || EngineError::Slow {
+        host: host.to_string(),
+        waited: timeout,
+    };
+    let version = match tokio::time::timeout(remaining, probe.version()).await {
+        Err(_) => return Err(slow()),
+        Ok(Err(BollardError::RequestTimeoutError)) => return Err(slow()),
+        Ok(Err(error)) => return Err(unreachable(describe(&error))),
+        Ok(Ok(version)) => version,
+    };
+    tracing::debug!(%host, server = ?version.version, "the Docker Engine answered");
+    version
+        .api_version
+        .as_deref()
+        .and_then(parse_version)
+        .ok_or_else(|| unreachable("the engine did not report its API version".to_string()))
+}
+
+/// Opens (and closes) one connection to the engine's socket or port; the
+/// error says why none could be opened.
+async fn connectable(host: &str, timeout: Duration) -> Result<(), String> {
+    let connection = if let Some(path) = host.strip_prefix("unix://") {
+        tokio::time::timeout(timeout, tokio::net::UnixStream::connect(path))
+            .await
+            .map(|result| result.map(drop).map_err(|error| (path.to_string(), error)))
+    } else if let Some(address) = tcp_address(host) {
+        tokio::time::timeout(timeout, tokio::net::TcpStream::connect(address.clone()))
+            .await
+            .map(|result| result.map(drop).map_err(|error| (address, error)))
+    } else {
+        // Another scheme (npipe://): the request itself tells.
+        return Ok(());
+    };
+    match connection {
+        Err(_) => Err(format!(
+            "no connection within {}s",
+            timeout.as_secs().max(1)
+        )),
+        Ok(Ok(())) => Ok(()),
+        Ok(Err((place, error))) => Err(match error.kind() {
+            io::ErrorKind::NotFound => format!("no socket at `{place}`"),
+            io::ErrorKind::ConnectionRefused => {
+                format!("connection refused: nothing listens on `{place}`")
+            }
+            io::ErrorKind::PermissionDenied => {
+                format!("permission denied on `{place}` (is this user in the `docker` group?)")
+            }
+            _ => format!("cannot connect to `{place}`: {error}"),
+        }),
+    }
+}
+
+/// `HOST:PORT` of a `tcp://`, `http://` or `https://` engine address.
+fn tcp_address(host: &str) -> Option<String> {
+    let (scheme, rest) = host.split_once("://")?;
+    let authority = rest.split('/').next()?;
+    if authority.is_empty() {
+        return None;
+    }
+    let has_port = authority
+        .rsplit_once(':')
+        .is_some_and(|(_, port)| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()));
+    match scheme {
+        _ if has_port => Some(authority.to_string()),
+        "tcp" | "http" => Some(format!("{authority}:2375")),
+        "https" => Some(format!("{authority}:2376")),
+        _ => None,
     }
 }
 
@@ -516,6 +594,22 @@ mod tests {
         let sent = request.headers()["X-Registry-Auth"].to_str().unwrap();
         assert!(!sent.contains('+') && !sent.contains('/'), "{sent}");
         assert_eq!(URL_SAFE.decode(sent).unwrap(), json.as_bytes());
+    }
+
+    #[test]
+    fn tcp_engine_addresses_get_their_default_port() {
+        for (host, address) in [
+            ("tcp://127.0.0.1:2375", Some("127.0.0.1:2375")),
+            ("tcp://docker.internal", Some("docker.internal:2375")),
+            ("http://docker.internal/", Some("docker.internal:2375")),
+            ("https://docker.internal", Some("docker.internal:2376")),
+            ("https://[::1]:3000/api", Some("[::1]:3000")),
+            ("tcp://", None),
+            ("npipe:////./pipe/docker_engine", None),
+            ("unix:///var/run/docker.sock", None),
+        ] {
+            assert_eq!(tcp_address(host).as_deref(), address, "{host}");
+        }
     }
 
     #[test]

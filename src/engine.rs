@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -36,6 +37,9 @@ pub struct BuildRequest {
 pub enum EngineError {
     #[error("cannot reach the Docker Engine at `{host}`: {message}")]
     Unreachable { host: String, message: String },
+    /// The engine accepted the connection but did not answer in time.
+    #[error("the Docker Engine at `{host}` did not answer within {}s: it is up but slow (busy?)", .waited.as_secs())]
+    Slow { host: String, waited: Duration },
     #[error("build of `{image}` failed{}: {message}{}", step_text(.step), tail_text(.tail))]
     BuildFailed {
         image: String,
@@ -110,6 +114,11 @@ impl EngineError {
                 "is dockerd running? golden uses `[engine] host` in golden.toml, else DOCKER_HOST, else unix:///var/run/docker.sock"
                     .to_string(),
             ),
+            EngineError::Slow { waited, .. } => Some(format!(
+                "run golden again when the engine is less busy, or let it wait longer: `[engine] probe_timeout = \"{}s\"` in golden.toml (now {}s)",
+                waited.as_secs().saturating_mul(3).max(30),
+                waited.as_secs()
+            )),
             EngineError::PushFailed { message, reference } => {
                 let registry = reference.split('/').next().unwrap_or_default();
                 if message.contains("HTTP response to HTTPS client") {

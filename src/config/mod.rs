@@ -60,7 +60,7 @@ pub const PUBLIC_REGISTRIES: &[&str] = &[
 ];
 /// Retries of a transient registry failure unless `retries` says otherwise.
 pub const DEFAULT_RETRIES: u32 = 4;
-const ENGINE_KEYS: &[&str] = &["host", "network"];
+const ENGINE_KEYS: &[&str] = &["host", "network", "probe_timeout"];
 const DEFAULT_KEYS: &[&str] = &[
     "schedule",
     "pull",
@@ -142,6 +142,8 @@ impl Network {
 pub struct EngineSettings {
     pub host: Option<String>,
     pub network: Network,
+    /// How long the first contact may wait for an answer (default 10s).
+    pub probe_timeout: Option<Duration>,
 }
 
 /// A command run in a container of a new image before anything is pushed.
@@ -569,9 +571,16 @@ impl<'a> Reader<'a> {
             "network",
             "one of \"default\", \"host\" or \"none\"",
         );
+        let probe_timeout = self.value::<ConfigDuration>(
+            table,
+            section,
+            "probe_timeout",
+            "a duration such as \"10s\" or \"1m\"",
+        );
         EngineSettings {
             host: host.map(Spanned::into_inner),
             network: network.map(Spanned::into_inner).unwrap_or_default(),
+            probe_timeout: probe_timeout.map(|timeout| timeout.into_inner().0),
         }
     }
 
