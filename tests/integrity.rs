@@ -268,3 +268,58 @@ fn two_spellings_of_one_registry_share_one_lock() {
         String::from_utf8_lossy(&first.stderr)
     );
 }
+
+/// Label text is somebody else's input: `ls` and `inspect` never send its
+/// control characters to the terminal.
+#[test]
+fn label_text_from_the_registry_never_reaches_the_terminal_raw() {
+    let stack = Stack::new("sanitised_labels");
+    let tools = stack.repository("tools");
+    stack.golden(&["build", "--all"]).expect(0);
+    let context = tempfile::tempdir().unwrap();
+    std::fs::write(
+        context.path().join("Dockerfile"),
+        format!("FROM {}\n", stack.upstream()),
+    )
+    .unwrap();
+    let image = format!("{tools}:2.1.50");
+    let output = std::process::Command::new("docker")
+        .env("DOCKER_BUILDKIT", "0")
+        .args(["build", "-q", "-t", &image])
+        .args([
+            "--label",
+            "org.opencontainers.image.created=\u{1b}[2J\u{1b}]0;owned\u{7}",
+        ])
+        .args([
+            "--label",
+            "org.opencontainers.image.base.name=\u{9b}31mred\rover",
+        ])
+        .args([
+            "--label",
+            "org.opencontainers.image.revision=\u{1b}[8mhidden",
+        ])
+        .arg(context.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    common::docker(&["push", "-q", &image]);
+    common::docker(&["rmi", &image]);
+    for args in [["ls", "tools"], ["inspect", "tools"]] {
+        let run = stack.golden(&args).expect(0);
+        let raw: Vec<char> = run
+            .stdout
+            .chars()
+            .filter(|c| c.is_control() && *c != '\n')
+            .collect();
+        assert!(raw.is_empty(), "{args:?} printed {raw:?}:\n{}", run.stdout);
+        assert!(
+            run.stdout.contains("\\u{1b}[2J"),
+            "{args:?}:\n{}",
+            run.stdout
+        );
+    }
+}
