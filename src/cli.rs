@@ -658,6 +658,30 @@ async fn lock(
         })
 }
 
+/// This run as its smoke-test containers record it: the namespace whose
+/// lock it holds (the lock's key), host and process.
+fn run_owner(project: &Project) -> crate::engine::RunOwner {
+    let settings = &project.config.registry;
+    crate::engine::RunOwner::current(format!("{}/{}", settings.host, settings.namespace))
+}
+
+/// Removes the smoke-test containers that dead runs left running (a
+/// `kill -9` during a test). Not being able to is worth a warning only.
+async fn remove_leftover_tests(engine: &DockerEngine) {
+    match engine.remove_leftover_tests().await {
+        Ok(removed) => {
+            for (container, why) in removed {
+                tracing::warn!(
+                    "removed smoke-test container `{}` of `{}`, {why}",
+                    container.short_id(),
+                    container.image()
+                );
+            }
+        }
+        Err(error) => tracing::warn!("{error}; smoke-test containers of earlier runs may be left"),
+    }
+}
+
 /// One build run: connect, observe, plan, execute; the report of it.
 pub(crate) async fn build_once(
     project: &Project,
@@ -677,7 +701,9 @@ pub(crate) async fn build_once(
     let engine = DockerEngine::connect(engine_settings.host.as_deref(), probe_timeout)
         .await
         .map_err(|error| Failure::new(Exit::Unreachable, error))?
-        .with_credentials(credentials.clone());
+        .with_credentials(credentials.clone())
+        .with_owner(run_owner(project));
+    remove_leftover_tests(&engine).await;
     let registry = connect_registry(project, credentials).await?;
     let (observations, revision) = futures::join!(
         observe(project, &registry, &selection.ids),

@@ -12,9 +12,9 @@ use bollard::auth::DockerCredentials;
 use bollard::errors::Error as BollardError;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
-    BuildImageOptionsBuilder, CreateContainerOptions, KillContainerOptions, LogsOptionsBuilder,
-    PushImageOptionsBuilder, RemoveContainerOptionsBuilder, StartContainerOptions,
-    WaitContainerOptions,
+    BuildImageOptionsBuilder, CreateContainerOptions, KillContainerOptions,
+    ListContainersOptionsBuilder, LogsOptionsBuilder, PushImageOptionsBuilder,
+    RemoveContainerOptionsBuilder, StartContainerOptions, WaitContainerOptions,
 };
 use bollard::{ClientVersion, Docker, API_DEFAULT_VERSION};
 use bytes::Bytes;
@@ -24,7 +24,10 @@ use tokio::sync::mpsc;
 use crate::config::SmokeTest;
 use crate::context::write_tar;
 use crate::credentials::Credentials;
-use crate::engine::{BuildRequest, Engine, EngineError, OnStep};
+use crate::engine::{
+    leftover, process_start, BuildRequest, Engine, EngineError, Leftover, OnStep, RunOwner,
+    TestContainer, SMOKE_TEST_LABEL,
+};
 use crate::reference::Reference;
 
 /// The socket used when neither the config nor DOCKER_HOST names one.
@@ -52,6 +55,8 @@ pub struct DockerEngine {
     api_version: String,
     /// Credentials by registry host, sent with pushes.
     credentials: HashMap<String, Credentials>,
+    /// The run, recorded on its smoke-test containers.
+    owner: Option<RunOwner>,
 }
 
 impl DockerEngine {
@@ -88,6 +93,7 @@ impl DockerEngine {
             host,
             api_version,
             credentials: HashMap::new(),
+            owner: None,
         })
     }
 
@@ -95,6 +101,69 @@ impl DockerEngine {
     pub fn with_credentials(mut self, credentials: HashMap<String, Credentials>) -> DockerEngine {
         self.credentials = credentials;
         self
+    }
+
+    /// Labels smoke-test containers with `owner`, so a later run can tell
+    /// whether they outlived it.
+    pub fn with_owner(mut self, owner: RunOwner) -> DockerEngine {
+        self.owner = Some(owner);
+        self
+    }
+
+    /// Force-removes the smoke-test containers that runs no longer alive
+    /// left behind (a `kill -9` during the test); returns them and why.
+    /// Call it holding the lock of the owner's namespace.
+    pub async fn remove_leftover_tests(
+        &self,
+    ) -> Result<Vec<(TestContainer, Leftover)>, EngineError> {
+        let Some(owner) = &self.owner else {
+            return Ok(Vec::new());
+        };
+        let failed = |action: &str, error: BollardError| EngineError::Api {
+            action: action.to_string(),
+            message: describe(&error),
+        };
+        let filters = HashMap::from([("label", vec![SMOKE_TEST_LABEL])]);
+        let options = ListContainersOptionsBuilder::new()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let listed = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| failed("list smoke-test containers", e))?;
+        let mut removed = Vec::new();
+        for summary in listed {
+            let container = TestContainer {
+                id: summary.id.unwrap_or_default(),
+                labels: summary.labels.unwrap_or_default().into_iter().collect(),
+            };
+            let Some(why) = leftover(&container, owner, &process_start) else {
+                continue;
+            };
+            let removal = RemoveContainerOptionsBuilder::new()
+                .force(true)
+                .v(true)
+                .build();
+            match self
+                .docker
+                .remove_container(&container.id, Some(removal))
+                .await
+            {
+                Ok(()) => removed.push((container, why)),
+                // Gone already: another run removed it first.
+                Err(BollardError::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => {}
+                Err(error) => {
+                    let action =
+                        format!("remove the smoke-test container `{}`", container.short_id());
+                    return Err(failed(&action, error));
+                }
+            }
+        }
+        Ok(removed)
     }
 
     /// What the engine is sent for `host`, if golden has credentials for it.
@@ -437,10 +506,7 @@ impl Engine for DockerEngine {
             image: Some(image.to_string()),
             cmd: Some(test.command.clone()),
             network_disabled: Some(true),
-            labels: Some(HashMap::from([(
-                "io.golden.smoke-test".to_string(),
-                image.to_string(),
-            )])),
+            labels: Some(self.test_labels(image)),
             host_config: Some(HostConfig {
                 network_mode: Some("none".to_string()),
                 ..HostConfig::default()
@@ -495,6 +561,14 @@ impl Engine for DockerEngine {
 }
 
 impl DockerEngine {
+    /// The labels of a smoke-test container of `image`.
+    fn test_labels(&self, image: &str) -> HashMap<String, String> {
+        let mut labels: HashMap<String, String> =
+            self.owner.iter().flat_map(RunOwner::labels).collect();
+        labels.insert(SMOKE_TEST_LABEL.to_string(), image.to_string());
+        labels
+    }
+
     /// Starts the container and waits for it; `Err` says how it failed.
     async fn run_test_container(&self, id: &str, timeout: Duration) -> Result<(), String> {
         self.docker

@@ -1,5 +1,6 @@
-//! End to end: overlapping runs of one config never build at once, and a
-//! signal stops a run cleanly, against the real engine and registry.
+//! End to end: overlapping runs of one config never build at once, a
+//! signal stops a run cleanly, and what a killed run left running is
+//! cleaned up by the next one, against the real engine and registry.
 
 mod common;
 
@@ -7,7 +8,7 @@ use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{digest, tags, Run, Stack};
+use common::{digest, golden_at, one_image_config, tags, Run, Stack, REGISTRY, SEED};
 
 /// Starts `golden ARGS` in the background with stderr in a file.
 fn spawn(stack: &Stack, args: &[&str], log: &str) -> (Child, std::path::PathBuf) {
@@ -137,4 +138,144 @@ fn sigterm_lets_the_image_in_flight_finish_and_starts_nothing_new() {
     // The lock is released: the next run finishes the rest.
     stack.golden(&["build", "--all"]).expect(0);
     assert!(digest(&stack.repository("runtime"), "3.0.0").is_some());
+}
+
+/// The ids of the containers (running or not) with label `label`.
+fn containers(label: &str, all: bool) -> Vec<String> {
+    let mut args = vec!["ps", "-q", "--no-trunc", "--filter"];
+    let filter = format!("label={label}");
+    args.push(&filter);
+    if all {
+        args.push("-a");
+    }
+    let output = Command::new("docker").args(&args).output().unwrap();
+    assert!(output.status.success(), "docker {args:?}");
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Kills a run and removes its smoke-test containers however the test ends.
+struct Cleanup {
+    child: Option<Child>,
+    label: String,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        for id in containers(&self.label, true) {
+            let _ = Command::new("docker").args(["rm", "-f", &id]).output();
+        }
+    }
+}
+
+#[test]
+fn a_smoke_test_container_left_by_a_killed_run_is_removed_by_the_next_run_but_a_live_runs_is_not() {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let unique = format!("{}-{nanos}", std::process::id());
+    let namespace = format!("e2e-leftover-{unique}");
+    let (_directory, config) = one_image_config(
+        REGISTRY,
+        &namespace,
+        "sleepy",
+        &format!("FROM {SEED}\n"),
+        "",
+    );
+    let image = format!("{REGISTRY}/{namespace}/sleepy:1.0.0");
+    let label = format!("io.golden.smoke-test={image}");
+    let with_test = |test: &str| {
+        let text = std::fs::read_to_string(&config).unwrap();
+        let text = text.split("test = ").next().unwrap().to_string();
+        std::fs::write(
+            &config,
+            format!("{text}test = {test}\ntest_timeout = \"10m\"\n"),
+        )
+        .unwrap();
+    };
+    with_test(r#"["sleep", "300"]"#);
+    let child = Command::new(env!("CARGO_BIN_EXE_golden"))
+        .arg("-c")
+        .arg(&config)
+        .args(["build", "--all"])
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut cleanup = Cleanup {
+        child: Some(child),
+        label: label.clone(),
+    };
+    let started = Instant::now();
+    let container = loop {
+        if let Some(id) = containers(&label, false).pop() {
+            break id;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the smoke-test container never ran"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+
+    // A run on another namespace while the first one is alive leaves the
+    // first one's test container running.
+    let other_namespace = format!("e2e-leftover-other-{unique}");
+    let (_other_directory, other) = one_image_config(
+        REGISTRY,
+        &other_namespace,
+        "quick",
+        &format!("FROM {SEED}\n"),
+        "",
+    );
+    let other_run = golden_at(&other, &["build", "--all"]).expect(0);
+    assert!(
+        !other_run.stderr.contains("removed"),
+        "{}",
+        other_run.stderr
+    );
+    assert_eq!(
+        containers(&label, false),
+        vec![container.clone()],
+        "a live run's smoke test keeps running"
+    );
+
+    let mut child = cleanup.child.take().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        containers(&label, false),
+        vec![container.clone()],
+        "kill -9 leaves the smoke-test container running"
+    );
+
+    with_test(r#"["true"]"#);
+    let next = golden_at(&config, &["build", "--all"]).expect(0);
+    assert!(
+        next.stderr.contains(&format!(
+            "removed smoke-test container `{}` of `{image}`",
+            &container[..12]
+        )),
+        "{}",
+        next.stderr
+    );
+    assert!(
+        next.stderr.contains("which is no longer running"),
+        "{}",
+        next.stderr
+    );
+    assert!(
+        containers(&label, true).is_empty(),
+        "the leftover is gone (and the new run removed its own)"
+    );
+    assert!(digest(&format!("{REGISTRY}/{namespace}/sleepy"), "1.0.0").is_some());
 }
