@@ -4,6 +4,12 @@
 //! digest over them, and the context as a tar written to any `io::Write`
 //! one file at a time, so the context is never held in memory.
 //!
+//! Non-regular files go in as the docker CLI sends them: a FIFO or a device
+//! as a header of its type (devices with major and minor), never opened or
+//! read; a socket is left out with a warning. Regular files are opened
+//! without blocking and checked to still be regular files, so a file that
+//! became a FIFO since the listing cannot hang a run either.
+//!
 //! Synchronous file I/O only: callers run it on a blocking thread.
 
 use std::io::{self, Read, Write};
@@ -119,9 +125,25 @@ fn parents(path: &str) -> impl Iterator<Item = &str> {
 /// What a context entry is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {
-    File { executable: bool },
+    File {
+        executable: bool,
+    },
     Directory,
-    Symlink { target: PathBuf },
+    Symlink {
+        target: PathBuf,
+    },
+    /// A named pipe: sent as a header only, its content is never read.
+    Fifo,
+    /// A character device: sent as a header with its numbers.
+    CharDevice {
+        major: u32,
+        minor: u32,
+    },
+    /// A block device: sent as a header with its numbers.
+    BlockDevice {
+        major: u32,
+        minor: u32,
+    },
 }
 
 /// One entry that goes into the context.
@@ -182,13 +204,80 @@ pub fn entries(
                     .into_io_error()
                     .unwrap_or_else(|| io::Error::other("metadata")),
             })?;
-            Kind::File {
-                executable: is_executable(&metadata),
+            match special_kind(&metadata) {
+                Special::Regular => Kind::File {
+                    executable: is_executable(&metadata),
+                },
+                Special::Kind(kind) => kind,
+                Special::Socket => {
+                    tracing::warn!(
+                        "skipping the socket `{path}` in the build context `{}`: a socket cannot be sent to the engine (the docker CLI skips it too)",
+                        context.display()
+                    );
+                    continue;
+                }
             }
         };
         entries.push(Entry { path, kind });
     }
     Ok(entries)
+}
+
+/// A file that is neither a directory nor a symlink, by its type.
+enum Special {
+    Regular,
+    Kind(Kind),
+    Socket,
+}
+
+#[cfg(unix)]
+fn special_kind(metadata: &std::fs::Metadata) -> Special {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let file_type = metadata.file_type();
+    let (major, minor) = device_numbers(metadata.rdev());
+    if file_type.is_fifo() {
+        Special::Kind(Kind::Fifo)
+    } else if file_type.is_char_device() {
+        Special::Kind(Kind::CharDevice { major, minor })
+    } else if file_type.is_block_device() {
+        Special::Kind(Kind::BlockDevice { major, minor })
+    } else if file_type.is_socket() {
+        Special::Socket
+    } else {
+        Special::Regular
+    }
+}
+
+#[cfg(not(unix))]
+fn special_kind(_: &std::fs::Metadata) -> Special {
+    Special::Regular
+}
+
+/// Major and minor of a device number, in Linux's (glibc's) encoding.
+fn device_numbers(device: u64) -> (u32, u32) {
+    let major = ((device >> 32) & 0xffff_f000) | ((device >> 8) & 0x0000_0fff);
+    let minor = ((device >> 12) & 0xffff_ff00) | (device & 0x0000_00ff);
+    (major as u32, minor as u32)
+}
+
+/// Opens `path` for reading only if it is a regular file: without
+/// following a symlink and without blocking (a FIFO put in its place since
+/// the listing would otherwise block the open forever).
+fn open_regular(path: &Path) -> io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW);
+    }
+    let file = options.open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::other(
+            "it is no longer a regular file (it changed after golden listed the context)",
+        ));
+    }
+    Ok(file)
 }
 
 #[cfg(unix)]
@@ -210,8 +299,9 @@ pub struct RecipeInputs<'a> {
 }
 
 /// sha256 over the Dockerfile path, every kept file's path, content and
-/// executable bit, every symlink's target, every directory's path, the build
-/// args and the labels, in sorted order. Timestamps, owners and permission
+/// executable bit, every symlink's target, every directory's path, every
+/// FIFO's path and every device's path and numbers (never their content),
+/// the build args and the labels, in sorted order. Timestamps, owners and permission
 /// bits other than "executable" are left out, so two checkouts of the same
 /// tree give the same digest.
 pub fn recipe_digest(
@@ -229,9 +319,16 @@ pub fn recipe_digest(
         match &entry.kind {
             Kind::Directory => hasher.update(format!("D {:?}\n", entry.path)),
             Kind::Symlink { target } => hasher.update(format!("L {:?} {:?}\n", entry.path, target)),
+            Kind::Fifo => hasher.update(format!("P {:?}\n", entry.path)),
+            Kind::CharDevice { major, minor } => {
+                hasher.update(format!("C {:?} {major}:{minor}\n", entry.path))
+            }
+            Kind::BlockDevice { major, minor } => {
+                hasher.update(format!("B {:?} {major}:{minor}\n", entry.path))
+            }
             Kind::File { executable } => {
                 let path = context.join(&entry.path);
-                let mut file = std::fs::File::open(&path).map_err(|source| ContextError::Read {
+                let mut file = open_regular(&path).map_err(|source| ContextError::Read {
                     path: path.clone(),
                     source,
                 })?;
@@ -266,6 +363,9 @@ pub fn recipe_digest(
     Ok(format!("sha256:{:x}", hasher.finalize()))
 }
 
+/// The mtime of every entry: what `tar::HeaderMode::Deterministic` sets.
+const FIXED_MTIME: u64 = 1153704088;
+
 /// Writes `entries` of `context` as a tar to `writer`, one file at a time.
 /// The file at `replace.0` gets the content `replace.1` instead (the
 /// Dockerfile with its base pinned). Headers are deterministic: no owners,
@@ -281,25 +381,69 @@ pub fn write_tar<W: Write>(
     builder.follow_symlinks(false);
     for entry in entries {
         let path = context.join(&entry.path);
-        match replace {
-            Some((name, content)) if name == entry.path => {
-                let mut header = tar::Header::new_gnu();
+        let read = |source| ContextError::Read {
+            path: path.clone(),
+            source,
+        };
+        match (&entry.kind, replace) {
+            (_, Some((name, content))) if name == entry.path => {
+                let mut header = header(tar::EntryType::Regular, 0o644);
                 header.set_size(content.len() as u64);
-                header.set_mode(0o644);
-                header.set_mtime(1153704088);
-                header.set_entry_type(tar::EntryType::Regular);
                 builder
                     .append_data(&mut header, &entry.path, content)
                     .map_err(ContextError::Write)?;
             }
-            _ => {
+            (Kind::File { .. }, _) => {
+                let file = open_regular(&path).map_err(read)?;
+                let metadata = file.metadata().map_err(read)?;
+                let mut header = tar::Header::new_gnu();
+                header.set_metadata_in_mode(&metadata, tar::HeaderMode::Deterministic);
+                builder
+                    .append_data(&mut header, &entry.path, file)
+                    .map_err(read)?;
+            }
+            (Kind::Directory | Kind::Symlink { .. }, _) => {
                 builder
                     .append_path_with_name(&path, &entry.path)
-                    .map_err(|source| ContextError::Read { path, source })?;
+                    .map_err(read)?;
+            }
+            (Kind::Fifo, _) => {
+                let mut header = header(tar::EntryType::Fifo, 0o644);
+                builder
+                    .append_data(&mut header, &entry.path, io::empty())
+                    .map_err(ContextError::Write)?;
+            }
+            (Kind::CharDevice { major, minor } | Kind::BlockDevice { major, minor }, _) => {
+                let entry_type = match entry.kind {
+                    Kind::BlockDevice { .. } => tar::EntryType::Block,
+                    _ => tar::EntryType::Char,
+                };
+                let mut header = header(entry_type, 0o644);
+                header
+                    .set_device_major(*major)
+                    .map_err(ContextError::Write)?;
+                header
+                    .set_device_minor(*minor)
+                    .map_err(ContextError::Write)?;
+                builder
+                    .append_data(&mut header, &entry.path, io::empty())
+                    .map_err(ContextError::Write)?;
             }
         }
     }
     builder.into_inner().map_err(ContextError::Write)
+}
+
+/// A deterministic header of `entry_type` with no content yet.
+fn header(entry_type: tar::EntryType, mode: u32) -> tar::Header {
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(entry_type);
+    header.set_mode(mode);
+    header.set_mtime(FIXED_MTIME);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_size(0);
+    header
 }
 
 #[cfg(test)]
@@ -456,6 +600,135 @@ mod tests {
         )
         .unwrap();
         assert_ne!(changed, first, "build args count");
+    }
+
+    /// A context holding a FIFO `pipe`, a socket `sock` and a file `a.txt`;
+    /// the socket's listener is returned to keep it open.
+    #[cfg(unix)]
+    fn special_tree() -> (tempfile::TempDir, std::os::unix::net::UnixListener) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.txt"), "a").unwrap();
+        let status = std::process::Command::new("mkfifo")
+            .arg(dir.path().join("pipe"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "mkfifo");
+        let socket = std::os::unix::net::UnixListener::bind(dir.path().join("sock")).unwrap();
+        (dir, socket)
+    }
+
+    /// Runs `work` on a thread and fails the test if it blocks: a FIFO
+    /// that is opened for reading blocks until a writer comes.
+    fn without_blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || sender.send(work()));
+        receiver
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("blocked on a FIFO in the context")
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_is_listed_hashed_and_sent_without_being_read_and_a_socket_is_skipped() {
+        let (dir, _socket) = special_tree();
+        let root = dir.path().to_path_buf();
+        let list = entries(&root, &Ignore::default(), &[]).unwrap();
+        let kinds: Vec<(&str, &Kind)> = list.iter().map(|e| (e.path.as_str(), &e.kind)).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                ("a.txt", &Kind::File { executable: false }),
+                ("pipe", &Kind::Fifo)
+            ],
+            "the socket is skipped"
+        );
+        let inputs = (root.clone(), list.clone());
+        let digest = without_blocking(move || {
+            let none = BTreeMap::new();
+            let recipe = RecipeInputs {
+                dockerfile: "Dockerfile",
+                build_args: &none,
+                labels: &none,
+            };
+            recipe_digest(&inputs.0, &inputs.1, &recipe).unwrap()
+        });
+        assert!(digest.starts_with("sha256:"));
+        let bytes = without_blocking(move || write_tar(Vec::new(), &root, &list, None).unwrap());
+        let mut archive = tar::Archive::new(bytes.as_slice());
+        let headers: Vec<(String, tar::EntryType, u64)> = archive
+            .entries()
+            .unwrap()
+            .map(|entry| {
+                let entry = entry.unwrap();
+                let header = entry.header();
+                (
+                    header.path().unwrap().to_string_lossy().to_string(),
+                    header.entry_type(),
+                    header.size().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            headers,
+            vec![
+                ("a.txt".to_string(), tar::EntryType::Regular, 1),
+                ("pipe".to_string(), tar::EntryType::Fifo, 0)
+            ]
+        );
+    }
+
+    #[test]
+    fn devices_go_into_the_tar_as_headers_with_their_numbers_and_count_in_the_recipe() {
+        let dir = tempfile::tempdir().unwrap();
+        // Never touched on disk: a device's entry is written from its kind.
+        let list = vec![
+            Entry {
+                path: "dev/null".to_string(),
+                kind: Kind::CharDevice { major: 1, minor: 3 },
+            },
+            Entry {
+                path: "dev/loop0".to_string(),
+                kind: Kind::BlockDevice { major: 7, minor: 0 },
+            },
+        ];
+        let bytes = write_tar(Vec::new(), dir.path(), &list, None).unwrap();
+        let mut archive = tar::Archive::new(bytes.as_slice());
+        let headers: Vec<(String, tar::EntryType, u32, u32)> = archive
+            .entries()
+            .unwrap()
+            .map(|entry| {
+                let header = entry.unwrap().header().clone();
+                (
+                    header.path().unwrap().to_string_lossy().to_string(),
+                    header.entry_type(),
+                    header.device_major().unwrap().unwrap(),
+                    header.device_minor().unwrap().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            headers,
+            vec![
+                ("dev/null".to_string(), tar::EntryType::Char, 1, 3),
+                ("dev/loop0".to_string(), tar::EntryType::Block, 7, 0)
+            ]
+        );
+        let none = BTreeMap::new();
+        let inputs = RecipeInputs {
+            dockerfile: "Dockerfile",
+            build_args: &none,
+            labels: &none,
+        };
+        let mut other = list.clone();
+        other[0].kind = Kind::CharDevice { major: 1, minor: 5 };
+        assert_ne!(
+            recipe_digest(dir.path(), &list, &inputs).unwrap(),
+            recipe_digest(dir.path(), &other, &inputs).unwrap(),
+            "a device's numbers count"
+        );
+        assert_eq!(device_numbers(0x0103), (1, 3));
+        // glibc's makedev(259, 261): minor bits above 8 sit at bit 20.
+        assert_eq!(device_numbers(0x11_0305), (259, 261));
     }
 
     #[test]

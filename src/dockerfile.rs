@@ -86,6 +86,7 @@ impl Dockerfile {
         text: &str,
         build_args: &BTreeMap<String, String>,
     ) -> Result<Self, DockerfileError> {
+        let text = without_bom(text);
         let escape = escape_directive(text);
         let mut arguments: BTreeMap<String, String> = BTreeMap::new();
         let mut stages: Vec<Stage> = Vec::new();
@@ -238,9 +239,15 @@ struct Instruction {
     last_line: usize,
 }
 
+/// `text` without a leading UTF-8 byte order mark, which the engine strips
+/// as well (editors on Windows write one).
+fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
 /// The escape character from a `# escape=` parser directive, else `\`.
 fn escape_directive(text: &str) -> char {
-    for line in text.lines() {
+    for line in without_bom(text).lines() {
         let Some(comment) = line.trim().strip_prefix('#') else {
             break;
         };
@@ -549,6 +556,8 @@ mod tests {
             ("digest", "FROM busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n", vec![], "busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
             ("arg after from does not apply", "ARG T=1\nFROM a:$T\nARG T=2\nFROM b:$T\n", vec![], "b:1"),
             ("crlf", "ARG T=4\r\nFROM busybox:$T\r\n", vec![], "busybox:4"),
+            ("byte order mark", "\u{feff}FROM busybox:5\n", vec![], "busybox:5"),
+            ("byte order mark before a directive", "\u{feff}# escape=`\nFROM `\n  busybox:6\n", vec![], "busybox:6"),
         ];
         for (name, text, build_args, expected) in cases {
             if name == "comments and blank lines" {
