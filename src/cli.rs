@@ -258,6 +258,12 @@ pub fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(run(cli, progress));
+    if matches!(&result, Err(failure) if matches!(failure.exit, Exit::Interrupted | Exit::Terminated))
+    {
+        // A blocking task abandoned by the signal (hashing a large context)
+        // must not hold the exit up.
+        runtime.shutdown_background();
+    }
     match result {
         Ok(exit) => ExitCode::from(exit as u8),
         Err(failure) => {
@@ -652,10 +658,26 @@ async fn lock(
         .map_err(|error| {
             let exit = match error {
                 crate::lock::LockError::Busy { .. } => Exit::Locked,
-                crate::lock::LockError::Io { .. } => Exit::Usage,
+                _ => Exit::Usage,
             };
             Failure::new(exit, anyhow::Error::new(error).context(what))
         })
+}
+
+/// The failure of a run that a signal stopped before it built anything.
+fn stopped_before_building(code: i32) -> Failure {
+    let exit = if code == crate::signals::INTERRUPTED {
+        Exit::Interrupted
+    } else {
+        Exit::Terminated
+    };
+    Failure::new(
+        exit,
+        anyhow::anyhow!(
+            "stopped by {} before anything was built (golden was waiting for the lock, the engine or the registry)",
+            crate::signals::name(code)
+        ),
+    )
 }
 
 /// This run as its smoke-test containers record it: the namespace whose
@@ -692,23 +714,32 @@ pub(crate) async fn build_once(
     progress: Arc<dyn Progress>,
 ) -> Result<Report, Failure> {
     let started = Instant::now();
-    let _lock = lock(project, build.wait_lock, "nothing was built").await?;
-    let credentials = credentials(project)?;
-    let engine_settings = &project.config.engine;
-    let probe_timeout = engine_settings
-        .probe_timeout
-        .unwrap_or(crate::docker::DEFAULT_PROBE_TIMEOUT);
-    let engine = DockerEngine::connect(engine_settings.host.as_deref(), probe_timeout)
-        .await
-        .map_err(|error| Failure::new(Exit::Unreachable, error))?
-        .with_credentials(credentials.clone())
-        .with_owner(run_owner(project));
-    remove_leftover_tests(&engine).await;
-    let registry = connect_registry(project, credentials).await?;
-    let (observations, revision) = futures::join!(
-        observe(project, &registry, &selection.ids),
-        revision(&project.config)
-    );
+    // Nothing is built before the plan, so a signal abandons this phase at
+    // once instead of waiting for a registry that does not answer.
+    let prepare = async {
+        let run_lock = lock(project, build.wait_lock, "nothing was built").await?;
+        let credentials = credentials(project)?;
+        let engine_settings = &project.config.engine;
+        let probe_timeout = engine_settings
+            .probe_timeout
+            .unwrap_or(crate::docker::DEFAULT_PROBE_TIMEOUT);
+        let engine = DockerEngine::connect(engine_settings.host.as_deref(), probe_timeout)
+            .await
+            .map_err(|error| Failure::new(Exit::Unreachable, error))?
+            .with_credentials(credentials.clone())
+            .with_owner(run_owner(project));
+        remove_leftover_tests(&engine).await;
+        let registry = connect_registry(project, credentials).await?;
+        let (observations, revision) = futures::join!(
+            observe(project, &registry, &selection.ids),
+            revision(&project.config)
+        );
+        Ok::<_, Failure>((run_lock, engine, registry, observations, revision))
+    };
+    let (_lock, engine, registry, observations, revision) = tokio::select! {
+        code = crate::signals::stopped(stop) => return Err(stopped_before_building(code)),
+        prepared = prepare => prepared?,
+    };
     let steps = plan(
         project,
         &observations,

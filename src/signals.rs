@@ -58,3 +58,25 @@ pub fn listen(stop: Stop, wake: Arc<Notify>) {
         }
     });
 }
+
+/// Resolves with the exit code (130, 143) once a signal asked the run to
+/// stop, for phases that can be abandoned: a run that has not started to
+/// build (waiting for the lock, reading the registry and the engine, hashing
+/// contexts) stops at once instead of waiting for a slow registry.
+pub async fn stopped(stop: &Stop) -> i32 {
+    loop {
+        if let Some(code) = stop.signal_code() {
+            return code;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// The name of the signal behind exit code `code`.
+pub fn name(code: i32) -> &'static str {
+    if code == INTERRUPTED {
+        "SIGINT"
+    } else {
+        "SIGTERM"
+    }
+}
