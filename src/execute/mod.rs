@@ -782,12 +782,8 @@ pub fn hint(error: &anyhow::Error) -> Option<String> {
         if let Some(engine) = cause.downcast_ref::<crate::engine::EngineError>() {
             return engine.hint();
         }
-        if let Some(crate::lock::LockError::Busy { .. }) =
-            cause.downcast_ref::<crate::lock::LockError>()
-        {
-            return Some(
-                "let the other run finish, or pass --wait-lock 10m to wait for it".to_string(),
-            );
+        if let Some(lock) = cause.downcast_ref::<crate::lock::LockError>() {
+            return lock.hint();
         }
         cause
             .downcast_ref::<crate::registry::RegistryError>()
