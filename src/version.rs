@@ -146,17 +146,91 @@ pub fn exact_versions<'a>(tags: impl IntoIterator<Item = &'a str>) -> Vec<Exact>
 /// the registry, beside the build it withdraws, and goes with it on prune.
 pub const WITHDRAWN_SUFFIX: &str = "-withdrawn";
 
-/// The tag that withdraws `version`.
-pub fn withdrawn_tag(version: Exact) -> String {
-    format!("{version}{WITHDRAWN_SUFFIX}")
+/// What a rollback that names a withdrawn build appends to restore it.
+pub const RESTORED_SUFFIX: &str = "-restored";
+
+/// A rollback's marker on a build. A registry cannot delete one tag, so a
+/// withdrawal is undone by a newer marker: generation 0 is the plain
+/// `X.Y.N-withdrawn`, later ones are `X.Y.N-restored.1`,
+/// `X.Y.N-withdrawn.2`, ...; the highest generation says the state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Marker {
+    Withdrawn,
+    Restored,
 }
 
-/// The exact versions a rollback withdrew, read from their marker tags.
+/// The version, generation and kind of a marker tag.
+pub fn parse_marker(tag: &str) -> Option<(Exact, u64, Marker)> {
+    for (suffix, marker) in [
+        (WITHDRAWN_SUFFIX, Marker::Withdrawn),
+        (RESTORED_SUFFIX, Marker::Restored),
+    ] {
+        let Some((version, rest)) = tag.split_once(suffix) else {
+            continue;
+        };
+        let Ok(version) = version.parse::<Exact>() else {
+            continue;
+        };
+        let generation = match rest.strip_prefix('.') {
+            None if rest.is_empty() && marker == Marker::Withdrawn => 0,
+            Some(number) => match number.parse::<u64>() {
+                Ok(generation) if generation > 0 && number == generation.to_string() => generation,
+                _ => continue,
+            },
+            None => continue,
+        };
+        return Some((version, generation, marker));
+    }
+    None
+}
+
+/// The tag of a marker.
+pub fn marker_tag(version: Exact, generation: u64, marker: Marker) -> String {
+    let suffix = match marker {
+        Marker::Withdrawn => WITHDRAWN_SUFFIX,
+        Marker::Restored => RESTORED_SUFFIX,
+    };
+    match generation {
+        0 => format!("{version}{suffix}"),
+        generation => format!("{version}{suffix}.{generation}"),
+    }
+}
+
+/// The newest marker of each version that has one.
+pub fn markers<'a>(
+    tags: impl IntoIterator<Item = &'a str>,
+) -> std::collections::BTreeMap<Exact, (u64, Marker)> {
+    let mut newest = std::collections::BTreeMap::new();
+    for (version, generation, marker) in tags.into_iter().filter_map(parse_marker) {
+        let entry = newest.entry(version).or_insert((generation, marker));
+        if generation > entry.0 {
+            *entry = (generation, marker);
+        }
+    }
+    newest
+}
+
+/// The marker tag that changes `version` to `marker` next: generation 0
+/// for a first withdrawal, else one above its newest marker.
+pub fn next_marker<'a>(
+    tags: impl IntoIterator<Item = &'a str>,
+    version: Exact,
+    marker: Marker,
+) -> String {
+    let generation = markers(tags)
+        .get(&version)
+        .map_or(0, |(generation, _)| generation + 1);
+    marker_tag(version, generation, marker)
+}
+
+/// The exact versions a rollback withdrew and did not restore, read from
+/// their marker tags.
 pub fn withdrawn_versions<'a>(tags: impl IntoIterator<Item = &'a str>) -> Vec<Exact> {
-    exact_versions(
-        tags.into_iter()
-            .filter_map(|tag| tag.strip_suffix(WITHDRAWN_SUFFIX)),
-    )
+    markers(tags)
+        .into_iter()
+        .filter(|(_, (_, marker))| *marker == Marker::Withdrawn)
+        .map(|(version, _)| version)
+        .collect()
 }
 
 /// The newest exact version of `line` among `versions` that was not
@@ -289,11 +363,49 @@ mod tests {
         );
         assert_eq!(release_in_line(line, &versions, &[]), Some(exact("8.0.19")));
         assert_eq!(next_build(line, &versions), exact("8.0.20"));
-        assert_eq!(withdrawn_tag(exact("8.0.19")), "8.0.19-withdrawn");
+        assert_eq!(
+            next_marker(tags, exact("8.0.17"), Marker::Withdrawn),
+            "8.0.17-withdrawn"
+        );
+        assert_eq!(
+            next_marker(tags, exact("8.0.19"), Marker::Restored),
+            "8.0.19-restored.1"
+        );
         assert_eq!(
             TagTarget::parse(Some("8.0.19-withdrawn")),
             TagTarget::Unknown
         );
+    }
+
+    #[test]
+    fn a_newer_marker_undoes_an_older_one() {
+        let tags = [
+            "1.0.1",
+            "1.0.2",
+            "1.0.1-withdrawn",
+            "1.0.1-restored.1",
+            "1.0.2-withdrawn",
+            "1.0.2-restored.1",
+            "1.0.2-withdrawn.2",
+            "1.0.2-restored.01",
+            "1.0.2-restored",
+            "1.0.2-withdrawn.x",
+        ];
+        assert_eq!(withdrawn_versions(tags), vec![exact("1.0.2")]);
+        assert_eq!(
+            next_marker(tags, exact("1.0.2"), Marker::Restored),
+            "1.0.2-restored.3"
+        );
+        assert_eq!(
+            next_marker(tags, exact("1.0.1"), Marker::Withdrawn),
+            "1.0.1-withdrawn.2"
+        );
+        assert_eq!(
+            parse_marker("1.0.2-withdrawn.2"),
+            Some((exact("1.0.2"), 2, Marker::Withdrawn))
+        );
+        assert_eq!(parse_marker("1.0.2-restored"), None);
+        assert_eq!(parse_marker("1.0.2"), None);
     }
 
     #[test]

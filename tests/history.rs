@@ -162,10 +162,24 @@ fn rollback_restores_the_previous_build_and_respects_lines() {
     assert_eq!(digest(&tools, "latest").as_ref(), Some(&first_21));
     assert_eq!(digest(&tools, "1.4").as_ref(), Some(&first_14));
 
-    // A withdrawn build is not released again; a new build is.
-    stack
+    // The same command undoes it: naming the withdrawn build restores it.
+    let undo = stack
         .golden(&["rollback", "tools", "--to", "2.1.1"])
-        .expect(2);
+        .expect(0);
+    assert!(
+        undo.stdout.contains("restored 2.1.1 (tag 2.1.1-restored.1)"),
+        "{}",
+        undo.stdout
+    );
+    for tag in ["2.1", "2", "latest"] {
+        assert_eq!(digest(&tools, tag).as_ref(), Some(&second_21), "{tag}");
+    }
+    let plan = stack
+        .golden(&["plan", "tools", "--output", "json"])
+        .expect(0)
+        .json();
+    assert_eq!(plan["images"][0]["decision"], "up-to-date", "{plan:#}");
+    assert_eq!(plan["images"][0]["release"], "2.1.1", "{plan:#}");
     stack.golden(&["-q", "rebuild", "tools"]).expect(0);
     let third_21 = digest(&tools, "2.1.2").unwrap();
     for tag in ["2.1", "2", "latest"] {
@@ -182,7 +196,7 @@ fn rollback_restores_the_previous_build_and_respects_lines() {
         .json();
     let versions = json["images"][0]["versions"].as_array().unwrap();
     let withdrawn: Vec<bool> = versions.iter().map(|v| v["withdrawn"] == true).collect();
-    assert_eq!(withdrawn, vec![false, true, false]);
+    assert_eq!(withdrawn, vec![false, false, false], "2.1.1 was restored");
     assert_eq!(
         versions[2]["floating"],
         serde_json::json!(["2.1", "2", "latest"])

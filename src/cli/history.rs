@@ -236,6 +236,22 @@ pub(super) async fn rollback(
     let plan = history::rollback::plan(id, &repository, &inventory, line, to, &golden, &higher)
         .map_err(|error| Failure::new(Exit::Usage, anyhow!("{error}")))?;
     if !dry_run {
+        // The restored build first: cut short after it, the newest build
+        // not withdrawn is still the release, so nothing moves backwards.
+        if let Some(restore) = &plan.restore {
+            registry
+                .copy_tag(&reference, &restore.digest, &restore.tag)
+                .await
+                .map_err(|error| {
+                    registry_failure(
+                        error,
+                        &format!(
+                            "failed to restore with tag `{}`; no floating tag was moved (run the rollback again)",
+                            restore.tag
+                        ),
+                    )
+                })?;
+        }
         // Oldest first: cut short, the newest build stays the release, so the
         // next build moves nothing.
         for withdrawal in &plan.withdraw {

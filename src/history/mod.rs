@@ -78,7 +78,8 @@ impl Inventory {
         exact_versions(self.names())
     }
 
-    fn names(&self) -> impl Iterator<Item = &str> {
+    /// Every tag listed, resolved or not.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
         self.tags
             .keys()
             .chain(self.unresolved.iter())

@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::Inventory;
 use crate::plan::short_digest;
 use crate::provenance::Foreign;
-use crate::version::{Exact, Line, WITHDRAWN_SUFFIX};
+use crate::version::{parse_marker, Exact, Line};
 
 /// Why a build stays.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -123,10 +123,12 @@ pub fn plan(repository: &str, inventory: &Inventory, targets: &[Target], facts: 
         })
         .collect();
     let goes_with = |tag: &str| {
-        let exact = tag.strip_suffix(WITHDRAWN_SUFFIX).unwrap_or(tag);
-        exact
-            .parse::<Exact>()
-            .is_ok_and(|version| candidates.contains(&version) && version.to_string() == exact)
+        // A build's rollback markers go with it.
+        if let Some((version, _, _)) = parse_marker(tag) {
+            return candidates.contains(&version);
+        }
+        tag.parse::<Exact>()
+            .is_ok_and(|version| candidates.contains(&version) && version.to_string() == tag)
     };
     let mut deletions: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut lines = Vec::new();

@@ -8,8 +8,12 @@
 //! line's release, so `golden build` neither moves the tags forward again
 //! nor rebuilds until something changes; a new build is released as usual.
 //! `X` and `latest` follow the same forward-only rules as a build: they
-//! move only when no higher line would own them. `X.Y` moves last, so a
-//! rollback cut short is finished by the next `golden build`.
+//! move only when no higher golden line would own them. `X.Y` moves last,
+//! so a rollback cut short is finished by the next `golden build`.
+//!
+//! Naming a withdrawn build restores it (a marker of a newer generation,
+//! `X.Y.N-restored.G`, see [`crate::version::Marker`]): a rollback is undone
+//! by the same command. Only golden builds are targets, withdrawn or counted.
 
 use serde::Serialize;
 
@@ -18,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::Inventory;
 use crate::plan::short_digest;
 use crate::provenance::{floating_tags, Foreign};
-use crate::version::{withdrawn_tag, Exact, Line};
+use crate::version::{next_marker, Exact, Line, Marker};
 
 /// Why a rollback cannot be done; each says what to do instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,11 +40,6 @@ pub enum RollbackError {
     Foreign {
         version: Exact,
         why: Foreign,
-        versions: Vec<Exact>,
-    },
-    #[error("{version} was withdrawn by an earlier rollback and is not released again\nhint: `golden rebuild` the image to release a new build, or roll back to one of: {}", list(.versions))]
-    Withdrawn {
-        version: Exact,
         versions: Vec<Exact>,
     },
     #[error("line {line} has no build older than {current} to roll back to{}", hint_versions(.versions))]
@@ -97,6 +96,9 @@ pub struct Plan {
     pub from: String,
     pub to: String,
     pub digest: String,
+    /// The withdrawn build rolled back to, restored by a newer marker
+    /// (`X.Y.N-restored.G`) before anything else moves.
+    pub restore: Option<Withdrawal>,
     /// Builds withdrawn now, oldest first.
     pub withdraw: Vec<Withdrawal>,
     /// In the order they are made: `X.Y` last.
@@ -120,7 +122,12 @@ pub fn plan(
         .into_iter()
         .filter(|version| matches!(golden.get(version), Some(Ok(()))))
         .collect();
-    let withdrawn = inventory.withdrawn();
+    let mut withdrawn = inventory.withdrawn();
+    // Naming a withdrawn build restores it: a rollback undoes a rollback.
+    let restore = to.filter(|version| withdrawn.contains(version) && versions.contains(version));
+    if let Some(restored) = restore {
+        withdrawn.retain(|version| *version != restored);
+    }
     let releasable: Vec<Exact> = versions
         .iter()
         .copied()
@@ -166,12 +173,6 @@ pub fn plan(
                 versions: releasable,
             });
         }
-        Some(version) if withdrawn.contains(&version) => {
-            return Err(RollbackError::Withdrawn {
-                version,
-                versions: releasable,
-            });
-        }
         Some(version) => version,
         None => releasable
             .iter()
@@ -193,7 +194,7 @@ pub fn plan(
         .filter(|version| **version > target)
         .map(|version| Withdrawal {
             version: version.to_string(),
-            tag: withdrawn_tag(*version),
+            tag: next_marker(inventory.names(), *version, Marker::Withdrawn),
             digest: inventory
                 .version_digest(*version)
                 .unwrap_or_default()
@@ -220,6 +221,11 @@ pub fn plan(
         let line_tag = moves.remove(0);
         moves.push(line_tag);
     }
+    let restore = restore.map(|version| Withdrawal {
+        version: version.to_string(),
+        tag: next_marker(inventory.names(), version, Marker::Restored),
+        digest: digest.clone(),
+    });
     Ok(Plan {
         id: id.to_string(),
         repository: repository.to_string(),
@@ -227,6 +233,7 @@ pub fn plan(
         from: current.to_string(),
         to: target.to_string(),
         digest,
+        restore,
         withdraw,
         moves,
     })
@@ -254,6 +261,13 @@ pub fn render_text(plan: &Plan, done: bool) -> String {
     } else {
         ("would withdraw", "would move")
     };
+    if let Some(restore) = &plan.restore {
+        let restored = if done { "restored" } else { "would restore" };
+        text.push_str(&format!(
+            "  {restored} {} (tag {})\n",
+            restore.version, restore.tag
+        ));
+    }
     for withdrawal in &plan.withdraw {
         text.push_str(&format!(
             "  {withdrew} {} (tag {})\n",

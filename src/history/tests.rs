@@ -260,8 +260,22 @@ fn rollback_to_a_given_version_and_the_refusals() {
     // Rolling back again from the held build goes one further back.
     let plan = rollback_all_golden("x", "r/x", &inventory, line, None).unwrap();
     assert_eq!((plan.from.as_str(), plan.to.as_str()), ("1.0.2", "1.0.1"));
+    // Naming the withdrawn 1.0.3 restores it: the rollback is undone.
+    let plan = rollback_all_golden("x", "r/x", &inventory, line, Some(exact("1.0.3"))).unwrap();
+    let restore = plan.restore.as_ref().expect("1.0.3 is restored");
+    assert_eq!(
+        (restore.tag.as_str(), restore.digest.as_str()),
+        ("1.0.3-restored.1", "sha256:a3")
+    );
+    assert!(plan.withdraw.is_empty());
+    let moved: Vec<&str> = plan.moves.iter().map(|m| m.tag.as_str()).collect();
+    assert_eq!(moved, vec!["1", "1.0"], "2.0 keeps `latest`");
+    let mut restored = inventory.clone();
+    restored
+        .tags
+        .insert("1.0.3-restored.1".into(), "sha256:a3".into());
+    assert!(restored.withdrawn().is_empty());
     let refusals = [
-        (Some("1.0.3"), "withdrawn by an earlier rollback"),
         (Some("1.0.9"), "is not a build of line 1.0"),
         (Some("2.0.0"), "is not a build of line 1.0"),
     ];
