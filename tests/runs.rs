@@ -122,6 +122,15 @@ fn sigterm_lets_the_image_in_flight_finish_and_starts_nothing_new() {
         .collect();
     assert_eq!(built, vec!["base"], "only the image in flight finishes");
     assert!(images.iter().filter(|i| i["decision"] == "skipped").count() == 3);
+    // Each says it was interrupted, never "parent rebuilt" or "failed".
+    for image in images.iter().filter(|i| i["decision"] == "skipped") {
+        assert_eq!(
+            image["reasons"],
+            serde_json::json!([{"kind": "interrupted", "signal": "SIGTERM"}]),
+            "{image:#}"
+        );
+        assert_eq!(image["error"], "not started: stopped by SIGTERM; run again");
+    }
     let base = stack.repository("base");
     let exact = digest(&base, "1.0.0").expect("the image in flight was pushed");
     for tag in ["1.0", "1", "latest"] {

@@ -361,6 +361,21 @@ impl Runner<'_> {
         outcomes: &BTreeMap<String, Outcome>,
         halted_by: Option<&str>,
     ) -> Option<Outcome> {
+        // A stop comes first: an image a signal kept from starting is
+        // interrupted, whatever its parents did.
+        if self.stop.requested() {
+            let signal = match self.stop.signal_code() {
+                Some(crate::signals::INTERRUPTED) => "SIGINT",
+                Some(crate::signals::TERMINATED) => "SIGTERM",
+                _ => "a stop request",
+            };
+            let mut outcome =
+                Outcome::skipped(step, format!("not started: stopped by {signal}; run again"));
+            outcome.reasons = vec![Reason::Interrupted {
+                signal: signal.to_string(),
+            }];
+            return Some(outcome);
+        }
         let failed = parents.iter().find(|parent| {
             outcomes
                 .get(**parent)
@@ -372,12 +387,6 @@ impl Runner<'_> {
                 parent: parent.to_string(),
             }];
             return Some(outcome);
-        }
-        if self.stop.requested() {
-            return Some(Outcome::skipped(
-                step,
-                "not started: golden was asked to stop".to_string(),
-            ));
         }
         halted_by.map(|failed| {
             Outcome::skipped(

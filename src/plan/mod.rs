@@ -49,6 +49,11 @@ pub enum Reason {
     ParentFailed {
         parent: String,
     },
+    /// A signal (`SIGINT`, `SIGTERM`) stopped the run before this image
+    /// started; only in run reports.
+    Interrupted {
+        signal: String,
+    },
     /// The release's floating tag `tag` points elsewhere (`old`, null when
     /// missing): a run died before promoting it, or someone moved it.
     /// Nothing is rebuilt; the tag is moved back registry-side.
@@ -100,6 +105,9 @@ impl std::fmt::Display for Reason {
             }
             Reason::Forced => write!(formatter, "forced"),
             Reason::ParentFailed { parent } => write!(formatter, "parent {parent} failed"),
+            Reason::Interrupted { signal } => {
+                write!(formatter, "not started: stopped by {signal}; run again")
+            }
             Reason::FloatingBehind { tag, old, new } => {
                 write!(
                     formatter,
