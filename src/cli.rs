@@ -19,13 +19,14 @@ use crate::diagnostic::closest;
 use crate::distribution::{Distribution, Settings};
 use crate::docker::DockerEngine;
 use crate::execute::{render_chain, Runner, Stop};
-use crate::observe::{observe, revision};
+use crate::observe::observe;
 use crate::plan::{plan, Decision, Selection};
 use crate::progress::{Bars, Lines, Progress, Silent};
 use crate::project::Project;
 use crate::reference::Reference;
 use crate::registry::Registry;
 use crate::report::{plan_report, plan_text, run_report, run_text, Report};
+use crate::revision::revision;
 
 mod history;
 

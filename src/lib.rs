@@ -29,6 +29,7 @@ pub mod provenance;
 pub mod reference;
 pub mod registry;
 pub mod report;
+pub mod revision;
 pub mod sanitize;
 pub mod schedule;
 pub mod signals;

@@ -4,12 +4,11 @@
 //! concurrently; a failed lookup is an error for that image only.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 
-use crate::config::{Config, Image};
+use crate::config::Image;
 use crate::context::{entries, recipe_digest, Entry, Ignore, RecipeInputs};
 use crate::graph::Upstream;
 use crate::labels;
@@ -357,24 +356,4 @@ async fn recipe_of(image: &Image) -> Result<(String, Vec<Entry>), String> {
 
 fn error_source(error: &dyn std::error::Error) -> String {
     error.source().map(|s| s.to_string()).unwrap_or_default()
-}
-
-/// The config repository's commit, when the config lives in a git checkout.
-pub async fn revision(config: &Config) -> Option<String> {
-    let directory = config
-        .source
-        .path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let output = tokio::process::Command::new("git")
-        .arg("-C")
-        .arg(directory)
-        .args(["rev-parse", "HEAD"])
-        .output()
-        .await
-        .ok()?;
-    let text = String::from_utf8(output.stdout).ok()?;
-    let commit = text.trim();
-    (output.status.success() && commit.len() >= 40).then(|| commit.to_string())
 }
