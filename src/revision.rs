@@ -92,7 +92,7 @@ mod tests {
 
     #[test]
     fn the_first_plausible_ci_commit_wins() {
-        let sha = "0123456789abcdef0123456789abcdef01234567";
+        const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
         let env = |pairs: &'static [(&'static str, &'static str)]| {
             move |name: &str| {
                 pairs
@@ -103,11 +103,11 @@ mod tests {
         };
         assert_eq!(from_ci(env(&[])), None);
         assert_eq!(
-            from_ci(env(&[("CI_COMMIT_SHA", sha)])),
-            Some(("CI_COMMIT_SHA", sha.to_string()))
+            from_ci(env(&[("CI_COMMIT_SHA", SHA)])),
+            Some(("CI_COMMIT_SHA", SHA.to_string()))
         );
         assert_eq!(
-            from_ci(env(&[("GIT_COMMIT", sha), ("GITHUB_SHA", "abc123")])),
+            from_ci(env(&[("GIT_COMMIT", SHA), ("GITHUB_SHA", "abc123")])),
             Some(("GITHUB_SHA", "abc123".to_string()))
         );
         // Junk (a branch name, a newline trick) is not a commit.
