@@ -167,7 +167,8 @@ fn rollback_restores_the_previous_build_and_respects_lines() {
         .golden(&["rollback", "tools", "--to", "2.1.1"])
         .expect(0);
     assert!(
-        undo.stdout.contains("restored 2.1.1 (tag 2.1.1-restored.1)"),
+        undo.stdout
+            .contains("restored 2.1.1 (tag 2.1.1-restored.1)"),
         "{}",
         undo.stdout
     );
