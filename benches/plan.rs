@@ -157,6 +157,7 @@ fn benches(c: &mut Criterion) {
     let selection = Selection {
         ids: project.graph.order.clone(),
         forced: BTreeSet::new(),
+        cache: None,
     };
     // Thursday: the weekly schedule last fired on Sunday, before the builds.
     let now = at("2026-03-05T12:00:00Z");

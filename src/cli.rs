@@ -65,6 +65,12 @@ enum Command {
     Rebuild {
         #[arg(required = true)]
         ids: Vec<String>,
+        /// Run every build step, whatever `cache` says (the default for a rebuild)
+        #[arg(long, conflicts_with = "cache")]
+        no_cache: bool,
+        /// Let the builds of this run use the engine's build cache
+        #[arg(long)]
+        cache: bool,
         #[command(flatten)]
         options: RunOptions,
         #[command(flatten)]
@@ -337,11 +343,14 @@ async fn run(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure> {
             let selection = Selection {
                 ids: in_order(&project, &selected),
                 forced: BTreeSet::new(),
+                cache: None,
             };
             execute(&project, selection, &options, &build, progress).await
         }
         Command::Rebuild {
             ids,
+            no_cache,
+            cache,
             options,
             build,
         } => {
@@ -349,6 +358,11 @@ async fn run(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure> {
             let selection = Selection {
                 ids: project.graph.with_dependents(&selected),
                 forced: selected,
+                cache: match (no_cache, cache) {
+                    (true, _) => Some(false),
+                    (_, true) => Some(true),
+                    _ => None,
+                },
             };
             execute(&project, selection, &options, &build, progress).await
         }
@@ -357,6 +371,7 @@ async fn run(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure> {
             let selection = Selection {
                 ids: in_order(&project, &selected),
                 forced: BTreeSet::new(),
+                cache: None,
             };
             show_plan(&project, selection, &options).await
         }

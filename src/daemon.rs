@@ -49,6 +49,7 @@ async fn tick(path: &Path, stop: &Stop, build: &BuildOptions) {
     let selection = Selection {
         ids: project.graph.order.clone(),
         forced: BTreeSet::new(),
+        cache: None,
     };
     match build_once(&project, &selection, None, stop, build, Arc::new(Lines)).await {
         Ok(report) => tracing::info!("{}", summary(&report)),

@@ -451,8 +451,13 @@ impl Engine for DockerEngine {
             .rm(true)
             .forcerm(true)
             .networkmode(request.network.as_str());
-        if request.pull {
+        // A build without the cache is for freshness: the pinned base is
+        // pulled again too, whatever `pull` says.
+        if request.pull || request.no_cache {
             options = options.pull("1");
+        }
+        if request.no_cache {
+            options = options.nocache(true);
         }
         let mut stream =
             self.docker

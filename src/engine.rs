@@ -30,6 +30,8 @@ pub struct BuildRequest {
     pub labels: BTreeMap<String, String>,
     pub network: Network,
     pub pull: bool,
+    /// Run every step instead of reusing the build cache (and pull the base).
+    pub no_cache: bool,
     /// The tag the built image gets locally (the exact version).
     pub tag: Reference,
 }

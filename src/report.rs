@@ -52,6 +52,9 @@ pub struct ImageReport {
     /// Exact tags of the line that are not golden builds: never released,
     /// moved onto or deleted.
     pub foreign: Vec<ForeignTag>,
+    /// For a build: whether it may use the engine's build cache (false:
+    /// every step runs and the base is pulled); null when nothing is built.
+    pub cache: Option<bool>,
 }
 
 /// Counts for a run.
@@ -125,6 +128,7 @@ fn base_report(project: &Project, step: &Step) -> ImageReport {
             .map(ToString::to_string),
         upstream_digest: step.upstream_digest.clone(),
         foreign: step.foreign.clone(),
+        cache: step.cache,
     }
 }
 
@@ -297,10 +301,14 @@ pub fn plan_text(report: &Report) -> String {
                 _ => reasons_text(&image.reasons),
             },
         };
+        let decision = match image.cache {
+            Some(false) => format!("{} (no cache)", image.decision),
+            _ => image.decision.clone(),
+        };
         rows.push(vec![
             image.id.clone(),
             image.version.clone(),
-            image.decision.clone(),
+            decision,
             last,
             image.next_due.clone().unwrap_or_else(|| "-".to_string()),
             match (&image.upstream, &image.upstream_digest) {

@@ -10,8 +10,8 @@ use toml::de::DeValue;
 use toml::Spanned;
 
 use super::{
-    Defaults, Image, Reader, RegistrySettings, SmokeTest, DEFAULT_SCHEDULE, DEFAULT_TEST_TIMEOUT,
-    IMAGE_KEYS, SCHEDULE_EXPECTED,
+    Defaults, Image, Reader, RegistrySettings, SmokeTest, CACHE_EXPECTED, DEFAULT_SCHEDULE,
+    DEFAULT_TEST_TIMEOUT, IMAGE_KEYS, SCHEDULE_EXPECTED,
 };
 use crate::diagnostic::closest;
 use crate::reference::validate_path;
@@ -72,6 +72,8 @@ impl Reader<'_> {
         let schedule: Option<Spanned<Schedule>> =
             self.value(table, &section, "schedule", SCHEDULE_EXPECTED);
         let pull: Option<Spanned<bool>> = self.value(table, &section, "pull", "true or false");
+        let cache: Option<Spanned<crate::cache::Cache>> =
+            self.value(table, &section, "cache", CACHE_EXPECTED);
         let depends_on: Option<Spanned<Vec<Spanned<String>>>> =
             self.value(table, &section, "depends_on", "a list of image ids");
         let test_command = self
@@ -115,6 +117,10 @@ impl Reader<'_> {
                 .map(Spanned::into_inner)
                 .or(defaults.pull)
                 .unwrap_or(true),
+            cache: cache
+                .map(Spanned::into_inner)
+                .or(defaults.cache)
+                .unwrap_or_default(),
             depends_on: depends_on.map(Spanned::into_inner).unwrap_or_default(),
             test: test_command.map(|command| SmokeTest {
                 command,

@@ -64,6 +64,7 @@ const ENGINE_KEYS: &[&str] = &["host", "network", "probe_timeout"];
 const DEFAULT_KEYS: &[&str] = &[
     "schedule",
     "pull",
+    "cache",
     "build_args",
     "labels",
     "test",
@@ -71,6 +72,7 @@ const DEFAULT_KEYS: &[&str] = &[
     "retention",
 ];
 const RETENTION_KEYS: &[&str] = &["keep"];
+pub(crate) const CACHE_EXPECTED: &str = "\"auto\", \"always\" or \"never\"";
 const KEEP_EXPECTED: &str = "a whole number of exact versions to keep per line, at least 1";
 /// How long a smoke test may run unless `test_timeout` says otherwise.
 pub const DEFAULT_TEST_TIMEOUT: Duration = Duration::from_secs(300);
@@ -84,6 +86,7 @@ const IMAGE_KEYS: &[&str] = &[
     "schedule",
     "depends_on",
     "pull",
+    "cache",
     "test",
     "test_timeout",
     "retention",
@@ -168,6 +171,8 @@ pub struct Image {
     pub labels: BTreeMap<String, String>,
     pub schedule: Schedule,
     pub pull: bool,
+    /// Whether builds may use the engine's build cache.
+    pub cache: crate::cache::Cache,
     pub depends_on: Vec<Spanned<String>>,
     pub test: Option<SmokeTest>,
     /// `[retention] keep`: how many exact versions of the line `golden
@@ -255,6 +260,7 @@ struct Reader<'a> {
 struct Defaults {
     schedule: Option<Schedule>,
     pull: Option<bool>,
+    cache: Option<crate::cache::Cache>,
     test: Option<Vec<String>>,
     test_timeout: Option<Duration>,
     keep: Option<u32>,
@@ -596,6 +602,9 @@ impl<'a> Reader<'a> {
                 .map(Spanned::into_inner),
             pull: self
                 .value(table, section, "pull", "true or false")
+                .map(Spanned::into_inner),
+            cache: self
+                .value(table, section, "cache", CACHE_EXPECTED)
                 .map(Spanned::into_inner),
             build_args: self.strings(table, section, "build_args"),
             labels: self.labels(table, section),

@@ -195,6 +195,8 @@ struct Job<'a> {
     dockerfile_content: String,
     repository: Reference,
     repository_text: String,
+    /// Run every build step (the plan said the cache is not to be used).
+    no_cache: bool,
 }
 
 /// What concurrent builds of one run share.
@@ -617,6 +619,7 @@ impl Runner<'_> {
             dockerfile_content,
             repository: Reference::parse(&repository_text)?,
             repository_text,
+            no_cache: step.cache == Some(false),
         })
     }
 
@@ -661,6 +664,7 @@ impl Runner<'_> {
             labels,
             network: self.project.config.engine.network,
             pull: job.image.pull,
+            no_cache: job.no_cache,
             tag: exact.clone(),
         };
         let build_started = Instant::now();

@@ -196,6 +196,7 @@ impl Harness {
         let selection = Selection {
             ids: self.project.graph.order.clone(),
             forced: BTreeSet::new(),
+            cache: None,
         };
         let steps = plan(&self.project, &observations, &selection, chrono::Utc::now());
         let runner = Runner {

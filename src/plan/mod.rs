@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
+use crate::cache::uses_cache;
 use crate::graph::Upstream;
 use crate::observe::{LastBuild, Observations};
 use crate::project::Project;
@@ -153,6 +154,9 @@ pub struct Step {
     pub upstream_digest: Option<String>,
     /// Exact tags of the line that are not golden builds.
     pub foreign: Vec<ForeignTag>,
+    /// For a build: whether it may use the engine's build cache (else it
+    /// runs every step and pulls its base).
+    pub cache: Option<bool>,
 }
 
 /// Which images a run is about.
@@ -162,6 +166,9 @@ pub struct Selection {
     pub ids: Vec<String>,
     /// Ids built whatever their state (`golden rebuild`).
     pub forced: BTreeSet<String>,
+    /// `rebuild --cache` / `--no-cache`: whether builds use the build
+    /// cache, over each image's `cache` policy.
+    pub cache: Option<bool>,
 }
 
 /// Decides every selected image, parents before children.
@@ -211,6 +218,7 @@ fn decide(
         unreachable: false,
         upstream_digest: None,
         foreign: Vec::new(),
+        cache: None,
     };
     let (Some(image), Some(node)) = (project.config.image(id), project.graph.nodes.get(id)) else {
         step.decision = Decision::Failed;
@@ -312,6 +320,11 @@ fn decide(
         .retain(|r| !matches!(r, Reason::ParentNewer { parent, .. } if rebuilt.contains(parent)));
     if !step.reasons.is_empty() {
         step.decision = Decision::Build;
+        step.cache = Some(
+            selection
+                .cache
+                .unwrap_or_else(|| uses_cache(image.cache, &step.reasons)),
+        );
         return step;
     }
     step.next_due = image.schedule.next_fire(now);

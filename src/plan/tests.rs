@@ -101,6 +101,7 @@ fn run(
             .iter()
             .map(|s| s.to_string())
             .collect::<BTreeSet<_>>(),
+        cache: None,
     };
     plan(&project, observations, &selection, at(now))
         .into_iter()
@@ -116,6 +117,7 @@ fn nothing_changed_means_up_to_date_with_next_due() {
     let selection = Selection {
         ids: project.graph.order.clone(),
         forced: BTreeSet::new(),
+        cache: None,
     };
     let steps = plan(&project, &fresh(), &selection, at(THURSDAY));
     assert_eq!(
@@ -396,6 +398,7 @@ fn rendered_plans_are_stable() {
     let selection = Selection {
         ids: project.graph.order.clone(),
         forced: BTreeSet::new(),
+        cache: None,
     };
     let steps = plan(&project, &observations, &selection, at(THURSDAY));
     let report = crate::report::plan_report(&project, &steps, 7);

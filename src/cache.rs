@@ -1,0 +1,96 @@
+//! Whether a build may reuse the engine's build cache. A golden image is
+//! rebuilt on a schedule to pick up the distribution's security patches
+//! (`apt-get upgrade`, `apk upgrade`, a fresh CA bundle); with the cache,
+//! every `RUN` step is a hit and the "new" build has the old layers. So a
+//! build the schedule fired, one forced by `golden rebuild` and one for a
+//! new base run every step and pull the pinned base; a recipe change or a
+//! rebuilt parent may use the cache.
+//!
+//! Pure.
+
+use serde::Serialize;
+
+use crate::plan::Reason;
+
+/// `cache = "auto" | "always" | "never"`, per image or in `[defaults]`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Cache {
+    /// No cache when the build is for freshness (schedule, forced, base).
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl<'de> serde::Deserialize<'de> for Cache {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        match text.as_str() {
+            "auto" => Ok(Cache::Auto),
+            "always" => Ok(Cache::Always),
+            "never" => Ok(Cache::Never),
+            other => Err(serde::de::Error::custom(format!(
+                "`{other}` is not a cache policy: use \"auto\" (no cache for scheduled, forced and base-updated builds), \"always\" or \"never\""
+            ))),
+        }
+    }
+}
+
+/// Whether a build with `reasons` uses the build cache under `policy`.
+pub fn uses_cache(policy: Cache, reasons: &[Reason]) -> bool {
+    match policy {
+        Cache::Always => true,
+        Cache::Never => false,
+        Cache::Auto => !reasons.iter().any(|reason| {
+            matches!(
+                reason,
+                Reason::ScheduleFired { .. } | Reason::Forced | Reason::BaseUpdated { .. }
+            )
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn freshness_builds_skip_the_cache_under_auto() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-03-09T03:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let fresh = [
+            vec![Reason::ScheduleFired { at }],
+            vec![Reason::Forced],
+            vec![Reason::BaseUpdated {
+                old: None,
+                new: "sha256:b".into(),
+            }],
+            vec![
+                Reason::ParentRebuilt {
+                    parent: "base".into(),
+                },
+                Reason::ScheduleFired { at },
+            ],
+        ];
+        for reasons in &fresh {
+            assert!(!uses_cache(Cache::Auto, reasons), "{reasons:?}");
+            assert!(uses_cache(Cache::Always, reasons));
+        }
+        let cached = [
+            vec![Reason::NeverBuilt],
+            vec![Reason::RecipeChanged {
+                old: None,
+                new: "sha256:r".into(),
+            }],
+            vec![Reason::ParentRebuilt {
+                parent: "base".into(),
+            }],
+        ];
+        for reasons in &cached {
+            assert!(uses_cache(Cache::Auto, reasons), "{reasons:?}");
+            assert!(!uses_cache(Cache::Never, reasons));
+        }
+    }
+}
