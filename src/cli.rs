@@ -104,6 +104,11 @@ enum Command {
         #[arg(long, value_enum, default_value_t = CheckOutput::Human)]
         output: CheckOutput,
     },
+    /// Remove every local image golden built for this config from the engine (the registry is not touched)
+    Clean {
+        /// Image ids (default: all)
+        ids: Vec<String>,
+    },
     /// List each line's exact versions in the registry and the floating tags on them
     Ls {
         /// Image ids (default: all)
@@ -413,6 +418,7 @@ async fn run(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure> {
             output,
         } => check(&project, &paths, build_args.into_iter().collect(), output),
         Command::Ls { ids, output } => history::ls(&project, &ids, output).await,
+        Command::Clean { ids } => clean(&project, &ids).await,
         Command::Prune {
             ids,
             keep,
@@ -718,6 +724,60 @@ async fn remove_leftover_tests(engine: &DockerEngine) {
         }
         Err(error) => tracing::warn!("{error}; smoke-test containers of earlier runs may be left"),
     }
+}
+
+/// `golden clean`: removes the local tags of every selected repository
+/// (exact builds golden tagged on this engine), and with them the images
+/// and layers nothing else uses. The registry is not touched.
+async fn clean(project: &Project, ids: &[String]) -> Result<Exit, Failure> {
+    use crate::engine::Engine as _;
+    let selected = select(project, ids)?;
+    let config = &project.config;
+    let repositories: BTreeSet<String> = config
+        .images
+        .iter()
+        .filter(|image| selected.is_empty() || selected.contains(&image.id))
+        .map(|image| config.repository(image))
+        .collect();
+    let probe_timeout = config
+        .engine
+        .probe_timeout
+        .unwrap_or(crate::docker::DEFAULT_PROBE_TIMEOUT);
+    let engine = DockerEngine::connect(config.engine.host.as_deref(), probe_timeout)
+        .await
+        .map_err(|error| Failure::new(Exit::Unreachable, error))?;
+    let mut removed = 0;
+    for repository in &repositories {
+        let reference = Reference::parse(repository)
+            .map_err(|error| Failure::new(Exit::Usage, anyhow::Error::new(error)))?;
+        let failed = |error, removed| {
+            Failure::new(
+                Exit::ImageFailed,
+                anyhow::Error::new(error).context(format!(
+                    "failed to clean `{repository}` ({removed} tag(s) removed before)"
+                )),
+            )
+        };
+        let tags = engine
+            .local_tags(&reference)
+            .await
+            .map_err(|error| failed(error, removed))?;
+        for tag in tags {
+            engine
+                .remove_local(&reference.with_tag(&tag))
+                .await
+                .map_err(|error| failed(error, removed))?;
+            tracing::info!("removed {repository}:{tag}");
+            removed += 1;
+        }
+    }
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(
+        stdout,
+        "removed {removed} local tag(s) of {} repository(ies)",
+        repositories.len()
+    );
+    Ok(Exit::Success)
 }
 
 /// One build run: connect, observe, plan, execute; the report of it.

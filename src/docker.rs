@@ -536,6 +536,51 @@ impl Engine for DockerEngine {
         result.map_err(|outcome| failed(outcome, output))
     }
 
+    async fn local_tags(&self, repository: &Reference) -> Result<Vec<String>, EngineError> {
+        let name = repository.repository();
+        let filters = HashMap::from([("reference".to_string(), vec![name.clone()])]);
+        let options = bollard::query_parameters::ListImagesOptions {
+            filters: Some(filters),
+            ..Default::default()
+        };
+        let images = self
+            .docker
+            .list_images(Some(options))
+            .await
+            .map_err(|error| EngineError::Api {
+                action: format!("list the local images of `{name}`"),
+                message: describe(&error),
+            })?;
+        let prefix = format!("{name}:");
+        Ok(images
+            .into_iter()
+            .flat_map(|image| image.repo_tags)
+            .filter_map(|tag| tag.strip_prefix(&prefix).map(str::to_string))
+            .collect())
+    }
+
+    async fn remove_local(&self, reference: &Reference) -> Result<(), EngineError> {
+        let options = bollard::query_parameters::RemoveImageOptions {
+            force: false,
+            noprune: false,
+            platforms: None,
+        };
+        match self
+            .docker
+            .remove_image(&reference.to_string(), Some(options), None)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(BollardError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(()),
+            Err(error) => Err(EngineError::Api {
+                action: format!("remove the local tag `{reference}`"),
+                message: describe(&error),
+            }),
+        }
+    }
+
     async fn push(&self, reference: &Reference) -> Result<String, EngineError> {
         let tag = reference.tag().unwrap_or("latest").to_string();
         let repository = reference.repository();

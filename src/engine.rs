@@ -162,6 +162,11 @@ pub trait Engine: Send + Sync {
     /// Pushes exactly the tag `reference` (never every local tag) and
     /// returns the manifest digest the engine reports.
     async fn push(&self, reference: &Reference) -> Result<String, EngineError>;
+    /// The tags of the local images of `repository`.
+    async fn local_tags(&self, repository: &Reference) -> Result<Vec<String>, EngineError>;
+    /// Removes the local tag `reference`, and its image when no other tag
+    /// holds it (with the layers no other image uses). Gone already is done.
+    async fn remove_local(&self, reference: &Reference) -> Result<(), EngineError>;
 }
 
 /// The label on every smoke-test container: the image it tests.

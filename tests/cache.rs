@@ -84,3 +84,63 @@ fn a_cache_policy_that_is_not_one_is_a_located_config_error() {
         run.stderr
     );
 }
+
+/// The local tags of `repository` on the engine, sorted.
+fn local_tags(repository: &str) -> Vec<String> {
+    let output = std::process::Command::new("docker")
+        .args(["images", repository, "--format", "{{.Tag}}"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let mut tags: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    tags.sort();
+    tags
+}
+
+#[test]
+fn the_build_host_keeps_only_the_newest_build_of_a_line_and_clean_removes_it() {
+    common::require_environment();
+    let namespace = format!("e2e-host-{}", std::process::id());
+    let (_directory, config) = one_image_config(
+        REGISTRY,
+        &namespace,
+        "tidy",
+        &format!("FROM {SEED}\nRUN echo tidy > /tidy\n"),
+        "",
+    );
+    let repository = format!("{REGISTRY}/{namespace}/tidy");
+    golden_at(&config, &["build", "--all"]).expect(0);
+    golden_at(&config, &["rebuild", "tidy"]).expect(0);
+    let run = golden_at(&config, &["rebuild", "tidy"]).expect(0);
+    assert_eq!(local_tags(&repository), ["1.0.2"], "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("removed the local tag of an older build"),
+        "{}",
+        run.stderr
+    );
+    // A build whose smoke test fails leaves no local exact tag behind.
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("test = [\"false\"]\n");
+    std::fs::write(&config, text).unwrap();
+    golden_at(&config, &["rebuild", "tidy"]).expect(1);
+    assert_eq!(
+        local_tags(&repository),
+        ["1.0.2"],
+        "the untested 1.0.3 stays nowhere"
+    );
+    let cleaned = golden_at(&config, &["clean"]).expect(0);
+    assert!(
+        cleaned
+            .stdout
+            .contains("removed 1 local tag(s) of 1 repository(ies)"),
+        "{}",
+        cleaned.stdout
+    );
+    assert!(local_tags(&repository).is_empty());
+    // The registry is not touched.
+    assert!(common::digest(&repository, "1.0.2").is_some());
+}

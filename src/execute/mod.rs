@@ -464,7 +464,11 @@ impl Runner<'_> {
             versions.extend(&taken);
             let version = next_build(job.image.version, &versions);
             let exact = job.repository.with_tag(&version.to_string());
-            self.build_and_test(&job, version, &exact, outcome).await?;
+            if let Err(error) = self.build_and_test(&job, version, &exact, outcome).await {
+                // An untested or failed build never stays under an exact tag.
+                self.forget(&exact).await;
+                return Err(error);
+            }
             self.progress.event(Event::Pushing {
                 image: step.id.clone(),
             });
@@ -480,14 +484,22 @@ impl Runner<'_> {
                 // Another run pushed this number meanwhile: exact tags are
                 // never overwritten, so take the next one.
                 tracing::warn!(tag = %exact, %digest, "the exact tag appeared meanwhile; taking the next number");
+                self.forget(&exact).await;
                 taken.push(version);
                 continue;
             }
-            let digest = self.push_exact(&exact, outcome).await?;
+            let digest = match self.push_exact(&exact, outcome).await {
+                Ok(digest) => digest,
+                Err(error) => {
+                    self.forget(&exact).await;
+                    return Err(error);
+                }
+            };
             outcome.version = Some(version);
             shared.record(&job.repository_text, version, digest);
             let promoted = self.promote(&job, version, shared, outcome).await;
             outcome.push_seconds = Some(push_started.elapsed().as_secs_f64());
+            self.tidy(&job, version).await;
             return promoted;
         }
         Err(anyhow!(
@@ -499,6 +511,41 @@ impl Runner<'_> {
                 .join(", "),
             job.repository_text
         ))
+    }
+
+    /// Removes the local tag `exact` of a build that was not pushed.
+    async fn forget(&self, exact: &Reference) {
+        if let Err(error) = self.engine.remove_local(exact).await {
+            tracing::warn!(tag = %exact, "could not remove the local tag of a build that was not pushed: {error}");
+        }
+    }
+
+    /// After `version` of the line is pushed, removes the local tags of the
+    /// line's older builds: the engine keeps the newest build of each line
+    /// (its layers serve the next build's cache) and nothing else, so an
+    /// hourly cron does not fill the disk.
+    async fn tidy(&self, job: &Job<'_>, version: Exact) {
+        let tags = match self.engine.local_tags(&job.repository).await {
+            Ok(tags) => tags,
+            Err(error) => {
+                tracing::warn!(image = %job.id, "could not list local images to tidy: {error}");
+                return;
+            }
+        };
+        let older = exact_versions(tags.iter().map(String::as_str))
+            .into_iter()
+            .filter(|other| other.line == version.line && *other != version);
+        for other in older {
+            let reference = job.repository.with_tag(&other.to_string());
+            match self.engine.remove_local(&reference).await {
+                Ok(()) => {
+                    tracing::info!(tag = %reference, "removed the local tag of an older build")
+                }
+                Err(error) => {
+                    tracing::warn!(tag = %reference, "could not remove the local tag of an older build: {error}")
+                }
+            }
+        }
     }
 
     /// Moves the line's floating tags to its release (its newest build not

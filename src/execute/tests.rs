@@ -28,6 +28,8 @@ struct FakeEngine {
     failing_tests: BTreeSet<String>,
     failing_pushes: BTreeSet<String>,
     calls: Mutex<Vec<String>>,
+    /// Local tags removed, in order.
+    removed: Mutex<Vec<String>>,
     /// Builds running now and the most seen at once.
     running: std::sync::atomic::AtomicUsize,
     most: std::sync::atomic::AtomicUsize,
@@ -75,6 +77,26 @@ impl Engine for FakeEngine {
                 output: vec![],
             });
         }
+        Ok(())
+    }
+
+    async fn local_tags(&self, repository: &Reference) -> Result<Vec<String>, EngineError> {
+        let prefix = format!("{}:", repository.repository());
+        let removed = self.removed.lock().unwrap().clone();
+        Ok(self
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|call| call.strip_prefix("build "))
+            .filter_map(|built| built.split(" on ").next())
+            .filter(|tag| !removed.iter().any(|r| r == tag))
+            .filter_map(|tag| tag.strip_prefix(&prefix).map(str::to_string))
+            .collect())
+    }
+
+    async fn remove_local(&self, reference: &Reference) -> Result<(), EngineError> {
+        self.removed.lock().unwrap().push(reference.to_string());
         Ok(())
     }
 
@@ -172,6 +194,7 @@ impl Harness {
             failing_tests: set(faults.tests),
             failing_pushes: set(faults.pushes),
             calls: Mutex::new(Vec::new()),
+            removed: Mutex::new(Vec::new()),
             running: Default::default(),
             most: Default::default(),
         };
