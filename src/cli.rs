@@ -637,9 +637,24 @@ async fn execute(
     build: &BuildOptions,
     progress: Arc<dyn Progress>,
 ) -> Result<Exit, Failure> {
+    check_report_path(options)?;
     let stop = Stop::default();
     crate::signals::listen(stop.clone(), Arc::new(tokio::sync::Notify::new()));
-    let report = build_once(project, &selection, options.now, &stop, build, progress).await?;
+    let started = std::time::Instant::now();
+    let report = match build_once(project, &selection, options.now, &stop, build, progress).await {
+        Ok(report) => report,
+        Err(failure) => {
+            // A run that failed before building still leaves its report.
+            if let Some(path) = &options.report {
+                let report = Report::failed(
+                    render_chain(&failure.error),
+                    started.elapsed().as_secs_f64(),
+                );
+                let _ = std::fs::write(path, json_of(&report));
+            }
+            return Err(failure);
+        }
+    };
     print(&report, options, run_text)?;
     if let Some(code) = stop.signal_code() {
         tracing::warn!("stopped by a signal after the images in flight finished");
@@ -650,6 +665,38 @@ async fn execute(
         });
     }
     Ok(exit_of(&report))
+}
+
+/// `--report FILE` must be writable before anything is built: a run that
+/// builds for an hour and then cannot write its report is exit 2 at once.
+fn check_report_path(options: &RunOptions) -> Result<(), Failure> {
+    let Some(path) = &options.report else {
+        return Ok(());
+    };
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|error| {
+            Failure::new(
+                Exit::Usage,
+                anyhow::Error::new(error).context(format!(
+                    "cannot write the report to `{}`; nothing was built\nhint: pass a --report path in a directory this user can write",
+                    path.display()
+                )),
+            )
+        })?;
+    if !existed {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
+fn json_of(report: &Report) -> String {
+    serde_json::to_string_pretty(report)
+        .map(|json| json + "\n")
+        .unwrap_or_default()
 }
 
 /// 3 when every failure was an unreachable engine or registry, 1 when an
@@ -855,11 +902,7 @@ fn print(
     options: &RunOptions,
     human: fn(&Report) -> String,
 ) -> Result<(), Failure> {
-    let json = || {
-        serde_json::to_string_pretty(report)
-            .map(|json| json + "\n")
-            .unwrap_or_default()
-    };
+    let json = || json_of(report);
     let text = match options.output {
         Output::Json => json(),
         Output::Human => crate::sanitize::terminal(&human(report)).into_owned(),

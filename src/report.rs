@@ -78,6 +78,24 @@ pub struct Totals {
 pub struct Report {
     pub images: Vec<ImageReport>,
     pub totals: Totals,
+    /// Why the run stopped before any image was decided (the lock, the
+    /// engine or the registry); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Report {
+    /// The report of a run that failed before deciding any image.
+    pub fn failed(error: String, seconds: f64) -> Report {
+        Report {
+            images: Vec::new(),
+            totals: Totals {
+                seconds,
+                ..Totals::default()
+            },
+            error: Some(error),
+        }
+    }
 }
 
 fn time(value: Option<DateTime<Utc>>) -> Option<String> {
@@ -179,7 +197,11 @@ pub fn plan_report(project: &Project, steps: &[Step], registry_requests: u64) ->
         seconds: 0.0,
         registry_requests,
     };
-    Report { images, totals }
+    Report {
+        images,
+        totals,
+        error: None,
+    }
 }
 
 /// The report of `golden build` and `golden rebuild`.
@@ -228,7 +250,11 @@ pub fn run_report(
             }
         })
         .collect();
-    Report { images, totals }
+    Report {
+        images,
+        totals,
+        error: None,
+    }
 }
 
 fn round(seconds: f64) -> f64 {
