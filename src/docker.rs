@@ -387,12 +387,18 @@ impl BuildLog {
             if line.starts_with("Step ") {
                 self.step = Some(line.to_string());
                 on_step(line);
+                // The tail a failure shows starts at its step.
+                self.tail.clear();
             }
             if let Some(id) = line.strip_prefix("Successfully built ") {
                 self.image_id.get_or_insert_with(|| id.trim().to_string());
             }
+            if line.starts_with("Removing intermediate container ") {
+                continue;
+            }
             if self.tail.len() == TAIL_LINES {
-                self.tail.pop_front();
+                // Keep the step line itself first.
+                self.tail.remove(1.min(self.tail.len() - 1));
             }
             self.tail.push_back(line.to_string());
         }
@@ -500,7 +506,9 @@ impl Engine for DockerEngine {
     }
 
     async fn test(&self, image: &str, test: &SmokeTest) -> Result<(), EngineError> {
-        let command = test.command.join(" ");
+        // Shell-quoted, so the message can be pasted into a shell.
+        let command = shlex::try_join(test.command.iter().map(String::as_str))
+            .unwrap_or_else(|_| format!("{:?}", test.command));
         let failed = |outcome: String, output: Vec<String>| EngineError::TestFailed {
             image: image.to_string(),
             command: command.clone(),
@@ -759,9 +767,29 @@ mod tests {
         log.line("base", "Successfully built 0123abcd\n", &on_step);
         log.line("base", "\u{1b}[91mdisk full\n\u{1b}[0m", &on_step);
         assert_eq!(*steps.lock().unwrap(), vec!["Step 3/4 : RUN false"]);
-        assert_eq!(log.tail.back().map(String::as_str), Some("disk full"));
-        assert_eq!(log.tail.len(), TAIL_LINES);
+        assert_eq!(
+            log.tail,
+            [
+                "Step 3/4 : RUN false",
+                "Successfully built 0123abcd",
+                "disk full"
+            ],
+            "the tail starts at the failing step, in the engine's order"
+        );
         assert_eq!(log.step.as_deref(), Some("Step 3/4 : RUN false"));
         assert_eq!(log.image_id.as_deref(), Some("0123abcd"));
+        // A long step keeps its step line first and its newest output.
+        log.line("base", "Step 4/4 : RUN make\n", &on_step);
+        log.line("base", "Removing intermediate container 0a1b\n", &on_step);
+        for index in 0..30 {
+            log.line("base", &format!("make {index}\n"), &|_| {});
+        }
+        assert_eq!(log.tail.len(), TAIL_LINES);
+        assert_eq!(
+            log.tail.front().map(String::as_str),
+            Some("Step 4/4 : RUN make")
+        );
+        assert_eq!(log.tail.back().map(String::as_str), Some("make 29"));
+        assert!(!log.tail.iter().any(|line| line.starts_with("Removing")));
     }
 }
