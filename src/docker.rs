@@ -465,9 +465,18 @@ impl Engine for DockerEngine {
         if request.no_cache {
             options = options.nocache(true);
         }
-        let mut stream =
-            self.docker
-                .build_image(options.build(), None, Some(bollard::body_try_stream(body)));
+        // The engine pulls the FROM images itself, with only the
+        // credentials it is sent (X-Registry-Config), as a push does.
+        let registries: HashMap<String, DockerCredentials> = self
+            .credentials
+            .keys()
+            .filter_map(|host| Some((host.clone(), self.docker_credentials(host)?)))
+            .collect();
+        let mut stream = self.docker.build_image(
+            options.build(),
+            Some(registries),
+            Some(bollard::body_try_stream(body)),
+        );
         let mut log = BuildLog::default();
         let mut failure: Option<String> = None;
         while let Some(item) = stream.next().await {

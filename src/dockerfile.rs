@@ -33,6 +33,14 @@ pub enum DockerfileError {
     },
     #[error("line {line}: unterminated `${{...}}` or quote")]
     Unterminated { line: usize },
+    /// `${NAME:?message}` (or `${NAME?message}`) with NAME empty or unset,
+    /// which stops the engine's build with the message.
+    #[error("line {line}: build arg `{variable}` is required: {message}")]
+    RequiredArgument {
+        line: usize,
+        variable: String,
+        message: String,
+    },
 }
 
 impl DockerfileError {
@@ -44,7 +52,8 @@ impl DockerfileError {
             | DockerfileError::InvalidFrom { line, .. }
             | DockerfileError::InvalidReference { line, .. }
             | DockerfileError::EmptyAfterSubstitution { line, .. }
-            | DockerfileError::Unterminated { line } => Some(*line),
+            | DockerfileError::Unterminated { line }
+            | DockerfileError::RequiredArgument { line, .. } => Some(*line),
         }
     }
 }
@@ -73,6 +82,38 @@ pub struct Stage {
     pub last_line: usize,
 }
 
+/// One name an `ARG` instruction declares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclaredArg {
+    pub name: String,
+    /// `ARG NAME=value`: a build arg need not set it.
+    pub default: bool,
+    pub line: usize,
+}
+
+/// Build args the engine knows without an `ARG` (proxies, and the platform
+/// args BuildKit predefines).
+pub const PREDEFINED_ARGS: &[&str] = &[
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "TARGETPLATFORM",
+    "TARGETOS",
+    "TARGETARCH",
+    "TARGETVARIANT",
+    "BUILDPLATFORM",
+    "BUILDOS",
+    "BUILDARCH",
+    "BUILDVARIANT",
+];
+
 /// The stages of a Dockerfile, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dockerfile {
@@ -94,22 +135,19 @@ impl Dockerfile {
             let (keyword, rest) = split_keyword(&instruction.text);
             match keyword.to_ascii_uppercase().as_str() {
                 "ARG" if stages.is_empty() => {
-                    let words = expand_words(rest, &arguments, escape).ok_or(
-                        DockerfileError::Unterminated {
-                            line: instruction.first_line,
-                        },
-                    )?;
+                    let words = expand_words(rest, &arguments, escape)
+                        .map_err(|error| error.at(instruction.first_line))?;
                     for word in words {
                         let (name, default) = match word.split_once('=') {
                             Some((name, value)) => (name.to_string(), Some(value.to_string())),
                             None => (word.clone(), None),
                         };
-                        let value = build_args
-                            .get(&name)
-                            .cloned()
-                            .or(default)
-                            .unwrap_or_default();
-                        arguments.insert(name, value);
+                        // Neither a build arg nor a default: unset, as the
+                        // engine has it (`${NAME-word}` gives `word`).
+                        match build_args.get(&name).cloned().or(default) {
+                            Some(value) => arguments.insert(name, value),
+                            None => arguments.remove(&name),
+                        };
                     }
                 }
                 "FROM" => {
@@ -123,6 +161,34 @@ impl Dockerfile {
             return Err(DockerfileError::NoFrom);
         }
         Ok(Dockerfile { stages })
+    }
+
+    /// Every `ARG` the Dockerfile declares, in any stage, before or after a
+    /// FROM: its name, whether it has a default, and its line.
+    pub fn declared_args(text: &str) -> Vec<DeclaredArg> {
+        let text = without_bom(text);
+        let escape = escape_directive(text);
+        let mut declared = Vec::new();
+        for instruction in instructions(text, escape) {
+            let (keyword, rest) = split_keyword(&instruction.text);
+            if !keyword.eq_ignore_ascii_case("ARG") {
+                continue;
+            }
+            for word in rest.split_whitespace() {
+                let (name, default) = match word.split_once('=') {
+                    Some((name, _)) => (name, true),
+                    None => (word, false),
+                };
+                if !name.is_empty() {
+                    declared.push(DeclaredArg {
+                        name: name.to_string(),
+                        default,
+                        line: instruction.first_line,
+                    });
+                }
+            }
+        }
+        declared
     }
 
     /// The stage whose image the build produces.
@@ -314,8 +380,7 @@ fn parse_from(
     earlier: &[Stage],
 ) -> Result<Stage, DockerfileError> {
     let line = instruction.first_line;
-    let words =
-        expand_words(rest, arguments, escape).ok_or(DockerfileError::Unterminated { line })?;
+    let words = expand_words(rest, arguments, escape).map_err(|error| error.at(line))?;
     let mut platform = None;
     let mut positional = Vec::new();
     for word in words {
@@ -388,13 +453,15 @@ fn first_variable(text: &str) -> Option<String> {
 /// Splits `text` into words as the engine's shell lexer does for FROM and
 /// ARG: whitespace separates, quotes group, the escape character escapes, and
 /// `$NAME`, `${NAME}`, `${NAME:-word}`, `${NAME:+word}`, `${NAME-word}` and
-/// `${NAME+word}` are substituted (unset names become empty). `None` when a
-/// quote or brace is left open.
+/// `${NAME+word}` are substituted (unset names become empty), and
+/// `${NAME:?message}` / `${NAME?message}` fail with the message when NAME is
+/// empty or unset / unset.
 fn expand_words(
     text: &str,
     arguments: &BTreeMap<String, String>,
     escape: char,
-) -> Option<Vec<String>> {
+) -> Result<Vec<String>, ExpandError> {
+    let open = || ExpandError::Unterminated;
     let chars: Vec<char> = text.chars().collect();
     let mut words = Vec::new();
     let mut word = String::new();
@@ -415,12 +482,16 @@ fn expand_words(
             word.push(chars[index]);
             index += 1;
         } else if c == '\'' {
-            let end = chars[index..].iter().position(|&q| q == '\'')? + index;
+            let end = chars[index..]
+                .iter()
+                .position(|&q| q == '\'')
+                .ok_or_else(open)?
+                + index;
             word.extend(&chars[index..end]);
             index = end + 1;
         } else if c == '"' {
             loop {
-                let q = *chars.get(index)?;
+                let q = *chars.get(index).ok_or_else(open)?;
                 index += 1;
                 match q {
                     '"' => break,
@@ -445,7 +516,31 @@ fn expand_words(
     if in_word {
         words.push(word);
     }
-    Some(words)
+    Ok(words)
+}
+
+/// Why a word could not be expanded.
+#[derive(Debug)]
+enum ExpandError {
+    /// A quote or brace left open, or a modifier the engine does not know.
+    Unterminated,
+    Required {
+        variable: String,
+        message: String,
+    },
+}
+
+impl ExpandError {
+    fn at(self, line: usize) -> DockerfileError {
+        match self {
+            ExpandError::Unterminated => DockerfileError::Unterminated { line },
+            ExpandError::Required { variable, message } => DockerfileError::RequiredArgument {
+                line,
+                variable,
+                message,
+            },
+        }
+    }
 }
 
 /// Expands the variable starting just after a `$` at `chars[*index]`.
@@ -454,7 +549,7 @@ fn substitute(
     index: &mut usize,
     arguments: &BTreeMap<String, String>,
     escape: char,
-) -> Option<String> {
+) -> Result<String, ExpandError> {
     let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
     if chars.get(*index) != Some(&'{') {
         let start = *index;
@@ -462,10 +557,10 @@ fn substitute(
             *index += 1;
         }
         if start == *index {
-            return Some("$".to_string());
+            return Ok("$".to_string());
         }
         let name: String = chars[start..*index].iter().collect();
-        return Some(arguments.get(&name).cloned().unwrap_or_default());
+        return Ok(arguments.get(&name).cloned().unwrap_or_default());
     }
     *index += 1;
     let start = *index;
@@ -474,42 +569,60 @@ fn substitute(
     }
     let name: String = chars[start..*index].iter().collect();
     let value = arguments.get(&name);
-    let close = chars[*index..].iter().position(|&c| c == '}')? + *index;
+    let close = chars[*index..]
+        .iter()
+        .position(|&c| c == '}')
+        .ok_or(ExpandError::Unterminated)?
+        + *index;
     let modifier: String = chars[*index..close].iter().collect();
     *index = close + 1;
-    let word = |w: &str| -> Option<String> {
-        let expanded = expand_words(w, arguments, escape)?;
-        Some(expanded.join(" "))
+    let word = |w: &str| -> Result<String, ExpandError> {
+        Ok(expand_words(w, arguments, escape)?.join(" "))
+    };
+    // Without a message, the engine's own words.
+    let required = |w: &str, missing: &str| -> Result<String, ExpandError> {
+        let message = word(w)?;
+        Err(ExpandError::Required {
+            variable: name.clone(),
+            message: if message.is_empty() {
+                format!("`{name}` is not allowed to be {missing}")
+            } else {
+                message
+            },
+        })
     };
     let non_empty = value.is_some_and(|v| !v.is_empty());
     match modifier.as_str() {
-        "" => Some(value.cloned().unwrap_or_default()),
-        m if m.starts_with(":-") => {
-            if non_empty {
-                value.cloned()
-            } else {
-                word(&m[2..])
-            }
-        }
+        "" => Ok(value.cloned().unwrap_or_default()),
+        m if m.starts_with(":-") => match value.filter(|_| non_empty) {
+            Some(v) => Ok(v.clone()),
+            None => word(&m[2..]),
+        },
         m if m.starts_with(":+") => {
             if non_empty {
                 word(&m[2..])
             } else {
-                Some(String::new())
+                Ok(String::new())
             }
         }
+        m if m.starts_with(":?") => match value.filter(|_| non_empty) {
+            Some(v) => Ok(v.clone()),
+            None if value.is_some() => required(&m[2..], "empty"),
+            None => required(&m[2..], "unset"),
+        },
         m if m.starts_with('-') => match value {
-            Some(v) => Some(v.clone()),
+            Some(v) => Ok(v.clone()),
             None => word(&m[1..]),
         },
-        m if m.starts_with('+') => {
-            if value.is_some() {
-                word(&m[1..])
-            } else {
-                Some(String::new())
-            }
-        }
-        _ => None,
+        m if m.starts_with('+') => match value {
+            Some(_) => word(&m[1..]),
+            None => Ok(String::new()),
+        },
+        m if m.starts_with('?') => match value {
+            Some(v) => Ok(v.clone()),
+            None => required(&m[1..], "unset"),
+        },
+        _ => Err(ExpandError::Unterminated),
     }
 }
 
@@ -558,6 +671,12 @@ mod tests {
             ("crlf", "ARG T=4\r\nFROM busybox:$T\r\n", vec![], "busybox:4"),
             ("byte order mark", "\u{feff}FROM busybox:5\n", vec![], "busybox:5"),
             ("byte order mark before a directive", "\u{feff}# escape=`\nFROM `\n  busybox:6\n", vec![], "busybox:6"),
+            ("unset arg takes the - word", "ARG BASE\nFROM ${BASE-alpine:3}\n", vec![], "alpine:3"),
+            ("empty arg is set for -", "ARG BASE=\nFROM ${BASE-alpine:3}busybox:1\n", vec![], "busybox:1"),
+            ("plus word when set", "ARG TAG=x\nFROM busybox${TAG:+:1.36}\n", vec![], "busybox:1.36"),
+            ("no plus word when unset", "ARG TAG\nFROM busybox${TAG:+:1.36}\n", vec![], "busybox"),
+            ("required and set", "ARG BASE\nFROM ${BASE:?set BASE}\n", vec![("BASE", "debian:12")], "debian:12"),
+            ("required unless unset, and set empty", "ARG TAG=\nFROM busybox${TAG?need TAG}\n", vec![], "busybox"),
         ];
         for (name, text, build_args, expected) in cases {
             if name == "comments and blank lines" {
@@ -628,6 +747,38 @@ mod tests {
                 },
             ),
             ("FROM ${BASE\n", DockerfileError::Unterminated { line: 1 }),
+            (
+                "ARG BASE\nFROM ${BASE:?set BASE to the upstream image}\n",
+                DockerfileError::RequiredArgument {
+                    line: 2,
+                    variable: "BASE".into(),
+                    message: "set BASE to the upstream image".into(),
+                },
+            ),
+            (
+                "ARG BASE=\nFROM ${BASE:?}\n",
+                DockerfileError::RequiredArgument {
+                    line: 2,
+                    variable: "BASE".into(),
+                    message: "`BASE` is not allowed to be empty".into(),
+                },
+            ),
+            (
+                "ARG BASE\nFROM ${BASE?}\n",
+                DockerfileError::RequiredArgument {
+                    line: 2,
+                    variable: "BASE".into(),
+                    message: "`BASE` is not allowed to be unset".into(),
+                },
+            ),
+            (
+                "ARG R\nARG BASE=${R:?R names the registry}/busybox\nFROM $BASE\n",
+                DockerfileError::RequiredArgument {
+                    line: 2,
+                    variable: "R".into(),
+                    message: "R names the registry".into(),
+                },
+            ),
             (
                 "FROM \"busybox\n",
                 DockerfileError::Unterminated { line: 1 },

@@ -189,13 +189,22 @@ fn dockerfile_problem(file: &SourceFile, error: &DockerfileError) -> Box<Diagnos
     let line = error.line();
     let diagnostic = match line {
         Some(line) => {
-            Diagnostic::at(file, file.line_span(line), error.to_string()).label("this FROM")
+            let label = match error {
+                DockerfileError::RequiredArgument { .. } => "required build arg",
+                _ => "this FROM",
+            };
+            Diagnostic::at(file, file.line_span(line), error.to_string()).label(label)
         }
         None => Diagnostic::in_file(&file.path, error.to_string()),
     };
-    Box::new(diagnostic.hint(
-        "fix the Dockerfile; golden reads its FROM lines to find the base and the build order",
-    ))
+    let hint = match error {
+        DockerfileError::RequiredArgument { variable, .. } => format!(
+            "the engine stops the build here too: set `build_args = {{ {variable} = \"...\" }}` for this image (or in [defaults]) in golden.toml, or give `ARG {variable}` a default"
+        ),
+        _ => "fix the Dockerfile; golden reads its FROM lines to find the base and the build order"
+            .into(),
+    };
+    Box::new(diagnostic.hint(hint))
 }
 
 /// The id of the configured golden line `reference` names, `None` when it is

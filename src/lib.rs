@@ -3,6 +3,7 @@
 //! internal registry. A run observes the registry and the engine, plans
 //! (pure), then executes; the modules follow that split.
 
+pub mod build_args;
 pub mod cache;
 pub mod check;
 pub mod cli;

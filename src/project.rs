@@ -3,6 +3,7 @@
 //!
 //! Reads the config file and the Dockerfiles it names; no network, no engine.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::config::{Config, ConfigError};
@@ -14,16 +15,25 @@ use crate::graph::{Graph, Upstream};
 pub struct Project {
     pub config: Config,
     pub graph: Graph,
+    /// Warnings by image id that `plan` shows (an ARG nothing sets).
+    pub warnings: BTreeMap<String, Vec<String>>,
 }
 
 impl Project {
     /// Reads and validates `path` and the Dockerfiles it names.
     pub fn load(path: &Path) -> Result<Project, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        Project::from_source(SourceFile::new(path, &text))
+        match String::from_utf8(bytes) {
+            Ok(text) => Project::from_source(SourceFile::new(path, &text)),
+            Err(error) => Err(ConfigError::Invalid(Diagnostics(vec![not_utf8(
+                path,
+                error.as_bytes(),
+                error.utf8_error(),
+            )]))),
+        }
     }
 
     /// Validates a config whose text is already read.
@@ -35,8 +45,14 @@ impl Project {
         match Graph::resolve(&config) {
             Ok(graph) => {
                 problems.extend(untrusted_upstreams(&config, &graph));
+                let (undeclared, warnings) = crate::build_args::check(&config, &graph);
+                problems.extend(undeclared);
                 if problems.is_empty() {
-                    Ok(Project { config, graph })
+                    Ok(Project {
+                        config,
+                        graph,
+                        warnings,
+                    })
                 } else {
                     Err(ConfigError::Invalid(Diagnostics(problems)))
                 }
@@ -47,6 +63,36 @@ impl Project {
             }
         }
     }
+}
+
+/// A config that is not UTF-8 (TOML must be), pointed at its first bad
+/// byte. The text shown is the file with bad bytes replaced; up to that
+/// byte it is the file itself, so the offset, line and column are exact.
+fn not_utf8(path: &Path, bytes: &[u8], error: std::str::Utf8Error) -> Diagnostic {
+    let offset = error.valid_up_to();
+    let bad = error.error_len().unwrap_or(bytes.len() - offset);
+    let shown: Vec<String> = bytes[offset..offset + bad]
+        .iter()
+        .map(|byte| format!("0x{byte:02X}"))
+        .collect();
+    let file = SourceFile::new(path, &String::from_utf8_lossy(bytes));
+    let (line, column) = file.line_column(offset);
+    let replacement = '\u{FFFD}'.len_utf8();
+    let utf16 = bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]);
+    Diagnostic::at(
+        &file,
+        offset..offset + replacement,
+        format!(
+            "the config file is not UTF-8: byte {} at offset {offset} (line {line}, column {column}) is not valid UTF-8",
+            shown.join(" ")
+        ),
+    )
+    .label("not UTF-8")
+    .hint(if utf16 {
+        "the file is UTF-16 (it starts with a byte order mark); TOML must be UTF-8: save it as UTF-8, e.g. `iconv -f UTF-16 -t UTF-8`"
+    } else {
+        "TOML must be UTF-8: save the file as UTF-8, e.g. `iconv -f LATIN1 -t UTF-8 golden.toml > golden.utf8.toml`"
+    })
 }
 
 /// Golden images whose upstream `[policy] upstream_allow` does not allow:

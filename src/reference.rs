@@ -23,6 +23,8 @@ pub enum ReferenceError {
         "`{0}` is not a valid registry host (expected host[:port], e.g. `registry.local:5000`)"
     )]
     InvalidDomain(String),
+    #[error("port {port} of registry host `{domain}` is out of range: ports are 1 to 65535")]
+    PortOutOfRange { domain: String, port: String },
     #[error("repository path component `{0}` is invalid: use lowercase letters, digits and single `.`, `_`, `__` or `-` separators")]
     InvalidPathComponent(String),
     #[error("repository name `{0}` has uppercase letters; repository names must be lowercase")]
@@ -271,8 +273,14 @@ pub fn validate_domain(domain: &str) -> Result<(), ReferenceError> {
         }
     };
     if let Some(port) = port {
-        if port.is_empty() || !port.chars().all(|c| c.is_ascii_digit()) || port.len() > 5 {
+        if port.is_empty() || !port.chars().all(|c| c.is_ascii_digit()) {
             return Err(invalid());
+        }
+        if !matches!(port.parse::<u16>(), Ok(1..)) {
+            return Err(ReferenceError::PortOutOfRange {
+                domain: domain.to_string(),
+                port: port.to_string(),
+            });
         }
     }
     if !domain.starts_with('[') {
@@ -469,6 +477,7 @@ mod tests {
             ),
             (&tagged_long, None, "busybox", Some(&long_tag), None),
             ("host:5000/app", Some("host:5000"), "app", None, None),
+            ("host:65535/app", Some("host:65535"), "app", None, None),
         ];
         for (text, domain, path, tag, digest) in cases {
             let reference = Reference::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
@@ -526,7 +535,24 @@ mod tests {
             ("[::1/app", ReferenceError::InvalidDomain("[::1".into())),
             (
                 "host:123456/app",
-                ReferenceError::InvalidDomain("host:123456".into()),
+                ReferenceError::PortOutOfRange {
+                    domain: "host:123456".into(),
+                    port: "123456".into(),
+                },
+            ),
+            (
+                "host:65536/app",
+                ReferenceError::PortOutOfRange {
+                    domain: "host:65536".into(),
+                    port: "65536".into(),
+                },
+            ),
+            (
+                "host:0/app",
+                ReferenceError::PortOutOfRange {
+                    domain: "host:0".into(),
+                    port: "0".into(),
+                },
             ),
             ("app//x", ReferenceError::InvalidPathComponent("".into())),
             ("app/-x", ReferenceError::InvalidPathComponent("-x".into())),

@@ -52,6 +52,8 @@ pub struct ImageReport {
     /// Exact tags of the line that are not golden builds: never released,
     /// moved onto or deleted.
     pub foreign: Vec<ForeignTag>,
+    /// What golden warns about in the config or Dockerfile of the image.
+    pub warnings: Vec<String>,
     /// For a build: whether it may use the engine's build cache (false:
     /// every step runs and the base is pulled); null when nothing is built.
     pub cache: Option<bool>,
@@ -146,6 +148,7 @@ fn base_report(project: &Project, step: &Step) -> ImageReport {
             .map(ToString::to_string),
         upstream_digest: step.upstream_digest.clone(),
         foreign: step.foreign.clone(),
+        warnings: project.warnings.get(&step.id).cloned().unwrap_or_default(),
         cache: step.cache,
     }
 }
@@ -292,6 +295,9 @@ fn foreign_text(report: &Report) -> String {
     for image in &report.images {
         for foreign in &image.foreign {
             text.push_str(&format!("warning: {}: {foreign}\n", image.id));
+        }
+        for warning in &image.warnings {
+            text.push_str(&format!("warning: {}: {warning}\n", image.id));
         }
     }
     if text.is_empty() {

@@ -9,9 +9,10 @@ use std::path::{Component, Path, PathBuf};
 use toml::de::DeValue;
 use toml::Spanned;
 
+use super::limits::{BUILD_ARGS, LABELS};
 use super::{
-    Defaults, Image, Reader, RegistrySettings, SmokeTest, CACHE_EXPECTED, DEFAULT_SCHEDULE,
-    DEFAULT_TEST_TIMEOUT, IMAGE_KEYS, SCHEDULE_EXPECTED,
+    path_problem, Defaults, Image, PathKind, Reader, RegistrySettings, SmokeTest, CACHE_EXPECTED,
+    DEFAULT_SCHEDULE, DEFAULT_TEST_TIMEOUT, IMAGE_KEYS, SCHEDULE_EXPECTED,
 };
 use crate::diagnostic::closest;
 use crate::reference::validate_path;
@@ -85,6 +86,18 @@ impl Reader<'_> {
         build_args.extend(self.strings(table, &section, "build_args"));
         let mut labels = defaults.labels.clone();
         labels.extend(self.labels(table, &section));
+        if !defaults.build_args_too_large {
+            let own = super::key_spans(table, "build_args");
+            let spans = [&own, &defaults.build_arg_spans];
+            let fallback = table.get("build_args").map_or(span.clone(), |v| v.span());
+            self.check_size(&BUILD_ARGS, &section, &build_args, spans, fallback);
+        }
+        if !defaults.labels_too_large {
+            let own = super::key_spans(table, "labels");
+            let spans = [&own, &defaults.label_spans];
+            let fallback = table.get("labels").map_or(span.clone(), |v| v.span());
+            self.check_size(&LABELS, &section, &labels, spans, fallback);
+        }
 
         let name = match name {
             Some(name) => {
@@ -111,6 +124,7 @@ impl Reader<'_> {
             context,
             dockerfile,
             build_args,
+            build_arg_spans: super::key_spans(table, "build_args"),
             labels,
             schedule,
             pull: pull
@@ -145,17 +159,17 @@ impl Reader<'_> {
     fn context(&mut self, context: &Spanned<String>, section: &str) -> Option<PathBuf> {
         let base = self.file.path.parent().unwrap_or(Path::new("."));
         let path = base.join(context.get_ref());
-        if path.is_dir() {
+        let Some((problem, label)) = path_problem(&path, PathKind::Directory) else {
             return Some(path);
-        }
+        };
         self.problem(
             context.span(),
-            format!(
-                "context directory `{}` of {section} does not exist",
-                path.display()
-            ),
-            "no such directory",
-            Some("paths are relative to the directory of golden.toml".into()),
+            format!("context directory `{}` of {section} {problem}", path.display()),
+            label,
+            Some(match label {
+                "symlink loop" => "a symlink on this path points back at itself, directly or through others; point `context` at the real directory".into(),
+                _ => "paths are relative to the directory of golden.toml".into(),
+            }),
         );
         None
     }
@@ -181,14 +195,14 @@ impl Reader<'_> {
             );
             return None;
         }
-        if !context.join(relative).is_file() {
+        if let Some((problem, label)) = path_problem(&context.join(relative), PathKind::File) {
             self.problem(
                 span,
                 format!(
-                    "Dockerfile `{}` of {section} does not exist",
+                    "Dockerfile `{}` of {section} {problem}",
                     context.join(relative).display()
                 ),
-                "no such file",
+                label,
                 Some(
                     "`dockerfile` is relative to the context; it defaults to \"Dockerfile\"".into(),
                 ),

@@ -168,6 +168,9 @@ pub struct Image {
     /// The Dockerfile's path inside the context, `/`-separated.
     pub dockerfile: String,
     pub build_args: BTreeMap<String, String>,
+    /// Where each of the image's own `build_args` keys is written (keys
+    /// from `[defaults]` are in [`Config::default_build_args`]).
+    pub build_arg_spans: BTreeMap<String, Range<usize>>,
     pub labels: BTreeMap<String, String>,
     pub schedule: Schedule,
     pub pull: bool,
@@ -198,6 +201,8 @@ pub struct Config {
     /// Sorted by id.
     pub images: Vec<Image>,
     pub policy: Policy,
+    /// Where each `[defaults] build_args` key is written.
+    pub default_build_args: BTreeMap<String, Range<usize>>,
 }
 
 impl Config {
@@ -249,6 +254,17 @@ impl Config {
     }
 }
 
+/// The span of each key of the table `key` in `table`.
+pub(crate) fn key_spans(table: &DeTable<'_>, key: &str) -> BTreeMap<String, Range<usize>> {
+    match table.get(key).map(Spanned::get_ref) {
+        Some(DeValue::Table(inner)) => inner
+            .iter()
+            .map(|(name, _)| (name.get_ref().to_string(), name.span()))
+            .collect(),
+        _ => BTreeMap::new(),
+    }
+}
+
 /// Walks the spanned TOML tree, collecting problems instead of stopping.
 struct Reader<'a> {
     file: &'a SourceFile,
@@ -265,7 +281,12 @@ struct Defaults {
     test_timeout: Option<Duration>,
     keep: Option<u32>,
     build_args: BTreeMap<String, String>,
+    build_arg_spans: BTreeMap<String, Range<usize>>,
     labels: BTreeMap<String, String>,
+    label_spans: BTreeMap<String, Range<usize>>,
+    /// Whether `[defaults]` alone is over a size limit (already reported).
+    build_args_too_large: bool,
+    labels_too_large: bool,
 }
 
 impl<'a> Reader<'a> {
@@ -333,6 +354,7 @@ impl<'a> Reader<'a> {
             engine,
             images,
             policy,
+            default_build_args: defaults.build_arg_spans,
         })
     }
 
@@ -506,14 +528,17 @@ impl<'a> Reader<'a> {
                 .parent()
                 .unwrap_or(Path::new("."))
                 .join(file.get_ref());
-            if path.is_file() {
+            let Some((problem, label)) = path_problem(&path, PathKind::File) else {
                 return Some(path);
-            }
+            };
             self.problem(
                 file.span(),
-                format!("CA file `{}` does not exist", path.display()),
-                "no such file",
-                Some("paths are relative to the directory of golden.toml".into()),
+                format!("CA file `{}` {problem}", path.display()),
+                label,
+                Some(match label {
+                    "no such file" => "paths are relative to the directory of golden.toml".into(),
+                    _ => "`ca_file` must name a regular PEM file of CA certificates; golden never opens a pipe or a device".into(),
+                }),
             );
             None
         });
@@ -569,6 +594,13 @@ impl<'a> Reader<'a> {
                             .into(),
                     ),
                 );
+            } else if let Some(problem) = engine_port_problem(host.get_ref()) {
+                self.problem(
+                    host.span(),
+                    format!("engine host `{}`: {problem}", host.get_ref()),
+                    "invalid port",
+                    Some("dockerd listens on 2375 (plain) or 2376 (TLS) unless told otherwise, e.g. \"tcp://127.0.0.1:2375\"".into()),
+                );
             }
         }
         let network = self.value::<Network>(
@@ -596,7 +628,7 @@ impl<'a> Reader<'a> {
         };
         let section = "[defaults]";
         self.check_keys(table, section, DEFAULT_KEYS);
-        Defaults {
+        let mut defaults = Defaults {
             schedule: self
                 .value(table, section, "schedule", SCHEDULE_EXPECTED)
                 .map(Spanned::into_inner),
@@ -607,11 +639,31 @@ impl<'a> Reader<'a> {
                 .value(table, section, "cache", CACHE_EXPECTED)
                 .map(Spanned::into_inner),
             build_args: self.strings(table, section, "build_args"),
+            build_arg_spans: key_spans(table, "build_args"),
             labels: self.labels(table, section),
+            label_spans: key_spans(table, "labels"),
             test: self.test_command(table, section),
             test_timeout: self.test_timeout(table, section),
             keep: self.retention(table, section),
-        }
+            build_args_too_large: false,
+            labels_too_large: false,
+        };
+        let none = BTreeMap::new();
+        defaults.build_args_too_large = self.check_size(
+            &limits::BUILD_ARGS,
+            section,
+            &defaults.build_args,
+            [&defaults.build_arg_spans, &none],
+            value.span(),
+        );
+        defaults.labels_too_large = self.check_size(
+            &limits::LABELS,
+            section,
+            &defaults.labels,
+            [&defaults.label_spans, &none],
+            value.span(),
+        );
+        defaults
     }
 
     /// `[retention]` (`keep = N`) inside `[defaults]` or an image.
@@ -689,7 +741,99 @@ impl<'a> Reader<'a> {
                 }
             }
         }
+        self.check_label_keys(table, section, &labels);
         labels
+    }
+}
+
+/// What is wrong with the port of a `tcp://`, `http://` or `https://`
+/// engine address, if anything: a port above 65535 must be a configuration
+/// error, not a connection that fails later.
+fn engine_port_problem(host: &str) -> Option<String> {
+    let (scheme, rest) = host.split_once("://")?;
+    if !matches!(scheme, "tcp" | "http" | "https") {
+        return None;
+    }
+    let authority = rest.split('/').next().unwrap_or_default();
+    let port = match authority.rsplit_once(']') {
+        Some((_, after)) => after.strip_prefix(':')?,
+        None => authority.rsplit_once(':')?.1,
+    };
+    if port.is_empty() || !port.chars().all(|c| c.is_ascii_digit()) {
+        return Some(format!("port `{port}` is not a number"));
+    }
+    match port.parse::<u16>() {
+        Ok(1..) => None,
+        _ => Some(format!("port {port} is out of range: ports are 1 to 65535")),
+    }
+}
+
+/// What a path named in the config must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PathKind {
+    File,
+    Directory,
+}
+
+/// Why `path` is not a `kind`, as `(what is wrong, caret label)`; `None`
+/// when it is one. Only `stat`s the path: opening a FIFO blocks until a
+/// writer comes, and a device never ends.
+pub(crate) fn path_problem(path: &Path, kind: PathKind) -> Option<(String, &'static str)> {
+    let metadata = match std::fs::metadata(path) {
+        Ok(metadata) => metadata,
+        Err(error) if error.raw_os_error() == Some(libc::ELOOP) => {
+            return Some(("is a symlink loop".into(), "symlink loop"));
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let label = match kind {
+                PathKind::File => "no such file",
+                PathKind::Directory => "no such directory",
+            };
+            return Some(("does not exist".into(), label));
+        }
+        Err(error) => return Some((format!("cannot be read: {error}"), "unreadable")),
+    };
+    let file_type = metadata.file_type();
+    match kind {
+        PathKind::File if file_type.is_file() => None,
+        PathKind::Directory if file_type.is_dir() => None,
+        PathKind::File => Some((
+            format!(
+                "is not a regular file (it is {})",
+                file_type_name(&file_type)
+            ),
+            "not a regular file",
+        )),
+        PathKind::Directory => Some((
+            format!("is not a directory (it is {})", file_type_name(&file_type)),
+            "not a directory",
+        )),
+    }
+}
+
+fn file_type_name(file_type: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return "a FIFO";
+        }
+        if file_type.is_char_device() {
+            return "a character device";
+        }
+        if file_type.is_block_device() {
+            return "a block device";
+        }
+        if file_type.is_socket() {
+            return "a socket";
+        }
+    }
+    if file_type.is_dir() {
+        "a directory"
+    } else if file_type.is_file() {
+        "a regular file"
+    } else {
+        "a special file"
     }
 }
 
@@ -698,6 +842,7 @@ const SCHEDULE_EXPECTED: &str =
     "a 5-field cron expression in UTC such as \"0 3 * * 1\", or @hourly, @daily, @weekly, @monthly";
 
 mod images;
+mod limits;
 mod policy;
 
 pub use policy::{Patterns, Policy};

@@ -151,10 +151,12 @@ impl Distribution {
                 .client
                 .request(method.clone(), &url)
                 .headers(headers.clone());
+            let mut sent_basic = false;
             if let Some(token) = self.token_for(&host, &scope) {
                 request = request.header(AUTHORIZATION, format!("Bearer {token}"));
             } else if let Some(credentials) = self.basic_credentials(&host) {
                 request = request.basic_auth(&credentials.username, Some(credentials.password()));
+                sent_basic = true;
             }
             if let Some(body) = &body {
                 request = request.body(body.clone());
@@ -169,17 +171,17 @@ impl Distribution {
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_string)
                 {
-                    if challenge
-                        .trim_start()
-                        .to_ascii_lowercase()
-                        .starts_with("basic")
-                        && self.credentials.contains_key(&host)
-                        && self
-                            .basic
+                    if is_basic(&challenge) && self.credentials.contains_key(&host) {
+                        // Every request met at once by the challenge retries,
+                        // not only the first to record it; one that already
+                        // carried the credentials was refused them.
+                        self.basic
                             .lock()
                             .map_err(|_| poisoned(&host))?
-                            .insert(host.clone())
-                    {
+                            .insert(host.clone());
+                        if sent_basic {
+                            return Ok(response);
+                        }
                         retried_auth = true;
                         continue;
                     }

@@ -207,6 +207,14 @@ pub(super) async fn read_capped(
     Ok(body)
 }
 
+/// Whether a WWW-Authenticate challenge asks for basic auth.
+pub(super) fn is_basic(challenge: &str) -> bool {
+    challenge
+        .trim_start()
+        .get(..5)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("basic"))
+}
+
 /// The `key="value"` pairs of a WWW-Authenticate challenge.
 pub(super) fn parse_challenge(text: &str) -> HashMap<String, String> {
     let mut parameters = HashMap::new();
