@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{PrivateRegistry, Run, SEED};
@@ -103,6 +103,38 @@ fn awkward_password() -> String {
     unreachable!("some combination gives both characters")
 }
 
+/// A registry with TLS (its CA trusted by the engine through certs.d) and
+/// htpasswd auth for the user `ci`; the engine forgets the CA on drop.
+struct Secured {
+    registry: PrivateRegistry,
+    certs: PathBuf,
+}
+
+impl Secured {
+    fn start(directory: &Path, password: &str) -> Secured {
+        certificates(directory);
+        let hash = bcrypt::hash_with_result(password, 5)
+            .unwrap()
+            .format_for_version(bcrypt::Version::TwoA);
+        std::fs::write(directory.join("htpasswd"), format!("ci:{hash}\n")).unwrap();
+        let tls = format!(
+            "  tls:\n    certificate: {0}/server.crt\n    key: {0}/server.key\nauth:\n  htpasswd:\n    realm: golden-test\n    path: {0}/htpasswd\n",
+            directory.display()
+        );
+        let registry = PrivateRegistry::start(&tls);
+        let certs = Path::new("/etc/docker/certs.d").join(registry.host());
+        std::fs::create_dir_all(&certs).unwrap();
+        std::fs::copy(directory.join("ca.crt"), certs.join("ca.crt")).unwrap();
+        Secured { registry, certs }
+    }
+}
+
+impl Drop for Secured {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.certs);
+    }
+}
+
 fn curl(ca: &Path, user: &str, url: &str) -> String {
     let output = Command::new("curl")
         .args(["-sS", "--cacert"])
@@ -116,21 +148,9 @@ fn curl(ca: &Path, user: &str, url: &str) -> String {
 #[test]
 fn tls_and_htpasswd_right_credentials_push_wrong_ones_fail_with_a_hint_and_none_leak() {
     let directory = tempfile::tempdir().unwrap();
-    certificates(directory.path());
     let password = awkward_password();
-    let hash = bcrypt::hash_with_result(&password, 5)
-        .unwrap()
-        .format_for_version(bcrypt::Version::TwoA);
-    std::fs::write(directory.path().join("htpasswd"), format!("ci:{hash}\n")).unwrap();
-    let tls = format!(
-        "  tls:\n    certificate: {0}/server.crt\n    key: {0}/server.key\nauth:\n  htpasswd:\n    realm: golden-test\n    path: {0}/htpasswd\n",
-        directory.path().display()
-    );
-    let registry = PrivateRegistry::start(&tls);
-    let host = registry.host();
-    let certs = Path::new("/etc/docker/certs.d").join(&host);
-    std::fs::create_dir_all(&certs).unwrap();
-    std::fs::copy(directory.path().join("ca.crt"), certs.join("ca.crt")).unwrap();
+    let secured = Secured::start(directory.path(), &password);
+    let host = secured.registry.host();
 
     let context = directory.path().join("base");
     std::fs::create_dir_all(&context).unwrap();
@@ -189,5 +209,122 @@ fn tls_and_htpasswd_right_credentials_push_wrong_ones_fail_with_a_hint_and_none_
             "the wrong password leaked into {name}"
         );
     }
-    let _ = std::fs::remove_dir_all(&certs);
+}
+
+/// Regression: only the first of the requests that met the Basic challenge
+/// at once retried with credentials; the others returned the 401, so most
+/// images of a stack failed on every run.
+#[test]
+fn an_htpasswd_registry_serves_eight_images_observed_at_once_with_env_or_docker_config_credentials()
+{
+    const IMAGES: usize = 8;
+    let directory = tempfile::tempdir().unwrap();
+    let password = "golden-eight-at-once";
+    let secured = Secured::start(directory.path(), password);
+    let host = secured.registry.host();
+    let docker_config = directory.path().join("docker-config");
+    let docker = |args: &[&str], input: Option<&str>| {
+        use std::io::Write as _;
+        let mut child = Command::new("docker")
+            .args(args)
+            .env("DOCKER_CONFIG", &docker_config)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input.unwrap_or("").as_bytes()).unwrap();
+        drop(stdin);
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "docker {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    let upstream = format!("{host}/upstream/busybox:1.36");
+    docker(&["pull", "-q", SEED], None);
+    docker(
+        &["login", "-u", "ci", "--password-stdin", &host],
+        Some(password),
+    );
+    docker(&["tag", SEED, &upstream], None);
+    docker(&["push", "-q", &upstream], None);
+
+    let mut config = format!("[registry]\nhost = \"{host}\"\nnamespace = \"golden\"\n");
+    for index in 0..IMAGES {
+        let id = format!("image{index}");
+        let context = directory.path().join(&id);
+        std::fs::create_dir_all(&context).unwrap();
+        std::fs::write(
+            context.join("Dockerfile"),
+            format!("FROM {upstream}\nENV IMAGE={index}\n"),
+        )
+        .unwrap();
+        config.push_str(&format!(
+            "[images.{id}]\nversion = \"1.0\"\ncontext = \"{id}\"\n"
+        ));
+    }
+    let config_path = directory.path().join("golden.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let golden = |args: &[&str], environment: bool| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_golden"));
+        command
+            .arg("-c")
+            .arg(&config_path)
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env_remove("GOLDEN_REGISTRY_USERNAME")
+            .env_remove("GOLDEN_REGISTRY_PASSWORD");
+        if environment {
+            command
+                .env("GOLDEN_REGISTRY_USERNAME", "ci")
+                .env("GOLDEN_REGISTRY_PASSWORD", password)
+                .env("DOCKER_CONFIG", directory.path().join("no-docker-config"));
+        } else {
+            command.env("DOCKER_CONFIG", &docker_config);
+        }
+        Run::from(command.output().unwrap())
+    };
+    let ids: Vec<String> = (0..IMAGES).map(|index| format!("image{index}")).collect();
+
+    // Credentials from the environment, then from the docker CLI's config.
+    for environment in [true, false] {
+        let plan = golden(&["plan", "--output", "json"], environment).expect(0);
+        let report = plan.json();
+        for id in &ids {
+            assert_eq!(
+                common::entry(&report, id)["decision"],
+                "build",
+                "{id} planned (environment credentials: {environment})\n{}",
+                plan.stderr
+            );
+        }
+        assert_eq!(report["totals"]["failed"], 0, "{}", plan.stdout);
+    }
+
+    let build = golden(&["build", "--all", "--output", "json"], false).expect(0);
+    let report = build.json();
+    assert_eq!(report["totals"]["built"], IMAGES, "{}", build.stdout);
+    let ca = directory.path().join("ca.crt");
+    for id in &ids {
+        assert_eq!(common::entry(&report, id)["decision"], "built", "{id}");
+        let tags = curl(
+            &ca,
+            &format!("ci:{password}"),
+            &format!("https://{host}/v2/golden/{id}/tags/list"),
+        );
+        for tag in ["\"1.0.0\"", "\"1.0\"", "\"1\"", "\"latest\""] {
+            assert!(tags.contains(tag), "{id}: {tag} in {tags}");
+        }
+    }
+    let again = golden(&["plan", "--output", "json"], true).expect(0).json();
+    for id in &ids {
+        assert_eq!(
+            common::entry(&again, id)["decision"],
+            "up-to-date",
+            "{id} reads its own tags back"
+        );
+    }
 }
