@@ -123,6 +123,7 @@ fn observations(project: &Project, due_every: Option<usize>) -> Observations {
                     digest: own.clone(),
                     created: Some(created),
                     recipe: Some(recipe.clone()),
+                    recipe_parts: None,
                     base_name: Some(UPSTREAM.to_string()),
                     base_digest: Some(recorded_base),
                     floating: ["1.0", "1", "latest"]
@@ -139,6 +140,7 @@ fn observations(project: &Project, due_every: Option<usize>) -> Observations {
                 known: Default::default(),
                 base_digest: Some(base_now),
                 recipe,
+                recipe_parts: Default::default(),
                 entries: Vec::new(),
             }),
         );

@@ -83,6 +83,7 @@ mod tests {
             vec![Reason::RecipeChanged {
                 old: None,
                 new: "sha256:r".into(),
+                changed: Vec::new(),
             }],
             vec![Reason::ParentRebuilt {
                 parent: "base".into(),

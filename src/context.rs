@@ -309,23 +309,29 @@ pub fn recipe_digest(
     entries: &[Entry],
     inputs: &RecipeInputs<'_>,
 ) -> Result<String, ContextError> {
+    Ok(recipe(context, entries, inputs)?.0)
+}
+
+/// The recipe digest and the parts it is made of (see [`RecipeParts`]).
+pub fn recipe(
+    context: &Path,
+    entries: &[Entry],
+    inputs: &RecipeInputs<'_>,
+) -> Result<(String, RecipeParts), ContextError> {
     let mut hasher = Sha256::new();
+    let mut parts = PartHashers::default();
     hasher.update(format!(
         "golden-recipe-v1\ndockerfile {:?}\n",
         inputs.dockerfile
     ));
     let mut buffer = vec![0u8; 64 * 1024];
     for entry in entries {
-        match &entry.kind {
-            Kind::Directory => hasher.update(format!("D {:?}\n", entry.path)),
-            Kind::Symlink { target } => hasher.update(format!("L {:?} {:?}\n", entry.path, target)),
-            Kind::Fifo => hasher.update(format!("P {:?}\n", entry.path)),
-            Kind::CharDevice { major, minor } => {
-                hasher.update(format!("C {:?} {major}:{minor}\n", entry.path))
-            }
-            Kind::BlockDevice { major, minor } => {
-                hasher.update(format!("B {:?} {major}:{minor}\n", entry.path))
-            }
+        let line = match &entry.kind {
+            Kind::Directory => format!("D {:?}\n", entry.path),
+            Kind::Symlink { target } => format!("L {:?} {:?}\n", entry.path, target),
+            Kind::Fifo => format!("P {:?}\n", entry.path),
+            Kind::CharDevice { major, minor } => format!("C {:?} {major}:{minor}\n", entry.path),
+            Kind::BlockDevice { major, minor } => format!("B {:?} {major}:{minor}\n", entry.path),
             Kind::File { executable } => {
                 let path = context.join(&entry.path);
                 let mut file = open_regular(&path).map_err(|source| ContextError::Read {
@@ -346,21 +352,121 @@ pub fn recipe_digest(
                     content.update(&buffer[..read]);
                 }
                 let mode = if *executable { "755" } else { "644" };
-                hasher.update(format!(
-                    "F {:?} {mode} {:x}\n",
-                    entry.path,
-                    content.finalize()
-                ));
+                format!("F {:?} {mode} {:x}\n", entry.path, content.finalize())
             }
-        }
+        };
+        hasher.update(&line);
+        parts.add(&part_of(&entry.path, inputs.dockerfile), &line);
     }
     for (key, value) in inputs.build_args {
-        hasher.update(format!("A {key:?}={value:?}\n"));
+        let line = format!("A {key:?}={value:?}\n");
+        hasher.update(&line);
+        parts.add(&format!("build arg {key}"), &line);
     }
     for (key, value) in inputs.labels {
-        hasher.update(format!("T {key:?}={value:?}\n"));
+        let line = format!("T {key:?}={value:?}\n");
+        hasher.update(&line);
+        parts.add(&format!("label {key}"), &line);
     }
-    Ok(format!("sha256:{:x}", hasher.finalize()))
+    Ok((format!("sha256:{:x}", hasher.finalize()), parts.finish()))
+}
+
+/// The part of the recipe a context path belongs to: the Dockerfile, or
+/// its top-level file or directory (`certs/`).
+fn part_of(path: &str, dockerfile: &str) -> String {
+    if path == dockerfile {
+        return "Dockerfile".to_string();
+    }
+    match path.split_once('/') {
+        Some((top, _)) => format!("{top}/"),
+        None => path.to_string(),
+    }
+}
+
+#[derive(Default)]
+struct PartHashers(std::collections::BTreeMap<String, Sha256>);
+
+impl PartHashers {
+    fn add(&mut self, part: &str, line: &str) {
+        self.0.entry(part.to_string()).or_default().update(line);
+    }
+
+    fn finish(self) -> RecipeParts {
+        RecipeParts(
+            self.0
+                .into_iter()
+                .map(|(part, hasher)| (part, short_hash(&format!("{:x}", hasher.finalize()))))
+                .collect(),
+        )
+    }
+}
+
+fn short_hash(text: &str) -> String {
+    text.chars().take(8).collect()
+}
+
+/// What a recipe is made of: the Dockerfile, each build arg, each label
+/// and each top-level entry of the context, with a short hash of each.
+/// Stored on the image as a label of hashes only (names hashed too, so it
+/// stays small and says nothing of the tree), it lets `plan` say what
+/// changed since: `recipe changed: Dockerfile, build arg SDK_VERSION, certs/`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecipeParts(pub std::collections::BTreeMap<String, String>);
+
+/// The prefix of the parts label's value: its format's version.
+const PARTS_FORMAT: &str = "v1";
+
+impl RecipeParts {
+    /// The label value: `v1 <name hash>=<content hash> ...`, sorted.
+    pub fn label(&self) -> String {
+        let mut pairs: Vec<String> = self
+            .0
+            .iter()
+            .map(|(part, hash)| format!("{}={hash}", name_hash(part)))
+            .collect();
+        pairs.sort();
+        std::iter::once(PARTS_FORMAT.to_string())
+            .chain(pairs)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The parts that differ from a build whose label was `recorded`
+    /// (added, changed or removed), by name; `None` when the label is not
+    /// one golden can read (an older build).
+    pub fn changed_since(&self, recorded: &str) -> Option<Vec<String>> {
+        let mut words = recorded.split(' ');
+        if words.next() != Some(PARTS_FORMAT) {
+            return None;
+        }
+        let mut old: std::collections::BTreeMap<&str, &str> = std::collections::BTreeMap::new();
+        for word in words.filter(|w| !w.is_empty()) {
+            let (name, hash) = word.split_once('=')?;
+            old.insert(name, hash);
+        }
+        let mut changed = Vec::new();
+        let mut matched = 0;
+        for (part, hash) in &self.0 {
+            let key = name_hash(part);
+            match old.get(key.as_str()) {
+                Some(before) if *before == hash => matched += 1,
+                Some(_) => {
+                    matched += 1;
+                    changed.push(part.clone());
+                }
+                None => changed.push(part.clone()),
+            }
+        }
+        let removed = old.len().saturating_sub(matched);
+        if removed > 0 {
+            changed.push(format!("{removed} part(s) removed"));
+        }
+        Some(changed)
+    }
+}
+
+fn name_hash(part: &str) -> String {
+    short_hash(&format!("{:x}", Sha256::digest(part.as_bytes())))
 }
 
 /// The mtime of every entry: what `tar::HeaderMode::Deterministic` sets.

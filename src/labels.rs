@@ -14,6 +14,8 @@ pub const BASE_NAME: &str = "org.opencontainers.image.base.name";
 pub const BASE_DIGEST: &str = "org.opencontainers.image.base.digest";
 pub const REVISION: &str = "org.opencontainers.image.revision";
 pub const RECIPE: &str = "io.golden.recipe";
+/// Short hashes of the recipe's parts (see `context::RecipeParts`).
+pub const RECIPE_PARTS: &str = "io.golden.recipe.parts";
 
 /// The facts of one build that its labels record.
 pub struct BuildFacts<'a> {
@@ -24,6 +26,8 @@ pub struct BuildFacts<'a> {
     pub base: Option<(&'a str, &'a str)>,
     pub revision: Option<&'a str>,
     pub recipe: &'a str,
+    /// The parts label of the recipe.
+    pub recipe_parts: &'a str,
 }
 
 /// The configured labels plus golden's own. Labels golden does not know a
@@ -41,6 +45,7 @@ pub fn golden_labels(
         (BASE_DIGEST, base_digest),
         (REVISION, facts.revision.unwrap_or("")),
         (RECIPE, facts.recipe),
+        (RECIPE_PARTS, facts.recipe_parts),
     ];
     for (key, value) in own {
         labels.insert(key.to_string(), value.to_string());
@@ -69,6 +74,7 @@ mod tests {
             base: Some(("127.0.0.1:5000/upstream/busybox:1.36", "sha256:abc")),
             revision: None,
             recipe: "sha256:def",
+            recipe_parts: "v1",
         };
         let labels = golden_labels(&configured, &facts);
         assert_eq!(labels[VERSION], "1.0.3");

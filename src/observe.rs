@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 
 use crate::config::Image;
-use crate::context::{entries, recipe_digest, Entry, Ignore, RecipeInputs};
+use crate::context::{entries, recipe, Entry, Ignore, RecipeInputs, RecipeParts};
 use crate::graph::Upstream;
 use crate::labels;
 use crate::project::Project;
@@ -28,6 +28,8 @@ pub struct LastBuild {
     pub digest: String,
     pub created: Option<DateTime<Utc>>,
     pub recipe: Option<String>,
+    /// The build's recipe parts label, for saying what changed.
+    pub recipe_parts: Option<String>,
     pub base_name: Option<String>,
     pub base_digest: Option<String>,
     /// The floating tags that belong on the release and what each resolves
@@ -64,6 +66,8 @@ pub struct Observation {
     pub base_digest: Option<String>,
     /// The recipe digest of the context as it is now.
     pub recipe: String,
+    /// What that recipe is made of.
+    pub recipe_parts: RecipeParts,
     /// The context entries the recipe covers, reused for the build.
     pub entries: Vec<Entry>,
 }
@@ -136,7 +140,7 @@ pub async fn observe(project: &Project, registry: &dyn Registry, ids: &[String])
     let recipes = stream::iter(ids.iter().filter_map(|id| config.image(id)))
         .map(|image| async move { (image.id.clone(), recipe_of(image).await) })
         .buffer_unordered(CONCURRENCY)
-        .collect::<BTreeMap<String, Result<(String, Vec<Entry>), String>>>();
+        .collect::<BTreeMap<String, Result<Recipe, String>>>();
     let (mut lines, bases, mut recipes) = futures::join!(lines, bases, recipes);
     ids.iter()
         .map(|id| {
@@ -267,6 +271,7 @@ async fn line_state(
             .and_then(|text| DateTime::parse_from_rfc3339(&text).ok())
             .map(|time| time.with_timezone(&Utc)),
         recipe: label(labels::RECIPE),
+        recipe_parts: label(labels::RECIPE_PARTS),
         base_name: label(labels::BASE_NAME),
         base_digest: label(labels::BASE_DIGEST),
         floating,
@@ -284,12 +289,12 @@ fn observe_image(
     id: &str,
     lines: &mut BTreeMap<String, Result<LineState, ObserveError>>,
     bases: &BTreeMap<String, Result<Option<String>, ObserveError>>,
-    recipes: &mut BTreeMap<String, Result<(String, Vec<Entry>), String>>,
+    recipes: &mut BTreeMap<String, Result<Recipe, String>>,
 ) -> Result<Observation, ObserveError> {
     let unobserved = || ObserveError::from(format!("`{id}` was not observed"));
     let node = project.graph.nodes.get(id).ok_or_else(unobserved)?;
     let state = lines.remove(id).unwrap_or_else(|| Err(unobserved()))?;
-    let (recipe, entries) = recipes
+    let (recipe, entries, recipe_parts) = recipes
         .remove(id)
         .unwrap_or_else(|| Err(unobserved().message))?;
     let base_digest = match node.upstream.reference() {
@@ -306,6 +311,7 @@ fn observe_image(
         known: state.known,
         base_digest,
         recipe,
+        recipe_parts,
         entries,
     })
 }
@@ -331,8 +337,11 @@ async fn base_digest(
     }
 }
 
+/// A recipe digest, the entries it covers and its parts.
+type Recipe = (String, Vec<Entry>, RecipeParts);
+
 /// The recipe digest and the entries it covers, hashed on a blocking thread.
-async fn recipe_of(image: &Image) -> Result<(String, Vec<Entry>), String> {
+async fn recipe_of(image: &Image) -> Result<Recipe, String> {
     let context = image.context.clone();
     let dockerfile = image.dockerfile.clone();
     let build_args = image.build_args.clone();
@@ -346,9 +355,9 @@ async fn recipe_of(image: &Image) -> Result<(String, Vec<Entry>), String> {
             build_args: &build_args,
             labels: &labels,
         };
-        let digest = recipe_digest(&context, &list, &inputs)
-            .map_err(|e| format!("{e}: {}", error_source(&e)))?;
-        Ok((digest, list))
+        let (digest, parts) =
+            recipe(&context, &list, &inputs).map_err(|e| format!("{e}: {}", error_source(&e)))?;
+        Ok((digest, list, parts))
     })
     .await
     .map_err(|e| format!("hashing the context failed: {e}"))?

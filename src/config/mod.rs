@@ -33,6 +33,7 @@ pub const RESERVED_LABELS: &[&str] = &[
     "org.opencontainers.image.base.digest",
     "org.opencontainers.image.revision",
     "io.golden.recipe",
+    "io.golden.recipe.parts",
 ];
 
 const TOP_KEYS: &[&str] = &["registry", "engine", "defaults", "images", "policy"];

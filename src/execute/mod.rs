@@ -687,6 +687,7 @@ impl Runner<'_> {
                 base: job.base_name.as_deref().zip(job.base_digest.as_deref()),
                 revision: self.revision.as_deref(),
                 recipe: &job.observation.recipe,
+                recipe_parts: &job.observation.recipe_parts.label(),
             },
         );
         self.progress.event(Event::Started {

@@ -160,6 +160,7 @@ fn never_built(project: &Project) -> Observations {
                 known: Default::default(),
                 base_digest: (!golden_parent).then(|| UPSTREAM.to_string()),
                 recipe: "sha256:recipe".into(),
+                recipe_parts: Default::default(),
                 entries: Vec::new(),
             };
             (image.id.clone(), Ok(observation))
@@ -533,6 +534,7 @@ fn a_build_whose_promotion_was_cut_off_is_promoted_on_the_next_run() {
                 digest: digest.into(),
                 created: Some(chrono::Utc::now()),
                 recipe: Some("sha256:recipe".into()),
+                recipe_parts: None,
                 base_name: None,
                 base_digest: observation.base_digest.clone(),
                 floating: vec![crate::observe::FloatingTag {

@@ -31,6 +31,10 @@ pub enum Reason {
     RecipeChanged {
         old: Option<String>,
         new: String,
+        /// What changed, when the last build recorded its parts: the
+        /// Dockerfile, `build arg NAME`, `label KEY`, a top-level entry.
+        #[serde(skip_serializing_if = "Vec::is_empty", default)]
+        changed: Vec<String>,
     },
     ParentRebuilt {
         parent: String,
@@ -86,7 +90,10 @@ impl std::fmt::Display for Reason {
                 short(old),
                 short_digest(new)
             ),
-            Reason::RecipeChanged { old, new } => write!(
+            Reason::RecipeChanged { changed, .. } if !changed.is_empty() => {
+                write!(formatter, "recipe changed: {}", changed.join(", "))
+            }
+            Reason::RecipeChanged { old, new, .. } => write!(
                 formatter,
                 "recipe changed {} -> {}",
                 short(old),
@@ -273,9 +280,15 @@ fn decide(
                 }
             }
             if last.recipe.as_deref() != Some(observation.recipe.as_str()) {
+                let changed = last
+                    .recipe_parts
+                    .as_deref()
+                    .and_then(|recorded| observation.recipe_parts.changed_since(recorded))
+                    .unwrap_or_default();
                 reasons.push(Reason::RecipeChanged {
                     old: last.recipe.clone(),
                     new: observation.recipe.clone(),
+                    changed,
                 });
             }
         }

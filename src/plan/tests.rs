@@ -40,6 +40,7 @@ fn built(created: Option<&str>, base: &str, recipe: &str) -> Option<LastBuild> {
         digest: "sha256:built".into(),
         created: created.map(at),
         recipe: Some(recipe.into()),
+        recipe_parts: None,
         base_name: None,
         base_digest: Some(base.into()),
         floating: vec![crate::observe::FloatingTag {
@@ -63,6 +64,7 @@ fn observation(
         known: Default::default(),
         base_digest: Some(base.into()),
         recipe: recipe.into(),
+        recipe_parts: Default::default(),
         entries: Vec::new(),
     })
 }
@@ -224,6 +226,7 @@ fn each_reason_alone_and_its_cascade() {
                     vec![Reason::RecipeChanged {
                         old: Some("r-app".into()),
                         new: "r-app-2".into(),
+                        changed: Vec::new(),
                     }],
                 ),
             ],
@@ -301,7 +304,8 @@ fn reasons_combine_and_parent_rebuilt_replaces_parent_newer() {
             },
             Reason::RecipeChanged {
                 old: Some("r-old".into()),
-                new: "r-base".into()
+                new: "r-base".into(),
+                changed: Vec::new()
             },
         ]
     );
