@@ -43,6 +43,9 @@ pub struct Cli {
     /// No progress on stderr, only errors; results still go to stdout
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     quiet: bool,
+    /// The Docker Engine (unix://, tcp://, https://); over DOCKER_HOST, [engine] host and the docker context
+    #[arg(long, global = true, value_name = "HOST")]
+    engine: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -330,7 +333,8 @@ async fn run(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure> {
         load(&path)?;
         return Ok(crate::daemon::run(&path, *interval, build).await);
     }
-    let project = load(&path)?;
+    let mut project = load(&path)?;
+    project.config.engine.flag_host = cli.engine.clone();
     match cli.command {
         Command::Build {
             all,
@@ -773,6 +777,27 @@ async fn remove_leftover_tests(engine: &DockerEngine) {
     }
 }
 
+/// The engine this run talks to: `--engine`, `DOCKER_HOST`, `[engine]
+/// host`, the docker context, the local socket (see `engine_address`).
+fn engine_address(project: &Project) -> crate::engine_address::EngineAddress {
+    let settings = &project.config.engine;
+    let variable = |name: &str| std::env::var(name).ok();
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let named = settings.flag_host.is_some()
+        || variable("DOCKER_HOST").is_some_and(|host| !host.is_empty())
+        || settings.host.is_some();
+    let context = (!named)
+        .then(|| crate::engine_address::docker_context(variable, home.as_deref()))
+        .flatten();
+    crate::engine_address::resolve(
+        settings.flag_host.as_deref(),
+        settings.host.as_deref(),
+        context,
+        variable,
+        home.as_deref(),
+    )
+}
+
 /// `golden clean`: removes the local tags of every selected repository
 /// (exact builds golden tagged on this engine), and with them the images
 /// and layers nothing else uses. The registry is not touched.
@@ -790,7 +815,7 @@ async fn clean(project: &Project, ids: &[String]) -> Result<Exit, Failure> {
         .engine
         .probe_timeout
         .unwrap_or(crate::docker::DEFAULT_PROBE_TIMEOUT);
-    let engine = DockerEngine::connect(config.engine.host.as_deref(), probe_timeout)
+    let engine = DockerEngine::connect(&engine_address(project), probe_timeout)
         .await
         .map_err(|error| Failure::new(Exit::Unreachable, error))?;
     let mut removed = 0;
@@ -846,7 +871,7 @@ pub(crate) async fn build_once(
         let probe_timeout = engine_settings
             .probe_timeout
             .unwrap_or(crate::docker::DEFAULT_PROBE_TIMEOUT);
-        let engine = DockerEngine::connect(engine_settings.host.as_deref(), probe_timeout)
+        let engine = DockerEngine::connect(&engine_address(project), probe_timeout)
             .await
             .map_err(|error| Failure::new(Exit::Unreachable, error))?
             .with_credentials(credentials.clone())

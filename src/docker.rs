@@ -28,10 +28,9 @@ use crate::engine::{
     leftover, process_start, BuildRequest, Engine, EngineError, Leftover, OnStep, RunOwner,
     TestContainer, SMOKE_TEST_LABEL,
 };
+use crate::engine_address::{EngineAddress, TlsFiles};
 use crate::reference::Reference;
 
-/// The socket used when neither the config nor DOCKER_HOST names one.
-pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 /// The oldest API every engine answers; used only to ask for the real one.
 const PROBE_VERSION: ClientVersion = ClientVersion {
     major_version: 1,
@@ -60,21 +59,27 @@ pub struct DockerEngine {
 }
 
 impl DockerEngine {
-    /// Connects to `configured`, else DOCKER_HOST, else the local socket,
-    /// waiting up to `probe_timeout` for the engine's first answer.
+    /// Connects to `address` (see [`crate::engine_address`]), waiting up to
+    /// `probe_timeout` for the engine's first answer.
     pub async fn connect(
-        configured: Option<&str>,
+        address: &EngineAddress,
         probe_timeout: Duration,
     ) -> Result<DockerEngine, EngineError> {
-        let host = configured
-            .map(str::to_string)
-            .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()))
-            .unwrap_or_else(|| DEFAULT_HOST.to_string());
+        let host = address.host.clone();
+        let tls = address.tls.as_ref();
         let unreachable = |message: String| EngineError::Unreachable {
             host: host.clone(),
             message,
         };
-        let server = probe(&host, probe_timeout).await?;
+        if let Some(missing) = tls.and_then(TlsFiles::missing) {
+            return Err(unreachable(format!(
+                "the TLS file `{}` does not exist (the engine address comes from {}; set DOCKER_CERT_PATH to the directory holding ca.pem, cert.pem and key.pem)",
+                missing.display(),
+                address.source
+            )));
+        }
+        tracing::debug!(%host, source = %address.source, tls = tls.is_some(), "engine address");
+        let server = probe(&host, tls, probe_timeout).await?;
         let chosen = if (server.major_version, server.minor_version)
             < (
                 API_DEFAULT_VERSION.major_version,
@@ -84,7 +89,7 @@ impl DockerEngine {
         } else {
             *API_DEFAULT_VERSION
         };
-        let docker = client(&host, &chosen, REQUEST_TIMEOUT_SECONDS)
+        let docker = client(&host, tls, &chosen, REQUEST_TIMEOUT_SECONDS)
             .map_err(|e| unreachable(e.to_string()))?;
         let api_version = format!("{}.{}", chosen.major_version, chosen.minor_version);
         tracing::debug!(%host, api_version, "connected to the Docker Engine");
@@ -192,7 +197,11 @@ impl DockerEngine {
 /// The engine's API version, asked within `timeout`. Connecting first
 /// tells an engine that is down (no socket, nothing listening: fails at
 /// once) from one that accepts the connection but does not answer in time.
-async fn probe(host: &str, timeout: Duration) -> Result<ClientVersion, EngineError> {
+async fn probe(
+    host: &str,
+    tls: Option<&TlsFiles>,
+    timeout: Duration,
+) -> Result<ClientVersion, EngineError> {
     let unreachable = |message: String| EngineError::Unreachable {
         host: host.to_string(),
         message,
@@ -201,7 +210,8 @@ async fn probe(host: &str, timeout: Duration) -> Result<ClientVersion, EngineErr
     connectable(host, timeout).await.map_err(unreachable)?;
     let remaining = timeout.saturating_sub(started.elapsed());
     let seconds = timeout.as_secs().max(1);
-    let probe = client(host, &PROBE_VERSION, seconds).map_err(|e| unreachable(e.to_string()))?;
+    let probe =
+        client(host, tls, &PROBE_VERSION, seconds).map_err(|e| unreachable(describe(&e)))?;
     let slow = || EngineError::Slow {
         host: host.to_string(),
         waited: timeout,
@@ -272,9 +282,16 @@ fn tcp_address(host: &str) -> Option<String> {
     }
 }
 
-fn client(host: &str, version: &ClientVersion, timeout: u64) -> Result<Docker, BollardError> {
+fn client(
+    host: &str,
+    tls: Option<&TlsFiles>,
+    version: &ClientVersion,
+    timeout: u64,
+) -> Result<Docker, BollardError> {
     if let Some(path) = host.strip_prefix("unix://") {
         Docker::connect_with_unix(path, timeout, version)
+    } else if let Some(tls) = tls {
+        Docker::connect_with_ssl(host, &tls.key, &tls.cert, &tls.ca, timeout, version)
     } else {
         Docker::connect_with_http(host, timeout, version)
     }

@@ -17,6 +17,7 @@ pub mod docker;
 pub mod dockerfile;
 pub mod duration;
 pub mod engine;
+pub mod engine_address;
 pub mod execute;
 pub mod graph;
 pub mod history;

@@ -148,6 +148,9 @@ pub struct EngineSettings {
     pub network: Network,
     /// How long the first contact may wait for an answer (default 10s).
     pub probe_timeout: Option<Duration>,
+    /// `--engine` on the command line (never read from the file): over
+    /// `DOCKER_HOST` and `host`.
+    pub flag_host: Option<String>,
 }
 
 /// A command run in a container of a new image before anything is pushed.
@@ -620,6 +623,7 @@ impl<'a> Reader<'a> {
             host: host.map(Spanned::into_inner),
             network: network.map(Spanned::into_inner).unwrap_or_default(),
             probe_timeout: probe_timeout.map(|timeout| timeout.into_inner().0),
+            flag_host: None,
         }
     }
 
