@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 
-use common::{golden_at, one_image_config, REGISTRY, SEED};
+use common::{one_image_config, REGISTRY, SEED};
 
 fn openssl(directory: &Path, args: &[&str]) {
     let output = Command::new("openssl")
