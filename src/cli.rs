@@ -613,10 +613,15 @@ async fn connect_registry(
         config.registry.host, config.registry.namespace
     );
     let reference = Reference::parse(&repository).map_err(|e| Failure::new(Exit::Usage, e))?;
-    registry
-        .check(&reference)
-        .await
-        .map_err(|error| Failure::new(Exit::Unreachable, error))?;
+    registry.check(&reference).await.map_err(|error| {
+        // A registry that answers but fails (HTTP 500) was reached.
+        let exit = if error.is_unreachable() {
+            Exit::Unreachable
+        } else {
+            Exit::ImageFailed
+        };
+        Failure::new(exit, error)
+    })?;
     Ok(registry)
 }
 

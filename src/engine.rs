@@ -111,6 +111,29 @@ impl EngineError {
         .any(|needle| message.contains(needle))
     }
 
+    /// Whether the engine, or the registry a push went to, could not be
+    /// reached; a registry that answered (HTTP 500, 429) was reached.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, EngineError::Unreachable { .. })
+            || (self.is_transient() && !self.registry_answered())
+    }
+
+    /// Whether a push failed on the registry's own answer: a server error
+    /// (a full disk answers 500) or throttling.
+    fn registry_answered(&self) -> bool {
+        let EngineError::PushFailed { message, .. } = self else {
+            return false;
+        };
+        let message = message.to_ascii_lowercase();
+        [
+            "500 internal server error",
+            "429 too many requests",
+            "toomanyrequests",
+        ]
+        .iter()
+        .any(|needle| message.contains(needle))
+    }
+
     /// What the user can do about it, when golden knows.
     pub fn hint(&self) -> Option<String> {
         match self {
@@ -131,6 +154,10 @@ impl EngineError {
                     ))
                 } else if message.contains("unauthorized") || message.contains("authentication required") || message.contains("denied") {
                     Some(format!("log in to the registry: `docker login {registry}`"))
+                } else if message.contains("HTTP 405") && message.to_ascii_lowercase().contains("method not allowed") {
+                    Some(crate::registry::READ_ONLY_HINT.to_string())
+                } else if message.contains("500 Internal Server Error") {
+                    Some(format!("`{registry}` answered HTTP 500 to the push on every try: the registry itself is failing; look at its log (a full disk or broken storage answers this way)"))
                 } else {
                     None
                 }

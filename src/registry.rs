@@ -39,6 +39,10 @@ impl ImageConfig {
     }
 }
 
+/// The hint for a registry that refuses writes and deletes because it is
+/// in maintenance; the engine's push says so too.
+pub const READ_ONLY_HINT: &str = "the registry is in read-only mode (maintenance.readonly): pushes, tag moves and deletes are refused until its operator sets `storage.maintenance.readonly.enabled: false`; run golden again then";
+
 /// Why a registry request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -50,6 +54,23 @@ pub enum RegistryError {
         action: String,
         status: u16,
         detail: String,
+    },
+    /// A 5xx answer on every try: the registry is there but failing.
+    #[error("registry `{registry}` answered HTTP {status} when asked to {action}{}", detail_text(.detail))]
+    ServerError {
+        registry: String,
+        action: String,
+        status: u16,
+        detail: String,
+    },
+    /// A write or delete refused because the registry only serves reads
+    /// (distribution's `storage.maintenance.readonly`).
+    #[error("registry `{registry}` refused to {action}: HTTP {status} (it is read-only: it allows {allowed})")]
+    ReadOnly {
+        registry: String,
+        action: String,
+        status: u16,
+        allowed: String,
     },
     #[error("registry `{registry}` sent an invalid answer to {action}: {message}")]
     Invalid {
@@ -82,6 +103,10 @@ impl RegistryError {
             }
             RegistryError::Status { registry, status: 401, .. } => Some(format!("log in to the registry: `docker login {registry}`")),
             RegistryError::Status { status: 403, .. } => Some("the credentials in use may not access this repository".to_string()),
+            RegistryError::ServerError { registry, .. } => Some(format!(
+                "the registry itself is failing, and went on failing when retried: look at the log of `{registry}` (a full disk or broken storage answers this way)"
+            )),
+            RegistryError::ReadOnly { .. } => Some(READ_ONLY_HINT.to_string()),
             RegistryError::Status { status: 405, action, .. } if action.starts_with("delete") => {
                 Some("the registry has deletes disabled: set `storage.delete.enabled: true` in its config".to_string())
             }

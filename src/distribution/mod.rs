@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
@@ -33,6 +33,11 @@ const TOKEN_LIMIT: usize = 1024 * 1024;
 const MAX_TAG_PAGES: usize = 100;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long one request (or one engine push) may go on being retried: a
+/// registry that still fails after this is failing, not blinking, and a
+/// run should say so rather than wait minutes (`retries = 10`, a
+/// Retry-After of a minute, or the engine's own retries of a push).
+pub const RETRY_BUDGET: Duration = Duration::from_secs(20);
 
 /// A distribution API client shared by every request of a run.
 pub struct Distribution {
@@ -202,7 +207,8 @@ impl Distribution {
 
     /// Sends `request`, retrying transient failures (connection refused or
     /// reset, timeouts, 5xx, 429) with capped exponential backoff and
-    /// jitter, honouring Retry-After. Other answers return at once.
+    /// jitter, honouring Retry-After, for at most `retries` tries and
+    /// [`RETRY_BUDGET`]. Other answers return at once.
     async fn send_with_retries(
         &self,
         request: reqwest::RequestBuilder,
@@ -210,6 +216,7 @@ impl Distribution {
         url: &str,
         host: &str,
     ) -> Result<Response, RegistryError> {
+        let started = Instant::now();
         let mut attempt = 0;
         loop {
             let Some(this_try) = request.try_clone() else {
@@ -232,9 +239,11 @@ impl Distribution {
                 }
                 Err(_) => None,
             };
-            match wait {
-                Some(hint) if attempt < self.retries => {
-                    let delay = hint.unwrap_or_else(|| backoff(attempt));
+            let delay = wait.map(|hint| hint.unwrap_or_else(|| backoff(attempt)));
+            match delay {
+                Some(delay)
+                    if attempt < self.retries && started.elapsed() + delay <= RETRY_BUDGET =>
+                {
                     let why = match &result {
                         Ok(response) => format!("HTTP {}", response.status().as_u16()),
                         Err(error) => error.to_string(),
@@ -244,13 +253,16 @@ impl Distribution {
                     attempt += 1;
                 }
                 _ => {
+                    if delay.is_some() && attempt < self.retries {
+                        tracing::warn!(%method, %url, attempts = attempt + 1, "registry request still failing after {:.1}s; not retried past {}s", started.elapsed().as_secs_f64(), RETRY_BUDGET.as_secs());
+                    }
                     return result.map_err(|error| {
                         if error.is_redirect() {
                             invalid(host, "follow a redirect", chain(&error))
                         } else {
                             unreachable(host, &error)
                         }
-                    })
+                    });
                 }
             }
         }
@@ -456,20 +468,22 @@ impl Registry for Distribution {
         let action = "answer the API version check";
         let host = repository.registry();
         let scheme = self.scheme(host, action).await?;
-        self.requests.fetch_add(1, Ordering::Relaxed);
         let url = format!("{scheme}://{host}/v2/");
         let response = self
-            .client
-            .get(&url)
-            .send()
-            .await
-            .map_err(|error| unreachable(host, &error))?;
+            .send_with_retries(self.client.get(&url), &Method::GET, &url, host)
+            .await?;
         // Any answer but a server error means a registry is there (401 is
-        // normal before logging in); a proxy's 502 means it is not.
-        if response.status().is_server_error() {
+        // normal before logging in). A gateway's 502, 503 or 504 means no
+        // registry answers behind it; a 500 is the registry itself failing.
+        let status = response.status();
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            let body = read_capped(response, TOKEN_LIMIT, host, action).await?;
+            return Err(status_error(host, action, status, &body));
+        }
+        if status.is_server_error() {
             return Err(RegistryError::Unreachable {
                 registry: host.to_string(),
-                message: format!("`{url}` answered HTTP {}", response.status().as_u16()),
+                message: format!("`{url}` answered HTTP {}", status.as_u16()),
             });
         }
         Ok(())
@@ -678,9 +692,17 @@ impl Registry for Distribution {
             .await?;
         let status = response.status();
         let written = header(&response, "docker-content-digest");
+        let allow = header(&response, "allow");
         let reply = read_capped(response, MANIFEST_LIMIT, &host, &action).await?;
         if !status.is_success() {
-            return Err(status_error(&host, &action, status, &reply));
+            return Err(write_error(
+                &host,
+                &action,
+                &Method::PUT,
+                status,
+                allow.as_deref(),
+                &reply,
+            ));
         }
         match written {
             Some(written) if written != digest => Err(invalid(
@@ -711,12 +733,20 @@ impl Registry for Distribution {
             )
             .await?;
         let status = response.status();
+        let allow = header(&response, "allow");
         let reply = read_capped(response, MANIFEST_LIMIT, &host, &action).await?;
         // Gone already (another prune, or a concurrent delete) is done.
         if status.is_success() || status == StatusCode::NOT_FOUND {
             return Ok(());
         }
-        Err(status_error(&host, &action, status, &reply))
+        Err(write_error(
+            &host,
+            &action,
+            &Method::DELETE,
+            status,
+            allow.as_deref(),
+            &reply,
+        ))
     }
 
     fn requests(&self) -> u64 {
@@ -755,6 +785,136 @@ mod tests {
         assert!(!is_transient_status(StatusCode::NOT_FOUND));
         assert!(is_transient_status(StatusCode::SERVICE_UNAVAILABLE));
         assert!(is_transient_status(StatusCode::TOO_MANY_REQUESTS));
+    }
+
+    #[test]
+    fn basic_challenges_are_recognised_in_any_case() {
+        for challenge in ["Basic realm=\"golden-test\"", "basic realm=x", "  BASIC"] {
+            assert!(is_basic(challenge), "{challenge}");
+        }
+        for challenge in ["Bearer realm=\"https://x/token\"", "Bas", "", "é"] {
+            assert!(!is_basic(challenge), "{challenge}");
+        }
+    }
+
+    #[test]
+    fn refused_writes_tell_read_only_from_deletes_disabled_and_server_errors() {
+        let host = "registry.local:5000";
+        let unsupported =
+            br#"{"errors":[{"code":"UNSUPPORTED","message":"The operation is unsupported."}]}"#;
+        /// (method, status, Allow, body, expected rendering)
+        type Case<'a> = (Method, u16, Option<&'a str>, &'a [u8], &'a str);
+        let cases: Vec<Case> = vec![
+            // distribution with storage.maintenance.readonly
+            (
+                Method::DELETE,
+                405,
+                Some("GET, HEAD"),
+                b"Method not allowed\n",
+                "HTTP 405 (it is read-only: it allows only GET, HEAD)",
+            ),
+            (
+                Method::PUT,
+                405,
+                Some("GET, HEAD"),
+                b"Method not allowed\n",
+                "HTTP 405 (it is read-only: it allows only GET, HEAD)",
+            ),
+            // distribution with storage.delete.enabled: false
+            (
+                Method::DELETE,
+                405,
+                None,
+                unsupported,
+                "HTTP 405 (UNSUPPORTED: The operation is unsupported.)",
+            ),
+            (
+                Method::DELETE,
+                405,
+                Some("GET, HEAD, PUT, DELETE"),
+                unsupported,
+                "HTTP 405 (UNSUPPORTED: The operation is unsupported.)",
+            ),
+            // other registries that say so in the body
+            (
+                Method::PUT,
+                503,
+                None,
+                br#"{"errors":[{"code":"DENIED","message":"The system is in read only mode."}]}"#,
+                "HTTP 503 (it is read-only: it allows reads only)",
+            ),
+            (
+                Method::PUT,
+                500,
+                None,
+                b"boom",
+                "answered HTTP 500 when asked to tag",
+            ),
+            (Method::PUT, 403, None, b"", "refused to tag x: HTTP 403"),
+            // junk in Allow is not echoed
+            (
+                Method::DELETE,
+                405,
+                Some("\u{1b}[2J, GET"),
+                b"",
+                "it allows only GET)",
+            ),
+        ];
+        for (method, status, allow, body, expected) in cases {
+            let error = write_error(
+                host,
+                "tag x",
+                &method,
+                StatusCode::from_u16(status).unwrap(),
+                allow,
+                body,
+            );
+            let text = error.to_string();
+            assert!(
+                text.contains(expected),
+                "{method} {status} {allow:?}: {text}"
+            );
+            let hint = error.hint().unwrap_or_default();
+            assert_eq!(
+                hint.starts_with("the registry is in read-only mode (maintenance.readonly)"),
+                text.contains("read-only"),
+                "{text}: {hint}"
+            );
+            assert!(!error.is_unreachable(), "{text}");
+        }
+        let deletes = write_error(
+            host,
+            "delete `x`",
+            &Method::DELETE,
+            StatusCode::METHOD_NOT_ALLOWED,
+            None,
+            unsupported,
+        );
+        assert!(deletes
+            .hint()
+            .unwrap()
+            .contains("storage.delete.enabled: true"));
+    }
+
+    #[test]
+    fn server_errors_say_the_registry_answered_and_are_not_unreachable() {
+        let error = status_error(
+            "registry.local:5000",
+            "list the tags of `a`",
+            StatusCode::INTERNAL_SERVER_ERROR,
+            br#"{"errors":[{"code":"UNKNOWN","message":"unknown error"}]}"#,
+        );
+        assert_eq!(
+            error.to_string(),
+            "registry `registry.local:5000` answered HTTP 500 when asked to list the tags of `a` (UNKNOWN: unknown error)"
+        );
+        assert!(!error.is_unreachable());
+        assert!(error
+            .hint()
+            .unwrap()
+            .contains("look at the log of `registry.local:5000`"));
+        let refused = status_error("r", "x", StatusCode::NOT_FOUND, b"");
+        assert_eq!(refused.to_string(), "registry `r` refused to x: HTTP 404");
     }
 
     #[test]

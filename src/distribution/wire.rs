@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT};
-use reqwest::{Response, StatusCode};
+use reqwest::{Method, Response, StatusCode};
 
 use crate::reference::Reference;
 use crate::registry::RegistryError;
@@ -164,11 +164,69 @@ pub(super) fn status_error(
             parts.join("; ")
         })
         .unwrap_or_default();
-    RegistryError::Status {
+    let (registry, action, detail) = (
+        host.to_string(),
+        action.to_string(),
+        detail.chars().take(300).collect(),
+    );
+    if status.is_server_error() {
+        RegistryError::ServerError {
+            registry,
+            action,
+            status: status.as_u16(),
+            detail,
+        }
+    } else {
+        RegistryError::Status {
+            registry,
+            action,
+            status: status.as_u16(),
+            detail,
+        }
+    }
+}
+
+/// The error of a refused write or delete. A registry in read-only mode
+/// says so, or (distribution's `maintenance.readonly`) answers 405 with an
+/// `Allow` header that leaves the method out; a registry with deletes
+/// disabled answers 405 with `Allow` naming DELETE and `UNSUPPORTED`.
+pub(super) fn write_error(
+    host: &str,
+    action: &str,
+    method: &Method,
+    status: StatusCode,
+    allow: Option<&str>,
+    body: &[u8],
+) -> RegistryError {
+    let allowed: Vec<&str> = allow
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|allowed| {
+            (1..=16).contains(&allowed.len()) && allowed.chars().all(|c| c.is_ascii_alphabetic())
+        })
+        .collect();
+    let method_left_out = status == StatusCode::METHOD_NOT_ALLOWED
+        && !allowed.is_empty()
+        && !allowed
+            .iter()
+            .any(|allowed| allowed.eq_ignore_ascii_case(method.as_str()));
+    let text = String::from_utf8_lossy(body).to_ascii_lowercase();
+    let says_read_only = ["read-only mode", "read only mode"]
+        .iter()
+        .any(|phrase| text.contains(phrase));
+    if !(method_left_out || says_read_only) {
+        return status_error(host, action, status, body);
+    }
+    RegistryError::ReadOnly {
         registry: host.to_string(),
         action: action.to_string(),
         status: status.as_u16(),
-        detail: detail.chars().take(300).collect(),
+        allowed: if method_left_out {
+            format!("only {}", allowed.join(", "))
+        } else {
+            "reads only".to_string()
+        },
     }
 }
 

@@ -730,17 +730,22 @@ impl Runner<'_> {
         Ok(())
     }
 
-    /// The engine's push, tried again after transient failures. Pushing the
-    /// same tag again is safe: layers already uploaded are skipped.
+    /// The engine's push, tried again after transient failures while the
+    /// retry budget lasts (the engine retries each layer itself, for about
+    /// 50s, before it reports a failure). Pushing the same tag again is
+    /// safe: layers already uploaded are skipped.
     async fn push_with_retries(
         &self,
         exact: &Reference,
     ) -> Result<String, crate::engine::EngineError> {
+        let started = Instant::now();
         let mut attempt = 0;
         loop {
             match self.engine.push(exact).await {
                 Err(error)
-                    if error.is_transient() && attempt < self.project.config.registry.retries =>
+                    if error.is_transient()
+                        && attempt < self.project.config.registry.retries
+                        && started.elapsed() < crate::distribution::RETRY_BUDGET =>
                 {
                     let delay = crate::distribution::backoff(attempt);
                     tracing::warn!(tag = %exact, attempt = attempt + 1, "push failed ({error}); retrying in {:.1}s", delay.as_secs_f64());
@@ -829,7 +834,7 @@ pub fn is_unreachable(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
         let engine = cause
             .downcast_ref::<EngineError>()
-            .is_some_and(|e| matches!(e, EngineError::Unreachable { .. }) || e.is_transient());
+            .is_some_and(|e| e.is_unreachable());
         engine
             || cause
                 .downcast_ref::<crate::registry::RegistryError>()

@@ -449,6 +449,20 @@ impl PrivateRegistry {
         }
     }
 
+    /// Restarts the registry on the same storage in read-only maintenance
+    /// mode (`storage.maintenance.readonly.enabled: true`).
+    pub fn read_only(&mut self) {
+        self.kill();
+        let path = self.directory.path().join("config.yml");
+        let config = std::fs::read_to_string(&path).unwrap().replacen(
+            "storage:\n",
+            "storage:\n  maintenance:\n    readonly:\n      enabled: true\n",
+            1,
+        );
+        std::fs::write(&path, config).unwrap();
+        self.resume();
+    }
+
     /// Kills the process at once, as a crash would.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.process.take() {
