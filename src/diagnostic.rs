@@ -120,12 +120,11 @@ impl Diagnostic {
             }
             return text;
         };
-        let source = SimpleFile::new(file.path.display().to_string(), file.text.as_ref());
+        let (text, span) = shortened(&file.text, span.clone());
+        let source = SimpleFile::new(file.path.display().to_string(), text.as_str());
         let mut rendered = Rendered::error()
             .with_message(&self.message)
-            .with_labels(vec![
-                Label::primary((), span.clone()).with_message(&self.label)
-            ]);
+            .with_labels(vec![Label::primary((), span).with_message(&self.label)]);
         if let Some(hint) = &self.hint {
             rendered = rendered.with_notes(vec![format!("hint: {hint}")]);
         }
@@ -135,6 +134,28 @@ impl Diagnostic {
         };
         term::emit_into_string(&config, &source, &rendered)
             .unwrap_or_else(|_| format!("error: {}\n", self.message))
+    }
+}
+
+/// The most characters of a source line shown after the start of a span.
+const SHOWN_LINE: usize = 160;
+
+/// `text` with the line `span` starts on cut to [`SHOWN_LINE`] characters
+/// after the span's start (a 64 KiB value must not be printed whole), and
+/// the span cut with it. Lines and columns stay those of the file.
+fn shortened(text: &str, span: Range<usize>) -> (String, Range<usize>) {
+    let start = span.start.min(text.len());
+    let line_end = text[start..].find('\n').map_or(text.len(), |at| start + at);
+    let cut = text[start..line_end]
+        .char_indices()
+        .nth(SHOWN_LINE)
+        .map(|(at, _)| start + at);
+    match cut {
+        Some(cut) => {
+            let shown = format!("{}...{}", &text[..cut], &text[line_end..]);
+            (shown, start..span.end.clamp(start, cut))
+        }
+        None => (text.to_string(), span),
     }
 }
 
@@ -193,6 +214,21 @@ mod tests {
         assert_eq!(file.line_column(6), (2, 1));
         assert_eq!(file.line_column(8), (2, 3));
         assert_eq!(file.line_span(2), 6..12);
+    }
+
+    #[test]
+    fn long_lines_are_cut_after_the_span_and_keep_their_place() {
+        let long = format!("a = 1\nkey = \"{}\"\nb = 2\n", "x".repeat(70_000));
+        let file = SourceFile::new(Path::new("g.toml"), &long);
+        let rendered = Diagnostic::at(&file, 6..9, "bad key")
+            .label("here")
+            .render();
+        assert!(rendered.len() < 1_000, "{rendered}");
+        assert!(rendered.contains("g.toml:2:1"), "{rendered}");
+        assert!(rendered.contains("xxx..."), "{rendered}");
+        let whole_value = Diagnostic::at(&file, 12..70_012, "bad value").render();
+        assert!(whole_value.len() < 1_000, "{whole_value}");
+        assert!(whole_value.contains("g.toml:2:7"), "{whole_value}");
     }
 
     #[test]
