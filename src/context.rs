@@ -189,6 +189,17 @@ pub fn entries(
             }
             continue;
         }
+        if relative.to_str().is_none() {
+            // Entries are UTF-8 paths; a lossy name would be sent as a file
+            // that does not exist.
+            return Err(ContextError::Read {
+                path: item.path().to_path_buf(),
+                source: io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "its name is not UTF-8, which golden cannot send in a build context; rename it, or leave it out with .dockerignore",
+                ),
+            });
+        }
         let kind = if file_type.is_symlink() {
             let target = std::fs::read_link(item.path()).map_err(|source| ContextError::Read {
                 path: item.path().to_path_buf(),
