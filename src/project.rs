@@ -83,7 +83,7 @@ fn not_utf8(path: &Path, bytes: &[u8], error: std::str::Utf8Error) -> Diagnostic
         &file,
         offset..offset + replacement,
         format!(
-            "the config file is not UTF-8: byte {} at offset {offset} (line {line}, column {column}) is not valid UTF-8",
+            "the config file is not UTF-8: invalid byte {} at offset {offset} (line {line}, column {column})",
             shown.join(" ")
         ),
     )
