@@ -393,14 +393,7 @@ async fn run(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure> {
             let registry = connect_registry(&project, credentials(&project)?).await?;
             let inspection = crate::inspect::inspect(&project.config, image, &registry)
                 .await
-                .map_err(|error| {
-                    let exit = if error.is_unreachable() {
-                        Exit::Unreachable
-                    } else {
-                        Exit::ImageFailed
-                    };
-                    Failure::new(exit, error)
-                })?;
+                .map_err(|error| Failure::new(registry_exit(&error), error))?;
             let text = match output {
                 Output::Json => serde_json::to_string_pretty(&inspection)
                     .map(|json| json + "\n")
@@ -613,16 +606,21 @@ async fn connect_registry(
         config.registry.host, config.registry.namespace
     );
     let reference = Reference::parse(&repository).map_err(|e| Failure::new(Exit::Usage, e))?;
-    registry.check(&reference).await.map_err(|error| {
-        // A registry that answers but fails (HTTP 500) was reached.
-        let exit = if error.is_unreachable() {
-            Exit::Unreachable
-        } else {
-            Exit::ImageFailed
-        };
-        Failure::new(exit, error)
-    })?;
+    registry
+        .check(&reference)
+        .await
+        .map_err(|error| Failure::new(registry_exit(&error), error))?;
     Ok(registry)
+}
+
+/// The exit code of a registry failure: 3 when it could not be reached,
+/// else 1 (a registry that answers HTTP 500 was reached).
+fn registry_exit(error: &crate::registry::RegistryError) -> Exit {
+    if error.is_unreachable() {
+        Exit::Unreachable
+    } else {
+        Exit::ImageFailed
+    }
 }
 
 async fn show_plan(

@@ -11,18 +11,7 @@ use common::{PrivateRegistry, Run, SEED};
 
 /// A CA and a server certificate for 127.0.0.1, made with openssl.
 fn certificates(directory: &Path) {
-    let run = |args: &[&str]| {
-        let output = Command::new("openssl")
-            .args(args)
-            .current_dir(directory)
-            .output()
-            .expect("openssl is installed");
-        assert!(
-            output.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    };
+    let run = |args: &[&str]| common::openssl(directory, args);
     run(&[
         "req",
         "-x509",

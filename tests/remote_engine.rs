@@ -9,20 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 
-use common::{one_image_config, REGISTRY, SEED};
-
-fn openssl(directory: &Path, args: &[&str]) {
-    let output = Command::new("openssl")
-        .args(args)
-        .current_dir(directory)
-        .output()
-        .expect("openssl is installed");
-    assert!(
-        output.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
+use common::{one_image_config, openssl, REGISTRY, SEED};
 
 /// A CA, a server certificate for 127.0.0.1 and a client certificate, as
 /// Docker's "protect the daemon socket" guide makes them.

@@ -41,11 +41,7 @@ fn json<T: serde::Serialize>(value: &T) -> String {
 /// A registry failure: exit 3 when it could not be reached, else 1 (the
 /// error's hint is printed with it).
 fn registry_failure(error: RegistryError, what: &str) -> Failure {
-    let exit = if error.is_unreachable() {
-        Exit::Unreachable
-    } else {
-        Exit::ImageFailed
-    };
+    let exit = super::registry_exit(&error);
     Failure::new(exit, anyhow::Error::new(error).context(what.to_string()))
 }
 

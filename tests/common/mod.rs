@@ -265,6 +265,20 @@ pub fn reason_kinds(report: &serde_json::Value, id: &str) -> Vec<String> {
         .collect()
 }
 
+/// Runs `openssl ARGS` in `directory`, failing the test with its stderr.
+pub fn openssl(directory: &Path, args: &[&str]) {
+    let output = Command::new("openssl")
+        .args(args)
+        .current_dir(directory)
+        .output()
+        .expect("openssl is installed (scripts/env)");
+    assert!(
+        output.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 pub fn docker(args: &[&str]) {
     let output = Command::new("docker").args(args).output().unwrap();
     assert!(
