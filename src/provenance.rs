@@ -11,7 +11,9 @@
 //! only for the tags a decision needs, newest first, and remembers them.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::OnceCell;
 
 use serde::Serialize;
 
@@ -102,9 +104,13 @@ pub struct Ledger<'a> {
     repository: Reference,
     /// Every exact version listed, sorted.
     versions: Vec<Exact>,
-    /// Classified tags, with the configs of golden ones.
-    known: Mutex<BTreeMap<Exact, (Class, Option<ImageConfig>)>>,
+    /// Classified tags, with the configs of those read. A cell per tag, so
+    /// lines of one repository looking at the same tag at once read it once.
+    known: Mutex<BTreeMap<Exact, Arc<OnceCell<Known>>>>,
 }
+
+/// A tag's class and, when golden read it, its config.
+type Known = (Class, Option<ImageConfig>);
 
 impl<'a> Ledger<'a> {
     /// A ledger of `versions` (every exact tag of `repository`).
@@ -120,7 +126,9 @@ impl<'a> Ledger<'a> {
     /// Records what is known without a read (a build this run pushed).
     pub fn learn(&self, version: Exact, class: Class) {
         if let Ok(mut known) = self.known.lock() {
-            known.entry(version).or_insert((class, None));
+            known
+                .entry(version)
+                .or_insert_with(|| Arc::new(OnceCell::new_with(Some((class, None)))));
         }
     }
 
@@ -141,45 +149,35 @@ impl<'a> Ledger<'a> {
             .map(|known| {
                 known
                     .iter()
-                    .map(|(version, (class, _))| (*version, class.clone()))
+                    .filter_map(|(version, cell)| Some((*version, cell.get()?.0.clone())))
                     .collect()
             })
             .unwrap_or_default()
     }
 
-    /// The class of `version`, reading its config the first time.
-    pub async fn class(&self, version: Exact) -> Result<Class, RegistryError> {
-        Ok(self.read(version).await?.0)
-    }
-
-    /// The class and (for a read tag) the config of `version`.
-    pub async fn read(
-        &self,
-        version: Exact,
-    ) -> Result<(Class, Option<ImageConfig>), RegistryError> {
-        if let Some(found) = self
-            .known
-            .lock()
-            .ok()
-            .and_then(|k| k.get(&version).cloned())
-        {
-            return Ok(found);
-        }
-        let tag = version.to_string();
-        let config = self
-            .registry
-            .image_config(&self.repository.with_tag(&tag))
-            .await?;
-        let digest = config.digest.clone();
-        let class = match provenance(&tag, &config) {
-            Ok(()) => Class::Golden { digest },
-            Err(why) => Class::Foreign { digest, why },
+    /// The class and (for a read tag) the config of `version`, reading its
+    /// config the first time.
+    pub async fn read(&self, version: Exact) -> Result<Known, RegistryError> {
+        let cell = match self.known.lock() {
+            Ok(mut known) => known.entry(version).or_default().clone(),
+            Err(_) => Arc::new(OnceCell::new()),
         };
-        let found = (class, Some(config));
-        if let Ok(mut known) = self.known.lock() {
-            known.insert(version, found.clone());
-        }
-        Ok(found)
+        let found = cell
+            .get_or_try_init(|| async {
+                let tag = version.to_string();
+                let config = self
+                    .registry
+                    .image_config(&self.repository.with_tag(&tag))
+                    .await?;
+                let digest = config.digest.clone();
+                let class = match provenance(&tag, &config) {
+                    Ok(()) => Class::Golden { digest },
+                    Err(why) => Class::Foreign { digest, why },
+                };
+                Ok::<_, RegistryError>((class, Some(config)))
+            })
+            .await?;
+        Ok(found.clone())
     }
 
     /// The newest golden build of `line` that `skip` does not exclude,
