@@ -101,6 +101,9 @@ impl RegistryError {
                     Some(format!("is the registry at `{registry}` running and reachable from this machine?"))
                 }
             }
+            RegistryError::Status { registry, status: 401, detail, .. } if detail.starts_with("insufficient_scope") => Some(format!(
+                "these credentials are valid but lack that permission on `{registry}`: ask its administrator to grant it (push for tag moves, delete for prune), or run golden with credentials that have it (GOLDEN_REGISTRY_USERNAME and GOLDEN_REGISTRY_PASSWORD, or `docker login {registry}` as that user)"
+            )),
             RegistryError::Status { registry, status: 401, .. } => Some(format!("log in to the registry: `docker login {registry}`")),
             RegistryError::Status { status: 403, .. } => Some("the credentials in use may not access this repository".to_string()),
             RegistryError::ServerError { registry, .. } => Some(format!(

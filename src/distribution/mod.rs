@@ -201,8 +201,42 @@ impl Distribution {
                     }
                 }
             }
+            if retried_auth && response.status() == StatusCode::UNAUTHORIZED {
+                if let Some(error) = self.insufficient_scope(&response, &host, &scope, action) {
+                    return Err(error);
+                }
+            }
             return Ok(response);
         }
+    }
+
+    /// A 401 that a fresh token did not cure because the token server
+    /// granted less than `scope` (`error="insufficient_scope"`): the
+    /// credentials lack a permission, which logging in again cannot fix.
+    fn insufficient_scope(
+        &self,
+        response: &Response,
+        host: &str,
+        scope: &str,
+        action: &str,
+    ) -> Option<RegistryError> {
+        let challenge = response.headers().get(WWW_AUTHENTICATE)?.to_str().ok()?;
+        let parameters = parse_challenge(challenge.strip_prefix("Bearer ")?);
+        if parameters.get("error").map(String::as_str) != Some("insufficient_scope") {
+            return None;
+        }
+        let user = self
+            .credentials
+            .get(host)
+            .map_or("anonymous".to_string(), |c| {
+                format!("user `{}`", c.username)
+            });
+        Some(RegistryError::Status {
+            registry: host.to_string(),
+            action: action.to_string(),
+            status: 401,
+            detail: format!("insufficient_scope: the token server did not grant {user} `{scope}`"),
+        })
     }
 
     /// Sends `request`, retrying transient failures (connection refused or
