@@ -581,6 +581,24 @@ fn trusted_roots(project: &Project) -> Vec<PathBuf> {
     roots
 }
 
+/// Client certificates to present, as the engine does: certs.d
+/// `<host>/client.cert` with `client.key`.
+fn client_identities(project: &Project) -> HashMap<String, crate::distribution::ClientIdentity> {
+    let mut identities = HashMap::new();
+    for host in registry_hosts(project) {
+        let directory = std::path::Path::new(CERTS_DIRECTORY).join(&host);
+        let certificate = directory.join("client.cert");
+        let key = directory.join("client.key");
+        if certificate.is_file() && key.is_file() {
+            identities.insert(
+                host,
+                crate::distribution::ClientIdentity { certificate, key },
+            );
+        }
+    }
+    identities
+}
+
 /// Where the engine looks for per-registry CA files.
 const CERTS_DIRECTORY: &str = "/etc/docker/certs.d";
 
@@ -598,6 +616,7 @@ async fn connect_registry(
         insecure,
         retries: config.registry.retries,
         roots: trusted_roots(project),
+        identities: client_identities(project),
         credentials,
     };
     let registry = Distribution::new(settings).map_err(|e| Failure::new(Exit::Usage, e))?;

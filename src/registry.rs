@@ -48,6 +48,9 @@ pub const READ_ONLY_HINT: &str = "the registry is in read-only mode (maintenance
 pub enum RegistryError {
     #[error("cannot reach registry `{registry}`: {message}")]
     Unreachable { registry: String, message: String },
+    /// The TLS handshake failed: never retried as plain HTTP.
+    #[error("cannot connect to registry `{registry}` over TLS: {message}")]
+    Tls { registry: String, message: String },
     #[error("registry `{registry}` refused to {action}: HTTP {status}{}", detail_text(.detail))]
     Status {
         registry: String,
@@ -101,6 +104,12 @@ impl RegistryError {
                     Some(format!("is the registry at `{registry}` running and reachable from this machine?"))
                 }
             }
+            RegistryError::Tls { registry, message } if message.contains("client certificate") => Some(format!(
+                "put the client certificate and key the registry accepts in `/etc/docker/certs.d/{registry}/client.cert` and `client.key`"
+            )),
+            RegistryError::Tls { registry, .. } => Some(format!(
+                "trust the registry's CA (or its self-signed certificate): put it in `/etc/docker/certs.d/{registry}/ca.crt` (the engine reads it too) or name it in `ca_file` in [registry]; to skip verification, set `insecure = true` (and add it to the engine's insecure-registries)"
+            )),
             RegistryError::Status { registry, status: 401, detail, .. } if detail.starts_with("insufficient_scope") => Some(format!(
                 "these credentials are valid but lack that permission on `{registry}`: ask its administrator to grant it (push for tag moves, delete for prune), or run golden with credentials that have it (GOLDEN_REGISTRY_USERNAME and GOLDEN_REGISTRY_PASSWORD, or `docker login {registry}` as that user)"
             )),

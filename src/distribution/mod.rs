@@ -20,7 +20,10 @@ use crate::credentials::Credentials;
 use crate::reference::Reference;
 use crate::registry::{ImageConfig, Registry, RegistryError};
 
+mod tls;
 mod wire;
+
+pub use tls::ClientIdentity;
 
 pub use wire::backoff;
 use wire::*;
@@ -42,6 +45,8 @@ pub const RETRY_BUDGET: Duration = Duration::from_secs(20);
 /// A distribution API client shared by every request of a run.
 pub struct Distribution {
     client: reqwest::Client,
+    /// Clients of hosts with their own TLS: insecure, or a client certificate.
+    clients: HashMap<String, reqwest::Client>,
     /// Hosts allowed to fall back to plain HTTP.
     insecure: Vec<String>,
     /// The scheme each host answered on.
@@ -72,6 +77,8 @@ pub struct Settings {
     pub retries: u32,
     /// PEM files of extra certificate authorities to trust.
     pub roots: Vec<PathBuf>,
+    /// Client certificates by registry host (certs.d `client.cert`/`client.key`).
+    pub identities: HashMap<String, ClientIdentity>,
     pub credentials: HashMap<String, Credentials>,
 }
 
@@ -82,27 +89,30 @@ impl Distribution {
             registry: "(all)".to_string(),
             message,
         };
-        let mut builder = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::custom(redirect_policy))
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            .user_agent(concat!("golden/", env!("CARGO_PKG_VERSION")));
-        for path in &settings.roots {
-            let pem = std::fs::read(path)
-                .map_err(|e| setup(format!("cannot read CA file `{}`: {e}", path.display())))?;
-            let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                setup(format!(
-                    "CA file `{}` is not PEM certificates: {e}",
-                    path.display()
-                ))
-            })?;
-            for certificate in certificates {
-                builder = builder.add_root_certificate(certificate);
-            }
+        let trust = tls::Trust::read(&settings.roots).map_err(|e| setup(e.to_string()))?;
+        let build = |verify: bool, identity: Option<&ClientIdentity>| {
+            let config = trust
+                .client_config(verify, identity)
+                .map_err(|e| setup(e.to_string()))?;
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::custom(redirect_policy))
+                .connect_timeout(CONNECT_TIMEOUT)
+                .timeout(REQUEST_TIMEOUT)
+                .user_agent(concat!("golden/", env!("CARGO_PKG_VERSION")))
+                .use_preconfigured_tls(config)
+                .build()
+                .map_err(|error| setup(error.to_string()))
+        };
+        let client = build(true, None)?;
+        let mut clients = HashMap::new();
+        let hosts = settings.insecure.iter().chain(settings.identities.keys());
+        for host in hosts.collect::<HashSet<_>>() {
+            let verify = !settings.insecure.contains(host);
+            clients.insert(host.clone(), build(verify, settings.identities.get(host))?);
         }
-        let client = builder.build().map_err(|error| setup(error.to_string()))?;
         Ok(Distribution {
             client,
+            clients,
             insecure: settings.insecure,
             schemes: Mutex::new(HashMap::new()),
             tokens: Mutex::new(HashMap::new()),
@@ -114,10 +124,14 @@ impl Distribution {
         })
     }
 
+    /// The client for `host`: its own TLS settings, or the shared one.
+    fn client_for(&self, host: &str) -> &reqwest::Client {
+        self.clients.get(host).unwrap_or(&self.client)
+    }
+
     fn may_use_http(&self, host: &str) -> bool {
         let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
         let loopback = name == "localhost"
-            || name.starts_with("127.")
             || name == "[::1]"
             || name
                 .parse::<std::net::IpAddr>()
@@ -153,7 +167,7 @@ impl Distribution {
             let scheme = self.scheme(&host, action).await?;
             let url = format!("{scheme}://{host}{path}");
             let mut request = self
-                .client
+                .client_for(&host)
                 .request(method.clone(), &url)
                 .headers(headers.clone());
             let mut sent_basic = false;
@@ -268,6 +282,7 @@ impl Distribution {
                     Some(retry_after(response))
                 }
                 Ok(_) => None,
+                Err(error) if matches!(tls::failure(error), tls::Failure::Tls(_)) => None,
                 Err(error) if error.is_connect() || error.is_timeout() || error.is_request() => {
                     Some(None)
                 }
@@ -337,9 +352,19 @@ impl Distribution {
             "https"
         } else {
             self.requests.fetch_add(1, Ordering::Relaxed);
-            match self.client.get(format!("https://{host}/v2/")).send().await {
+            let probe = self.client_for(host).get(format!("https://{host}/v2/"));
+            match probe.send().await {
                 Ok(_) => "https",
-                Err(_) => "http",
+                // Plain HTTP only when the server does not speak TLS (or
+                // cannot be reached at all); a failed handshake is reported.
+                Err(error) => {
+                    let failure = tls::failure(&error);
+                    tracing::debug!(host, ?failure, "HTTPS probe failed");
+                    match failure {
+                        tls::Failure::Tls(_) => return Err(unreachable(host, &error)),
+                        tls::Failure::NotTls | tls::Failure::Other => "http",
+                    }
+                }
             }
         };
         tracing::debug!(host, scheme, action, "registry scheme");
@@ -383,7 +408,7 @@ impl Distribution {
             query.push(("service", service));
         }
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let mut request = self.client.get(realm).query(&query);
+        let mut request = self.client_for(&realm_host).get(realm).query(&query);
         if let Some(credentials) = self.credentials.get(host) {
             request = request.basic_auth(&credentials.username, Some(credentials.password()));
         }
@@ -504,7 +529,7 @@ impl Registry for Distribution {
         let scheme = self.scheme(host, action).await?;
         let url = format!("{scheme}://{host}/v2/");
         let response = self
-            .send_with_retries(self.client.get(&url), &Method::GET, &url, host)
+            .send_with_retries(self.client_for(host).get(&url), &Method::GET, &url, host)
             .await?;
         // Any answer but a server error means a registry is there (401 is
         // normal before logging in). A gateway's 502, 503 or 504 means no
@@ -1012,7 +1037,12 @@ mod tests {
         ] {
             assert!(client.may_use_http(host), "{host}");
         }
-        for host in ["registry.lan", "example.com:5000", "10.0.0.1:5000"] {
+        for host in [
+            "registry.lan",
+            "example.com:5000",
+            "10.0.0.1:5000",
+            "127.example.com:5000",
+        ] {
             assert!(!client.may_use_http(host), "{host}");
         }
     }

@@ -118,6 +118,12 @@ pub(super) fn chain(error: &dyn std::error::Error) -> String {
 }
 
 pub(super) fn unreachable(host: &str, error: &reqwest::Error) -> RegistryError {
+    if let super::tls::Failure::Tls(message) = super::tls::failure(error) {
+        return RegistryError::Tls {
+            registry: host.to_string(),
+            message,
+        };
+    }
     RegistryError::Unreachable {
         registry: host.to_string(),
         message: chain(error),
