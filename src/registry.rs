@@ -122,6 +122,9 @@ impl RegistryError {
             RegistryError::Status { status: 405, action, .. } if action.starts_with("delete") => {
                 Some("the registry has deletes disabled: set `storage.delete.enabled: true` in its config".to_string())
             }
+            RegistryError::Status { registry, action, detail, .. } if action.starts_with("delete") && detail.starts_with("UNSUPPORTED") => Some(format!(
+                "`{registry}` does not delete manifests through the registry API (DELETE /v2/<name>/manifests/<digest>): delete old builds with the registry's own API or retention policy; `golden prune` without --apply lists them, and `golden rollback` needs no deletes"
+            )),
             _ => None,
         }
     }

@@ -794,9 +794,24 @@ impl Registry for Distribution {
         let status = response.status();
         let allow = header(&response, "allow");
         let reply = read_capped(response, MANIFEST_LIMIT, &host, &action).await?;
-        // Gone already (another prune, or a concurrent delete) is done.
-        if status.is_success() || status == StatusCode::NOT_FOUND {
+        if status.is_success() {
             return Ok(());
+        }
+        // Gone already (another prune, or a concurrent delete) is done; a
+        // registry that answers 404 but still serves the manifest has no
+        // delete at that route, and must not be reported as pruned.
+        if status == StatusCode::NOT_FOUND {
+            let source = repository.with_digest(digest);
+            return match self.manifest_digest(&source).await? {
+                None => Ok(()),
+                Some(_) => Err(RegistryError::Status {
+                    registry: host.clone(),
+                    action,
+                    status: 404,
+                    detail: "UNSUPPORTED: it answered 404 but still serves the manifest"
+                        .to_string(),
+                }),
+            };
         }
         Err(write_error(
             &host,

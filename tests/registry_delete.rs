@@ -1,0 +1,132 @@
+//! End to end: a registry that cannot delete through the registry API. A
+//! loopback proxy in front of a real registry answers every DELETE with 404
+//! MANIFEST_UNKNOWN while still serving the manifest, as a registry without
+//! that route does; `golden prune --apply` must fail naming the registry,
+//! not report the build pruned.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+
+use common::{PrivateRegistry, SEED};
+
+/// Forwards every request to `upstream` but DELETE, which it answers 404.
+fn start_no_delete_proxy(upstream: String) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { continue };
+            let upstream = upstream.clone();
+            std::thread::spawn(move || forward(client, &upstream));
+        }
+    });
+    port
+}
+
+fn forward(mut client: TcpStream, upstream: &str) {
+    let mut head = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let end = loop {
+        match client.read(&mut buffer) {
+            Ok(0) | Err(_) => return,
+            Ok(read) => head.extend_from_slice(&buffer[..read]),
+        }
+        if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end + 4;
+        }
+    };
+    let text = String::from_utf8_lossy(&head[..end]).to_string();
+    if text.starts_with("DELETE ") {
+        let body = r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#;
+        let _ = write!(
+            client,
+            "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        return;
+    }
+    let mut rewritten: String = text
+        .trim_end()
+        .lines()
+        .filter(|line| !line.to_ascii_lowercase().starts_with("connection:"))
+        .map(|line| format!("{line}\r\n"))
+        .collect();
+    rewritten.push_str("Connection: close\r\n\r\n");
+    let Ok(mut server) = TcpStream::connect(upstream) else {
+        return;
+    };
+    if server.write_all(rewritten.as_bytes()).is_err() || server.write_all(&head[end..]).is_err() {
+        return;
+    }
+    let (Ok(mut from_client), Ok(mut to_server)) = (client.try_clone(), server.try_clone()) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut from_client, &mut to_server);
+    });
+    let _ = std::io::copy(&mut server, &mut client);
+    let _ = client.shutdown(Shutdown::Both);
+    let _ = server.shutdown(Shutdown::Both);
+}
+
+#[test]
+fn prune_on_a_registry_that_answers_delete_with_404_but_keeps_the_manifest_fails_and_says_so() {
+    let registry = PrivateRegistry::start("");
+    let port = start_no_delete_proxy(registry.host());
+    let host = format!("127.0.0.1:{port}");
+    let (directory, config) = common::one_image_config(
+        &host,
+        "nodelete",
+        "x",
+        &format!("FROM {SEED}\nENV ROUND=1\n"),
+        "",
+    );
+    std::fs::write(
+        &config,
+        std::fs::read_to_string(&config).unwrap() + "[images.x.retention]\nkeep = 1\n",
+    )
+    .unwrap();
+    let golden = |args: &[&str]| common::golden_at(&config, args);
+    golden(&["-q", "build", "--all"]).expect(0);
+    std::fs::write(
+        directory.path().join("x/Dockerfile"),
+        format!("FROM {SEED}\nENV ROUND=2\n"),
+    )
+    .unwrap();
+    golden(&["-q", "build", "--all"]).expect(0);
+    let repository = format!("{}/nodelete/x", registry.host());
+    let before = common::tags(&repository);
+    assert!(before.contains(&"1.0.0".to_string()), "{before:?}");
+
+    let failed = golden(&["prune", "--apply"]).expect(1);
+    eprintln!("prune printed:\n{}", failed.stderr);
+    assert!(
+        failed.stderr.contains(&format!(
+            "registry `{host}` refused to delete `{host}/nodelete/x@sha256:"
+        )),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        failed
+            .stderr
+            .contains("HTTP 404 (UNSUPPORTED: it answered 404 but still serves the manifest)"),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        failed.stderr.contains(&format!(
+            "hint: `{host}` does not delete manifests through the registry API"
+        )),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        !failed.stdout.contains("deleted 1"),
+        "not reported as pruned: {}",
+        failed.stdout
+    );
+    assert_eq!(common::tags(&repository), before, "nothing was deleted");
+}
