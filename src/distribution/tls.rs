@@ -342,7 +342,7 @@ fn describe(error: &rustls::Error) -> String {
         }
         rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRequired)
         | rustls::Error::AlertReceived(rustls::AlertDescription::BadCertificate) => {
-            format!("the registry refused the connection: it requires a client certificate ({error})")
+            format!("the registry refused the handshake: it requires a client certificate it trusts ({error})")
         }
         other => other.to_string(),
     }
