@@ -347,3 +347,31 @@ fn describe(error: &rustls::Error) -> String {
         other => other.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wrapped(error: rustls::Error) -> std::io::Error {
+        // As tokio-rustls and hyper-util nest it.
+        std::io::Error::other(std::io::Error::new(std::io::ErrorKind::InvalidData, error))
+    }
+
+    #[test]
+    fn handshake_failures_are_told_from_plain_http_and_from_no_answer() {
+        let unknown = wrapped(rustls::Error::InvalidCertificate(
+            CertificateError::UnknownIssuer,
+        ));
+        assert!(matches!(failure(&unknown), Failure::Tls(m) if m.contains("unknown authority")));
+        let plain = wrapped(rustls::Error::InvalidMessage(
+            rustls::InvalidMessage::InvalidContentType,
+        ));
+        assert_eq!(failure(&plain), Failure::NotTls);
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(failure(&refused), Failure::Other);
+        let alert = wrapped(rustls::Error::AlertReceived(
+            rustls::AlertDescription::CertificateRequired,
+        ));
+        assert!(matches!(failure(&alert), Failure::Tls(m) if m.contains("client certificate")));
+    }
+}
