@@ -131,7 +131,10 @@ impl RegistryError {
 
     /// Whether the registry could not be reached at all.
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, RegistryError::Unreachable { .. })
+        matches!(
+            self,
+            RegistryError::Unreachable { .. } | RegistryError::Tls { .. }
+        )
     }
 }
 
