@@ -139,6 +139,12 @@ impl PinningVerifier {
             tracing::debug!(%error, "skipping a system certificate");
         }
         roots.add_parsable_certificates(native.certs);
+        if roots.is_empty() {
+            // No system store (a minimal image without ca-certificates):
+            // the web roots golden shipped with before.
+            tracing::debug!("no system certificates; using the compiled-in web roots");
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        }
         // A self-signed leaf may not be a valid trust anchor; it is pinned
         // all the same.
         roots.add_parsable_certificates(trust.extra.iter().cloned());
