@@ -78,6 +78,17 @@ impl DockerEngine {
                 address.source
             )));
         }
+        if let Some(rest) = host.strip_prefix("ssh://") {
+            // The ssh connection takes its port from the ssh config: a port
+            // in the URL would be read as part of the host name.
+            let authority = rest.split('/').next().unwrap_or_default();
+            if let Some((name, port)) = authority.rsplit_once(':') {
+                let machine = name.rsplit('@').next().unwrap_or(name);
+                return Err(unreachable(format!(
+                    "a port in an ssh:// engine address is not supported: give `{machine}` its port {port} in ~/.ssh/config (`Host {machine}` with `Port {port}`) and use `ssh://{name}`"
+                )));
+            }
+        }
         tracing::debug!(%host, source = %address.source, tls = tls.is_some(), "engine address");
         let server = probe(&host, tls, probe_timeout).await?;
         let chosen = if (server.major_version, server.minor_version)
@@ -275,7 +286,8 @@ fn tcp_address(host: &str) -> Option<String> {
         .rsplit_once(':')
         .is_some_and(|(_, port)| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()));
     match scheme {
-        _ if has_port => Some(authority.to_string()),
+        // ssh:// is reached through the ssh client, which reports itself.
+        "tcp" | "http" | "https" if has_port => Some(authority.to_string()),
         "tcp" | "http" => Some(format!("{authority}:2375")),
         "https" => Some(format!("{authority}:2376")),
         _ => None,
@@ -290,6 +302,10 @@ fn client(
 ) -> Result<Docker, BollardError> {
     if let Some(path) = host.strip_prefix("unix://") {
         Docker::connect_with_unix(path, timeout, version)
+    } else if host.starts_with("ssh://") {
+        // The engine's own convention: `ssh HOST docker system dial-stdio`,
+        // with the user's ssh config, agent and known hosts.
+        Docker::connect_with_ssh(host, timeout, version, None)
     } else if let Some(tls) = tls {
         Docker::connect_with_ssl(host, &tls.key, &tls.cert, &tls.ca, timeout, version)
     } else {
