@@ -584,7 +584,9 @@ impl<'a> Reader<'a> {
             "a string such as \"unix:///var/run/docker.sock\" or \"tcp://127.0.0.1:2375\"",
         );
         if let Some(host) = &host {
-            let schemes = ["unix://", "tcp://", "http://", "https://", "npipe://"];
+            let schemes = [
+                "unix://", "tcp://", "http://", "https://", "ssh://", "npipe://",
+            ];
             if !schemes
                 .iter()
                 .any(|scheme| host.get_ref().starts_with(scheme))
@@ -594,7 +596,7 @@ impl<'a> Reader<'a> {
                     format!("engine host `{}` has no supported scheme", host.get_ref()),
                     "unsupported scheme",
                     Some(
-                        "use unix:///path/to/docker.sock, tcp://HOST:PORT or https://HOST:PORT"
+                        "use unix:///path/to/docker.sock, tcp://HOST:PORT (TLS with DOCKER_TLS_VERIFY and DOCKER_CERT_PATH), https://HOST:PORT or ssh://USER@HOST"
                             .into(),
                     ),
                 );
