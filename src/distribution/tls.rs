@@ -83,9 +83,7 @@ impl Trust {
         let verifier: Arc<dyn ServerCertVerifier> = if verify {
             Arc::new(PinningVerifier::new(self, provider.clone())?)
         } else {
-            Arc::new(UnverifiedCertificate {
-                provider: provider.clone(),
-            })
+            Arc::new(PinningVerifier::unverified(provider.clone()))
         };
         let builder = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?
@@ -123,10 +121,12 @@ fn read_identity(
 }
 
 /// WebPKI verification against the system and extra roots, then pinning of
-/// a listed certificate that the server presents as its own.
+/// a listed certificate that the server presents as its own. Without
+/// `webpki` (`insecure = true`, as the engine's insecure-registries) any
+/// certificate is accepted; handshake signatures are checked either way.
 #[derive(Debug)]
 struct PinningVerifier {
-    webpki: Arc<WebPkiServerVerifier>,
+    webpki: Option<Arc<WebPkiServerVerifier>>,
     pinned: Vec<CertificateDer<'static>>,
     provider: Arc<CryptoProvider>,
 }
@@ -160,10 +160,19 @@ impl PinningVerifier {
             None => return Err(TlsError::Config(rustls::Error::NoCertificatesPresented)),
         };
         Ok(PinningVerifier {
-            webpki,
+            webpki: Some(webpki),
             pinned: trust.extra.clone(),
             provider,
         })
+    }
+
+    /// Accepts any certificate (`insecure = true`).
+    fn unverified(provider: Arc<CryptoProvider>) -> PinningVerifier {
+        PinningVerifier {
+            webpki: None,
+            pinned: Vec::new(),
+            provider,
+        }
     }
 }
 
@@ -176,7 +185,10 @@ impl ServerCertVerifier for PinningVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let error = match self.webpki.verify_server_cert(
+        let Some(webpki) = &self.webpki else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        let error = match webpki.verify_server_cert(
             end_entity,
             intermediates,
             server_name,
@@ -204,60 +216,6 @@ impl ServerCertVerifier for PinningVerifier {
             return Ok(ServerCertVerified::assertion());
         }
         Err(error)
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
-/// `insecure = true`: any certificate, as the engine's insecure-registries;
-/// the handshake signature is still checked against it.
-#[derive(Debug)]
-struct UnverifiedCertificate {
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for UnverifiedCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
