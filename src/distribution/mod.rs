@@ -362,7 +362,21 @@ impl Distribution {
                     tracing::debug!(host, ?failure, "HTTPS probe failed");
                     match failure {
                         tls::Failure::Tls(_) => return Err(unreachable(host, &error)),
-                        tls::Failure::NotTls | tls::Failure::Other => "http",
+                        tls::Failure::NotTls => "http",
+                        tls::Failure::Other => {
+                            if self.speaks_tls(host).await {
+                                // TLS 1.3 sends a refusal after the handshake:
+                                // the connection just closes.
+                                return Err(RegistryError::Tls {
+                                    registry: host.to_string(),
+                                    message: format!(
+                                        "the registry speaks TLS but closed the connection during the handshake ({}); it may require a client certificate, or refuse the one presented",
+                                        chain(&error)
+                                    ),
+                                });
+                            }
+                            "http"
+                        }
                     }
                 }
             }
@@ -373,6 +387,27 @@ impl Distribution {
             .map_err(|_| poisoned(host))?
             .insert(host.to_string(), scheme);
         Ok(scheme)
+    }
+
+    /// Whether `host` answers a plain HTTP request the way a TLS server
+    /// does ("Client sent an HTTP request to an HTTPS server", HTTP 400):
+    /// then an HTTPS failure is a TLS problem, never a reason for HTTP.
+    async fn speaks_tls(&self, host: &str) -> bool {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let Ok(response) = self
+            .client_for(host)
+            .get(format!("http://{host}/v2/"))
+            .send()
+            .await
+        else {
+            return false;
+        };
+        if response.status() != StatusCode::BAD_REQUEST {
+            return false;
+        }
+        read_capped(response, TOKEN_LIMIT, host, "probe")
+            .await
+            .is_ok_and(|body| String::from_utf8_lossy(&body).contains("HTTPS server"))
     }
 
     /// An anonymous bearer token for `scope` from the realm in `challenge`;
