@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{digest, tags, PrivateRegistry, Stack, SEED};
+use common::{digest, tags, PrivateRegistry, Stack};
 
 /// Builds base `times` more times, each from a changed recipe (a rebuild
 /// would rebuild its children too).
@@ -207,18 +207,8 @@ fn rollback_restores_the_previous_build_and_respects_lines() {
 #[test]
 fn prune_on_a_registry_without_deletes_says_how_to_enable_them() {
     let registry = PrivateRegistry::start_with(false, "");
-    let (_directory, config) = common::one_image_config(
-        &registry.host(),
-        "nodeletes",
-        "x",
-        &format!("FROM {SEED}\nLABEL purpose=prune-test\n"),
-        "",
-    );
-    std::fs::write(
-        &config,
-        std::fs::read_to_string(&config).unwrap() + "[images.x.retention]\nkeep = 1\n",
-    )
-    .unwrap();
+    let (_directory, config) =
+        common::prunable_config(&registry.host(), "nodeletes", "LABEL purpose=prune-test");
     let golden = |args: &[&str]| common::golden_at(&config, args);
     golden(&["-q", "build", "--all"]).expect(0);
     golden(&["-q", "rebuild", "x"]).expect(0);

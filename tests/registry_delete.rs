@@ -76,18 +76,7 @@ fn prune_on_a_registry_that_answers_delete_with_404_but_keeps_the_manifest_fails
     let registry = PrivateRegistry::start("");
     let port = start_no_delete_proxy(registry.host());
     let host = format!("127.0.0.1:{port}");
-    let (directory, config) = common::one_image_config(
-        &host,
-        "nodelete",
-        "x",
-        &format!("FROM {SEED}\nENV ROUND=1\n"),
-        "",
-    );
-    std::fs::write(
-        &config,
-        std::fs::read_to_string(&config).unwrap() + "[images.x.retention]\nkeep = 1\n",
-    )
-    .unwrap();
+    let (directory, config) = common::prunable_config(&host, "nodelete", "ENV ROUND=1");
     let golden = |args: &[&str]| common::golden_at(&config, args);
     golden(&["-q", "build", "--all"]).expect(0);
     std::fs::write(

@@ -279,18 +279,8 @@ fn a_registry_whose_disk_is_full_fails_the_build_with_exit_1_and_http_500_in_bou
 fn prune_rollback_and_push_on_a_read_only_registry_say_it_is_read_only_not_that_deletes_are_disabled(
 ) {
     let mut registry = PrivateRegistry::start("");
-    let (_directory, config) = common::one_image_config(
-        &registry.host(),
-        "readonly",
-        "x",
-        &format!("FROM {SEED}\nENV PURPOSE=read-only\n"),
-        "",
-    );
-    std::fs::write(
-        &config,
-        std::fs::read_to_string(&config).unwrap() + "[images.x.retention]\nkeep = 1\n",
-    )
-    .unwrap();
+    let (_directory, config) =
+        common::prunable_config(&registry.host(), "readonly", "ENV PURPOSE=read-only");
     let golden = |args: &[&str]| common::golden_at(&config, args);
     golden(&["-q", "build", "--all"]).expect(0);
     golden(&["-q", "rebuild", "x"]).expect(0);

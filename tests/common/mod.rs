@@ -197,6 +197,16 @@ pub fn one_image_config(
     (directory, config)
 }
 
+/// [`one_image_config`] of image `x` FROM the seed with `step` after it,
+/// keeping one build per line (`[retention] keep = 1`), for prune tests.
+pub fn prunable_config(host: &str, namespace: &str, step: &str) -> (tempfile::TempDir, PathBuf) {
+    let (directory, config) =
+        one_image_config(host, namespace, "x", &format!("FROM {SEED}\n{step}\n"), "");
+    let text = std::fs::read_to_string(&config).unwrap() + "[images.x.retention]\nkeep = 1\n";
+    std::fs::write(&config, text).unwrap();
+    (directory, config)
+}
+
 /// Runs `golden -c CONFIG ARGS`.
 pub fn golden_at(config: &Path, args: &[&str]) -> Run {
     Run::from(
