@@ -806,7 +806,7 @@ fn make_base_image(tag: &str) {
     )
     .unwrap();
     std::fs::write(rootfs.path().join("etc/group"), "root:x:0:\n").unwrap();
-    let tar = Command::new("tar")
+    let mut tar = Command::new("tar")
         .arg("-C")
         .arg(rootfs.path())
         .args(["-c", "."])
@@ -822,7 +822,11 @@ fn make_base_image(tag: &str) {
                 "-",
                 tag,
             ])
-            .stdin(tar.stdout.unwrap()),
+            .stdin(tar.stdout.take().unwrap()),
+    );
+    assert!(
+        tar.wait().unwrap().success(),
+        "tar of the base image's rootfs"
     );
 }
 
