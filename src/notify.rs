@@ -55,11 +55,11 @@ pub async fn after_run(config: &Config, report: &Report) {
         Ok(attempts) => tracing::info!(
             attempts,
             seconds = started.elapsed().as_secs_f64(),
-            "notification sent to the webhook of {}",
+            "notification sent to the webhook set by {}",
             settings.source
         ),
         Err(error) => tracing::warn!(
-            "failed to send the notification to the webhook of {} (the run's result is unchanged): {}",
+            "failed to send the notification to the webhook set by {} (the run's result is unchanged): {}",
             settings.source,
             scrub(&error.to_string(), settings)
         ),

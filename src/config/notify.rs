@@ -80,12 +80,16 @@ pub enum WebhookSource {
 impl fmt::Display for WebhookSource {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            WebhookSource::Literal => write!(formatter, "`webhook` of [notify]"),
+            WebhookSource::Literal => write!(formatter, "`webhook` in [notify]"),
             WebhookSource::Environment(name) => {
-                write!(formatter, "`webhook_env = \"{name}\"` of [notify]")
+                write!(formatter, "`webhook_env = \"{name}\"` in [notify]")
             }
             WebhookSource::File(path) => {
-                write!(formatter, "`webhook_file` `{}` of [notify]", path.display())
+                write!(
+                    formatter,
+                    "`webhook_file` in [notify] (`{}`)",
+                    path.display()
+                )
             }
         }
     }
