@@ -423,7 +423,7 @@ fn a_daemon_tick_that_builds_notifies_and_idle_ticks_do_not() {
         .spawn()
         .unwrap();
     let started = Instant::now();
-    while receiver.received().is_empty() && started.elapsed() < Duration::from_secs(120) {
+    while receiver.received().is_empty() && started.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(200));
     }
     // Idle ticks follow, one a second.
