@@ -678,10 +678,12 @@ async fn execute(
                 );
                 let _ = std::fs::write(path, json_of(&report));
             }
+            notify_early_failure(project, &failure, started.elapsed().as_secs_f64()).await;
             return Err(failure);
         }
     };
     print(&report, options, run_text)?;
+    crate::notify::after_run(&project.config, &report).await;
     if let Some(code) = stop.signal_code() {
         tracing::warn!("stopped by a signal after the images in flight finished");
         return Ok(if code == crate::signals::TERMINATED {
@@ -691,6 +693,18 @@ async fn execute(
         });
     }
     Ok(exit_of(&report))
+}
+
+/// Notifies `[notify]` of a run that failed before building: not when
+/// another run holds the lock (that run reports) or a signal stopped it.
+pub(crate) async fn notify_early_failure(project: &Project, failure: &Failure, seconds: f64) {
+    if !matches!(
+        failure.exit,
+        Exit::Locked | Exit::Interrupted | Exit::Terminated
+    ) {
+        let report = Report::failed(render_chain(&failure.error), seconds);
+        crate::notify::after_run(&project.config, &report).await;
+    }
 }
 
 /// `--report FILE` must be writable before anything is built: a run that

@@ -51,9 +51,17 @@ async fn tick(path: &Path, stop: &Stop, build: &BuildOptions) {
         forced: BTreeSet::new(),
         cache: None,
     };
+    let started = std::time::Instant::now();
     match build_once(&project, &selection, None, stop, build, Arc::new(Lines)).await {
-        Ok(report) => tracing::info!("{}", summary(&report)),
-        Err(failure) => tracing::error!("run failed: {}", render_chain(&failure.error)),
+        Ok(report) => {
+            tracing::info!("{}", summary(&report));
+            crate::notify::after_run(&project.config, &report).await;
+        }
+        Err(failure) => {
+            tracing::error!("run failed: {}", render_chain(&failure.error));
+            let seconds = started.elapsed().as_secs_f64();
+            crate::cli::notify_early_failure(&project, &failure, seconds).await;
+        }
     }
 }
 

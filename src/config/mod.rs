@@ -36,7 +36,9 @@ pub const RESERVED_LABELS: &[&str] = &[
     "io.golden.recipe.parts",
 ];
 
-const TOP_KEYS: &[&str] = &["registry", "engine", "defaults", "images", "policy"];
+const TOP_KEYS: &[&str] = &[
+    "registry", "engine", "defaults", "images", "policy", "notify",
+];
 const REGISTRY_KEYS: &[&str] = &[
     "host",
     "namespace",
@@ -207,6 +209,8 @@ pub struct Config {
     pub policy: Policy,
     /// Where each `[defaults] build_args` key is written.
     pub default_build_args: BTreeMap<String, Range<usize>>,
+    /// `[notify]`: where runs are reported; `None` without the table.
+    pub notify: Option<NotifySettings>,
 }
 
 impl Config {
@@ -328,6 +332,9 @@ impl<'a> Reader<'a> {
             .get("policy")
             .map(|v| self.policy(v))
             .unwrap_or_default();
+        let notify = document
+            .get("notify")
+            .and_then(|v| self.notify(v, &|name| std::env::var_os(name)));
         let mut images = Vec::new();
         match document.get("images") {
             Some(value) => {
@@ -359,6 +366,7 @@ impl<'a> Reader<'a> {
             images,
             policy,
             default_build_args: defaults.build_arg_spans,
+            notify,
         })
     }
 
@@ -850,7 +858,10 @@ const SCHEDULE_EXPECTED: &str =
 
 mod images;
 mod limits;
+mod notify;
 mod policy;
+
+pub use notify::{NotifyOn, NotifySettings, SecretUrl, WebhookSource};
 
 pub use policy::{Patterns, Policy};
 

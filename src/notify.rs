@@ -1,0 +1,375 @@
+//! Notifications: after a run that built or failed something, POST a JSON
+//! message to the `[notify]` webhook: a one-line summary, a Slack- and
+//! Mattermost-compatible `text`, and the run report (SPEC section 4) of the
+//! images that did not stay up to date.
+//!
+//! A notification never changes the run: it is sent after the report is
+//! printed, every attempt and backoff together take at most `timeout`, and
+//! a failure is a warning. The webhook URL is a secret and appears in no
+//! message: errors name the key it came from, and HTTP errors are stripped
+//! of their URL.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::config::{Config, NotifySettings};
+use crate::report::Report;
+
+/// The longest error line an image contributes to `text`.
+const ERROR_LINE: usize = 300;
+/// The first wait before a retry; it doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+const MAX_BACKOFF: Duration = Duration::from_secs(4);
+
+/// Whether a run went well or not, as the webhook is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// An image failed or was skipped, or the run failed before building.
+    Failure,
+    /// Images were built or promoted and none failed.
+    Success,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Failure => "failure",
+            Outcome::Success => "success",
+        }
+    }
+}
+
+/// Sends the notification of `report` if `[notify]` asks for it; logs a
+/// warning (never the URL) when it cannot be delivered.
+pub async fn after_run(config: &Config, report: &Report) {
+    let Some(settings) = &config.notify else {
+        return;
+    };
+    let Some(body) = message(config, settings, report) else {
+        tracing::debug!("no notification: nothing was built or failed, or `on` leaves it out");
+        return;
+    };
+    let started = Instant::now();
+    match deliver(settings, &body).await {
+        Ok(attempts) => tracing::info!(
+            attempts,
+            seconds = started.elapsed().as_secs_f64(),
+            "notification sent to the webhook set by {}",
+            settings.source
+        ),
+        Err(error) => tracing::warn!(
+            "failed to send the notification to the webhook set by {} (the run's result is unchanged): {}",
+            settings.source,
+            scrub(&error.to_string(), settings)
+        ),
+    }
+}
+
+/// The outcome of `report`: `None` for a run that built, promoted and
+/// failed nothing.
+pub fn outcome(report: &Value) -> Option<Outcome> {
+    let count = |key: &str| report["totals"][key].as_u64().unwrap_or(0);
+    if report["error"].is_string() || count("failed") + count("skipped") > 0 {
+        Some(Outcome::Failure)
+    } else if count("built") + count("promoted") > 0 {
+        Some(Outcome::Success)
+    } else {
+        None
+    }
+}
+
+/// The JSON message for `report`, or `None` when it is not to be sent.
+/// Works on the report's JSON document, the contract CI jobs read too.
+pub fn message(config: &Config, settings: &NotifySettings, report: &Report) -> Option<Value> {
+    let mut document = serde_json::to_value(report).ok()?;
+    let outcome = outcome(&document)?;
+    let wanted = match outcome {
+        Outcome::Failure => settings.on.failure,
+        Outcome::Success => settings.on.success,
+    };
+    if !wanted {
+        return None;
+    }
+    if let Some(images) = document["images"].as_array_mut() {
+        images.retain(|image| image["decision"] != "up-to-date");
+    }
+    let place = format!("{}/{}", config.registry.host, config.registry.namespace);
+    let summary = summary(&place, &document);
+    let text = slack_text(&summary, &document);
+    Some(json!({
+        "text": text,
+        "summary": summary,
+        "outcome": outcome.as_str(),
+        "registry": place,
+        "report": document,
+    }))
+}
+
+/// One line: where, then what failed, was skipped, built and promoted.
+fn summary(place: &str, report: &Value) -> String {
+    let seconds = report["totals"]["seconds"].as_f64().unwrap_or(0.0);
+    if let Some(error) = report["error"].as_str() {
+        return format!(
+            "golden {place}: the run failed before building anything: {} ({seconds:.1}s)",
+            first_line(error)
+        );
+    }
+    let images = report["images"].as_array().map_or(&[][..], Vec::as_slice);
+    let mut parts = Vec::new();
+    for (decision, shown) in [
+        ("failed", "failed"),
+        ("skipped", "skipped"),
+        ("built", "built"),
+        ("promoted", "promoted"),
+    ] {
+        let names: Vec<String> = images
+            .iter()
+            .filter(|image| image["decision"] == decision)
+            .map(|image| {
+                let id = image["id"].as_str().unwrap_or("?");
+                match image["tag"].as_str() {
+                    Some(tag) if matches!(decision, "built" | "promoted") => {
+                        format!("{id} {}", tag.rsplit(':').next().unwrap_or(tag))
+                    }
+                    _ => id.to_string(),
+                }
+            })
+            .collect();
+        if !names.is_empty() {
+            parts.push(format!("{} {shown} ({})", names.len(), names.join(", ")));
+        }
+    }
+    format!("golden {place}: {} in {seconds:.1}s", parts.join(", "))
+}
+
+/// The summary, then one line per failed image with the first line of its
+/// error, escaped as Slack's `text` wants (`&`, `<`, `>`).
+fn slack_text(summary: &str, report: &Value) -> String {
+    let mut text = summary.to_string();
+    for image in report["images"].as_array().into_iter().flatten() {
+        if image["decision"] != "failed" {
+            continue;
+        }
+        let id = image["id"].as_str().unwrap_or("?");
+        let error = image["error"].as_str().map(first_line).unwrap_or_default();
+        text.push_str(&format!("\n- {id}: {error}"));
+    }
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The first non-empty line of `text`, cut to [`ERROR_LINE`] characters.
+fn first_line(text: &str) -> String {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .unwrap_or_default();
+    match line.char_indices().nth(ERROR_LINE) {
+        Some((at, _)) => format!("{}...", &line[..at]),
+        None => line.to_string(),
+    }
+}
+
+/// Why a notification was not delivered.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("the webhook answered HTTP {status} after {attempts} attempt(s)")]
+    Status { status: u16, attempts: u32 },
+    #[error("the webhook could not be reached after {attempts} attempt(s): {message}")]
+    Unreachable { message: String, attempts: u32 },
+    #[error("no answer within the `timeout` of {seconds}s after {attempts} attempt(s); raise `timeout` in [notify] if the receiver is slow")]
+    TimedOut { seconds: u64, attempts: u32 },
+    #[error("cannot set up the HTTP client: {0}")]
+    Client(String),
+}
+
+/// What one attempt came to.
+enum Attempt {
+    Delivered,
+    /// Worth another attempt: no connection, a 5xx or 429.
+    Transient(DeliveryError),
+    Final(DeliveryError),
+}
+
+/// POSTs `body` until it is accepted, retrying transient failures with
+/// backoff; the whole of it is bounded by `settings.timeout`. Returns the
+/// attempts made.
+pub async fn deliver(settings: &NotifySettings, body: &Value) -> Result<u32, DeliveryError> {
+    let client = client(settings.timeout)?;
+    let deadline = tokio::time::Instant::now() + settings.timeout;
+    let mut attempts = 0;
+    let mut backoff = FIRST_BACKOFF;
+    let timed_out = |attempts| DeliveryError::TimedOut {
+        seconds: settings.timeout.as_secs(),
+        attempts,
+    };
+    loop {
+        attempts += 1;
+        let request = client.post(settings.url.expose()).json(body).send();
+        let attempt = match tokio::time::timeout_at(deadline, request).await {
+            Err(_) => return Err(timed_out(attempts)),
+            Ok(response) => judge(response, attempts),
+        };
+        let error = match attempt {
+            Attempt::Delivered => return Ok(attempts),
+            Attempt::Final(error) => return Err(error),
+            Attempt::Transient(error) => error,
+        };
+        if attempts > settings.retries {
+            return Err(error);
+        }
+        tracing::debug!(attempts, "notification not delivered, retrying: {error}");
+        if tokio::time::Instant::now() + backoff >= deadline {
+            return Err(timed_out(attempts));
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+fn judge(response: Result<reqwest::Response, reqwest::Error>, attempts: u32) -> Attempt {
+    match response {
+        Ok(response) if response.status().is_success() => Attempt::Delivered,
+        Ok(response) => {
+            let status = response.status();
+            let error = DeliveryError::Status {
+                status: status.as_u16(),
+                attempts,
+            };
+            if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+                Attempt::Transient(error)
+            } else {
+                Attempt::Final(error)
+            }
+        }
+        Err(error) => Attempt::Transient(DeliveryError::Unreachable {
+            message: chain(error),
+            attempts,
+        }),
+    }
+}
+
+/// `error` and its causes, without the URL reqwest puts in its message.
+fn chain(error: reqwest::Error) -> String {
+    let error = error.without_url();
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
+/// `text` with the webhook URL (and its path, where tokens live) masked,
+/// whatever put it there.
+fn scrub(text: &str, settings: &NotifySettings) -> String {
+    let url = settings.url.expose();
+    let mut text = text.replace(url, "<webhook>");
+    if let Some((_, rest)) = url.split_once("://") {
+        if let Some((_, path)) = rest.split_once('/') {
+            if path.len() >= 4 {
+                text = text.replace(path, "<redacted>");
+            }
+        }
+    }
+    text
+}
+
+/// An HTTP client that trusts the system's certificate authorities (an
+/// internal chat server) and follows no redirects (a redirected POST turns
+/// into a GET).
+fn client(timeout: Duration) -> Result<reqwest::Client, DeliveryError> {
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for certificate in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(certificate);
+    }
+    if roots.is_empty() {
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|error| DeliveryError::Client(error.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(timeout)
+        .timeout(timeout)
+        .user_agent(concat!("golden/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|error| DeliveryError::Client(chain(error)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(images: Value, totals: Value, error: Option<&str>) -> Value {
+        let mut report = json!({ "images": images, "totals": totals });
+        if let Some(error) = error {
+            report["error"] = json!(error);
+        }
+        report
+    }
+
+    #[test]
+    fn outcome_is_failure_success_or_nothing() {
+        let cases = [
+            (json!({"built": 1}), None, Some(Outcome::Success)),
+            (json!({"promoted": 1}), None, Some(Outcome::Success)),
+            (
+                json!({"built": 2, "failed": 1}),
+                None,
+                Some(Outcome::Failure),
+            ),
+            (json!({"skipped": 1}), None, Some(Outcome::Failure)),
+            (json!({}), Some("the lock"), Some(Outcome::Failure)),
+            (json!({"up_to_date": 4}), None, None),
+        ];
+        for (totals, error, expected) in cases {
+            let report = report(json!([]), totals.clone(), error);
+            assert_eq!(outcome(&report), expected, "{totals} {error:?}");
+        }
+    }
+
+    #[test]
+    fn summary_names_each_image_and_text_escapes_for_slack() {
+        let images = json!([
+            { "id": "base", "decision": "failed", "tag": null, "error": "\nfailed to build `base`: exit 7 <&>\nCaused by: more" },
+            { "id": "tools", "decision": "skipped", "tag": null },
+            { "id": "runtime", "decision": "built", "tag": "r.local/g/runtime:3.0.1" },
+        ]);
+        let report = report(images, json!({"seconds": 12.34}), None);
+        let summary = summary("r.local/g", &report);
+        assert_eq!(
+            summary,
+            "golden r.local/g: 1 failed (base), 1 skipped (tools), 1 built (runtime 3.0.1) in 12.3s"
+        );
+        assert_eq!(
+            slack_text(&summary, &report),
+            format!("{summary}\n- base: failed to build `base`: exit 7 &lt;&amp;&gt;")
+        );
+        let early = self::report(
+            json!([]),
+            json!({"seconds": 0.5}),
+            Some("registry down\nhint: x"),
+        );
+        assert_eq!(
+            super::summary("r/g", &early),
+            "golden r/g: the run failed before building anything: registry down (0.5s)"
+        );
+    }
+
+    #[test]
+    fn first_line_cuts_long_errors() {
+        let long = "x".repeat(1000);
+        assert_eq!(first_line(&long).len(), ERROR_LINE + 3);
+        assert_eq!(first_line("  \n ok \n no"), "ok");
+    }
+}
