@@ -24,6 +24,8 @@ pub mod history;
 pub mod inspect;
 pub mod labels;
 pub mod lock;
+pub mod name;
+pub mod observation;
 pub mod observe;
 pub mod plan;
 pub mod progress;
