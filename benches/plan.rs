@@ -21,7 +21,8 @@ use chrono::{DateTime, Utc};
 use criterion::{criterion_group, criterion_main, Criterion};
 use golden::diagnostic::SourceFile;
 use golden::graph::Upstream;
-use golden::observe::{LastBuild, Observation, Observations};
+use golden::name::{Digest, Tag};
+use golden::observation::{LastBuild, Observation, Observations};
 use golden::plan::{plan, Decision, Selection};
 use golden::project::Project;
 
@@ -111,7 +112,7 @@ fn observations(project: &Project, due_every: Option<usize>) -> Observations {
             (Upstream::External(_), Some(every)) if index % every == 0 => digest("upstream", 1),
             _ => recorded_base.clone(),
         };
-        let own = digest("golden", parent_index(id));
+        let own = Digest::parse(&digest("golden", parent_index(id))).unwrap();
         let recipe = digest("recipe", parent_index(id));
         let version = "1.0.0".parse().unwrap();
         observations.insert(
@@ -128,8 +129,8 @@ fn observations(project: &Project, due_every: Option<usize>) -> Observations {
                     base_digest: Some(recorded_base),
                     floating: ["1.0", "1", "latest"]
                         .into_iter()
-                        .map(|tag| golden::observe::FloatingTag {
-                            tag: tag.to_string(),
+                        .map(|tag| golden::observation::FloatingTag {
+                            tag: Tag::parse(tag).unwrap(),
                             digest: Some(own.clone()),
                         })
                         .collect(),
@@ -138,7 +139,7 @@ fn observations(project: &Project, due_every: Option<usize>) -> Observations {
                 }),
                 foreign: Vec::new(),
                 known: Default::default(),
-                base_digest: Some(base_now),
+                base_digest: Some(Digest::parse(&base_now).unwrap()),
                 recipe,
                 recipe_parts: Default::default(),
                 entries: Vec::new(),

@@ -23,7 +23,6 @@ use crate::observe::observe;
 use crate::plan::{plan, Decision, Selection};
 use crate::progress::{Bars, Lines, Progress, Silent};
 use crate::project::Project;
-use crate::reference::Reference;
 use crate::registry::Registry;
 use crate::report::{plan_report, plan_text, run_report, run_text, Report};
 use crate::revision::revision;
@@ -620,13 +619,13 @@ async fn connect_registry(
         credentials,
     };
     let registry = Distribution::new(settings).map_err(|e| Failure::new(Exit::Usage, e))?;
-    let repository = format!(
-        "{}/{}/probe",
-        config.registry.host, config.registry.namespace
-    );
-    let reference = Reference::parse(&repository).map_err(|e| Failure::new(Exit::Usage, e))?;
+    let repository = crate::name::Repository::new(
+        &config.registry.host,
+        &format!("{}/probe", config.registry.namespace),
+    )
+    .map_err(|e| Failure::new(Exit::Usage, e))?;
     registry
-        .check(&reference)
+        .check(&repository)
         .await
         .map_err(|error| Failure::new(registry_exit(&error), error))?;
     Ok(registry)
@@ -841,7 +840,7 @@ async fn clean(project: &Project, ids: &[String]) -> Result<Exit, Failure> {
     use crate::engine::Engine as _;
     let selected = select(project, ids)?;
     let config = &project.config;
-    let repositories: BTreeSet<String> = config
+    let repositories: BTreeSet<crate::name::Repository> = config
         .images
         .iter()
         .filter(|image| selected.is_empty() || selected.contains(&image.id))
@@ -856,8 +855,7 @@ async fn clean(project: &Project, ids: &[String]) -> Result<Exit, Failure> {
         .map_err(|error| Failure::new(Exit::Unreachable, error))?;
     let mut removed = 0;
     for repository in &repositories {
-        let reference = Reference::parse(repository)
-            .map_err(|error| Failure::new(Exit::Usage, anyhow::Error::new(error)))?;
+        let reference = repository.reference();
         let failed = |error, removed| {
             Failure::new(
                 Exit::ImageFailed,

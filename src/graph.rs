@@ -49,7 +49,7 @@ pub struct Node {
 
 impl Node {
     /// The Dockerfile with its final upstream FROM pinned to `digest`.
-    pub fn pinned_dockerfile(&self, digest: &str) -> Option<String> {
+    pub fn pinned_dockerfile(&self, digest: &crate::name::Digest) -> Option<String> {
         let reference = self.upstream.reference()?;
         let stage = self.dockerfile.final_root();
         Some(

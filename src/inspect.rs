@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::config::{Config, Image};
 use crate::labels;
+use crate::name::Digest;
 use crate::reference::Reference;
 use crate::registry::{Registry, RegistryError};
 use crate::version::exact_versions;
@@ -19,7 +20,7 @@ pub const SHOWN_VERSIONS: usize = 5;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Floating {
     pub tag: String,
-    pub digest: Option<String>,
+    pub digest: Option<Digest>,
     /// The exact version of this repository with that digest, if any.
     pub version: Option<String>,
 }
@@ -28,7 +29,7 @@ pub struct Floating {
 #[derive(Debug, Clone, Serialize)]
 pub struct Version {
     pub version: String,
-    pub digest: String,
+    pub digest: Digest,
     pub created: Option<String>,
     pub base_name: Option<String>,
     pub base_digest: Option<String>,
@@ -55,8 +56,7 @@ pub async fn inspect(
     image: &Image,
     registry: &dyn Registry,
 ) -> Result<Inspection, RegistryError> {
-    let repository_text = config.repository(image);
-    let repository = crate::history::repository_reference(&repository_text, &config.registry.host)?;
+    let repository = config.repository(image);
     let tags = registry.tags(&repository).await?;
     let mut line_versions: Vec<_> = exact_versions(tags.iter().map(String::as_str))
         .into_iter()
@@ -66,7 +66,7 @@ pub async fn inspect(
     line_versions.truncate(SHOWN_VERSIONS);
     let exact: Vec<Reference> = line_versions
         .iter()
-        .map(|version| repository.with_tag(&version.to_string()))
+        .map(|version| repository.tag(&version.tag()))
         .collect();
     let configs = join_all(
         exact
@@ -90,14 +90,10 @@ pub async fn inspect(
             foreign: crate::provenance::provenance(&version.to_string(), &found).err(),
         });
     }
-    let floating_tags = [
-        image.version.to_string(),
-        image.version.major.to_string(),
-        "latest".to_string(),
-    ];
+    let floating_tags = crate::history::line_floating_tags(image.version);
     let references: Vec<Reference> = floating_tags
         .iter()
-        .map(|tag| repository.with_tag(tag))
+        .map(|tag| repository.tag(tag))
         .collect();
     let digests = join_all(
         references
@@ -113,14 +109,14 @@ pub async fn inspect(
             .and_then(|digest| versions.iter().find(|v| &v.digest == digest))
             .map(|v| v.version.clone());
         floating.push(Floating {
-            tag: tag.clone(),
+            tag: tag.to_string(),
             digest,
             version,
         });
     }
     Ok(Inspection {
         id: image.id.clone(),
-        repository: repository_text,
+        repository: repository.to_string(),
         line: image.version.to_string(),
         floating,
         versions,
@@ -129,11 +125,7 @@ pub async fn inspect(
 
 /// The human view: floating tags, then one block per version.
 pub fn render_text(inspection: &Inspection) -> String {
-    let short = |digest: &Option<String>| {
-        digest
-            .as_deref()
-            .map_or("-".to_string(), crate::plan::short_digest)
-    };
+    let short = |digest: Option<&str>| digest.map_or("-".to_string(), crate::plan::short_digest);
     let mut text = format!(
         "{} (line {}) in {}\n\nfloating tags:\n",
         inspection.id, inspection.line, inspection.repository
@@ -161,8 +153,8 @@ pub fn render_text(inspection: &Inspection) -> String {
             version.digest,
             version.created.as_deref().unwrap_or("-"),
             version.base_name.as_deref().unwrap_or("-"),
-            short(&version.base_digest),
-            short(&version.recipe),
+            short(version.base_digest.as_deref()),
+            short(version.recipe.as_deref()),
             version.revision.as_deref().unwrap_or("-"),
             version.size as f64 / (1024.0 * 1024.0),
         ));

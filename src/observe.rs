@@ -1,7 +1,8 @@
 //! Observe: ask the registry what exists now (each repository's tags, the
 //! newest build of each line and its labels, the digest of every base) and
 //! hash each build context, into plain data for the planner. Lookups run
-//! concurrently; a failed lookup is an error for that image only.
+//! concurrently; a failed lookup is an error for that image only. The
+//! types it fills live in the pure `observation` module.
 
 use std::collections::BTreeMap;
 
@@ -12,6 +13,8 @@ use crate::config::Image;
 use crate::context::{entries, recipe, Entry, Ignore, RecipeInputs, RecipeParts};
 use crate::graph::Upstream;
 use crate::labels;
+use crate::name::{Digest, Repository};
+use crate::observation::{FloatingTag, LastBuild, Observation, Observations, ObserveError};
 use crate::project::Project;
 use crate::provenance::{floating_tags, Class, ForeignTag, Ledger};
 use crate::reference::Reference;
@@ -20,57 +23,6 @@ use crate::version::{exact_versions, withdrawn_versions, Exact, Line};
 
 /// Registry lookups in flight at once.
 const CONCURRENCY: usize = 16;
-
-/// What the newest golden build of a line recorded about itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LastBuild {
-    pub version: Exact,
-    pub digest: String,
-    pub created: Option<DateTime<Utc>>,
-    pub recipe: Option<String>,
-    /// The build's recipe parts label, for saying what changed.
-    pub recipe_parts: Option<String>,
-    pub base_name: Option<String>,
-    pub base_digest: Option<String>,
-    /// The floating tags that belong on the release and what each resolves
-    /// to now; one elsewhere was left behind by a run that died, or moved
-    /// by someone else.
-    pub floating: Vec<FloatingTag>,
-    /// The newest golden build of the line that `golden rollback` did not
-    /// withdraw, and its digest: where the floating tags belong. The same
-    /// as `version` unless newer builds were withdrawn; `None` when all were.
-    pub release: Option<(Exact, String)>,
-    /// The line's builds that a rollback withdrew.
-    pub withdrawn: Vec<Exact>,
-}
-
-/// Where one floating tag points now (`None`: missing).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FloatingTag {
-    pub tag: String,
-    pub digest: Option<String>,
-}
-
-/// Everything observed about one image.
-#[derive(Debug, Clone)]
-pub struct Observation {
-    /// Every exact version in the image's repository, all lines, golden
-    /// or not, sorted: the next build number skips past all of them.
-    pub versions: Vec<Exact>,
-    pub last_build: Option<LastBuild>,
-    /// Exact tags of the line that are not golden builds (those read).
-    pub foreign: Vec<ForeignTag>,
-    /// What was learnt about the repository's exact tags.
-    pub known: BTreeMap<Exact, Class>,
-    /// The digest the final FROM resolves to now (`None` for scratch).
-    pub base_digest: Option<String>,
-    /// The recipe digest of the context as it is now.
-    pub recipe: String,
-    /// What that recipe is made of.
-    pub recipe_parts: RecipeParts,
-    /// The context entries the recipe covers, reused for the build.
-    pub entries: Vec<Entry>,
-}
 
 /// What the registry says about one line.
 #[derive(Debug, Clone)]
@@ -81,37 +33,10 @@ struct LineState {
     known: BTreeMap<Exact, Class>,
 }
 
-/// Why an image could not be observed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObserveError {
-    /// The error, its causes and a hint, one per line.
-    pub message: String,
-    /// The registry could not be reached at all (exit code 3).
-    pub unreachable: bool,
-}
-
-impl std::fmt::Display for ObserveError {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str(&self.message)
-    }
-}
-
-impl From<String> for ObserveError {
-    fn from(message: String) -> Self {
-        ObserveError {
-            message,
-            unreachable: false,
-        }
-    }
-}
-
-/// Observations by image id; an `Err` is that image's failed lookup.
-pub type Observations = BTreeMap<String, Result<Observation, ObserveError>>;
-
 /// Observes every image in `ids`.
 pub async fn observe(project: &Project, registry: &dyn Registry, ids: &[String]) -> Observations {
     let config = &project.config;
-    let mut repositories: BTreeMap<String, Vec<&Image>> = BTreeMap::new();
+    let mut repositories: BTreeMap<Repository, Vec<&Image>> = BTreeMap::new();
     for image in ids.iter().filter_map(|id| config.image(id)) {
         repositories
             .entry(config.repository(image))
@@ -135,12 +60,12 @@ pub async fn observe(project: &Project, registry: &dyn Registry, ids: &[String])
     let bases = stream::iter(upstreams)
         .map(|(text, upstream)| async move { (text, base_digest(registry, upstream).await) })
         .buffer_unordered(CONCURRENCY)
-        .collect::<BTreeMap<String, Result<Option<String>, ObserveError>>>();
+        .collect::<BTreeMap<String, Result<Option<Digest>, ObserveError>>>();
     // Contexts are hashed while the registry answers.
     let recipes = stream::iter(ids.iter().filter_map(|id| config.image(id)))
         .map(|image| async move { (image.id.clone(), recipe_of(image).await) })
         .buffer_unordered(CONCURRENCY)
-        .collect::<BTreeMap<String, Result<Recipe, String>>>();
+        .collect::<BTreeMap<String, Result<Recipe, ObserveError>>>();
     let (mut lines, bases, mut recipes) = futures::join!(lines, bases, recipes);
     ids.iter()
         .map(|id| {
@@ -150,27 +75,11 @@ pub async fn observe(project: &Project, registry: &dyn Registry, ids: &[String])
         .collect()
 }
 
-/// A registry error as an observation error, with its hint.
-fn render(error: &RegistryError, context: Option<String>) -> ObserveError {
-    let text = match context {
-        Some(context) => format!("{context}: {error}"),
-        None => error.to_string(),
-    };
-    let message = match error.hint() {
-        Some(hint) => format!("{text}\nhint: {hint}"),
-        None => text,
-    };
-    ObserveError {
-        message,
-        unreachable: error.is_unreachable(),
-    }
-}
-
 /// Reads one repository's tags once and the state of each of `images`'
 /// lines in it, by image id.
 async fn observe_repository(
     registry: &dyn Registry,
-    repository_text: String,
+    repository: Repository,
     images: Vec<&Image>,
 ) -> Vec<(String, Result<LineState, ObserveError>)> {
     let failed = |error: ObserveError| {
@@ -179,13 +88,9 @@ async fn observe_repository(
             .map(|image| (image.id.clone(), Err(error.clone())))
             .collect()
     };
-    let repository = match Reference::parse(&repository_text) {
-        Ok(reference) => reference,
-        Err(error) => return failed(ObserveError::from(error.to_string())),
-    };
     let tags = match registry.tags(&repository).await {
         Ok(tags) => tags,
-        Err(error) => return failed(render(&error, None)),
+        Err(error) => return failed(ObserveError::registry(error, None)),
     };
     let withdrawn = withdrawn_versions(tags.iter().map(String::as_str));
     let ledger = Ledger::new(
@@ -211,7 +116,7 @@ async fn observe_repository(
                     foreign: ledger.foreign_in(image.version),
                     known: known.clone(),
                 })
-                .map_err(|error| render(&error, None));
+                .map_err(|error| ObserveError::registry(error, None));
             (image.id.clone(), state)
         })
         .collect()
@@ -221,7 +126,7 @@ async fn observe_repository(
 /// tags that belong on the release point now.
 async fn line_state(
     ledger: &Ledger<'_>,
-    repository: &Reference,
+    repository: &Repository,
     line: Line,
     withdrawn: &[Exact],
 ) -> Result<Option<LastBuild>, RegistryError> {
@@ -233,7 +138,7 @@ async fn line_state(
         Some(config) => config,
         None => {
             registry
-                .image_config(&repository.with_tag(&version.to_string()))
+                .image_config(&repository.tag(&version.tag()))
                 .await?
         }
     };
@@ -248,7 +153,7 @@ async fn line_state(
     if let Some((release, _)) = &release {
         let higher = ledger.golden_lines_above(line).await?;
         let tags = floating_tags(*release, &higher);
-        let references: Vec<Reference> = tags.iter().map(|tag| repository.with_tag(tag)).collect();
+        let references: Vec<Reference> = tags.iter().map(|tag| repository.tag(tag)).collect();
         let digests = futures::future::join_all(
             references
                 .iter()
@@ -288,15 +193,14 @@ fn observe_image(
     project: &Project,
     id: &str,
     lines: &mut BTreeMap<String, Result<LineState, ObserveError>>,
-    bases: &BTreeMap<String, Result<Option<String>, ObserveError>>,
-    recipes: &mut BTreeMap<String, Result<Recipe, String>>,
+    bases: &BTreeMap<String, Result<Option<Digest>, ObserveError>>,
+    recipes: &mut BTreeMap<String, Result<Recipe, ObserveError>>,
 ) -> Result<Observation, ObserveError> {
-    let unobserved = || ObserveError::from(format!("`{id}` was not observed"));
+    let unobserved = || ObserveError::NotObserved(id.to_string());
     let node = project.graph.nodes.get(id).ok_or_else(unobserved)?;
     let state = lines.remove(id).unwrap_or_else(|| Err(unobserved()))?;
-    let (recipe, entries, recipe_parts) = recipes
-        .remove(id)
-        .unwrap_or_else(|| Err(unobserved().message))?;
+    let (recipe, entries, recipe_parts) =
+        recipes.remove(id).unwrap_or_else(|| Err(unobserved()))?;
     let base_digest = match node.upstream.reference() {
         Some(reference) => bases
             .get(&reference.to_string())
@@ -319,21 +223,24 @@ fn observe_image(
 async fn base_digest(
     registry: &dyn Registry,
     upstream: &Upstream,
-) -> Result<Option<String>, ObserveError> {
+) -> Result<Option<Digest>, ObserveError> {
     let Some(reference) = upstream.reference() else {
         return Ok(None);
     };
     if let Some(digest) = reference.digest() {
-        return Ok(Some(digest.to_string()));
+        return Ok(Some(digest.clone()));
     }
     match registry.manifest_digest(reference).await {
         Ok(Some(digest)) => Ok(Some(digest)),
         // A golden parent that was never pushed is built earlier in the run.
         Ok(None) if matches!(upstream, Upstream::Golden { .. }) => Ok(None),
-        Ok(None) => Err(ObserveError::from(format!(
-            "base image `{reference}` does not exist in its registry\nhint: push it, or fix the FROM line and build args"
-        ))),
-        Err(error) => Err(render(&error, Some(format!("failed to resolve base image `{reference}`")))),
+        Ok(None) => Err(ObserveError::BaseMissing {
+            reference: reference.to_string(),
+        }),
+        Err(error) => Err(ObserveError::registry(
+            error,
+            Some(format!("failed to resolve base image `{reference}`")),
+        )),
     }
 }
 
@@ -341,12 +248,12 @@ async fn base_digest(
 type Recipe = (String, Vec<Entry>, RecipeParts);
 
 /// The recipe digest and the entries it covers, hashed on a blocking thread.
-async fn recipe_of(image: &Image) -> Result<Recipe, String> {
+async fn recipe_of(image: &Image) -> Result<Recipe, ObserveError> {
     let context = image.context.clone();
     let dockerfile = image.dockerfile.clone();
     let build_args = image.build_args.clone();
     let labels = image.labels.clone();
-    tokio::task::spawn_blocking(move || {
+    let hashed = tokio::task::spawn_blocking(move || {
         let ignore = Ignore::load(&context).map_err(|e| e.to_string())?;
         let list = entries(&context, &ignore, &[dockerfile.as_str(), ".dockerignore"])
             .map_err(|e| format!("{e}: {}", error_source(&e)))?;
@@ -360,7 +267,10 @@ async fn recipe_of(image: &Image) -> Result<Recipe, String> {
         Ok((digest, list, parts))
     })
     .await
-    .map_err(|e| format!("hashing the context failed: {e}"))?
+    .map_err(|e| format!("hashing the context failed: {e}"));
+    hashed
+        .and_then(|result| result)
+        .map_err(ObserveError::Context)
 }
 
 fn error_source(error: &dyn std::error::Error) -> String {

@@ -18,7 +18,7 @@ use tokio::sync::OnceCell;
 use serde::Serialize;
 
 use crate::labels;
-use crate::reference::Reference;
+use crate::name::{Digest, Repository, Tag};
 use crate::registry::{ImageConfig, Registry, RegistryError};
 use crate::version::{Exact, Line};
 
@@ -49,13 +49,13 @@ impl std::fmt::Display for Foreign {
 /// What an exact tag is, with the manifest digest it resolves to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Class {
-    Golden { digest: String },
-    Foreign { digest: String, why: Foreign },
+    Golden { digest: Digest },
+    Foreign { digest: Digest, why: Foreign },
 }
 
 impl Class {
     /// The manifest digest the tag resolves to.
-    pub fn digest(&self) -> &str {
+    pub fn digest(&self) -> &Digest {
         match self {
             Class::Golden { digest } | Class::Foreign { digest, .. } => digest,
         }
@@ -82,7 +82,7 @@ pub fn provenance(tag: &str, config: &ImageConfig) -> Result<(), Foreign> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ForeignTag {
     pub tag: String,
-    pub digest: String,
+    pub digest: Digest,
     pub why: Foreign,
 }
 
@@ -101,7 +101,7 @@ impl std::fmt::Display for ForeignTag {
 /// lazily, newest first, each tag at most once per run.
 pub struct Ledger<'a> {
     registry: &'a dyn Registry,
-    repository: Reference,
+    repository: Repository,
     /// Every exact version listed, sorted.
     versions: Vec<Exact>,
     /// Classified tags, with the configs of those read. A cell per tag, so
@@ -114,7 +114,7 @@ type Known = (Class, Option<ImageConfig>);
 
 impl<'a> Ledger<'a> {
     /// A ledger of `versions` (every exact tag of `repository`).
-    pub fn new(registry: &'a dyn Registry, repository: Reference, versions: Vec<Exact>) -> Self {
+    pub fn new(registry: &'a dyn Registry, repository: Repository, versions: Vec<Exact>) -> Self {
         Ledger {
             registry,
             repository,
@@ -164,13 +164,13 @@ impl<'a> Ledger<'a> {
         };
         let found = cell
             .get_or_try_init(|| async {
-                let tag = version.to_string();
+                let tag = version.tag();
                 let config = self
                     .registry
-                    .image_config(&self.repository.with_tag(&tag))
+                    .image_config(&self.repository.tag(&tag))
                     .await?;
                 let digest = config.digest.clone();
-                let class = match provenance(&tag, &config) {
+                let class = match provenance(tag.as_str(), &config) {
                     Ok(()) => Class::Golden { digest },
                     Err(why) => Class::Foreign { digest, why },
                 };
@@ -186,7 +186,7 @@ impl<'a> Ledger<'a> {
         &self,
         line: Line,
         skip: &[Exact],
-    ) -> Result<Option<(Exact, String, Option<ImageConfig>)>, RegistryError> {
+    ) -> Result<Option<(Exact, Digest, Option<ImageConfig>)>, RegistryError> {
         for version in self.versions.iter().rev().filter(|v| v.line == line) {
             if skip.contains(version) {
                 continue;
@@ -237,14 +237,14 @@ impl<'a> Ledger<'a> {
 /// The floating tags that belong on `release` when `higher` holds the
 /// golden lines above its line: `X.Y` always, `X` unless a higher golden
 /// line of that major exists, `latest` unless any higher golden line does.
-pub fn floating_tags(release: Exact, higher: &BTreeSet<Line>) -> Vec<String> {
+pub fn floating_tags(release: Exact, higher: &BTreeSet<Line>) -> Vec<Tag> {
     let line = release.line;
-    let mut tags = vec![line.to_string()];
+    let mut tags = vec![line.tag()];
     if !higher.iter().any(|h| h.major == line.major && *h > line) {
-        tags.push(line.major.to_string());
+        tags.push(line.major_tag());
     }
     if !higher.iter().any(|h| *h > line) {
-        tags.push("latest".to_string());
+        tags.push(Tag::latest());
     }
     tags
 }
@@ -255,12 +255,11 @@ mod tests {
 
     fn config(labels: &[(&str, &str)]) -> ImageConfig {
         ImageConfig {
-            digest: "sha256:x".into(),
             labels: labels
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-            ..ImageConfig::default()
+            ..ImageConfig::empty(crate::testing::digest("0"))
         }
     }
 

@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use crate::name::{Digest, Repository};
+
 /// The registry that references without a domain point at.
 pub const DEFAULT_DOMAIN: &str = "docker.io";
 /// Longest repository name (domain and path) the grammar allows.
@@ -44,7 +46,7 @@ pub struct Reference {
     domain: Option<String>,
     path: String,
     tag: Option<String>,
-    digest: Option<String>,
+    digest: Option<Digest>,
 }
 
 impl Reference {
@@ -54,10 +56,7 @@ impl Reference {
             return Err(ReferenceError::Empty);
         }
         let (rest, digest) = match text.split_once('@') {
-            Some((name, digest)) => {
-                validate_digest(digest)?;
-                (name, Some(digest.to_string()))
-            }
+            Some((name, digest)) => (name, Some(Digest::parse(digest)?)),
             None => (text, None),
         };
         // A tag is what follows the last ':' when that ':' comes after the last '/'.
@@ -134,8 +133,8 @@ impl Reference {
     }
 
     /// The digest as written, if any.
-    pub fn digest(&self) -> Option<&str> {
-        self.digest.as_deref()
+    pub fn digest(&self) -> Option<&Digest> {
+        self.digest.as_ref()
     }
 
     /// The repository name as written: domain and path, no tag or digest.
@@ -144,6 +143,12 @@ impl Reference {
             Some(domain) => format!("{domain}/{}", self.path),
             None => self.path.clone(),
         }
+    }
+
+    /// The repository this reference names, with the Docker Hub defaults
+    /// applied (`busybox` is `docker.io/library/busybox`).
+    pub fn repository_name(&self) -> Repository {
+        Repository::from_valid(self.registry().to_string(), self.registry_path())
     }
 
     /// The fully qualified repository: `docker.io/library/busybox` for `busybox`.
@@ -177,12 +182,12 @@ impl Reference {
     }
 
     /// The same repository and tag pinned to `digest`.
-    pub fn with_digest(&self, digest: &str) -> Reference {
+    pub fn with_digest(&self, digest: &Digest) -> Reference {
         Reference::from_parts(
             self.domain.clone(),
             self.path.clone(),
             self.tag.clone(),
-            Some(digest.to_string()),
+            Some(digest.clone()),
         )
     }
 
@@ -190,16 +195,18 @@ impl Reference {
     /// then `latest`.
     pub fn manifest_reference(&self) -> &str {
         self.digest
-            .as_deref()
+            .as_ref()
+            .map(Digest::as_str)
             .or(self.tag.as_deref())
             .unwrap_or("latest")
     }
 
-    fn from_parts(
+    /// A reference from parts that are valid already.
+    pub(crate) fn from_parts(
         domain: Option<String>,
         path: String,
         tag: Option<String>,
-        digest: Option<String>,
+        digest: Option<Digest>,
     ) -> Reference {
         let mut original = match &domain {
             Some(domain) => format!("{domain}/{path}"),
@@ -211,7 +218,7 @@ impl Reference {
         }
         if let Some(digest) = &digest {
             original.push('@');
-            original.push_str(digest);
+            original.push_str(digest.as_str());
         }
         Reference {
             original,
@@ -484,7 +491,7 @@ mod tests {
             assert_eq!(reference.domain(), domain, "{text}");
             assert_eq!(reference.path(), path, "{text}");
             assert_eq!(reference.tag(), tag, "{text}");
-            assert_eq!(reference.digest(), digest, "{text}");
+            assert_eq!(reference.digest().map(Digest::as_str), digest, "{text}");
             assert_eq!(reference.original(), text);
             assert_eq!(reference.to_string(), text);
         }
@@ -607,7 +614,7 @@ mod tests {
             reference.with_tag("1.0.3").to_string(),
             "127.0.0.1:5000/golden/base:1.0.3"
         );
-        let pinned = reference.with_digest(DIGEST);
+        let pinned = reference.with_digest(&Digest::parse(DIGEST).unwrap());
         assert_eq!(
             pinned.to_string(),
             format!("127.0.0.1:5000/golden/base:1.0@{DIGEST}")

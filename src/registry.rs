@@ -8,13 +8,14 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 
+use crate::name::{Digest, Repository, Tag};
 use crate::reference::Reference;
 
 /// What golden reads back from an image's config.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageConfig {
     /// The manifest digest the config was reached from.
-    pub digest: String,
+    pub digest: Digest,
     pub labels: BTreeMap<String, String>,
     /// The config's `created`, as written.
     pub created: Option<String>,
@@ -23,6 +24,17 @@ pub struct ImageConfig {
 }
 
 impl ImageConfig {
+    /// A config reached from `digest` with no labels, no creation time and
+    /// no size.
+    pub fn empty(digest: Digest) -> ImageConfig {
+        ImageConfig {
+            digest,
+            labels: BTreeMap::new(),
+            created: None,
+            size: 0,
+        }
+    }
+
     /// A label's value; an empty one (golden writes those to hide a
     /// parent's value) counts as unset.
     pub fn label(&self, key: &str) -> Option<String> {
@@ -142,32 +154,31 @@ impl RegistryError {
 #[async_trait]
 pub trait Registry: Send + Sync {
     /// Whether the registry of `repository` answers at all.
-    async fn check(&self, repository: &Reference) -> Result<(), RegistryError>;
-    /// Every tag of the repository `repository` names (tag and digest ignored);
-    /// empty when the repository does not exist yet.
-    async fn tags(&self, repository: &Reference) -> Result<Vec<String>, RegistryError>;
+    async fn check(&self, repository: &Repository) -> Result<(), RegistryError>;
+    /// Every tag of `repository`; empty when the repository does not exist yet.
+    async fn tags(&self, repository: &Repository) -> Result<Vec<String>, RegistryError>;
     /// The manifest digest `reference` resolves to, `None` when it does not exist.
     async fn manifest_digest(&self, reference: &Reference)
-        -> Result<Option<String>, RegistryError>;
+        -> Result<Option<Digest>, RegistryError>;
     /// The labels and creation time of the image `reference` names.
     async fn image_config(&self, reference: &Reference) -> Result<ImageConfig, RegistryError>;
     /// The manifests an image index (or manifest list) `reference` names;
     /// empty for an image manifest.
-    async fn index_children(&self, reference: &Reference) -> Result<Vec<String>, RegistryError>;
+    async fn index_children(&self, reference: &Reference) -> Result<Vec<Digest>, RegistryError>;
     /// Points `tag` of `repository` at the manifest `digest` already in it,
     /// without moving any layer.
     async fn copy_tag(
         &self,
-        repository: &Reference,
-        digest: &str,
-        tag: &str,
+        repository: &Repository,
+        digest: &Digest,
+        tag: &Tag,
     ) -> Result<(), RegistryError>;
     /// Deletes the manifest `digest` of `repository`, and with it every tag
     /// that points at it. Needs a registry with deletes enabled.
     async fn delete_manifest(
         &self,
-        repository: &Reference,
-        digest: &str,
+        repository: &Repository,
+        digest: &Digest,
     ) -> Result<(), RegistryError>;
     /// How many HTTP requests this client has sent.
     fn requests(&self) -> u64;

@@ -108,7 +108,10 @@ fn base_report(project: &Project, step: &Step) -> ImageReport {
     let (repository, version) = project
         .config
         .image(&step.id)
-        .map(|image| (project.config.repository(image), image.version.to_string()))
+        .map(|image| {
+            let repository = project.config.repository(image).to_string();
+            (repository, image.version.to_string())
+        })
         .unwrap_or_default();
     ImageReport {
         id: step.id.clone(),
@@ -243,7 +246,7 @@ pub fn run_report(
                 reasons: outcome.reasons.clone(),
                 tag: outcome.version.map(|version| version.to_string()),
                 floating: outcome.floating.clone(),
-                digest: outcome.digest.clone(),
+                digest: outcome.digest.as_ref().map(ToString::to_string),
                 seconds: ran.then_some(round(outcome.seconds)),
                 build_seconds: outcome.build_seconds.map(round),
                 test_seconds: outcome.test_seconds.map(round),

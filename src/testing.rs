@@ -6,19 +6,26 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
+use crate::name::{Digest, Repository, Tag};
 use crate::reference::Reference;
 use crate::registry::{ImageConfig, Registry, RegistryError};
 
+/// A valid digest for a test: `short` (hex digits) padded with zeros, so
+/// `digest("a1")` reads as `sha256:a1000…`.
+pub fn digest(short: &str) -> Digest {
+    Digest::parse(&format!("sha256:{short:0<64}")).expect("a test digest is hex")
+}
+
 pub struct FakeRegistry {
     /// repository -> tag -> digest
-    pub tags: Mutex<BTreeMap<String, BTreeMap<String, String>>>,
+    pub tags: Mutex<BTreeMap<String, BTreeMap<String, Digest>>>,
     pub calls: Mutex<Vec<String>>,
     /// What `image_config` answers, by manifest digest.
-    pub configs: Mutex<BTreeMap<String, ImageConfig>>,
+    pub configs: Mutex<BTreeMap<Digest, ImageConfig>>,
     /// Whether deletes are enabled, as `storage.delete.enabled`.
     pub deletes: bool,
     /// Index digest -> the manifests it names.
-    pub indexes: Mutex<BTreeMap<String, Vec<String>>>,
+    pub indexes: Mutex<BTreeMap<Digest, Vec<Digest>>>,
 }
 
 impl Default for FakeRegistry {
@@ -34,16 +41,24 @@ impl Default for FakeRegistry {
 }
 
 impl FakeRegistry {
-    pub fn put(&self, repository: &str, tag: &str, digest: &str) {
+    /// Tags `repository:tag` with `digest` (a valid one).
+    pub fn put(&self, repository: &str, tag: &str, digest: impl AsRef<str>) {
+        let digest = Digest::parse(digest.as_ref()).expect("a test digest is valid");
         self.tags
             .lock()
             .unwrap()
             .entry(repository.to_string())
             .or_default()
-            .insert(tag.to_string(), digest.to_string());
+            .insert(tag.to_string(), digest);
     }
 
+    /// The digest `repository:tag` points at, as text.
     pub fn get(&self, repository: &str, tag: &str) -> Option<String> {
+        self.lookup(repository, tag)
+            .map(|digest| digest.to_string())
+    }
+
+    fn lookup(&self, repository: &str, tag: &str) -> Option<Digest> {
         self.tags
             .lock()
             .unwrap()
@@ -54,31 +69,31 @@ impl FakeRegistry {
 
 #[async_trait]
 impl Registry for FakeRegistry {
-    async fn check(&self, _: &Reference) -> Result<(), RegistryError> {
+    async fn check(&self, _: &Repository) -> Result<(), RegistryError> {
         Ok(())
     }
-    async fn tags(&self, repository: &Reference) -> Result<Vec<String>, RegistryError> {
+    async fn tags(&self, repository: &Repository) -> Result<Vec<String>, RegistryError> {
         Ok(self
             .tags
             .lock()
             .unwrap()
-            .get(&repository.repository())
+            .get(&repository.to_string())
             .map(|t| t.keys().cloned().collect())
             .unwrap_or_default())
     }
     async fn manifest_digest(
         &self,
         reference: &Reference,
-    ) -> Result<Option<String>, RegistryError> {
-        Ok(self.get(&reference.repository(), reference.tag().unwrap_or("latest")))
+    ) -> Result<Option<Digest>, RegistryError> {
+        Ok(self.lookup(&reference.repository(), reference.tag().unwrap_or("latest")))
     }
     async fn image_config(&self, reference: &Reference) -> Result<ImageConfig, RegistryError> {
         let digest = match reference.digest() {
-            Some(digest) => Some(digest.to_string()),
-            None => self.get(&reference.repository(), reference.tag().unwrap_or("latest")),
+            Some(digest) => Some(digest.clone()),
+            None => self.lookup(&reference.repository(), reference.tag().unwrap_or("latest")),
         };
         let Some(digest) = digest else {
-            return Ok(ImageConfig::default());
+            return Ok(ImageConfig::empty(self::digest("0")));
         };
         let mut config = self
             .configs
@@ -86,14 +101,14 @@ impl Registry for FakeRegistry {
             .unwrap()
             .get(&digest)
             .cloned()
-            .unwrap_or_default();
+            .unwrap_or_else(|| ImageConfig::empty(digest.clone()));
         config.digest = digest;
         Ok(config)
     }
-    async fn index_children(&self, reference: &Reference) -> Result<Vec<String>, RegistryError> {
+    async fn index_children(&self, reference: &Reference) -> Result<Vec<Digest>, RegistryError> {
         let digest = match reference.digest() {
-            Some(digest) => Some(digest.to_string()),
-            None => self.get(&reference.repository(), reference.tag().unwrap_or("latest")),
+            Some(digest) => Some(digest.clone()),
+            None => self.lookup(&reference.repository(), reference.tag().unwrap_or("latest")),
         };
         Ok(digest
             .and_then(|digest| self.indexes.lock().unwrap().get(&digest).cloned())
@@ -101,23 +116,23 @@ impl Registry for FakeRegistry {
     }
     async fn copy_tag(
         &self,
-        repository: &Reference,
-        digest: &str,
-        tag: &str,
+        repository: &Repository,
+        digest: &Digest,
+        tag: &Tag,
     ) -> Result<(), RegistryError> {
-        self.calls.lock().unwrap().push(format!(
-            "copy {}:{tag} -> {digest}",
-            repository.repository()
-        ));
-        self.put(&repository.repository(), tag, digest);
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("copy {repository}:{tag} -> {digest}"));
+        self.put(&repository.to_string(), tag.as_str(), digest);
         Ok(())
     }
     async fn delete_manifest(
         &self,
-        repository: &Reference,
-        digest: &str,
+        repository: &Repository,
+        digest: &Digest,
     ) -> Result<(), RegistryError> {
-        let name = repository.repository();
+        let name = repository.to_string();
         self.calls
             .lock()
             .unwrap()
@@ -125,7 +140,7 @@ impl Registry for FakeRegistry {
         if !self.deletes {
             return Err(RegistryError::Status {
                 registry: repository.registry().to_string(),
-                action: format!("delete `{}`", repository.with_digest(digest)),
+                action: format!("delete `{}`", repository.digest(digest)),
                 status: 405,
                 detail: "UNSUPPORTED".to_string(),
             });

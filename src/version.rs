@@ -6,6 +6,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::name::Tag;
+
 /// Why a version string was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VersionError {
@@ -60,6 +62,25 @@ impl FromStr for Exact {
             line: line.parse().map_err(|_| invalid())?,
             patch: number(patch).ok_or_else(invalid)?,
         })
+    }
+}
+
+impl Line {
+    /// The floating tag `X.Y` of the line.
+    pub fn tag(&self) -> Tag {
+        Tag::from_valid(self.to_string())
+    }
+
+    /// The floating tag `X` of the line's major version.
+    pub fn major_tag(&self) -> Tag {
+        Tag::from_valid(self.major.to_string())
+    }
+}
+
+impl Exact {
+    /// The exact tag `X.Y.N`.
+    pub fn tag(&self) -> Tag {
+        Tag::from_valid(self.to_string())
     }
 }
 
@@ -185,15 +206,15 @@ pub fn parse_marker(tag: &str) -> Option<(Exact, u64, Marker)> {
 }
 
 /// The tag of a marker.
-pub fn marker_tag(version: Exact, generation: u64, marker: Marker) -> String {
+pub fn marker_tag(version: Exact, generation: u64, marker: Marker) -> Tag {
     let suffix = match marker {
         Marker::Withdrawn => WITHDRAWN_SUFFIX,
         Marker::Restored => RESTORED_SUFFIX,
     };
-    match generation {
+    Tag::from_valid(match generation {
         0 => format!("{version}{suffix}"),
         generation => format!("{version}{suffix}.{generation}"),
-    }
+    })
 }
 
 /// The newest marker of each version that has one.
@@ -216,7 +237,7 @@ pub fn next_marker<'a>(
     tags: impl IntoIterator<Item = &'a str>,
     version: Exact,
     marker: Marker,
-) -> String {
+) -> Tag {
     let generation = markers(tags)
         .get(&version)
         .map_or(0, |(generation, _)| generation + 1);

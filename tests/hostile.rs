@@ -117,10 +117,16 @@ fn failure(routes: Vec<(&'static str, Answer)>, operation: &str) -> RegistryErro
     runtime().block_on(async {
         let result = tokio::time::timeout(Duration::from_secs(30), async {
             match operation {
-                "tags" => client.tags(&reference).await.map(|_| ()),
+                "tags" => client.tags(&reference.repository_name()).await.map(|_| ()),
                 "digest" => client.manifest_digest(&reference).await.map(|_| ()),
                 "config" => client.image_config(&reference).await.map(|_| ()),
-                "copy" => client.copy_tag(&reference, DIGEST, "1.0").await,
+                "copy" => {
+                    let digest = golden::name::Digest::parse(DIGEST).unwrap();
+                    let tag = golden::name::Tag::parse("1.0").unwrap();
+                    client
+                        .copy_tag(&reference.repository_name(), &digest, &tag)
+                        .await
+                }
                 other => panic!("unknown operation {other}"),
             }
         })

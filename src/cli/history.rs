@@ -8,7 +8,8 @@ use anyhow::anyhow;
 
 use super::{connect_registry, credentials, lock, select, Exit, Failure, Output};
 use crate::config::Image;
-use crate::history::{self, repository_reference, Inventory};
+use crate::history::{self, Inventory};
+use crate::name::Repository;
 use crate::project::Project;
 use crate::provenance::Ledger;
 use crate::registry::{Registry, RegistryError};
@@ -76,7 +77,7 @@ pub(super) async fn prune(
 ) -> Result<Exit, Failure> {
     let images = images(project, ids)?;
     // Every line needs a number before anything is read.
-    let mut by_repository: BTreeMap<String, Vec<history::prune::Target>> = BTreeMap::new();
+    let mut by_repository: BTreeMap<Repository, Vec<history::prune::Target>> = BTreeMap::new();
     for image in &images {
         let keep = options.keep.or(image.keep).ok_or_else(|| {
             Failure::new(
@@ -108,8 +109,7 @@ pub(super) async fn prune(
     let mut plans = Vec::new();
     let mut references = Vec::new();
     for (repository, targets) in &by_repository {
-        let reference = repository_reference(repository, &project.config.registry.host)
-            .map_err(|error| registry_failure(error, "nothing was deleted"))?;
+        let reference = repository.clone();
         let inventory = Inventory::read(&registry, &reference)
             .await
             .map_err(|error| {
@@ -160,7 +160,7 @@ pub(super) async fn prune(
 /// in the run, which a failure reports. Returns the new count.
 async fn delete(
     registry: &dyn Registry,
-    repository: &crate::reference::Reference,
+    repository: &Repository,
     plan: &history::prune::Plan,
     before: usize,
 ) -> Result<usize, Failure> {
@@ -197,8 +197,7 @@ pub(super) async fn rollback(
     };
     let registry = connect_registry(project, credentials(project)?).await?;
     let repository = project.config.repository(image);
-    let reference = repository_reference(&repository, &project.config.registry.host)
-        .map_err(|error| registry_failure(error, "nothing was rolled back"))?;
+    let reference = repository.clone();
     // Only the line's own builds and its floating tags need a digest; other
     // tags (other lines, withdrawn markers) count by name alone.
     let line = image.version;
@@ -276,7 +275,7 @@ pub(super) async fn rollback(
                         &format!("failed to move `{}` (moved so far: {so_far}); the next `golden build` finishes the rollback", step.tag),
                     )
                 })?;
-            moved.push(&step.tag);
+            moved.push(step.tag.as_str());
         }
     }
     print(&match output {

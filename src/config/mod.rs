@@ -214,11 +214,12 @@ pub struct Config {
 }
 
 impl Config {
-    /// `<host>/<namespace>/<name>` of an image.
-    pub fn repository(&self, image: &Image) -> String {
-        format!(
-            "{}/{}/{}",
-            self.registry.host, self.registry.namespace, image.name
+    /// `<host>/<namespace>/<name>` of an image. Host, namespace and name
+    /// were validated (and their length together) when the config was read.
+    pub fn repository(&self, image: &Image) -> crate::name::Repository {
+        crate::name::Repository::from_valid(
+            self.registry.host.clone(),
+            format!("{}/{}", self.registry.namespace, image.name),
         )
     }
 

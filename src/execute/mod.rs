@@ -17,7 +17,8 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use crate::engine::{BuildRequest, Engine, OnStep};
 use crate::graph::Upstream;
 use crate::labels::{golden_labels, BuildFacts};
-use crate::observe::{Observation, Observations};
+use crate::name::{Digest, Repository, Tag};
+use crate::observation::{Observation, Observations};
 use crate::plan::{Decision, Reason, Step};
 use crate::progress::{Event, Progress};
 use crate::project::Project;
@@ -49,7 +50,7 @@ pub struct Outcome {
     pub tag: Option<String>,
     /// Floating tags moved to it.
     pub floating: Vec<String>,
-    pub digest: Option<String>,
+    pub digest: Option<Digest>,
     pub build_seconds: Option<f64>,
     pub test_seconds: Option<f64>,
     pub push_seconds: Option<f64>,
@@ -191,10 +192,9 @@ struct Job<'a> {
     image: &'a crate::config::Image,
     observation: &'a Observation,
     base_name: Option<String>,
-    base_digest: Option<String>,
+    base_digest: Option<Digest>,
     dockerfile_content: String,
-    repository: Reference,
-    repository_text: String,
+    repository: Repository,
     /// Run every build step (the plan said the cache is not to be used).
     no_cache: bool,
 }
@@ -205,32 +205,32 @@ struct Shared {
     /// Versions pushed in this run and their digests, by repository, so a
     /// second line of the same repository sees them when it moves `X` and
     /// `latest`.
-    pushed: Mutex<BTreeMap<String, Vec<(Exact, String)>>>,
+    pushed: Mutex<BTreeMap<Repository, Vec<(Exact, Digest)>>>,
     /// One lock per repository around push and promotion, so two lines of
     /// one repository never decide floating tags on stale knowledge.
-    promotion: Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    promotion: Mutex<BTreeMap<Repository, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Shared {
-    fn pushed(&self, repository: &str) -> Vec<(Exact, String)> {
+    fn pushed(&self, repository: &Repository) -> Vec<(Exact, Digest)> {
         self.pushed
             .lock()
             .map(|p| p.get(repository).cloned().unwrap_or_default())
             .unwrap_or_default()
     }
 
-    fn record(&self, repository: &str, version: Exact, digest: String) {
+    fn record(&self, repository: &Repository, version: Exact, digest: Digest) {
         if let Ok(mut pushed) = self.pushed.lock() {
             pushed
-                .entry(repository.to_string())
+                .entry(repository.clone())
                 .or_default()
                 .push((version, digest));
         }
     }
 
-    fn lock_for(&self, repository: &str) -> Arc<tokio::sync::Mutex<()>> {
+    fn lock_for(&self, repository: &Repository) -> Arc<tokio::sync::Mutex<()>> {
         match self.promotion.lock() {
-            Ok(mut locks) => locks.entry(repository.to_string()).or_default().clone(),
+            Ok(mut locks) => locks.entry(repository.clone()).or_default().clone(),
             Err(_) => Arc::new(tokio::sync::Mutex::new(())),
         }
     }
@@ -400,7 +400,7 @@ impl Runner<'_> {
 
     /// The digest of the golden parent this image is built FROM, when the
     /// parent was pushed in this run and the FROM's tag moved to it.
-    fn parent_digest(&self, step: &Step, outcomes: &BTreeMap<String, Outcome>) -> Option<String> {
+    fn parent_digest(&self, step: &Step, outcomes: &BTreeMap<String, Outcome>) -> Option<Digest> {
         let Upstream::Golden { id, reference } = &self.project.graph.nodes.get(&step.id)?.upstream
         else {
             return None;
@@ -421,7 +421,7 @@ impl Runner<'_> {
     async fn carry_out(
         &self,
         step: &Step,
-        parent_digest: Option<String>,
+        parent_digest: Option<Digest>,
         shared: &Shared,
     ) -> Outcome {
         let started = Instant::now();
@@ -452,7 +452,7 @@ impl Runner<'_> {
     async fn build_and_push(
         &self,
         step: &Step,
-        parent_digest: Option<String>,
+        parent_digest: Option<Digest>,
         shared: &Shared,
         outcome: &mut Outcome,
     ) -> anyhow::Result<()> {
@@ -460,10 +460,10 @@ impl Runner<'_> {
         let mut taken: Vec<Exact> = Vec::new();
         for _ in 0..EXACT_ATTEMPTS {
             let mut versions = job.observation.versions.clone();
-            versions.extend(shared.pushed(&job.repository_text).iter().map(|(v, _)| *v));
+            versions.extend(shared.pushed(&job.repository).iter().map(|(v, _)| *v));
             versions.extend(&taken);
             let version = next_build(job.image.version, &versions);
-            let exact = job.repository.with_tag(&version.to_string());
+            let exact = job.repository.tag(&version.tag());
             if let Err(error) = self.build_and_test(&job, version, &exact, outcome).await {
                 // An untested or failed build never stays under an exact tag.
                 self.forget(&exact).await;
@@ -473,7 +473,7 @@ impl Runner<'_> {
                 image: step.id.clone(),
             });
             let push_started = Instant::now();
-            let lock = shared.lock_for(&job.repository_text);
+            let lock = shared.lock_for(&job.repository);
             let _promotion = lock.lock().await;
             let existing = self
                 .registry
@@ -496,7 +496,7 @@ impl Runner<'_> {
                 }
             };
             outcome.version = Some(version);
-            shared.record(&job.repository_text, version, digest);
+            shared.record(&job.repository, version, digest);
             let promoted = self.promote(&job, version, shared, outcome).await;
             outcome.push_seconds = Some(push_started.elapsed().as_secs_f64());
             self.tidy(&job, version).await;
@@ -509,7 +509,7 @@ impl Runner<'_> {
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join(", "),
-            job.repository_text
+            job.repository
         ))
     }
 
@@ -525,7 +525,7 @@ impl Runner<'_> {
     /// (its layers serve the next build's cache) and nothing else, so an
     /// hourly cron does not fill the disk.
     async fn tidy(&self, job: &Job<'_>, version: Exact) {
-        let tags = match self.engine.local_tags(&job.repository).await {
+        let tags = match self.engine.local_tags(&job.repository.reference()).await {
             Ok(tags) => tags,
             Err(error) => {
                 tracing::warn!(image = %job.id, "could not list local images to tidy: {error}");
@@ -536,7 +536,7 @@ impl Runner<'_> {
             .into_iter()
             .filter(|other| other.line == version.line && *other != version);
         for other in older {
-            let reference = job.repository.with_tag(&other.to_string());
+            let reference = job.repository.tag(&other.tag());
             match self.engine.remove_local(&reference).await {
                 Ok(()) => {
                     tracing::info!(tag = %reference, "removed the local tag of an older build")
@@ -563,10 +563,10 @@ impl Runner<'_> {
             .and_then(|last| last.release.clone())
             .ok_or_else(|| anyhow!("`{}` has no build to promote", step.id))?;
         let job = self.prepare(step, None)?;
-        let lock = shared.lock_for(&job.repository_text);
+        let lock = shared.lock_for(&job.repository);
         let _promotion = lock.lock().await;
         outcome.version = Some(version);
-        outcome.tag = Some(job.repository.with_tag(&version.to_string()).to_string());
+        outcome.tag = Some(job.repository.tag(&version.tag()).to_string());
         outcome.digest = Some(digest);
         self.promote(&job, version, shared, outcome).await
     }
@@ -583,14 +583,14 @@ impl Runner<'_> {
         job: &Job<'_>,
         version: Exact,
         shared: &Shared,
-    ) -> anyhow::Result<Vec<String>> {
+    ) -> anyhow::Result<Vec<Tag>> {
         let tags = self.registry.tags(&job.repository).await.with_context(|| {
             format!(
                 "failed to list the tags of `{}` before moving floating tags",
-                job.repository_text
+                job.repository
             )
         })?;
-        let pushed = shared.pushed(&job.repository_text);
+        let pushed = shared.pushed(&job.repository);
         let mut versions = exact_versions(tags.iter().map(String::as_str));
         versions.extend(pushed.iter().map(|(v, _)| *v));
         versions.sort();
@@ -606,7 +606,7 @@ impl Runner<'_> {
         let failed = || {
             format!(
                 "failed to read the builds of `{}` before moving floating tags",
-                job.repository_text
+                job.repository
             )
         };
         let newest = ledger
@@ -629,7 +629,7 @@ impl Runner<'_> {
     }
 
     /// Everything about one image a build needs, resolved before it starts.
-    fn prepare(&self, step: &Step, parent_digest: Option<String>) -> anyhow::Result<Job<'_>> {
+    fn prepare(&self, step: &Step, parent_digest: Option<Digest>) -> anyhow::Result<Job<'_>> {
         let config = &self.project.config;
         let image = config
             .image(&step.id)
@@ -650,13 +650,12 @@ impl Runner<'_> {
                 "base image `{reference}` is not in the registry; build its golden image first (`golden build --all`)"
             ));
         }
-        let dockerfile_content = match base_digest.as_deref() {
+        let dockerfile_content = match &base_digest {
             Some(digest) => node
                 .pinned_dockerfile(digest)
                 .ok_or_else(|| anyhow!("cannot pin the base of `{}`", step.id))?,
             None => node.dockerfile_text.clone(),
         };
-        let repository_text = config.repository(image);
         Ok(Job {
             id: step.id.clone(),
             image,
@@ -664,8 +663,7 @@ impl Runner<'_> {
             base_name: node.upstream.reference().map(|r| r.to_string()),
             base_digest,
             dockerfile_content,
-            repository: Reference::parse(&repository_text)?,
-            repository_text,
+            repository: config.repository(image),
             no_cache: step.cache == Some(false),
         })
     }
@@ -684,7 +682,10 @@ impl Runner<'_> {
                 version: &version.to_string(),
                 created: Utc::now(),
                 title: &job.image.name,
-                base: job.base_name.as_deref().zip(job.base_digest.as_deref()),
+                base: job
+                    .base_name
+                    .as_deref()
+                    .zip(job.base_digest.as_ref().map(Digest::as_str)),
                 revision: self.revision.as_deref(),
                 recipe: &job.observation.recipe,
                 recipe_parts: &job.observation.recipe_parts.label(),
@@ -759,7 +760,7 @@ impl Runner<'_> {
 
     /// Pushes the exact tag (the caller checked it is free), then confirms
     /// the registry serves the digest the engine reported.
-    async fn push_exact(&self, exact: &Reference, outcome: &mut Outcome) -> anyhow::Result<String> {
+    async fn push_exact(&self, exact: &Reference, outcome: &mut Outcome) -> anyhow::Result<Digest> {
         tracing::info!(tag = %exact, "pushing");
         let pushed = self.push_with_retries(exact).await?;
         let confirmed = self
@@ -768,7 +769,7 @@ impl Runner<'_> {
             .await
             .with_context(|| format!("failed to confirm `{exact}` after pushing"))?;
         match confirmed {
-            Some(digest) if digest == pushed => {
+            Some(digest) if digest == pushed.as_str() => {
                 outcome.tag = Some(exact.to_string());
                 outcome.digest = Some(digest.clone());
                 Ok(digest)
@@ -809,7 +810,7 @@ impl Runner<'_> {
                         "failed to move `{tag}` to {digest} (floating tags moved so far: {moved}; the next `golden build` moves the rest)"
                     )
                 })?;
-            outcome.floating.push(tag.clone());
+            outcome.floating.push(tag.to_string());
         }
         Ok(())
     }

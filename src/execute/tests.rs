@@ -13,7 +13,8 @@ use crate::config::SmokeTest;
 use crate::diagnostic::SourceFile;
 use crate::engine::{EngineError, OnStep};
 use crate::graph::Upstream;
-use crate::observe::Observation;
+use crate::name::Digest;
+use crate::observation::Observation;
 use crate::plan::{plan, Selection};
 use crate::progress::Silent;
 use crate::testing::FakeRegistry;
@@ -113,7 +114,7 @@ impl Engine for FakeEngine {
             });
         }
         let digest = format!(
-            "sha256:{}",
+            "sha256:{:0<64}",
             reference.tag().unwrap_or_default().replace('.', "")
         );
         self.registry.put(
@@ -125,7 +126,7 @@ impl Engine for FakeEngine {
     }
 }
 
-const UPSTREAM: &str = "sha256:upstream";
+const UPSTREAM: &str = "sha256:ab00000000000000000000000000000000000000000000000000000000000000";
 
 /// base <- app, plus two independent images; `side` has a smoke test.
 const WIDE: &str = "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\
@@ -158,7 +159,7 @@ fn never_built(project: &Project) -> Observations {
                 last_build: None,
                 foreign: Vec::new(),
                 known: Default::default(),
-                base_digest: (!golden_parent).then(|| UPSTREAM.to_string()),
+                base_digest: (!golden_parent).then(|| Digest::parse(UPSTREAM).unwrap()),
                 recipe: "sha256:recipe".into(),
                 recipe_parts: Default::default(),
                 entries: Vec::new(),
@@ -272,18 +273,18 @@ fn parents_build_first_and_children_build_on_the_pushed_digest() {
     assert_eq!(
         copies,
         vec![
-            "copy registry.local:5000/golden/base:1.0 -> sha256:100",
-            "copy registry.local:5000/golden/base:1 -> sha256:100",
-            "copy registry.local:5000/golden/base:latest -> sha256:100",
+            "copy registry.local:5000/golden/base:1.0 -> sha256:1000000000000000000000000000000000000000000000000000000000000000",
+            "copy registry.local:5000/golden/base:1 -> sha256:1000000000000000000000000000000000000000000000000000000000000000",
+            "copy registry.local:5000/golden/base:latest -> sha256:1000000000000000000000000000000000000000000000000000000000000000",
         ],
         "X.Y moves first; plan checks every floating tag, so the order no longer hides a tag left behind"
     );
     assert_eq!(
         harness.engine_calls(),
         vec![
-            "build registry.local:5000/golden/base:1.0.0 on sha256:upstream",
+            "build registry.local:5000/golden/base:1.0.0 on sha256:ab00000000000000000000000000000000000000000000000000000000000000",
             "push registry.local:5000/golden/base:1.0.0",
-            "build registry.local:5000/golden/app:1.0.0 on sha256:100",
+            "build registry.local:5000/golden/app:1.0.0 on sha256:1000000000000000000000000000000000000000000000000000000000000000",
             "push registry.local:5000/golden/app:1.0.0",
         ]
     );
@@ -293,7 +294,7 @@ fn parents_build_first_and_children_build_on_the_pushed_digest() {
             .registry
             .get("registry.local:5000/golden/base", "latest")
             .as_deref(),
-        Some("sha256:100")
+        Some("sha256:1000000000000000000000000000000000000000000000000000000000000000")
     );
 }
 
@@ -399,9 +400,11 @@ fn a_failed_smoke_test_pushes_nothing_and_moves_no_floating_tag() {
             ..Faults::default()
         },
     );
-    harness
-        .registry
-        .put("registry.local:5000/golden/side", "1.0", "sha256:previous");
+    harness.registry.put(
+        "registry.local:5000/golden/side",
+        "1.0",
+        "sha256:ee00000000000000000000000000000000000000000000000000000000000000",
+    );
     let outcomes = harness.run(2, false, Stop::default());
     let side = outcomes.iter().find(|o| o.id == "side").unwrap();
     assert_eq!(side.status, Status::Failed);
@@ -427,7 +430,7 @@ fn a_failed_smoke_test_pushes_nothing_and_moves_no_floating_tag() {
             .registry
             .get("registry.local:5000/golden/side", "1.0")
             .as_deref(),
-        Some("sha256:previous")
+        Some("sha256:ee00000000000000000000000000000000000000000000000000000000000000")
     );
     assert!(
         !calls
@@ -446,9 +449,11 @@ fn a_failed_push_moves_no_floating_tag() {
             ..Faults::default()
         },
     );
-    harness
-        .registry
-        .put("registry.local:5000/golden/base", "1.0", "sha256:previous");
+    harness.registry.put(
+        "registry.local:5000/golden/base",
+        "1.0",
+        "sha256:ee00000000000000000000000000000000000000000000000000000000000000",
+    );
     let outcomes = harness.run(2, false, Stop::default());
     assert_eq!(outcomes[0].status, Status::Failed);
     assert!(outcomes[0].floating.is_empty());
@@ -458,7 +463,7 @@ fn a_failed_push_moves_no_floating_tag() {
             .registry
             .get("registry.local:5000/golden/base", "1.0")
             .as_deref(),
-        Some("sha256:previous")
+        Some("sha256:ee00000000000000000000000000000000000000000000000000000000000000")
     );
     assert_eq!(outcomes[1].status, Status::Skipped);
 }
@@ -469,7 +474,7 @@ fn an_exact_tag_that_appeared_meanwhile_is_never_overwritten_and_the_next_number
     harness.registry.put(
         "registry.local:5000/golden/base",
         "1.0.0",
-        "sha256:someone-else",
+        "sha256:5e00000000000000000000000000000000000000000000000000000000000000",
     );
     let outcomes = harness.run(2, false, Stop::default());
     assert_eq!(outcomes[0].status, Status::Built, "{:?}", outcomes[0].error);
@@ -482,14 +487,14 @@ fn an_exact_tag_that_appeared_meanwhile_is_never_overwritten_and_the_next_number
             .registry
             .get("registry.local:5000/golden/base", "1.0.0")
             .as_deref(),
-        Some("sha256:someone-else")
+        Some("sha256:5e00000000000000000000000000000000000000000000000000000000000000")
     );
     assert_eq!(
         harness
             .registry
             .get("registry.local:5000/golden/base", "1.0")
             .as_deref(),
-        Some("sha256:101")
+        Some("sha256:1010000000000000000000000000000000000000000000000000000000000000")
     );
     let pushes: Vec<String> = harness
         .engine_calls()
@@ -519,29 +524,36 @@ fn a_stop_request_starts_nothing_new() {
 fn a_build_whose_promotion_was_cut_off_is_promoted_on_the_next_run() {
     let harness = Harness::new(CONFIG, Faults::default());
     let repository = "registry.local:5000/golden/base";
-    harness.registry.put(repository, "1.0.0", "sha256:100");
+    harness.registry.put(
+        repository,
+        "1.0.0",
+        "sha256:1000000000000000000000000000000000000000000000000000000000000000",
+    );
     let mut observations = never_built(&harness.project);
-    for (id, digest) in [("base", "sha256:100"), ("app", "sha256:app")] {
+    for (id, digest) in [
+        ("base", crate::testing::digest("100")),
+        ("app", crate::testing::digest("aa")),
+    ] {
         if let Some(Ok(observation)) = observations.get_mut(id) {
             observation.versions = vec!["1.0.0".parse().unwrap()];
             observation.base_digest = Some(if id == "base" {
-                UPSTREAM.into()
+                Digest::parse(UPSTREAM).unwrap()
             } else {
-                "sha256:100".into()
+                crate::testing::digest("100")
             });
-            observation.last_build = Some(crate::observe::LastBuild {
+            observation.last_build = Some(crate::observation::LastBuild {
                 version: "1.0.0".parse().unwrap(),
-                digest: digest.into(),
+                digest: digest.clone(),
                 created: Some(chrono::Utc::now()),
                 recipe: Some("sha256:recipe".into()),
                 recipe_parts: None,
                 base_name: None,
-                base_digest: observation.base_digest.clone(),
-                floating: vec![crate::observe::FloatingTag {
-                    tag: "1.0".into(),
-                    digest: (id == "app").then(|| digest.to_string()),
+                base_digest: observation.base_digest.as_ref().map(ToString::to_string),
+                floating: vec![crate::observation::FloatingTag {
+                    tag: crate::name::Tag::parse("1.0").unwrap(),
+                    digest: (id == "app").then(|| digest.clone()),
                 }],
-                release: Some(("1.0.0".parse().unwrap(), digest.into())),
+                release: Some(("1.0.0".parse().unwrap(), digest.clone())),
                 withdrawn: Vec::new(),
             });
         }
@@ -561,7 +573,7 @@ fn a_build_whose_promotion_was_cut_off_is_promoted_on_the_next_run() {
     );
     assert_eq!(
         harness.registry.get(repository, "latest").as_deref(),
-        Some("sha256:100")
+        Some("sha256:1000000000000000000000000000000000000000000000000000000000000000")
     );
 }
 
@@ -593,7 +605,7 @@ fn the_higher_line_of_a_repository_is_pushed_first_so_the_lower_never_takes_late
         !harness
             .copies()
             .iter()
-            .any(|c| c.contains("tools:latest -> sha256:140")),
+            .any(|c| c.contains("tools:latest -> sha256:1400000000000000000000000000000000000000000000000000000000000000")),
         "{:?}",
         harness.copies()
     );

@@ -7,20 +7,20 @@ use std::collections::BTreeMap;
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
-use super::{line_floating_tags, repository_reference, Inventory, CONCURRENCY};
+use super::{line_floating_tags, Inventory, CONCURRENCY};
 use crate::config::{Config, Image};
 pub use crate::inspect::Floating;
 use crate::labels;
+use crate::name::{Digest, Repository};
 use crate::plan::short_digest;
 use crate::provenance::{provenance, Foreign};
-use crate::reference::Reference;
 use crate::registry::{Registry, RegistryError};
 
 /// One exact version of a line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Version {
     pub version: String,
-    pub digest: String,
+    pub digest: Digest,
     pub created: Option<String>,
     pub base_name: Option<String>,
     pub base_digest: Option<String>,
@@ -52,62 +52,51 @@ pub async fn list(
     images: &[&Image],
     registry: &dyn Registry,
 ) -> Result<Vec<Listing>, RegistryError> {
-    let mut inventories: BTreeMap<String, Inventory> = BTreeMap::new();
+    let mut inventories: BTreeMap<Repository, Inventory> = BTreeMap::new();
     let mut listings = Vec::new();
     for image in images {
-        let repository_text = config.repository(image);
-        let repository = repository_reference(&repository_text, &config.registry.host)?;
-        if !inventories.contains_key(&repository_text) {
+        let repository = config.repository(image);
+        if !inventories.contains_key(&repository) {
             let inventory = Inventory::read(registry, &repository).await?;
-            inventories.insert(repository_text.clone(), inventory);
+            inventories.insert(repository.clone(), inventory);
         }
-        let inventory = &inventories[&repository_text];
-        listings.push(
-            list_one(
-                image,
-                repository_text.clone(),
-                &repository,
-                inventory,
-                registry,
-            )
-            .await?,
-        );
+        let inventory = &inventories[&repository];
+        listings.push(list_one(image, &repository, inventory, registry).await?);
     }
     Ok(listings)
 }
 
 async fn list_one(
     image: &Image,
-    repository_text: String,
-    repository: &Reference,
+    repository: &Repository,
     inventory: &Inventory,
     registry: &dyn Registry,
 ) -> Result<Listing, RegistryError> {
     let withdrawn = inventory.withdrawn();
     let floating_tags = line_floating_tags(image.version);
     let line_versions = inventory.line_versions(image.version);
-    let configs: Vec<_> = stream::iter(line_versions.iter().copied())
-        .map(|version| {
-            let digest = inventory.version_digest(version).unwrap_or_default();
-            let reference = repository.with_digest(digest);
-            async move { (version, registry.image_config(&reference).await) }
+    // Every listed version of the line resolved (a full inventory).
+    let resolved: Vec<(_, Digest)> = line_versions
+        .iter()
+        .filter_map(|version| Some((*version, inventory.version_digest(*version)?.clone())))
+        .collect();
+    let configs: Vec<_> = stream::iter(resolved)
+        .map(|(version, digest)| {
+            let reference = repository.digest(&digest);
+            async move { (version, digest, registry.image_config(&reference).await) }
         })
         .buffered(CONCURRENCY)
         .collect()
         .await;
     let mut versions = Vec::new();
-    for (version, found) in configs {
+    for (version, digest, found) in configs {
         let found = found?;
-        let digest = inventory
-            .version_digest(version)
-            .unwrap_or_default()
-            .to_string();
         versions.push(Version {
             version: version.to_string(),
             floating: floating_tags
                 .iter()
-                .filter(|tag| inventory.digest(tag) == Some(digest.as_str()))
-                .cloned()
+                .filter(|tag| inventory.digest(tag.as_str()) == Some(&digest))
+                .map(ToString::to_string)
                 .collect(),
             digest,
             created: found.created(),
@@ -120,13 +109,13 @@ async fn list_one(
     let floating = floating_tags
         .iter()
         .map(|tag| {
-            let digest = inventory.digest(tag).map(str::to_string);
+            let digest = inventory.digest(tag.as_str()).cloned();
             let version = digest
-                .as_deref()
+                .as_ref()
                 .and_then(|digest| inventory.version_of(digest, image.version))
                 .map(|version| version.to_string());
             Floating {
-                tag: tag.clone(),
+                tag: tag.to_string(),
                 digest,
                 version,
             }
@@ -134,7 +123,7 @@ async fn list_one(
         .collect();
     Ok(Listing {
         id: image.id.clone(),
-        repository: repository_text,
+        repository: repository.to_string(),
         line: image.version.to_string(),
         keep: image.keep,
         versions,

@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures::stream::{self, StreamExt};
 
+use crate::name::{Digest, Repository, Tag};
 use crate::provenance::{provenance, Foreign};
-use crate::reference::Reference;
 use crate::registry::{Registry, RegistryError};
 use crate::version::{exact_versions, withdrawn_versions, Exact, Line};
 
@@ -27,7 +27,7 @@ const CONCURRENCY: usize = 16;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Inventory {
     /// tag -> manifest digest; a listed tag that no longer resolves is left out.
-    pub tags: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, Digest>,
     /// Listed tags that were not resolved because the reader did not need
     /// their digest (they still count as versions).
     pub unresolved: BTreeSet<String>,
@@ -37,7 +37,7 @@ impl Inventory {
     /// Lists the tags of `repository` and resolves each one.
     pub async fn read(
         registry: &dyn Registry,
-        repository: &Reference,
+        repository: &Repository,
     ) -> Result<Inventory, RegistryError> {
         Inventory::read_some(registry, repository, |_| true).await
     }
@@ -45,7 +45,7 @@ impl Inventory {
     /// Lists the tags of `repository` and resolves those `wanted` accepts.
     pub async fn read_some(
         registry: &dyn Registry,
-        repository: &Reference,
+        repository: &Repository,
         wanted: impl Fn(&str) -> bool,
     ) -> Result<Inventory, RegistryError> {
         let (names, unresolved): (Vec<String>, Vec<String>) = registry
@@ -53,9 +53,13 @@ impl Inventory {
             .await?
             .into_iter()
             .partition(|tag| wanted(tag));
-        let resolved: Vec<(String, Result<Option<String>, RegistryError>)> = stream::iter(names)
+        let resolved: Vec<(String, Result<Option<Digest>, RegistryError>)> = stream::iter(names)
             .map(|tag| async move {
-                let digest = registry.manifest_digest(&repository.with_tag(&tag)).await;
+                // A listed tag that is not a valid one resolves to nothing.
+                let digest = match Tag::parse(&tag) {
+                    Ok(valid) => registry.manifest_digest(&repository.tag(&valid)).await,
+                    Err(_) => Ok(None),
+                };
                 (tag, digest)
             })
             .buffer_unordered(CONCURRENCY)
@@ -104,17 +108,17 @@ impl Inventory {
     }
 
     /// The digest `tag` resolves to.
-    pub fn digest(&self, tag: &str) -> Option<&str> {
-        self.tags.get(tag).map(String::as_str)
+    pub fn digest(&self, tag: &str) -> Option<&Digest> {
+        self.tags.get(tag)
     }
 
     /// The digest of an exact version.
-    pub fn version_digest(&self, version: Exact) -> Option<&str> {
+    pub fn version_digest(&self, version: Exact) -> Option<&Digest> {
         self.digest(&version.to_string())
     }
 
     /// Every tag that resolves to `digest`.
-    pub fn tags_on(&self, digest: &str) -> Vec<&str> {
+    pub fn tags_on(&self, digest: &Digest) -> Vec<&str> {
         self.tags
             .iter()
             .filter(|(_, target)| *target == digest)
@@ -123,7 +127,7 @@ impl Inventory {
     }
 
     /// The highest exact version with `digest`, preferring `line`.
-    pub fn version_of(&self, digest: &str, line: Line) -> Option<Exact> {
+    pub fn version_of(&self, digest: &Digest, line: Line) -> Option<Exact> {
         let on: Vec<Exact> = exact_versions(self.tags_on(digest));
         on.iter()
             .copied()
@@ -138,22 +142,20 @@ impl Inventory {
 /// a foreign one maps to why it is not.
 pub async fn classify(
     registry: &dyn Registry,
-    repository: &Reference,
+    repository: &Repository,
     inventory: &Inventory,
     lines: &[Line],
 ) -> Result<BTreeMap<Exact, Result<(), Foreign>>, RegistryError> {
-    let versions: Vec<(Exact, String)> = inventory
+    let versions: Vec<(Exact, Digest)> = inventory
         .versions()
         .into_iter()
         .filter(|version| lines.contains(&version.line))
-        .filter_map(|version| Some((version, inventory.version_digest(version)?.to_string())))
+        .filter_map(|version| Some((version, inventory.version_digest(version)?.clone())))
         .collect();
     let read: Vec<(Exact, Result<crate::registry::ImageConfig, RegistryError>)> =
         stream::iter(versions)
             .map(|(version, digest)| async move {
-                let config = registry
-                    .image_config(&repository.with_digest(&digest))
-                    .await;
+                let config = registry.image_config(&repository.digest(&digest)).await;
                 (version, config)
             })
             .buffer_unordered(CONCURRENCY)
@@ -170,16 +172,12 @@ pub async fn classify(
 /// the repository names: deleting one would break that index.
 pub async fn referenced_by_indexes(
     registry: &dyn Registry,
-    repository: &Reference,
+    repository: &Repository,
     inventory: &Inventory,
-) -> Result<BTreeSet<String>, RegistryError> {
-    let digests: BTreeSet<&String> = inventory.tags.values().collect();
-    let children: Vec<Result<Vec<String>, RegistryError>> = stream::iter(digests)
-        .map(|digest| async move {
-            registry
-                .index_children(&repository.with_digest(digest))
-                .await
-        })
+) -> Result<BTreeSet<Digest>, RegistryError> {
+    let digests: BTreeSet<&Digest> = inventory.tags.values().collect();
+    let children: Vec<Result<Vec<Digest>, RegistryError>> = stream::iter(digests)
+        .map(|digest| async move { registry.index_children(&repository.digest(digest)).await })
         .buffer_unordered(CONCURRENCY)
         .collect()
         .await;
@@ -191,22 +189,8 @@ pub async fn referenced_by_indexes(
 }
 
 /// The floating tags a line can carry: `X.Y`, `X` and `latest`.
-pub fn line_floating_tags(line: Line) -> [String; 3] {
-    [
-        line.to_string(),
-        line.major.to_string(),
-        "latest".to_string(),
-    ]
-}
-
-/// A repository name from the config as a reference, or a registry error
-/// naming it.
-pub fn repository_reference(text: &str, host: &str) -> Result<Reference, RegistryError> {
-    Reference::parse(text).map_err(|error| RegistryError::Invalid {
-        registry: host.to_string(),
-        action: "name the repository".to_string(),
-        message: error.to_string(),
-    })
+pub fn line_floating_tags(line: Line) -> [Tag; 3] {
+    [line.tag(), line.major_tag(), Tag::latest()]
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::Inventory;
+use crate::name::{Digest, Repository};
 use crate::plan::short_digest;
 use crate::provenance::Foreign;
 use crate::version::{parse_marker, Exact, Line};
@@ -49,7 +50,7 @@ impl std::fmt::Display for KeepReason {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Entry {
     pub version: String,
-    pub digest: String,
+    pub digest: Digest,
     /// Null when it is deleted.
     pub keep: Option<KeepReason>,
 }
@@ -67,7 +68,7 @@ pub struct LinePlan {
 /// One manifest to delete and the tags that go with it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Deletion {
-    pub digest: String,
+    pub digest: Digest,
     pub tags: Vec<String>,
 }
 
@@ -92,12 +93,17 @@ pub struct Facts<'a> {
     /// Which exact versions are golden builds (see [`crate::provenance`]).
     pub golden: &'a BTreeMap<Exact, Result<(), Foreign>>,
     /// Digests an image index in the repository names.
-    pub referenced: &'a BTreeSet<String>,
+    pub referenced: &'a BTreeSet<Digest>,
 }
 
 /// Decides what goes, for `targets` (lines of one repository). Only golden
 /// builds count toward `keep` and only they are ever deleted.
-pub fn plan(repository: &str, inventory: &Inventory, targets: &[Target], facts: &Facts) -> Plan {
+pub fn plan(
+    repository: &Repository,
+    inventory: &Inventory,
+    targets: &[Target],
+    facts: &Facts,
+) -> Plan {
     let is_golden = |version: &Exact| matches!(facts.golden.get(version), Some(Ok(())));
     // Each line's builds newest first; golden ones past the newest `keep`
     // are candidates.
@@ -130,7 +136,7 @@ pub fn plan(repository: &str, inventory: &Inventory, targets: &[Target], facts: 
         tag.parse::<Exact>()
             .is_ok_and(|version| candidates.contains(&version) && version.to_string() == tag)
     };
-    let mut deletions: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut deletions: BTreeMap<Digest, Vec<String>> = BTreeMap::new();
     let mut lines = Vec::new();
     for (target, versions) in targets.iter().zip(&newest_first) {
         let mut entries = Vec::new();
@@ -155,7 +161,7 @@ pub fn plan(repository: &str, inventory: &Inventory, targets: &[Target], facts: 
                     .collect();
                 if staying.is_empty() {
                     deletions
-                        .entry(digest.to_string())
+                        .entry(digest.clone())
                         .or_insert_with(|| tags.iter().map(|tag| tag.to_string()).collect());
                     None
                 } else {
@@ -164,7 +170,7 @@ pub fn plan(repository: &str, inventory: &Inventory, targets: &[Target], facts: 
             };
             entries.push(Entry {
                 version: version.to_string(),
-                digest: digest.to_string(),
+                digest: digest.clone(),
                 keep,
             });
         }

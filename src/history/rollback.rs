@@ -20,6 +20,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::Inventory;
+use crate::name::{Digest, Repository, Tag};
 use crate::plan::short_digest;
 use crate::provenance::{floating_tags, Foreign};
 use crate::version::{next_marker, Exact, Line, Marker};
@@ -68,12 +69,12 @@ fn hint_versions(versions: &[Exact]) -> String {
 /// One floating tag moved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Move {
-    pub tag: String,
+    pub tag: Tag,
     /// Null when the tag did not exist.
-    pub from: Option<String>,
+    pub from: Option<Digest>,
     /// The exact version `from` was, if any.
     pub from_version: Option<String>,
-    pub to: String,
+    pub to: Digest,
 }
 
 /// A build withdrawn by the rollback.
@@ -81,8 +82,8 @@ pub struct Move {
 pub struct Withdrawal {
     pub version: String,
     /// The marker tag, `X.Y.N-withdrawn`.
-    pub tag: String,
-    pub digest: String,
+    pub tag: Tag,
+    pub digest: Digest,
 }
 
 /// What a rollback does.
@@ -95,7 +96,7 @@ pub struct Plan {
     /// at no build of the line).
     pub from: String,
     pub to: String,
-    pub digest: String,
+    pub digest: Digest,
     /// The withdrawn build rolled back to, restored by a newer marker
     /// (`X.Y.N-restored.G`) before anything else moves.
     pub restore: Option<Withdrawal>,
@@ -109,18 +110,20 @@ pub struct Plan {
 /// `X.Y` points at now.
 pub fn plan(
     id: &str,
-    repository: &str,
+    repository: &Repository,
     inventory: &Inventory,
     line: Line,
     to: Option<Exact>,
     golden: &BTreeMap<Exact, Result<(), Foreign>>,
     higher: &BTreeSet<Line>,
 ) -> Result<Plan, RollbackError> {
-    // Only golden builds are rolled back to, withdrawn or counted.
+    // Only golden builds are rolled back to, withdrawn or counted (each
+    // was classified from the digest it resolves to).
     let versions: Vec<Exact> = inventory
         .line_versions(line)
         .into_iter()
         .filter(|version| matches!(golden.get(version), Some(Ok(()))))
+        .filter(|version| inventory.version_digest(*version).is_some())
         .collect();
     let mut withdrawn = inventory.withdrawn();
     // Naming a withdrawn build restores it: a rollback undoes a rollback.
@@ -185,29 +188,34 @@ pub fn plan(
                 versions: releasable.clone(),
             })?,
     };
-    let digest = inventory
-        .version_digest(target)
-        .unwrap_or_default()
-        .to_string();
+    let digest =
+        inventory
+            .version_digest(target)
+            .cloned()
+            .ok_or_else(|| RollbackError::UnknownVersion {
+                repository: repository.to_string(),
+                line,
+                version: target,
+                versions: releasable.clone(),
+            })?;
     let withdraw = releasable
         .iter()
         .filter(|version| **version > target)
-        .map(|version| Withdrawal {
-            version: version.to_string(),
-            tag: next_marker(inventory.names(), *version, Marker::Withdrawn),
-            digest: inventory
-                .version_digest(*version)
-                .unwrap_or_default()
-                .to_string(),
+        .filter_map(|version| {
+            Some(Withdrawal {
+                version: version.to_string(),
+                tag: next_marker(inventory.names(), *version, Marker::Withdrawn),
+                digest: inventory.version_digest(*version)?.clone(),
+            })
         })
         .collect();
     let mut moves: Vec<Move> = floating_tags(target, higher)
         .into_iter()
         .filter_map(|tag| {
-            let from = inventory.digest(&tag).map(str::to_string);
-            (from.as_deref() != Some(digest.as_str())).then(|| Move {
+            let from = inventory.digest(tag.as_str()).cloned();
+            (from.as_ref() != Some(&digest)).then(|| Move {
                 from_version: from
-                    .as_deref()
+                    .as_ref()
                     .and_then(|from| inventory.version_of(from, line))
                     .map(|version| version.to_string()),
                 tag,
@@ -217,7 +225,7 @@ pub fn plan(
         })
         .collect();
     // `X.Y` (first from `floating_tags`) moves last.
-    if !moves.is_empty() && moves[0].tag == line.to_string() {
+    if !moves.is_empty() && moves[0].tag == line.tag() {
         let line_tag = moves.remove(0);
         moves.push(line_tag);
     }

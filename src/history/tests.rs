@@ -5,7 +5,6 @@ use super::prune::{self, KeepReason, Target};
 use super::rollback::{self, RollbackError};
 use super::Inventory;
 use crate::provenance::Foreign;
-use crate::reference::Reference;
 use crate::testing::FakeRegistry;
 use crate::version::{Exact, Line};
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,7 +13,12 @@ fn inventory(tags: &[(&str, &str)]) -> Inventory {
     Inventory {
         tags: tags
             .iter()
-            .map(|(tag, digest)| (tag.to_string(), format!("sha256:{digest}")))
+            .map(|(tag, digest)| {
+                (
+                    tag.to_string(),
+                    format!("sha256:{digest:0<64}").as_str().into(),
+                )
+            })
             .collect(),
         unresolved: Default::default(),
     }
@@ -47,7 +51,7 @@ fn prune_all_golden(repository: &str, inventory: &Inventory, targets: &[Target])
         golden: &golden,
         referenced: &BTreeSet::new(),
     };
-    prune::plan(repository, inventory, targets, &facts)
+    prune::plan(&repository.parse().unwrap(), inventory, targets, &facts)
 }
 
 fn rollback_all_golden(
@@ -65,7 +69,7 @@ fn rollback_all_golden(
         .collect();
     rollback::plan(
         id,
-        repository,
+        &repository.parse().unwrap(),
         inventory,
         line,
         to,
@@ -125,7 +129,10 @@ fn prune_keeps_the_newest_and_whatever_a_tag_needs() {
         })
     );
     assert_eq!(plan.deletions.len(), 1);
-    assert_eq!(plan.deletions[0].digest, "sha256:a1");
+    assert_eq!(
+        plan.deletions[0].digest,
+        "sha256:a100000000000000000000000000000000000000000000000000000000000000"
+    );
     assert_eq!(plan.deletions[0].tags, vec!["1.0.1"]);
 }
 
@@ -134,13 +141,13 @@ fn prune_deletes_withdrawn_markers_with_their_build_and_spares_other_lines() {
     // 1.0.1 was withdrawn and is old enough to go; 1.0.0 shares its manifest
     // with 2.0.0 of another line, which is not being pruned.
     let inventory = inventory(&[
-        ("1.0.0", "same"),
+        ("1.0.0", "5a"),
         ("1.0.1", "a1"),
         ("1.0.1-withdrawn", "a1"),
         ("1.0.2", "a2"),
         ("1.0.3", "a3"),
         ("1.0", "a3"),
-        ("2.0.0", "same"),
+        ("2.0.0", "5a"),
     ]);
     let plan = prune_all_golden("r/x", &inventory, &[target("x", "1.0", 2)]);
     assert_eq!(
@@ -189,16 +196,25 @@ fn rollback_goes_to_the_previous_build_and_withdraws_newer_ones() {
         .iter()
         .map(|w| (w.version.as_str(), w.tag.as_str(), w.digest.as_str()))
         .collect();
-    assert_eq!(withdrawn, vec![("1.0.2", "1.0.2-withdrawn", "sha256:a2")]);
+    assert_eq!(
+        withdrawn,
+        vec![(
+            "1.0.2",
+            "1.0.2-withdrawn",
+            "sha256:a200000000000000000000000000000000000000000000000000000000000000"
+        )]
+    );
     let moved: Vec<&str> = plan.moves.iter().map(|m| m.tag.as_str()).collect();
     assert_eq!(moved, vec!["1", "latest", "1.0"], "X.Y moves last");
     assert!(plan
         .moves
         .iter()
-        .all(|m| m.from.as_deref() == Some("sha256:a2") && m.to == "sha256:a1"));
+        .all(|m| m.from.as_ref().map(|d| d.as_str())
+            == Some("sha256:a200000000000000000000000000000000000000000000000000000000000000")
+            && m.to == "sha256:a100000000000000000000000000000000000000000000000000000000000000"));
     let text = rollback::render_text(&plan, true);
     assert!(
-        text.contains("moved 1.0: sha256:a2 (1.0.2) -> sha256:a1 (1.0.1)"),
+        text.contains("moved 1.0: sha256:a20000000000 (1.0.2) -> sha256:a10000000000 (1.0.1)"),
         "{text}"
     );
 }
@@ -233,9 +249,18 @@ fn rollback_leaves_latest_and_major_to_higher_lines() {
     assert_eq!(moved, vec!["1", "1.4"], "latest stays with 2.1");
     // A lower 1.x line never takes `1` from 1.4.
     let mut with_lower = inventory.clone();
-    with_lower.tags.insert("1.3.0".into(), "sha256:e0".into());
-    with_lower.tags.insert("1.3.1".into(), "sha256:e1".into());
-    with_lower.tags.insert("1.3".into(), "sha256:e1".into());
+    with_lower.tags.insert(
+        "1.3.0".into(),
+        "sha256:e000000000000000000000000000000000000000000000000000000000000000".into(),
+    );
+    with_lower.tags.insert(
+        "1.3.1".into(),
+        "sha256:e100000000000000000000000000000000000000000000000000000000000000".into(),
+    );
+    with_lower.tags.insert(
+        "1.3".into(),
+        "sha256:e100000000000000000000000000000000000000000000000000000000000000".into(),
+    );
     let plan =
         rollback_all_golden("old", "r/x", &with_lower, "1.3".parse().unwrap(), None).unwrap();
     let moved: Vec<&str> = plan.moves.iter().map(|m| m.tag.as_str()).collect();
@@ -265,15 +290,19 @@ fn rollback_to_a_given_version_and_the_refusals() {
     let restore = plan.restore.as_ref().expect("1.0.3 is restored");
     assert_eq!(
         (restore.tag.as_str(), restore.digest.as_str()),
-        ("1.0.3-restored.1", "sha256:a3")
+        (
+            "1.0.3-restored.1",
+            "sha256:a300000000000000000000000000000000000000000000000000000000000000"
+        )
     );
     assert!(plan.withdraw.is_empty());
     let moved: Vec<&str> = plan.moves.iter().map(|m| m.tag.as_str()).collect();
     assert_eq!(moved, vec!["1", "1.0"], "2.0 keeps `latest`");
     let mut restored = inventory.clone();
-    restored
-        .tags
-        .insert("1.0.3-restored.1".into(), "sha256:a3".into());
+    restored.tags.insert(
+        "1.0.3-restored.1".into(),
+        "sha256:a300000000000000000000000000000000000000000000000000000000000000".into(),
+    );
     assert!(restored.withdrawn().is_empty());
     let refusals = [
         (Some("1.0.9"), "is not a build of line 1.0"),
@@ -305,18 +334,35 @@ async fn the_inventory_resolves_every_tag() {
     let registry = FakeRegistry::default();
     let repository = "registry.local:5000/golden/x";
     for (tag, digest) in [
-        ("1.0.0", "sha256:a"),
-        ("1.0", "sha256:a"),
-        ("1.0.1", "sha256:b"),
+        (
+            "1.0.0",
+            "sha256:a000000000000000000000000000000000000000000000000000000000000000",
+        ),
+        (
+            "1.0",
+            "sha256:a000000000000000000000000000000000000000000000000000000000000000",
+        ),
+        (
+            "1.0.1",
+            "sha256:b000000000000000000000000000000000000000000000000000000000000000",
+        ),
     ] {
         registry.put(repository, tag, digest);
     }
-    let reference = Reference::parse(repository).unwrap();
+    let reference = repository.parse().unwrap();
     let inventory = Inventory::read(&registry, &reference).await.unwrap();
-    assert_eq!(inventory.tags_on("sha256:a"), vec!["1.0", "1.0.0"]);
+    assert_eq!(
+        inventory.tags_on(
+            &"sha256:a000000000000000000000000000000000000000000000000000000000000000".into()
+        ),
+        vec!["1.0", "1.0.0"]
+    );
     assert_eq!(inventory.versions(), vec![exact("1.0.0"), exact("1.0.1")]);
     assert_eq!(
-        inventory.version_of("sha256:a", "1.0".parse().unwrap()),
+        inventory.version_of(
+            &"sha256:a000000000000000000000000000000000000000000000000000000000000000".into(),
+            "1.0".parse().unwrap()
+        ),
         Some(exact("1.0.0"))
     );
 }
@@ -332,7 +378,7 @@ fn prune_never_counts_or_deletes_a_foreign_tag_nor_what_an_index_names() {
         ("1.0.3", "a3"),
         ("1.0.50", "a0"),
         ("1.0.99", "f9"),
-        ("multi", "i1"),
+        ("multi", "c1"),
     ]);
     let mut golden = all_golden(&inventory);
     golden.insert(exact("1.0.99"), Err(Foreign::NoGoldenLabels));
@@ -342,12 +388,19 @@ fn prune_never_counts_or_deletes_a_foreign_tag_nor_what_an_index_names() {
             label: Some("1.0.0".into()),
         }),
     );
-    let referenced = BTreeSet::from(["sha256:a1".to_string()]);
+    let referenced = BTreeSet::from([
+        "sha256:a100000000000000000000000000000000000000000000000000000000000000".into(),
+    ]);
     let facts = prune::Facts {
         golden: &golden,
         referenced: &referenced,
     };
-    let plan = prune::plan("r/x", &inventory, &[target("x", "1.0", 1)], &facts);
+    let plan = prune::plan(
+        &"r/x".parse().unwrap(),
+        &inventory,
+        &[target("x", "1.0", 1)],
+        &facts,
+    );
     let keep = |version: &str| {
         plan.lines[0]
             .versions
@@ -371,7 +424,10 @@ fn prune_never_counts_or_deletes_a_foreign_tag_nor_what_an_index_names() {
     );
     assert_eq!(keep("1.0.2"), None);
     let deleted: Vec<&str> = plan.deletions.iter().map(|d| d.digest.as_str()).collect();
-    assert_eq!(deleted, ["sha256:a2"]);
+    assert_eq!(
+        deleted,
+        ["sha256:a200000000000000000000000000000000000000000000000000000000000000"]
+    );
 }
 
 #[test]
@@ -387,7 +443,7 @@ fn rollback_never_targets_a_foreign_tag() {
     let line: Line = "1.0".parse().unwrap();
     let error = rollback::plan(
         "x",
-        "r/x",
+        &"r/x".parse().unwrap(),
         &inventory,
         line,
         Some(exact("1.0.99")),
@@ -401,7 +457,7 @@ fn rollback_never_targets_a_foreign_tag() {
     // higher number withdrawn by nobody and never a target.
     let plan = rollback::plan(
         "x",
-        "r/x",
+        &"r/x".parse().unwrap(),
         &inventory,
         line,
         None,

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::cache::uses_cache;
 use crate::graph::Upstream;
-use crate::observe::{LastBuild, Observations};
+use crate::observation::{LastBuild, Observations};
 use crate::project::Project;
 use crate::provenance::ForeignTag;
 
@@ -129,7 +129,8 @@ impl std::fmt::Display for Reason {
 }
 
 /// `sha256:0123456789ab` for messages.
-pub fn short_digest(digest: &str) -> String {
+pub fn short_digest(digest: impl AsRef<str>) -> String {
+    let digest = digest.as_ref();
     digest.chars().take(19).collect()
 }
 
@@ -236,8 +237,8 @@ fn decide(
         Some(Ok(observation)) => observation,
         Some(Err(error)) => {
             step.decision = Decision::Failed;
-            step.error = Some(error.message.clone());
-            step.unreachable = error.unreachable;
+            step.error = Some(error.message());
+            step.unreachable = error.is_unreachable();
             return step;
         }
         None => {
@@ -247,7 +248,7 @@ fn decide(
         }
     };
     step.last_build = observation.last_build.clone();
-    step.upstream_digest = observation.base_digest.clone();
+    step.upstream_digest = observation.base_digest.as_ref().map(ToString::to_string);
     step.foreign = observation.foreign.clone();
     let reasons = &mut step.reasons;
     if selection.forced.contains(id) {
@@ -267,8 +268,8 @@ fn decide(
                 _ => {}
             }
             if let Some(current) = &observation.base_digest {
-                if last.base_digest.as_ref() != Some(current) {
-                    let (old, new) = (last.base_digest.clone(), current.clone());
+                if last.base_digest.as_deref() != Some(current.as_str()) {
+                    let (old, new) = (last.base_digest.clone(), current.to_string());
                     reasons.push(match &node.upstream {
                         Upstream::Golden { id: parent, .. } => Reason::ParentNewer {
                             parent: parent.clone(),
@@ -351,9 +352,9 @@ fn decide(
                 if floating.digest.as_ref() != Some(release) {
                     step.decision = Decision::Promote;
                     step.reasons.push(Reason::FloatingBehind {
-                        tag: floating.tag.clone(),
-                        old: floating.digest.clone(),
-                        new: release.clone(),
+                        tag: floating.tag.to_string(),
+                        old: floating.digest.as_ref().map(ToString::to_string),
+                        new: release.to_string(),
                     });
                 }
             }

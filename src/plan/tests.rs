@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::*;
 use crate::diagnostic::SourceFile;
-use crate::observe::{LastBuild, Observation};
+use crate::observation::{LastBuild, Observation};
 
 const CONFIG: &str = "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\
 [images.base]\nversion = \"1.0\"\ncontext = \"images/base\"\nschedule = \"@weekly\"\n\
@@ -37,17 +37,17 @@ fn at(text: &str) -> DateTime<Utc> {
 fn built(created: Option<&str>, base: &str, recipe: &str) -> Option<LastBuild> {
     Some(LastBuild {
         version: "1.0.0".parse().unwrap(),
-        digest: "sha256:built".into(),
+        digest: crate::testing::digest("b"),
         created: created.map(at),
         recipe: Some(recipe.into()),
         recipe_parts: None,
         base_name: None,
         base_digest: Some(base.into()),
-        floating: vec![crate::observe::FloatingTag {
-            tag: "1.0".into(),
-            digest: Some("sha256:built".into()),
+        floating: vec![crate::observation::FloatingTag {
+            tag: crate::name::Tag::parse("1.0").unwrap(),
+            digest: Some(crate::testing::digest("b")),
         }],
-        release: Some(("1.0.0".parse().unwrap(), "sha256:built".into())),
+        release: Some(("1.0.0".parse().unwrap(), crate::testing::digest("b"))),
         withdrawn: Vec::new(),
     })
 }
@@ -56,13 +56,13 @@ fn observation(
     last_build: Option<LastBuild>,
     base: &str,
     recipe: &str,
-) -> Result<Observation, crate::observe::ObserveError> {
+) -> Result<Observation, crate::observation::ObserveError> {
     Ok(Observation {
         versions: Vec::new(),
         last_build,
         foreign: Vec::new(),
         known: Default::default(),
-        base_digest: Some(base.into()),
+        base_digest: Some(crate::name::Digest::parse(base).unwrap()),
         recipe: recipe.into(),
         recipe_parts: Default::default(),
         entries: Vec::new(),
@@ -377,10 +377,13 @@ fn a_failed_observation_fails_only_that_image() {
     let mut observations = fresh();
     observations.insert(
         "base".into(),
-        Err(crate::observe::ObserveError {
-            message: "cannot reach registry".into(),
-            unreachable: true,
-        }),
+        Err(crate::observation::ObserveError::registry(
+            crate::registry::RegistryError::Unreachable {
+                registry: "registry.local:5000".into(),
+                message: "connection refused".into(),
+            },
+            None,
+        )),
     );
     let steps = run(&observations, &[], THURSDAY);
     assert_eq!(steps[0].1, Decision::Failed);
@@ -417,10 +420,13 @@ fn rendered_plans_are_stable() {
 
 #[test]
 fn a_floating_tag_left_behind_is_promoted_not_rebuilt() {
-    for line_tag in [None, Some("sha256:older")] {
+    for line_tag in [
+        None,
+        Some("sha256:0100000000000000000000000000000000000000000000000000000000000000"),
+    ] {
         let mut observations = fresh();
         let mut last = built(Some("2026-03-04T10:00:00Z"), BASE_NOW, "r-base").unwrap();
-        last.floating[0].digest = line_tag.map(str::to_string);
+        last.floating[0].digest = line_tag.map(Into::into);
         observations.insert("base".into(), observation(Some(last), BASE_NOW, "r-base"));
         let steps = run(&observations, &[], THURSDAY);
         assert_eq!(steps[0].1, Decision::Promote, "{line_tag:?}");
@@ -429,7 +435,8 @@ fn a_floating_tag_left_behind_is_promoted_not_rebuilt() {
             vec![Reason::FloatingBehind {
                 tag: "1.0".into(),
                 old: line_tag.map(str::to_string),
-                new: "sha256:built".into()
+                new: "sha256:b000000000000000000000000000000000000000000000000000000000000000"
+                    .into()
             }]
         );
         // The child is built FROM base:1.0, which moves to a build it was
@@ -446,13 +453,22 @@ fn a_floating_tag_left_behind_is_promoted_not_rebuilt() {
     // After a rollback, the release is an older build: a line tag on it is
     // where it belongs (held), one on the withdrawn newest is moved back.
     for (line_tag, expected) in [
-        ("sha256:older", Decision::UpToDate),
-        ("sha256:built", Decision::Promote),
+        (
+            "sha256:0100000000000000000000000000000000000000000000000000000000000000",
+            Decision::UpToDate,
+        ),
+        (
+            "sha256:b000000000000000000000000000000000000000000000000000000000000000",
+            Decision::Promote,
+        ),
     ] {
         let mut observations = fresh();
         let mut last = built(Some("2026-03-04T10:00:00Z"), BASE_NOW, "r-base").unwrap();
         last.version = "1.0.2".parse().unwrap();
-        last.release = Some(("1.0.0".parse().unwrap(), "sha256:older".into()));
+        last.release = Some((
+            "1.0.0".parse().unwrap(),
+            "sha256:0100000000000000000000000000000000000000000000000000000000000000".into(),
+        ));
         last.withdrawn = vec!["1.0.1".parse().unwrap(), "1.0.2".parse().unwrap()];
         last.floating[0].digest = Some(line_tag.into());
         observations.insert("base".into(), observation(Some(last), BASE_NOW, "r-base"));
@@ -463,8 +479,12 @@ fn a_floating_tag_left_behind_is_promoted_not_rebuilt() {
                 steps[0].2,
                 vec![Reason::FloatingBehind {
                     tag: "1.0".into(),
-                    old: Some("sha256:built".into()),
-                    new: "sha256:older".into()
+                    old: Some(
+                        "sha256:b000000000000000000000000000000000000000000000000000000000000000"
+                            .into()
+                    ),
+                    new: "sha256:0100000000000000000000000000000000000000000000000000000000000000"
+                        .into()
                 }]
             );
         }

@@ -1,0 +1,189 @@
+//! What observe learns, as plain data for the planner: each image's
+//! versions, its newest build and the labels it recorded, where its
+//! floating tags point, the digest of its base and the recipe of its
+//! context; or why it could not be observed. Pure types: nothing here
+//! performs I/O, so `plan` depends on this module and not on `observe`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::context::{Entry, RecipeParts};
+use crate::name::{Digest, Tag};
+use crate::provenance::{Class, ForeignTag};
+use crate::registry::RegistryError;
+use crate::version::Exact;
+
+/// What the newest golden build of a line recorded about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastBuild {
+    pub version: Exact,
+    pub digest: Digest,
+    pub created: Option<DateTime<Utc>>,
+    pub recipe: Option<String>,
+    /// The build's recipe parts label, for saying what changed.
+    pub recipe_parts: Option<String>,
+    pub base_name: Option<String>,
+    /// The base digest label, as the build wrote it.
+    pub base_digest: Option<String>,
+    /// The floating tags that belong on the release and what each resolves
+    /// to now; one elsewhere was left behind by a run that died, or moved
+    /// by someone else.
+    pub floating: Vec<FloatingTag>,
+    /// The newest golden build of the line that `golden rollback` did not
+    /// withdraw, and its digest: where the floating tags belong. The same
+    /// as `version` unless newer builds were withdrawn; `None` when all were.
+    pub release: Option<(Exact, Digest)>,
+    /// The line's builds that a rollback withdrew.
+    pub withdrawn: Vec<Exact>,
+}
+
+/// Where one floating tag points now (`None`: missing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FloatingTag {
+    pub tag: Tag,
+    pub digest: Option<Digest>,
+}
+
+/// Everything observed about one image.
+#[derive(Debug, Clone)]
+pub struct Observation {
+    /// Every exact version in the image's repository, all lines, golden
+    /// or not, sorted: the next build number skips past all of them.
+    pub versions: Vec<Exact>,
+    pub last_build: Option<LastBuild>,
+    /// Exact tags of the line that are not golden builds (those read).
+    pub foreign: Vec<ForeignTag>,
+    /// What was learnt about the repository's exact tags.
+    pub known: BTreeMap<Exact, Class>,
+    /// The digest the final FROM resolves to now (`None` for scratch).
+    pub base_digest: Option<Digest>,
+    /// The recipe digest of the context as it is now.
+    pub recipe: String,
+    /// What that recipe is made of.
+    pub recipe_parts: RecipeParts,
+    /// The context entries the recipe covers, reused for the build.
+    pub entries: Vec<Entry>,
+}
+
+/// Why an image could not be observed.
+#[derive(Debug, Clone)]
+pub enum ObserveError {
+    /// A registry request failed; `context` says what golden was doing
+    /// when the error alone does not. Shared by the images of a repository.
+    Registry {
+        context: Option<String>,
+        error: Arc<RegistryError>,
+    },
+    /// The base image the final FROM names is not in its registry.
+    BaseMissing { reference: String },
+    /// The build context could not be read or hashed.
+    Context(String),
+    /// The image was not among those observed.
+    NotObserved(String),
+}
+
+impl std::fmt::Display for ObserveError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ObserveError::Registry {
+                context: Some(context),
+                error,
+            } => write!(formatter, "{context}: {error}"),
+            ObserveError::Registry {
+                context: None,
+                error,
+            } => write!(formatter, "{error}"),
+            ObserveError::BaseMissing { reference } => {
+                write!(
+                    formatter,
+                    "base image `{reference}` does not exist in its registry"
+                )
+            }
+            ObserveError::Context(message) => formatter.write_str(message),
+            ObserveError::NotObserved(id) => write!(formatter, "`{id}` was not observed"),
+        }
+    }
+}
+
+impl std::error::Error for ObserveError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ObserveError::Registry { error, .. } => Some(error.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+impl ObserveError {
+    /// A failed registry request, with what golden was doing.
+    pub fn registry(error: RegistryError, context: Option<String>) -> ObserveError {
+        ObserveError::Registry {
+            context,
+            error: Arc::new(error),
+        }
+    }
+
+    /// What the user can do about it, when golden knows.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ObserveError::Registry { error, .. } => error.hint(),
+            ObserveError::BaseMissing { .. } => {
+                Some("push it, or fix the FROM line and build args".to_string())
+            }
+            ObserveError::Context(_) | ObserveError::NotObserved(_) => None,
+        }
+    }
+
+    /// The error and its hint, one per line, as plans and reports show it.
+    pub fn message(&self) -> String {
+        match self.hint() {
+            Some(hint) => format!("{self}\nhint: {hint}"),
+            None => self.to_string(),
+        }
+    }
+
+    /// Whether the registry could not be reached at all (exit code 3).
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            ObserveError::Registry { error, .. } => error.is_unreachable(),
+            _ => false,
+        }
+    }
+}
+
+/// Observations by image id; an `Err` is that image's failed lookup.
+pub type Observations = BTreeMap<String, Result<Observation, ObserveError>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_failures_keep_their_cause_and_render_as_before() {
+        let error = ObserveError::registry(
+            RegistryError::Unreachable {
+                registry: "registry.local:5000".into(),
+                message: "connection refused".into(),
+            },
+            Some("failed to resolve base image `registry.local:5000/up/busybox:1`".into()),
+        );
+        assert!(error.is_unreachable());
+        let cause = std::error::Error::source(&error)
+            .and_then(|source| source.downcast_ref::<RegistryError>());
+        assert!(matches!(cause, Some(RegistryError::Unreachable { .. })));
+        assert_eq!(
+            error.message(),
+            "failed to resolve base image `registry.local:5000/up/busybox:1`: cannot reach registry `registry.local:5000`: connection refused\nhint: is the registry at `registry.local:5000` running and reachable from this machine?"
+        );
+        let missing = ObserveError::BaseMissing {
+            reference: "busybox:1".into(),
+        };
+        assert!(!missing.is_unreachable());
+        assert_eq!(
+            missing.message(),
+            "base image `busybox:1` does not exist in its registry\nhint: push it, or fix the FROM line and build args"
+        );
+    }
+}
