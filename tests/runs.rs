@@ -8,8 +8,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{
-    assert_floating, digest, golden_at, one_image_config, spawn_golden, tags, wait_until, Stack,
-    REGISTRY, SEED,
+    assert_floating, containers, digest, golden_at, one_image_config, spawn_golden, tags,
+    wait_until, Stack, REGISTRY, SEED,
 };
 
 fn slow_base(stack: &Stack) {
@@ -85,22 +85,6 @@ fn sigterm_lets_the_image_in_flight_finish_and_starts_nothing_new() {
     // The lock is released: the next run finishes the rest.
     stack.golden(&["build", "--all"]).expect(0);
     assert!(digest(&stack.repository("runtime"), "3.0.0").is_some());
-}
-
-/// The ids of the containers (running or not) with label `label`.
-fn containers(label: &str, all: bool) -> Vec<String> {
-    let mut args = vec!["ps", "-q", "--no-trunc", "--filter"];
-    let filter = format!("label={label}");
-    args.push(&filter);
-    if all {
-        args.push("-a");
-    }
-    let output = Command::new("docker").args(&args).output().unwrap();
-    assert!(output.status.success(), "docker {args:?}");
-    String::from_utf8_lossy(&output.stdout)
-        .split_whitespace()
-        .map(str::to_string)
-        .collect()
 }
 
 /// Removes a run's smoke-test containers however the test ends.

@@ -548,6 +548,23 @@ pub fn digest(repository: &str, tag: &str) -> Option<String> {
     }
 }
 
+/// The ids of the engine's containers with label `label`: the running
+/// ones, or all of them with `all`.
+pub fn containers(label: &str, all: bool) -> Vec<String> {
+    let mut args = vec!["ps", "-q", "--no-trunc", "--filter"];
+    let filter = format!("label={label}");
+    args.push(&filter);
+    if all {
+        args.push("-a");
+    }
+    let output = Command::new("docker").args(&args).output().unwrap();
+    assert!(output.status.success(), "docker {args:?}");
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
 /// Whether every tag of `tags` in `repository` names the manifest
 /// `digest`; the error lists where each tag points instead.
 pub fn tags_at(repository: &str, tags: &[&str], digest: &str) -> Result<(), String> {
