@@ -59,10 +59,8 @@ impl Fixture {
     fn transcript(&self, args: &[&str], streams: Streams) -> String {
         let run = Golden::at(&self.config()).args(args).run();
         let mut text = format!("$ golden {}\n", args.join(" "));
-        if matches!(streams, Streams::Stdout | Streams::Both) {
-            text.push_str(&run.stdout);
-        }
-        if matches!(streams, Streams::Stderr | Streams::Both) {
+        text.push_str(&run.stdout);
+        if matches!(streams, Streams::Both) {
             text.push_str(&run.stderr);
         }
         text.push_str(&format!("[exit {}]\n", run.code));
@@ -91,8 +89,9 @@ impl Fixture {
 
 #[derive(Clone, Copy)]
 enum Streams {
+    /// Stdout only (stderr holds progress and logs).
     Stdout,
-    Stderr,
+    /// Stdout, then stderr.
     Both,
 }
 

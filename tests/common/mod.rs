@@ -313,6 +313,7 @@ impl Running {
 
     /// Waits until its stderr says `text`; fails with what it said if it
     /// does not within `limit` or exits first.
+    #[track_caller]
     pub fn wait_for_stderr(&mut self, text: &str, limit: Duration) {
         let said = try_wait_until(limit, || {
             if self.stderr().contains(text) {
@@ -321,7 +322,7 @@ impl Running {
             let exited = self
                 .child
                 .as_mut()
-                .map_or(true, |child| child.try_wait().unwrap().is_some());
+                .is_none_or(|child| child.try_wait().unwrap().is_some());
             exited.then_some(false)
         });
         assert!(
@@ -414,9 +415,12 @@ pub fn try_wait_until<T>(limit: Duration, mut probe: impl FnMut() -> Option<T>) 
 }
 
 /// [`try_wait_until`] that fails the test, naming `what` it waited for.
+#[track_caller]
 pub fn wait_until<T>(what: &str, limit: Duration, probe: impl FnMut() -> Option<T>) -> T {
-    try_wait_until(limit, probe)
-        .unwrap_or_else(|| panic!("timed out after {}s waiting for {what}", limit.as_secs()))
+    match try_wait_until(limit, probe) {
+        Some(value) => value,
+        None => panic!("timed out after {}s waiting for {what}", limit.as_secs()),
+    }
 }
 
 /// The result of one golden run.
