@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{PrivateRegistry, Run, SEED};
+use common::{Golden, PrivateRegistry, SEED};
 
 /// A CA and a server certificate for 127.0.0.1, made with openssl.
 fn certificates(directory: &Path) {
@@ -152,19 +152,13 @@ fn tls_and_htpasswd_right_credentials_push_wrong_ones_fail_with_a_hint_and_none_
     std::fs::write(&config, format!("[registry]\nhost = \"{host}\"\nnamespace = \"golden\"\nretries = 0\n[images.base]\nversion = \"1.0\"\ncontext = \"base\"\n")).unwrap();
     let report = directory.path().join("report.json");
     let golden = |password: &str| {
-        Run::from(
-            Command::new(env!("CARGO_BIN_EXE_golden"))
-                .arg("-c")
-                .arg(&config)
-                .args(["-vv", "build", "--all", "--report"])
-                .arg(&report)
-                .env("GOLDEN_REGISTRY_USERNAME", "ci")
-                .env("GOLDEN_REGISTRY_PASSWORD", password)
-                .env("DOCKER_CONFIG", directory.path().join("no-docker-config"))
-                .env_remove("RUST_LOG")
-                .output()
-                .unwrap(),
-        )
+        Golden::at(&config)
+            .args(["-vv", "build", "--all", "--report"])
+            .args([&report])
+            .env("GOLDEN_REGISTRY_USERNAME", "ci")
+            .env("GOLDEN_REGISTRY_PASSWORD", password)
+            .env("DOCKER_CONFIG", directory.path().join("no-docker-config"))
+            .run()
     };
 
     let wrong = golden("not-the-password").expect(1);
@@ -258,23 +252,19 @@ fn an_htpasswd_registry_serves_eight_images_observed_at_once_with_env_or_docker_
     let config_path = directory.path().join("golden.toml");
     std::fs::write(&config_path, config).unwrap();
     let golden = |args: &[&str], environment: bool| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_golden"));
-        command
-            .arg("-c")
-            .arg(&config_path)
+        let golden = Golden::at(&config_path)
             .args(args)
-            .env_remove("RUST_LOG")
             .env_remove("GOLDEN_REGISTRY_USERNAME")
             .env_remove("GOLDEN_REGISTRY_PASSWORD");
         if environment {
-            command
+            golden
                 .env("GOLDEN_REGISTRY_USERNAME", "ci")
                 .env("GOLDEN_REGISTRY_PASSWORD", password)
-                .env("DOCKER_CONFIG", directory.path().join("no-docker-config"));
+                .env("DOCKER_CONFIG", directory.path().join("no-docker-config"))
         } else {
-            command.env("DOCKER_CONFIG", &docker_config);
+            golden.env("DOCKER_CONFIG", &docker_config)
         }
-        Run::from(command.output().unwrap())
+        .run()
     };
     let ids: Vec<String> = (0..IMAGES).map(|index| format!("image{index}")).collect();
 

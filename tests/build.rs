@@ -5,7 +5,7 @@
 mod common;
 
 use chrono::{DateTime, Utc};
-use common::{digest, entry, labels, tags, Stack};
+use common::{assert_floating, digest, entry, labels, tags, Stack};
 
 #[test]
 fn build_all_publishes_exact_and_floating_tags_with_every_label() {
@@ -18,35 +18,14 @@ fn build_all_publishes_exact_and_floating_tags_with_every_label() {
     let report = run.json();
 
     let base = stack.repository("base");
-    let base_digest = digest(&base, "1.0.0").expect("base 1.0.0 pushed");
-    for tag in ["1.0", "1", "latest"] {
-        assert_eq!(
-            digest(&base, tag).as_deref(),
-            Some(base_digest.as_str()),
-            "base:{tag}"
-        );
-    }
+    let base_digest = assert_floating(&base, "1.0.0", &["1.0", "1", "latest"]);
     assert_eq!(entry(&report, "base")["digest"], base_digest.as_str());
     assert_eq!(entry(&report, "base")["tag"], "1.0.0");
     assert_eq!(entry(&report, "base")["decision"], "built");
 
     let tools = stack.repository("tools");
-    let current = digest(&tools, "2.1.0").expect("tools 2.1.0 pushed");
-    let older = digest(&tools, "1.4.0").expect("tools 1.4.0 pushed");
-    for tag in ["2.1", "2", "latest"] {
-        assert_eq!(
-            digest(&tools, tag).as_deref(),
-            Some(current.as_str()),
-            "tools:{tag}"
-        );
-    }
-    for tag in ["1.4", "1"] {
-        assert_eq!(
-            digest(&tools, tag).as_deref(),
-            Some(older.as_str()),
-            "tools:{tag}"
-        );
-    }
+    assert_floating(&tools, "2.1.0", &["2.1", "2", "latest"]);
+    assert_floating(&tools, "1.4.0", &["1.4", "1"]);
     assert_eq!(
         tags(&tools),
         vec!["1", "1.4", "1.4.0", "2", "2.1", "2.1.0", "latest"]
@@ -106,20 +85,13 @@ fn rebuild_takes_the_next_patch_moves_floating_tags_and_keeps_the_old_exact_tag(
         .golden(&["rebuild", "base", "--output", "json"])
         .expect(0);
     let report = run.json();
-    let second = digest(&base, "1.0.1").expect("1.0.1 pushed");
+    let second = assert_floating(&base, "1.0.1", &["1.0", "1", "latest"]);
     assert_ne!(first, second);
     assert_eq!(
         digest(&base, "1.0.0").as_deref(),
         Some(first.as_str()),
         "the old exact tag is immutable"
     );
-    for tag in ["1.0", "1", "latest"] {
-        assert_eq!(
-            digest(&base, tag).as_deref(),
-            Some(second.as_str()),
-            "base:{tag}"
-        );
-    }
     assert_eq!(entry(&report, "base")["reasons"][0]["kind"], "forced");
     assert_eq!(
         entry(&report, "base")["floating"],

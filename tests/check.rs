@@ -3,24 +3,20 @@
 //! continuations, lowercase `from`, digests, scratch, a stage named like an
 //! image), through the real binary; findings snapshotted.
 
-use std::process::Command;
+mod common;
+
+use std::path::Path;
+
+use common::Golden;
 
 fn check(config: &str, args: &[&str]) -> (i32, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_golden"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["-c", config, "check"])
+    let run = Golden::at(Path::new(config))
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .args(["check"])
         .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        output.stderr.is_empty() || output.status.code() == Some(2),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).to_string(),
-    )
+        .run();
+    assert!(run.stderr.is_empty() || run.code == 2, "{}", run.stderr);
+    (run.code, run.stdout)
 }
 
 const CONFIG: &str = "tests/fixtures/check/golden.toml";

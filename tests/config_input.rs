@@ -4,58 +4,20 @@
 
 mod common;
 
-use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use common::{labels, one_image_config, Run, REGISTRY};
+use common::{labels, one_image_config, Golden, Run, REGISTRY};
 
 const DOCKERFILE: &str = "FROM 127.0.0.1:5000/upstream/busybox:1.36\n";
 
 /// `golden -c CONFIG ARGS`, killed after a minute: a regression that opens
 /// a FIFO would otherwise hang the suite instead of failing it.
 fn golden(config: &Path, args: &[&str]) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_golden"))
-        .arg("-c")
-        .arg(config)
+    Golden::at(config)
         .args(args)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Read both pipes while waiting, so a long message cannot fill one.
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut text = Vec::new();
-            pipe.read_to_end(&mut text).unwrap();
-            String::from_utf8_lossy(&text).to_string()
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            panic!(
-                "golden {args:?} still ran after 60s\n--- stderr\n{}",
-                stderr.join().unwrap()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Run {
-        code: status.code().unwrap_or(-1),
-        stdout: stdout.join().unwrap(),
-        stderr: stderr.join().unwrap(),
-    }
+        .run_within(Duration::from_secs(60))
 }
 
 /// A registry namespace no other test uses.

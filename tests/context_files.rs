@@ -7,10 +7,10 @@ mod common;
 
 use std::io::Read;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use common::{digest, one_image_config, tags, Run, REGISTRY, SEED};
+use common::{digest, one_image_config, spawn_golden, tags, Golden, Run, REGISTRY, SEED};
 
 /// A registry namespace of this test's own.
 fn namespace(name: &str) -> String {
@@ -21,50 +21,8 @@ fn namespace(name: &str) -> String {
     format!("e2e-{name}-{}-{nanos}", std::process::id())
 }
 
-/// Starts `golden -c CONFIG ARGS` with its output going to files in the
-/// config's directory.
-fn spawn(config: &Path, args: &[&str]) -> Child {
-    let directory = config.parent().unwrap();
-    Command::new(env!("CARGO_BIN_EXE_golden"))
-        .arg("-c")
-        .arg(config)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(directory.join("stdout.log")).unwrap())
-        .stderr(std::fs::File::create(directory.join("stderr.log")).unwrap())
-        .spawn()
-        .unwrap()
-}
-
-/// Waits for `child` at most `limit`; kills it and fails the test after.
-fn finish_within(mut child: Child, config: &Path, limit: Duration) -> Run {
-    let directory = config.parent().unwrap();
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "golden still ran after {}s and was killed\n--- stderr\n{}",
-                limit.as_secs(),
-                std::fs::read_to_string(directory.join("stderr.log")).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    Run {
-        code: status.code().unwrap_or(-1),
-        stdout: std::fs::read_to_string(directory.join("stdout.log")).unwrap(),
-        stderr: std::fs::read_to_string(directory.join("stderr.log")).unwrap(),
-    }
-}
-
 fn run_within(config: &Path, args: &[&str], limit: Duration) -> Run {
-    finish_within(spawn(config, args), config, limit)
+    Golden::at(config).args(args).run_within(limit)
 }
 
 fn make(tool: &str, args: &[&str], path: &Path) {
@@ -162,21 +120,27 @@ fn a_dockerfile_starting_with_a_byte_order_mark_builds() {
     assert_eq!(tags(&repository), vec!["1", "1.0", "1.0.0", "latest"]);
 }
 
-/// A TCP server that accepts connections and never answers; the receiver
-/// gets a message on each accepted connection.
+/// A TCP server that reads what it is sent and never answers; the
+/// receiver gets a message each time a connection sent it a request.
 fn silent_server() -> (u16, std::sync::mpsc::Receiver<()>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let mut open = Vec::new();
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
-            let _ = sender.send(());
+            let sender = sender.clone();
             // Read what comes and never answer; keep the connection open.
-            let _ = stream.set_read_timeout(Some(Duration::from_millis(10)));
-            let _ = stream.read(&mut [0u8; 1024]);
-            open.push(stream);
+            std::thread::spawn(move || {
+                let mut buffer = [0u8; 1024];
+                let mut told = false;
+                while matches!(stream.read(&mut buffer), Ok(1..)) {
+                    if !told {
+                        told = true;
+                        let _ = sender.send(());
+                    }
+                }
+            });
         }
     });
     (port, receiver)
@@ -186,7 +150,7 @@ fn silent_server() -> (u16, std::sync::mpsc::Receiver<()>) {
 fn sigterm_while_a_registry_never_answers_stops_golden_at_once_and_frees_the_lock() {
     common::require_environment();
     let namespace = namespace("sigterm-observe");
-    let (port, accepted) = silent_server();
+    let (port, requested) = silent_server();
     let (_stuck, config) = one_image_config(
         REGISTRY,
         &namespace,
@@ -194,17 +158,13 @@ fn sigterm_while_a_registry_never_answers_stops_golden_at_once_and_frees_the_loc
         &format!("FROM 127.0.0.1:{port}/upstream/base:1\n"),
         "",
     );
-    let child = spawn(&config, &["build", "--all"]);
-    accepted
+    let child = spawn_golden(&config, &["build", "--all"]);
+    // The request arrived: golden now waits on an answer that never comes.
+    requested
         .recv_timeout(Duration::from_secs(60))
         .expect("golden never asked the upstream registry for the base");
-    std::thread::sleep(Duration::from_millis(300));
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let run = finish_within(child, &config, Duration::from_secs(10));
+    child.signal("TERM");
+    let run = child.finish_within(Duration::from_secs(10));
     assert_eq!(run.code, 143, "{}", run.stderr);
     assert!(
         run.stderr.contains(

@@ -3,10 +3,10 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use common::{digest, tags, PrivateRegistry, Run, SEED};
+use common::{tags, PrivateRegistry, SEED};
 
 #[test]
 fn a_registry_killed_mid_push_leaves_no_floating_tag_and_the_next_run_finishes_the_work() {
@@ -28,43 +28,23 @@ fn a_registry_killed_mid_push_leaves_no_floating_tag_and_the_next_run_finishes_t
             "docker {args:?}"
         );
     }
-    let (directory, config) = common::one_image_config(
+    let (_directory, config) = common::one_image_config(
         &host,
         "golden",
         "big",
         &format!("FROM {upstream}\nRUN head -c 314572800 /dev/urandom > /payload\n"),
         "retries = 1\n",
     );
-    let log = directory.path().join("run.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_golden"))
-        .arg("-c")
-        .arg(&config)
-        .args(["build", "--all", "--output", "json"])
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while !std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .contains("pushing")
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "never pushed:\n{}",
-            std::fs::read_to_string(&log).unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(300));
+    let mut child = common::spawn_golden(&config, &["build", "--all", "--output", "json"]);
+    child.wait_for_stderr("pushing", Duration::from_secs(120));
+    // Kill it once the registry holds part of the layer: mid-push.
+    common::wait_until(
+        "the registry to receive part of the layer",
+        Duration::from_secs(120),
+        || (registry.upload_bytes("golden/big") > 0).then_some(()),
+    );
     registry.kill();
-    let output = child.wait_with_output().unwrap();
-    let run = Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).to_string(),
-        stderr: std::fs::read_to_string(&log).unwrap(),
-    };
+    let run = child.finish();
     registry.resume();
     let repository = format!("{host}/golden/big");
     let after_failure = tags(&repository);
@@ -95,11 +75,5 @@ fn a_registry_killed_mid_push_leaves_no_floating_tag_and_the_next_run_finishes_t
         next.stdout
     );
     assert_eq!(tags(&repository), vec!["1", "1.0", "1.0.0", "latest"]);
-    let exact = digest(&repository, "1.0.0").unwrap();
-    for floating in ["1.0", "1", "latest"] {
-        assert_eq!(
-            digest(&repository, floating).as_deref(),
-            Some(exact.as_str())
-        );
-    }
+    common::assert_floating(&repository, "1.0.0", &["1.0", "1", "latest"]);
 }

@@ -6,7 +6,9 @@
 
 mod common;
 
-use common::{digest, entry, push_as, put_manifest, retag, tags, Stack};
+use std::time::Duration;
+
+use common::{assert_tags_at, digest, entry, push_as, put_manifest, retag, tags, Stack};
 
 fn has(tags: &[String], tag: &str) -> bool {
     tags.iter().any(|t| t == tag)
@@ -48,13 +50,7 @@ fn foreign_exact_tags_are_never_released_rolled_back_to_or_pruned() {
 
     // Before: the retagged 2.1.0 was promoted to 2.1, 2 and latest.
     stack.golden(&["build", "--all"]).expect(0);
-    for tag in ["2.1", "2", "latest"] {
-        assert_eq!(
-            digest(&tools, tag).as_deref(),
-            Some(release.as_str()),
-            "{tag}"
-        );
-    }
+    assert_tags_at(&tools, &["2.1", "2", "latest"], &release);
 
     // The build number still skips past every exact tag.
     let rebuilt = stack
@@ -154,13 +150,7 @@ fn a_floating_tag_someone_moved_is_put_back_registry_side() {
         run["totals"]["built"], 0,
         "a promotion is not a build: {run:#}"
     );
-    for tag in ["1.0", "1", "latest"] {
-        assert_eq!(
-            digest(&base, tag).as_deref(),
-            Some(release.as_str()),
-            "{tag}"
-        );
-    }
+    assert_tags_at(&base, &["1.0", "1", "latest"], &release);
     // Nothing was rebuilt: no new exact tag.
     assert!(!has(&tags(&base), "1.0.1"));
     let again = stack.golden(&["plan", "--output", "json"]).expect(0).json();
@@ -188,34 +178,18 @@ fn a_slow_run_never_moves_floating_tags_below_a_newer_golden_build() {
     );
     let slow_config = stack.path().join("golden-proxy.toml");
     std::fs::write(&slow_config, config).unwrap();
-    let slow = std::process::Command::new(env!("CARGO_BIN_EXE_golden"))
-        .arg("-c")
-        .arg(&slow_config)
-        .args(["rebuild", "tools"])
-        .env_remove("RUST_LOG")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let slow = common::spawn_golden(&slow_config, &["rebuild", "tools"]);
     // The slow run has pushed its exact tag and waits on its re-read.
-    let started = std::time::Instant::now();
-    while !has(&tags(&tools), "2.1.1") {
-        assert!(
-            started.elapsed().as_secs() < 120,
-            "the slow run never pushed 2.1.1"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    common::wait_until(
+        "the slow run to push tools:2.1.1",
+        Duration::from_secs(120),
+        || has(&tags(&tools), "2.1.1").then_some(()),
+    );
     stack.golden(&["rebuild", "tools"]).expect(0);
     let newer = digest(&tools, "2.1.2").expect("the other run published 2.1.2");
-    let slow = common::Run::from(slow.wait_with_output().unwrap()).expect(0);
-    for tag in ["2.1", "2", "latest"] {
-        assert_eq!(
-            digest(&tools, tag).as_deref(),
-            Some(newer.as_str()),
-            "{tag}\n{}",
-            slow.stderr
-        );
+    let slow = slow.finish().expect(0);
+    if let Err(error) = common::tags_at(&tools, &["2.1", "2", "latest"], &newer) {
+        panic!("{error}\n--- the slow run's stderr\n{}", slow.stderr);
     }
     assert!(
         slow.stderr.contains(
@@ -230,9 +204,10 @@ fn a_slow_run_never_moves_floating_tags_below_a_newer_golden_build() {
 /// either spelling waits for (here: refuses, exit 4) a run through the other.
 #[test]
 fn two_spellings_of_one_registry_share_one_lock() {
+    let namespace = format!("e2e-lock-spelling-{}", std::process::id());
     let (directory, config) = common::one_image_config(
         common::REGISTRY,
-        &format!("e2e-lock-spelling-{}", std::process::id()),
+        &namespace,
         "slow",
         &format!("FROM {}\n", common::SEED),
         "",
@@ -246,27 +221,21 @@ fn two_spellings_of_one_registry_share_one_lock() {
         text.replace("host = \"127.0.0.1:5000\"", "host = \"localhost:5000\""),
     )
     .unwrap();
-    let first = std::process::Command::new(env!("CARGO_BIN_EXE_golden"))
-        .arg("-c")
-        .arg(&config)
-        .args(["build", "--all"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_secs(3));
+    let first = common::spawn_golden(&config, &["build", "--all"]);
+    // Its smoke test runs in the engine: the first run holds the lock.
+    let image = format!("{}/{namespace}/slow:1.0.0", common::REGISTRY);
+    common::wait_until(
+        "the engine to run the first run's smoke test",
+        Duration::from_secs(120),
+        || common::containers(&format!("io.golden.smoke-test={image}"), false).pop(),
+    );
     let second = common::golden_at(&other, &["build", "--all"]).expect(4);
     assert!(
         second.stderr.contains("another golden run"),
         "{}",
         second.stderr
     );
-    let first = first.wait_with_output().unwrap();
-    assert!(
-        first.status.success(),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
+    first.finish().expect(0);
 }
 
 /// Label text is somebody else's input: `ls` and `inspect` never send its

@@ -137,20 +137,18 @@ fn start_engine(directory: &Path) -> Engine {
         .spawn()
         .expect("dockerd is installed (scripts/env)");
     let engine = Engine { child, host };
-    let started = std::time::Instant::now();
-    while started.elapsed().as_secs() < 60 {
-        if remote_docker(directory, &engine.host, &["info"])
+    let up = common::try_wait_until(std::time::Duration::from_secs(60), || {
+        remote_docker(directory, &engine.host, &["info"])
             .status
             .success()
-        {
-            return engine;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(250));
-    }
-    panic!(
-        "the second dockerd did not come up:\n{}",
+            .then_some(())
+    });
+    assert!(
+        up.is_some(),
+        "the second dockerd did not answer `docker info` within 60s:\n{}",
         std::fs::read_to_string(directory.join("dockerd.log")).unwrap_or_default()
     );
+    engine
 }
 
 fn remote_docker(directory: &Path, host: &str, args: &[&str]) -> std::process::Output {
@@ -168,16 +166,12 @@ fn remote_docker(directory: &Path, host: &str, args: &[&str]) -> std::process::O
 }
 
 fn golden_with(config: &Path, args: &[&str], env: &[(&str, &str)]) -> common::Run {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_golden"));
-    command
-        .arg("-c")
-        .arg(config)
-        .args(args)
-        .env_remove("RUST_LOG");
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    common::Run::from(command.output().unwrap())
+    env.iter()
+        .fold(
+            common::Golden::at(config).args(args),
+            |golden, (key, value)| golden.env(key, value),
+        )
+        .run()
 }
 
 #[test]

@@ -4,60 +4,13 @@
 
 mod common;
 
-use std::io::Read;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use common::{digest, golden_at, one_image_config, tags, Run, Stack, REGISTRY, SEED};
-
-/// Starts `golden ARGS` in the background with stderr in a file.
-fn spawn(stack: &Stack, args: &[&str], log: &str) -> (Child, std::path::PathBuf) {
-    let path = stack.path().join(log);
-    let child = Command::new(env!("CARGO_BIN_EXE_golden"))
-        .arg("-c")
-        .arg(stack.config())
-        .args(args)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&path).unwrap())
-        .spawn()
-        .unwrap();
-    (child, path)
-}
-
-fn wait_for_text(path: &std::path::Path, text: &str) {
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(60) {
-        if std::fs::read_to_string(path)
-            .unwrap_or_default()
-            .contains(text)
-        {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!(
-        "`{text}` never appeared in {}:\n{}",
-        path.display(),
-        std::fs::read_to_string(path).unwrap_or_default()
-    );
-}
-
-fn finish(mut child: Child, log: &std::path::Path) -> Run {
-    let status = child.wait().unwrap();
-    let mut stdout = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    Run {
-        code: status.code().unwrap_or(-1),
-        stdout,
-        stderr: std::fs::read_to_string(log).unwrap_or_default(),
-    }
-}
+use common::{
+    assert_floating, containers, digest, golden_at, one_image_config, spawn_golden, tags,
+    wait_until, Stack, REGISTRY, SEED,
+};
 
 fn slow_base(stack: &Stack) {
     stack.write(
@@ -70,8 +23,8 @@ fn slow_base(stack: &Stack) {
 fn a_second_run_of_the_same_config_waits_or_exits_4() {
     let stack = Stack::new("lock");
     slow_base(&stack);
-    let (first, log) = spawn(&stack, &["build", "--all"], "first.log");
-    wait_for_text(&log, "building");
+    let mut first = stack.spawn_golden(&["build", "--all"]);
+    first.wait_for_stderr("building", Duration::from_secs(60));
     let second = stack.golden(&["build", "--all"]).expect(4);
     assert!(
         second.stderr.contains("another golden run"),
@@ -87,7 +40,7 @@ fn a_second_run_of_the_same_config_waits_or_exits_4() {
         "the waiting run sees the first run's work:\n{}",
         waiting.stdout
     );
-    let first = finish(first, &log);
+    let first = first.finish();
     assert_eq!(first.code, 0, "{}", first.stderr);
     assert_eq!(
         tags(&stack.repository("base")),
@@ -100,18 +53,10 @@ fn a_second_run_of_the_same_config_waits_or_exits_4() {
 fn sigterm_lets_the_image_in_flight_finish_and_starts_nothing_new() {
     let stack = Stack::new("sigterm");
     slow_base(&stack);
-    let (child, log) = spawn(
-        &stack,
-        &["build", "--all", "--jobs", "1", "--output", "json"],
-        "run.log",
-    );
-    wait_for_text(&log, "building");
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let run = finish(child, &log);
+    let mut child = stack.spawn_golden(&["build", "--all", "--jobs", "1", "--output", "json"]);
+    child.wait_for_stderr("building", Duration::from_secs(60));
+    child.signal("TERM");
+    let run = child.finish();
     assert_eq!(run.code, 143, "{}\n{}", run.stdout, run.stderr);
     let report = run.json();
     let images = report["images"].as_array().unwrap();
@@ -131,15 +76,8 @@ fn sigterm_lets_the_image_in_flight_finish_and_starts_nothing_new() {
         );
         assert_eq!(image["error"], "not started: stopped by SIGTERM; run again");
     }
-    let base = stack.repository("base");
-    let exact = digest(&base, "1.0.0").expect("the image in flight was pushed");
-    for tag in ["1.0", "1", "latest"] {
-        assert_eq!(
-            digest(&base, tag).as_deref(),
-            Some(exact.as_str()),
-            "its floating tags moved: {tag}"
-        );
-    }
+    // The image in flight was pushed and its floating tags moved.
+    assert_floating(&stack.repository("base"), "1.0.0", &["1.0", "1", "latest"]);
     assert!(
         tags(&stack.repository("runtime")).is_empty(),
         "nothing new was started"
@@ -149,34 +87,13 @@ fn sigterm_lets_the_image_in_flight_finish_and_starts_nothing_new() {
     assert!(digest(&stack.repository("runtime"), "3.0.0").is_some());
 }
 
-/// The ids of the containers (running or not) with label `label`.
-fn containers(label: &str, all: bool) -> Vec<String> {
-    let mut args = vec!["ps", "-q", "--no-trunc", "--filter"];
-    let filter = format!("label={label}");
-    args.push(&filter);
-    if all {
-        args.push("-a");
-    }
-    let output = Command::new("docker").args(&args).output().unwrap();
-    assert!(output.status.success(), "docker {args:?}");
-    String::from_utf8_lossy(&output.stdout)
-        .split_whitespace()
-        .map(str::to_string)
-        .collect()
-}
-
-/// Kills a run and removes its smoke-test containers however the test ends.
+/// Removes a run's smoke-test containers however the test ends.
 struct Cleanup {
-    child: Option<Child>,
     label: String,
 }
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        if let Some(child) = self.child.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
         for id in containers(&self.label, true) {
             let _ = Command::new("docker").args(["rm", "-f", &id]).output();
         }
@@ -210,30 +127,15 @@ fn a_smoke_test_container_left_by_a_killed_run_is_removed_by_the_next_run_but_a_
         .unwrap();
     };
     with_test(r#"["sleep", "300"]"#);
-    let child = Command::new(env!("CARGO_BIN_EXE_golden"))
-        .arg("-c")
-        .arg(&config)
-        .args(["build", "--all"])
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut cleanup = Cleanup {
-        child: Some(child),
+    let _cleanup = Cleanup {
         label: label.clone(),
     };
-    let started = Instant::now();
-    let container = loop {
-        if let Some(id) = containers(&label, false).pop() {
-            break id;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "the smoke-test container never ran"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let mut child = spawn_golden(&config, &["build", "--all"]);
+    let container = wait_until(
+        "the engine to run the smoke-test container",
+        Duration::from_secs(120),
+        || containers(&label, false).pop(),
+    );
 
     // A run on another namespace while the first one is alive leaves the
     // first one's test container running.
@@ -257,10 +159,9 @@ fn a_smoke_test_container_left_by_a_killed_run_is_removed_by_the_next_run_but_a_
         "a live run's smoke test keeps running"
     );
 
-    let mut child = cleanup.child.take().unwrap();
-    child.kill().unwrap();
-    child.wait().unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    // kill -9: the run cannot clean up; the engine still runs its test
+    // (and the next run below names this very container as it removes it).
+    child.kill();
     assert_eq!(
         containers(&label, false),
         vec![container.clone()],

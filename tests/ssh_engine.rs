@@ -114,14 +114,14 @@ fn an_engine_over_ssh_builds_and_pushes() {
         .spawn()
         .expect("ssh-agent is installed (scripts/env)");
     cleanup.children.push(agent);
-    let started = std::time::Instant::now();
-    while !agent_socket.exists() || std::net::TcpStream::connect("127.0.0.1:22").is_err() {
-        assert!(
-            started.elapsed().as_secs() < 20,
-            "sshd or ssh-agent did not start"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    common::wait_until(
+        "sshd to listen on 127.0.0.1:22 and ssh-agent to make its socket",
+        std::time::Duration::from_secs(20),
+        || {
+            (agent_socket.exists() && std::net::TcpStream::connect("127.0.0.1:22").is_ok())
+                .then_some(())
+        },
+    );
     let added = Command::new("ssh-add")
         .arg("-q")
         .arg(dir.join("client"))
@@ -139,16 +139,10 @@ fn an_engine_over_ssh_builds_and_pushes() {
         "",
     );
     let golden = |engine: &str| {
-        common::Run::from(
-            Command::new(env!("CARGO_BIN_EXE_golden"))
-                .arg("-c")
-                .arg(&config)
-                .args(["--engine", engine, "build", "--all"])
-                .env("SSH_AUTH_SOCK", &agent_socket)
-                .env_remove("RUST_LOG")
-                .output()
-                .unwrap(),
-        )
+        common::Golden::at(&config)
+            .args(["--engine", engine, "build", "--all"])
+            .env("SSH_AUTH_SOCK", &agent_socket)
+            .run()
     };
     let run = golden("ssh://root@127.0.0.1");
     assert_eq!(

@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 
-use common::{PrivateRegistry, Run, SEED};
+use common::{Golden, PrivateRegistry, SEED};
 
 const SERVICE: &str = "golden-test-registry";
 const ISSUER: &str = "golden-test-token-issuer";
@@ -67,23 +67,18 @@ impl TokenServer {
             log,
             process,
         };
-        let started = std::time::Instant::now();
-        server.port = loop {
-            if let Some(port) = std::fs::read_to_string(&port_file)
-                .ok()
-                .and_then(|text| text.trim().parse().ok())
-            {
-                break port;
-            }
-            if let Ok(Some(status)) = server.process.try_wait() {
-                panic!("the token server exited: {status}");
-            }
-            assert!(
-                started.elapsed().as_secs() < 30,
-                "the token server did not start"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        };
+        server.port = common::wait_until(
+            "the token server to write its port",
+            std::time::Duration::from_secs(30),
+            || {
+                if let Ok(Some(status)) = server.process.try_wait() {
+                    panic!("the token server exited: {status}");
+                }
+                std::fs::read_to_string(&port_file)
+                    .ok()
+                    .and_then(|text| text.trim().parse().ok())
+            },
+        );
         server
     }
 
@@ -244,18 +239,12 @@ fn a_token_server_grants_golden_the_scopes_each_step_needs_and_a_reader_cannot_m
     let config_path = directory.path().join("golden.toml");
     std::fs::write(&config_path, config).unwrap();
     let golden = |user: &str, password: &str, args: &[&str]| {
-        Run::from(
-            Command::new(env!("CARGO_BIN_EXE_golden"))
-                .arg("-c")
-                .arg(&config_path)
-                .args(args)
-                .env("GOLDEN_REGISTRY_USERNAME", user)
-                .env("GOLDEN_REGISTRY_PASSWORD", password)
-                .env("DOCKER_CONFIG", directory.path().join("no-docker-config"))
-                .env_remove("RUST_LOG")
-                .output()
-                .unwrap(),
-        )
+        Golden::at(&config_path)
+            .args(args)
+            .env("GOLDEN_REGISTRY_USERNAME", user)
+            .env("GOLDEN_REGISTRY_PASSWORD", password)
+            .env("DOCKER_CONFIG", directory.path().join("no-docker-config"))
+            .run()
     };
     let ci = |args: &[&str]| golden("ci", CI_PASSWORD, args);
 

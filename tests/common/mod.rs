@@ -7,8 +7,9 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 pub const REGISTRY: &str = "127.0.0.1:5000";
 pub const SEED: &str = "127.0.0.1:5000/upstream/busybox:1.36";
@@ -163,16 +164,16 @@ impl Stack {
     }
 
     pub fn golden_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_golden"));
-        command
-            .arg("-c")
-            .arg(self.config())
-            .args(args)
-            .env_remove("RUST_LOG");
+        let mut golden = Golden::at(&self.config()).args(args);
         for (key, value) in env {
-            command.env(key, value);
+            golden = golden.env(key, value);
         }
-        Run::from(command.output().unwrap())
+        golden.run()
+    }
+
+    /// Starts `golden -c <stack>/golden.toml ARGS` in the background.
+    pub fn spawn_golden(&self, args: &[&str]) -> Running {
+        Golden::at(&self.config()).args(args).spawn()
     }
 }
 
@@ -209,15 +210,217 @@ pub fn prunable_config(host: &str, namespace: &str, step: &str) -> (tempfile::Te
 
 /// Runs `golden -c CONFIG ARGS`.
 pub fn golden_at(config: &Path, args: &[&str]) -> Run {
-    Run::from(
-        Command::new(env!("CARGO_BIN_EXE_golden"))
+    Golden::at(config).args(args).run()
+}
+
+/// Starts `golden -c CONFIG ARGS` in the background.
+pub fn spawn_golden(config: &Path, args: &[&str]) -> Running {
+    Golden::at(config).args(args).spawn()
+}
+
+/// How long a golden run may take before the test kills it and fails: a
+/// regression that hangs fails the suite instead of stalling it.
+pub const RUN_LIMIT: Duration = Duration::from_secs(600);
+
+/// One invocation of the real `golden` binary, the only place tests start
+/// it: `-c CONFIG`, no `RUST_LOG` from the caller's environment, stdin
+/// closed, and never waited on without a deadline.
+pub struct Golden {
+    command: Command,
+}
+
+impl Golden {
+    /// `golden -c CONFIG`.
+    pub fn at(config: &Path) -> Golden {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_golden"));
+        command
             .arg("-c")
             .arg(config)
-            .args(args)
             .env_remove("RUST_LOG")
-            .output()
-            .unwrap(),
-    )
+            .stdin(Stdio::null());
+        Golden { command }
+    }
+
+    pub fn args<S: AsRef<std::ffi::OsStr>>(mut self, args: impl IntoIterator<Item = S>) -> Golden {
+        self.command.args(args);
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Golden {
+        self.command.env(key, value);
+        self
+    }
+
+    pub fn env_remove(mut self, key: &str) -> Golden {
+        self.command.env_remove(key);
+        self
+    }
+
+    pub fn current_dir(mut self, directory: &Path) -> Golden {
+        self.command.current_dir(directory);
+        self
+    }
+
+    /// Runs to the end, at most [`RUN_LIMIT`].
+    pub fn run(self) -> Run {
+        self.run_within(RUN_LIMIT)
+    }
+
+    /// Runs to the end; kills it and fails the test after `limit`.
+    pub fn run_within(self, limit: Duration) -> Run {
+        self.spawn().finish_within(limit)
+    }
+
+    /// Starts it with stdout and stderr going to files of its own, so a
+    /// test can watch what it says while it runs.
+    pub fn spawn(mut self) -> Running {
+        let directory = tempfile::tempdir().unwrap();
+        let stdout = directory.path().join("stdout");
+        let stderr = directory.path().join("stderr");
+        let child = self
+            .command
+            .stdout(std::fs::File::create(&stdout).unwrap())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .expect("the golden binary starts");
+        Running {
+            child: Some(child),
+            stdout,
+            stderr,
+            _directory: directory,
+        }
+    }
+}
+
+/// A golden process running in the background; killed if the test ends
+/// before it does.
+pub struct Running {
+    child: Option<Child>,
+    stdout: PathBuf,
+    stderr: PathBuf,
+    _directory: tempfile::TempDir,
+}
+
+impl Running {
+    pub fn id(&self) -> u32 {
+        self.child.as_ref().expect("still running").id()
+    }
+
+    /// What it wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Waits until its stderr says `text`; fails with what it said if it
+    /// does not within `limit` or exits first.
+    #[track_caller]
+    pub fn wait_for_stderr(&mut self, text: &str, limit: Duration) {
+        let said = try_wait_until(limit, || {
+            if self.stderr().contains(text) {
+                return Some(true);
+            }
+            let exited = self
+                .child
+                .as_mut()
+                .is_none_or(|child| child.try_wait().unwrap().is_some());
+            exited.then_some(false)
+        });
+        assert!(
+            said == Some(true),
+            "golden never said `{text}` ({})\n--- stderr\n{}",
+            if said.is_none() {
+                format!("waited {}s", limit.as_secs())
+            } else {
+                "it exited".to_string()
+            },
+            self.stderr()
+        );
+    }
+
+    /// Sends `signal` (`TERM`, `INT`, ...) with kill(1).
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal} {}", self.id());
+    }
+
+    /// Kills it at once (SIGKILL, as a crash would) and reaps it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Waits for it to exit, at most [`RUN_LIMIT`].
+    pub fn finish(self) -> Run {
+        self.finish_within(RUN_LIMIT)
+    }
+
+    /// Waits for it to exit; kills it and fails the test with its stderr
+    /// after `limit`.
+    pub fn finish_within(mut self, limit: Duration) -> Run {
+        let mut child = self.child.take().expect("still running");
+        let id = child.id();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = sender.send(child.wait());
+        });
+        let status = match receiver.recv_timeout(limit) {
+            Ok(status) => status.unwrap(),
+            Err(_) => {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &id.to_string()])
+                    .status();
+                let _ = receiver.recv();
+                panic!(
+                    "golden still ran after {}s and was killed\n--- stderr\n{}",
+                    limit.as_secs(),
+                    self.stderr()
+                );
+            }
+        };
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout: std::fs::read_to_string(&self.stdout).unwrap(),
+            stderr: self.stderr(),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Polls `probe` (at 10 ms, backing off to 200 ms) until it returns
+/// `Some`, at most `limit`; `None` if it never did.
+pub fn try_wait_until<T>(limit: Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + limit;
+    let mut pause = Duration::from_millis(10);
+    loop {
+        if let Some(value) = probe() {
+            return Some(value);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
+        pause = (pause * 2).min(Duration::from_millis(200));
+    }
+}
+
+/// [`try_wait_until`] that fails the test, naming `what` it waited for.
+#[track_caller]
+pub fn wait_until<T>(what: &str, limit: Duration, probe: impl FnMut() -> Option<T>) -> T {
+    match try_wait_until(limit, probe) {
+        Some(value) => value,
+        None => panic!("timed out after {}s waiting for {what}", limit.as_secs()),
+    }
 }
 
 /// The result of one golden run.
@@ -298,6 +501,23 @@ pub fn docker(args: &[&str]) {
     );
 }
 
+/// Every file under `directory` (none if it does not exist).
+fn walkdir_files(directory: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(directory) else {
+        return Vec::new();
+    };
+    let mut files = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walkdir_files(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
 fn copy_tree(source: &Path, target: &Path, rewrite: &dyn Fn(&str) -> String) {
     for entry in std::fs::read_dir(source).unwrap() {
         let entry = entry.unwrap();
@@ -330,6 +550,65 @@ pub fn digest(repository: &str, tag: &str) -> Option<String> {
         Err(ureq::Error::Status(404, _)) => None,
         Err(error) => panic!("registry HEAD {repository}:{tag}: {error}"),
     }
+}
+
+/// The ids of the engine's containers with label `label`: the running
+/// ones, or all of them with `all`.
+pub fn containers(label: &str, all: bool) -> Vec<String> {
+    let mut args = vec!["ps", "-q", "--no-trunc", "--filter"];
+    let filter = format!("label={label}");
+    args.push(&filter);
+    if all {
+        args.push("-a");
+    }
+    let output = Command::new("docker").args(&args).output().unwrap();
+    assert!(output.status.success(), "docker {args:?}");
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Whether every tag of `tags` in `repository` names the manifest
+/// `digest`; the error lists where each tag points instead.
+pub fn tags_at(repository: &str, tags: &[&str], digest: &str) -> Result<(), String> {
+    let found: Vec<(&str, Option<String>)> = tags
+        .iter()
+        .map(|tag| (*tag, self::digest(repository, tag)))
+        .collect();
+    if found.iter().all(|(_, at)| at.as_deref() == Some(digest)) {
+        return Ok(());
+    }
+    let found: Vec<String> = found
+        .iter()
+        .map(|(tag, at)| format!("{tag} -> {}", at.as_deref().unwrap_or("(no such tag)")))
+        .collect();
+    Err(format!(
+        "tags {tags:?} of {repository} should name {digest}; found {}",
+        found.join(", ")
+    ))
+}
+
+/// Asserts every tag of `tags` in `repository` names `digest`.
+#[track_caller]
+pub fn assert_tags_at(repository: &str, tags: &[&str], digest: &str) {
+    if let Err(error) = tags_at(repository, tags, digest) {
+        panic!("{error}");
+    }
+}
+
+/// Asserts the exact tag `exact` of `repository` exists and each tag of
+/// `floating` names the same manifest; returns its digest.
+#[track_caller]
+pub fn assert_floating(repository: &str, exact: &str, floating: &[&str]) -> String {
+    let Some(at) = digest(repository, exact) else {
+        panic!(
+            "{repository}:{exact} does not exist; tags: {:?}",
+            tags(repository)
+        );
+    };
+    assert_tags_at(repository, floating, &at);
+    at
 }
 
 /// The manifest `repository:tag` as stored: its bytes and media type.
@@ -463,14 +742,33 @@ impl PrivateRegistry {
             .spawn()
             .expect("docker-registry is installed by scripts/env");
         self.process = Some(child);
-        let started = std::time::Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                started.elapsed().as_secs() < 30,
-                "the private registry did not start"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        let port = self.port;
+        wait_until(
+            &format!("the private registry to listen on port {port}"),
+            Duration::from_secs(30),
+            || {
+                std::net::TcpStream::connect(("127.0.0.1", port))
+                    .is_ok()
+                    .then_some(())
+            },
+        );
+    }
+
+    /// Bytes the registry has received so far in unfinished blob uploads
+    /// to `repository` (a path such as `golden/big`), read from its storage.
+    pub fn upload_bytes(&self, repository: &str) -> u64 {
+        let uploads = self
+            .directory
+            .path()
+            .join("data/docker/registry/v2/repositories")
+            .join(repository)
+            .join("_uploads");
+        walkdir_files(&uploads)
+            .iter()
+            .filter(|path| path.file_name().is_some_and(|name| name == "data"))
+            .filter_map(|path| std::fs::metadata(path).ok())
+            .map(|metadata| metadata.len())
+            .sum()
     }
 
     /// Restarts the registry on the same storage in read-only maintenance
