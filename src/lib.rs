@@ -26,6 +26,7 @@ pub mod labels;
 pub mod lock;
 pub mod observe;
 pub mod plan;
+pub mod platform;
 pub mod progress;
 pub mod project;
 pub mod provenance;
