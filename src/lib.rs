@@ -21,6 +21,7 @@ pub mod engine_address;
 pub mod execute;
 pub mod graph;
 pub mod history;
+pub mod index;
 pub mod inspect;
 pub mod labels;
 pub mod lock;
