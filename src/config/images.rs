@@ -82,6 +82,10 @@ impl Reader<'_> {
             .or_else(|| defaults.test.clone());
         let test_timeout = self.test_timeout(table, &section).or(defaults.test_timeout);
         let keep = self.retention(table, &section).or(defaults.keep);
+        let platforms = self
+            .platforms(table, &section)
+            .or_else(|| defaults.platforms.clone())
+            .unwrap_or_default();
         let mut build_args = defaults.build_args.clone();
         build_args.extend(self.strings(table, &section, "build_args"));
         let mut labels = defaults.labels.clone();
@@ -141,6 +145,7 @@ impl Reader<'_> {
                 timeout: test_timeout.unwrap_or(DEFAULT_TEST_TIMEOUT),
             }),
             keep,
+            platforms,
             span,
         })
     }

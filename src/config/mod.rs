@@ -73,6 +73,7 @@ const DEFAULT_KEYS: &[&str] = &[
     "test",
     "test_timeout",
     "retention",
+    "platforms",
 ];
 const RETENTION_KEYS: &[&str] = &["keep"];
 pub(crate) const CACHE_EXPECTED: &str = "\"auto\", \"always\" or \"never\"";
@@ -93,6 +94,7 @@ const IMAGE_KEYS: &[&str] = &[
     "test",
     "test_timeout",
     "retention",
+    "platforms",
 ];
 
 /// Why a configuration could not be loaded.
@@ -187,6 +189,9 @@ pub struct Image {
     /// `[retention] keep`: how many exact versions of the line `golden
     /// prune` keeps; `None` when neither the image nor `[defaults]` says.
     pub keep: Option<u32>,
+    /// The platforms to build, in the order written; empty builds for the
+    /// engine's own platform.
+    pub platforms: Vec<crate::platform::Platform>,
     /// Where `[images.<id>]` is written, for later diagnostics.
     pub span: Range<usize>,
 }
@@ -289,6 +294,7 @@ struct Defaults {
     test: Option<Vec<String>>,
     test_timeout: Option<Duration>,
     keep: Option<u32>,
+    platforms: Option<Vec<crate::platform::Platform>>,
     build_args: BTreeMap<String, String>,
     build_arg_spans: BTreeMap<String, Range<usize>>,
     labels: BTreeMap<String, String>,
@@ -661,6 +667,7 @@ impl<'a> Reader<'a> {
             test: self.test_command(table, section),
             test_timeout: self.test_timeout(table, section),
             keep: self.retention(table, section),
+            platforms: self.platforms(table, section),
             build_args_too_large: false,
             labels_too_large: false,
         };
@@ -860,6 +867,7 @@ const SCHEDULE_EXPECTED: &str =
 mod images;
 mod limits;
 mod notify;
+mod platforms;
 mod policy;
 
 pub use notify::{NotifyOn, NotifySettings, SecretUrl, WebhookSource};

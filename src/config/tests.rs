@@ -162,6 +162,13 @@ fn bad_configs() -> Vec<(&'static str, String)> {
         ("invalid_image_id", format!("{REGISTRY}[images.Base]\nversion = \"1.0\"\ncontext = \"images/base\"\n")),
         ("dockerfile_bad_from", format!("{REGISTRY}[images.bad]\nversion = \"1.0\"\ncontext = \"images/bad\"\n")),
         ("from_unconfigured_golden_line", format!("{REGISTRY}{IMAGE}[images.orphan]\nversion = \"1.0\"\ncontext = \"images/orphan\"\n")),
+        ("platforms_not_a_list", format!("{REGISTRY}{IMAGE}platforms = \"linux/amd64\"\n")),
+        ("platforms_empty", format!("{REGISTRY}{IMAGE}platforms = []\n")),
+        ("platform_uname_spelling", format!("{REGISTRY}{IMAGE}platforms = [\"linux/amd64\", \"linux/aarch64\"]\n")),
+        ("platform_unknown_os_in_defaults", format!("{REGISTRY}[defaults]\nplatforms = [\"linx/amd64\"]\n{IMAGE}")),
+        ("platform_unknown_variant", format!("{REGISTRY}{IMAGE}platforms = [\"linux/arm64/v7\"]\n")),
+        ("platform_listed_twice", format!("{REGISTRY}{IMAGE}platforms = [\"linux/arm64\", \"linux/amd64\", \"linux/arm64/v8\"]\n")),
+        ("platform_not_os_arch", format!("{REGISTRY}{IMAGE}platforms = [\"arm64\", \"linux/arm64/v8/extra\"]\n")),
         (
             "many_problems_at_once",
             "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\ninsecure = 1\n\n\
@@ -209,6 +216,37 @@ fn retention_comes_from_the_image_or_defaults() {
     assert_eq!((keep("base"), keep("app")), (Some(5), Some(2)));
     let project = load(&format!("{REGISTRY}{IMAGE}")).unwrap();
     assert_eq!(project.config.image("base").unwrap().keep, None);
+}
+
+#[test]
+fn platforms_come_from_the_image_or_defaults_and_keep_their_order() {
+    let text = format!(
+        "{REGISTRY}[defaults]\nplatforms = [\"linux/arm64/v8\", \"linux/amd64\"]\n\n{IMAGE}\n[images.app]\nversion = \"1.0\"\ncontext = \"images/app\"\nplatforms = [\"linux/arm/v7\"]\n"
+    );
+    let project = load(&text).unwrap_or_else(|e| panic!("{e}"));
+    let platforms = |id: &str| -> Vec<String> {
+        let image = project.config.image(id).unwrap();
+        image.platforms.iter().map(ToString::to_string).collect()
+    };
+    assert_eq!(platforms("base"), ["linux/arm64", "linux/amd64"]);
+    assert_eq!(platforms("app"), ["linux/arm/v7"]);
+    let project = load(&format!("{REGISTRY}{IMAGE}")).unwrap();
+    assert!(
+        project.config.image("base").unwrap().platforms.is_empty(),
+        "no `platforms`: the engine's own platform"
+    );
+}
+
+#[test]
+fn every_bad_platform_of_a_list_is_reported() {
+    let (_, text) = bad_configs()
+        .into_iter()
+        .find(|(name, _)| *name == "platform_not_os_arch")
+        .unwrap();
+    let Err(ConfigError::Invalid(problems)) = load(&text) else {
+        panic!("expected problems");
+    };
+    assert_eq!(problems.0.len(), 2, "{problems}");
 }
 
 #[test]
