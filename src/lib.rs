@@ -24,6 +24,7 @@ pub mod history;
 pub mod inspect;
 pub mod labels;
 pub mod lock;
+pub mod logging;
 pub mod observe;
 pub mod plan;
 pub mod progress;
