@@ -40,8 +40,9 @@ code{font-size:.9em}
 @media (max-width:700px){
 table,thead,tbody,tr,th,td{display:block}thead{display:none}
 tr{margin:0 0 .8rem;border:1px solid #ddd;border-radius:6px;background:#fff}
-td{border:none;padding:.25rem .6rem}
-td::before{content:attr(data-label);display:block;font-size:.75rem;color:#666;text-transform:uppercase}
+td{border:none;padding:.2rem .6rem;display:flex;flex-wrap:wrap;gap:0 .5rem}
+td::before{content:attr(data-label);flex:0 0 6.5rem;font-size:.8rem;color:#666}
+td .error{flex-basis:100%}
 }
 ";
 
