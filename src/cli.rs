@@ -45,6 +45,9 @@ pub struct Cli {
     /// The Docker Engine (unix://, tcp://, https://); over DOCKER_HOST, [engine] host and the docker context
     #[arg(long, global = true, value_name = "HOST")]
     engine: Option<String>,
+    /// Log lines on stderr as text, or one JSON object per line for log shippers
+    #[arg(long, global = true, value_enum, env = "GOLDEN_LOG_FORMAT", default_value_t = crate::logging::LogFormat::Text)]
+    log_format: crate::logging::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -85,6 +88,8 @@ enum Command {
         interval: std::time::Duration,
         #[command(flatten)]
         build: BuildOptions,
+        #[command(flatten)]
+        web: crate::daemon::web::WebOptions,
     },
     /// Show what the registry holds for one image line: floating tags and provenance
     Inspect {
@@ -260,7 +265,8 @@ impl Failure {
 /// Parses the arguments, runs the command and returns its exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let progress = init_output(cli.verbose, cli.quiet);
+    let daemon = matches!(cli.command, Command::Daemon { .. });
+    let progress = init_output(cli.verbose, cli.quiet, cli.log_format, daemon);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -292,33 +298,26 @@ pub fn main() -> ExitCode {
 }
 
 /// Sets up logging and picks how progress is shown: live lines on a
-/// terminal, timestamped lines otherwise, nothing with `--quiet`.
-fn init_output(verbose: u8, quiet: bool) -> Arc<dyn Progress> {
+/// terminal, timestamped lines otherwise (always for JSON logs and the
+/// daemon), nothing with `--quiet`.
+fn init_output(
+    verbose: u8,
+    quiet: bool,
+    format: crate::logging::LogFormat,
+    daemon: bool,
+) -> Arc<dyn Progress> {
     let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let color = terminal && std::env::var_os("NO_COLOR").is_none();
+    let live = terminal && verbose == 0 && format == crate::logging::LogFormat::Text;
     let progress: Arc<dyn Progress> = if quiet {
         Arc::new(Silent)
-    } else if terminal && verbose == 0 {
+    } else if live {
         Arc::new(Bars::new(color))
     } else {
         Arc::new(Lines)
     };
-    let default = match (quiet, verbose, terminal) {
-        (true, _, _) => "error",
-        // The live lines say what info logs would.
-        (false, 0, true) => "warn",
-        (false, 0, false) => "golden=info,golden::build=warn,golden::push=warn",
-        (false, 1, _) => "golden=debug,golden::build=info,golden::push=info",
-        _ => "golden=trace",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(color)
-        .try_init();
+    let default = crate::logging::default_filter(quiet, verbose, live && !daemon, daemon);
+    crate::logging::init(default, format, color);
     progress
 }
 
@@ -327,10 +326,17 @@ async fn run(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure> {
         .config
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_FILE));
-    if let Command::Daemon { interval, build } = &cli.command {
+    if let Command::Daemon {
+        interval,
+        build,
+        web,
+    } = &cli.command
+    {
         // Checked once up front so a broken config fails the start, not a tick.
         load(&path)?;
-        return Ok(crate::daemon::run(&path, *interval, build).await);
+        return crate::daemon::run(&path, *interval, build, web)
+            .await
+            .map_err(|error| Failure::new(Exit::Usage, error));
     }
     let mut project = load(&path)?;
     project.config.engine.flag_host = cli.engine.clone();
@@ -932,7 +938,12 @@ pub(crate) async fn build_once(
         .iter()
         .filter(|s| s.decision == Decision::Build)
         .count();
-    tracing::info!(due, images = steps.len(), "planned");
+    // Nothing due is said by the report (and the daemon's one tick line).
+    if due > 0 {
+        tracing::info!(due, images = steps.len(), "planned");
+    } else {
+        tracing::debug!(due, images = steps.len(), "planned");
+    }
     let runner = Runner {
         project,
         engine: &engine,

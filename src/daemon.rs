@@ -3,6 +3,14 @@
 //! edit takes effect without a restart, and a broken edit only skips ticks.
 //! On SIGTERM or SIGINT it starts nothing new, lets the image in flight
 //! finish (floating tags included) and exits 0; a second signal exits at once.
+//! With `--listen` it serves a status page, `/healthz` and `/metrics`
+//! (`web`); an idle tick logs one line (`log`).
+
+pub mod log;
+pub mod metrics;
+pub mod page;
+pub mod state;
+pub mod web;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -14,18 +22,30 @@ use tokio::sync::Notify;
 use crate::cli::{build_once, BuildOptions, Exit};
 use crate::execute::{render_chain, Stop};
 use crate::plan::Selection;
-use crate::progress::Lines;
 use crate::project::Project;
 use crate::report::Report;
 
-/// Runs until SIGTERM or SIGINT; returns the exit code (0).
-pub(crate) async fn run(path: &Path, interval: Duration, build: &BuildOptions) -> Exit {
+/// Runs until SIGTERM or SIGINT; returns the exit code (0), or the error
+/// of an address `--listen` cannot bind.
+pub(crate) async fn run(
+    path: &Path,
+    interval: Duration,
+    build: &BuildOptions,
+    options: &web::WebOptions,
+) -> anyhow::Result<Exit> {
     let stop = Stop::default();
     let wake = Arc::new(Notify::new());
+    let shared = Arc::new(web::Shared::new(interval, options.stall_after));
+    let server = match options.listen {
+        Some(address) => Some(web::Server::start(address, shared.clone()).await?),
+        None => None,
+    };
     crate::signals::listen(stop.clone(), wake.clone());
     tracing::info!(config = %path.display(), interval_seconds = interval.as_secs(), "daemon started");
     while !stop.requested() {
-        tick(path, &stop, build).await;
+        shared.tick_started();
+        let (result, report) = tick(path, &stop, build).await;
+        shared.tick_finished(result, report.as_ref());
         if stop.requested() {
             break;
         }
@@ -34,16 +54,24 @@ pub(crate) async fn run(path: &Path, interval: Duration, build: &BuildOptions) -
             _ = wake.notified() => {}
         }
     }
+    if let Some(server) = server {
+        server.stop().await;
+    }
     tracing::info!("daemon stopped");
-    Exit::Success
+    Ok(Exit::Success)
 }
 
-async fn tick(path: &Path, stop: &Stop, build: &BuildOptions) {
+/// One tick: how it ended, and the run's report when it decided images.
+async fn tick(
+    path: &Path,
+    stop: &Stop,
+    build: &BuildOptions,
+) -> (state::TickResult, Option<Report>) {
     let project = match Project::load(path) {
         Ok(project) => project,
         Err(error) => {
             tracing::error!("config not usable, skipping this tick:\n{error}");
-            return;
+            return (state::TickResult::ConfigInvalid(error.to_string()), None);
         }
     };
     let selection = Selection {
@@ -52,15 +80,32 @@ async fn tick(path: &Path, stop: &Stop, build: &BuildOptions) {
         cache: None,
     };
     let started = std::time::Instant::now();
-    match build_once(&project, &selection, None, stop, build, Arc::new(Lines)).await {
+    match build_once(
+        &project,
+        &selection,
+        None,
+        stop,
+        build,
+        Arc::new(log::Quiet),
+    )
+    .await
+    {
         Ok(report) => {
-            tracing::info!("{}", summary(&report));
+            let counts = state::Counts::of(&report);
+            if counts.idle() {
+                tracing::info!("{}", log::idle_line(&report, chrono::Utc::now()));
+            } else {
+                tracing::info!("{}", summary(&report));
+            }
             crate::notify::after_run(&project.config, &report).await;
+            (state::TickResult::Ran(counts), Some(report))
         }
         Err(failure) => {
-            tracing::error!("run failed: {}", render_chain(&failure.error));
+            let error = render_chain(&failure.error);
+            tracing::error!("run failed: {error}");
             let seconds = started.elapsed().as_secs_f64();
             crate::cli::notify_early_failure(&project, &failure, seconds).await;
+            (state::TickResult::RunFailed(error), None)
         }
     }
 }

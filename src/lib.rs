@@ -25,6 +25,7 @@ pub mod index;
 pub mod inspect;
 pub mod labels;
 pub mod lock;
+pub mod logging;
 pub mod name;
 pub mod notify;
 pub mod observation;

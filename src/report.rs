@@ -45,6 +45,9 @@ pub struct ImageReport {
     pub release: Option<String>,
     /// The line's builds a rollback withdrew.
     pub withdrawn: Vec<String>,
+    /// The floating tags found on `release` before this run (`floating`
+    /// says which moved in it).
+    pub floating_on_release: Vec<String>,
     /// The final FROM's reference (after ARG substitution) and what it
     /// resolves to now.
     pub upstream: Option<String>,
@@ -142,6 +145,18 @@ fn base_report(project: &Project, step: &Step) -> ImageReport {
             .last_build
             .as_ref()
             .map(|last| last.withdrawn.iter().map(ToString::to_string).collect())
+            .unwrap_or_default(),
+        floating_on_release: step
+            .last_build
+            .as_ref()
+            .map(|last| {
+                let release = last.release.as_ref().map(|(_, digest)| digest);
+                last.floating
+                    .iter()
+                    .filter(|tag| tag.digest.as_ref().is_some_and(|d| Some(d) == release))
+                    .map(|tag| tag.tag.to_string())
+                    .collect()
+            })
             .unwrap_or_default(),
         upstream: project
             .graph

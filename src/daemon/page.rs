@@ -1,0 +1,238 @@
+//! The daemon's status page (`/`): one row per line and the recent runs,
+//! rendered on the server as plain HTML that needs no JavaScript and
+//! reads on a phone (the table turns into cards on narrow screens).
+//!
+//! Pure. Everything from the config, the registry or an error is escaped.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+
+use super::state::{span, time, LineRow, RunRecord, State, TickResult};
+
+/// `text` safe inside HTML text and quoted attribute values.
+pub fn escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
+        match character {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            other => escaped.push(other),
+        }
+    }
+    escaped
+}
+
+const STYLE: &str = "
+body{font-family:system-ui,-apple-system,sans-serif;margin:0;padding:1rem;color:#1a1a1a;background:#fafafa;line-height:1.4}
+h1{font-size:1.4rem;margin:0 0 .5rem}h2{font-size:1.1rem;margin:1.5rem 0 .5rem}
+.health{padding:.6rem .8rem;border-radius:6px;margin:.5rem 0 1rem;white-space:pre-wrap;overflow-wrap:anywhere}
+.ok{background:#e6f4ea}.bad{background:#fce8e6}
+table{border-collapse:collapse;width:100%;background:#fff}
+th,td{text-align:left;padding:.4rem .5rem;border-bottom:1px solid #ddd;vertical-align:top;overflow-wrap:anywhere}
+th{background:#f0f0f0;font-weight:600}
+.result-built,.result-promoted,.result-ok{color:#0b6b2b;font-weight:600}.result-failed,.result-skipped{color:#b3261e;font-weight:600}
+.error{color:#b3261e;white-space:pre-wrap;font-size:.9em}
+code{font-size:.9em}
+@media (max-width:700px){
+table,thead,tbody,tr,th,td{display:block}thead{display:none}
+tr{margin:0 0 .8rem;border:1px solid #ddd;border-radius:6px;background:#fff}
+td{border:none;padding:.2rem .6rem;display:flex;flex-wrap:wrap;gap:0 .5rem}
+td::before{content:attr(data-label);flex:0 0 6.5rem;font-size:.8rem;color:#666}
+td .error{flex-basis:100%}
+}
+";
+
+/// The whole page for `state` at `now`.
+pub fn render(state: &State, health: &Result<String, String>, now: DateTime<Utc>) -> String {
+    let mut page = String::new();
+    page.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    page.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+    page.push_str("<title>golden daemon</title>\n<style>");
+    page.push_str(STYLE);
+    page.push_str("</style>\n</head>\n<body>\n<h1>golden daemon</h1>\n");
+    let _ = writeln!(
+        page,
+        "<p>Up since {} ({}), a tick every {}; page rendered {}.</p>",
+        escape(&time(state.started)),
+        escape(&span((now - state.started).to_std().unwrap_or_default())),
+        escape(&span(state.interval)),
+        escape(&time(now))
+    );
+    let (class, text) = match health {
+        Ok(text) => ("ok", text),
+        Err(text) => ("bad", text),
+    };
+    let _ = writeln!(
+        page,
+        "<div class=\"health {class}\" id=\"health\">{}</div>",
+        escape(text)
+    );
+    if let Some(since) = state.running_since {
+        let _ = writeln!(
+            page,
+            "<p>A tick is running since {}.</p>",
+            escape(&time(since))
+        );
+    }
+    page.push_str("<h2>Lines</h2>\n");
+    lines(&mut page, &state.lines, now);
+    page.push_str("<h2>Recent runs</h2>\n");
+    runs(&mut page, state.runs.iter());
+    page.push_str("</body>\n</html>\n");
+    page
+}
+
+fn lines(page: &mut String, rows: &[LineRow], now: DateTime<Utc>) {
+    if rows.is_empty() {
+        page.push_str("<p>No run has decided any line yet.</p>\n");
+        return;
+    }
+    page.push_str("<table id=\"lines\">\n<thead><tr><th>Image</th><th>Line</th><th>Release</th><th>Floating tags</th><th>Last build</th><th>Next due</th><th>Last result</th><th>Reasons</th></tr></thead>\n<tbody>\n");
+    for row in rows {
+        let dash = || "-".to_string();
+        let last_build = match (&row.last_build, row.last_built) {
+            (Some(version), Some(at)) => format!("{version} at {}", time(at)),
+            (Some(version), None) => version.clone(),
+            _ => dash(),
+        };
+        let next_due = row.next_due.map_or_else(dash, |due| {
+            let wait = (due - now).to_std().unwrap_or_default();
+            format!("{} (in {})", time(due), span(wait))
+        });
+        let reasons = if row.reasons.is_empty() {
+            dash()
+        } else {
+            row.reasons.join("; ")
+        };
+        let error = row
+            .error
+            .as_deref()
+            .map(|error| format!("<div class=\"error\">{}</div>", escape(error)))
+            .unwrap_or_default();
+        let result = row.result.name();
+        let _ = writeln!(
+            page,
+            "<tr><td data-label=\"Image\"><strong>{}</strong></td><td data-label=\"Line\"><code>{}:{}</code></td><td data-label=\"Release\">{}</td><td data-label=\"Floating tags\">{}</td><td data-label=\"Last build\">{}</td><td data-label=\"Next due\">{}</td><td data-label=\"Last result\" class=\"result-{result}\">{result}</td><td data-label=\"Reasons\">{}{error}</td></tr>",
+            escape(&row.id),
+            escape(&row.repository),
+            escape(&row.version),
+            escape(row.release.as_deref().unwrap_or("-")),
+            escape(&if row.floating.is_empty() { dash() } else { row.floating.join(", ") }),
+            escape(&last_build),
+            escape(&next_due),
+            escape(&reasons),
+        );
+    }
+    page.push_str("</tbody>\n</table>\n");
+}
+
+fn runs<'a>(page: &mut String, records: impl ExactSizeIterator<Item = &'a RunRecord>) {
+    if records.len() == 0 {
+        page.push_str("<p>No tick has finished yet.</p>\n");
+        return;
+    }
+    page.push_str("<table id=\"runs\">\n<thead><tr><th>Time</th><th>Built</th><th>Failed</th><th>Up to date</th><th>Duration</th><th>Result</th></tr></thead>\n<tbody>\n");
+    for record in records {
+        let seconds = (record.finished - record.started).num_milliseconds() as f64 / 1000.0;
+        let (built, failed, up_to_date, result) = match &record.result {
+            TickResult::Ran(counts) => (
+                counts.built.to_string(),
+                (counts.failed + counts.skipped).to_string(),
+                counts.up_to_date.to_string(),
+                if counts.failed + counts.skipped > 0 {
+                    ("failed", "images failed".to_string())
+                } else {
+                    ("ok", "ok".to_string())
+                },
+            ),
+            TickResult::ConfigInvalid(error) => {
+                let text = format!("config not usable: {error}");
+                ("-".into(), "-".into(), "-".into(), ("failed", text))
+            }
+            TickResult::RunFailed(error) => {
+                let text = format!("did not run: {error}");
+                ("-".into(), "-".into(), "-".into(), ("failed", text))
+            }
+        };
+        let (class, text) = result;
+        let _ = writeln!(
+            page,
+            "<tr><td data-label=\"Time\">{}</td><td data-label=\"Built\">{built}</td><td data-label=\"Failed\">{failed}</td><td data-label=\"Up to date\">{up_to_date}</td><td data-label=\"Duration\">{seconds:.1}s</td><td data-label=\"Result\" class=\"result-{class}\">{}</td></tr>",
+            escape(&time(record.started)),
+            escape(&text),
+        );
+    }
+    page.push_str("</tbody>\n</table>\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::state::{Counts, ImageResult};
+    use std::time::Duration;
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + seconds, 0).unwrap()
+    }
+
+    #[test]
+    fn escape_covers_markup_and_quotes() {
+        assert_eq!(
+            escape("<img src=x onerror='a'>&\"b\""),
+            "&lt;img src=x onerror=&#39;a&#39;&gt;&amp;&quot;b&quot;"
+        );
+    }
+
+    #[test]
+    fn hostile_ids_reasons_and_errors_are_escaped() {
+        let mut state = State::new(at(0), Duration::from_secs(60), Duration::from_secs(3600));
+        state.lines.push(LineRow {
+            id: "<script>alert(1)</script>".to_string(),
+            repository: "registry.local/golden/x".to_string(),
+            version: "1.0".to_string(),
+            release: Some("1.0.0".to_string()),
+            floating: vec!["1.0".to_string(), "latest".to_string()],
+            last_build: Some("1.0.0".to_string()),
+            last_built: Some(at(1)),
+            next_due: Some(at(3600 + 61)),
+            result: ImageResult::Failed,
+            reasons: vec!["base updated <b>".to_string()],
+            error: Some("registry said: <html>500</html>".to_string()),
+            build_seconds: None,
+            push_seconds: None,
+        });
+        state.runs.push_front(RunRecord {
+            started: at(1),
+            finished: at(3),
+            result: TickResult::RunFailed("lock held by \"<pid 7>\"".to_string()),
+        });
+        state.runs.push_front(RunRecord {
+            started: at(61),
+            finished: at(62),
+            result: TickResult::Ran(Counts {
+                up_to_date: 1,
+                ..Counts::default()
+            }),
+        });
+        let page = render(&state, &Err("config <broken>".to_string()), at(61));
+        for raw in ["<script>", "<b>", "<html>", "<pid 7>", "<broken>"] {
+            assert!(!page.contains(raw), "{raw} is not escaped:\n{page}");
+        }
+        for shown in [
+            "&lt;script&gt;alert(1)&lt;/script&gt;",
+            "1.0, latest",
+            "1.0.0 at 2027-01-15T08:00:01Z",
+            "(in 1h 0m)",
+            "registry said: &lt;html&gt;500&lt;/html&gt;",
+            "did not run: lock held by &quot;&lt;pid 7&gt;&quot;",
+            "name=\"viewport\"",
+        ] {
+            assert!(page.contains(shown), "no {shown} in\n{page}");
+        }
+        assert!(!page.contains("<script"), "no script at all");
+    }
+}

@@ -1,0 +1,424 @@
+//! What the daemon knows about itself between ticks: the last tick and how
+//! it ended, each line's row for the status page, the recent runs, and the
+//! health rule `/healthz` answers with.
+//!
+//! Pure: the loop hands it reports and times; it reads no clock and does
+//! no I/O.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::report::{ImageReport, Report};
+
+/// Runs kept for the status page.
+pub const RECENT_RUNS: usize = 20;
+
+/// How one tick ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TickResult {
+    /// The run happened; its images may still have failed.
+    Ran(Counts),
+    /// golden.toml could not be loaded; nothing was looked at.
+    ConfigInvalid(String),
+    /// The run stopped before deciding any image (engine or registry
+    /// unreachable, lock held).
+    RunFailed(String),
+}
+
+impl TickResult {
+    /// The `result` label of `golden_runs_total`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            TickResult::Ran(counts) if counts.failed + counts.skipped > 0 => "images_failed",
+            TickResult::Ran(_) => "ok",
+            TickResult::ConfigInvalid(_) => "config_invalid",
+            TickResult::RunFailed(_) => "run_failed",
+        }
+    }
+}
+
+/// The image counts of one run.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Counts {
+    pub built: usize,
+    pub promoted: usize,
+    pub up_to_date: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub seconds: f64,
+}
+
+impl Counts {
+    /// The counts of a run's report.
+    pub fn of(report: &Report) -> Counts {
+        let totals = &report.totals;
+        Counts {
+            built: totals.built,
+            promoted: totals.promoted,
+            up_to_date: totals.up_to_date,
+            failed: totals.failed,
+            skipped: totals.skipped,
+            seconds: totals.seconds,
+        }
+    }
+
+    /// Nothing was built, moved, failed or skipped.
+    pub fn idle(&self) -> bool {
+        self.built + self.promoted + self.failed + self.skipped == 0
+    }
+}
+
+/// One finished tick.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tick {
+    pub started: DateTime<Utc>,
+    pub finished: DateTime<Utc>,
+    pub result: TickResult,
+}
+
+/// What an image's report says after a run, for the page and the metrics.
+/// The one place that reads the report's decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageResult {
+    Built,
+    Promoted,
+    UpToDate,
+    Failed,
+    Skipped,
+}
+
+impl ImageResult {
+    /// The result of `image` in a run report.
+    pub fn of(image: &ImageReport) -> ImageResult {
+        match image.decision.as_str() {
+            "built" => ImageResult::Built,
+            "promoted" => ImageResult::Promoted,
+            "up-to-date" => ImageResult::UpToDate,
+            "skipped" => ImageResult::Skipped,
+            _ => ImageResult::Failed,
+        }
+    }
+
+    /// As the report spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ImageResult::Built => "built",
+            ImageResult::Promoted => "promoted",
+            ImageResult::UpToDate => "up-to-date",
+            ImageResult::Failed => "failed",
+            ImageResult::Skipped => "skipped",
+        }
+    }
+}
+
+/// A line as the status page shows it, from the last run that decided it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineRow {
+    pub id: String,
+    pub repository: String,
+    pub version: String,
+    /// The exact version the floating tags belong on.
+    pub release: Option<String>,
+    pub floating: Vec<String>,
+    /// The newest build of the line and when it was made.
+    pub last_build: Option<String>,
+    pub last_built: Option<DateTime<Utc>>,
+    pub next_due: Option<DateTime<Utc>>,
+    pub result: ImageResult,
+    pub reasons: Vec<String>,
+    pub error: Option<String>,
+    pub build_seconds: Option<f64>,
+    pub push_seconds: Option<f64>,
+}
+
+impl LineRow {
+    /// The row of `image` after a run that finished at `finished`.
+    pub fn of(image: &ImageReport, finished: DateTime<Utc>) -> LineRow {
+        let result = ImageResult::of(image);
+        let parse = |text: &Option<String>| {
+            text.as_deref()
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&Utc))
+        };
+        let built_now = result == ImageResult::Built;
+        let (release, floating) = match result {
+            ImageResult::Built | ImageResult::Promoted => {
+                (image.tag.clone(), image.floating.clone())
+            }
+            _ => (
+                image.release.clone().or_else(|| image.last_version.clone()),
+                image.floating_on_release.clone(),
+            ),
+        };
+        LineRow {
+            id: image.id.clone(),
+            repository: image.repository.clone(),
+            version: image.version.clone(),
+            release,
+            floating,
+            last_build: if built_now {
+                image.tag.clone()
+            } else {
+                image.last_version.clone()
+            },
+            last_built: if built_now {
+                Some(finished)
+            } else {
+                parse(&image.last_built)
+            },
+            next_due: parse(&image.next_due),
+            result,
+            reasons: image.reasons.iter().map(ToString::to_string).collect(),
+            error: image.error.clone(),
+            build_seconds: image.build_seconds,
+            push_seconds: image.push_seconds,
+        }
+    }
+}
+
+/// One entry of the recent-runs list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRecord {
+    pub started: DateTime<Utc>,
+    pub finished: DateTime<Utc>,
+    pub result: TickResult,
+}
+
+/// Everything the endpoints show.
+#[derive(Debug, Clone)]
+pub struct State {
+    pub started: DateTime<Utc>,
+    pub interval: Duration,
+    /// A tick running this long means the loop is stuck.
+    pub stall_after: Duration,
+    /// When the tick in progress started.
+    pub running_since: Option<DateTime<Utc>>,
+    pub last: Option<Tick>,
+    pub lines: Vec<LineRow>,
+    /// Newest first, at most [`RECENT_RUNS`].
+    pub runs: VecDeque<RunRecord>,
+}
+
+impl State {
+    /// A daemon that started at `started` and has not ticked yet.
+    pub fn new(started: DateTime<Utc>, interval: Duration, stall_after: Duration) -> State {
+        State {
+            started,
+            interval,
+            stall_after,
+            running_since: None,
+            last: None,
+            lines: Vec::new(),
+            runs: VecDeque::new(),
+        }
+    }
+
+    /// A tick started at `at`.
+    pub fn tick_started(&mut self, at: DateTime<Utc>) {
+        self.running_since = Some(at);
+    }
+
+    /// The tick that started last finished at `at` with `result`; the
+    /// lines are replaced when the run decided images (`report`).
+    pub fn tick_finished(
+        &mut self,
+        at: DateTime<Utc>,
+        result: TickResult,
+        report: Option<&Report>,
+    ) {
+        let started = self.running_since.take().unwrap_or(at);
+        if let Some(report) = report {
+            self.lines = report
+                .images
+                .iter()
+                .map(|image| LineRow::of(image, at))
+                .collect();
+        }
+        self.runs.push_front(RunRecord {
+            started,
+            finished: at,
+            result: result.clone(),
+        });
+        self.runs.truncate(RECENT_RUNS);
+        self.last = Some(Tick {
+            started,
+            finished: at,
+            result,
+        });
+    }
+
+    /// `Ok(why it is healthy)` while the loop runs and its last tick ran;
+    /// `Err(the reason)` otherwise.
+    pub fn health(&self, now: DateTime<Utc>) -> Result<String, String> {
+        if let Some(since) = self.running_since {
+            let running = elapsed(since, now);
+            if running > self.stall_after {
+                return Err(format!(
+                    "stalled: the tick that started at {} has been running for {} (limit --stall-after {})",
+                    time(since),
+                    span(running),
+                    span(self.stall_after)
+                ));
+            }
+        }
+        let Some(last) = &self.last else {
+            return Err(format!(
+                "starting: the first tick has not finished (started {} ago)",
+                span(elapsed(self.started, now))
+            ));
+        };
+        // The loop sleeps one interval between ticks; three without a new
+        // one means it is not ticking.
+        let quiet = elapsed(last.finished, now);
+        if self.running_since.is_none() && quiet > self.interval * 3 + Duration::from_secs(10) {
+            return Err(format!(
+                "stalled: no tick since {} ({} ago, the interval is {})",
+                time(last.finished),
+                span(quiet),
+                span(self.interval)
+            ));
+        }
+        match &last.result {
+            TickResult::Ran(counts) => Ok(format!(
+                "ok: last tick finished at {}: {} built, {} up to date, {} failed, {} skipped",
+                time(last.finished),
+                counts.built,
+                counts.up_to_date,
+                counts.failed,
+                counts.skipped
+            )),
+            TickResult::ConfigInvalid(error) => Err(format!(
+                "config not usable at the tick of {}:\n{error}",
+                time(last.finished)
+            )),
+            TickResult::RunFailed(error) => Err(format!(
+                "the last tick failed to run at {}: {error}",
+                time(last.finished)
+            )),
+        }
+    }
+}
+
+fn elapsed(since: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
+    (now - since).to_std().unwrap_or_default()
+}
+
+/// RFC 3339 in UTC, to the second.
+pub fn time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// A duration for people: `45s`, `12m 5s`, `3h 20m`, `6d 23h`.
+pub fn span(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    let (days, hours, minutes) = (seconds / 86_400, seconds / 3600 % 24, seconds / 60 % 60);
+    match seconds {
+        0..60 => format!("{seconds}s"),
+        60..3600 => format!("{minutes}m {}s", seconds % 60),
+        3600..86_400 => format!("{hours}h {minutes}m"),
+        _ => format!("{days}d {hours}h"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + seconds, 0).unwrap()
+    }
+
+    fn state() -> State {
+        State::new(at(0), Duration::from_secs(60), Duration::from_secs(3600))
+    }
+
+    fn ran() -> TickResult {
+        TickResult::Ran(Counts {
+            up_to_date: 3,
+            ..Counts::default()
+        })
+    }
+
+    #[test]
+    fn health_follows_the_last_tick_and_the_loop() {
+        let mut state = state();
+        let starting = state.health(at(5)).unwrap_err();
+        assert!(starting.starts_with("starting:"), "{starting}");
+
+        state.tick_started(at(1));
+        state.tick_finished(at(2), ran(), None);
+        assert!(state.health(at(30)).unwrap().starts_with("ok:"));
+        // A tick in progress keeps it healthy until --stall-after.
+        state.tick_started(at(62));
+        assert!(state.health(at(62 + 3599)).is_ok());
+        let stalled = state.health(at(62 + 3601)).unwrap_err();
+        assert!(stalled.contains("has been running for 1h 0m"), "{stalled}");
+
+        state.tick_finished(
+            at(70),
+            TickResult::ConfigInvalid("unknown key `x`".into()),
+            None,
+        );
+        let broken = state.health(at(71)).unwrap_err();
+        assert!(broken.starts_with("config not usable") && broken.contains("unknown key `x`"));
+
+        state.tick_started(at(130));
+        state.tick_finished(
+            at(131),
+            TickResult::RunFailed("registry unreachable".into()),
+            None,
+        );
+        assert!(state.health(at(132)).unwrap_err().contains("failed to run"));
+
+        state.tick_started(at(190));
+        state.tick_finished(at(191), ran(), None);
+        assert!(state.health(at(191 + 190)).is_ok());
+        let quiet = state.health(at(191 + 191)).unwrap_err();
+        assert!(quiet.starts_with("stalled: no tick since"), "{quiet}");
+    }
+
+    #[test]
+    fn recent_runs_keep_the_newest() {
+        let mut state = state();
+        for second in 0..(RECENT_RUNS as i64 + 5) {
+            state.tick_started(at(second * 60));
+            state.tick_finished(at(second * 60 + 1), ran(), None);
+        }
+        assert_eq!(state.runs.len(), RECENT_RUNS);
+        assert_eq!(
+            state.runs[0].finished,
+            at((RECENT_RUNS as i64 + 4) * 60 + 1)
+        );
+    }
+
+    #[test]
+    fn run_results_are_labelled() {
+        let failed = TickResult::Ran(Counts {
+            failed: 1,
+            ..Counts::default()
+        });
+        assert_eq!(failed.label(), "images_failed");
+        assert_eq!(ran().label(), "ok");
+        assert_eq!(TickResult::RunFailed(String::new()).label(), "run_failed");
+        assert_eq!(
+            TickResult::ConfigInvalid(String::new()).label(),
+            "config_invalid"
+        );
+    }
+
+    #[test]
+    fn spans_read_as_people_write_them() {
+        let cases = [
+            (0, "0s"),
+            (59, "59s"),
+            (61, "1m 1s"),
+            (3600, "1h 0m"),
+            (90_061, "1d 1h"),
+        ];
+        for (seconds, text) in cases {
+            assert_eq!(span(Duration::from_secs(seconds)), text);
+        }
+    }
+}

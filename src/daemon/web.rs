@@ -1,0 +1,189 @@
+//! The daemon's HTTP endpoints (`--listen ADDR`): `/` the status page,
+//! `/healthz` the health rule of [`State::health`], `/metrics` for
+//! Prometheus. Read-only: nothing served changes what the daemon does.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::extract::State as Extract;
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use chrono::{DateTime, Utc};
+
+use super::metrics::{Metrics, CONTENT_TYPE};
+use super::state::{State, TickResult};
+use crate::report::Report;
+
+/// The daemon's flags for its endpoints.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WebOptions {
+    /// Serve the status page, /healthz and /metrics on ADDR (HOST:PORT, or
+    /// PORT for 127.0.0.1:PORT; port 0 picks a free one)
+    #[arg(long, value_name = "ADDR", env = "GOLDEN_LISTEN", value_parser = parse_listen)]
+    pub listen: Option<SocketAddr>,
+    /// /healthz reports the loop stalled when one tick runs this long
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = crate::duration::parse_duration)]
+    pub stall_after: Duration,
+}
+
+/// `HOST:PORT` (IPv6 in brackets), or a bare `PORT` on the loopback.
+pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    let text = text.trim();
+    if let Ok(port) = text.parse::<u16>() {
+        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
+    }
+    if let Ok(address) = text.parse::<SocketAddr>() {
+        return Ok(address);
+    }
+    if let Some(port) = text.strip_prefix("localhost:") {
+        if let Ok(port) = port.parse::<u16>() {
+            return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
+        }
+    }
+    Err(format!(
+        "`{text}` is not an address to listen on; expected 127.0.0.1:9184, [::1]:9184, 0.0.0.0:9184 or a port"
+    ))
+}
+
+/// What the loop and the endpoints share.
+pub struct Shared {
+    state: Mutex<State>,
+    metrics: Metrics,
+}
+
+impl Shared {
+    /// A daemon started now with these settings.
+    pub fn new(interval: Duration, stall_after: Duration) -> Shared {
+        Shared {
+            state: Mutex::new(State::new(Utc::now(), interval, stall_after)),
+            metrics: Metrics::new(),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the plain data half
+        // written in a way the page cannot show.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A tick starts now.
+    pub fn tick_started(&self) {
+        self.state().tick_started(Utc::now());
+    }
+
+    /// The tick finished now with `result`; `report` when it decided images.
+    pub fn tick_finished(&self, result: TickResult, report: Option<&Report>) {
+        let now = Utc::now();
+        let mut state = self.state();
+        state.tick_finished(now, result.clone(), report);
+        self.metrics.record(now, &result, report, &state.lines);
+    }
+
+    /// The health now.
+    pub fn health(&self) -> Result<String, String> {
+        self.state().health(Utc::now())
+    }
+}
+
+/// The running HTTP server.
+pub struct Server {
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    /// Binds `address` and serves; an address that cannot be bound is an
+    /// error at start.
+    pub async fn start(address: SocketAddr, shared: Arc<Shared>) -> anyhow::Result<Server> {
+        let listener = tokio::net::TcpListener::bind(address).await.map_err(|error| {
+            anyhow::Error::new(error).context(format!(
+                "failed to listen on `{address}`\nhint: pick a free port with --listen, or 0 for any"
+            ))
+        })?;
+        let bound = listener.local_addr()?;
+        if !bound.ip().is_loopback() {
+            tracing::warn!(
+                "the status page and /metrics on {bound} are reachable from other machines; they have no authentication"
+            );
+        }
+        tracing::info!("serving status on http://{bound}/ (/healthz, /metrics)");
+        let router = Router::new()
+            .route("/", get(page))
+            .route("/healthz", get(healthz))
+            .route("/metrics", get(metrics))
+            .with_state(shared);
+        let (shutdown, signal) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let serving = axum::serve(listener, router).with_graceful_shutdown(async {
+                let _ = signal.await;
+            });
+            if let Err(error) = serving.await {
+                tracing::error!("the status server stopped: {error}");
+            }
+        });
+        Ok(Server { shutdown, task })
+    }
+
+    /// Stops accepting and gives open requests a moment to finish.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.task).await;
+    }
+}
+
+async fn page(Extract(shared): Extract<Arc<Shared>>) -> Html<String> {
+    let now: DateTime<Utc> = Utc::now();
+    let state = shared.state();
+    let health = state.health(now);
+    Html(super::page::render(&state, &health, now))
+}
+
+async fn healthz(Extract(shared): Extract<Arc<Shared>>) -> Response {
+    let (status, text) = match shared.health() {
+        Ok(text) => (StatusCode::OK, text),
+        Err(text) => (StatusCode::SERVICE_UNAVAILABLE, text),
+    };
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        text + "\n",
+    )
+        .into_response()
+}
+
+async fn metrics(Extract(shared): Extract<Arc<Shared>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, CONTENT_TYPE)],
+        shared.metrics.encode(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_addresses_default_to_the_loopback() {
+        let cases = [
+            ("9184", Ok("127.0.0.1:9184")),
+            ("localhost:9184", Ok("127.0.0.1:9184")),
+            ("0.0.0.0:9184", Ok("0.0.0.0:9184")),
+            ("[::1]:0", Ok("[::1]:0")),
+            ("127.0.0.1", Err("is not an address")),
+            ("host:x", Err("is not an address")),
+        ];
+        for (text, expected) in cases {
+            match (parse_listen(text), expected) {
+                (Ok(address), Ok(want)) => assert_eq!(address.to_string(), want, "{text}"),
+                (Err(error), Err(want)) => assert!(error.contains(want), "{text}: {error}"),
+                (got, want) => panic!("{text}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+}
