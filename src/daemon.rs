@@ -11,21 +11,23 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::cli::{build_once, BuildOptions, Exit};
 use crate::execute::{render_chain, Stop};
+use crate::exit::Exit;
 use crate::plan::Selection;
 use crate::progress::Lines;
 use crate::project::Project;
 use crate::report::Report;
+use crate::run::{build_once, RunSettings};
+use crate::session::Session;
 
 /// Runs until SIGTERM or SIGINT; returns the exit code (0).
-pub(crate) async fn run(path: &Path, interval: Duration, build: &BuildOptions) -> Exit {
+pub async fn run(path: &Path, interval: Duration, settings: &RunSettings) -> Exit {
     let stop = Stop::default();
     let wake = Arc::new(Notify::new());
     crate::signals::listen(stop.clone(), wake.clone());
     tracing::info!(config = %path.display(), interval_seconds = interval.as_secs(), "daemon started");
     while !stop.requested() {
-        tick(path, &stop, build).await;
+        tick(path, &stop, settings).await;
         if stop.requested() {
             break;
         }
@@ -38,7 +40,7 @@ pub(crate) async fn run(path: &Path, interval: Duration, build: &BuildOptions) -
     Exit::Success
 }
 
-async fn tick(path: &Path, stop: &Stop, build: &BuildOptions) {
+async fn tick(path: &Path, stop: &Stop, settings: &RunSettings) {
     let project = match Project::load(path) {
         Ok(project) => project,
         Err(error) => {
@@ -51,7 +53,8 @@ async fn tick(path: &Path, stop: &Stop, build: &BuildOptions) {
         forced: BTreeSet::new(),
         cache: None,
     };
-    match build_once(&project, &selection, None, stop, build, Arc::new(Lines)).await {
+    let session = Session::from(project);
+    match build_once(&session, &selection, None, stop, settings, Arc::new(Lines)).await {
         Ok(report) => tracing::info!("{}", summary(&report)),
         Err(failure) => tracing::error!("run failed: {}", render_chain(&failure.error)),
     }

@@ -1,5 +1,73 @@
-//! The `golden` binary: everything happens in `golden::cli`.
+//! The `golden` binary: parses the arguments, sets up logging and the
+//! async runtime, runs the command (`golden::cli::commands`) and turns its
+//! result into the exit code (`golden::exit`).
 
-fn main() -> std::process::ExitCode {
-    golden::cli::main()
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use golden::cli::Cli;
+use golden::exit::Exit;
+use golden::progress::{Bars, Lines, Progress, Silent};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let progress = init_output(cli.verbose, cli.quiet);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            golden::output::stderr_line(&format!(
+                "error: failed to start the async runtime\nCaused by: {error}"
+            ));
+            return ExitCode::from(Exit::Usage.code());
+        }
+    };
+    let result = runtime.block_on(golden::cli::commands::run(cli, progress));
+    if matches!(&result, Err(failure) if failure.is_signal()) {
+        // A blocking task abandoned by the signal (hashing a large context)
+        // must not hold the exit up.
+        runtime.shutdown_background();
+    }
+    match result {
+        Ok(exit) => ExitCode::from(exit.code()),
+        Err(failure) => {
+            let text = failure.render();
+            golden::output::stderr_line(&golden::sanitize::terminal(text.trim_end()));
+            ExitCode::from(failure.exit.code())
+        }
+    }
+}
+
+/// Sets up logging and picks how progress is shown: live lines on a
+/// terminal, timestamped lines otherwise, nothing with `--quiet`.
+fn init_output(verbose: u8, quiet: bool) -> Arc<dyn Progress> {
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let color = terminal && std::env::var_os("NO_COLOR").is_none();
+    let progress: Arc<dyn Progress> = if quiet {
+        Arc::new(Silent)
+    } else if terminal && verbose == 0 {
+        Arc::new(Bars::new(color))
+    } else {
+        Arc::new(Lines)
+    };
+    let default = match (quiet, verbose, terminal) {
+        (true, _, _) => "error",
+        // The live lines say what info logs would.
+        (false, 0, true) => "warn",
+        (false, 0, false) => "golden=info,golden::build=warn,golden::push=warn",
+        (false, 1, _) => "golden=debug,golden::build=info,golden::push=info",
+        _ => "golden=trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(color)
+        .try_init();
+    progress
 }
