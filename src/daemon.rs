@@ -16,7 +16,7 @@ use crate::exit::Exit;
 use crate::plan::Selection;
 use crate::progress::Lines;
 use crate::project::Project;
-use crate::report::Report;
+use crate::report::{ImageDecision, Report};
 use crate::run::{build_once, RunSettings};
 use crate::session::Session;
 
@@ -65,18 +65,8 @@ pub fn summary(report: &Report) -> String {
     let built: Vec<String> = report
         .images
         .iter()
-        .filter(|image| image.decision == "built")
-        .map(|image| {
-            format!(
-                "{} {}",
-                image.id,
-                image
-                    .tag
-                    .as_deref()
-                    .and_then(|t| t.rsplit(':').next())
-                    .unwrap_or("?")
-            )
-        })
+        .filter(|image| image.decision == ImageDecision::Built)
+        .map(|image| format!("{} {}", image.id, image.tag.as_deref().unwrap_or("?")))
         .collect();
     let totals = &report.totals;
     format!(

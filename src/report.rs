@@ -19,8 +19,9 @@ pub struct ImageReport {
     pub repository: String,
     /// The line, `X.Y`.
     pub version: String,
-    /// Plan: `build`, `up-to-date` or `failed`; run: `built`, `up-to-date`, `failed` or `skipped`.
-    pub decision: String,
+    /// Plan: `build`, `promote`, `up-to-date` or `failed`; run: `built`,
+    /// `promoted`, `up-to-date`, `failed` or `skipped`.
+    pub decision: ImageDecision,
     pub reasons: Vec<Reason>,
     /// The exact tag pushed (`X.Y.N`, in `repository`), null when nothing was.
     pub tag: Option<String>,
@@ -57,6 +58,71 @@ pub struct ImageReport {
     /// For a build: whether it may use the engine's build cache (false:
     /// every step runs and the base is pulled); null when nothing is built.
     pub cache: Option<bool>,
+}
+
+/// What a plan decided for an image, or how a run ended it: the
+/// `decision` field of the report, serialized as the kebab-case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImageDecision {
+    /// Plan: it will be built.
+    Build,
+    /// Plan: only its floating tags move, to a build that exists.
+    Promote,
+    /// Plan and run: nothing to do.
+    UpToDate,
+    /// Plan and run: it could not be observed, built or pushed.
+    Failed,
+    /// Run: built and pushed.
+    Built,
+    /// Run: its floating tags moved to a build that existed.
+    Promoted,
+    /// Run: not started (a parent failed, `--fail-fast`, a signal).
+    Skipped,
+}
+
+impl ImageDecision {
+    /// The name in the report (`up-to-date`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ImageDecision::Build => "build",
+            ImageDecision::Promote => "promote",
+            ImageDecision::UpToDate => "up-to-date",
+            ImageDecision::Failed => "failed",
+            ImageDecision::Built => "built",
+            ImageDecision::Promoted => "promoted",
+            ImageDecision::Skipped => "skipped",
+        }
+    }
+}
+
+impl std::fmt::Display for ImageDecision {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.name())
+    }
+}
+
+impl From<Decision> for ImageDecision {
+    fn from(decision: Decision) -> ImageDecision {
+        match decision {
+            Decision::Build => ImageDecision::Build,
+            Decision::Promote => ImageDecision::Promote,
+            Decision::UpToDate => ImageDecision::UpToDate,
+            Decision::Failed => ImageDecision::Failed,
+        }
+    }
+}
+
+impl From<Status> for ImageDecision {
+    fn from(status: Status) -> ImageDecision {
+        match status {
+            Status::Built => ImageDecision::Built,
+            Status::Promoted => ImageDecision::Promoted,
+            Status::UpToDate => ImageDecision::UpToDate,
+            Status::Failed => ImageDecision::Failed,
+            Status::Skipped => ImageDecision::Skipped,
+        }
+    }
 }
 
 /// Counts for a run.
@@ -114,7 +180,7 @@ fn base_report(project: &Project, step: &Step) -> ImageReport {
         id: step.id.clone(),
         repository,
         version,
-        decision: String::new(),
+        decision: ImageDecision::UpToDate,
         reasons: step.reasons.clone(),
         tag: None,
         floating: Vec::new(),
@@ -153,31 +219,12 @@ fn base_report(project: &Project, step: &Step) -> ImageReport {
     }
 }
 
-fn decision_name(decision: Decision) -> &'static str {
-    match decision {
-        Decision::Build => "build",
-        Decision::Promote => "promote",
-        Decision::UpToDate => "up-to-date",
-        Decision::Failed => "failed",
-    }
-}
-
-fn status_name(status: Status) -> &'static str {
-    match status {
-        Status::Built => "built",
-        Status::Promoted => "promoted",
-        Status::UpToDate => "up-to-date",
-        Status::Failed => "failed",
-        Status::Skipped => "skipped",
-    }
-}
-
 /// The report of `golden plan`.
 pub fn plan_report(project: &Project, steps: &[Step], registry_requests: u64) -> Report {
     let images: Vec<ImageReport> = steps
         .iter()
         .map(|step| ImageReport {
-            decision: decision_name(step.decision).to_string(),
+            decision: step.decision.into(),
             ..base_report(project, step)
         })
         .collect();
@@ -239,7 +286,7 @@ pub fn run_report(
                 Status::Built | Status::Promoted | Status::Failed
             );
             ImageReport {
-                decision: status_name(outcome.status).to_string(),
+                decision: outcome.status.into(),
                 reasons: outcome.reasons.clone(),
                 tag: outcome.version.map(|version| version.to_string()),
                 floating: outcome.floating.clone(),
@@ -335,7 +382,7 @@ pub fn plan_text(report: &Report) -> String {
         };
         let decision = match image.cache {
             Some(false) => format!("{} (no cache)", image.decision),
-            _ => image.decision.clone(),
+            _ => image.decision.to_string(),
         };
         rows.push(vec![
             image.id.clone(),
@@ -356,7 +403,7 @@ pub fn plan_text(report: &Report) -> String {
     let due = report
         .images
         .iter()
-        .filter(|i| i.decision == "build")
+        .filter(|i| i.decision == ImageDecision::Build)
         .count();
     text.push_str(&format!(
         "\n{due} of {} image(s) due\n",
@@ -399,16 +446,12 @@ pub(crate) fn table(rows: &[Vec<String>]) -> String {
 pub fn run_text(report: &Report) -> String {
     let mut text = String::new();
     for image in &report.images {
-        let line = match image.decision.as_str() {
-            "built" => format!(
+        let line = match image.decision {
+            ImageDecision::Built => format!(
                 "built       {}  {}:{}  floating: {}  {}  {:.1}s\n            because: {}",
                 image.id,
                 image.repository,
-                image
-                    .tag
-                    .as_deref()
-                    .and_then(|t| t.rsplit(':').next())
-                    .unwrap_or("?"),
+                image.tag.as_deref().unwrap_or("?"),
                 if image.floating.is_empty() {
                     "none".to_string()
                 } else {
@@ -422,7 +465,7 @@ pub fn run_text(report: &Report) -> String {
                 image.seconds.unwrap_or_default(),
                 reasons_text(&image.reasons),
             ),
-            "up-to-date" => format!(
+            ImageDecision::UpToDate => format!(
                 "up-to-date  {}  {}{}{}",
                 image.id,
                 image
@@ -440,7 +483,7 @@ pub fn run_text(report: &Report) -> String {
                     .map(|d| format!("  next due {d}"))
                     .unwrap_or_default(),
             ),
-            "promoted" => format!(
+            ImageDecision::Promoted => format!(
                 "promoted    {}  {}:{}  floating: {}\n            because: {}",
                 image.id,
                 image.repository,
@@ -448,12 +491,12 @@ pub fn run_text(report: &Report) -> String {
                 image.floating.join(", "),
                 reasons_text(&image.reasons),
             ),
-            "skipped" => format!(
+            ImageDecision::Skipped => format!(
                 "skipped     {}  because: {}",
                 image.id,
                 reasons_text(&image.reasons)
             ),
-            _ => format!(
+            ImageDecision::Failed | ImageDecision::Build | ImageDecision::Promote => format!(
                 "failed      {}\n            {}",
                 image.id,
                 image

@@ -44,9 +44,8 @@ pub struct Outcome {
     pub id: String,
     pub status: Status,
     pub reasons: Vec<Reason>,
-    /// The exact version and tag pushed.
+    /// The exact version pushed (or promoted), in the image's repository.
     pub version: Option<Exact>,
-    pub tag: Option<String>,
     /// Floating tags moved to it.
     pub floating: Vec<String>,
     pub digest: Option<String>,
@@ -66,7 +65,6 @@ impl Outcome {
             status,
             reasons: step.reasons.clone(),
             version: None,
-            tag: None,
             floating: Vec::new(),
             digest: None,
             build_seconds: None,
@@ -566,7 +564,6 @@ impl Runner<'_> {
         let lock = shared.lock_for(&job.repository_text);
         let _promotion = lock.lock().await;
         outcome.version = Some(version);
-        outcome.tag = Some(job.repository.with_tag(&version.to_string()).to_string());
         outcome.digest = Some(digest);
         self.promote(&job, version, shared, outcome).await
     }
@@ -769,7 +766,6 @@ impl Runner<'_> {
             .with_context(|| format!("failed to confirm `{exact}` after pushing"))?;
         match confirmed {
             Some(digest) if digest == pushed => {
-                outcome.tag = Some(exact.to_string());
                 outcome.digest = Some(digest.clone());
                 Ok(digest)
             }
