@@ -181,7 +181,7 @@ fn base_report(project: &Project, step: &Step) -> ImageReport {
         repository,
         version,
         decision: ImageDecision::UpToDate,
-        reasons: step.reasons.clone(),
+        reasons: step.reasons().to_vec(),
         tag: None,
         floating: Vec::new(),
         digest: None,
@@ -189,21 +189,16 @@ fn base_report(project: &Project, step: &Step) -> ImageReport {
         build_seconds: None,
         test_seconds: None,
         push_seconds: None,
-        error: step.error.clone(),
-        last_version: step
-            .last_build
-            .as_ref()
-            .map(|last| last.version.to_string()),
-        last_built: time(step.last_build.as_ref().and_then(|last| last.created)),
-        next_due: time(step.next_due),
+        error: step.error().map(str::to_string),
+        last_version: step.last_build().map(|last| last.version.to_string()),
+        last_built: time(step.last_build().and_then(|last| last.created)),
+        next_due: time(step.next_due()),
         release: step
-            .last_build
-            .as_ref()
+            .last_build()
             .and_then(|last| last.release.as_ref())
             .map(|(version, _)| version.to_string()),
         withdrawn: step
-            .last_build
-            .as_ref()
+            .last_build()
             .map(|last| last.withdrawn.iter().map(ToString::to_string).collect())
             .unwrap_or_default(),
         upstream: project
@@ -212,10 +207,13 @@ fn base_report(project: &Project, step: &Step) -> ImageReport {
             .get(&step.id)
             .and_then(|node| node.upstream.reference())
             .map(ToString::to_string),
-        upstream_digest: step.upstream_digest.clone(),
-        foreign: step.foreign.clone(),
+        upstream_digest: step.observed().and_then(|o| o.upstream_digest.clone()),
+        foreign: step
+            .observed()
+            .map(|o| o.foreign.clone())
+            .unwrap_or_default(),
         warnings: project.warnings.get(&step.id).cloned().unwrap_or_default(),
-        cache: step.cache,
+        cache: step.cache(),
     }
 }
 
@@ -224,7 +222,7 @@ pub fn plan_report(project: &Project, steps: &[Step], registry_requests: u64) ->
     let images: Vec<ImageReport> = steps
         .iter()
         .map(|step| ImageReport {
-            decision: step.decision.into(),
+            decision: step.decision().into(),
             ..base_report(project, step)
         })
         .collect();
@@ -233,16 +231,13 @@ pub fn plan_report(project: &Project, steps: &[Step], registry_requests: u64) ->
         promoted: 0,
         up_to_date: steps
             .iter()
-            .filter(|s| s.decision == Decision::UpToDate)
+            .filter(|s| s.decision() == Decision::UpToDate)
             .count(),
         failed: steps
             .iter()
-            .filter(|s| s.decision == Decision::Failed)
+            .filter(|s| s.decision() == Decision::Failed)
             .count(),
-        unreachable: steps
-            .iter()
-            .filter(|s| s.decision == Decision::Failed && s.unreachable)
-            .count(),
+        unreachable: steps.iter().filter(|s| s.unreachable()).count(),
         skipped: 0,
         seconds: 0.0,
         registry_requests,

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use crate::execute::{Runner, Stop};
 use crate::exit::{Exit, Failure};
 use crate::observe::observe;
-use crate::plan::{plan, Decision, Selection};
+use crate::plan::{plan, Selection};
 use crate::progress::Progress;
 use crate::registry::Registry;
 use crate::report::{run_report, Report};
@@ -72,10 +72,7 @@ pub async fn build_once(
         selection,
         now.unwrap_or_else(Utc::now),
     );
-    let due = steps
-        .iter()
-        .filter(|step| step.decision == Decision::Build)
-        .count();
+    let due = steps.iter().filter(|step| step.is_build()).count();
     tracing::info!(due, images = steps.len(), "planned");
     let runner = Runner {
         project,

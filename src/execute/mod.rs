@@ -63,7 +63,7 @@ impl Outcome {
         Outcome {
             id: step.id.clone(),
             status,
-            reasons: step.reasons.clone(),
+            reasons: step.reasons().to_vec(),
             version: None,
             floating: Vec::new(),
             digest: None,
@@ -71,8 +71,8 @@ impl Outcome {
             test_seconds: None,
             push_seconds: None,
             seconds: 0.0,
-            error: step.error.clone(),
-            unreachable: step.unreachable,
+            error: step.error().map(str::to_string),
+            unreachable: step.unreachable(),
         }
     }
 
@@ -262,7 +262,7 @@ impl Runner<'_> {
                     index += 1;
                     continue;
                 }
-                let decided = match step.decision {
+                let decided = match step.decision() {
                     Decision::UpToDate => Some(Outcome::new(step, Status::UpToDate)),
                     Decision::Failed => Some(Outcome::new(step, Status::Failed)),
                     Decision::Build | Decision::Promote => {
@@ -423,7 +423,7 @@ impl Runner<'_> {
         shared: &Shared,
     ) -> Outcome {
         let started = Instant::now();
-        let (mut outcome, result) = match step.decision {
+        let (mut outcome, result) = match step.decision() {
             Decision::Promote => {
                 let mut outcome = Outcome::new(step, Status::Promoted);
                 let result = self.promote_existing(step, shared, &mut outcome).await;
@@ -556,8 +556,7 @@ impl Runner<'_> {
         outcome: &mut Outcome,
     ) -> anyhow::Result<()> {
         let (version, digest) = step
-            .last_build
-            .as_ref()
+            .last_build()
             .and_then(|last| last.release.clone())
             .ok_or_else(|| anyhow!("`{}` has no build to promote", step.id))?;
         let job = self.prepare(step, None)?;
@@ -663,7 +662,7 @@ impl Runner<'_> {
             dockerfile_content,
             repository: Reference::parse(&repository_text)?,
             repository_text,
-            no_cache: step.cache == Some(false),
+            no_cache: step.cache() == Some(false),
         })
     }
 
