@@ -15,13 +15,16 @@ use crate::provenance::ForeignTag;
 /// One image in the report.
 #[derive(Debug, Clone, Serialize)]
 pub struct ImageReport {
+    /// The image id from golden.toml.
     pub id: String,
+    /// The repository its builds are pushed to (`host/namespace/name`).
     pub repository: String,
     /// The line, `X.Y`.
     pub version: String,
     /// Plan: `build`, `promote`, `up-to-date` or `failed`; run: `built`,
     /// `promoted`, `up-to-date`, `failed` or `skipped`.
     pub decision: ImageDecision,
+    /// Why it is (or was) built, promoted or skipped (`reasons[].kind`).
     pub reasons: Vec<Reason>,
     /// The exact tag pushed (`X.Y.N`, in `repository`), null when nothing was.
     pub tag: Option<String>,
@@ -31,9 +34,13 @@ pub struct ImageReport {
     pub digest: Option<String>,
     /// Wall time spent on this image.
     pub seconds: Option<f64>,
+    /// Time spent building.
     pub build_seconds: Option<f64>,
+    /// Time spent in the smoke test.
     pub test_seconds: Option<f64>,
+    /// Time spent pushing and moving tags.
     pub push_seconds: Option<f64>,
+    /// Why it failed or was not started, with its causes and hint.
     pub error: Option<String>,
     /// The newest exact version in the registry before this run.
     pub last_version: Option<String>,
@@ -49,6 +56,7 @@ pub struct ImageReport {
     /// The final FROM's reference (after ARG substitution) and what it
     /// resolves to now.
     pub upstream: Option<String>,
+    /// The digest `upstream` resolves to now.
     pub upstream_digest: Option<String>,
     /// Exact tags of the line that are not golden builds: never released,
     /// moved onto or deleted.
@@ -128,23 +136,31 @@ impl From<Status> for ImageDecision {
 /// Counts for a run.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Totals {
+    /// Images built and pushed.
     pub built: usize,
     /// Images whose floating tags moved to a build that already existed.
     pub promoted: usize,
+    /// Images with nothing to do.
     pub up_to_date: usize,
+    /// Images that failed.
     pub failed: usize,
     /// Of the failed, those that failed because the engine or a registry
     /// could not be reached.
     pub unreachable: usize,
+    /// Images not started (a parent failed, `--fail-fast`, a signal).
     pub skipped: usize,
+    /// Wall time of the run.
     pub seconds: f64,
+    /// HTTP requests made to registries.
     pub registry_requests: u64,
 }
 
 /// The whole document.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// Every selected image, in build order.
     pub images: Vec<ImageReport>,
+    /// The counts.
     pub totals: Totals,
     /// Why the run stopped before any image was decided (the lock, the
     /// engine or the registry); absent otherwise.
@@ -522,4 +538,29 @@ pub fn run_text(report: &Report) -> String {
         ));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ImageDecision;
+
+    /// The `decision` strings are a contract (SPEC section 4): each
+    /// variant serializes to exactly its old string, and `name` agrees.
+    #[test]
+    fn decisions_serialize_to_the_report_strings() {
+        let table = [
+            (ImageDecision::Build, "build"),
+            (ImageDecision::Promote, "promote"),
+            (ImageDecision::UpToDate, "up-to-date"),
+            (ImageDecision::Failed, "failed"),
+            (ImageDecision::Built, "built"),
+            (ImageDecision::Promoted, "promoted"),
+            (ImageDecision::Skipped, "skipped"),
+        ];
+        for (decision, expected) in table {
+            let json = serde_json::to_value(decision).unwrap_or_default();
+            assert_eq!(json, serde_json::json!(expected), "{decision:?}");
+            assert_eq!(decision.name(), expected, "{decision:?}");
+        }
+    }
 }
