@@ -3,6 +3,10 @@
 //! internal registry. A run observes the registry and the engine, plans
 //! (pure), then executes; the modules follow that split.
 
+// stdout and stderr are written by `output` only (print_stdout and
+// std::io::stdout are denied crate-wide in Cargo.toml and clippy.toml).
+#![deny(clippy::print_stderr)]
+
 pub mod build_args;
 pub mod cache;
 pub mod check;
@@ -33,6 +37,7 @@ pub mod project;
 pub mod provenance;
 pub mod reference;
 pub mod registry;
+#[deny(missing_docs)]
 pub mod report;
 pub mod revision;
 pub mod run;

@@ -2,6 +2,8 @@
 //! async runtime, runs the command (`golden::cli::commands`) and turns its
 //! result into the exit code (`golden::exit`).
 
+#![deny(clippy::print_stderr)]
+
 use std::process::ExitCode;
 use std::sync::Arc;
 

@@ -16,56 +16,85 @@ use crate::observe::{LastBuild, Observation, Observations};
 use crate::project::Project;
 use crate::provenance::ForeignTag;
 
-/// Why an image is built (or, for `parent-failed`, skipped).
+/// Why an image is built (or, for `parent-failed`, skipped): the
+/// `reasons[]` of the report (SPEC section 4), tagged by `kind`.
+#[deny(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Reason {
+    /// The line has no golden build in the registry.
     NeverBuilt,
+    /// The schedule fired after the last build was made.
     ScheduleFired {
+        /// When it fired.
         #[serde(serialize_with = "rfc3339")]
         at: DateTime<Utc>,
     },
+    /// The upstream base resolves to another digest than the last build
+    /// was made on.
     BaseUpdated {
+        /// The digest the last build was made on, null when it did not say.
         old: Option<String>,
+        /// The digest it resolves to now.
         new: String,
     },
+    /// The recipe (Dockerfile, context, build args, labels) hashes to
+    /// another key than the last build's.
     RecipeChanged {
+        /// The last build's recipe key, null when it did not record one.
         old: Option<String>,
+        /// The recipe key now.
         new: String,
         /// What changed, when the last build recorded its parts: the
         /// Dockerfile, `build arg NAME`, `label KEY`, a top-level entry.
         #[serde(skip_serializing_if = "Vec::is_empty", default)]
         changed: Vec<String>,
     },
+    /// A golden parent is built in this run.
     ParentRebuilt {
+        /// The parent's image id.
         parent: String,
     },
     /// The golden parent's floating tag this image is built FROM moves to
     /// another build of the parent in this run.
     ParentPromoted {
+        /// The parent's image id.
         parent: String,
+        /// The floating tag that moves.
         tag: String,
     },
+    /// The golden parent has a build newer than the one this image was
+    /// made on.
     ParentNewer {
+        /// The parent's image id.
         parent: String,
+        /// The parent digest the last build was made on.
         old: Option<String>,
+        /// The parent digest the FROM resolves to now.
         new: String,
     },
+    /// `golden rebuild` named it.
     Forced,
+    /// Skipped: a golden parent failed or was skipped in this run.
     ParentFailed {
+        /// The parent's image id.
         parent: String,
     },
     /// A signal (`SIGINT`, `SIGTERM`) stopped the run before this image
     /// started; only in run reports.
     Interrupted {
+        /// `SIGINT`, `SIGTERM` or `a stop request`.
         signal: String,
     },
     /// The release's floating tag `tag` points elsewhere (`old`, null when
     /// missing): a run died before promoting it, or someone moved it.
     /// Nothing is rebuilt; the tag is moved back registry-side.
     FloatingBehind {
+        /// The floating tag (`X.Y`, `X`, `latest`).
         tag: String,
+        /// The digest it points at, null when it is missing.
         old: Option<String>,
+        /// The release's digest, where it belongs.
         new: String,
     },
 }
@@ -135,12 +164,15 @@ pub fn short_digest(digest: &str) -> String {
 }
 
 /// What the plan decided for one image.
+#[deny(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Decision {
+    /// Due: built in this run.
     Build,
     /// Only move floating tags to the newest build, which exists.
     Promote,
+    /// Nothing to do.
     UpToDate,
     /// The image could not be observed.
     Failed,
