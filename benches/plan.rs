@@ -169,10 +169,10 @@ fn benches(c: &mut Criterion) {
 
     // The scenarios are what they claim to be.
     let steps = plan(&project, &fresh, &selection, now);
-    assert!(steps.iter().all(|s| s.decision == Decision::UpToDate));
+    assert!(steps.iter().all(|s| s.decision() == Decision::UpToDate));
     let due_count = plan(&project, &due, &selection, now)
         .iter()
-        .filter(|s| s.decision == Decision::Build)
+        .filter(|s| s.decision() == Decision::Build)
         .count();
     assert!(due_count >= IMAGES / 10, "{due_count} due");
 

@@ -19,18 +19,20 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::cli::{build_once, BuildOptions, Exit};
 use crate::execute::{render_chain, Stop};
+use crate::exit::Exit;
 use crate::plan::Selection;
 use crate::project::Project;
-use crate::report::Report;
+use crate::report::{ImageDecision, Report};
+use crate::run::{build_once, RunSettings};
+use crate::session::Session;
 
 /// Runs until SIGTERM or SIGINT; returns the exit code (0), or the error
 /// of an address `--listen` cannot bind.
-pub(crate) async fn run(
+pub async fn run(
     path: &Path,
     interval: Duration,
-    build: &BuildOptions,
+    settings: &RunSettings,
     options: &web::WebOptions,
 ) -> anyhow::Result<Exit> {
     let stop = Stop::default();
@@ -44,7 +46,7 @@ pub(crate) async fn run(
     tracing::info!(config = %path.display(), interval_seconds = interval.as_secs(), "daemon started");
     while !stop.requested() {
         shared.tick_started();
-        let (result, report) = tick(path, &stop, build).await;
+        let (result, report) = tick(path, &stop, settings).await;
         shared.tick_finished(result, report.as_ref());
         if stop.requested() {
             break;
@@ -65,7 +67,7 @@ pub(crate) async fn run(
 async fn tick(
     path: &Path,
     stop: &Stop,
-    build: &BuildOptions,
+    settings: &RunSettings,
 ) -> (state::TickResult, Option<Report>) {
     let project = match Project::load(path) {
         Ok(project) => project,
@@ -80,12 +82,13 @@ async fn tick(
         cache: None,
     };
     let started = std::time::Instant::now();
+    let session = Session::from(project);
     match build_once(
-        &project,
+        &session,
         &selection,
         None,
         stop,
-        build,
+        settings,
         Arc::new(log::Quiet),
     )
     .await
@@ -97,14 +100,14 @@ async fn tick(
             } else {
                 tracing::info!("{}", summary(&report));
             }
-            crate::notify::after_run(&project.config, &report).await;
+            crate::notify::after_run(&session.project.config, &report).await;
             (state::TickResult::Ran(counts), Some(report))
         }
         Err(failure) => {
             let error = render_chain(&failure.error);
             tracing::error!("run failed: {error}");
             let seconds = started.elapsed().as_secs_f64();
-            crate::cli::notify_early_failure(&project, &failure, seconds).await;
+            crate::notify::after_early_failure(&session.project, &failure, seconds).await;
             (state::TickResult::RunFailed(error), None)
         }
     }
@@ -115,18 +118,8 @@ pub fn summary(report: &Report) -> String {
     let built: Vec<String> = report
         .images
         .iter()
-        .filter(|image| image.decision == "built")
-        .map(|image| {
-            format!(
-                "{} {}",
-                image.id,
-                image
-                    .tag
-                    .as_deref()
-                    .and_then(|t| t.rsplit(':').next())
-                    .unwrap_or("?")
-            )
-        })
+        .filter(|image| image.decision == ImageDecision::Built)
+        .map(|image| format!("{} {}", image.id, image.tag.as_deref().unwrap_or("?")))
         .collect();
     let totals = &report.totals;
     format!(

@@ -3,6 +3,10 @@
 //! internal registry. A run observes the registry and the engine, plans
 //! (pure), then executes; the modules follow that split.
 
+// stdout and stderr are written by `output` only (print_stdout and
+// std::io::stdout are denied crate-wide in Cargo.toml and clippy.toml).
+#![deny(clippy::print_stderr)]
+
 pub mod build_args;
 pub mod cache;
 pub mod check;
@@ -19,6 +23,7 @@ pub mod duration;
 pub mod engine;
 pub mod engine_address;
 pub mod execute;
+pub mod exit;
 pub mod graph;
 pub mod history;
 pub mod index;
@@ -30,6 +35,7 @@ pub mod name;
 pub mod notify;
 pub mod observation;
 pub mod observe;
+pub mod output;
 pub mod plan;
 pub mod platform;
 pub mod progress;
@@ -37,10 +43,13 @@ pub mod project;
 pub mod provenance;
 pub mod reference;
 pub mod registry;
+#[deny(missing_docs)]
 pub mod report;
 pub mod revision;
+pub mod run;
 pub mod sanitize;
 pub mod schedule;
+pub mod session;
 pub mod signals;
 #[cfg(test)]
 pub(crate) mod testing;

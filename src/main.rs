@@ -1,5 +1,69 @@
-//! The `golden` binary: everything happens in `golden::cli`.
+//! The `golden` binary: parses the arguments, sets up logging and the
+//! async runtime, runs the command (`golden::cli::commands`) and turns its
+//! result into the exit code (`golden::exit`).
 
-fn main() -> std::process::ExitCode {
-    golden::cli::main()
+#![deny(clippy::print_stderr)]
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use golden::cli::Cli;
+use golden::exit::Exit;
+use golden::progress::{Bars, Lines, Progress, Silent};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let daemon = matches!(cli.command, golden::cli::Command::Daemon { .. });
+    let progress = init_output(cli.verbose, cli.quiet, cli.log_format, daemon);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            golden::output::stderr_line(&format!(
+                "error: failed to start the async runtime\nCaused by: {error}"
+            ));
+            return ExitCode::from(Exit::Usage.code());
+        }
+    };
+    let result = runtime.block_on(golden::cli::commands::run(cli, progress));
+    if matches!(&result, Err(failure) if failure.is_signal()) {
+        // A blocking task abandoned by the signal (hashing a large context)
+        // must not hold the exit up.
+        runtime.shutdown_background();
+    }
+    match result {
+        Ok(exit) => ExitCode::from(exit.code()),
+        Err(failure) => {
+            let text = failure.render();
+            golden::output::stderr_line(&golden::sanitize::terminal(text.trim_end()));
+            ExitCode::from(failure.exit.code())
+        }
+    }
+}
+
+/// Sets up logging and picks how progress is shown: live lines on a
+/// terminal, timestamped lines otherwise (always for JSON logs and the
+/// daemon), nothing with `--quiet`.
+fn init_output(
+    verbose: u8,
+    quiet: bool,
+    format: golden::logging::LogFormat,
+    daemon: bool,
+) -> Arc<dyn Progress> {
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let color = terminal && std::env::var_os("NO_COLOR").is_none();
+    let live = terminal && verbose == 0 && format == golden::logging::LogFormat::Text;
+    let progress: Arc<dyn Progress> = if quiet {
+        Arc::new(Silent)
+    } else if live {
+        Arc::new(Bars::new(color))
+    } else {
+        Arc::new(Lines)
+    };
+    let default = golden::logging::default_filter(quiet, verbose, live && !daemon, daemon);
+    golden::logging::init(default, format, color);
+    progress
 }

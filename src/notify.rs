@@ -306,6 +306,24 @@ fn client(timeout: Duration) -> Result<reqwest::Client, DeliveryError> {
         .map_err(|error| DeliveryError::Client(chain(error)))
 }
 
+/// Notifies `[notify]` of a run that failed before building: not when
+/// another run holds the lock (that run reports) or a signal stopped it.
+pub async fn after_early_failure(
+    project: &crate::project::Project,
+    failure: &crate::exit::Failure,
+    seconds: f64,
+) {
+    use crate::exit::Exit;
+    if !matches!(
+        failure.exit,
+        Exit::Locked | Exit::Interrupted | Exit::Terminated
+    ) {
+        let report =
+            crate::report::Report::failed(crate::execute::render_chain(&failure.error), seconds);
+        after_run(&project.config, &report).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,12 +15,16 @@ use crate::provenance::ForeignTag;
 /// One image in the report.
 #[derive(Debug, Clone, Serialize)]
 pub struct ImageReport {
+    /// The image id from golden.toml.
     pub id: String,
+    /// The repository its builds are pushed to (`host/namespace/name`).
     pub repository: String,
     /// The line, `X.Y`.
     pub version: String,
-    /// Plan: `build`, `up-to-date` or `failed`; run: `built`, `up-to-date`, `failed` or `skipped`.
-    pub decision: String,
+    /// Plan: `build`, `promote`, `up-to-date` or `failed`; run: `built`,
+    /// `promoted`, `up-to-date`, `failed` or `skipped`.
+    pub decision: ImageDecision,
+    /// Why it is (or was) built, promoted or skipped (`reasons[].kind`).
     pub reasons: Vec<Reason>,
     /// The exact tag pushed (`X.Y.N`, in `repository`), null when nothing was.
     pub tag: Option<String>,
@@ -30,9 +34,13 @@ pub struct ImageReport {
     pub digest: Option<String>,
     /// Wall time spent on this image.
     pub seconds: Option<f64>,
+    /// Time spent building.
     pub build_seconds: Option<f64>,
+    /// Time spent in the smoke test.
     pub test_seconds: Option<f64>,
+    /// Time spent pushing and moving tags.
     pub push_seconds: Option<f64>,
+    /// Why it failed or was not started, with its causes and hint.
     pub error: Option<String>,
     /// The newest exact version in the registry before this run.
     pub last_version: Option<String>,
@@ -51,6 +59,7 @@ pub struct ImageReport {
     /// The final FROM's reference (after ARG substitution) and what it
     /// resolves to now.
     pub upstream: Option<String>,
+    /// The digest `upstream` resolves to now.
     pub upstream_digest: Option<String>,
     /// Exact tags of the line that are not golden builds: never released,
     /// moved onto or deleted.
@@ -62,26 +71,99 @@ pub struct ImageReport {
     pub cache: Option<bool>,
 }
 
+/// What a plan decided for an image, or how a run ended it: the
+/// `decision` field of the report, serialized as the kebab-case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImageDecision {
+    /// Plan: it will be built.
+    Build,
+    /// Plan: only its floating tags move, to a build that exists.
+    Promote,
+    /// Plan and run: nothing to do.
+    UpToDate,
+    /// Plan and run: it could not be observed, built or pushed.
+    Failed,
+    /// Run: built and pushed.
+    Built,
+    /// Run: its floating tags moved to a build that existed.
+    Promoted,
+    /// Run: not started (a parent failed, `--fail-fast`, a signal).
+    Skipped,
+}
+
+impl ImageDecision {
+    /// The name in the report (`up-to-date`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ImageDecision::Build => "build",
+            ImageDecision::Promote => "promote",
+            ImageDecision::UpToDate => "up-to-date",
+            ImageDecision::Failed => "failed",
+            ImageDecision::Built => "built",
+            ImageDecision::Promoted => "promoted",
+            ImageDecision::Skipped => "skipped",
+        }
+    }
+}
+
+impl std::fmt::Display for ImageDecision {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.name())
+    }
+}
+
+impl From<Decision> for ImageDecision {
+    fn from(decision: Decision) -> ImageDecision {
+        match decision {
+            Decision::Build => ImageDecision::Build,
+            Decision::Promote => ImageDecision::Promote,
+            Decision::UpToDate => ImageDecision::UpToDate,
+            Decision::Failed => ImageDecision::Failed,
+        }
+    }
+}
+
+impl From<Status> for ImageDecision {
+    fn from(status: Status) -> ImageDecision {
+        match status {
+            Status::Built => ImageDecision::Built,
+            Status::Promoted => ImageDecision::Promoted,
+            Status::UpToDate => ImageDecision::UpToDate,
+            Status::Failed => ImageDecision::Failed,
+            Status::Skipped => ImageDecision::Skipped,
+        }
+    }
+}
+
 /// Counts for a run.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Totals {
+    /// Images built and pushed.
     pub built: usize,
     /// Images whose floating tags moved to a build that already existed.
     pub promoted: usize,
+    /// Images with nothing to do.
     pub up_to_date: usize,
+    /// Images that failed.
     pub failed: usize,
     /// Of the failed, those that failed because the engine or a registry
     /// could not be reached.
     pub unreachable: usize,
+    /// Images not started (a parent failed, `--fail-fast`, a signal).
     pub skipped: usize,
+    /// Wall time of the run.
     pub seconds: f64,
+    /// HTTP requests made to registries.
     pub registry_requests: u64,
 }
 
 /// The whole document.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// Every selected image, in build order.
     pub images: Vec<ImageReport>,
+    /// The counts.
     pub totals: Totals,
     /// Why the run stopped before any image was decided (the lock, the
     /// engine or the registry); absent otherwise.
@@ -120,8 +202,8 @@ fn base_report(project: &Project, step: &Step) -> ImageReport {
         id: step.id.clone(),
         repository,
         version,
-        decision: String::new(),
-        reasons: step.reasons.clone(),
+        decision: ImageDecision::UpToDate,
+        reasons: step.reasons().to_vec(),
         tag: None,
         floating: Vec::new(),
         digest: None,
@@ -129,26 +211,20 @@ fn base_report(project: &Project, step: &Step) -> ImageReport {
         build_seconds: None,
         test_seconds: None,
         push_seconds: None,
-        error: step.error.clone(),
-        last_version: step
-            .last_build
-            .as_ref()
-            .map(|last| last.version.to_string()),
-        last_built: time(step.last_build.as_ref().and_then(|last| last.created)),
-        next_due: time(step.next_due),
+        error: step.error().map(str::to_string),
+        last_version: step.last_build().map(|last| last.version.to_string()),
+        last_built: time(step.last_build().and_then(|last| last.created)),
+        next_due: time(step.next_due()),
         release: step
-            .last_build
-            .as_ref()
+            .last_build()
             .and_then(|last| last.release.as_ref())
             .map(|(version, _)| version.to_string()),
         withdrawn: step
-            .last_build
-            .as_ref()
+            .last_build()
             .map(|last| last.withdrawn.iter().map(ToString::to_string).collect())
             .unwrap_or_default(),
         floating_on_release: step
-            .last_build
-            .as_ref()
+            .last_build()
             .map(|last| {
                 let release = last.release.as_ref().map(|(_, digest)| digest);
                 last.floating
@@ -164,29 +240,13 @@ fn base_report(project: &Project, step: &Step) -> ImageReport {
             .get(&step.id)
             .and_then(|node| node.upstream.reference())
             .map(ToString::to_string),
-        upstream_digest: step.upstream_digest.clone(),
-        foreign: step.foreign.clone(),
+        upstream_digest: step.observed().and_then(|o| o.upstream_digest.clone()),
+        foreign: step
+            .observed()
+            .map(|o| o.foreign.clone())
+            .unwrap_or_default(),
         warnings: project.warnings.get(&step.id).cloned().unwrap_or_default(),
-        cache: step.cache,
-    }
-}
-
-fn decision_name(decision: Decision) -> &'static str {
-    match decision {
-        Decision::Build => "build",
-        Decision::Promote => "promote",
-        Decision::UpToDate => "up-to-date",
-        Decision::Failed => "failed",
-    }
-}
-
-fn status_name(status: Status) -> &'static str {
-    match status {
-        Status::Built => "built",
-        Status::Promoted => "promoted",
-        Status::UpToDate => "up-to-date",
-        Status::Failed => "failed",
-        Status::Skipped => "skipped",
+        cache: step.cache(),
     }
 }
 
@@ -195,7 +255,7 @@ pub fn plan_report(project: &Project, steps: &[Step], registry_requests: u64) ->
     let images: Vec<ImageReport> = steps
         .iter()
         .map(|step| ImageReport {
-            decision: decision_name(step.decision).to_string(),
+            decision: step.decision().into(),
             ..base_report(project, step)
         })
         .collect();
@@ -204,16 +264,13 @@ pub fn plan_report(project: &Project, steps: &[Step], registry_requests: u64) ->
         promoted: 0,
         up_to_date: steps
             .iter()
-            .filter(|s| s.decision == Decision::UpToDate)
+            .filter(|s| s.decision() == Decision::UpToDate)
             .count(),
         failed: steps
             .iter()
-            .filter(|s| s.decision == Decision::Failed)
+            .filter(|s| s.decision() == Decision::Failed)
             .count(),
-        unreachable: steps
-            .iter()
-            .filter(|s| s.decision == Decision::Failed && s.unreachable)
-            .count(),
+        unreachable: steps.iter().filter(|s| s.unreachable()).count(),
         skipped: 0,
         seconds: 0.0,
         registry_requests,
@@ -257,7 +314,7 @@ pub fn run_report(
                 Status::Built | Status::Promoted | Status::Failed
             );
             ImageReport {
-                decision: status_name(outcome.status).to_string(),
+                decision: outcome.status.into(),
                 reasons: outcome.reasons.clone(),
                 tag: outcome.version.map(|version| version.to_string()),
                 floating: outcome.floating.clone(),
@@ -353,7 +410,7 @@ pub fn plan_text(report: &Report) -> String {
         };
         let decision = match image.cache {
             Some(false) => format!("{} (no cache)", image.decision),
-            _ => image.decision.clone(),
+            _ => image.decision.to_string(),
         };
         rows.push(vec![
             image.id.clone(),
@@ -374,7 +431,7 @@ pub fn plan_text(report: &Report) -> String {
     let due = report
         .images
         .iter()
-        .filter(|i| i.decision == "build")
+        .filter(|i| i.decision == ImageDecision::Build)
         .count();
     text.push_str(&format!(
         "\n{due} of {} image(s) due\n",
@@ -417,16 +474,12 @@ pub(crate) fn table(rows: &[Vec<String>]) -> String {
 pub fn run_text(report: &Report) -> String {
     let mut text = String::new();
     for image in &report.images {
-        let line = match image.decision.as_str() {
-            "built" => format!(
+        let line = match image.decision {
+            ImageDecision::Built => format!(
                 "built       {}  {}:{}  floating: {}  {}  {:.1}s\n            because: {}",
                 image.id,
                 image.repository,
-                image
-                    .tag
-                    .as_deref()
-                    .and_then(|t| t.rsplit(':').next())
-                    .unwrap_or("?"),
+                image.tag.as_deref().unwrap_or("?"),
                 if image.floating.is_empty() {
                     "none".to_string()
                 } else {
@@ -440,7 +493,7 @@ pub fn run_text(report: &Report) -> String {
                 image.seconds.unwrap_or_default(),
                 reasons_text(&image.reasons),
             ),
-            "up-to-date" => format!(
+            ImageDecision::UpToDate => format!(
                 "up-to-date  {}  {}{}{}",
                 image.id,
                 image
@@ -458,7 +511,7 @@ pub fn run_text(report: &Report) -> String {
                     .map(|d| format!("  next due {d}"))
                     .unwrap_or_default(),
             ),
-            "promoted" => format!(
+            ImageDecision::Promoted => format!(
                 "promoted    {}  {}:{}  floating: {}\n            because: {}",
                 image.id,
                 image.repository,
@@ -466,12 +519,12 @@ pub fn run_text(report: &Report) -> String {
                 image.floating.join(", "),
                 reasons_text(&image.reasons),
             ),
-            "skipped" => format!(
+            ImageDecision::Skipped => format!(
                 "skipped     {}  because: {}",
                 image.id,
                 reasons_text(&image.reasons)
             ),
-            _ => format!(
+            ImageDecision::Failed | ImageDecision::Build | ImageDecision::Promote => format!(
                 "failed      {}\n            {}",
                 image.id,
                 image
@@ -502,4 +555,29 @@ pub fn run_text(report: &Report) -> String {
         ));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ImageDecision;
+
+    /// The `decision` strings are a contract (SPEC section 4): each
+    /// variant serializes to exactly its old string, and `name` agrees.
+    #[test]
+    fn decisions_serialize_to_the_report_strings() {
+        let table = [
+            (ImageDecision::Build, "build"),
+            (ImageDecision::Promote, "promote"),
+            (ImageDecision::UpToDate, "up-to-date"),
+            (ImageDecision::Failed, "failed"),
+            (ImageDecision::Built, "built"),
+            (ImageDecision::Promoted, "promoted"),
+            (ImageDecision::Skipped, "skipped"),
+        ];
+        for (decision, expected) in table {
+            let json = serde_json::to_value(decision).unwrap_or_default();
+            assert_eq!(json, serde_json::json!(expected), "{decision:?}");
+            assert_eq!(decision.name(), expected, "{decision:?}");
+        }
+    }
 }

@@ -92,12 +92,16 @@ pub enum ImageResult {
 impl ImageResult {
     /// The result of `image` in a run report.
     pub fn of(image: &ImageReport) -> ImageResult {
-        match image.decision.as_str() {
-            "built" => ImageResult::Built,
-            "promoted" => ImageResult::Promoted,
-            "up-to-date" => ImageResult::UpToDate,
-            "skipped" => ImageResult::Skipped,
-            _ => ImageResult::Failed,
+        use crate::report::ImageDecision;
+        match image.decision {
+            ImageDecision::Built => ImageResult::Built,
+            ImageDecision::Promoted => ImageResult::Promoted,
+            ImageDecision::UpToDate => ImageResult::UpToDate,
+            ImageDecision::Skipped => ImageResult::Skipped,
+            // A plan's decisions never reach a run report.
+            ImageDecision::Build | ImageDecision::Promote | ImageDecision::Failed => {
+                ImageResult::Failed
+            }
         }
     }
 

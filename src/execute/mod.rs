@@ -45,9 +45,8 @@ pub struct Outcome {
     pub id: String,
     pub status: Status,
     pub reasons: Vec<Reason>,
-    /// The exact version and tag pushed.
+    /// The exact version pushed (or promoted), in the image's repository.
     pub version: Option<Exact>,
-    pub tag: Option<String>,
     /// Floating tags moved to it.
     pub floating: Vec<String>,
     pub digest: Option<Digest>,
@@ -65,17 +64,16 @@ impl Outcome {
         Outcome {
             id: step.id.clone(),
             status,
-            reasons: step.reasons.clone(),
+            reasons: step.reasons().to_vec(),
             version: None,
-            tag: None,
             floating: Vec::new(),
             digest: None,
             build_seconds: None,
             test_seconds: None,
             push_seconds: None,
             seconds: 0.0,
-            error: step.error.clone(),
-            unreachable: step.unreachable,
+            error: step.error().map(str::to_string),
+            unreachable: step.unreachable(),
         }
     }
 
@@ -264,7 +262,7 @@ impl Runner<'_> {
                     index += 1;
                     continue;
                 }
-                let decided = match step.decision {
+                let decided = match step.decision() {
                     Decision::UpToDate => Some(Outcome::new(step, Status::UpToDate)),
                     Decision::Failed => Some(Outcome::new(step, Status::Failed)),
                     Decision::Build | Decision::Promote => {
@@ -425,7 +423,7 @@ impl Runner<'_> {
         shared: &Shared,
     ) -> Outcome {
         let started = Instant::now();
-        let (mut outcome, result) = match step.decision {
+        let (mut outcome, result) = match step.decision() {
             Decision::Promote => {
                 let mut outcome = Outcome::new(step, Status::Promoted);
                 let result = self.promote_existing(step, shared, &mut outcome).await;
@@ -558,15 +556,13 @@ impl Runner<'_> {
         outcome: &mut Outcome,
     ) -> anyhow::Result<()> {
         let (version, digest) = step
-            .last_build
-            .as_ref()
+            .last_build()
             .and_then(|last| last.release.clone())
             .ok_or_else(|| anyhow!("`{}` has no build to promote", step.id))?;
         let job = self.prepare(step, None)?;
         let lock = shared.lock_for(&job.repository);
         let _promotion = lock.lock().await;
         outcome.version = Some(version);
-        outcome.tag = Some(job.repository.tag(&version.tag()).to_string());
         outcome.digest = Some(digest);
         self.promote(&job, version, shared, outcome).await
     }
@@ -664,7 +660,7 @@ impl Runner<'_> {
             base_digest,
             dockerfile_content,
             repository: config.repository(image),
-            no_cache: step.cache == Some(false),
+            no_cache: step.cache() == Some(false),
         })
     }
 
@@ -770,7 +766,6 @@ impl Runner<'_> {
             .with_context(|| format!("failed to confirm `{exact}` after pushing"))?;
         match confirmed {
             Some(digest) if digest == pushed.as_str() => {
-                outcome.tag = Some(exact.to_string());
                 outcome.digest = Some(digest.clone());
                 Ok(digest)
             }

@@ -10,61 +10,91 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use crate::cache::uses_cache;
-use crate::graph::Upstream;
-use crate::observation::{LastBuild, Observations};
+use crate::config::Image;
+use crate::graph::{Node, Upstream};
+use crate::observation::{LastBuild, Observation, Observations};
 use crate::project::Project;
 use crate::provenance::ForeignTag;
 
-/// Why an image is built (or, for `parent-failed`, skipped).
+/// Why an image is built (or, for `parent-failed`, skipped): the
+/// `reasons[]` of the report (SPEC section 4), tagged by `kind`.
+#[deny(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Reason {
+    /// The line has no golden build in the registry.
     NeverBuilt,
+    /// The schedule fired after the last build was made.
     ScheduleFired {
+        /// When it fired.
         #[serde(serialize_with = "rfc3339")]
         at: DateTime<Utc>,
     },
+    /// The upstream base resolves to another digest than the last build
+    /// was made on.
     BaseUpdated {
+        /// The digest the last build was made on, null when it did not say.
         old: Option<String>,
+        /// The digest it resolves to now.
         new: String,
     },
+    /// The recipe (Dockerfile, context, build args, labels) hashes to
+    /// another key than the last build's.
     RecipeChanged {
+        /// The last build's recipe key, null when it did not record one.
         old: Option<String>,
+        /// The recipe key now.
         new: String,
         /// What changed, when the last build recorded its parts: the
         /// Dockerfile, `build arg NAME`, `label KEY`, a top-level entry.
         #[serde(skip_serializing_if = "Vec::is_empty", default)]
         changed: Vec<String>,
     },
+    /// A golden parent is built in this run.
     ParentRebuilt {
+        /// The parent's image id.
         parent: String,
     },
     /// The golden parent's floating tag this image is built FROM moves to
     /// another build of the parent in this run.
     ParentPromoted {
+        /// The parent's image id.
         parent: String,
+        /// The floating tag that moves.
         tag: String,
     },
+    /// The golden parent has a build newer than the one this image was
+    /// made on.
     ParentNewer {
+        /// The parent's image id.
         parent: String,
+        /// The parent digest the last build was made on.
         old: Option<String>,
+        /// The parent digest the FROM resolves to now.
         new: String,
     },
+    /// `golden rebuild` named it.
     Forced,
+    /// Skipped: a golden parent failed or was skipped in this run.
     ParentFailed {
+        /// The parent's image id.
         parent: String,
     },
     /// A signal (`SIGINT`, `SIGTERM`) stopped the run before this image
     /// started; only in run reports.
     Interrupted {
+        /// `SIGINT`, `SIGTERM` or `a stop request`.
         signal: String,
     },
     /// The release's floating tag `tag` points elsewhere (`old`, null when
     /// missing): a run died before promoting it, or someone moved it.
     /// Nothing is rebuilt; the tag is moved back registry-side.
     FloatingBehind {
+        /// The floating tag (`X.Y`, `X`, `latest`).
         tag: String,
+        /// The digest it points at, null when it is missing.
         old: Option<String>,
+        /// The release's digest, where it belongs.
         new: String,
     },
 }
@@ -135,12 +165,15 @@ pub fn short_digest(digest: impl AsRef<str>) -> String {
 }
 
 /// What the plan decided for one image.
+#[deny(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Decision {
+    /// Due: built in this run.
     Build,
     /// Only move floating tags to the newest build, which exists.
     Promote,
+    /// Nothing to do.
     UpToDate,
     /// The image could not be observed.
     Failed,
@@ -150,21 +183,127 @@ pub enum Decision {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
     pub id: String,
-    pub decision: Decision,
-    pub reasons: Vec<Reason>,
+    pub state: State,
+}
+
+/// What the plan decided for one image, each state with only what it can
+/// have: an image that could not be observed has an error and nothing
+/// observed; a build always knows whether it uses the cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    /// Due: built in this run, for `reasons` (never empty).
+    Build {
+        observed: Observed,
+        reasons: Vec<Reason>,
+        /// Whether it may use the engine's build cache (else it runs every
+        /// step and pulls its base).
+        cache: bool,
+    },
+    /// Not due, but floating tags are behind the release: they move back,
+    /// one `FloatingBehind` reason each.
+    Promote {
+        observed: Observed,
+        reasons: Vec<Reason>,
+        /// When the schedule fires next.
+        next_due: Option<DateTime<Utc>>,
+    },
+    /// Nothing to do.
+    UpToDate {
+        observed: Observed,
+        /// When the schedule fires next.
+        next_due: Option<DateTime<Utc>>,
+    },
+    /// The image could not be observed.
+    Failed {
+        error: String,
+        /// A registry could not be reached at all.
+        unreachable: bool,
+    },
+}
+
+/// What observe found for an image the plan decided on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
     pub last_build: Option<LastBuild>,
-    /// When the schedule fires next (for up-to-date images).
-    pub next_due: Option<DateTime<Utc>>,
-    pub error: Option<String>,
-    /// The image failed because a registry could not be reached at all.
-    pub unreachable: bool,
     /// What the final FROM resolves to now.
     pub upstream_digest: Option<String>,
     /// Exact tags of the line that are not golden builds.
     pub foreign: Vec<ForeignTag>,
-    /// For a build: whether it may use the engine's build cache (else it
-    /// runs every step and pulls its base).
-    pub cache: Option<bool>,
+}
+
+impl Step {
+    /// The decision of the state.
+    pub fn decision(&self) -> Decision {
+        match self.state {
+            State::Build { .. } => Decision::Build,
+            State::Promote { .. } => Decision::Promote,
+            State::UpToDate { .. } => Decision::UpToDate,
+            State::Failed { .. } => Decision::Failed,
+        }
+    }
+
+    /// Whether the image is built in this run.
+    pub fn is_build(&self) -> bool {
+        matches!(self.state, State::Build { .. })
+    }
+
+    /// Why it is built or promoted; empty otherwise.
+    pub fn reasons(&self) -> &[Reason] {
+        match &self.state {
+            State::Build { reasons, .. } | State::Promote { reasons, .. } => reasons,
+            State::UpToDate { .. } | State::Failed { .. } => &[],
+        }
+    }
+
+    /// What observe found; `None` when the image could not be observed.
+    pub fn observed(&self) -> Option<&Observed> {
+        match &self.state {
+            State::Build { observed, .. }
+            | State::Promote { observed, .. }
+            | State::UpToDate { observed, .. } => Some(observed),
+            State::Failed { .. } => None,
+        }
+    }
+
+    /// The newest build of the line in the registry.
+    pub fn last_build(&self) -> Option<&LastBuild> {
+        self.observed()?.last_build.as_ref()
+    }
+
+    /// When the schedule fires next, for an image that is not due.
+    pub fn next_due(&self) -> Option<DateTime<Utc>> {
+        match &self.state {
+            State::Promote { next_due, .. } | State::UpToDate { next_due, .. } => *next_due,
+            State::Build { .. } | State::Failed { .. } => None,
+        }
+    }
+
+    /// For a build, whether it may use the build cache; `None` otherwise.
+    pub fn cache(&self) -> Option<bool> {
+        match &self.state {
+            State::Build { cache, .. } => Some(*cache),
+            _ => None,
+        }
+    }
+
+    /// Why the image could not be observed.
+    pub fn error(&self) -> Option<&str> {
+        match &self.state {
+            State::Failed { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+
+    /// Whether it failed because a registry could not be reached at all.
+    pub fn unreachable(&self) -> bool {
+        matches!(
+            self.state,
+            State::Failed {
+                unreachable: true,
+                ..
+            }
+        )
+    }
 }
 
 /// Which images a run is about.
@@ -191,14 +330,14 @@ pub fn plan(
     for id in &selection.ids {
         let step = decide(project, observations, selection, &decided, id, now);
         let moved = step
-            .reasons
+            .reasons()
             .iter()
             .filter_map(|reason| match reason {
                 Reason::FloatingBehind { tag, new, .. } => Some((tag.clone(), new.clone())),
                 _ => None,
             })
             .collect();
-        decided.insert(id, (step.decision, moved));
+        decided.insert(id, (step.decision(), moved));
         steps.push(step);
     }
     steps
@@ -216,92 +355,159 @@ fn decide(
     id: &str,
     now: DateTime<Utc>,
 ) -> Step {
-    let mut step = Step {
-        id: id.to_string(),
-        decision: Decision::UpToDate,
-        reasons: Vec::new(),
-        last_build: None,
-        next_due: None,
-        error: None,
+    let failed = |error: String| State::Failed {
+        error,
         unreachable: false,
-        upstream_digest: None,
-        foreign: Vec::new(),
-        cache: None,
     };
-    let (Some(image), Some(node)) = (project.config.image(id), project.graph.nodes.get(id)) else {
-        step.decision = Decision::Failed;
-        step.error = Some(format!("unknown image `{id}`"));
-        return step;
+    let state = match (project.config.image(id), project.graph.nodes.get(id)) {
+        (Some(image), Some(node)) => match observations.get(id) {
+            Some(Ok(observation)) => {
+                let reasons = due(selection, decided, id, image, node, observation, now);
+                decide_observed(selection, image, observation, reasons, now)
+            }
+            Some(Err(error)) => State::Failed {
+                error: error.message(),
+                unreachable: error.is_unreachable(),
+            },
+            None => failed(format!("`{id}` was not observed")),
+        },
+        _ => failed(format!("unknown image `{id}`")),
     };
-    let observation = match observations.get(id) {
-        Some(Ok(observation)) => observation,
-        Some(Err(error)) => {
-            step.decision = Decision::Failed;
-            step.error = Some(error.message());
-            step.unreachable = error.is_unreachable();
-            return step;
+    Step {
+        id: id.to_string(),
+        state,
+    }
+}
+
+/// The state of an observed image: built when any reason is due, else
+/// promoted when floating tags are behind its release, else up to date.
+fn decide_observed(
+    selection: &Selection,
+    image: &Image,
+    observation: &Observation,
+    reasons: Vec<Reason>,
+    now: DateTime<Utc>,
+) -> State {
+    let observed = Observed {
+        last_build: observation.last_build.clone(),
+        upstream_digest: observation.base_digest.as_ref().map(ToString::to_string),
+        foreign: observation.foreign.clone(),
+    };
+    if !reasons.is_empty() {
+        let cache = selection
+            .cache
+            .unwrap_or_else(|| uses_cache(image.cache, &reasons));
+        return State::Build {
+            observed,
+            reasons,
+            cache,
+        };
+    }
+    let next_due = image.schedule.next_fire(now);
+    let behind = floating_behind(observation);
+    if behind.is_empty() {
+        State::UpToDate { observed, next_due }
+    } else {
+        State::Promote {
+            observed,
+            reasons: behind,
+            next_due,
         }
-        None => {
-            step.decision = Decision::Failed;
-            step.error = Some(format!("`{id}` was not observed"));
-            return step;
-        }
-    };
-    step.last_build = observation.last_build.clone();
-    step.upstream_digest = observation.base_digest.as_ref().map(ToString::to_string);
-    step.foreign = observation.foreign.clone();
-    let reasons = &mut step.reasons;
+    }
+}
+
+/// Every reason `id` is due: forced, never built, its schedule, its base,
+/// its recipe, its parents in this run.
+fn due(
+    selection: &Selection,
+    decided: &BTreeMap<&str, Decided>,
+    id: &str,
+    image: &Image,
+    node: &Node,
+    observation: &Observation,
+    now: DateTime<Utc>,
+) -> Vec<Reason> {
+    let mut reasons = Vec::new();
     if selection.forced.contains(id) {
         reasons.push(Reason::Forced);
     }
     match &observation.last_build {
         None => reasons.push(Reason::NeverBuilt),
-        Some(last) => {
-            let fired = image.schedule.previous_fire(now);
-            match (fired, last.created) {
-                (Some(at), Some(created)) if at > created => {
-                    reasons.push(Reason::ScheduleFired { at })
-                }
-                // A build that does not say when it was made is treated as
-                // older than any schedule.
-                (Some(at), None) => reasons.push(Reason::ScheduleFired { at }),
-                _ => {}
-            }
-            if let Some(current) = &observation.base_digest {
-                if last.base_digest.as_deref() != Some(current.as_str()) {
-                    let (old, new) = (last.base_digest.clone(), current.to_string());
-                    reasons.push(match &node.upstream {
-                        Upstream::Golden { id: parent, .. } => Reason::ParentNewer {
-                            parent: parent.clone(),
-                            old,
-                            new,
-                        },
-                        _ => Reason::BaseUpdated { old, new },
-                    });
-                }
-            }
-            if last.recipe.as_deref() != Some(observation.recipe.as_str()) {
-                let changed = last
-                    .recipe_parts
-                    .as_deref()
-                    .and_then(|recorded| observation.recipe_parts.changed_since(recorded))
-                    .unwrap_or_default();
-                reasons.push(Reason::RecipeChanged {
-                    old: last.recipe.clone(),
-                    new: observation.recipe.clone(),
-                    changed,
-                });
-            }
+        Some(last) => own_reasons(&mut reasons, image, node, observation, last, now),
+    }
+    parent_reasons(&mut reasons, decided, node, observation);
+    // A parent rebuilt in this run makes "parent newer" redundant.
+    let rebuilt: BTreeSet<String> = reasons
+        .iter()
+        .filter_map(|r| match r {
+            Reason::ParentRebuilt { parent } => Some(parent.clone()),
+            _ => None,
+        })
+        .collect();
+    reasons
+        .retain(|r| !matches!(r, Reason::ParentNewer { parent, .. } if rebuilt.contains(parent)));
+    reasons
+}
+
+/// What changed since the last build: the schedule fired, the base moved,
+/// the recipe changed.
+fn own_reasons(
+    reasons: &mut Vec<Reason>,
+    image: &Image,
+    node: &Node,
+    observation: &Observation,
+    last: &LastBuild,
+    now: DateTime<Utc>,
+) {
+    let fired = image.schedule.previous_fire(now);
+    match (fired, last.created) {
+        (Some(at), Some(created)) if at > created => reasons.push(Reason::ScheduleFired { at }),
+        // A build that does not say when it was made is treated as
+        // older than any schedule.
+        (Some(at), None) => reasons.push(Reason::ScheduleFired { at }),
+        _ => {}
+    }
+    if let Some(current) = &observation.base_digest {
+        if last.base_digest.as_deref() != Some(current.as_str()) {
+            let (old, new) = (last.base_digest.clone(), current.to_string());
+            reasons.push(match &node.upstream {
+                Upstream::Golden { id: parent, .. } => Reason::ParentNewer {
+                    parent: parent.clone(),
+                    old,
+                    new,
+                },
+                _ => Reason::BaseUpdated { old, new },
+            });
         }
     }
+    if last.recipe.as_deref() != Some(observation.recipe.as_str()) {
+        let changed = last
+            .recipe_parts
+            .as_deref()
+            .and_then(|recorded| observation.recipe_parts.changed_since(recorded))
+            .unwrap_or_default();
+        reasons.push(Reason::RecipeChanged {
+            old: last.recipe.clone(),
+            new: observation.recipe.clone(),
+            changed,
+        });
+    }
+}
+
+/// Parents decided earlier in this run: rebuilt, or promoted so that the
+/// tag this image is built FROM moves to a build it was not made on.
+fn parent_reasons(
+    reasons: &mut Vec<Reason>,
+    decided: &BTreeMap<&str, Decided>,
+    node: &Node,
+    observation: &Observation,
+) {
     for parent in &node.parents {
         match decided.get(parent.as_str()) {
             Some((Decision::Build, _)) => reasons.push(Reason::ParentRebuilt {
                 parent: parent.clone(),
             }),
             Some((Decision::Promote, moved)) => {
-                // Due when the tag this image is built FROM moves to a
-                // build it was not made on.
                 if let Upstream::Golden { id, reference } = &node.upstream {
                     let tag = reference.tag().unwrap_or("latest");
                     let built_on = observation
@@ -322,45 +528,28 @@ fn decide(
             _ => {}
         }
     }
-    // A parent rebuilt in this run makes "parent newer" redundant.
-    let rebuilt: BTreeSet<String> = reasons
+}
+
+/// Every floating tag that belongs on the release and points elsewhere
+/// (left behind by a run that died, or moved by someone else) is moved
+/// back, registry-side. Observe found the release among golden builds
+/// only, so nothing foreign is ever promoted.
+fn floating_behind(observation: &Observation) -> Vec<Reason> {
+    let Some(last) = &observation.last_build else {
+        return Vec::new();
+    };
+    let Some((_, release)) = &last.release else {
+        return Vec::new();
+    };
+    last.floating
         .iter()
-        .filter_map(|r| match r {
-            Reason::ParentRebuilt { parent } => Some(parent.clone()),
-            _ => None,
+        .filter(|floating| floating.digest.as_ref() != Some(release))
+        .map(|floating| Reason::FloatingBehind {
+            tag: floating.tag.to_string(),
+            old: floating.digest.as_ref().map(ToString::to_string),
+            new: release.to_string(),
         })
-        .collect();
-    reasons
-        .retain(|r| !matches!(r, Reason::ParentNewer { parent, .. } if rebuilt.contains(parent)));
-    if !step.reasons.is_empty() {
-        step.decision = Decision::Build;
-        step.cache = Some(
-            selection
-                .cache
-                .unwrap_or_else(|| uses_cache(image.cache, &step.reasons)),
-        );
-        return step;
-    }
-    step.next_due = image.schedule.next_fire(now);
-    // Every floating tag that belongs on the release and points elsewhere
-    // (left behind by a run that died, or moved by someone else) is moved
-    // back, registry-side. Observe found the release among golden builds
-    // only, so nothing foreign is ever promoted.
-    if let Some(last) = &observation.last_build {
-        if let Some((_, release)) = &last.release {
-            for floating in &last.floating {
-                if floating.digest.as_ref() != Some(release) {
-                    step.decision = Decision::Promote;
-                    step.reasons.push(Reason::FloatingBehind {
-                        tag: floating.tag.to_string(),
-                        old: floating.digest.as_ref().map(ToString::to_string),
-                        new: release.to_string(),
-                    });
-                }
-            }
-        }
-    }
-    step
+        .collect()
 }
 
 #[cfg(test)]

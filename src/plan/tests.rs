@@ -107,7 +107,10 @@ fn run(
     };
     plan(&project, observations, &selection, at(now))
         .into_iter()
-        .map(|step| (step.id, step.decision, step.reasons))
+        .map(|step| {
+            let (decision, reasons) = (step.decision(), step.reasons().to_vec());
+            (step.id, decision, reasons)
+        })
         .collect()
 }
 
@@ -123,11 +126,11 @@ fn nothing_changed_means_up_to_date_with_next_due() {
     };
     let steps = plan(&project, &fresh(), &selection, at(THURSDAY));
     assert_eq!(
-        steps.iter().map(|s| s.decision).collect::<Vec<_>>(),
+        steps.iter().map(|s| s.decision()).collect::<Vec<_>>(),
         vec![Decision::UpToDate, Decision::UpToDate]
     );
-    assert_eq!(steps[0].next_due, Some(at("2026-03-08T00:00:00Z")));
-    assert_eq!(steps[1].next_due, Some(at("2026-04-01T00:00:00Z")));
+    assert_eq!(steps[0].next_due(), Some(at("2026-03-08T00:00:00Z")));
+    assert_eq!(steps[1].next_due(), Some(at("2026-04-01T00:00:00Z")));
 }
 
 #[test]

@@ -1,0 +1,50 @@
+//! `golden clean [ID...]`: removes the local tags of every selected
+//! repository (exact builds golden tagged on this engine), and with them
+//! the images and layers nothing else uses. The registry is not touched.
+
+use std::collections::BTreeSet;
+
+use crate::engine::Engine as _;
+use crate::exit::{Exit, Failure};
+use crate::session::Session;
+
+pub(super) async fn run(session: &Session, ids: &[String]) -> Result<Exit, Failure> {
+    let selected = session.select(ids)?;
+    let config = &session.project.config;
+    let repositories: BTreeSet<crate::name::Repository> = config
+        .images
+        .iter()
+        .filter(|image| selected.is_empty() || selected.contains(&image.id))
+        .map(|image| config.repository(image))
+        .collect();
+    let engine = session.connect_engine().await?;
+    let mut removed = 0;
+    for repository in &repositories {
+        let reference = repository.reference();
+        let failed = |error, removed| {
+            Failure::new(
+                Exit::ImageFailed,
+                anyhow::Error::new(error).context(format!(
+                    "failed to clean `{repository}` ({removed} tag(s) removed before)"
+                )),
+            )
+        };
+        let tags = engine
+            .local_tags(&reference)
+            .await
+            .map_err(|error| failed(error, removed))?;
+        for tag in tags {
+            engine
+                .remove_local(&reference.with_tag(&tag))
+                .await
+                .map_err(|error| failed(error, removed))?;
+            tracing::info!("removed {repository}:{tag}");
+            removed += 1;
+        }
+    }
+    crate::output::stdout(&format!(
+        "removed {removed} local tag(s) of {} repository(ies)\n",
+        repositories.len()
+    ));
+    Ok(Exit::Success)
+}

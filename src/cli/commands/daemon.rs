@@ -1,0 +1,21 @@
+//! `golden daemon`: checks the config once, so a broken one fails the
+//! start rather than a tick, then hands over to `crate::daemon`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::cli::BuildArgs;
+use crate::exit::{Exit, Failure};
+use crate::session::Session;
+
+pub(super) async fn run(
+    path: &Path,
+    interval: Duration,
+    build: &BuildArgs,
+    web: &crate::daemon::web::WebOptions,
+) -> Result<Exit, Failure> {
+    Session::open(path, None)?;
+    crate::daemon::run(path, interval, &build.settings(), web)
+        .await
+        .map_err(|error| Failure::new(Exit::Usage, error))
+}

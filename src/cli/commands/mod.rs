@@ -1,0 +1,136 @@
+//! One file per command: each turns its arguments into settings, opens a
+//! [`Session`], calls the library and prints the result on stdout.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::{Cli, Command, Delivery, Output};
+use crate::config::DEFAULT_FILE;
+use crate::exit::{Exit, Failure};
+use crate::progress::Progress;
+use crate::report::Report;
+use crate::session::Session;
+
+mod build;
+mod check;
+mod clean;
+mod daemon;
+mod inspect;
+mod ls;
+mod plan;
+mod prune;
+mod rollback;
+
+/// Runs the command `cli` names; its exit code, or the failure that ended it.
+pub async fn run(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure> {
+    let path = cli
+        .config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_FILE));
+    if let Command::Daemon {
+        interval,
+        build,
+        web,
+    } = &cli.command
+    {
+        return daemon::run(&path, *interval, build, web).await;
+    }
+    let session = Session::open(&path, cli.engine.clone())?;
+    match cli.command {
+        Command::Build {
+            all,
+            ids,
+            report,
+            build,
+        } => build::build(&session, all, &ids, &report, &build, progress).await,
+        Command::Rebuild {
+            ids,
+            no_cache,
+            cache,
+            report,
+            build,
+        } => {
+            let cache = match (no_cache, cache) {
+                (true, _) => Some(false),
+                (_, true) => Some(true),
+                _ => None,
+            };
+            build::rebuild(&session, &ids, cache, &report, &build, progress).await
+        }
+        Command::Plan { ids, report } => plan::run(&session, &ids, &report).await,
+        Command::Daemon { .. } => Ok(Exit::Success),
+        Command::Inspect { id, output } => inspect::run(&session, &id, output).await,
+        Command::Check {
+            paths,
+            build_args,
+            output,
+        } => check::run(&session, &paths, build_args.into_iter().collect(), output),
+        Command::Ls { ids, output } => ls::run(&session, &ids, output).await,
+        Command::Clean { ids } => clean::run(&session, &ids).await,
+        Command::Prune {
+            ids,
+            keep,
+            apply,
+            output,
+            wait_lock,
+        } => {
+            let settings = prune::Settings {
+                keep,
+                apply,
+                output,
+                wait_lock,
+            };
+            prune::run(&session, &ids, &settings).await
+        }
+        Command::Rollback {
+            id,
+            to,
+            dry_run,
+            output,
+            wait_lock,
+        } => {
+            let settings = rollback::Settings {
+                to,
+                apply: !dry_run,
+                output,
+                wait_lock,
+            };
+            rollback::run(&session, &id, &settings).await
+        }
+    }
+}
+
+/// Writes human text on stdout with control characters escaped, JSON as
+/// it is (it escapes its own).
+fn print(output: Output, human: impl FnOnce() -> String, json: impl FnOnce() -> String) {
+    match output {
+        Output::Human => crate::output::stdout(&crate::sanitize::terminal(&human())),
+        Output::Json => crate::output::stdout(&json()),
+    }
+}
+
+/// Writes `text` on stdout with control characters escaped, JSON
+/// included (`ls`, `prune` and `rollback` have always done so).
+fn print_escaped(text: &str) {
+    crate::output::stdout(&crate::sanitize::terminal(text));
+}
+
+/// Writes the report on stdout and, with `--report FILE`, the JSON
+/// document to FILE.
+fn deliver(
+    report: &Report,
+    delivery: &Delivery,
+    human: fn(&Report) -> String,
+) -> Result<(), Failure> {
+    let json = || crate::output::json(report);
+    print(delivery.output, || human(report), json);
+    if let Some(path) = &delivery.file {
+        std::fs::write(path, json()).map_err(|error| {
+            Failure::usage(anyhow::Error::new(error).context(format!(
+                "failed to write the report to `{}`",
+                path.display()
+            )))
+        })?;
+    }
+    Ok(())
+}

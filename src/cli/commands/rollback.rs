@@ -1,0 +1,136 @@
+//! `golden rollback ID`: moves a line's floating tags back to its previous
+//! build (or `--to`), withdrawing the newer ones. Decided (pure) in
+//! `crate::history::rollback`; the restored build is tagged first, then
+//! the withdrawals, then the moves, so a run cut short never moves a tag
+//! backwards.
+
+use anyhow::anyhow;
+
+use crate::cli::Output;
+use crate::exit::{Exit, Failure};
+use crate::history::{self, Inventory};
+use crate::provenance::Ledger;
+use crate::registry::Registry;
+use crate::session::Session;
+use crate::version::Exact;
+
+/// How `golden rollback` runs.
+pub(super) struct Settings {
+    /// The exact version to go back to; the one before the release if none.
+    pub to: Option<Exact>,
+    /// Move the tags; otherwise only show what would move (`--dry-run`).
+    pub apply: bool,
+    pub output: Output,
+    pub wait_lock: std::time::Duration,
+}
+
+pub(super) async fn run(session: &Session, id: &str, settings: &Settings) -> Result<Exit, Failure> {
+    let project = &session.project;
+    let image = session.image(id)?;
+    let _lock = match settings.apply {
+        false => None,
+        true => Some(
+            session
+                .lock(settings.wait_lock, "nothing was rolled back")
+                .await?,
+        ),
+    };
+    let registry = session.connect_registry(session.credentials()?).await?;
+    let repository = project.config.repository(image);
+    let reference = repository.clone();
+    // Only the line's own builds and its floating tags need a digest; other
+    // tags (other lines, withdrawn markers) count by name alone.
+    let line = image.version;
+    let floating = history::line_floating_tags(line);
+    let wanted = |tag: &str| {
+        floating.iter().any(|f| f == tag) || tag.parse::<Exact>().is_ok_and(|v| v.line == line)
+    };
+    let inventory = Inventory::read_some(&registry, &reference, wanted)
+        .await
+        .map_err(|error| {
+            Failure::registry(
+                error,
+                &format!("failed to list `{repository}`; nothing was rolled back"),
+            )
+        })?;
+    let read_failed = |error| {
+        Failure::registry(
+            error,
+            &format!("failed to read the builds of `{repository}`; nothing was rolled back"),
+        )
+    };
+    let golden = history::classify(&registry, &reference, &inventory, &[line])
+        .await
+        .map_err(read_failed)?;
+    // `X` and `latest` stay with higher golden lines; foreign tags count
+    // for nothing.
+    let higher = Ledger::new(&registry, reference.clone(), inventory.versions())
+        .golden_lines_above(line)
+        .await
+        .map_err(read_failed)?;
+    let plan = history::rollback::plan(
+        id,
+        &repository,
+        &inventory,
+        line,
+        settings.to,
+        &golden,
+        &higher,
+    )
+    .map_err(|error| Failure::usage(anyhow!("{error}")))?;
+    if settings.apply {
+        // The restored build first: cut short after it, the newest build
+        // not withdrawn is still the release, so nothing moves backwards.
+        if let Some(restore) = &plan.restore {
+            registry
+                .copy_tag(&reference, &restore.digest, &restore.tag)
+                .await
+                .map_err(|error| {
+                    Failure::registry(
+                        error,
+                        &format!(
+                            "failed to restore with tag `{}`; no floating tag was moved (run the rollback again)",
+                            restore.tag
+                        ),
+                    )
+                })?;
+        }
+        // Oldest first: cut short, the newest build stays the release, so the
+        // next build moves nothing.
+        for withdrawal in &plan.withdraw {
+            let marker = &withdrawal.tag;
+            registry
+                .copy_tag(&reference, &withdrawal.digest, marker)
+                .await
+                .map_err(|error| {
+                    Failure::registry(
+                        error,
+                        &format!(
+                            "failed to withdraw with tag `{marker}`; no floating tag was moved (run the rollback again)"
+                        ),
+                    )
+                })?;
+        }
+        let mut moved: Vec<&str> = Vec::new();
+        for step in &plan.moves {
+            registry
+                .copy_tag(&reference, &step.to, &step.tag)
+                .await
+                .map_err(|error| {
+                    let so_far = if moved.is_empty() { "none".to_string() } else { moved.join(", ") };
+                    Failure::registry(
+                        error,
+                        &format!("failed to move `{}` (moved so far: {so_far}); the next `golden build` finishes the rollback", step.tag),
+                    )
+                })?;
+            moved.push(step.tag.as_str());
+        }
+    }
+    super::print_escaped(&match settings.output {
+        Output::Human => history::rollback::render_text(&plan, settings.apply),
+        Output::Json => {
+            crate::output::json(&serde_json::json!({ "applied": settings.apply, "rollback": plan }))
+        }
+    });
+    Ok(Exit::Success)
+}

@@ -1,0 +1,248 @@
+//! The command line: the arguments as clap parses them, and their
+//! conversion, once, into the settings the commands and the library take
+//! (`RunSettings`, `Delivery`). One file per command under `commands/`.
+//!
+//! Nothing here connects, builds or prints.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::run::RunSettings;
+
+pub mod commands;
+
+/// Keeps golden base images fresh: builds, tags and pushes each on its own schedule.
+#[derive(Debug, Parser)]
+#[command(name = "golden", version, about)]
+pub struct Cli {
+    /// The config file [default: ./golden.toml]
+    #[arg(short, long, global = true, env = "GOLDEN_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// More log output on stderr (-v: build output, -vv: requests); RUST_LOG overrides
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// No progress on stderr, only errors; results still go to stdout
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// The Docker Engine (unix://, tcp://, https://); over DOCKER_HOST, [engine] host and the docker context
+    #[arg(long, global = true, value_name = "HOST")]
+    pub engine: Option<String>,
+    /// Log lines on stderr as text, or one JSON object per line for log shippers
+    #[arg(long, global = true, value_enum, env = "GOLDEN_LOG_FORMAT", default_value_t = crate::logging::LogFormat::Text)]
+    pub log_format: crate::logging::LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build and push the images that are due, in dependency order
+    Build {
+        /// Every configured image
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+        /// Image ids from golden.toml
+        ids: Vec<String>,
+        #[command(flatten)]
+        report: ReportArgs,
+        #[command(flatten)]
+        build: BuildArgs,
+    },
+    /// Build these images now, whatever their schedule, then everything built on them
+    Rebuild {
+        #[arg(required = true)]
+        ids: Vec<String>,
+        /// Run every build step, whatever `cache` says (the default for a rebuild)
+        #[arg(long, conflicts_with = "cache")]
+        no_cache: bool,
+        /// Let the builds of this run use the engine's build cache
+        #[arg(long)]
+        cache: bool,
+        #[command(flatten)]
+        report: ReportArgs,
+        #[command(flatten)]
+        build: BuildArgs,
+    },
+    /// Keep running: evaluate the plan every interval and build what is due
+    Daemon {
+        /// Time between evaluations: seconds, or with a unit (90s, 5m, 1h)
+        #[arg(long, default_value = "60s", value_parser = crate::duration::parse_duration)]
+        interval: std::time::Duration,
+        #[command(flatten)]
+        build: BuildArgs,
+        #[command(flatten)]
+        web: crate::daemon::web::WebOptions,
+    },
+    /// Show what the registry holds for one image line: floating tags and provenance
+    Inspect {
+        /// An image id from golden.toml
+        id: String,
+        /// Output format on stdout
+        #[arg(long, value_enum, default_value_t = Output::Human)]
+        output: Output,
+    },
+    /// Check that application Dockerfiles start FROM golden images
+    Check {
+        /// Dockerfiles, or directories searched for Dockerfile, *.Dockerfile, Dockerfile.*, Containerfile
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// A build arg for the ARGs of FROM lines, NAME=VALUE (repeatable)
+        #[arg(long = "build-arg", value_name = "NAME=VALUE", value_parser = parse_build_arg)]
+        build_args: Vec<(String, String)>,
+        /// Output format on stdout
+        #[arg(long, value_enum, default_value_t = CheckOutput::Human)]
+        output: CheckOutput,
+    },
+    /// Remove every local image golden built for this config from the engine (the registry is not touched)
+    Clean {
+        /// Image ids (default: all)
+        ids: Vec<String>,
+    },
+    /// List each line's exact versions in the registry and the floating tags on them
+    Ls {
+        /// Image ids (default: all)
+        ids: Vec<String>,
+        /// Output format on stdout
+        #[arg(long, value_enum, default_value_t = Output::Human)]
+        output: Output,
+    },
+    /// Delete old builds, keeping the newest N of each line and every build a tag needs (dry run unless --apply)
+    Prune {
+        /// Image ids (default: all)
+        ids: Vec<String>,
+        /// Builds to keep per line [default: `[retention] keep` of each image]
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        keep: Option<u32>,
+        /// Delete; without it, only show what would go and what stays
+        #[arg(long)]
+        apply: bool,
+        /// Output format on stdout
+        #[arg(long, value_enum, default_value_t = Output::Human)]
+        output: Output,
+        /// When a build of this config is running, wait this long for it (0, 90s, 5m), then exit 4
+        #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_wait)]
+        wait_lock: std::time::Duration,
+    },
+    /// Move a line's floating tags back to its previous build (or --to), withdrawing the newer ones
+    Rollback {
+        /// An image id from golden.toml
+        id: String,
+        /// The exact version to go back to [default: the one before the build X.Y points at]
+        #[arg(long, value_name = "X.Y.N")]
+        to: Option<crate::version::Exact>,
+        /// Show what would move without moving anything
+        #[arg(long)]
+        dry_run: bool,
+        /// Output format on stdout
+        #[arg(long, value_enum, default_value_t = Output::Human)]
+        output: Output,
+        /// When a build of this config is running, wait this long for it (0, 90s, 5m), then exit 4
+        #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_wait)]
+        wait_lock: std::time::Duration,
+    },
+    /// Show what `build` would do and why, without building
+    Plan {
+        /// Image ids (default: all)
+        ids: Vec<String>,
+        #[command(flatten)]
+        report: ReportArgs,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// Output format on stdout
+    #[arg(long, value_enum, default_value_t = Output::Human)]
+    pub output: Output,
+    /// Evaluate schedules as if it were this time (RFC 3339), to test schedules
+    #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
+    pub now: Option<DateTime<Utc>>,
+    /// Also write the JSON report to FILE (stdout keeps the chosen output)
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+}
+
+/// How a build run goes, as given.
+#[derive(Debug, Clone, Args)]
+pub struct BuildArgs {
+    /// Most images built at once [default: the number of CPUs]
+    #[arg(long, short = 'j', value_name = "N", default_value_t = default_jobs(), value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: u16,
+    /// Start no new image after the first failure (running ones finish)
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// When another run of this config is building, wait this long for it
+    /// (0, 90s, 5m, 1h), then exit 4
+    #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_wait)]
+    pub wait_lock: std::time::Duration,
+}
+
+fn parse_wait(text: &str) -> Result<std::time::Duration, String> {
+    match text.trim() {
+        "0" | "0s" => Ok(std::time::Duration::ZERO),
+        other => crate::duration::parse_duration(other),
+    }
+}
+
+fn default_jobs() -> u16 {
+    std::thread::available_parallelism().map_or(1, |n| u16::try_from(n.get()).unwrap_or(u16::MAX))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckOutput {
+    Human,
+    Json,
+    Sarif,
+}
+
+fn parse_build_arg(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .filter(|(name, _)| !name.is_empty())
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .ok_or_else(|| format!("`{text}` is not NAME=VALUE"))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Human,
+    Json,
+}
+
+fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|time| time.with_timezone(&Utc))
+        .map_err(|error| format!("{error}; expected RFC 3339 such as 2026-03-01T03:00:00Z"))
+}
+
+impl BuildArgs {
+    /// The settings of a build run.
+    pub fn settings(&self) -> RunSettings {
+        RunSettings {
+            jobs: usize::from(self.jobs).max(1),
+            fail_fast: self.fail_fast,
+            wait_lock: self.wait_lock,
+        }
+    }
+}
+
+/// Where a plan or run report goes: stdout in `output`, and the JSON
+/// document to `file` with `--report FILE`.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The format on stdout.
+    pub output: Output,
+    /// Where the JSON document is also written.
+    pub file: Option<PathBuf>,
+}
+
+impl ReportArgs {
+    /// Where the report goes.
+    pub fn delivery(&self) -> Delivery {
+        Delivery {
+            output: self.output,
+            file: self.report.clone(),
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! The one place that writes to stdout and stderr directly (the crate
+//! denies `print!`-style macros elsewhere): results on stdout, the final
+//! error on stderr. Logs and progress go through `tracing` and `progress`.
+//!
+//! A closed pipe is not an error: a reader that went away (`| head`) gets
+//! what it read.
+
+use std::io::Write;
+
+/// Writes `text` on stdout as it is, and flushes.
+#[allow(clippy::disallowed_methods)] // the one writer
+pub fn stdout(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush());
+}
+
+/// Writes `text` and a newline on stderr.
+pub fn stderr_line(text: &str) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "{text}").and_then(|_| stderr.flush());
+}
+
+/// `value` as pretty JSON with a final newline (empty if it cannot be).
+pub fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string_pretty(value)
+        .map(|json| json + "\n")
+        .unwrap_or_default()
+}

@@ -1,0 +1,112 @@
+//! One build run, as `golden build`, `golden rebuild` and each daemon tick
+//! make it: take the lock, connect the engine and the registry, observe,
+//! plan, execute; the report of it.
+//!
+//! It prints nothing (progress goes to the `Progress` handed in) and knows
+//! nothing of command-line arguments: it takes [`RunSettings`].
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
+use crate::execute::{Runner, Stop};
+use crate::exit::{Exit, Failure};
+use crate::observe::observe;
+use crate::plan::{plan, Selection};
+use crate::progress::Progress;
+use crate::registry::Registry;
+use crate::report::{run_report, Report};
+use crate::revision::revision;
+use crate::session::{remove_leftover_tests, Session};
+
+/// How a build run goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunSettings {
+    /// Most images built at once (at least 1).
+    pub jobs: usize,
+    /// Start no new image after the first failure (running ones finish).
+    pub fail_fast: bool,
+    /// How long to wait for another run of this config that holds the lock.
+    pub wait_lock: Duration,
+}
+
+/// One build run: connect, observe, plan, execute; the report of it.
+pub async fn build_once(
+    session: &Session,
+    selection: &Selection,
+    now: Option<DateTime<Utc>>,
+    stop: &Stop,
+    settings: &RunSettings,
+    progress: Arc<dyn Progress>,
+) -> Result<Report, Failure> {
+    let started = Instant::now();
+    let project = &session.project;
+    // Nothing is built before the plan, so a signal abandons this phase at
+    // once instead of waiting for a registry that does not answer.
+    let prepare = async {
+        let run_lock = session
+            .lock(settings.wait_lock, "nothing was built")
+            .await?;
+        let credentials = session.credentials()?;
+        let engine = session
+            .connect_engine()
+            .await?
+            .with_credentials(credentials.clone())
+            .with_owner(session.run_owner());
+        remove_leftover_tests(&engine).await;
+        let registry = session.connect_registry(credentials).await?;
+        let (observations, revision) = futures::join!(
+            observe(project, &registry, &selection.ids),
+            revision(&project.config)
+        );
+        Ok::<_, Failure>((run_lock, engine, registry, observations, revision))
+    };
+    let (_lock, engine, registry, observations, revision) = tokio::select! {
+        code = crate::signals::stopped(stop) => return Err(stopped_before_building(code)),
+        prepared = prepare => prepared?,
+    };
+    let steps = plan(
+        project,
+        &observations,
+        selection,
+        now.unwrap_or_else(Utc::now),
+    );
+    let due = steps.iter().filter(|step| step.is_build()).count();
+    // Nothing due is said by the report (and the daemon's one tick line).
+    if due > 0 {
+        tracing::info!(due, images = steps.len(), "planned");
+    } else {
+        tracing::debug!(due, images = steps.len(), "planned");
+    }
+    let runner = Runner {
+        project,
+        engine: &engine,
+        registry: &registry,
+        observations: &observations,
+        revision,
+        stop: stop.clone(),
+        jobs: settings.jobs,
+        fail_fast: settings.fail_fast,
+        progress,
+    };
+    let outcomes = runner.run(&steps).await;
+    Ok(run_report(
+        project,
+        &steps,
+        &outcomes,
+        started.elapsed().as_secs_f64(),
+        registry.requests(),
+    ))
+}
+
+/// The failure of a run that a signal stopped before it built anything.
+fn stopped_before_building(code: i32) -> Failure {
+    Failure::new(
+        Exit::of_signal(code),
+        anyhow::anyhow!(
+            "stopped by {} before anything was built (golden was waiting for the lock, the engine or the registry)",
+            crate::signals::name(code)
+        ),
+    )
+}

@@ -1,0 +1,281 @@
+//! What every command needs before it observes anything: the loaded
+//! config, the images it selects (in build order), credentials, the CA
+//! roots and client certificates of each registry, the connected (probed)
+//! registry and engine, the run lock, and the removal of smoke-test
+//! containers that dead runs left behind.
+//!
+//! Failures come back as [`Failure`]s that carry their exit code; nothing
+//! here prints or knows about command-line arguments.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::anyhow;
+
+use crate::config::{ConfigError, Image};
+use crate::credentials::Credentials;
+use crate::diagnostic::closest;
+use crate::distribution::{ClientIdentity, Distribution, Settings};
+use crate::docker::DockerEngine;
+use crate::engine::RunOwner;
+use crate::engine_address::EngineAddress;
+use crate::exit::{Exit, Failure};
+use crate::lock::RunLock;
+use crate::project::Project;
+use crate::registry::Registry;
+
+/// Where the engine looks for per-registry CA files and client certificates.
+const CERTS_DIRECTORY: &str = "/etc/docker/certs.d";
+
+/// One loaded config and the connections made for it.
+pub struct Session {
+    /// The config and its image graph.
+    pub project: Project,
+}
+
+impl From<Project> for Session {
+    fn from(project: Project) -> Session {
+        Session { project }
+    }
+}
+
+impl Session {
+    /// Loads the config at `path`; a missing or invalid config is a usage
+    /// error (2). `engine` is `--engine`, over every other engine setting.
+    pub fn open(path: &Path, engine: Option<String>) -> Result<Session, Failure> {
+        let mut project = Project::load(path).map_err(|error| {
+            let hinted = match &error {
+                ConfigError::Read { .. } => anyhow::Error::new(error).context(format!(
+                    "no usable config at `{}`; hint: run golden where golden.toml is, or pass -c/--config PATH",
+                    path.display()
+                )),
+                ConfigError::Invalid(_) => anyhow::Error::new(error),
+            };
+            Failure::usage(hinted)
+        })?;
+        project.config.engine.flag_host = engine;
+        Ok(Session { project })
+    }
+
+    /// Checks that every id is configured.
+    pub fn select(&self, ids: &[String]) -> Result<BTreeSet<String>, Failure> {
+        let known: Vec<&str> = self
+            .project
+            .config
+            .images
+            .iter()
+            .map(|image| image.id.as_str())
+            .collect();
+        for id in ids {
+            if !known.contains(&id.as_str()) {
+                let suggestion = closest(id, &known)
+                    .map(|near| format!("did you mean `{near}`? "))
+                    .unwrap_or_default();
+                return Err(Failure::usage(anyhow!(
+                    "unknown image `{id}` in `{}`\nhint: {suggestion}configured images: {}",
+                    self.project.config.source.path.display(),
+                    known.join(", ")
+                )));
+            }
+        }
+        Ok(ids.iter().cloned().collect())
+    }
+
+    /// The `selected` ids in build order; every image when none is selected.
+    pub fn in_order(&self, selected: &BTreeSet<String>) -> Vec<String> {
+        let order = self.project.graph.order.iter();
+        order
+            .filter(|id| selected.is_empty() || selected.contains(*id))
+            .cloned()
+            .collect()
+    }
+
+    /// The images `ids` names, all when none; in config order.
+    pub fn images(&self, ids: &[String]) -> Result<Vec<&Image>, Failure> {
+        let selected = self.select(ids)?;
+        Ok(self
+            .project
+            .config
+            .images
+            .iter()
+            .filter(|image| selected.is_empty() || selected.contains(&image.id))
+            .collect())
+    }
+
+    /// The one image `id` names.
+    pub fn image(&self, id: &str) -> Result<&Image, Failure> {
+        self.select(std::slice::from_ref(&id.to_string()))?;
+        self.project
+            .config
+            .image(id)
+            .ok_or_else(|| Failure::usage(anyhow!("unknown image `{id}`")))
+    }
+
+    /// Every registry host a run talks to: golden's and each upstream's.
+    fn registry_hosts(&self) -> BTreeSet<String> {
+        let project = &self.project;
+        let mut hosts = BTreeSet::from([project.config.registry.host.clone()]);
+        for node in project.graph.nodes.values() {
+            if let Some(reference) = node.upstream.reference() {
+                hosts.insert(reference.registry().to_string());
+            }
+        }
+        hosts
+    }
+
+    /// Credentials for every host that has some; a broken store is a usage
+    /// error.
+    pub fn credentials(&self) -> Result<HashMap<String, Credentials>, Failure> {
+        let mut found = HashMap::new();
+        for host in self.registry_hosts() {
+            let credentials =
+                crate::credentials::for_registry(&host, &self.project.config.registry.host)
+                    .map_err(Failure::usage)?;
+            if let Some(credentials) = credentials {
+                tracing::debug!(registry = %host, username = %credentials.username, "using credentials");
+                found.insert(host, credentials);
+            }
+        }
+        Ok(found)
+    }
+
+    /// The CA files golden trusts besides the system's: `[registry] ca_file`
+    /// and, as the engine does, `/etc/docker/certs.d/<host>/*.crt`.
+    fn trusted_roots(&self) -> Vec<PathBuf> {
+        let registry = &self.project.config.registry;
+        let mut roots: Vec<PathBuf> = registry.ca_file.iter().cloned().collect();
+        for host in self.registry_hosts() {
+            let directory = Path::new(CERTS_DIRECTORY).join(&host);
+            let Ok(entries) = std::fs::read_dir(&directory) else {
+                continue;
+            };
+            let mut files: Vec<PathBuf> = entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .filter(|path| path.extension().is_some_and(|e| e == "crt"))
+                .collect();
+            files.sort();
+            roots.extend(files);
+        }
+        roots
+    }
+
+    /// Client certificates to present, as the engine does: certs.d
+    /// `<host>/client.cert` with `client.key`.
+    fn client_identities(&self) -> HashMap<String, ClientIdentity> {
+        let mut identities = HashMap::new();
+        for host in self.registry_hosts() {
+            let directory = Path::new(CERTS_DIRECTORY).join(&host);
+            let certificate = directory.join("client.cert");
+            let key = directory.join("client.key");
+            if certificate.is_file() && key.is_file() {
+                identities.insert(host, ClientIdentity { certificate, key });
+            }
+        }
+        identities
+    }
+
+    /// The registry client, once a probe showed golden's registry answers.
+    pub async fn connect_registry(
+        &self,
+        credentials: HashMap<String, Credentials>,
+    ) -> Result<Distribution, Failure> {
+        let config = &self.project.config;
+        let insecure = if config.registry.insecure {
+            vec![config.registry.host.clone()]
+        } else {
+            Vec::new()
+        };
+        let settings = Settings {
+            insecure,
+            retries: config.registry.retries,
+            roots: self.trusted_roots(),
+            identities: self.client_identities(),
+            credentials,
+        };
+        let registry = Distribution::new(settings).map_err(Failure::usage)?;
+        let repository = crate::name::Repository::new(
+            &config.registry.host,
+            &format!("{}/probe", config.registry.namespace),
+        )
+        .map_err(Failure::usage)?;
+        registry
+            .check(&repository)
+            .await
+            .map_err(|error| Failure::new(Exit::of_registry(&error), error))?;
+        Ok(registry)
+    }
+
+    /// The engine this run talks to: `--engine`, `DOCKER_HOST`, `[engine]
+    /// host`, the docker context, the local socket (see `engine_address`).
+    pub fn engine_address(&self) -> EngineAddress {
+        let settings = &self.project.config.engine;
+        let variable = |name: &str| std::env::var(name).ok();
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let named = settings.flag_host.is_some()
+            || variable("DOCKER_HOST").is_some_and(|host| !host.is_empty())
+            || settings.host.is_some();
+        let context = (!named)
+            .then(|| crate::engine_address::docker_context(variable, home.as_deref()))
+            .flatten();
+        crate::engine_address::resolve(
+            settings.flag_host.as_deref(),
+            settings.host.as_deref(),
+            context,
+            variable,
+            home.as_deref(),
+        )
+    }
+
+    /// The engine, once it answered a probe; unreachable is exit 3.
+    pub async fn connect_engine(&self) -> Result<DockerEngine, Failure> {
+        let probe_timeout = self
+            .project
+            .config
+            .engine
+            .probe_timeout
+            .unwrap_or(crate::docker::DEFAULT_PROBE_TIMEOUT);
+        DockerEngine::connect(&self.engine_address(), probe_timeout)
+            .await
+            .map_err(|error| Failure::new(Exit::Unreachable, error))
+    }
+
+    /// The lock of the config's registry namespace: exit 4 when another run
+    /// holds it past `wait`; `what` says what did not happen.
+    pub async fn lock(&self, wait: Duration, what: &'static str) -> Result<RunLock, Failure> {
+        let settings = &self.project.config.registry;
+        // Every spelling of one registry takes one lock.
+        let host = crate::reference::canonical_host(&settings.host);
+        crate::lock::acquire(&host, &settings.namespace, wait)
+            .await
+            .map_err(|error| {
+                let exit = Exit::of_lock(&error);
+                Failure::new(exit, anyhow::Error::new(error).context(what))
+            })
+    }
+
+    /// This run as its smoke-test containers record it: the namespace whose
+    /// lock it holds (the lock's key), host and process.
+    pub fn run_owner(&self) -> RunOwner {
+        let settings = &self.project.config.registry;
+        RunOwner::current(format!("{}/{}", settings.host, settings.namespace))
+    }
+}
+
+/// Removes the smoke-test containers that dead runs left running (a
+/// `kill -9` during a test). Not being able to is worth a warning only.
+pub async fn remove_leftover_tests(engine: &DockerEngine) {
+    match engine.remove_leftover_tests().await {
+        Ok(removed) => {
+            for (container, why) in removed {
+                tracing::warn!(
+                    "removed smoke-test container `{}` of `{}`, {why}",
+                    container.short_id(),
+                    container.image()
+                );
+            }
+        }
+        Err(error) => tracing::warn!("{error}; smoke-test containers of earlier runs may be left"),
+    }
+}
