@@ -927,6 +927,44 @@ mod tests {
     }
 
     #[test]
+    fn a_context_shared_by_many_images_is_hashed_once_per_run() {
+        let dir = tree();
+        let labels = BTreeMap::new();
+        let recipes = Recipes::default();
+        let mut digests = std::collections::BTreeSet::new();
+        for i in 0..50 {
+            let args = BTreeMap::from([("N".to_string(), i.to_string())]);
+            let inputs = RecipeInputs {
+                dockerfile: "Dockerfile",
+                build_args: &args,
+                labels: &labels,
+            };
+            let (digest, entries, _) = recipes.recipe(dir.path(), &inputs).unwrap();
+            let alone = recipe_digest(dir.path(), &entries, &inputs).unwrap();
+            assert_eq!(digest, alone, "the cached recipe is the recipe");
+            digests.insert(digest);
+        }
+        assert_eq!(digests.len(), 50, "build args still count per image");
+        assert_eq!(recipes.contexts_hashed(), 1);
+        let other = RecipeInputs {
+            dockerfile: "Dockerfile.other",
+            build_args: &labels,
+            labels: &labels,
+        };
+        recipes.recipe(dir.path(), &other).unwrap();
+        assert_eq!(
+            recipes.contexts_hashed(),
+            2,
+            "another Dockerfile is another context"
+        );
+        assert_eq!(
+            lock(&recipes.files).len(),
+            4,
+            "the files both contexts share were read once"
+        );
+    }
+
+    #[test]
     fn tar_streams_entries_and_replaces_the_dockerfile() {
         let dir = tree();
         let ignore = Ignore::load(dir.path()).unwrap();
