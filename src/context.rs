@@ -15,8 +15,10 @@
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use globset::{GlobBuilder, GlobMatcher};
 use sha2::{Digest, Sha256};
+
+pub use crate::dockerignore::Ignore;
+use crate::dockerignore::Matched;
 
 /// A problem reading a context.
 #[derive(Debug, thiserror::Error)]
@@ -35,91 +37,6 @@ pub enum ContextError {
     },
     #[error("failed to write the build context")]
     Write(#[source] io::Error),
-}
-
-/// The rules of a context's `.dockerignore`.
-#[derive(Debug, Clone, Default)]
-pub struct Ignore {
-    rules: Vec<(GlobMatcher, bool)>,
-    has_exceptions: bool,
-}
-
-impl Ignore {
-    /// Reads `<context>/.dockerignore`; no file means nothing is ignored.
-    pub fn load(context: &Path) -> Result<Ignore, ContextError> {
-        let path = context.join(".dockerignore");
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Ignore::parse(&text, &path),
-            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(Ignore::default()),
-            Err(source) => Err(ContextError::Read { path, source }),
-        }
-    }
-
-    /// Parses `.dockerignore` text; `path` is for messages.
-    pub fn parse(text: &str, path: &Path) -> Result<Ignore, ContextError> {
-        let mut rules = Vec::new();
-        for line in text.lines() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let (exception, pattern) = match line.strip_prefix('!') {
-                Some(rest) => (true, rest.trim()),
-                None => (false, line),
-            };
-            let pattern = clean(pattern);
-            if pattern.is_empty() {
-                continue;
-            }
-            let glob = GlobBuilder::new(&pattern)
-                .literal_separator(true)
-                .backslash_escape(true)
-                .build()
-                .map_err(|error| ContextError::Pattern {
-                    path: path.to_path_buf(),
-                    pattern: line.to_string(),
-                    message: error.kind().to_string(),
-                })?;
-            rules.push((glob.compile_matcher(), exception));
-        }
-        let has_exceptions = rules.iter().any(|(_, exception)| *exception);
-        Ok(Ignore {
-            rules,
-            has_exceptions,
-        })
-    }
-
-    /// Whether the `/`-separated relative `path` is left out of the context.
-    pub fn excludes(&self, path: &str) -> bool {
-        let mut excluded = false;
-        for (glob, exception) in &self.rules {
-            let matches = glob.is_match(path) || parents(path).any(|parent| glob.is_match(parent));
-            if matches {
-                excluded = !exception;
-            }
-        }
-        excluded
-    }
-}
-
-/// `path` cleaned the way Go's `filepath.Clean` does, without a leading `/`.
-fn clean(pattern: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in pattern.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            _ => parts.push(part),
-        }
-    }
-    parts.join("/")
-}
-
-fn parents(path: &str) -> impl Iterator<Item = &str> {
-    path.match_indices('/')
-        .map(move |(index, _)| &path[..index])
 }
 
 /// What a context entry is.
@@ -164,6 +81,8 @@ pub fn entries(
     always: &[&str],
 ) -> Result<Vec<Entry>, ContextError> {
     let mut entries = Vec::new();
+    // How the patterns matched each directory above the current entry.
+    let mut parents: Vec<(String, Matched)> = Vec::new();
     let mut walker = walkdir::WalkDir::new(context)
         .follow_links(false)
         .sort_by_file_name()
@@ -179,12 +98,20 @@ pub fn entries(
         let relative = item.path().strip_prefix(context).unwrap_or(item.path());
         let path = relative.to_string_lossy().replace('\\', "/");
         let file_type = item.file_type();
-        if ignore.excludes(&path) && !always.contains(&path.as_str()) {
-            // A directory holding an always-sent file is walked, not pruned.
-            let holds_always = always
-                .iter()
-                .any(|kept| kept.starts_with(&format!("{path}/")));
-            if file_type.is_dir() && !ignore.has_exceptions && !holds_always {
+        while parents.last().is_some_and(|(dir, _)| !is_below(&path, dir)) {
+            parents.pop();
+        }
+        let matched = ignore.matches(&path, parents.last().map(|(_, m)| m));
+        let excluded = matched.excluded;
+        if file_type.is_dir() {
+            parents.push((path.clone(), matched));
+        }
+        if excluded && !always.contains(&path.as_str()) {
+            // The docker CLI walks into an excluded directory only when an
+            // exception starts with it; one holding an always-sent file is
+            // walked too.
+            let holds_always = always.iter().any(|kept| is_below(kept, &path));
+            if file_type.is_dir() && !ignore.walks_into(&path) && !holds_always {
                 walker.skip_current_dir();
             }
             continue;
@@ -232,6 +159,11 @@ pub fn entries(
         entries.push(Entry { path, kind });
     }
     Ok(entries)
+}
+
+/// Whether `path` is inside the directory `dir`.
+fn is_below(path: &str, dir: &str) -> bool {
+    path.len() > dir.len() && path.starts_with(dir) && path.as_bytes()[dir.len()] == b'/'
 }
 
 /// A file that is neither a directory nor a symlink, by its type.
@@ -329,12 +261,79 @@ pub fn recipe(
     entries: &[Entry],
     inputs: &RecipeInputs<'_>,
 ) -> Result<(String, RecipeParts), ContextError> {
+    let hashed = hash_context(context, entries, inputs.dockerfile, None)?;
+    Ok(hashed.finish(inputs))
+}
+
+/// The recipe hashed as far as the context goes: the Dockerfile path and
+/// every entry. What is left (build args, labels) differs by image, so one
+/// context shared by many images is hashed once (see [`Recipes`]).
+#[derive(Clone)]
+struct ContextHash {
+    hasher: Sha256,
+    parts: PartHashers,
+}
+
+impl ContextHash {
+    fn finish(&self, inputs: &RecipeInputs<'_>) -> (String, RecipeParts) {
+        let mut hasher = self.hasher.clone();
+        let mut parts = self.parts.clone();
+        for (key, value) in inputs.build_args {
+            let line = format!("A {key:?}={value:?}\n");
+            hasher.update(&line);
+            parts.add(&format!("build arg {key}"), &line);
+        }
+        for (key, value) in inputs.labels {
+            let line = format!("T {key:?}={value:?}\n");
+            hasher.update(&line);
+            parts.add(&format!("label {key}"), &line);
+        }
+        (format!("sha256:{:x}", hasher.finalize()), parts.finish())
+    }
+}
+
+/// A regular file as it was when its content was hashed: the same file,
+/// unchanged, has the same key (within one run).
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct FileKey {
+    path: PathBuf,
+    device: u64,
+    inode: u64,
+    size: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl FileKey {
+    fn of(path: &Path, metadata: &std::fs::Metadata) -> FileKey {
+        #[cfg(unix)]
+        let (device, inode) = {
+            use std::os::unix::fs::MetadataExt;
+            (metadata.dev(), metadata.ino())
+        };
+        #[cfg(not(unix))]
+        let (device, inode) = (0, 0);
+        FileKey {
+            path: path.to_path_buf(),
+            device,
+            inode,
+            size: metadata.len(),
+            modified: metadata.modified().ok(),
+        }
+    }
+}
+
+/// Content hashes of files already read in this run.
+type FileHashes = std::sync::Mutex<std::collections::HashMap<FileKey, String>>;
+
+fn hash_context(
+    context: &Path,
+    entries: &[Entry],
+    dockerfile: &str,
+    files: Option<&FileHashes>,
+) -> Result<ContextHash, ContextError> {
     let mut hasher = Sha256::new();
     let mut parts = PartHashers::default();
-    hasher.update(format!(
-        "golden-recipe-v1\ndockerfile {:?}\n",
-        inputs.dockerfile
-    ));
+    hasher.update(format!("golden-recipe-v1\ndockerfile {dockerfile:?}\n"));
     let mut buffer = vec![0u8; 64 * 1024];
     for entry in entries {
         let line = match &entry.kind {
@@ -345,41 +344,120 @@ pub fn recipe(
             Kind::BlockDevice { major, minor } => format!("B {:?} {major}:{minor}\n", entry.path),
             Kind::File { executable } => {
                 let path = context.join(&entry.path);
-                let mut file = open_regular(&path).map_err(|source| ContextError::Read {
+                let read = |source| ContextError::Read {
                     path: path.clone(),
                     source,
-                })?;
-                let mut content = Sha256::new();
-                loop {
-                    let read = file
-                        .read(&mut buffer)
-                        .map_err(|source| ContextError::Read {
-                            path: path.clone(),
-                            source,
-                        })?;
-                    if read == 0 {
-                        break;
+                };
+                let mut file = open_regular(&path).map_err(read)?;
+                let key = match files {
+                    Some(_) => Some(FileKey::of(&path, &file.metadata().map_err(read)?)),
+                    None => None,
+                };
+                let known = match (files, &key) {
+                    (Some(files), Some(key)) => lock(files).get(key).cloned(),
+                    _ => None,
+                };
+                let content = match known {
+                    Some(content) => content,
+                    None => {
+                        let mut content = Sha256::new();
+                        loop {
+                            let count = file.read(&mut buffer).map_err(read)?;
+                            if count == 0 {
+                                break;
+                            }
+                            content.update(&buffer[..count]);
+                        }
+                        let content = format!("{:x}", content.finalize());
+                        if let (Some(files), Some(key)) = (files, key) {
+                            lock(files).insert(key, content.clone());
+                        }
+                        content
                     }
-                    content.update(&buffer[..read]);
-                }
+                };
                 let mode = if *executable { "755" } else { "644" };
-                format!("F {:?} {mode} {:x}\n", entry.path, content.finalize())
+                format!("F {:?} {mode} {content}\n", entry.path)
             }
         };
         hasher.update(&line);
-        parts.add(&part_of(&entry.path, inputs.dockerfile), &line);
+        parts.add(&part_of(&entry.path, dockerfile), &line);
     }
-    for (key, value) in inputs.build_args {
-        let line = format!("A {key:?}={value:?}\n");
-        hasher.update(&line);
-        parts.add(&format!("build arg {key}"), &line);
+    Ok(ContextHash { hasher, parts })
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A context listed and hashed once: its entries and its recipe so far.
+struct Scanned {
+    entries: std::sync::Arc<Vec<Entry>>,
+    hash: ContextHash,
+}
+
+type ScanSlot = std::sync::Arc<std::sync::OnceLock<Result<std::sync::Arc<Scanned>, String>>>;
+
+/// Recipes of one run. Each context directory (with its Dockerfile, which
+/// picks the ignore file and is always sent) is listed and hashed once,
+/// however many images share it; a file read for one context is not read
+/// again for another while its inode, size and mtime stay the same.
+/// Callers on several threads asking for the same context wait for the
+/// first one.
+#[derive(Default)]
+pub struct Recipes {
+    scans: std::sync::Mutex<std::collections::HashMap<(PathBuf, String), ScanSlot>>,
+    files: FileHashes,
+    hashed: std::sync::atomic::AtomicUsize,
+}
+
+/// A recipe digest, the entries it covers and its parts.
+pub type Recipe = (String, std::sync::Arc<Vec<Entry>>, RecipeParts);
+
+impl Recipes {
+    /// The recipe of an image whose context is `context`; errors are
+    /// rendered with their cause. Blocking: run it on a blocking thread.
+    pub fn recipe(&self, context: &Path, inputs: &RecipeInputs<'_>) -> Result<Recipe, String> {
+        let slot = lock(&self.scans)
+            .entry((context.to_path_buf(), inputs.dockerfile.to_string()))
+            .or_default()
+            .clone();
+        let scanned = slot
+            .get_or_init(|| {
+                self.hashed
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.scan(context, inputs.dockerfile)
+                    .map(std::sync::Arc::new)
+                    .map_err(|error| render(&error))
+            })
+            .clone()?;
+        let (digest, parts) = scanned.hash.finish(inputs);
+        Ok((digest, scanned.entries.clone(), parts))
     }
-    for (key, value) in inputs.labels {
-        let line = format!("T {key:?}={value:?}\n");
-        hasher.update(&line);
-        parts.add(&format!("label {key}"), &line);
+
+    /// How many contexts were listed and hashed so far.
+    pub fn contexts_hashed(&self) -> usize {
+        self.hashed.load(std::sync::atomic::Ordering::Relaxed)
     }
-    Ok((format!("sha256:{:x}", hasher.finalize()), parts.finish()))
+
+    fn scan(&self, context: &Path, dockerfile: &str) -> Result<Scanned, ContextError> {
+        let (ignore, ignore_file) = Ignore::load_for(context, dockerfile)?;
+        let list = entries(context, &ignore, &[dockerfile, ignore_file.as_str()])?;
+        let hash = hash_context(context, &list, dockerfile, Some(&self.files))?;
+        Ok(Scanned {
+            entries: std::sync::Arc::new(list),
+            hash,
+        })
+    }
+}
+
+/// An error with its cause, on one line.
+fn render(error: &ContextError) -> String {
+    match std::error::Error::source(error) {
+        Some(source) => format!("{error}: {source}"),
+        None => error.to_string(),
+    }
 }
 
 /// The part of the recipe a context path belongs to: the Dockerfile, or
@@ -394,7 +472,7 @@ fn part_of(path: &str, dockerfile: &str) -> String {
     }
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct PartHashers(std::collections::BTreeMap<String, Sha256>);
 
 impl PartHashers {
@@ -846,6 +924,44 @@ mod tests {
         assert_eq!(device_numbers(0x0103), (1, 3));
         // glibc's makedev(259, 261): minor bits above 8 sit at bit 20.
         assert_eq!(device_numbers(0x11_0305), (259, 261));
+    }
+
+    #[test]
+    fn a_context_shared_by_many_images_is_hashed_once_per_run() {
+        let dir = tree();
+        let labels = BTreeMap::new();
+        let recipes = Recipes::default();
+        let mut digests = std::collections::BTreeSet::new();
+        for i in 0..50 {
+            let args = BTreeMap::from([("N".to_string(), i.to_string())]);
+            let inputs = RecipeInputs {
+                dockerfile: "Dockerfile",
+                build_args: &args,
+                labels: &labels,
+            };
+            let (digest, entries, _) = recipes.recipe(dir.path(), &inputs).unwrap();
+            let alone = recipe_digest(dir.path(), &entries, &inputs).unwrap();
+            assert_eq!(digest, alone, "the cached recipe is the recipe");
+            digests.insert(digest);
+        }
+        assert_eq!(digests.len(), 50, "build args still count per image");
+        assert_eq!(recipes.contexts_hashed(), 1);
+        let other = RecipeInputs {
+            dockerfile: "Dockerfile.other",
+            build_args: &labels,
+            labels: &labels,
+        };
+        recipes.recipe(dir.path(), &other).unwrap();
+        assert_eq!(
+            recipes.contexts_hashed(),
+            2,
+            "another Dockerfile is another context"
+        );
+        assert_eq!(
+            lock(&recipes.files).len(),
+            4,
+            "the files both contexts share were read once"
+        );
     }
 
     #[test]

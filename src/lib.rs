@@ -19,6 +19,7 @@ pub mod diagnostic;
 pub mod distribution;
 pub mod docker;
 pub mod dockerfile;
+pub mod dockerignore;
 pub mod duration;
 pub mod engine;
 pub mod engine_address;

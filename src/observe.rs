@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 
 use crate::config::Image;
-use crate::context::{entries, recipe, Entry, Ignore, RecipeInputs, RecipeParts};
+use crate::context::{Recipe, RecipeInputs, Recipes};
 use crate::graph::Upstream;
 use crate::labels;
 use crate::name::{Digest, Repository};
@@ -61,9 +61,13 @@ pub async fn observe(project: &Project, registry: &dyn Registry, ids: &[String])
         .map(|(text, upstream)| async move { (text, base_digest(registry, upstream).await) })
         .buffer_unordered(CONCURRENCY)
         .collect::<BTreeMap<String, Result<Option<Digest>, ObserveError>>>();
-    // Contexts are hashed while the registry answers.
+    // Contexts are hashed while the registry answers, each one once.
+    let cache = std::sync::Arc::new(Recipes::default());
     let recipes = stream::iter(ids.iter().filter_map(|id| config.image(id)))
-        .map(|image| async move { (image.id.clone(), recipe_of(image).await) })
+        .map(|image| {
+            let cache = cache.clone();
+            async move { (image.id.clone(), recipe_of(image, cache).await) }
+        })
         .buffer_unordered(CONCURRENCY)
         .collect::<BTreeMap<String, Result<Recipe, ObserveError>>>();
     let (mut lines, bases, mut recipes) = futures::join!(lines, bases, recipes);
@@ -216,7 +220,7 @@ fn observe_image(
         base_digest,
         recipe,
         recipe_parts,
-        entries,
+        entries: entries.to_vec(),
     })
 }
 
@@ -244,35 +248,24 @@ async fn base_digest(
     }
 }
 
-/// A recipe digest, the entries it covers and its parts.
-type Recipe = (String, Vec<Entry>, RecipeParts);
-
-/// The recipe digest and the entries it covers, hashed on a blocking thread.
-async fn recipe_of(image: &Image) -> Result<Recipe, ObserveError> {
+/// The recipe digest and the entries it covers, hashed on a blocking
+/// thread (once per context in the run: see [`Recipes`]).
+async fn recipe_of(image: &Image, cache: std::sync::Arc<Recipes>) -> Result<Recipe, ObserveError> {
     let context = image.context.clone();
     let dockerfile = image.dockerfile.clone();
     let build_args = image.build_args.clone();
     let labels = image.labels.clone();
     let hashed = tokio::task::spawn_blocking(move || {
-        let ignore = Ignore::load(&context).map_err(|e| e.to_string())?;
-        let list = entries(&context, &ignore, &[dockerfile.as_str(), ".dockerignore"])
-            .map_err(|e| format!("{e}: {}", error_source(&e)))?;
         let inputs = RecipeInputs {
             dockerfile: &dockerfile,
             build_args: &build_args,
             labels: &labels,
         };
-        let (digest, parts) =
-            recipe(&context, &list, &inputs).map_err(|e| format!("{e}: {}", error_source(&e)))?;
-        Ok((digest, list, parts))
+        cache.recipe(&context, &inputs)
     })
     .await
     .map_err(|e| format!("hashing the context failed: {e}"));
     hashed
         .and_then(|result| result)
         .map_err(ObserveError::Context)
-}
-
-fn error_source(error: &dyn std::error::Error) -> String {
-    error.source().map(|s| s.to_string()).unwrap_or_default()
 }
