@@ -186,10 +186,10 @@ fn the_upstream_policy_allows_only_microsofts_dotnet_images() {
         );
     std::fs::write(copy.path().join("golden.toml"), text).unwrap();
     copy_tree(&root().join("images"), &copy.path().join("images"));
-    let error = Project::load(&copy.path().join("golden.toml"))
-        .err()
-        .expect("a config whose policy excludes mcr.microsoft.com loads")
-        .to_string();
+    let Err(error) = Project::load(&copy.path().join("golden.toml")) else {
+        panic!("a config whose policy excludes mcr.microsoft.com loads");
+    };
+    let error = error.to_string();
     for id in DOTNET_IMAGES {
         assert!(
             error.contains(&format!("image `{id}` starts FROM"))
