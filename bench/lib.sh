@@ -12,7 +12,11 @@ BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REGISTRY=127.0.0.1:5000
 UPSTREAM=$REGISTRY/upstream/busybox:1.36
 REGISTRY_LOG=${GOLDEN_ENV_DIR:-/var/lib/golden-env}/registry.log
-GOLDEN=$BENCH_ROOT/target/release/golden
+# cargo's target directory (CARGO_TARGET_DIR, `build.target-dir` or
+# ./target), absolute so that a part that changes directory still finds it.
+CARGO_TARGET_DIR=$("$BENCH_ROOT/scripts/target-dir")
+export CARGO_TARGET_DIR
+GOLDEN=$CARGO_TARGET_DIR/release/golden
 export DOCKER_BUILDKIT=0
 
 say() { printf '%s: %s\n' "${BENCH_PART:-bench}" "$*" >&2; }
@@ -21,7 +25,7 @@ say() { printf '%s: %s\n' "${BENCH_PART:-bench}" "$*" >&2; }
 bench_ready() {
   cd "$BENCH_ROOT"
   if [ "${BENCH_READY:-0}" != 1 ]; then
-    scripts/env >/dev/null 2>&1 || scripts/env
+    bench/env >/dev/null 2>&1 || bench/env
     cargo build --release --quiet
   fi
   [ -x "$GOLDEN" ] || { say "no $GOLDEN"; exit 1; }
