@@ -627,7 +627,7 @@ impl<'a> Reader<'a> {
             table,
             section,
             "probe_timeout",
-            "a duration such as \"10s\" or \"1m\"",
+            "a duration such as \"10s\", \"1m\" or \"1m30s\"",
         );
         EngineSettings {
             host: host.map(Spanned::into_inner),
@@ -721,7 +721,7 @@ impl<'a> Reader<'a> {
             table,
             section,
             "test_timeout",
-            "a duration such as \"90s\", \"5m\" or \"1h\"",
+            "a duration such as \"90s\", \"5m\" or \"1h30m\"",
         )
         .map(|timeout| timeout.into_inner().0)
     }
