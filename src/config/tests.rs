@@ -150,6 +150,12 @@ fn bad_configs() -> Vec<(&'static str, String)> {
         ("name_breaks_grammar", format!("{REGISTRY}{IMAGE}name = \"Aspnet_Core!\"\n")),
         ("image_unknown_key_suggests", format!("{REGISTRY}{IMAGE}verison = \"1.0\"\n")),
         ("cron_hour_out_of_range", format!("{REGISTRY}{IMAGE}schedule = \"0 25 * * *\"\n")),
+        ("cron_nickname_typo", format!("{REGISTRY}{IMAGE}schedule = \"@weakly\"\n")),
+        ("cron_day_of_week_out_of_range", format!("{REGISTRY}[defaults]\nschedule = \"0 3 * * 8\"\n{IMAGE}")),
+        ("cron_two_fields_out_of_range", format!("{REGISTRY}{IMAGE}schedule = \"75 3 * 13 *\"\n")),
+        ("test_timeout_unknown_unit", format!("{REGISTRY}{IMAGE}test = [\"true\"]\ntest_timeout = \"5 sek\"\n")),
+        ("test_timeout_months", format!("{REGISTRY}{IMAGE}test = [\"true\"]\ntest_timeout = \"5M\"\n")),
+        ("probe_timeout_zero", format!("{REGISTRY}[engine]\nprobe_timeout = \"0ms\"\n{IMAGE}")),
         ("cron_six_fields", format!("{REGISTRY}{IMAGE}schedule = \"0 0 3 * * 1\"\n")),
         ("depends_on_unknown", format!("{REGISTRY}{IMAGE}[images.app]\nversion = \"1.0\"\ncontext = \"images/app\"\ndepends_on = [\"bsae\"]\n")),
         ("depends_on_not_a_list", format!("{REGISTRY}{IMAGE}depends_on = \"app\"\n")),
@@ -197,6 +203,34 @@ fn every_problem_is_reported_at_once() {
         panic!("expected problems");
     };
     assert_eq!(problems.0.len(), 5, "{problems}");
+}
+
+#[test]
+fn durations_take_compound_and_subsecond_forms() {
+    let cases = [
+        ("1h30m", "500ms", 5400_000, 500),
+        ("90s", "2s500ms", 90_000, 2500),
+        ("5m", "10", 300_000, 10_000),
+        ("300", "1m", 300_000, 60_000),
+    ];
+    for (test, probe, test_millis, probe_millis) in cases {
+        let text = format!(
+            "{REGISTRY}[engine]\nprobe_timeout = \"{probe}\"\n{IMAGE}test = [\"true\"]\ntest_timeout = \"{test}\"\n"
+        );
+        let project = load(&text).unwrap_or_else(|e| panic!("{e}"));
+        let base = project.config.image("base").unwrap();
+        let timeout = base.test.as_ref().unwrap().timeout;
+        assert_eq!(
+            timeout,
+            std::time::Duration::from_millis(test_millis),
+            "{test}"
+        );
+        assert_eq!(
+            project.config.engine.probe_timeout,
+            Some(std::time::Duration::from_millis(probe_millis)),
+            "{probe}"
+        );
+    }
 }
 
 #[test]
