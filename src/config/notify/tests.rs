@@ -137,10 +137,7 @@ fn webhook_env_is_looked_up_and_checked() {
     let lookup = |url: String| {
         move |name: &str| (name == "HOOK").then(|| std::ffi::OsString::from(url.clone()))
     };
-    let mut reader = crate::config::Reader {
-        file: &file,
-        problems: Vec::new(),
-    };
+    let mut reader = crate::config::Reader::new(&file);
     let url = format!("https://chat.example.com/hooks/{TOKEN}");
     let settings = reader.notify(value, &lookup(format!(" {url}\n"))).unwrap();
     assert_eq!(settings.url.expose(), url);
