@@ -103,7 +103,10 @@ fn reason(text: &str, error: &humantime::DurationError) -> String {
             format!("`{value}` has no unit")
         }
         Error::UnknownUnit { unit, .. } => {
-            let suggestion = closest(unit, UNITS)
+            // A one- or two-letter unit is near every other one.
+            let suggestion = (unit.chars().count() > 2)
+                .then(|| closest(unit, UNITS))
+                .flatten()
                 .map(|near| format!(" (did you mean `{near}`?)"))
                 .unwrap_or_default();
             format!("unknown unit `{unit}`{suggestion}")
@@ -171,7 +174,7 @@ mod tests {
             ("", "the duration is empty"),
             ("soon", "`soon` is not a duration: it has no number;"),
             ("5m soon", "a number is missing before `s` at column 4"),
-            ("5x", "`5x` is not a duration: unknown unit `x`"),
+            ("5x", "`5x` is not a duration: unknown unit `x`;"),
             ("5 sek", "unknown unit `sek` (did you mean `sec`?)"),
             ("-1", "`-` at column 1 is not a digit or a unit"),
             ("1h-30m", "`-` at column 3 is not a digit or a unit"),
