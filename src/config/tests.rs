@@ -297,7 +297,7 @@ fn every_problem_is_reported_at_once() {
 #[test]
 fn durations_take_compound_and_subsecond_forms() {
     let cases = [
-        ("1h30m", "500ms", 5400_000, 500),
+        ("1h30m", "500ms", 5_400_000, 500),
         ("90s", "2s500ms", 90_000, 2500),
         ("5m", "10", 300_000, 10_000),
         ("300", "1m", 300_000, 60_000),
