@@ -29,7 +29,9 @@ pub fn check(config: &Config, graph: &Graph) -> (Vec<Diagnostic>, BTreeMap<Strin
         let names: BTreeSet<&str> = declared.iter().map(|arg| arg.name.as_str()).collect();
         declared_anywhere.extend(names.iter().map(|name| name.to_string()));
         let candidates: Vec<&str> = names.iter().copied().collect();
-        for (key, span) in &image.build_arg_spans {
+        // An image whose table has a problem gets no more (it may be the cause).
+        let reported = config.reported.has_image(&image.id);
+        for (key, span) in image.build_arg_spans.iter().filter(|_| !reported) {
             // A value that did not parse was reported already.
             let parsed = image.build_args.contains_key(key);
             if !parsed || names.contains(key.as_str()) || PREDEFINED_ARGS.contains(&key.as_str()) {
@@ -73,7 +75,9 @@ pub fn check(config: &Config, graph: &Graph) -> (Vec<Diagnostic>, BTreeMap<Strin
             }
         }
     }
-    for (key, span) in &config.default_build_args {
+    // Only every image's Dockerfile can tell a [defaults] key is unused.
+    let every_image = config.reported.is_empty();
+    for (key, span) in config.default_build_args.iter().filter(|_| every_image) {
         let parsed = config
             .images
             .iter()

@@ -72,15 +72,23 @@ impl Graph {
     pub fn resolve(config: &Config) -> Result<Graph, Vec<Diagnostic>> {
         let mut problems = Vec::new();
         let mut nodes = BTreeMap::new();
+        let mut complete = true;
         for image in &config.images {
             match node(config, image) {
                 Ok(node) => {
                     nodes.insert(image.id.clone(), node);
                 }
-                Err(diagnostic) => problems.push(*diagnostic),
+                Err(NodeError::Problem(diagnostic)) => {
+                    complete = false;
+                    // The image's own table has a problem that may be the cause.
+                    if !config.reported.has_image(&image.id) {
+                        problems.push(*diagnostic);
+                    }
+                }
+                Err(NodeError::Reported) => complete = false,
             }
         }
-        if !problems.is_empty() {
+        if !complete {
             return Err(problems);
         }
         let order = order(config, &nodes)?;
@@ -127,7 +135,20 @@ impl Graph {
     }
 }
 
-fn node(config: &Config, image: &Image) -> Result<Node, Box<Diagnostic>> {
+/// Why an image has no node.
+enum NodeError {
+    Problem(Box<Diagnostic>),
+    /// It is built FROM an image whose table has a problem, already reported.
+    Reported,
+}
+
+impl From<Box<Diagnostic>> for NodeError {
+    fn from(diagnostic: Box<Diagnostic>) -> Self {
+        NodeError::Problem(diagnostic)
+    }
+}
+
+fn node(config: &Config, image: &Image) -> Result<Node, NodeError> {
     let path = image.dockerfile_path();
     let text = std::fs::read_to_string(&path).map_err(|error| {
         Box::new(
@@ -149,19 +170,24 @@ fn node(config: &Config, image: &Image) -> Result<Node, Box<Diagnostic>> {
         .map(|p| p.get_ref().clone())
         .collect();
     for (reference, line) in dockerfile.images() {
-        if let Some(parent) = golden_parent(config, reference).map_err(|message| {
-            Box::new(
-                Diagnostic::at(&file, file.line_span(line), message)
-                    .label("golden image reference")
-                    .hint(format!("configured lines: {}", lines(config))),
-            )
-        })? {
+        let parent = match golden_parent(config, reference) {
+            Ok(parent) => parent,
+            Err(ParentError::Reported) => return Err(NodeError::Reported),
+            Err(ParentError::Unconfigured(message)) => {
+                return Err(NodeError::Problem(Box::new(
+                    Diagnostic::at(&file, file.line_span(line), message)
+                        .label("golden image reference")
+                        .hint(format!("configured lines: {}", lines(config))),
+                )))
+            }
+        };
+        if let Some(parent) = parent {
             if parent == image.id {
-                return Err(Box::new(
+                return Err(NodeError::Problem(Box::new(
                     Diagnostic::at(&file, file.line_span(line), format!("image `{}` is built FROM itself", image.id))
                         .label("self reference")
                         .hint("an image cannot be built FROM its own repository line; FROM its upstream instead"),
-                ));
+                )));
             }
             parents.insert(parent);
         }
@@ -207,12 +233,35 @@ fn dockerfile_problem(file: &SourceFile, error: &DockerfileError) -> Box<Diagnos
     Box::new(diagnostic.hint(hint))
 }
 
+/// Why a golden reference names no configured line.
+enum ParentError {
+    /// What to report.
+    Unconfigured(String),
+    /// It may name an image whose table has a problem, already reported.
+    Reported,
+}
+
 /// The id of the configured golden line `reference` names, `None` when it is
 /// not a golden repository, an error when it is one but names no configured line.
-fn golden_parent(config: &Config, reference: &Reference) -> Result<Option<String>, String> {
+fn golden_parent(config: &Config, reference: &Reference) -> Result<Option<String>, ParentError> {
     let Some(name) = config.golden_name(reference) else {
         return Ok(None);
     };
+    golden_line(config, reference, &name).map_err(|message| {
+        if config.reported.has_name(&name) {
+            ParentError::Reported
+        } else {
+            ParentError::Unconfigured(message)
+        }
+    })
+}
+
+/// [`golden_parent`] for a reference to golden repository `name`.
+fn golden_line(
+    config: &Config,
+    reference: &Reference,
+    name: &str,
+) -> Result<Option<String>, String> {
     let candidates: Vec<&Image> = config
         .images
         .iter()
@@ -263,7 +312,12 @@ fn order(config: &Config, nodes: &BTreeMap<String, Node>) -> Result<Vec<String>,
         .map(|(id, node)| {
             (
                 id.as_str(),
-                node.parents.iter().map(String::as_str).collect(),
+                // A parent that is no image was reported by `depends_on`.
+                node.parents
+                    .iter()
+                    .filter(|parent| nodes.contains_key(*parent))
+                    .map(String::as_str)
+                    .collect(),
             )
         })
         .collect();

@@ -180,8 +180,8 @@ pub enum DeliveryError {
     Status { status: u16, attempts: u32 },
     #[error("the webhook could not be reached after {attempts} attempt(s): {message}")]
     Unreachable { message: String, attempts: u32 },
-    #[error("no answer within the `timeout` of {seconds}s after {attempts} attempt(s); raise `timeout` in [notify] if the receiver is slow")]
-    TimedOut { seconds: u64, attempts: u32 },
+    #[error("no answer within the `timeout` of {timeout} after {attempts} attempt(s); raise `timeout` in [notify] if the receiver is slow")]
+    TimedOut { timeout: String, attempts: u32 },
     #[error("cannot set up the HTTP client: {0}")]
     Client(String),
 }
@@ -203,7 +203,7 @@ pub async fn deliver(settings: &NotifySettings, body: &Value) -> Result<u32, Del
     let mut attempts = 0;
     let mut backoff = FIRST_BACKOFF;
     let timed_out = |attempts| DeliveryError::TimedOut {
-        seconds: settings.timeout.as_secs(),
+        timeout: crate::duration::display(settings.timeout),
         attempts,
     };
     loop {

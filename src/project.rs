@@ -104,6 +104,9 @@ fn untrusted_upstreams(config: &Config, graph: &Graph) -> Vec<Diagnostic> {
     }
     let mut problems = Vec::new();
     for image in &config.images {
+        if config.reported.has_image(&image.id) {
+            continue;
+        }
         let Some(Upstream::External(reference)) =
             graph.nodes.get(&image.id).map(|node| &node.upstream)
         else {

@@ -7,14 +7,130 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use croner::parser::{CronParser, Seconds};
 use croner::Cron;
 
+use crate::diagnostic::closest;
+
+/// What a schedule that does not parse expects.
+const EXPECTED: &str = "expected 5 cron fields in UTC (minute hour day-of-month month day-of-week, e.g. \"0 3 * * 1\") or @hourly, @daily, @weekly, @monthly";
+
+/// The nicknames a schedule may be.
+const NICKNAMES: &[&str] = &["hourly", "daily", "weekly", "monthly", "yearly", "annually"];
+
 /// A schedule string that is not valid.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScheduleError {
-    #[error("`{text}` is not a valid schedule: {reason}; expected 5 cron fields in UTC (minute hour day-of-month month day-of-week, e.g. \"0 3 * * 1\") or @hourly, @daily, @weekly, @monthly")]
+    /// `@weakly`: `suggestion` is the closest nickname.
+    #[error("`{text}` is not a valid schedule: unknown nickname `@{nickname}`{}; the nicknames are @hourly, @daily, @weekly, @monthly and @yearly", did_you_mean(.suggestion))]
+    UnknownNickname {
+        text: String,
+        nickname: String,
+        suggestion: Option<String>,
+    },
+    /// Not 5 fields; `suggestion` is a nickname a single word is close to.
+    #[error("`{text}` is not a valid schedule: it has {count} field{}, not 5{}{}; {EXPECTED}", if *.count == 1 { "" } else { "s" }, if *.count > 5 { " (schedules have minute resolution: no seconds or years field)" } else { "" }, did_you_mean(.suggestion))]
+    FieldCount {
+        text: String,
+        count: usize,
+        suggestion: Option<String>,
+    },
+    /// Fields that are out of range or malformed, each named.
+    #[error("`{text}` is not a valid schedule: {}; {EXPECTED}", join(.problems))]
+    Fields {
+        text: String,
+        problems: Vec<FieldProblem>,
+    },
+    /// Refused by the cron parser for a reason no single field shows.
+    #[error("`{text}` is not a valid schedule: {reason}; {EXPECTED}")]
     Invalid { text: String, reason: String },
     /// Well formed, but no date ever matches it (`0 0 30 2 *`).
     #[error("`{text}` never fires: {reason}; name a day every month it names has, or `L` for the last day of the month (e.g. \"0 0 L 2 *\")")]
     NeverFires { text: String, reason: String },
+}
+
+fn did_you_mean(suggestion: &Option<String>) -> String {
+    suggestion
+        .as_ref()
+        .map(|near| format!(" (did you mean `{near}`?)"))
+        .unwrap_or_default()
+}
+
+fn join(problems: &[FieldProblem]) -> String {
+    let texts: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    texts.join("; ")
+}
+
+/// One of the five cron fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field {
+    pub name: &'static str,
+    pub low: u32,
+    pub high: u32,
+    /// Every form the field takes, for a message.
+    pub forms: &'static str,
+}
+
+/// The fields in order, each with its valid range.
+pub const FIELDS: [Field; 5] = [
+    Field {
+        name: "minute",
+        low: 0,
+        high: 59,
+        forms: "0-59",
+    },
+    Field {
+        name: "hour",
+        low: 0,
+        high: 23,
+        forms: "0-23",
+    },
+    Field {
+        name: "day-of-month",
+        low: 1,
+        high: 31,
+        forms: "1-31, L for the last day or 15W for the weekday nearest the 15th",
+    },
+    Field {
+        name: "month",
+        low: 1,
+        high: 12,
+        forms: "1-12 or JAN-DEC",
+    },
+    Field {
+        name: "day-of-week",
+        low: 0,
+        high: 7,
+        forms: "0-7 or SUN-SAT with 0 and 7 both Sunday, 5L for the last Friday or 1#2 for the second Monday",
+    },
+];
+
+/// What is wrong with one field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FieldProblem {
+    /// `number` in `value` is outside the field's range.
+    #[error("{}", range_message(.field, .value, *.number))]
+    OutOfRange {
+        field: Field,
+        value: String,
+        number: u64,
+    },
+    /// Not a value, list, range or step the field takes.
+    #[error("the {} field `{value}` is not valid: write {}, `*`, a list (1,15), a range (1-5) or a step (*/10)", .field.name, .field.forms)]
+    Malformed { field: Field, value: String },
+}
+
+/// "the hour field is `25`, outside its range 0-23".
+fn range_message(field: &Field, value: &str, number: u64) -> String {
+    let range = format!("{}-{}", field.low, field.high);
+    let what = if value == number.to_string() {
+        format!("the {} field is `{value}`", field.name)
+    } else {
+        format!("the {} field `{value}` has {number}", field.name)
+    };
+    let forms = if field.forms == range {
+        String::new()
+    } else {
+        format!(" (it takes {})", field.forms)
+    };
+    format!("{what}, outside its range {range}{forms}")
 }
 
 /// How far ahead a schedule must fire at least once: 28 years is a whole
@@ -45,20 +161,40 @@ impl Schedule {
         };
         let trimmed = text.trim();
         if let Some(nickname) = trimmed.strip_prefix('@') {
-            let known = ["hourly", "daily", "weekly", "monthly", "yearly", "annually"];
-            if !known.contains(&nickname.to_ascii_lowercase().as_str()) {
-                return Err(error(format!("unknown nickname `@{nickname}`")));
+            let lower = nickname.to_ascii_lowercase();
+            if !NICKNAMES.contains(&lower.as_str()) {
+                return Err(ScheduleError::UnknownNickname {
+                    text: text.to_string(),
+                    nickname: nickname.to_string(),
+                    suggestion: closest(&lower, NICKNAMES).map(|near| format!("@{near}")),
+                });
             }
         } else {
-            let fields = trimmed.split_whitespace().count();
-            if fields != 5 {
-                return Err(error(format!("it has {fields} fields, not 5")));
+            let fields: Vec<&str> = trimmed.split_whitespace().collect();
+            if fields.len() != 5 {
+                let word = fields.first().map(|word| word.to_ascii_lowercase());
+                let suggestion = match (fields.len(), word) {
+                    (1, Some(word)) => closest(&word, NICKNAMES).map(|near| format!("@{near}")),
+                    _ => None,
+                };
+                return Err(ScheduleError::FieldCount {
+                    text: text.to_string(),
+                    count: fields.len(),
+                    suggestion,
+                });
             }
         }
-        let parser = CronParser::builder().seconds(Seconds::Disallowed).build();
-        let cron = parser
-            .parse(trimmed)
-            .map_err(|e| error(e.to_string().trim_end_matches('.').to_lowercase()))?;
+        let cron = parser().parse(trimmed).map_err(|e| {
+            let problems = field_problems(trimmed);
+            if problems.is_empty() {
+                error(e.to_string().trim_end_matches('.').to_lowercase())
+            } else {
+                ScheduleError::Fields {
+                    text: text.to_string(),
+                    problems,
+                }
+            }
+        })?;
         if let Some(reason) = never_fires(&cron, trimmed) {
             return Err(ScheduleError::NeverFires {
                 text: text.to_string(),
@@ -85,6 +221,49 @@ impl Schedule {
     pub fn next_fire(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.cron.find_next_occurrence(&now, false).ok()
     }
+}
+
+/// The cron parser every schedule goes through: five fields, no seconds.
+fn parser() -> CronParser {
+    CronParser::builder().seconds(Seconds::Disallowed).build()
+}
+
+/// Each field of a 5-field `text` the cron parser refuses on its own (put
+/// in an expression that is otherwise `0 0 * * *`), said with its range.
+fn field_problems(text: &str) -> Vec<FieldProblem> {
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    let mut problems = Vec::new();
+    for (index, (value, field)) in fields.iter().zip(FIELDS).enumerate() {
+        let mut probe = ["0", "0", "*", "*", "*"];
+        probe[index] = value;
+        if parser().parse(&probe.join(" ")).is_ok() {
+            continue;
+        }
+        let value = value.to_string();
+        problems.push(match out_of_range(&value, &field) {
+            Some(number) => FieldProblem::OutOfRange {
+                field,
+                value,
+                number,
+            },
+            None => FieldProblem::Malformed { field, value },
+        });
+    }
+    problems
+}
+
+/// The first number `value` names (outside steps and `#`) that is outside
+/// the range of `field`.
+fn out_of_range(value: &str, field: &Field) -> Option<u64> {
+    value
+        .split(',')
+        .filter_map(|item| item.split('/').next())
+        .flat_map(|range| range.split('-'))
+        .filter_map(|part| {
+            let digits: String = part.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse::<u64>().ok()
+        })
+        .find(|number| *number < u64::from(field.low) || *number > u64::from(field.high))
 }
 
 /// Why `cron` never fires, when no minute of [`FIRE_HORIZON_YEARS`] from a
@@ -135,11 +314,7 @@ fn impossible_dates(cron: &Cron, text: &str) -> Option<String> {
         return None;
     }
     // The day-of-month field alone, read against a 31-day month.
-    let days = CronParser::builder()
-        .seconds(Seconds::Disallowed)
-        .build()
-        .parse(&format!("0 0 {day_of_month} * *"))
-        .ok()?;
+    let days = parser().parse(&format!("0 0 {day_of_month} * *")).ok()?;
     let first_day = (1..=31).find(|day| days.pattern.day_match(2024, 1, *day).unwrap_or(false))?;
     let months: Vec<&str> = (1..=12)
         .filter(|month| cron.pattern.month_match(*month).unwrap_or(false))
@@ -300,5 +475,78 @@ mod tests {
         ] {
             assert!(Schedule::parse(text).is_ok(), "{text}");
         }
+    }
+
+    /// The message of `text`, which must not parse.
+    fn message(text: &str) -> String {
+        match Schedule::parse(text) {
+            Ok(_) => panic!("{text:?} parsed"),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_bad_field_is_named_with_its_range() {
+        let cases = [
+            ("61 * * * *", "the minute field is `61`, outside its range 0-59;"),
+            ("0 25 * * *", "the hour field is `25`, outside its range 0-23;"),
+            ("0 0-25 * * *", "the hour field `0-25` has 25, outside its range 0-23"),
+            ("0 0 32 * *", "the day-of-month field is `32`, outside its range 1-31 (it takes 1-31, L"),
+            ("0 0 0 * *", "the day-of-month field is `0`, outside its range 1-31"),
+            ("0 0 * 13 *", "the month field is `13`, outside its range 1-12 (it takes 1-12 or JAN-DEC)"),
+            ("0 0 * 1,2,14 *", "the month field `1,2,14` has 14, outside its range 1-12"),
+            ("0 0 * * 8", "the day-of-week field is `8`, outside its range 0-7 (it takes 0-7 or SUN-SAT with 0 and 7 both Sunday"),
+            ("x * * * *", "the minute field `x` is not valid: write 0-59, `*`, a list"),
+            ("0 0 * FOO *", "the month field `FOO` is not valid: write 1-12 or JAN-DEC"),
+            ("0 0 * * 1#9", "the day-of-week field `1#9` is not valid"),
+        ];
+        for (text, expected) in cases {
+            let shown = message(text);
+            assert!(shown.contains(expected), "{text:?}: {shown}");
+            assert!(
+                shown.contains("expected 5 cron fields"),
+                "{text:?}: {shown}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_bad_field_is_named_once() {
+        let shown = message("61 25 * * *");
+        assert!(
+            shown.contains("the minute field is `61`, outside its range 0-59; the hour field is `25`, outside its range 0-23;"),
+            "{shown}"
+        );
+        match Schedule::parse("61 25 * * *") {
+            Err(ScheduleError::Fields { problems, .. }) => {
+                let names: Vec<&str> = problems
+                    .iter()
+                    .map(|problem| match problem {
+                        FieldProblem::OutOfRange { field, .. }
+                        | FieldProblem::Malformed { field, .. } => field.name,
+                    })
+                    .collect();
+                assert_eq!(names, ["minute", "hour"]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_mistyped_nickname_suggests_the_closest() {
+        let cases = [
+            ("@weakly", "unknown nickname `@weakly` (did you mean `@weekly`?); the nicknames are"),
+            ("@dialy", "(did you mean `@daily`?)"),
+            ("@Hourli", "did you mean `@hourly`?"),
+            ("@montly", "did you mean `@monthly`?"),
+            ("weekly", "it has 1 field, not 5 (did you mean `@weekly`?); expected 5 cron fields"),
+            ("@fortnightly", "unknown nickname `@fortnightly`; the nicknames are"),
+            ("0 0 3 * * 1", "it has 6 fields, not 5 (schedules have minute resolution: no seconds or years field);"),
+        ];
+        for (text, expected) in cases {
+            let shown = message(text);
+            assert!(shown.contains(expected), "{text:?}: {shown}");
+        }
+        assert!(!message("@fortnightly").contains("did you mean"));
     }
 }

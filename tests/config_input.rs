@@ -226,3 +226,112 @@ fn label_values_with_line_breaks_quotes_and_dollars_arrive_exactly() {
     assert_eq!(found["description"], "line one\nline two");
     assert_eq!(found["note"], "say \"hi\" to $HOME and \\ back");
 }
+
+/// A config of `base` (its table given as `base_table`) and `app`, whose
+/// Dockerfile is FROM the golden `base:1.0`.
+fn parent_and_child(base_table: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let directory = tempfile::tempdir().unwrap();
+    for (id, dockerfile) in [
+        ("base", DOCKERFILE.to_string()),
+        ("app", format!("FROM {REGISTRY}/golden/base:1.0\n")),
+    ] {
+        std::fs::create_dir_all(directory.path().join(id)).unwrap();
+        std::fs::write(directory.path().join(id).join("Dockerfile"), dockerfile).unwrap();
+    }
+    let config = directory.path().join("golden.toml");
+    std::fs::write(
+        &config,
+        format!("[registry]\nhost = \"{REGISTRY}\"\nnamespace = \"golden\"\n[images.base]\n{base_table}[images.app]\nversion = \"1.0\"\ncontext = \"app\"\n"),
+    )
+    .unwrap();
+    (directory, config)
+}
+
+#[test]
+fn a_key_typo_in_a_parent_image_is_one_error_not_also_an_unconfigured_image() {
+    for (table, expected, location) in [
+        (
+            "verison = \"1.0\"\ncontext = \"base\"\n",
+            "unknown key `verison` in [images.base]",
+            "golden.toml:5:1",
+        ),
+        (
+            "version = \"1.0\"\ncontxt = \"base\"\n",
+            "unknown key `contxt` in [images.base]",
+            "golden.toml:6:1",
+        ),
+    ] {
+        let (_directory, config) = parent_and_child(table);
+        let run = refused(&config, &[expected, "did you mean"], location);
+        assert_eq!(run.stderr.matches("error:").count(), 1, "{}", run.stderr);
+        assert!(run.stderr.contains("1 problem found"), "{}", run.stderr);
+        assert!(
+            !run.stderr.contains("not a configured image"),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn a_mistyped_schedule_nickname_suggests_the_closest() {
+    let extra = "[defaults]\nschedule = \"@weakly\"\n";
+    let (_directory, config) = one_image_config(REGISTRY, "golden", "base", DOCKERFILE, extra);
+    refused(
+        &config,
+        &["unknown nickname `@weakly` (did you mean `@weekly`?)"],
+        "golden.toml:5:12",
+    );
+}
+
+#[test]
+fn a_cron_field_out_of_range_is_named_with_its_range() {
+    let extra = "[defaults]\nschedule = \"0 3 * * 8\"\n";
+    let (_directory, config) = one_image_config(REGISTRY, "golden", "base", DOCKERFILE, extra);
+    refused(
+        &config,
+        &["the day-of-week field is `8`, outside its range 0-7"],
+        "golden.toml:5:12",
+    );
+}
+
+#[test]
+fn a_bad_duration_is_located_and_names_the_accepted_forms() {
+    let extra = "[engine]\nprobe_timeout = \"5 sek\"\n";
+    let (_directory, config) = one_image_config(REGISTRY, "golden", "base", DOCKERFILE, extra);
+    refused(
+        &config,
+        &[
+            "`5 sek` is not a duration: unknown unit `sek` (did you mean `sec`?)",
+            "500ms, 30s, 5m, 1h30m",
+        ],
+        "golden.toml:5:17",
+    );
+}
+
+#[test]
+fn the_daemon_interval_takes_the_same_durations_as_the_config() {
+    // No images: the daemon stops at the config, after its flags parsed.
+    let directory = tempfile::tempdir().unwrap();
+    let config = directory.path().join("golden.toml");
+    std::fs::write(
+        &config,
+        format!("[registry]\nhost = \"{REGISTRY}\"\nnamespace = \"golden\"\n"),
+    )
+    .unwrap();
+    for interval in ["1h30m", "500ms", "90", "5m"] {
+        let run = golden(&config, &["daemon", "--interval", interval]).expect(2);
+        assert!(
+            run.stderr.contains("no golden images are configured"),
+            "{interval}: {}",
+            run.stderr
+        );
+    }
+    let run = golden(&config, &["daemon", "--interval", "5x"]).expect(2);
+    assert!(
+        run.stderr
+            .contains("invalid value '5x' for '--interval <INTERVAL>': `5x` is not a duration: unknown unit `x`; write a number and a unit such as 500ms, 30s, 5m, 1h30m"),
+        "{}",
+        run.stderr
+    );
+}

@@ -231,6 +231,7 @@ impl Reader<'_> {
         for image in images {
             let repository = format!("{}/{}", registry.namespace, image.name);
             if registry.host.len() + 1 + repository.len() > 255 {
+                self.reported.insert(&image.id, Some(&image.name));
                 self.problem(
                     image.span.clone(),
                     format!(
@@ -242,6 +243,7 @@ impl Reader<'_> {
                 );
             }
             if let Some(first) = seen.insert((image.name.clone(), image.version), &image.id) {
+                self.reported.insert(&image.id, Some(&image.name));
                 self.problem(
                     image.span.clone(),
                     format!(
@@ -259,7 +261,9 @@ impl Reader<'_> {
         let ids: Vec<&str> = images.iter().map(|image| image.id.as_str()).collect();
         for image in images {
             for parent in &image.depends_on {
-                if !ids.contains(&parent.get_ref().as_str()) {
+                let reported = self.reported.has_image(parent.get_ref());
+                if !reported && !ids.contains(&parent.get_ref().as_str()) {
+                    self.reported.insert(&image.id, Some(&image.name));
                     let suggestion = closest(parent.get_ref(), &ids)
                         .map(|near| format!("did you mean `{near}`? "))
                         .unwrap_or_default();

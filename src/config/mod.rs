@@ -5,7 +5,7 @@
 //! Reads only the files it is pointed at (the config, context directories and
 //! Dockerfiles to check they exist); no network, no engine.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -216,6 +216,41 @@ pub struct Config {
     pub default_build_args: BTreeMap<String, Range<usize>>,
     /// `[notify]`: where runs are reported; `None` without the table.
     pub notify: Option<NotifySettings>,
+    /// Images whose own table already has a problem (empty in a valid config).
+    pub reported: ReportedImages,
+}
+
+/// The images whose `[images.<id>]` table has a problem, by id and by
+/// repository name. One mistake gives one error: what follows from such an
+/// image (a `depends_on` or a FROM naming it, its Dockerfile, its build
+/// args) is not reported again, since fixing the table may change it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportedImages {
+    ids: BTreeSet<String>,
+    names: BTreeSet<String>,
+}
+
+impl ReportedImages {
+    /// Whether the image with this id has a problem already reported.
+    pub fn has_image(&self, id: &str) -> bool {
+        self.ids.contains(id)
+    }
+
+    /// Whether a golden repository name may be that of such an image: its
+    /// `name`, or its id (the name it has without one).
+    pub fn has_name(&self, name: &str) -> bool {
+        self.names.contains(name) || self.ids.contains(name)
+    }
+
+    /// Whether no image has a problem.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    fn insert(&mut self, id: &str, name: Option<&str>) {
+        self.ids.insert(id.to_string());
+        self.names.extend(name.map(str::to_string));
+    }
 }
 
 impl Config {
@@ -247,10 +282,7 @@ impl Config {
     pub fn parse(source: SourceFile) -> (Option<Config>, Vec<Diagnostic>) {
         let text = source.text.clone();
         let (document, syntax_errors) = DeTable::parse_recoverable(&text);
-        let mut reader = Reader {
-            file: &source,
-            problems: Vec::new(),
-        };
+        let mut reader = Reader::new(&source);
         for error in syntax_errors {
             let span = error.span().unwrap_or(0..0);
             reader.problem(
@@ -283,6 +315,11 @@ pub(crate) fn key_spans(table: &DeTable<'_>, key: &str) -> BTreeMap<String, Rang
 struct Reader<'a> {
     file: &'a SourceFile,
     problems: Vec<Diagnostic>,
+    /// Images with a problem of their own so far.
+    reported: ReportedImages,
+    /// `(section, key)` of each key an unknown key was taken for: a
+    /// missing required key that a typo stands for is that one problem.
+    suggested: BTreeSet<(String, String)>,
 }
 
 /// `[defaults]` as written.
@@ -305,6 +342,15 @@ struct Defaults {
 }
 
 impl<'a> Reader<'a> {
+    fn new(file: &'a SourceFile) -> Self {
+        Reader {
+            file,
+            problems: Vec::new(),
+            reported: ReportedImages::default(),
+            suggested: BTreeSet::new(),
+        }
+    }
+
     fn problem(&mut self, span: Range<usize>, message: String, label: &str, hint: Option<String>) {
         let mut diagnostic = Diagnostic::at(self.file, span, message).label(label);
         if let Some(hint) = hint {
@@ -347,9 +393,14 @@ impl<'a> Reader<'a> {
             Some(value) => {
                 if let Some(table) = self.table(value, "images") {
                     for (id, value) in table.iter() {
-                        if let Some(image) = self.image(id, value, &defaults) {
-                            images.push(image);
+                        let before = self.problems.len();
+                        let image = self.image(id, value, &defaults);
+                        if self.problems.len() > before {
+                            let name = image.as_ref().map(|image| image.name.clone());
+                            let name = name.or_else(|| written_name(value));
+                            self.reported.insert(id.get_ref(), name.as_deref());
                         }
+                        images.extend(image);
                     }
                 }
             }
@@ -374,6 +425,7 @@ impl<'a> Reader<'a> {
             policy,
             default_build_args: defaults.build_arg_spans,
             notify,
+            reported: std::mem::take(&mut self.reported),
         })
     }
 
@@ -402,7 +454,12 @@ impl<'a> Reader<'a> {
             if allowed.contains(&name) {
                 continue;
             }
-            let suggestion = closest(name, allowed)
+            let near = closest(name, allowed);
+            if let Some(near) = near {
+                self.suggested
+                    .insert((section.to_string(), near.to_string()));
+            }
+            let suggestion = near
                 .map(|near| format!("did you mean `{near}`? "))
                 .unwrap_or_default();
             self.problem(
@@ -452,6 +509,11 @@ impl<'a> Reader<'a> {
         expected: &str,
     ) -> Option<Spanned<T>> {
         if table.get(key).is_none() {
+            let typo = (section.to_string(), key.to_string());
+            if self.suggested.contains(&typo) {
+                // Reported as the unknown key that stands for it.
+                return None;
+            }
             self.problem(
                 span.start..span.start,
                 format!("missing required key `{key}` in {section}"),
@@ -634,7 +696,7 @@ impl<'a> Reader<'a> {
             table,
             section,
             "probe_timeout",
-            "a duration such as \"10s\" or \"1m\"",
+            "a duration such as \"10s\", \"1m\" or \"1m30s\"",
         );
         EngineSettings {
             host: host.map(Spanned::into_inner),
@@ -729,7 +791,7 @@ impl<'a> Reader<'a> {
             table,
             section,
             "test_timeout",
-            "a duration such as \"90s\", \"5m\" or \"1h\"",
+            "a duration such as \"90s\", \"5m\" or \"1h30m\"",
         )
         .map(|timeout| timeout.into_inner().0)
     }
@@ -766,6 +828,17 @@ impl<'a> Reader<'a> {
         }
         self.check_label_keys(table, section, &labels);
         labels
+    }
+}
+
+/// The `name` an image table gives as written, if it is a string.
+fn written_name(value: &Spanned<DeValue<'_>>) -> Option<String> {
+    let DeValue::Table(table) = value.get_ref() else {
+        return None;
+    };
+    match table.get("name").map(Spanned::get_ref) {
+        Some(DeValue::String(name)) => Some(name.to_string()),
+        _ => None,
     }
 }
 

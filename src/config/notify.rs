@@ -17,7 +17,7 @@ use toml::Spanned;
 
 use super::{path_problem, PathKind, Reader};
 use crate::diagnostic::{closest, Diagnostic, SourceFile};
-use crate::duration::ConfigDuration;
+use crate::duration::{self, ConfigDuration};
 
 const NOTIFY_KEYS: &[&str] = &[
     "webhook",
@@ -31,7 +31,8 @@ const SOURCE_KEYS: &[&str] = &["webhook", "webhook_env", "webhook_file"];
 const ON_VALUES: &[&str] = &["failure", "success", "always"];
 const ON_EXPECTED: &str =
     "a list of \"failure\", \"success\" or \"always\", e.g. [\"failure\"] (the default)";
-const TIMEOUT_EXPECTED: &str = "a duration from 1s to 2m such as \"10s\" (the default)";
+const TIMEOUT_EXPECTED: &str =
+    "a duration up to 2m such as \"10s\" (the default), \"1m30s\" or \"2500ms\"";
 const RETRIES_EXPECTED: &str = "a whole number from 0 to 10";
 /// How long one notification may take, every attempt included, by default.
 pub const DEFAULT_NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -134,9 +135,9 @@ impl Reader<'_> {
                 self.problem(
                     timeout.span(),
                     format!(
-                        "`timeout` in {section} is {}s, more than {}s",
-                        timeout.get_ref().0.as_secs(),
-                        MAX_NOTIFY_TIMEOUT.as_secs()
+                        "`timeout` in {section} is {}, more than {}",
+                        duration::display(timeout.get_ref().0),
+                        duration::display(MAX_NOTIFY_TIMEOUT)
                     ),
                     "too long",
                     Some(format!("a run waits for its notification up to `timeout`; `timeout` must be {TIMEOUT_EXPECTED}")),

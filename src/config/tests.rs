@@ -103,9 +103,30 @@ fn depends_on_orders_images_without_from_lines() {
 
 const IMAGE: &str = "[images.base]\nversion = \"1.0\"\ncontext = \"images/base\"\n";
 
+/// `[images.app]`, whose Dockerfile is FROM `golden/base:1.0`.
+const APP: &str = "[images.app]\nversion = \"1.0\"\ncontext = \"images/app\"\n";
+
+/// (snapshot name, config text) of one mistake each, in an image other
+/// images are built on or in what its Dockerfile needs: each must give
+/// exactly one error, not also "`base` is not a configured image" and the like.
+fn one_mistake_configs() -> Vec<(&'static str, String)> {
+    vec![
+        ("one_mistake_key_typo_in_a_parent", format!("{REGISTRY}[images.base]\nverison = \"1.0\"\ncontext = \"images/base\"\n{APP}")),
+        ("one_mistake_context_typo_in_a_parent", format!("{REGISTRY}[images.base]\nversion = \"1.0\"\ncontxt = \"images/base\"\n{APP}")),
+        ("one_mistake_missing_context_of_a_parent", format!("{REGISTRY}[images.base]\nversion = \"1.0\"\ncontext = \"images/nope\"\n{APP}")),
+        ("one_mistake_bad_name_of_a_parent", format!("{REGISTRY}{IMAGE}name = \"Base!\"\n{APP}")),
+        ("one_mistake_named_parent_unusable", format!("{REGISTRY}[images.core]\nname = \"base\"\nversion = \"1.0\"\ncontxt = \"images/base\"\n{APP}")),
+        ("one_mistake_bad_version_of_a_dependency", format!("{REGISTRY}[images.base]\nversion = \"one\"\ncontext = \"images/base\"\n{APP}depends_on = [\"base\"]\n")),
+        ("one_mistake_build_args_key_typo", format!("{REGISTRY}[images.required]\nversion = \"1.0\"\ncontext = \"images/required\"\nbuild_arg = {{ BASE = \"127.0.0.1:5000/upstream/busybox:1.36\" }}\n")),
+        ("depends_on_unknown", format!("{REGISTRY}{IMAGE}[images.app]\nversion = \"1.0\"\ncontext = \"images/app\"\ndepends_on = [\"bsae\"]\n")),
+        ("one_mistake_defaults_arg_of_an_unusable_image", format!("{REGISTRY}[defaults]\nbuild_args = {{ B = \"1\" }}\n[images.base]\nversion = \"1.0\"\ncontext = \"images/base\"\n[images.app]\nversion = \"1.0\"\ncontxt = \"images/app\"\n")),
+    ]
+}
+
 /// (snapshot name, config text): each has at least one problem.
 fn bad_configs() -> Vec<(&'static str, String)> {
-    vec![
+    let mut cases = one_mistake_configs();
+    cases.extend(vec![
         ("toml_syntax", format!("{REGISTRY}[images.base]\nversion = \"1.0\ncontext = \"images/base\"\n")),
         ("duplicate_key", format!("{REGISTRY}{IMAGE}version = \"2.0\"\n")),
         ("unknown_top_level_table", format!("{REGISTRY}{IMAGE}[regisstry]\nhost = \"x\"\n")),
@@ -150,8 +171,13 @@ fn bad_configs() -> Vec<(&'static str, String)> {
         ("name_breaks_grammar", format!("{REGISTRY}{IMAGE}name = \"Aspnet_Core!\"\n")),
         ("image_unknown_key_suggests", format!("{REGISTRY}{IMAGE}verison = \"1.0\"\n")),
         ("cron_hour_out_of_range", format!("{REGISTRY}{IMAGE}schedule = \"0 25 * * *\"\n")),
+        ("cron_nickname_typo", format!("{REGISTRY}{IMAGE}schedule = \"@weakly\"\n")),
+        ("cron_day_of_week_out_of_range", format!("{REGISTRY}[defaults]\nschedule = \"0 3 * * 8\"\n{IMAGE}")),
+        ("cron_two_fields_out_of_range", format!("{REGISTRY}{IMAGE}schedule = \"75 3 * 13 *\"\n")),
+        ("test_timeout_unknown_unit", format!("{REGISTRY}{IMAGE}test = [\"true\"]\ntest_timeout = \"5 sek\"\n")),
+        ("test_timeout_months", format!("{REGISTRY}{IMAGE}test = [\"true\"]\ntest_timeout = \"5M\"\n")),
+        ("probe_timeout_zero", format!("{REGISTRY}[engine]\nprobe_timeout = \"0ms\"\n{IMAGE}")),
         ("cron_six_fields", format!("{REGISTRY}{IMAGE}schedule = \"0 0 3 * * 1\"\n")),
-        ("depends_on_unknown", format!("{REGISTRY}{IMAGE}[images.app]\nversion = \"1.0\"\ncontext = \"images/app\"\ndepends_on = [\"bsae\"]\n")),
         ("depends_on_not_a_list", format!("{REGISTRY}{IMAGE}depends_on = \"app\"\n")),
         ("dependency_cycle", format!("{REGISTRY}{IMAGE}depends_on = [\"app\"]\n[images.app]\nversion = \"1.0\"\ncontext = \"images/app\"\n")),
         ("duplicate_name_and_version", format!("{REGISTRY}{IMAGE}[images.base-again]\nname = \"base\"\nversion = \"1.0\"\ncontext = \"images/base\"\n")),
@@ -176,7 +202,8 @@ fn bad_configs() -> Vec<(&'static str, String)> {
              [images.app]\nversion = \"1.0\"\ncontext = \"images/nope\"\nextra = true\n"
                 .to_string(),
         ),
-    ]
+    ]);
+    cases
 }
 
 #[test]
@@ -195,6 +222,74 @@ fn bad_configs_report_file_line_and_fix() {
 }
 
 #[test]
+fn one_mistake_gives_one_error() {
+    let derived = [
+        "is not a configured image",
+        "names unknown image `base`",
+        "dependency cycle",
+        "is required",
+        "missing required key",
+        "declared by no image",
+    ];
+    let mut failures = Vec::new();
+    for (name, text) in one_mistake_configs() {
+        let shown = rendered(&text);
+        let extra: Vec<&str> = derived
+            .iter()
+            .copied()
+            .filter(|text| shown.contains(text))
+            .collect();
+        if shown.matches("error:").count() != 1 || !extra.is_empty() {
+            failures.push(format!("{name} ({extra:?}):\n{shown}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_typo_for_a_required_key_is_one_error_that_names_the_key() {
+    let shown = rendered(&format!(
+        "{REGISTRY}[images.base]\nverison = \"1.0\"\ncontext = \"images/base\"\n"
+    ));
+    assert!(
+        shown.contains("unknown key `verison` in [images.base]"),
+        "{shown}"
+    );
+    assert!(shown.contains("did you mean `version`?"), "{shown}");
+    assert!(!shown.contains("missing required key"), "{shown}");
+    // Without a key that stands for it, a missing key is still reported.
+    let shown = rendered(&format!(
+        "{REGISTRY}[images.base]\ncontext = \"images/base\"\n"
+    ));
+    assert!(
+        shown.contains("missing required key `version` in [images.base]"),
+        "{shown}"
+    );
+    let shown = rendered("[registry]\nhots = \"registry.local:5000\"\nnamespace = \"golden\"\n[images.base]\nversion = \"1.0\"\ncontext = \"images/base\"\n");
+    assert_eq!(shown.matches("error:").count(), 1, "{shown}");
+}
+
+#[test]
+fn independent_mistakes_are_each_still_reported() {
+    // base has a typo; orphan's FROM names a line of base that cannot exist
+    // either way, but it is base's name, so it waits for base. `other` and
+    // `bad` have problems of their own.
+    let text = format!(
+        "{REGISTRY}[images.base]\nverison = \"1.0\"\ncontext = \"images/base\"\n{APP}\
+         [images.other]\nversion = \"1.0\"\ncontext = \"images/nope\"\n\
+         [images.bad]\nversion = \"1.0\"\ncontext = \"images/bad\"\n"
+    );
+    let Err(ConfigError::Invalid(problems)) = load(&text) else {
+        panic!("expected problems");
+    };
+    let messages: Vec<&str> = problems.0.iter().map(|p| p.message.as_str()).collect();
+    assert_eq!(messages.len(), 3, "{problems}");
+    assert!(messages[0].contains("unknown key `verison`"), "{problems}");
+    assert!(messages[1].contains("context directory"), "{problems}");
+    assert!(messages[2].contains("Upstream/Busybox"), "{problems}");
+}
+
+#[test]
 fn every_problem_is_reported_at_once() {
     let (_, text) = bad_configs()
         .into_iter()
@@ -204,6 +299,34 @@ fn every_problem_is_reported_at_once() {
         panic!("expected problems");
     };
     assert_eq!(problems.0.len(), 5, "{problems}");
+}
+
+#[test]
+fn durations_take_compound_and_subsecond_forms() {
+    let cases = [
+        ("1h30m", "500ms", 5_400_000, 500),
+        ("90s", "2s500ms", 90_000, 2500),
+        ("5m", "10", 300_000, 10_000),
+        ("300", "1m", 300_000, 60_000),
+    ];
+    for (test, probe, test_millis, probe_millis) in cases {
+        let text = format!(
+            "{REGISTRY}[engine]\nprobe_timeout = \"{probe}\"\n{IMAGE}test = [\"true\"]\ntest_timeout = \"{test}\"\n"
+        );
+        let project = load(&text).unwrap_or_else(|e| panic!("{e}"));
+        let base = project.config.image("base").unwrap();
+        let timeout = base.test.as_ref().unwrap().timeout;
+        assert_eq!(
+            timeout,
+            std::time::Duration::from_millis(test_millis),
+            "{test}"
+        );
+        assert_eq!(
+            project.config.engine.probe_timeout,
+            Some(std::time::Duration::from_millis(probe_millis)),
+            "{probe}"
+        );
+    }
 }
 
 #[test]

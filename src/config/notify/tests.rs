@@ -76,6 +76,31 @@ fn on_timeout_and_retries_are_read() {
 }
 
 #[test]
+fn timeout_takes_every_duration_form_up_to_two_minutes() {
+    for (text, millis) in [
+        ("500ms", 500),
+        ("1m30s", 90_000),
+        ("2m", 120_000),
+        ("2.5s", 2500),
+    ] {
+        let settings = notify(&format!(
+            "webhook = \"http://127.0.0.1:9/x\"\ntimeout = \"{text}\"\n"
+        ));
+        assert_eq!(settings.timeout, Duration::from_millis(millis), "{text}");
+    }
+    let Err(error) = load(&format!(
+        "{HEAD}[notify]\nwebhook = \"http://127.0.0.1:9/x\"\ntimeout = \"2m500ms\"\n"
+    )) else {
+        panic!("2m500ms is over the limit");
+    };
+    let shown = error.to_string();
+    assert!(
+        shown.contains("`timeout` in [notify] is 2m 500ms, more than 2m"),
+        "{shown}"
+    );
+}
+
+#[test]
 fn webhook_file_is_read_relative_to_the_config_and_trimmed() {
     let directory = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(directory.path().join("images/base")).unwrap();
@@ -112,10 +137,7 @@ fn webhook_env_is_looked_up_and_checked() {
     let lookup = |url: String| {
         move |name: &str| (name == "HOOK").then(|| std::ffi::OsString::from(url.clone()))
     };
-    let mut reader = crate::config::Reader {
-        file: &file,
-        problems: Vec::new(),
-    };
+    let mut reader = crate::config::Reader::new(&file);
     let url = format!("https://chat.example.com/hooks/{TOKEN}");
     let settings = reader.notify(value, &lookup(format!(" {url}\n"))).unwrap();
     assert_eq!(settings.url.expose(), url);
