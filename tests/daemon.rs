@@ -15,10 +15,14 @@ fn the_daemon_builds_a_newly_due_image_then_stops_cleanly_on_sigterm() {
 
     stack.write("images/runtime/src/app.conf", "listen = 9090\n");
     let runtime = stack.repository("runtime");
-    // Built and promoted: `3.0` moves last, after the exact tag.
+    // Built and promoted: the floating tags move after the exact tag, one
+    // request each, so wait for all of them.
     let built = try_wait_until(Duration::from_secs(120), || {
         let exact = digest(&runtime, "3.0.1");
-        (exact.is_some() && digest(&runtime, "3.0") == exact).then_some(())
+        let moved = ["3.0", "3", "latest"]
+            .iter()
+            .all(|tag| digest(&runtime, tag) == exact);
+        (exact.is_some() && moved).then_some(())
     });
     assert!(
         built.is_some(),
