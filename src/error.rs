@@ -125,9 +125,6 @@ pub fn render(error: &anyhow::Error) -> String {
     if let Some(ConfigError::Invalid(problems)) = error.downcast_ref::<ConfigError>() {
         return problems.to_string();
     }
-    if let Some(problems) = error.downcast_ref::<crate::diagnostic::Diagnostics>() {
-        return problems.to_string();
-    }
     let error: &(dyn Error + 'static) = error.as_ref();
     format!("error: {}", text(error))
 }

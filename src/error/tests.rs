@@ -96,3 +96,17 @@ fn display_carries_no_hint() {
         0
     );
 }
+
+#[test]
+fn located_problems_keep_their_own_renderer() {
+    use crate::diagnostic::{Diagnostic, Diagnostics};
+    let problems = Diagnostics(vec![Diagnostic::in_file(
+        std::path::Path::new("golden.toml"),
+        "no [registry] section",
+    )
+    .hint("add `[registry]` with `url = \"registry.local:5000\"`")]);
+    let error = anyhow::Error::new(crate::config::ConfigError::Invalid(problems.clone()));
+    let text = render(&error);
+    assert_eq!(text, problems.to_string());
+    insta::assert_snapshot!(text);
+}
