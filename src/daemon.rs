@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::execute::{render_chain, Stop};
+use crate::execute::Stop;
 use crate::exit::Exit;
 use crate::plan::Selection;
 use crate::project::Project;
@@ -104,7 +104,7 @@ async fn tick(
             (state::TickResult::Ran(counts), Some(report))
         }
         Err(failure) => {
-            let error = render_chain(&failure.error);
+            let error = crate::error::text(failure.error.as_ref());
             tracing::error!("run failed: {error}");
             let seconds = started.elapsed().as_secs_f64();
             crate::notify::after_early_failure(&session.project, &failure, seconds).await;

@@ -133,10 +133,12 @@ impl EngineError {
         .iter()
         .any(|needle| message.contains(needle))
     }
+}
 
+impl crate::error::Hint for EngineError {
     /// What the user can do about it, when golden knows.
-    pub fn hint(&self) -> Option<String> {
-        match self {
+    fn hint(&self) -> Option<std::borrow::Cow<'_, str>> {
+        let hint = match self {
             EngineError::Unreachable { .. } => Some(
                 "is dockerd running? golden uses `[engine] host` in golden.toml, else DOCKER_HOST, else unix:///var/run/docker.sock"
                     .to_string(),
@@ -168,7 +170,8 @@ impl EngineError {
                     .to_string(),
             ),
             _ => None,
-        }
+        };
+        hint.map(std::borrow::Cow::Owned)
     }
 }
 

@@ -3,7 +3,6 @@
 //!
 //! Pure: it maps values to codes; it prints nothing.
 
-use crate::config::ConfigError;
 use crate::lock::LockError;
 use crate::registry::RegistryError;
 use crate::report::Report;
@@ -109,12 +108,8 @@ impl Failure {
         matches!(self.exit, Exit::Interrupted | Exit::Terminated)
     }
 
-    /// The text printed on stderr: a config's own diagnostics as they are,
-    /// anything else as `error:` with its causes.
+    /// The text printed on stderr ([`crate::error::render`]).
     pub fn render(&self) -> String {
-        match self.error.downcast_ref::<ConfigError>() {
-            Some(ConfigError::Invalid(problems)) => problems.to_string(),
-            _ => format!("error: {}", crate::execute::render_chain(&self.error)),
-        }
+        crate::error::render(&self.error)
     }
 }

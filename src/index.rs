@@ -86,10 +86,10 @@ pub enum IndexError {
     DuplicatePlatform(Platform),
 }
 
-impl IndexError {
+impl crate::error::Hint for IndexError {
     /// How to fix it, where golden knows.
-    pub fn hint(&self) -> Option<String> {
-        match self {
+    fn hint(&self) -> Option<std::borrow::Cow<'_, str>> {
+        let hint = match self {
             IndexError::PlatformMissing { wanted, .. } => Some(format!(
                 "pick a base that is published for {wanted}, or remove {wanted} from `platforms`"
             )),
@@ -97,7 +97,8 @@ impl IndexError {
                 "every platform of an image must be built the same way; rebuild all of them".into(),
             ),
             _ => None,
-        }
+        };
+        hint.map(std::borrow::Cow::Owned)
     }
 }
 
@@ -336,6 +337,7 @@ pub fn build_index(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Hint;
 
     fn platform(text: &str) -> Platform {
         text.parse().unwrap()

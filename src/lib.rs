@@ -23,6 +23,7 @@ pub mod dockerignore;
 pub mod duration;
 pub mod engine;
 pub mod engine_address;
+pub mod error;
 pub mod execute;
 pub mod exit;
 pub mod graph;

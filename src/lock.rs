@@ -66,10 +66,10 @@ pub enum LockError {
     },
 }
 
-impl LockError {
+impl crate::error::Hint for LockError {
     /// How to get past the error, when golden knows.
-    pub fn hint(&self) -> Option<String> {
-        match self {
+    fn hint(&self) -> Option<std::borrow::Cow<'_, str>> {
+        let hint = match self {
             LockError::Busy { .. } => Some(
                 "let the other run finish, or pass --wait-lock 10m to wait for it".to_string(),
             ),
@@ -91,7 +91,8 @@ impl LockError {
                 "golden only uses lock files it created: remove `{}` (no golden run holds it then)",
                 path.display()
             )),
-        }
+        };
+        hint.map(std::borrow::Cow::Owned)
     }
 }
 
@@ -310,6 +311,7 @@ async fn acquire_in(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Hint;
 
     fn us() -> u32 {
         effective_uid()

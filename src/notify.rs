@@ -319,7 +319,7 @@ pub async fn after_early_failure(
         Exit::Locked | Exit::Interrupted | Exit::Terminated
     ) {
         let report =
-            crate::report::Report::failed(crate::execute::render_chain(&failure.error), seconds);
+            crate::report::Report::failed(crate::error::text(failure.error.as_ref()), seconds);
         after_run(&project.config, &report).await;
     }
 }

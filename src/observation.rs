@@ -125,30 +125,25 @@ impl ObserveError {
         }
     }
 
-    /// What the user can do about it, when golden knows.
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            ObserveError::Registry { error, .. } => error.hint(),
-            ObserveError::BaseMissing { .. } => {
-                Some("push it, or fix the FROM line and build args".to_string())
-            }
-            ObserveError::Context(_) | ObserveError::NotObserved(_) => None,
-        }
-    }
-
-    /// The error and its hint, one per line, as plans and reports show it.
-    pub fn message(&self) -> String {
-        match self.hint() {
-            Some(hint) => format!("{self}\nhint: {hint}"),
-            None => self.to_string(),
-        }
-    }
-
     /// Whether the registry could not be reached at all (exit code 3).
     pub fn is_unreachable(&self) -> bool {
         match self {
             ObserveError::Registry { error, .. } => error.is_unreachable(),
             _ => false,
+        }
+    }
+}
+
+impl crate::error::Hint for ObserveError {
+    /// A registry error's own hint is found further down the chain.
+    fn hint(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match self {
+            ObserveError::BaseMissing { .. } => {
+                Some("push it, or fix the FROM line and build args".into())
+            }
+            ObserveError::Registry { .. }
+            | ObserveError::Context(_)
+            | ObserveError::NotObserved(_) => None,
         }
     }
 }
@@ -174,7 +169,7 @@ mod tests {
             .and_then(|source| source.downcast_ref::<RegistryError>());
         assert!(matches!(cause, Some(RegistryError::Unreachable { .. })));
         assert_eq!(
-            error.message(),
+            crate::error::text(&error),
             "failed to resolve base image `registry.local:5000/up/busybox:1`: cannot reach registry `registry.local:5000`: connection refused\nhint: is the registry at `registry.local:5000` running and reachable from this machine?"
         );
         let missing = ObserveError::BaseMissing {
@@ -182,7 +177,7 @@ mod tests {
         };
         assert!(!missing.is_unreachable());
         assert_eq!(
-            missing.message(),
+            crate::error::text(&missing),
             "base image `busybox:1` does not exist in its registry\nhint: push it, or fix the FROM line and build args"
         );
     }

@@ -90,10 +90,10 @@ pub enum PlatformError {
     },
 }
 
-impl PlatformError {
+impl crate::error::Hint for PlatformError {
     /// How to write the platform instead.
-    pub fn hint(&self) -> String {
-        match self {
+    fn hint(&self) -> Option<std::borrow::Cow<'_, str>> {
+        let hint = match self {
             PlatformError::Syntax { text } if KNOWN_ARCHITECTURES.contains(&text.as_str()) => {
                 format!("a platform names the operating system too: write \"linux/{text}\"")
             }
@@ -126,7 +126,8 @@ impl PlatformError {
                     known.join(", ")
                 ),
             },
-        }
+        };
+        Some(std::borrow::Cow::Owned(hint))
     }
 }
 
@@ -348,7 +349,10 @@ impl<'de> serde::Deserialize<'de> for Platform {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
         text.parse().map_err(|error: PlatformError| {
-            serde::de::Error::custom(format!("{error}; {}", error.hint()))
+            serde::de::Error::custom(format!(
+                "{error}; {}",
+                crate::error::Hint::hint(&error).unwrap_or_default()
+            ))
         })
     }
 }
@@ -441,7 +445,8 @@ mod tests {
         for (text, message, hint) in cases {
             let error = text.parse::<Platform>().unwrap_err();
             assert!(error.to_string().contains(message), "{text}: {error}");
-            assert!(error.hint().contains(hint), "{text}: {}", error.hint());
+            let advice = crate::error::Hint::hint(&error).unwrap_or_default();
+            assert!(advice.contains(hint), "{text}: {advice}");
         }
     }
 

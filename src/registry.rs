@@ -103,10 +103,10 @@ fn detail_text(detail: &str) -> String {
     }
 }
 
-impl RegistryError {
+impl crate::error::Hint for RegistryError {
     /// What the user can do about it, when golden knows.
-    pub fn hint(&self) -> Option<String> {
-        match self {
+    fn hint(&self) -> Option<std::borrow::Cow<'_, str>> {
+        let hint = match self {
             RegistryError::Unreachable { registry, message } => {
                 if message.contains("certificate") || message.contains("tls") || message.contains("TLS") {
                     Some(format!(
@@ -138,9 +138,12 @@ impl RegistryError {
                 "`{registry}` does not delete manifests through the registry API (DELETE /v2/<name>/manifests/<digest>): delete old builds with the registry's own API or retention policy; `golden prune` without --apply lists them, and `golden rollback` needs no deletes"
             )),
             _ => None,
-        }
+        };
+        hint.map(std::borrow::Cow::Owned)
     }
+}
 
+impl RegistryError {
     /// Whether the registry could not be reached at all.
     pub fn is_unreachable(&self) -> bool {
         matches!(

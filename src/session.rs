@@ -20,6 +20,7 @@ use crate::distribution::{ClientIdentity, Distribution, Settings};
 use crate::docker::DockerEngine;
 use crate::engine::RunOwner;
 use crate::engine_address::EngineAddress;
+use crate::error::Hinted;
 use crate::exit::{Exit, Failure};
 use crate::lock::RunLock;
 use crate::project::Project;
@@ -46,10 +47,13 @@ impl Session {
     pub fn open(path: &Path, engine: Option<String>) -> Result<Session, Failure> {
         let mut project = Project::load(path).map_err(|error| {
             let hinted = match &error {
-                ConfigError::Read { .. } => anyhow::Error::new(error).context(format!(
-                    "no usable config at `{}`; hint: run golden where golden.toml is, or pass -c/--config PATH",
-                    path.display()
-                )),
+                ConfigError::Read { .. } => anyhow::Error::new(
+                    Hinted::new(
+                        format!("no usable config at `{}`", path.display()),
+                        "run golden where golden.toml is, or pass -c/--config PATH",
+                    )
+                    .caused_by(error),
+                ),
                 ConfigError::Invalid(_) => anyhow::Error::new(error),
             };
             Failure::usage(hinted)
@@ -72,10 +76,12 @@ impl Session {
                 let suggestion = closest(id, &known)
                     .map(|near| format!("did you mean `{near}`? "))
                     .unwrap_or_default();
-                return Err(Failure::usage(anyhow!(
-                    "unknown image `{id}` in `{}`\nhint: {suggestion}configured images: {}",
-                    self.project.config.source.path.display(),
-                    known.join(", ")
+                return Err(Failure::usage(Hinted::new(
+                    format!(
+                        "unknown image `{id}` in `{}`",
+                        self.project.config.source.path.display()
+                    ),
+                    format!("{suggestion}configured images: {}", known.join(", ")),
                 )));
             }
         }

@@ -41,7 +41,7 @@ impl Reader<'_> {
                         entry.span(),
                         format!("invalid platform in {section}: {error}"),
                         "invalid platform",
-                        Some(error.hint()),
+                        crate::error::Hint::hint(&error).map(Into::into),
                     );
                 }
                 Ok(platform) => {

@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 
 use super::metrics::{Metrics, CONTENT_TYPE};
 use super::state::{State, TickResult};
+use crate::error::Hinted;
 use crate::report::Report;
 
 /// The daemon's flags for its endpoints.
@@ -100,11 +101,15 @@ impl Server {
     /// Binds `address` and serves; an address that cannot be bound is an
     /// error at start.
     pub async fn start(address: SocketAddr, shared: Arc<Shared>) -> anyhow::Result<Server> {
-        let listener = tokio::net::TcpListener::bind(address).await.map_err(|error| {
-            anyhow::Error::new(error).context(format!(
-                "failed to listen on `{address}`\nhint: pick a free port with --listen, or 0 for any"
-            ))
-        })?;
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|error| {
+                Hinted::new(
+                    format!("failed to listen on `{address}`"),
+                    "pick a free port with --listen, or 0 for any",
+                )
+                .caused_by(error)
+            })?;
         let bound = listener.local_addr()?;
         if !bound.ip().is_loopback() {
             tracing::warn!(

@@ -545,6 +545,7 @@ impl Registry for Distribution {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Hint;
 
     #[test]
     fn backoff_grows_is_capped_and_jittered() {

@@ -440,8 +440,8 @@ impl Runner<'_> {
         if let Err(error) = result {
             outcome.status = Status::Failed;
             outcome.unreachable = is_unreachable(&error);
-            outcome.error = Some(render_chain(&error));
-            tracing::debug!(image = %step.id, "{}", render_chain(&error));
+            outcome.error = Some(crate::error::text(error.as_ref()));
+            tracing::debug!(image = %step.id, "{}", crate::error::text(error.as_ref()));
         }
         outcome.seconds = started.elapsed().as_secs_f64();
         outcome
@@ -811,18 +811,6 @@ impl Runner<'_> {
     }
 }
 
-/// An error and its causes on one line each, with hints where known.
-pub fn render_chain(error: &anyhow::Error) -> String {
-    let mut text = error.to_string();
-    for cause in error.chain().skip(1) {
-        text.push_str(&format!("\nCaused by: {cause}"));
-    }
-    if let Some(hint) = hint(error) {
-        text.push_str(&format!("\nhint: {hint}"));
-    }
-    text
-}
-
 /// Whether `error` comes from an engine or registry that could not be
 /// reached (including a registry that went away during a push).
 pub fn is_unreachable(error: &anyhow::Error) -> bool {
@@ -835,21 +823,6 @@ pub fn is_unreachable(error: &anyhow::Error) -> bool {
             || cause
                 .downcast_ref::<crate::registry::RegistryError>()
                 .is_some_and(|e| e.is_unreachable())
-    })
-}
-
-/// The hint of the first error in the chain that has one.
-pub fn hint(error: &anyhow::Error) -> Option<String> {
-    error.chain().find_map(|cause| {
-        if let Some(engine) = cause.downcast_ref::<crate::engine::EngineError>() {
-            return engine.hint();
-        }
-        if let Some(lock) = cause.downcast_ref::<crate::lock::LockError>() {
-            return lock.hint();
-        }
-        cause
-            .downcast_ref::<crate::registry::RegistryError>()
-            .and_then(|r| r.hint())
     })
 }
 

@@ -28,22 +28,22 @@ use crate::version::{next_marker, Exact, Line, Marker};
 /// Why a rollback cannot be done; each says what to do instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RollbackError {
-    #[error("line {line} of `{repository}` has no build to roll back to\nhint: build it first with `golden build`")]
+    #[error("line {line} of `{repository}` has no build to roll back to")]
     NothingBuilt { repository: String, line: Line },
-    #[error("{version} is not a build of line {line} of `{repository}`{}", hint_versions(.versions))]
+    #[error("{version} is not a build of line {line} of `{repository}`")]
     UnknownVersion {
         repository: String,
         line: Line,
         version: Exact,
         versions: Vec<Exact>,
     },
-    #[error("{version} is not a golden build ({why}): golden never releases it{}", hint_versions(.versions))]
+    #[error("{version} is not a golden build ({why}): golden never releases it")]
     Foreign {
         version: Exact,
         why: Foreign,
         versions: Vec<Exact>,
     },
-    #[error("line {line} has no build older than {current} to roll back to{}", hint_versions(.versions))]
+    #[error("line {line} has no build older than {current} to roll back to")]
     NothingOlder {
         line: Line,
         current: Exact,
@@ -62,8 +62,17 @@ fn list(versions: &[Exact]) -> String {
         .join(", ")
 }
 
-fn hint_versions(versions: &[Exact]) -> String {
-    format!("\nhint: builds that can be released: {}", list(versions))
+impl crate::error::Hint for RollbackError {
+    fn hint(&self) -> Option<std::borrow::Cow<'_, str>> {
+        Some(match self {
+            RollbackError::NothingBuilt { .. } => "build it first with `golden build`".into(),
+            RollbackError::UnknownVersion { versions, .. }
+            | RollbackError::Foreign { versions, .. }
+            | RollbackError::NothingOlder { versions, .. } => {
+                format!("builds that can be released: {}", list(versions)).into()
+            }
+        })
+    }
 }
 
 /// One floating tag moved.

@@ -310,7 +310,7 @@ fn rollback_to_a_given_version_and_the_refusals() {
     ];
     for (to, expected) in refusals {
         let error = rollback_all_golden("x", "r/x", &inventory, line, to.map(exact)).unwrap_err();
-        let text = error.to_string();
+        let text = crate::error::text(&error);
         assert!(text.contains(expected), "{to:?}: {text}");
         assert!(text.contains("hint:"), "{text}");
     }

@@ -366,7 +366,7 @@ fn decide(
                 decide_observed(selection, image, observation, reasons, now)
             }
             Some(Err(error)) => State::Failed {
-                error: error.message(),
+                error: crate::error::text(error),
                 unreachable: error.is_unreachable(),
             },
             None => failed(format!("`{id}` was not observed")),

@@ -5,7 +5,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::cli::{BuildArgs, Delivery, ReportArgs};
-use crate::execute::{render_chain, Stop};
+use crate::error::Hinted;
+use crate::execute::Stop;
 use crate::exit::{Exit, Failure};
 use crate::plan::Selection;
 use crate::progress::Progress;
@@ -23,8 +24,9 @@ pub(super) async fn build(
     progress: Arc<dyn Progress>,
 ) -> Result<Exit, Failure> {
     if !all && ids.is_empty() {
-        return Err(Failure::usage(anyhow::anyhow!(
-            "name the images to build, or pass --all\nhint: `golden build --all` builds every image that is due"
+        return Err(Failure::usage(Hinted::new(
+            "name the images to build, or pass --all",
+            "`golden build --all` builds every image that is due",
         )));
     }
     let selected = session.select(ids)?;
@@ -91,7 +93,7 @@ async fn execute(
             // A run that failed before building still leaves its report.
             if let Some(path) = &delivery.file {
                 let report = Report::failed(
-                    render_chain(&failure.error),
+                    crate::error::text(failure.error.as_ref()),
                     started.elapsed().as_secs_f64(),
                 );
                 let _ = std::fs::write(path, crate::output::json(&report));
@@ -122,10 +124,16 @@ fn check_report_path(delivery: &Delivery) -> Result<(), Failure> {
         .create(true)
         .open(path)
         .map_err(|error| {
-            Failure::usage(anyhow::Error::new(error).context(format!(
-                "cannot write the report to `{}`; nothing was built\nhint: pass a --report path in a directory this user can write",
-                path.display()
-            )))
+            Failure::usage(
+                Hinted::new(
+                    format!(
+                        "cannot write the report to `{}`; nothing was built",
+                        path.display()
+                    ),
+                    "pass a --report path in a directory this user can write",
+                )
+                .caused_by(error),
+            )
         })?;
     if !existed {
         let _ = std::fs::remove_file(path);

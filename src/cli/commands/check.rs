@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::cli::CheckOutput;
+use crate::error::Hinted;
 use crate::exit::{Exit, Failure};
 use crate::session::Session;
 
@@ -17,8 +18,9 @@ pub(super) fn run(
     let files = crate::check::find_dockerfiles(paths)
         .map_err(|error| Failure::usage(anyhow::anyhow!(error)))?;
     if files.is_empty() {
-        return Err(Failure::usage(anyhow::anyhow!(
-            "no Dockerfile found in the paths given\nhint: name Dockerfiles, or directories holding Dockerfile, *.Dockerfile, Dockerfile.* or Containerfile"
+        return Err(Failure::usage(Hinted::new(
+            "no Dockerfile found in the paths given",
+            "name Dockerfiles, or directories holding Dockerfile, *.Dockerfile, Dockerfile.* or Containerfile",
         )));
     }
     let mut findings = Vec::new();

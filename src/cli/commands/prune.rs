@@ -5,9 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::anyhow;
-
 use crate::cli::Output;
+use crate::error::Hinted;
 use crate::exit::{Exit, Failure};
 use crate::history::{self, Inventory};
 use crate::name::Repository;
@@ -35,14 +34,14 @@ pub(super) async fn run(
     let mut by_repository: BTreeMap<Repository, Vec<history::prune::Target>> = BTreeMap::new();
     for image in &images {
         let keep = options.keep.or(image.keep).ok_or_else(|| {
-            Failure::usage(
-                anyhow!(
-                    "no retention is set for `{}`\nhint: pass --keep N, or add `[defaults.retention]` (or `[images.{}.retention]`) with `keep = N` to `{}`",
-                    image.id,
+            Failure::usage(Hinted::new(
+                format!("no retention is set for `{}`", image.id),
+                format!(
+                    "pass --keep N, or add `[defaults.retention]` (or `[images.{}.retention]`) with `keep = N` to `{}`",
                     image.id,
                     project.config.source.path.display()
                 ),
-            )
+            ))
         })?;
         by_repository
             .entry(project.config.repository(image))

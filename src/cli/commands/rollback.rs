@@ -4,8 +4,6 @@
 //! the withdrawals, then the moves, so a run cut short never moves a tag
 //! backwards.
 
-use anyhow::anyhow;
-
 use crate::cli::Output;
 use crate::exit::{Exit, Failure};
 use crate::history::{self, Inventory};
@@ -77,7 +75,7 @@ pub(super) async fn run(session: &Session, id: &str, settings: &Settings) -> Res
         &golden,
         &higher,
     )
-    .map_err(|error| Failure::usage(anyhow!("{error}")))?;
+    .map_err(Failure::usage)?;
     if settings.apply {
         // The restored build first: cut short after it, the newest build
         // not withdrawn is still the release, so nothing moves backwards.
