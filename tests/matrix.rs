@@ -9,7 +9,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{assert_floating, digest, entry, labels, tags, Stack};
+use common::{assert_floating, digest, entry, labels, push_as, tags, Stack};
 use serde_json::Value as Json;
 use serde_norway::Value as Yaml;
 
@@ -453,6 +453,11 @@ fn promote_refuses_a_child_built_on_a_stale_parent() {
         labels(&tools, "2.1.2")["org.opencontainers.image.base.digest"],
         new_base
     );
+    // A foreign image under a higher exact tag is never promoted onto.
+    push_as(&stack.upstream(), &tools, "2.1.9");
+    let promoted = stack.golden(&["promote"]).expect(0);
+    assert!(promoted.stdout.contains("tools"), "{}", promoted.stdout);
+    assert_floating(&tools, "2.1.2", &["2.1", "2", "latest"]);
     stack.golden(&["promote"]).expect(0);
     assert_floating(&tools, "2.1.2", &["2.1", "2", "latest"]);
     stack.golden(&["clean"]).expect(0);
