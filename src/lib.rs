@@ -38,6 +38,7 @@ pub mod notify;
 pub mod observation;
 pub mod observe;
 pub mod output;
+pub mod pipeline;
 pub mod plan;
 pub mod platform;
 pub mod progress;

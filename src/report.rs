@@ -30,6 +30,14 @@ pub struct ImageReport {
     pub tag: Option<String>,
     /// Floating tags moved to it.
     pub floating: Vec<String>,
+    /// `false` for a build of `build --no-promote`: no floating tag moved;
+    /// absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub promoted: Option<bool>,
+    /// With `promoted: false`, the floating tags `golden promote` will
+    /// move to it; absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<String>,
     /// The manifest digest pushed.
     pub digest: Option<String>,
     /// Wall time spent on this image.
@@ -206,6 +214,8 @@ fn base_report(project: &Project, step: &Step) -> ImageReport {
         reasons: step.reasons().to_vec(),
         tag: None,
         floating: Vec::new(),
+        promoted: None,
+        pending: Vec::new(),
         digest: None,
         seconds: None,
         build_seconds: None,
@@ -318,6 +328,8 @@ pub fn run_report(
                 reasons: outcome.reasons.clone(),
                 tag: outcome.version.map(|version| version.to_string()),
                 floating: outcome.floating.clone(),
+                promoted: outcome.promoted,
+                pending: outcome.pending.clone(),
                 digest: outcome.digest.as_ref().map(ToString::to_string),
                 seconds: ran.then_some(round(outcome.seconds)),
                 build_seconds: outcome.build_seconds.map(round),

@@ -29,6 +29,9 @@ pub struct RunSettings {
     pub fail_fast: bool,
     /// How long to wait for another run of this config that holds the lock.
     pub wait_lock: Duration,
+    /// Move floating tags after each push; false for `build --no-promote`
+    /// (a CI matrix job), which leaves them to `golden promote`.
+    pub promote: bool,
 }
 
 /// One build run: connect, observe, plan, execute; the report of it.
@@ -56,10 +59,19 @@ pub async fn build_once(
             .with_owner(session.run_owner());
         remove_leftover_tests(&engine).await;
         let registry = session.connect_registry(credentials).await?;
-        let (observations, revision) = futures::join!(
-            observe(project, &registry, &selection.ids),
+        // Without promotion the parents' releases decide the bases, so
+        // they are observed too (see `pipeline`).
+        let observed = match settings.promote {
+            true => selection.ids.clone(),
+            false => crate::pipeline::with_parents(project, &selection.ids),
+        };
+        let (mut observations, revision) = futures::join!(
+            observe(project, &registry, &observed),
             revision(&project.config)
         );
+        if !settings.promote {
+            crate::pipeline::pin_to_releases(project, &mut observations, &selection.ids);
+        }
         Ok::<_, Failure>((run_lock, engine, registry, observations, revision))
     };
     let (_lock, engine, registry, observations, revision) = tokio::select! {
@@ -88,6 +100,7 @@ pub async fn build_once(
         stop: stop.clone(),
         jobs: settings.jobs,
         fail_fast: settings.fail_fast,
+        promote: settings.promote,
         progress,
     };
     let outcomes = runner.run(&steps).await;

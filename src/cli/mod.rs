@@ -45,6 +45,9 @@ pub enum Command {
         all: bool,
         /// Image ids from golden.toml
         ids: Vec<String>,
+        /// Push the exact tags only; floating tags move later with `golden promote` (CI matrix jobs)
+        #[arg(long)]
+        no_promote: bool,
         #[command(flatten)]
         report: ReportArgs,
         #[command(flatten)]
@@ -146,9 +149,40 @@ pub enum Command {
     Plan {
         /// Image ids (default: all)
         ids: Vec<String>,
-        #[command(flatten)]
-        report: ReportArgs,
+        /// Output format on stdout: also `matrix` (waves as JSON for a CI matrix) or `gitlab` (a child pipeline)
+        #[arg(long, value_enum, default_value_t = PlanOutput::Human)]
+        output: PlanOutput,
+        /// Evaluate schedules as if it were this time (RFC 3339), to test schedules
+        #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
+        now: Option<DateTime<Utc>>,
+        /// Also write the JSON report to FILE (stdout keeps the chosen output)
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
     },
+    /// Move the floating tags of completed builds (after `build --no-promote`) to each line's newest golden build
+    Promote {
+        /// Image ids (default: all)
+        ids: Vec<String>,
+        /// Output format on stdout
+        #[arg(long, value_enum, default_value_t = Output::Human)]
+        output: Output,
+        /// When a build of this config is running, wait this long for it (0, 90s, 5m), then exit 4
+        #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_wait)]
+        wait_lock: std::time::Duration,
+    },
+}
+
+/// What `golden plan` prints on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanOutput {
+    /// A table.
+    Human,
+    /// The JSON report (SPEC section 4).
+    Json,
+    /// The due images as waves, for `fromJSON` in a GitHub Actions matrix.
+    Matrix,
+    /// A GitLab child pipeline: one `parallel:matrix` job per wave, then promote.
+    Gitlab,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -223,6 +257,7 @@ impl BuildArgs {
             jobs: usize::from(self.jobs).max(1),
             fail_fast: self.fail_fast,
             wait_lock: self.wait_lock,
+            promote: true,
         }
     }
 }

@@ -49,6 +49,12 @@ pub struct Outcome {
     pub version: Option<Exact>,
     /// Floating tags moved to it.
     pub floating: Vec<String>,
+    /// In a `--no-promote` run: the floating tags `golden promote` will
+    /// move to the build pushed.
+    pub pending: Vec<String>,
+    /// `Some(false)` for a build of a `--no-promote` run: its floating
+    /// tags were left alone.
+    pub promoted: Option<bool>,
     pub digest: Option<Digest>,
     pub build_seconds: Option<f64>,
     pub test_seconds: Option<f64>,
@@ -67,6 +73,8 @@ impl Outcome {
             reasons: step.reasons().to_vec(),
             version: None,
             floating: Vec::new(),
+            pending: Vec::new(),
+            promoted: None,
             digest: None,
             build_seconds: None,
             test_seconds: None,
@@ -89,7 +97,9 @@ impl Outcome {
             Status::Built => format!(
                 "built {} ({}) in {:.1}s",
                 self.version.map(|v| v.to_string()).unwrap_or_default(),
-                if self.floating.is_empty() {
+                if self.floating.is_empty() && !self.pending.is_empty() {
+                    format!("{} left for `golden promote`", self.pending.join(", "))
+                } else if self.floating.is_empty() {
                     "no floating tag moved".to_string()
                 } else {
                     self.floating.join(", ")
@@ -178,6 +188,9 @@ pub struct Runner<'a> {
     pub jobs: usize,
     /// Start nothing new after the first failure.
     pub fail_fast: bool,
+    /// Move floating tags after each push; false for `build --no-promote`,
+    /// which leaves them to `golden promote`.
+    pub promote: bool,
     pub progress: Arc<dyn Progress>,
 }
 
@@ -264,6 +277,10 @@ impl Runner<'_> {
                 }
                 let decided = match step.decision() {
                     Decision::UpToDate => Some(Outcome::new(step, Status::UpToDate)),
+                    // Floating tags only move at `golden promote`.
+                    Decision::Promote if !self.promote => {
+                        Some(Outcome::new(step, Status::UpToDate))
+                    }
                     Decision::Failed => Some(Outcome::new(step, Status::Failed)),
                     Decision::Build | Decision::Promote => {
                         self.not_started(step, &parents, &outcomes, halted_by.as_deref())
@@ -410,6 +427,7 @@ impl Runner<'_> {
         parent
             .floating
             .iter()
+            .chain(&parent.pending)
             .any(|moved| moved == tag)
             .then(|| parent.digest.clone())
             .flatten()
@@ -454,7 +472,7 @@ impl Runner<'_> {
         shared: &Shared,
         outcome: &mut Outcome,
     ) -> anyhow::Result<()> {
-        let job = self.prepare(step, parent_digest)?;
+        let job = self.prepare(step, parent_digest, true)?;
         let mut taken: Vec<Exact> = Vec::new();
         for _ in 0..EXACT_ATTEMPTS {
             let mut versions = job.observation.versions.clone();
@@ -495,7 +513,10 @@ impl Runner<'_> {
             };
             outcome.version = Some(version);
             shared.record(&job.repository, version, digest);
-            let promoted = self.promote(&job, version, shared, outcome).await;
+            let promoted = match self.promote {
+                true => self.promote(&job, version, shared, outcome).await,
+                false => self.pend(&job, version, shared, outcome).await,
+            };
             outcome.push_seconds = Some(push_started.elapsed().as_secs_f64());
             self.tidy(&job, version).await;
             return promoted;
@@ -559,7 +580,9 @@ impl Runner<'_> {
             .last_build()
             .and_then(|last| last.release.clone())
             .ok_or_else(|| anyhow!("`{}` has no build to promote", step.id))?;
-        let job = self.prepare(step, None)?;
+        // Only moving tags: the base need not resolve (a never-promoted
+        // parent's floating tag does not exist yet).
+        let job = self.prepare(step, None, false)?;
         let lock = shared.lock_for(&job.repository);
         let _promotion = lock.lock().await;
         outcome.version = Some(version);
@@ -624,8 +647,14 @@ impl Runner<'_> {
         Ok(provenance::floating_tags(version, &higher))
     }
 
-    /// Everything about one image a build needs, resolved before it starts.
-    fn prepare(&self, step: &Step, parent_digest: Option<Digest>) -> anyhow::Result<Job<'_>> {
+    /// Everything about one image a build needs, resolved before it starts;
+    /// without `building`, the base is not required (a promotion).
+    fn prepare(
+        &self,
+        step: &Step,
+        parent_digest: Option<Digest>,
+        building: bool,
+    ) -> anyhow::Result<Job<'_>> {
         let config = &self.project.config;
         let image = config
             .image(&step.id)
@@ -641,16 +670,16 @@ impl Runner<'_> {
             _ => return Err(anyhow!("`{}` was not observed", step.id)),
         };
         let base_digest = parent_digest.or_else(|| observation.base_digest.clone());
-        if let (Some(reference), None) = (node.upstream.reference(), &base_digest) {
+        if let (true, Some(reference), None) = (building, node.upstream.reference(), &base_digest) {
             return Err(anyhow!(
                 "base image `{reference}` is not in the registry; build its golden image first (`golden build --all`)"
             ));
         }
         let dockerfile_content = match &base_digest {
-            Some(digest) => node
+            Some(digest) if building => node
                 .pinned_dockerfile(digest)
                 .ok_or_else(|| anyhow!("cannot pin the base of `{}`", step.id))?,
-            None => node.dockerfile_text.clone(),
+            _ => node.dockerfile_text.clone(),
         };
         Ok(Job {
             id: step.id.clone(),
@@ -774,6 +803,21 @@ impl Runner<'_> {
             )),
             None => Err(anyhow!("`{exact}` is not in the registry after the push; no floating tag was moved")),
         }
+    }
+
+    /// Records the floating tags `golden promote` will move to the pushed
+    /// build, moving none (`build --no-promote`).
+    async fn pend(
+        &self,
+        job: &Job<'_>,
+        version: Exact,
+        shared: &Shared,
+        outcome: &mut Outcome,
+    ) -> anyhow::Result<()> {
+        outcome.promoted = Some(false);
+        let tags = self.movable_tags(job, version, shared).await?;
+        outcome.pending = tags.iter().map(ToString::to_string).collect();
+        Ok(())
     }
 
     /// Moves the floating tags the forward-only rules allow to the pushed

@@ -233,6 +233,7 @@ impl Harness {
             stop,
             jobs,
             fail_fast,
+            promote: true,
             progress: Arc::new(Silent),
         };
         let runtime = tokio::runtime::Builder::new_current_thread()

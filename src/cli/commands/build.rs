@@ -20,7 +20,7 @@ pub(super) async fn build(
     all: bool,
     ids: &[String],
     report: &ReportArgs,
-    build: &BuildArgs,
+    settings: &RunSettings,
     progress: Arc<dyn Progress>,
 ) -> Result<Exit, Failure> {
     if !all && ids.is_empty() {
@@ -41,7 +41,7 @@ pub(super) async fn build(
         selection,
         now,
         &report.delivery(),
-        &build.settings(),
+        settings,
         progress,
     )
     .await

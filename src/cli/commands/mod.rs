@@ -18,6 +18,7 @@ mod daemon;
 mod inspect;
 mod ls;
 mod plan;
+mod promote;
 mod prune;
 mod rollback;
 
@@ -40,9 +41,14 @@ pub async fn run(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure>
         Command::Build {
             all,
             ids,
+            no_promote,
             report,
             build,
-        } => build::build(&session, all, &ids, &report, &build, progress).await,
+        } => {
+            let mut settings = build.settings();
+            settings.promote = !no_promote;
+            build::build(&session, all, &ids, &report, &settings, progress).await
+        }
         Command::Rebuild {
             ids,
             no_cache,
@@ -57,7 +63,17 @@ pub async fn run(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure>
             };
             build::rebuild(&session, &ids, cache, &report, &build, progress).await
         }
-        Command::Plan { ids, report } => plan::run(&session, &ids, &report).await,
+        Command::Plan {
+            ids,
+            output,
+            now,
+            report,
+        } => plan::run(&session, &ids, output, now, report).await,
+        Command::Promote {
+            ids,
+            output,
+            wait_lock,
+        } => promote::run(&session, &ids, output, wait_lock, progress).await,
         Command::Daemon { .. } => Ok(Exit::Success),
         Command::Inspect { id, output } => inspect::run(&session, &id, output).await,
         Command::Check {

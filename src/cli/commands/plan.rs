@@ -1,10 +1,12 @@
-//! `golden plan [ID...]`: what `build` would do and why, without building.
+//! `golden plan [ID...]`: what `build` would do and why, without building;
+//! with `--output matrix` / `gitlab`, the due images as CI waves.
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
-use crate::cli::ReportArgs;
+use crate::cli::{Delivery, Output, PlanOutput};
 use crate::exit::{Exit, Failure};
 use crate::observe::observe;
 use crate::plan::{plan, Selection};
@@ -15,7 +17,9 @@ use crate::session::Session;
 pub(super) async fn run(
     session: &Session,
     ids: &[String],
-    report: &ReportArgs,
+    output: PlanOutput,
+    now: Option<DateTime<Utc>>,
+    file: Option<PathBuf>,
 ) -> Result<Exit, Failure> {
     let selected = session.select(ids)?;
     let selection = Selection {
@@ -26,9 +30,40 @@ pub(super) async fn run(
     let project = &session.project;
     let registry = session.connect_registry(session.credentials()?).await?;
     let observations = observe(project, &registry, &selection.ids).await;
-    let now = report.now.unwrap_or_else(Utc::now);
+    let now = now.unwrap_or_else(Utc::now);
     let steps = plan(project, &observations, &selection, now);
-    let plan = plan_report(project, &steps, registry.requests());
-    super::deliver(&plan, &report.delivery(), plan_text)?;
-    Ok(Exit::of_report(&plan))
+    let report = plan_report(project, &steps, registry.requests());
+    let stdout = match output {
+        PlanOutput::Human => Output::Human,
+        PlanOutput::Json => Output::Json,
+        PlanOutput::Matrix | PlanOutput::Gitlab => {
+            let matrix = crate::pipeline::matrix(project, &steps);
+            match output {
+                PlanOutput::Gitlab => crate::output::stdout(&crate::pipeline::gitlab(&matrix)),
+                _ => crate::output::stdout(&crate::output::json(&matrix)),
+            }
+            if let Some(path) = &file {
+                write_report(path, &crate::output::json(&report))?;
+            }
+            return Ok(Exit::of_report(&report));
+        }
+    };
+    super::deliver(
+        &report,
+        &Delivery {
+            output: stdout,
+            file,
+        },
+        plan_text,
+    )?;
+    Ok(Exit::of_report(&report))
+}
+
+fn write_report(path: &std::path::Path, json: &str) -> Result<(), Failure> {
+    std::fs::write(path, json).map_err(|error| {
+        Failure::usage(anyhow::Error::new(error).context(format!(
+            "failed to write the report to `{}`",
+            path.display()
+        )))
+    })
 }
