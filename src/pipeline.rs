@@ -267,7 +267,7 @@ pub fn promotion(
                     promotion_state(project, observations, id, observation, now)
                 }
                 Some(Err(error)) => State::Failed {
-                    error: error.message(),
+                    error: crate::error::text(error),
                     unreachable: error.is_unreachable(),
                 },
                 None => State::Failed {
