@@ -96,6 +96,14 @@ impl Engine for FakeEngine {
             .collect())
     }
 
+    async fn tag_local(&self, image: &str, target: &Reference) -> Result<(), EngineError> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("tag {image} as {target}"));
+        Ok(())
+    }
+
     async fn remove_local(&self, reference: &Reference) -> Result<(), EngineError> {
         self.removed.lock().unwrap().push(reference.to_string());
         Ok(())
