@@ -379,6 +379,11 @@ fn a_two_platform_stack_publishes_indexes_reads_them_back_and_follows_one_platfo
         digest(&upstream, "1.36").unwrap()
     );
     assert_floating(&app, "2.0.1", &["2.0", "2", "latest"]);
+
+    // A rollback moves the floating tags back to the older index, whole.
+    golden_at(&config, &["rollback", "base"]).expect(0);
+    common::assert_tags_at(&base, &["1.0", "1", "latest"], &base_index);
+    assert_eq!(platforms_of(&base, "1.0"), both);
 }
 
 #[test]
