@@ -384,6 +384,24 @@ fn a_two_platform_stack_publishes_indexes_reads_them_back_and_follows_one_platfo
     golden_at(&config, &["rollback", "base"]).expect(0);
     common::assert_tags_at(&base, &["1.0", "1", "latest"], &base_index);
     assert_eq!(platforms_of(&base, "1.0"), both);
+
+    // `ls` shows the platforms of each multi-platform build, and none for
+    // a single image.
+    let listed = golden_at(&config, &["ls", "base", "solo", "--output", "json"])
+        .expect(0)
+        .json();
+    let listings = listed["images"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{listed}"));
+    for version in listings[0]["versions"].as_array().unwrap() {
+        assert_eq!(version["platforms"], serde_json::json!(both), "{version}");
+    }
+    for version in listings[1]["versions"].as_array().unwrap() {
+        assert!(version.get("platforms").is_none(), "{version}");
+    }
+    let text = golden_at(&config, &["ls", "base"]).expect(0).stdout;
+    assert!(text.contains("PLATFORMS"), "{text}");
+    assert!(text.contains("linux/amd64,linux/arm64"), "{text}");
 }
 
 #[test]
