@@ -136,6 +136,7 @@ fn observations(project: &Project, due_every: Option<usize>) -> Observations {
                         .collect(),
                     release: Some((version, own)),
                     withdrawn: Vec::new(),
+                    platforms: Vec::new(),
                 }),
                 foreign: Vec::new(),
                 known: Default::default(),

@@ -498,6 +498,10 @@ impl Engine for DockerEngine {
         if request.no_cache {
             options = options.nocache(true);
         }
+        let platform = request.platform.as_ref().map(ToString::to_string);
+        if let Some(platform) = &platform {
+            options = options.platform(platform);
+        }
         // The engine pulls the FROM images itself, with only the
         // credentials it is sent (X-Registry-Config), as a push does.
         let registries: HashMap<String, DockerCredentials> = self
@@ -607,6 +611,20 @@ impl Engine for DockerEngine {
             .flat_map(|image| image.repo_tags)
             .filter_map(|tag| tag.strip_prefix(&prefix).map(str::to_string))
             .collect())
+    }
+
+    async fn tag_local(&self, image: &str, target: &Reference) -> Result<(), EngineError> {
+        let options = bollard::query_parameters::TagImageOptionsBuilder::new()
+            .repo(&target.repository())
+            .tag(target.tag().unwrap_or("latest"))
+            .build();
+        self.docker
+            .tag_image(image, Some(options))
+            .await
+            .map_err(|error| EngineError::Api {
+                action: format!("tag `{image}` as `{target}`"),
+                message: describe(&error),
+            })
     }
 
     async fn remove_local(&self, reference: &Reference) -> Result<(), EngineError> {

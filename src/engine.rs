@@ -34,6 +34,8 @@ pub struct BuildRequest {
     pub no_cache: bool,
     /// The tag the built image gets locally (the exact version).
     pub tag: Reference,
+    /// The platform to build for; `None` builds for the engine's own.
+    pub platform: Option<crate::platform::Platform>,
 }
 
 /// Why the engine could not do what was asked.
@@ -192,6 +194,8 @@ pub trait Engine: Send + Sync {
     /// Pushes exactly the tag `reference` (never every local tag) and
     /// returns the manifest digest the engine reports.
     async fn push(&self, reference: &Reference) -> Result<String, EngineError>;
+    /// Tags the local image `image` (an id or reference) as `target` too.
+    async fn tag_local(&self, image: &str, target: &Reference) -> Result<(), EngineError>;
     /// The tags of the local images of `repository`.
     async fn local_tags(&self, repository: &Reference) -> Result<Vec<String>, EngineError>;
     /// Removes the local tag `reference`, and its image when no other tag

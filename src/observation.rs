@@ -37,6 +37,9 @@ pub struct LastBuild {
     pub release: Option<(Exact, Digest)>,
     /// The line's builds that a rollback withdrew.
     pub withdrawn: Vec<Exact>,
+    /// The platforms of the build's index, in index order; empty when it
+    /// is a single image manifest.
+    pub platforms: Vec<crate::platform::Platform>,
 }
 
 /// Where one floating tag points now (`None`: missing).

@@ -171,6 +171,13 @@ async fn line_state(
             });
         }
     }
+    // A multi-platform build is an index; the exact tag names one
+    // platform's image only while a run is pushing (or after it died).
+    let platforms = registry
+        .index(&repository.digest(&digest))
+        .await?
+        .map(|index| index.platforms())
+        .unwrap_or_default();
     let label = |key: &str| config.label(key);
     Ok(Some(LastBuild {
         version,
@@ -190,6 +197,7 @@ async fn line_state(
             .copied()
             .filter(|v| v.line == line)
             .collect(),
+        platforms,
     }))
 }
 

@@ -8,8 +8,17 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 
+use crate::index::{Index, NewIndex};
 use crate::name::{Digest, Repository, Tag};
 use crate::reference::Reference;
+
+/// A manifest as an index lists it: its media type, digest and size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestInfo {
+    pub media_type: String,
+    pub digest: Digest,
+    pub size: u64,
+}
 
 /// What golden reads back from an image's config.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,6 +177,21 @@ pub trait Registry: Send + Sync {
     /// The manifests an image index (or manifest list) `reference` names;
     /// empty for an image manifest.
     async fn index_children(&self, reference: &Reference) -> Result<Vec<Digest>, RegistryError>;
+    /// The index (or manifest list) `reference` names; `None` when it does
+    /// not exist or is a single image manifest.
+    async fn index(&self, reference: &Reference) -> Result<Option<Index>, RegistryError>;
+    /// The media type, digest and size of the manifest `reference` names.
+    async fn manifest_info(
+        &self,
+        reference: &Reference,
+    ) -> Result<Option<ManifestInfo>, RegistryError>;
+    /// PUTs `index` (whose children are already in `repository`) as `tag`.
+    async fn put_index(
+        &self,
+        repository: &Repository,
+        tag: &Tag,
+        index: &NewIndex,
+    ) -> Result<Digest, RegistryError>;
     /// Points `tag` of `repository` at the manifest `digest` already in it,
     /// without moving any layer.
     async fn copy_tag(

@@ -6,9 +6,10 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
+use crate::index::{Index, NewIndex};
 use crate::name::{Digest, Repository, Tag};
 use crate::reference::Reference;
-use crate::registry::{ImageConfig, Registry, RegistryError};
+use crate::registry::{ImageConfig, ManifestInfo, Registry, RegistryError};
 
 /// A valid digest for a test: `short` (hex digits) padded with zeros, so
 /// `digest("a1")` reads as `sha256:a1000…`.
@@ -113,6 +114,39 @@ impl Registry for FakeRegistry {
         Ok(digest
             .and_then(|digest| self.indexes.lock().unwrap().get(&digest).cloned())
             .unwrap_or_default())
+    }
+    async fn index(&self, _: &Reference) -> Result<Option<Index>, RegistryError> {
+        Ok(None)
+    }
+    async fn manifest_info(
+        &self,
+        reference: &Reference,
+    ) -> Result<Option<ManifestInfo>, RegistryError> {
+        let digest = match reference.digest() {
+            Some(digest) => Some(digest.clone()),
+            None => self.lookup(&reference.repository(), reference.tag().unwrap_or("latest")),
+        };
+        Ok(digest.map(|digest| ManifestInfo {
+            media_type: crate::index::IndexFormat::Docker
+                .child_media_type()
+                .to_string(),
+            digest,
+            size: 0,
+        }))
+    }
+    async fn put_index(
+        &self,
+        repository: &Repository,
+        tag: &Tag,
+        index: &NewIndex,
+    ) -> Result<Digest, RegistryError> {
+        let digest = Digest::parse(&index.digest).expect("a new index has a valid digest");
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("put index {repository}:{tag} -> {digest}"));
+        self.put(&repository.to_string(), tag.as_str(), digest.as_str());
+        Ok(digest)
     }
     async fn copy_tag(
         &self,

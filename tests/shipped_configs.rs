@@ -219,25 +219,15 @@ fn the_dotnet_dockerfiles_do_not_repeat_what_the_official_images_set() {
 }
 
 #[test]
-fn the_platforms_hint_stays_commented_until_golden_accepts_it() {
-    const HINT: &str = "# platforms = [\"linux/amd64\", \"linux/arm64\"]";
-    let text = std::fs::read_to_string(root().join("golden.toml")).unwrap();
-    assert!(text.contains(HINT), "golden.toml lost the platforms hint");
-    // Uncommented, today's golden refuses the key. When it accepts it, this
-    // fails: enable the line in golden.toml and update this test.
-    let copy = tempfile::tempdir().unwrap();
-    std::fs::write(
-        copy.path().join("golden.toml"),
-        text.replace(HINT, &HINT[2..]),
-    )
-    .unwrap();
-    copy_tree(&root().join("images"), &copy.path().join("images"));
-    match Project::load(&copy.path().join("golden.toml")) {
-        Ok(_) => panic!("golden accepts `platforms` now: uncomment it in golden.toml"),
-        Err(error) => {
-            let error = error.to_string();
-            assert!(error.contains("unknown key `platforms`"), "{error}");
-        }
+fn every_image_of_the_example_is_built_for_amd64_and_arm64() {
+    let project = Project::load(&root().join("golden.toml")).unwrap();
+    let both = vec![
+        golden::platform::Platform::linux_amd64(),
+        golden::platform::Platform::linux_arm64(),
+    ];
+    assert!(!project.config.images.is_empty());
+    for image in &project.config.images {
+        assert_eq!(image.platforms, both, "{}", image.id);
     }
 }
 

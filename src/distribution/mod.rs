@@ -17,9 +17,11 @@ use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use reqwest::{Method, Response, StatusCode};
 
 use crate::credentials::Credentials;
+use crate::index::Index;
+use crate::index::{parse_index, IndexError, NewIndex};
 use crate::name::{Digest, Repository, Tag};
 use crate::reference::Reference;
-use crate::registry::{ImageConfig, Registry, RegistryError};
+use crate::registry::{ImageConfig, ManifestInfo, Registry, RegistryError};
 
 mod auth;
 mod manifest;
@@ -266,6 +268,49 @@ impl Distribution {
             .ok_or_else(missing)?;
         Ok((top.digest, parse(&manifest)?))
     }
+
+    /// PUTs `bytes` (of `media_type`, hashing to `digest`) as `tag`.
+    async fn put_manifest(
+        &self,
+        repository: &Repository,
+        tag: &Tag,
+        media_type: &str,
+        bytes: Vec<u8>,
+        digest: &Digest,
+        action: &str,
+    ) -> Result<(), RegistryError> {
+        let host = repository.registry();
+        let mut headers = HeaderMap::new();
+        let content_type =
+            HeaderValue::from_str(media_type).map_err(|e| invalid(host, action, e.to_string()))?;
+        headers.insert(CONTENT_TYPE, content_type);
+        let path = format!("/v2/{}/manifests/{tag}", repository.path());
+        let response = self
+            .send(Method::PUT, repository, &path, headers, Some(bytes), action)
+            .await?;
+        let status = response.status();
+        let written = header(&response, "docker-content-digest");
+        let allow = header(&response, "allow");
+        let reply = read_capped(response, MANIFEST_LIMIT, host, action).await?;
+        if !status.is_success() {
+            return Err(write_error(
+                host,
+                action,
+                &Method::PUT,
+                status,
+                allow.as_deref(),
+                &reply,
+            ));
+        }
+        match written {
+            Some(written) if *digest != written.as_str() => Err(invalid(
+                host,
+                action,
+                format!("the registry stored {written}, not {digest}"),
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 #[async_trait]
@@ -432,6 +477,60 @@ impl Registry for Distribution {
         Ok(document.children())
     }
 
+    async fn index(&self, reference: &Reference) -> Result<Option<Index>, RegistryError> {
+        let action = format!("read the index `{reference}`");
+        let Some(manifest) = self.manifest(reference, &action).await? else {
+            return Ok(None);
+        };
+        match parse_index(&manifest.bytes, Some(&manifest.media_type)) {
+            Ok(index) => Ok(Some(index)),
+            Err(IndexError::NotAnIndex) => Ok(None),
+            Err(error) => Err(invalid(reference.registry(), &action, error.to_string())),
+        }
+    }
+
+    async fn manifest_info(
+        &self,
+        reference: &Reference,
+    ) -> Result<Option<ManifestInfo>, RegistryError> {
+        let action = format!("read the manifest `{reference}`");
+        Ok(self
+            .manifest(reference, &action)
+            .await?
+            .map(|manifest| ManifestInfo {
+                size: manifest.bytes.len() as u64,
+                media_type: manifest
+                    .media_type
+                    .split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string(),
+                digest: manifest.digest,
+            }))
+    }
+
+    async fn put_index(
+        &self,
+        repository: &Repository,
+        tag: &Tag,
+        index: &NewIndex,
+    ) -> Result<Digest, RegistryError> {
+        let action = format!("put the index `{repository}:{tag}`");
+        let digest = Digest::parse(&index.digest)
+            .map_err(|e| invalid(repository.registry(), &action, e.to_string()))?;
+        self.put_manifest(
+            repository,
+            tag,
+            index.media_type,
+            index.body.clone(),
+            &digest,
+            &action,
+        )
+        .await?;
+        Ok(digest)
+    }
+
     async fn copy_tag(
         &self,
         repository: &Repository,
@@ -448,43 +547,15 @@ impl Registry for Distribution {
                 format!("manifest {digest} is not in the registry"),
             )
         })?;
-        let mut headers = HeaderMap::new();
-        let content_type = HeaderValue::from_str(&manifest.media_type)
-            .map_err(|e| invalid(host, &action, e.to_string()))?;
-        headers.insert(CONTENT_TYPE, content_type);
-        let path = format!("/v2/{}/manifests/{tag}", repository.path());
-        let response = self
-            .send(
-                Method::PUT,
-                repository,
-                &path,
-                headers,
-                Some(manifest.bytes),
-                &action,
-            )
-            .await?;
-        let status = response.status();
-        let written = header(&response, "docker-content-digest");
-        let allow = header(&response, "allow");
-        let reply = read_capped(response, MANIFEST_LIMIT, host, &action).await?;
-        if !status.is_success() {
-            return Err(write_error(
-                host,
-                &action,
-                &Method::PUT,
-                status,
-                allow.as_deref(),
-                &reply,
-            ));
-        }
-        match written {
-            Some(written) if *digest != written.as_str() => Err(invalid(
-                host,
-                &action,
-                format!("the registry stored {written}, not {digest}"),
-            )),
-            _ => Ok(()),
-        }
+        self.put_manifest(
+            repository,
+            tag,
+            &manifest.media_type,
+            manifest.bytes,
+            digest,
+            &action,
+        )
+        .await
     }
 
     async fn delete_manifest(

@@ -20,6 +20,7 @@ use crate::labels::{golden_labels, BuildFacts};
 use crate::name::{Digest, Repository, Tag};
 use crate::observation::{Observation, Observations};
 use crate::plan::{Decision, Reason, Step};
+use crate::platform::Platform;
 use crate::progress::{Event, Progress};
 use crate::project::Project;
 use crate::provenance::{self, Class, Ledger};
@@ -208,6 +209,46 @@ struct Job<'a> {
     repository: Repository,
     /// Run every build step (the plan said the cache is not to be used).
     no_cache: bool,
+}
+
+/// What a build left to push.
+enum Built {
+    /// One image under the exact tag.
+    Single,
+    /// One image per platform under local tags, and the facts the index
+    /// carries as annotations.
+    Platforms {
+        builds: Vec<PlatformBuild>,
+        annotations: BTreeMap<String, String>,
+    },
+}
+
+/// One platform's tested image.
+struct PlatformBuild {
+    platform: Platform,
+    /// Its local tag (never pushed).
+    local: Reference,
+    /// The engine's image id.
+    image: String,
+}
+
+/// The local tag of `platform`'s image of `version`: `X.Y.N-linux-arm64`.
+fn platform_tag(version: Exact, platform: &Platform) -> anyhow::Result<Tag> {
+    let text = format!(
+        "{}-{}",
+        version.tag(),
+        platform.to_string().replace('/', "-")
+    );
+    Ok(Tag::parse(&text)?)
+}
+
+/// Platforms as a list for messages.
+fn list(platforms: &[Platform]) -> String {
+    platforms
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// What concurrent builds of one run share.
@@ -480,11 +521,14 @@ impl Runner<'_> {
             versions.extend(&taken);
             let version = next_build(job.image.version, &versions);
             let exact = job.repository.tag(&version.tag());
-            if let Err(error) = self.build_and_test(&job, version, &exact, outcome).await {
-                // An untested or failed build never stays under an exact tag.
-                self.forget(&exact).await;
-                return Err(error);
-            }
+            let built = match self.build_and_test(&job, version, &exact, outcome).await {
+                Ok(built) => built,
+                Err(error) => {
+                    // An untested or failed build never stays under an exact tag.
+                    self.forget(&exact).await;
+                    return Err(error);
+                }
+            };
             self.progress.event(Event::Pushing {
                 image: step.id.clone(),
             });
@@ -501,10 +545,22 @@ impl Runner<'_> {
                 // never overwritten, so take the next one.
                 tracing::warn!(tag = %exact, %digest, "the exact tag appeared meanwhile; taking the next number");
                 self.forget(&exact).await;
+                self.forget_platforms(&built).await;
                 taken.push(version);
                 continue;
             }
-            let digest = match self.push_exact(&exact, outcome).await {
+            let pushed = match &built {
+                Built::Single => self.push_exact(&exact, outcome).await,
+                Built::Platforms {
+                    builds,
+                    annotations,
+                } => {
+                    self.push_platforms(&job, &exact, builds, annotations, outcome)
+                        .await
+                }
+            };
+            self.forget_platforms(&built).await;
+            let digest = match pushed {
                 Ok(digest) => digest,
                 Err(error) => {
                     self.forget(&exact).await;
@@ -693,15 +749,9 @@ impl Runner<'_> {
         })
     }
 
-    /// Builds `version` of the image, tagged `exact`, and runs its smoke test.
-    async fn build_and_test(
-        &self,
-        job: &Job<'_>,
-        version: Exact,
-        exact: &Reference,
-        outcome: &mut Outcome,
-    ) -> anyhow::Result<()> {
-        let labels = golden_labels(
+    /// The labels of `version` of `job`'s image.
+    fn labels(&self, job: &Job<'_>, version: Exact) -> BTreeMap<String, String> {
+        golden_labels(
             &job.image.labels,
             &BuildFacts {
                 version: &version.to_string(),
@@ -715,34 +765,30 @@ impl Runner<'_> {
                 recipe: &job.observation.recipe,
                 recipe_parts: &job.observation.recipe_parts.label(),
             },
-        );
+        )
+    }
+
+    /// Builds `version` of the image, tagged `exact`, and runs its smoke
+    /// test; an image with `platforms` is built and tested once for each
+    /// (see [`Runner::build_platforms`]).
+    async fn build_and_test(
+        &self,
+        job: &Job<'_>,
+        version: Exact,
+        exact: &Reference,
+        outcome: &mut Outcome,
+    ) -> anyhow::Result<Built> {
+        let labels = self.labels(job, version);
         self.progress.event(Event::Started {
             image: job.id.clone(),
             tag: exact.to_string(),
         });
-        let progress = self.progress.clone();
-        let id = job.id.clone();
-        let on_step: OnStep = Arc::new(move |line: &str| {
-            progress.event(Event::Step {
-                image: id.clone(),
-                step: line.to_string(),
-            })
-        });
-        let request = BuildRequest {
-            image: job.id.clone(),
-            context: job.image.context.clone(),
-            entries: job.observation.entries.clone(),
-            dockerfile: job.image.dockerfile.clone(),
-            dockerfile_content: job.dockerfile_content.clone(),
-            build_args: job.image.build_args.clone(),
-            labels,
-            network: self.project.config.engine.network,
-            pull: job.image.pull,
-            no_cache: job.no_cache,
-            tag: exact.clone(),
-        };
+        if !job.image.platforms.is_empty() {
+            return self.build_platforms(job, version, labels, outcome).await;
+        }
         let build_started = Instant::now();
-        self.engine.build(request, on_step).await?;
+        self.build_one(job, &job.dockerfile_content, labels, exact, None)
+            .await?;
         outcome.build_seconds = Some(build_started.elapsed().as_secs_f64());
         if let Some(test) = &job.image.test {
             self.progress.event(Event::Testing {
@@ -753,7 +799,234 @@ impl Runner<'_> {
             outcome.test_seconds = Some(test_started.elapsed().as_secs_f64());
             result?;
         }
-        Ok(())
+        Ok(Built::Single)
+    }
+
+    /// One engine build of `job` from `dockerfile_content`, tagged `tag`
+    /// locally; returns the image id.
+    async fn build_one(
+        &self,
+        job: &Job<'_>,
+        dockerfile_content: &str,
+        labels: BTreeMap<String, String>,
+        tag: &Reference,
+        platform: Option<&Platform>,
+    ) -> anyhow::Result<String> {
+        let progress = self.progress.clone();
+        let id = job.id.clone();
+        let prefix = platform.map(|p| format!("[{p}] ")).unwrap_or_default();
+        let on_step: OnStep = Arc::new(move |line: &str| {
+            progress.event(Event::Step {
+                image: id.clone(),
+                step: format!("{prefix}{line}"),
+            })
+        });
+        let request = BuildRequest {
+            image: job.id.clone(),
+            context: job.image.context.clone(),
+            entries: job.observation.entries.clone(),
+            dockerfile: job.image.dockerfile.clone(),
+            dockerfile_content: dockerfile_content.to_string(),
+            build_args: job.image.build_args.clone(),
+            labels,
+            network: self.project.config.engine.network,
+            pull: job.image.pull,
+            no_cache: job.no_cache,
+            tag: tag.clone(),
+            platform: platform.cloned(),
+        };
+        Ok(self.engine.build(request, on_step).await?)
+    }
+
+    /// Builds and smoke-tests every platform of `job`'s image at once, each
+    /// FROM its own image of the base's index (the engine would otherwise
+    /// reuse whichever platform of the base it holds locally), under a
+    /// local tag of its own. Every platform must pass before any is pushed.
+    async fn build_platforms(
+        &self,
+        job: &Job<'_>,
+        version: Exact,
+        labels: BTreeMap<String, String>,
+        outcome: &mut Outcome,
+    ) -> anyhow::Result<Built> {
+        let platforms = &job.image.platforms;
+        let node = self
+            .project
+            .graph
+            .nodes
+            .get(&job.id)
+            .ok_or_else(|| anyhow!("unknown image `{}`", job.id))?;
+        let mut dockerfiles = Vec::with_capacity(platforms.len());
+        match (node.upstream.reference(), &job.base_digest) {
+            (Some(reference), Some(digest)) => {
+                let base = reference.with_digest(digest);
+                let index = self
+                    .registry
+                    .index(&base)
+                    .await
+                    .with_context(|| format!("failed to read the platforms of base image `{reference}`"))?
+                    .ok_or_else(|| {
+                        anyhow!(
+                            "base image `{reference}` ({digest}) is a single-platform image, so it cannot be built for {}: use a multi-platform base (an image index or manifest list) or remove `platforms` from `{}`",
+                            list(platforms),
+                            job.id
+                        )
+                    })?;
+                for platform in platforms {
+                    let entry = index.select(platform).map_err(|error| {
+                        anyhow!("base image `{reference}` has no {platform} image: {error}")
+                    })?;
+                    let child = Digest::parse(&entry.digest).map_err(|error| {
+                        anyhow!("base image `{reference}` lists an invalid digest for {platform}: {error}")
+                    })?;
+                    let pinned = node
+                        .pinned_dockerfile(&child)
+                        .ok_or_else(|| anyhow!("cannot pin the base of `{}`", job.id))?;
+                    dockerfiles.push(pinned);
+                }
+            }
+            _ => dockerfiles.resize(platforms.len(), job.dockerfile_content.clone()),
+        }
+        let build_started = Instant::now();
+        let builds = platforms
+            .iter()
+            .zip(&dockerfiles)
+            .map(|(platform, dockerfile)| {
+                let labels = labels.clone();
+                async move {
+                    let local = job.repository.tag(&platform_tag(version, platform)?);
+                    let image = self
+                        .build_one(job, dockerfile, labels, &local, Some(platform))
+                        .await
+                        .with_context(|| format!("the {platform} build failed"))?;
+                    let mut test_seconds = None;
+                    if let Some(test) = &job.image.test {
+                        self.progress.event(Event::Testing {
+                            image: job.id.clone(),
+                        });
+                        let test_started = Instant::now();
+                        let result = self.engine.test(&local.to_string(), test).await;
+                        test_seconds = Some(test_started.elapsed().as_secs_f64());
+                        result.with_context(|| format!("the {platform} smoke test failed"))?;
+                    }
+                    anyhow::Ok((
+                        PlatformBuild {
+                            platform: platform.clone(),
+                            local,
+                            image,
+                        },
+                        test_seconds,
+                    ))
+                }
+            });
+        let results = futures::future::join_all(builds).await;
+        outcome.build_seconds = Some(build_started.elapsed().as_secs_f64());
+        let mut done = Vec::new();
+        let mut failure = None;
+        for result in results {
+            match result {
+                Ok((build, test_seconds)) => {
+                    if let Some(seconds) = test_seconds {
+                        *outcome.test_seconds.get_or_insert(0.0) += seconds;
+                    }
+                    done.push(build);
+                }
+                Err(error) => {
+                    failure.get_or_insert(error);
+                }
+            }
+        }
+        if let Some(error) = failure {
+            self.forget_platforms(&Built::Platforms {
+                builds: done,
+                annotations: BTreeMap::new(),
+            })
+            .await;
+            return Err(error.context(format!(
+                "nothing of `{}` was pushed: every platform must build and pass its smoke test first",
+                job.id
+            )));
+        }
+        let annotations = labels
+            .into_iter()
+            .filter(|(_, value)| !value.is_empty())
+            .collect();
+        Ok(Built::Platforms {
+            builds: done,
+            annotations,
+        })
+    }
+
+    /// Removes the local per-platform tags of a multi-platform build.
+    async fn forget_platforms(&self, built: &Built) {
+        if let Built::Platforms { builds, .. } = built {
+            for build in builds {
+                self.forget(&build.local).await;
+            }
+        }
+    }
+
+    /// Pushes each platform's image by digest, then the index listing them
+    /// as the exact tag, and confirms the registry serves it. The engine
+    /// pushes only tags: each image is pushed through the exact tag itself,
+    /// which the index then takes, so no other tag is ever written. Until
+    /// the index is in place the exact tag names one platform's image,
+    /// which observe does not take for a complete build.
+    async fn push_platforms(
+        &self,
+        job: &Job<'_>,
+        exact: &Reference,
+        builds: &[PlatformBuild],
+        annotations: &BTreeMap<String, String>,
+        outcome: &mut Outcome,
+    ) -> anyhow::Result<Digest> {
+        let mut children = Vec::with_capacity(builds.len());
+        for build in builds {
+            tracing::info!(tag = %exact, platform = %build.platform, "pushing");
+            self.engine.tag_local(&build.image, exact).await?;
+            let pushed = self
+                .push_with_retries(exact)
+                .await
+                .with_context(|| format!("failed to push the {} image", build.platform))?;
+            let digest = Digest::parse(&pushed).map_err(|error| {
+                anyhow!("the engine reported an invalid digest {pushed}: {error}")
+            })?;
+            let info = self
+                .registry
+                .manifest_info(&job.repository.digest(&digest))
+                .await
+                .with_context(|| format!("failed to confirm the {} image {digest}", build.platform))?
+                .ok_or_else(|| {
+                    anyhow!("the {} image {digest} is not in the registry after the push; no floating tag was moved", build.platform)
+                })?;
+            children.push(crate::index::Child {
+                media_type: info.media_type,
+                digest: info.digest.to_string(),
+                size: info.size,
+                platform: build.platform.clone(),
+            });
+        }
+        let index = crate::index::build_index(&children, annotations)
+            .map_err(|error| anyhow!("cannot make the index of `{exact}`: {error}"))?;
+        let tag = crate::name::Tag::parse(exact.tag().unwrap_or("latest"))?;
+        let digest = self
+            .registry
+            .put_index(&job.repository, &tag, &index)
+            .await
+            .with_context(|| format!("failed to put the index `{exact}`"))?;
+        let confirmed = self
+            .registry
+            .manifest_digest(exact)
+            .await
+            .with_context(|| format!("failed to confirm `{exact}` after pushing"))?;
+        if confirmed.as_ref() != Some(&digest) {
+            return Err(anyhow!(
+                "the registry serves {} for `{exact}`, not the index {digest} just put; no floating tag was moved",
+                confirmed.map(|d| d.to_string()).unwrap_or_else(|| "nothing".into())
+            ));
+        }
+        outcome.digest = Some(digest.clone());
+        Ok(digest)
     }
 
     /// The engine's push, tried again after transient failures while the

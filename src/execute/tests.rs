@@ -96,6 +96,14 @@ impl Engine for FakeEngine {
             .collect())
     }
 
+    async fn tag_local(&self, image: &str, target: &Reference) -> Result<(), EngineError> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("tag {image} as {target}"));
+        Ok(())
+    }
+
     async fn remove_local(&self, reference: &Reference) -> Result<(), EngineError> {
         self.removed.lock().unwrap().push(reference.to_string());
         Ok(())
@@ -556,6 +564,7 @@ fn a_build_whose_promotion_was_cut_off_is_promoted_on_the_next_run() {
                 }],
                 release: Some(("1.0.0".parse().unwrap(), digest.clone())),
                 withdrawn: Vec::new(),
+                platforms: Vec::new(),
             });
         }
     }

@@ -30,6 +30,10 @@ pub struct Version {
     pub floating: Vec<String>,
     /// Why this tag is not a golden build; null for a golden build.
     pub foreign: Option<Foreign>,
+    /// The platforms of a multi-platform build's index; left out for a
+    /// single image.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<String>,
 }
 
 /// One configured line and its history.
@@ -83,14 +87,21 @@ async fn list_one(
     let configs: Vec<_> = stream::iter(resolved)
         .map(|(version, digest)| {
             let reference = repository.digest(&digest);
-            async move { (version, digest, registry.image_config(&reference).await) }
+            async move {
+                let config = registry.image_config(&reference).await;
+                let index = registry.index(&reference).await;
+                (version, digest, config, index)
+            }
         })
         .buffered(CONCURRENCY)
         .collect()
         .await;
     let mut versions = Vec::new();
-    for (version, digest, found) in configs {
+    for (version, digest, found, index) in configs {
         let found = found?;
+        let platforms = index?
+            .map(|index| index.platforms().iter().map(ToString::to_string).collect())
+            .unwrap_or_default();
         versions.push(Version {
             version: version.to_string(),
             floating: floating_tags
@@ -104,6 +115,7 @@ async fn list_one(
             base_digest: found.label(labels::BASE_DIGEST),
             withdrawn: withdrawn.contains(&version),
             foreign: provenance(&version.to_string(), &found).err(),
+            platforms,
         });
     }
     let floating = floating_tags
@@ -157,6 +169,11 @@ pub fn render_text(listings: &[Listing]) -> String {
         let mut rows = vec![["VERSION", "DIGEST", "CREATED", "BASE", "TAGS"]
             .map(String::from)
             .to_vec()];
+        // A column for platforms only in a line with multi-platform builds.
+        let platforms = listing.versions.iter().any(|v| !v.platforms.is_empty());
+        if platforms {
+            rows[0].push("PLATFORMS".to_string());
+        }
         for version in &listing.versions {
             let mut tags = version.floating.clone();
             if version.withdrawn {
@@ -179,6 +196,13 @@ pub fn render_text(listings: &[Listing]) -> String {
                     tags.join(" ")
                 },
             ]);
+            if platforms {
+                let row = rows.last_mut().expect("a row was just pushed");
+                row.push(match version.platforms.is_empty() {
+                    true => "-".to_string(),
+                    false => version.platforms.join(","),
+                });
+            }
         }
         for row in crate::report::table(&rows).lines() {
             text.push_str("  ");

@@ -73,6 +73,14 @@ pub enum Reason {
         /// The parent digest the FROM resolves to now.
         new: String,
     },
+    /// The platforms configured are not those of the last build (an
+    /// empty list: the engine's own platform, a single image).
+    PlatformsChanged {
+        /// The last build's platforms.
+        old: Vec<String>,
+        /// The platforms configured now.
+        new: Vec<String>,
+    },
     /// `golden rebuild` named it.
     Forced,
     /// Skipped: a golden parent failed or was skipped in this run.
@@ -139,6 +147,18 @@ impl std::fmt::Display for Reason {
                     "parent {parent} newer {} -> {}",
                     short(old),
                     short_digest(new)
+                )
+            }
+            Reason::PlatformsChanged { old, new } => {
+                let list = |platforms: &[String]| match platforms.is_empty() {
+                    true => "the engine's own".to_string(),
+                    false => platforms.join(", "),
+                };
+                write!(
+                    formatter,
+                    "platforms changed {} -> {}",
+                    list(old),
+                    list(new)
                 )
             }
             Reason::Forced => write!(formatter, "forced"),
@@ -480,6 +500,15 @@ fn own_reasons(
             });
         }
     }
+    if !same_platforms(&image.platforms, &last.platforms) {
+        let names = |platforms: &[crate::platform::Platform]| {
+            platforms.iter().map(ToString::to_string).collect()
+        };
+        reasons.push(Reason::PlatformsChanged {
+            old: names(&last.platforms),
+            new: names(&image.platforms),
+        });
+    }
     if last.recipe.as_deref() != Some(observation.recipe.as_str()) {
         let changed = last
             .recipe_parts
@@ -492,6 +521,14 @@ fn own_reasons(
             changed,
         });
     }
+}
+
+/// Whether a build for `built` is one for `configured`, in any order.
+fn same_platforms(
+    configured: &[crate::platform::Platform],
+    built: &[crate::platform::Platform],
+) -> bool {
+    configured.len() == built.len() && configured.iter().all(|p| built.contains(p))
 }
 
 /// Parents decided earlier in this run: rebuilt, or promoted so that the

@@ -49,6 +49,7 @@ fn built(created: Option<&str>, base: &str, recipe: &str) -> Option<LastBuild> {
         }],
         release: Some(("1.0.0".parse().unwrap(), crate::testing::digest("b"))),
         withdrawn: Vec::new(),
+        platforms: Vec::new(),
     })
 }
 
@@ -503,4 +504,56 @@ fn a_floating_tag_left_behind_is_promoted_not_rebuilt() {
         .2
         .iter()
         .any(|r| matches!(r, Reason::FloatingBehind { .. })));
+}
+
+#[test]
+fn a_line_is_rebuilt_when_its_platforms_are_not_those_of_its_last_build() {
+    let config = CONFIG.replace(
+        "context = \"images/base\"\n",
+        "context = \"images/base\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n",
+    );
+    let project = Project::from_source(SourceFile::new(
+        Path::new("tests/fixtures/config/golden.toml"),
+        &config,
+    ))
+    .unwrap();
+    let selection = Selection {
+        ids: project.graph.order.clone(),
+        forced: BTreeSet::new(),
+        cache: None,
+    };
+    let base_reasons = |platforms: Vec<crate::platform::Platform>| {
+        let mut observations = fresh();
+        if let Some(Ok(observation)) = observations.get_mut("base") {
+            if let Some(last) = observation.last_build.as_mut() {
+                last.platforms = platforms;
+            }
+        }
+        let steps = plan(&project, &observations, &selection, at(THURSDAY));
+        let base = steps.iter().find(|step| step.id == "base").unwrap();
+        (base.decision(), base.reasons().to_vec())
+    };
+    // A single image (a build from before `platforms`, or one a run left
+    // half-pushed) is not the configured index.
+    let (decision, reasons) = base_reasons(Vec::new());
+    assert_eq!(decision, Decision::Build);
+    assert_eq!(
+        reasons,
+        vec![Reason::PlatformsChanged {
+            old: Vec::new(),
+            new: vec!["linux/amd64".into(), "linux/arm64".into()],
+        }]
+    );
+    assert_eq!(
+        reasons[0].to_string(),
+        "platforms changed the engine's own -> linux/amd64, linux/arm64"
+    );
+    let (decision, reasons) = base_reasons(vec![crate::platform::Platform::linux_amd64()]);
+    assert_eq!(decision, Decision::Build, "{reasons:?}");
+    // The same platforms in another order are the same build.
+    let (decision, reasons) = base_reasons(vec![
+        crate::platform::Platform::linux_arm64(),
+        crate::platform::Platform::linux_amd64(),
+    ]);
+    assert_eq!(decision, Decision::UpToDate, "{reasons:?}");
 }

@@ -1,0 +1,435 @@
+//! End to end: multi-platform golden images (`platforms`) on the real
+//! engine (arm64 under QEMU user emulation) and registry. Each test copies
+//! the seeded 2-platform upstream into a repository of its own, through
+//! the registry API, so it can change one platform of it.
+
+mod common;
+
+use std::process::Command;
+
+use common::{
+    assert_floating, digest, entry, golden_at, labels, manifest, put_manifest, require_environment,
+    tags, REGISTRY,
+};
+use golden::index::parse_index;
+use golden::platform::Platform;
+
+const SEEDED: &str = "upstream/busybox-multi";
+const PLATFORMS: &str = r#"platforms = ["linux/amd64", "linux/arm64"]"#;
+
+/// A namespace of the test's own.
+fn namespace(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("e2e-mp-{name}-{}-{nanos}", std::process::id())
+}
+
+fn get(path: &str, accept: &str) -> (Vec<u8>, String) {
+    let response = ureq::get(&format!("http://{REGISTRY}/v2/{path}"))
+        .set("Accept", accept)
+        .call()
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    let media_type = response.content_type().to_string();
+    let mut body = Vec::new();
+    std::io::Read::read_to_end(&mut response.into_reader(), &mut body).unwrap();
+    (body, media_type)
+}
+
+fn json(bytes: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(bytes).unwrap()
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    format!("sha256:{:x}", sha2::Sha256::digest(bytes))
+}
+
+/// Mounts blob `digest` of `from` into `to`.
+fn mount(to: &str, from: &str, digest: &str) {
+    let response = ureq::post(&format!(
+        "http://{REGISTRY}/v2/{to}/blobs/uploads/?mount={digest}&from={from}"
+    ))
+    .call()
+    .unwrap_or_else(|e| panic!("mount {digest} into {to}: {e}"));
+    assert_eq!(
+        response.status(),
+        201,
+        "mount {digest} from {from} into {to}"
+    );
+}
+
+/// Uploads `bytes` as a blob of `to`; returns its digest.
+fn upload(to: &str, bytes: &[u8]) -> String {
+    let digest = sha256(bytes);
+    let started = ureq::post(&format!("http://{REGISTRY}/v2/{to}/blobs/uploads/"))
+        .call()
+        .unwrap();
+    let location = started.header("location").unwrap().to_string();
+    let location = if location.starts_with("http") {
+        location
+    } else {
+        format!("http://{REGISTRY}{location}")
+    };
+    let separator = if location.contains('?') { '&' } else { '?' };
+    ureq::put(&format!("{location}{separator}digest={digest}"))
+        .set("Content-Type", "application/octet-stream")
+        .send_bytes(bytes)
+        .unwrap_or_else(|e| panic!("upload to {to}: {e}"));
+    digest
+}
+
+/// Copies the seeded 2-platform upstream to `<namespace>-upstream/busybox-multi:1.36`
+/// (blobs mounted, manifests byte for byte); returns the repository.
+fn private_upstream(namespace: &str) -> String {
+    require_environment();
+    let path = format!("{namespace}-upstream/busybox-multi");
+    let (index, media_type) = manifest(&format!("{REGISTRY}/{SEEDED}"), "1.36");
+    for child in json(&index)["manifests"].as_array().unwrap() {
+        let child_digest = child["digest"].as_str().unwrap();
+        let child_type = child["mediaType"].as_str().unwrap();
+        let (body, _) = get(&format!("{SEEDED}/manifests/{child_digest}"), child_type);
+        let document = json(&body);
+        let mut blobs = vec![document["config"]["digest"].as_str().unwrap().to_string()];
+        for layer in document["layers"].as_array().unwrap() {
+            blobs.push(layer["digest"].as_str().unwrap().to_string());
+        }
+        for blob in blobs {
+            mount(&path, SEEDED, &blob);
+        }
+        put_manifest(
+            &format!("{REGISTRY}/{path}"),
+            child_digest,
+            &body,
+            child_type,
+        );
+    }
+    put_manifest(&format!("{REGISTRY}/{path}"), "1.36", &index, &media_type);
+    format!("{REGISTRY}/{path}")
+}
+
+/// Publishes a changed arm64 image under `upstream:1.36` (a new config,
+/// the same layers), as an upstream fix for one platform would; the amd64
+/// image stays as it was.
+fn update_arm64(upstream: &str) {
+    let path = upstream.split_once('/').unwrap().1;
+    let (index, media_type) = manifest(upstream, "1.36");
+    let mut index = json(&index);
+    let entry = index["manifests"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|entry| entry["platform"]["architecture"] == "arm64")
+        .unwrap();
+    let child_type = entry["mediaType"].as_str().unwrap().to_string();
+    let (body, _) = get(
+        &format!("{path}/manifests/{}", entry["digest"].as_str().unwrap()),
+        &child_type,
+    );
+    let mut child = json(&body);
+    let (config, _) = get(
+        &format!(
+            "{path}/blobs/{}",
+            child["config"]["digest"].as_str().unwrap()
+        ),
+        "*/*",
+    );
+    let mut config = json(&config);
+    config["created"] = serde_json::json!(chrono::Utc::now().to_rfc3339());
+    let config = serde_json::to_vec(&config).unwrap();
+    child["config"]["digest"] = serde_json::json!(upload(path, &config));
+    child["config"]["size"] = serde_json::json!(config.len());
+    let child = serde_json::to_vec(&child).unwrap();
+    let child_digest = sha256(&child);
+    put_manifest(upstream, &child_digest, &child, &child_type);
+    entry["digest"] = serde_json::json!(child_digest);
+    entry["size"] = serde_json::json!(child.len());
+    let index = serde_json::to_vec(&index).unwrap();
+    put_manifest(upstream, "1.36", &index, &media_type);
+}
+
+/// The platforms of the index `repository:tag`, failing if it is none.
+fn platforms_of(repository: &str, tag: &str) -> Vec<String> {
+    let (body, media_type) = manifest(repository, tag);
+    let index = parse_index(&body, Some(&media_type))
+        .unwrap_or_else(|e| panic!("{repository}:{tag} ({media_type}) is not an index: {e}"));
+    index.platforms().iter().map(ToString::to_string).collect()
+}
+
+/// The golden labels of `platform`'s image in the index `repository:tag`.
+fn child_labels(
+    repository: &str,
+    tag: &str,
+    platform: &Platform,
+) -> std::collections::BTreeMap<String, String> {
+    let (body, media_type) = manifest(repository, tag);
+    let index = parse_index(&body, Some(&media_type)).unwrap();
+    let child = index.select(platform).unwrap();
+    labels(repository, &child.digest)
+}
+
+/// What `command` prints in a container of `reference` run as `platform`;
+/// the pulled image is removed again.
+fn run_as(reference: &str, platform: &str, command: &[&str]) -> String {
+    let run = Command::new("docker")
+        .args(["run", "--rm", "--pull", "always", "--platform", platform])
+        .arg(reference)
+        .args(command)
+        .output()
+        .unwrap();
+    let _ = Command::new("docker").args(["rmi", reference]).output();
+    assert!(
+        run.status.success(),
+        "docker run --platform {platform} {reference}: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    String::from_utf8_lossy(&run.stdout).trim().to_string()
+}
+
+/// Removes the local images of the test's namespace when dropped.
+struct LocalImages(String);
+
+impl Drop for LocalImages {
+    fn drop(&mut self) {
+        let output = Command::new("docker")
+            .args([
+                "images",
+                "--digests",
+                "--format",
+                "{{.Repository}} {{.Tag}} {{.Digest}}",
+            ])
+            .output()
+            .unwrap();
+        let prefix = format!("{REGISTRY}/{}", self.0);
+        for line in String::from_utf8_lossy(&output.stdout).lines() {
+            let mut fields = line.split_whitespace();
+            let (Some(repository), Some(tag), Some(digest)) =
+                (fields.next(), fields.next(), fields.next())
+            else {
+                continue;
+            };
+            if !repository.starts_with(&prefix) {
+                continue;
+            }
+            // Pulled by digest, an image has no tag: it goes by its digest.
+            for reference in [
+                (tag != "<none>").then(|| format!("{repository}:{tag}")),
+                (digest != "<none>").then(|| format!("{repository}@{digest}")),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let _ = Command::new("docker").args(["rmi", &reference]).output();
+            }
+        }
+    }
+}
+
+/// A config dir: `base` (FROM `upstream`, both platforms, smoke-tested on
+/// each), `app` FROM it on both platforms, and `solo`, FROM it for the
+/// engine's own platform only.
+fn stack(
+    namespace: &str,
+    upstream: &str,
+    base_test: &str,
+) -> (tempfile::TempDir, std::path::PathBuf) {
+    let directory = tempfile::tempdir().unwrap();
+    let write = |relative: &str, text: &str| {
+        let path = directory.path().join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    let base = format!("{REGISTRY}/{namespace}/base:1.0");
+    write(
+        "base/Dockerfile",
+        &format!("FROM {upstream}:1.36\nRUN uname -m > /etc/golden-arch\n"),
+    );
+    write(
+        "app/Dockerfile",
+        &format!("FROM {base}\nRUN cat /etc/golden-arch > /etc/app-arch\n"),
+    );
+    write(
+        "solo/Dockerfile",
+        &format!("FROM {base}\nRUN echo solo > /etc/solo\n"),
+    );
+    let config = directory.path().join("golden.toml");
+    write(
+        "golden.toml",
+        &format!(
+            "[registry]\nhost = \"{REGISTRY}\"\nnamespace = \"{namespace}\"\n\n\
+             [images.base]\nversion = \"1.0\"\ncontext = \"base\"\ntest = {base_test}\n{PLATFORMS}\n\
+             [images.app]\nversion = \"2.0\"\ncontext = \"app\"\n{PLATFORMS}\n\
+             [images.solo]\nversion = \"3.0\"\ncontext = \"solo\"\n"
+        ),
+    );
+    (directory, config)
+}
+
+#[test]
+fn a_two_platform_stack_publishes_indexes_reads_them_back_and_follows_one_platform_of_its_upstream()
+{
+    let namespace = namespace("stack");
+    let _local = LocalImages(namespace.clone());
+    let upstream = private_upstream(&namespace);
+    let (_directory, config) = stack(
+        &namespace,
+        &upstream,
+        r#"["sh", "-c", "test \"$(uname -m)\" = \"$(cat /etc/golden-arch)\""]"#,
+    );
+    let report = golden_at(&config, &["build", "--all", "--output", "json"])
+        .expect(0)
+        .json();
+    for id in ["base", "app", "solo"] {
+        assert_eq!(entry(&report, id)["decision"], "built", "{id}: {report}");
+    }
+    let both = vec!["linux/amd64".to_string(), "linux/arm64".to_string()];
+    let base = format!("{REGISTRY}/{namespace}/base");
+    let app = format!("{REGISTRY}/{namespace}/app");
+    let base_index = assert_floating(&base, "1.0.0", &["1.0", "1", "latest"]);
+    assert_eq!(entry(&report, "base")["digest"], base_index.as_str());
+    assert_eq!(platforms_of(&base, "1.0.0"), both);
+    assert_floating(&app, "2.0.0", &["2.0", "2", "latest"]);
+    assert_eq!(platforms_of(&app, "2.0.0"), both);
+    assert_eq!(
+        tags(&base),
+        vec!["1", "1.0", "1.0.0", "latest"],
+        "no tag but the exact and floating ones"
+    );
+    let upstream_index = digest(&upstream, "1.36").unwrap();
+    for platform in [Platform::linux_amd64(), Platform::linux_arm64()] {
+        let labels = child_labels(&base, "1.0.0", &platform);
+        assert_eq!(
+            labels["org.opencontainers.image.version"], "1.0.0",
+            "{platform}"
+        );
+        assert_eq!(
+            labels["org.opencontainers.image.base.digest"], upstream_index,
+            "{platform}"
+        );
+        let labels = child_labels(&app, "2.0.0", &platform);
+        assert_eq!(
+            labels["org.opencontainers.image.version"], "2.0.0",
+            "{platform}"
+        );
+        assert_eq!(
+            labels["org.opencontainers.image.base.digest"], base_index,
+            "{platform}: a child records its golden parent's index"
+        );
+    }
+    // The index carries the same facts as annotations.
+    let (body, _) = manifest(&base, "1.0.0");
+    assert_eq!(
+        json(&body)["annotations"]["org.opencontainers.image.version"],
+        "1.0.0"
+    );
+    // Each platform really is that platform, down to the child's parent.
+    assert_eq!(
+        run_as(&format!("{base}:1.0.0"), "linux/arm64", &["uname", "-m"]),
+        "aarch64"
+    );
+    assert_eq!(
+        run_as(
+            &format!("{app}:2.0.0"),
+            "linux/arm64",
+            &["cat", "/etc/app-arch"]
+        ),
+        "aarch64"
+    );
+    assert_eq!(
+        run_as(
+            &format!("{app}:2.0.0"),
+            "linux/amd64",
+            &["cat", "/etc/app-arch"]
+        ),
+        "x86_64"
+    );
+    // The single-platform image beside them is one image manifest.
+    let solo = format!("{REGISTRY}/{namespace}/solo");
+    let (body, media_type) = manifest(&solo, "3.0.0");
+    assert!(
+        parse_index(&body, Some(&media_type)).is_err(),
+        "{media_type}"
+    );
+    assert_eq!(
+        labels(&solo, "3.0.0")["org.opencontainers.image.base.digest"],
+        base_index
+    );
+
+    let again = golden_at(&config, &["build", "--all", "--output", "json"])
+        .expect(0)
+        .json();
+    for id in ["base", "app", "solo"] {
+        assert_eq!(entry(&again, id)["decision"], "up-to-date", "{id}: {again}");
+    }
+
+    update_arm64(&upstream);
+    let updated = golden_at(&config, &["build", "--all", "--output", "json"])
+        .expect(0)
+        .json();
+    for id in ["base", "app", "solo"] {
+        assert_eq!(entry(&updated, id)["decision"], "built", "{id}: {updated}");
+    }
+    let newer = assert_floating(&base, "1.0.1", &["1.0", "1", "latest"]);
+    assert_ne!(newer, base_index);
+    assert_eq!(platforms_of(&base, "1.0.1"), both);
+    assert_eq!(
+        child_labels(&base, "1.0.1", &Platform::linux_arm64())
+            ["org.opencontainers.image.base.digest"],
+        digest(&upstream, "1.36").unwrap()
+    );
+    assert_floating(&app, "2.0.1", &["2.0", "2", "latest"]);
+
+    // A rollback moves the floating tags back to the older index, whole.
+    golden_at(&config, &["rollback", "base"]).expect(0);
+    common::assert_tags_at(&base, &["1.0", "1", "latest"], &base_index);
+    assert_eq!(platforms_of(&base, "1.0"), both);
+
+    // `ls` shows the platforms of each multi-platform build, and none for
+    // a single image.
+    let listed = golden_at(&config, &["ls", "base", "solo", "--output", "json"])
+        .expect(0)
+        .json();
+    let listings = listed["images"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{listed}"));
+    for version in listings[0]["versions"].as_array().unwrap() {
+        assert_eq!(version["platforms"], serde_json::json!(both), "{version}");
+    }
+    for version in listings[1]["versions"].as_array().unwrap() {
+        assert!(version.get("platforms").is_none(), "{version}");
+    }
+    let text = golden_at(&config, &["ls", "base"]).expect(0).stdout;
+    assert!(text.contains("PLATFORMS"), "{text}");
+    assert!(text.contains("linux/amd64,linux/arm64"), "{text}");
+}
+
+#[test]
+fn a_failing_arm64_smoke_test_publishes_nothing_of_the_image() {
+    let namespace = namespace("arm-fails");
+    let _local = LocalImages(namespace.clone());
+    let upstream = private_upstream(&namespace);
+    let (_directory, config) = stack(
+        &namespace,
+        &upstream,
+        r#"["sh", "-c", "test \"$(uname -m)\" = x86_64"]"#,
+    );
+    let run = golden_at(&config, &["build", "--all", "--output", "json"]);
+    let report = run.json();
+    assert_eq!(entry(&report, "base")["decision"], "failed", "{report}");
+    let error = entry(&report, "base")["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("linux/arm64"),
+        "the failing platform is named: {error}"
+    );
+    assert!(error.contains("nothing of `base` was pushed"), "{error}");
+    for id in ["app", "solo"] {
+        assert_eq!(entry(&report, id)["decision"], "skipped", "{id}: {report}");
+    }
+    for id in ["base", "app", "solo"] {
+        assert!(
+            tags(&format!("{REGISTRY}/{namespace}/{id}")).is_empty(),
+            "{id} has tags"
+        );
+    }
+}
