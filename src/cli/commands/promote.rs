@@ -87,6 +87,9 @@ impl Engine for RegistryOnly {
     async fn push(&self, _: &Reference) -> Result<String, EngineError> {
         Err(no_engine("push"))
     }
+    async fn tag_local(&self, _: &str, _: &Reference) -> Result<(), EngineError> {
+        Err(no_engine("tag"))
+    }
     async fn local_tags(&self, _: &Reference) -> Result<Vec<String>, EngineError> {
         Ok(Vec::new())
     }
