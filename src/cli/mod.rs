@@ -142,6 +142,13 @@ pub enum Command {
         #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_wait)]
         wait_lock: std::time::Duration,
     },
+    /// Print a shell completion script on stdout (source it, or install it where the shell looks)
+    Completions {
+        /// The shell the script is for
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout: `golden man | man -l -`
+    Man,
     /// Show what `build` would do and why, without building
     Plan {
         /// Image ids (default: all)

@@ -15,6 +15,7 @@ mod build;
 mod check;
 mod clean;
 mod daemon;
+mod docs;
 mod inspect;
 mod ls;
 mod plan;
@@ -27,6 +28,11 @@ pub async fn run(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure>
         .config
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_FILE));
+    match &cli.command {
+        Command::Completions { shell } => return docs::completions(*shell),
+        Command::Man => return docs::man(),
+        _ => {}
+    }
     if let Command::Daemon {
         interval,
         build,
@@ -58,7 +64,7 @@ pub async fn run(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure>
             build::rebuild(&session, &ids, cache, &report, &build, progress).await
         }
         Command::Plan { ids, report } => plan::run(&session, &ids, &report).await,
-        Command::Daemon { .. } => Ok(Exit::Success),
+        Command::Daemon { .. } | Command::Completions { .. } | Command::Man => Ok(Exit::Success),
         Command::Inspect { id, output } => inspect::run(&session, &id, output).await,
         Command::Check {
             paths,

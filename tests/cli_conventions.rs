@@ -1,0 +1,93 @@
+//! The conventions of the command line that need no engine or registry:
+//! shell completions, the man page, `--version`, options from the
+//! environment and the README table of them.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+/// The real binary with no `GOLDEN_*` variables from the caller.
+fn golden(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_golden"));
+    command.args(args).stdin(Stdio::null());
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("GOLDEN_") {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+fn run(mut command: Command) -> Output {
+    command.output().expect("the golden binary starts")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn bash_completion_sources_and_completes_a_subcommand() {
+    let output = run(golden(&["completions", "bash"]));
+    assert!(output.status.success(), "{output:?}");
+    let directory = tempfile::tempdir().unwrap();
+    let script = directory.path().join("golden.bash");
+    std::fs::write(&script, &output.stdout).unwrap();
+    let probe = format!(
+        "set -e; source '{}'; COMP_WORDS=(golden pl); COMP_CWORD=1; COMP_LINE='golden pl'; COMP_POINT=9; \
+         _golden golden pl golden; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        script.display()
+    );
+    let completed = Command::new("bash").arg("-c").arg(probe).output().unwrap();
+    assert!(completed.status.success(), "{completed:?}");
+    assert_eq!(stdout(&completed).trim(), "plan");
+}
+
+#[test]
+fn zsh_and_fish_completions_name_the_subcommands() {
+    for (shell, first_line) in [("zsh", "#compdef golden"), ("fish", "")] {
+        let output = run(golden(&["completions", shell]));
+        assert!(output.status.success(), "{shell}: {output:?}");
+        let script = stdout(&output);
+        assert!(script.starts_with(first_line), "{shell}:\n{script}");
+        for subcommand in ["build", "plan", "man", "rollback"] {
+            assert!(script.contains(subcommand), "{shell} lacks {subcommand}");
+        }
+    }
+}
+
+#[test]
+fn an_unknown_shell_is_a_usage_error() {
+    let output = run(golden(&["completions", "tcsh"]));
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn man_page_is_roff_and_renders() {
+    let output = run(golden(&["man"]));
+    assert!(output.status.success(), "{output:?}");
+    let roff = stdout(&output);
+    assert!(roff.starts_with(".ie") || roff.starts_with(".TH"), "{roff}");
+    assert!(roff.contains(".TH golden 1"), "{roff}");
+    assert!(roff.contains(".SH NAME"), "{roff}");
+    assert!(roff.contains(".SH SUBCOMMANDS"), "{roff}");
+    if Path::new("/usr/bin/man").exists() {
+        let directory = tempfile::tempdir().unwrap();
+        let page = directory.path().join("golden.1");
+        std::fs::write(&page, roff).unwrap();
+        let rendered = Command::new("man")
+            .arg("-l")
+            .arg(&page)
+            .env("MANPAGER", "cat")
+            .env("MANWIDTH", "100")
+            .output()
+            .unwrap();
+        assert!(rendered.status.success(), "{rendered:?}");
+        let text = stdout(&rendered);
+        assert!(text.contains("NAME"), "{text}");
+        assert!(
+            text.contains("golden-plan(1)") || text.contains("plan"),
+            "{text}"
+        );
+        assert!(text.contains("--config"), "{text}");
+    }
+}
