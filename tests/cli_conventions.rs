@@ -91,3 +91,45 @@ fn man_page_is_roff_and_renders() {
         assert!(text.contains("--config"), "{text}");
     }
 }
+
+/// `git` in the source tree; `None` outside a checkout.
+fn git(args: &[&str]) -> Option<String> {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+#[test]
+fn version_names_the_git_commit_it_was_built_from() {
+    let output = run(golden(&["--version"]));
+    assert!(output.status.success(), "{output:?}");
+    let version = stdout(&output);
+    let prefix = format!("golden {} (", env!("CARGO_PKG_VERSION"));
+    let stamp = version
+        .trim()
+        .strip_prefix(&prefix)
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("not `{prefix}COMMIT)`: {version}"));
+    let Some(short) = git(&["rev-parse", "--short", "HEAD"]) else {
+        assert_eq!(stamp, "unknown");
+        return;
+    };
+    let clean = git(&["status", "--porcelain", "--untracked-files=no"])
+        .is_some_and(|status| status.is_empty());
+    if clean {
+        assert_eq!(stamp, short);
+    } else {
+        // The build script sees edits to the sources it watches, not to
+        // every tracked file (a README edit leaves the binary as it was).
+        assert!(
+            stamp == short || stamp == format!("{short}-dirty"),
+            "{stamp} is not {short}[-dirty]"
+        );
+    }
+}

@@ -13,9 +13,18 @@ use crate::run::RunSettings;
 
 pub mod commands;
 
+/// `golden --version`: the crate version and the git commit it was built
+/// from (`build.rs`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("GOLDEN_GIT_COMMIT"),
+    ")"
+);
+
 /// Keeps golden base images fresh: builds, tags and pushes each on its own schedule.
 #[derive(Debug, Parser)]
-#[command(name = "golden", version, about)]
+#[command(name = "golden", version = VERSION, about)]
 pub struct Cli {
     /// The config file [default: ./golden.toml]
     #[arg(short, long, global = true, env = "GOLDEN_CONFIG", value_name = "PATH")]
