@@ -133,3 +133,107 @@ fn version_names_the_git_commit_it_was_built_from() {
         );
     }
 }
+
+/// The README table of the options that also come from the environment,
+/// built from the clap definition: one row per variable, with the
+/// commands that take it.
+fn environment_table() -> String {
+    use std::collections::BTreeMap;
+    let root = <golden::cli::Cli as clap::CommandFactory>::command();
+    // variable -> (option, meaning, commands)
+    let mut rows: BTreeMap<String, (String, String, Vec<String>)> = BTreeMap::new();
+    let mut add = |arg: &clap::Arg, command: &str| {
+        let Some(variable) = arg.get_env() else {
+            return;
+        };
+        let variable = variable.to_string_lossy().into_owned();
+        let option = format!("--{}", arg.get_long().expect("an option with a long name"));
+        let meaning = arg
+            .get_help()
+            .map(|help| help.to_string())
+            .unwrap_or_default();
+        let meaning = meaning.lines().next().unwrap_or("").to_string();
+        let row = rows
+            .entry(variable.clone())
+            .or_insert_with(|| (option.clone(), meaning, Vec::new()));
+        assert_eq!(row.0, option, "{variable} sets two options");
+        row.2.push(command.to_string());
+    };
+    for arg in root.get_arguments() {
+        add(arg, "all");
+    }
+    for command in root.get_subcommands() {
+        for arg in command.get_arguments() {
+            add(arg, command.get_name());
+        }
+    }
+    let mut table =
+        String::from("| variable | option | commands | meaning |\n| --- | --- | --- | --- |\n");
+    for (variable, (option, meaning, commands)) in rows {
+        table.push_str(&format!(
+            "| `{variable}` | `{option}` | {} | {meaning} |\n",
+            commands.join(", ")
+        ));
+    }
+    table
+}
+
+#[test]
+fn readme_table_of_environment_variables_matches_the_options() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = "<!-- environment-table: generated from the clap definition, checked by tests/cli_conventions.rs -->\n";
+    let end = "<!-- end of environment-table -->";
+    let table = readme
+        .split_once(start)
+        .and_then(|(_, rest)| rest.split_once(end))
+        .map(|(table, _)| table)
+        .unwrap_or_else(|| panic!("README.md lacks the markers `{}` and `{end}`", start.trim()));
+    let expected = environment_table();
+    assert!(
+        table == expected,
+        "README.md's table of environment variables is out of date; replace it with:\n{expected}"
+    );
+}
+
+#[test]
+fn options_come_from_the_environment() {
+    let directory = tempfile::tempdir().unwrap();
+    // A config that does not parse: what matters is which format the error takes.
+    let config = directory.path().join("elsewhere.toml");
+    std::fs::write(&config, "[registry]\nhost = \n").unwrap();
+    let by_flag = run(golden(&[
+        "-c",
+        config.to_str().unwrap(),
+        "plan",
+        "--output",
+        "json",
+    ]));
+    let mut by_environment = golden(&["plan"]);
+    by_environment
+        .env("GOLDEN_CONFIG", &config)
+        .env("GOLDEN_OUTPUT", "json");
+    let by_environment = run(by_environment);
+    assert_eq!(by_environment.status.code(), Some(2), "{by_environment:?}");
+    assert_eq!(by_flag.status.code(), by_environment.status.code());
+    let stderr = String::from_utf8_lossy(&by_environment.stderr);
+    assert!(stderr.contains("elsewhere.toml"), "{stderr}");
+
+    let mut jobs = golden(&["build", "--all"]);
+    jobs.env("GOLDEN_JOBS", "0");
+    let jobs = run(jobs);
+    assert_eq!(jobs.status.code(), Some(2), "{jobs:?}");
+    let stderr = String::from_utf8_lossy(&jobs.stderr);
+    assert!(
+        stderr.contains("GOLDEN_JOBS") || stderr.contains("--jobs"),
+        "{stderr}"
+    );
+
+    // A flag wins over its variable: an invalid GOLDEN_OUTPUT is not read.
+    let mut both = golden(&["-c", config.to_str().unwrap(), "plan", "--output", "json"]);
+    both.env("GOLDEN_OUTPUT", "sarif");
+    let both = run(both);
+    let stderr = String::from_utf8_lossy(&both.stderr);
+    assert!(!stderr.contains("invalid value"), "{stderr}");
+    assert!(stderr.contains("elsewhere.toml"), "{stderr}");
+}
