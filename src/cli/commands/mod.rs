@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::{Cli, Command, Delivery, Output};
-use crate::config::DEFAULT_FILE;
 use crate::exit::{Exit, Failure};
 use crate::progress::Progress;
 use crate::report::Report;
@@ -24,10 +23,10 @@ mod rollback;
 
 /// Runs the command `cli` names; its exit code, or the failure that ended it.
 pub async fn run(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure> {
-    let path = cli
-        .config
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_FILE));
+    let path = match &cli.config {
+        Some(path) => path.clone(),
+        None => find_config()?,
+    };
     match &cli.command {
         Command::Completions { shell } => return docs::completions(*shell),
         Command::Man => return docs::man(),
@@ -104,6 +103,14 @@ pub async fn run(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure>
             rollback::run(&session, &id, &settings).await
         }
     }
+}
+
+/// The nearest golden.toml from the current directory up.
+fn find_config() -> Result<PathBuf, Failure> {
+    let here = std::env::current_dir().map_err(|error| {
+        Failure::usage(anyhow::Error::new(error).context("failed to read the current directory"))
+    })?;
+    crate::discover::find_config(&here).map_err(Failure::usage)
 }
 
 /// Writes human text on stdout with control characters escaped, JSON as
