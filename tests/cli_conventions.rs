@@ -49,7 +49,7 @@ fn zsh_and_fish_completions_name_the_subcommands() {
         assert!(output.status.success(), "{shell}: {output:?}");
         let script = stdout(&output);
         assert!(script.starts_with(first_line), "{shell}:\n{script}");
-        for subcommand in ["build", "plan", "man", "rollback"] {
+        for subcommand in ["build", "plan", "man", "validate", "rollback"] {
             assert!(script.contains(subcommand), "{shell} lacks {subcommand}");
         }
     }

@@ -162,6 +162,12 @@ pub enum Command {
         /// The shell the script is for
         shell: clap_complete::Shell,
     },
+    /// Check the config, the Dockerfiles and the build contexts offline (no engine, no registry): exit 0, or 2 with the errors
+    Validate {
+        /// Output format on stdout
+        #[arg(long, value_enum, env = "GOLDEN_OUTPUT", default_value_t = Output::Human)]
+        output: Output,
+    },
     /// Print the man page (roff) on stdout: `golden man | man -l -`
     Man,
     /// Show what `build` would do and why, without building

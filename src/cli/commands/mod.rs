@@ -20,6 +20,7 @@ mod ls;
 mod plan;
 mod prune;
 mod rollback;
+mod validate;
 
 /// Runs the command `cli` names; its exit code, or the failure that ended it.
 pub async fn run(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure> {
@@ -71,6 +72,7 @@ pub async fn run(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure>
             output,
         } => check::run(&session, &paths, build_args.into_iter().collect(), output),
         Command::Ls { ids, output } => ls::run(&session, &ids, output).await,
+        Command::Validate { output } => validate::run(&session, output),
         Command::Clean { ids } => clean::run(&session, &ids).await,
         Command::Prune {
             ids,
