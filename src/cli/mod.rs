@@ -26,7 +26,7 @@ pub const VERSION: &str = concat!(
 #[derive(Debug, Parser)]
 #[command(name = "golden", version = VERSION, about)]
 pub struct Cli {
-    /// The config file [default: ./golden.toml]
+    /// The config file [default: the nearest golden.toml in . or a parent directory]
     #[arg(short, long, global = true, env = "GOLDEN_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// More log output on stderr (-v: build output, -vv: requests); RUST_LOG overrides
