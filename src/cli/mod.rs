@@ -114,6 +114,9 @@ pub enum Command {
     Clean {
         /// Image ids (default: all)
         ids: Vec<String>,
+        /// Output format on stdout
+        #[arg(long, value_enum, env = "GOLDEN_OUTPUT", default_value_t = Output::Human)]
+        output: Output,
     },
     /// List each line's exact versions in the registry and the floating tags on them
     Ls {

@@ -22,8 +22,47 @@ mod prune;
 mod rollback;
 mod validate;
 
-/// Runs the command `cli` names; its exit code, or the failure that ended it.
+/// Runs the command `cli` names; its exit code, or the failure that ended
+/// it. With `--output json`, a failure before any result (the config, the
+/// engine, the registry, the lock) still prints a JSON document with the
+/// error on stdout, and `--report FILE` is still written.
 pub async fn run(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure> {
+    let (json, report_file) = machine_output(&cli.command);
+    let started = std::time::Instant::now();
+    let result = dispatch(cli, progress).await;
+    if let Err(failure) = &result {
+        let rendered = failure.render();
+        let error = rendered.strip_prefix("error: ").unwrap_or(&rendered);
+        let report = Report::failed(error.to_string(), started.elapsed().as_secs_f64());
+        if json && !crate::output::stdout_written() {
+            crate::output::stdout(&crate::output::json(&report));
+        }
+        if let Some(path) = report_file {
+            let _ = std::fs::write(path, crate::output::json(&report));
+        }
+    }
+    result
+}
+
+/// Whether the command prints JSON on stdout, and where `--report` goes.
+fn machine_output(command: &Command) -> (bool, Option<PathBuf>) {
+    let json = |output: &Output| *output == Output::Json;
+    match command {
+        Command::Build { report, .. }
+        | Command::Rebuild { report, .. }
+        | Command::Plan { report, .. } => (json(&report.output), report.report.clone()),
+        Command::Inspect { output, .. }
+        | Command::Ls { output, .. }
+        | Command::Prune { output, .. }
+        | Command::Rollback { output, .. }
+        | Command::Clean { output, .. }
+        | Command::Validate { output } => (json(output), None),
+        Command::Check { output, .. } => (*output == super::CheckOutput::Json, None),
+        Command::Daemon { .. } | Command::Completions { .. } | Command::Man => (false, None),
+    }
+}
+
+async fn dispatch(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure> {
     let path = match &cli.config {
         Some(path) => path.clone(),
         None => find_config()?,
@@ -73,7 +112,7 @@ pub async fn run(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure>
         } => check::run(&session, &paths, build_args.into_iter().collect(), output),
         Command::Ls { ids, output } => ls::run(&session, &ids, output).await,
         Command::Validate { output } => validate::run(&session, output),
-        Command::Clean { ids } => clean::run(&session, &ids).await,
+        Command::Clean { ids, output } => clean::run(&session, &ids, output).await,
         Command::Prune {
             ids,
             keep,
