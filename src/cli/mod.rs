@@ -177,6 +177,9 @@ pub enum Command {
     Plan {
         /// Image ids (default: all)
         ids: Vec<String>,
+        /// Every cell in full, however wide (without it the table fits 100 columns)
+        #[arg(long)]
+        wide: bool,
         #[command(flatten)]
         report: ReportArgs,
     },

@@ -102,7 +102,7 @@ async fn dispatch(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure
             };
             build::rebuild(&session, &ids, cache, &report, &build, progress).await
         }
-        Command::Plan { ids, report } => plan::run(&session, &ids, &report).await,
+        Command::Plan { ids, report, wide } => plan::run(&session, &ids, &report, wide).await,
         Command::Daemon { .. } | Command::Completions { .. } | Command::Man => Ok(Exit::Success),
         Command::Inspect { id, output } => inspect::run(&session, &id, output).await,
         Command::Check {

@@ -9,13 +9,14 @@ use crate::exit::{Exit, Failure};
 use crate::observe::observe;
 use crate::plan::{plan, Selection};
 use crate::registry::Registry;
-use crate::report::{plan_report, plan_text};
+use crate::report::{plan_report, plan_text, plan_text_wide};
 use crate::session::Session;
 
 pub(super) async fn run(
     session: &Session,
     ids: &[String],
     report: &ReportArgs,
+    wide: bool,
 ) -> Result<Exit, Failure> {
     let selected = session.select(ids)?;
     let selection = Selection {
@@ -29,6 +30,7 @@ pub(super) async fn run(
     let now = report.now.unwrap_or_else(Utc::now);
     let steps = plan(project, &observations, &selection, now);
     let plan = plan_report(project, &steps, registry.requests());
-    super::deliver(&plan, &report.delivery(), plan_text)?;
+    let text = if wide { plan_text_wide } else { plan_text };
+    super::deliver(&plan, &report.delivery(), text)?;
     Ok(Exit::of_report(&plan))
 }
