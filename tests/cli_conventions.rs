@@ -56,12 +56,6 @@ fn zsh_and_fish_completions_name_the_subcommands() {
 }
 
 #[test]
-fn an_unknown_shell_is_a_usage_error() {
-    let output = run(golden(&["completions", "tcsh"]));
-    assert_eq!(output.status.code(), Some(2));
-}
-
-#[test]
 fn man_page_is_roff_and_renders() {
     let output = run(golden(&["man"]));
     assert!(output.status.success(), "{output:?}");
