@@ -16,6 +16,7 @@ pub mod context;
 pub mod credentials;
 pub mod daemon;
 pub mod diagnostic;
+pub mod discover;
 pub mod distribution;
 pub mod docker;
 pub mod dockerfile;

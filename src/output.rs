@@ -6,10 +6,21 @@
 //! what it read.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether anything was written on stdout yet.
+static WRITTEN: AtomicBool = AtomicBool::new(false);
+
+/// Whether a result already went to stdout (so a failure after it does not
+/// add a second JSON document).
+pub fn stdout_written() -> bool {
+    WRITTEN.load(Ordering::Relaxed)
+}
 
 /// Writes `text` on stdout as it is, and flushes.
 #[allow(clippy::disallowed_methods)] // the one writer
 pub fn stdout(text: &str) {
+    WRITTEN.store(true, Ordering::Relaxed);
     let mut stdout = std::io::stdout().lock();
     let _ = stdout
         .write_all(text.as_bytes())

@@ -396,6 +396,18 @@ fn foreign_text(report: &Report) -> String {
 
 /// `golden plan` as a table.
 pub fn plan_text(report: &Report) -> String {
+    plan_text_within(report, Some(PLAN_WIDTH))
+}
+
+/// The plan with every cell in full, however wide (`plan --wide`).
+pub fn plan_text_wide(report: &Report) -> String {
+    plan_text_within(report, None)
+}
+
+/// How wide `golden plan` prints without `--wide`.
+pub const PLAN_WIDTH: usize = 100;
+
+fn plan_text_within(report: &Report, width: Option<usize>) -> String {
     let mut rows = vec![[
         "IMAGE",
         "LINE",
@@ -438,7 +450,10 @@ pub fn plan_text(report: &Report) -> String {
             reasons,
         ]);
     }
-    let mut text = table(&rows);
+    let mut text = match width {
+        Some(width) => fitted_table(&rows, width),
+        None => table(&rows),
+    };
     text.push_str(&foreign_text(report));
     let due = report
         .images
@@ -450,6 +465,128 @@ pub fn plan_text(report: &Report) -> String {
         report.images.len()
     ));
     text
+}
+
+/// Columns the plan may shorten, most expendable first, each down to the
+/// width it keeps: UPSTREAM (cut in the middle: its name and digest
+/// stay), NEXT DUE (its date stays), LAST BUILD (its version stays).
+/// Reasons are never cut.
+const SHRINKABLE: [(usize, usize); 3] = [(5, 20), (4, 10), (3, 12)];
+/// The least room the last column (the reasons) gets before wrapping.
+const REASONS_AT_LEAST: usize = 30;
+
+/// Rows as columns that fit `width`: the shrinkable columns cut with `…`
+/// (their end kept: a tag or digest), the last column wrapped at words
+/// onto indented lines. Never cuts the last column.
+pub(crate) fn fitted_table(rows: &[Vec<String>], width: usize) -> String {
+    let columns = rows.first().map_or(0, Vec::len);
+    if columns == 0 {
+        return String::new();
+    }
+    let mut widths: Vec<usize> = (0..columns)
+        .map(|column| {
+            rows.iter()
+                .map(|row| row[column].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let fixed = |widths: &[usize]| widths[..columns - 1].iter().sum::<usize>() + 2 * (columns - 1);
+    for (column, keep) in SHRINKABLE {
+        if column + 1 >= columns {
+            continue;
+        }
+        let over = (fixed(&widths) + widths[columns - 1]).saturating_sub(width);
+        let room =
+            (fixed(&widths) + REASONS_AT_LEAST.min(widths[columns - 1])).saturating_sub(width);
+        let cut = over.max(room).min(widths[column].saturating_sub(keep));
+        widths[column] -= cut;
+    }
+    let indent = fixed(&widths);
+    // Past the least widths (long ids) the reasons still wrap, never cut.
+    let last_width = width.saturating_sub(indent).max(8);
+    let mut text = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (column, cell) in row.iter().enumerate().take(columns - 1) {
+            let shown = if column == 5 {
+                cut_middle(cell, widths[column])
+            } else {
+                cut_end(cell, widths[column])
+            };
+            line.push_str(&format!("{shown:<width$}  ", width = widths[column]));
+        }
+        let wrapped = wrap(&row[columns - 1], last_width);
+        let mut pieces = wrapped.iter();
+        line.push_str(pieces.next().map_or("", String::as_str));
+        text.push_str(line.trim_end());
+        text.push('\n');
+        for piece in pieces {
+            text.push_str(&" ".repeat(indent));
+            text.push_str(piece);
+            text.push('\n');
+        }
+    }
+    text
+}
+
+/// `text` in at most `width` characters: its start, then `…`.
+fn cut_end(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let kept: String = text.chars().take(width.saturating_sub(1)).collect();
+    format!("{kept}…")
+}
+
+/// `text` in at most `width` characters: its start and end around `…`.
+fn cut_middle(text: &str, width: usize) -> String {
+    let count = text.chars().count();
+    if count <= width {
+        return text.to_string();
+    }
+    let tail = width.saturating_sub(1) / 2;
+    let head = width.saturating_sub(1) - tail;
+    let start: String = text.chars().take(head).collect();
+    let end: String = text.chars().skip(count - tail).collect();
+    format!("{start}…{end}")
+}
+
+/// `text` in lines of at most `width` characters, broken at spaces (a word
+/// longer than a line is split).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for word in text.split(' ') {
+        let mut word: Vec<char> = word.chars().collect();
+        loop {
+            let used = current.chars().count();
+            let needed = if used == 0 {
+                word.len()
+            } else {
+                used + 1 + word.len()
+            };
+            if needed <= width {
+                if used > 0 {
+                    current.push(' ');
+                }
+                current.extend(word.iter());
+                break;
+            }
+            if used > 0 {
+                lines.push(std::mem::take(&mut current));
+                continue;
+            }
+            let rest = word.split_off(width);
+            lines.push(word.into_iter().collect());
+            word = rest;
+        }
+    }
+    if !current.is_empty() || lines.is_empty() {
+        lines.push(current);
+    }
+    lines
 }
 
 /// Rows as columns padded to their widest cell.
@@ -571,6 +708,52 @@ pub fn run_text(report: &Report) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_fitted_table_stays_within_its_width_and_keeps_every_reason() {
+        let long = "base updated sha256:000000000000 -> sha256:111111111111, recipe changed Dockerfile, parent base rebuilt";
+        let rows: Vec<Vec<String>> = [
+            [
+                "IMAGE",
+                "LINE",
+                "DECISION",
+                "LAST BUILD",
+                "NEXT DUE",
+                "UPSTREAM",
+                "REASONS",
+            ],
+            [
+                "aspnet-core",
+                "8.0",
+                "build (no cache)",
+                "8.0.3 (2026-03-04T10:00:00Z)",
+                "2026-03-08T00:00:00Z",
+                "registry.example.com:5000/library/dotnet/aspnet:8.0@sha256:111111111111",
+                long,
+            ],
+        ]
+        .iter()
+        .map(|row| row.iter().map(|cell| cell.to_string()).collect())
+        .collect();
+        let text = super::fitted_table(&rows, 100);
+        for line in text.lines() {
+            assert!(
+                line.chars().count() <= 100,
+                "{} wide: {line}",
+                line.chars().count()
+            );
+        }
+        // The reasons wrap onto lines of their own: all of them are there.
+        let squeezed: String = text.split_whitespace().collect();
+        let reasons: String = long.split_whitespace().collect();
+        assert!(squeezed.contains(&reasons), "reasons fell off:\n{text}");
+        assert!(
+            text.contains("registry.e") && text.contains("11111111"),
+            "{text}"
+        );
+        // Wide enough: nothing is cut or wrapped.
+        assert_eq!(super::fitted_table(&rows, 1000), super::table(&rows));
+    }
+
     use super::ImageDecision;
 
     /// The `decision` strings are a contract (SPEC section 4): each

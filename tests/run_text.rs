@@ -139,9 +139,9 @@ fn plan_build_and_rebuild_print_the_same_text_on_every_machine() {
     common::require_environment();
     let stack = small_stack();
     let text = [
-        stack.transcript(&["plan"], Streams::Stdout),
+        stack.transcript(&["plan", "--wide"], Streams::Stdout),
         stack.transcript(&["-q", "build", "--all"], Streams::Both),
-        stack.transcript(&["plan"], Streams::Stdout),
+        stack.transcript(&["plan", "--wide"], Streams::Stdout),
         stack.transcript(&["-q", "build", "--all"], Streams::Both),
         stack.transcript(&["-q", "rebuild", "base"], Streams::Both),
     ]
@@ -156,7 +156,7 @@ fn config_errors_are_located_with_a_hint_each_and_nothing_is_built() {
         "golden.toml",
         "[registry]\nhost = \"127.0.0.1:99999\"\n[images.base]\nversion = 1\n",
     );
-    let text = fixture.transcript(&["plan"], Streams::Both);
+    let text = fixture.transcript(&["plan", "--wide"], Streams::Both);
     fixture.assert_snapshot("config_errors", &text);
 }
 
@@ -180,7 +180,7 @@ fn an_unreachable_registry_says_which_and_how_to_check() {
     );
     fixture.write("base/Dockerfile", &format!("FROM {SEED}\n"));
     let text = [
-        fixture.transcript(&["-q", "plan"], Streams::Both),
+        fixture.transcript(&["-q", "plan", "--wide"], Streams::Both),
         fixture.transcript(&["-q", "build", "--all"], Streams::Both),
     ]
     .join("\n");
@@ -214,7 +214,7 @@ fn a_base_image_the_registry_does_not_have_fails_that_image_with_a_hint() {
         &format!("FROM {REGISTRY}/[ns]-upstream/nosuch:9.9\n"),
     );
     let text = [
-        fixture.transcript(&["-q", "plan"], Streams::Both),
+        fixture.transcript(&["-q", "plan", "--wide"], Streams::Both),
         fixture.transcript(&["-q", "build", "--all"], Streams::Both),
     ]
     .join("\n");

@@ -13,21 +13,36 @@ use crate::run::RunSettings;
 
 pub mod commands;
 
+/// `golden --version`: the crate version and the git commit it was built
+/// from (`build.rs`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("GOLDEN_GIT_COMMIT"),
+    ")"
+);
+
 /// Keeps golden base images fresh: builds, tags and pushes each on its own schedule.
 #[derive(Debug, Parser)]
-#[command(name = "golden", version, about)]
+#[command(name = "golden", version = VERSION, about)]
 pub struct Cli {
-    /// The config file [default: ./golden.toml]
+    /// The config file [default: the nearest golden.toml in . or a parent directory]
     #[arg(short, long, global = true, env = "GOLDEN_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// More log output on stderr (-v: build output, -vv: requests); RUST_LOG overrides
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// No progress on stderr, only errors; results still go to stdout
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        env = "GOLDEN_QUIET",
+        conflicts_with = "verbose"
+    )]
     pub quiet: bool,
     /// The Docker Engine (unix://, tcp://, https://); over DOCKER_HOST, [engine] host and the docker context
-    #[arg(long, global = true, value_name = "HOST")]
+    #[arg(long, global = true, env = "GOLDEN_ENGINE", value_name = "HOST")]
     pub engine: Option<String>,
     /// Log lines on stderr as text, or one JSON object per line for log shippers
     #[arg(long, global = true, value_enum, env = "GOLDEN_LOG_FORMAT", default_value_t = crate::logging::LogFormat::Text)]
@@ -71,7 +86,7 @@ pub enum Command {
     /// Keep running: evaluate the plan every interval and build what is due
     Daemon {
         /// Time between evaluations: seconds, or with a unit (90s, 5m, 1h)
-        #[arg(long, default_value = "60s", value_parser = crate::duration::parse_duration)]
+        #[arg(long, env = "GOLDEN_INTERVAL", default_value = "60s", value_parser = crate::duration::parse_duration)]
         interval: std::time::Duration,
         #[command(flatten)]
         build: BuildArgs,
@@ -83,7 +98,7 @@ pub enum Command {
         /// An image id from golden.toml
         id: String,
         /// Output format on stdout
-        #[arg(long, value_enum, default_value_t = Output::Human)]
+        #[arg(long, value_enum, env = "GOLDEN_OUTPUT", default_value_t = Output::Human)]
         output: Output,
     },
     /// Check that application Dockerfiles start FROM golden images
@@ -95,20 +110,23 @@ pub enum Command {
         #[arg(long = "build-arg", value_name = "NAME=VALUE", value_parser = parse_build_arg)]
         build_args: Vec<(String, String)>,
         /// Output format on stdout
-        #[arg(long, value_enum, default_value_t = CheckOutput::Human)]
+        #[arg(long, value_enum, env = "GOLDEN_OUTPUT", default_value_t = CheckOutput::Human)]
         output: CheckOutput,
     },
     /// Remove every local image golden built for this config from the engine (the registry is not touched)
     Clean {
         /// Image ids (default: all)
         ids: Vec<String>,
+        /// Output format on stdout
+        #[arg(long, value_enum, env = "GOLDEN_OUTPUT", default_value_t = Output::Human)]
+        output: Output,
     },
     /// List each line's exact versions in the registry and the floating tags on them
     Ls {
         /// Image ids (default: all)
         ids: Vec<String>,
         /// Output format on stdout
-        #[arg(long, value_enum, default_value_t = Output::Human)]
+        #[arg(long, value_enum, env = "GOLDEN_OUTPUT", default_value_t = Output::Human)]
         output: Output,
     },
     /// Delete old builds, keeping the newest N of each line and every build a tag needs (dry run unless --apply)
@@ -116,16 +134,16 @@ pub enum Command {
         /// Image ids (default: all)
         ids: Vec<String>,
         /// Builds to keep per line [default: `[retention] keep` of each image]
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, env = "GOLDEN_KEEP", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
         keep: Option<u32>,
         /// Delete; without it, only show what would go and what stays
         #[arg(long)]
         apply: bool,
         /// Output format on stdout
-        #[arg(long, value_enum, default_value_t = Output::Human)]
+        #[arg(long, value_enum, env = "GOLDEN_OUTPUT", default_value_t = Output::Human)]
         output: Output,
         /// When a build of this config is running, wait this long for it (0, 90s, 5m), then exit 4
-        #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_wait)]
+        #[arg(long, env = "GOLDEN_WAIT_LOCK", value_name = "DURATION", default_value = "0", value_parser = parse_wait)]
         wait_lock: std::time::Duration,
     },
     /// Move a line's floating tags back to its previous build (or --to), withdrawing the newer ones
@@ -139,35 +157,51 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
         /// Output format on stdout
-        #[arg(long, value_enum, default_value_t = Output::Human)]
+        #[arg(long, value_enum, env = "GOLDEN_OUTPUT", default_value_t = Output::Human)]
         output: Output,
         /// When a build of this config is running, wait this long for it (0, 90s, 5m), then exit 4
-        #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_wait)]
+        #[arg(long, env = "GOLDEN_WAIT_LOCK", value_name = "DURATION", default_value = "0", value_parser = parse_wait)]
         wait_lock: std::time::Duration,
     },
+    /// Print a shell completion script on stdout (source it, or install it where the shell looks)
+    Completions {
+        /// The shell the script is for
+        shell: clap_complete::Shell,
+    },
+    /// Check the config, the Dockerfiles and the build contexts offline (no engine, no registry): exit 0, or 2 with the errors
+    Validate {
+        /// Output format on stdout
+        #[arg(long, value_enum, env = "GOLDEN_OUTPUT", default_value_t = Output::Human)]
+        output: Output,
+    },
+    /// Print the man page (roff) on stdout: `golden man | man -l -`
+    Man,
     /// Show what `build` would do and why, without building
     Plan {
         /// Image ids (default: all)
         ids: Vec<String>,
         /// Output format on stdout: also `matrix` (waves as JSON for a CI matrix) or `gitlab` (a child pipeline)
-        #[arg(long, value_enum, default_value_t = PlanOutput::Human)]
+        #[arg(long, value_enum, env = "GOLDEN_OUTPUT", default_value_t = PlanOutput::Human)]
         output: PlanOutput,
         /// Evaluate schedules as if it were this time (RFC 3339), to test schedules
         #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
         now: Option<DateTime<Utc>>,
         /// Also write the JSON report to FILE (stdout keeps the chosen output)
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, env = "GOLDEN_REPORT", value_name = "FILE")]
         report: Option<PathBuf>,
+        /// Every cell in full, however wide (without it the table fits 100 columns)
+        #[arg(long)]
+        wide: bool,
     },
     /// Move the floating tags of completed builds (after `build --no-promote`) to each line's newest golden build
     Promote {
         /// Image ids (default: all)
         ids: Vec<String>,
         /// Output format on stdout
-        #[arg(long, value_enum, default_value_t = Output::Human)]
+        #[arg(long, value_enum, env = "GOLDEN_OUTPUT", default_value_t = Output::Human)]
         output: Output,
         /// When a build of this config is running, wait this long for it (0, 90s, 5m), then exit 4
-        #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_wait)]
+        #[arg(long, env = "GOLDEN_WAIT_LOCK", value_name = "DURATION", default_value = "0", value_parser = parse_wait)]
         wait_lock: std::time::Duration,
     },
 }
@@ -188,13 +222,13 @@ pub enum PlanOutput {
 #[derive(Debug, Clone, Args)]
 pub struct ReportArgs {
     /// Output format on stdout
-    #[arg(long, value_enum, default_value_t = Output::Human)]
+    #[arg(long, value_enum, env = "GOLDEN_OUTPUT", default_value_t = Output::Human)]
     pub output: Output,
     /// Evaluate schedules as if it were this time (RFC 3339), to test schedules
     #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
     pub now: Option<DateTime<Utc>>,
     /// Also write the JSON report to FILE (stdout keeps the chosen output)
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, env = "GOLDEN_REPORT", value_name = "FILE")]
     pub report: Option<PathBuf>,
 }
 
@@ -202,14 +236,14 @@ pub struct ReportArgs {
 #[derive(Debug, Clone, Args)]
 pub struct BuildArgs {
     /// Most images built at once [default: the number of CPUs]
-    #[arg(long, short = 'j', value_name = "N", default_value_t = default_jobs(), value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, short = 'j', env = "GOLDEN_JOBS", value_name = "N", default_value_t = default_jobs(), value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: u16,
     /// Start no new image after the first failure (running ones finish)
-    #[arg(long)]
+    #[arg(long, env = "GOLDEN_FAIL_FAST")]
     pub fail_fast: bool,
     /// When another run of this config is building, wait this long for it
     /// (0, 90s, 5m, 1h), then exit 4
-    #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_wait)]
+    #[arg(long, env = "GOLDEN_WAIT_LOCK", value_name = "DURATION", default_value = "0", value_parser = parse_wait)]
     pub wait_lock: std::time::Duration,
 }
 

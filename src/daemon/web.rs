@@ -26,7 +26,7 @@ pub struct WebOptions {
     #[arg(long, value_name = "ADDR", env = "GOLDEN_LISTEN", value_parser = parse_listen)]
     pub listen: Option<SocketAddr>,
     /// /healthz reports the loop stalled when one tick runs this long
-    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = crate::duration::parse_duration)]
+    #[arg(long, env = "GOLDEN_STALL_AFTER", value_name = "DURATION", default_value = "1h", value_parser = crate::duration::parse_duration)]
     pub stall_after: Duration,
 }
 

@@ -4,11 +4,16 @@
 
 use std::collections::BTreeSet;
 
+use crate::cli::Output;
 use crate::engine::Engine as _;
 use crate::exit::{Exit, Failure};
 use crate::session::Session;
 
-pub(super) async fn run(session: &Session, ids: &[String]) -> Result<Exit, Failure> {
+pub(super) async fn run(
+    session: &Session,
+    ids: &[String],
+    output: Output,
+) -> Result<Exit, Failure> {
     let selected = session.select(ids)?;
     let config = &session.project.config;
     let repositories: BTreeSet<crate::name::Repository> = config
@@ -18,10 +23,10 @@ pub(super) async fn run(session: &Session, ids: &[String]) -> Result<Exit, Failu
         .map(|image| config.repository(image))
         .collect();
     let engine = session.connect_engine().await?;
-    let mut removed = 0;
+    let mut removed = Vec::new();
     for repository in &repositories {
         let reference = repository.reference();
-        let failed = |error, removed| {
+        let failed = |error, removed: usize| {
             Failure::new(
                 Exit::ImageFailed,
                 anyhow::Error::new(error).context(format!(
@@ -32,19 +37,31 @@ pub(super) async fn run(session: &Session, ids: &[String]) -> Result<Exit, Failu
         let tags = engine
             .local_tags(&reference)
             .await
-            .map_err(|error| failed(error, removed))?;
+            .map_err(|error| failed(error, removed.len()))?;
         for tag in tags {
             engine
                 .remove_local(&reference.with_tag(&tag))
                 .await
-                .map_err(|error| failed(error, removed))?;
+                .map_err(|error| failed(error, removed.len()))?;
             tracing::info!("removed {repository}:{tag}");
-            removed += 1;
+            removed.push(format!("{repository}:{tag}"));
         }
     }
-    crate::output::stdout(&format!(
-        "removed {removed} local tag(s) of {} repository(ies)\n",
-        repositories.len()
-    ));
+    let repositories: Vec<String> = repositories.iter().map(ToString::to_string).collect();
+    super::print(
+        output,
+        || {
+            format!(
+                "removed {} local tag(s) of {} repository(ies)\n",
+                removed.len(),
+                repositories.len()
+            )
+        },
+        || {
+            crate::output::json(
+                &serde_json::json!({ "repositories": repositories, "removed": removed }),
+            )
+        },
+    );
     Ok(Exit::Success)
 }

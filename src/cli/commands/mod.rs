@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::{Cli, Command, Delivery, Output};
-use crate::config::DEFAULT_FILE;
 use crate::exit::{Exit, Failure};
 use crate::progress::Progress;
 use crate::report::Report;
@@ -15,19 +14,69 @@ mod build;
 mod check;
 mod clean;
 mod daemon;
+mod docs;
 mod inspect;
 mod ls;
 mod plan;
 mod promote;
 mod prune;
 mod rollback;
+mod validate;
 
-/// Runs the command `cli` names; its exit code, or the failure that ended it.
+/// Runs the command `cli` names; its exit code, or the failure that ended
+/// it. With `--output json`, a failure before any result (the config, the
+/// engine, the registry, the lock) still prints a JSON document with the
+/// error on stdout, and `--report FILE` is still written.
 pub async fn run(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure> {
-    let path = cli
-        .config
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_FILE));
+    let (json, report_file) = machine_output(&cli.command);
+    let started = std::time::Instant::now();
+    let result = dispatch(cli, progress).await;
+    if let Err(failure) = &result {
+        let rendered = failure.render();
+        let error = rendered.strip_prefix("error: ").unwrap_or(&rendered);
+        let report = Report::failed(error.to_string(), started.elapsed().as_secs_f64());
+        if json && !crate::output::stdout_written() {
+            crate::output::stdout(&crate::output::json(&report));
+        }
+        if let Some(path) = report_file {
+            let _ = std::fs::write(path, crate::output::json(&report));
+        }
+    }
+    result
+}
+
+/// Whether the command prints JSON on stdout, and where `--report` goes.
+fn machine_output(command: &Command) -> (bool, Option<PathBuf>) {
+    let json = |output: &Output| *output == Output::Json;
+    match command {
+        Command::Build { report, .. } | Command::Rebuild { report, .. } => {
+            (json(&report.output), report.report.clone())
+        }
+        Command::Plan { output, report, .. } => {
+            (*output == super::PlanOutput::Json, report.clone())
+        }
+        Command::Promote { output, .. } => (json(output), None),
+        Command::Inspect { output, .. }
+        | Command::Ls { output, .. }
+        | Command::Prune { output, .. }
+        | Command::Rollback { output, .. }
+        | Command::Clean { output, .. }
+        | Command::Validate { output } => (json(output), None),
+        Command::Check { output, .. } => (*output == super::CheckOutput::Json, None),
+        Command::Daemon { .. } | Command::Completions { .. } | Command::Man => (false, None),
+    }
+}
+
+async fn dispatch(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure> {
+    let path = match &cli.config {
+        Some(path) => path.clone(),
+        None => find_config()?,
+    };
+    match &cli.command {
+        Command::Completions { shell } => return docs::completions(*shell),
+        Command::Man => return docs::man(),
+        _ => {}
+    }
     if let Command::Daemon {
         interval,
         build,
@@ -68,13 +117,14 @@ pub async fn run(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure>
             output,
             now,
             report,
-        } => plan::run(&session, &ids, output, now, report).await,
+            wide,
+        } => plan::run(&session, &ids, output, now, report, wide).await,
         Command::Promote {
             ids,
             output,
             wait_lock,
         } => promote::run(&session, &ids, output, wait_lock, progress).await,
-        Command::Daemon { .. } => Ok(Exit::Success),
+        Command::Daemon { .. } | Command::Completions { .. } | Command::Man => Ok(Exit::Success),
         Command::Inspect { id, output } => inspect::run(&session, &id, output).await,
         Command::Check {
             paths,
@@ -82,7 +132,8 @@ pub async fn run(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure>
             output,
         } => check::run(&session, &paths, build_args.into_iter().collect(), output),
         Command::Ls { ids, output } => ls::run(&session, &ids, output).await,
-        Command::Clean { ids } => clean::run(&session, &ids).await,
+        Command::Validate { output } => validate::run(&session, output),
+        Command::Clean { ids, output } => clean::run(&session, &ids, output).await,
         Command::Prune {
             ids,
             keep,
@@ -114,6 +165,14 @@ pub async fn run(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure>
             rollback::run(&session, &id, &settings).await
         }
     }
+}
+
+/// The nearest golden.toml from the current directory up.
+fn find_config() -> Result<PathBuf, Failure> {
+    let here = std::env::current_dir().map_err(|error| {
+        Failure::usage(anyhow::Error::new(error).context("failed to read the current directory"))
+    })?;
+    crate::discover::find_config(&here).map_err(Failure::usage)
 }
 
 /// Writes human text on stdout with control characters escaped, JSON as

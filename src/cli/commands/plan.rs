@@ -11,7 +11,7 @@ use crate::exit::{Exit, Failure};
 use crate::observe::observe;
 use crate::plan::{plan, Selection};
 use crate::registry::Registry;
-use crate::report::{plan_report, plan_text};
+use crate::report::{plan_report, plan_text, plan_text_wide};
 use crate::session::Session;
 
 pub(super) async fn run(
@@ -20,6 +20,7 @@ pub(super) async fn run(
     output: PlanOutput,
     now: Option<DateTime<Utc>>,
     file: Option<PathBuf>,
+    wide: bool,
 ) -> Result<Exit, Failure> {
     let selected = session.select(ids)?;
     let selection = Selection {
@@ -54,7 +55,7 @@ pub(super) async fn run(
             output: stdout,
             file,
         },
-        plan_text,
+        if wide { plan_text_wide } else { plan_text },
     )?;
     Ok(Exit::of_report(&report))
 }
