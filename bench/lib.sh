@@ -16,7 +16,7 @@ REGISTRY_LOG=${GOLDEN_ENV_DIR:-/var/lib/golden-env}/registry.log
 # ./target), absolute so that a part that changes directory still finds it.
 CARGO_TARGET_DIR=$("$BENCH_ROOT/scripts/target-dir")
 export CARGO_TARGET_DIR
-GOLDEN=$CARGO_TARGET_DIR/release/golden
+GOLDEN=${GOLDEN:-$CARGO_TARGET_DIR/release/golden}
 export DOCKER_BUILDKIT=0
 
 say() { printf '%s: %s\n' "${BENCH_PART:-bench}" "$*" >&2; }

@@ -7,6 +7,7 @@
 // std::io::stdout are denied crate-wide in Cargo.toml and clippy.toml).
 #![deny(clippy::print_stderr)]
 
+pub mod blob_cache;
 pub mod build_args;
 pub mod cache;
 pub mod check;

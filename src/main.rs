@@ -14,6 +14,9 @@ use golden::progress::{Bars, Lines, Progress, Silent};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.no_cache_dir {
+        golden::blob_cache::disable();
+    }
     let daemon = matches!(cli.command, golden::cli::Command::Daemon { .. });
     let progress = init_output(cli.verbose, cli.quiet, cli.log_format, daemon);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

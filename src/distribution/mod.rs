@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use reqwest::{Method, Response, StatusCode};
 
+use crate::blob_cache::{BlobCache, Kind};
 use crate::credentials::Credentials;
 use crate::index::Index;
 use crate::index::{parse_index, IndexError, NewIndex};
@@ -57,6 +58,10 @@ pub struct Distribution {
     /// Manifests fetched by digest (content-addressed, so never stale):
     /// moving three floating tags to one build GETs its manifest once.
     manifests: Mutex<HashMap<String, Manifest>>,
+    /// Manifests and configs by digest on disk, across runs (`None` with
+    /// `--no-cache-dir`): with it, a manifest asked for by tag is resolved
+    /// with a HEAD and read from the disk.
+    disk: Option<BlobCache>,
 }
 
 /// Manifests kept by digest; the cache is emptied when it is full.
@@ -83,7 +88,14 @@ impl Distribution {
             transport: Transport::new(&settings)?,
             auth: Auth::new(settings.credentials),
             manifests: Mutex::new(HashMap::new()),
+            disk: BlobCache::from_env(),
         })
+    }
+
+    /// The same client with `disk` as its on-disk cache (`None`: none).
+    pub fn with_disk_cache(mut self, disk: Option<BlobCache>) -> Distribution {
+        self.disk = disk;
+        self
     }
 
     /// Sends one request to `path` on the registry of `repository`: picks
@@ -164,17 +176,50 @@ impl Distribution {
         action: &str,
     ) -> Result<Option<Manifest>, RegistryError> {
         let host = reference.registry();
-        let key = reference
-            .digest()
-            .map(|digest| format!("{host}/{}@{digest}", reference.registry_path()));
-        if let Some(key) = &key {
+        let Some(digest) = reference.digest() else {
+            // A tag moves: its digest is asked each time, its content is not.
+            if self.disk.is_none() {
+                return self.fetch_manifest(reference, action).await;
+            }
+            return match self.head_digest(reference, action).await? {
+                Head::Missing => Ok(None),
+                Head::Digest(digest) => {
+                    Box::pin(self.manifest(&reference.with_digest(&digest), action)).await
+                }
+                Head::Unannounced => self.fetch_manifest(reference, action).await,
+            };
+        };
+        let key = format!("{host}/{}@{digest}", reference.registry_path());
+        {
             let cache = self.manifests.lock().map_err(|_| poisoned(host))?;
-            if let Some(manifest) = cache.get(key) {
+            if let Some(manifest) = cache.get(&key) {
                 return Ok(Some(manifest.clone()));
             }
         }
-        let found = self.fetch_manifest(reference, action).await?;
-        if let (Some(key), Some(manifest)) = (key, &found) {
+        let on_disk = self.disk.as_ref().and_then(|disk| {
+            let (media_type, bytes) = disk.get(Kind::Manifest, digest)?;
+            Some(Manifest {
+                bytes,
+                media_type,
+                digest: digest.clone(),
+            })
+        });
+        let found = match on_disk {
+            Some(manifest) => Some(manifest),
+            None => {
+                let fetched = self.fetch_manifest(reference, action).await?;
+                if let (Some(disk), Some(manifest)) = (&self.disk, &fetched) {
+                    disk.put(
+                        Kind::Manifest,
+                        digest,
+                        &manifest.media_type,
+                        &manifest.bytes,
+                    );
+                }
+                fetched
+            }
+        };
+        if let Some(manifest) = &found {
             let mut cache = self.manifests.lock().map_err(|_| poisoned(host))?;
             if cache.len() >= CACHED_MANIFESTS {
                 cache.clear();
@@ -182,6 +227,40 @@ impl Distribution {
             cache.insert(key, manifest.clone());
         }
         Ok(found)
+    }
+
+    /// Where the tag (or digest) `reference` points now, with a HEAD.
+    async fn head_digest(
+        &self,
+        reference: &Reference,
+        action: &str,
+    ) -> Result<Head, RegistryError> {
+        let path = manifest_path(reference);
+        let repository = reference.repository_name();
+        let response = self
+            .send(
+                Method::HEAD,
+                &repository,
+                &path,
+                accept_manifests(),
+                None,
+                action,
+            )
+            .await?;
+        let status = response.status();
+        if status == StatusCode::NOT_FOUND {
+            return Ok(Head::Missing);
+        }
+        if !status.is_success() {
+            return Err(status_error(reference.registry(), action, status, &[]));
+        }
+        let announced = header(&response, "docker-content-digest");
+        Ok(
+            match announced.and_then(|digest| Digest::parse(&digest).ok()) {
+                Some(digest) => Head::Digest(digest),
+                None => Head::Unannounced,
+            },
+        )
     }
 
     async fn fetch_manifest(
@@ -313,6 +392,43 @@ impl Distribution {
     }
 }
 
+impl Distribution {
+    /// The config blob `digest` of `reference`'s repository, verified.
+    async fn config_blob(
+        &self,
+        reference: &Reference,
+        digest: &Digest,
+        action: &str,
+    ) -> Result<Vec<u8>, RegistryError> {
+        let host = reference.registry();
+        let path = format!("/v2/{}/blobs/{digest}", reference.registry_path());
+        let response = self
+            .get(&reference.repository_name(), &path, action)
+            .await?;
+        let status = response.status();
+        let blob = read_capped(response, CONFIG_LIMIT, host, action).await?;
+        if !status.is_success() {
+            return Err(status_error(host, action, status, &blob));
+        }
+        if Digest::of(&blob) != *digest {
+            return Err(invalid(
+                host,
+                action,
+                format!("config blob does not match its digest {digest}"),
+            ));
+        }
+        Ok(blob)
+    }
+}
+
+/// What a HEAD of a manifest said.
+enum Head {
+    Missing,
+    Digest(Digest),
+    /// Found, but without a `Docker-Content-Digest` header.
+    Unannounced,
+}
+
 #[async_trait]
 impl Registry for Distribution {
     async fn check(&self, repository: &Repository) -> Result<(), RegistryError> {
@@ -396,31 +512,12 @@ impl Registry for Distribution {
         reference: &Reference,
     ) -> Result<Option<Digest>, RegistryError> {
         let action = format!("resolve `{reference}`");
-        let path = manifest_path(reference);
-        let repository = reference.repository_name();
-        let response = self
-            .send(
-                Method::HEAD,
-                &repository,
-                &path,
-                accept_manifests(),
-                None,
-                &action,
-            )
-            .await?;
-        let status = response.status();
-        if status == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        if !status.is_success() {
-            return Err(status_error(reference.registry(), &action, status, &[]));
-        }
-        let announced = header(&response, "docker-content-digest");
-        match announced.and_then(|digest| Digest::parse(&digest).ok()) {
-            Some(digest) => Ok(Some(digest)),
+        match self.head_digest(reference, &action).await? {
+            Head::Missing => Ok(None),
+            Head::Digest(digest) => Ok(Some(digest)),
             // Some registries omit the header on HEAD: hash the manifest instead.
-            None => Ok(self
-                .manifest(reference, &action)
+            Head::Unannounced => Ok(self
+                .fetch_manifest(reference, &action)
                 .await?
                 .map(|manifest| manifest.digest)),
         }
@@ -441,22 +538,20 @@ impl Registry for Distribution {
                     "the manifest names no config blob".to_string(),
                 )
             })?;
-        let path = format!("/v2/{}/blobs/{config_digest}", reference.registry_path());
-        let response = self
-            .get(&reference.repository_name(), &path, &action)
-            .await?;
-        let status = response.status();
-        let blob = read_capped(response, CONFIG_LIMIT, host, &action).await?;
-        if !status.is_success() {
-            return Err(status_error(host, &action, status, &blob));
-        }
-        if Digest::of(&blob) != config_digest {
-            return Err(invalid(
-                host,
-                &action,
-                format!("config blob does not match its digest {config_digest}"),
-            ));
-        }
+        let cached = self
+            .disk
+            .as_ref()
+            .and_then(|disk| disk.get(Kind::Config, &config_digest));
+        let blob = match cached {
+            Some((_, blob)) => blob,
+            None => {
+                let blob = self.config_blob(reference, &config_digest, &action).await?;
+                if let Some(disk) = &self.disk {
+                    disk.put(Kind::Config, &config_digest, "", &blob);
+                }
+                blob
+            }
+        };
         let parsed: ConfigBlob =
             serde_json::from_slice(&blob).map_err(|e| invalid(host, &action, e.to_string()))?;
         Ok(ImageConfig {

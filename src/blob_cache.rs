@@ -1,0 +1,316 @@
+//! The on-disk cache of content-addressed registry objects: manifests
+//! fetched by digest and image config blobs, kept under
+//! `$XDG_CACHE_HOME/golden` (else `~/.cache/golden`) by digest. They are
+//! immutable, so a cached one is never stale; tags are mutable and never
+//! cached. Every read hashes the file again: one that does not match its
+//! digest (a torn disk, an edit) is deleted and reported as a miss, so the
+//! object is fetched again. Writes go to a temporary file renamed into
+//! place, so runs sharing the directory never see half a file. The size is
+//! bounded: past [`LIMIT`] bytes the oldest files are removed.
+//!
+//! `--no-cache-dir` (or `GOLDEN_NO_CACHE_DIR=1`) turns it off: nothing is
+//! read or written.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use crate::name::Digest;
+
+/// Bytes the cache may hold before its oldest files are removed (manifests
+/// and configs are a few KiB each: this keeps about 100,000 of them).
+pub const LIMIT: u64 = 256 * 1024 * 1024;
+
+/// Set by `--no-cache-dir` before any registry client is made.
+static DISABLED: AtomicBool = AtomicBool::new(false);
+
+/// Turns the cache off for this process (`--no-cache-dir`).
+pub fn disable() {
+    DISABLED.store(true, Ordering::Relaxed);
+}
+
+/// What a cached object is: the two live in their own directories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A manifest, stored as its media type, a newline, then its bytes.
+    Manifest,
+    /// An image config blob, stored as is.
+    Config,
+}
+
+impl Kind {
+    fn directory(self) -> &'static str {
+        match self {
+            Kind::Manifest => "manifests",
+            Kind::Config => "configs",
+        }
+    }
+}
+
+/// A cache directory.
+#[derive(Debug)]
+pub struct BlobCache {
+    dir: PathBuf,
+    limit: u64,
+    /// Bytes on disk, counted on the first write of the run.
+    size: Mutex<Option<u64>>,
+    temporaries: AtomicU64,
+}
+
+/// A truthy environment value (`1`, `true`, `yes`, `on`).
+fn truthy(value: &str) -> bool {
+    matches!(
+        value.trim().to_ascii_lowercase().as_str(),
+        "1" | "y" | "yes" | "t" | "true" | "on"
+    )
+}
+
+/// The default directory: `$XDG_CACHE_HOME/golden`, else `$HOME/.cache/golden`.
+pub fn default_dir() -> Option<PathBuf> {
+    let absolute = |value: std::ffi::OsString| {
+        let path = PathBuf::from(value);
+        path.is_absolute().then_some(path)
+    };
+    if let Some(base) = std::env::var_os("XDG_CACHE_HOME").and_then(absolute) {
+        return Some(base.join("golden"));
+    }
+    std::env::var_os("HOME")
+        .and_then(absolute)
+        .map(|home| home.join(".cache").join("golden"))
+}
+
+impl BlobCache {
+    /// The cache of this process: `None` when turned off (`--no-cache-dir`,
+    /// `GOLDEN_NO_CACHE_DIR`) or when there is no home to put it in.
+    pub fn from_env() -> Option<BlobCache> {
+        let off = std::env::var("GOLDEN_NO_CACHE_DIR").is_ok_and(|value| truthy(&value));
+        if off || DISABLED.load(Ordering::Relaxed) {
+            return None;
+        }
+        Some(BlobCache::at(default_dir()?, LIMIT))
+    }
+
+    /// A cache in `dir` holding at most about `limit` bytes.
+    pub fn at(dir: PathBuf, limit: u64) -> BlobCache {
+        BlobCache {
+            dir,
+            limit,
+            size: Mutex::new(None),
+            temporaries: AtomicU64::new(0),
+        }
+    }
+
+    /// Where the cache lives.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The file of `digest`; only sha256 ones are cached (the digest the
+    /// bytes are checked against on read).
+    fn path(&self, kind: Kind, digest: &Digest) -> Option<PathBuf> {
+        let (algorithm, hex) = digest.as_str().split_once(':')?;
+        let valid =
+            algorithm == "sha256" && hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit());
+        valid.then(|| self.dir.join(kind.directory()).join(hex))
+    }
+
+    /// The stored bytes of `digest` (for a manifest: media type and body),
+    /// when present and intact. A file whose content does not hash to its
+    /// digest is deleted.
+    pub fn get(&self, kind: Kind, digest: &Digest) -> Option<(String, Vec<u8>)> {
+        let path = self.path(kind, digest)?;
+        let mut bytes = fs::read(&path).ok()?;
+        let media_type = match kind {
+            Kind::Config => String::new(),
+            Kind::Manifest => {
+                let newline = bytes.iter().position(|&b| b == b'\n');
+                let Some(newline) = newline else {
+                    return self.discard(&path, digest);
+                };
+                let body = bytes.split_off(newline + 1);
+                let mut head = std::mem::replace(&mut bytes, body);
+                head.truncate(newline);
+                let Ok(media_type) = String::from_utf8(head) else {
+                    return self.discard(&path, digest);
+                };
+                media_type
+            }
+        };
+        if Digest::of(&bytes) != *digest {
+            return self.discard(&path, digest);
+        }
+        Some((media_type, bytes))
+    }
+
+    fn discard<T>(&self, path: &Path, digest: &Digest) -> Option<T> {
+        tracing::warn!(path = %path.display(), %digest, "cached object does not match its digest; removed, fetching it again");
+        let _ = fs::remove_file(path);
+        None
+    }
+
+    /// Stores `bytes` under `digest` (with `media_type` for a manifest)
+    /// when they hash to it. Failures only cost a fetch next time: they
+    /// are logged, never returned.
+    pub fn put(&self, kind: Kind, digest: &Digest, media_type: &str, bytes: &[u8]) {
+        let Some(path) = self.path(kind, digest) else {
+            return;
+        };
+        if Digest::of(bytes) != *digest || media_type.contains('\n') || path.exists() {
+            return;
+        }
+        let mut content = Vec::with_capacity(bytes.len() + media_type.len() + 1);
+        if kind == Kind::Manifest {
+            content.extend_from_slice(media_type.as_bytes());
+            content.push(b'\n');
+        }
+        content.extend_from_slice(bytes);
+        if let Err(error) = self.write(&path, &content) {
+            tracing::debug!(path = %path.display(), %error, "not cached");
+            return;
+        }
+        self.grew(content.len() as u64);
+    }
+
+    /// Writes `content` to a temporary file beside `path`, then renames it.
+    fn write(&self, path: &Path, content: &[u8]) -> std::io::Result<()> {
+        let parent = path.parent().unwrap_or(&self.dir);
+        fs::create_dir_all(parent)?;
+        let temporary = parent.join(format!(
+            ".tmp-{}-{}",
+            std::process::id(),
+            self.temporaries.fetch_add(1, Ordering::Relaxed)
+        ));
+        let written = fs::File::create(&temporary)
+            .and_then(|mut file| file.write_all(content))
+            .and_then(|()| fs::rename(&temporary, path));
+        if written.is_err() {
+            let _ = fs::remove_file(&temporary);
+        }
+        written
+    }
+
+    /// Counts `added` bytes and evicts the oldest files past the limit.
+    fn grew(&self, added: u64) {
+        let Ok(mut size) = self.size.lock() else {
+            return;
+        };
+        let total = match *size {
+            Some(total) => total + added,
+            None => self.files().iter().map(|(_, _, len)| len).sum(),
+        };
+        *size = Some(if total > self.limit {
+            self.evict(self.limit / 4 * 3)
+        } else {
+            total
+        });
+    }
+
+    /// Every cached file: path, modification time, length.
+    fn files(&self) -> Vec<(PathBuf, SystemTime, u64)> {
+        let mut files = Vec::new();
+        for kind in [Kind::Manifest, Kind::Config] {
+            let Ok(entries) = fs::read_dir(self.dir.join(kind.directory())) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let Ok(metadata) = entry.metadata() else {
+                    continue;
+                };
+                if metadata.is_file() {
+                    let modified = metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+                    files.push((entry.path(), modified, metadata.len()));
+                }
+            }
+        }
+        files
+    }
+
+    /// Removes the oldest files until at most `target` bytes remain;
+    /// returns what remains.
+    fn evict(&self, target: u64) -> u64 {
+        let mut files = self.files();
+        files.sort_by_key(|(_, modified, _)| *modified);
+        let mut total: u64 = files.iter().map(|(_, _, len)| len).sum();
+        for (path, _, len) in files {
+            if total <= target {
+                break;
+            }
+            if fs::remove_file(&path).is_ok() {
+                total -= len;
+            }
+        }
+        total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("golden-blob-cache-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn objects_round_trip_and_corrupt_ones_are_deleted() {
+        let dir = scratch("round-trip");
+        let cache = BlobCache::at(dir.clone(), LIMIT);
+        let manifest = br#"{"schemaVersion":2}"#;
+        let digest = Digest::of(manifest);
+        assert!(cache.get(Kind::Manifest, &digest).is_none());
+        cache.put(Kind::Manifest, &digest, "application/x", manifest);
+        let (media_type, bytes) = cache.get(Kind::Manifest, &digest).unwrap();
+        assert_eq!(
+            (media_type.as_str(), bytes.as_slice()),
+            ("application/x", &manifest[..])
+        );
+        // A manifest is not a config: the kinds do not mix.
+        assert!(cache.get(Kind::Config, &digest).is_none());
+        cache.put(Kind::Config, &digest, "", manifest);
+        assert_eq!(cache.get(Kind::Config, &digest).unwrap().1, manifest);
+        // Bytes that are not what the digest names are never stored.
+        let other = Digest::of(b"other");
+        cache.put(Kind::Config, &other, "", b"not other");
+        assert!(!cache.path(Kind::Config, &other).unwrap().exists());
+        // A corrupted file is a miss, and is removed.
+        let path = cache.path(Kind::Manifest, &digest).unwrap();
+        fs::write(&path, b"application/x\n{\"schemaVersion\":3}").unwrap();
+        assert!(cache.get(Kind::Manifest, &digest).is_none());
+        assert!(!path.exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_oldest_files_go_past_the_limit() {
+        let dir = scratch("evict");
+        let cache = BlobCache::at(dir.clone(), 4000);
+        let digests: Vec<Digest> = (0..10)
+            .map(|i| {
+                let blob = vec![b'a' + i; 1000];
+                let digest = Digest::of(&blob);
+                cache.put(Kind::Config, &digest, "", &blob);
+                std::thread::sleep(std::time::Duration::from_millis(5));
+                digest
+            })
+            .collect();
+        let on_disk: u64 = cache.files().iter().map(|(_, _, len)| len).sum();
+        assert!(on_disk <= 4000, "{on_disk}");
+        assert!(cache.get(Kind::Config, &digests[9]).is_some());
+        assert!(cache.get(Kind::Config, &digests[0]).is_none());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn only_sha256_digests_have_a_file() {
+        let cache = BlobCache::at(PathBuf::from("/nonexistent"), LIMIT);
+        let sha512 = Digest::parse(&format!("sha512:{}", "a".repeat(128))).unwrap();
+        assert!(cache.path(Kind::Config, &sha512).is_none());
+        assert!(truthy("1") && truthy("TRUE") && !truthy("0") && !truthy(""));
+    }
+}

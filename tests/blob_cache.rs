@@ -1,0 +1,191 @@
+//! End to end against the real registry: the on-disk cache of manifests
+//! and configs. A repeated no-op run asks the registry only about tags
+//! (the tag list, the exact tag, the three floating tags of each line);
+//! a corrupted cache file is detected, fetched again and does not change
+//! the result; `--no-cache-dir` and `GOLDEN_NO_CACHE_DIR` leave the cache
+//! directory untouched.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{Golden, REGISTRY, SEED};
+
+/// Lines (one image each, in its own repository) of the test project.
+const LINES: u64 = 3;
+
+struct Project {
+    directory: tempfile::TempDir,
+    namespace: String,
+}
+
+impl Project {
+    fn new(name: &str) -> Project {
+        common::require_environment();
+        let directory = tempfile::tempdir().unwrap();
+        let namespace = format!("e2e-blob-cache-{name}-{}", std::process::id());
+        let mut config =
+            format!("[registry]\nhost = \"{REGISTRY}\"\nnamespace = \"{namespace}\"\n");
+        for i in 1..=LINES {
+            let context = directory.path().join(format!("img{i}"));
+            std::fs::create_dir_all(&context).unwrap();
+            std::fs::write(context.join("motd"), format!("{namespace} image {i}\n")).unwrap();
+            std::fs::write(
+                context.join("Dockerfile"),
+                format!("FROM {SEED}\nCOPY motd /etc/motd\n"),
+            )
+            .unwrap();
+            config.push_str(&format!(
+                "\n[images.img{i}]\nversion = \"1.0\"\ncontext = \"img{i}\"\n"
+            ));
+        }
+        std::fs::write(directory.path().join("golden.toml"), config).unwrap();
+        Project {
+            directory,
+            namespace,
+        }
+    }
+
+    fn cache_home(&self, name: &str) -> PathBuf {
+        self.directory.path().join(name)
+    }
+
+    /// `golden ARGS --report FILE` with `XDG_CACHE_HOME=cache_home`: the
+    /// report's totals.
+    fn run(&self, cache_home: &Path, args: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
+        let report = self.directory.path().join("report.json");
+        let mut golden = Golden::at(&self.directory.path().join("golden.toml"))
+            .args(args)
+            .args(["--report", report.to_str().unwrap()])
+            .env("XDG_CACHE_HOME", cache_home)
+            .env("DOCKER_BUILDKIT", "0");
+        for (key, value) in env {
+            golden = golden.env(key, value);
+        }
+        golden.run().expect(0);
+        let text = std::fs::read_to_string(&report).unwrap();
+        let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+        report["totals"].clone()
+    }
+
+    fn no_op(&self, cache_home: &Path, args: &[&str], env: &[(&str, &str)]) -> u64 {
+        let mut all = vec!["build", "--all"];
+        all.extend_from_slice(args);
+        let totals = self.run(cache_home, &all, env);
+        assert_eq!(totals["built"], 0, "{totals}");
+        assert_eq!(totals["up_to_date"], LINES, "{totals}");
+        totals["registry_requests"].as_u64().unwrap()
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let listed = std::process::Command::new("docker")
+            .args(["images", "--format", "{{.Repository}}:{{.Tag}}"])
+            .output();
+        if let Ok(listed) = listed {
+            let references: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+                .lines()
+                .filter(|line| line.contains(&self.namespace))
+                .map(str::to_string)
+                .collect();
+            if !references.is_empty() {
+                let _ = std::process::Command::new("docker")
+                    .arg("rmi")
+                    .arg("-f")
+                    .args(references)
+                    .output();
+            }
+        }
+    }
+}
+
+/// The files of `directory`, sorted.
+fn files(directory: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(directory)
+        .map(|entries| entries.flatten().map(|entry| entry.path()).collect())
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+/// The sha256 of `bytes` in hex.
+fn sha256(bytes: &[u8]) -> String {
+    golden::name::Digest::of(bytes).hex().to_string()
+}
+
+#[test]
+fn a_repeated_no_op_run_reads_manifests_and_configs_from_the_cache() {
+    let project = Project::new("repeat");
+    let cache = project.cache_home("cache");
+    project.run(&cache, &["build", "--all"], &[]);
+    let first = project.no_op(&cache, &[], &[]);
+    let second = project.no_op(&cache, &[], &[]);
+    // Per line: the tag list, the exact tag and its three floating tags
+    // (HEADs); per run: the scheme probe, the version check and the base.
+    assert!(
+        second <= 5 * LINES + 3,
+        "the second no-op run made {second} registry requests (the first {first}); at most {} expected",
+        5 * LINES + 3
+    );
+    let configs = files(&cache.join("golden/configs"));
+    let manifests = files(&cache.join("golden/manifests"));
+    assert_eq!(configs.len() as u64, LINES, "{configs:?}");
+    assert!(manifests.len() as u64 >= LINES, "{manifests:?}");
+    for config in &configs {
+        let name = config.file_name().unwrap().to_str().unwrap();
+        assert_eq!(sha256(&std::fs::read(config).unwrap()), name);
+    }
+}
+
+#[test]
+fn a_corrupted_cache_file_is_fetched_again_and_does_not_change_the_result() {
+    let project = Project::new("corrupt");
+    let cache = project.cache_home("cache");
+    project.run(&cache, &["build", "--all"], &[]);
+    project.no_op(&cache, &[], &[]);
+    let clean = project.no_op(&cache, &[], &[]);
+    let config = files(&cache.join("golden/configs"))
+        .into_iter()
+        .next()
+        .expect("a cached config");
+    let manifest = files(&cache.join("golden/manifests"))
+        .into_iter()
+        .next()
+        .expect("a cached manifest");
+    let original = std::fs::read(&config).unwrap();
+    // Labels that would make the image look foreign, or out of date.
+    std::fs::write(&config, br#"{"config":{"Labels":{}}}"#).unwrap();
+    std::fs::write(&manifest, b"application/json\n{\"manifests\":[]}").unwrap();
+    let after = project.no_op(&cache, &[], &[]);
+    // The two corrupted objects were fetched again, and stored again intact.
+    assert!(after > clean && after <= clean + 2, "{after} vs {clean}");
+    assert_eq!(std::fs::read(&config).unwrap(), original);
+    let manifest_bytes = std::fs::read(&manifest).unwrap();
+    let newline = manifest_bytes.iter().position(|&b| b == b'\n').unwrap();
+    assert_eq!(
+        sha256(&manifest_bytes[newline + 1..]),
+        manifest.file_name().unwrap().to_str().unwrap()
+    );
+    assert_eq!(project.no_op(&cache, &[], &[]), clean);
+}
+
+#[test]
+fn no_cache_dir_leaves_the_cache_directory_untouched() {
+    let project = Project::new("off");
+    let cache = project.cache_home("cache");
+    project.run(&cache, &["build", "--all"], &[]);
+    let flag = project.cache_home("flag");
+    std::fs::create_dir_all(&flag).unwrap();
+    let uncached = project.no_op(&flag, &["--no-cache-dir"], &[]);
+    let again = project.no_op(&flag, &["--no-cache-dir"], &[]);
+    assert_eq!(files(&flag), Vec::<PathBuf>::new());
+    assert_eq!(uncached, again, "without the cache every run asks the same");
+    let variable = project.cache_home("variable");
+    std::fs::create_dir_all(&variable).unwrap();
+    project.no_op(&variable, &[], &[("GOLDEN_NO_CACHE_DIR", "1")]);
+    assert_eq!(files(&variable), Vec::<PathBuf>::new());
+    // And with the cache on, the same directory fills.
+    project.no_op(&variable, &[], &[]);
+    assert!(!files(&variable.join("golden/configs")).is_empty());
+}
