@@ -201,7 +201,7 @@ fn a_context_file_whose_name_is_not_utf8_is_named_not_reported_missing() {
     );
     let name = std::ffi::OsStr::from_bytes(b"caf\xe9.txt");
     std::fs::write(directory.path().join("base").join(name), "x").unwrap();
-    let run = golden(&config, &["plan"]);
+    let run = golden(&config, &["plan", "--wide"]);
     let text = format!("{}{}", run.stdout, run.stderr);
     assert!(
         text.contains("caf\u{FFFD}.txt`: its name is not UTF-8"),

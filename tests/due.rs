@@ -69,7 +69,7 @@ fn an_upstream_security_update_rebuilds_exactly_what_is_built_on_it() {
         assert_eq!(reason_kinds(&plan, id), vec!["parent-rebuilt"], "{id}");
         assert_eq!(entry(&plan, id)["reasons"][0]["parent"], "base");
     }
-    let human = stack.golden(&["plan"]).expect(0);
+    let human = stack.golden(&["plan", "--wide"]).expect(0);
     assert!(
         human.stdout.contains("base updated sha256:"),
         "{}",

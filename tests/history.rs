@@ -147,7 +147,9 @@ fn rollback_restores_the_previous_build_and_respects_lines() {
 
     // The next scheduled run neither moves the tags forward again nor
     // rebuilds: the line is held, and the plan says so.
-    let plan = stack.golden(&["plan", "tools", "tools-lts"]).expect(0);
+    let plan = stack
+        .golden(&["plan", "--wide", "tools", "tools-lts"])
+        .expect(0);
     assert!(
         plan.stdout
             .contains("held at 2.1.0 by a rollback (withdrawn: 2.1.1)"),

@@ -35,7 +35,7 @@ fn a_recipe_change_names_what_changed() {
             .replace("platform", "runtime"),
     )
     .unwrap();
-    let plan = golden_at(&config, &["plan"]).expect(0);
+    let plan = golden_at(&config, &["plan", "--wide"]).expect(0);
     assert!(
         plan.stdout
             .contains("recipe changed: Dockerfile, build arg SDK_VERSION, certs/, label owner"),
