@@ -187,12 +187,10 @@ fn bench_only_tools_come_with_bench_and_not_with_the_tests() {
         );
     }
     // Installed for nothing: no script, test or runner file uses them.
-    for unused in ["tmux"] {
-        assert!(
-            !tests.contains(&unused.to_string()),
-            "scripts/env installs {unused}"
-        );
-    }
+    assert!(
+        !tests.contains(&"tmux".to_string()),
+        "scripts/env installs tmux"
+    );
     // What the tests and the demo need stays.
     for needed in [
         "docker.io",
