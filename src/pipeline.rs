@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::graph::Upstream;
 use crate::name::Digest;
 use crate::observation::{Observation, Observations};
-use crate::plan::{short_digest, Decision, Observed, Reason, State, Step};
+use crate::plan::{short_digest, Decision, Observed, State, Step};
 use crate::project::Project;
 
 /// One image in a wave: what a matrix job needs to build it.
@@ -295,7 +295,7 @@ fn promotion_state(
         .config
         .image(id)
         .and_then(|image| image.schedule.next_fire(now));
-    let behind = behind(observation);
+    let behind = crate::plan::floating_behind(observation);
     if behind.is_empty() {
         return State::UpToDate { observed, next_due };
     }
@@ -310,25 +310,6 @@ fn promotion_state(
         reasons: behind,
         next_due,
     }
-}
-
-/// Floating tags that belong on the release and point elsewhere.
-fn behind(observation: &Observation) -> Vec<Reason> {
-    let Some(last) = &observation.last_build else {
-        return Vec::new();
-    };
-    let Some((_, release)) = &last.release else {
-        return Vec::new();
-    };
-    last.floating
-        .iter()
-        .filter(|floating| floating.digest.as_ref() != Some(release))
-        .map(|floating| Reason::FloatingBehind {
-            tag: floating.tag.to_string(),
-            old: floating.digest.as_ref().map(ToString::to_string),
-            new: release.to_string(),
-        })
-        .collect()
 }
 
 /// Why the release of `id` must not be published: it was built on another

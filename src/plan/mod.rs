@@ -571,7 +571,7 @@ fn parent_reasons(
 /// (left behind by a run that died, or moved by someone else) is moved
 /// back, registry-side. Observe found the release among golden builds
 /// only, so nothing foreign is ever promoted.
-fn floating_behind(observation: &Observation) -> Vec<Reason> {
+pub(crate) fn floating_behind(observation: &Observation) -> Vec<Reason> {
     let Some(last) = &observation.last_build else {
         return Vec::new();
     };
