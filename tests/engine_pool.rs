@@ -206,27 +206,43 @@ fn an_engine_lost_mid_build_reroutes_only_its_images() {
     let mut side = Engine::start();
     let stack = Stack::new("pool-lost");
     let namespace = stack.namespace.clone();
-    // The side engine is listed first and takes two builds at once; the
-    // machine's engine one. `a-hold` (only the machine's engine) keeps that
-    // one busy, so `b-slow` (any engine) starts on the side engine next to
-    // `c-side` (only the side engine).
+    // The side engine is listed first and takes two builds at once, the
+    // machine's engine one. At the start `a-hold` (only the machine's
+    // engine) fills the machine's engine, `p` and `c-side` (only the side
+    // engine) the side engine. When `p` is done its child `b-slow` (any
+    // engine) becomes due: the machine's engine is still full, so it starts
+    // on the side engine, next to `c-side`, whatever order builds ask in.
+    let upstream = stack.upstream();
     let images = [
-        ("a-hold", "engine_labels = [\"main\"]\n"),
-        ("b-slow", ""),
-        ("c-side", "engine_labels = [\"side\"]\n"),
+        (
+            "a-hold",
+            "sleep 20",
+            upstream.clone(),
+            "engine_labels = [\"main\"]\n",
+        ),
+        (
+            "p",
+            "true",
+            upstream.clone(),
+            "engine_labels = [\"side\"]\n",
+        ),
+        (
+            "c-side",
+            "sleep 20",
+            upstream.clone(),
+            "engine_labels = [\"side\"]\n",
+        ),
+        ("b-slow", "sleep 8", stack.repository("p") + ":1.0", ""),
     ];
     let mut config = format!("[registry]\nhost = \"{REGISTRY}\"\nnamespace = \"{namespace}\"\n");
     config.push_str(&pool(&[
         ("side", side.host(), 2, &["side"]),
         ("main", MAIN_ENGINE, 1, &["main"]),
     ]));
-    for (id, extra) in images {
+    for (id, work, from, extra) in images {
         stack.write(
             &format!("pool/{id}/Dockerfile"),
-            &format!(
-                "FROM {}\nRUN sleep 8 && echo {id} {namespace} > /work\n",
-                stack.upstream()
-            ),
+            &format!("FROM {from}\nRUN {work} && echo {id} {namespace} > /{id}\n"),
         );
         config.push_str(&format!(
             "\n[images.{id}]\nversion = \"1.0\"\ncontext = \"pool/{id}\"\n{extra}"
@@ -238,7 +254,7 @@ fn an_engine_lost_mid_build_reroutes_only_its_images() {
     let mut running = Golden::at(&stack.config())
         .args(["build", "--all", "--output", "json"])
         .spawn();
-    // Both side builds are in their `sleep 8` step on the side engine.
+    // b-slow and c-side are both in their sleep on the side engine.
     let started = common::try_wait_until(Duration::from_secs(90), || {
         let commands = side.cli().running_commands().join("\n");
         if commands.contains("echo b-slow") && commands.contains("echo c-side") {
@@ -279,6 +295,19 @@ fn an_engine_lost_mid_build_reroutes_only_its_images() {
         tagged_in(&main_events, &slow).contains(&format!("{slow}:1.0.0")),
         "the machine's engine did not build b-slow: {:?}",
         tagged_in(&main_events, &namespace)
+    );
+
+    // Its parent p was built on the side engine before the loss; the
+    // machine's engine took p from the registry, by digest.
+    assert_eq!(engines_of(&report, "p"), vec!["side"]);
+    let parent = stack.repository("p");
+    let parent_digest = assert_floating(&parent, "1.0.0", &["1.0", "1", "latest"]);
+    assert!(
+        pulled_in(&main_events, &parent)
+            .iter()
+            .any(|reference| reference.ends_with(&format!("@{parent_digest}"))),
+        "the machine's engine did not pull {parent} by its digest {parent_digest}: {:?}",
+        pulled_in(&main_events, &namespace)
     );
 
     // c-side had no other engine: it failed naming the lost engine, and
