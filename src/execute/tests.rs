@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use super::*;
 use crate::config::SmokeTest;
 use crate::diagnostic::SourceFile;
-use crate::engine::{EngineError, OnStep};
+use crate::engine::{Engine, EngineError, OnStep};
 use crate::graph::Upstream;
 use crate::name::Digest;
 use crate::observation::Observation;
@@ -187,7 +187,7 @@ struct Faults {
 struct Harness {
     project: Project,
     registry: Arc<FakeRegistry>,
-    engine: FakeEngine,
+    engine: Arc<FakeEngine>,
 }
 
 impl Harness {
@@ -198,7 +198,7 @@ impl Harness {
     fn with_project(project: Project, faults: Faults) -> Harness {
         let registry = Arc::new(FakeRegistry::default());
         let set = |names: &[&str]| names.iter().map(|s| s.to_string()).collect();
-        let engine = FakeEngine {
+        let engine = Arc::new(FakeEngine {
             registry: registry.clone(),
             failing_builds: set(faults.builds),
             failing_tests: set(faults.tests),
@@ -207,7 +207,7 @@ impl Harness {
             removed: Mutex::new(Vec::new()),
             running: Default::default(),
             most: Default::default(),
-        };
+        });
         Harness {
             project,
             registry,
@@ -232,14 +232,14 @@ impl Harness {
             cache: None,
         };
         let steps = plan(&self.project, &observations, &selection, chrono::Utc::now());
+        let pool = crate::pool::Pool::single("fake", self.engine.clone(), jobs);
         let runner = Runner {
             project: &self.project,
-            engine: &self.engine,
+            pool: &pool,
             registry: self.registry.as_ref(),
             observations: &observations,
             revision: None,
             stop,
-            jobs,
             fail_fast,
             promote: true,
             progress: Arc::new(Silent),
