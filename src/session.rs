@@ -351,10 +351,9 @@ impl Session {
                 Err(error) => {
                     if pooled {
                         tracing::warn!(
-                            "engine `{}` ({}) is unreachable: {}; its work goes to the other engines",
+                            "engine `{}` ({}) is unreachable: {error}; its work goes to the other engines",
                             planned.name,
                             planned.address.host,
-                            crate::error::text(&error)
                         );
                     }
                     let why = error.to_string();
@@ -381,19 +380,6 @@ impl Session {
             return Err(Failure::new(Exit::Unreachable, error));
         }
         Ok(Pool::new(members, &down))
-    }
-
-    /// The engine, once it answered a probe; unreachable is exit 3.
-    pub async fn connect_engine(&self) -> Result<DockerEngine, Failure> {
-        let probe_timeout = self
-            .project
-            .config
-            .engine
-            .probe_timeout
-            .unwrap_or(crate::docker::DEFAULT_PROBE_TIMEOUT);
-        DockerEngine::connect(&self.engine_address(), probe_timeout)
-            .await
-            .map_err(|error| Failure::new(Exit::Unreachable, error))
     }
 
     /// The lock of the config's registry namespace: exit 4 when another run
