@@ -31,6 +31,7 @@ use crate::session::Session;
 /// of an address `--listen` cannot bind.
 pub async fn run(
     path: &Path,
+    engine: Option<String>,
     interval: Duration,
     settings: &RunSettings,
     options: &web::WebOptions,
@@ -46,7 +47,7 @@ pub async fn run(
     tracing::info!(config = %path.display(), interval_seconds = interval.as_secs(), "daemon started");
     while !stop.requested() {
         shared.tick_started();
-        let (result, report) = tick(path, &stop, settings).await;
+        let (result, report) = tick(path, engine.as_deref(), &stop, settings).await;
         shared.tick_finished(result, report.as_ref());
         if stop.requested() {
             break;
@@ -66,16 +67,19 @@ pub async fn run(
 /// One tick: how it ended, and the run's report when it decided images.
 async fn tick(
     path: &Path,
+    engine: Option<&str>,
     stop: &Stop,
     settings: &RunSettings,
 ) -> (state::TickResult, Option<Report>) {
-    let project = match Project::load(path) {
+    let mut project = match Project::load(path) {
         Ok(project) => project,
         Err(error) => {
             tracing::error!("config not usable, skipping this tick:\n{error}");
             return (state::TickResult::ConfigInvalid(error.to_string()), None);
         }
     };
+    // `--engine` holds for every tick, over the config re-read each time.
+    project.config.engine.flag_host = engine.map(str::to_string);
     let selection = Selection {
         ids: project.graph.order.clone(),
         forced: BTreeSet::new(),

@@ -29,6 +29,7 @@ use crate::engine::{
     TestContainer, SMOKE_TEST_LABEL,
 };
 use crate::engine_address::{EngineAddress, TlsFiles};
+use crate::platform::Platform;
 use crate::reference::Reference;
 
 /// The oldest API every engine answers; used only to ask for the real one.
@@ -56,6 +57,16 @@ pub struct DockerEngine {
     credentials: HashMap<String, Credentials>,
     /// The run, recorded on its smoke-test containers.
     owner: Option<RunOwner>,
+    /// The platform the engine runs natively, as it reported it.
+    platform: Option<Platform>,
+}
+
+/// What `golden engines` shows of a live engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineStatus {
+    pub containers_running: Option<i64>,
+    pub cpus: Option<i64>,
+    pub server_version: Option<String>,
 }
 
 impl DockerEngine {
@@ -90,7 +101,7 @@ impl DockerEngine {
             }
         }
         tracing::debug!(%host, source = %address.source, tls = tls.is_some(), "engine address");
-        let server = probe(&host, tls, probe_timeout).await?;
+        let (server, platform) = probe(&host, tls, probe_timeout).await?;
         let chosen = if (server.major_version, server.minor_version)
             < (
                 API_DEFAULT_VERSION.major_version,
@@ -110,6 +121,25 @@ impl DockerEngine {
             api_version,
             credentials: HashMap::new(),
             owner: None,
+            platform,
+        })
+    }
+
+    /// The platform the engine runs natively, as it reported it.
+    pub fn platform(&self) -> Option<&Platform> {
+        self.platform.as_ref()
+    }
+
+    /// Load and facts for `golden engines`.
+    pub async fn status(&self) -> Result<EngineStatus, EngineError> {
+        let info = self.docker.info().await.map_err(|error| EngineError::Api {
+            action: "describe itself".to_string(),
+            message: describe(&error),
+        })?;
+        Ok(EngineStatus {
+            containers_running: info.containers_running,
+            cpus: info.ncpu,
+            server_version: info.server_version,
         })
     }
 
@@ -212,7 +242,7 @@ async fn probe(
     host: &str,
     tls: Option<&TlsFiles>,
     timeout: Duration,
-) -> Result<ClientVersion, EngineError> {
+) -> Result<(ClientVersion, Option<Platform>), EngineError> {
     let unreachable = |message: String| EngineError::Unreachable {
         host: host.to_string(),
         message,
@@ -234,12 +264,21 @@ async fn probe(
         Ok(Ok(version)) => version,
     };
     tracing::debug!(%host, server = ?version.version, "the Docker Engine answered");
-    version
+    let platform = version
+        .os
+        .as_deref()
+        .zip(version.arch.as_deref())
+        .and_then(|(os, arch)| Platform::from_descriptor(os, arch, None));
+    let api = version
         .api_version
         .as_deref()
         .and_then(parse_version)
-        .ok_or_else(|| unreachable("the engine did not report its API version".to_string()))
+        .ok_or_else(|| unreachable("the engine did not report its API version".to_string()))?;
+    Ok((api, platform))
 }
+
+/// How long a lost engine may take to answer a ping before it counts as gone.
+const ALIVE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Opens (and closes) one connection to the engine's socket or port; the
 /// error says why none could be opened.
@@ -647,6 +686,13 @@ impl Engine for DockerEngine {
                 message: describe(&error),
             }),
         }
+    }
+
+    async fn alive(&self) -> bool {
+        matches!(
+            tokio::time::timeout(ALIVE_TIMEOUT, self.docker.ping()).await,
+            Ok(Ok(_))
+        )
     }
 
     async fn push(&self, reference: &Reference) -> Result<String, EngineError> {

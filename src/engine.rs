@@ -201,6 +201,51 @@ pub trait Engine: Send + Sync {
     /// Removes the local tag `reference`, and its image when no other tag
     /// holds it (with the layers no other image uses). Gone already is done.
     async fn remove_local(&self, reference: &Reference) -> Result<(), EngineError>;
+    /// Whether the engine still answers (after a failure: was it lost?).
+    async fn alive(&self) -> bool {
+        true
+    }
+}
+
+/// An engine golden cannot use: every action fails with `why` (a pool
+/// member down at start; `golden promote`, which needs none). Listing or
+/// removing local images finds nothing to do.
+pub struct Unavailable {
+    pub why: String,
+}
+
+impl Unavailable {
+    fn refuse(&self, action: &str) -> EngineError {
+        EngineError::Api {
+            action: action.to_string(),
+            message: self.why.clone(),
+        }
+    }
+}
+
+#[async_trait]
+impl Engine for Unavailable {
+    async fn build(&self, _: BuildRequest, _: OnStep) -> Result<String, EngineError> {
+        Err(self.refuse("build"))
+    }
+    async fn test(&self, _: &str, _: &SmokeTest) -> Result<(), EngineError> {
+        Err(self.refuse("test"))
+    }
+    async fn push(&self, _: &Reference) -> Result<String, EngineError> {
+        Err(self.refuse("push"))
+    }
+    async fn tag_local(&self, _: &str, _: &Reference) -> Result<(), EngineError> {
+        Err(self.refuse("tag"))
+    }
+    async fn local_tags(&self, _: &Reference) -> Result<Vec<String>, EngineError> {
+        Ok(Vec::new())
+    }
+    async fn remove_local(&self, _: &Reference) -> Result<(), EngineError> {
+        Ok(())
+    }
+    async fn alive(&self) -> bool {
+        false
+    }
 }
 
 /// The label on every smoke-test container: the image it tests.

@@ -43,6 +43,7 @@ pub mod output;
 pub mod pipeline;
 pub mod plan;
 pub mod platform;
+pub mod pool;
 pub mod progress;
 pub mod project;
 pub mod provenance;

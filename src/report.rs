@@ -77,6 +77,22 @@ pub struct ImageReport {
     /// For a build: whether it may use the engine's build cache (false:
     /// every step runs and the base is pulled); null when nothing is built.
     pub cache: Option<bool>,
+    /// With `[[engines]]`: in a plan, the engines that may build it (they
+    /// carry its `engine_labels`); after a run, the engines that built it,
+    /// one per platform. Empty with one engine.
+    pub engines: Vec<String>,
+    /// With `[[engines]]`, for a multi-platform build: which engine built
+    /// each platform.
+    pub builds: Vec<BuildPlace>,
+}
+
+/// Where one platform of a multi-platform image was built.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BuildPlace {
+    /// `os/arch[/variant]`.
+    pub platform: String,
+    /// The `[[engines]]` name.
+    pub engine: String,
 }
 
 /// What a plan decided for an image, or how a run ended it: the
@@ -257,7 +273,27 @@ fn base_report(project: &Project, step: &Step) -> ImageReport {
             .unwrap_or_default(),
         warnings: project.warnings.get(&step.id).cloned().unwrap_or_default(),
         cache: step.cache(),
+        engines: Vec::new(),
+        builds: Vec::new(),
     }
+}
+
+/// The `[[engines]]` that may build `id`: those carrying its
+/// `engine_labels`, in config order; none with one engine.
+fn eligible_engines(project: &Project, id: &str) -> Vec<String> {
+    let pool = &project.config.engine.pool;
+    let Some(image) = project.config.image(id).filter(|_| pool.len() > 1) else {
+        return Vec::new();
+    };
+    pool.iter()
+        .filter(|member| {
+            image
+                .engine_labels
+                .iter()
+                .all(|label| member.labels.contains(label))
+        })
+        .map(|member| member.name.clone())
+        .collect()
 }
 
 /// The report of `golden plan`.
@@ -266,6 +302,10 @@ pub fn plan_report(project: &Project, steps: &[Step], registry_requests: u64) ->
         .iter()
         .map(|step| ImageReport {
             decision: step.decision().into(),
+            engines: match step.is_build() {
+                true => eligible_engines(project, &step.id),
+                false => Vec::new(),
+            },
             ..base_report(project, step)
         })
         .collect();
@@ -336,6 +376,21 @@ pub fn run_report(
                 test_seconds: outcome.test_seconds.map(round),
                 push_seconds: outcome.push_seconds.map(round),
                 error: outcome.error.clone(),
+                engines: outcome
+                    .built_on
+                    .iter()
+                    .map(|(_, engine)| engine.clone())
+                    .collect(),
+                builds: outcome
+                    .built_on
+                    .iter()
+                    .filter_map(|(platform, engine)| {
+                        Some(BuildPlace {
+                            platform: platform.as_ref()?.to_string(),
+                            engine: engine.clone(),
+                        })
+                    })
+                    .collect(),
                 ..base_report(project, step)
             }
         })
@@ -619,13 +674,30 @@ pub(crate) fn table(rows: &[Vec<String>]) -> String {
     text
 }
 
+/// `  on b` or `  on a (linux/amd64), b (linux/arm64)`: where an image was
+/// built, with `[[engines]]`.
+fn engines_text(image: &ImageReport) -> String {
+    if !image.builds.is_empty() {
+        let places: Vec<String> = image
+            .builds
+            .iter()
+            .map(|place| format!("{} ({})", place.engine, place.platform))
+            .collect();
+        format!("  on {}", places.join(", "))
+    } else if image.engines.is_empty() {
+        String::new()
+    } else {
+        format!("  on {}", image.engines.join(", "))
+    }
+}
+
 /// The human summary of a run: one line per image, then the totals.
 pub fn run_text(report: &Report) -> String {
     let mut text = String::new();
     for image in &report.images {
         let line = match image.decision {
             ImageDecision::Built => format!(
-                "built       {}  {}:{}  floating: {}  {}  {:.1}s\n            because: {}",
+                "built       {}  {}:{}  floating: {}  {}  {:.1}s{}\n            because: {}",
                 image.id,
                 image.repository,
                 image.tag.as_deref().unwrap_or("?"),
@@ -640,6 +712,7 @@ pub fn run_text(report: &Report) -> String {
                     .map(short_digest)
                     .unwrap_or_default(),
                 image.seconds.unwrap_or_default(),
+                engines_text(image),
                 reasons_text(&image.reasons),
             ),
             ImageDecision::UpToDate => format!(

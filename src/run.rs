@@ -18,7 +18,7 @@ use crate::progress::Progress;
 use crate::registry::Registry;
 use crate::report::{run_report, Report};
 use crate::revision::revision;
-use crate::session::{remove_leftover_tests, Session};
+use crate::session::Session;
 
 /// How a build run goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,12 +52,7 @@ pub async fn build_once(
             .lock(settings.wait_lock, "nothing was built")
             .await?;
         let credentials = session.credentials()?;
-        let engine = session
-            .connect_engine()
-            .await?
-            .with_credentials(credentials.clone())
-            .with_owner(session.run_owner());
-        remove_leftover_tests(&engine).await;
+        let pool = session.connect_pool(settings.jobs, &credentials).await?;
         let registry = session.connect_registry(credentials).await?;
         // Without promotion the parents' releases decide the bases, so
         // they are observed too (see `pipeline`).
@@ -72,9 +67,9 @@ pub async fn build_once(
         if !settings.promote {
             crate::pipeline::pin_to_releases(project, &mut observations, &selection.ids);
         }
-        Ok::<_, Failure>((run_lock, engine, registry, observations, revision))
+        Ok::<_, Failure>((run_lock, pool, registry, observations, revision))
     };
-    let (_lock, engine, registry, observations, revision) = tokio::select! {
+    let (_lock, pool, registry, observations, revision) = tokio::select! {
         code = crate::signals::stopped(stop) => return Err(stopped_before_building(code)),
         prepared = prepare => prepared?,
     };
@@ -93,12 +88,11 @@ pub async fn build_once(
     }
     let runner = Runner {
         project,
-        engine: &engine,
+        pool: &pool,
         registry: &registry,
         observations: &observations,
         revision,
         stop: stop.clone(),
-        jobs: settings.jobs,
         fail_fast: settings.fail_fast,
         promote: settings.promote,
         progress,

@@ -13,16 +13,20 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 
-use crate::config::{ConfigError, Image};
+use std::sync::Arc;
+
+use crate::config::{ConfigError, Image, PoolEngine};
 use crate::credentials::Credentials;
 use crate::diagnostic::closest;
 use crate::distribution::{ClientIdentity, Distribution, Settings};
 use crate::docker::DockerEngine;
-use crate::engine::RunOwner;
+use crate::engine::{Engine, RunOwner, Unavailable};
 use crate::engine_address::EngineAddress;
 use crate::error::Hinted;
 use crate::exit::{Exit, Failure};
 use crate::lock::RunLock;
+use crate::platform::Platform;
+use crate::pool::{Member, Pool};
 use crate::project::Project;
 use crate::registry::Registry;
 
@@ -234,17 +238,148 @@ impl Session {
         )
     }
 
-    /// The engine, once it answered a probe; unreachable is exit 3.
-    pub async fn connect_engine(&self) -> Result<DockerEngine, Failure> {
+    /// The engines of this run, not yet connected: `[[engines]]` (or the
+    /// member `--engine` names, or the one address it gives), else the one
+    /// engine of [`Session::engine_address`].
+    pub fn pool_plan(&self) -> Vec<PlannedEngine> {
+        let settings = &self.project.config.engine;
+        let flag = settings.flag_host.as_deref();
+        let named = flag.and_then(|flag| settings.pool.iter().find(|member| member.name == flag));
+        let members: Vec<&PoolEngine> = match (named, flag) {
+            (Some(member), _) => vec![member],
+            (None, Some(_)) => Vec::new(),
+            (None, None) => settings.pool.iter().collect(),
+        };
+        if members.is_empty() {
+            let address = self.engine_address();
+            return vec![PlannedEngine {
+                name: address.host.clone(),
+                address,
+                platforms: Vec::new(),
+                jobs: None,
+                labels: BTreeSet::new(),
+            }];
+        }
+        members
+            .into_iter()
+            .map(|member| {
+                let tls = member
+                    .cert_path
+                    .as_deref()
+                    .map(crate::engine_address::TlsFiles::in_directory);
+                let tls = tls.or_else(|| {
+                    member
+                        .host
+                        .starts_with("https://")
+                        .then(|| self.engine_address_for(&member.host).tls)
+                        .flatten()
+                });
+                PlannedEngine {
+                    name: member.name.clone(),
+                    address: EngineAddress {
+                        host: member.host.clone(),
+                        tls,
+                        source: format!("[[engines]] `{}`", member.name),
+                    },
+                    platforms: member.platforms.clone(),
+                    jobs: member.jobs,
+                    labels: member.labels.iter().cloned().collect(),
+                }
+            })
+            .collect()
+    }
+
+    /// The address `host` resolves to as if it were `--engine` (for the
+    /// TLS files of an https:// pool member).
+    fn engine_address_for(&self, host: &str) -> EngineAddress {
+        let variable = |name: &str| std::env::var(name).ok();
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        crate::engine_address::resolve(Some(host), None, None, variable, home.as_deref())
+    }
+
+    /// Every engine of the run, probed at once: connected, or why not.
+    pub async fn probe_engines(
+        &self,
+    ) -> Vec<(
+        PlannedEngine,
+        Result<DockerEngine, crate::engine::EngineError>,
+    )> {
         let probe_timeout = self
             .project
             .config
             .engine
             .probe_timeout
             .unwrap_or(crate::docker::DEFAULT_PROBE_TIMEOUT);
-        DockerEngine::connect(&self.engine_address(), probe_timeout)
-            .await
-            .map_err(|error| Failure::new(Exit::Unreachable, error))
+        let planned = self.pool_plan();
+        let connections = futures::future::join_all(
+            planned
+                .iter()
+                .map(|engine| DockerEngine::connect(&engine.address, probe_timeout)),
+        )
+        .await;
+        planned.into_iter().zip(connections).collect()
+    }
+
+    /// The pool of this run: every engine that answered, each running
+    /// `jobs` builds at once unless its entry says otherwise, with the
+    /// credentials and the run's owner, and the smoke-test containers dead
+    /// runs left on it removed. An engine that does not answer is reported
+    /// and left out; none answering is exit 3.
+    pub async fn connect_pool(
+        &self,
+        jobs: usize,
+        credentials: &HashMap<String, Credentials>,
+    ) -> Result<Pool, Failure> {
+        let probed = self.probe_engines().await;
+        let pooled = probed.len() > 1;
+        let mut members = Vec::with_capacity(probed.len());
+        let mut down = Vec::new();
+        let mut first_error = None;
+        for (index, (planned, connection)) in probed.into_iter().enumerate() {
+            let (engine, platforms): (Arc<dyn Engine>, Vec<Platform>) = match connection {
+                Ok(engine) => {
+                    let engine = engine
+                        .with_credentials(credentials.clone())
+                        .with_owner(self.run_owner());
+                    remove_leftover_tests(&engine).await;
+                    let platforms = match planned.platforms.is_empty() {
+                        true => engine.platform().cloned().into_iter().collect(),
+                        false => planned.platforms.clone(),
+                    };
+                    (Arc::new(engine), platforms)
+                }
+                Err(error) => {
+                    if pooled {
+                        tracing::warn!(
+                            "engine `{}` ({}) is unreachable: {error}; its work goes to the other engines",
+                            planned.name,
+                            planned.address.host,
+                        );
+                    }
+                    let why = error.to_string();
+                    first_error.get_or_insert(error);
+                    down.push(index);
+                    (Arc::new(Unavailable { why }), planned.platforms.clone())
+                }
+            };
+            members.push(Member {
+                name: planned.name,
+                host: planned.address.host,
+                engine,
+                platforms,
+                jobs: planned.jobs.unwrap_or(jobs).max(1),
+                labels: planned.labels,
+            });
+        }
+        if let (true, Some(error)) = (down.len() == members.len(), first_error) {
+            let error = anyhow::Error::new(error);
+            let error = match pooled {
+                true => error.context("no engine of the pool answered; nothing was built"),
+                false => error,
+            };
+            return Err(Failure::new(Exit::Unreachable, error));
+        }
+        Ok(Pool::new(members, &down))
     }
 
     /// The lock of the config's registry namespace: exit 4 when another run
@@ -267,6 +402,17 @@ impl Session {
         let settings = &self.project.config.registry;
         RunOwner::current(format!("{}/{}", settings.host, settings.namespace))
     }
+}
+
+/// One engine of a run before it is connected.
+#[derive(Debug, Clone)]
+pub struct PlannedEngine {
+    pub name: String,
+    pub address: EngineAddress,
+    /// Configured native platforms; empty: what the engine reports.
+    pub platforms: Vec<Platform>,
+    pub jobs: Option<usize>,
+    pub labels: BTreeSet<String>,
 }
 
 /// Removes the smoke-test containers that dead runs left running (a

@@ -41,7 +41,7 @@ pub struct Cli {
         conflicts_with = "verbose"
     )]
     pub quiet: bool,
-    /// The Docker Engine (unix://, tcp://, https://); over DOCKER_HOST, [engine] host and the docker context
+    /// The Docker Engine (unix://, tcp://, https://, ssh://), or the name of an [[engines]] member; over DOCKER_HOST, [engine] host and the docker context
     #[arg(long, global = true, env = "GOLDEN_ENGINE", value_name = "HOST")]
     pub engine: Option<String>,
     /// Log lines on stderr as text, or one JSON object per line for log shippers
@@ -123,6 +123,15 @@ pub enum Command {
         /// Output format on stdout
         #[arg(long, value_enum, env = "GOLDEN_OUTPUT", default_value_t = Output::Human)]
         output: Output,
+    },
+    /// List the engines builds run on ([[engines]], or the one engine) with platforms, API version, state and load: exit 3 when one does not answer
+    Engines {
+        /// Output format on stdout
+        #[arg(long, value_enum, env = "GOLDEN_OUTPUT", default_value_t = Output::Human)]
+        output: Output,
+        /// Builds at once on each engine (an [[engines]] entry's `jobs` wins) [default: the number of CPUs]
+        #[arg(long, short = 'j', env = "GOLDEN_JOBS", value_name = "N", default_value_t = default_jobs(), value_parser = clap::value_parser!(u16).range(1..))]
+        jobs: u16,
     },
     /// List each line's exact versions in the registry and the floating tags on them
     Ls {
@@ -238,7 +247,7 @@ pub struct ReportArgs {
 /// How a build run goes, as given.
 #[derive(Debug, Clone, Args)]
 pub struct BuildArgs {
-    /// Most images built at once [default: the number of CPUs]
+    /// Builds at once on each engine (an [[engines]] entry's `jobs` wins) [default: the number of CPUs]
     #[arg(long, short = 'j', env = "GOLDEN_JOBS", value_name = "N", default_value_t = default_jobs(), value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: u16,
     /// Start no new image after the first failure (running ones finish)

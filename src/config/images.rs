@@ -86,6 +86,10 @@ impl Reader<'_> {
             .platforms(table, &section)
             .or_else(|| defaults.platforms.clone())
             .unwrap_or_default();
+        let engine_labels = self
+            .label_list(table, &section, "engine_labels")
+            .or_else(|| defaults.engine_labels.clone())
+            .unwrap_or_default();
         let mut build_args = defaults.build_args.clone();
         build_args.extend(self.strings(table, &section, "build_args"));
         let mut labels = defaults.labels.clone();
@@ -146,6 +150,7 @@ impl Reader<'_> {
             }),
             keep,
             platforms,
+            engine_labels,
             span,
         })
     }

@@ -37,7 +37,11 @@ pub const RESERVED_LABELS: &[&str] = &[
 ];
 
 const TOP_KEYS: &[&str] = &[
-    "registry", "engine", "defaults", "images", "policy", "notify",
+    "registry", "engine", "engines", "defaults", "images", "policy", "notify",
+];
+/// The engine address schemes golden connects to.
+const ENGINE_SCHEMES: &[&str] = &[
+    "unix://", "tcp://", "http://", "https://", "ssh://", "npipe://",
 ];
 const REGISTRY_KEYS: &[&str] = &[
     "host",
@@ -74,6 +78,7 @@ const DEFAULT_KEYS: &[&str] = &[
     "test_timeout",
     "retention",
     "platforms",
+    "engine_labels",
 ];
 const RETENTION_KEYS: &[&str] = &["keep"];
 pub(crate) const CACHE_EXPECTED: &str = "\"auto\", \"always\" or \"never\"";
@@ -95,6 +100,7 @@ const IMAGE_KEYS: &[&str] = &[
     "test_timeout",
     "retention",
     "platforms",
+    "engine_labels",
 ];
 
 /// Why a configuration could not be loaded.
@@ -153,8 +159,28 @@ pub struct EngineSettings {
     /// How long the first contact may wait for an answer (default 10s).
     pub probe_timeout: Option<Duration>,
     /// `--engine` on the command line (never read from the file): over
-    /// `DOCKER_HOST` and `host`.
+    /// `DOCKER_HOST` and `host`; with a pool, a member's name or an address.
     pub flag_host: Option<String>,
+    /// `[[engines]]`: a build pool; empty for the one engine of `[engine]`.
+    pub pool: Vec<PoolEngine>,
+}
+
+/// One `[[engines]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolEngine {
+    /// Unique in the pool; the host when not written.
+    pub name: String,
+    pub name_span: Range<usize>,
+    pub host: String,
+    /// What it builds natively; empty: what the engine reports.
+    pub platforms: Vec<crate::platform::Platform>,
+    /// Builds at once; `None`: `--jobs`.
+    pub jobs: Option<usize>,
+    /// Capabilities images may require with `engine_labels`.
+    pub labels: Vec<String>,
+    /// A directory with ca.pem, cert.pem and key.pem: TLS to a tcp:// host.
+    pub cert_path: Option<PathBuf>,
+    pub span: Range<usize>,
 }
 
 /// A command run in a container of a new image before anything is pushed.
@@ -192,6 +218,8 @@ pub struct Image {
     /// The platforms to build, in the order written; empty builds for the
     /// engine's own platform.
     pub platforms: Vec<crate::platform::Platform>,
+    /// Labels an engine must carry to build it (`[[engines]] labels`).
+    pub engine_labels: Vec<String>,
     /// Where `[images.<id>]` is written, for later diagnostics.
     pub span: Range<usize>,
 }
@@ -332,6 +360,7 @@ struct Defaults {
     test_timeout: Option<Duration>,
     keep: Option<u32>,
     platforms: Option<Vec<crate::platform::Platform>>,
+    engine_labels: Option<Vec<String>>,
     build_args: BTreeMap<String, String>,
     build_arg_spans: BTreeMap<String, Range<usize>>,
     labels: BTreeMap<String, String>,
@@ -373,10 +402,14 @@ impl<'a> Reader<'a> {
                 None
             }
         };
-        let engine = document
+        let mut engine = document
             .get("engine")
             .map(|v| self.engine(v))
             .unwrap_or_default();
+        if let Some(engines) = document.get("engines") {
+            engine.pool = self.engines(engines);
+            self.check_one_engine_setting(document);
+        }
         let defaults = document
             .get("defaults")
             .map(|v| self.defaults(v))
@@ -417,6 +450,7 @@ impl<'a> Reader<'a> {
         images.sort_by(|a, b| a.id.cmp(&b.id));
         let registry = registry?;
         self.check_images(&registry, &images);
+        self.check_engine_labels(document, &engine, &images);
         Some(Config {
             source: self.file.clone(),
             registry,
@@ -661,30 +695,7 @@ impl<'a> Reader<'a> {
             "a string such as \"unix:///var/run/docker.sock\" or \"tcp://127.0.0.1:2375\"",
         );
         if let Some(host) = &host {
-            let schemes = [
-                "unix://", "tcp://", "http://", "https://", "ssh://", "npipe://",
-            ];
-            if !schemes
-                .iter()
-                .any(|scheme| host.get_ref().starts_with(scheme))
-            {
-                self.problem(
-                    host.span(),
-                    format!("engine host `{}` has no supported scheme", host.get_ref()),
-                    "unsupported scheme",
-                    Some(
-                        "use unix:///path/to/docker.sock, tcp://HOST:PORT (TLS with DOCKER_TLS_VERIFY and DOCKER_CERT_PATH), https://HOST:PORT or ssh://USER@HOST"
-                            .into(),
-                    ),
-                );
-            } else if let Some(problem) = engine_port_problem(host.get_ref()) {
-                self.problem(
-                    host.span(),
-                    format!("engine host `{}`: {problem}", host.get_ref()),
-                    "invalid port",
-                    Some("dockerd listens on 2375 (plain) or 2376 (TLS) unless told otherwise, e.g. \"tcp://127.0.0.1:2375\"".into()),
-                );
-            }
+            self.check_engine_host(host);
         }
         let network = self.value::<Network>(
             table,
@@ -703,6 +714,7 @@ impl<'a> Reader<'a> {
             network: network.map(Spanned::into_inner).unwrap_or_default(),
             probe_timeout: probe_timeout.map(|timeout| timeout.into_inner().0),
             flag_host: None,
+            pool: Vec::new(),
         }
     }
 
@@ -730,6 +742,7 @@ impl<'a> Reader<'a> {
             test_timeout: self.test_timeout(table, section),
             keep: self.retention(table, section),
             platforms: self.platforms(table, section),
+            engine_labels: self.label_list(table, section, "engine_labels"),
             build_args_too_large: false,
             labels_too_large: false,
         };
@@ -937,6 +950,7 @@ const TEST_EXPECTED: &str = "a command as a list of strings, run in the new imag
 const SCHEDULE_EXPECTED: &str =
     "a 5-field cron expression in UTC such as \"0 3 * * 1\", or @hourly, @daily, @weekly, @monthly";
 
+mod engines;
 mod images;
 mod limits;
 mod notify;

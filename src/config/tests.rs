@@ -138,6 +138,11 @@ fn bad_configs() -> Vec<(&'static str, String)> {
         ("registry_port_out_of_range", format!("[registry]\nhost = \"registry.local:99999\"\nnamespace = \"golden\"\n{IMAGE}")),
         ("engine_port_out_of_range", format!("{REGISTRY}[engine]\nhost = \"tcp://127.0.0.1:99999\"\n{IMAGE}")),
         ("registry_ca_file_device", format!("{REGISTRY}ca_file = \"/dev/null\"\n{IMAGE}")),
+        ("engines_and_engine_host", format!("{REGISTRY}[engine]\nhost = \"unix:///run/docker.sock\"\n[[engines]]\nhost = \"unix:///run/b.sock\"\n{IMAGE}")),
+        ("engines_named_twice", format!("{REGISTRY}[[engines]]\nname = \"b\"\nhost = \"unix:///run/a.sock\"\n[[engines]]\nname = \"b\"\nhost = \"unix:///run/b.sock\"\n{IMAGE}")),
+        ("engines_unknown_key_and_bad_jobs", format!("{REGISTRY}[[engines]]\nhost = \"unix:///run/a.sock\"\njob = 2\n[[engines]]\nhost = \"ftp://b\"\njobs = 0\n{IMAGE}")),
+        ("engines_missing_host", format!("{REGISTRY}[[engines]]\nname = \"a\"\n{IMAGE}")),
+        ("engine_labels_no_engine_carries", format!("{REGISTRY}[[engines]]\nname = \"a\"\nhost = \"unix:///run/a.sock\"\nlabels = [\"ssd\"]\n[[engines]]\nname = \"b\"\nhost = \"unix:///run/b.sock\"\n{IMAGE}engine_labels = [\"gpu\"]\n")),
         ("cron_never_fires", format!("{REGISTRY}{IMAGE}schedule = \"0 0 30 2 *\"\n")),
         ("defaults_cron_never_fires", format!("{REGISTRY}[defaults]\nschedule = \"0 4 31 4,6,9,11 *\"\n{IMAGE}")),
         ("label_key_with_equals", format!("{REGISTRY}{IMAGE}labels = {{ \"team=platform\" = \"x\", ok = \"y\" }}\n")),
@@ -358,6 +363,29 @@ fn platforms_come_from_the_image_or_defaults_and_keep_their_order() {
         project.config.image("base").unwrap().platforms.is_empty(),
         "no `platforms`: the engine's own platform"
     );
+}
+
+#[test]
+fn engines_load_with_their_platforms_jobs_and_labels() {
+    let text = format!(
+        "{REGISTRY}[engine]\nnetwork = \"none\"\n[[engines]]\nhost = \"unix:///run/a.sock\"\n\
+         [[engines]]\nname = \"arm-1\"\nhost = \"tcp://127.0.0.1:2376\"\ncert_path = \"certs/arm-1\"\n\
+         platforms = [\"linux/arm64\"]\njobs = 3\nlabels = [\"gpu\", \"ssd\"]\n\n\
+         [defaults]\nengine_labels = [\"ssd\"]\n{IMAGE}\n[images.app]\nversion = \"1.0\"\ncontext = \"images/app\"\nengine_labels = [\"gpu\"]\n"
+    );
+    let project = load(&text).unwrap_or_else(|e| panic!("{e}"));
+    let engine = &project.config.engine;
+    assert_eq!(engine.network, Network::None);
+    let names: Vec<&str> = engine.pool.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["unix:///run/a.sock", "arm-1"]);
+    let arm = &engine.pool[1];
+    assert_eq!(arm.jobs, Some(3));
+    assert_eq!(arm.labels, ["gpu", "ssd"]);
+    assert_eq!(arm.platforms[0].to_string(), "linux/arm64");
+    assert!(arm.cert_path.as_ref().unwrap().ends_with("certs/arm-1"));
+    assert_eq!(engine.pool[0].jobs, None);
+    assert_eq!(project.config.image("base").unwrap().engine_labels, ["ssd"]);
+    assert_eq!(project.config.image("app").unwrap().engine_labels, ["gpu"]);
 }
 
 #[test]

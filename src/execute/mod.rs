@@ -1,5 +1,6 @@
-//! Execute: walk the plan as a dependency graph, up to `jobs` images at a
-//! time, each starting as soon as its golden parents are done. For each
+//! Execute: walk the plan as a dependency graph, each image starting as
+//! soon as its golden parents are done and each build (one per platform)
+//! taking a slot on an engine of the pool (see `pool`). For each
 //! image: build, run its smoke test, push the exact tag, confirm it in the
 //! registry, and only then move the floating tags by manifest copy. A failed
 //! image skips its dependents and leaves every floating tag where it was;
@@ -14,13 +15,14 @@ use anyhow::{anyhow, Context as _};
 use chrono::Utc;
 use futures::stream::{FuturesUnordered, StreamExt};
 
-use crate::engine::{BuildRequest, Engine, OnStep};
+use crate::engine::{BuildRequest, OnStep};
 use crate::graph::Upstream;
 use crate::labels::{golden_labels, BuildFacts};
 use crate::name::{Digest, Repository, Tag};
 use crate::observation::{Observation, Observations};
 use crate::plan::{Decision, Reason, Step};
 use crate::platform::Platform;
+use crate::pool::{Member, Need, Pool};
 use crate::progress::{Event, Progress};
 use crate::project::Project;
 use crate::provenance::{self, Class, Ledger};
@@ -57,6 +59,9 @@ pub struct Outcome {
     /// tags were left alone.
     pub promoted: Option<bool>,
     pub digest: Option<Digest>,
+    /// Which engine built each platform (one entry for a single-platform
+    /// image, whose platform is `None`), in platform order.
+    pub built_on: Vec<(Option<Platform>, String)>,
     pub build_seconds: Option<f64>,
     pub test_seconds: Option<f64>,
     pub push_seconds: Option<f64>,
@@ -77,6 +82,7 @@ impl Outcome {
             pending: Vec::new(),
             promoted: None,
             digest: None,
+            built_on: Vec::new(),
             build_seconds: None,
             test_seconds: None,
             push_seconds: None,
@@ -179,14 +185,13 @@ impl Stop {
 /// The parts a run works with.
 pub struct Runner<'a> {
     pub project: &'a Project,
-    pub engine: &'a dyn Engine,
+    /// The engines builds run on, with their slots (`jobs` each).
+    pub pool: &'a Pool,
     pub registry: &'a dyn Registry,
     pub observations: &'a Observations,
     /// The config repository's commit.
     pub revision: Option<String>,
     pub stop: Stop,
-    /// Most images built at once (at least 1).
-    pub jobs: usize,
     /// Start nothing new after the first failure.
     pub fail_fast: bool,
     /// Move floating tags after each push; false for `build --no-promote`,
@@ -213,8 +218,8 @@ struct Job<'a> {
 
 /// What a build left to push.
 enum Built {
-    /// One image under the exact tag.
-    Single,
+    /// One image under the exact tag, on this member of the pool.
+    Single { member: usize },
     /// One image per platform under local tags, and the facts the index
     /// carries as annotations.
     Platforms {
@@ -228,8 +233,30 @@ struct PlatformBuild {
     platform: Platform,
     /// Its local tag (never pushed).
     local: Reference,
+    /// The member of the pool that holds it.
+    member: usize,
     /// The engine's image id.
     image: String,
+}
+
+impl Built {
+    /// The members of the pool that hold the build's images.
+    fn members(&self) -> Vec<usize> {
+        let mut members = match self {
+            Built::Single { member } => vec![*member],
+            Built::Platforms { builds, .. } => builds.iter().map(|build| build.member).collect(),
+        };
+        members.sort_unstable();
+        members.dedup();
+        members
+    }
+}
+
+/// One image built and smoke-tested on a member of the pool: the member
+/// and the engine's image id, and the test's seconds even when it failed.
+struct Tested {
+    result: anyhow::Result<(usize, String)>,
+    test_seconds: Option<f64>,
 }
 
 /// The local tag of `platform`'s image of `version`: `X.Y.N-linux-arm64`.
@@ -297,7 +324,7 @@ impl Runner<'_> {
         let mut pending: Vec<&Step> = steps.iter().collect();
         let mut running = FuturesUnordered::new();
         let mut halted_by: Option<String> = None;
-        let jobs = self.jobs.max(1);
+        let jobs = self.pool.capacity();
         // Line order is a preference: dropped if it ever blocks every image
         // (lines of one repository built on each other through a chain).
         let mut line_order = true;
@@ -521,14 +548,10 @@ impl Runner<'_> {
             versions.extend(&taken);
             let version = next_build(job.image.version, &versions);
             let exact = job.repository.tag(&version.tag());
-            let built = match self.build_and_test(&job, version, &exact, outcome).await {
-                Ok(built) => built,
-                Err(error) => {
-                    // An untested or failed build never stays under an exact tag.
-                    self.forget(&exact).await;
-                    return Err(error);
-                }
-            };
+            // A failed or untested build never stays under an exact tag:
+            // the build removes its own local tag when it fails.
+            let built = self.build_and_test(&job, version, &exact, outcome).await?;
+            let members = built.members();
             self.progress.event(Event::Pushing {
                 image: step.id.clone(),
             });
@@ -544,13 +567,15 @@ impl Runner<'_> {
                 // Another run pushed this number meanwhile: exact tags are
                 // never overwritten, so take the next one.
                 tracing::warn!(tag = %exact, %digest, "the exact tag appeared meanwhile; taking the next number");
-                self.forget(&exact).await;
+                self.forget_on(&members, &exact).await;
                 self.forget_platforms(&built).await;
                 taken.push(version);
                 continue;
             }
             let pushed = match &built {
-                Built::Single => self.push_exact(&exact, outcome).await,
+                Built::Single { member } => {
+                    self.push_exact(self.member(*member), &exact, outcome).await
+                }
                 Built::Platforms {
                     builds,
                     annotations,
@@ -563,7 +588,7 @@ impl Runner<'_> {
             let digest = match pushed {
                 Ok(digest) => digest,
                 Err(error) => {
-                    self.forget(&exact).await;
+                    self.forget_on(&members, &exact).await;
                     return Err(error);
                 }
             };
@@ -574,7 +599,9 @@ impl Runner<'_> {
                 false => self.pend(&job, version, shared, outcome).await,
             };
             outcome.push_seconds = Some(push_started.elapsed().as_secs_f64());
-            self.tidy(&job, version).await;
+            for member in &members {
+                self.tidy(self.member(*member), &job, version).await;
+            }
             return promoted;
         }
         Err(anyhow!(
@@ -588,9 +615,25 @@ impl Runner<'_> {
         ))
     }
 
-    /// Removes the local tag `exact` of a build that was not pushed.
-    async fn forget(&self, exact: &Reference) {
-        if let Err(error) = self.engine.remove_local(exact).await {
+    /// Member `index` of the pool.
+    fn member(&self, index: usize) -> &Member {
+        &self.pool.members()[index]
+    }
+
+    /// Removes the local tag `exact` from each of `members`.
+    async fn forget_on(&self, members: &[usize], exact: &Reference) {
+        for member in members {
+            self.forget(*member, exact).await;
+        }
+    }
+
+    /// Removes the local tag `exact` of a build that was not pushed from
+    /// member `index`; an engine the run lost is left alone.
+    async fn forget(&self, index: usize, exact: &Reference) {
+        if self.pool.is_down(index) {
+            return;
+        }
+        if let Err(error) = self.member(index).engine.remove_local(exact).await {
             tracing::warn!(tag = %exact, "could not remove the local tag of a build that was not pushed: {error}");
         }
     }
@@ -599,8 +642,8 @@ impl Runner<'_> {
     /// line's older builds: the engine keeps the newest build of each line
     /// (its layers serve the next build's cache) and nothing else, so an
     /// hourly cron does not fill the disk.
-    async fn tidy(&self, job: &Job<'_>, version: Exact) {
-        let tags = match self.engine.local_tags(&job.repository.reference()).await {
+    async fn tidy(&self, member: &Member, job: &Job<'_>, version: Exact) {
+        let tags = match member.engine.local_tags(&job.repository.reference()).await {
             Ok(tags) => tags,
             Err(error) => {
                 tracing::warn!(image = %job.id, "could not list local images to tidy: {error}");
@@ -612,7 +655,7 @@ impl Runner<'_> {
             .filter(|other| other.line == version.line && *other != version);
         for other in older {
             let reference = job.repository.tag(&other.tag());
-            match self.engine.remove_local(&reference).await {
+            match member.engine.remove_local(&reference).await {
                 Ok(()) => {
                     tracing::info!(tag = %reference, "removed the local tag of an older build")
                 }
@@ -779,33 +822,166 @@ impl Runner<'_> {
         outcome: &mut Outcome,
     ) -> anyhow::Result<Built> {
         let labels = self.labels(job, version);
-        self.progress.event(Event::Started {
-            image: job.id.clone(),
-            tag: exact.to_string(),
-        });
         if !job.image.platforms.is_empty() {
+            self.progress.event(Event::Started {
+                image: job.id.clone(),
+                tag: exact.to_string(),
+            });
             return self.build_platforms(job, version, labels, outcome).await;
         }
         let build_started = Instant::now();
-        self.build_one(job, &job.dockerfile_content, labels, exact, None)
-            .await?;
-        outcome.build_seconds = Some(build_started.elapsed().as_secs_f64());
-        if let Some(test) = &job.image.test {
-            self.progress.event(Event::Testing {
-                image: job.id.clone(),
-            });
-            let test_started = Instant::now();
-            let result = self.engine.test(&exact.to_string(), test).await;
-            outcome.test_seconds = Some(test_started.elapsed().as_secs_f64());
-            result?;
-        }
-        Ok(Built::Single)
+        let tested = self
+            .build_on_pool(job, &job.dockerfile_content, labels, exact, None)
+            .await;
+        outcome.test_seconds = tested.test_seconds;
+        outcome.build_seconds =
+            Some(build_started.elapsed().as_secs_f64() - tested.test_seconds.unwrap_or(0.0));
+        let tested = tested.result?;
+        let (member, _) = tested;
+        outcome
+            .built_on
+            .push((None, self.member(member).name.clone()));
+        Ok(Built::Single { member })
     }
 
-    /// One engine build of `job` from `dockerfile_content`, tagged `tag`
-    /// locally; returns the image id.
+    /// Builds one image of `job` (one platform's, or its only one) under
+    /// the local tag `tag` on an engine of the pool, and runs its smoke
+    /// test there. When it fails and the engine no longer answers, the
+    /// engine is taken out of the pool and the build tried once more on
+    /// another. A failed build leaves no local tag behind.
+    async fn build_on_pool(
+        &self,
+        job: &Job<'_>,
+        dockerfile_content: &str,
+        labels: BTreeMap<String, String>,
+        tag: &Reference,
+        platform: Option<&Platform>,
+    ) -> Tested {
+        let mut test_seconds = None;
+        let result = self
+            .build_on_pool_timed(
+                job,
+                dockerfile_content,
+                labels,
+                tag,
+                platform,
+                &mut test_seconds,
+            )
+            .await;
+        Tested {
+            result,
+            test_seconds,
+        }
+    }
+
+    async fn build_on_pool_timed(
+        &self,
+        job: &Job<'_>,
+        dockerfile_content: &str,
+        labels: BTreeMap<String, String>,
+        tag: &Reference,
+        platform: Option<&Platform>,
+        test_seconds: &mut Option<f64>,
+    ) -> anyhow::Result<(usize, String)> {
+        let what = match platform {
+            Some(platform) => format!("`{}` for {platform}", job.id),
+            None => format!("`{}`", job.id),
+        };
+        let need = Need {
+            platform,
+            labels: &job.image.engine_labels,
+        };
+        let mut lost: Option<String> = None;
+        loop {
+            let lease = self.pool.acquire(need, &what).await.map_err(|error| {
+                let error = anyhow::Error::new(error);
+                match &lost {
+                    Some(name) => error.context(format!(
+                        "engine `{name}` was lost during the build of {what}, and no other engine can build it"
+                    )),
+                    None => error,
+                }
+            })?;
+            let member = lease.member();
+            if platform.is_none() {
+                self.progress.event(Event::Started {
+                    image: job.id.clone(),
+                    tag: tag.to_string(),
+                });
+            }
+            if self.pool.is_pool() {
+                tracing::info!(image = %job.id, engine = %member.name, "building {what} on `{}`", member.name);
+            }
+            let result = self
+                .build_and_test_on(
+                    member,
+                    job,
+                    dockerfile_content,
+                    labels.clone(),
+                    tag,
+                    platform,
+                    test_seconds,
+                )
+                .await;
+            let error = match result {
+                Ok(image) => return Ok((lease.index(), image)),
+                Err(error) => error,
+            };
+            if lost.is_none() && !member.engine.alive().await {
+                self.pool.mark_down(lease.index());
+                tracing::warn!(
+                    image = %job.id,
+                    "engine `{}` ({}) was lost during the build of {what}; retrying on another engine",
+                    member.name,
+                    member.host
+                );
+                lost = Some(member.name.clone());
+                continue;
+            }
+            self.forget(lease.index(), tag).await;
+            return Err(error);
+        }
+    }
+
+    /// One build of `job` on `member` under `tag`, then its smoke test
+    /// there (its seconds into `test_seconds`); the image id.
+    #[allow(clippy::too_many_arguments)]
+    async fn build_and_test_on(
+        &self,
+        member: &Member,
+        job: &Job<'_>,
+        dockerfile_content: &str,
+        labels: BTreeMap<String, String>,
+        tag: &Reference,
+        platform: Option<&Platform>,
+        test_seconds: &mut Option<f64>,
+    ) -> anyhow::Result<String> {
+        let image = self
+            .build_one(member, job, dockerfile_content, labels, tag, platform)
+            .await?;
+        let Some(test) = &job.image.test else {
+            return Ok(image);
+        };
+        self.progress.event(Event::Testing {
+            image: job.id.clone(),
+        });
+        let test_started = Instant::now();
+        let result = member.engine.test(&tag.to_string(), test).await;
+        *test_seconds = Some(test_started.elapsed().as_secs_f64());
+        match (result, platform) {
+            (Ok(()), _) => Ok(image),
+            (Err(error), Some(platform)) => {
+                Err(anyhow::Error::new(error).context(format!("the {platform} smoke test failed")))
+            }
+            (Err(error), None) => Err(error.into()),
+        }
+    }
+
+    /// One engine build of `job` from `dockerfile_content` on `member`,
+    /// tagged `tag` locally; returns the image id.
     async fn build_one(
         &self,
+        member: &Member,
         job: &Job<'_>,
         dockerfile_content: &str,
         labels: BTreeMap<String, String>,
@@ -835,13 +1011,18 @@ impl Runner<'_> {
             tag: tag.clone(),
             platform: platform.cloned(),
         };
-        Ok(self.engine.build(request, on_step).await?)
+        let built = member.engine.build(request, on_step).await;
+        match platform {
+            Some(platform) => built.with_context(|| format!("the {platform} build failed")),
+            None => Ok(built?),
+        }
     }
 
     /// Builds and smoke-tests every platform of `job`'s image at once, each
     /// FROM its own image of the base's index (the engine would otherwise
     /// reuse whichever platform of the base it holds locally), under a
-    /// local tag of its own. Every platform must pass before any is pushed.
+    /// local tag of its own, each on an engine of the pool that builds its
+    /// platform. Every platform must pass before any is pushed.
     async fn build_platforms(
         &self,
         job: &Job<'_>,
@@ -850,43 +1031,7 @@ impl Runner<'_> {
         outcome: &mut Outcome,
     ) -> anyhow::Result<Built> {
         let platforms = &job.image.platforms;
-        let node = self
-            .project
-            .graph
-            .nodes
-            .get(&job.id)
-            .ok_or_else(|| anyhow!("unknown image `{}`", job.id))?;
-        let mut dockerfiles = Vec::with_capacity(platforms.len());
-        match (node.upstream.reference(), &job.base_digest) {
-            (Some(reference), Some(digest)) => {
-                let base = reference.with_digest(digest);
-                let index = self
-                    .registry
-                    .index(&base)
-                    .await
-                    .with_context(|| format!("failed to read the platforms of base image `{reference}`"))?
-                    .ok_or_else(|| {
-                        anyhow!(
-                            "base image `{reference}` ({digest}) is a single-platform image, so it cannot be built for {}: use a multi-platform base (an image index or manifest list) or remove `platforms` from `{}`",
-                            list(platforms),
-                            job.id
-                        )
-                    })?;
-                for platform in platforms {
-                    let entry = index.select(platform).map_err(|error| {
-                        anyhow!("base image `{reference}` has no {platform} image: {error}")
-                    })?;
-                    let child = Digest::parse(&entry.digest).map_err(|error| {
-                        anyhow!("base image `{reference}` lists an invalid digest for {platform}: {error}")
-                    })?;
-                    let pinned = node
-                        .pinned_dockerfile(&child)
-                        .ok_or_else(|| anyhow!("cannot pin the base of `{}`", job.id))?;
-                    dockerfiles.push(pinned);
-                }
-            }
-            _ => dockerfiles.resize(platforms.len(), job.dockerfile_content.clone()),
-        }
+        let dockerfiles = self.platform_dockerfiles(job).await?;
         let build_started = Instant::now();
         let builds = platforms
             .iter()
@@ -895,27 +1040,18 @@ impl Runner<'_> {
                 let labels = labels.clone();
                 async move {
                     let local = job.repository.tag(&platform_tag(version, platform)?);
-                    let image = self
-                        .build_one(job, dockerfile, labels, &local, Some(platform))
-                        .await
-                        .with_context(|| format!("the {platform} build failed"))?;
-                    let mut test_seconds = None;
-                    if let Some(test) = &job.image.test {
-                        self.progress.event(Event::Testing {
-                            image: job.id.clone(),
-                        });
-                        let test_started = Instant::now();
-                        let result = self.engine.test(&local.to_string(), test).await;
-                        test_seconds = Some(test_started.elapsed().as_secs_f64());
-                        result.with_context(|| format!("the {platform} smoke test failed"))?;
-                    }
+                    let tested = self
+                        .build_on_pool(job, dockerfile, labels, &local, Some(platform))
+                        .await;
+                    let (member, image) = tested.result?;
                     anyhow::Ok((
                         PlatformBuild {
                             platform: platform.clone(),
                             local,
+                            member,
                             image,
                         },
-                        test_seconds,
+                        tested.test_seconds,
                     ))
                 }
             });
@@ -929,6 +1065,10 @@ impl Runner<'_> {
                     if let Some(seconds) = test_seconds {
                         *outcome.test_seconds.get_or_insert(0.0) += seconds;
                     }
+                    outcome.built_on.push((
+                        Some(build.platform.clone()),
+                        self.member(build.member).name.clone(),
+                    ));
                     done.push(build);
                 }
                 Err(error) => {
@@ -957,11 +1097,53 @@ impl Runner<'_> {
         })
     }
 
+    /// The Dockerfile of each platform of `job`, in platform order: FROM
+    /// pinned to that platform's image of the base's index.
+    async fn platform_dockerfiles(&self, job: &Job<'_>) -> anyhow::Result<Vec<String>> {
+        let platforms = &job.image.platforms;
+        let node = self
+            .project
+            .graph
+            .nodes
+            .get(&job.id)
+            .ok_or_else(|| anyhow!("unknown image `{}`", job.id))?;
+        let (Some(reference), Some(digest)) = (node.upstream.reference(), &job.base_digest) else {
+            return Ok(vec![job.dockerfile_content.clone(); platforms.len()]);
+        };
+        let base = reference.with_digest(digest);
+        let index = self
+            .registry
+            .index(&base)
+            .await
+            .with_context(|| format!("failed to read the platforms of base image `{reference}`"))?
+            .ok_or_else(|| {
+                anyhow!(
+                    "base image `{reference}` ({digest}) is a single-platform image, so it cannot be built for {}: use a multi-platform base (an image index or manifest list) or remove `platforms` from `{}`",
+                    list(platforms),
+                    job.id
+                )
+            })?;
+        let mut dockerfiles = Vec::with_capacity(platforms.len());
+        for platform in platforms {
+            let entry = index.select(platform).map_err(|error| {
+                anyhow!("base image `{reference}` has no {platform} image: {error}")
+            })?;
+            let child = Digest::parse(&entry.digest).map_err(|error| {
+                anyhow!("base image `{reference}` lists an invalid digest for {platform}: {error}")
+            })?;
+            let pinned = node
+                .pinned_dockerfile(&child)
+                .ok_or_else(|| anyhow!("cannot pin the base of `{}`", job.id))?;
+            dockerfiles.push(pinned);
+        }
+        Ok(dockerfiles)
+    }
+
     /// Removes the local per-platform tags of a multi-platform build.
     async fn forget_platforms(&self, built: &Built) {
         if let Built::Platforms { builds, .. } = built {
             for build in builds {
-                self.forget(&build.local).await;
+                self.forget(build.member, &build.local).await;
             }
         }
     }
@@ -983,9 +1165,10 @@ impl Runner<'_> {
         let mut children = Vec::with_capacity(builds.len());
         for build in builds {
             tracing::info!(tag = %exact, platform = %build.platform, "pushing");
-            self.engine.tag_local(&build.image, exact).await?;
+            let member = self.member(build.member);
+            member.engine.tag_local(&build.image, exact).await?;
             let pushed = self
-                .push_with_retries(exact)
+                .push_with_retries(member, exact)
                 .await
                 .with_context(|| format!("failed to push the {} image", build.platform))?;
             let digest = Digest::parse(&pushed).map_err(|error| {
@@ -1035,12 +1218,13 @@ impl Runner<'_> {
     /// safe: layers already uploaded are skipped.
     async fn push_with_retries(
         &self,
+        member: &Member,
         exact: &Reference,
     ) -> Result<String, crate::engine::EngineError> {
         let started = Instant::now();
         let mut attempt = 0;
         loop {
-            match self.engine.push(exact).await {
+            match member.engine.push(exact).await {
                 Err(error)
                     if error.is_transient()
                         && attempt < self.project.config.registry.retries
@@ -1058,9 +1242,14 @@ impl Runner<'_> {
 
     /// Pushes the exact tag (the caller checked it is free), then confirms
     /// the registry serves the digest the engine reported.
-    async fn push_exact(&self, exact: &Reference, outcome: &mut Outcome) -> anyhow::Result<Digest> {
+    async fn push_exact(
+        &self,
+        member: &Member,
+        exact: &Reference,
+        outcome: &mut Outcome,
+    ) -> anyhow::Result<Digest> {
         tracing::info!(tag = %exact, "pushing");
-        let pushed = self.push_with_retries(exact).await?;
+        let pushed = self.push_with_retries(member, exact).await?;
         let confirmed = self
             .registry
             .manifest_digest(exact)

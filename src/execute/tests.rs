@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use super::*;
 use crate::config::SmokeTest;
 use crate::diagnostic::SourceFile;
-use crate::engine::{EngineError, OnStep};
+use crate::engine::{Engine, EngineError, OnStep};
 use crate::graph::Upstream;
 use crate::name::Digest;
 use crate::observation::Observation;
@@ -34,6 +34,10 @@ struct FakeEngine {
     /// Builds running now and the most seen at once.
     running: std::sync::atomic::AtomicUsize,
     most: std::sync::atomic::AtomicUsize,
+    /// Building one of these images kills the engine: the build fails and
+    /// it answers no more.
+    lose_on: BTreeSet<String>,
+    lost: std::sync::atomic::AtomicBool,
 }
 
 #[async_trait]
@@ -54,6 +58,13 @@ impl Engine for FakeEngine {
         self.most.fetch_max(now, SeqCst);
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         self.running.fetch_sub(1, SeqCst);
+        if self.lose_on.contains(&request.image) {
+            self.lost.store(true, SeqCst);
+            return Err(EngineError::Api {
+                action: "build".into(),
+                message: "connection reset by peer".into(),
+            });
+        }
         if self.failing_builds.contains(&request.image) {
             return Err(EngineError::BuildFailed {
                 image: request.image,
@@ -107,6 +118,10 @@ impl Engine for FakeEngine {
     async fn remove_local(&self, reference: &Reference) -> Result<(), EngineError> {
         self.removed.lock().unwrap().push(reference.to_string());
         Ok(())
+    }
+
+    async fn alive(&self) -> bool {
+        !self.lost.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     async fn push(&self, reference: &Reference) -> Result<String, EngineError> {
@@ -187,7 +202,7 @@ struct Faults {
 struct Harness {
     project: Project,
     registry: Arc<FakeRegistry>,
-    engine: FakeEngine,
+    engine: Arc<FakeEngine>,
 }
 
 impl Harness {
@@ -198,7 +213,7 @@ impl Harness {
     fn with_project(project: Project, faults: Faults) -> Harness {
         let registry = Arc::new(FakeRegistry::default());
         let set = |names: &[&str]| names.iter().map(|s| s.to_string()).collect();
-        let engine = FakeEngine {
+        let engine = Arc::new(FakeEngine {
             registry: registry.clone(),
             failing_builds: set(faults.builds),
             failing_tests: set(faults.tests),
@@ -207,7 +222,9 @@ impl Harness {
             removed: Mutex::new(Vec::new()),
             running: Default::default(),
             most: Default::default(),
-        };
+            lose_on: BTreeSet::new(),
+            lost: Default::default(),
+        });
         Harness {
             project,
             registry,
@@ -226,6 +243,17 @@ impl Harness {
         fail_fast: bool,
         stop: Stop,
     ) -> Vec<Outcome> {
+        let pool = crate::pool::Pool::single("fake", self.engine.clone(), jobs);
+        self.run_on(&pool, observations, fail_fast, stop)
+    }
+
+    fn run_on(
+        &self,
+        pool: &crate::pool::Pool,
+        observations: Observations,
+        fail_fast: bool,
+        stop: Stop,
+    ) -> Vec<Outcome> {
         let selection = Selection {
             ids: self.project.graph.order.clone(),
             forced: BTreeSet::new(),
@@ -234,12 +262,11 @@ impl Harness {
         let steps = plan(&self.project, &observations, &selection, chrono::Utc::now());
         let runner = Runner {
             project: &self.project,
-            engine: &self.engine,
+            pool,
             registry: self.registry.as_ref(),
             observations: &observations,
             revision: None,
             stop,
-            jobs,
             fail_fast,
             promote: true,
             progress: Arc::new(Silent),
@@ -665,4 +692,66 @@ fn line_order_never_deadlocks_when_lines_are_built_on_each_other() {
         outcomes.iter().all(|o| o.status == Status::Built),
         "{outcomes:?}"
     );
+}
+
+#[test]
+fn an_engine_lost_during_a_build_is_left_and_the_build_retried_on_another() {
+    let harness = Harness::new(CONFIG, Faults::default());
+    let doomed = Arc::new(FakeEngine {
+        registry: harness.registry.clone(),
+        failing_builds: BTreeSet::new(),
+        failing_tests: BTreeSet::new(),
+        failing_pushes: BTreeSet::new(),
+        calls: Mutex::new(Vec::new()),
+        removed: Mutex::new(Vec::new()),
+        running: Default::default(),
+        most: Default::default(),
+        lose_on: BTreeSet::from(["app".to_string()]),
+        lost: Default::default(),
+    });
+    let member = |name: &str, engine: Arc<FakeEngine>| crate::pool::Member {
+        name: name.into(),
+        host: format!("unix:///{name}.sock"),
+        engine,
+        platforms: Vec::new(),
+        jobs: 1,
+        labels: BTreeSet::new(),
+    };
+    let pool = crate::pool::Pool::new(
+        vec![
+            member("a", doomed.clone()),
+            member("b", harness.engine.clone()),
+        ],
+        &[],
+    );
+    let outcomes = harness.run_on(&pool, never_built(&harness.project), false, Stop::default());
+    let built_on = |id: &str| {
+        outcomes
+            .iter()
+            .find(|o| o.id == id)
+            .unwrap()
+            .built_on
+            .clone()
+    };
+    assert_eq!(status(&outcomes, "base"), Status::Built);
+    assert_eq!(status(&outcomes, "app"), Status::Built);
+    // The first engine is preferred while idle, lost on `app`, never used again.
+    assert_eq!(built_on("base"), [(None, "a".to_string())]);
+    assert_eq!(built_on("app"), [(None, "b".to_string())]);
+    assert!(pool.is_down(0));
+    let tried: Vec<String> = doomed.calls.lock().unwrap().clone();
+    assert!(
+        tried
+            .iter()
+            .any(|c| c.starts_with("build registry.local:5000/golden/app:1.0.0")),
+        "{tried:?}"
+    );
+    assert!(harness
+        .engine_calls()
+        .iter()
+        .any(|c| c.starts_with("build registry.local:5000/golden/app:1.0.0")));
+    // Pushed once, from the engine that holds the build.
+    assert!(harness
+        .engine_calls()
+        .contains(&"push registry.local:5000/golden/app:1.0.0".to_string()));
 }

@@ -10,12 +10,13 @@ use crate::session::Session;
 
 pub(super) async fn run(
     path: &Path,
+    engine: Option<String>,
     interval: Duration,
     build: &BuildArgs,
     web: &crate::daemon::web::WebOptions,
 ) -> Result<Exit, Failure> {
-    Session::open(path, None)?;
-    crate::daemon::run(path, interval, &build.settings(), web)
+    Session::open(path, engine.clone())?;
+    crate::daemon::run(path, engine, interval, &build.settings(), web)
         .await
         .map_err(|error| Failure::new(Exit::Usage, error))
 }

@@ -15,6 +15,7 @@ mod check;
 mod clean;
 mod daemon;
 mod docs;
+mod engines;
 mod inspect;
 mod ls;
 mod plan;
@@ -61,6 +62,7 @@ fn machine_output(command: &Command) -> (bool, Option<PathBuf>) {
         | Command::Prune { output, .. }
         | Command::Rollback { output, .. }
         | Command::Clean { output, .. }
+        | Command::Engines { output, .. }
         | Command::Validate { output } => (json(output), None),
         Command::Check { output, .. } => (*output == super::CheckOutput::Json, None),
         Command::Daemon { .. } | Command::Completions { .. } | Command::Man => (false, None),
@@ -83,7 +85,7 @@ async fn dispatch(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure
         web,
     } = &cli.command
     {
-        return daemon::run(&path, *interval, build, web).await;
+        return daemon::run(&path, cli.engine.clone(), *interval, build, web).await;
     }
     let session = Session::open(&path, cli.engine.clone())?;
     match cli.command {
@@ -134,6 +136,9 @@ async fn dispatch(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure
         Command::Ls { ids, output } => ls::run(&session, &ids, output).await,
         Command::Validate { output } => validate::run(&session, output),
         Command::Clean { ids, output } => clean::run(&session, &ids, output).await,
+        Command::Engines { output, jobs } => {
+            engines::run(&session, usize::from(jobs), output).await
+        }
         Command::Prune {
             ids,
             keep,

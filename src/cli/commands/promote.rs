@@ -8,17 +8,15 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use async_trait::async_trait;
 use chrono::Utc;
 
 use crate::cli::{Delivery, Output};
-use crate::engine::{BuildRequest, Engine, EngineError, OnStep};
 use crate::execute::{Runner, Stop};
 use crate::exit::{Exit, Failure};
 use crate::observe::observe;
 use crate::pipeline::{promotion, with_parents};
+use crate::pool::Pool;
 use crate::progress::Progress;
-use crate::reference::Reference;
 use crate::registry::Registry;
 use crate::report::{run_report, run_text};
 use crate::session::Session;
@@ -40,14 +38,19 @@ pub(super) async fn run(
     let registry = session.connect_registry(session.credentials()?).await?;
     let observations = observe(project, &registry, &with_parents(project, &ids)).await;
     let steps = promotion(project, &observations, &ids, Utc::now());
+    // Promotion copies manifests registry-side: no engine is needed, so a
+    // promote job runs where no Docker Engine is.
+    let no_engine = crate::engine::Unavailable {
+        why: "`golden promote` uses the registry only".to_string(),
+    };
+    let pool = Pool::single("none", Arc::new(no_engine), JOBS);
     let runner = Runner {
         project,
-        engine: &RegistryOnly,
+        pool: &pool,
         registry: &registry,
         observations: &observations,
         revision: None,
         stop: Stop::default(),
-        jobs: JOBS,
         fail_fast: false,
         promote: true,
         progress,
@@ -63,37 +66,4 @@ pub(super) async fn run(
     let delivery = Delivery { output, file: None };
     super::deliver(&report, &delivery, run_text)?;
     Ok(Exit::of_report(&report))
-}
-
-/// Promotion copies manifests registry-side: no engine is needed, so a
-/// promote job runs where no Docker Engine is.
-struct RegistryOnly;
-
-fn no_engine(action: &str) -> EngineError {
-    EngineError::Api {
-        action: action.to_string(),
-        message: "`golden promote` uses the registry only".to_string(),
-    }
-}
-
-#[async_trait]
-impl Engine for RegistryOnly {
-    async fn build(&self, _: BuildRequest, _: OnStep) -> Result<String, EngineError> {
-        Err(no_engine("build"))
-    }
-    async fn test(&self, _: &str, _: &crate::config::SmokeTest) -> Result<(), EngineError> {
-        Err(no_engine("test"))
-    }
-    async fn push(&self, _: &Reference) -> Result<String, EngineError> {
-        Err(no_engine("push"))
-    }
-    async fn tag_local(&self, _: &str, _: &Reference) -> Result<(), EngineError> {
-        Err(no_engine("tag"))
-    }
-    async fn local_tags(&self, _: &Reference) -> Result<Vec<String>, EngineError> {
-        Ok(Vec::new())
-    }
-    async fn remove_local(&self, _: &Reference) -> Result<(), EngineError> {
-        Ok(())
-    }
 }
