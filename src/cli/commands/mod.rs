@@ -176,18 +176,13 @@ fn find_config() -> Result<PathBuf, Failure> {
 }
 
 /// Writes human text on stdout with control characters escaped, JSON as
-/// it is (it escapes its own).
+/// it is (serde_json escapes what JSON needs; the terminal escapes would
+/// make it invalid).
 fn print(output: Output, human: impl FnOnce() -> String, json: impl FnOnce() -> String) {
     match output {
         Output::Human => crate::output::stdout(&crate::sanitize::terminal(&human())),
         Output::Json => crate::output::stdout(&json()),
     }
-}
-
-/// Writes `text` on stdout with control characters escaped, JSON
-/// included (`ls`, `prune` and `rollback` have always done so).
-fn print_escaped(text: &str) {
-    crate::output::stdout(&crate::sanitize::terminal(text));
 }
 
 /// Writes the report on stdout and, with `--report FILE`, the JSON
