@@ -301,6 +301,7 @@ impl Runner<'_> {
         // Line order is a preference: dropped if it ever blocks every image
         // (lines of one repository built on each other through a chain).
         let mut line_order = true;
+        self.announce(steps);
         loop {
             let mut index = 0;
             while index < pending.len() {
@@ -363,6 +364,25 @@ impl Runner<'_> {
             .collect()
     }
 
+    /// Tells the progress how many images the run builds or promotes, and
+    /// queues each of them.
+    fn announce(&self, steps: &[Step]) {
+        let due: Vec<&Step> = steps
+            .iter()
+            .filter(|step| match step.decision() {
+                Decision::Build => true,
+                Decision::Promote => self.promote,
+                Decision::UpToDate | Decision::Failed => false,
+            })
+            .collect();
+        self.progress.event(Event::Planned { total: due.len() });
+        for step in due {
+            self.progress.event(Event::Queued {
+                image: step.id.clone(),
+            });
+        }
+    }
+
     fn finish(
         &self,
         outcome: Outcome,
@@ -374,6 +394,7 @@ impl Runner<'_> {
         }
         self.progress.event(Event::Finished {
             image: outcome.id.clone(),
+            status: outcome.status,
             summary: outcome.summary(),
         });
         outcomes.insert(outcome.id.clone(), outcome);
@@ -782,6 +803,7 @@ impl Runner<'_> {
         self.progress.event(Event::Started {
             image: job.id.clone(),
             tag: exact.to_string(),
+            engine: None,
         });
         if !job.image.platforms.is_empty() {
             return self.build_platforms(job, version, labels, outcome).await;
