@@ -12,6 +12,10 @@ use crate::plan::{short_digest, Decision, Reason, Step};
 use crate::project::Project;
 use crate::provenance::ForeignTag;
 
+mod paint;
+
+pub use paint::{paint_plan_text, paint_run_text};
+
 /// One image in the report.
 #[derive(Debug, Clone, Serialize)]
 pub struct ImageReport {

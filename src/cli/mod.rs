@@ -88,7 +88,7 @@ pub enum Command {
     },
     /// Keep running: evaluate the plan every interval and build what is due
     Daemon {
-        /// Time between evaluations: seconds, or with a unit (90s, 5m, 1h)
+        /// Time between evaluations: seconds, or a duration with units (90s, 5m, 1h30m, 500ms)
         #[arg(long, env = "GOLDEN_INTERVAL", default_value = "60s", value_parser = crate::duration::parse_duration)]
         interval: std::time::Duration,
         #[command(flatten)]

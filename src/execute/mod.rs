@@ -328,6 +328,7 @@ impl Runner<'_> {
         // Line order is a preference: dropped if it ever blocks every image
         // (lines of one repository built on each other through a chain).
         let mut line_order = true;
+        self.announce(steps);
         loop {
             let mut index = 0;
             while index < pending.len() {
@@ -390,6 +391,25 @@ impl Runner<'_> {
             .collect()
     }
 
+    /// Tells the progress how many images the run builds or promotes, and
+    /// queues each of them.
+    fn announce(&self, steps: &[Step]) {
+        let due: Vec<&Step> = steps
+            .iter()
+            .filter(|step| match step.decision() {
+                Decision::Build => true,
+                Decision::Promote => self.promote,
+                Decision::UpToDate | Decision::Failed => false,
+            })
+            .collect();
+        self.progress.event(Event::Planned { total: due.len() });
+        for step in due {
+            self.progress.event(Event::Queued {
+                image: step.id.clone(),
+            });
+        }
+    }
+
     fn finish(
         &self,
         outcome: Outcome,
@@ -401,6 +421,7 @@ impl Runner<'_> {
         }
         self.progress.event(Event::Finished {
             image: outcome.id.clone(),
+            status: outcome.status,
             summary: outcome.summary(),
         });
         outcomes.insert(outcome.id.clone(), outcome);
@@ -826,6 +847,7 @@ impl Runner<'_> {
             self.progress.event(Event::Started {
                 image: job.id.clone(),
                 tag: exact.to_string(),
+                engine: None,
             });
             return self.build_platforms(job, version, labels, outcome).await;
         }
@@ -903,14 +925,17 @@ impl Runner<'_> {
                 }
             })?;
             let member = lease.member();
-            if platform.is_none() {
-                self.progress.event(Event::Started {
+            match platform {
+                None => self.progress.event(Event::Started {
                     image: job.id.clone(),
                     tag: tag.to_string(),
-                });
-            }
-            if self.pool.is_pool() {
-                tracing::info!(image = %job.id, engine = %member.name, "building {what} on `{}`", member.name);
+                    engine: self.pool.is_pool().then(|| member.name.clone()),
+                }),
+                Some(platform) if self.pool.is_pool() => self.progress.event(Event::Step {
+                    image: job.id.clone(),
+                    step: format!("[{platform}] building on `{}`", member.name),
+                }),
+                Some(_) => {}
             }
             let result = self
                 .build_and_test_on(

@@ -103,13 +103,16 @@ pub(super) async fn run(
             deleted = delete(&registry, reference, plan, deleted).await?;
         }
     }
-    super::print_escaped(&match options.output {
-        Output::Human => history::prune::render_text(&plans, options.apply),
-        Output::Json => crate::output::json(&serde_json::json!({
-            "applied": options.apply,
-            "repositories": plans,
-        })),
-    });
+    super::print(
+        options.output,
+        || history::prune::render_text(&plans, options.apply),
+        || {
+            crate::output::json(&serde_json::json!({
+                "applied": options.apply,
+                "repositories": plans,
+            }))
+        },
+    );
     Ok(Exit::Success)
 }
 
