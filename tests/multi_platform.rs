@@ -433,3 +433,144 @@ fn a_failing_arm64_smoke_test_publishes_nothing_of_the_image() {
         );
     }
 }
+
+/// A config dir with `base` only: FROM `upstream:1.36`, both platforms.
+fn one_line(namespace: &str, upstream: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let directory = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(directory.path().join("base")).unwrap();
+    std::fs::write(
+        directory.path().join("base/Dockerfile"),
+        format!("FROM {upstream}:1.36\nRUN uname -m > /etc/golden-arch\n"),
+    )
+    .unwrap();
+    let config = directory.path().join("golden.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[registry]\nhost = \"{REGISTRY}\"\nnamespace = \"{namespace}\"\n\n\
+             [images.base]\nversion = \"1.0\"\ncontext = \"base\"\n{PLATFORMS}\n"
+        ),
+    )
+    .unwrap();
+    (directory, config)
+}
+
+/// The children of the index `repository:tag`, by platform.
+fn children_of(repository: &str, tag: &str) -> Vec<(String, String)> {
+    let (body, media_type) = manifest(repository, tag);
+    let index = parse_index(&body, Some(&media_type)).unwrap();
+    index
+        .platforms()
+        .iter()
+        .map(|platform| {
+            let child = index.select(platform).unwrap();
+            (platform.to_string(), child.digest.clone())
+        })
+        .collect()
+}
+
+#[test]
+fn inspect_shows_the_platforms_and_prune_deletes_each_index_with_its_platform_images() {
+    let namespace = namespace("prune");
+    let _local = LocalImages(namespace.clone());
+    let upstream = private_upstream(&namespace);
+    let (_directory, config) = one_line(&namespace, &upstream);
+    golden_at(&config, &["-q", "build", "base"]).expect(0);
+    golden_at(&config, &["-q", "rebuild", "base"]).expect(0);
+    golden_at(&config, &["-q", "rebuild", "base"]).expect(0);
+    let base = format!("{REGISTRY}/{namespace}/base");
+    let both = vec!["linux/amd64".to_string(), "linux/arm64".to_string()];
+
+    // `inspect` names the platforms of each build.
+    let inspected = golden_at(&config, &["inspect", "base", "--output", "json"])
+        .expect(0)
+        .json();
+    let versions = inspected["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 3, "{inspected}");
+    for version in versions {
+        assert_eq!(version["platforms"], serde_json::json!(both), "{version}");
+    }
+    let text = golden_at(&config, &["inspect", "base"]).expect(0).stdout;
+    assert_eq!(
+        text.matches("platforms linux/amd64, linux/arm64").count(),
+        3,
+        "{text}"
+    );
+
+    let indexes: Vec<String> = ["1.0.0", "1.0.1", "1.0.2"]
+        .iter()
+        .map(|version| digest(&base, version).unwrap())
+        .collect();
+    let children: Vec<Vec<(String, String)>> = ["1.0.0", "1.0.1", "1.0.2"]
+        .iter()
+        .map(|version| children_of(&base, version))
+        .collect();
+    for platforms in &children {
+        let names: Vec<&String> = platforms.iter().map(|(platform, _)| platform).collect();
+        assert_eq!(names, both.iter().collect::<Vec<_>>());
+    }
+    // Someone else's index names 1.0.0's amd64 image, and someone tagged
+    // 1.0.1's arm64 image: those two images stay, whatever prune deletes.
+    let (golden_index, index_type) = manifest(&base, "1.0.0");
+    let mut mirror = json(&golden_index);
+    mirror["manifests"].as_array_mut().unwrap().truncate(1);
+    mirror.as_object_mut().unwrap().remove("annotations");
+    put_manifest(
+        &base,
+        "mirror",
+        &serde_json::to_vec(&mirror).unwrap(),
+        &index_type,
+    );
+    let arm64_type = json(&golden_index)["manifests"][1]["mediaType"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (arm64, _) = get(
+        &format!("{namespace}/base/manifests/{}", children[1][1].1),
+        &arm64_type,
+    );
+    put_manifest(&base, "pinned-arm64", &arm64, &arm64_type);
+
+    let pruned = golden_at(
+        &config,
+        &["prune", "base", "--keep", "1", "--apply", "--output", "json"],
+    )
+    .expect(0)
+    .json();
+    let deletions = pruned["repositories"][0]["deletions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{pruned}"));
+    assert_eq!(deletions.len(), 2, "{pruned:#}");
+    let exists = |digest: &str| common::digest(&base, digest).is_some();
+    // The pruned indexes and their images are gone, but for the two that
+    // another index and a tag still name.
+    assert!(!exists(&indexes[0]), "1.0.0's index is still there");
+    assert!(!exists(&indexes[1]), "1.0.1's index is still there");
+    assert!(!exists(&children[0][1].1), "1.0.0's arm64 image is left");
+    assert!(!exists(&children[1][0].1), "1.0.1's amd64 image is left");
+    assert!(exists(&children[0][0].1), "the image `mirror` names went");
+    assert!(exists(&children[1][1].1), "the image `pinned-arm64` names went");
+    // The kept index and all its images still resolve, and so does what
+    // names the kept images.
+    assert_floating(&base, "1.0.2", &["1.0", "1", "latest"]);
+    assert_eq!(digest(&base, "1.0.2").as_ref(), Some(&indexes[2]));
+    for (platform, child) in &children[2] {
+        assert!(exists(child), "1.0.2's {platform} image is gone");
+    }
+    assert_eq!(
+        tags(&base),
+        vec!["1", "1.0", "1.0.2", "latest", "mirror", "pinned-arm64"]
+    );
+    assert_eq!(
+        run_as(&format!("{base}:1.0.2"), "linux/arm64", &["uname", "-m"]),
+        "aarch64"
+    );
+    assert_eq!(
+        run_as(&format!("{base}:mirror"), "linux/amd64", &["uname", "-m"]),
+        "x86_64"
+    );
+    let again = golden_at(&config, &["prune", "base", "--keep", "1"])
+        .expect(0)
+        .stdout;
+    assert!(again.contains("nothing to delete"), "{again}");
+}
