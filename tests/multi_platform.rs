@@ -364,6 +364,30 @@ fn a_two_platform_stack_publishes_indexes_reads_them_back_and_follows_one_platfo
     }
 
     update_arm64(&upstream);
+    // The plan says which platform of the upstream changed; `old` and `new`
+    // are the upstream's index digests.
+    let plan = golden_at(&config, &["plan", "--output", "json"])
+        .expect(0)
+        .json();
+    let reasons = entry(&plan, "base")["reasons"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{plan}"));
+    let updated_base = reasons
+        .iter()
+        .find(|reason| reason["kind"] == "base-updated")
+        .unwrap_or_else(|| panic!("no base-updated reason: {plan}"));
+    assert_eq!(
+        updated_base["platforms"],
+        serde_json::json!(["linux/arm64"]),
+        "{updated_base}"
+    );
+    assert_eq!(updated_base["old"], upstream_index.as_str());
+    assert_eq!(
+        updated_base["new"],
+        digest(&upstream, "1.36").unwrap().as_str()
+    );
+    let text = golden_at(&config, &["plan", "--wide"]).expect(0).stdout;
+    assert!(text.contains("(linux/arm64)"), "{text}");
     let updated = golden_at(&config, &["build", "--all", "--output", "json"])
         .expect(0)
         .json();

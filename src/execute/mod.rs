@@ -857,6 +857,7 @@ impl Runner<'_> {
             .get(&job.id)
             .ok_or_else(|| anyhow!("unknown image `{}`", job.id))?;
         let mut dockerfiles = Vec::with_capacity(platforms.len());
+        let mut base_platforms = Vec::with_capacity(platforms.len());
         match (node.upstream.reference(), &job.base_digest) {
             (Some(reference), Some(digest)) => {
                 let base = reference.with_digest(digest);
@@ -883,6 +884,7 @@ impl Runner<'_> {
                         .pinned_dockerfile(&child)
                         .ok_or_else(|| anyhow!("cannot pin the base of `{}`", job.id))?;
                     dockerfiles.push(pinned);
+                    base_platforms.push((platform.to_string(), child.to_string()));
                 }
             }
             _ => dockerfiles.resize(platforms.len(), job.dockerfile_content.clone()),
@@ -947,10 +949,16 @@ impl Runner<'_> {
                 job.id
             )));
         }
-        let annotations = labels
+        let mut annotations: BTreeMap<String, String> = labels
             .into_iter()
             .filter(|(_, value)| !value.is_empty())
             .collect();
+        if !base_platforms.is_empty() {
+            annotations.insert(
+                crate::labels::BASE_PLATFORMS.to_string(),
+                crate::labels::base_platforms_value(&base_platforms),
+            );
+        }
         Ok(Built::Platforms {
             builds: done,
             annotations,
