@@ -77,12 +77,13 @@ pub async fn observe(project: &Project, registry: &dyn Registry, ids: &[String])
     let changed = base_platforms_changed(project, registry, ids, &lines, &bases).await;
     ids.iter()
         .map(|id| {
-            let result = observe_image(project, id, &mut lines, &bases, &mut recipes)
-                .map(|mut observation| {
+            let result = observe_image(project, id, &mut lines, &bases, &mut recipes).map(
+                |mut observation| {
                     observation.base_platforms_changed =
                         changed.get(id).cloned().unwrap_or_default();
                     observation
-                });
+                },
+            );
             (id.clone(), result)
         })
         .collect()
@@ -112,7 +113,13 @@ async fn base_platforms_changed(
         let current = bases.get(&reference.to_string())?.as_ref().ok()?.as_ref()?;
         let moved = !state.last_base_platforms.is_empty()
             && last.base_digest.as_deref() != Some(current.as_str());
-        moved.then(|| (id, reference.with_digest(current), &state.last_base_platforms))
+        moved.then(|| {
+            (
+                id,
+                reference.with_digest(current),
+                &state.last_base_platforms,
+            )
+        })
     });
     let read = futures::future::join_all(moved.map(|(id, base, recorded)| async move {
         let index = registry.index(&base).await;

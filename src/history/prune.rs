@@ -286,8 +286,11 @@ pub fn render_text(plans: &[Plan], applied: bool) -> String {
                         ));
                     }
                     if let Some(deletion) = deletion.filter(|d| !d.kept_children.is_empty()) {
-                        let kept: Vec<String> =
-                            deletion.kept_children.iter().map(|d| short_digest(d)).collect();
+                        let kept: Vec<String> = deletion
+                            .kept_children
+                            .iter()
+                            .map(|d| short_digest(d))
+                            .collect();
                         what.push_str(&format!(
                             "; keeps {} (named by a tag or index that stays)",
                             kept.join(", ")

@@ -126,7 +126,11 @@ impl std::fmt::Display for Reason {
                 "schedule fired at {}",
                 at.to_rfc3339_opts(SecondsFormat::Secs, true)
             ),
-            Reason::BaseUpdated { old, new, platforms } => {
+            Reason::BaseUpdated {
+                old,
+                new,
+                platforms,
+            } => {
                 write!(
                     formatter,
                     "base updated {} -> {}",

@@ -576,6 +576,9 @@ fn a_base_update_of_some_platforms_names_them() {
         new: BASE_NOW.into(),
         platforms: Vec::new(),
     };
-    assert!(serde_json::to_value(&whole).unwrap().get("platforms").is_none());
+    assert!(serde_json::to_value(&whole)
+        .unwrap()
+        .get("platforms")
+        .is_none());
     assert!(!whole.to_string().contains('('), "{whole}");
 }
