@@ -438,3 +438,64 @@ pub fn render_sarif(findings: &[Finding]) -> String {
     });
     serde_json::to_string_pretty(&document).unwrap_or_default() + "\n"
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pin(line: usize, text: &str) -> Pin {
+        Pin {
+            file: "app/Dockerfile".into(),
+            line,
+            column: 6,
+            reference: text.parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_pinned_build_passes_and_a_platform_image_is_told_its_index() {
+        let repository = "registry.local:5000/golden/base";
+        let (index, arm64, other) = ("a".repeat(64), "b".repeat(64), "c".repeat(64));
+        let published = BTreeMap::from([(
+            repository.to_string(),
+            BTreeMap::from([
+                (
+                    format!("sha256:{index}"),
+                    Published::Build {
+                        version: "1.0.3".into(),
+                    },
+                ),
+                (
+                    format!("sha256:{arm64}"),
+                    Published::PlatformImage {
+                        version: "1.0.3".into(),
+                        platform: "linux/arm64".into(),
+                        index: format!("sha256:{index}"),
+                    },
+                ),
+            ]),
+        )]);
+        let pins = [
+            pin(1, &format!("{repository}@sha256:{index}")),
+            pin(2, &format!("{repository}@sha256:{arm64}")),
+            pin(3, &format!("{repository}:1.0@sha256:{other}")),
+        ];
+        let findings = check_pins(&pins, &published);
+        let rules: Vec<(usize, &str)> = findings.iter().map(|f| (f.line, f.rule)).collect();
+        assert_eq!(rules, [(2, "platform-image"), (3, "unknown-digest")]);
+        assert!(
+            findings[0]
+                .message
+                .contains("the linux/arm64 image of 1.0.3"),
+            "{}",
+            findings[0].message
+        );
+        assert_eq!(
+            findings[0].fix,
+            format!("name the build's index: {repository}@sha256:{index}")
+        );
+        // A repository golden knows nothing of: every digest is unknown.
+        let none = check_pins(&pins[..1], &BTreeMap::new());
+        assert_eq!(none[0].rule, "unknown-digest");
+    }
+}

@@ -286,11 +286,8 @@ pub fn render_text(plans: &[Plan], applied: bool) -> String {
                         ));
                     }
                     if let Some(deletion) = deletion.filter(|d| !d.kept_children.is_empty()) {
-                        let kept: Vec<String> = deletion
-                            .kept_children
-                            .iter()
-                            .map(|d| short_digest(d))
-                            .collect();
+                        let kept: Vec<String> =
+                            deletion.kept_children.iter().map(short_digest).collect();
                         what.push_str(&format!(
                             "; keeps {} (named by a tag or index that stays)",
                             kept.join(", ")
