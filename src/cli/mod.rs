@@ -115,6 +115,9 @@ pub enum Command {
         /// Output format on stdout
         #[arg(long, value_enum, env = "GOLDEN_OUTPUT", default_value_t = CheckOutput::Human)]
         output: CheckOutput,
+        /// Also read the registry: a golden image named by digest must be a build golden published (for a multi-platform line, its index, not one platform's image)
+        #[arg(long)]
+        verify_digests: bool,
     },
     /// Remove every local image golden built for this config from the engine (the registry is not touched)
     Clean {

@@ -1056,7 +1056,7 @@ impl Runner<'_> {
         outcome: &mut Outcome,
     ) -> anyhow::Result<Built> {
         let platforms = &job.image.platforms;
-        let dockerfiles = self.platform_dockerfiles(job).await?;
+        let (dockerfiles, base_platforms) = self.platform_dockerfiles(job).await?;
         let build_started = Instant::now();
         let builds = platforms
             .iter()
@@ -1112,10 +1112,16 @@ impl Runner<'_> {
                 job.id
             )));
         }
-        let annotations = labels
+        let mut annotations: BTreeMap<String, String> = labels
             .into_iter()
             .filter(|(_, value)| !value.is_empty())
             .collect();
+        if !base_platforms.is_empty() {
+            annotations.insert(
+                crate::labels::BASE_PLATFORMS.to_string(),
+                crate::labels::base_platforms_value(&base_platforms),
+            );
+        }
         Ok(Built::Platforms {
             builds: done,
             annotations,
@@ -1123,8 +1129,12 @@ impl Runner<'_> {
     }
 
     /// The Dockerfile of each platform of `job`, in platform order: FROM
-    /// pinned to that platform's image of the base's index.
-    async fn platform_dockerfiles(&self, job: &Job<'_>) -> anyhow::Result<Vec<String>> {
+    /// pinned to that platform's image of the base's index; and each
+    /// platform with that image's digest (none without a base).
+    async fn platform_dockerfiles(
+        &self,
+        job: &Job<'_>,
+    ) -> anyhow::Result<(Vec<String>, Vec<(String, String)>)> {
         let platforms = &job.image.platforms;
         let node = self
             .project
@@ -1133,7 +1143,10 @@ impl Runner<'_> {
             .get(&job.id)
             .ok_or_else(|| anyhow!("unknown image `{}`", job.id))?;
         let (Some(reference), Some(digest)) = (node.upstream.reference(), &job.base_digest) else {
-            return Ok(vec![job.dockerfile_content.clone(); platforms.len()]);
+            return Ok((
+                vec![job.dockerfile_content.clone(); platforms.len()],
+                Vec::new(),
+            ));
         };
         let base = reference.with_digest(digest);
         let index = self
@@ -1149,6 +1162,7 @@ impl Runner<'_> {
                 )
             })?;
         let mut dockerfiles = Vec::with_capacity(platforms.len());
+        let mut base_platforms = Vec::with_capacity(platforms.len());
         for platform in platforms {
             let entry = index.select(platform).map_err(|error| {
                 anyhow!("base image `{reference}` has no {platform} image: {error}")
@@ -1160,8 +1174,9 @@ impl Runner<'_> {
                 .pinned_dockerfile(&child)
                 .ok_or_else(|| anyhow!("cannot pin the base of `{}`", job.id))?;
             dockerfiles.push(pinned);
+            base_platforms.push((platform.to_string(), child.to_string()));
         }
-        Ok(dockerfiles)
+        Ok((dockerfiles, base_platforms))
     }
 
     /// Removes the local per-platform tags of a multi-platform build.

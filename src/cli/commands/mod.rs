@@ -133,7 +133,11 @@ async fn dispatch(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure
             paths,
             build_args,
             output,
-        } => check::run(&session, &paths, build_args.into_iter().collect(), output),
+            verify_digests,
+        } => {
+            let build_args = build_args.into_iter().collect();
+            check::run(&session, &paths, build_args, output, verify_digests).await
+        }
         Command::Ls { ids, output } => ls::run(&session, &ids, output).await,
         Command::Validate { output } => validate::run(&session, output),
         Command::Clean { ids, output } => clean::run(&session, &ids, output).await,
