@@ -860,9 +860,11 @@ impl Runner<'_> {
             Some(build_started.elapsed().as_secs_f64() - tested.test_seconds.unwrap_or(0.0));
         let tested = tested.result?;
         let (member, _) = tested;
-        outcome
-            .built_on
-            .push((None, self.member(member).name.clone()));
+        if self.pool.is_pool() {
+            outcome
+                .built_on
+                .push((None, self.member(member).name.clone()));
+        }
         Ok(Built::Single { member })
     }
 
@@ -1090,10 +1092,12 @@ impl Runner<'_> {
                     if let Some(seconds) = test_seconds {
                         *outcome.test_seconds.get_or_insert(0.0) += seconds;
                     }
-                    outcome.built_on.push((
-                        Some(build.platform.clone()),
-                        self.member(build.member).name.clone(),
-                    ));
+                    if self.pool.is_pool() {
+                        outcome.built_on.push((
+                            Some(build.platform.clone()),
+                            self.member(build.member).name.clone(),
+                        ));
+                    }
                     done.push(build);
                 }
                 Err(error) => {
