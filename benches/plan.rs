@@ -141,6 +141,7 @@ fn observations(project: &Project, due_every: Option<usize>) -> Observations {
                 foreign: Vec::new(),
                 known: Default::default(),
                 base_digest: Some(Digest::parse(&base_now).unwrap()),
+                base_platforms_changed: Vec::new(),
                 recipe,
                 recipe_parts: Default::default(),
                 entries: Vec::new(),

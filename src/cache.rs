@@ -66,6 +66,7 @@ mod tests {
             vec![Reason::BaseUpdated {
                 old: None,
                 new: "sha256:b".into(),
+                platforms: Vec::new(),
             }],
             vec![
                 Reason::ParentRebuilt {

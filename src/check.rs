@@ -4,7 +4,12 @@
 //! `allow_latest`). Findings carry file, line, column, a rule id and the fix;
 //! they render as text, JSON or SARIF for code-scanning UIs.
 //!
-//! Reads the files it is given; no network, no engine.
+//! Reads the files it is given; no network, no engine. With
+//! `--verify-digests`, a golden image named by digest is also looked up in
+//! the registry (the lookups are the command's; the decision,
+//! [`check_pins`], is pure here): it must be a build golden published. For
+//! a multi-platform line that is the index digest; one platform's image of
+//! it pins that platform only and is reported with the index to use.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,7 +28,8 @@ pub struct Finding {
     pub line: usize,
     pub column: usize,
     /// A stable id: `not-golden`, `unknown-golden-image`, `latest-or-untagged`,
-    /// `unconfigured-line`, `unparsable`.
+    /// `unconfigured-line`, `unparsable`; with `--verify-digests` also
+    /// `platform-image` and `unknown-digest`.
     pub rule: &'static str,
     pub message: String,
     pub fix: String,
@@ -119,6 +125,128 @@ pub fn check_text(
         .collect();
     findings.sort_by_key(|finding| (finding.line, finding.column));
     findings
+}
+
+/// A FROM that names a configured golden image by digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pin {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub reference: Reference,
+}
+
+/// Every FROM of `text` (the final stage's, every stage's with
+/// `all_stages`) that names a configured golden image by digest; nothing
+/// for a file that does not parse (`check_text` reports it).
+pub fn digest_pins(
+    config: &Config,
+    file: &Path,
+    text: &str,
+    build_args: &BTreeMap<String, String>,
+) -> Vec<Pin> {
+    let Ok(dockerfile) = Dockerfile::parse(text, build_args) else {
+        return Vec::new();
+    };
+    let final_root = dockerfile.final_root().clone();
+    let mut stages = vec![&final_root];
+    if config.policy.all_stages {
+        stages.extend(
+            dockerfile
+                .stages
+                .iter()
+                .filter(|stage| **stage != final_root),
+        );
+    }
+    let mut pins: Vec<Pin> = stages
+        .into_iter()
+        .filter_map(|stage| {
+            let Base::Image(reference) = &stage.base else {
+                return None;
+            };
+            reference.digest()?;
+            let name = config.golden_name(reference)?;
+            config.images.iter().find(|image| image.name == name)?;
+            let physical = text
+                .lines()
+                .nth(stage.first_line.saturating_sub(1))
+                .unwrap_or("");
+            Some(Pin {
+                file: file.display().to_string(),
+                line: stage.first_line,
+                column: physical
+                    .find(reference.original())
+                    .map_or(1, |index| index + 1),
+                reference: reference.clone(),
+            })
+        })
+        .collect();
+    pins.sort_by_key(|pin| (pin.line, pin.column));
+    pins
+}
+
+/// What a digest of a golden repository is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Published {
+    /// The manifest (or index) of the build `version`.
+    Build { version: String },
+    /// `platform`'s image in the index `index` of the build `version`.
+    PlatformImage {
+        version: String,
+        platform: String,
+        index: String,
+    },
+}
+
+/// The findings of `pins`, given what each golden repository (by
+/// `host/path`) holds: digest -> what it is. A digest that is a build
+/// passes; a platform image of a build's index is `platform-image`;
+/// anything else `unknown-digest`.
+pub fn check_pins(
+    pins: &[Pin],
+    published: &BTreeMap<String, BTreeMap<String, Published>>,
+) -> Vec<Finding> {
+    let empty = BTreeMap::new();
+    pins.iter()
+        .filter_map(|pin| {
+            let repository = pin.reference.repository();
+            let digest = pin.reference.digest()?.to_string();
+            let known = published.get(&repository).unwrap_or(&empty);
+            let (rule, message, fix) = match known.get(&digest) {
+                Some(Published::Build { .. }) => return None,
+                Some(Published::PlatformImage {
+                    version,
+                    platform,
+                    index,
+                }) => (
+                    "platform-image",
+                    format!(
+                        "`{}` is the {platform} image of {version}, not the build: it pins one platform, so other platforms get no image (or the wrong one)",
+                        pin.reference.original()
+                    ),
+                    format!("name the build's index: {repository}@{index}"),
+                ),
+                None => (
+                    "unknown-digest",
+                    format!(
+                        "`{}` is no build golden published in `{repository}`",
+                        pin.reference.original()
+                    ),
+                    format!(
+                        "name a line ({repository}:X.Y) or the digest of a build `golden inspect` lists"
+                    ),
+                ),
+            };
+            Some(Finding {
+                file: pin.file.clone(),
+                line: pin.line,
+                column: pin.column,
+                rule,
+                message,
+                fix,
+            })
+        })
+        .collect()
 }
 
 type Problem = (&'static str, String, String, Option<String>);
@@ -279,6 +407,8 @@ pub fn render_sarif(findings: &[Finding]) -> String {
         "latest-or-untagged",
         "unconfigured-line",
         "unparsable",
+        "platform-image",
+        "unknown-digest",
     ];
     let results: Vec<serde_json::Value> = findings
         .iter()
@@ -307,4 +437,65 @@ pub fn render_sarif(findings: &[Finding]) -> String {
         }]
     });
     serde_json::to_string_pretty(&document).unwrap_or_default() + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pin(line: usize, text: &str) -> Pin {
+        Pin {
+            file: "app/Dockerfile".into(),
+            line,
+            column: 6,
+            reference: text.parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_pinned_build_passes_and_a_platform_image_is_told_its_index() {
+        let repository = "registry.local:5000/golden/base";
+        let (index, arm64, other) = ("a".repeat(64), "b".repeat(64), "c".repeat(64));
+        let published = BTreeMap::from([(
+            repository.to_string(),
+            BTreeMap::from([
+                (
+                    format!("sha256:{index}"),
+                    Published::Build {
+                        version: "1.0.3".into(),
+                    },
+                ),
+                (
+                    format!("sha256:{arm64}"),
+                    Published::PlatformImage {
+                        version: "1.0.3".into(),
+                        platform: "linux/arm64".into(),
+                        index: format!("sha256:{index}"),
+                    },
+                ),
+            ]),
+        )]);
+        let pins = [
+            pin(1, &format!("{repository}@sha256:{index}")),
+            pin(2, &format!("{repository}@sha256:{arm64}")),
+            pin(3, &format!("{repository}:1.0@sha256:{other}")),
+        ];
+        let findings = check_pins(&pins, &published);
+        let rules: Vec<(usize, &str)> = findings.iter().map(|f| (f.line, f.rule)).collect();
+        assert_eq!(rules, [(2, "platform-image"), (3, "unknown-digest")]);
+        assert!(
+            findings[0]
+                .message
+                .contains("the linux/arm64 image of 1.0.3"),
+            "{}",
+            findings[0].message
+        );
+        assert_eq!(
+            findings[0].fix,
+            format!("name the build's index: {repository}@sha256:{index}")
+        );
+        // A repository golden knows nothing of: every digest is unknown.
+        let none = check_pins(&pins[..1], &BTreeMap::new());
+        assert_eq!(none[0].rule, "unknown-digest");
+    }
 }

@@ -93,7 +93,7 @@ async fn tick(
         None,
         stop,
         settings,
-        Arc::new(log::Quiet),
+        Arc::new(log::Quiet::default()),
     )
     .await
     {

@@ -1,7 +1,7 @@
 //! `golden inspect ID`: what the registry holds for one line: where its
 //! floating tags point and, for its newest exact versions, the provenance
 //! golden recorded in their labels (created, base name and digest, recipe,
-//! revision) and their size.
+//! revision), their size and, for a multi-platform build, its platforms.
 
 use futures::future::join_all;
 use serde::Serialize;
@@ -38,6 +38,10 @@ pub struct Version {
     pub size: u64,
     /// Why this tag is not a golden build; null for a golden build.
     pub foreign: Option<crate::provenance::Foreign>,
+    /// The platforms of a multi-platform build's index, in index order;
+    /// left out for a single image.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<String>,
 }
 
 /// The whole answer.
@@ -68,15 +72,18 @@ pub async fn inspect(
         .iter()
         .map(|version| repository.tag(&version.tag()))
         .collect();
-    let configs = join_all(
-        exact
-            .iter()
-            .map(|reference| registry.image_config(reference)),
-    )
+    let configs = join_all(exact.iter().map(|reference| async move {
+        let config = registry.image_config(reference).await;
+        let index = registry.index(reference).await;
+        (config, index)
+    }))
     .await;
     let mut versions = Vec::new();
-    for (version, found) in line_versions.iter().zip(configs) {
+    for (version, (found, index)) in line_versions.iter().zip(configs) {
         let found = found?;
+        let platforms = index?
+            .map(|index| index.platforms().iter().map(ToString::to_string).collect())
+            .unwrap_or_default();
         let label = |key: &str| found.label(key);
         versions.push(Version {
             version: version.to_string(),
@@ -88,6 +95,7 @@ pub async fn inspect(
             revision: label(labels::REVISION),
             size: found.size,
             foreign: crate::provenance::provenance(&version.to_string(), &found).err(),
+            platforms,
         });
     }
     let floating_tags = crate::history::line_floating_tags(image.version);
@@ -158,6 +166,9 @@ pub fn render_text(inspection: &Inspection) -> String {
             version.revision.as_deref().unwrap_or("-"),
             version.size as f64 / (1024.0 * 1024.0),
         ));
+        if !version.platforms.is_empty() {
+            text.push_str(&format!("  platforms {}\n", version.platforms.join(", ")));
+        }
         if let Some(why) = &version.foreign {
             let foreign = crate::provenance::ForeignTag {
                 tag: version.version.clone(),

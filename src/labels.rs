@@ -16,6 +16,31 @@ pub const REVISION: &str = "org.opencontainers.image.revision";
 pub const RECIPE: &str = "io.golden.recipe";
 /// Short hashes of the recipe's parts (see `context::RecipeParts`).
 pub const RECIPE_PARTS: &str = "io.golden.recipe.parts";
+/// An annotation of a multi-platform build's index only (no label, so no
+/// image inherits it): the image of the base's index each platform was
+/// built FROM, as `os/arch=digest` joined by commas. It lets a base update
+/// say which platforms changed.
+pub const BASE_PLATFORMS: &str = "io.golden.base.platforms";
+
+/// The value of [`BASE_PLATFORMS`] for `(platform, digest)` pairs.
+pub fn base_platforms_value(platforms: &[(String, String)]) -> String {
+    platforms
+        .iter()
+        .map(|(platform, digest)| format!("{platform}={digest}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Platform -> base image digest, read back from a [`BASE_PLATFORMS`]
+/// value; pairs that do not read are left out.
+pub fn parse_base_platforms(value: &str) -> BTreeMap<String, String> {
+    value
+        .split(',')
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(platform, digest)| !platform.is_empty() && digest.starts_with("sha256:"))
+        .map(|(platform, digest)| (platform.to_string(), digest.to_string()))
+        .collect()
+}
 
 /// The facts of one build that its labels record.
 pub struct BuildFacts<'a> {
@@ -85,5 +110,21 @@ mod tests {
         assert_eq!(labels[REVISION], "");
         assert_eq!(labels[RECIPE], "sha256:def");
         assert_eq!(labels["owner"], "platform");
+    }
+
+    #[test]
+    fn base_platforms_read_back_what_was_written() {
+        let pairs = vec![
+            ("linux/amd64".to_string(), "sha256:aa".to_string()),
+            ("linux/arm64/v8".to_string(), "sha256:bb".to_string()),
+        ];
+        let value = base_platforms_value(&pairs);
+        assert_eq!(value, "linux/amd64=sha256:aa,linux/arm64/v8=sha256:bb");
+        assert_eq!(
+            parse_base_platforms(&value),
+            pairs.into_iter().collect::<BTreeMap<_, _>>()
+        );
+        assert!(parse_base_platforms("").is_empty());
+        assert_eq!(parse_base_platforms("junk,linux/s390x=md5:1").len(), 0);
     }
 }

@@ -12,6 +12,7 @@ pub mod build_args;
 pub mod cache;
 pub mod check;
 pub mod cli;
+pub mod color;
 pub mod config;
 pub mod context;
 pub mod credentials;

@@ -57,14 +57,14 @@ fn init_output(
     daemon: bool,
 ) -> Arc<dyn Progress> {
     let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let color = terminal && std::env::var_os("NO_COLOR").is_none();
+    let color = golden::color::wanted(terminal);
     let live = terminal && verbose == 0 && format == golden::logging::LogFormat::Text;
     let progress: Arc<dyn Progress> = if quiet {
         Arc::new(Silent)
     } else if live {
         Arc::new(Bars::new(color))
     } else {
-        Arc::new(Lines)
+        Arc::new(Lines::default())
     };
     let default = golden::logging::default_filter(quiet, verbose, live && !daemon, daemon);
     golden::logging::init(default, format, color);

@@ -62,6 +62,11 @@ pub struct Observation {
     pub known: BTreeMap<Exact, Class>,
     /// The digest the final FROM resolves to now (`None` for scratch).
     pub base_digest: Option<Digest>,
+    /// When the upstream base of a multi-platform line moved since its
+    /// last build: the platforms whose image in the base's index changed.
+    /// Empty when the base did not move or the last build did not record
+    /// its base per platform.
+    pub base_platforms_changed: Vec<String>,
     /// The recipe digest of the context as it is now.
     pub recipe: String,
     /// What that recipe is made of.

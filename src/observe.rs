@@ -29,6 +29,9 @@ const CONCURRENCY: usize = 16;
 struct LineState {
     versions: Vec<Exact>,
     last_build: Option<LastBuild>,
+    /// Platform -> base image digest, as the last build's index recorded
+    /// them (see [`labels::BASE_PLATFORMS`]).
+    last_base_platforms: BTreeMap<String, String>,
     foreign: Vec<ForeignTag>,
     known: BTreeMap<Exact, Class>,
 }
@@ -71,12 +74,77 @@ pub async fn observe(project: &Project, registry: &dyn Registry, ids: &[String])
         .buffer_unordered(CONCURRENCY)
         .collect::<BTreeMap<String, Result<Recipe, ObserveError>>>();
     let (mut lines, bases, mut recipes) = futures::join!(lines, bases, recipes);
+    let changed = base_platforms_changed(project, registry, ids, &lines, &bases).await;
     ids.iter()
         .map(|id| {
-            let result = observe_image(project, id, &mut lines, &bases, &mut recipes);
+            let result = observe_image(project, id, &mut lines, &bases, &mut recipes).map(
+                |mut observation| {
+                    observation.base_platforms_changed =
+                        changed.get(id).cloned().unwrap_or_default();
+                    observation
+                },
+            );
             (id.clone(), result)
         })
         .collect()
+}
+
+/// For each multi-platform line whose upstream base moved since its last
+/// build, the platforms whose image in the base's index changed: the
+/// base's index now (read only then) against what the last build's index
+/// recorded. A line that recorded nothing, or a base that cannot be read
+/// as an index, is left out (the build reads the base again and says why).
+async fn base_platforms_changed(
+    project: &Project,
+    registry: &dyn Registry,
+    ids: &[String],
+    lines: &BTreeMap<String, Result<LineState, ObserveError>>,
+    bases: &BTreeMap<String, Result<Option<Digest>, ObserveError>>,
+) -> BTreeMap<String, Vec<String>> {
+    let moved = ids.iter().filter_map(|id| {
+        let image = project.config.image(id)?;
+        let node = project.graph.nodes.get(id)?;
+        if image.platforms.is_empty() || matches!(node.upstream, Upstream::Golden { .. }) {
+            return None;
+        }
+        let reference = node.upstream.reference()?;
+        let state = lines.get(id)?.as_ref().ok()?;
+        let last = state.last_build.as_ref()?;
+        let current = bases.get(&reference.to_string())?.as_ref().ok()?.as_ref()?;
+        let moved = !state.last_base_platforms.is_empty()
+            && last.base_digest.as_deref() != Some(current.as_str());
+        moved.then(|| {
+            (
+                id,
+                reference.with_digest(current),
+                &state.last_base_platforms,
+            )
+        })
+    });
+    let read = futures::future::join_all(moved.map(|(id, base, recorded)| async move {
+        let index = registry.index(&base).await;
+        (id, index, recorded)
+    }))
+    .await;
+    let mut changed = BTreeMap::new();
+    for (id, index, recorded) in read {
+        let Ok(Some(index)) = index else {
+            continue;
+        };
+        let platforms: Vec<String> = recorded
+            .iter()
+            .filter(|(platform, digest)| {
+                let now = platform
+                    .parse::<crate::platform::Platform>()
+                    .ok()
+                    .and_then(|platform| index.select(&platform).ok().map(|e| e.digest.clone()));
+                now.as_deref() != Some(digest.as_str())
+            })
+            .map(|(platform, _)| platform.clone())
+            .collect();
+        changed.insert(id.clone(), platforms);
+    }
+    changed
 }
 
 /// Reads one repository's tags once and the state of each of `images`'
@@ -114,9 +182,13 @@ async fn observe_repository(
         .zip(states)
         .map(|(image, state)| {
             let state = state
-                .map(|last_build| LineState {
+                .map(|last| LineState {
                     versions: ledger.versions().to_vec(),
-                    last_build,
+                    last_base_platforms: last
+                        .as_ref()
+                        .map(|(_, recorded)| recorded.clone())
+                        .unwrap_or_default(),
+                    last_build: last.map(|(last_build, _)| last_build),
                     foreign: ledger.foreign_in(image.version),
                     known: known.clone(),
                 })
@@ -127,13 +199,14 @@ async fn observe_repository(
 }
 
 /// The newest golden build of `line`, its release and where the floating
-/// tags that belong on the release point now.
+/// tags that belong on the release point now; with the base images per
+/// platform its index recorded.
 async fn line_state(
     ledger: &Ledger<'_>,
     repository: &Repository,
     line: Line,
     withdrawn: &[Exact],
-) -> Result<Option<LastBuild>, RegistryError> {
+) -> Result<Option<(LastBuild, BTreeMap<String, String>)>, RegistryError> {
     let registry = ledger.registry();
     let Some((version, digest, config)) = ledger.newest_golden(line, &[]).await? else {
         return Ok(None);
@@ -173,13 +246,18 @@ async fn line_state(
     }
     // A multi-platform build is an index; the exact tag names one
     // platform's image only while a run is pushing (or after it died).
-    let platforms = registry
-        .index(&repository.digest(&digest))
-        .await?
+    let index = registry.index(&repository.digest(&digest)).await?;
+    let platforms = index
+        .as_ref()
         .map(|index| index.platforms())
         .unwrap_or_default();
+    let base_platforms = index
+        .as_ref()
+        .and_then(|index| index.annotations.get(labels::BASE_PLATFORMS))
+        .map(|value| labels::parse_base_platforms(value))
+        .unwrap_or_default();
     let label = |key: &str| config.label(key);
-    Ok(Some(LastBuild {
+    let last = LastBuild {
         version,
         digest,
         created: config
@@ -198,7 +276,8 @@ async fn line_state(
             .filter(|v| v.line == line)
             .collect(),
         platforms,
-    }))
+    };
+    Ok(Some((last, base_platforms)))
 }
 
 fn observe_image(
@@ -226,6 +305,7 @@ fn observe_image(
         foreign: state.foreign,
         known: state.known,
         base_digest,
+        base_platforms_changed: Vec::new(),
         recipe,
         recipe_parts,
         entries: entries.to_vec(),

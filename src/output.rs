@@ -27,6 +27,15 @@ pub fn stdout(text: &str) {
         .and_then(|_| stdout.flush());
 }
 
+/// How results on stdout look: coloured on a terminal, unless the
+/// environment says otherwise (`crate::color::wanted`); plain in a pipe
+/// or a file.
+#[allow(clippy::disallowed_methods)] // only asks whether it is a terminal
+pub fn stdout_palette() -> crate::color::Palette {
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    crate::color::Palette::new(crate::color::wanted(terminal))
+}
+
 /// Writes `text` and a newline on stderr.
 pub fn stderr_line(text: &str) {
     let mut stderr = std::io::stderr().lock();

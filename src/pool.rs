@@ -465,56 +465,13 @@ mod tests {
         }
     }
 
-    struct Idle;
-
-    #[async_trait::async_trait]
-    impl Engine for Idle {
-        async fn build(
-            &self,
-            _: crate::engine::BuildRequest,
-            _: crate::engine::OnStep,
-        ) -> Result<String, crate::engine::EngineError> {
-            Ok(String::new())
-        }
-        async fn test(
-            &self,
-            _: &str,
-            _: &crate::config::SmokeTest,
-        ) -> Result<(), crate::engine::EngineError> {
-            Ok(())
-        }
-        async fn push(
-            &self,
-            _: &crate::reference::Reference,
-        ) -> Result<String, crate::engine::EngineError> {
-            Ok(String::new())
-        }
-        async fn tag_local(
-            &self,
-            _: &str,
-            _: &crate::reference::Reference,
-        ) -> Result<(), crate::engine::EngineError> {
-            Ok(())
-        }
-        async fn local_tags(
-            &self,
-            _: &crate::reference::Reference,
-        ) -> Result<Vec<String>, crate::engine::EngineError> {
-            Ok(Vec::new())
-        }
-        async fn remove_local(
-            &self,
-            _: &crate::reference::Reference,
-        ) -> Result<(), crate::engine::EngineError> {
-            Ok(())
-        }
-    }
-
     fn two_engines() -> Pool {
         let member = |name: &str, jobs| Member {
             name: name.into(),
             host: format!("unix:///{name}.sock"),
-            engine: Arc::new(Idle),
+            engine: Arc::new(crate::engine::Unavailable {
+                why: "never called: the pool only hands out slots".into(),
+            }),
             platforms: platforms(&["linux/amd64"]),
             jobs,
             labels: BTreeSet::new(),

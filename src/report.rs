@@ -12,6 +12,10 @@ use crate::plan::{short_digest, Decision, Reason, Step};
 use crate::project::Project;
 use crate::provenance::ForeignTag;
 
+mod paint;
+
+pub use paint::{paint_plan_text, paint_run_text};
+
 /// One image in the report.
 #[derive(Debug, Clone, Serialize)]
 pub struct ImageReport {
@@ -463,17 +467,21 @@ pub fn plan_text_wide(report: &Report) -> String {
 pub const PLAN_WIDTH: usize = 100;
 
 fn plan_text_within(report: &Report, width: Option<usize>) -> String {
-    let mut rows = vec![[
+    // With `[[engines]]`, which engines may build each due image.
+    let pooled = report.images.iter().any(|image| !image.engines.is_empty());
+    let mut header = vec![
         "IMAGE",
         "LINE",
         "DECISION",
         "LAST BUILD",
         "NEXT DUE",
         "UPSTREAM",
-        "REASONS",
-    ]
-    .map(String::from)
-    .to_vec()];
+    ];
+    if pooled {
+        header.push("ENGINES");
+    }
+    header.push("REASONS");
+    let mut rows = vec![header.into_iter().map(String::from).collect::<Vec<_>>()];
     for image in &report.images {
         let last = match (&image.last_version, &image.last_built) {
             (Some(version), Some(built)) => format!("{version} ({built})"),
@@ -491,7 +499,7 @@ fn plan_text_within(report: &Report, width: Option<usize>) -> String {
             Some(false) => format!("{} (no cache)", image.decision),
             _ => image.decision.to_string(),
         };
-        rows.push(vec![
+        let mut row = vec![
             image.id.clone(),
             image.version.clone(),
             decision,
@@ -502,8 +510,15 @@ fn plan_text_within(report: &Report, width: Option<usize>) -> String {
                 (Some(upstream), None) => upstream.clone(),
                 _ => "scratch".to_string(),
             },
-            reasons,
-        ]);
+        ];
+        if pooled {
+            row.push(match image.engines.is_empty() {
+                true => "-".to_string(),
+                false => image.engines.join(","),
+            });
+        }
+        row.push(reasons);
+        rows.push(row);
     }
     let mut text = match width {
         Some(width) => fitted_table(&rows, width),

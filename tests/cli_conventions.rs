@@ -231,3 +231,21 @@ fn options_come_from_the_environment() {
     assert!(!stderr.contains("invalid value"), "{stderr}");
     assert!(stderr.contains("elsewhere.toml"), "{stderr}");
 }
+
+/// The help of `daemon --interval` names the forms it accepts: units
+/// combined (`1h30m`) and below a second (`500ms`).
+#[test]
+fn daemon_interval_help_names_every_form_it_accepts() {
+    let output = run(golden(&["daemon", "--help"]));
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let help = stdout(&output);
+    let interval = help
+        .lines()
+        .skip_while(|line| !line.contains("--interval"))
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ");
+    for form in ["90s", "5m", "1h30m", "500ms"] {
+        assert!(interval.contains(form), "{form}: {interval}");
+    }
+}

@@ -292,3 +292,81 @@ fn label_text_from_the_registry_never_reaches_the_terminal_raw() {
         );
     }
 }
+
+/// JSON is for parsers, not terminals: label text with C1 controls and
+/// bidirectional overrides reaches `ls --output json` exactly as the
+/// registry holds it, as valid JSON (terminal escaping once wrote
+/// `\u{85}`, which no JSON parser reads).
+#[test]
+fn json_output_keeps_label_text_exact_and_valid() {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let namespace = format!("e2e-json-labels-{}-{nanos}", std::process::id());
+    let (_directory, config) = common::one_image_config(
+        common::REGISTRY,
+        &namespace,
+        "x",
+        &format!("FROM {}\n", common::SEED),
+        "",
+    );
+    let repository = format!("{}/{namespace}/x", common::REGISTRY);
+    let label = "evil\u{85}next\u{9b}31m \u{202e}txt.exe\u{202c} \u{1b}[2J";
+    let context = tempfile::tempdir().unwrap();
+    std::fs::write(
+        context.path().join("Dockerfile"),
+        format!("FROM {}\n", common::SEED),
+    )
+    .unwrap();
+    let image = format!("{repository}:1.0.7");
+    let output = std::process::Command::new("docker")
+        .env("DOCKER_BUILDKIT", "0")
+        .args(["build", "-q", "-t", &image])
+        .args([
+            "--label",
+            &format!("org.opencontainers.image.base.name={label}"),
+        ])
+        .arg(context.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    common::docker(&["push", "-q", &image]);
+    common::docker(&["rmi", &image]);
+    assert_eq!(
+        common::labels(&repository, "1.0.7")
+            .get("org.opencontainers.image.base.name")
+            .map(String::as_str),
+        Some(label),
+        "the registry holds the label as written"
+    );
+
+    let run = common::golden_at(&config, &["ls", "--output", "json"]).expect(0);
+    // Python's json module, a parser golden does not share code with.
+    let mut python = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import json, sys; print(json.dumps(json.load(sys.stdin)['images'][0]['versions'][0]['base_name']))",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    std::io::Write::write_all(&mut python.stdin.take().unwrap(), run.stdout.as_bytes()).unwrap();
+    let parsed = python.wait_with_output().unwrap();
+    assert!(
+        parsed.status.success(),
+        "`ls --output json` is not JSON: {}\n{}",
+        String::from_utf8_lossy(&parsed.stderr),
+        run.stdout.escape_debug()
+    );
+    // json.dumps writes it back ASCII-only: compare as JSON values.
+    let value: serde_json::Value = serde_json::from_slice(&parsed.stdout).unwrap();
+    assert_eq!(value, serde_json::json!(label));
+    assert_eq!(run.json()["images"][0]["versions"][0]["base_name"], label);
+}

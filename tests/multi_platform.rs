@@ -15,6 +15,8 @@ use golden::index::parse_index;
 use golden::platform::Platform;
 
 const SEEDED: &str = "upstream/busybox-multi";
+/// The same two platforms as an OCI image index of OCI manifests.
+const SEEDED_OCI: &str = "upstream/busybox-multi-oci";
 const PLATFORMS: &str = r#"platforms = ["linux/amd64", "linux/arm64"]"#;
 
 /// A namespace of the test's own.
@@ -80,23 +82,29 @@ fn upload(to: &str, bytes: &[u8]) -> String {
     digest
 }
 
-/// Copies the seeded 2-platform upstream to `<namespace>-upstream/busybox-multi:1.36`
-/// (blobs mounted, manifests byte for byte); returns the repository.
+/// Copies the seeded 2-platform upstream (a Docker manifest list) to
+/// `<namespace>-upstream/busybox-multi:1.36` (blobs mounted, manifests byte
+/// for byte); returns the repository.
 fn private_upstream(namespace: &str) -> String {
+    copy_upstream(SEEDED, namespace)
+}
+
+/// Copies the seeded upstream `seeded:1.36` to `<namespace>-<seeded>:1.36`.
+fn copy_upstream(seeded: &str, namespace: &str) -> String {
     require_environment();
-    let path = format!("{namespace}-upstream/busybox-multi");
-    let (index, media_type) = manifest(&format!("{REGISTRY}/{SEEDED}"), "1.36");
+    let path = format!("{namespace}-{seeded}");
+    let (index, media_type) = manifest(&format!("{REGISTRY}/{seeded}"), "1.36");
     for child in json(&index)["manifests"].as_array().unwrap() {
         let child_digest = child["digest"].as_str().unwrap();
         let child_type = child["mediaType"].as_str().unwrap();
-        let (body, _) = get(&format!("{SEEDED}/manifests/{child_digest}"), child_type);
+        let (body, _) = get(&format!("{seeded}/manifests/{child_digest}"), child_type);
         let document = json(&body);
         let mut blobs = vec![document["config"]["digest"].as_str().unwrap().to_string()];
         for layer in document["layers"].as_array().unwrap() {
             blobs.push(layer["digest"].as_str().unwrap().to_string());
         }
         for blob in blobs {
-            mount(&path, SEEDED, &blob);
+            mount(&path, seeded, &blob);
         }
         put_manifest(
             &format!("{REGISTRY}/{path}"),
@@ -364,6 +372,30 @@ fn a_two_platform_stack_publishes_indexes_reads_them_back_and_follows_one_platfo
     }
 
     update_arm64(&upstream);
+    // The plan says which platform of the upstream changed; `old` and `new`
+    // are the upstream's index digests.
+    let plan = golden_at(&config, &["plan", "--output", "json"])
+        .expect(0)
+        .json();
+    let reasons = entry(&plan, "base")["reasons"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{plan}"));
+    let updated_base = reasons
+        .iter()
+        .find(|reason| reason["kind"] == "base-updated")
+        .unwrap_or_else(|| panic!("no base-updated reason: {plan}"));
+    assert_eq!(
+        updated_base["platforms"],
+        serde_json::json!(["linux/arm64"]),
+        "{updated_base}"
+    );
+    assert_eq!(updated_base["old"], upstream_index.as_str());
+    assert_eq!(
+        updated_base["new"],
+        digest(&upstream, "1.36").unwrap().as_str()
+    );
+    let text = golden_at(&config, &["plan", "--wide"]).expect(0).stdout;
+    assert!(text.contains("(linux/arm64)"), "{text}");
     let updated = golden_at(&config, &["build", "--all", "--output", "json"])
         .expect(0)
         .json();
@@ -432,4 +464,272 @@ fn a_failing_arm64_smoke_test_publishes_nothing_of_the_image() {
             "{id} has tags"
         );
     }
+}
+
+/// A config dir with `base` only: FROM `upstream:1.36`, both platforms.
+fn one_line(namespace: &str, upstream: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let directory = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(directory.path().join("base")).unwrap();
+    std::fs::write(
+        directory.path().join("base/Dockerfile"),
+        format!("FROM {upstream}:1.36\nRUN uname -m > /etc/golden-arch\n"),
+    )
+    .unwrap();
+    let config = directory.path().join("golden.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[registry]\nhost = \"{REGISTRY}\"\nnamespace = \"{namespace}\"\n\n\
+             [images.base]\nversion = \"1.0\"\ncontext = \"base\"\n{PLATFORMS}\n"
+        ),
+    )
+    .unwrap();
+    (directory, config)
+}
+
+/// The children of the index `repository:tag`, by platform.
+fn children_of(repository: &str, tag: &str) -> Vec<(String, String)> {
+    let (body, media_type) = manifest(repository, tag);
+    let index = parse_index(&body, Some(&media_type)).unwrap();
+    index
+        .platforms()
+        .iter()
+        .map(|platform| {
+            let child = index.select(platform).unwrap();
+            (platform.to_string(), child.digest.clone())
+        })
+        .collect()
+}
+
+#[test]
+fn inspect_shows_the_platforms_and_prune_deletes_each_index_with_its_platform_images() {
+    let namespace = namespace("prune");
+    let _local = LocalImages(namespace.clone());
+    let upstream = private_upstream(&namespace);
+    let (_directory, config) = one_line(&namespace, &upstream);
+    golden_at(&config, &["-q", "build", "base"]).expect(0);
+    golden_at(&config, &["-q", "rebuild", "base"]).expect(0);
+    golden_at(&config, &["-q", "rebuild", "base"]).expect(0);
+    let base = format!("{REGISTRY}/{namespace}/base");
+    let both = vec!["linux/amd64".to_string(), "linux/arm64".to_string()];
+
+    // `inspect` names the platforms of each build.
+    let inspected = golden_at(&config, &["inspect", "base", "--output", "json"])
+        .expect(0)
+        .json();
+    let versions = inspected["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 3, "{inspected}");
+    for version in versions {
+        assert_eq!(version["platforms"], serde_json::json!(both), "{version}");
+    }
+    let text = golden_at(&config, &["inspect", "base"]).expect(0).stdout;
+    assert_eq!(
+        text.matches("platforms linux/amd64, linux/arm64").count(),
+        3,
+        "{text}"
+    );
+
+    let indexes: Vec<String> = ["1.0.0", "1.0.1", "1.0.2"]
+        .iter()
+        .map(|version| digest(&base, version).unwrap())
+        .collect();
+    let children: Vec<Vec<(String, String)>> = ["1.0.0", "1.0.1", "1.0.2"]
+        .iter()
+        .map(|version| children_of(&base, version))
+        .collect();
+    for platforms in &children {
+        let names: Vec<&String> = platforms.iter().map(|(platform, _)| platform).collect();
+        assert_eq!(names, both.iter().collect::<Vec<_>>());
+    }
+    // Someone else's index names 1.0.0's amd64 image, and someone tagged
+    // 1.0.1's arm64 image: those two images stay, whatever prune deletes.
+    let (golden_index, index_type) = manifest(&base, "1.0.0");
+    let mut mirror = json(&golden_index);
+    mirror["manifests"].as_array_mut().unwrap().truncate(1);
+    mirror.as_object_mut().unwrap().remove("annotations");
+    put_manifest(
+        &base,
+        "mirror",
+        &serde_json::to_vec(&mirror).unwrap(),
+        &index_type,
+    );
+    let arm64_type = json(&golden_index)["manifests"][1]["mediaType"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (arm64, _) = get(
+        &format!("{namespace}/base/manifests/{}", children[1][1].1),
+        &arm64_type,
+    );
+    put_manifest(&base, "pinned-arm64", &arm64, &arm64_type);
+
+    let pruned = golden_at(
+        &config,
+        &[
+            "prune", "base", "--keep", "1", "--apply", "--output", "json",
+        ],
+    )
+    .expect(0)
+    .json();
+    let deletions = pruned["repositories"][0]["deletions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{pruned}"));
+    assert_eq!(deletions.len(), 2, "{pruned:#}");
+    let exists = |digest: &str| common::digest(&base, digest).is_some();
+    // The pruned indexes and their images are gone, but for the two that
+    // another index and a tag still name.
+    assert!(!exists(&indexes[0]), "1.0.0's index is still there");
+    assert!(!exists(&indexes[1]), "1.0.1's index is still there");
+    assert!(!exists(&children[0][1].1), "1.0.0's arm64 image is left");
+    assert!(!exists(&children[1][0].1), "1.0.1's amd64 image is left");
+    assert!(exists(&children[0][0].1), "the image `mirror` names went");
+    assert!(
+        exists(&children[1][1].1),
+        "the image `pinned-arm64` names went"
+    );
+    // The kept index and all its images still resolve, and so does what
+    // names the kept images.
+    assert_floating(&base, "1.0.2", &["1.0", "1", "latest"]);
+    assert_eq!(digest(&base, "1.0.2").as_ref(), Some(&indexes[2]));
+    for (platform, child) in &children[2] {
+        assert!(exists(child), "1.0.2's {platform} image is gone");
+    }
+    assert_eq!(
+        tags(&base),
+        vec!["1", "1.0", "1.0.2", "latest", "mirror", "pinned-arm64"]
+    );
+    assert_eq!(
+        run_as(&format!("{base}:1.0.2"), "linux/arm64", &["uname", "-m"]),
+        "aarch64"
+    );
+    assert_eq!(
+        run_as(&format!("{base}:mirror"), "linux/amd64", &["uname", "-m"]),
+        "x86_64"
+    );
+    let again = golden_at(&config, &["prune", "base", "--keep", "1"])
+        .expect(0)
+        .stdout;
+    assert!(again.contains("nothing to delete"), "{again}");
+}
+
+#[test]
+fn a_line_from_an_oci_index_upstream_publishes_an_index_of_one_family_for_both_platforms() {
+    let namespace = namespace("oci");
+    let _local = LocalImages(namespace.clone());
+    let upstream = copy_upstream(SEEDED_OCI, &namespace);
+    let (upstream_index, upstream_type) = manifest(&upstream, "1.36");
+    assert_eq!(upstream_type, "application/vnd.oci.image.index.v1+json");
+    let (_directory, config) = one_line(&namespace, &upstream);
+    let report = golden_at(&config, &["build", "base", "--output", "json"])
+        .expect(0)
+        .json();
+    assert_eq!(entry(&report, "base")["decision"], "built", "{report}");
+    let base = format!("{REGISTRY}/{namespace}/base");
+    let published = assert_floating(&base, "1.0.0", &["1.0", "1", "latest"]);
+    let (body, media_type) = manifest(&base, "1.0.0");
+    let index = parse_index(&body, Some(&media_type))
+        .unwrap_or_else(|e| panic!("{media_type} is not an index: {e}"));
+    assert_eq!(media_type, index.format.media_type());
+    let document = json(&body);
+    let children = document["manifests"].as_array().unwrap();
+    assert_eq!(children.len(), 2, "{document}");
+    for (platform, child) in [Platform::linux_amd64(), Platform::linux_arm64()]
+        .iter()
+        .zip(children)
+    {
+        // Each child is of the index's family, as the registry serves it.
+        assert_eq!(
+            child["mediaType"],
+            index.format.child_media_type(),
+            "{platform}: {document}"
+        );
+        let digest = child["digest"].as_str().unwrap();
+        let (_, served) = get(
+            &format!("{namespace}/base/manifests/{digest}"),
+            index.format.child_media_type(),
+        );
+        assert_eq!(served, index.format.child_media_type(), "{platform}");
+        // Each was built FROM the upstream's image of its platform.
+        let labels = labels(&base, digest);
+        assert_eq!(
+            labels["org.opencontainers.image.base.digest"],
+            sha256(&upstream_index),
+            "{platform}"
+        );
+    }
+    assert_eq!(
+        document["annotations"]["io.golden.base.platforms"]
+            .as_str()
+            .unwrap_or_default()
+            .split(',')
+            .count(),
+        2,
+        "{document}"
+    );
+    assert_eq!(
+        run_as(
+            &format!("{base}@{published}"),
+            "linux/arm64",
+            &["cat", "/etc/golden-arch"]
+        ),
+        "aarch64"
+    );
+    assert_eq!(
+        run_as(
+            &format!("{base}@{published}"),
+            "linux/amd64",
+            &["cat", "/etc/golden-arch"]
+        ),
+        "x86_64"
+    );
+    let again = golden_at(&config, &["build", "base", "--output", "json"])
+        .expect(0)
+        .json();
+    assert_eq!(entry(&again, "base")["decision"], "up-to-date", "{again}");
+
+    // `golden check --verify-digests`: an application FROM the index
+    // passes; FROM one platform's image is told the index to use.
+    let arm64 = children[1]["digest"].as_str().unwrap();
+    let apps = _directory.path().join("apps");
+    for (app, from) in [
+        ("index", format!("{base}@{published}")),
+        ("arm64", format!("{base}@{arm64}")),
+        ("unknown", format!("{base}@sha256:{}", "0".repeat(64))),
+    ] {
+        std::fs::create_dir_all(apps.join(app)).unwrap();
+        std::fs::write(apps.join(app).join("Dockerfile"), format!("FROM {from}\n")).unwrap();
+    }
+    let apps_arg = apps.to_str().unwrap();
+    golden_at(&config, &["check", apps_arg]).expect(0);
+    let checked = golden_at(
+        &config,
+        &["check", apps_arg, "--verify-digests", "--output", "json"],
+    )
+    .expect(1)
+    .json();
+    let findings = checked["findings"].as_array().unwrap();
+    let rules: Vec<(&str, &str)> = findings
+        .iter()
+        .map(|f| {
+            let file = f["file"].as_str().unwrap();
+            let app = file.rsplit('/').nth(1).unwrap();
+            (app, f["rule"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        rules,
+        [("arm64", "platform-image"), ("unknown", "unknown-digest")],
+        "{checked:#}"
+    );
+    assert!(
+        findings[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("linux/arm64 image of 1.0.0"),
+        "{checked:#}"
+    );
+    assert_eq!(
+        findings[0]["fix"],
+        format!("name the build's index: {base}@{published}").as_str()
+    );
 }

@@ -88,7 +88,7 @@ pub enum Command {
     },
     /// Keep running: evaluate the plan every interval and build what is due
     Daemon {
-        /// Time between evaluations: seconds, or with a unit (90s, 5m, 1h)
+        /// Time between evaluations: seconds, or a duration with units (90s, 5m, 1h30m, 500ms)
         #[arg(long, env = "GOLDEN_INTERVAL", default_value = "60s", value_parser = crate::duration::parse_duration)]
         interval: std::time::Duration,
         #[command(flatten)]
@@ -115,6 +115,9 @@ pub enum Command {
         /// Output format on stdout
         #[arg(long, value_enum, env = "GOLDEN_OUTPUT", default_value_t = CheckOutput::Human)]
         output: CheckOutput,
+        /// Also read the registry: a golden image named by digest must be a build golden published (for a multi-platform line, its index, not one platform's image)
+        #[arg(long)]
+        verify_digests: bool,
     },
     /// Remove every local image golden built for this config from the engine (the registry is not touched)
     Clean {

@@ -5,23 +5,27 @@
 use chrono::{DateTime, Utc};
 
 use super::state::{span, time};
+use crate::execute::Status;
 use crate::progress::{Event, Lines, Progress};
 use crate::report::Report;
 
 /// The daemon's progress: [`Lines`], with "up to date" demoted to debug.
-pub struct Quiet;
-
-/// `Event::Finished` summary of an image that was up to date (the
-/// executor's wording).
-const UP_TO_DATE: &str = "up to date";
+#[derive(Default)]
+pub struct Quiet {
+    lines: Lines,
+}
 
 impl Progress for Quiet {
     fn event(&self, event: Event) {
         match event {
-            Event::Finished { image, summary } if summary == UP_TO_DATE => {
+            Event::Finished {
+                image,
+                status: Status::UpToDate,
+                summary,
+            } => {
                 tracing::debug!(image, "{summary}");
             }
-            other => Lines.event(other),
+            other => self.lines.event(other),
         }
     }
 }

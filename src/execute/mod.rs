@@ -328,6 +328,7 @@ impl Runner<'_> {
         // Line order is a preference: dropped if it ever blocks every image
         // (lines of one repository built on each other through a chain).
         let mut line_order = true;
+        self.announce(steps);
         loop {
             let mut index = 0;
             while index < pending.len() {
@@ -390,6 +391,25 @@ impl Runner<'_> {
             .collect()
     }
 
+    /// Tells the progress how many images the run builds or promotes, and
+    /// queues each of them.
+    fn announce(&self, steps: &[Step]) {
+        let due: Vec<&Step> = steps
+            .iter()
+            .filter(|step| match step.decision() {
+                Decision::Build => true,
+                Decision::Promote => self.promote,
+                Decision::UpToDate | Decision::Failed => false,
+            })
+            .collect();
+        self.progress.event(Event::Planned { total: due.len() });
+        for step in due {
+            self.progress.event(Event::Queued {
+                image: step.id.clone(),
+            });
+        }
+    }
+
     fn finish(
         &self,
         outcome: Outcome,
@@ -401,6 +421,7 @@ impl Runner<'_> {
         }
         self.progress.event(Event::Finished {
             image: outcome.id.clone(),
+            status: outcome.status,
             summary: outcome.summary(),
         });
         outcomes.insert(outcome.id.clone(), outcome);
@@ -826,6 +847,7 @@ impl Runner<'_> {
             self.progress.event(Event::Started {
                 image: job.id.clone(),
                 tag: exact.to_string(),
+                engine: None,
             });
             return self.build_platforms(job, version, labels, outcome).await;
         }
@@ -838,9 +860,11 @@ impl Runner<'_> {
             Some(build_started.elapsed().as_secs_f64() - tested.test_seconds.unwrap_or(0.0));
         let tested = tested.result?;
         let (member, _) = tested;
-        outcome
-            .built_on
-            .push((None, self.member(member).name.clone()));
+        if self.pool.is_pool() {
+            outcome
+                .built_on
+                .push((None, self.member(member).name.clone()));
+        }
         Ok(Built::Single { member })
     }
 
@@ -903,14 +927,17 @@ impl Runner<'_> {
                 }
             })?;
             let member = lease.member();
-            if platform.is_none() {
-                self.progress.event(Event::Started {
+            match platform {
+                None => self.progress.event(Event::Started {
                     image: job.id.clone(),
                     tag: tag.to_string(),
-                });
-            }
-            if self.pool.is_pool() {
-                tracing::info!(image = %job.id, engine = %member.name, "building {what} on `{}`", member.name);
+                    engine: self.pool.is_pool().then(|| member.name.clone()),
+                }),
+                Some(platform) if self.pool.is_pool() => self.progress.event(Event::Step {
+                    image: job.id.clone(),
+                    step: format!("[{platform}] building on `{}`", member.name),
+                }),
+                Some(_) => {}
             }
             let result = self
                 .build_and_test_on(
@@ -1035,7 +1062,7 @@ impl Runner<'_> {
         outcome: &mut Outcome,
     ) -> anyhow::Result<Built> {
         let platforms = &job.image.platforms;
-        let dockerfiles = self.platform_dockerfiles(job).await?;
+        let (dockerfiles, base_platforms) = self.platform_dockerfiles(job).await?;
         let build_started = Instant::now();
         let builds = platforms
             .iter()
@@ -1069,10 +1096,12 @@ impl Runner<'_> {
                     if let Some(seconds) = test_seconds {
                         *outcome.test_seconds.get_or_insert(0.0) += seconds;
                     }
-                    outcome.built_on.push((
-                        Some(build.platform.clone()),
-                        self.member(build.member).name.clone(),
-                    ));
+                    if self.pool.is_pool() {
+                        outcome.built_on.push((
+                            Some(build.platform.clone()),
+                            self.member(build.member).name.clone(),
+                        ));
+                    }
                     done.push(build);
                 }
                 Err(error) => {
@@ -1091,10 +1120,16 @@ impl Runner<'_> {
                 job.id
             )));
         }
-        let annotations = labels
+        let mut annotations: BTreeMap<String, String> = labels
             .into_iter()
             .filter(|(_, value)| !value.is_empty())
             .collect();
+        if !base_platforms.is_empty() {
+            annotations.insert(
+                crate::labels::BASE_PLATFORMS.to_string(),
+                crate::labels::base_platforms_value(&base_platforms),
+            );
+        }
         Ok(Built::Platforms {
             builds: done,
             annotations,
@@ -1102,8 +1137,12 @@ impl Runner<'_> {
     }
 
     /// The Dockerfile of each platform of `job`, in platform order: FROM
-    /// pinned to that platform's image of the base's index.
-    async fn platform_dockerfiles(&self, job: &Job<'_>) -> anyhow::Result<Vec<String>> {
+    /// pinned to that platform's image of the base's index; and each
+    /// platform with that image's digest (none without a base).
+    async fn platform_dockerfiles(
+        &self,
+        job: &Job<'_>,
+    ) -> anyhow::Result<(Vec<String>, Vec<(String, String)>)> {
         let platforms = &job.image.platforms;
         let node = self
             .project
@@ -1112,7 +1151,10 @@ impl Runner<'_> {
             .get(&job.id)
             .ok_or_else(|| anyhow!("unknown image `{}`", job.id))?;
         let (Some(reference), Some(digest)) = (node.upstream.reference(), &job.base_digest) else {
-            return Ok(vec![job.dockerfile_content.clone(); platforms.len()]);
+            return Ok((
+                vec![job.dockerfile_content.clone(); platforms.len()],
+                Vec::new(),
+            ));
         };
         let base = reference.with_digest(digest);
         let index = self
@@ -1128,6 +1170,7 @@ impl Runner<'_> {
                 )
             })?;
         let mut dockerfiles = Vec::with_capacity(platforms.len());
+        let mut base_platforms = Vec::with_capacity(platforms.len());
         for platform in platforms {
             let entry = index.select(platform).map_err(|error| {
                 anyhow!("base image `{reference}` has no {platform} image: {error}")
@@ -1139,8 +1182,9 @@ impl Runner<'_> {
                 .pinned_dockerfile(&child)
                 .ok_or_else(|| anyhow!("cannot pin the base of `{}`", job.id))?;
             dockerfiles.push(pinned);
+            base_platforms.push((platform.to_string(), child.to_string()));
         }
-        Ok(dockerfiles)
+        Ok((dockerfiles, base_platforms))
     }
 
     /// Removes the local per-platform tags of a multi-platform build.

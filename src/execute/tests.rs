@@ -183,6 +183,7 @@ fn never_built(project: &Project) -> Observations {
                 foreign: Vec::new(),
                 known: Default::default(),
                 base_digest: (!golden_parent).then(|| Digest::parse(UPSTREAM).unwrap()),
+                base_platforms_changed: Vec::new(),
                 recipe: "sha256:recipe".into(),
                 recipe_parts: Default::default(),
                 entries: Vec::new(),

@@ -168,24 +168,30 @@ pub async fn classify(
     Ok(classes)
 }
 
-/// Every manifest digest that a tagged image index (or manifest list) of
-/// the repository names: deleting one would break that index.
-pub async fn referenced_by_indexes(
+/// The children of every tagged image index (or manifest list) of the
+/// repository, by the index's digest; image manifests are left out.
+pub async fn index_children(
     registry: &dyn Registry,
     repository: &Repository,
     inventory: &Inventory,
-) -> Result<BTreeSet<Digest>, RegistryError> {
+) -> Result<BTreeMap<Digest, Vec<Digest>>, RegistryError> {
     let digests: BTreeSet<&Digest> = inventory.tags.values().collect();
-    let children: Vec<Result<Vec<Digest>, RegistryError>> = stream::iter(digests)
-        .map(|digest| async move { registry.index_children(&repository.digest(digest)).await })
+    let children: Vec<(&Digest, Result<Vec<Digest>, RegistryError>)> = stream::iter(digests)
+        .map(|digest| async move {
+            let children = registry.index_children(&repository.digest(digest)).await;
+            (digest, children)
+        })
         .buffer_unordered(CONCURRENCY)
         .collect()
         .await;
-    let mut referenced = BTreeSet::new();
-    for found in children {
-        referenced.extend(found?);
+    let mut indexes = BTreeMap::new();
+    for (digest, found) in children {
+        let found = found?;
+        if !found.is_empty() {
+            indexes.insert(digest.clone(), found);
+        }
     }
-    Ok(referenced)
+    Ok(indexes)
 }
 
 /// The floating tags a line can carry: `X.Y`, `X` and `latest`.

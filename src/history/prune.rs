@@ -4,6 +4,11 @@
 //! only when each tag on its digest is itself going: an exact version being
 //! pruned or the withdrawn marker of one. A floating tag, a kept version,
 //! another line, or any tag golden did not write keeps it.
+//!
+//! A multi-platform build is an image index and its platform images, which
+//! no tag names (the index took their tag): the index and its children go
+//! as one unit, index first. A child goes only when no index that stays and
+//! no tag that stays names it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -65,11 +70,24 @@ pub struct LinePlan {
     pub versions: Vec<Entry>,
 }
 
-/// One manifest to delete and the tags that go with it.
+/// One manifest to delete and the tags that go with it; for an image
+/// index, its platform images too.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Deletion {
     pub digest: Digest,
     pub tags: Vec<String>,
+    /// The index's platform images deleted with it (after it).
+    pub children: Vec<Digest>,
+    /// The index's platform images that stay: an index that stays, or a
+    /// tag that stays, names them.
+    pub kept_children: Vec<Digest>,
+}
+
+impl Deletion {
+    /// Manifests this deletion removes: the index or image, and children.
+    pub fn manifests(&self) -> usize {
+        1 + self.children.len()
+    }
 }
 
 /// The prune of one repository.
@@ -92,8 +110,9 @@ pub struct Target {
 pub struct Facts<'a> {
     /// Which exact versions are golden builds (see [`crate::provenance`]).
     pub golden: &'a BTreeMap<Exact, Result<(), Foreign>>,
-    /// Digests an image index in the repository names.
-    pub referenced: &'a BTreeSet<Digest>,
+    /// The children of each tagged image index of the repository, by the
+    /// index's digest (see [`super::index_children`]).
+    pub indexes: &'a BTreeMap<Digest, Vec<Digest>>,
 }
 
 /// Decides what goes, for `targets` (lines of one repository). Only golden
@@ -136,7 +155,41 @@ pub fn plan(
         tag.parse::<Exact>()
             .is_ok_and(|version| candidates.contains(&version) && version.to_string() == tag)
     };
-    let mut deletions: BTreeMap<Digest, Vec<String>> = BTreeMap::new();
+    // First what goes by its tags alone.
+    let mut going: BTreeMap<Digest, Vec<String>> = BTreeMap::new();
+    for versions in &newest_first {
+        for version in versions.iter().filter(|v| candidates.contains(v)) {
+            let Some(digest) = inventory.version_digest(*version) else {
+                continue;
+            };
+            let tags = inventory.tags_on(digest);
+            if tags.iter().all(|tag| goes_with(tag)) {
+                going.insert(
+                    digest.clone(),
+                    tags.iter().map(|tag| tag.to_string()).collect(),
+                );
+            }
+        }
+    }
+    // Then what an index that stays names stays, until nothing changes
+    // (keeping an index keeps what it names).
+    let named_by_staying = |going: &BTreeMap<Digest, Vec<String>>| -> BTreeSet<Digest> {
+        facts
+            .indexes
+            .iter()
+            .filter(|(index, _)| !going.contains_key(*index))
+            .flat_map(|(_, children)| children.iter().cloned())
+            .collect()
+    };
+    let mut referenced = named_by_staying(&going);
+    loop {
+        let before = going.len();
+        going.retain(|digest, _| !referenced.contains(digest));
+        if going.len() == before {
+            break;
+        }
+        referenced = named_by_staying(&going);
+    }
     let mut lines = Vec::new();
     for (target, versions) in targets.iter().zip(&newest_first) {
         let mut entries = Vec::new();
@@ -150,23 +203,19 @@ pub fn plan(
                 Some(KeepReason::Foreign { why: why.clone() })
             } else if !candidates.contains(version) {
                 Some(KeepReason::Newest { keep: target.keep })
-            } else if facts.referenced.contains(digest) {
+            } else if going.contains_key(digest) {
+                None
+            } else if referenced.contains(digest) {
                 Some(KeepReason::Referenced)
             } else {
                 let tags = inventory.tags_on(digest);
-                let staying: Vec<String> = tags
-                    .iter()
-                    .filter(|tag| !goes_with(tag))
-                    .map(|tag| tag.to_string())
-                    .collect();
-                if staying.is_empty() {
-                    deletions
-                        .entry(digest.clone())
-                        .or_insert_with(|| tags.iter().map(|tag| tag.to_string()).collect());
-                    None
-                } else {
-                    Some(KeepReason::Tagged { tags: staying })
-                }
+                Some(KeepReason::Tagged {
+                    tags: tags
+                        .iter()
+                        .filter(|tag| !goes_with(tag))
+                        .map(|tag| tag.to_string())
+                        .collect(),
+                })
             };
             entries.push(Entry {
                 version: version.to_string(),
@@ -181,13 +230,33 @@ pub fn plan(
             versions: entries,
         });
     }
+    // The children of each index that goes: each deleted once, and only
+    // when nothing that stays names it.
+    let mut claimed: BTreeSet<Digest> = going.keys().cloned().collect();
+    let deletions = going
+        .into_iter()
+        .map(|(digest, tags)| {
+            let (mut children, mut kept_children) = (Vec::new(), Vec::new());
+            for child in facts.indexes.get(&digest).into_iter().flatten() {
+                let tagged = inventory.tags_on(child).iter().any(|tag| !goes_with(tag));
+                if referenced.contains(child) || tagged {
+                    kept_children.push(child.clone());
+                } else if claimed.insert(child.clone()) {
+                    children.push(child.clone());
+                }
+            }
+            Deletion {
+                digest,
+                tags,
+                children,
+                kept_children,
+            }
+        })
+        .collect();
     Plan {
         repository: repository.to_string(),
         lines,
-        deletions: deletions
-            .into_iter()
-            .map(|(digest, tags)| Deletion { digest, tags })
-            .collect(),
+        deletions,
     }
 }
 
@@ -207,16 +276,39 @@ pub fn render_text(plans: &[Plan], applied: bool) -> String {
                 line.keep
             ));
             for entry in &line.versions {
+                let what = || {
+                    let mut what = short_digest(&entry.digest);
+                    let deletion = plan.deletions.iter().find(|d| d.digest == entry.digest);
+                    if let Some(deletion) = deletion.filter(|d| !d.children.is_empty()) {
+                        what.push_str(&format!(
+                            " and its {} platform image(s)",
+                            deletion.children.len()
+                        ));
+                    }
+                    if let Some(deletion) = deletion.filter(|d| !d.kept_children.is_empty()) {
+                        let kept: Vec<String> =
+                            deletion.kept_children.iter().map(short_digest).collect();
+                        what.push_str(&format!(
+                            "; keeps {} (named by a tag or index that stays)",
+                            kept.join(", ")
+                        ));
+                    }
+                    what
+                };
                 let (action, why) = match &entry.keep {
                     Some(reason) => ("keep", reason.to_string()),
-                    None if applied => ("deleted", short_digest(&entry.digest)),
-                    None => ("delete", short_digest(&entry.digest)),
+                    None if applied => ("deleted", what()),
+                    None => ("delete", what()),
                 };
                 text.push_str(&format!("  {action:<7}  {:<12}  {why}\n", entry.version));
             }
         }
     }
-    let manifests: usize = plans.iter().map(|plan| plan.deletions.len()).sum();
+    let manifests: usize = plans
+        .iter()
+        .flat_map(|plan| &plan.deletions)
+        .map(Deletion::manifests)
+        .sum();
     if applied {
         text.push_str(&format!("deleted {manifests} manifest(s)\n"));
         if manifests > 0 {

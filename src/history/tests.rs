@@ -49,7 +49,7 @@ fn prune_all_golden(repository: &str, inventory: &Inventory, targets: &[Target])
     let golden = all_golden(inventory);
     let facts = prune::Facts {
         golden: &golden,
-        referenced: &BTreeSet::new(),
+        indexes: &BTreeMap::new(),
     };
     prune::plan(&repository.parse().unwrap(), inventory, targets, &facts)
 }
@@ -388,12 +388,13 @@ fn prune_never_counts_or_deletes_a_foreign_tag_nor_what_an_index_names() {
             label: Some("1.0.0".into()),
         }),
     );
-    let referenced = BTreeSet::from([
-        "sha256:a100000000000000000000000000000000000000000000000000000000000000".into(),
-    ]);
+    let indexes = BTreeMap::from([(
+        "sha256:c100000000000000000000000000000000000000000000000000000000000000".into(),
+        vec!["sha256:a100000000000000000000000000000000000000000000000000000000000000".into()],
+    )]);
     let facts = prune::Facts {
         golden: &golden,
-        referenced: &referenced,
+        indexes: &indexes,
     };
     let plan = prune::plan(
         &"r/x".parse().unwrap(),
@@ -428,6 +429,87 @@ fn prune_never_counts_or_deletes_a_foreign_tag_nor_what_an_index_names() {
         deleted,
         ["sha256:a200000000000000000000000000000000000000000000000000000000000000"]
     );
+}
+
+fn sha(short: &str) -> crate::name::Digest {
+    format!("sha256:{short:0<64}").as_str().into()
+}
+
+#[test]
+fn prune_deletes_an_index_with_its_children_but_never_a_child_kept_elsewhere() {
+    // Four 2-platform builds (indexes e0..e3, children 0a/0b..3a/3b); 1.0.3
+    // reuses 1.0.1's amd64 image (1a), the foreign tag `pinned` names 0b
+    // and the foreign index `mirror` names 2a.
+    let inventory = inventory(&[
+        ("1.0.0", "e0"),
+        ("1.0.1", "e1"),
+        ("1.0.2", "e2"),
+        ("1.0.3", "e3"),
+        ("1.0", "e3"),
+        ("pinned", "0b"),
+        ("mirror", "f0"),
+    ]);
+    let mut indexes = BTreeMap::new();
+    for (index, children) in [
+        ("e0", ["0a", "0b"]),
+        ("e1", ["1a", "1b"]),
+        ("e2", ["2a", "2b"]),
+        ("e3", ["1a", "3b"]),
+    ] {
+        indexes.insert(sha(index), children.iter().map(|c| sha(c)).collect());
+    }
+    indexes.insert(sha("f0"), vec![sha("2a")]);
+    let golden = all_golden(&inventory);
+    let facts = prune::Facts {
+        golden: &golden,
+        indexes: &indexes,
+    };
+    let plan = prune::plan(
+        &"r/x".parse().unwrap(),
+        &inventory,
+        &[target("x", "1.0", 1)],
+        &facts,
+    );
+    let deletion = |index: &str| {
+        let found = plan.deletions.iter().find(|d| d.digest == sha(index));
+        let found = found.unwrap_or_else(|| panic!("{index} is not deleted: {plan:#?}"));
+        (found.children.clone(), found.kept_children.clone())
+    };
+    assert_eq!(plan.deletions.len(), 3, "{plan:#?}");
+    assert_eq!(deletion("e0"), (vec![sha("0a")], vec![sha("0b")]));
+    assert_eq!(deletion("e1"), (vec![sha("1b")], vec![sha("1a")]));
+    assert_eq!(deletion("e2"), (vec![sha("2b")], vec![sha("2a")]));
+    let text = prune::render_text(&[plan], true);
+    assert!(
+        text.contains("and its 1 platform image(s); keeps sha256:1a"),
+        "{text}"
+    );
+    assert!(text.contains("deleted 6 manifest(s)"), "{text}");
+}
+
+#[test]
+fn prune_keeps_an_index_that_a_kept_index_names() {
+    // An index of indexes: `all` (foreign) names 1.0.0's index, which
+    // therefore stays, and so do its children.
+    let inventory = inventory(&[("1.0.0", "e0"), ("1.0.1", "e1"), ("all", "f0")]);
+    let indexes = BTreeMap::from([
+        (sha("e0"), vec![sha("0a")]),
+        (sha("e1"), vec![sha("1a")]),
+        (sha("f0"), vec![sha("e0")]),
+    ]);
+    let golden = all_golden(&inventory);
+    let facts = prune::Facts {
+        golden: &golden,
+        indexes: &indexes,
+    };
+    let plan = prune::plan(
+        &"r/x".parse().unwrap(),
+        &inventory,
+        &[target("x", "1.0", 1)],
+        &facts,
+    );
+    assert!(plan.deletions.is_empty(), "{plan:#?}");
+    assert_eq!(plan.lines[0].versions[1].keep, Some(KeepReason::Referenced));
 }
 
 #[test]

@@ -37,6 +37,10 @@ pub enum Reason {
         old: Option<String>,
         /// The digest it resolves to now.
         new: String,
+        /// For a multi-platform base (`old` and `new` are its index),
+        /// the platforms whose image changed; left out when unknown.
+        #[serde(skip_serializing_if = "Vec::is_empty", default)]
+        platforms: Vec<String>,
     },
     /// The recipe (Dockerfile, context, build args, labels) hashes to
     /// another key than the last build's.
@@ -122,12 +126,22 @@ impl std::fmt::Display for Reason {
                 "schedule fired at {}",
                 at.to_rfc3339_opts(SecondsFormat::Secs, true)
             ),
-            Reason::BaseUpdated { old, new } => write!(
-                formatter,
-                "base updated {} -> {}",
-                short(old),
-                short_digest(new)
-            ),
+            Reason::BaseUpdated {
+                old,
+                new,
+                platforms,
+            } => {
+                write!(
+                    formatter,
+                    "base updated {} -> {}",
+                    short(old),
+                    short_digest(new)
+                )?;
+                if !platforms.is_empty() {
+                    write!(formatter, " ({})", platforms.join(", "))?;
+                }
+                Ok(())
+            }
             Reason::RecipeChanged { changed, .. } if !changed.is_empty() => {
                 write!(formatter, "recipe changed: {}", changed.join(", "))
             }
@@ -496,7 +510,11 @@ fn own_reasons(
                     old,
                     new,
                 },
-                _ => Reason::BaseUpdated { old, new },
+                _ => Reason::BaseUpdated {
+                    old,
+                    new,
+                    platforms: observation.base_platforms_changed.clone(),
+                },
             });
         }
     }

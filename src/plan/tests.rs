@@ -64,6 +64,7 @@ fn observation(
         foreign: Vec::new(),
         known: Default::default(),
         base_digest: Some(crate::name::Digest::parse(base).unwrap()),
+        base_platforms_changed: Vec::new(),
         recipe: recipe.into(),
         recipe_parts: Default::default(),
         entries: Vec::new(),
@@ -213,6 +214,7 @@ fn each_reason_alone_and_its_cascade() {
                     vec![Reason::BaseUpdated {
                         old: Some(BASE_OLD.into()),
                         new: BASE_NOW.into(),
+                        platforms: Vec::new(),
                     }],
                 ),
                 (Build, vec![rebuilt.clone()]),
@@ -304,7 +306,8 @@ fn reasons_combine_and_parent_rebuilt_replaces_parent_newer() {
             },
             Reason::BaseUpdated {
                 old: Some(BASE_OLD.into()),
-                new: BASE_NOW.into()
+                new: BASE_NOW.into(),
+                platforms: Vec::new(),
             },
             Reason::RecipeChanged {
                 old: Some("r-old".into()),
@@ -556,4 +559,26 @@ fn a_line_is_rebuilt_when_its_platforms_are_not_those_of_its_last_build() {
         crate::platform::Platform::linux_amd64(),
     ]);
     assert_eq!(decision, Decision::UpToDate, "{reasons:?}");
+}
+
+#[test]
+fn a_base_update_of_some_platforms_names_them() {
+    let reason = Reason::BaseUpdated {
+        old: Some(BASE_OLD.into()),
+        new: BASE_NOW.into(),
+        platforms: vec!["linux/arm64".into()],
+    };
+    assert!(reason.to_string().ends_with(" (linux/arm64)"), "{reason}");
+    let json = serde_json::to_value(&reason).unwrap();
+    assert_eq!(json["platforms"], serde_json::json!(["linux/arm64"]));
+    let whole = Reason::BaseUpdated {
+        old: None,
+        new: BASE_NOW.into(),
+        platforms: Vec::new(),
+    };
+    assert!(serde_json::to_value(&whole)
+        .unwrap()
+        .get("platforms")
+        .is_none());
+    assert!(!whole.to_string().contains('('), "{whole}");
 }

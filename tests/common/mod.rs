@@ -263,6 +263,44 @@ impl Golden {
         self
     }
 
+    /// Runs it on a pseudo-terminal of its own, as a person at a terminal
+    /// would: `script` (util-linux) starts it with stdin, stdout and stderr
+    /// on the terminal, and the [`Run`]'s stdout is what the terminal
+    /// showed (lines end in `\r\n`). With `stderr_to`, stderr goes to that
+    /// file instead, so the terminal shows stdout alone.
+    pub fn in_terminal(self, stderr_to: Option<&Path>) -> Golden {
+        let found = Command::new("script").arg("--version").output();
+        assert!(
+            found.is_ok_and(|o| o.status.success()),
+            "terminal tests need `script` from util-linux (Debian: bsdutils); install it and run the tests again"
+        );
+        let mut words = vec![self.command.get_program().to_string_lossy().to_string()];
+        words.extend(
+            self.command
+                .get_args()
+                .map(|arg| arg.to_string_lossy().to_string()),
+        );
+        let mut line = shlex::try_join(words.iter().map(String::as_str)).unwrap();
+        if let Some(path) = stderr_to {
+            line.push_str(" 2>");
+            line.push_str(&shlex::try_quote(&path.to_string_lossy()).unwrap());
+        }
+        let mut command = Command::new("script");
+        command
+            .args(["-qefc", &line, "/dev/null"])
+            .stdin(Stdio::null());
+        for (key, value) in self.command.get_envs() {
+            match value {
+                Some(value) => command.env(key, value),
+                None => command.env_remove(key),
+            };
+        }
+        if let Some(directory) = self.command.get_current_dir() {
+            command.current_dir(directory);
+        }
+        Golden { command }
+    }
+
     /// Runs to the end, at most [`RUN_LIMIT`].
     pub fn run(self) -> Run {
         self.run_within(RUN_LIMIT)

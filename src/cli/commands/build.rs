@@ -10,7 +10,7 @@ use crate::execute::Stop;
 use crate::exit::{Exit, Failure};
 use crate::plan::Selection;
 use crate::progress::Progress;
-use crate::report::{run_text, Report};
+use crate::report::{paint_run_text, run_text, Report};
 use crate::run::{build_once, RunSettings};
 use crate::session::Session;
 
@@ -103,7 +103,7 @@ async fn execute(
             return Err(failure);
         }
     };
-    super::deliver(&report, delivery, run_text)?;
+    super::deliver(&report, delivery, run_text, paint_run_text)?;
     crate::notify::after_run(&session.project.config, &report).await;
     if let Some(code) = stop.signal_code() {
         tracing::warn!("stopped by a signal after the images in flight finished");

@@ -1,19 +1,26 @@
 //! `golden check PATH...`: whether application Dockerfiles start FROM
-//! golden images; 1 when any breaks the policy, else 0.
+//! golden images; 1 when any breaks the policy, else 0. With
+//! `--verify-digests`, the golden images named by digest are looked up in
+//! the registry (see [`published`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
+use crate::check::Published;
 use crate::cli::CheckOutput;
 use crate::error::Hinted;
 use crate::exit::{Exit, Failure};
+use crate::history::Inventory;
+use crate::name::Repository;
+use crate::registry::Registry;
 use crate::session::Session;
 
-pub(super) fn run(
+pub(super) async fn run(
     session: &Session,
     paths: &[PathBuf],
     build_args: BTreeMap<String, String>,
     output: CheckOutput,
+    verify_digests: bool,
 ) -> Result<Exit, Failure> {
     let files = crate::check::find_dockerfiles(paths)
         .map_err(|error| Failure::usage(anyhow::anyhow!(error)))?;
@@ -24,6 +31,7 @@ pub(super) fn run(
         )));
     }
     let mut findings = Vec::new();
+    let mut pins = Vec::new();
     for file in &files {
         let text = std::fs::read_to_string(file).map_err(|error| {
             Failure::usage(
@@ -36,6 +44,26 @@ pub(super) fn run(
             &text,
             &build_args,
         ));
+        if verify_digests {
+            pins.extend(crate::check::digest_pins(
+                &session.project.config,
+                file,
+                &text,
+                &build_args,
+            ));
+        }
+    }
+    if !pins.is_empty() {
+        let registry = session.connect_registry(session.credentials()?).await?;
+        let repositories: BTreeSet<String> =
+            pins.iter().map(|pin| pin.reference.repository()).collect();
+        let mut known = BTreeMap::new();
+        for repository in repositories {
+            let found = published(session, &registry, &repository).await?;
+            known.insert(repository, found);
+        }
+        findings.extend(crate::check::check_pins(&pins, &known));
+        findings.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
     }
     crate::output::stdout(&match output {
         CheckOutput::Human => crate::check::render_text(&findings, files.len()),
@@ -47,4 +75,59 @@ pub(super) fn run(
     } else {
         Exit::ImageFailed
     })
+}
+
+/// What the golden repository `repository` (`host/path`) holds of the
+/// configured lines: each exact build's digest and, for an index, the
+/// digest of each platform's image in it.
+async fn published(
+    session: &Session,
+    registry: &dyn Registry,
+    repository: &str,
+) -> Result<BTreeMap<String, Published>, Failure> {
+    let config = &session.project.config;
+    let failed = |error| {
+        Failure::registry(
+            error,
+            &format!("failed to read the builds of `{repository}` to verify the digests named"),
+        )
+    };
+    let name =
+        Repository::parse(repository).map_err(|error| Failure::usage(anyhow::anyhow!(error)))?;
+    let lines: Vec<_> = config
+        .images
+        .iter()
+        .filter(|image| config.repository(image) == name)
+        .map(|image| image.version)
+        .collect();
+    let inventory = Inventory::read_some(registry, &name, |tag| {
+        tag.parse::<crate::version::Exact>()
+            .is_ok_and(|version| lines.contains(&version.line) && version.to_string() == tag)
+    })
+    .await
+    .map_err(failed)?;
+    let mut published = BTreeMap::new();
+    for (tag, digest) in &inventory.tags {
+        published.insert(
+            digest.to_string(),
+            Published::Build {
+                version: tag.clone(),
+            },
+        );
+        let Some(index) = registry.index(&name.digest(digest)).await.map_err(failed)? else {
+            continue;
+        };
+        for platform in index.platforms() {
+            if let Ok(entry) = index.select(&platform) {
+                published
+                    .entry(entry.digest.clone())
+                    .or_insert_with(|| Published::PlatformImage {
+                        version: tag.clone(),
+                        platform: platform.to_string(),
+                        index: digest.to_string(),
+                    });
+            }
+        }
+    }
+    Ok(published)
 }

@@ -16,9 +16,10 @@ pub(super) async fn run(
     let listings = history::ls::list(&session.project.config, &images, &registry)
         .await
         .map_err(|error| Failure::registry(error, "failed to list the registry"))?;
-    super::print_escaped(&match output {
-        Output::Human => history::ls::render_text(&listings),
-        Output::Json => crate::output::json(&serde_json::json!({ "images": listings })),
-    });
+    super::print(
+        output,
+        || history::ls::render_text(&listings),
+        || crate::output::json(&serde_json::json!({ "images": listings })),
+    );
     Ok(Exit::Success)
 }

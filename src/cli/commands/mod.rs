@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::{Cli, Command, Delivery, Output};
+use crate::color::Palette;
 use crate::exit::{Exit, Failure};
 use crate::progress::Progress;
 use crate::report::Report;
@@ -132,7 +133,11 @@ async fn dispatch(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure
             paths,
             build_args,
             output,
-        } => check::run(&session, &paths, build_args.into_iter().collect(), output),
+            verify_digests,
+        } => {
+            let build_args = build_args.into_iter().collect();
+            check::run(&session, &paths, build_args, output, verify_digests).await
+        }
         Command::Ls { ids, output } => ls::run(&session, &ids, output).await,
         Command::Validate { output } => validate::run(&session, output),
         Command::Clean { ids, output } => clean::run(&session, &ids, output).await,
@@ -181,29 +186,39 @@ fn find_config() -> Result<PathBuf, Failure> {
 }
 
 /// Writes human text on stdout with control characters escaped, JSON as
-/// it is (it escapes its own).
+/// it is (serde_json escapes what JSON needs; the terminal escapes would
+/// make it invalid).
 fn print(output: Output, human: impl FnOnce() -> String, json: impl FnOnce() -> String) {
+    print_painted(output, human, |page, _| page.to_string(), json)
+}
+
+/// [`print`], with the human text coloured by `paint` after it is made
+/// safe, when stdout takes colour.
+fn print_painted(
+    output: Output,
+    human: impl FnOnce() -> String,
+    paint: impl FnOnce(&str, Palette) -> String,
+    json: impl FnOnce() -> String,
+) {
     match output {
-        Output::Human => crate::output::stdout(&crate::sanitize::terminal(&human())),
+        Output::Human => {
+            let page = crate::sanitize::terminal(&human()).into_owned();
+            crate::output::stdout(&paint(&page, crate::output::stdout_palette()))
+        }
         Output::Json => crate::output::stdout(&json()),
     }
 }
 
-/// Writes `text` on stdout with control characters escaped, JSON
-/// included (`ls`, `prune` and `rollback` have always done so).
-fn print_escaped(text: &str) {
-    crate::output::stdout(&crate::sanitize::terminal(text));
-}
-
-/// Writes the report on stdout and, with `--report FILE`, the JSON
-/// document to FILE.
+/// Writes the report on stdout (the human text coloured by `paint` on a
+/// terminal) and, with `--report FILE`, the JSON document to FILE.
 fn deliver(
     report: &Report,
     delivery: &Delivery,
     human: fn(&Report) -> String,
+    paint: fn(&str, Palette) -> String,
 ) -> Result<(), Failure> {
     let json = || crate::output::json(report);
-    print(delivery.output, || human(report), json);
+    print_painted(delivery.output, || human(report), paint, json);
     if let Some(path) = &delivery.file {
         std::fs::write(path, json()).map_err(|error| {
             Failure::usage(anyhow::Error::new(error).context(format!(

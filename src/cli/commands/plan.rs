@@ -11,7 +11,7 @@ use crate::exit::{Exit, Failure};
 use crate::observe::observe;
 use crate::plan::{plan, Selection};
 use crate::registry::Registry;
-use crate::report::{plan_report, plan_text, plan_text_wide};
+use crate::report::{paint_plan_text, plan_report, plan_text, plan_text_wide};
 use crate::session::Session;
 
 pub(super) async fn run(
@@ -56,6 +56,7 @@ pub(super) async fn run(
             file,
         },
         if wide { plan_text_wide } else { plan_text },
+        paint_plan_text,
     )?;
     Ok(Exit::of_report(&report))
 }

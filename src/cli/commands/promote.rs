@@ -18,7 +18,7 @@ use crate::pipeline::{promotion, with_parents};
 use crate::pool::Pool;
 use crate::progress::Progress;
 use crate::registry::Registry;
-use crate::report::{run_report, run_text};
+use crate::report::{paint_run_text, run_report, run_text};
 use crate::session::Session;
 
 /// Tag moves in flight at once.
@@ -64,6 +64,6 @@ pub(super) async fn run(
         registry.requests(),
     );
     let delivery = Delivery { output, file: None };
-    super::deliver(&report, &delivery, run_text)?;
+    super::deliver(&report, &delivery, run_text, paint_run_text)?;
     Ok(Exit::of_report(&report))
 }

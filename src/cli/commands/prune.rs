@@ -85,12 +85,12 @@ pub(super) async fn run(
         let golden = history::classify(&registry, &reference, &inventory, &lines)
             .await
             .map_err(read_failed)?;
-        let referenced = history::referenced_by_indexes(&registry, &reference, &inventory)
+        let indexes = history::index_children(&registry, &reference, &inventory)
             .await
             .map_err(read_failed)?;
         let facts = history::prune::Facts {
             golden: &golden,
-            referenced: &referenced,
+            indexes: &indexes,
         };
         plans.push(history::prune::plan(
             repository, &inventory, targets, &facts,
@@ -103,35 +103,55 @@ pub(super) async fn run(
             deleted = delete(&registry, reference, plan, deleted).await?;
         }
     }
-    super::print_escaped(&match options.output {
-        Output::Human => history::prune::render_text(&plans, options.apply),
-        Output::Json => crate::output::json(&serde_json::json!({
-            "applied": options.apply,
-            "repositories": plans,
-        })),
-    });
+    super::print(
+        options.output,
+        || history::prune::render_text(&plans, options.apply),
+        || {
+            crate::output::json(&serde_json::json!({
+                "applied": options.apply,
+                "repositories": plans,
+            }))
+        },
+    );
     Ok(Exit::Success)
 }
 
-/// Deletes the plan's manifests one by one; `before` were deleted earlier
-/// in the run, which a failure reports. Returns the new count.
+/// Deletes the plan's manifests one by one, an index before its platform
+/// images (so no index is ever left naming a deleted image); `before` were
+/// deleted earlier in the run, which a failure reports. Returns the new
+/// count.
 async fn delete(
     registry: &dyn Registry,
     repository: &Repository,
     plan: &history::prune::Plan,
-    before: usize,
+    mut deleted: usize,
 ) -> Result<usize, Failure> {
-    for (index, deletion) in plan.deletions.iter().enumerate() {
-        if let Err(error) = registry.delete_manifest(repository, &deletion.digest).await {
-            let what = format!(
-                "failed to delete {} (tags {}); {} manifest(s) were deleted before it",
-                deletion.digest,
-                deletion.tags.join(", "),
-                before + index
-            );
-            return Err(Failure::registry(error, &what));
+    for deletion in &plan.deletions {
+        let manifests = std::iter::once(&deletion.digest).chain(&deletion.children);
+        for (position, digest) in manifests.enumerate() {
+            if let Err(error) = registry.delete_manifest(repository, digest).await {
+                let what = match position {
+                    0 => format!(
+                        "failed to delete {digest} (tags {}); {deleted} manifest(s) were deleted before it",
+                        deletion.tags.join(", "),
+                    ),
+                    _ => format!(
+                        "failed to delete {digest}, a platform image of the deleted index {} (tags {}); {deleted} manifest(s) were deleted before it; no tag names it any more, so delete it by digest (`DELETE /v2/{repository_path}/manifests/{digest}`) or with `registry garbage-collect --delete-untagged`",
+                        deletion.digest,
+                        deletion.tags.join(", "),
+                        repository_path = repository.path(),
+                    ),
+                };
+                return Err(Failure::registry(error, &what));
+            }
+            deleted += 1;
         }
-        tracing::info!(digest = %deletion.digest, tags = %deletion.tags.join(", "), "deleted");
+        tracing::info!(
+            digest = %deletion.digest,
+            tags = %deletion.tags.join(", "),
+            children = deletion.children.len(),
+            "deleted"
+        );
     }
-    Ok(before + plan.deletions.len())
+    Ok(deleted)
 }

@@ -124,11 +124,10 @@ pub(super) async fn run(session: &Session, id: &str, settings: &Settings) -> Res
             moved.push(step.tag.as_str());
         }
     }
-    super::print_escaped(&match settings.output {
-        Output::Human => history::rollback::render_text(&plan, settings.apply),
-        Output::Json => {
-            crate::output::json(&serde_json::json!({ "applied": settings.apply, "rollback": plan }))
-        }
-    });
+    super::print(
+        settings.output,
+        || history::rollback::render_text(&plan, settings.apply),
+        || crate::output::json(&serde_json::json!({ "applied": settings.apply, "rollback": plan })),
+    );
     Ok(Exit::Success)
 }
