@@ -6,9 +6,11 @@
 
 mod common;
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Command;
 
+use common::engines::Engine;
 use common::{one_image_config, openssl, REGISTRY, SEED};
 
 /// A CA, a server certificate for 127.0.0.1 and a client certificate, as
@@ -84,85 +86,34 @@ fn certificates(directory: &Path) -> PathBuf {
     client
 }
 
-/// A second dockerd of the test's own, stopped when dropped.
-struct Engine {
-    child: Child,
-    host: String,
-}
-
-impl Drop for Engine {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
+/// A second dockerd of the test's own on `tcp://127.0.0.1:PORT` with
+/// `--tlsverify`, its state and certificates in `directory`.
+fn start_engine(directory: &Path) -> Engine {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port()
-}
-
-fn start_engine(directory: &Path) -> Engine {
-    let port = free_port();
+        .port();
     let host = format!("tcp://127.0.0.1:{port}");
-    let log = std::fs::File::create(directory.join("dockerd.log")).unwrap();
-    let namespace = format!("golden-e2e-tls-{}", std::process::id());
-    let child = Command::new("dockerd")
-        .args(["--iptables=false", "--bridge=none", "--tlsverify"])
-        .arg("--data-root")
-        .arg(directory.join("data"))
-        .arg("--exec-root")
-        .arg(directory.join("exec"))
-        .arg("--pidfile")
-        .arg(directory.join("docker.pid"))
-        .args(["--containerd-namespace", &namespace])
-        .args([
-            "--containerd-plugins-namespace",
-            &format!("{namespace}-plugins"),
-        ])
-        .arg("--tlscacert")
-        .arg(directory.join("ca.pem"))
-        .arg("--tlscert")
-        .arg(directory.join("server-cert.pem"))
-        .arg("--tlskey")
-        .arg(directory.join("server-key.pem"))
-        .args(["-H", &host])
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("dockerd is installed (scripts/env)");
-    let engine = Engine { child, host };
-    let up = common::try_wait_until(std::time::Duration::from_secs(60), || {
-        remote_docker(directory, &engine.host, &["info"])
-            .status
-            .success()
-            .then_some(())
-    });
-    assert!(
-        up.is_some(),
-        "the second dockerd did not answer `docker info` within 60s:\n{}",
-        std::fs::read_to_string(directory.join("dockerd.log")).unwrap_or_default()
-    );
-    engine
-}
-
-fn remote_docker(directory: &Path, host: &str, args: &[&str]) -> std::process::Output {
-    Command::new("docker")
-        .args(["--tlsverify", "-H", host])
-        .arg("--tlscacert")
-        .arg(directory.join("ca.pem"))
-        .arg("--tlscert")
-        .arg(directory.join("client-cert.pem"))
-        .arg("--tlskey")
-        .arg(directory.join("client-key.pem"))
-        .args(args)
-        .output()
-        .unwrap()
+    let flags = |pairs: &[(&str, &str)]| -> Vec<OsString> {
+        pairs
+            .iter()
+            .flat_map(|(flag, file)| [OsString::from(flag), directory.join(file).into()])
+            .collect()
+    };
+    let mut daemon = vec![OsString::from("--tlsverify")];
+    daemon.extend(flags(&[
+        ("--tlscacert", "ca.pem"),
+        ("--tlscert", "server-cert.pem"),
+        ("--tlskey", "server-key.pem"),
+    ]));
+    let mut cli = vec![OsString::from("--tlsverify")];
+    cli.extend(flags(&[
+        ("--tlscacert", "ca.pem"),
+        ("--tlscert", "client-cert.pem"),
+        ("--tlskey", "client-key.pem"),
+    ]));
+    Engine::start_in(directory, &host, &daemon, cli)
 }
 
 fn golden_with(config: &Path, args: &[&str], env: &[(&str, &str)]) -> common::Run {
@@ -191,7 +142,7 @@ fn a_tls_engine_on_tcp_is_driven_through_the_docker_environment() {
     let repository = format!("{REGISTRY}/{namespace}/remote");
     let cert_path = client.to_str().unwrap();
     let environment = [
-        ("DOCKER_HOST", engine.host.as_str()),
+        ("DOCKER_HOST", engine.host()),
         ("DOCKER_TLS_VERIFY", "1"),
         ("DOCKER_CERT_PATH", cert_path),
     ];
@@ -199,11 +150,9 @@ fn a_tls_engine_on_tcp_is_driven_through_the_docker_environment() {
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(common::digest(&repository, "1.0.0").is_some());
     // Built on the second engine, not on the local one.
-    let remote = remote_docker(
-        directory.path(),
-        &engine.host,
-        &["images", &repository, "--format", "{{.Tag}}"],
-    );
+    let remote = engine
+        .cli()
+        .output(&["images", &repository, "--format", "{{.Tag}}"]);
     assert_eq!(String::from_utf8_lossy(&remote.stdout).trim(), "1.0.0");
     let local = Command::new("docker")
         .args(["images", &repository, "--format", "{{.Tag}}"])
@@ -213,7 +162,7 @@ fn a_tls_engine_on_tcp_is_driven_through_the_docker_environment() {
 
     // A wrong certificate path is exit 3 naming the file.
     let wrong = [
-        ("DOCKER_HOST", engine.host.as_str()),
+        ("DOCKER_HOST", engine.host()),
         ("DOCKER_TLS_VERIFY", "1"),
         ("DOCKER_CERT_PATH", "/nonexistent/certs"),
     ];
@@ -228,7 +177,7 @@ fn a_tls_engine_on_tcp_is_driven_through_the_docker_environment() {
     let plain = golden_with(
         &config,
         &["rebuild", "remote"],
-        &[("DOCKER_HOST", engine.host.as_str())],
+        &[("DOCKER_HOST", engine.host())],
     );
     assert_eq!(plain.code, 3, "{}", plain.stderr);
     // `--engine` wins over DOCKER_HOST.

@@ -956,12 +956,16 @@ impl Runner<'_> {
             };
             if lost.is_none() && !member.engine.alive().await {
                 self.pool.mark_down(lease.index());
-                tracing::warn!(
-                    image = %job.id,
-                    "engine `{}` ({}) was lost during the build of {what}; retrying on another engine",
-                    member.name,
-                    member.host
-                );
+                // Only a retry that can happen is announced; otherwise the
+                // failure below says that no other engine can build it.
+                if !self.pool.candidates(need).is_empty() {
+                    tracing::warn!(
+                        image = %job.id,
+                        "engine `{}` ({}) was lost during the build of {what}; retrying on another engine",
+                        member.name,
+                        member.host
+                    );
+                }
                 lost = Some(member.name.clone());
                 continue;
             }

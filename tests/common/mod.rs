@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod engines;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -373,6 +375,14 @@ impl Running {
             },
             self.stderr()
         );
+    }
+
+    /// Whether it has exited (it is reaped then, the status kept for
+    /// [`Running::finish`]).
+    pub fn exited(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_none_or(|child| child.try_wait().unwrap().is_some())
     }
 
     /// Sends `signal` (`TERM`, `INT`, ...) with kill(1).
