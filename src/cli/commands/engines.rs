@@ -29,7 +29,9 @@ struct EngineRow {
 
 pub(super) async fn run(session: &Session, jobs: usize, output: Output) -> Result<Exit, Failure> {
     let mut rows = Vec::new();
-    for (planned, connection) in session.probe_engines().await {
+    let probed = session.probe_engines().await;
+    let pooled = probed.len() > 1;
+    for (planned, connection) in probed {
         let mut row = EngineRow {
             name: planned.name.clone(),
             host: planned.address.host.clone(),
@@ -59,6 +61,9 @@ pub(super) async fn run(session: &Session, jobs: usize, output: Output) -> Resul
                     Err(error) => row.error = Some(crate::error::text(&error)),
                 }
             }
+            // The engine's generic hint names `[engine] host` and
+            // DOCKER_HOST, which do not choose a member of the pool.
+            Err(error) if pooled => row.error = Some(error.to_string()),
             Err(error) => row.error = Some(crate::error::text(&error)),
         }
         rows.push(row);
