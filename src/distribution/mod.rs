@@ -562,6 +562,33 @@ impl Registry for Distribution {
         })
     }
 
+    async fn exact_config(
+        &self,
+        reference: &Reference,
+    ) -> Result<(ImageConfig, bool), RegistryError> {
+        let Some(disk) = &self.disk else {
+            return Ok((self.image_config(reference).await?, false));
+        };
+        let name = reference.to_string();
+        if let Some(digest) = disk.remembered_tag(&name) {
+            // Content-addressed from here: the manifest and config come
+            // from the cache (or by digest, never by tag).
+            match self.image_config(&reference.with_digest(&digest)).await {
+                Ok(config) if config.digest == digest => return Ok((config, true)),
+                _ => disk.forget_tag(&name),
+            }
+        }
+        let config = self.image_config(reference).await?;
+        disk.remember_tag(&name, &config.digest);
+        Ok((config, false))
+    }
+
+    fn forget_exact(&self, reference: &Reference) {
+        if let Some(disk) = &self.disk {
+            disk.forget_tag(&reference.to_string());
+        }
+    }
+
     async fn index_children(&self, reference: &Reference) -> Result<Vec<Digest>, RegistryError> {
         let action = format!("read the manifest `{reference}`");
         let Some(manifest) = self.manifest(reference, &action).await? else {
