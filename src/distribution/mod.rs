@@ -179,7 +179,14 @@ impl Distribution {
         let Some(digest) = reference.digest() else {
             // A tag moves: its digest is asked each time, its content is not.
             if self.disk.is_none() {
-                return self.fetch_manifest(reference, action).await;
+                let fetched = self.fetch_manifest(reference, action).await?;
+                if let Some(manifest) = &fetched {
+                    // Kept by the digest it hashes to, like one asked by
+                    // digest: the index check of the same build reads it.
+                    let key = format!("{host}/{}@{}", reference.registry_path(), manifest.digest);
+                    self.keep(host, key, manifest)?;
+                }
+                return Ok(fetched);
             }
             return match self.head_digest(reference, action).await? {
                 Head::Missing => Ok(None),
@@ -220,13 +227,19 @@ impl Distribution {
             }
         };
         if let Some(manifest) = &found {
-            let mut cache = self.manifests.lock().map_err(|_| poisoned(host))?;
-            if cache.len() >= CACHED_MANIFESTS {
-                cache.clear();
-            }
-            cache.insert(key, manifest.clone());
+            self.keep(host, key, manifest)?;
         }
         Ok(found)
+    }
+
+    /// Keeps `manifest` in memory under `key` (`host/path@digest`).
+    fn keep(&self, host: &str, key: String, manifest: &Manifest) -> Result<(), RegistryError> {
+        let mut cache = self.manifests.lock().map_err(|_| poisoned(host))?;
+        if cache.len() >= CACHED_MANIFESTS {
+            cache.clear();
+        }
+        cache.insert(key, manifest.clone());
+        Ok(())
     }
 
     /// Where the tag (or digest) `reference` points now, with a HEAD.
