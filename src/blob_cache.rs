@@ -8,6 +8,15 @@
 //! place, so runs sharing the directory never see half a file. The size is
 //! bounded: past [`LIMIT`] bytes the oldest files are removed.
 //!
+//! Beside them it remembers which manifest digest each exact tag (`X.Y.N`)
+//! resolved to (`tags/`): exact tags are immutable by contract, so a
+//! repeated run need not ask again. That memory is not content-addressed,
+//! so it is trusted less: each file names its tag in full (a file that
+//! names another is discarded), it is forgotten [`TAG_TTL`] after the
+//! registry last confirmed it, and the caller (`observe`) trusts it only
+//! when the line's floating tags, asked of the registry every run, point
+//! at the remembered digest; otherwise it asks the registry again.
+//!
 //! `--no-cache-dir` (or `GOLDEN_NO_CACHE_DIR=1`) turns it off: nothing is
 //! read or written.
 
@@ -23,6 +32,11 @@ use crate::name::Digest;
 /// Bytes the cache may hold before its oldest files are removed (manifests
 /// and configs are a few KiB each: this keeps about 100,000 of them).
 pub const LIMIT: u64 = 256 * 1024 * 1024;
+
+/// How long a remembered exact tag is trusted after the registry last
+/// confirmed it: an exact tag pushed over by hand (which the contract
+/// forbids) is noticed within this time at the latest.
+pub const TAG_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
 
 /// Set by `--no-cache-dir` before any registry client is made.
 static DISABLED: AtomicBool = AtomicBool::new(false);
@@ -40,6 +54,11 @@ pub enum Kind {
     /// An image config blob, stored as is.
     Config,
 }
+
+/// The directory of remembered exact tags: per tag, a file named by the
+/// hash of the tag's full name, holding that name, a newline and the
+/// digest (see [`BlobCache::remembered_tag`]).
+const TAGS: &str = "tags";
 
 impl Kind {
     fn directory(self) -> &'static str {
@@ -145,6 +164,67 @@ impl BlobCache {
         Some((media_type, bytes))
     }
 
+    /// The manifest digest the exact tag `name` (`host/path:tag`) resolved
+    /// to when the registry last confirmed it, within [`TAG_TTL`].
+    pub fn remembered_tag(&self, name: &str) -> Option<Digest> {
+        let path = self.tag_path(name);
+        let file = fs::File::open(&path).ok()?;
+        let modified = file.metadata().and_then(|m| m.modified()).ok()?;
+        let fresh = SystemTime::now()
+            .duration_since(modified)
+            .is_ok_and(|age| age <= TAG_TTL);
+        if !fresh {
+            let _ = fs::remove_file(&path);
+            return None;
+        }
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::BufReader::new(file), &mut text).ok()?;
+        let parsed = text
+            .split_once('\n')
+            .filter(|(named, _)| *named == name)
+            .and_then(|(_, digest)| Digest::parse(digest.trim_end()).ok());
+        if parsed.is_none() {
+            tracing::warn!(path = %path.display(), "remembered tag file names another tag or no digest; removed");
+            let _ = fs::remove_file(&path);
+        }
+        parsed
+    }
+
+    /// Remembers that the exact tag `name` resolves to `digest` now (the
+    /// registry just said so); a newer confirmation renews it.
+    pub fn remember_tag(&self, name: &str, digest: &Digest) {
+        if name.contains('\n') {
+            return;
+        }
+        let path = self.tag_path(name);
+        let content = format!("{name}\n{digest}\n");
+        if fs::read(&path).is_ok_and(|old| old == content.as_bytes()) {
+            // Renewed in place: the file's age is the confirmation's.
+            let renewed = fs::File::options()
+                .append(true)
+                .open(&path)
+                .and_then(|file| file.set_modified(SystemTime::now()));
+            if renewed.is_ok() {
+                return;
+            }
+        }
+        if let Err(error) = self.write(&path, content.as_bytes()) {
+            tracing::debug!(path = %path.display(), %error, "tag not remembered");
+            return;
+        }
+        self.grew(content.len() as u64);
+    }
+
+    /// Forgets what was remembered about the exact tag `name`.
+    pub fn forget_tag(&self, name: &str) {
+        let _ = fs::remove_file(self.tag_path(name));
+    }
+
+    /// The file of a remembered tag: named by the hash of its full name.
+    fn tag_path(&self, name: &str) -> PathBuf {
+        self.dir.join(TAGS).join(Digest::of(name.as_bytes()).hex())
+    }
+
     fn discard<T>(&self, path: &Path, digest: &Digest) -> Option<T> {
         tracing::warn!(path = %path.display(), %digest, "cached object does not match its digest; removed, fetching it again");
         let _ = fs::remove_file(path);
@@ -211,8 +291,9 @@ impl BlobCache {
     /// Every cached file: path, modification time, length.
     fn files(&self) -> Vec<(PathBuf, SystemTime, u64)> {
         let mut files = Vec::new();
-        for kind in [Kind::Manifest, Kind::Config] {
-            let Ok(entries) = fs::read_dir(self.dir.join(kind.directory())) else {
+        let directories = [Kind::Manifest.directory(), Kind::Config.directory(), TAGS];
+        for directory in directories {
+            let Ok(entries) = fs::read_dir(self.dir.join(directory)) else {
                 continue;
             };
             for entry in entries.flatten() {
@@ -303,6 +384,43 @@ mod tests {
         assert!(on_disk <= 4000, "{on_disk}");
         assert!(cache.get(Kind::Config, &digests[9]).is_some());
         assert!(cache.get(Kind::Config, &digests[0]).is_none());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn remembered_tags_name_their_tag_and_expire() {
+        let dir = scratch("tags");
+        let cache = BlobCache::at(dir.clone(), LIMIT);
+        let name = "registry.local:5000/team/app:1.0.0";
+        let digest = Digest::of(b"manifest");
+        assert!(cache.remembered_tag(name).is_none());
+        cache.remember_tag(name, &digest);
+        assert_eq!(cache.remembered_tag(name), Some(digest.clone()));
+        assert!(cache
+            .remembered_tag("registry.local:5000/team/app:1.0.1")
+            .is_none());
+        // A file that names another tag is never an answer for this one.
+        let path = cache.tag_path(name);
+        fs::write(
+            &path,
+            format!("registry.local:5000/other/app:1.0.0\n{digest}\n"),
+        )
+        .unwrap();
+        assert!(cache.remembered_tag(name).is_none());
+        assert!(!path.exists());
+        // An old confirmation is forgotten.
+        cache.remember_tag(name, &digest);
+        let old = SystemTime::now() - TAG_TTL - std::time::Duration::from_secs(60);
+        fs::File::options()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        assert!(cache.remembered_tag(name).is_none());
+        cache.remember_tag(name, &digest);
+        cache.forget_tag(name);
+        assert!(cache.remembered_tag(name).is_none());
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -436,6 +436,25 @@ impl Recipes {
         Ok((digest, scanned.entries.clone(), parts))
     }
 
+    /// The recipe when its context was listed and hashed already: no
+    /// blocking work left, so no blocking thread is needed. `None` when it
+    /// was not (yet).
+    pub fn ready(
+        &self,
+        context: &Path,
+        inputs: &RecipeInputs<'_>,
+    ) -> Option<Result<Recipe, String>> {
+        let slot = lock(&self.scans)
+            .get(&(context.to_path_buf(), inputs.dockerfile.to_string()))?
+            .clone();
+        let scanned = match slot.get()? {
+            Ok(scanned) => scanned.clone(),
+            Err(error) => return Some(Err(error.clone())),
+        };
+        let (digest, parts) = scanned.hash.finish(inputs);
+        Some(Ok((digest, scanned.entries.clone(), parts)))
+    }
+
     /// How many contexts were listed and hashed so far.
     pub fn contexts_hashed(&self) -> usize {
         self.hashed.load(std::sync::atomic::Ordering::Relaxed)

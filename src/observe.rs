@@ -165,17 +165,20 @@ async fn observe_repository(
         Err(error) => return failed(ObserveError::registry(error, None)),
     };
     let withdrawn = withdrawn_versions(tags.iter().map(String::as_str));
-    let ledger = Ledger::new(
-        registry,
-        repository.clone(),
-        exact_versions(tags.iter().map(String::as_str)),
-    );
-    let states = futures::future::join_all(
-        images
-            .iter()
-            .map(|image| line_state(&ledger, &repository, image.version, &withdrawn)),
-    )
-    .await;
+    let versions = exact_versions(tags.iter().map(String::as_str));
+    let ledger = Ledger::remembering(registry, repository.clone(), versions.clone());
+    let mut states = line_states(&ledger, &repository, &images, &withdrawn).await;
+    let mut ledger = ledger;
+    let remembered = ledger.remembered();
+    if !confirmed(&remembered, &states) {
+        // Something an earlier run remembered is not what this run's
+        // answers show (or cannot be checked against them): ask again.
+        for version in &remembered {
+            registry.forget_exact(&repository.tag(&version.tag()));
+        }
+        ledger = Ledger::remembering(registry, repository.clone(), versions);
+        states = line_states(&ledger, &repository, &images, &withdrawn).await;
+    }
     let known = ledger.known();
     images
         .iter()
@@ -196,6 +199,44 @@ async fn observe_repository(
             (image.id.clone(), state)
         })
         .collect()
+}
+
+async fn line_states(
+    ledger: &Ledger<'_>,
+    repository: &Repository,
+    images: &[&Image],
+    withdrawn: &[Exact],
+) -> Vec<Result<Option<LastBuild>, RegistryError>> {
+    futures::future::join_all(
+        images
+            .iter()
+            .map(|image| line_state(ledger, repository, image.version, withdrawn)),
+    )
+    .await
+}
+
+/// Whether every exact tag answered from memory (`remembered`) is
+/// confirmed by this run's own answers: it is the release of a line whose
+/// floating tags, just asked of the registry, all point at the remembered
+/// digest. Exact tags are immutable by contract; this is what keeps one
+/// pushed over (or a registry replaced under the same name) from being
+/// acted on: the floating tags then disagree, and the tags are asked again.
+fn confirmed(
+    remembered: &std::collections::BTreeSet<Exact>,
+    states: &[Result<Option<LastBuild>, RegistryError>],
+) -> bool {
+    remembered.iter().all(|version| {
+        states.iter().flatten().flatten().any(|last| {
+            last.release.as_ref().is_some_and(|(release, digest)| {
+                release == version
+                    && !last.floating.is_empty()
+                    && last
+                        .floating
+                        .iter()
+                        .all(|tag| tag.digest.as_ref() == Some(digest))
+            })
+        })
+    })
 }
 
 /// The newest golden build of `line`, its release and where the floating
@@ -339,6 +380,14 @@ async fn base_digest(
 /// The recipe digest and the entries it covers, hashed on a blocking
 /// thread (once per context in the run: see [`Recipes`]).
 async fn recipe_of(image: &Image, cache: std::sync::Arc<Recipes>) -> Result<Recipe, ObserveError> {
+    let inputs = RecipeInputs {
+        dockerfile: &image.dockerfile,
+        build_args: &image.build_args,
+        labels: &image.labels,
+    };
+    if let Some(ready) = cache.ready(&image.context, &inputs) {
+        return ready.map_err(ObserveError::Context);
+    }
     let context = image.context.clone();
     let dockerfile = image.dockerfile.clone();
     let build_args = image.build_args.clone();

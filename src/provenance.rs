@@ -107,6 +107,11 @@ pub struct Ledger<'a> {
     /// Classified tags, with the configs of those read. A cell per tag, so
     /// lines of one repository looking at the same tag at once read it once.
     known: Mutex<BTreeMap<Exact, Arc<OnceCell<Known>>>>,
+    /// Whether exact tags may be answered from what an earlier run
+    /// remembered ([`Registry::exact_config`]); see [`Ledger::remembering`].
+    remember: bool,
+    /// The versions answered that way.
+    remembered: Mutex<BTreeSet<Exact>>,
 }
 
 /// A tag's class and, when golden read it, its config.
@@ -120,7 +125,32 @@ impl<'a> Ledger<'a> {
             repository,
             versions,
             known: Mutex::new(BTreeMap::new()),
+            remember: false,
+            remembered: Mutex::new(BTreeSet::new()),
         }
+    }
+
+    /// A ledger that may answer exact tags from what an earlier run
+    /// remembered: for observing only, and [`Ledger::remembered`] names the
+    /// versions the caller must check against the registry's answers of
+    /// this run before trusting them.
+    pub fn remembering(
+        registry: &'a dyn Registry,
+        repository: Repository,
+        versions: Vec<Exact>,
+    ) -> Self {
+        Ledger {
+            remember: true,
+            ..Ledger::new(registry, repository, versions)
+        }
+    }
+
+    /// The versions answered from memory rather than by the registry.
+    pub fn remembered(&self) -> BTreeSet<Exact> {
+        self.remembered
+            .lock()
+            .map(|remembered| remembered.clone())
+            .unwrap_or_default()
     }
 
     /// Records what is known without a read (a build this run pushed).
@@ -165,10 +195,18 @@ impl<'a> Ledger<'a> {
         let found = cell
             .get_or_try_init(|| async {
                 let tag = version.tag();
-                let config = self
-                    .registry
-                    .image_config(&self.repository.tag(&tag))
-                    .await?;
+                let reference = self.repository.tag(&tag);
+                let config = if self.remember {
+                    let (config, remembered) = self.registry.exact_config(&reference).await?;
+                    if remembered {
+                        if let Ok(mut set) = self.remembered.lock() {
+                            set.insert(version);
+                        }
+                    }
+                    config
+                } else {
+                    self.registry.image_config(&reference).await?
+                };
                 let digest = config.digest.clone();
                 let class = match provenance(tag.as_str(), &config) {
                     Ok(()) => Class::Golden { digest },

@@ -174,6 +174,20 @@ pub trait Registry: Send + Sync {
         -> Result<Option<Digest>, RegistryError>;
     /// The labels and creation time of the image `reference` names.
     async fn image_config(&self, reference: &Reference) -> Result<ImageConfig, RegistryError>;
+    /// The config of the exact tag (`X.Y.N`) `reference`, and whether it
+    /// was answered from what an earlier run remembered (exact tags are
+    /// immutable by contract) without asking the registry. A remembered
+    /// answer may be stale if someone pushed over the tag: the caller
+    /// checks it against what it asked the registry this run, and else
+    /// calls [`Registry::forget_exact`] and asks again.
+    async fn exact_config(
+        &self,
+        reference: &Reference,
+    ) -> Result<(ImageConfig, bool), RegistryError> {
+        Ok((self.image_config(reference).await?, false))
+    }
+    /// Forgets what was remembered about the exact tag `reference`.
+    fn forget_exact(&self, _reference: &Reference) {}
     /// The manifests an image index (or manifest list) `reference` names;
     /// empty for an image manifest.
     async fn index_children(&self, reference: &Reference) -> Result<Vec<Digest>, RegistryError>;

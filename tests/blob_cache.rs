@@ -1,9 +1,11 @@
 //! End to end against the real registry: the on-disk cache of manifests
-//! and configs. A repeated no-op run asks the registry only about tags
-//! (the tag list, the exact tag, the three floating tags of each line);
-//! a corrupted cache file is detected, fetched again and does not change
-//! the result; `--no-cache-dir` and `GOLDEN_NO_CACHE_DIR` leave the cache
-//! directory untouched.
+//! and configs, and of the digests exact tags resolved to. A repeated
+//! no-op run asks the registry only about tags that move (the tag list and
+//! the three floating tags of each line); an exact tag pushed over by
+//! someone else, with its floating tags, is asked again and never
+//! published from memory; a corrupted cache file is detected, fetched
+//! again and does not change the result; `--no-cache-dir` and
+//! `GOLDEN_NO_CACHE_DIR` leave the cache directory untouched.
 
 mod common;
 
@@ -121,13 +123,16 @@ fn a_repeated_no_op_run_reads_manifests_and_configs_from_the_cache() {
     project.run(&cache, &["build", "--all"], &[]);
     let first = project.no_op(&cache, &[], &[]);
     let second = project.no_op(&cache, &[], &[]);
-    // Per line: the tag list, the exact tag and its three floating tags
-    // (HEADs); per run: the scheme probe, the version check and the base.
+    // Per line: the tag list and the three floating tags (HEADs); the
+    // exact tag is remembered. Per run: the scheme probe, the version
+    // check and the base.
     assert!(
-        second <= 5 * LINES + 3,
+        second <= 4 * LINES + 3,
         "the second no-op run made {second} registry requests (the first {first}); at most {} expected",
-        5 * LINES + 3
+        4 * LINES + 3
     );
+    let remembered = files(&cache.join("golden/tags"));
+    assert_eq!(remembered.len() as u64, LINES, "{remembered:?}");
     let configs = files(&cache.join("golden/configs"));
     let manifests = files(&cache.join("golden/manifests"));
     assert_eq!(configs.len() as u64, LINES, "{configs:?}");
@@ -188,4 +193,40 @@ fn no_cache_dir_leaves_the_cache_directory_untouched() {
     // And with the cache on, the same directory fills.
     project.no_op(&variable, &[], &[]);
     assert!(!files(&variable.join("golden/configs")).is_empty());
+}
+
+/// Someone pushes a foreign image over `img1`'s exact tag 1.0.0 and its
+/// floating tags (which the contract forbids for the exact tag). The
+/// remembered digest of 1.0.0 disagrees with the floating tags asked this
+/// run, so golden asks for 1.0.0 again, finds it foreign, builds 1.0.1 and
+/// moves the floating tags there. Trusting the memory would have moved
+/// them back to the old build, which no exact tag names any more.
+#[test]
+fn an_exact_tag_pushed_over_is_asked_again_and_not_published_from_memory() {
+    let project = Project::new("pushed-over");
+    let cache = project.cache_home("cache");
+    project.run(&cache, &["build", "--all"], &[]);
+    project.no_op(&cache, &[], &[]);
+    assert_eq!(files(&cache.join("golden/tags")).len() as u64, LINES);
+    let repository = format!("{REGISTRY}/{}/img1", project.namespace);
+    let old = common::assert_floating(&repository, "1.0.0", &["1.0", "1", "latest"]);
+    common::docker(&["pull", "-q", SEED]);
+    for tag in ["1.0.0", "1.0", "1", "latest"] {
+        common::push_as(SEED, &repository, tag);
+    }
+    let foreign = common::assert_floating(&repository, "1.0.0", &["1.0", "1", "latest"]);
+    assert_ne!(foreign, old);
+    let totals = project.run(&cache, &["build", "--all"], &[]);
+    assert_eq!(totals["built"], 1, "{totals}");
+    // 1.0.0 stays what was pushed over it; the floating tags follow the
+    // new golden build, never the old digest remembered for 1.0.0.
+    assert_eq!(common::digest(&repository, "1.0.0"), Some(foreign));
+    let new = common::assert_floating(&repository, "1.0.1", &["1.0", "1", "latest"]);
+    assert_ne!(new, old);
+    assert_eq!(
+        common::labels(&repository, "1.0.1")
+            .get("org.opencontainers.image.version")
+            .map(String::as_str),
+        Some("1.0.1")
+    );
 }

@@ -123,7 +123,7 @@ impl Reader<'_> {
         let schedule = match (schedule, &defaults.schedule) {
             (Some(schedule), _) => schedule.into_inner(),
             (None, Some(schedule)) => schedule.clone(),
-            (None, None) => Schedule::parse(DEFAULT_SCHEDULE).ok()?,
+            (None, None) => default_schedule()?,
         };
         Some(Image {
             id: id_text,
@@ -286,4 +286,13 @@ impl Reader<'_> {
             }
         }
     }
+}
+
+/// The schedule of an image that names none, parsed once per process
+/// (a config of 10,000 images would parse it 10,000 times).
+fn default_schedule() -> Option<Schedule> {
+    static DEFAULT: std::sync::OnceLock<Option<Schedule>> = std::sync::OnceLock::new();
+    DEFAULT
+        .get_or_init(|| Schedule::parse(DEFAULT_SCHEDULE).ok())
+        .clone()
 }

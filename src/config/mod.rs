@@ -246,6 +246,8 @@ pub struct Config {
     pub notify: Option<NotifySettings>,
     /// Images whose own table already has a problem (empty in a valid config).
     pub reported: ReportedImages,
+    /// Where each id is in `images`, made on the first lookup.
+    by_id: std::sync::OnceLock<std::collections::HashMap<String, usize>>,
 }
 
 /// The images whose `[images.<id>]` table has a problem, by id and by
@@ -301,9 +303,21 @@ impl Config {
             .map(str::to_string)
     }
 
-    /// The image with this id.
+    /// The image with this id, through an index of `images` by id (runs
+    /// look images up by id for every pair of images); a scan when the
+    /// index is out of date because `images` changed since.
     pub fn image(&self, id: &str) -> Option<&Image> {
-        self.images.iter().find(|image| image.id == id)
+        let index = self.by_id.get_or_init(|| {
+            self.images
+                .iter()
+                .enumerate()
+                .map(|(index, image)| (image.id.clone(), index))
+                .collect()
+        });
+        match index.get(id).and_then(|&at| self.images.get(at)) {
+            Some(image) if image.id == id => Some(image),
+            _ => self.images.iter().find(|image| image.id == id),
+        }
     }
 
     /// Parses `source`, returning what could be read and every problem found.
@@ -460,6 +474,7 @@ impl<'a> Reader<'a> {
             default_build_args: defaults.build_arg_spans,
             notify,
             reported: std::mem::take(&mut self.reported),
+            by_id: std::sync::OnceLock::new(),
         })
     }
 

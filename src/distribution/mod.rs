@@ -179,7 +179,14 @@ impl Distribution {
         let Some(digest) = reference.digest() else {
             // A tag moves: its digest is asked each time, its content is not.
             if self.disk.is_none() {
-                return self.fetch_manifest(reference, action).await;
+                let fetched = self.fetch_manifest(reference, action).await?;
+                if let Some(manifest) = &fetched {
+                    // Kept by the digest it hashes to, like one asked by
+                    // digest: the index check of the same build reads it.
+                    let key = format!("{host}/{}@{}", reference.registry_path(), manifest.digest);
+                    self.keep(host, key, manifest)?;
+                }
+                return Ok(fetched);
             }
             return match self.head_digest(reference, action).await? {
                 Head::Missing => Ok(None),
@@ -220,13 +227,19 @@ impl Distribution {
             }
         };
         if let Some(manifest) = &found {
-            let mut cache = self.manifests.lock().map_err(|_| poisoned(host))?;
-            if cache.len() >= CACHED_MANIFESTS {
-                cache.clear();
-            }
-            cache.insert(key, manifest.clone());
+            self.keep(host, key, manifest)?;
         }
         Ok(found)
+    }
+
+    /// Keeps `manifest` in memory under `key` (`host/path@digest`).
+    fn keep(&self, host: &str, key: String, manifest: &Manifest) -> Result<(), RegistryError> {
+        let mut cache = self.manifests.lock().map_err(|_| poisoned(host))?;
+        if cache.len() >= CACHED_MANIFESTS {
+            cache.clear();
+        }
+        cache.insert(key, manifest.clone());
+        Ok(())
     }
 
     /// Where the tag (or digest) `reference` points now, with a HEAD.
@@ -560,6 +573,33 @@ impl Registry for Distribution {
             created: parsed.created,
             size: manifest.size(),
         })
+    }
+
+    async fn exact_config(
+        &self,
+        reference: &Reference,
+    ) -> Result<(ImageConfig, bool), RegistryError> {
+        let Some(disk) = &self.disk else {
+            return Ok((self.image_config(reference).await?, false));
+        };
+        let name = reference.to_string();
+        if let Some(digest) = disk.remembered_tag(&name) {
+            // Content-addressed from here: the manifest and config come
+            // from the cache (or by digest, never by tag).
+            match self.image_config(&reference.with_digest(&digest)).await {
+                Ok(config) if config.digest == digest => return Ok((config, true)),
+                _ => disk.forget_tag(&name),
+            }
+        }
+        let config = self.image_config(reference).await?;
+        disk.remember_tag(&name, &config.digest);
+        Ok((config, false))
+    }
+
+    fn forget_exact(&self, reference: &Reference) {
+        if let Some(disk) = &self.disk {
+            disk.forget_tag(&reference.to_string());
+        }
     }
 
     async fn index_children(&self, reference: &Reference) -> Result<Vec<Digest>, RegistryError> {
