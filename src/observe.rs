@@ -206,7 +206,7 @@ async fn line_states(
     repository: &Repository,
     images: &[&Image],
     withdrawn: &[Exact],
-) -> Vec<Result<Option<LastBuild>, RegistryError>> {
+) -> Vec<Result<Option<(LastBuild, BTreeMap<String, String>)>, RegistryError>> {
     futures::future::join_all(
         images
             .iter()
@@ -223,10 +223,10 @@ async fn line_states(
 /// acted on: the floating tags then disagree, and the tags are asked again.
 fn confirmed(
     remembered: &std::collections::BTreeSet<Exact>,
-    states: &[Result<Option<LastBuild>, RegistryError>],
+    states: &[Result<Option<(LastBuild, BTreeMap<String, String>)>, RegistryError>],
 ) -> bool {
     remembered.iter().all(|version| {
-        states.iter().flatten().flatten().any(|last| {
+        states.iter().flatten().flatten().any(|(last, _)| {
             last.release.as_ref().is_some_and(|(release, digest)| {
                 release == version
                     && !last.floating.is_empty()
