@@ -201,12 +201,16 @@ async fn observe_repository(
         .collect()
 }
 
+/// A line's newest golden build and the base image per platform its
+/// index recorded.
+type Observed = (LastBuild, BTreeMap<String, String>);
+
 async fn line_states(
     ledger: &Ledger<'_>,
     repository: &Repository,
     images: &[&Image],
     withdrawn: &[Exact],
-) -> Vec<Result<Option<(LastBuild, BTreeMap<String, String>)>, RegistryError>> {
+) -> Vec<Result<Option<Observed>, RegistryError>> {
     futures::future::join_all(
         images
             .iter()
@@ -223,7 +227,7 @@ async fn line_states(
 /// acted on: the floating tags then disagree, and the tags are asked again.
 fn confirmed(
     remembered: &std::collections::BTreeSet<Exact>,
-    states: &[Result<Option<(LastBuild, BTreeMap<String, String>)>, RegistryError>],
+    states: &[Result<Option<Observed>, RegistryError>],
 ) -> bool {
     remembered.iter().all(|version| {
         states.iter().flatten().flatten().any(|(last, _)| {
@@ -247,7 +251,7 @@ async fn line_state(
     repository: &Repository,
     line: Line,
     withdrawn: &[Exact],
-) -> Result<Option<(LastBuild, BTreeMap<String, String>)>, RegistryError> {
+) -> Result<Option<Observed>, RegistryError> {
     let registry = ledger.registry();
     let Some((version, digest, config)) = ledger.newest_golden(line, &[]).await? else {
         return Ok(None);
