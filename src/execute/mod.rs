@@ -252,6 +252,15 @@ impl Built {
     }
 }
 
+/// What one engine build makes: the Dockerfile (FROM pinned), the labels,
+/// the local tag and the platform (`None`: the engine's own).
+struct Target<'t> {
+    dockerfile: &'t str,
+    labels: BTreeMap<String, String>,
+    tag: &'t Reference,
+    platform: Option<&'t Platform>,
+}
+
 /// One image built and smoke-tested on a member of the pool: the member
 /// and the engine's image id, and the test's seconds even when it failed.
 struct Tested {
@@ -853,7 +862,15 @@ impl Runner<'_> {
         }
         let build_started = Instant::now();
         let tested = self
-            .build_on_pool(job, &job.dockerfile_content, labels, exact, None)
+            .build_on_pool(
+                job,
+                Target {
+                    dockerfile: &job.dockerfile_content,
+                    labels,
+                    tag: exact,
+                    platform: None,
+                },
+            )
             .await;
         outcome.test_seconds = tested.test_seconds;
         outcome.build_seconds =
@@ -873,24 +890,10 @@ impl Runner<'_> {
     /// test there. When it fails and the engine no longer answers, the
     /// engine is taken out of the pool and the build tried once more on
     /// another. A failed build leaves no local tag behind.
-    async fn build_on_pool(
-        &self,
-        job: &Job<'_>,
-        dockerfile_content: &str,
-        labels: BTreeMap<String, String>,
-        tag: &Reference,
-        platform: Option<&Platform>,
-    ) -> Tested {
+    async fn build_on_pool(&self, job: &Job<'_>, target: Target<'_>) -> Tested {
         let mut test_seconds = None;
         let result = self
-            .build_on_pool_timed(
-                job,
-                dockerfile_content,
-                labels,
-                tag,
-                platform,
-                &mut test_seconds,
-            )
+            .build_on_pool_timed(job, &target, &mut test_seconds)
             .await;
         Tested {
             result,
@@ -901,12 +904,10 @@ impl Runner<'_> {
     async fn build_on_pool_timed(
         &self,
         job: &Job<'_>,
-        dockerfile_content: &str,
-        labels: BTreeMap<String, String>,
-        tag: &Reference,
-        platform: Option<&Platform>,
+        target: &Target<'_>,
         test_seconds: &mut Option<f64>,
     ) -> anyhow::Result<(usize, String)> {
+        let (tag, platform) = (target.tag, target.platform);
         let what = match platform {
             Some(platform) => format!("`{}` for {platform}", job.id),
             None => format!("`{}`", job.id),
@@ -940,15 +941,7 @@ impl Runner<'_> {
                 Some(_) => {}
             }
             let result = self
-                .build_and_test_on(
-                    member,
-                    job,
-                    dockerfile_content,
-                    labels.clone(),
-                    tag,
-                    platform,
-                    test_seconds,
-                )
+                .build_and_test_on(member, job, target, test_seconds)
                 .await;
             let error = match result {
                 Ok(image) => return Ok((lease.index(), image)),
@@ -974,22 +967,17 @@ impl Runner<'_> {
         }
     }
 
-    /// One build of `job` on `member` under `tag`, then its smoke test
-    /// there (its seconds into `test_seconds`); the image id.
-    #[allow(clippy::too_many_arguments)]
+    /// One build of `target` on `member`, then its smoke test there (its
+    /// seconds into `test_seconds`); the image id.
     async fn build_and_test_on(
         &self,
         member: &Member,
         job: &Job<'_>,
-        dockerfile_content: &str,
-        labels: BTreeMap<String, String>,
-        tag: &Reference,
-        platform: Option<&Platform>,
+        target: &Target<'_>,
         test_seconds: &mut Option<f64>,
     ) -> anyhow::Result<String> {
-        let image = self
-            .build_one(member, job, dockerfile_content, labels, tag, platform)
-            .await?;
+        let (tag, platform) = (target.tag, target.platform);
+        let image = self.build_one(member, job, target).await?;
         let Some(test) = &job.image.test else {
             return Ok(image);
         };
@@ -1008,17 +996,15 @@ impl Runner<'_> {
         }
     }
 
-    /// One engine build of `job` from `dockerfile_content` on `member`,
-    /// tagged `tag` locally; returns the image id.
+    /// One engine build of `job` on `member` as `target` says; returns
+    /// the image id.
     async fn build_one(
         &self,
         member: &Member,
         job: &Job<'_>,
-        dockerfile_content: &str,
-        labels: BTreeMap<String, String>,
-        tag: &Reference,
-        platform: Option<&Platform>,
+        target: &Target<'_>,
     ) -> anyhow::Result<String> {
+        let platform = target.platform;
         let progress = self.progress.clone();
         let id = job.id.clone();
         let prefix = platform.map(|p| format!("[{p}] ")).unwrap_or_default();
@@ -1033,13 +1019,13 @@ impl Runner<'_> {
             context: job.image.context.clone(),
             entries: job.observation.entries.clone(),
             dockerfile: job.image.dockerfile.clone(),
-            dockerfile_content: dockerfile_content.to_string(),
+            dockerfile_content: target.dockerfile.to_string(),
             build_args: job.image.build_args.clone(),
-            labels,
+            labels: target.labels.clone(),
             network: self.project.config.engine.network,
             pull: job.image.pull,
             no_cache: job.no_cache,
-            tag: tag.clone(),
+            tag: target.tag.clone(),
             platform: platform.cloned(),
         };
         let built = member.engine.build(request, on_step).await;
@@ -1072,7 +1058,15 @@ impl Runner<'_> {
                 async move {
                     let local = job.repository.tag(&platform_tag(version, platform)?);
                     let tested = self
-                        .build_on_pool(job, dockerfile, labels, &local, Some(platform))
+                        .build_on_pool(
+                            job,
+                            Target {
+                                dockerfile,
+                                labels,
+                                tag: &local,
+                                platform: Some(platform),
+                            },
+                        )
                         .await;
                     let (member, image) = tested.result?;
                     anyhow::Ok((
