@@ -245,38 +245,15 @@ fn label_text_from_the_registry_never_reaches_the_terminal_raw() {
     let stack = Stack::new("sanitised_labels");
     let tools = stack.repository("tools");
     stack.golden(&["build", "--all"]).expect(0);
-    let context = tempfile::tempdir().unwrap();
-    std::fs::write(
-        context.path().join("Dockerfile"),
-        format!("FROM {}\n", stack.upstream()),
-    )
-    .unwrap();
-    let image = format!("{tools}:2.1.50");
-    let output = std::process::Command::new("docker")
-        .env("DOCKER_BUILDKIT", "0")
-        .args(["build", "-q", "-t", &image])
-        .args([
-            "--label",
+    push_labelled(
+        &stack.upstream(),
+        &format!("{tools}:2.1.50"),
+        &[
             "org.opencontainers.image.created=\u{1b}[2J\u{1b}]0;owned\u{7}",
-        ])
-        .args([
-            "--label",
             "org.opencontainers.image.base.name=\u{9b}31mred\rover",
-        ])
-        .args([
-            "--label",
             "org.opencontainers.image.revision=\u{1b}[8mhidden",
-        ])
-        .arg(context.path())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+        ],
     );
-    common::docker(&["push", "-q", &image]);
-    common::docker(&["rmi", &image]);
     for args in [["ls", "tools"], ["inspect", "tools"]] {
         let run = stack.golden(&args).expect(0);
         let raw: Vec<char> = run
@@ -313,30 +290,11 @@ fn json_output_keeps_label_text_exact_and_valid() {
     );
     let repository = format!("{}/{namespace}/x", common::REGISTRY);
     let label = "evil\u{85}next\u{9b}31m \u{202e}txt.exe\u{202c} \u{1b}[2J";
-    let context = tempfile::tempdir().unwrap();
-    std::fs::write(
-        context.path().join("Dockerfile"),
-        format!("FROM {}\n", common::SEED),
-    )
-    .unwrap();
-    let image = format!("{repository}:1.0.7");
-    let output = std::process::Command::new("docker")
-        .env("DOCKER_BUILDKIT", "0")
-        .args(["build", "-q", "-t", &image])
-        .args([
-            "--label",
-            &format!("org.opencontainers.image.base.name={label}"),
-        ])
-        .arg(context.path())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    push_labelled(
+        common::SEED,
+        &format!("{repository}:1.0.7"),
+        &[&format!("org.opencontainers.image.base.name={label}")],
     );
-    common::docker(&["push", "-q", &image]);
-    common::docker(&["rmi", &image]);
     assert_eq!(
         common::labels(&repository, "1.0.7")
             .get("org.opencontainers.image.base.name")
@@ -369,4 +327,26 @@ fn json_output_keeps_label_text_exact_and_valid() {
     let value: serde_json::Value = serde_json::from_slice(&parsed.stdout).unwrap();
     assert_eq!(value, serde_json::json!(label));
     assert_eq!(run.json()["images"][0]["versions"][0]["base_name"], label);
+}
+
+/// Builds `image` FROM `base` with `labels` (`KEY=VALUE`) by the docker
+/// CLI, pushes it as someone else would, and removes it locally.
+fn push_labelled(base: &str, image: &str, labels: &[&str]) {
+    let context = tempfile::tempdir().unwrap();
+    std::fs::write(context.path().join("Dockerfile"), format!("FROM {base}\n")).unwrap();
+    let mut build = std::process::Command::new("docker");
+    build
+        .env("DOCKER_BUILDKIT", "0")
+        .args(["build", "-q", "-t", image]);
+    for label in labels {
+        build.args(["--label", label]);
+    }
+    let output = build.arg(context.path()).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    common::docker(&["push", "-q", image]);
+    common::docker(&["rmi", image]);
 }
