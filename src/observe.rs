@@ -166,9 +166,8 @@ async fn observe_repository(
     };
     let withdrawn = withdrawn_versions(tags.iter().map(String::as_str));
     let versions = exact_versions(tags.iter().map(String::as_str));
-    let ledger = Ledger::remembering(registry, repository.clone(), versions.clone());
+    let mut ledger = Ledger::remembering(registry, repository.clone(), versions.clone());
     let mut states = line_states(&ledger, &repository, &images, &withdrawn).await;
-    let mut ledger = ledger;
     let remembered = ledger.remembered();
     if !confirmed(&remembered, &states) {
         // Something an earlier run remembered is not what this run's
