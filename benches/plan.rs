@@ -145,6 +145,7 @@ fn observations(project: &Project, due_every: Option<usize>) -> Observations {
                 recipe,
                 recipe_parts: Default::default(),
                 entries: Vec::new(),
+                tags_remembered: false,
             }),
         );
     }

@@ -17,6 +17,13 @@
 //! when the line's floating tags, asked of the registry every run, point
 //! at the remembered digest; otherwise it asks the registry again.
 //!
+//! It also remembers each repository's tag list (`tag-lists/`), under the
+//! same rules: a repeated run answers a line's tag list from memory only
+//! when the line's floating tags, asked every run, confirm its remembered
+//! newest build; a line the run would build or promote is observed again
+//! from the registry before anything is pushed (`observe::observe_until`);
+//! any write golden makes to a repository forgets its list.
+//!
 //! `--no-cache-dir` (or `GOLDEN_NO_CACHE_DIR=1`) turns it off: nothing is
 //! read or written.
 
@@ -33,9 +40,10 @@ use crate::name::Digest;
 /// and configs are a few KiB each: this keeps about 100,000 of them).
 pub const LIMIT: u64 = 256 * 1024 * 1024;
 
-/// How long a remembered exact tag is trusted after the registry last
-/// confirmed it: an exact tag pushed over by hand (which the contract
-/// forbids) is noticed within this time at the latest.
+/// How long a remembered exact tag or tag list is trusted after the
+/// registry last confirmed it: an exact tag pushed over by hand (which the
+/// contract forbids), or one added or deleted without its floating tags
+/// moving, is noticed within this time at the latest.
 pub const TAG_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
 
 /// Set by `--no-cache-dir` before any registry client is made.
@@ -59,6 +67,11 @@ pub enum Kind {
 /// hash of the tag's full name, holding that name, a newline and the
 /// digest (see [`BlobCache::remembered_tag`]).
 const TAGS: &str = "tags";
+
+/// The directory of remembered tag lists: per repository, a file named by
+/// the hash of the repository's full name, holding that name and then one
+/// tag per line (see [`BlobCache::remembered_tag_list`]).
+const TAG_LISTS: &str = "tag-lists";
 
 impl Kind {
     fn directory(self) -> &'static str {
@@ -167,7 +180,58 @@ impl BlobCache {
     /// The manifest digest the exact tag `name` (`host/path:tag`) resolved
     /// to when the registry last confirmed it, within [`TAG_TTL`].
     pub fn remembered_tag(&self, name: &str) -> Option<Digest> {
-        let path = self.tag_path(name);
+        let body = self.recall(TAGS, name)?;
+        let digest = Digest::parse(body.trim_end()).ok();
+        if digest.is_none() {
+            self.forget(TAGS, name);
+        }
+        digest
+    }
+
+    /// Remembers that the exact tag `name` resolves to `digest` now (the
+    /// registry just said so); a newer confirmation renews it.
+    pub fn remember_tag(&self, name: &str, digest: &Digest) {
+        self.record(TAGS, name, &format!("{digest}\n"));
+    }
+
+    /// Forgets what was remembered about the exact tag `name`.
+    pub fn forget_tag(&self, name: &str) {
+        self.forget(TAGS, name);
+    }
+
+    /// The tags the repository `name` (`host/path`) listed when the
+    /// registry last said so, within [`TAG_TTL`].
+    pub fn remembered_tag_list(&self, name: &str) -> Option<Vec<String>> {
+        let body = self.recall(TAG_LISTS, name)?;
+        Some(body.lines().map(str::to_string).collect())
+    }
+
+    /// Remembers the tags the repository `name` lists now. A list with a
+    /// tag that cannot be one line is not remembered.
+    pub fn remember_tag_list(&self, name: &str, tags: &[String]) {
+        if tags.iter().any(|tag| tag.is_empty() || tag.contains('\n')) {
+            self.forget(TAG_LISTS, name);
+            return;
+        }
+        let mut body = String::with_capacity(tags.iter().map(|tag| tag.len() + 1).sum());
+        for tag in tags {
+            body.push_str(tag);
+            body.push('\n');
+        }
+        self.record(TAG_LISTS, name, &body);
+    }
+
+    /// Forgets the tag list remembered for the repository `name`.
+    pub fn forget_tag_list(&self, name: &str) {
+        self.forget(TAG_LISTS, name);
+    }
+
+    /// What `directory` remembers under `name`: the file's content after
+    /// its first line, which must be `name`, while the file is younger
+    /// than [`TAG_TTL`]. A stale file, or one naming something else, is
+    /// removed.
+    fn recall(&self, directory: &str, name: &str) -> Option<String> {
+        let path = self.memory_path(directory, name);
         let file = fs::File::open(&path).ok()?;
         let modified = file.metadata().and_then(|m| m.modified()).ok()?;
         let fresh = SystemTime::now()
@@ -179,27 +243,25 @@ impl BlobCache {
         }
         let mut text = String::new();
         std::io::Read::read_to_string(&mut std::io::BufReader::new(file), &mut text).ok()?;
-        let parsed = text
-            .split_once('\n')
-            .filter(|(named, _)| *named == name)
-            .and_then(|(_, digest)| Digest::parse(digest.trim_end()).ok());
-        if parsed.is_none() {
-            tracing::warn!(path = %path.display(), "remembered tag file names another tag or no digest; removed");
-            let _ = fs::remove_file(&path);
+        match text.split_once('\n') {
+            Some((named, body)) if named == name => Some(body.to_string()),
+            _ => {
+                tracing::warn!(path = %path.display(), "remembered file names something else; removed");
+                let _ = fs::remove_file(&path);
+                None
+            }
         }
-        parsed
     }
 
-    /// Remembers that the exact tag `name` resolves to `digest` now (the
-    /// registry just said so); a newer confirmation renews it.
-    pub fn remember_tag(&self, name: &str, digest: &Digest) {
+    /// Remembers `body` under `name` in `directory`; the same content
+    /// again renews the file in place (its age is the confirmation's).
+    fn record(&self, directory: &str, name: &str, body: &str) {
         if name.contains('\n') {
             return;
         }
-        let path = self.tag_path(name);
-        let content = format!("{name}\n{digest}\n");
+        let path = self.memory_path(directory, name);
+        let content = format!("{name}\n{body}");
         if fs::read(&path).is_ok_and(|old| old == content.as_bytes()) {
-            // Renewed in place: the file's age is the confirmation's.
             let renewed = fs::File::options()
                 .append(true)
                 .open(&path)
@@ -209,20 +271,22 @@ impl BlobCache {
             }
         }
         if let Err(error) = self.write(&path, content.as_bytes()) {
-            tracing::debug!(path = %path.display(), %error, "tag not remembered");
+            tracing::debug!(path = %path.display(), %error, "not remembered");
             return;
         }
         self.grew(content.len() as u64);
     }
 
-    /// Forgets what was remembered about the exact tag `name`.
-    pub fn forget_tag(&self, name: &str) {
-        let _ = fs::remove_file(self.tag_path(name));
+    fn forget(&self, directory: &str, name: &str) {
+        let _ = fs::remove_file(self.memory_path(directory, name));
     }
 
-    /// The file of a remembered tag: named by the hash of its full name.
-    fn tag_path(&self, name: &str) -> PathBuf {
-        self.dir.join(TAGS).join(Digest::of(name.as_bytes()).hex())
+    /// The file remembering `name` in `directory`: named by the hash of
+    /// the full name.
+    fn memory_path(&self, directory: &str, name: &str) -> PathBuf {
+        self.dir
+            .join(directory)
+            .join(Digest::of(name.as_bytes()).hex())
     }
 
     fn discard<T>(&self, path: &Path, digest: &Digest) -> Option<T> {
@@ -291,7 +355,12 @@ impl BlobCache {
     /// Every cached file: path, modification time, length.
     fn files(&self) -> Vec<(PathBuf, SystemTime, u64)> {
         let mut files = Vec::new();
-        let directories = [Kind::Manifest.directory(), Kind::Config.directory(), TAGS];
+        let directories = [
+            Kind::Manifest.directory(),
+            Kind::Config.directory(),
+            TAGS,
+            TAG_LISTS,
+        ];
         for directory in directories {
             let Ok(entries) = fs::read_dir(self.dir.join(directory)) else {
                 continue;
@@ -400,7 +469,7 @@ mod tests {
             .remembered_tag("registry.local:5000/team/app:1.0.1")
             .is_none());
         // A file that names another tag is never an answer for this one.
-        let path = cache.tag_path(name);
+        let path = cache.memory_path(TAGS, name);
         fs::write(
             &path,
             format!("registry.local:5000/other/app:1.0.0\n{digest}\n"),
@@ -421,6 +490,50 @@ mod tests {
         cache.remember_tag(name, &digest);
         cache.forget_tag(name);
         assert!(cache.remembered_tag(name).is_none());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn remembered_tag_lists_name_their_repository_and_expire() {
+        let dir = scratch("tag-lists");
+        let cache = BlobCache::at(dir.clone(), LIMIT);
+        let name = "registry.local:5000/team/app";
+        let tags: Vec<String> = ["1.0.0", "1.0", "1", "latest"].map(String::from).to_vec();
+        assert!(cache.remembered_tag_list(name).is_none());
+        cache.remember_tag_list(name, &tags);
+        assert_eq!(cache.remembered_tag_list(name), Some(tags.clone()));
+        // An empty repository is remembered as empty, not as unknown.
+        cache.remember_tag_list("registry.local:5000/team/new", &[]);
+        assert_eq!(
+            cache.remembered_tag_list("registry.local:5000/team/new"),
+            Some(Vec::new())
+        );
+        // Another repository's file, or the exact tags' memory, never answers.
+        assert!(cache
+            .remembered_tag_list("registry.local:5000/team/other")
+            .is_none());
+        assert!(cache.remembered_tag(name).is_none());
+        let path = cache.memory_path(TAG_LISTS, name);
+        fs::write(&path, "registry.local:5000/other/app\n1.0.0\n").unwrap();
+        assert!(cache.remembered_tag_list(name).is_none());
+        assert!(!path.exists());
+        // A tag that is not one line is never remembered, and clears the list.
+        cache.remember_tag_list(name, &tags);
+        cache.remember_tag_list(name, &["1.0.0\nlatest".to_string()]);
+        assert!(cache.remembered_tag_list(name).is_none());
+        // An old list is forgotten, and forgetting works.
+        cache.remember_tag_list(name, &tags);
+        let old = SystemTime::now() - TAG_TTL - std::time::Duration::from_secs(60);
+        fs::File::options()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        assert!(cache.remembered_tag_list(name).is_none());
+        cache.remember_tag_list(name, &tags);
+        cache.forget_tag_list(name);
+        assert!(cache.remembered_tag_list(name).is_none());
         fs::remove_dir_all(&dir).unwrap();
     }
 

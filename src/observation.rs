@@ -73,6 +73,11 @@ pub struct Observation {
     pub recipe_parts: RecipeParts,
     /// The context entries the recipe covers, reused for the build.
     pub entries: Vec<Entry>,
+    /// The repository's tag list was answered from what an earlier run
+    /// remembered, confirmed by the floating tags but possibly missing an
+    /// exact tag added or deleted since: never acted on (see
+    /// `observe::observe_until`).
+    pub tags_remembered: bool,
 }
 
 /// Why an image could not be observed.

@@ -34,10 +34,67 @@ struct LineState {
     last_base_platforms: BTreeMap<String, String>,
     foreign: Vec<ForeignTag>,
     known: BTreeMap<Exact, Class>,
+    /// The repository's tag list came from memory (see [`observe_until`]).
+    tags_remembered: bool,
+}
+
+/// Whether observing may answer from what earlier runs remembered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Memory {
+    /// Exact tags and tag lists may come from memory, each trusted only
+    /// where this run's answers about the floating tags confirm it.
+    Remembered,
+    /// Tag lists are asked of the registry (exact tags still come from
+    /// memory when confirmed: they are immutable by contract).
+    Fresh,
+}
+
+/// Observes `ids`, answering tag lists from memory where the floating
+/// tags confirm them, then asks `acted` which images the caller would
+/// build or promote on these observations. Those observed from a
+/// remembered tag list are observed again from the registry, and `acted`
+/// asked again, until every image acted on was observed fresh: memory
+/// saves requests on images left alone, and never decides what is pushed.
+pub async fn observe_until(
+    project: &Project,
+    registry: &dyn Registry,
+    ids: &[String],
+    acted: impl Fn(&Observations) -> Vec<String>,
+) -> Observations {
+    let mut observations = observe_with(project, registry, ids, Memory::Remembered).await;
+    loop {
+        let stale: Vec<String> = acted(&observations)
+            .into_iter()
+            .filter(|id| {
+                observations
+                    .get(id)
+                    .is_some_and(|o| o.as_ref().is_ok_and(|o| o.tags_remembered))
+            })
+            .collect();
+        if stale.is_empty() {
+            return observations;
+        }
+        tracing::debug!(
+            images = stale.len(),
+            "observing again without remembered tag lists"
+        );
+        // Each pass turns at least one image fresh, so this ends.
+        observations.extend(observe_with(project, registry, &stale, Memory::Fresh).await);
+    }
+}
+
+/// Observes every image in `ids`, each tag list asked of the registry.
+pub async fn observe(project: &Project, registry: &dyn Registry, ids: &[String]) -> Observations {
+    observe_with(project, registry, ids, Memory::Fresh).await
 }
 
 /// Observes every image in `ids`.
-pub async fn observe(project: &Project, registry: &dyn Registry, ids: &[String]) -> Observations {
+pub async fn observe_with(
+    project: &Project,
+    registry: &dyn Registry,
+    ids: &[String],
+    memory: Memory,
+) -> Observations {
     let config = &project.config;
     let mut repositories: BTreeMap<Repository, Vec<&Image>> = BTreeMap::new();
     for image in ids.iter().filter_map(|id| config.image(id)) {
@@ -47,7 +104,7 @@ pub async fn observe(project: &Project, registry: &dyn Registry, ids: &[String])
             .push(image);
     }
     let lines = stream::iter(repositories)
-        .map(|(repository, images)| observe_repository(registry, repository, images))
+        .map(|(repository, images)| observe_repository(registry, repository, images, memory))
         .buffer_unordered(CONCURRENCY)
         .flat_map(stream::iter)
         .collect::<BTreeMap<String, Result<LineState, ObserveError>>>();
@@ -153,6 +210,7 @@ async fn observe_repository(
     registry: &dyn Registry,
     repository: Repository,
     images: Vec<&Image>,
+    memory: Memory,
 ) -> Vec<(String, Result<LineState, ObserveError>)> {
     let failed = |error: ObserveError| {
         images
@@ -160,20 +218,35 @@ async fn observe_repository(
             .map(|image| (image.id.clone(), Err(error.clone())))
             .collect()
     };
-    let tags = match registry.tags(&repository).await {
-        Ok(tags) => tags,
+    let listed = match memory {
+        Memory::Remembered => registry.remembered_tags(&repository).await,
+        Memory::Fresh => registry.tags(&repository).await.map(|tags| (tags, false)),
+    };
+    let (mut tags, mut tags_remembered) = match listed {
+        Ok(listed) => listed,
         Err(error) => return failed(ObserveError::registry(error, None)),
     };
-    let withdrawn = withdrawn_versions(tags.iter().map(String::as_str));
-    let versions = exact_versions(tags.iter().map(String::as_str));
+    let mut versions = exact_versions(tags.iter().map(String::as_str));
     let mut ledger = Ledger::remembering(registry, repository.clone(), versions.clone());
+    let mut withdrawn = withdrawn_versions(tags.iter().map(String::as_str));
     let mut states = line_states(&ledger, &repository, &images, &withdrawn).await;
     let remembered = ledger.remembered();
-    if !confirmed(&remembered, &states) {
+    let lines_confirmed = !tags_remembered || every_line_confirmed(&states);
+    if !lines_confirmed || !confirmed(&remembered, &states) {
         // Something an earlier run remembered is not what this run's
         // answers show (or cannot be checked against them): ask again.
         for version in &remembered {
             registry.forget_exact(&repository.tag(&version.tag()));
+        }
+        if tags_remembered {
+            registry.forget_tags(&repository);
+            tags = match registry.tags(&repository).await {
+                Ok(tags) => tags,
+                Err(error) => return failed(ObserveError::registry(error, None)),
+            };
+            tags_remembered = false;
+            versions = exact_versions(tags.iter().map(String::as_str));
+            withdrawn = withdrawn_versions(tags.iter().map(String::as_str));
         }
         ledger = Ledger::remembering(registry, repository.clone(), versions);
         states = line_states(&ledger, &repository, &images, &withdrawn).await;
@@ -193,6 +266,7 @@ async fn observe_repository(
                     last_build: last.map(|(last_build, _)| last_build),
                     foreign: ledger.foreign_in(image.version),
                     known: known.clone(),
+                    tags_remembered,
                 })
                 .map_err(|error| ObserveError::registry(error, None));
             (image.id.clone(), state)
@@ -216,6 +290,27 @@ async fn line_states(
             .map(|image| line_state(ledger, repository, image.version, withdrawn)),
     )
     .await
+}
+
+/// Whether a remembered tag list is confirmed by this run's own answers:
+/// every line observed has a release whose floating tags, just asked of
+/// the registry, all point at it. A build pushed or promoted since (by
+/// another run, another machine, a rollback) moves a floating tag, so the
+/// list is asked again; what stays unseen until the list is asked again
+/// is an exact tag added or deleted without any floating tag moving.
+fn every_line_confirmed(states: &[Result<Option<Observed>, RegistryError>]) -> bool {
+    states.iter().all(|state| {
+        let Ok(Some((last, _))) = state else {
+            return false;
+        };
+        last.release.as_ref().is_some_and(|(_, digest)| {
+            !last.floating.is_empty()
+                && last
+                    .floating
+                    .iter()
+                    .all(|tag| tag.digest.as_ref() == Some(digest))
+        })
+    })
 }
 
 /// Whether every exact tag answered from memory (`remembered`) is
@@ -353,6 +448,7 @@ fn observe_image(
         recipe,
         recipe_parts,
         entries: entries.to_vec(),
+        tags_remembered: state.tags_remembered,
     })
 }
 

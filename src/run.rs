@@ -12,8 +12,9 @@ use chrono::{DateTime, Utc};
 
 use crate::execute::{Runner, Stop};
 use crate::exit::{Exit, Failure};
-use crate::observe::observe;
-use crate::plan::{plan, Selection};
+use crate::observation::Observations;
+use crate::observe::{observe, observe_until};
+use crate::plan::{acted_on, plan, Selection};
 use crate::progress::Progress;
 use crate::registry::Registry;
 use crate::report::{run_report, Report};
@@ -44,6 +45,7 @@ pub async fn build_once(
     progress: Arc<dyn Progress>,
 ) -> Result<Report, Failure> {
     let started = Instant::now();
+    let now = now.unwrap_or_else(Utc::now);
     let project = &session.project;
     // Nothing is built before the plan, so a signal abandons this phase at
     // once instead of waiting for a registry that does not answer.
@@ -60,25 +62,32 @@ pub async fn build_once(
             true => selection.ids.clone(),
             false => crate::pipeline::with_parents(project, &selection.ids),
         };
-        let (mut observations, revision) = futures::join!(
-            observe(project, &registry, &observed),
-            revision(&project.config)
-        );
-        if !settings.promote {
-            crate::pipeline::pin_to_releases(project, &mut observations, &selection.ids);
-        }
+        let observations = async {
+            match settings.promote {
+                // What memory answered is checked before anything due is built.
+                true => {
+                    let acted = |observations: &Observations| {
+                        acted_on(&plan(project, observations, selection, now))
+                    };
+                    observe_until(project, &registry, &observed, acted).await
+                }
+                // A parent's release may be a build not promoted yet, which
+                // only a fresh tag list shows: nothing from memory.
+                false => {
+                    let mut observations = observe(project, &registry, &observed).await;
+                    crate::pipeline::pin_to_releases(project, &mut observations, &selection.ids);
+                    observations
+                }
+            }
+        };
+        let (observations, revision) = futures::join!(observations, revision(&project.config));
         Ok::<_, Failure>((run_lock, pool, registry, observations, revision))
     };
     let (_lock, pool, registry, observations, revision) = tokio::select! {
         code = crate::signals::stopped(stop) => return Err(stopped_before_building(code)),
         prepared = prepare => prepared?,
     };
-    let steps = plan(
-        project,
-        &observations,
-        selection,
-        now.unwrap_or_else(Utc::now),
-    );
+    let steps = plan(project, &observations, selection, now);
     let due = steps.iter().filter(|step| step.is_build()).count();
     // Nothing due is said by the report (and the daemon's one tick line).
     if due > 0 {
@@ -98,6 +107,12 @@ pub async fn build_once(
         progress,
     };
     let outcomes = runner.run(&steps).await;
+    // The engine pushed exact tags the remembered tag lists do not hold.
+    for step in steps.iter().filter(|step| step.acts()) {
+        if let Some(image) = project.config.image(&step.id) {
+            registry.forget_tags(&project.config.repository(image));
+        }
+    }
     Ok(run_report(
         project,
         &steps,

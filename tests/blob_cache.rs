@@ -1,7 +1,8 @@
 //! End to end against the real registry: the on-disk cache of manifests
-//! and configs, and of the digests exact tags resolved to. A repeated
-//! no-op run asks the registry only about tags that move (the tag list and
-//! the three floating tags of each line); an exact tag pushed over by
+//! and configs, and of the digests exact tags and the tag lists resolved
+//! to. A repeated no-op run asks the registry only about the three
+//! floating tags of each line; a line due is observed again before it is
+//! built, so a tag added meanwhile is seen; an exact tag pushed over by
 //! someone else, with its floating tags, is asked again and never
 //! published from memory; a corrupted cache file is detected, fetched
 //! again and does not change the result; `--no-cache-dir` and
@@ -55,6 +56,12 @@ impl Project {
     /// `golden ARGS --report FILE` with `XDG_CACHE_HOME=cache_home`: the
     /// report's totals.
     fn run(&self, cache_home: &Path, args: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
+        self.report(cache_home, args, env)["totals"].clone()
+    }
+
+    /// `golden ARGS --report FILE` with `XDG_CACHE_HOME=cache_home`: the
+    /// whole report.
+    fn report(&self, cache_home: &Path, args: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
         let report = self.directory.path().join("report.json");
         let mut golden = Golden::at(&self.directory.path().join("golden.toml"))
             .args(args)
@@ -66,8 +73,7 @@ impl Project {
         }
         golden.run().expect(0);
         let text = std::fs::read_to_string(&report).unwrap();
-        let report: serde_json::Value = serde_json::from_str(&text).unwrap();
-        report["totals"].clone()
+        serde_json::from_str(&text).unwrap()
     }
 
     fn no_op(&self, cache_home: &Path, args: &[&str], env: &[(&str, &str)]) -> u64 {
@@ -123,16 +129,18 @@ fn a_repeated_no_op_run_reads_manifests_and_configs_from_the_cache() {
     project.run(&cache, &["build", "--all"], &[]);
     let first = project.no_op(&cache, &[], &[]);
     let second = project.no_op(&cache, &[], &[]);
-    // Per line: the tag list and the three floating tags (HEADs); the
-    // exact tag is remembered. Per run: the scheme probe, the version
-    // check and the base.
+    // Per line: the three floating tags (HEADs); the tag list and the
+    // exact tag are remembered, confirmed by them. Per run: the scheme
+    // probe, the version check and the base.
     assert!(
-        second <= 4 * LINES + 3,
+        second <= 3 * LINES + 3,
         "the second no-op run made {second} registry requests (the first {first}); at most {} expected",
-        4 * LINES + 3
+        3 * LINES + 3
     );
     let remembered = files(&cache.join("golden/tags"));
     assert_eq!(remembered.len() as u64, LINES, "{remembered:?}");
+    let lists = files(&cache.join("golden/tag-lists"));
+    assert_eq!(lists.len() as u64, LINES, "{lists:?}");
     let configs = files(&cache.join("golden/configs"));
     let manifests = files(&cache.join("golden/manifests"));
     assert_eq!(configs.len() as u64, LINES, "{configs:?}");
@@ -229,4 +237,67 @@ fn an_exact_tag_pushed_over_is_asked_again_and_not_published_from_memory() {
             .map(String::as_str),
         Some("1.0.1")
     );
+}
+
+/// Someone pushes `img1:1.0.1` (not a golden build) without moving any
+/// floating tag: the remembered tag list, confirmed by the floating tags,
+/// does not show it. A forced rebuild makes the line due, so golden lists
+/// the tags again before building: it reports the foreign 1.0.1 and
+/// numbers the build 1.0.2. (The remembered list would have hidden the
+/// foreign tag from the report; the number the executor checks itself.)
+#[test]
+fn a_line_due_is_observed_again_and_numbered_past_a_tag_added_meanwhile() {
+    let project = Project::new("added");
+    let cache = project.cache_home("cache");
+    project.run(&cache, &["build", "--all"], &[]);
+    project.no_op(&cache, &[], &[]);
+    let repository = format!("{REGISTRY}/{}/img1", project.namespace);
+    common::docker(&["pull", "-q", SEED]);
+    common::push_as(SEED, &repository, "1.0.1");
+    let foreign = common::digest(&repository, "1.0.1").expect("1.0.1 pushed");
+    // A no-op run still answers from memory: nothing is due.
+    project.no_op(&cache, &[], &[]);
+    let report = project.report(&cache, &["rebuild", "img1"], &[]);
+    assert_eq!(report["totals"]["built"], 1, "{report}");
+    let image = &report["images"][0];
+    assert_eq!(image["id"], "img1", "{report}");
+    let warned: Vec<&str> = image["foreign"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|tag| tag["tag"].as_str())
+        .collect();
+    assert_eq!(warned, ["1.0.1"], "{report}");
+    assert_eq!(common::digest(&repository, "1.0.1"), Some(foreign));
+    common::assert_floating(&repository, "1.0.2", &["1.0", "1", "latest"]);
+}
+
+/// A build pushed elsewhere without moving the floating tags (`build
+/// --no-promote` with another cache directory): a machine whose memory
+/// predates it sees the line due (its recipe changed), observes it again
+/// and promotes that build instead of building another.
+#[test]
+fn a_build_not_promoted_elsewhere_is_found_by_a_run_that_remembers_the_tags() {
+    let project = Project::new("elsewhere");
+    let cache = project.cache_home("cache");
+    project.run(&cache, &["build", "--all"], &[]);
+    project.no_op(&cache, &[], &[]);
+    let repository = format!("{REGISTRY}/{}/img1", project.namespace);
+    std::fs::write(
+        project.directory.path().join("img1/motd"),
+        "changed elsewhere\n",
+    )
+    .unwrap();
+    let elsewhere = project.cache_home("elsewhere");
+    let totals = project.run(&elsewhere, &["build", "--all", "--no-promote"], &[]);
+    assert_eq!(totals["built"], 1, "{totals}");
+    let pushed = common::digest(&repository, "1.0.1").expect("1.0.1 pushed");
+    assert_ne!(common::digest(&repository, "1.0"), Some(pushed.clone()));
+    let totals = project.run(&cache, &["build", "--all"], &[]);
+    assert_eq!(totals["built"], 0, "{totals}");
+    assert_eq!(
+        common::assert_floating(&repository, "1.0.1", &["1.0", "1", "latest"]),
+        pushed
+    );
+    assert_eq!(common::digest(&repository, "1.0.2"), None);
 }

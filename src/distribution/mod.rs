@@ -371,6 +371,8 @@ impl Distribution {
         digest: &Digest,
         action: &str,
     ) -> Result<(), RegistryError> {
+        // The repository's tags change: what was remembered of them is stale.
+        self.forget_tags(repository);
         let host = repository.registry();
         let mut headers = HeaderMap::new();
         let content_type =
@@ -517,6 +519,28 @@ impl Registry for Distribution {
                 Some(next) => path = next,
                 None => return Ok(tags),
             }
+        }
+    }
+
+    async fn remembered_tags(
+        &self,
+        repository: &Repository,
+    ) -> Result<(Vec<String>, bool), RegistryError> {
+        let Some(disk) = &self.disk else {
+            return Ok((self.tags(repository).await?, false));
+        };
+        let name = repository.to_string();
+        if let Some(tags) = disk.remembered_tag_list(&name) {
+            return Ok((tags, true));
+        }
+        let tags = self.tags(repository).await?;
+        disk.remember_tag_list(&name, &tags);
+        Ok((tags, false))
+    }
+
+    fn forget_tags(&self, repository: &Repository) {
+        if let Some(disk) = &self.disk {
+            disk.forget_tag_list(&repository.to_string());
         }
     }
 
@@ -698,6 +722,7 @@ impl Registry for Distribution {
         repository: &Repository,
         digest: &Digest,
     ) -> Result<(), RegistryError> {
+        self.forget_tags(repository);
         let source = repository.digest(digest);
         let action = format!("delete `{source}`");
         let host = repository.registry();

@@ -187,6 +187,7 @@ fn never_built(project: &Project) -> Observations {
                 recipe: "sha256:recipe".into(),
                 recipe_parts: Default::default(),
                 entries: Vec::new(),
+                tags_remembered: false,
             };
             (image.id.clone(), Ok(observation))
         })

@@ -281,6 +281,11 @@ impl Step {
         matches!(self.state, State::Build { .. })
     }
 
+    /// Whether the run pushes for the image: a build or a promotion.
+    pub fn acts(&self) -> bool {
+        matches!(self.state, State::Build { .. } | State::Promote { .. })
+    }
+
     /// Why it is built or promoted; empty otherwise.
     pub fn reasons(&self) -> &[Reason] {
         match &self.state {
@@ -353,6 +358,15 @@ pub struct Selection {
 }
 
 /// Decides every selected image, parents before children.
+/// The ids of the steps the run pushes for (see [`Step::acts`]).
+pub fn acted_on(steps: &[Step]) -> Vec<String> {
+    steps
+        .iter()
+        .filter(|step| step.acts())
+        .map(|step| step.id.clone())
+        .collect()
+}
+
 pub fn plan(
     project: &Project,
     observations: &Observations,

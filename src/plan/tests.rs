@@ -68,6 +68,7 @@ fn observation(
         recipe: recipe.into(),
         recipe_parts: Default::default(),
         entries: Vec::new(),
+        tags_remembered: false,
     })
 }
 

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 
 use crate::cli::{Delivery, Output, PlanOutput};
 use crate::exit::{Exit, Failure};
-use crate::observe::observe;
-use crate::plan::{plan, Selection};
+use crate::observe::observe_until;
+use crate::plan::{acted_on, plan, Selection};
 use crate::registry::Registry;
 use crate::report::{paint_plan_text, plan_report, plan_text, plan_text_wide};
 use crate::session::Session;
@@ -30,8 +30,9 @@ pub(super) async fn run(
     };
     let project = &session.project;
     let registry = session.connect_registry(session.credentials()?).await?;
-    let observations = observe(project, &registry, &selection.ids).await;
     let now = now.unwrap_or_else(Utc::now);
+    let acted = |observations: &_| acted_on(&plan(project, observations, &selection, now));
+    let observations = observe_until(project, &registry, &selection.ids, acted).await;
     let steps = plan(project, &observations, &selection, now);
     let report = plan_report(project, &steps, registry.requests());
     let stdout = match output {
