@@ -47,7 +47,7 @@ pub struct Cli {
     /// Log lines on stderr as text, or one JSON object per line for log shippers
     #[arg(long, global = true, value_enum, env = "GOLDEN_LOG_FORMAT", default_value_t = crate::logging::LogFormat::Text)]
     pub log_format: crate::logging::LogFormat,
-    /// Neither read nor write the cache of manifests and configs under $XDG_CACHE_HOME/golden
+    /// Neither read nor write the cache of manifests, configs and remembered tags under $XDG_CACHE_HOME/golden
     #[arg(long, global = true, env = "GOLDEN_NO_CACHE_DIR", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_cache_dir: bool,
     #[command(subcommand)]
