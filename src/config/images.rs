@@ -230,10 +230,12 @@ impl Reader<'_> {
 
     /// Checks across images: repository names and (name, version) pairs.
     pub(super) fn check_images(&mut self, registry: &RegistrySettings, images: &[Image]) {
-        let mut seen: HashMap<(String, Line), &str> = HashMap::new();
+        let mut seen: HashMap<(&str, Line), &str> = HashMap::with_capacity(images.len());
         for image in images {
-            let repository = format!("{}/{}", registry.namespace, image.name);
-            if registry.host.len() + 1 + repository.len() > 255 {
+            // `<host>/<namespace>/<name>`, measured without building it.
+            let length = registry.host.len() + 1 + registry.namespace.len() + 1 + image.name.len();
+            if length > 255 {
+                let repository = format!("{}/{}", registry.namespace, image.name);
                 self.reported.insert(&image.id, Some(&image.name));
                 self.problem(
                     image.span.clone(),
@@ -245,7 +247,7 @@ impl Reader<'_> {
                     Some("choose a shorter `name` or namespace".into()),
                 );
             }
-            if let Some(first) = seen.insert((image.name.clone(), image.version), &image.id) {
+            if let Some(first) = seen.insert((image.name.as_str(), image.version), &image.id) {
                 self.reported.insert(&image.id, Some(&image.name));
                 self.problem(
                     image.span.clone(),
