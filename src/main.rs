@@ -47,7 +47,7 @@ fn main() -> ExitCode {
 /// The async runtime. A command runs on one thread: its requests and the
 /// HTTP connections serving them are polled together, where a pool of
 /// worker threads woke another thread for every request and answer (a
-/// `golden plan` of 10,000 lines spent a third of its CPU on those
+/// `golden plan` of 10,000 lines spent about a fifth of its CPU on those
 /// wake-ups). Blocking work (hashing contexts, streaming them) still gets
 /// threads of its own. The daemon keeps a worker pool: its web server
 /// answers while a run plans.
