@@ -6,7 +6,8 @@
 //!
 //! Reads Dockerfiles from disk; no network, no engine.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::PathBuf;
 
 use crate::config::{Config, Image};
 use crate::diagnostic::{Diagnostic, SourceFile};
@@ -73,8 +74,9 @@ impl Graph {
         let mut problems = Vec::new();
         let mut nodes = BTreeMap::new();
         let mut complete = true;
+        let mut reading = Reading::new(config);
         for image in &config.images {
-            match node(config, image) {
+            match node(&mut reading, image) {
                 Ok(node) => {
                     nodes.insert(image.id.clone(), node);
                 }
@@ -148,9 +150,43 @@ impl From<Box<Diagnostic>> for NodeError {
     }
 }
 
-fn node(config: &Config, image: &Image) -> Result<Node, NodeError> {
+/// What reading every image's Dockerfile shares: the config, its lines by
+/// repository name, and each Dockerfile's text by path (lines often share a
+/// context, and with it one Dockerfile).
+struct Reading<'c> {
+    config: &'c Config,
+    lines: HashMap<&'c str, Vec<&'c Image>>,
+    texts: HashMap<PathBuf, String>,
+}
+
+impl<'c> Reading<'c> {
+    fn new(config: &'c Config) -> Self {
+        let mut lines: HashMap<&str, Vec<&Image>> = HashMap::new();
+        for image in &config.images {
+            lines.entry(image.name.as_str()).or_default().push(image);
+        }
+        Reading {
+            config,
+            lines,
+            texts: HashMap::new(),
+        }
+    }
+
+    /// The text of the Dockerfile at `path`, read once.
+    fn text(&mut self, path: PathBuf) -> std::io::Result<String> {
+        if let Some(text) = self.texts.get(&path) {
+            return Ok(text.clone());
+        }
+        let text = std::fs::read_to_string(&path)?;
+        self.texts.insert(path, text.clone());
+        Ok(text)
+    }
+}
+
+fn node(reading: &mut Reading<'_>, image: &Image) -> Result<Node, NodeError> {
+    let config = reading.config;
     let path = image.dockerfile_path();
-    let text = std::fs::read_to_string(&path).map_err(|error| {
+    let text = reading.text(path.clone()).map_err(|error| {
         Box::new(
             Diagnostic::at(
                 &config.source,
@@ -170,7 +206,7 @@ fn node(config: &Config, image: &Image) -> Result<Node, NodeError> {
         .map(|p| p.get_ref().clone())
         .collect();
     for (reference, line) in dockerfile.images() {
-        let parent = match golden_parent(config, reference) {
+        let parent = match golden_parent(reading, reference) {
             Ok(parent) => parent,
             Err(ParentError::Reported) => return Err(NodeError::Reported),
             Err(ParentError::Unconfigured(message)) => {
@@ -193,7 +229,7 @@ fn node(config: &Config, image: &Image) -> Result<Node, NodeError> {
         }
     }
     let upstream = match &dockerfile.final_root().base {
-        Base::Image(reference) => match golden_parent(config, reference).ok().flatten() {
+        Base::Image(reference) => match golden_parent(reading, reference).ok().flatten() {
             Some(id) => Upstream::Golden {
                 id,
                 reference: reference.clone(),
@@ -243,11 +279,19 @@ enum ParentError {
 
 /// The id of the configured golden line `reference` names, `None` when it is
 /// not a golden repository, an error when it is one but names no configured line.
-fn golden_parent(config: &Config, reference: &Reference) -> Result<Option<String>, ParentError> {
+fn golden_parent(
+    reading: &Reading<'_>,
+    reference: &Reference,
+) -> Result<Option<String>, ParentError> {
+    let config = reading.config;
     let Some(name) = config.golden_name(reference) else {
         return Ok(None);
     };
-    golden_line(config, reference, &name).map_err(|message| {
+    let candidates = reading
+        .lines
+        .get(name.as_str())
+        .map_or(&[][..], Vec::as_slice);
+    golden_line(reference, &name, candidates).map_err(|message| {
         if config.reported.has_name(&name) {
             ParentError::Reported
         } else {
@@ -256,17 +300,13 @@ fn golden_parent(config: &Config, reference: &Reference) -> Result<Option<String
     })
 }
 
-/// [`golden_parent`] for a reference to golden repository `name`.
+/// [`golden_parent`] for a reference to golden repository `name`, whose
+/// configured lines are `candidates`.
 fn golden_line(
-    config: &Config,
     reference: &Reference,
     name: &str,
+    candidates: &[&Image],
 ) -> Result<Option<String>, String> {
-    let candidates: Vec<&Image> = config
-        .images
-        .iter()
-        .filter(|image| image.name == name)
-        .collect();
     if candidates.is_empty() {
         return Err(format!(
             "FROM `{reference}` is in golden's namespace but `{name}` is not a configured image"
@@ -307,7 +347,7 @@ fn lines(config: &Config) -> String {
 
 /// Kahn's algorithm with ids in sorted order, so the order is stable.
 fn order(config: &Config, nodes: &BTreeMap<String, Node>) -> Result<Vec<String>, Vec<Diagnostic>> {
-    let mut remaining: BTreeMap<&str, BTreeSet<&str>> = nodes
+    let parents: BTreeMap<&str, BTreeSet<&str>> = nodes
         .iter()
         .map(|(id, node)| {
             (
@@ -321,26 +361,9 @@ fn order(config: &Config, nodes: &BTreeMap<String, Node>) -> Result<Vec<String>,
             )
         })
         .collect();
-    let mut order = Vec::new();
-    loop {
-        let ready: Vec<&str> = remaining
-            .iter()
-            .filter(|(_, parents)| parents.is_empty())
-            .map(|(id, _)| *id)
-            .collect();
-        if ready.is_empty() {
-            break;
-        }
-        for id in ready {
-            remaining.remove(id);
-            for parents in remaining.values_mut() {
-                parents.remove(id);
-            }
-            order.push(id.to_string());
-        }
-    }
+    let (order, remaining) = rounds(&parents);
     if remaining.is_empty() {
-        return Ok(order);
+        return Ok(order.into_iter().map(str::to_string).collect());
     }
     let cycle = find_cycle(&remaining);
     let first = cycle.first().copied().unwrap_or_default();
@@ -355,6 +378,56 @@ fn order(config: &Config, nodes: &BTreeMap<String, Node>) -> Result<Vec<String>,
     )
     .label("part of the cycle")
     .hint("an image cannot be built FROM (or depend on) an image that depends on it; remove one `depends_on` entry or FROM line")])
+}
+
+/// Orders the ids of `parents` (each with the ids it waits on, all keys of
+/// `parents`) in rounds: each round takes, in id order, every id whose
+/// parents came in earlier rounds. Returns the order and what is left (the
+/// ids on or behind a cycle, each with its parents among them). Linear in
+/// the edges but for sorting each round, where taking a round and then
+/// removing it from every entry would be quadratic in the ids.
+fn rounds<'a>(
+    parents: &BTreeMap<&'a str, BTreeSet<&'a str>>,
+) -> (Vec<&'a str>, BTreeMap<&'a str, BTreeSet<&'a str>>) {
+    let mut waiting: HashMap<&str, usize> = HashMap::with_capacity(parents.len());
+    let mut children: HashMap<&str, Vec<&'a str>> = HashMap::new();
+    let mut ready: Vec<&'a str> = Vec::new();
+    for (&id, of) in parents {
+        waiting.insert(id, of.len());
+        if of.is_empty() {
+            ready.push(id);
+        }
+        for &parent in of {
+            children.entry(parent).or_default().push(id);
+        }
+    }
+    let mut order = Vec::with_capacity(parents.len());
+    while !ready.is_empty() {
+        let mut next = Vec::new();
+        for &id in &ready {
+            for &child in children.get(id).into_iter().flatten() {
+                if let Some(count) = waiting.get_mut(child) {
+                    *count -= 1;
+                    if *count == 0 {
+                        next.push(child);
+                    }
+                }
+            }
+        }
+        order.append(&mut ready);
+        next.sort_unstable();
+        ready = next;
+    }
+    let placed: HashSet<&str> = order.iter().copied().collect();
+    let remaining = parents
+        .iter()
+        .filter(|(id, _)| !placed.contains(*id))
+        .map(|(&id, of)| {
+            let left = of.iter().copied().filter(|p| !placed.contains(p)).collect();
+            (id, left)
+        })
+        .collect();
+    (order, remaining)
 }
 
 /// One cycle among `remaining`, each listed with the parents it waits on.
@@ -380,5 +453,69 @@ fn find_cycle<'a>(remaining: &BTreeMap<&'a str, BTreeSet<&'a str>>) -> Vec<&'a s
         }
         path.push(next);
         current = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The ordering `rounds` replaced: take every id with no parent left,
+    /// in id order, then remove those ids from every other entry.
+    fn rounds_by_removal<'a>(
+        parents: &BTreeMap<&'a str, BTreeSet<&'a str>>,
+    ) -> (Vec<&'a str>, BTreeMap<&'a str, BTreeSet<&'a str>>) {
+        let mut remaining = parents.clone();
+        let mut order = Vec::new();
+        loop {
+            let ready: Vec<&str> = remaining
+                .iter()
+                .filter(|(_, parents)| parents.is_empty())
+                .map(|(id, _)| *id)
+                .collect();
+            if ready.is_empty() {
+                break;
+            }
+            for id in ready {
+                remaining.remove(id);
+                for parents in remaining.values_mut() {
+                    parents.remove(id);
+                }
+                order.push(id);
+            }
+        }
+        (order, remaining)
+    }
+
+    #[test]
+    fn rounds_match_ordering_by_removal_on_random_graphs_with_and_without_cycles() {
+        let ids: Vec<String> = (0..40).map(|i| format!("{:02}", (i * 17) % 40)).collect();
+        let mut cycles = 0;
+        for seed in 0..300 {
+            let mut random = fastrand::Rng::with_seed(seed);
+            let count = random.usize(1..ids.len());
+            let edges = random.usize(0..3 * count);
+            // Parents mostly among earlier ids (a DAG); with a back edge
+            // now and then, a cycle.
+            let mut parents: BTreeMap<&str, BTreeSet<&str>> = ids[..count]
+                .iter()
+                .map(|id| (id.as_str(), BTreeSet::new()))
+                .collect();
+            for _ in 0..edges {
+                let child = random.usize(0..count);
+                let parent = random.usize(0..count);
+                let back = random.usize(0..15) == 0;
+                if parent < child || (back && parent != child) {
+                    parents
+                        .get_mut(ids[child].as_str())
+                        .unwrap()
+                        .insert(ids[parent].as_str());
+                }
+            }
+            let expected = rounds_by_removal(&parents);
+            cycles += usize::from(!expected.1.is_empty());
+            assert_eq!(rounds(&parents), expected, "seed {seed}: {parents:?}");
+        }
+        assert!(cycles > 10, "too few graphs with a cycle: {cycles}");
     }
 }

@@ -19,10 +19,7 @@ fn main() -> ExitCode {
     }
     let daemon = matches!(cli.command, golden::cli::Command::Daemon { .. });
     let progress = init_output(cli.verbose, cli.quiet, cli.log_format, daemon);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime(daemon) {
         Ok(runtime) => runtime,
         Err(error) => {
             golden::output::stderr_line(&format!(
@@ -45,6 +42,22 @@ fn main() -> ExitCode {
             ExitCode::from(failure.exit.code())
         }
     }
+}
+
+/// The async runtime. A command runs on one thread: its requests and the
+/// HTTP connections serving them are polled together, where a pool of
+/// worker threads woke another thread for every request and answer (a
+/// `golden plan` of 10,000 lines spent about a fifth of its CPU on those
+/// wake-ups). Blocking work (hashing contexts, streaming them) still gets
+/// threads of its own. The daemon keeps a worker pool: its web server
+/// answers while a run plans.
+fn runtime(workers: bool) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = if workers {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    builder.enable_all().build()
 }
 
 /// Sets up logging and picks how progress is shown: live lines on a

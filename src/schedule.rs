@@ -142,7 +142,9 @@ const FIRE_HORIZON_YEARS: i32 = 28;
 #[derive(Debug, Clone)]
 pub struct Schedule {
     text: String,
-    cron: Cron,
+    /// Shared: every image without a schedule of its own holds the
+    /// default, and a parsed expression is a few hundred bytes to copy.
+    cron: std::sync::Arc<Cron>,
 }
 
 impl PartialEq for Schedule {
@@ -203,7 +205,7 @@ impl Schedule {
         }
         Ok(Schedule {
             text: text.to_string(),
-            cron,
+            cron: std::sync::Arc::new(cron),
         })
     }
 

@@ -11,7 +11,7 @@ use toml::Spanned;
 
 use super::limits::{BUILD_ARGS, LABELS};
 use super::{
-    path_problem, Defaults, Image, PathKind, Reader, RegistrySettings, SmokeTest, CACHE_EXPECTED,
+    Defaults, Image, PathKind, Reader, RegistrySettings, SmokeTest, CACHE_EXPECTED,
     DEFAULT_SCHEDULE, DEFAULT_TEST_TIMEOUT, IMAGE_KEYS, SCHEDULE_EXPECTED,
 };
 use crate::diagnostic::closest;
@@ -169,7 +169,7 @@ impl Reader<'_> {
     fn context(&mut self, context: &Spanned<String>, section: &str) -> Option<PathBuf> {
         let base = self.file.path.parent().unwrap_or(Path::new("."));
         let path = base.join(context.get_ref());
-        let Some((problem, label)) = path_problem(&path, PathKind::Directory) else {
+        let Some((problem, label)) = self.image_path_problem(&path, PathKind::Directory) else {
             return Some(path);
         };
         self.problem(
@@ -205,13 +205,11 @@ impl Reader<'_> {
             );
             return None;
         }
-        if let Some((problem, label)) = path_problem(&context.join(relative), PathKind::File) {
+        let path = context.join(relative);
+        if let Some((problem, label)) = self.image_path_problem(&path, PathKind::File) {
             self.problem(
                 span,
-                format!(
-                    "Dockerfile `{}` of {section} {problem}",
-                    context.join(relative).display()
-                ),
+                format!("Dockerfile `{}` of {section} {problem}", path.display()),
                 label,
                 Some(
                     "`dockerfile` is relative to the context; it defaults to \"Dockerfile\"".into(),
@@ -232,10 +230,12 @@ impl Reader<'_> {
 
     /// Checks across images: repository names and (name, version) pairs.
     pub(super) fn check_images(&mut self, registry: &RegistrySettings, images: &[Image]) {
-        let mut seen: HashMap<(String, Line), &str> = HashMap::new();
+        let mut seen: HashMap<(&str, Line), &str> = HashMap::with_capacity(images.len());
         for image in images {
-            let repository = format!("{}/{}", registry.namespace, image.name);
-            if registry.host.len() + 1 + repository.len() > 255 {
+            // `<host>/<namespace>/<name>`, measured without building it.
+            let length = registry.host.len() + 1 + registry.namespace.len() + 1 + image.name.len();
+            if length > 255 {
+                let repository = format!("{}/{}", registry.namespace, image.name);
                 self.reported.insert(&image.id, Some(&image.name));
                 self.problem(
                     image.span.clone(),
@@ -247,7 +247,7 @@ impl Reader<'_> {
                     Some("choose a shorter `name` or namespace".into()),
                 );
             }
-            if let Some(first) = seen.insert((image.name.clone(), image.version), &image.id) {
+            if let Some(first) = seen.insert((image.name.as_str(), image.version), &image.id) {
                 self.reported.insert(&image.id, Some(&image.name));
                 self.problem(
                     image.span.clone(),
@@ -264,10 +264,11 @@ impl Reader<'_> {
             }
         }
         let ids: Vec<&str> = images.iter().map(|image| image.id.as_str()).collect();
+        let known: std::collections::HashSet<&str> = ids.iter().copied().collect();
         for image in images {
             for parent in &image.depends_on {
                 let reported = self.reported.has_image(parent.get_ref());
-                if !reported && !ids.contains(&parent.get_ref().as_str()) {
+                if !reported && !known.contains(parent.get_ref().as_str()) {
                     self.reported.insert(&image.id, Some(&image.name));
                     let suggestion = closest(parent.get_ref(), &ids)
                         .map(|near| format!("did you mean `{near}`? "))

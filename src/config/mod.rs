@@ -5,7 +5,7 @@
 //! Reads only the files it is pointed at (the config, context directories and
 //! Dockerfiles to check they exist); no network, no engine.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -296,10 +296,14 @@ impl Config {
     /// The image name a reference names inside golden's namespace
     /// (`<host>/<namespace>/<name>`), configured or not.
     pub fn golden_name(&self, reference: &crate::reference::Reference) -> Option<String> {
-        let prefix = format!("{}/{}/", self.registry.host, self.registry.namespace);
+        // `<host>/<namespace>/` stripped piece by piece: no string built
+        // for each FROM line of each image.
         reference
             .repository()
-            .strip_prefix(&prefix)
+            .strip_prefix(self.registry.host.as_str())
+            .and_then(|rest| rest.strip_prefix('/'))
+            .and_then(|rest| rest.strip_prefix(self.registry.namespace.as_str()))
+            .and_then(|rest| rest.strip_prefix('/'))
             .map(str::to_string)
     }
 
@@ -362,6 +366,9 @@ struct Reader<'a> {
     /// `(section, key)` of each key an unknown key was taken for: a
     /// missing required key that a typo stands for is that one problem.
     suggested: BTreeSet<(String, String)>,
+    /// Contexts and Dockerfiles found to be what they must be: lines
+    /// sharing a context are `stat`ed once.
+    found: HashSet<(PathBuf, PathKind)>,
 }
 
 /// `[defaults]` as written.
@@ -391,7 +398,26 @@ impl<'a> Reader<'a> {
             problems: Vec::new(),
             reported: ReportedImages::default(),
             suggested: BTreeSet::new(),
+            found: HashSet::new(),
         }
+    }
+
+    /// [`path_problem`] of an image's context or Dockerfile, remembering
+    /// the paths that had none.
+    fn image_path_problem(
+        &mut self,
+        path: &Path,
+        kind: PathKind,
+    ) -> Option<(String, &'static str)> {
+        let key = (path.to_path_buf(), kind);
+        if self.found.contains(&key) {
+            return None;
+        }
+        let problem = path_problem(path, kind);
+        if problem.is_none() {
+            self.found.insert(key);
+        }
+        problem
     }
 
     fn problem(&mut self, span: Range<usize>, message: String, label: &str, hint: Option<String>) {
@@ -893,7 +919,7 @@ fn engine_port_problem(host: &str) -> Option<String> {
 }
 
 /// What a path named in the config must be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum PathKind {
     File,
     Directory,

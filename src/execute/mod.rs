@@ -6,7 +6,7 @@
 //! image skips its dependents and leaves every floating tag where it was;
 //! unrelated images go on (unless `fail_fast`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -28,7 +28,7 @@ use crate::project::Project;
 use crate::provenance::{self, Class, Ledger};
 use crate::reference::Reference;
 use crate::registry::Registry;
-use crate::version::{exact_versions, next_build, withdrawn_versions, Exact};
+use crate::version::{exact_versions, next_build, withdrawn_versions, Exact, Line};
 
 /// How an image ended in a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -324,13 +324,63 @@ impl Shared {
     }
 }
 
+/// For each of `steps`, the lines of the same repository with a higher
+/// version in this run, by id: they go first, so a lower line never takes
+/// `X` or `latest` for the moment before the higher one is pushed. Skipped
+/// where the higher line is built on this one, which already orders them.
+/// Lines are compared within their repository only, so this costs the
+/// steps plus the pairs of lines sharing a repository, not every pair.
+fn higher_lines<'s>(project: &Project, steps: &'s [Step]) -> Vec<Vec<&'s str>> {
+    let config = &project.config;
+    let in_plan: BTreeSet<&'s str> = steps.iter().map(|step| step.id.as_str()).collect();
+    let mut by_name: HashMap<&str, Vec<(Line, &'s str)>> = HashMap::new();
+    for &id in &in_plan {
+        if let Some(image) = config.image(id) {
+            by_name
+                .entry(image.name.as_str())
+                .or_default()
+                .push((image.version, id));
+        }
+    }
+    let mut ancestors: HashMap<&'s str, BTreeSet<String>> = HashMap::new();
+    steps
+        .iter()
+        .map(|step| {
+            let Some(image) = config.image(&step.id) else {
+                return Vec::new();
+            };
+            let lines = by_name
+                .get(image.name.as_str())
+                .map_or(&[][..], Vec::as_slice);
+            lines
+                .iter()
+                .filter(|(version, _)| *version > image.version)
+                .map(|(_, other)| *other)
+                .filter(|other| {
+                    !ancestors
+                        .entry(other)
+                        .or_insert_with(|| project.graph.ancestors(other))
+                        .contains(&step.id)
+                })
+                .collect()
+        })
+        .collect()
+}
+
 impl Runner<'_> {
     /// Carries out `steps` and reports every image, in plan order.
     pub async fn run(&self, steps: &[Step]) -> Vec<Outcome> {
         let shared = Shared::default();
         let in_plan: BTreeSet<&str> = steps.iter().map(|step| step.id.as_str()).collect();
+        // What each step waits for, worked out once: the loop below looks
+        // at a waiting step again each time another one finishes.
+        let parents: Vec<Vec<&str>> = steps
+            .iter()
+            .map(|step| self.parents(step, &in_plan))
+            .collect();
+        let higher = higher_lines(self.project, steps);
         let mut outcomes: BTreeMap<String, Outcome> = BTreeMap::new();
-        let mut pending: Vec<&Step> = steps.iter().collect();
+        let mut pending: Vec<usize> = (0..steps.len()).collect();
         let mut running = FuturesUnordered::new();
         let mut halted_by: Option<String> = None;
         let jobs = self.pool.capacity();
@@ -341,15 +391,12 @@ impl Runner<'_> {
         loop {
             let mut index = 0;
             while index < pending.len() {
-                let step = pending[index];
-                let parents = self.parents(step, &in_plan);
-                let higher = if line_order {
-                    self.higher_lines(step, &in_plan)
-                } else {
-                    Vec::new()
-                };
-                let waits = parents.iter().copied().chain(higher);
-                if !waits.into_iter().all(|id| outcomes.contains_key(id)) {
+                let at = pending[index];
+                let step = &steps[at];
+                let parents = &parents[at];
+                let higher = if line_order { &higher[at][..] } else { &[] };
+                let mut waits = parents.iter().chain(higher);
+                if !waits.all(|id| outcomes.contains_key(*id)) {
                     index += 1;
                     continue;
                 }
@@ -361,7 +408,7 @@ impl Runner<'_> {
                     }
                     Decision::Failed => Some(Outcome::new(step, Status::Failed)),
                     Decision::Build | Decision::Promote => {
-                        self.not_started(step, &parents, &outcomes, halted_by.as_deref())
+                        self.not_started(step, parents, &outcomes, halted_by.as_deref())
                     }
                 };
                 if decided.is_none() && running.len() >= jobs {
@@ -387,7 +434,7 @@ impl Runner<'_> {
                 None => break,
             }
         }
-        for step in pending {
+        for step in pending.into_iter().map(|at| &steps[at]) {
             // Unreachable with a valid graph; reported rather than lost.
             outcomes.insert(
                 step.id.clone(),
@@ -444,27 +491,6 @@ impl Runner<'_> {
         node.parents
             .iter()
             .filter_map(|parent| in_plan.get(parent.as_str()).copied())
-            .collect()
-    }
-
-    /// Lines of the same repository with a higher version in this run:
-    /// they go first, so a lower line never takes `X` or `latest` for the
-    /// moment before the higher one is pushed. Skipped where the higher
-    /// line is built on this one, which already orders them.
-    fn higher_lines<'s>(&self, step: &Step, in_plan: &BTreeSet<&'s str>) -> Vec<&'s str> {
-        let config = &self.project.config;
-        let Some(image) = config.image(&step.id) else {
-            return Vec::new();
-        };
-        in_plan
-            .iter()
-            .copied()
-            .filter(|other| {
-                config
-                    .image(other)
-                    .is_some_and(|o| o.name == image.name && o.version > image.version)
-                    && !self.project.graph.ancestors(other).contains(&step.id)
-            })
             .collect()
     }
 

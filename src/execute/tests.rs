@@ -757,3 +757,106 @@ fn an_engine_lost_during_a_build_is_left_and_the_build_retried_on_another() {
         .engine_calls()
         .contains(&"push registry.local:5000/golden/app:1.0.0".to_string()));
 }
+
+/// The definition `higher_lines` replaced, pair by pair over the run:
+/// for each step, every line of the run in the same repository with a
+/// higher version that is not built on it.
+fn higher_lines_pairwise<'s>(project: &Project, steps: &'s [Step]) -> Vec<Vec<&'s str>> {
+    let config = &project.config;
+    let in_plan: BTreeSet<&str> = steps.iter().map(|step| step.id.as_str()).collect();
+    steps
+        .iter()
+        .map(|step| {
+            let Some(image) = config.image(&step.id) else {
+                return Vec::new();
+            };
+            in_plan
+                .iter()
+                .copied()
+                .filter(|other| {
+                    config
+                        .image(other)
+                        .is_some_and(|o| o.name == image.name && o.version > image.version)
+                        && !project.graph.ancestors(other).contains(&step.id)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn higher_lines_match_the_pairwise_definition_on_random_configs() {
+    let upstream = "127.0.0.1:5000/upstream/busybox:1.36";
+    let versions = ["1.0", "1.4", "2.0", "2.1", "3.0", "10.2"];
+    let mut waiting = 0;
+    for seed in 0..60 {
+        let mut random = fastrand::Rng::with_seed(seed);
+        let dir = tempfile::tempdir().unwrap();
+        let mut config =
+            String::from("[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n");
+        // Lines as (id, name, version); (name, version) pairs are unique.
+        let mut lines: Vec<(String, &str, &str)> = Vec::new();
+        for index in 0..random.usize(1..24) {
+            let name = ["tools", "base", "app"][random.usize(0..3)];
+            let version = versions[random.usize(0..versions.len())];
+            if lines.iter().any(|(_, n, v)| *n == name && *v == version) {
+                continue;
+            }
+            let id = format!("i{index:02}");
+            // FROM an earlier line (often of the same repository) or the
+            // upstream; sometimes `depends_on` an earlier one too.
+            let from = match lines.len() {
+                0 => upstream.to_string(),
+                n if random.bool() => {
+                    let (_, name, version) = &lines[random.usize(0..n)];
+                    format!("registry.local:5000/golden/{name}:{version}")
+                }
+                _ => upstream.to_string(),
+            };
+            std::fs::create_dir_all(dir.path().join(&id)).unwrap();
+            std::fs::write(
+                dir.path().join(&id).join("Dockerfile"),
+                format!("FROM {from}\n"),
+            )
+            .unwrap();
+            config.push_str(&format!(
+                "[images.{id}]\nname = \"{name}\"\nversion = \"{version}\"\ncontext = \"{id}\"\n"
+            ));
+            if !lines.is_empty() && random.usize(0..4) == 0 {
+                let (parent, _, _) = &lines[random.usize(0..lines.len())];
+                config.push_str(&format!("depends_on = [\"{parent}\"]\n"));
+            }
+            lines.push((id, name, version));
+        }
+        let project =
+            Project::from_source(SourceFile::new(&dir.path().join("golden.toml"), &config))
+                .unwrap_or_else(|error| panic!("{error}\n{config}"));
+        // A run of some of the lines, in build order.
+        let ids: Vec<String> = project
+            .graph
+            .order
+            .iter()
+            .filter(|_| random.usize(0..4) != 0)
+            .cloned()
+            .collect();
+        let selection = Selection {
+            ids,
+            forced: BTreeSet::new(),
+            cache: None,
+        };
+        let steps = plan(
+            &project,
+            &never_built(&project),
+            &selection,
+            chrono::Utc::now(),
+        );
+        let expected = higher_lines_pairwise(&project, &steps);
+        waiting += expected.iter().filter(|higher| !higher.is_empty()).count();
+        assert_eq!(
+            higher_lines(&project, &steps),
+            expected,
+            "seed {seed}:\n{config}"
+        );
+    }
+    assert!(waiting > 50, "too few lines wait on higher ones: {waiting}");
+}
