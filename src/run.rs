@@ -61,7 +61,7 @@ pub async fn build_once(
             false => crate::pipeline::with_parents(project, &selection.ids),
         };
         let (mut observations, revision) = futures::join!(
-            observe(project, &registry, &observed),
+            observe(project, &registry, &observed, &selection.forced),
             revision(&project.config)
         );
         if !settings.promote {

@@ -30,7 +30,7 @@ pub(super) async fn run(
     };
     let project = &session.project;
     let registry = session.connect_registry(session.credentials()?).await?;
-    let observations = observe(project, &registry, &selection.ids).await;
+    let observations = observe(project, &registry, &selection.ids, &selection.forced).await;
     let now = now.unwrap_or_else(Utc::now);
     let steps = plan(project, &observations, &selection, now);
     let report = plan_report(project, &steps, registry.requests());
