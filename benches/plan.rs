@@ -142,8 +142,10 @@ fn observations(project: &Project, due_every: Option<usize>) -> Observations {
                 known: Default::default(),
                 base_digest: Some(Digest::parse(&base_now).unwrap()),
                 base_platforms_changed: Vec::new(),
-                recipe,
-                recipe_parts: Default::default(),
+                recipe: Some(golden::context::Recipe {
+                    digest: recipe,
+                    parts: Default::default(),
+                }),
                 entries: Vec::new(),
                 tags_remembered: false,
             }),

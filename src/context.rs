@@ -1,8 +1,10 @@
 //! Build contexts: which files `.dockerignore` keeps (Docker's rules: Go
 //! `filepath.Match` globs with `**`, `!` exceptions, the last match wins,
-//! a pattern matching a directory excludes what is below it), the recipe
-//! digest over them, and the context as a tar written to any `io::Write`
-//! one file at a time, so the context is never held in memory.
+//! a pattern matching a directory excludes what is below it) and the recipe
+//! digest over them. The context as a tar, hashed as it is sent, is
+//! `upload`'s; both record entries through [`ContextHash`], so a recipe
+//! hashed before a build and one hashed while sending the same tree are
+//! the same digest.
 //!
 //! Non-regular files go in as the docker CLI sends them: a FIFO or a device
 //! as a header of its type (devices with major and minor), never opened or
@@ -12,7 +14,7 @@
 //!
 //! Synchronous file I/O only: callers run it on a blocking thread.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -37,6 +39,10 @@ pub enum ContextError {
     },
     #[error("failed to write the build context")]
     Write(#[source] io::Error),
+    /// Labels that must go to the engine before the context (see
+    /// `upload`) named a recipe the context no longer has.
+    #[error("the build context changed while golden sent it: its recipe was {observed} before the build and {sent} as sent; nothing was labelled with a recipe it does not have")]
+    Changed { observed: String, sent: String },
 }
 
 /// What a context entry is.
@@ -206,7 +212,7 @@ fn device_numbers(device: u64) -> (u32, u32) {
 /// Opens `path` for reading only if it is a regular file: without
 /// following a symlink and without blocking (a FIFO put in its place since
 /// the listing would otherwise block the open forever).
-fn open_regular(path: &Path) -> io::Result<std::fs::File> {
+pub(crate) fn open_regular(path: &Path) -> io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
@@ -223,14 +229,15 @@ fn open_regular(path: &Path) -> io::Result<std::fs::File> {
     Ok(file)
 }
 
+/// Whether the recipe records a file as executable (any execute bit).
 #[cfg(unix)]
-fn is_executable(metadata: &std::fs::Metadata) -> bool {
+pub(crate) fn is_executable(metadata: &std::fs::Metadata) -> bool {
     use std::os::unix::fs::PermissionsExt;
     metadata.permissions().mode() & 0o111 != 0
 }
 
 #[cfg(not(unix))]
-fn is_executable(_: &std::fs::Metadata) -> bool {
+pub(crate) fn is_executable(_: &std::fs::Metadata) -> bool {
     false
 }
 
@@ -239,6 +246,14 @@ pub struct RecipeInputs<'a> {
     pub dockerfile: &'a str,
     pub build_args: &'a std::collections::BTreeMap<String, String>,
     pub labels: &'a std::collections::BTreeMap<String, String>,
+}
+
+/// A recipe: its digest (the `io.golden.recipe` label) and the parts it
+/// is made of (the `io.golden.recipe.parts` label).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipe {
+    pub digest: String,
+    pub parts: RecipeParts,
 }
 
 /// sha256 over the Dockerfile path, every kept file's path, content and
@@ -252,30 +267,66 @@ pub fn recipe_digest(
     entries: &[Entry],
     inputs: &RecipeInputs<'_>,
 ) -> Result<String, ContextError> {
-    Ok(recipe(context, entries, inputs)?.0)
+    Ok(recipe(context, entries, inputs)?.digest)
 }
 
-/// The recipe digest and the parts it is made of (see [`RecipeParts`]).
+/// The recipe of `entries` of `context` as they are on disk now.
 pub fn recipe(
     context: &Path,
     entries: &[Entry],
     inputs: &RecipeInputs<'_>,
-) -> Result<(String, RecipeParts), ContextError> {
+) -> Result<Recipe, ContextError> {
     let hashed = hash_context(context, entries, inputs.dockerfile, None)?;
     Ok(hashed.finish(inputs))
 }
 
 /// The recipe hashed as far as the context goes: the Dockerfile path and
-/// every entry. What is left (build args, labels) differs by image, so one
-/// context shared by many images is hashed once (see [`Recipes`]).
+/// every entry, recorded in the order of the listing. What is left (build
+/// args, labels) differs by image, so one context shared by many images is
+/// hashed once (see [`Recipes`]). The pre-build hash here and the hash of
+/// the tar as it is sent (`upload`) both record through it.
 #[derive(Clone)]
-struct ContextHash {
+pub(crate) struct ContextHash {
     hasher: Sha256,
     parts: PartHashers,
+    dockerfile: String,
 }
 
 impl ContextHash {
-    fn finish(&self, inputs: &RecipeInputs<'_>) -> (String, RecipeParts) {
+    /// A recipe of a context whose Dockerfile is `dockerfile`, no entry yet.
+    pub(crate) fn new(dockerfile: &str) -> ContextHash {
+        let mut hasher = Sha256::new();
+        hasher.update(format!("golden-recipe-v1\ndockerfile {dockerfile:?}\n"));
+        ContextHash {
+            hasher,
+            parts: PartHashers::default(),
+            dockerfile: dockerfile.to_string(),
+        }
+    }
+
+    /// Records the next entry. A regular file (`Kind::File`) is recorded
+    /// with the executable bit its kind says and `content`, the sha256 of
+    /// its bytes as the caller read them (hex); every other kind by its
+    /// entry alone.
+    pub(crate) fn record(&mut self, entry: &Entry, content: &str) {
+        let line = match &entry.kind {
+            Kind::Directory => format!("D {:?}\n", entry.path),
+            Kind::Symlink { target } => format!("L {:?} {:?}\n", entry.path, target),
+            Kind::Fifo => format!("P {:?}\n", entry.path),
+            Kind::CharDevice { major, minor } => format!("C {:?} {major}:{minor}\n", entry.path),
+            Kind::BlockDevice { major, minor } => format!("B {:?} {major}:{minor}\n", entry.path),
+            Kind::File { executable } => {
+                let mode = if *executable { "755" } else { "644" };
+                format!("F {:?} {mode} {content}\n", entry.path)
+            }
+        };
+        self.hasher.update(&line);
+        self.parts
+            .add(&part_of(&entry.path, &self.dockerfile), &line);
+    }
+
+    /// The recipe: what was recorded, then the build args and labels.
+    pub(crate) fn finish(&self, inputs: &RecipeInputs<'_>) -> Recipe {
         let mut hasher = self.hasher.clone();
         let mut parts = self.parts.clone();
         for (key, value) in inputs.build_args {
@@ -288,8 +339,24 @@ impl ContextHash {
             hasher.update(&line);
             parts.add(&format!("label {key}"), &line);
         }
-        (format!("sha256:{:x}", hasher.finalize()), parts.finish())
+        Recipe {
+            digest: format!("sha256:{:x}", hasher.finalize()),
+            parts: parts.finish(),
+        }
     }
+}
+
+/// The sha256 (hex) of everything `reader` yields, read through `buffer`.
+pub(crate) fn content_digest(reader: &mut impl Read, buffer: &mut [u8]) -> io::Result<String> {
+    let mut content = Sha256::new();
+    loop {
+        let count = reader.read(buffer)?;
+        if count == 0 {
+            break;
+        }
+        content.update(&buffer[..count]);
+    }
+    Ok(format!("{:x}", content.finalize()))
 }
 
 /// A regular file as it was when its content was hashed: the same file,
@@ -331,18 +398,11 @@ fn hash_context(
     dockerfile: &str,
     files: Option<&FileHashes>,
 ) -> Result<ContextHash, ContextError> {
-    let mut hasher = Sha256::new();
-    let mut parts = PartHashers::default();
-    hasher.update(format!("golden-recipe-v1\ndockerfile {dockerfile:?}\n"));
+    let mut hash = ContextHash::new(dockerfile);
     let mut buffer = vec![0u8; 64 * 1024];
     for entry in entries {
-        let line = match &entry.kind {
-            Kind::Directory => format!("D {:?}\n", entry.path),
-            Kind::Symlink { target } => format!("L {:?} {:?}\n", entry.path, target),
-            Kind::Fifo => format!("P {:?}\n", entry.path),
-            Kind::CharDevice { major, minor } => format!("C {:?} {major}:{minor}\n", entry.path),
-            Kind::BlockDevice { major, minor } => format!("B {:?} {major}:{minor}\n", entry.path),
-            Kind::File { executable } => {
+        let content = match &entry.kind {
+            Kind::File { .. } => {
                 let path = context.join(&entry.path);
                 let read = |source| ContextError::Read {
                     path: path.clone(),
@@ -357,32 +417,22 @@ fn hash_context(
                     (Some(files), Some(key)) => lock(files).get(key).cloned(),
                     _ => None,
                 };
-                let content = match known {
+                match known {
                     Some(content) => content,
                     None => {
-                        let mut content = Sha256::new();
-                        loop {
-                            let count = file.read(&mut buffer).map_err(read)?;
-                            if count == 0 {
-                                break;
-                            }
-                            content.update(&buffer[..count]);
-                        }
-                        let content = format!("{:x}", content.finalize());
+                        let content = content_digest(&mut file, &mut buffer).map_err(read)?;
                         if let (Some(files), Some(key)) = (files, key) {
                             lock(files).insert(key, content.clone());
                         }
                         content
                     }
-                };
-                let mode = if *executable { "755" } else { "644" };
-                format!("F {:?} {mode} {content}\n", entry.path)
+                }
             }
+            _ => String::new(),
         };
-        hasher.update(&line);
-        parts.add(&part_of(&entry.path, dockerfile), &line);
+        hash.record(entry, &content);
     }
-    Ok(ContextHash { hasher, parts })
+    Ok(hash)
 }
 
 fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -391,83 +441,119 @@ fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// A context listed and hashed once: its entries and its recipe so far.
-struct Scanned {
-    entries: std::sync::Arc<Vec<Entry>>,
-    hash: ContextHash,
+/// A context as observe read it: its recipe when it was hashed, and its
+/// entries.
+pub type ContextRead = (Option<Recipe>, std::sync::Arc<Vec<Entry>>);
+
+/// What one run learnt of one context: its entries once listed, its
+/// recipe once hashed (only when something asked for it).
+#[derive(Default)]
+struct Scan {
+    listed: std::sync::OnceLock<Result<std::sync::Arc<Vec<Entry>>, String>>,
+    hashed: std::sync::OnceLock<Result<std::sync::Arc<ContextHash>, String>>,
 }
 
-type ScanSlot = std::sync::Arc<std::sync::OnceLock<Result<std::sync::Arc<Scanned>, String>>>;
-
 /// Recipes of one run. Each context directory (with its Dockerfile, which
-/// picks the ignore file and is always sent) is listed and hashed once,
-/// however many images share it; a file read for one context is not read
-/// again for another while its inode, size and mtime stay the same.
-/// Callers on several threads asking for the same context wait for the
-/// first one.
+/// picks the ignore file and is always sent) is listed once and hashed at
+/// most once, however many images share it; a file read for one context
+/// is not read again for another while its inode, size and mtime stay the
+/// same. Callers on several threads asking for the same context wait for
+/// the first one.
 #[derive(Default)]
 pub struct Recipes {
-    scans: std::sync::Mutex<std::collections::HashMap<(PathBuf, String), ScanSlot>>,
+    scans: std::sync::Mutex<std::collections::HashMap<(PathBuf, String), std::sync::Arc<Scan>>>,
     files: FileHashes,
     hashed: std::sync::atomic::AtomicUsize,
 }
 
-/// A recipe digest, the entries it covers and its parts.
-pub type Recipe = (String, std::sync::Arc<Vec<Entry>>, RecipeParts);
-
 impl Recipes {
-    /// The recipe of an image whose context is `context`; errors are
-    /// rendered with their cause. Blocking: run it on a blocking thread.
-    pub fn recipe(&self, context: &Path, inputs: &RecipeInputs<'_>) -> Result<Recipe, String> {
-        let slot = lock(&self.scans)
-            .entry((context.to_path_buf(), inputs.dockerfile.to_string()))
-            .or_default()
-            .clone();
-        let scanned = slot
+    /// The recipe of an image whose context is `context` and the entries
+    /// it covers; errors are rendered with their cause. Blocking: run it
+    /// on a blocking thread.
+    pub fn recipe(
+        &self,
+        context: &Path,
+        inputs: &RecipeInputs<'_>,
+    ) -> Result<(Recipe, std::sync::Arc<Vec<Entry>>), String> {
+        let scan = self.scan(context, inputs.dockerfile);
+        let entries = self.list(&scan, context, inputs.dockerfile)?;
+        let hash = scan
+            .hashed
             .get_or_init(|| {
                 self.hashed
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                self.scan(context, inputs.dockerfile)
+                hash_context(context, &entries, inputs.dockerfile, Some(&self.files))
                     .map(std::sync::Arc::new)
                     .map_err(|error| render(&error))
             })
             .clone()?;
-        let (digest, parts) = scanned.hash.finish(inputs);
-        Ok((digest, scanned.entries.clone(), parts))
+        Ok((hash.finish(inputs), entries))
     }
 
-    /// The recipe when its context was listed and hashed already: no
-    /// blocking work left, so no blocking thread is needed. `None` when it
-    /// was not (yet).
+    /// The entries of `context` that go to the engine, listed but not
+    /// read. Blocking: run it on a blocking thread.
+    pub fn entries(
+        &self,
+        context: &Path,
+        dockerfile: &str,
+    ) -> Result<std::sync::Arc<Vec<Entry>>, String> {
+        let scan = self.scan(context, dockerfile);
+        self.list(&scan, context, dockerfile)
+    }
+
+    /// What [`Recipes::recipe`] (with `hash`) or [`Recipes::entries`]
+    /// would answer when its work is done already, so no blocking thread
+    /// is needed; `None` when it is not (yet).
     pub fn ready(
         &self,
         context: &Path,
         inputs: &RecipeInputs<'_>,
-    ) -> Option<Result<Recipe, String>> {
-        let slot = lock(&self.scans)
+        hash: bool,
+    ) -> Option<Result<ContextRead, String>> {
+        let scan = lock(&self.scans)
             .get(&(context.to_path_buf(), inputs.dockerfile.to_string()))?
             .clone();
-        let scanned = match slot.get()? {
-            Ok(scanned) => scanned.clone(),
+        let entries = match scan.listed.get()? {
+            Ok(entries) => entries.clone(),
             Err(error) => return Some(Err(error.clone())),
         };
-        let (digest, parts) = scanned.hash.finish(inputs);
-        Some(Ok((digest, scanned.entries.clone(), parts)))
+        if !hash {
+            return Some(Ok((None, entries)));
+        }
+        match scan.hashed.get()? {
+            Ok(hashed) => Some(Ok((Some(hashed.finish(inputs)), entries))),
+            Err(error) => Some(Err(error.clone())),
+        }
     }
 
-    /// How many contexts were listed and hashed so far.
+    /// How many contexts were hashed so far.
     pub fn contexts_hashed(&self) -> usize {
         self.hashed.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    fn scan(&self, context: &Path, dockerfile: &str) -> Result<Scanned, ContextError> {
-        let (ignore, ignore_file) = Ignore::load_for(context, dockerfile)?;
-        let list = entries(context, &ignore, &[dockerfile, ignore_file.as_str()])?;
-        let hash = hash_context(context, &list, dockerfile, Some(&self.files))?;
-        Ok(Scanned {
-            entries: std::sync::Arc::new(list),
-            hash,
-        })
+    fn scan(&self, context: &Path, dockerfile: &str) -> std::sync::Arc<Scan> {
+        lock(&self.scans)
+            .entry((context.to_path_buf(), dockerfile.to_string()))
+            .or_default()
+            .clone()
+    }
+
+    fn list(
+        &self,
+        scan: &Scan,
+        context: &Path,
+        dockerfile: &str,
+    ) -> Result<std::sync::Arc<Vec<Entry>>, String> {
+        scan.listed
+            .get_or_init(|| {
+                let listed = Ignore::load_for(context, dockerfile).and_then(|(ignore, file)| {
+                    entries(context, &ignore, &[dockerfile, file.as_str()])
+                });
+                listed
+                    .map(std::sync::Arc::new)
+                    .map_err(|error| render(&error))
+            })
+            .clone()
     }
 }
 
@@ -577,91 +663,8 @@ fn name_hash(part: &str) -> String {
     short_hash(&format!("{:x}", Sha256::digest(part.as_bytes())))
 }
 
-/// The mtime of every entry: what `tar::HeaderMode::Deterministic` sets.
-const FIXED_MTIME: u64 = 1153704088;
-
-/// Writes `entries` of `context` as a tar to `writer`, one file at a time.
-/// The file at `replace.0` gets the content `replace.1` instead (the
-/// Dockerfile with its base pinned). Headers are deterministic: no owners,
-/// a fixed mtime, modes 644/755.
-pub fn write_tar<W: Write>(
-    writer: W,
-    context: &Path,
-    entries: &[Entry],
-    replace: Option<(&str, &[u8])>,
-) -> Result<W, ContextError> {
-    let mut builder = tar::Builder::new(writer);
-    builder.mode(tar::HeaderMode::Deterministic);
-    builder.follow_symlinks(false);
-    for entry in entries {
-        let path = context.join(&entry.path);
-        let read = |source| ContextError::Read {
-            path: path.clone(),
-            source,
-        };
-        match (&entry.kind, replace) {
-            (_, Some((name, content))) if name == entry.path => {
-                let mut header = header(tar::EntryType::Regular, 0o644);
-                header.set_size(content.len() as u64);
-                builder
-                    .append_data(&mut header, &entry.path, content)
-                    .map_err(ContextError::Write)?;
-            }
-            (Kind::File { .. }, _) => {
-                let file = open_regular(&path).map_err(read)?;
-                let metadata = file.metadata().map_err(read)?;
-                let mut header = tar::Header::new_gnu();
-                header.set_metadata_in_mode(&metadata, tar::HeaderMode::Deterministic);
-                builder
-                    .append_data(&mut header, &entry.path, file)
-                    .map_err(read)?;
-            }
-            (Kind::Directory | Kind::Symlink { .. }, _) => {
-                builder
-                    .append_path_with_name(&path, &entry.path)
-                    .map_err(read)?;
-            }
-            (Kind::Fifo, _) => {
-                let mut header = header(tar::EntryType::Fifo, 0o644);
-                builder
-                    .append_data(&mut header, &entry.path, io::empty())
-                    .map_err(ContextError::Write)?;
-            }
-            (Kind::CharDevice { major, minor } | Kind::BlockDevice { major, minor }, _) => {
-                let entry_type = match entry.kind {
-                    Kind::BlockDevice { .. } => tar::EntryType::Block,
-                    _ => tar::EntryType::Char,
-                };
-                let mut header = header(entry_type, 0o644);
-                header
-                    .set_device_major(*major)
-                    .map_err(ContextError::Write)?;
-                header
-                    .set_device_minor(*minor)
-                    .map_err(ContextError::Write)?;
-                builder
-                    .append_data(&mut header, &entry.path, io::empty())
-                    .map_err(ContextError::Write)?;
-            }
-        }
-    }
-    builder.into_inner().map_err(ContextError::Write)
-}
-
-/// A deterministic header of `entry_type` with no content yet.
-fn header(entry_type: tar::EntryType, mode: u32) -> tar::Header {
-    let mut header = tar::Header::new_gnu();
-    header.set_entry_type(entry_type);
-    header.set_mode(mode);
-    header.set_mtime(FIXED_MTIME);
-    header.set_uid(0);
-    header.set_gid(0);
-    header.set_size(0);
-    header
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::collections::BTreeMap;
 
@@ -708,7 +711,7 @@ mod tests {
         assert!(Ignore::parse("[z-a", Path::new(".dockerignore")).is_err());
     }
 
-    fn tree() -> tempfile::TempDir {
+    pub(crate) fn tree() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         std::fs::create_dir_all(root.join("src/nested")).unwrap();
@@ -819,7 +822,7 @@ mod tests {
     /// A context holding a FIFO `pipe`, a socket `sock` and a file `a.txt`;
     /// the socket's listener is returned to keep it open.
     #[cfg(unix)]
-    fn special_tree() -> (tempfile::TempDir, std::os::unix::net::UnixListener) {
+    pub(crate) fn special_tree() -> (tempfile::TempDir, std::os::unix::net::UnixListener) {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a.txt"), "a").unwrap();
         let status = std::process::Command::new("mkfifo")
@@ -833,7 +836,9 @@ mod tests {
 
     /// Runs `work` on a thread and fails the test if it blocks: a FIFO
     /// that is opened for reading blocks until a writer comes.
-    fn without_blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    pub(crate) fn without_blocking<T: Send + 'static>(
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> T {
         let (sender, receiver) = std::sync::mpsc::channel();
         std::thread::spawn(move || sender.send(work()));
         receiver
@@ -843,7 +848,7 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    fn a_fifo_is_listed_hashed_and_sent_without_being_read_and_a_socket_is_skipped() {
+    fn a_fifo_is_listed_and_hashed_without_being_read_and_a_socket_is_skipped() {
         let (dir, _socket) = special_tree();
         let root = dir.path().to_path_buf();
         let list = entries(&root, &Ignore::default(), &[]).unwrap();
@@ -856,7 +861,6 @@ mod tests {
             ],
             "the socket is skipped"
         );
-        let inputs = (root.clone(), list.clone());
         let digest = without_blocking(move || {
             let none = BTreeMap::new();
             let recipe = RecipeInputs {
@@ -864,69 +868,19 @@ mod tests {
                 build_args: &none,
                 labels: &none,
             };
-            recipe_digest(&inputs.0, &inputs.1, &recipe).unwrap()
+            recipe_digest(&root, &list, &recipe).unwrap()
         });
         assert!(digest.starts_with("sha256:"));
-        let bytes = without_blocking(move || write_tar(Vec::new(), &root, &list, None).unwrap());
-        let mut archive = tar::Archive::new(bytes.as_slice());
-        let headers: Vec<(String, tar::EntryType, u64)> = archive
-            .entries()
-            .unwrap()
-            .map(|entry| {
-                let entry = entry.unwrap();
-                let header = entry.header();
-                (
-                    header.path().unwrap().to_string_lossy().to_string(),
-                    header.entry_type(),
-                    header.size().unwrap(),
-                )
-            })
-            .collect();
-        assert_eq!(
-            headers,
-            vec![
-                ("a.txt".to_string(), tar::EntryType::Regular, 1),
-                ("pipe".to_string(), tar::EntryType::Fifo, 0)
-            ]
-        );
     }
 
     #[test]
-    fn devices_go_into_the_tar_as_headers_with_their_numbers_and_count_in_the_recipe() {
+    fn a_device_counts_in_the_recipe_by_its_numbers() {
         let dir = tempfile::tempdir().unwrap();
-        // Never touched on disk: a device's entry is written from its kind.
-        let list = vec![
-            Entry {
-                path: "dev/null".to_string(),
-                kind: Kind::CharDevice { major: 1, minor: 3 },
-            },
-            Entry {
-                path: "dev/loop0".to_string(),
-                kind: Kind::BlockDevice { major: 7, minor: 0 },
-            },
-        ];
-        let bytes = write_tar(Vec::new(), dir.path(), &list, None).unwrap();
-        let mut archive = tar::Archive::new(bytes.as_slice());
-        let headers: Vec<(String, tar::EntryType, u32, u32)> = archive
-            .entries()
-            .unwrap()
-            .map(|entry| {
-                let header = entry.unwrap().header().clone();
-                (
-                    header.path().unwrap().to_string_lossy().to_string(),
-                    header.entry_type(),
-                    header.device_major().unwrap().unwrap(),
-                    header.device_minor().unwrap().unwrap(),
-                )
-            })
-            .collect();
-        assert_eq!(
-            headers,
-            vec![
-                ("dev/null".to_string(), tar::EntryType::Char, 1, 3),
-                ("dev/loop0".to_string(), tar::EntryType::Block, 7, 0)
-            ]
-        );
+        // Never touched on disk: a device is recorded from its kind.
+        let list = vec![Entry {
+            path: "dev/null".to_string(),
+            kind: Kind::CharDevice { major: 1, minor: 3 },
+        }];
         let none = BTreeMap::new();
         let inputs = RecipeInputs {
             dockerfile: "Dockerfile",
@@ -958,10 +912,10 @@ mod tests {
                 build_args: &args,
                 labels: &labels,
             };
-            let (digest, entries, _) = recipes.recipe(dir.path(), &inputs).unwrap();
+            let (recipe, entries) = recipes.recipe(dir.path(), &inputs).unwrap();
             let alone = recipe_digest(dir.path(), &entries, &inputs).unwrap();
-            assert_eq!(digest, alone, "the cached recipe is the recipe");
-            digests.insert(digest);
+            assert_eq!(recipe.digest, alone, "the cached recipe is the recipe");
+            digests.insert(recipe.digest);
         }
         assert_eq!(digests.len(), 50, "build args still count per image");
         assert_eq!(recipes.contexts_hashed(), 1);
@@ -970,7 +924,21 @@ mod tests {
             build_args: &labels,
             labels: &labels,
         };
-        recipes.recipe(dir.path(), &other).unwrap();
+        let listed = recipes.entries(dir.path(), "Dockerfile.other").unwrap();
+        assert_eq!(recipes.contexts_hashed(), 1, "listing reads no file");
+        assert!(
+            matches!(
+                recipes.ready(dir.path(), &other, false),
+                Some(Ok((None, _)))
+            ),
+            "listed already"
+        );
+        assert!(
+            recipes.ready(dir.path(), &other, true).is_none(),
+            "not hashed yet"
+        );
+        let (_, entries) = recipes.recipe(dir.path(), &other).unwrap();
+        assert_eq!(entries, listed, "listed once");
         assert_eq!(
             recipes.contexts_hashed(),
             2,
@@ -981,34 +949,5 @@ mod tests {
             4,
             "the files both contexts share were read once"
         );
-    }
-
-    #[test]
-    fn tar_streams_entries_and_replaces_the_dockerfile() {
-        let dir = tree();
-        let ignore = Ignore::load(dir.path()).unwrap();
-        let list = entries(dir.path(), &ignore, &["Dockerfile"]).unwrap();
-        let bytes = write_tar(
-            Vec::new(),
-            dir.path(),
-            &list,
-            Some(("Dockerfile", b"FROM pinned\n")),
-        )
-        .unwrap();
-        let mut archive = tar::Archive::new(bytes.as_slice());
-        let mut seen = BTreeMap::new();
-        for entry in archive.entries().unwrap() {
-            let mut entry = entry.unwrap();
-            let path = entry.path().unwrap().to_string_lossy().to_string();
-            let mut content = String::new();
-            if entry.header().entry_type().is_file() {
-                entry.read_to_string(&mut content).unwrap();
-            }
-            seen.insert(path, content);
-        }
-        assert_eq!(seen["Dockerfile"], "FROM pinned\n");
-        assert_eq!(seen["src/nested/b.txt"], "b");
-        assert!(!seen.contains_key("cache/big.bin"));
-        assert!(!seen.contains_key("scratch.tmp"));
     }
 }

@@ -22,7 +22,6 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::config::SmokeTest;
-use crate::context::write_tar;
 use crate::credentials::Credentials;
 use crate::engine::{
     leftover, process_start, BuildRequest, Engine, EngineError, Leftover, OnStep, RunOwner,
@@ -31,6 +30,7 @@ use crate::engine::{
 use crate::engine_address::{EngineAddress, TlsFiles};
 use crate::platform::Platform;
 use crate::reference::Reference;
+use crate::upload::Upload;
 
 /// The oldest API every engine answers; used only to ask for the real one.
 const PROBE_VERSION: ClientVersion = ClientVersion {
@@ -490,29 +490,42 @@ impl BuildLog {
 impl Engine for DockerEngine {
     async fn build(&self, request: BuildRequest, on_step: OnStep) -> Result<String, EngineError> {
         let image = request.image.clone();
+        let context_failed = |source| EngineError::Context {
+            image: image.clone(),
+            source,
+        };
+        let mut upload = Upload::of(&request);
+        if upload.needs_recipe_first() {
+            upload = tokio::task::spawn_blocking(move || upload.hash_first().map(|()| upload))
+                .await
+                .map_err(|error| EngineError::Api {
+                    action: "hash the build context".to_string(),
+                    message: error.to_string(),
+                })?
+                .map_err(context_failed)?;
+        }
+        // Labels go into the Dockerfile as one LABEL step (see `upload`).
+        let api_labels = upload.api_labels();
         let (sender, receiver) = mpsc::channel::<io::Result<Bytes>>(CHUNKS_IN_FLIGHT);
         let writer_sender = sender.clone();
-        let context = request.context.clone();
-        let entries = request.entries.clone();
-        let dockerfile = request.dockerfile.clone();
-        // Labels go into the Dockerfile as one LABEL step (see `with_labels`).
-        let (content, api_labels) =
-            crate::dockerfile::with_labels(&request.dockerfile_content, &request.labels);
-        let content = content.into_bytes();
         let writer = tokio::task::spawn_blocking(move || {
             let error_sender = writer_sender.clone();
             let writer = ChannelWriter {
                 sender: writer_sender,
                 buffer: Vec::with_capacity(CHUNK_SIZE),
             };
-            let result = write_tar(writer, &context, &entries, Some((&dockerfile, &content)))
-                .and_then(|mut writer| writer.flush().map_err(crate::context::ContextError::Write));
+            let result = upload.write(writer).and_then(|(mut writer, recipe)| {
+                writer
+                    .flush()
+                    .map(|()| recipe)
+                    .map_err(crate::context::ContextError::Write)
+            });
             if let Err(error) = &result {
                 // The engine sees a truncated body and fails the build; the
                 // real cause is reported from here.
                 let _ = error_sender.blocking_send(Err(io::Error::other(error.to_string())));
             }
-            result.map(|_| ())
+            result
         });
         drop(sender);
         let body = futures::stream::unfold(receiver, |mut receiver| async move {
@@ -580,7 +593,7 @@ impl Engine for DockerEngine {
         drop(stream);
         let written = writer.await;
         if let Ok(Err(source)) = written {
-            return Err(EngineError::Context { image, source });
+            return Err(context_failed(source));
         }
         if let Some(message) = failure {
             return Err(log.failure(&image, message));

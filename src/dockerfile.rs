@@ -256,15 +256,10 @@ pub fn with_labels(
     text: &str,
     labels: &BTreeMap<String, String>,
 ) -> (String, BTreeMap<String, String>) {
-    let escape = escape_directive(text);
-    let dangling = text
-        .lines()
-        .map(str::trim)
-        .rfind(|line| !line.is_empty() && !line.starts_with('#'))
-        .is_some_and(|line| line.ends_with(escape));
-    if dangling {
+    if !takes_labels(text) {
         return (text.to_string(), labels.clone());
     }
+    let escape = escape_directive(text);
     let quote = |word: &str| {
         let mut quoted = String::with_capacity(word.len() + 2);
         quoted.push('"');
@@ -296,6 +291,17 @@ pub fn with_labels(
         .map(|(key, value)| (key.clone(), value.clone()))
         .collect();
     (output, rest)
+}
+
+/// Whether [`with_labels`] can append a `LABEL` instruction to `text`:
+/// not when its last instruction ends in a line continuation.
+pub fn takes_labels(text: &str) -> bool {
+    let escape = escape_directive(text);
+    !text
+        .lines()
+        .map(str::trim)
+        .rfind(|line| !line.is_empty() && !line.starts_with('#'))
+        .is_some_and(|line| line.ends_with(escape))
 }
 
 /// A logical instruction: continuation lines joined, comments dropped.

@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::config::{Network, SmokeTest};
-use crate::context::{ContextError, Entry};
+use crate::context::{ContextError, Entry, Recipe};
 use crate::reference::Reference;
 
 /// Everything one build needs.
@@ -27,7 +27,14 @@ pub struct BuildRequest {
     /// The Dockerfile content to send in its place (base pinned by digest).
     pub dockerfile_content: String,
     pub build_args: BTreeMap<String, String>,
+    /// Every label of the image but the recipe's two, which the upload
+    /// sets from the bytes it sends (see `upload`).
     pub labels: BTreeMap<String, String>,
+    /// The labels configured for the image, which the recipe covers.
+    pub configured_labels: BTreeMap<String, String>,
+    /// The recipe observe hashed before the build, when the plan needed it
+    /// (`None` otherwise: the upload hashes the context as it sends it).
+    pub observed_recipe: Option<Recipe>,
     pub network: Network,
     pub pull: bool,
     /// Run every step instead of reusing the build cache (and pull the base).
@@ -167,6 +174,13 @@ impl crate::error::Hint for EngineError {
                 }
             }
             EngineError::BuildFailed { .. } => Some("fix the failing step in the Dockerfile, then run `golden build` again".to_string()),
+            EngineError::Context {
+                source: ContextError::Changed { .. },
+                ..
+            } => Some(
+                "nothing was pushed; run golden again once nothing is writing to the build context"
+                    .to_string(),
+            ),
             EngineError::TestFailed { .. } => Some(
                 "the image was built but not published; fix the image or its `test` in golden.toml, then run `golden build` again"
                     .to_string(),

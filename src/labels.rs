@@ -1,5 +1,6 @@
 //! The labels every golden image carries (SPEC section 2). All of them are
-//! always set, so a child never inherits its golden parent's values.
+//! always set, so a child never inherits its golden parent's values. The
+//! recipe's two are set last, by `upload`, from the bytes the engine got.
 //!
 //! Pure: values are handed in.
 
@@ -50,13 +51,11 @@ pub struct BuildFacts<'a> {
     /// The final FROM's upstream reference and digest; `None` for scratch.
     pub base: Option<(&'a str, &'a str)>,
     pub revision: Option<&'a str>,
-    pub recipe: &'a str,
-    /// The parts label of the recipe.
-    pub recipe_parts: &'a str,
 }
 
-/// The configured labels plus golden's own. Labels golden does not know a
-/// value for are set empty, which hides a parent's value.
+/// The configured labels plus golden's own but the recipe's (see
+/// [`set_recipe`]). Labels golden does not know a value for are set empty,
+/// which hides a parent's value.
 pub fn golden_labels(
     configured: &BTreeMap<String, String>,
     facts: &BuildFacts<'_>,
@@ -69,8 +68,6 @@ pub fn golden_labels(
         (BASE_NAME, base_name),
         (BASE_DIGEST, base_digest),
         (REVISION, facts.revision.unwrap_or("")),
-        (RECIPE, facts.recipe),
-        (RECIPE_PARTS, facts.recipe_parts),
     ];
     for (key, value) in own {
         labels.insert(key.to_string(), value.to_string());
@@ -80,6 +77,12 @@ pub fn golden_labels(
         facts.created.to_rfc3339_opts(SecondsFormat::Secs, true),
     );
     labels
+}
+
+/// Sets the recipe's labels: its digest and its parts label.
+pub fn set_recipe(labels: &mut BTreeMap<String, String>, digest: &str, parts: &str) {
+    labels.insert(RECIPE.to_string(), digest.to_string());
+    labels.insert(RECIPE_PARTS.to_string(), parts.to_string());
 }
 
 #[cfg(test)]
@@ -98,10 +101,10 @@ mod tests {
             title: "base",
             base: Some(("127.0.0.1:5000/upstream/busybox:1.36", "sha256:abc")),
             revision: None,
-            recipe: "sha256:def",
-            recipe_parts: "v1",
         };
-        let labels = golden_labels(&configured, &facts);
+        let mut labels = golden_labels(&configured, &facts);
+        assert!(!labels.contains_key(RECIPE), "the upload sets the recipe");
+        set_recipe(&mut labels, "sha256:def", "v1");
         assert_eq!(labels[VERSION], "1.0.3");
         assert_eq!(labels[CREATED], "2026-03-10T03:00:00Z");
         assert_eq!(labels[TITLE], "base");
@@ -109,6 +112,7 @@ mod tests {
         assert_eq!(labels[BASE_DIGEST], "sha256:abc");
         assert_eq!(labels[REVISION], "");
         assert_eq!(labels[RECIPE], "sha256:def");
+        assert_eq!(labels[RECIPE_PARTS], "v1");
         assert_eq!(labels["owner"], "platform");
     }
 

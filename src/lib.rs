@@ -60,4 +60,5 @@ pub mod session;
 pub mod signals;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod upload;
 pub mod version;

@@ -1,15 +1,16 @@
 //! What observe learns, as plain data for the planner: each image's
 //! versions, its newest build and the labels it recorded, where its
-//! floating tags point, the digest of its base and the recipe of its
-//! context; or why it could not be observed. Pure types: nothing here
-//! performs I/O, so `plan` depends on this module and not on `observe`.
+//! floating tags point, the digest of its base and the entries (and, when
+//! the plan needs it, the recipe) of its context; or why it could not be
+//! observed. Pure types: nothing here performs I/O, so `plan` depends on
+//! this module and not on `observe`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::context::{Entry, RecipeParts};
+use crate::context::{Entry, Recipe};
 use crate::name::{Digest, Tag};
 use crate::provenance::{Class, ForeignTag};
 use crate::registry::RegistryError;
@@ -67,11 +68,11 @@ pub struct Observation {
     /// Empty when the base did not move or the last build did not record
     /// its base per platform.
     pub base_platforms_changed: Vec<String>,
-    /// The recipe digest of the context as it is now.
-    pub recipe: String,
-    /// What that recipe is made of.
-    pub recipe_parts: RecipeParts,
-    /// The context entries the recipe covers, reused for the build.
+    /// The recipe of the context as it is now, when the plan compares it
+    /// with the last build's (see [`crate::plan::compares_recipe`]);
+    /// `None` otherwise: the build hashes the context as it sends it.
+    pub recipe: Option<Recipe>,
+    /// The context entries to send (and the recipe covers).
     pub entries: Vec<Entry>,
     /// The repository's tag list was answered from what an earlier run
     /// remembered, confirmed by the floating tags but possibly missing an

@@ -1,20 +1,22 @@
 //! Observe: ask the registry what exists now (each repository's tags, the
 //! newest build of each line and its labels, the digest of every base) and
-//! hash each build context, into plain data for the planner. Lookups run
+//! list each build context (hashing it only where the plan compares
+//! recipes), into plain data for the planner. Lookups run
 //! concurrently; a failed lookup is an error for that image only. The
 //! types it fills live in the pure `observation` module.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 
 use crate::config::Image;
-use crate::context::{Recipe, RecipeInputs, Recipes};
+use crate::context::{ContextRead, RecipeInputs, Recipes};
 use crate::graph::Upstream;
 use crate::labels;
 use crate::name::{Digest, Repository};
 use crate::observation::{FloatingTag, LastBuild, Observation, Observations, ObserveError};
+use crate::plan::compares_recipe;
 use crate::project::Project;
 use crate::provenance::{floating_tags, Class, ForeignTag, Ledger};
 use crate::reference::Reference;
@@ -59,9 +61,10 @@ pub async fn observe_until(
     project: &Project,
     registry: &dyn Registry,
     ids: &[String],
+    forced: &BTreeSet<String>,
     acted: impl Fn(&Observations) -> Vec<String>,
 ) -> Observations {
-    let mut observations = observe_with(project, registry, ids, Memory::Remembered).await;
+    let mut observations = observe_with(project, registry, ids, forced, Memory::Remembered).await;
     loop {
         let stale: Vec<String> = acted(&observations)
             .into_iter()
@@ -79,20 +82,28 @@ pub async fn observe_until(
             "observing again without remembered tag lists"
         );
         // Each pass turns at least one image fresh, so this ends.
-        observations.extend(observe_with(project, registry, &stale, Memory::Fresh).await);
+        observations.extend(observe_with(project, registry, &stale, forced, Memory::Fresh).await);
     }
 }
 
 /// Observes every image in `ids`, each tag list asked of the registry.
-pub async fn observe(project: &Project, registry: &dyn Registry, ids: &[String]) -> Observations {
-    observe_with(project, registry, ids, Memory::Fresh).await
+pub async fn observe(
+    project: &Project,
+    registry: &dyn Registry,
+    ids: &[String],
+    forced: &BTreeSet<String>,
+) -> Observations {
+    observe_with(project, registry, ids, forced, Memory::Fresh).await
 }
 
-/// Observes every image in `ids`.
+/// Observes every image in `ids`; those in `forced` are built whatever
+/// their state, so their contexts are listed but not hashed (see
+/// [`compares_recipe`]).
 pub async fn observe_with(
     project: &Project,
     registry: &dyn Registry,
     ids: &[String],
+    forced: &BTreeSet<String>,
     memory: Memory,
 ) -> Observations {
     let config = &project.config;
@@ -103,11 +114,30 @@ pub async fn observe_with(
             .or_default()
             .push(image);
     }
+    // Each context is listed (and hashed, once its line shows the plan
+    // compares recipes) as soon as its repository answered, while other
+    // repositories are still being asked; each one once.
+    let cache = std::sync::Arc::new(Recipes::default());
     let lines = stream::iter(repositories)
         .map(|(repository, images)| observe_repository(registry, repository, images, memory))
         .buffer_unordered(CONCURRENCY)
         .flat_map(stream::iter)
-        .collect::<BTreeMap<String, Result<LineState, ObserveError>>>();
+        .map(|(id, state)| {
+            let cache = cache.clone();
+            let forced = forced.contains(&id);
+            async move {
+                let context = match (&state, config.image(&id)) {
+                    (Ok(line), Some(image)) => {
+                        let hash = compares_recipe(forced, line.last_build.as_ref());
+                        Some(context_of(image, hash, cache).await)
+                    }
+                    _ => None,
+                };
+                (id, (state, context))
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect::<BTreeMap<String, LineAndContext>>();
     // Many images share a base: each distinct one is resolved once.
     let upstreams: BTreeMap<String, &Upstream> = ids
         .iter()
@@ -121,30 +151,28 @@ pub async fn observe_with(
         .map(|(text, upstream)| async move { (text, base_digest(registry, upstream).await) })
         .buffer_unordered(CONCURRENCY)
         .collect::<BTreeMap<String, Result<Option<Digest>, ObserveError>>>();
-    // Contexts are hashed while the registry answers, each one once.
-    let cache = std::sync::Arc::new(Recipes::default());
-    let recipes = stream::iter(ids.iter().filter_map(|id| config.image(id)))
-        .map(|image| {
-            let cache = cache.clone();
-            async move { (image.id.clone(), recipe_of(image, cache).await) }
-        })
-        .buffer_unordered(CONCURRENCY)
-        .collect::<BTreeMap<String, Result<Recipe, ObserveError>>>();
-    let (mut lines, bases, mut recipes) = futures::join!(lines, bases, recipes);
-    let changed = base_platforms_changed(project, registry, ids, &lines, &bases).await;
+    let (mut lines, bases) = futures::join!(lines, bases);
+    let states: BTreeMap<&str, &Result<LineState, ObserveError>> = lines
+        .iter()
+        .map(|(id, (state, _))| (id.as_str(), state))
+        .collect();
+    let changed = base_platforms_changed(project, registry, ids, &states, &bases).await;
     ids.iter()
         .map(|id| {
-            let result = observe_image(project, id, &mut lines, &bases, &mut recipes).map(
-                |mut observation| {
-                    observation.base_platforms_changed =
-                        changed.get(id).cloned().unwrap_or_default();
-                    observation
-                },
-            );
+            let result = observe_image(project, id, &mut lines, &bases).map(|mut observation| {
+                observation.base_platforms_changed = changed.get(id).cloned().unwrap_or_default();
+                observation
+            });
             (id.clone(), result)
         })
         .collect()
 }
+
+/// A line's state and, when it was read, its context.
+type LineAndContext = (
+    Result<LineState, ObserveError>,
+    Option<Result<ContextRead, ObserveError>>,
+);
 
 /// For each multi-platform line whose upstream base moved since its last
 /// build, the platforms whose image in the base's index changed: the
@@ -155,7 +183,7 @@ async fn base_platforms_changed(
     project: &Project,
     registry: &dyn Registry,
     ids: &[String],
-    lines: &BTreeMap<String, Result<LineState, ObserveError>>,
+    lines: &BTreeMap<&str, &Result<LineState, ObserveError>>,
     bases: &BTreeMap<String, Result<Option<Digest>, ObserveError>>,
 ) -> BTreeMap<String, Vec<String>> {
     let moved = ids.iter().filter_map(|id| {
@@ -165,7 +193,7 @@ async fn base_platforms_changed(
             return None;
         }
         let reference = node.upstream.reference()?;
-        let state = lines.get(id)?.as_ref().ok()?;
+        let state = lines.get(id.as_str())?.as_ref().ok()?;
         let last = state.last_build.as_ref()?;
         let current = bases.get(&reference.to_string())?.as_ref().ok()?.as_ref()?;
         let moved = !state.last_base_platforms.is_empty()
@@ -422,15 +450,14 @@ async fn line_state(
 fn observe_image(
     project: &Project,
     id: &str,
-    lines: &mut BTreeMap<String, Result<LineState, ObserveError>>,
+    lines: &mut BTreeMap<String, LineAndContext>,
     bases: &BTreeMap<String, Result<Option<Digest>, ObserveError>>,
-    recipes: &mut BTreeMap<String, Result<Recipe, ObserveError>>,
 ) -> Result<Observation, ObserveError> {
     let unobserved = || ObserveError::NotObserved(id.to_string());
     let node = project.graph.nodes.get(id).ok_or_else(unobserved)?;
-    let state = lines.remove(id).unwrap_or_else(|| Err(unobserved()))?;
-    let (recipe, entries, recipe_parts) =
-        recipes.remove(id).unwrap_or_else(|| Err(unobserved()))?;
+    let (state, context) = lines.remove(id).ok_or_else(unobserved)?;
+    let state = state?;
+    let (recipe, entries) = context.unwrap_or_else(|| Err(unobserved()))?;
     let base_digest = match node.upstream.reference() {
         Some(reference) => bases
             .get(&reference.to_string())
@@ -446,7 +473,6 @@ fn observe_image(
         base_digest,
         base_platforms_changed: Vec::new(),
         recipe,
-        recipe_parts,
         entries: entries.to_vec(),
         tags_remembered: state.tags_remembered,
     })
@@ -476,32 +502,42 @@ async fn base_digest(
     }
 }
 
-/// The recipe digest and the entries it covers, hashed on a blocking
-/// thread (once per context in the run: see [`Recipes`]).
-async fn recipe_of(image: &Image, cache: std::sync::Arc<Recipes>) -> Result<Recipe, ObserveError> {
+/// The entries of `image`'s context and, with `hash`, its recipe, read on
+/// a blocking thread (each context once in the run: see [`Recipes`]).
+async fn context_of(
+    image: &Image,
+    hash: bool,
+    cache: std::sync::Arc<Recipes>,
+) -> Result<ContextRead, ObserveError> {
     let inputs = RecipeInputs {
         dockerfile: &image.dockerfile,
         build_args: &image.build_args,
         labels: &image.labels,
     };
-    if let Some(ready) = cache.ready(&image.context, &inputs) {
+    if let Some(ready) = cache.ready(&image.context, &inputs, hash) {
         return ready.map_err(ObserveError::Context);
     }
     let context = image.context.clone();
     let dockerfile = image.dockerfile.clone();
     let build_args = image.build_args.clone();
     let labels = image.labels.clone();
-    let hashed = tokio::task::spawn_blocking(move || {
+    let read = tokio::task::spawn_blocking(move || {
+        if !hash {
+            return cache
+                .entries(&context, &dockerfile)
+                .map(|entries| (None, entries));
+        }
         let inputs = RecipeInputs {
             dockerfile: &dockerfile,
             build_args: &build_args,
             labels: &labels,
         };
-        cache.recipe(&context, &inputs)
+        cache
+            .recipe(&context, &inputs)
+            .map(|(recipe, entries)| (Some(recipe), entries))
     })
     .await
-    .map_err(|e| format!("hashing the context failed: {e}"));
-    hashed
-        .and_then(|result| result)
+    .map_err(|e| format!("reading the context failed: {e}"));
+    read.and_then(|result| result)
         .map_err(ObserveError::Context)
 }

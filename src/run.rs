@@ -69,12 +69,13 @@ pub async fn build_once(
                     let acted = |observations: &Observations| {
                         acted_on(&plan(project, observations, selection, now))
                     };
-                    observe_until(project, &registry, &observed, acted).await
+                    observe_until(project, &registry, &observed, &selection.forced, acted).await
                 }
                 // A parent's release may be a build not promoted yet, which
                 // only a fresh tag list shows: nothing from memory.
                 false => {
-                    let mut observations = observe(project, &registry, &observed).await;
+                    let mut observations =
+                        observe(project, &registry, &observed, &selection.forced).await;
                     crate::pipeline::pin_to_releases(project, &mut observations, &selection.ids);
                     observations
                 }

@@ -48,6 +48,65 @@ fn a_second_build_builds_nothing_and_moves_no_tag() {
     assert_eq!(report["totals"]["built"], 0);
 }
 
+/// A build that is due anyway (never built, forced) hashes its context
+/// while it sends it; the recipe label it writes must be the digest the
+/// next run computes before building, or every image would be rebuilt
+/// with `recipe-changed` on the next run.
+#[test]
+fn a_recipe_hashed_while_the_context_is_sent_is_unchanged_for_the_next_run() {
+    let stack = Stack::new("sent-recipe");
+    // What a recipe must get right: an ignore exception, a symlink, an
+    // empty directory, an executable file, a nested directory.
+    let runtime = stack.path().join("images/runtime");
+    let ignore = std::fs::read_to_string(runtime.join(".dockerignore")).unwrap();
+    stack.write(
+        "images/runtime/.dockerignore",
+        &format!("{ignore}*.log\n!keep.log\nsrc/generated\n!src/generated/keep\n"),
+    );
+    stack.write("images/runtime/keep.log", "kept\n");
+    stack.write("images/runtime/debug.log", "ignored\n");
+    stack.write("images/runtime/src/generated/keep/a.conf", "# kept\n");
+    stack.write("images/runtime/src/generated/b.conf", "# ignored\n");
+    stack.write(
+        "images/runtime/bin/start",
+        "#!/bin/sh\nexec cat /etc/runtime/app.conf\n",
+    );
+    std::fs::create_dir_all(runtime.join("var/empty")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let permissions = std::fs::Permissions::from_mode(0o755);
+        std::fs::set_permissions(runtime.join("bin/start"), permissions).unwrap();
+        std::os::unix::fs::symlink("src/app.conf", runtime.join("app.conf")).unwrap();
+    }
+    // Never built: every recipe is hashed as its context is sent.
+    stack.golden(&["build", "--all"]).expect(0);
+    let recorded = labels(&stack.repository("runtime"), "3.0.0")["io.golden.recipe"].clone();
+    let plan = stack.golden(&["plan", "--output", "json"]).expect(0).json();
+    for (id, _, _) in IMAGES {
+        assert_eq!(entry(&plan, id)["decision"], "up-to-date", "{id}: {plan:#}");
+    }
+    // Forced: hashed as sent again, and the same recipe.
+    stack.golden(&["rebuild", "runtime"]).expect(0);
+    assert_eq!(
+        labels(&stack.repository("runtime"), "3.0.1")["io.golden.recipe"],
+        recorded
+    );
+    let run = stack
+        .golden(&["build", "--all", "--output", "json"])
+        .expect(0)
+        .json();
+    assert_eq!(run["totals"]["built"], 0, "{run:#}");
+    // The label still says what the context holds: an edit is seen.
+    stack.write("images/runtime/src/generated/keep/a.conf", "# edited\n");
+    let plan = stack.golden(&["plan", "--output", "json"]).expect(0).json();
+    assert_eq!(reason_kinds(&plan, "runtime"), vec!["recipe-changed"]);
+    assert_eq!(
+        entry(&plan, "runtime")["reasons"][0]["changed"],
+        serde_json::json!(["src/"])
+    );
+}
+
 #[test]
 fn an_upstream_security_update_rebuilds_exactly_what_is_built_on_it() {
     let stack = Stack::new("upstream-update");

@@ -150,3 +150,43 @@ fn labels_arrive_verbatim_in_one_build_step() {
     assert_eq!(recorded["org.opencontainers.image.version"], "1.0.0");
     assert_eq!(recorded["org.opencontainers.image.title"], "quoted");
 }
+
+/// A Dockerfile whose last instruction ends in a line continuation cannot
+/// take golden's `LABEL` line: the labels go through the build API, ahead
+/// of the context, with a recipe hashed before it is sent; the next run
+/// finds that recipe unchanged.
+#[test]
+fn a_dockerfile_whose_last_line_continues_gets_its_recipe_label_through_the_api() {
+    require_environment();
+    let namespace = format!("e2e-continued-{}", std::process::id());
+    let (directory, config) = common::one_image_config(
+        common::REGISTRY,
+        &namespace,
+        "continued",
+        &format!(
+            "FROM {}\nCOPY Dockerfile notes.txt /etc/ \\\n",
+            common::SEED
+        ),
+        "",
+    );
+    std::fs::write(directory.path().join("continued/notes.txt"), "notes\n").unwrap();
+    let repository = format!("{}/{namespace}/continued", common::REGISTRY);
+    let run = common::golden_at(&config, &["-v", "build", "--all"]).expect(0);
+    assert!(
+        run.stderr.contains(" : LABEL io.golden.recipe="),
+        "the engine's own step for the label sent through the API:\n{}",
+        run.stderr
+    );
+    let recipe = labels(&repository, "1.0.0")["io.golden.recipe"].clone();
+    assert!(recipe.starts_with("sha256:"), "{recipe}");
+    let plan = common::golden_at(&config, &["plan", "--output", "json"])
+        .expect(0)
+        .json();
+    assert_eq!(plan["images"][0]["decision"], "up-to-date", "{plan:#}");
+    common::golden_at(&config, &["rebuild", "continued"]).expect(0);
+    assert_eq!(labels(&repository, "1.0.1")["io.golden.recipe"], recipe);
+    let report = common::golden_at(&config, &["build", "--all", "--output", "json"])
+        .expect(0)
+        .json();
+    assert_eq!(report["totals"]["built"], 0, "{report:#}");
+}

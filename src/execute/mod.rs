@@ -848,7 +848,8 @@ impl Runner<'_> {
         })
     }
 
-    /// The labels of `version` of `job`'s image.
+    /// The labels of `version` of `job`'s image but the recipe's, which
+    /// the upload sets from what it sends (see `upload`).
     fn labels(&self, job: &Job<'_>, version: Exact) -> BTreeMap<String, String> {
         golden_labels(
             &job.image.labels,
@@ -861,8 +862,6 @@ impl Runner<'_> {
                     .as_deref()
                     .zip(job.base_digest.as_ref().map(Digest::as_str)),
                 revision: self.revision.as_deref(),
-                recipe: &job.observation.recipe,
-                recipe_parts: &job.observation.recipe_parts.label(),
             },
         )
     }
@@ -1048,6 +1047,8 @@ impl Runner<'_> {
             dockerfile_content: target.dockerfile.to_string(),
             build_args: job.image.build_args.clone(),
             labels: target.labels.clone(),
+            configured_labels: job.image.labels.clone(),
+            observed_recipe: job.observation.recipe.clone(),
             network: self.project.config.engine.network,
             pull: job.image.pull,
             no_cache: job.no_cache,

@@ -184,8 +184,7 @@ fn never_built(project: &Project) -> Observations {
                 known: Default::default(),
                 base_digest: (!golden_parent).then(|| Digest::parse(UPSTREAM).unwrap()),
                 base_platforms_changed: Vec::new(),
-                recipe: "sha256:recipe".into(),
-                recipe_parts: Default::default(),
+                recipe: None,
                 entries: Vec::new(),
                 tags_remembered: false,
             };

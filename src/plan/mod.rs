@@ -541,18 +541,32 @@ fn own_reasons(
             new: names(&image.platforms),
         });
     }
-    if last.recipe.as_deref() != Some(observation.recipe.as_str()) {
+    // Observed for every line built before that is not forced (see
+    // `compares_recipe`); a forced build needs no other reason.
+    let Some(recipe) = &observation.recipe else {
+        return;
+    };
+    if last.recipe.as_deref() != Some(recipe.digest.as_str()) {
         let changed = last
             .recipe_parts
             .as_deref()
-            .and_then(|recorded| observation.recipe_parts.changed_since(recorded))
+            .and_then(|recorded| recipe.parts.changed_since(recorded))
             .unwrap_or_default();
         reasons.push(Reason::RecipeChanged {
             old: last.recipe.clone(),
-            new: observation.recipe.clone(),
+            new: recipe.digest.clone(),
             changed,
         });
     }
+}
+
+/// Whether the plan compares an image's recipe with its last build's, so
+/// observe hashes its context before the build: a line built before, not
+/// forced. A line never built, or one `golden rebuild` forces, is due
+/// whatever its recipe: its build hashes the context as it sends it, and
+/// the `recipe-changed` reason is left out of a forced build's reasons.
+pub fn compares_recipe(forced: bool, last_build: Option<&LastBuild>) -> bool {
+    !forced && last_build.is_some()
 }
 
 /// Whether a build for `built` is one for `configured`, in any order.

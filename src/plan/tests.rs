@@ -65,8 +65,10 @@ fn observation(
         known: Default::default(),
         base_digest: Some(crate::name::Digest::parse(base).unwrap()),
         base_platforms_changed: Vec::new(),
-        recipe: recipe.into(),
-        recipe_parts: Default::default(),
+        recipe: Some(crate::context::Recipe {
+            digest: recipe.into(),
+            parts: Default::default(),
+        }),
         entries: Vec::new(),
         tags_remembered: false,
     })
@@ -322,6 +324,51 @@ fn reasons_combine_and_parent_rebuilt_replaces_parent_newer() {
         vec![Reason::ParentRebuilt {
             parent: "base".into()
         }]
+    );
+}
+
+/// What observe does: a line the plan compares gets its recipe, a line
+/// never built or forced does not (its build hashes what it sends).
+#[test]
+fn only_lines_built_before_and_not_forced_need_their_recipe_before_the_build() {
+    let last = built(None, BASE_OLD, "r-old");
+    assert!(compares_recipe(false, last.as_ref()));
+    assert!(!compares_recipe(true, last.as_ref()), "forced");
+    assert!(!compares_recipe(false, None), "never built");
+    assert!(!compares_recipe(true, None));
+
+    let mut observations = fresh();
+    let mut forced = observation(built(None, BASE_OLD, "r-old"), BASE_NOW, "r-base").unwrap();
+    forced.recipe = None;
+    observations.insert("base".into(), Ok(forced));
+    let mut never = observation(None, GOLDEN_BASE, "r-app").unwrap();
+    never.recipe = None;
+    observations.insert("app".into(), Ok(never));
+    let steps = run(&observations, &["base"], THURSDAY);
+    assert_eq!(
+        steps[0].2,
+        vec![
+            Reason::Forced,
+            Reason::ScheduleFired {
+                at: at("2026-03-01T00:00:00Z")
+            },
+            Reason::BaseUpdated {
+                old: Some(BASE_OLD.into()),
+                new: BASE_NOW.into(),
+                platforms: Vec::new(),
+            },
+        ],
+        "every reason but the recipe's"
+    );
+    assert_eq!(steps[1].1, Decision::Build);
+    assert_eq!(
+        steps[1].2,
+        vec![
+            Reason::NeverBuilt,
+            Reason::ParentRebuilt {
+                parent: "base".into()
+            }
+        ]
     );
 }
 

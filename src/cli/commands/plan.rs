@@ -32,7 +32,8 @@ pub(super) async fn run(
     let registry = session.connect_registry(session.credentials()?).await?;
     let now = now.unwrap_or_else(Utc::now);
     let acted = |observations: &_| acted_on(&plan(project, observations, &selection, now));
-    let observations = observe_until(project, &registry, &selection.ids, acted).await;
+    let observations =
+        observe_until(project, &registry, &selection.ids, &selection.forced, acted).await;
     let steps = plan(project, &observations, &selection, now);
     let report = plan_report(project, &steps, registry.requests());
     let stdout = match output {

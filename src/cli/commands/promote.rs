@@ -36,7 +36,8 @@ pub(super) async fn run(
     let ids = session.in_order(&session.select(ids)?);
     let _lock = session.lock(wait_lock, "nothing was promoted").await?;
     let registry = session.connect_registry(session.credentials()?).await?;
-    let observations = observe(project, &registry, &with_parents(project, &ids)).await;
+    let none = std::collections::BTreeSet::new();
+    let observations = observe(project, &registry, &with_parents(project, &ids), &none).await;
     let steps = promotion(project, &observations, &ids, Utc::now());
     // Promotion copies manifests registry-side: no engine is needed, so a
     // promote job runs where no Docker Engine is.
