@@ -246,13 +246,17 @@ async fn observe_repository(
             .map(|image| (image.id.clone(), Err(error.clone())))
             .collect()
     };
-    let listed = match memory {
-        Memory::Remembered => registry.remembered_tags(&repository).await,
-        Memory::Fresh => registry.tags(&repository).await.map(|tags| (tags, false)),
+    let remembered_tags = match memory {
+        Memory::Remembered => registry.remembered_tags(&repository),
+        Memory::Fresh => None,
     };
-    let (mut tags, mut tags_remembered) = match listed {
-        Ok(listed) => listed,
-        Err(error) => return failed(ObserveError::registry(error, None)),
+    let mut tags_remembered = remembered_tags.is_some();
+    let mut tags = match remembered_tags {
+        Some(tags) => tags,
+        None => match registry.tags(&repository).await {
+            Ok(tags) => tags,
+            Err(error) => return failed(ObserveError::registry(error, None)),
+        },
     };
     let mut versions = exact_versions(tags.iter().map(String::as_str));
     let mut ledger = Ledger::remembering(registry, repository.clone(), versions.clone());
@@ -278,6 +282,12 @@ async fn observe_repository(
         }
         ledger = Ledger::remembering(registry, repository.clone(), versions);
         states = line_states(&ledger, &repository, &images, &withdrawn).await;
+    }
+    // A list is remembered only where the next run can confirm it: a
+    // repository with a line never released (or whose floating tags are
+    // elsewhere) would be listed again anyway, so writing it is waste.
+    if !tags_remembered && every_line_confirmed(&states) {
+        registry.remember_tags(&repository, &tags);
     }
     let known = ledger.known();
     images

@@ -169,17 +169,16 @@ pub trait Registry: Send + Sync {
     async fn check(&self, repository: &Repository) -> Result<(), RegistryError>;
     /// Every tag of `repository`; empty when the repository does not exist yet.
     async fn tags(&self, repository: &Repository) -> Result<Vec<String>, RegistryError>;
-    /// Every tag of `repository`, and whether the list was answered from
-    /// what an earlier run remembered rather than by the registry. A
-    /// remembered list misses tags added or deleted since: the caller
-    /// trusts it only where this run's own answers confirm it (see
-    /// `observe`), else calls [`Registry::forget_tags`] and asks again.
-    async fn remembered_tags(
-        &self,
-        repository: &Repository,
-    ) -> Result<(Vec<String>, bool), RegistryError> {
-        Ok((self.tags(repository).await?, false))
+    /// The tag list of `repository` an earlier run remembered (see
+    /// [`Registry::remember_tags`]), without asking the registry; `None`
+    /// when nothing is remembered. It misses tags added or deleted since:
+    /// the caller trusts it only where this run's own answers confirm it
+    /// (see `observe`), else calls [`Registry::forget_tags`] and asks again.
+    fn remembered_tags(&self, _repository: &Repository) -> Option<Vec<String>> {
+        None
     }
+    /// Remembers `tags` as the tag list of `repository` for later runs.
+    fn remember_tags(&self, _repository: &Repository, _tags: &[String]) {}
     /// Forgets the tag list remembered for `repository`.
     fn forget_tags(&self, _repository: &Repository) {}
     /// The manifest digest `reference` resolves to, `None` when it does not exist.

@@ -522,20 +522,16 @@ impl Registry for Distribution {
         }
     }
 
-    async fn remembered_tags(
-        &self,
-        repository: &Repository,
-    ) -> Result<(Vec<String>, bool), RegistryError> {
-        let Some(disk) = &self.disk else {
-            return Ok((self.tags(repository).await?, false));
-        };
-        let name = repository.to_string();
-        if let Some(tags) = disk.remembered_tag_list(&name) {
-            return Ok((tags, true));
+    fn remembered_tags(&self, repository: &Repository) -> Option<Vec<String>> {
+        self.disk
+            .as_ref()?
+            .remembered_tag_list(&repository.to_string())
+    }
+
+    fn remember_tags(&self, repository: &Repository, tags: &[String]) {
+        if let Some(disk) = &self.disk {
+            disk.remember_tag_list(&repository.to_string(), tags);
         }
-        let tags = self.tags(repository).await?;
-        disk.remember_tag_list(&name, &tags);
-        Ok((tags, false))
     }
 
     fn forget_tags(&self, repository: &Repository) {
