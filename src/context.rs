@@ -482,7 +482,15 @@ impl Recipes {
             .get_or_init(|| {
                 self.hashed
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                hash_context(context, &entries, inputs.dockerfile, Some(&self.files))
+                let started = std::time::Instant::now();
+                let hashed = hash_context(context, &entries, inputs.dockerfile, Some(&self.files));
+                tracing::debug!(
+                    context = %context.display(),
+                    entries = entries.len(),
+                    seconds = started.elapsed().as_secs_f64(),
+                    "hashed the build context"
+                );
+                hashed
                     .map(std::sync::Arc::new)
                     .map_err(|error| render(&error))
             })

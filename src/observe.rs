@@ -64,7 +64,10 @@ pub async fn observe_until(
     forced: &BTreeSet<String>,
     acted: impl Fn(&Observations) -> Vec<String>,
 ) -> Observations {
-    let mut observations = observe_with(project, registry, ids, forced, Memory::Remembered).await;
+    // A context listed or hashed in the first pass is not read again.
+    let recipes = std::sync::Arc::new(Recipes::default());
+    let first = observe_with(project, registry, ids, forced, Memory::Remembered, &recipes);
+    let mut observations = first.await;
     loop {
         let stale: Vec<String> = acted(&observations)
             .into_iter()
@@ -82,7 +85,8 @@ pub async fn observe_until(
             "observing again without remembered tag lists"
         );
         // Each pass turns at least one image fresh, so this ends.
-        observations.extend(observe_with(project, registry, &stale, forced, Memory::Fresh).await);
+        let again = observe_with(project, registry, &stale, forced, Memory::Fresh, &recipes);
+        observations.extend(again.await);
     }
 }
 
@@ -93,18 +97,21 @@ pub async fn observe(
     ids: &[String],
     forced: &BTreeSet<String>,
 ) -> Observations {
-    observe_with(project, registry, ids, forced, Memory::Fresh).await
+    let recipes = std::sync::Arc::new(Recipes::default());
+    observe_with(project, registry, ids, forced, Memory::Fresh, &recipes).await
 }
 
 /// Observes every image in `ids`; those in `forced` are built whatever
 /// their state, so their contexts are listed but not hashed (see
-/// [`compares_recipe`]).
+/// [`compares_recipe`]). Contexts are read through `recipes`, each once
+/// however many images (or passes) ask.
 pub async fn observe_with(
     project: &Project,
     registry: &dyn Registry,
     ids: &[String],
     forced: &BTreeSet<String>,
     memory: Memory,
+    recipes: &std::sync::Arc<Recipes>,
 ) -> Observations {
     let config = &project.config;
     let mut repositories: BTreeMap<Repository, Vec<&Image>> = BTreeMap::new();
@@ -117,13 +124,12 @@ pub async fn observe_with(
     // Each context is listed (and hashed, once its line shows the plan
     // compares recipes) as soon as its repository answered, while other
     // repositories are still being asked; each one once.
-    let cache = std::sync::Arc::new(Recipes::default());
     let lines = stream::iter(repositories)
         .map(|(repository, images)| observe_repository(registry, repository, images, memory))
         .buffer_unordered(CONCURRENCY)
         .flat_map(stream::iter)
         .map(|(id, state)| {
-            let cache = cache.clone();
+            let cache = recipes.clone();
             let forced = forced.contains(&id);
             async move {
                 let context = match (&state, config.image(&id)) {

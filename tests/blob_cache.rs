@@ -280,6 +280,39 @@ fn a_line_due_is_observed_again_and_numbered_past_a_tag_added_meanwhile() {
     common::assert_floating(&repository, "1.0.2", &["1.0", "1", "latest"]);
 }
 
+/// A line the schedule fires, observed from a remembered tag list, is
+/// observed again before it is built; its context, hashed in the first
+/// pass to compare recipes, is not read again for the second.
+#[test]
+fn a_line_observed_again_has_its_context_hashed_once() {
+    let project = Project::new("hash-once");
+    let cache = project.cache_home("cache");
+    project.run(&cache, &["build", "--all"], &[]);
+    project.no_op(&cache, &[], &[]);
+    let next_month = (chrono::Utc::now() + chrono::Duration::days(32))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let run = Golden::at(&project.directory.path().join("golden.toml"))
+        .args(["build", "img1", "--now", &next_month])
+        .env("XDG_CACHE_HOME", &cache)
+        .env("DOCKER_BUILDKIT", "0")
+        .env("RUST_LOG", "golden=debug")
+        .run()
+        .expect(0);
+    let log = &run.stderr;
+    assert!(
+        log.contains("observing again without remembered tag lists"),
+        "{log}"
+    );
+    let hashed = log.matches("hashed the build context").count();
+    assert_eq!(hashed, 1, "{log}");
+    common::assert_floating(
+        &format!("{REGISTRY}/{}/img1", project.namespace),
+        "1.0.1",
+        &["1.0", "1", "latest"],
+    );
+}
+
 /// A build pushed elsewhere without moving the floating tags (`build
 /// --no-promote` with another cache directory): a machine whose memory
 /// predates it sees the line due (its recipe changed), observes it again
