@@ -311,6 +311,88 @@ struct Instruction {
     last_line: usize,
 }
 
+/// The paths in the build context that the `COPY` and `ADD` steps of
+/// `text` read, relative to the context's root, when every one of them can
+/// be told from the text alone; `None` when one cannot, and the whole
+/// context must be sent.
+///
+/// The classic builder reads the context only through `COPY` and `ADD`
+/// (`RUN` sees none of it, and an `ONBUILD` of this file runs in builds
+/// FROM its image, not in this one). A source is told from the text when
+/// it is a plain path: no variable (`$`), no wildcard (`*`, `?`, `[`), no
+/// escape or quote, no `..`, not the whole context (`.`); the flags are
+/// `--from` (the step reads another stage, not the context), `--chown` and
+/// `--chmod`, nothing else; `ADD` of a URL reads no context. The
+/// `ONBUILD` triggers of the images the stages start from are the
+/// caller's to check: they can `COPY` anything.
+pub fn context_sources(text: &str) -> Option<Vec<String>> {
+    let text = without_bom(text);
+    let escape = escape_directive(text);
+    let mut sources = Vec::new();
+    for instruction in instructions(text, escape) {
+        let (keyword, rest) = split_keyword(&instruction.text);
+        let add = keyword.eq_ignore_ascii_case("ADD");
+        if !add && !keyword.eq_ignore_ascii_case("COPY") {
+            continue;
+        }
+        let words: Vec<String> = if rest.starts_with('[') {
+            serde_json::from_str(rest).ok()?
+        } else {
+            if rest.contains(['"', '\'', escape, '<']) {
+                return None;
+            }
+            rest.split_whitespace().map(str::to_string).collect()
+        };
+        let mut words = words.as_slice();
+        let mut other_stage = false;
+        while let Some(flag) = words.first().and_then(|w| w.strip_prefix("--")) {
+            match flag.split_once('=').map(|(name, _)| name) {
+                Some("from") => other_stage = true,
+                Some("chown" | "chmod") => {}
+                _ => return None,
+            }
+            words = &words[1..];
+        }
+        if other_stage {
+            continue;
+        }
+        let (_, paths) = words.split_last()?;
+        if paths.is_empty() {
+            return None;
+        }
+        for path in paths {
+            if add && (path.contains("://") || path.starts_with("git@")) {
+                continue;
+            }
+            sources.push(context_path(path)?);
+        }
+    }
+    sources.sort();
+    sources.dedup();
+    Some(sources)
+}
+
+/// A plain source path of `COPY` or `ADD` as a path in the context (no
+/// leading `/` or `./`, no trailing `/`); `None` when it is not plain or
+/// names the whole context.
+fn context_path(path: &str) -> Option<String> {
+    if path.contains(['$', '*', '?', '[', ']', '\\', '"', '\'']) {
+        return None;
+    }
+    let mut parts = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => return None,
+            part => parts.push(part),
+        }
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    Some(parts.join("/"))
+}
+
 /// `text` without a leading UTF-8 byte order mark, which the engine strips
 /// as well (editors on Windows write one).
 fn without_bom(text: &str) -> &str {
@@ -636,6 +718,41 @@ fn substitute(
 #[allow(clippy::type_complexity)] // table tests read best as tuples
 mod tests {
     use super::*;
+
+    #[test]
+    fn context_sources_are_the_plain_paths_copy_and_add_read() {
+        let cases: &[(&str, Option<&[&str]>)] = &[
+            ("FROM a\nCOPY small.txt /small.txt\n", Some(&["small.txt"])),
+            ("FROM a\nRUN true\n", Some(&[])),
+            (
+                "FROM a\ncopy --chown=1:1 ./dir/ b.txt /srv/\nADD [\"/c d.txt\", \"/x\"]\n",
+                Some(&["b.txt", "c d.txt", "dir"]),
+            ),
+            (
+                "FROM a AS build\nCOPY x /x\nFROM a\nCOPY --from=build /x /y\nADD https://example.test/f /f\n",
+                Some(&["x"]),
+            ),
+            ("FROM a\nCOPY a.txt \\\n  b.txt /\n", Some(&["a.txt", "b.txt"])),
+            ("FROM a\nONBUILD COPY . /app\nCOPY a /a\n", Some(&["a"])),
+            ("FROM a\nCOPY . /app\n", None),
+            ("FROM a\nCOPY ./ /app\n", None),
+            ("FROM a\nCOPY *.txt /app/\n", None),
+            ("FROM a\nCOPY f? /app/\n", None),
+            ("FROM a\nARG D=x\nCOPY $D /app/\n", None),
+            ("FROM a\nCOPY ../up /app/\n", None),
+            ("FROM a\nCOPY --link a /a\n", None),
+            ("FROM a\nCOPY \"a b\" /a\n", None),
+            ("FROM a\nCOPY [\"a\" /a\n", None),
+            ("FROM a\nCOPY only\n", None),
+            ("FROM a\nCOPY <<EOF /a\nx\nEOF\n", None),
+            ("# escape=`\nFROM a\nCOPY a `\n  b /\n", Some(&["a", "b"])),
+            ("# escape=`\nFROM a\nCOPY a\\b /\n", None),
+        ];
+        for (text, expected) in cases {
+            let expected = expected.map(|paths| paths.iter().map(|p| p.to_string()).collect());
+            assert_eq!(context_sources(text), expected, "{text}");
+        }
+    }
 
     fn args(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs

@@ -35,6 +35,11 @@ pub struct BuildRequest {
     /// The recipe observe hashed before the build, when the plan needed it
     /// (`None` otherwise: the upload hashes the context as it sends it).
     pub observed_recipe: Option<Recipe>,
+    /// The context paths the build reads, when golden could tell (see
+    /// `dockerfile::context_sources`): only they (and what is under them)
+    /// are sent, though every entry is hashed for the recipe; `None` sends
+    /// every entry.
+    pub sources: Option<Vec<String>>,
     pub network: Network,
     pub pull: bool,
     /// Run every step instead of reusing the build cache (and pull the base).

@@ -30,6 +30,8 @@ pub struct ImageConfig {
     pub created: Option<String>,
     /// Bytes of the config and layers (compressed, as stored).
     pub size: u64,
+    /// The `ONBUILD` triggers a build FROM the image runs first.
+    pub on_build: Vec<String>,
 }
 
 impl ImageConfig {
@@ -41,6 +43,7 @@ impl ImageConfig {
             labels: BTreeMap::new(),
             created: None,
             size: 0,
+            on_build: Vec::new(),
         }
     }
 

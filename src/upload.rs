@@ -51,6 +51,8 @@ pub struct Upload {
     configured_labels: BTreeMap<String, String>,
     /// The recipe hashed before the build, if it was.
     observed: Option<Recipe>,
+    /// The paths the build reads; `None`: all of them.
+    sources: Option<Vec<String>>,
 }
 
 impl Upload {
@@ -65,6 +67,10 @@ impl Upload {
             build_args: request.build_args.clone(),
             configured_labels: request.configured_labels.clone(),
             observed: request.observed_recipe.clone(),
+            sources: request
+                .sources
+                .clone()
+                .filter(|sources| !through_symlink(&request.entries, sources)),
         }
     }
 
@@ -111,10 +117,28 @@ impl Upload {
         labels
     }
 
+    /// Whether the entry at `path` is sent: with known sources, a source,
+    /// a directory above one (so the engine sees it as it is) or anything
+    /// under one.
+    fn sends(&self, path: &str) -> bool {
+        let Some(sources) = &self.sources else {
+            return true;
+        };
+        sources.iter().any(|source| {
+            let below = |outer: &str, inner: &str| {
+                inner
+                    .strip_prefix(outer)
+                    .is_some_and(|rest| rest.starts_with('/'))
+            };
+            path == source || below(source, path) || below(path, source)
+        })
+    }
+
     /// Writes the tar to `writer`: every entry but the Dockerfile in the
-    /// listing's order, hashed as it goes, then the Dockerfile with the
-    /// labels and the recipe of what was sent. Returns the writer and that
-    /// recipe.
+    /// listing's order (those the build reads, when the sources are known),
+    /// hashed as it goes, entries not sent hashed from disk all the same,
+    /// then the Dockerfile with the labels and the recipe of the whole
+    /// context. Returns the writer and that recipe.
     pub fn write<W: Write>(&self, writer: W) -> Result<(W, Recipe), ContextError> {
         let started = std::time::Instant::now();
         let mut builder = tar::Builder::new(writer);
@@ -122,18 +146,21 @@ impl Upload {
         builder.follow_symlinks(false);
         let mut hash = ContextHash::new(&self.dockerfile);
         let mut buffer = vec![0u8; READ_SIZE];
-        let mut bytes = 0u64;
+        let (mut bytes, mut sent_entries) = (0u64, 0usize);
         for entry in &self.entries {
             let path = self.context.join(&entry.path);
             let read = |source| ContextError::Read {
                 path: path.clone(),
                 source,
             };
-            if entry.path == self.dockerfile {
-                // Recorded as it is on disk, where it sorts; sent last.
+            if entry.path == self.dockerfile || !self.sends(&entry.path) {
+                // The Dockerfile is recorded as it is on disk, where it
+                // sorts, and sent last; what the build does not read is
+                // recorded as observe would, and not sent.
                 record_unsent(&mut hash, entry, &path, &mut buffer)?;
                 continue;
             }
+            sent_entries += 1;
             match &entry.kind {
                 Kind::File { .. } => {
                     let file = open_regular(&path).map_err(read)?;
@@ -172,6 +199,7 @@ impl Upload {
         tracing::debug!(
             context = %self.context.display(),
             entries = self.entries.len(),
+            sent_entries,
             bytes,
             recipe = %sent.digest,
             seconds = started.elapsed().as_secs_f64(),
@@ -207,6 +235,23 @@ impl Upload {
         crate::labels::set_recipe(&mut labels, &sent.digest, &sent.parts.label());
         Ok(crate::dockerfile::with_labels(&self.content, &labels).0)
     }
+}
+
+/// Whether a source is a symlink or under one: the engine follows it to
+/// its target, which may be anywhere in the context, so all of it is sent.
+/// (A symlink under a source directory is copied as the link itself.)
+fn through_symlink(entries: &[Entry], sources: &[String]) -> bool {
+    entries
+        .iter()
+        .filter(|entry| matches!(entry.kind, Kind::Symlink { .. }))
+        .any(|link| {
+            sources.iter().any(|source| {
+                source == &link.path
+                    || source
+                        .strip_prefix(link.path.as_str())
+                        .is_some_and(|rest| rest.starts_with('/'))
+            })
+        })
 }
 
 /// Records an entry that is not sent as it is (the Dockerfile): a file by

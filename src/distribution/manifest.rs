@@ -103,6 +103,8 @@ pub(super) struct ConfigBlob {
 pub(super) struct ContainerConfig {
     #[serde(rename = "Labels")]
     pub labels: Option<BTreeMap<String, String>>,
+    #[serde(rename = "OnBuild")]
+    pub on_build: Option<Vec<String>>,
 }
 
 #[cfg(test)]

@@ -587,11 +587,16 @@ impl Registry for Distribution {
         };
         let parsed: ConfigBlob =
             serde_json::from_slice(&blob).map_err(|e| invalid(host, &action, e.to_string()))?;
+        let (labels, on_build) = parsed
+            .config
+            .map(|c| (c.labels, c.on_build))
+            .unwrap_or_default();
         Ok(ImageConfig {
             digest,
-            labels: parsed.config.and_then(|c| c.labels).unwrap_or_default(),
+            labels: labels.unwrap_or_default(),
             created: parsed.created,
             size: manifest.size(),
+            on_build: on_build.unwrap_or_default(),
         })
     }
 

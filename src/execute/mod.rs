@@ -1039,6 +1039,7 @@ impl Runner<'_> {
                 step: format!("{prefix}{line}"),
             })
         });
+        let sources = self.context_sources(job, target.dockerfile).await;
         let request = BuildRequest {
             image: job.id.clone(),
             context: job.image.context.clone(),
@@ -1049,6 +1050,7 @@ impl Runner<'_> {
             labels: target.labels.clone(),
             configured_labels: job.image.labels.clone(),
             observed_recipe: job.observation.recipe.clone(),
+            sources,
             network: self.project.config.engine.network,
             pull: job.image.pull,
             no_cache: job.no_cache,
@@ -1060,6 +1062,39 @@ impl Runner<'_> {
             Some(platform) => built.with_context(|| format!("the {platform} build failed")),
             None => Ok(built?),
         }
+    }
+
+    /// The context paths a build of `dockerfile` reads, when golden can
+    /// tell, so only they are sent: its `COPY` and `ADD` sources are plain
+    /// paths (see `dockerfile::context_sources`) and every image a stage
+    /// starts from is pinned by digest to an image (not an index) whose
+    /// config has no `ONBUILD` trigger, which could read any of the
+    /// context. `None`, and the whole context is sent, otherwise or when
+    /// the registry cannot say.
+    async fn context_sources(&self, job: &Job<'_>, dockerfile: &str) -> Option<Vec<String>> {
+        let sources = crate::dockerfile::context_sources(dockerfile)?;
+        let parsed =
+            crate::dockerfile::Dockerfile::parse(dockerfile, &job.image.build_args).ok()?;
+        for (reference, _) in parsed.images() {
+            let pinned = reference.digest()?;
+            let config = match self.registry.image_config(reference).await {
+                Ok(config) => config,
+                Err(error) => {
+                    tracing::debug!(image = %job.id, %reference, %error, "sending the whole context");
+                    return None;
+                }
+            };
+            if &config.digest != pinned || !config.on_build.is_empty() {
+                tracing::debug!(
+                    image = %job.id,
+                    %reference,
+                    triggers = config.on_build.len(),
+                    "sending the whole context: the base is an index or has ONBUILD triggers"
+                );
+                return None;
+            }
+        }
+        Some(sources)
     }
 
     /// Builds and smoke-tests every platform of `job`'s image at once, each

@@ -26,6 +26,7 @@ fn request(context: &Path, dockerfile: &str, content: &str) -> BuildRequest {
         ]),
         configured_labels: BTreeMap::from([("owner".to_string(), "platform".to_string())]),
         observed_recipe: None,
+        sources: None,
         network: crate::config::Network::Default,
         pull: false,
         no_cache: false,
@@ -423,4 +424,71 @@ fn ignored_files_are_not_sent_and_the_dockerfile_is_replaced() {
     assert_eq!(seen["src/nested/b.txt"], b"b");
     assert!(!seen.contains_key("cache/big.bin"));
     assert!(!seen.contains_key("scratch.tmp"));
+}
+
+#[test]
+fn with_known_sources_only_they_are_sent_and_the_recipe_is_the_whole_contexts() {
+    let dir = rich_tree();
+    let content = "FROM busybox@sha256:aa\nCOPY src /src\nCOPY data/big.bin run.sh /\n";
+    let mut request = request(dir.path(), "docker/Dockerfile", content);
+    let whole = Upload::of(&request).write(Vec::new()).unwrap().1;
+    request.sources = crate::dockerfile::context_sources(content);
+    assert_eq!(
+        request.sources.as_deref(),
+        Some(
+            &[
+                "data/big.bin".to_string(),
+                "run.sh".to_string(),
+                "src".to_string()
+            ][..]
+        )
+    );
+    let (bytes, sent) = Upload::of(&request).write(Vec::new()).unwrap();
+    assert_eq!(sent, whole, "the recipe covers every entry, sent or not");
+    assert_eq!(sent, observed(&request));
+    let paths: Vec<String> = read_tar(&bytes).into_iter().map(|e| e.0).collect();
+    assert_eq!(
+        paths,
+        [
+            "data",
+            "data/big.bin",
+            "run.sh",
+            "src",
+            "src/lib",
+            "src/lib/util.c",
+            "src/main.c",
+            "docker/Dockerfile"
+        ],
+        "the sources, the directories above them and what is under them, the Dockerfile last"
+    );
+    // A file the build does not read still changes the recipe.
+    std::fs::write(dir.path().join("keep.log"), b"changed\n").unwrap();
+    let (_, changed) = Upload::of(&request).write(Vec::new()).unwrap();
+    assert_ne!(changed, sent);
+    assert_eq!(changed, observed(&request));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_source_that_is_a_symlink_or_under_one_sends_the_whole_context() {
+    let dir = rich_tree();
+    std::os::unix::fs::symlink("src", dir.path().join("src-link")).unwrap();
+    for content in [
+        "FROM busybox@sha256:aa\nCOPY main-link /main.c\n",
+        "FROM busybox@sha256:aa\nCOPY src-link/main.c /main.c\n",
+    ] {
+        let mut request = request(dir.path(), "docker/Dockerfile", content);
+        request.sources = crate::dockerfile::context_sources(content);
+        assert!(request.sources.is_some(), "{content}");
+        let (bytes, _) = Upload::of(&request).write(Vec::new()).unwrap();
+        let paths: Vec<String> = read_tar(&bytes).into_iter().map(|e| e.0).collect();
+        assert!(
+            paths.iter().any(|p| p == "src/main.c"),
+            "{content}: {paths:?}"
+        );
+        assert!(
+            paths.iter().any(|p| p == "keep.log"),
+            "{content}: {paths:?}"
+        );
+    }
 }
