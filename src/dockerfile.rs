@@ -318,7 +318,8 @@ struct Instruction {
 ///
 /// The classic builder reads the context only through `COPY` and `ADD`
 /// (`RUN` sees none of it, and an `ONBUILD` of this file runs in builds
-/// FROM its image, not in this one). A source is told from the text when
+/// FROM its image, not in this one, unless a later stage starts FROM its
+/// stage: an `ONBUILD` in a file of several stages gives `None`). A source is told from the text when
 /// it is a plain path: no variable (`$`), no wildcard (`*`, `?`, `[`), no
 /// escape or quote, no `..`, not the whole context (`.`); the flags are
 /// `--from` (the step reads another stage, not the context), `--chown` and
@@ -329,8 +330,12 @@ pub fn context_sources(text: &str) -> Option<Vec<String>> {
     let text = without_bom(text);
     let escape = escape_directive(text);
     let mut sources = Vec::new();
+    let (mut stages, mut triggers) = (0, false);
     for instruction in instructions(text, escape) {
         let (keyword, rest) = split_keyword(&instruction.text);
+        // A later stage FROM this one would run its triggers.
+        triggers |= keyword.eq_ignore_ascii_case("ONBUILD");
+        stages += usize::from(keyword.eq_ignore_ascii_case("FROM"));
         let add = keyword.eq_ignore_ascii_case("ADD");
         if !add && !keyword.eq_ignore_ascii_case("COPY") {
             continue;
@@ -366,6 +371,9 @@ pub fn context_sources(text: &str) -> Option<Vec<String>> {
             }
             sources.push(context_path(path)?);
         }
+    }
+    if triggers && stages > 1 {
+        return None;
     }
     sources.sort();
     sources.dedup();
@@ -734,6 +742,7 @@ mod tests {
             ),
             ("FROM a\nCOPY a.txt \\\n  b.txt /\n", Some(&["a.txt", "b.txt"])),
             ("FROM a\nONBUILD COPY . /app\nCOPY a /a\n", Some(&["a"])),
+            ("FROM a AS b\nONBUILD COPY . /app\nFROM b\nCOPY x /x\n", None),
             ("FROM a\nCOPY . /app\n", None),
             ("FROM a\nCOPY ./ /app\n", None),
             ("FROM a\nCOPY *.txt /app/\n", None),
