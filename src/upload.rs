@@ -5,11 +5,15 @@
 //! The engine's classic builder reads the whole tar before it reads the
 //! Dockerfile, so the Dockerfile golden sends can wait until every other
 //! byte is sent: its `LABEL` step then carries the recipe of exactly those
-//! bytes. A build never reads its context twice (observe hashes it before
-//! the build only when the plan compares recipes), and the recipe label
+//! bytes. A build reads its context once, here, unless the plan compared
+//! recipes (a line built before, not forced: observe hashed it first), and the recipe label
 //! never names a context the engine did not get: when the context changed
 //! since observe hashed it, the image is labelled with what was sent, and
 //! the next run compares the context with that.
+//!
+//! When the build's sources are known (see `dockerfile::context_sources`)
+//! only they are sent; every entry is hashed all the same, so the recipe
+//! is the whole context's whichever entries went.
 //!
 //! A Dockerfile that cannot carry a `LABEL` line (its last instruction ends
 //! in a line continuation) sends its labels through the build API, before
@@ -254,8 +258,9 @@ fn through_symlink(entries: &[Entry], sources: &[String]) -> bool {
         })
 }
 
-/// Records an entry that is not sent as it is (the Dockerfile): a file by
-/// its content on disk, like observe's hash.
+/// Records an entry that is not sent as it is (the Dockerfile) or not at
+/// all (the build does not read it): a file by its content on disk, like
+/// observe's hash; anything else by its listed kind, unread.
 fn record_unsent(
     hash: &mut ContextHash,
     entry: &Entry,
