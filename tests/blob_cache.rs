@@ -88,23 +88,7 @@ impl Project {
 
 impl Drop for Project {
     fn drop(&mut self) {
-        let listed = std::process::Command::new("docker")
-            .args(["images", "--format", "{{.Repository}}:{{.Tag}}"])
-            .output();
-        if let Ok(listed) = listed {
-            let references: Vec<String> = String::from_utf8_lossy(&listed.stdout)
-                .lines()
-                .filter(|line| line.contains(&self.namespace))
-                .map(str::to_string)
-                .collect();
-            if !references.is_empty() {
-                let _ = std::process::Command::new("docker")
-                    .arg("rmi")
-                    .arg("-f")
-                    .args(references)
-                    .output();
-            }
-        }
+        common::engines::DockerCli::main().remove_tagged(&self.namespace);
     }
 }
 

@@ -82,23 +82,7 @@ fn run_in(image: &str, script: &str) -> String {
 
 /// Removes the local images of `namespace` (best effort).
 fn clean_local(namespace: &str) {
-    let listed = Command::new("docker")
-        .args(["images", "--format", "{{.Repository}}:{{.Tag}}"])
-        .output();
-    if let Ok(listed) = listed {
-        let references: Vec<String> = String::from_utf8_lossy(&listed.stdout)
-            .lines()
-            .filter(|line| line.contains(namespace))
-            .map(str::to_string)
-            .collect();
-        if !references.is_empty() {
-            let _ = Command::new("docker")
-                .arg("rmi")
-                .arg("-f")
-                .args(references)
-                .output();
-        }
-    }
+    common::engines::DockerCli::main().remove_tagged(namespace);
 }
 
 fn big() -> Vec<u8> {

@@ -91,6 +91,28 @@ impl DockerCli {
         names
     }
 
+    /// Removes the local images whose `repository:tag` contains `needle`
+    /// (a test's namespace), best effort: for clean-ups, which must not
+    /// panic.
+    pub fn remove_tagged(&self, needle: &str) {
+        let Ok(output) = self
+            .command(["images", "--format", "{{.Repository}}:{{.Tag}}"])
+            .output()
+        else {
+            return;
+        };
+        let names: Vec<String> = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter(|line| line.contains(needle))
+            .map(str::to_string)
+            .collect();
+        if !names.is_empty() {
+            let _ = self
+                .command(["rmi", "-f"].into_iter().map(String::from).chain(names))
+                .output();
+        }
+    }
+
     /// The full commands of the running containers (build steps included).
     pub fn running_commands(&self) -> Vec<String> {
         let output = self.output(&["ps", "--no-trunc", "--format", "{{.Command}}"]);
