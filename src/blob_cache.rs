@@ -456,6 +456,17 @@ mod tests {
         fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// Ages the file at `path` past [`TAG_TTL`].
+    fn expire(path: &Path) {
+        let old = SystemTime::now() - TAG_TTL - std::time::Duration::from_secs(60);
+        fs::File::options()
+            .append(true)
+            .open(path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+
     #[test]
     fn remembered_tags_name_their_tag_and_expire() {
         let dir = scratch("tags");
@@ -479,13 +490,7 @@ mod tests {
         assert!(!path.exists());
         // An old confirmation is forgotten.
         cache.remember_tag(name, &digest);
-        let old = SystemTime::now() - TAG_TTL - std::time::Duration::from_secs(60);
-        fs::File::options()
-            .append(true)
-            .open(&path)
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
+        expire(&path);
         assert!(cache.remembered_tag(name).is_none());
         cache.remember_tag(name, &digest);
         cache.forget_tag(name);
@@ -523,13 +528,7 @@ mod tests {
         assert!(cache.remembered_tag_list(name).is_none());
         // An old list is forgotten, and forgetting works.
         cache.remember_tag_list(name, &tags);
-        let old = SystemTime::now() - TAG_TTL - std::time::Duration::from_secs(60);
-        fs::File::options()
-            .append(true)
-            .open(&path)
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
+        expire(&path);
         assert!(cache.remembered_tag_list(name).is_none());
         cache.remember_tag_list(name, &tags);
         cache.forget_tag_list(name);

@@ -357,7 +357,6 @@ pub struct Selection {
     pub cache: Option<bool>,
 }
 
-/// Decides every selected image, parents before children.
 /// The ids of the steps the run pushes for (see [`Step::acts`]).
 pub fn acted_on(steps: &[Step]) -> Vec<String> {
     steps
@@ -367,6 +366,7 @@ pub fn acted_on(steps: &[Step]) -> Vec<String> {
         .collect()
 }
 
+/// Decides every selected image, parents before children.
 pub fn plan(
     project: &Project,
     observations: &Observations,
