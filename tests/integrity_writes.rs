@@ -7,7 +7,114 @@
 
 mod common;
 
-use common::{assert_floating, digest, entry, tags, Stack};
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+
+use common::{
+    assert_floating, assert_tags_at, digest, entry, golden_at, one_image_config, tags, Stack,
+    REGISTRY, SEED,
+};
+
+/// A loopback proxy in front of a registry (adapted from
+/// `common::DelayProxy`) that forwards every request, but answers a
+/// manifest PUT whose path contains `path` with a 503 once the registry
+/// has applied it, as a gateway that timed out on the reply would.
+struct Fail503AfterPut {
+    port: u16,
+}
+
+impl Fail503AfterPut {
+    fn start(upstream: &str, path: &str) -> Fail503AfterPut {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (upstream, path) = (upstream.to_string(), path.to_string());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                let (upstream, path) = (upstream.clone(), path.clone());
+                std::thread::spawn(move || forward(client, &upstream, &path));
+            }
+        });
+        Fail503AfterPut { port }
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+/// One request of `client` passed to `upstream` (`Connection: close`).
+fn forward(mut client: TcpStream, upstream: &str, path: &str) {
+    let mut head = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let end = loop {
+        let Ok(read) = client.read(&mut buffer) else {
+            return;
+        };
+        if read == 0 {
+            return;
+        }
+        head.extend_from_slice(&buffer[..read]);
+        if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end + 4;
+        }
+    };
+    let text = String::from_utf8_lossy(&head[..end]).to_string();
+    let mut words = text.split_whitespace();
+    let method = words.next().unwrap_or_default().to_string();
+    let target = words.next().unwrap_or_default().to_string();
+    let fail = method == "PUT" && target.contains("/manifests/") && target.contains(path);
+    let mut rewritten: String = text
+        .trim_end()
+        .lines()
+        .filter(|line| !line.to_ascii_lowercase().starts_with("connection:"))
+        .map(|line| format!("{line}\r\n"))
+        .collect();
+    rewritten.push_str("Connection: close\r\n\r\n");
+    let Ok(mut server) = TcpStream::connect(upstream) else {
+        return;
+    };
+    if server.write_all(rewritten.as_bytes()).is_err() || server.write_all(&head[end..]).is_err() {
+        return;
+    }
+    let (Ok(mut from_client), Ok(mut to_server)) = (client.try_clone(), server.try_clone()) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut from_client, &mut to_server);
+    });
+    if fail {
+        // The registry's answer is read in full (so the write is applied),
+        // then dropped.
+        let mut reply = Vec::new();
+        let _ = server.read_to_end(&mut reply);
+        let _ = client.write_all(
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
+    } else {
+        let _ = std::io::copy(&mut server, &mut client);
+    }
+    let _ = client.shutdown(Shutdown::Both);
+    let _ = server.shutdown(Shutdown::Both);
+}
+
+/// A copy of `config` (next to it) that reaches the registry at `host`.
+fn config_via(config: &Path, host: &str) -> PathBuf {
+    let text = std::fs::read_to_string(config).unwrap();
+    let via = config.with_file_name("via-proxy.toml");
+    std::fs::write(&via, text.replace(REGISTRY, host)).unwrap();
+    via
+}
+
+/// A unique registry namespace for one test.
+fn namespace(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("e2e-{name}-{}-{nanos}", std::process::id())
+}
 
 #[test]
 fn promote_of_a_child_alone_refuses_a_release_built_on_the_unpromoted_parent() {
@@ -61,4 +168,55 @@ fn promote_of_a_child_alone_refuses_a_release_built_on_the_unpromoted_parent() {
         plan.stdout
     );
     stack.golden(&["clean"]).expect(0);
+}
+
+#[test]
+fn rollback_counts_a_marker_write_a_proxy_answered_503_for_as_done() {
+    common::require_environment();
+    let namespace = namespace("writes-503");
+    let (_directory, config) = one_image_config(
+        REGISTRY,
+        &namespace,
+        "x",
+        &format!("FROM {SEED}\nRUN echo one > /etc/x\n"),
+        "retries = 1\n",
+    );
+    golden_at(&config, &["-q", "build", "--all"]).expect(0);
+    golden_at(&config, &["-q", "rebuild", "x"]).expect(0);
+    let repository = format!("{REGISTRY}/{namespace}/x");
+    let first = digest(&repository, "1.0.0").unwrap();
+    let second = assert_floating(&repository, "1.0.1", &["1.0", "1", "latest"]);
+    assert_ne!(first, second);
+
+    // The marker's PUT reaches the registry, the caller sees a 503.
+    let proxy = Fail503AfterPut::start(REGISTRY, "-withdrawn");
+    let via = config_via(&config, &proxy.host());
+    let run = golden_at(&via, &["rollback", "x"]);
+    assert_eq!(
+        digest(&repository, "1.0.1-withdrawn"),
+        Some(second.clone()),
+        "the proxy did not forward the marker; stderr: {}",
+        run.stderr
+    );
+    let run = run.expect(0);
+    assert!(
+        run.stdout.contains("withdrew 1.0.1 (tag 1.0.1-withdrawn)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stderr.contains("no floating tag was moved"),
+        "{}",
+        run.stderr
+    );
+    assert_tags_at(&repository, &["1.0", "1", "latest"], &first);
+    // The rollback is complete: the next build holds the line there.
+    let plan = golden_at(&config, &["plan", "--output", "json"]).expect(0);
+    assert_eq!(
+        entry(&plan.json(), "x")["decision"],
+        "up-to-date",
+        "{}",
+        plan.stdout
+    );
+    golden_at(&config, &["clean"]).expect(0);
 }
