@@ -12,8 +12,8 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 
 use common::{
-    assert_floating, assert_tags_at, digest, entry, golden_at, one_image_config, tags, Stack,
-    REGISTRY, SEED,
+    assert_floating, assert_tags_at, digest, entry, golden_at, manifest, one_image_config,
+    put_manifest, tags, Stack, REGISTRY, SEED,
 };
 
 /// A loopback proxy in front of a registry (adapted from
@@ -105,6 +105,88 @@ fn config_via(config: &Path, host: &str) -> PathBuf {
     let via = config.with_file_name("via-proxy.toml");
     std::fs::write(&via, text.replace(REGISTRY, host)).unwrap();
     via
+}
+
+const MANIFEST_TYPES: &str = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json";
+
+fn json(bytes: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(bytes).unwrap()
+}
+
+/// Copies the seeded two-platform upstream `upstream/busybox-multi:1.36`
+/// to `<namespace>-upstream/busybox-multi:1.36` (blobs mounted, manifests
+/// byte for byte, as tests/multi_platform.rs does); returns the repository.
+fn private_multi_upstream(namespace: &str) -> String {
+    let seeded = "upstream/busybox-multi";
+    let path = format!("{namespace}-{seeded}");
+    let (index, media_type) = manifest(&format!("{REGISTRY}/{seeded}"), "1.36");
+    for child in json(&index)["manifests"].as_array().unwrap() {
+        let child_digest = child["digest"].as_str().unwrap();
+        let child_type = child["mediaType"].as_str().unwrap();
+        let (body, _) = manifest(&format!("{REGISTRY}/{seeded}"), child_digest);
+        let document = json(&body);
+        let mut blobs = vec![document["config"]["digest"].as_str().unwrap().to_string()];
+        for layer in document["layers"].as_array().unwrap() {
+            blobs.push(layer["digest"].as_str().unwrap().to_string());
+        }
+        for blob in blobs {
+            let response = ureq::post(&format!(
+                "http://{REGISTRY}/v2/{path}/blobs/uploads/?mount={blob}&from={seeded}"
+            ))
+            .call()
+            .unwrap_or_else(|e| panic!("mount {blob} into {path}: {e}"));
+            assert_eq!(response.status(), 201, "mount {blob} into {path}");
+        }
+        put_manifest(
+            &format!("{REGISTRY}/{path}"),
+            child_digest,
+            &body,
+            child_type,
+        );
+    }
+    put_manifest(&format!("{REGISTRY}/{path}"), "1.36", &index, &media_type);
+    format!("{REGISTRY}/{path}")
+}
+
+/// A config of one two-platform line `base` 1.0 FROM `upstream:1.36`.
+fn multi_platform_line(namespace: &str, upstream: &str) -> (tempfile::TempDir, PathBuf) {
+    let (directory, config) = one_image_config(
+        REGISTRY,
+        namespace,
+        "base",
+        &format!("FROM {upstream}:1.36\nRUN uname -m > /etc/golden-arch\n"),
+        "",
+    );
+    let text = std::fs::read_to_string(&config).unwrap();
+    let platforms = "platforms = [\"linux/amd64\", \"linux/arm64\"]\n";
+    std::fs::write(&config, text + platforms).unwrap();
+    (directory, config)
+}
+
+/// The child manifest of `platform` in the index `repository:tag`.
+fn child_of(repository: &str, tag: &str, platform: &str) -> String {
+    let (body, _) = manifest(repository, tag);
+    let index = json(&body);
+    let (os, architecture) = platform.split_once('/').unwrap();
+    index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|child| {
+            child["platform"]["os"] == os && child["platform"]["architecture"] == architecture
+        })
+        .and_then(|child| child["digest"].as_str())
+        .unwrap_or_else(|| panic!("no {platform} in {repository}:{tag}: {index}"))
+        .to_string()
+}
+
+/// Deletes the manifest `digest` of `repository` by hand (registry API).
+fn delete_manifest(repository: &str, digest: &str) {
+    let (host, path) = repository.split_once('/').unwrap();
+    ureq::delete(&format!("http://{host}/v2/{path}/manifests/{digest}"))
+        .set("Accept", MANIFEST_TYPES)
+        .call()
+        .unwrap_or_else(|e| panic!("registry DELETE {repository}@{digest}: {e}"));
 }
 
 /// A unique registry namespace for one test.
@@ -218,5 +300,41 @@ fn rollback_counts_a_marker_write_a_proxy_answered_503_for_as_done() {
         "{}",
         plan.stdout
     );
+    golden_at(&config, &["clean"]).expect(0);
+}
+
+#[test]
+fn rollback_to_an_index_with_a_deleted_child_writes_no_marker_and_later_builds_pass() {
+    common::require_environment();
+    let namespace = namespace("writes-deleted-child");
+    let upstream = private_multi_upstream(&namespace);
+    let (_directory, config) = multi_platform_line(&namespace, &upstream);
+    golden_at(&config, &["-q", "build", "base"]).expect(0);
+    golden_at(&config, &["-q", "rebuild", "base"]).expect(0);
+    let base = format!("{REGISTRY}/{namespace}/base");
+    let release = assert_floating(&base, "1.0.1", &["1.0", "1", "latest"]);
+    // Someone deletes the arm64 image of 1.0.0 by hand: its index can no
+    // longer be tagged (the registry answers MANIFEST_BLOB_UNKNOWN).
+    let arm64 = child_of(&base, "1.0.0", "linux/arm64");
+    assert_ne!(arm64, child_of(&base, "1.0.1", "linux/arm64"));
+    delete_manifest(&base, &arm64);
+    let before = tags(&base);
+
+    let run = golden_at(&config, &["rollback", "base"]);
+    assert_eq!(
+        run.code, 2,
+        "rollback onto a broken index must be refused\nstdout: {}\nstderr: {}",
+        run.stdout, run.stderr
+    );
+    assert_eq!(tags(&base), before, "the refused rollback wrote tags");
+    assert!(
+        !tags(&base).iter().any(|tag| tag.contains("withdrawn")),
+        "{:?}",
+        tags(&base)
+    );
+    assert_tags_at(&base, &["1.0", "1", "latest"], &release);
+    // Nothing is left for later runs to trip on.
+    golden_at(&config, &["build", "base"]).expect(0);
+    assert_tags_at(&base, &["1.0", "1", "latest"], &release);
     golden_at(&config, &["clean"]).expect(0);
 }
