@@ -338,3 +338,44 @@ fn rollback_to_an_index_with_a_deleted_child_writes_no_marker_and_later_builds_p
     assert_tags_at(&base, &["1.0", "1", "latest"], &release);
     golden_at(&config, &["clean"]).expect(0);
 }
+
+#[test]
+fn a_child_on_a_half_pushed_multi_platform_parent_names_the_incomplete_build() {
+    common::require_environment();
+    let namespace = namespace("writes-half-pushed");
+    let upstream = private_multi_upstream(&namespace);
+    let (directory, config) = multi_platform_line(&namespace, &upstream);
+    std::fs::create_dir_all(directory.path().join("app")).unwrap();
+    std::fs::write(
+        directory.path().join("app/Dockerfile"),
+        format!("FROM {REGISTRY}/{namespace}/base:1.0\nRUN echo app > /etc/app\n"),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(&config).unwrap()
+        + "\n[images.app]\nversion = \"2.0\"\ncontext = \"app\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n";
+    std::fs::write(&config, text).unwrap();
+    golden_at(&config, &["-q", "build", "--all"]).expect(0);
+    let base = format!("{REGISTRY}/{namespace}/base");
+    // A push of base cut short after its first platform: `1.0` holds one
+    // platform's image, golden's labels and all, and no index.
+    let amd64 = child_of(&base, "1.0.0", "linux/amd64");
+    let (body, media_type) = manifest(&base, &amd64);
+    put_manifest(&base, "1.0", &body, &media_type);
+
+    let run = golden_at(&config, &["build", "app", "--output", "json"]).expect(1);
+    let report = run.json();
+    let error = entry(&report, "app")["error"].as_str().unwrap().to_string();
+    assert!(
+        error.contains("incomplete build 1.0.0 of `base`"),
+        "{error}"
+    );
+    assert!(error.contains("golden rebuild base"), "{error}");
+    assert!(!error.contains("remove `platforms`"), "{error}");
+
+    // The fix the hint names: base is built and pushed whole, app on it.
+    golden_at(&config, &["-q", "rebuild", "base"]).expect(0);
+    assert_floating(&base, "1.0.1", &["1.0", "1", "latest"]);
+    let app = format!("{REGISTRY}/{namespace}/app");
+    assert_floating(&app, "2.0.1", &["2.0", "2", "latest"]);
+    golden_at(&config, &["clean"]).expect(0);
+}
