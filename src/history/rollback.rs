@@ -50,7 +50,7 @@ pub enum RollbackError {
     #[error(
         "{version} of `{repository}` cannot be released: its image index names {} platform image(s) missing from the repository ({}); nothing was rolled back",
         missing.len(),
-        missing.iter().map(|digest| short_digest(digest)).collect::<Vec<_>>().join(", ")
+        missing.iter().map(short_digest).collect::<Vec<_>>().join(", ")
     )]
     Incomplete {
         id: String,
