@@ -264,7 +264,7 @@ pub fn promotion(
             id: id.clone(),
             state: match observations.get(id) {
                 Some(Ok(observation)) => {
-                    promotion_state(project, observations, id, observation, now)
+                    promotion_state(project, observations, ids, id, observation, now)
                 }
                 Some(Err(error)) => State::Failed {
                     error: crate::error::text(error),
@@ -282,6 +282,7 @@ pub fn promotion(
 fn promotion_state(
     project: &Project,
     observations: &Observations,
+    ids: &[String],
     id: &str,
     observation: &Observation,
     now: DateTime<Utc>,
@@ -299,7 +300,7 @@ fn promotion_state(
     if behind.is_empty() {
         return State::UpToDate { observed, next_due };
     }
-    if let Some(error) = stale_parent(project, observations, id, observation) {
+    if let Some(error) = stale_parent(project, observations, ids, id, observation) {
         return State::Failed {
             error,
             unreachable: false,
@@ -314,11 +315,16 @@ fn promotion_state(
 
 /// Why the release of `id` must not be published: it was built on another
 /// build of its golden parent than the one its FROM resolves to after the
-/// promote. Only judged when the release is the newest build (whose labels
-/// were read).
+/// promote. The parent's floating tags move only when the parent is
+/// promoted by the same command (in `ids`); otherwise the FROM keeps
+/// resolving to what it names now, and a child built on the parent's
+/// unpromoted release is refused with the command that promotes both.
+/// Only judged when the release is the newest build (whose labels were
+/// read).
 fn stale_parent(
     project: &Project,
     observations: &Observations,
+    ids: &[String],
     id: &str,
     observation: &Observation,
 ) -> Option<String> {
@@ -330,15 +336,34 @@ fn stale_parent(
     let Upstream::Golden { id: parent, .. } = &project.graph.nodes.get(id)?.upstream else {
         return None;
     };
-    let expected = promoted_base(project, observations, id).or(observation.base_digest.clone())?;
+    let after_promote = promoted_base(project, observations, id);
+    let parent_promoted = ids.iter().any(|promoted| promoted == parent);
+    let expected = match parent_promoted {
+        true => after_promote.clone().or(observation.base_digest.clone())?,
+        false => observation.base_digest.clone()?,
+    };
     let built_on = last.base_digest.as_deref();
-    (built_on != Some(expected.as_str())).then(|| {
-        format!(
-            "refusing to promote {release} of `{id}`: it was built on {} of `{parent}`, whose floating tag will point at {}\nhint: rebuild it on the new parent: `golden build {id} --no-promote`, then `golden promote`",
-            built_on.map_or("an unknown build".to_string(), short_digest),
+    if built_on == Some(expected.as_str()) {
+        return None;
+    }
+    if let Some(parent_release) = after_promote.filter(|digest| built_on == Some(digest.as_str())) {
+        let version = observations
+            .get(parent)
+            .and_then(|observed| observed.as_ref().ok())
+            .and_then(|observed| observed.last_build.as_ref())
+            .and_then(|last| last.release.as_ref())
+            .map_or_else(String::new, |(version, _)| format!("{version} "));
+        return Some(format!(
+            "refusing to promote {release} of `{id}`: it was built on {version}({}) of `{parent}`, which is not promoted (its floating tag points at {})\nhint: promote both together: `golden promote {parent} {id}`",
+            short_digest(&parent_release),
             short_digest(&expected)
-        )
-    })
+        ));
+    }
+    Some(format!(
+        "refusing to promote {release} of `{id}`: it was built on {} of `{parent}`, whose floating tag will point at {}\nhint: rebuild it on the new parent: `golden build {id} --no-promote`, then `golden promote`",
+        built_on.map_or("an unknown build".to_string(), short_digest),
+        short_digest(&expected)
+    ))
 }
 
 #[cfg(test)]

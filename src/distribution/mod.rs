@@ -387,14 +387,15 @@ impl Distribution {
         let allow = header(&response, "allow");
         let reply = read_capped(response, MANIFEST_LIMIT, host, action).await?;
         if !status.is_success() {
-            return Err(write_error(
-                host,
-                action,
-                &Method::PUT,
-                status,
-                allow.as_deref(),
-                &reply,
-            ));
+            let error = write_error(host, action, &Method::PUT, status, allow.as_deref(), &reply);
+            // A 5xx is ambiguous: a proxy or gateway may answer it for a
+            // write the registry applied. Read the tag back; if it holds
+            // the manifest, the write happened.
+            if status.is_server_error() && self.tag_holds(repository, tag, digest).await {
+                tracing::warn!(%repository, %tag, %digest, "the registry answered HTTP {} to the write, but the tag holds the manifest: the write was applied", status.as_u16());
+                return Ok(());
+            }
+            return Err(error);
         }
         match written {
             Some(written) if *digest != written.as_str() => Err(invalid(
@@ -408,6 +409,15 @@ impl Distribution {
 }
 
 impl Distribution {
+    /// Whether `repository:tag` resolves to `digest` now (a failed read
+    /// counts as no).
+    async fn tag_holds(&self, repository: &Repository, tag: &Tag, digest: &Digest) -> bool {
+        matches!(
+            self.manifest_digest(&repository.tag(tag)).await,
+            Ok(Some(found)) if found == *digest
+        )
+    }
+
     /// The config blob `digest` of `reference`'s repository, verified.
     async fn config_blob(
         &self,

@@ -17,7 +17,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::engine::{BuildRequest, OnStep};
 use crate::graph::Upstream;
-use crate::labels::{golden_labels, BuildFacts};
+use crate::labels::{golden_labels, BuildFacts, RECIPE, VERSION};
 use crate::name::{Digest, Repository, Tag};
 use crate::observation::{Observation, Observations};
 use crate::plan::{Decision, Reason, Step};
@@ -1213,18 +1213,15 @@ impl Runner<'_> {
             ));
         };
         let base = reference.with_digest(digest);
-        let index = self
-            .registry
-            .index(&base)
-            .await
-            .with_context(|| format!("failed to read the platforms of base image `{reference}`"))?
-            .ok_or_else(|| {
-                anyhow!(
-                    "base image `{reference}` ({digest}) is a single-platform image, so it cannot be built for {}: use a multi-platform base (an image index or manifest list) or remove `platforms` from `{}`",
-                    list(platforms),
-                    job.id
-                )
+        let index =
+            self.registry.index(&base).await.with_context(|| {
+                format!("failed to read the platforms of base image `{reference}`")
             })?;
+        let Some(index) = index else {
+            return Err(self
+                .single_platform_base(job, &node.upstream, reference, digest)
+                .await);
+        };
         let mut dockerfiles = Vec::with_capacity(platforms.len());
         let mut base_platforms = Vec::with_capacity(platforms.len());
         for platform in platforms {
@@ -1241,6 +1238,55 @@ impl Runner<'_> {
             base_platforms.push((platform.to_string(), child.to_string()));
         }
         Ok((dockerfiles, base_platforms))
+    }
+
+    /// Why `job` cannot be built on the single-platform image `base`. When
+    /// its golden parent builds for several platforms and the image carries
+    /// golden's labels, it is one platform's image of a parent build whose
+    /// index was never pushed (a push cut short): an incomplete build, fixed
+    /// by rebuilding the parent, not by dropping `platforms`.
+    async fn single_platform_base(
+        &self,
+        job: &Job<'_>,
+        upstream: &Upstream,
+        reference: &Reference,
+        digest: &Digest,
+    ) -> anyhow::Error {
+        let platforms = list(&job.image.platforms);
+        if let Upstream::Golden { id: parent, .. } = upstream {
+            let multi_platform_parent = self
+                .project
+                .config
+                .image(parent)
+                .is_some_and(|image| !image.platforms.is_empty());
+            let config = match multi_platform_parent {
+                true => self
+                    .registry
+                    .image_config(&reference.with_digest(digest))
+                    .await
+                    .ok(),
+                false => None,
+            };
+            if let Some(config) = config.filter(|config| config.label(RECIPE).is_some()) {
+                let version = config
+                    .label(VERSION)
+                    .map_or_else(String::new, |version| format!(" {version}"));
+                return crate::error::Hinted::new(
+                    format!(
+                        "base image `{reference}` ({digest}) is an incomplete build{version} of `{parent}`: one platform's image of a multi-platform build whose index was never pushed, so `{}` cannot be built for {platforms}",
+                        job.id
+                    ),
+                    format!(
+                        "rebuild the parent: `golden rebuild {parent}` (its children are built again on the new build)"
+                    ),
+                )
+                .into();
+            }
+        }
+        anyhow!(
+            "base image `{reference}` ({digest}) is a single-platform image, so it cannot be built for {platforms}: use a multi-platform base (an image index or manifest list) or remove `platforms` from `{}`",
+            job.id
+        )
     }
 
     /// Removes the local per-platform tags of a multi-platform build.

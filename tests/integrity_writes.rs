@@ -1,0 +1,381 @@
+//! End to end: the order and safety of golden's registry writes in
+//! `rollback` and `promote` (issue 26). A rollback never writes a marker
+//! before the moves it stands for can succeed, a write the registry applied
+//! but a proxy reported as failed is read back and counted as done, a child
+//! is never promoted onto a parent build that is not promoted with it, and
+//! a half-pushed multi-platform parent is named as an incomplete build.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+
+use common::{
+    assert_floating, assert_tags_at, digest, entry, golden_at, manifest, one_image_config,
+    put_manifest, tags, Stack, REGISTRY, SEED,
+};
+
+/// A loopback proxy in front of a registry (adapted from
+/// `common::DelayProxy`) that forwards every request, but answers a
+/// manifest PUT whose path contains `path` with a 503 once the registry
+/// has applied it, as a gateway that timed out on the reply would.
+struct Fail503AfterPut {
+    port: u16,
+}
+
+impl Fail503AfterPut {
+    fn start(upstream: &str, path: &str) -> Fail503AfterPut {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (upstream, path) = (upstream.to_string(), path.to_string());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                let (upstream, path) = (upstream.clone(), path.clone());
+                std::thread::spawn(move || forward(client, &upstream, &path));
+            }
+        });
+        Fail503AfterPut { port }
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+/// One request of `client` passed to `upstream` (`Connection: close`).
+fn forward(mut client: TcpStream, upstream: &str, path: &str) {
+    let mut head = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let end = loop {
+        let Ok(read) = client.read(&mut buffer) else {
+            return;
+        };
+        if read == 0 {
+            return;
+        }
+        head.extend_from_slice(&buffer[..read]);
+        if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end + 4;
+        }
+    };
+    let text = String::from_utf8_lossy(&head[..end]).to_string();
+    let mut words = text.split_whitespace();
+    let method = words.next().unwrap_or_default().to_string();
+    let target = words.next().unwrap_or_default().to_string();
+    let fail = method == "PUT" && target.contains("/manifests/") && target.contains(path);
+    let mut rewritten: String = text
+        .trim_end()
+        .lines()
+        .filter(|line| !line.to_ascii_lowercase().starts_with("connection:"))
+        .map(|line| format!("{line}\r\n"))
+        .collect();
+    rewritten.push_str("Connection: close\r\n\r\n");
+    let Ok(mut server) = TcpStream::connect(upstream) else {
+        return;
+    };
+    if server.write_all(rewritten.as_bytes()).is_err() || server.write_all(&head[end..]).is_err() {
+        return;
+    }
+    let (Ok(mut from_client), Ok(mut to_server)) = (client.try_clone(), server.try_clone()) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut from_client, &mut to_server);
+    });
+    if fail {
+        // The registry's answer is read in full (so the write is applied),
+        // then dropped.
+        let mut reply = Vec::new();
+        let _ = server.read_to_end(&mut reply);
+        let _ = client.write_all(
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
+    } else {
+        let _ = std::io::copy(&mut server, &mut client);
+    }
+    let _ = client.shutdown(Shutdown::Both);
+    let _ = server.shutdown(Shutdown::Both);
+}
+
+/// A copy of `config` (next to it) that reaches the registry at `host`.
+fn config_via(config: &Path, host: &str) -> PathBuf {
+    let text = std::fs::read_to_string(config).unwrap();
+    let via = config.with_file_name("via-proxy.toml");
+    std::fs::write(&via, text.replace(REGISTRY, host)).unwrap();
+    via
+}
+
+const MANIFEST_TYPES: &str = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json";
+
+fn json(bytes: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(bytes).unwrap()
+}
+
+/// Copies the seeded two-platform upstream `upstream/busybox-multi:1.36`
+/// to `<namespace>-upstream/busybox-multi:1.36` (blobs mounted, manifests
+/// byte for byte, as tests/multi_platform.rs does); returns the repository.
+fn private_multi_upstream(namespace: &str) -> String {
+    let seeded = "upstream/busybox-multi";
+    let path = format!("{namespace}-{seeded}");
+    let (index, media_type) = manifest(&format!("{REGISTRY}/{seeded}"), "1.36");
+    for child in json(&index)["manifests"].as_array().unwrap() {
+        let child_digest = child["digest"].as_str().unwrap();
+        let child_type = child["mediaType"].as_str().unwrap();
+        let (body, _) = manifest(&format!("{REGISTRY}/{seeded}"), child_digest);
+        let document = json(&body);
+        let mut blobs = vec![document["config"]["digest"].as_str().unwrap().to_string()];
+        for layer in document["layers"].as_array().unwrap() {
+            blobs.push(layer["digest"].as_str().unwrap().to_string());
+        }
+        for blob in blobs {
+            let response = ureq::post(&format!(
+                "http://{REGISTRY}/v2/{path}/blobs/uploads/?mount={blob}&from={seeded}"
+            ))
+            .call()
+            .unwrap_or_else(|e| panic!("mount {blob} into {path}: {e}"));
+            assert_eq!(response.status(), 201, "mount {blob} into {path}");
+        }
+        put_manifest(
+            &format!("{REGISTRY}/{path}"),
+            child_digest,
+            &body,
+            child_type,
+        );
+    }
+    put_manifest(&format!("{REGISTRY}/{path}"), "1.36", &index, &media_type);
+    format!("{REGISTRY}/{path}")
+}
+
+/// A config of one two-platform line `base` 1.0 FROM `upstream:1.36`.
+fn multi_platform_line(namespace: &str, upstream: &str) -> (tempfile::TempDir, PathBuf) {
+    let (directory, config) = one_image_config(
+        REGISTRY,
+        namespace,
+        "base",
+        &format!("FROM {upstream}:1.36\nRUN uname -m > /etc/golden-arch\n"),
+        "",
+    );
+    let text = std::fs::read_to_string(&config).unwrap();
+    let platforms = "platforms = [\"linux/amd64\", \"linux/arm64\"]\n";
+    std::fs::write(&config, text + platforms).unwrap();
+    (directory, config)
+}
+
+/// The child manifest of `platform` in the index `repository:tag`.
+fn child_of(repository: &str, tag: &str, platform: &str) -> String {
+    let (body, _) = manifest(repository, tag);
+    let index = json(&body);
+    let (os, architecture) = platform.split_once('/').unwrap();
+    index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|child| {
+            child["platform"]["os"] == os && child["platform"]["architecture"] == architecture
+        })
+        .and_then(|child| child["digest"].as_str())
+        .unwrap_or_else(|| panic!("no {platform} in {repository}:{tag}: {index}"))
+        .to_string()
+}
+
+/// Deletes the manifest `digest` of `repository` by hand (registry API).
+fn delete_manifest(repository: &str, digest: &str) {
+    let (host, path) = repository.split_once('/').unwrap();
+    ureq::delete(&format!("http://{host}/v2/{path}/manifests/{digest}"))
+        .set("Accept", MANIFEST_TYPES)
+        .call()
+        .unwrap_or_else(|e| panic!("registry DELETE {repository}@{digest}: {e}"));
+}
+
+/// A unique registry namespace for one test.
+fn namespace(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("e2e-{name}-{}-{nanos}", std::process::id())
+}
+
+#[test]
+fn promote_of_a_child_alone_refuses_a_release_built_on_the_unpromoted_parent() {
+    let stack = Stack::new("writes_promote_child");
+    stack.golden(&["build", "--all"]).expect(0);
+    let base = stack.repository("base");
+    let tools = stack.repository("tools");
+    let old_base = digest(&base, "1.0").unwrap();
+    let old_tools = digest(&tools, "2.1").unwrap();
+    // A matrix run: base gets a new build, tools is built on it, neither
+    // is promoted yet.
+    stack.update_upstream("CVE-2026-0026 fixed");
+    stack.golden(&["build", "base", "--no-promote"]).expect(0);
+    stack.golden(&["build", "tools", "--no-promote"]).expect(0);
+    assert!(
+        tags(&tools).contains(&"2.1.1".to_string()),
+        "{:?}",
+        tags(&tools)
+    );
+
+    // Promoting the child alone would publish a build on a parent build
+    // that base:1.0 does not name.
+    let run = stack
+        .golden(&["promote", "tools", "--output", "json"])
+        .expect(1);
+    let report = run.json();
+    let refused = entry(&report, "tools");
+    assert_eq!(refused["decision"], "failed", "{report:#}");
+    let error = refused["error"].as_str().unwrap();
+    assert!(
+        error.contains("refusing to promote 2.1.1 of `tools`")
+            && error.contains("1.0.1")
+            && error.contains("not promoted"),
+        "{error}"
+    );
+    assert!(error.contains("golden promote base tools"), "{error}");
+    assert_eq!(digest(&tools, "2.1"), Some(old_tools), "tools:2.1 moved");
+    assert_eq!(digest(&base, "1.0"), Some(old_base), "base:1.0 moved");
+
+    // The command the hint names promotes both, and the plan agrees.
+    stack.golden(&["promote", "base", "tools"]).expect(0);
+    assert_floating(&base, "1.0.1", &["1.0", "1", "latest"]);
+    assert_floating(&tools, "2.1.1", &["2.1", "2", "latest"]);
+    let plan = stack
+        .golden(&["plan", "tools", "--output", "json"])
+        .expect(0);
+    assert_eq!(
+        entry(&plan.json(), "tools")["decision"],
+        "up-to-date",
+        "{}",
+        plan.stdout
+    );
+    stack.golden(&["clean"]).expect(0);
+}
+
+#[test]
+fn rollback_counts_a_marker_write_a_proxy_answered_503_for_as_done() {
+    common::require_environment();
+    let namespace = namespace("writes-503");
+    let (_directory, config) = one_image_config(
+        REGISTRY,
+        &namespace,
+        "x",
+        &format!("FROM {SEED}\nRUN echo one > /etc/x\n"),
+        "retries = 1\n",
+    );
+    golden_at(&config, &["-q", "build", "--all"]).expect(0);
+    golden_at(&config, &["-q", "rebuild", "x"]).expect(0);
+    let repository = format!("{REGISTRY}/{namespace}/x");
+    let first = digest(&repository, "1.0.0").unwrap();
+    let second = assert_floating(&repository, "1.0.1", &["1.0", "1", "latest"]);
+    assert_ne!(first, second);
+
+    // The marker's PUT reaches the registry, the caller sees a 503.
+    let proxy = Fail503AfterPut::start(REGISTRY, "-withdrawn");
+    let via = config_via(&config, &proxy.host());
+    let run = golden_at(&via, &["rollback", "x"]);
+    assert_eq!(
+        digest(&repository, "1.0.1-withdrawn"),
+        Some(second.clone()),
+        "the proxy did not forward the marker; stderr: {}",
+        run.stderr
+    );
+    let run = run.expect(0);
+    assert!(
+        run.stdout.contains("withdrew 1.0.1 (tag 1.0.1-withdrawn)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stderr.contains("no floating tag was moved"),
+        "{}",
+        run.stderr
+    );
+    assert_tags_at(&repository, &["1.0", "1", "latest"], &first);
+    // The rollback is complete: the next build holds the line there.
+    let plan = golden_at(&config, &["plan", "--output", "json"]).expect(0);
+    assert_eq!(
+        entry(&plan.json(), "x")["decision"],
+        "up-to-date",
+        "{}",
+        plan.stdout
+    );
+    golden_at(&config, &["clean"]).expect(0);
+}
+
+#[test]
+fn rollback_to_an_index_with_a_deleted_child_writes_no_marker_and_later_builds_pass() {
+    common::require_environment();
+    let namespace = namespace("writes-deleted-child");
+    let upstream = private_multi_upstream(&namespace);
+    let (_directory, config) = multi_platform_line(&namespace, &upstream);
+    golden_at(&config, &["-q", "build", "base"]).expect(0);
+    golden_at(&config, &["-q", "rebuild", "base"]).expect(0);
+    let base = format!("{REGISTRY}/{namespace}/base");
+    let release = assert_floating(&base, "1.0.1", &["1.0", "1", "latest"]);
+    // Someone deletes the arm64 image of 1.0.0 by hand: its index can no
+    // longer be tagged (the registry answers MANIFEST_BLOB_UNKNOWN).
+    let arm64 = child_of(&base, "1.0.0", "linux/arm64");
+    assert_ne!(arm64, child_of(&base, "1.0.1", "linux/arm64"));
+    delete_manifest(&base, &arm64);
+    let before = tags(&base);
+
+    let run = golden_at(&config, &["rollback", "base"]);
+    assert_eq!(
+        run.code, 2,
+        "rollback onto a broken index must be refused\nstdout: {}\nstderr: {}",
+        run.stdout, run.stderr
+    );
+    assert_eq!(tags(&base), before, "the refused rollback wrote tags");
+    assert!(
+        !tags(&base).iter().any(|tag| tag.contains("withdrawn")),
+        "{:?}",
+        tags(&base)
+    );
+    assert_tags_at(&base, &["1.0", "1", "latest"], &release);
+    // Nothing is left for later runs to trip on.
+    golden_at(&config, &["build", "base"]).expect(0);
+    assert_tags_at(&base, &["1.0", "1", "latest"], &release);
+    golden_at(&config, &["clean"]).expect(0);
+}
+
+#[test]
+fn a_child_on_a_half_pushed_multi_platform_parent_names_the_incomplete_build() {
+    common::require_environment();
+    let namespace = namespace("writes-half-pushed");
+    let upstream = private_multi_upstream(&namespace);
+    let (directory, config) = multi_platform_line(&namespace, &upstream);
+    std::fs::create_dir_all(directory.path().join("app")).unwrap();
+    std::fs::write(
+        directory.path().join("app/Dockerfile"),
+        format!("FROM {REGISTRY}/{namespace}/base:1.0\nRUN echo app > /etc/app\n"),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(&config).unwrap()
+        + "\n[images.app]\nversion = \"2.0\"\ncontext = \"app\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n";
+    std::fs::write(&config, text).unwrap();
+    golden_at(&config, &["-q", "build", "--all"]).expect(0);
+    let base = format!("{REGISTRY}/{namespace}/base");
+    // A push of base cut short after its first platform: `1.0` holds one
+    // platform's image, golden's labels and all, and no index.
+    let amd64 = child_of(&base, "1.0.0", "linux/amd64");
+    let (body, media_type) = manifest(&base, &amd64);
+    put_manifest(&base, "1.0", &body, &media_type);
+
+    let run = golden_at(&config, &["build", "app", "--output", "json"]).expect(1);
+    let report = run.json();
+    let error = entry(&report, "app")["error"].as_str().unwrap().to_string();
+    assert!(
+        error.contains("incomplete build 1.0.0 of `base`"),
+        "{error}"
+    );
+    assert!(error.contains("golden rebuild base"), "{error}");
+    assert!(!error.contains("remove `platforms`"), "{error}");
+
+    // The fix the hint names: base is built and pushed whole, app on it.
+    golden_at(&config, &["-q", "rebuild", "base"]).expect(0);
+    assert_floating(&base, "1.0.1", &["1.0", "1", "latest"]);
+    let app = format!("{REGISTRY}/{namespace}/app");
+    assert_floating(&app, "2.0.1", &["2.0", "2", "latest"]);
+    golden_at(&config, &["clean"]).expect(0);
+}
