@@ -2,9 +2,13 @@
 //! soon as its golden parents are done and each build (one per platform)
 //! taking a slot on an engine of the pool (see `pool`). For each
 //! image: build, run its smoke test, push the exact tag, confirm it in the
-//! registry, and only then move the floating tags by manifest copy. A failed
-//! image skips its dependents and leaves every floating tag where it was;
-//! unrelated images go on (unless `fail_fast`).
+//! registry, and only then move the floating tags by manifest copy, reading
+//! the exact tag again before and after the moves (another run may push
+//! over it: the build is then not released but built again under the next
+//! number). An engine lost during a push is left, and the image built
+//! again on another engine. A failed image skips its dependents and leaves
+//! every floating tag where it was; unrelated images go on (unless
+//! `fail_fast`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
@@ -261,6 +265,55 @@ struct Target<'t> {
     platform: Option<&'t Platform>,
 }
 
+/// Whether a pushed exact tag still holds the build golden pushed.
+#[derive(Debug, PartialEq, Eq)]
+enum Claim {
+    Held,
+    /// Another run pushed over it; `holder` is what the tag holds now.
+    Lost {
+        holder: Option<Digest>,
+    },
+}
+
+/// The failure of an image whose every attempt lost its exact tag to
+/// another run or its engine during the push.
+fn attempts_exhausted(
+    repository: &Repository,
+    taken: &[Exact],
+    lost_engines: &[String],
+    stranded: Option<(Vec<String>, Digest)>,
+) -> anyhow::Error {
+    let mut reasons = Vec::new();
+    if !taken.is_empty() {
+        reasons.push(format!(
+            "exact tags {} of `{repository}` were all taken by other runs during this run",
+            taken
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if !lost_engines.is_empty() {
+        reasons.push(format!(
+            "engines were lost during its pushes: {}",
+            lost_engines
+                .iter()
+                .map(|name| format!("`{name}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let mut text = format!("{}; no build of this run was released", reasons.join("; "));
+    if let Some((tags, digest)) = stranded {
+        text.push_str(&format!(
+            "; {} point at {digest}, which no exact tag holds: the next `golden build` moves them to the line's release",
+            tags.join(", ")
+        ));
+    }
+    anyhow!(text)
+}
+
 /// One image built and smoke-tested on a member of the pool: the member
 /// and the engine's image id, and the test's seconds even when it failed.
 struct Tested {
@@ -313,6 +366,15 @@ impl Shared {
                 .entry(repository.clone())
                 .or_default()
                 .push((version, digest));
+        }
+    }
+
+    /// Forgets `version` of `repository`: another run pushed over it.
+    fn unrecord(&self, repository: &Repository, version: Exact) {
+        if let Ok(mut pushed) = self.pushed.lock() {
+            if let Some(versions) = pushed.get_mut(repository) {
+                versions.retain(|(pushed, _)| *pushed != version);
+            }
         }
     }
 
@@ -598,12 +660,16 @@ impl Runner<'_> {
     ) -> anyhow::Result<()> {
         let job = self.prepare(step, parent_digest, true)?;
         let mut taken: Vec<Exact> = Vec::new();
+        let mut lost_engines: Vec<String> = Vec::new();
+        let mut stranded: Option<(Vec<String>, Digest)> = None;
         for _ in 0..EXACT_ATTEMPTS {
             let mut versions = job.observation.versions.clone();
             versions.extend(shared.pushed(&job.repository).iter().map(|(v, _)| *v));
             versions.extend(&taken);
             let version = next_build(job.image.version, &versions);
             let exact = job.repository.tag(&version.tag());
+            // Only the attempt that is published says where it was built.
+            outcome.built_on.clear();
             // A failed or untested build never stays under an exact tag:
             // the build removes its own local tag when it fails.
             let built = self.build_and_test(&job, version, &exact, outcome).await?;
@@ -644,31 +710,172 @@ impl Runner<'_> {
             let digest = match pushed {
                 Ok(digest) => digest,
                 Err(error) => {
+                    let lost = self.lost_in_push(&job, &members).await;
                     self.forget_on(&members, &exact).await;
-                    return Err(error);
+                    match lost {
+                        Some(Ok(name)) => {
+                            lost_engines.push(name);
+                            continue;
+                        }
+                        Some(Err(context)) => return Err(error.context(context)),
+                        None => return Err(error),
+                    }
                 }
             };
             outcome.version = Some(version);
-            shared.record(&job.repository, version, digest);
-            let promoted = match self.promote {
-                true => self.promote(&job, version, shared, outcome).await,
-                false => self.pend(&job, version, shared, outcome).await,
-            };
+            shared.record(&job.repository, version, digest.clone());
+            let released = self
+                .release(&job, version, &exact, &digest, shared, outcome)
+                .await;
             outcome.push_seconds = Some(push_started.elapsed().as_secs_f64());
+            if let Ok(Claim::Lost { holder }) = released {
+                let next = next_build(job.image.version, &[versions, vec![version]].concat());
+                let moved = self.withdraw(&job, version, &digest, holder, next, shared, outcome);
+                if !moved.is_empty() {
+                    stranded = Some((moved, digest));
+                }
+                self.forget_on(&members, &exact).await;
+                taken.push(version);
+                continue;
+            }
             for member in &members {
                 self.tidy(self.member(*member), &job, version).await;
             }
-            return promoted;
+            return released.map(|_| ());
         }
-        Err(anyhow!(
-            "exact tags {} of `{}` all appeared during this run; nothing was pushed",
-            taken
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", "),
-            job.repository
+        Err(attempts_exhausted(
+            &job.repository,
+            &taken,
+            &lost_engines,
+            stranded,
         ))
+    }
+
+    /// Takes back what this run recorded of `version`, a build another run
+    /// pushed over (`holder` is what its exact tag holds now) and which is
+    /// built again as `next`; returns the floating tags already moved to it.
+    #[allow(clippy::too_many_arguments)]
+    fn withdraw(
+        &self,
+        job: &Job<'_>,
+        version: Exact,
+        digest: &Digest,
+        holder: Option<Digest>,
+        next: Exact,
+        shared: &Shared,
+        outcome: &mut Outcome,
+    ) -> Vec<String> {
+        shared.unrecord(&job.repository, version);
+        let moved = std::mem::take(&mut outcome.floating);
+        let floating = if moved.is_empty() {
+            "no floating tag had moved to it".to_string()
+        } else {
+            format!(
+                "{} had moved to it and move on with the next build",
+                moved.join(", ")
+            )
+        };
+        tracing::warn!(
+            image = %job.id,
+            "lost the race for `{version}`: another run pushed over this build ({digest}), the registry now serves {} under it; {floating}; building it again as {next}",
+            holder.as_ref().map_or_else(|| "nothing".to_string(), ToString::to_string),
+        );
+        outcome.version = None;
+        outcome.digest = None;
+        outcome.pending.clear();
+        outcome.promoted = None;
+        moved
+    }
+
+    /// After a failed push of a build held by `members`: `None` while they
+    /// all still answer (the push failed for another reason). Otherwise
+    /// each engine that no longer answers is taken out of the run (the
+    /// image it held is gone with it) and the image is to be built again
+    /// on another engine: `Ok(name)` of the lost engine when one can build
+    /// it, `Err` of what to add to the failure when none can.
+    async fn lost_in_push(
+        &self,
+        job: &Job<'_>,
+        members: &[usize],
+    ) -> Option<Result<String, String>> {
+        let mut lost = Vec::new();
+        for &index in members {
+            if !self.pool.is_down(index) && !self.member(index).engine.alive().await {
+                self.pool.mark_down(index);
+                lost.push(index);
+            }
+        }
+        let first = self.member(*lost.first()?);
+        let platforms: Vec<Option<&Platform>> = match job.image.platforms.is_empty() {
+            true => vec![None],
+            false => job.image.platforms.iter().map(Some).collect(),
+        };
+        let buildable = platforms.into_iter().all(|platform| {
+            !self
+                .pool
+                .candidates(Need {
+                    platform,
+                    labels: &job.image.engine_labels,
+                })
+                .is_empty()
+        });
+        if !buildable {
+            return Some(Err(format!(
+                "engine `{}` was lost during the push of `{}`, and no other engine can build it",
+                first.name, job.id
+            )));
+        }
+        tracing::warn!(
+            image = %job.id,
+            "engine `{}` ({}) was lost during the push of `{}`; building it again on another engine",
+            first.name,
+            first.host,
+            job.id
+        );
+        Some(Ok(first.name.clone()))
+    }
+
+    /// Releases a pushed build: moves its floating tags (or, with
+    /// `--no-promote`, records them for `golden promote`). The registry
+    /// has no compare-and-set, so another run that found `exact` free
+    /// before this run's push landed may push over it afterwards: `exact`
+    /// is read again after the floating tags are decided and before any
+    /// moves, and once more after the moves. Held by another digest, the
+    /// build lost the race: `Claim::Lost`, and it is not released (tags
+    /// moved before the second read follow the next build).
+    async fn release(
+        &self,
+        job: &Job<'_>,
+        version: Exact,
+        exact: &Reference,
+        digest: &Digest,
+        shared: &Shared,
+        outcome: &mut Outcome,
+    ) -> anyhow::Result<Claim> {
+        if !self.promote {
+            self.pend(job, version, shared, outcome).await?;
+            return self.claim(exact, digest).await;
+        }
+        let tags = self.movable_tags(job, version, shared).await?;
+        let claim = self.claim(exact, digest).await?;
+        if claim != Claim::Held {
+            return Ok(claim);
+        }
+        self.move_tags(job, digest, &tags, outcome).await?;
+        self.claim(exact, digest).await
+    }
+
+    /// Whether `exact` still holds `digest`, as the registry says now.
+    async fn claim(&self, exact: &Reference, digest: &Digest) -> anyhow::Result<Claim> {
+        let holder = self
+            .registry
+            .manifest_digest(exact)
+            .await
+            .with_context(|| format!("failed to read `{exact}` again after pushing it"))?;
+        Ok(match holder {
+            Some(holder) if &holder == digest => Claim::Held,
+            holder => Claim::Lost { holder },
+        })
     }
 
     /// Member `index` of the pool.
@@ -1364,8 +1571,9 @@ impl Runner<'_> {
 
     /// The engine's push, tried again after transient failures while the
     /// retry budget lasts (the engine retries each layer itself, for about
-    /// 50s, before it reports a failure). Pushing the same tag again is
-    /// safe: layers already uploaded are skipped.
+    /// 50s, before it reports a failure) and the engine still answers (a
+    /// lost engine lost the image too: see `lost_in_push`). Pushing the
+    /// same tag again is safe: layers already uploaded are skipped.
     async fn push_with_retries(
         &self,
         member: &Member,
@@ -1378,7 +1586,8 @@ impl Runner<'_> {
                 Err(error)
                     if error.is_transient()
                         && attempt < self.project.config.registry.retries
-                        && started.elapsed() < crate::distribution::RETRY_BUDGET =>
+                        && started.elapsed() < crate::distribution::RETRY_BUDGET
+                        && member.engine.alive().await =>
                 {
                     let delay = crate::distribution::backoff(attempt);
                     tracing::warn!(tag = %exact, attempt = attempt + 1, "push failed ({error}); retrying in {:.1}s", delay.as_secs_f64());
@@ -1446,10 +1655,22 @@ impl Runner<'_> {
             .clone()
             .ok_or_else(|| anyhow!("nothing was pushed"))?;
         let tags = self.movable_tags(job, version, shared).await?;
+        self.move_tags(job, &digest, &tags, outcome).await
+    }
+
+    /// Moves `tags` to `digest` in order, each into `outcome.floating`
+    /// once moved. A second signal waits for the moves to finish.
+    async fn move_tags(
+        &self,
+        job: &Job<'_>,
+        digest: &Digest,
+        tags: &[Tag],
+        outcome: &mut Outcome,
+    ) -> anyhow::Result<()> {
         let _unit = self.stop.hold();
-        for tag in &tags {
+        for tag in tags {
             self.registry
-                .copy_tag(&job.repository, &digest, tag)
+                .copy_tag(&job.repository, digest, tag)
                 .await
                 .with_context(|| {
                     let moved = if outcome.floating.is_empty() {

@@ -37,6 +37,8 @@ struct FakeEngine {
     /// Building one of these images kills the engine: the build fails and
     /// it answers no more.
     lose_on: BTreeSet<String>,
+    /// Pushing one of these images (by path) kills the engine mid-push.
+    lose_on_push: BTreeSet<String>,
     lost: std::sync::atomic::AtomicBool,
 }
 
@@ -126,6 +128,17 @@ impl Engine for FakeEngine {
 
     async fn push(&self, reference: &Reference) -> Result<String, EngineError> {
         self.calls.lock().unwrap().push(format!("push {reference}"));
+        if self
+            .lose_on_push
+            .iter()
+            .any(|name| reference.path().ends_with(name.as_str()))
+        {
+            self.lost.store(true, std::sync::atomic::Ordering::SeqCst);
+            return Err(EngineError::PushFailed {
+                reference: reference.to_string(),
+                message: "error reading a body from connection".into(),
+            });
+        }
         if self
             .failing_pushes
             .iter()
@@ -224,6 +237,7 @@ impl Harness {
             running: Default::default(),
             most: Default::default(),
             lose_on: BTreeSet::new(),
+            lose_on_push: BTreeSet::new(),
             lost: Default::default(),
         });
         Harness {
@@ -255,6 +269,17 @@ impl Harness {
         fail_fast: bool,
         stop: Stop,
     ) -> Vec<Outcome> {
+        self.run_against(self.registry.as_ref(), pool, observations, fail_fast, stop)
+    }
+
+    fn run_against(
+        &self,
+        registry: &dyn Registry,
+        pool: &crate::pool::Pool,
+        observations: Observations,
+        fail_fast: bool,
+        stop: Stop,
+    ) -> Vec<Outcome> {
         let selection = Selection {
             ids: self.project.graph.order.clone(),
             forced: BTreeSet::new(),
@@ -264,7 +289,7 @@ impl Harness {
         let runner = Runner {
             project: &self.project,
             pool,
-            registry: self.registry.as_ref(),
+            registry,
             observations: &observations,
             revision: None,
             stop,
@@ -708,6 +733,7 @@ fn an_engine_lost_during_a_build_is_left_and_the_build_retried_on_another() {
         running: Default::default(),
         most: Default::default(),
         lose_on: BTreeSet::from(["app".to_string()]),
+        lose_on_push: BTreeSet::new(),
         lost: Default::default(),
     });
     let member = |name: &str, engine: Arc<FakeEngine>| crate::pool::Member {
@@ -858,4 +884,272 @@ fn higher_lines_match_the_pairwise_definition_on_random_configs() {
         );
     }
     assert!(waiting > 50, "too few lines wait on higher ones: {waiting}");
+}
+
+/// The harness's registry, where another run pushes over `repository:tag`
+/// once: when this run lists the tags before moving floating tags
+/// (`Race::BeforeMoves`) or when it moves the first one
+/// (`Race::DuringMoves`).
+struct Racing {
+    inner: Arc<FakeRegistry>,
+    repository: &'static str,
+    tag: &'static str,
+    race: Race,
+    other: &'static str,
+    done: std::sync::atomic::AtomicBool,
+}
+
+#[derive(PartialEq)]
+enum Race {
+    BeforeMoves,
+    DuringMoves,
+}
+
+impl Racing {
+    fn strike(&self, now: Race) {
+        let pushed = self.inner.get(self.repository, self.tag).is_some();
+        if now == self.race && pushed && !self.done.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            self.inner.put(self.repository, self.tag, self.other);
+        }
+    }
+}
+
+#[async_trait]
+impl Registry for Racing {
+    async fn check(&self, repository: &Repository) -> Result<(), crate::registry::RegistryError> {
+        self.inner.check(repository).await
+    }
+    async fn tags(
+        &self,
+        repository: &Repository,
+    ) -> Result<Vec<String>, crate::registry::RegistryError> {
+        self.strike(Race::BeforeMoves);
+        self.inner.tags(repository).await
+    }
+    async fn manifest_digest(
+        &self,
+        reference: &Reference,
+    ) -> Result<Option<Digest>, crate::registry::RegistryError> {
+        self.inner.manifest_digest(reference).await
+    }
+    async fn image_config(
+        &self,
+        reference: &Reference,
+    ) -> Result<crate::registry::ImageConfig, crate::registry::RegistryError> {
+        self.inner.image_config(reference).await
+    }
+    async fn index_children(
+        &self,
+        reference: &Reference,
+    ) -> Result<Vec<Digest>, crate::registry::RegistryError> {
+        self.inner.index_children(reference).await
+    }
+    async fn index(
+        &self,
+        reference: &Reference,
+    ) -> Result<Option<crate::index::Index>, crate::registry::RegistryError> {
+        self.inner.index(reference).await
+    }
+    async fn manifest_info(
+        &self,
+        reference: &Reference,
+    ) -> Result<Option<crate::registry::ManifestInfo>, crate::registry::RegistryError> {
+        self.inner.manifest_info(reference).await
+    }
+    async fn put_index(
+        &self,
+        repository: &Repository,
+        tag: &Tag,
+        index: &crate::index::NewIndex,
+    ) -> Result<Digest, crate::registry::RegistryError> {
+        self.inner.put_index(repository, tag, index).await
+    }
+    async fn copy_tag(
+        &self,
+        repository: &Repository,
+        digest: &Digest,
+        tag: &Tag,
+    ) -> Result<(), crate::registry::RegistryError> {
+        let copied = self.inner.copy_tag(repository, digest, tag).await;
+        self.strike(Race::DuringMoves);
+        copied
+    }
+    async fn delete_manifest(
+        &self,
+        repository: &Repository,
+        digest: &Digest,
+    ) -> Result<(), crate::registry::RegistryError> {
+        self.inner.delete_manifest(repository, digest).await
+    }
+    fn requests(&self) -> u64 {
+        0
+    }
+}
+
+const OTHER_RUN: &str = "sha256:0e00000000000000000000000000000000000000000000000000000000000000";
+const BASE: &str = "registry.local:5000/golden/base";
+
+/// Runs the harness's stack with another run pushing `base:1.0.0` over
+/// this run's build at `race`.
+fn run_racing(harness: &Harness, race: Race) -> Vec<Outcome> {
+    let racing = Racing {
+        inner: harness.registry.clone(),
+        repository: BASE,
+        tag: "1.0.0",
+        race,
+        other: OTHER_RUN,
+        done: Default::default(),
+    };
+    let pool = crate::pool::Pool::single("fake", harness.engine.clone(), 1);
+    let outcomes = harness.run_against(
+        &racing,
+        &pool,
+        never_built(&harness.project),
+        false,
+        Stop::default(),
+    );
+    assert!(
+        racing.done.load(std::sync::atomic::Ordering::SeqCst),
+        "no race happened"
+    );
+    outcomes
+}
+
+/// The build that lost `1.0.0` is not released: it is built again as
+/// 1.0.1, which takes the floating tags; `1.0.0` keeps the other run's.
+#[track_caller]
+fn assert_republished(harness: &Harness, outcomes: &[Outcome]) {
+    let base = &outcomes[0];
+    assert_eq!(base.status, Status::Built, "{:?}", base.error);
+    assert_eq!(
+        base.version.map(|v| v.to_string()).as_deref(),
+        Some("1.0.1")
+    );
+    let released = harness.registry.get(BASE, "1.0.1");
+    assert_eq!(base.digest.as_ref().map(ToString::to_string), released);
+    assert_eq!(
+        harness.registry.get(BASE, "1.0.0").as_deref(),
+        Some(OTHER_RUN)
+    );
+    for floating in ["1.0", "1", "latest"] {
+        assert_eq!(harness.registry.get(BASE, floating), released, "{floating}");
+    }
+    assert_eq!(base.floating, ["1.0", "1", "latest"]);
+    let builds = harness
+        .engine_calls()
+        .into_iter()
+        .filter(|c| c.starts_with("build registry.local:5000/golden/base"))
+        .count();
+    assert_eq!(builds, 2, "built again with the next number in its labels");
+    // The child builds on the release, not on the lost build.
+    assert_eq!(status(outcomes, "app"), Status::Built);
+}
+
+#[test]
+fn a_build_whose_exact_tag_another_run_pushed_over_before_the_moves_is_not_released() {
+    let harness = Harness::new(CONFIG, Faults::default());
+    let outcomes = run_racing(&harness, Race::BeforeMoves);
+    assert_republished(&harness, &outcomes);
+    // No floating tag ever moved to the lost build.
+    let lost = "sha256:1000000000000000000000000000000000000000000000000000000000000000";
+    assert!(
+        !harness
+            .copies()
+            .iter()
+            .any(|c| c.starts_with(&format!("copy {BASE}:")) && c.ends_with(lost)),
+        "{:?}",
+        harness.copies()
+    );
+}
+
+#[test]
+fn a_build_whose_exact_tag_another_run_pushed_over_during_the_moves_is_not_released() {
+    let harness = Harness::new(CONFIG, Faults::default());
+    let outcomes = run_racing(&harness, Race::DuringMoves);
+    assert_republished(&harness, &outcomes);
+}
+
+#[test]
+fn an_engine_lost_during_a_push_is_left_and_the_image_built_again_on_another() {
+    let harness = Harness::new(CONFIG, Faults::default());
+    let doomed = Arc::new(FakeEngine {
+        registry: harness.registry.clone(),
+        failing_builds: BTreeSet::new(),
+        failing_tests: BTreeSet::new(),
+        failing_pushes: BTreeSet::new(),
+        calls: Mutex::new(Vec::new()),
+        removed: Mutex::new(Vec::new()),
+        running: Default::default(),
+        most: Default::default(),
+        lose_on: BTreeSet::new(),
+        lose_on_push: BTreeSet::from(["base".to_string()]),
+        lost: Default::default(),
+    });
+    let member = |name: &str, engine: Arc<FakeEngine>| crate::pool::Member {
+        name: name.into(),
+        host: format!("unix:///{name}.sock"),
+        engine,
+        platforms: Vec::new(),
+        jobs: 1,
+        labels: BTreeSet::new(),
+    };
+    let pool = crate::pool::Pool::new(
+        vec![
+            member("a", doomed.clone()),
+            member("b", harness.engine.clone()),
+        ],
+        &[],
+    );
+    let outcomes = harness.run_on(&pool, never_built(&harness.project), false, Stop::default());
+    assert_eq!(outcomes[0].status, Status::Built, "{:?}", outcomes[0].error);
+    assert_eq!(outcomes[0].built_on, [(None, "b".to_string())]);
+    assert_eq!(
+        outcomes[0].version.map(|v| v.to_string()).as_deref(),
+        Some("1.0.0")
+    );
+    assert!(pool.is_down(0));
+    assert!(harness
+        .engine_calls()
+        .contains(&"push registry.local:5000/golden/base:1.0.0".to_string()));
+    // Tried once on the lost engine: no retry of a push it cannot make.
+    let pushes = doomed
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|c| c.starts_with("push "))
+        .count();
+    assert_eq!(pushes, 1);
+    assert_eq!(status(&outcomes, "app"), Status::Built);
+}
+
+#[test]
+fn an_engine_lost_during_a_push_fails_the_image_when_no_other_engine_can_build_it() {
+    let harness = Harness::new(CONFIG, Faults::default());
+    let doomed = Arc::new(FakeEngine {
+        registry: harness.registry.clone(),
+        failing_builds: BTreeSet::new(),
+        failing_tests: BTreeSet::new(),
+        failing_pushes: BTreeSet::new(),
+        calls: Mutex::new(Vec::new()),
+        removed: Mutex::new(Vec::new()),
+        running: Default::default(),
+        most: Default::default(),
+        lose_on: BTreeSet::new(),
+        lose_on_push: BTreeSet::from(["base".to_string()]),
+        lost: Default::default(),
+    });
+    let pool = crate::pool::Pool::single("only", doomed, 1);
+    let outcomes = harness.run_on(&pool, never_built(&harness.project), false, Stop::default());
+    assert_eq!(outcomes[0].status, Status::Failed);
+    let error = outcomes[0].error.clone().unwrap_or_default();
+    assert!(
+        error.contains(
+            "engine `only` was lost during the push of `base`, and no other engine can build it"
+        ),
+        "{error}"
+    );
+    assert!(pool.is_down(0));
+    assert_eq!(harness.registry.get(BASE, "1.0"), None);
 }
