@@ -48,6 +48,7 @@ fn built(created: Option<&str>, base: &str, recipe: &str) -> Option<LastBuild> {
             digest: Some(crate::testing::digest("b")),
         }],
         release: Some(("1.0.0".parse().unwrap(), crate::testing::digest("b"))),
+        incomplete: None,
         withdrawn: Vec::new(),
         platforms: Vec::new(),
     })
