@@ -98,7 +98,7 @@ impl std::fmt::Display for Incomplete {
             ),
             Incomplete::NotAnIndex { platforms } => write!(
                 formatter,
-                "it is a single image, not an index of {} (a push that stopped before its index)",
+                "it is a single image, not an index of {} (a push that stopped before its index, or a build from before `platforms`)",
                 platforms.join(", ")
             ),
             Incomplete::MissingPlatform { platform } => {
@@ -505,6 +505,119 @@ mod tests {
             provenance("2.1.99", &config(&[(labels::RECIPE, "sha256:r")])),
             Err(Foreign::VersionMismatch { label: None })
         );
+    }
+
+    /// An index of `children` (platform, digest suffix).
+    fn index(children: &[(&str, &str)]) -> Index {
+        let manifests: Vec<serde_json::Value> = children
+            .iter()
+            .map(|(platform, digest)| {
+                let (os, architecture) = platform.split_once('/').unwrap();
+                serde_json::json!({
+                    "mediaType": crate::index::DOCKER_MANIFEST,
+                    "digest": crate::testing::digest(digest).to_string(),
+                    "size": 1,
+                    "platform": { "os": os, "architecture": architecture },
+                })
+            })
+            .collect();
+        let document = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": crate::index::DOCKER_MANIFEST_LIST,
+            "manifests": manifests,
+        });
+        crate::index::parse_index(&serde_json::to_vec(&document).unwrap(), None).unwrap()
+    }
+
+    #[test]
+    fn only_a_whole_build_is_complete() {
+        let both = [Platform::linux_amd64(), Platform::linux_arm64()];
+        let whole = index(&[("linux/amd64", "a"), ("linux/arm64", "b")]);
+        // A single image: whole for a line of the engine's own platform only.
+        assert_eq!(completeness(None, &[], &[]), Ok(()));
+        let half = completeness(None, &[], &both).unwrap_err();
+        assert_eq!(
+            half,
+            Incomplete::NotAnIndex {
+                platforms: vec!["linux/amd64".into(), "linux/arm64".into()]
+            }
+        );
+        assert!(half
+            .to_string()
+            .starts_with("it is a single image, not an index of linux/amd64, linux/arm64"));
+        assert_eq!(completeness(Some(&whole), &[], &both), Ok(()));
+        // An index is checked on a single-platform line too.
+        assert_eq!(completeness(Some(&whole), &[], &[]), Ok(()));
+        let gone = crate::testing::digest("b");
+        let missing = completeness(Some(&whole), &[gone.clone()], &[]).unwrap_err();
+        assert_eq!(
+            missing,
+            Incomplete::MissingImage {
+                digest: gone.to_string(),
+                platform: Some("linux/arm64".into())
+            }
+        );
+        assert_eq!(
+            missing.to_string(),
+            format!("its linux/arm64 image {gone} is not in the repository")
+        );
+        let amd64_only = index(&[("linux/amd64", "a")]);
+        assert_eq!(
+            completeness(Some(&amd64_only), &[], &both),
+            Err(Incomplete::MissingPlatform {
+                platform: "linux/arm64".into()
+            })
+        );
+        let tag = ForeignTag {
+            tag: "1.0.2".into(),
+            digest: crate::testing::digest("c"),
+            why: Foreign::Incomplete { why: half },
+        };
+        assert!(tag
+            .to_string()
+            .starts_with("`1.0.2` is not a complete golden build (it is a single image"));
+    }
+
+    #[tokio::test]
+    async fn only_a_marker_that_is_a_copy_of_its_build_counts() {
+        let registry = crate::testing::FakeRegistry::default();
+        let path = "registry.local:5000/golden/x";
+        let digest = crate::testing::digest;
+        for (tag, at) in [
+            ("1.0.1", "a1"),
+            ("1.0.2", "a2"),
+            ("1.0.3", "a3"),
+            // Golden's: copies of their builds.
+            ("1.0.1-withdrawn", "a1"),
+            ("1.0.3-withdrawn", "a3"),
+            // Someone else's: other images under marker names.
+            ("1.0.2-withdrawn.7", "f1"),
+            ("1.0.3-restored.1", "f2"),
+            ("2.0.0-withdrawn", "a1"),
+        ] {
+            registry.put(path, tag, digest(at));
+        }
+        let tags: Vec<String> = registry.tags.lock().unwrap()[path]
+            .keys()
+            .cloned()
+            .collect();
+        let markers = crate::version::marker_tags(tags.iter().map(String::as_str));
+        let repository: Repository = path.parse().unwrap();
+        let states = marker_states_in(&registry, &repository, &markers, "1.0".parse().unwrap())
+            .await
+            .unwrap();
+        let exact = |text: &str| text.parse::<Exact>().unwrap();
+        assert_eq!(
+            states,
+            BTreeMap::from([
+                (exact("1.0.1"), Marker::Withdrawn),
+                (exact("1.0.3"), Marker::Withdrawn),
+            ])
+        );
+        let other = marker_states_in(&registry, &repository, &markers, "3.0".parse().unwrap())
+            .await
+            .unwrap();
+        assert!(other.is_empty(), "{other:?}");
     }
 
     #[test]
