@@ -13,7 +13,10 @@
 //!
 //! Naming a withdrawn build restores it (a marker of a newer generation,
 //! `X.Y.N-restored.G`, see [`crate::version::Marker`]): a rollback is undone
-//! by the same command. Only golden builds are targets, withdrawn or counted.
+//! by the same command. Only golden builds are withdrawn or counted, and
+//! only whole ones (see [`crate::provenance::completeness`]) are targets;
+//! only golden's own markers say what is withdrawn (see
+//! [`super::Inventory::withdrawn`]).
 
 use serde::Serialize;
 
