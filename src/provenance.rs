@@ -549,7 +549,7 @@ mod tests {
         // An index is checked on a single-platform line too.
         assert_eq!(completeness(Some(&whole), &[], &[]), Ok(()));
         let gone = crate::testing::digest("b");
-        let missing = completeness(Some(&whole), &[gone.clone()], &[]).unwrap_err();
+        let missing = completeness(Some(&whole), std::slice::from_ref(&gone), &[]).unwrap_err();
         assert_eq!(
             missing,
             Incomplete::MissingImage {
