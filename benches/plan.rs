@@ -135,6 +135,7 @@ fn observations(project: &Project, due_every: Option<usize>) -> Observations {
                         })
                         .collect(),
                     release: Some((version, own)),
+                    incomplete: None,
                     withdrawn: Vec::new(),
                     platforms: Vec::new(),
                 }),

@@ -36,6 +36,10 @@ pub struct LastBuild {
     /// withdraw, and its digest: where the floating tags belong. The same
     /// as `version` unless newer builds were withdrawn; `None` when all were.
     pub release: Option<(Exact, Digest)>,
+    /// The newest build not withdrawn when it is not whole (see
+    /// [`crate::provenance::Incomplete`]): `release` is then `None`, so no
+    /// floating tag moves, and the line is built again.
+    pub incomplete: Option<(Exact, crate::provenance::Incomplete)>,
     /// The line's builds that a rollback withdrew.
     pub withdrawn: Vec<Exact>,
     /// The platforms of the build's index, in index order; empty when it

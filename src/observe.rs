@@ -18,10 +18,12 @@ use crate::name::{Digest, Repository};
 use crate::observation::{FloatingTag, LastBuild, Observation, Observations, ObserveError};
 use crate::plan::compares_recipe;
 use crate::project::Project;
-use crate::provenance::{floating_tags, Class, ForeignTag, Ledger};
+use crate::provenance::{
+    check_complete, floating_tags, marker_states_in, Class, ForeignTag, Ledger,
+};
 use crate::reference::Reference;
 use crate::registry::{Registry, RegistryError};
-use crate::version::{exact_versions, withdrawn_versions, Exact, Line};
+use crate::version::{exact_versions, marker_tags, withdrawn_in, Exact, Marker};
 
 /// Registry lookups in flight at once.
 const CONCURRENCY: usize = 16;
@@ -266,8 +268,8 @@ async fn observe_repository(
     };
     let mut versions = exact_versions(tags.iter().map(String::as_str));
     let mut ledger = Ledger::remembering(registry, repository.clone(), versions.clone());
-    let mut withdrawn = withdrawn_versions(tags.iter().map(String::as_str));
-    let mut states = line_states(&ledger, &repository, &images, &withdrawn).await;
+    let mut markers = marker_tags(tags.iter().map(String::as_str));
+    let mut states = line_states(&ledger, &repository, &images, &markers).await;
     let remembered = ledger.remembered();
     let lines_confirmed = !tags_remembered || every_line_confirmed(&states);
     if !lines_confirmed || !confirmed(&remembered, &states) {
@@ -284,10 +286,10 @@ async fn observe_repository(
             };
             tags_remembered = false;
             versions = exact_versions(tags.iter().map(String::as_str));
-            withdrawn = withdrawn_versions(tags.iter().map(String::as_str));
+            markers = marker_tags(tags.iter().map(String::as_str));
         }
         ledger = Ledger::remembering(registry, repository.clone(), versions);
-        states = line_states(&ledger, &repository, &images, &withdrawn).await;
+        states = line_states(&ledger, &repository, &images, &markers).await;
     }
     // A list is remembered only where the next run can confirm it: a
     // repository with a line never released (or whose floating tags are
@@ -322,16 +324,19 @@ async fn observe_repository(
 /// index recorded.
 type Observed = (LastBuild, BTreeMap<String, String>);
 
+/// Every marker tag of the repository, by the version it marks.
+type Markers = BTreeMap<Exact, Vec<(u64, Marker, String)>>;
+
 async fn line_states(
     ledger: &Ledger<'_>,
     repository: &Repository,
     images: &[&Image],
-    withdrawn: &[Exact],
+    markers: &Markers,
 ) -> Vec<Result<Option<Observed>, RegistryError>> {
     futures::future::join_all(
         images
             .iter()
-            .map(|image| line_state(ledger, repository, image.version, withdrawn)),
+            .map(|image| line_state(ledger, repository, image, markers)),
     )
     .await
 }
@@ -381,19 +386,25 @@ fn confirmed(
     })
 }
 
-/// The newest golden build of `line`, its release and where the floating
-/// tags that belong on the release point now; with the base images per
-/// platform its index recorded.
+/// The newest golden build of `image`'s line, its release and where the
+/// floating tags that belong on the release point now; with the base
+/// images per platform its index recorded. The release is the newest build
+/// golden's own markers did not withdraw, and only when it is whole: an
+/// incomplete one leaves the floating tags where they are (never on an
+/// older build) until a new build replaces it.
 async fn line_state(
     ledger: &Ledger<'_>,
     repository: &Repository,
-    line: Line,
-    withdrawn: &[Exact],
+    image: &Image,
+    markers: &Markers,
 ) -> Result<Option<Observed>, RegistryError> {
     let registry = ledger.registry();
+    let line = image.version;
     let Some((version, digest, config)) = ledger.newest_golden(line, &[]).await? else {
         return Ok(None);
     };
+    let withdrawn = withdrawn_in(&marker_states_in(registry, repository, markers, line).await?);
+    let withdrawn = withdrawn.as_slice();
     let config = match config {
         Some(config) => config,
         None => {
@@ -402,12 +413,24 @@ async fn line_state(
                 .await?
         }
     };
-    let release = match withdrawn.contains(&version) {
+    let candidate = match withdrawn.contains(&version) {
         false => Some((version, digest.clone())),
         true => ledger
             .newest_golden(line, withdrawn)
             .await?
             .map(|(release, digest, _)| (release, digest)),
+    };
+    let (release, incomplete) = match candidate {
+        None => (None, None),
+        Some((candidate, digest)) => {
+            match check_complete(registry, repository, &digest, &image.platforms)
+                .await?
+                .1
+            {
+                Ok(()) => (Some((candidate, digest)), None),
+                Err(why) => (None, Some((candidate, why))),
+            }
+        }
     };
     let mut floating = Vec::new();
     if let Some((release, _)) = &release {
@@ -453,11 +476,8 @@ async fn line_state(
         base_digest: label(labels::BASE_DIGEST),
         floating,
         release,
-        withdrawn: withdrawn
-            .iter()
-            .copied()
-            .filter(|v| v.line == line)
-            .collect(),
+        incomplete,
+        withdrawn: withdrawn.to_vec(),
         platforms,
     };
     Ok(Some((last, base_platforms)))

@@ -7,6 +7,12 @@
 //! toward `keep`; the build number still skips past it, so no exact tag is
 //! ever overwritten.
 //!
+//! A golden build is released (or rolled back to) only when it is whole
+//! ([`completeness`]): every manifest its index names is in the
+//! repository, and a multi-platform line's build is an index holding each
+//! configured platform. A rollback marker counts only when golden wrote
+//! it, as a copy of the build's manifest ([`marker_states_in`]).
+//!
 //! [`provenance`] is pure; [`Ledger`] reads configs through [`Registry`]
 //! only for the tags a decision needs, newest first, and remembers them.
 
@@ -17,10 +23,12 @@ use tokio::sync::OnceCell;
 
 use serde::Serialize;
 
+use crate::index::Index;
 use crate::labels;
 use crate::name::{Digest, Repository, Tag};
+use crate::platform::Platform;
 use crate::registry::{ImageConfig, Registry, RegistryError};
-use crate::version::{Exact, Line};
+use crate::version::{Exact, Line, Marker};
 
 /// Why an exact tag is not a golden build.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -30,6 +38,9 @@ pub enum Foreign {
     NoGoldenLabels,
     /// Golden built it as another version (a copy retagged).
     VersionMismatch { label: Option<String> },
+    /// Golden built it, but it is not whole (see [`Incomplete`]): never a
+    /// release or a rollback target.
+    Incomplete { why: Incomplete },
 }
 
 impl std::fmt::Display for Foreign {
@@ -42,8 +53,170 @@ impl std::fmt::Display for Foreign {
             Foreign::VersionMismatch { label: None } => {
                 write!(formatter, "it has no version label")
             }
+            Foreign::Incomplete { why } => write!(formatter, "it is incomplete: {why}"),
         }
     }
+}
+
+/// Why a build golden made is not a whole one. Only a whole build is ever
+/// a release (where floating tags go) or a rollback target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Incomplete {
+    /// A manifest its index names is not in the repository (deleted by
+    /// hand): the tag is broken for that platform.
+    MissingImage {
+        digest: String,
+        platform: Option<String>,
+    },
+    /// A single image under the exact tag of a line that publishes an
+    /// index of `platforms`: one platform's image, left by a push that
+    /// stopped before the index was written.
+    NotAnIndex { platforms: Vec<String> },
+    /// Its index holds no image for a platform the line is configured for.
+    MissingPlatform { platform: String },
+}
+
+impl std::fmt::Display for Incomplete {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Incomplete::MissingImage {
+                digest,
+                platform: Some(platform),
+            } => write!(
+                formatter,
+                "its {platform} image {} is not in the repository",
+                crate::sanitize::text(digest)
+            ),
+            Incomplete::MissingImage {
+                digest,
+                platform: None,
+            } => write!(
+                formatter,
+                "manifest {} of its index is not in the repository",
+                crate::sanitize::text(digest)
+            ),
+            Incomplete::NotAnIndex { platforms } => write!(
+                formatter,
+                "it is a single image, not an index of {} (a push that stopped before its index, or a build from before `platforms`)",
+                platforms.join(", ")
+            ),
+            Incomplete::MissingPlatform { platform } => {
+                write!(formatter, "its index has no {platform} image")
+            }
+        }
+    }
+}
+
+/// Whether the build `index` (`None`: a single image) is whole for a line
+/// configured for `platforms` (empty: the engine's own), given the
+/// manifests its index names that are not in the repository (`missing`).
+/// Pure: the caller reads the index and asks for each manifest.
+pub fn completeness(
+    index: Option<&Index>,
+    missing: &[Digest],
+    platforms: &[Platform],
+) -> Result<(), Incomplete> {
+    let Some(index) = index else {
+        if platforms.is_empty() {
+            return Ok(());
+        }
+        return Err(Incomplete::NotAnIndex {
+            platforms: platforms.iter().map(ToString::to_string).collect(),
+        });
+    };
+    for entry in &index.manifests {
+        if missing.iter().any(|digest| digest.as_str() == entry.digest) {
+            return Err(Incomplete::MissingImage {
+                digest: entry.digest.clone(),
+                platform: entry.platform.as_ref().map(ToString::to_string),
+            });
+        }
+    }
+    let held = index.platforms();
+    match platforms.iter().find(|platform| !held.contains(platform)) {
+        Some(platform) => Err(Incomplete::MissingPlatform {
+            platform: platform.to_string(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Whether the build `digest` of `repository` is whole for a line
+/// configured for `platforms`: its index read (from cache when it was
+/// read before: it is content-addressed) and each manifest it names asked
+/// for, so one deleted by hand is seen. A single image costs one read.
+pub async fn check_complete(
+    registry: &dyn Registry,
+    repository: &Repository,
+    digest: &Digest,
+    platforms: &[Platform],
+) -> Result<(Option<Index>, Result<(), Incomplete>), RegistryError> {
+    let index = registry.index(&repository.digest(digest)).await?;
+    let named: Vec<Digest> = index
+        .iter()
+        .flat_map(|index| &index.manifests)
+        .filter_map(|entry| Digest::parse(&entry.digest).ok())
+        .collect();
+    let found = futures::future::join_all(
+        named
+            .iter()
+            .map(|child| async move { registry.manifest_digest(&repository.digest(child)).await }),
+    )
+    .await;
+    let mut missing = Vec::new();
+    for (child, found) in named.iter().zip(found) {
+        if found?.is_none() {
+            missing.push(child.clone());
+        }
+    }
+    let complete = completeness(index.as_ref(), &missing, platforms);
+    Ok((index, complete))
+}
+
+/// What golden's own markers say of the builds of `line` that have marker
+/// tags (`markers`, see [`crate::version::marker_tags`]): for each, the newest marker that
+/// resolves to the build's own manifest decides (golden writes a marker as
+/// a copy of it); a marker tag anyone else pushed says nothing. One HEAD
+/// per build with markers and per marker until one counts; none for a
+/// line without markers.
+pub async fn marker_states_in(
+    registry: &dyn Registry,
+    repository: &Repository,
+    markers: &BTreeMap<Exact, Vec<(u64, Marker, String)>>,
+    line: Line,
+) -> Result<BTreeMap<Exact, Marker>, RegistryError> {
+    let read = futures::future::join_all(
+        markers
+            .iter()
+            .filter(|(version, _)| version.line == line)
+            .map(|(version, tags)| async move {
+                let build = registry
+                    .manifest_digest(&repository.tag(&version.tag()))
+                    .await?;
+                let Some(build) = build else {
+                    return Ok(None);
+                };
+                for (_, marker, tag) in tags {
+                    let Ok(tag) = Tag::parse(tag) else {
+                        continue;
+                    };
+                    let digest = registry.manifest_digest(&repository.tag(&tag)).await?;
+                    if digest.as_ref() == Some(&build) {
+                        return Ok(Some((*version, *marker)));
+                    }
+                }
+                Ok::<_, RegistryError>(None)
+            }),
+    )
+    .await;
+    let mut states = BTreeMap::new();
+    for state in read {
+        if let Some((version, marker)) = state? {
+            states.insert(version, marker);
+        }
+    }
+    Ok(states)
 }
 
 /// What an exact tag is, with the manifest digest it resolves to.
@@ -88,6 +261,13 @@ pub struct ForeignTag {
 
 impl std::fmt::Display for ForeignTag {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Foreign::Incomplete { why } = &self.why {
+            return write!(
+                formatter,
+                "`{}` is not a complete golden build ({why}); golden never releases it or moves a tag onto it",
+                crate::sanitize::text(&self.tag)
+            );
+        }
         write!(
             formatter,
             "`{}` is not a golden build ({}); golden never releases, moves a tag onto or deletes it",
@@ -325,6 +505,119 @@ mod tests {
             provenance("2.1.99", &config(&[(labels::RECIPE, "sha256:r")])),
             Err(Foreign::VersionMismatch { label: None })
         );
+    }
+
+    /// An index of `children` (platform, digest suffix).
+    fn index(children: &[(&str, &str)]) -> Index {
+        let manifests: Vec<serde_json::Value> = children
+            .iter()
+            .map(|(platform, digest)| {
+                let (os, architecture) = platform.split_once('/').unwrap();
+                serde_json::json!({
+                    "mediaType": crate::index::DOCKER_MANIFEST,
+                    "digest": crate::testing::digest(digest).to_string(),
+                    "size": 1,
+                    "platform": { "os": os, "architecture": architecture },
+                })
+            })
+            .collect();
+        let document = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": crate::index::DOCKER_MANIFEST_LIST,
+            "manifests": manifests,
+        });
+        crate::index::parse_index(&serde_json::to_vec(&document).unwrap(), None).unwrap()
+    }
+
+    #[test]
+    fn only_a_whole_build_is_complete() {
+        let both = [Platform::linux_amd64(), Platform::linux_arm64()];
+        let whole = index(&[("linux/amd64", "a"), ("linux/arm64", "b")]);
+        // A single image: whole for a line of the engine's own platform only.
+        assert_eq!(completeness(None, &[], &[]), Ok(()));
+        let half = completeness(None, &[], &both).unwrap_err();
+        assert_eq!(
+            half,
+            Incomplete::NotAnIndex {
+                platforms: vec!["linux/amd64".into(), "linux/arm64".into()]
+            }
+        );
+        assert!(half
+            .to_string()
+            .starts_with("it is a single image, not an index of linux/amd64, linux/arm64"));
+        assert_eq!(completeness(Some(&whole), &[], &both), Ok(()));
+        // An index is checked on a single-platform line too.
+        assert_eq!(completeness(Some(&whole), &[], &[]), Ok(()));
+        let gone = crate::testing::digest("b");
+        let missing = completeness(Some(&whole), std::slice::from_ref(&gone), &[]).unwrap_err();
+        assert_eq!(
+            missing,
+            Incomplete::MissingImage {
+                digest: gone.to_string(),
+                platform: Some("linux/arm64".into())
+            }
+        );
+        assert_eq!(
+            missing.to_string(),
+            format!("its linux/arm64 image {gone} is not in the repository")
+        );
+        let amd64_only = index(&[("linux/amd64", "a")]);
+        assert_eq!(
+            completeness(Some(&amd64_only), &[], &both),
+            Err(Incomplete::MissingPlatform {
+                platform: "linux/arm64".into()
+            })
+        );
+        let tag = ForeignTag {
+            tag: "1.0.2".into(),
+            digest: crate::testing::digest("c"),
+            why: Foreign::Incomplete { why: half },
+        };
+        assert!(tag
+            .to_string()
+            .starts_with("`1.0.2` is not a complete golden build (it is a single image"));
+    }
+
+    #[tokio::test]
+    async fn only_a_marker_that_is_a_copy_of_its_build_counts() {
+        let registry = crate::testing::FakeRegistry::default();
+        let path = "registry.local:5000/golden/x";
+        let digest = crate::testing::digest;
+        for (tag, at) in [
+            ("1.0.1", "a1"),
+            ("1.0.2", "a2"),
+            ("1.0.3", "a3"),
+            // Golden's: copies of their builds.
+            ("1.0.1-withdrawn", "a1"),
+            ("1.0.3-withdrawn", "a3"),
+            // Someone else's: other images under marker names.
+            ("1.0.2-withdrawn.7", "f1"),
+            ("1.0.3-restored.1", "f2"),
+            ("2.0.0-withdrawn", "a1"),
+        ] {
+            registry.put(path, tag, digest(at));
+        }
+        let tags: Vec<String> = registry.tags.lock().unwrap()[path]
+            .keys()
+            .cloned()
+            .collect();
+        let markers = crate::version::marker_tags(tags.iter().map(String::as_str));
+        let repository: Repository = path.parse().unwrap();
+        let states = marker_states_in(&registry, &repository, &markers, "1.0".parse().unwrap())
+            .await
+            .unwrap();
+        let exact = |text: &str| text.parse::<Exact>().unwrap();
+        assert_eq!(
+            states,
+            BTreeMap::from([
+                (exact("1.0.1"), Marker::Withdrawn),
+                (exact("1.0.3"), Marker::Withdrawn),
+            ])
+        );
+        let other = marker_states_in(&registry, &repository, &markers, "3.0".parse().unwrap())
+            .await
+            .unwrap();
+        assert!(other.is_empty(), "{other:?}");
     }
 
     #[test]

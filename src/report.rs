@@ -425,7 +425,9 @@ fn reasons_text(reasons: &[Reason]) -> String {
 /// Why a line's floating tags are on a build older than its newest: a
 /// rollback withdrew the newer ones. `None` when they are not.
 fn held_text(image: &ImageReport) -> Option<String> {
-    (image.release != image.last_version).then(|| {
+    // No release for another reason (an incomplete build) is a reason of
+    // the plan, not a hold.
+    (image.release != image.last_version && !image.withdrawn.is_empty()).then(|| {
         format!(
             "held at {} by a rollback (withdrawn: {})",
             image.release.as_deref().unwrap_or("nothing"),

@@ -146,19 +146,44 @@ impl TagTarget {
     }
 }
 
-/// Patch numbers beyond this are junk, not builds: ignored.
-const PATCH_MAX: u64 = u32::MAX as u64;
+/// The highest build number golden gives: a line whose tags reach it (or
+/// pass it) gets no further build (see [`next_build`]).
+pub const PATCH_MAX: u64 = u32::MAX as u64;
 
-/// The exact versions among a repository's tags; other tags (and absurd
-/// patch numbers no build could reach) are ignored.
+/// The exact versions among a repository's tags, whatever their patch
+/// number (one past [`PATCH_MAX`] stops the line's numbering rather than
+/// being overlooked); other tags are ignored.
 pub fn exact_versions<'a>(tags: impl IntoIterator<Item = &'a str>) -> Vec<Exact> {
     let mut versions: Vec<Exact> = tags
         .into_iter()
         .filter_map(|tag| tag.parse::<Exact>().ok())
-        .filter(|version| version.patch <= PATCH_MAX)
         .collect();
     versions.sort();
     versions
+}
+
+/// Why golden cannot give the next build number or marker.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NumberingError {
+    #[error("cannot number the next build of line {line}: `{tag}` is at or past {PATCH_MAX}, the highest build number golden gives")]
+    BuildNumbers { line: Line, tag: Tag },
+    #[error("cannot mark {version} withdrawn or restored again: its marker `{tag}` has the highest generation a marker can have")]
+    MarkerGenerations { version: Exact, tag: Tag },
+}
+
+impl crate::error::Hint for NumberingError {
+    fn hint(&self) -> Option<std::borrow::Cow<'_, str>> {
+        Some(match self {
+            NumberingError::BuildNumbers { tag, .. } => format!(
+                "golden does not build past `{tag}` (a tag pushed by hand or another tool, most likely): delete it from the registry (`DELETE /v2/<repository>/manifests/<its digest>`, after checking nothing else is tagged on that digest), then build again"
+            )
+            .into(),
+            NumberingError::MarkerGenerations { tag, .. } => format!(
+                "delete the tag `{tag}` from the registry (golden never writes such a generation itself), then roll back again"
+            )
+            .into(),
+        })
+    }
 }
 
 /// What `golden rollback` appends to an exact version's tag to withdraw it:
@@ -232,25 +257,74 @@ pub fn markers<'a>(
 }
 
 /// The marker tag that changes `version` to `marker` next: generation 0
-/// for a first withdrawal, else one above its newest marker.
+/// for a first withdrawal, else one above every marker tag of it (golden's
+/// or not, so no tag is ever written over). A generation past `u64::MAX`
+/// is refused, never wrapped.
 pub fn next_marker<'a>(
     tags: impl IntoIterator<Item = &'a str>,
     version: Exact,
     marker: Marker,
-) -> Tag {
-    let generation = markers(tags)
-        .get(&version)
-        .map_or(0, |(generation, _)| generation + 1);
-    marker_tag(version, generation, marker)
+) -> Result<Tag, NumberingError> {
+    let generation = match markers(tags).get(&version) {
+        None => 0,
+        Some((newest, kind)) => {
+            newest
+                .checked_add(1)
+                .ok_or_else(|| NumberingError::MarkerGenerations {
+                    version,
+                    tag: marker_tag(version, *newest, *kind),
+                })?
+        }
+    };
+    Ok(marker_tag(version, generation, marker))
 }
 
-/// The exact versions a rollback withdrew and did not restore, read from
-/// their marker tags.
-pub fn withdrawn_versions<'a>(tags: impl IntoIterator<Item = &'a str>) -> Vec<Exact> {
-    markers(tags)
-        .into_iter()
-        .filter(|(_, (_, marker))| *marker == Marker::Withdrawn)
-        .map(|(version, _)| version)
+/// The marker tags of each version, newest generation first. Which of
+/// them count is for the caller to say: only golden's own do (see
+/// [`marker_states`]).
+pub fn marker_tags<'a>(
+    tags: impl IntoIterator<Item = &'a str>,
+) -> std::collections::BTreeMap<Exact, Vec<(u64, Marker, String)>> {
+    let mut all: std::collections::BTreeMap<Exact, Vec<(u64, Marker, String)>> =
+        std::collections::BTreeMap::new();
+    for tag in tags {
+        if let Some((version, generation, marker)) = parse_marker(tag) {
+            all.entry(version)
+                .or_default()
+                .push((generation, marker, tag.to_string()));
+        }
+    }
+    for list in all.values_mut() {
+        list.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.2.cmp(&b.2)));
+    }
+    all
+}
+
+/// The state each version's markers say, counting only the markers
+/// `golden_wrote` accepts: the newest of those decides. A marker anyone
+/// can push (`X.Y.N-withdrawn.7`, an unrelated image) says nothing; golden
+/// writes a marker as a copy of the build's manifest, so the caller
+/// accepts one whose digest is the build's.
+pub fn marker_states(
+    tags: &std::collections::BTreeMap<Exact, Vec<(u64, Marker, String)>>,
+    mut golden_wrote: impl FnMut(Exact, &str) -> bool,
+) -> std::collections::BTreeMap<Exact, Marker> {
+    tags.iter()
+        .filter_map(|(version, markers)| {
+            markers
+                .iter()
+                .find(|(_, _, tag)| golden_wrote(*version, tag))
+                .map(|(_, marker, _)| (*version, *marker))
+        })
+        .collect()
+}
+
+/// The versions whose state is withdrawn.
+pub fn withdrawn_in(states: &std::collections::BTreeMap<Exact, Marker>) -> Vec<Exact> {
+    states
+        .iter()
+        .filter(|(_, marker)| **marker == Marker::Withdrawn)
+        .map(|(version, _)| *version)
         .collect()
 }
 
@@ -270,10 +344,21 @@ pub fn newest_in_line(line: Line, versions: &[Exact]) -> Option<Exact> {
 }
 
 /// The version the next build of `line` gets: one more than the highest
-/// `X.Y.n` present (compared as numbers), or `X.Y.0`.
-pub fn next_build(line: Line, versions: &[Exact]) -> Exact {
-    let patch = newest_in_line(line, versions).map_or(0, |newest| newest.patch + 1);
-    Exact { line, patch }
+/// `X.Y.n` present (compared as numbers), or `X.Y.0`. None when that
+/// would pass [`PATCH_MAX`]: a build number golden could not follow is
+/// never given (its next build would not see it as the newest).
+pub fn next_build(line: Line, versions: &[Exact]) -> Result<Exact, NumberingError> {
+    let patch = match newest_in_line(line, versions) {
+        None => 0,
+        Some(newest) if newest.patch >= PATCH_MAX => {
+            return Err(NumberingError::BuildNumbers {
+                line,
+                tag: newest.tag(),
+            })
+        }
+        Some(newest) => newest.patch + 1,
+    };
+    Ok(Exact { line, patch })
 }
 
 /// The floating tags that may point at `new`, given every exact version in
@@ -329,15 +414,118 @@ mod tests {
             "2.2.0",
             "2.1.x",
             "1.4.20",
-            "2.1.18446744073709551615",
+            "1.4.99999999999999999999",
         ];
         let versions = exact_versions(tags);
-        assert_eq!(next_build(line, &versions), exact("2.1.11"));
+        assert_eq!(next_build(line, &versions), Ok(exact("2.1.11")));
         assert_eq!(
             next_build("3.0".parse().unwrap(), &versions),
-            exact("3.0.0")
+            Ok(exact("3.0.0"))
         );
-        assert_eq!(next_build(line, &[]), exact("2.1.0"));
+        assert_eq!(next_build(line, &[]), Ok(exact("2.1.0")));
+    }
+
+    #[test]
+    fn a_tag_at_or_past_the_highest_build_number_stops_numbering_and_is_named() {
+        let line: Line = "1.0".parse().unwrap();
+        assert_eq!(
+            next_build(line, &exact_versions(["1.0.1", "1.0.4294967294"])),
+            Ok(exact("1.0.4294967295"))
+        );
+        for (tags, named) in [
+            (vec!["1.0.1", "1.0.4294967295"], "1.0.4294967295"),
+            (vec!["1.0.1", "1.0.4294967296"], "1.0.4294967296"),
+            (
+                vec!["1.0.1", "1.0.18446744073709551615"],
+                "1.0.18446744073709551615",
+            ),
+        ] {
+            let versions = exact_versions(tags.iter().copied());
+            assert!(
+                versions.iter().any(|v| v.to_string() == named),
+                "{named} is listed, not overlooked"
+            );
+            let error = next_build(line, &versions).unwrap_err();
+            assert_eq!(
+                error,
+                NumberingError::BuildNumbers {
+                    line,
+                    tag: Tag::from_valid(named.to_string())
+                }
+            );
+            let text = crate::error::text(&error);
+            assert!(text.contains(&format!("`{named}`")), "{text}");
+            assert!(text.contains("hint: "), "{text}");
+        }
+        // Other lines do not care.
+        let versions = exact_versions(["1.0.4294967296", "1.1.3"]);
+        assert_eq!(
+            next_build("1.1".parse().unwrap(), &versions),
+            Ok(exact("1.1.4"))
+        );
+    }
+
+    #[test]
+    fn a_marker_generation_at_the_top_is_refused_not_wrapped() {
+        let tags = ["1.0.1", "1.0.1-restored.18446744073709551615"];
+        let error = next_marker(tags, exact("1.0.1"), Marker::Withdrawn).unwrap_err();
+        assert_eq!(
+            error,
+            NumberingError::MarkerGenerations {
+                version: exact("1.0.1"),
+                tag: Tag::from_valid("1.0.1-restored.18446744073709551615".to_string())
+            }
+        );
+        assert!(crate::error::text(&error).contains("hint: delete the tag"));
+        assert_eq!(
+            next_marker(
+                ["1.0.1-withdrawn.18446744073709551614"],
+                exact("1.0.1"),
+                Marker::Restored
+            ),
+            Ok(Tag::from_valid(
+                "1.0.1-restored.18446744073709551615".to_string()
+            ))
+        );
+    }
+
+    /// Withdrawn versions when every marker counts.
+    fn withdrawn_versions<'a>(tags: impl IntoIterator<Item = &'a str>) -> Vec<Exact> {
+        withdrawn_in(&marker_states(&marker_tags(tags), |_, _| true))
+    }
+
+    #[test]
+    fn only_the_markers_golden_wrote_say_the_state() {
+        let tags = [
+            "1.0.1",
+            "1.0.2",
+            "1.0.2-withdrawn",
+            "1.0.2-restored.1",
+            "1.0.1-withdrawn.7",
+        ];
+        let all = marker_tags(tags);
+        assert_eq!(
+            all[&exact("1.0.2")]
+                .iter()
+                .map(|(_, _, tag)| tag.as_str())
+                .collect::<Vec<_>>(),
+            ["1.0.2-restored.1", "1.0.2-withdrawn"],
+            "newest first"
+        );
+        // `1.0.1-withdrawn.7` and `1.0.2-restored.1` were pushed by someone else.
+        let golden = ["1.0.2-withdrawn"];
+        let states = marker_states(&all, |_, tag| golden.contains(&tag));
+        assert_eq!(withdrawn_in(&states), vec![exact("1.0.2")]);
+        assert_eq!(
+            states.get(&exact("1.0.1")),
+            None,
+            "a foreign marker says nothing"
+        );
+        // The next marker still goes above every tag, so none is written over.
+        assert_eq!(
+            next_marker(tags, exact("1.0.1"), Marker::Restored),
+            Ok(Tag::from_valid("1.0.1-restored.8".to_string()))
+        );
     }
 
     #[test]
@@ -383,13 +571,13 @@ mod tests {
             Some(exact("8.0.17"))
         );
         assert_eq!(release_in_line(line, &versions, &[]), Some(exact("8.0.19")));
-        assert_eq!(next_build(line, &versions), exact("8.0.20"));
+        assert_eq!(next_build(line, &versions), Ok(exact("8.0.20")));
         assert_eq!(
-            next_marker(tags, exact("8.0.17"), Marker::Withdrawn),
+            next_marker(tags, exact("8.0.17"), Marker::Withdrawn).unwrap(),
             "8.0.17-withdrawn"
         );
         assert_eq!(
-            next_marker(tags, exact("8.0.19"), Marker::Restored),
+            next_marker(tags, exact("8.0.19"), Marker::Restored).unwrap(),
             "8.0.19-restored.1"
         );
         assert_eq!(
@@ -414,11 +602,11 @@ mod tests {
         ];
         assert_eq!(withdrawn_versions(tags), vec![exact("1.0.2")]);
         assert_eq!(
-            next_marker(tags, exact("1.0.2"), Marker::Restored),
+            next_marker(tags, exact("1.0.2"), Marker::Restored).unwrap(),
             "1.0.2-restored.3"
         );
         assert_eq!(
-            next_marker(tags, exact("1.0.1"), Marker::Withdrawn),
+            next_marker(tags, exact("1.0.1"), Marker::Withdrawn).unwrap(),
             "1.0.1-withdrawn.2"
         );
         assert_eq!(

@@ -32,7 +32,7 @@ use crate::project::Project;
 use crate::provenance::{self, Class, Ledger};
 use crate::reference::Reference;
 use crate::registry::Registry;
-use crate::version::{exact_versions, next_build, withdrawn_versions, Exact, Line};
+use crate::version::{exact_versions, marker_tags, next_build, withdrawn_in, Exact, Line};
 
 /// How an image ended in a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -666,7 +666,9 @@ impl Runner<'_> {
             let mut versions = job.observation.versions.clone();
             versions.extend(shared.pushed(&job.repository).iter().map(|(v, _)| *v));
             versions.extend(&taken);
-            let version = next_build(job.image.version, &versions);
+            // A tag at or past the highest build number stops the line
+            // here, named, before anything is built.
+            let version = next_build(job.image.version, &versions)?;
             let exact = job.repository.tag(&version.tag());
             // Only the attempt that is published says where it was built.
             outcome.built_on.clear();
@@ -976,7 +978,17 @@ impl Runner<'_> {
         versions.extend(pushed.iter().map(|(v, _)| *v));
         versions.sort();
         versions.dedup();
-        let withdrawn = withdrawn_versions(tags.iter().map(String::as_str));
+        let markers = marker_tags(tags.iter().map(String::as_str));
+        let withdrawn =
+            provenance::marker_states_in(self.registry, &job.repository, &markers, version.line)
+                .await
+                .map(|states| withdrawn_in(&states))
+                .with_context(|| {
+                    format!(
+                        "failed to read the rollback markers of `{}` before moving floating tags",
+                        job.repository
+                    )
+                })?;
         let ledger = Ledger::new(self.registry, job.repository.clone(), versions);
         for (known, class) in &job.observation.known {
             ledger.learn(*known, class.clone());

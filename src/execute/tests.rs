@@ -616,6 +616,7 @@ fn a_build_whose_promotion_was_cut_off_is_promoted_on_the_next_run() {
                     digest: (id == "app").then(|| digest.clone()),
                 }],
                 release: Some(("1.0.0".parse().unwrap(), digest.clone())),
+                incomplete: None,
                 withdrawn: Vec::new(),
                 platforms: Vec::new(),
             });

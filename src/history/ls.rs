@@ -1,6 +1,7 @@
 //! `golden ls [ID...]`: per line, every exact version in the registry
 //! (sorted as versions), the floating tags on each, when it was created and
-//! what it was built on, and which builds a rollback withdrew.
+//! what it was built on, which builds a rollback withdrew (by golden's own
+//! markers only) and which are foreign or incomplete.
 
 use std::collections::BTreeMap;
 
@@ -13,7 +14,7 @@ pub use crate::inspect::Floating;
 use crate::labels;
 use crate::name::{Digest, Repository};
 use crate::plan::short_digest;
-use crate::provenance::{provenance, Foreign};
+use crate::provenance::{check_complete, provenance, Foreign, Incomplete};
 use crate::registry::{Registry, RegistryError};
 
 /// One exact version of a line.
@@ -30,6 +31,10 @@ pub struct Version {
     pub floating: Vec<String>,
     /// Why this tag is not a golden build; null for a golden build.
     pub foreign: Option<Foreign>,
+    /// Why this golden build is not whole (an image its index names is
+    /// gone, or a single image where the line publishes an index): never
+    /// released or rolled back to. Null when it is whole, or foreign.
+    pub incomplete: Option<Incomplete>,
     /// The platforms of a multi-platform build's index; left out for a
     /// single image.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -87,21 +92,24 @@ async fn list_one(
     let configs: Vec<_> = stream::iter(resolved)
         .map(|(version, digest)| {
             let reference = repository.digest(&digest);
+            let platforms = &image.platforms;
             async move {
                 let config = registry.image_config(&reference).await;
-                let index = registry.index(&reference).await;
-                (version, digest, config, index)
+                let complete = check_complete(registry, repository, &digest, platforms).await;
+                (version, digest, config, complete)
             }
         })
         .buffered(CONCURRENCY)
         .collect()
         .await;
     let mut versions = Vec::new();
-    for (version, digest, found, index) in configs {
+    for (version, digest, found, complete) in configs {
         let found = found?;
-        let platforms = index?
+        let (index, complete) = complete?;
+        let platforms = index
             .map(|index| index.platforms().iter().map(ToString::to_string).collect())
             .unwrap_or_default();
+        let foreign = provenance(&version.to_string(), &found).err();
         versions.push(Version {
             version: version.to_string(),
             floating: floating_tags
@@ -114,7 +122,8 @@ async fn list_one(
             base_name: found.label(labels::BASE_NAME),
             base_digest: found.label(labels::BASE_DIGEST),
             withdrawn: withdrawn.contains(&version),
-            foreign: provenance(&version.to_string(), &found).err(),
+            incomplete: foreign.is_none().then(|| complete.err()).flatten(),
+            foreign,
             platforms,
         });
     }
@@ -182,6 +191,9 @@ pub fn render_text(listings: &[Listing]) -> String {
             if version.foreign.is_some() {
                 tags.push("(foreign)".to_string());
             }
+            if version.incomplete.is_some() {
+                tags.push("(incomplete)".to_string());
+            }
             rows.push(vec![
                 version.version.clone(),
                 short_digest(&version.digest),
@@ -225,11 +237,15 @@ pub fn render_text(listings: &[Listing]) -> String {
             text.push_str(&format!("  {} -> {target}\n", floating.tag));
         }
         for version in &listing.versions {
-            if let Some(why) = &version.foreign {
+            let why = version.foreign.clone().or_else(|| {
+                let why = version.incomplete.clone()?;
+                Some(Foreign::Incomplete { why })
+            });
+            if let Some(why) = why {
                 let foreign = crate::provenance::ForeignTag {
                     tag: version.version.clone(),
                     digest: version.digest.clone(),
-                    why: why.clone(),
+                    why,
                 };
                 text.push_str(&format!("  warning: {foreign}\n"));
             }

@@ -12,9 +12,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::stream::{self, StreamExt};
 
 use crate::name::{Digest, Repository, Tag};
-use crate::provenance::{provenance, Foreign};
+use crate::provenance::{check_complete, provenance, Foreign};
 use crate::registry::{Registry, RegistryError};
-use crate::version::{exact_versions, withdrawn_versions, Exact, Line};
+use crate::version::{exact_versions, marker_states, marker_tags, withdrawn_in, Exact, Line};
 
 pub mod ls;
 pub mod prune;
@@ -98,10 +98,18 @@ impl Inventory {
             .collect()
     }
 
-    /// The builds a rollback withdrew (those whose exact tag still exists).
+    /// The builds a rollback withdrew (those whose exact tag still exists),
+    /// by golden's own markers only: a marker tag counts when it resolves
+    /// to the build's manifest (golden writes markers as copies of it), so
+    /// a marker someone else pushed neither withdraws nor restores. A
+    /// marker not resolved (see [`Inventory::read_some`]) does not count.
     pub fn withdrawn(&self) -> Vec<Exact> {
         let versions = self.versions();
-        withdrawn_versions(self.names())
+        let states = marker_states(&marker_tags(self.names()), |version, tag| {
+            self.digest(tag)
+                .is_some_and(|digest| self.version_digest(version) == Some(digest))
+        });
+        withdrawn_in(&states)
             .into_iter()
             .filter(|version| versions.contains(version))
             .collect()
@@ -164,6 +172,40 @@ pub async fn classify(
     let mut classes = BTreeMap::new();
     for (version, config) in read {
         classes.insert(version, provenance(&version.to_string(), &config?));
+    }
+    Ok(classes)
+}
+
+/// [`classify`] for a rollback of `line`, configured for `platforms`: a
+/// golden build that is not whole (see [`crate::provenance::completeness`])
+/// maps to [`Foreign::Incomplete`], so it is withdrawn with the others but
+/// never a target. Each golden build's index is read (already in memory
+/// from its config) and each manifest it names asked for.
+pub async fn classify_whole(
+    registry: &dyn Registry,
+    repository: &Repository,
+    inventory: &Inventory,
+    line: Line,
+    platforms: &[crate::platform::Platform],
+) -> Result<BTreeMap<Exact, Result<(), Foreign>>, RegistryError> {
+    let mut classes = classify(registry, repository, inventory, &[line]).await?;
+    let golden: Vec<(Exact, Digest)> = classes
+        .iter()
+        .filter(|(_, class)| class.is_ok())
+        .filter_map(|(version, _)| Some((*version, inventory.version_digest(*version)?.clone())))
+        .collect();
+    let checked: Vec<(Exact, _)> = stream::iter(golden)
+        .map(|(version, digest)| async move {
+            let complete = check_complete(registry, repository, &digest, platforms).await;
+            (version, complete)
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    for (version, complete) in checked {
+        if let Err(why) = complete?.1 {
+            classes.insert(version, Err(Foreign::Incomplete { why }));
+        }
     }
     Ok(classes)
 }

@@ -17,7 +17,10 @@
 //!
 //! Naming a withdrawn build restores it (a marker of a newer generation,
 //! `X.Y.N-restored.G`, see [`crate::version::Marker`]): a rollback is undone
-//! by the same command. Only golden builds are targets, withdrawn or counted.
+//! by the same command. Only golden builds are withdrawn or counted, and
+//! only whole ones (see [`crate::provenance::completeness`]) are targets;
+//! only golden's own markers say what is withdrawn (see
+//! [`super::Inventory::withdrawn`]).
 
 use serde::Serialize;
 
@@ -64,6 +67,9 @@ pub enum RollbackError {
         current: Exact,
         versions: Vec<Exact>,
     },
+    /// The next marker's generation would pass the highest there is.
+    #[error(transparent)]
+    Marker(#[from] crate::version::NumberingError),
 }
 
 fn list(versions: &[Exact]) -> String {
@@ -85,6 +91,7 @@ impl crate::error::Hint for RollbackError {
                 "roll back to another build with `golden rollback {id} --to X.Y.N` (`golden ls {id}` lists them), or build a new one with `golden rebuild {id}`"
             )
             .into(),
+            RollbackError::Marker(error) => return error.hint(),
             RollbackError::UnknownVersion { versions, .. }
             | RollbackError::Foreign { versions, .. }
             | RollbackError::NothingOlder { versions, .. } => {
@@ -145,13 +152,24 @@ pub fn plan(
     golden: &BTreeMap<Exact, Result<(), Foreign>>,
     higher: &BTreeSet<Line>,
 ) -> Result<Plan, RollbackError> {
-    // Only golden builds are rolled back to, withdrawn or counted (each
-    // was classified from the digest it resolves to).
-    let versions: Vec<Exact> = inventory
+    // Only golden builds are withdrawn or counted (each was classified
+    // from the digest it resolves to), and only whole ones are rolled back
+    // to: an incomplete one is withdrawn with the rest.
+    let built: Vec<Exact> = inventory
         .line_versions(line)
         .into_iter()
-        .filter(|version| matches!(golden.get(version), Some(Ok(()))))
+        .filter(|version| {
+            matches!(
+                golden.get(version),
+                Some(Ok(()) | Err(Foreign::Incomplete { .. }))
+            )
+        })
         .filter(|version| inventory.version_digest(*version).is_some())
+        .collect();
+    let versions: Vec<Exact> = built
+        .iter()
+        .copied()
+        .filter(|version| matches!(golden.get(version), Some(Ok(()))))
         .collect();
     let mut withdrawn = inventory.withdrawn();
     // Naming a withdrawn build restores it: a rollback undoes a rollback.
@@ -173,7 +191,7 @@ pub fn plan(
     let current = inventory
         .digest(&line.to_string())
         .and_then(|digest| {
-            versions
+            built
                 .iter()
                 .rev()
                 .copied()
@@ -226,17 +244,19 @@ pub fn plan(
                 version: target,
                 versions: releasable.clone(),
             })?;
-    let withdraw = releasable
+    let mut withdraw = Vec::new();
+    for version in built
         .iter()
-        .filter(|version| **version > target)
-        .filter_map(|version| {
-            Some(Withdrawal {
+        .filter(|version| **version > target && !withdrawn.contains(version))
+    {
+        if let Some(digest) = inventory.version_digest(*version) {
+            withdraw.push(Withdrawal {
                 version: version.to_string(),
-                tag: next_marker(inventory.names(), *version, Marker::Withdrawn),
-                digest: inventory.version_digest(*version)?.clone(),
-            })
-        })
-        .collect();
+                tag: next_marker(inventory.names(), *version, Marker::Withdrawn)?,
+                digest: digest.clone(),
+            });
+        }
+    }
     let mut moves: Vec<Move> = floating_tags(target, higher)
         .into_iter()
         .filter_map(|tag| {
@@ -257,11 +277,14 @@ pub fn plan(
         let line_tag = moves.remove(0);
         moves.push(line_tag);
     }
-    let restore = restore.map(|version| Withdrawal {
-        version: version.to_string(),
-        tag: next_marker(inventory.names(), version, Marker::Restored),
-        digest: digest.clone(),
-    });
+    let restore = match restore {
+        Some(version) => Some(Withdrawal {
+            version: version.to_string(),
+            tag: next_marker(inventory.names(), version, Marker::Restored)?,
+            digest: digest.clone(),
+        }),
+        None => None,
+    };
     Ok(Plan {
         id: id.to_string(),
         repository: repository.to_string(),

@@ -234,16 +234,24 @@ fn rollback_leaves_latest_and_major_to_higher_lines() {
     let plan = rollback_all_golden("lts", "r/x", &inventory, "1.4".parse().unwrap(), None).unwrap();
     let moved: Vec<&str> = plan.moves.iter().map(|m| m.tag.as_str()).collect();
     assert_eq!(moved, vec!["1", "1.4"]);
-    // Tags read by name only (a higher line, a marker) count the same.
+    // Tags read by name only (a higher line) count the same.
     let mut by_name = inventory.clone();
     by_name.tags.remove("2.1.0");
     by_name.unresolved.insert("2.1.0".into());
+    // A marker counts only resolved, as a copy of its build.
     by_name.unresolved.insert("1.4.1-withdrawn".into());
+    let plan = rollback_all_golden("lts", "r/x", &by_name, "1.4".parse().unwrap(), None).unwrap();
+    assert_eq!((plan.to.as_str(), plan.withdraw.len()), ("1.4.0", 1));
+    by_name.unresolved.remove("1.4.1-withdrawn");
+    by_name.tags.insert(
+        "1.4.1-withdrawn".into(),
+        "sha256:c100000000000000000000000000000000000000000000000000000000000000".into(),
+    );
     // 1.4.1 withdrawn but `1.4` still on it (a rollback cut short): it goes
     // to 1.4.0 and withdraws nothing more.
     let plan = rollback_all_golden("lts", "r/x", &by_name, "1.4".parse().unwrap(), None).unwrap();
     assert_eq!((plan.to.as_str(), plan.withdraw.len()), ("1.4.0", 0));
-    by_name.unresolved.remove("1.4.1-withdrawn");
+    by_name.tags.remove("1.4.1-withdrawn");
     let plan = rollback_all_golden("lts", "r/x", &by_name, "1.4".parse().unwrap(), None).unwrap();
     let moved: Vec<&str> = plan.moves.iter().map(|m| m.tag.as_str()).collect();
     assert_eq!(moved, vec!["1", "1.4"], "latest stays with 2.1");

@@ -85,6 +85,15 @@ pub enum Reason {
         /// The platforms configured now.
         new: Vec<String>,
     },
+    /// The build the floating tags would belong on is not whole (an image
+    /// its index names is gone, or a push stopped before the index): it is
+    /// never released, so the line is built again.
+    Incomplete {
+        /// The exact version.
+        version: String,
+        /// What is missing.
+        why: crate::provenance::Incomplete,
+    },
     /// `golden rebuild` named it.
     Forced,
     /// Skipped: a golden parent failed or was skipped in this run.
@@ -174,6 +183,9 @@ impl std::fmt::Display for Reason {
                     list(old),
                     list(new)
                 )
+            }
+            Reason::Incomplete { version, why } => {
+                write!(formatter, "{version} is incomplete: {why}")
             }
             Reason::Forced => write!(formatter, "forced"),
             Reason::ParentFailed { parent } => write!(formatter, "parent {parent} failed"),
@@ -532,7 +544,18 @@ fn own_reasons(
             });
         }
     }
-    if !same_platforms(&image.platforms, &last.platforms) {
+    if let Some((version, why)) = &last.incomplete {
+        reasons.push(Reason::Incomplete {
+            version: version.to_string(),
+            why: why.clone(),
+        });
+    }
+    // An incomplete last build's platforms are not what it was built for.
+    let last_whole = last
+        .incomplete
+        .as_ref()
+        .is_none_or(|(version, _)| *version != last.version);
+    if last_whole && !same_platforms(&image.platforms, &last.platforms) {
         let names = |platforms: &[crate::platform::Platform]| {
             platforms.iter().map(ToString::to_string).collect()
         };

@@ -48,6 +48,7 @@ fn built(created: Option<&str>, base: &str, recipe: &str) -> Option<LastBuild> {
             digest: Some(crate::testing::digest("b")),
         }],
         release: Some(("1.0.0".parse().unwrap(), crate::testing::digest("b"))),
+        incomplete: None,
         withdrawn: Vec::new(),
         platforms: Vec::new(),
     })
@@ -607,6 +608,52 @@ fn a_line_is_rebuilt_when_its_platforms_are_not_those_of_its_last_build() {
         crate::platform::Platform::linux_amd64(),
     ]);
     assert_eq!(decision, Decision::UpToDate, "{reasons:?}");
+}
+
+#[test]
+fn an_incomplete_release_is_built_again_and_nothing_moves_to_it() {
+    let config = CONFIG.replace(
+        "context = \"images/base\"\n",
+        "context = \"images/base\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n",
+    );
+    let project = Project::from_source(SourceFile::new(
+        Path::new("tests/fixtures/config/golden.toml"),
+        &config,
+    ))
+    .unwrap();
+    let selection = Selection {
+        ids: project.graph.order.clone(),
+        forced: BTreeSet::new(),
+        cache: None,
+    };
+    let why = crate::provenance::Incomplete::NotAnIndex {
+        platforms: vec!["linux/amd64".into(), "linux/arm64".into()],
+    };
+    let mut observations = fresh();
+    if let Some(Ok(observation)) = observations.get_mut("base") {
+        if let Some(last) = observation.last_build.as_mut() {
+            // A push stopped before the index: a single image under 1.0.0,
+            // the floating tags on an older build.
+            last.platforms = Vec::new();
+            last.release = None;
+            last.incomplete = Some(("1.0.0".parse().unwrap(), why.clone()));
+            last.floating[0].digest = Some(crate::testing::digest("a"));
+        }
+    }
+    let steps = plan(&project, &observations, &selection, at(THURSDAY));
+    let base = steps.iter().find(|step| step.id == "base").unwrap();
+    assert_eq!(base.decision(), Decision::Build);
+    assert_eq!(
+        base.reasons(),
+        [Reason::Incomplete {
+            version: "1.0.0".into(),
+            why,
+        }],
+        "no platforms-changed for a build that is not whole, no tag moved to it"
+    );
+    assert!(base.reasons()[0]
+        .to_string()
+        .starts_with("1.0.0 is incomplete: it is a single image"));
 }
 
 #[test]

@@ -12,7 +12,7 @@ use crate::name::{Digest, Repository};
 use crate::provenance::Ledger;
 use crate::registry::{Registry, RegistryError};
 use crate::session::Session;
-use crate::version::Exact;
+use crate::version::{parse_marker, Exact};
 
 /// How `golden rollback` runs.
 pub(super) struct Settings {
@@ -38,12 +38,15 @@ pub(super) async fn run(session: &Session, id: &str, settings: &Settings) -> Res
     let registry = session.connect_registry(session.credentials()?).await?;
     let repository = project.config.repository(image);
     let reference = repository.clone();
-    // Only the line's own builds and its floating tags need a digest; other
-    // tags (other lines, withdrawn markers) count by name alone.
+    // Only the line's own builds, its markers (one counts only when it is
+    // a copy of its build) and its floating tags need a digest; other tags
+    // (other lines) count by name alone.
     let line = image.version;
     let floating = history::line_floating_tags(line);
     let wanted = |tag: &str| {
-        floating.iter().any(|f| f == tag) || tag.parse::<Exact>().is_ok_and(|v| v.line == line)
+        floating.iter().any(|f| f == tag)
+            || tag.parse::<Exact>().is_ok_and(|v| v.line == line)
+            || parse_marker(tag).is_some_and(|(v, _, _)| v.line == line)
     };
     let inventory = Inventory::read_some(&registry, &reference, wanted)
         .await
@@ -59,7 +62,9 @@ pub(super) async fn run(session: &Session, id: &str, settings: &Settings) -> Res
             &format!("failed to read the builds of `{repository}`; nothing was rolled back"),
         )
     };
-    let golden = history::classify(&registry, &reference, &inventory, &[line])
+    // Only a whole build is a target (an index whose images are all there;
+    // for a multi-platform line, an index of every platform).
+    let golden = history::classify_whole(&registry, &reference, &inventory, line, &image.platforms)
         .await
         .map_err(read_failed)?;
     // `X` and `latest` stay with higher golden lines; foreign tags count
