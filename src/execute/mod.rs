@@ -731,7 +731,7 @@ impl Runner<'_> {
                 .await;
             outcome.push_seconds = Some(push_started.elapsed().as_secs_f64());
             if let Ok(Claim::Lost { holder }) = released {
-                let next = next_build(job.image.version, &[versions, vec![version]].concat());
+                let next = next_build(job.image.version, &[versions, vec![version]].concat()).ok();
                 let moved = self.withdraw(&job, version, &digest, holder, next, shared, outcome);
                 if !moved.is_empty() {
                     stranded = Some((moved, digest));
@@ -763,7 +763,7 @@ impl Runner<'_> {
         version: Exact,
         digest: &Digest,
         holder: Option<Digest>,
-        next: Exact,
+        next: Option<Exact>,
         shared: &Shared,
         outcome: &mut Outcome,
     ) -> Vec<String> {
@@ -779,8 +779,9 @@ impl Runner<'_> {
         };
         tracing::warn!(
             image = %job.id,
-            "lost the race for `{version}`: another run pushed over this build ({digest}), the registry now serves {} under it; {floating}; building it again as {next}",
+            "lost the race for `{version}`: another run pushed over this build ({digest}), the registry now serves {} under it; {floating}; building it again as {}",
             holder.as_ref().map_or_else(|| "nothing".to_string(), ToString::to_string),
+            next.map_or_else(|| "the next number".to_string(), |next| next.to_string()),
         );
         outcome.version = None;
         outcome.digest = None;
