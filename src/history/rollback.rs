@@ -11,10 +11,6 @@
 //! move only when no higher golden line would own them. `X.Y` moves last,
 //! so a rollback cut short is finished by the next `golden build`.
 //!
-//! Nothing is written before the target is known to be taggable
-//! ([`check_target`]: an image index whose platform images are all in the
-//! repository), so a marker never stands for moves that cannot succeed.
-//!
 //! Naming a withdrawn build restores it (a marker of a newer generation,
 //! `X.Y.N-restored.G`, see [`crate::version::Marker`]): a rollback is undone
 //! by the same command. Only golden builds are withdrawn or counted, and
@@ -50,17 +46,6 @@ pub enum RollbackError {
         why: Foreign,
         versions: Vec<Exact>,
     },
-    #[error(
-        "{version} of `{repository}` cannot be released: its image index names {} platform image(s) missing from the repository ({}); nothing was rolled back",
-        missing.len(),
-        missing.iter().map(short_digest).collect::<Vec<_>>().join(", ")
-    )]
-    Incomplete {
-        id: String,
-        repository: String,
-        version: String,
-        missing: Vec<Digest>,
-    },
     #[error("line {line} has no build older than {current} to roll back to")]
     NothingOlder {
         line: Line,
@@ -87,10 +72,6 @@ impl crate::error::Hint for RollbackError {
     fn hint(&self) -> Option<std::borrow::Cow<'_, str>> {
         Some(match self {
             RollbackError::NothingBuilt { .. } => "build it first with `golden build`".into(),
-            RollbackError::Incomplete { id, .. } => format!(
-                "roll back to another build with `golden rollback {id} --to X.Y.N` (`golden ls {id}` lists them), or build a new one with `golden rebuild {id}`"
-            )
-            .into(),
             RollbackError::Marker(error) => return error.hint(),
             RollbackError::UnknownVersion { versions, .. }
             | RollbackError::Foreign { versions, .. }
@@ -295,22 +276,6 @@ pub fn plan(
         restore,
         withdraw,
         moves,
-    })
-}
-
-/// Refuses a plan whose target cannot be tagged: an image index naming
-/// platform images (`missing`) that are no longer in the repository, which
-/// the registry refuses to tag (`MANIFEST_BLOB_UNKNOWN`). Checked before
-/// anything is written, so no marker stands for moves that cannot happen.
-pub fn check_target(plan: &Plan, missing: Vec<Digest>) -> Result<(), RollbackError> {
-    if missing.is_empty() {
-        return Ok(());
-    }
-    Err(RollbackError::Incomplete {
-        id: plan.id.clone(),
-        repository: plan.repository.clone(),
-        version: plan.to.clone(),
-        missing,
     })
 }
 

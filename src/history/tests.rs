@@ -560,18 +560,3 @@ fn rollback_never_targets_a_foreign_tag() {
     assert_eq!(plan.withdraw[0].version, "1.0.1");
 }
 
-#[test]
-fn rollback_refuses_a_target_index_with_missing_platform_images() {
-    let inventory = inventory(&[("1.0.0", "a0"), ("1.0.1", "a1"), ("1.0", "a1")]);
-    let plan = rollback_all_golden("x", "r/x", &inventory, "1.0".parse().unwrap(), None).unwrap();
-    assert_eq!(rollback::check_target(&plan, Vec::new()), Ok(()));
-    let missing = format!("sha256:{:0<64}", "c1").as_str().into();
-    let error = rollback::check_target(&plan, vec![missing]).unwrap_err();
-    assert_eq!(
-        error.to_string(),
-        "1.0.0 of `docker.io/r/x` cannot be released: its image index names 1 platform image(s) missing from the repository (sha256:c10000000000); nothing was rolled back"
-    );
-    let hint = crate::error::Hint::hint(&error).unwrap();
-    assert!(hint.contains("golden rollback x --to X.Y.N"), "{hint}");
-    assert!(hint.contains("golden rebuild x"), "{hint}");
-}

@@ -8,9 +8,8 @@
 use crate::cli::Output;
 use crate::exit::{Exit, Failure};
 use crate::history::{self, Inventory};
-use crate::name::{Digest, Repository};
 use crate::provenance::Ledger;
-use crate::registry::{Registry, RegistryError};
+use crate::registry::Registry;
 use crate::session::Session;
 use crate::version::{parse_marker, Exact};
 
@@ -83,12 +82,6 @@ pub(super) async fn run(session: &Session, id: &str, settings: &Settings) -> Res
         &higher,
     )
     .map_err(Failure::usage)?;
-    // Before any marker: the target must be taggable (every platform image
-    // of an index still in the repository).
-    let missing = missing_children(&registry, &reference, &plan.digest)
-        .await
-        .map_err(read_failed)?;
-    history::rollback::check_target(&plan, missing).map_err(Failure::usage)?;
     if settings.apply {
         // The restored build first: cut short after it, the newest build
         // not withdrawn is still the release, so nothing moves backwards.
@@ -143,24 +136,4 @@ pub(super) async fn run(session: &Session, id: &str, settings: &Settings) -> Res
         || crate::output::json(&serde_json::json!({ "applied": settings.apply, "rollback": plan })),
     );
     Ok(Exit::Success)
-}
-
-/// The platform images the manifest `digest` names (when it is an image
-/// index) that `repository` no longer holds.
-async fn missing_children(
-    registry: &dyn Registry,
-    repository: &Repository,
-    digest: &Digest,
-) -> Result<Vec<Digest>, RegistryError> {
-    let mut missing = Vec::new();
-    for child in registry.index_children(&repository.digest(digest)).await? {
-        if registry
-            .manifest_digest(&repository.digest(&child))
-            .await?
-            .is_none()
-        {
-            missing.push(child);
-        }
-    }
-    Ok(missing)
 }
