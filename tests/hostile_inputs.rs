@@ -1,0 +1,212 @@
+//! End to end: hostile inputs of issue 26 against the real `golden` binary,
+//! engine and registry: web clients that hold connections half sent, image
+//! references smuggled past `[policy] upstream_allow`, a token server that
+//! answers junk, a tag list that links into another repository, and config
+//! values that validate although they cannot work.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{golden_at, one_image_config, REGISTRY, SEED};
+
+/// Polls `condition` every 200 ms for up to `limit`.
+fn poll(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    false
+}
+
+/// A unique registry namespace for test `name`.
+fn namespace(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("e2e-{name}-{}-{nanos}", std::process::id())
+}
+
+/// `golden daemon --interval 1s --listen 127.0.0.1:0` on `config` with a
+/// soft and hard `nofile` of `open_files`, logging to `log`; killed when
+/// dropped.
+struct Daemon {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Daemon {
+    fn start(config: &Path, log: PathBuf, open_files: u64) -> Daemon {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_golden"));
+        command
+            .arg("-c")
+            .arg(config)
+            .args(["daemon", "--interval", "1s", "--listen", "127.0.0.1:0"])
+            .env_remove("RUST_LOG")
+            .env_remove("GOLDEN_LOG_FORMAT")
+            .env_remove("GOLDEN_LISTEN")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+        // SAFETY: setrlimit is async-signal-safe; nothing else runs here.
+        unsafe {
+            command.pre_exec(move || {
+                let limit = libc::rlimit {
+                    rlim_cur: open_files,
+                    rlim_max: open_files,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+        Daemon {
+            child: command.spawn().unwrap(),
+            log,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The `HOST:PORT` the daemon says it serves on.
+    fn address(&self) -> String {
+        let mut address = None;
+        let found = poll(Duration::from_secs(30), || {
+            address = self.log().split_whitespace().find_map(|word| {
+                word.trim_matches('"')
+                    .strip_prefix("http://")
+                    .map(|rest| rest.trim_end_matches('/').to_string())
+            });
+            address.is_some()
+        });
+        assert!(
+            found,
+            "the daemon did not say where it serves:\n{}",
+            self.log()
+        );
+        address.unwrap()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A connection to `address` that sent a request line and one header, and
+/// never the blank line that ends the headers.
+fn half_sent(address: &str) -> std::io::Result<TcpStream> {
+    // A daemon out of descriptors stops accepting: a connect into its full
+    // backlog would wait minutes for SYN retries.
+    let address = address
+        .parse()
+        .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?;
+    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(1))?;
+    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: golden\r\n")?;
+    Ok(stream)
+}
+
+/// GET /healthz on `address` with a 3 s budget: the status, or why not.
+fn healthz(address: &str) -> Result<u16, String> {
+    match ureq::get(&format!("http://{address}/healthz"))
+        .timeout(Duration::from_secs(3))
+        .call()
+    {
+        Ok(response) => Ok(response.status()),
+        Err(ureq::Error::Status(code, _)) => Ok(code),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+#[test]
+fn half_sent_requests_past_the_open_files_limit_starve_neither_the_tick_nor_healthz() {
+    common::require_environment();
+    let namespace = namespace("half-sent");
+    let (directory, config) = one_image_config(
+        REGISTRY,
+        &namespace,
+        "x",
+        &format!("FROM {SEED}\nRUN true\n"),
+        "",
+    );
+    golden_at(&config, &["build", "--all"]).expect(0);
+    let daemon = Daemon::start(&config, directory.path().join("daemon.log"), 128);
+    let address = daemon.address();
+    assert!(
+        poll(Duration::from_secs(60), || daemon
+            .log()
+            .contains("tick: 1 up to date")),
+        "no idle tick before the connections:\n{}",
+        daemon.log()
+    );
+
+    // Twice the daemon's whole open-files limit, all held open.
+    let mark = daemon.log().len();
+    let held: Vec<TcpStream> = (0..256).filter_map(|_| half_sent(&address).ok()).collect();
+    assert!(held.len() > 128, "only {} connections opened", held.len());
+
+    // Ticks go on reading the config while the connections are held.
+    let ticked = poll(Duration::from_secs(8), || {
+        daemon.log()[mark..].matches("tick: 1 up to date").count() >= 3
+    });
+    let after = daemon.log()[mark..].to_string();
+    assert!(
+        ticked && !after.contains("config not usable"),
+        "the ticks starved while web clients held {} connections:\n{after}",
+        held.len()
+    );
+    // /healthz answers again within the header timeout, the clients still
+    // holding their end.
+    let mut last = Err(String::new());
+    let healthy = poll(Duration::from_secs(25), || {
+        last = healthz(&address);
+        last == Ok(200)
+    });
+    assert!(
+        healthy,
+        "/healthz did not answer while {} connections were held: {last:?}\n{}",
+        held.len(),
+        daemon.log()
+    );
+    drop(held);
+}
+
+#[test]
+fn an_idle_half_sent_request_is_closed_within_the_header_timeout() {
+    // Every tick fails fast at a registry that refuses connections.
+    let (directory, config) =
+        one_image_config("127.0.0.1:1", "e2e", "x", &format!("FROM {SEED}\n"), "");
+    let daemon = Daemon::start(&config, directory.path().join("daemon.log"), 1024);
+    let address = daemon.address();
+    let mut stream = half_sent(&address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(25)))
+        .unwrap();
+    let started = Instant::now();
+    let mut buffer = [0u8; 1024];
+    let outcome = stream.read(&mut buffer);
+    let waited = started.elapsed();
+    let closed = match &outcome {
+        Ok(_) => true,
+        Err(error) => error.kind() == std::io::ErrorKind::ConnectionReset,
+    };
+    assert!(
+        closed && waited < Duration::from_secs(15),
+        "a half-sent request was still open after {waited:?}: {outcome:?}"
+    );
+}
