@@ -210,3 +210,80 @@ fn an_idle_half_sent_request_is_closed_within_the_header_timeout() {
         "a half-sent request was still open after {waited:?}: {outcome:?}"
     );
 }
+
+/// A config of image `x` with `dockerfile` whose `[policy] upstream_allow`
+/// admits only the seed's repository, `127.0.0.1:5000/upstream/*`.
+fn policed(namespace: &str, dockerfile: &str) -> (tempfile::TempDir, PathBuf) {
+    one_image_config(
+        REGISTRY,
+        namespace,
+        "x",
+        dockerfile,
+        "[policy]\nupstream_allow = [\"127.0.0.1:5000/upstream/*\"]\n",
+    )
+}
+
+#[test]
+fn upstream_allow_checks_every_stage_and_copy_from_image_not_only_the_final_from() {
+    let other = "127.0.0.1:5000/other/busybox:1.36";
+    let nested = "127.0.0.1:5000/upstream/nested/busybox:1.36";
+    let refused = [
+        (
+            "an image copied from",
+            format!("FROM {SEED}\nCOPY --from={other} /bin/busybox /b\n"),
+            format!("image `x` copies files from `{other}`"),
+        ),
+        (
+            "a stage copied into the final one",
+            format!("FROM {other} AS build\nFROM {SEED}\nCOPY --from=build /bin/busybox /b\n"),
+            format!("image `x` has a stage FROM `{other}`"),
+        ),
+        (
+            "a stage index copied into the final one",
+            format!("FROM {other}\nFROM {SEED}\nCOPY --from=0 /bin/busybox /b\n"),
+            format!("image `x` has a stage FROM `{other}`"),
+        ),
+        (
+            "a star across a slash",
+            format!("FROM {nested}\n"),
+            format!("image `x` starts FROM `{nested}`"),
+        ),
+    ];
+    for (case, dockerfile, message) in refused {
+        let (_directory, config) = policed("e2e-policy", &dockerfile);
+        let run = golden_at(&config, &["validate"]);
+        assert!(
+            run.code == 2
+                && run.stderr.contains(&message)
+                && run.stderr.contains("upstream_allow does not allow"),
+            "{case}: validated ({}):\n{}",
+            run.code,
+            run.stderr
+        );
+    }
+
+    // Stages of allowed images, by name or index, still pass.
+    let allowed = format!(
+        "FROM {SEED} AS build\nRUN true\nFROM {SEED}\nCOPY --from=build /bin/busybox /b\nCOPY --from=0 /bin/busybox /c\n"
+    );
+    let (_directory, config) = policed("e2e-policy", &allowed);
+    golden_at(&config, &["validate"]).expect(0);
+
+    // A build refuses before anything is pushed.
+    common::require_environment();
+    let namespace = namespace("copy-from");
+    let (_directory, config) = policed(
+        &namespace,
+        &format!("FROM {SEED}\nCOPY --from={SEED} /bin/busybox /b\nCOPY --from={other} /bin/busybox /c\n"),
+    );
+    let run = golden_at(&config, &["build", "--all"]).expect(2);
+    assert!(
+        run.stderr.contains(&format!("copies files from `{other}`")),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        common::tags(&format!("{REGISTRY}/{namespace}/x")),
+        Vec::<String>::new()
+    );
+}
