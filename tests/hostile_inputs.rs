@@ -287,3 +287,177 @@ fn upstream_allow_checks_every_stage_and_copy_from_image_not_only_the_final_from
         Vec::<String>::new()
     );
 }
+
+/// A loopback HTTP server of the test's own that answers each request with
+/// what `answer(path)` gives (status line, headers, body), one request per
+/// connection, and records the paths asked for.
+struct FakeRegistry {
+    host: String,
+    paths: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+/// One answer of a [`FakeRegistry`].
+struct Answer {
+    status: &'static str,
+    headers: Vec<String>,
+    body: String,
+}
+
+impl Answer {
+    fn new(status: &'static str, headers: &[String], body: &str) -> Answer {
+        Answer {
+            status,
+            headers: headers.to_vec(),
+            body: body.to_string(),
+        }
+    }
+}
+
+impl FakeRegistry {
+    fn start(answer: impl Fn(&str, &str) -> Answer + Send + Sync + 'static) -> FakeRegistry {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let paths = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let answer = std::sync::Arc::new(answer);
+        let (recorded, own_host) = (paths.clone(), host.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let (answer, recorded, own_host) =
+                    (answer.clone(), recorded.clone(), own_host.clone());
+                std::thread::spawn(move || serve_one(stream, &own_host, &*answer, &recorded));
+            }
+        });
+        FakeRegistry { host, paths }
+    }
+
+    fn paths(&self) -> Vec<String> {
+        self.paths.lock().unwrap().clone()
+    }
+}
+
+fn serve_one(
+    mut stream: TcpStream,
+    host: &str,
+    answer: &dyn Fn(&str, &str) -> Answer,
+    recorded: &std::sync::Mutex<Vec<String>>,
+) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut request = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !request.windows(4).any(|window| window == b"\r\n\r\n") {
+        match stream.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(read) => request.extend_from_slice(&buffer[..read]),
+        }
+        if request.len() > 65536 {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&request).to_string();
+    let mut words = text.split_whitespace();
+    let (Some(method), Some(path)) = (words.next(), words.next()) else {
+        // A TLS probe, or junk: no HTTP here.
+        let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+        return;
+    };
+    if !path.starts_with('/') {
+        let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+        return;
+    }
+    recorded.lock().unwrap().push(path.to_string());
+    let answer = answer(method, &path.replace("{host}", host));
+    let mut response = format!(
+        "HTTP/1.1 {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        answer.status,
+        answer.body.len()
+    );
+    for header in &answer.headers {
+        response.push_str(&header.replace("{host}", host));
+        response.push_str("\r\n");
+    }
+    response.push_str("\r\n");
+    response.push_str(&answer.body);
+    let _ = stream.write_all(response.as_bytes());
+}
+
+const NOT_FOUND: &str = r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"unknown"}]}"#;
+
+#[test]
+fn a_tag_list_link_into_another_repository_is_not_followed() {
+    let registry = FakeRegistry::start(|_, path| {
+        let json = ["Content-Type: application/json".to_string()];
+        if path == "/v2/" {
+            Answer::new("200 OK", &json, "{}")
+        } else if path.starts_with("/v2/golden/x/tags/list") {
+            let mut headers = json.to_vec();
+            headers.push(r#"Link: </v2/golden/other/tags/list?last=&n=1000>; rel="next""#.into());
+            Answer::new(
+                "200 OK",
+                &headers,
+                r#"{"name":"golden/x","tags":["1.0.0"]}"#,
+            )
+        } else if path.starts_with("/v2/golden/other/tags/list") {
+            Answer::new(
+                "200 OK",
+                &json,
+                r#"{"name":"golden/other","tags":["1.0.7"]}"#,
+            )
+        } else {
+            Answer::new("404 Not Found", &json, NOT_FOUND)
+        }
+    });
+    let (_directory, config) =
+        one_image_config(&registry.host, "golden", "x", &format!("FROM {SEED}\n"), "");
+    let run = golden_at(&config, &["plan", "--output", "json"]);
+    let output = format!("{}{}", run.stdout, run.stderr);
+    let followed: Vec<String> = registry
+        .paths()
+        .into_iter()
+        .filter(|path| path.contains("/other/"))
+        .collect();
+    assert!(
+        followed.is_empty(),
+        "golden followed the tag list into another repository: {followed:?}\n{output}"
+    );
+    assert!(
+        run.code != 0
+            && output.contains("/v2/golden/other/tags/list")
+            && output.contains("not this repository's tag list"),
+        "exit {}:\n{}",
+        run.code,
+        output
+    );
+}
+
+#[test]
+fn a_token_with_a_line_break_is_the_token_servers_error_not_an_unreachable_registry() {
+    let registry = FakeRegistry::start(|_, path| {
+        let json = ["Content-Type: application/json".to_string()];
+        let challenge = [
+            r#"WWW-Authenticate: Bearer realm="http://{host}/token",service="fake""#.to_string(),
+        ];
+        if path.starts_with("/token") {
+            Answer::new("200 OK", &json, r#"{"token":"abc\r\nX-Injected: 1"}"#)
+        } else {
+            Answer::new(
+                "401 Unauthorized",
+                &challenge,
+                r#"{"errors":[{"code":"UNAUTHORIZED"}]}"#,
+            )
+        }
+    });
+    let (_directory, config) =
+        one_image_config(&registry.host, "golden", "x", &format!("FROM {SEED}\n"), "");
+    let run = golden_at(&config, &["plan", "--output", "json"]);
+    let output = format!("{}{}", run.stdout, run.stderr);
+    let realm = format!("http://{}/token", registry.host);
+    assert!(
+        run.code == 1
+            && output.contains(&format!("the token server `{realm}`"))
+            && !output.contains("cannot reach registry"),
+        "exit {}:\n{}",
+        run.code,
+        output
+    );
+}
