@@ -461,3 +461,75 @@ fn a_token_with_a_line_break_is_the_token_servers_error_not_an_unreachable_regis
         output
     );
 }
+
+/// `golden validate` of a one-image config with `extra` appended before the
+/// image table; the config's directory is kept alive by the caller.
+fn validate_with(extra: &str) -> (tempfile::TempDir, common::Run) {
+    let (directory, config) =
+        one_image_config("127.0.0.1:9", "e2e", "x", &format!("FROM {SEED}\n"), extra);
+    let run = golden_at(&config, &["validate"]);
+    (directory, run)
+}
+
+#[test]
+fn an_engines_error_names_the_engine_by_its_name_with_the_host_in_parentheses() {
+    let (_directory, run) =
+        validate_with("[[engines]]\nname = \"arm-1\"\nhost = \"tcp://127.0.0.1:2375\"\njobs = 0\n");
+    assert!(
+        run.code == 2
+            && run
+                .stderr
+                .contains("`jobs` of engine `arm-1` (`tcp://127.0.0.1:2375`) is 0"),
+        "exit {}:\n{}",
+        run.code,
+        run.stderr
+    );
+}
+
+#[test]
+fn a_webhook_port_past_65535_is_a_located_config_error() {
+    let (_directory, run) =
+        validate_with("[notify]\nwebhook = \"https://chat.example:99999/hooks/s3cr3t\"\n");
+    assert!(
+        run.code == 2
+            && run.stderr.contains("port is not a number from 1 to 65535")
+            && run.stderr.contains("golden.toml:5:11")
+            && !run.stderr.contains("s3cr3t"),
+        "exit {}:\n{}",
+        run.code,
+        run.stderr
+    );
+}
+
+#[test]
+fn a_webhook_file_others_may_read_or_write_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let directory = tempfile::tempdir().unwrap();
+    let file = directory.path().join("webhook");
+    std::fs::write(&file, "https://chat.example/hooks/s3cr3t\n").unwrap();
+    let extra = format!("[notify]\nwebhook_file = \"{}\"\n", file.display());
+    for (mode, warning) in [
+        (0o666, Some("readable and writable by other users")),
+        (0o620, Some("writable by other users")),
+        (0o600, None),
+    ] {
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+        let (_config, run) = validate_with(&extra);
+        assert_eq!(run.code, 0, "{mode:o}:\n{}", run.stderr);
+        match warning {
+            Some(warning) => assert!(
+                run.stderr
+                    .contains(&format!("webhook file `{}`", file.display()))
+                    && run.stderr.contains(warning)
+                    && !run.stderr.contains("s3cr3t"),
+                "{mode:o}: no warning:\n{}",
+                run.stderr
+            ),
+            None => assert!(
+                !run.stderr.contains("other users"),
+                "{mode:o}:\n{}",
+                run.stderr
+            ),
+        }
+    }
+}
