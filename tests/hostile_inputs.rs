@@ -211,6 +211,31 @@ fn an_idle_half_sent_request_is_closed_within_the_header_timeout() {
     );
 }
 
+#[test]
+fn a_tick_that_cannot_read_the_config_logs_the_cause() {
+    let (directory, config) =
+        one_image_config("127.0.0.1:1", "e2e", "x", &format!("FROM {SEED}\n"), "");
+    let daemon = Daemon::start(&config, directory.path().join("daemon.log"), 1024);
+    daemon.address();
+    std::fs::remove_file(&config).unwrap();
+    let logged = poll(Duration::from_secs(20), || {
+        daemon.log().contains("config not usable")
+    });
+    let log = daemon.log();
+    let cause = log
+        .split("config not usable")
+        .nth(1)
+        .unwrap_or_default()
+        .lines()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        logged && cause.contains("Caused by:") && cause.contains("No such file or directory"),
+        "the log says no cause:\n{log}"
+    );
+}
+
 /// A config of image `x` with `dockerfile` whose `[policy] upstream_allow`
 /// admits only the seed's repository, `127.0.0.1:5000/upstream/*`.
 fn policed(namespace: &str, dockerfile: &str) -> (tempfile::TempDir, PathBuf) {
