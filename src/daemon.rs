@@ -74,8 +74,11 @@ async fn tick(
     let mut project = match Project::load(path) {
         Ok(project) => project,
         Err(error) => {
+            // With its causes: "failed to read `golden.toml`" alone does not
+            // say whether the file is gone, unreadable or out of descriptors.
+            let error = crate::error::text(&error);
             tracing::error!("config not usable, skipping this tick:\n{error}");
-            return (state::TickResult::ConfigInvalid(error.to_string()), None);
+            return (state::TickResult::ConfigInvalid(error), None);
         }
     };
     // `--engine` holds for every tick, over the config re-read each time.

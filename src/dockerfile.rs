@@ -114,10 +114,32 @@ pub const PREDEFINED_ARGS: &[&str] = &[
     "BUILDVARIANT",
 ];
 
+/// What a `COPY --from=` names when it is not a stage of the Dockerfile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CopySource {
+    /// An image the engine pulls to copy from.
+    Image(Reference),
+    /// A value that is neither a stage nor a valid image reference after
+    /// the ARGs before the first FROM are substituted (a stage's own ARG,
+    /// say): golden cannot tell what it copies from.
+    Unresolved(String),
+}
+
+/// One `COPY --from=` naming an image, not a stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyFrom {
+    pub source: CopySource,
+    /// First physical line (1-based) of the COPY instruction.
+    pub line: usize,
+}
+
 /// The stages of a Dockerfile, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dockerfile {
     pub stages: Vec<Stage>,
+    /// The `COPY --from=` of any stage that name an image: the engine pulls
+    /// it and copies its files into the stage.
+    pub copies: Vec<CopyFrom>,
 }
 
 impl Dockerfile {
@@ -131,6 +153,7 @@ impl Dockerfile {
         let escape = escape_directive(text);
         let mut arguments: BTreeMap<String, String> = BTreeMap::new();
         let mut stages: Vec<Stage> = Vec::new();
+        let mut copies = Vec::new();
         for instruction in instructions(text, escape) {
             let (keyword, rest) = split_keyword(&instruction.text);
             match keyword.to_ascii_uppercase().as_str() {
@@ -154,13 +177,20 @@ impl Dockerfile {
                     let stage = parse_from(&instruction, rest, &arguments, escape, &stages)?;
                     stages.push(stage);
                 }
+                "COPY" => {
+                    let from = copy_from(rest, &arguments, escape, &stages);
+                    copies.extend(from.map(|source| CopyFrom {
+                        source,
+                        line: instruction.first_line,
+                    }));
+                }
                 _ => {}
             }
         }
         if stages.is_empty() {
             return Err(DockerfileError::NoFrom);
         }
-        Ok(Dockerfile { stages })
+        Ok(Dockerfile { stages, copies })
     }
 
     /// Every `ARG` the Dockerfile declares, in any stage, before or after a
@@ -536,6 +566,36 @@ fn parse_from(
     })
 }
 
+/// What `COPY`'s `--from=` names when it is not a stage: a stage is named
+/// by an earlier stage's `AS` name (any case) or by an index, anything else
+/// is an image. `None` without `--from` or when it names a stage.
+fn copy_from(
+    rest: &str,
+    arguments: &BTreeMap<String, String>,
+    escape: char,
+    earlier: &[Stage],
+) -> Option<CopySource> {
+    let flag = rest
+        .split_whitespace()
+        .take_while(|word| word.starts_with("--"))
+        .find_map(|word| word.strip_prefix("--from="))?;
+    let value = match expand_words(flag, arguments, escape).as_deref() {
+        Ok([value]) => value.clone(),
+        _ => return Some(CopySource::Unresolved(flag.to_string())),
+    };
+    let lowered = value.to_ascii_lowercase();
+    let stage = earlier
+        .iter()
+        .any(|stage| stage.name.as_deref() == Some(lowered.as_str()));
+    if stage || (!value.is_empty() && value.bytes().all(|byte| byte.is_ascii_digit())) {
+        return None;
+    }
+    Some(match Reference::parse(&value) {
+        Ok(reference) => CopySource::Image(reference),
+        Err(_) => CopySource::Unresolved(flag.to_string()),
+    })
+}
+
 fn first_variable(text: &str) -> Option<String> {
     let start = text.find('$')? + 1;
     let rest = text[start..].trim_start_matches('{');
@@ -777,6 +837,71 @@ mod tests {
             Base::Scratch => "scratch".to_string(),
             Base::Stage(_) => unreachable!("final_root follows stages"),
         }
+    }
+
+    #[test]
+    fn copy_from_names_an_image_unless_it_names_an_earlier_stage() {
+        let image = |text: &str| Some(CopySource::Image(Reference::parse(text).unwrap()));
+        let cases: Vec<(&str, &str, Option<CopySource>)> = vec![
+            ("no --from", "FROM a\nCOPY x /x\n", None),
+            (
+                "stage name",
+                "FROM a AS build\nFROM b\nCOPY --from=build /x /x\n",
+                None,
+            ),
+            (
+                "stage name in another case",
+                "FROM a AS Build\nFROM b\nCOPY --from=BUILD /x /x\n",
+                None,
+            ),
+            ("stage index", "FROM a\nFROM b\nCOPY --from=0 /x /x\n", None),
+            (
+                "image",
+                "FROM a\nCOPY --from=evil.test/x/y:1 / /\n",
+                image("evil.test/x/y:1"),
+            ),
+            (
+                "image after other flags",
+                "FROM a\ncopy --chown=1:1 --from=busybox:1 /bin /b\n",
+                image("busybox:1"),
+            ),
+            (
+                "a later stage's name is an image",
+                "FROM a\nCOPY --from=later / /\nFROM b AS later\n",
+                image("later"),
+            ),
+            (
+                "meta arg",
+                "ARG SRC=evil.test/x:1\nFROM a\nCOPY --from=${SRC} / /\n",
+                image("evil.test/x:1"),
+            ),
+            (
+                "json form",
+                "FROM a\nCOPY --from=busybox:2 [\"/a\", \"/b\"]\n",
+                image("busybox:2"),
+            ),
+            (
+                "unresolved",
+                "FROM a\nARG S\nCOPY --from=$S / /\n",
+                Some(CopySource::Unresolved("$S".into())),
+            ),
+            (
+                "a path named --from is no flag",
+                "FROM a\nCOPY x --from=busybox /\n",
+                None,
+            ),
+        ];
+        for (name, text, expected) in cases {
+            let dockerfile = Dockerfile::parse(text, &BTreeMap::new()).unwrap();
+            let got = dockerfile.copies.first().map(|copy| copy.source.clone());
+            assert_eq!(got, expected, "{name}");
+        }
+        let dockerfile = Dockerfile::parse(
+            "FROM a\nRUN x\nCOPY \\\n  --from=b:1 / /\n",
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        assert_eq!(dockerfile.copies[0].line, 3);
     }
 
     #[test]

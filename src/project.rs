@@ -6,9 +6,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, Image};
 use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile};
-use crate::graph::{Graph, Upstream};
+use crate::dockerfile::CopySource;
+use crate::graph::{Graph, Node, Upstream};
+use crate::reference::Reference;
 
 /// A config whose images and build order are known.
 #[derive(Debug, Clone)]
@@ -96,7 +98,9 @@ fn not_utf8(path: &Path, bytes: &[u8], error: std::str::Utf8Error) -> Diagnostic
 }
 
 /// Golden images whose upstream `[policy] upstream_allow` does not allow:
-/// a configuration error, found before anything is built.
+/// a configuration error, found before anything is built. Besides the final
+/// FROM, every other stage's FROM and every `COPY --from=` that names an
+/// image (not a stage) must be allowed or be a golden image of this config.
 fn untrusted_upstreams(config: &Config, graph: &Graph) -> Vec<Diagnostic> {
     let allowed = &config.policy.upstream_allow;
     if allowed.is_empty() {
@@ -107,30 +111,80 @@ fn untrusted_upstreams(config: &Config, graph: &Graph) -> Vec<Diagnostic> {
         if config.reported.has_image(&image.id) {
             continue;
         }
-        let Some(Upstream::External(reference)) =
-            graph.nodes.get(&image.id).map(|node| &node.upstream)
-        else {
+        let Some(node) = graph.nodes.get(&image.id) else {
             continue;
         };
-        if !allowed.matches(reference) {
-            problems.push(
-                Diagnostic::at(
-                    &config.source,
-                    image.span.clone(),
-                    format!(
-                        "image `{}` starts FROM `{}` ({}), which [policy] upstream_allow does not allow",
-                        image.id,
-                        reference,
-                        reference.normalized()
-                    ),
-                )
-                .label("untrusted upstream")
-                .hint(format!(
-                    "allowed upstreams: {}; add a pattern to `upstream_allow` or change the FROM line",
-                    allowed.texts.join(", ")
-                )),
-            );
+        if let Upstream::External(reference) = &node.upstream {
+            if !allowed.matches(reference) {
+                problems.push(
+                    Diagnostic::at(
+                        &config.source,
+                        image.span.clone(),
+                        format!(
+                            "image `{}` starts FROM `{}` ({}), which [policy] upstream_allow does not allow",
+                            image.id,
+                            reference,
+                            reference.normalized()
+                        ),
+                    )
+                    .label("untrusted upstream")
+                    .hint(format!(
+                        "allowed upstreams: {}; add a pattern to `upstream_allow` or change the FROM line",
+                        allowed.texts.join(", ")
+                    )),
+                );
+            }
         }
+        problems.extend(untrusted_sources(config, image, node));
     }
     problems
+}
+
+/// The stage FROMs (besides the final one) and `COPY --from=` images of
+/// `node` that `upstream_allow` does not allow, at their Dockerfile lines.
+fn untrusted_sources(config: &Config, image: &Image, node: &Node) -> Vec<Diagnostic> {
+    let allowed = &config.policy.upstream_allow;
+    let file = SourceFile::new(&image.dockerfile_path(), &node.dockerfile_text);
+    let final_line = node.dockerfile.final_root().first_line;
+    let trusted = |reference: &Reference| {
+        config.golden_name(reference).is_some() || allowed.matches(reference)
+    };
+    let mut sources: Vec<(usize, String, &str)> = Vec::new();
+    for (reference, line) in node.dockerfile.images() {
+        if line != final_line && !trusted(reference) {
+            let what = format!(
+                "has a stage FROM `{reference}` ({})",
+                reference.normalized()
+            );
+            sources.push((line, what, "untrusted stage base"));
+        }
+    }
+    for copy in &node.dockerfile.copies {
+        let what = match &copy.source {
+            CopySource::Image(reference) if trusted(reference) => continue,
+            CopySource::Image(reference) => format!(
+                "copies files from `{reference}` ({}) with COPY --from",
+                reference.normalized()
+            ),
+            CopySource::Unresolved(text) => format!(
+                "copies files with `COPY --from={text}`, which names no earlier stage and no image golden can check"
+            ),
+        };
+        sources.push((copy.line, what, "untrusted COPY --from"));
+    }
+    sources
+        .into_iter()
+        .map(|(line, what, label)| {
+            Diagnostic::at(
+                &file,
+                file.line_span(line),
+                format!("image `{}` {what}, which [policy] upstream_allow does not allow", image.id),
+            )
+            .label(label)
+            .hint(format!(
+                "every stage's FROM and every image COPY --from names must match upstream_allow ({}) or be a golden image; add a pattern or change the line",
+                allowed.texts.join(", ")
+            ))
+        })
+        .collect()
 }

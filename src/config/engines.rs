@@ -101,13 +101,15 @@ impl Reader<'_> {
             .as_ref()
             .filter(|jobs| !(1..=256).contains(jobs.get_ref()))
         {
+            // By its name when it has one (as plans and reports show it),
+            // the host in parentheses.
+            let engine = match &name {
+                Some(name) => format!("`{}` (`{}`)", name.get_ref(), host.get_ref()),
+                None => format!("`{}`", host.get_ref()),
+            };
             self.problem(
                 jobs.span(),
-                format!(
-                    "`jobs` of engine `{}` is {}",
-                    host.get_ref(),
-                    jobs.get_ref()
-                ),
+                format!("`jobs` of engine {engine} is {}", jobs.get_ref()),
                 "out of range",
                 Some("`jobs` is how many builds the engine runs at once: 1 to 256".into()),
             );

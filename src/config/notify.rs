@@ -314,7 +314,10 @@ impl Reader<'_> {
             })
         });
         match url {
-            Ok(url) => Some((SecretUrl(url), WebhookSource::File(path))),
+            Ok(url) => {
+                warn_if_exposed(&path);
+                Some((SecretUrl(url), WebhookSource::File(path)))
+            }
             Err((problem, label)) => {
                 self.problem(
                     file.span(),
@@ -404,8 +407,52 @@ fn read_small(path: &Path) -> Result<String, String> {
     Ok(text)
 }
 
-/// Whether `url` is `http://` or `https://` with a host; the reason when it
-/// is not, which never quotes the URL.
+/// Warns, once per file and process (the daemon reads the config on every
+/// tick), when the webhook file's mode lets other users read or write it.
+fn warn_if_exposed(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    static WARNED: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let Ok(metadata) = std::fs::metadata(path) else {
+        return;
+    };
+    let mode = metadata.permissions().mode();
+    let Some(exposure) = exposure(mode) else {
+        return;
+    };
+    let first = WARNED.lock().is_ok_and(|mut warned| {
+        let first = !warned.iter().any(|seen| seen == path);
+        if first {
+            warned.push(path.to_path_buf());
+        }
+        first
+    });
+    if first {
+        tracing::warn!(
+            "webhook file `{}` (mode {:04o}) is {exposure}: the webhook URL is a secret; `chmod 600 {}`",
+            path.display(),
+            mode & 0o7777,
+            path.display()
+        );
+    }
+}
+
+/// What a webhook file's `mode` lets users other than its owner do with
+/// it, as ssh checks key files: reading it gives away the secret URL,
+/// writing it sends golden's notifications elsewhere. `None` when neither.
+fn exposure(mode: u32) -> Option<&'static str> {
+    let readable = mode & 0o044 != 0;
+    let writable = mode & 0o022 != 0;
+    match (readable, writable) {
+        (true, true) => Some("readable and writable by other users"),
+        (false, true) => Some("writable by other users"),
+        (true, false) => Some("readable by other users"),
+        (false, false) => None,
+    }
+}
+
+/// Whether `url` is `http://` or `https://` with a host and, if it names
+/// one, a port from 1 to 65535; the reason when it is not, which never
+/// quotes the URL.
 pub fn check_url(url: &str) -> Result<(), String> {
     if url.is_empty() {
         return Err("it is empty".into());
@@ -426,7 +473,18 @@ pub fn check_url(url: &str) -> Result<(), String> {
     if host.is_empty() || host.starts_with(':') {
         return Err("it has no host".into());
     }
-    Ok(())
+    let port = match host.strip_prefix('[') {
+        Some(bracketed) => bracketed
+            .split_once(']')
+            .and_then(|(_, rest)| rest.strip_prefix(':')),
+        None => host.rsplit_once(':').map(|(_, port)| port),
+    };
+    match port {
+        // `host:` with no digits is the scheme's default port.
+        None | Some("") => Ok(()),
+        Some(port) if port.parse::<u16>().is_ok_and(|port| port > 0) => Ok(()),
+        Some(_) => Err("its port is not a number from 1 to 65535".into()),
+    }
 }
 
 #[cfg(test)]

@@ -1,10 +1,12 @@
 //! `[policy]` of golden.toml: which upstreams golden images may start from
-//! (`upstream_allow`, globs on the normalised reference), which extra bases
+//! (`upstream_allow`, globs on the normalised reference: `*`, `?` and
+//! `[...]` stay within one `/`-separated segment, a `**` segment crosses
+//! them), which extra bases
 //! application Dockerfiles may use (`allow`, e.g. `scratch`), whether every
 //! stage is checked (`all_stages`) and whether `latest` or untagged golden
 //! references pass (`allow_latest`).
 
-use globset::{Glob, GlobSet, GlobSetBuilder};
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use toml::de::DeValue;
 use toml::Spanned;
 
@@ -38,6 +40,13 @@ impl Patterns {
     }
 }
 
+/// A pattern of `upstream_allow` or `allow`: `docker.io/library/*` must not
+/// admit `docker.io/library/evil/image`, so `*` stops at `/`; a `**`
+/// segment (`registry.local:5000/**`) crosses it.
+fn glob(pattern: &str) -> Result<globset::Glob, globset::Error> {
+    GlobBuilder::new(pattern).literal_separator(true).build()
+}
+
 /// The whole `[policy]` table; all of it optional.
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
@@ -67,7 +76,7 @@ impl Reader<'_> {
             let mut builder = GlobSetBuilder::new();
             let mut texts = Vec::new();
             for pattern in list.into_inner() {
-                match Glob::new(pattern.get_ref()) {
+                match glob(pattern.get_ref()) {
                     Ok(glob) => {
                         builder.add(glob);
                         texts.push(pattern.get_ref().clone());
@@ -99,6 +108,45 @@ impl Reader<'_> {
             allow,
             all_stages: flag(self, "all_stages"),
             allow_latest: flag(self, "allow_latest"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn patterns(texts: &[&str]) -> Patterns {
+        let mut builder = GlobSetBuilder::new();
+        for text in texts {
+            builder.add(glob(text).unwrap());
+        }
+        Patterns {
+            texts: texts.iter().map(|text| text.to_string()).collect(),
+            set: builder.build().unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_star_stays_within_one_path_segment_and_a_double_star_crosses() {
+        let cases = [
+            ("docker.io/library/*", "busybox:1.36", true),
+            ("docker.io/library/*", "docker.io/library/busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", true),
+            ("docker.io/library/*", "docker.io/library/evil/image:1", false),
+            ("docker.io/library/*", "evil/image:1", false),
+            ("mcr.microsoft.com/dotnet/*", "mcr.microsoft.com/dotnet/sdk:10.0", true),
+            ("mcr.microsoft.com/dotnet/*", "mcr.microsoft.com/dotnet/nightly/sdk:10.0", false),
+            ("mcr.microsoft.com/dotnet/**", "mcr.microsoft.com/dotnet/nightly/sdk:10.0", true),
+            ("mcr.microsoft.com/*/sdk", "mcr.microsoft.com/dotnet/sdk:10.0", true),
+            ("*", "docker.io/library/busybox", false),
+        ];
+        for (pattern, reference, expected) in cases {
+            let reference = Reference::parse(reference).unwrap();
+            assert_eq!(
+                patterns(&[pattern]).matches(&reference),
+                expected,
+                "{pattern} against {reference}"
+            );
         }
     }
 }

@@ -123,14 +123,8 @@ impl Server {
             .route("/metrics", get(metrics))
             .with_state(shared);
         let (shutdown, signal) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let serving = axum::serve(listener, router).with_graceful_shutdown(async {
-                let _ = signal.await;
-            });
-            if let Err(error) = serving.await {
-                tracing::error!("the status server stopped: {error}");
-            }
-        });
+        let limit = connection_limit(open_files_limit());
+        let task = tokio::spawn(accept_loop(listener, router, limit, signal));
         Ok(Server { shutdown, task })
     }
 
@@ -139,6 +133,89 @@ impl Server {
         let _ = self.shutdown.send(());
         let _ = tokio::time::timeout(Duration::from_secs(5), self.task).await;
     }
+}
+
+/// The most connections served at once, whatever the open-files limit.
+pub const MAX_CONNECTIONS: usize = 256;
+
+/// How long a client may take to send a request's headers, counted from
+/// when the server starts waiting for them (an idle connection included).
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The soft `RLIMIT_NOFILE` of this process, when it can be read.
+fn open_files_limit() -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes the struct it is given.
+    let status = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    (status == 0 && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur)
+}
+
+/// Connections served at once: [`MAX_CONNECTIONS`], and never more than a
+/// quarter of the open-files limit, so the build loop (config, contexts,
+/// sockets to the engine and registry) keeps the rest.
+fn connection_limit(open_files: Option<u64>) -> usize {
+    let share = open_files.map_or(MAX_CONNECTIONS as u64, |limit| (limit / 4).max(1));
+    share.min(MAX_CONNECTIONS as u64) as usize
+}
+
+/// Accepts until `signal`: a connection past `limit` is closed at once, a
+/// served one gets [`HEADER_TIMEOUT`] for each request's headers. An accept
+/// that fails (out of file descriptors) waits a moment instead of spinning.
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    limit: usize,
+    mut signal: tokio::sync::oneshot::Receiver<()>,
+) {
+    let permits = Arc::new(tokio::sync::Semaphore::new(limit));
+    let mut connections = tokio::task::JoinSet::new();
+    let (closing, closed) = tokio::sync::watch::channel(false);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = &mut signal => break,
+            Some(_) = connections.join_next() => continue,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                tracing::warn!("the status server could not accept a connection: {error}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            tracing::debug!(
+                "the status server serves {limit} connections already; closing one more"
+            );
+            drop(stream);
+            continue;
+        };
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let mut closed = closed.clone();
+        connections.spawn(async move {
+            let _permit = permit;
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(io, service);
+            let mut connection = std::pin::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                _ = closed.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+        });
+    }
+    drop(listener);
+    let _ = closing.send(true);
+    while connections.join_next().await.is_some() {}
 }
 
 async fn page(Extract(shared): Extract<Arc<Shared>>) -> Html<String> {
@@ -172,6 +249,15 @@ async fn metrics(Extract(shared): Extract<Arc<Shared>>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connections_stay_within_a_quarter_of_the_open_files_limit() {
+        assert_eq!(connection_limit(None), MAX_CONNECTIONS);
+        assert_eq!(connection_limit(Some(1_048_576)), MAX_CONNECTIONS);
+        assert_eq!(connection_limit(Some(1024)), 256);
+        assert_eq!(connection_limit(Some(200)), 50);
+        assert_eq!(connection_limit(Some(2)), 1);
+    }
 
     #[test]
     fn listen_addresses_default_to_the_loopback() {

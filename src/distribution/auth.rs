@@ -2,12 +2,15 @@
 //! (`WWW-Authenticate`), bearer tokens fetched from the realm they name
 //! (anonymously, or with the host's credentials) and kept by host and
 //! scope, and basic auth for hosts that ask for it. Credentials go to a
-//! token server only over HTTPS unless golden may use plain HTTP there.
+//! token server only over HTTPS unless golden may use plain HTTP there; as
+//! Docker does, they go to the realm the registry names, on whatever host
+//! (a plain-HTTP realm off the loopback is warned about). A token that is
+//! not a valid header value is the token server's error, not the network's.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
-use reqwest::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use reqwest::header::{HeaderValue, AUTHORIZATION, WWW_AUTHENTICATE};
 use reqwest::{Method, RequestBuilder, Response};
 
 use super::transport::Transport;
@@ -46,6 +49,8 @@ pub(super) struct Auth {
     tokens: Mutex<HashMap<(String, String), String>>,
     /// Hosts that asked for basic auth: later requests send it at once.
     basic: Mutex<HashSet<String>>,
+    /// Plain-HTTP realms already warned about.
+    warned: Mutex<HashSet<String>>,
 }
 
 impl Auth {
@@ -54,6 +59,7 @@ impl Auth {
             credentials,
             tokens: Mutex::new(HashMap::new()),
             basic: Mutex::new(HashSet::new()),
+            warned: Mutex::new(HashSet::new()),
         }
     }
 
@@ -202,6 +208,15 @@ impl Auth {
         }
         let mut request = transport.client_for(&realm_host).get(realm).query(&query);
         if let Some(credentials) = self.credentials.get(host) {
+            if let Some(warning) = plain_http_realm(realm) {
+                let first = self
+                    .warned
+                    .lock()
+                    .is_ok_and(|mut warned| warned.insert(realm.to_string()));
+                if first {
+                    tracing::warn!("registry `{host}`: {warning}");
+                }
+            }
             request = request.basic_auth(&credentials.username, Some(credentials.password()));
         }
         let response = transport
@@ -225,6 +240,56 @@ impl Auth {
         }
         let token: Token = serde_json::from_slice(&body)
             .map_err(|e| invalid(host, action, format!("token response: {e}")))?;
-        Ok(token.token.or(token.access_token))
+        let token = token.token.or(token.access_token);
+        if let Some(token) = &token {
+            if HeaderValue::from_str(&format!("Bearer {token}")).is_err() {
+                return Err(invalid(
+                    host,
+                    action,
+                    format!("the token server `{realm}` issued a token that is not a valid HTTP header value (it holds a line break or another control character)"),
+                ));
+            }
+        }
+        Ok(token)
+    }
+}
+
+/// The warning for sending credentials to `realm`: plain HTTP to a host
+/// that is not the loopback, where anyone on the path can read them.
+fn plain_http_realm(realm: &str) -> Option<String> {
+    let url = reqwest::Url::parse(realm).ok()?;
+    if url.scheme() != "http" {
+        return None;
+    }
+    let host = url.host_str()?;
+    let address = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || address
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address.is_loopback());
+    (!loopback).then(|| {
+        format!("its token server `{realm}` is plain HTTP: the registry credentials sent to it can be read on the way")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_to_a_plain_http_realm_off_the_loopback_are_warned_about() {
+        let cases = [
+            ("http://auth.example/token", true),
+            ("http://10.0.0.1:5001/token", true),
+            ("HTTP://auth.example/token", true),
+            ("https://auth.example/token", false),
+            ("http://127.0.0.1:5001/token", false),
+            ("http://localhost:5001/token", false),
+            ("http://[::1]:5001/token", false),
+            ("junk", false),
+        ];
+        for (realm, warned) in cases {
+            assert_eq!(plain_http_realm(realm).is_some(), warned, "{realm}");
+        }
     }
 }

@@ -525,9 +525,21 @@ impl Registry for Distribution {
             let list: TagList =
                 serde_json::from_slice(&body).map_err(|e| invalid(host, &action, e.to_string()))?;
             tags.extend(list.tags.unwrap_or_default());
-            match next.as_deref().and_then(|link| same_host_path(link, host)) {
+            let Some(link) = next else {
+                return Ok(tags);
+            };
+            // A page of another repository's list (or another host's) would
+            // merge foreign tags into this one; a list cut short would hide
+            // exact versions that exist. Neither is an answer.
+            match tag_page_path(&link, host, repository.path()) {
                 Some(next) => path = next,
-                None => return Ok(tags),
+                None => {
+                    return Err(invalid(
+                        host,
+                        &action,
+                        format!("the next page of the tag list links to `{link}`, which is not this repository's tag list on `{host}`"),
+                    ))
+                }
             }
         }
     }
@@ -935,6 +947,34 @@ mod tests {
             .contains("look at the log of `registry.local:5000`"));
         let refused = status_error("r", "x", StatusCode::NOT_FOUND, b"");
         assert_eq!(refused.to_string(), "registry `r` refused to x: HTTP 404");
+    }
+
+    #[test]
+    fn tag_pages_follow_only_the_same_repository() {
+        let host = "registry.local:5000";
+        let cases = [
+            (
+                "/v2/team/a/tags/list?last=x&n=1",
+                Some("/v2/team/a/tags/list?last=x&n=1"),
+            ),
+            (
+                "https://registry.local:5000/v2/team/a/tags/list?last=x",
+                Some("/v2/team/a/tags/list?last=x"),
+            ),
+            ("/v2/team/a/tags/list", Some("/v2/team/a/tags/list")),
+            ("/v2/team/other/tags/list?last=x", None),
+            ("/v2/team/a/b/tags/list?last=x", None),
+            ("/v2/team/tags/list?last=x", None),
+            ("/v2/team/a/manifests/latest", None),
+            ("https://elsewhere/v2/team/a/tags/list", None),
+        ];
+        for (link, expected) in cases {
+            assert_eq!(
+                tag_page_path(link, host, "team/a").as_deref(),
+                expected,
+                "{link}"
+            );
+        }
     }
 
     #[test]

@@ -78,6 +78,16 @@ pub(super) fn same_host_path(link: &str, host: &str) -> Option<String> {
     })
 }
 
+/// The path of the next page of `repository_path`'s tag list that `link`
+/// names: on the same host (see [`same_host_path`]) and the same
+/// repository's `tags/list`, whatever its query. `None` for a link to any
+/// other list, which must not be merged into this one.
+pub(super) fn tag_page_path(link: &str, host: &str, repository_path: &str) -> Option<String> {
+    let path = same_host_path(link, host)?;
+    let list = path.split_once('?').map_or(path.as_str(), |(list, _)| list);
+    (list == format!("/v2/{repository_path}/tags/list")).then_some(path)
+}
+
 /// A response header as text.
 pub(super) fn header(response: &Response, name: &str) -> Option<String> {
     response

@@ -254,3 +254,45 @@ fn notify_must_be_a_table() {
         .to_string();
     assert!(rendered.contains("`notify` must be a table"), "{rendered}");
 }
+
+#[test]
+fn webhook_ports_must_be_from_1_to_65535() {
+    let cases = [
+        ("https://chat.example/hook", true),
+        ("https://chat.example:8443/hook", true),
+        ("http://127.0.0.1:65535/hook", true),
+        ("http://[::1]:9000/hook", true),
+        ("http://[::1]/hook", true),
+        ("http://user:pass@chat.example/hook", true),
+        ("http://chat.example:/hook", true),
+        ("https://chat.example:99999/hook", false),
+        ("https://chat.example:0/hook", false),
+        ("https://chat.example:80x/hook", false),
+        ("http://[::1]:70000/hook", false),
+    ];
+    for (url, valid) in cases {
+        let checked = super::check_url(url);
+        assert_eq!(checked.is_ok(), valid, "{url}: {checked:?}");
+        if let Err(reason) = checked {
+            assert!(reason.contains("port"), "{url}: {reason}");
+        }
+    }
+}
+
+#[test]
+fn a_webhook_file_readable_or_writable_by_others_is_exposed() {
+    let cases = [
+        (0o600, None),
+        (0o400, None),
+        (0o700, None),
+        (0o640, Some("readable by other users")),
+        (0o644, Some("readable by other users")),
+        (0o620, Some("writable by other users")),
+        (0o602, Some("writable by other users")),
+        (0o666, Some("readable and writable by other users")),
+        (0o100666, Some("readable and writable by other users")),
+    ];
+    for (mode, expected) in cases {
+        assert_eq!(super::exposure(mode), expected, "{mode:o}");
+    }
+}
