@@ -40,9 +40,16 @@ pub struct Finding {
 pub fn find_dockerfiles(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut found = Vec::new();
     for path in paths {
-        if path.is_file() {
+        let metadata = match std::fs::metadata(path) {
+            Ok(metadata) => metadata,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Err(format!("`{}` does not exist", path.display()));
+            }
+            Err(error) => return Err(format!("`{}` cannot be read: {error}", path.display())),
+        };
+        if metadata.is_file() {
             found.push(path.clone());
-        } else if path.is_dir() {
+        } else if metadata.is_dir() {
             let walker = walkdir::WalkDir::new(path)
                 .sort_by_file_name()
                 .into_iter()
@@ -62,7 +69,12 @@ pub fn find_dockerfiles(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
                 }
             }
         } else {
-            return Err(format!("`{}` does not exist", path.display()));
+            // A device such as /dev/zero, or a FIFO: never opened.
+            return Err(format!(
+                "`{}` is not a regular file (it is {}); golden checks Dockerfiles, which are regular files",
+                path.display(),
+                crate::regular_file::kind_name(&metadata.file_type())
+            ));
         }
     }
     Ok(found)
