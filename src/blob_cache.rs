@@ -533,7 +533,8 @@ pub fn secure(dir: &Path) -> Result<PathBuf, UnsafeDirectory> {
     let mut resolved = fs::canonicalize(existing).map_err(io(existing))?;
     let above: Vec<PathBuf> = resolved.ancestors().map(Path::to_path_buf).collect();
     let root_exists = existing == dir;
-    for (depth, path) in above.iter().enumerate() {
+    // From `/` down, so the warning names the highest level at fault.
+    for (depth, path) in above.iter().enumerate().rev() {
         let strict = root_exists && depth == 0;
         check_directory(path, strict)?;
     }
