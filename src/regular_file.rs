@@ -180,7 +180,8 @@ mod tests {
         let zero = directory.path().join("zero");
         std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
         let follow = Symlinks::Follow;
-        let cases: Vec<(&Path, u64, Symlinks, Result<&[u8], &str>)> = vec![
+        type Case<'a> = (&'a Path, u64, Symlinks, Result<&'a [u8], &'a str>);
+        let cases: Vec<Case> = vec![
             (&file, 10, follow, Ok(b"0123456789")),
             (&file, 9, follow, Err("is larger than 9 bytes")),
             (&link, 10, follow, Ok(b"0123456789")),
