@@ -32,8 +32,8 @@
 //! The directory is used only when it is safely the user's: the cache root
 //! and each directory golden creates under it owned by the user running
 //! golden and writable by no one else, and every directory above it owned
-//! by that user or root and not writable by others (unless sticky, as
-//! `/tmp`). Otherwise golden warns once and runs without the disk cache,
+//! by that user or root and not writable by group or others (unless
+//! sticky, as `/tmp`). Otherwise golden warns once and runs without the disk cache,
 //! so another user can never plant files or symlinks for golden (as root)
 //! to read or to write through. Temporary files get random names and are
 //! created with `O_EXCL | O_NOFOLLOW`.
@@ -171,8 +171,8 @@ impl BlobCache {
                 Err(problem) => {
                     tracing::warn!(
                         "not using the cache directory `{}`: {problem}; running without the disk cache \
-                         (hint: use a directory only you can write, e.g. `chmod go-w` it or set XDG_CACHE_HOME; \
-                         --no-cache-dir silences this)",
+                         (hint: point XDG_CACHE_HOME at a directory of your own that only you can write, \
+                         or `chmod go-w` the one named if it is yours; --no-cache-dir silences this)",
                         dir.display()
                     );
                     None
