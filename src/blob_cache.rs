@@ -168,6 +168,12 @@ impl BlobCache {
             let dir = default_dir()?;
             match secure(&dir) {
                 Ok(dir) => Some(dir),
+                // No home to write in (a read-only root, HOME=/nonexistent)
+                // is not a danger: the run goes on without, as before.
+                Err(problem @ UnsafeDirectory::Io { .. }) => {
+                    tracing::debug!(%problem, "no disk cache");
+                    None
+                }
                 Err(problem) => {
                     tracing::warn!(
                         "not using the cache directory `{}`: {problem}; running without the disk cache \
