@@ -329,9 +329,17 @@ fn a_config_that_is_a_fifo_is_refused_and_the_daemon_ticks_on_and_stops() {
     // ticks, the next tick after it is restored runs, and SIGTERM stops it.
     let mut daemon = Golden::at(&config)
         .env("GOLDEN_NO_CACHE_DIR", "1")
-        .args(["daemon", "--interval", "1s"])
+        .args(["daemon", "--interval", "1s", "--listen", "127.0.0.1:0"])
         .spawn();
     daemon.wait_for_stderr("tick: 1 up to date", Duration::from_secs(120));
+    let address = daemon
+        .stderr()
+        .split_whitespace()
+        .find_map(|word| {
+            let rest = word.trim_matches('"').strip_prefix("http://")?;
+            Some(format!("http://{}", rest.trim_end_matches('/')))
+        })
+        .expect("the daemon says where it serves");
     let text = std::fs::read(&config).unwrap();
     std::fs::remove_file(&config).unwrap();
     mkfifo(&config);
@@ -350,10 +358,27 @@ fn a_config_that_is_a_fifo_is_refused_and_the_daemon_ticks_on_and_stops() {
         "no tick ran within 60s of the config coming back\n{}",
         daemon.stderr()
     );
+    let health = healthz(&address);
+    assert!(
+        health.starts_with("ok: "),
+        "/healthz after the config came back: {health}"
+    );
     daemon.signal("TERM");
     let run = daemon.finish_within(Duration::from_secs(30));
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains("daemon stopped"), "{}", run.stderr);
+}
+
+/// The body of `GET ADDRESS/healthz`, whatever its status.
+fn healthz(address: &str) -> String {
+    let url = format!("{address}/healthz");
+    match ureq::get(&url).timeout(Duration::from_secs(10)).call() {
+        Ok(response) => response.into_string().unwrap(),
+        Err(ureq::Error::Status(code, response)) => {
+            format!("{code} {}", response.into_string().unwrap())
+        }
+        Err(error) => panic!("GET {url}: {error}"),
+    }
 }
 
 #[test]
