@@ -33,10 +33,10 @@
 //! and each directory golden creates under it owned by the user running
 //! golden and writable by no one else, and every directory above it owned
 //! by that user or root and not writable by group or others (unless
-//! sticky, as `/tmp`). Otherwise golden warns once and runs without the disk cache,
-//! so another user can never plant files or symlinks for golden (as root)
-//! to read or to write through. Temporary files get random names and are
-//! created with `O_EXCL | O_NOFOLLOW`.
+//! sticky, as `/tmp`). Otherwise golden warns once and runs without the
+//! disk cache, so another user can never plant files or symlinks for
+//! golden (as root) to read or to write through. Temporary files get
+//! random names and are created with `O_EXCL | O_NOFOLLOW`.
 //!
 //! `--no-cache-dir` (or `GOLDEN_NO_CACHE_DIR=1`) turns it off: nothing is
 //! read or written.
