@@ -24,17 +24,41 @@
 //! from the registry before anything is pushed (`observe::observe_until`);
 //! any write golden makes to a repository forgets its list.
 //!
+//! Every file starts with a line that names what it holds (a manifest's
+//! media type, a memory's tag or repository) and a checksum of that line's
+//! name and the rest of the file: a file whose checksum does not match is
+//! deleted and is a miss, so nothing read back is trusted unchecked.
+//!
+//! The directory is used only when it is safely the user's: the cache root
+//! and each directory golden creates under it owned by the user running
+//! golden and writable by no one else, and every directory above it owned
+//! by that user or root and not writable by group or others (unless
+//! sticky, as `/tmp`). Otherwise golden warns once and runs without the
+//! disk cache, so another user can never plant files or symlinks for
+//! golden (as root) to read or to write through. Temporary files get
+//! random names and are created with `O_EXCL | O_NOFOLLOW`.
+//!
 //! `--no-cache-dir` (or `GOLDEN_NO_CACHE_DIR=1`) turns it off: nothing is
 //! read or written.
 
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::SystemTime;
 
 use crate::name::Digest;
+use crate::regular_file::Symlinks;
+
+mod directory;
+
+use directory::create_private_dir;
+pub use directory::{secure, UnsafeDirectory};
+
+/// The largest file the cache reads back or writes: far above any
+/// manifest, config or tag list.
+const MAX_FILE: u64 = 64 * 1024 * 1024;
 
 /// Bytes the cache may hold before its oldest files are removed (manifests
 /// and configs are a few KiB each: this keeps about 100,000 of them).
@@ -57,15 +81,16 @@ pub fn disable() {
 /// What a cached object is: the two live in their own directories.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// A manifest, stored as its media type, a newline, then its bytes.
+    /// A manifest, stored as its media type and a checksum on one line,
+    /// then its bytes.
     Manifest,
     /// An image config blob, stored as is.
     Config,
 }
 
 /// The directory of remembered exact tags: per tag, a file named by the
-/// hash of the tag's full name, holding that name, a newline and the
-/// digest (see [`BlobCache::remembered_tag`]).
+/// hash of the tag's full name, holding that name and a checksum, a
+/// newline and the digest (see [`BlobCache::remembered_tag`]).
 const TAGS: &str = "tags";
 
 /// The directory of remembered tag lists: per repository, a file named by
@@ -82,6 +107,9 @@ impl Kind {
     }
 }
 
+/// Every directory golden creates under the cache root.
+const DIRECTORIES: [&str; 4] = ["manifests", "configs", TAGS, TAG_LISTS];
+
 /// A cache directory.
 #[derive(Debug)]
 pub struct BlobCache {
@@ -89,7 +117,6 @@ pub struct BlobCache {
     limit: u64,
     /// Bytes on disk, counted on the first write of the run.
     size: Mutex<Option<u64>>,
-    temporaries: AtomicU64,
 }
 
 /// A truthy environment value (`1`, `true`, `yes`, `on`).
@@ -117,21 +144,45 @@ pub fn default_dir() -> Option<PathBuf> {
 impl BlobCache {
     /// The cache of this process: `None` when turned off (`--no-cache-dir`,
     /// `GOLDEN_NO_CACHE_DIR`) or when there is no home to put it in.
+    /// The directory is checked once per process: one that is not safely
+    /// the user's is warned about once, and the run goes on without it.
     pub fn from_env() -> Option<BlobCache> {
         let off = std::env::var("GOLDEN_NO_CACHE_DIR").is_ok_and(|value| truthy(&value));
         if off || DISABLED.load(Ordering::Relaxed) {
             return None;
         }
-        Some(BlobCache::at(default_dir()?, LIMIT))
+        static CHECKED: OnceLock<Option<PathBuf>> = OnceLock::new();
+        let dir = CHECKED.get_or_init(|| {
+            let dir = default_dir()?;
+            match secure(&dir) {
+                Ok(dir) => Some(dir),
+                // No home to write in (a read-only root, HOME=/nonexistent)
+                // is not a danger: the run goes on without, as before.
+                Err(problem @ UnsafeDirectory::Io { .. }) => {
+                    tracing::debug!(%problem, "no disk cache");
+                    None
+                }
+                Err(problem) => {
+                    tracing::warn!(
+                        "not using the cache directory `{}`: {problem}; running without the disk cache \
+                         (hint: point XDG_CACHE_HOME at a directory of your own that only you can write, \
+                         or `chmod go-w` the one named if it is yours; --no-cache-dir silences this)",
+                        dir.display()
+                    );
+                    None
+                }
+            }
+        });
+        Some(BlobCache::at(dir.clone()?, LIMIT))
     }
 
-    /// A cache in `dir` holding at most about `limit` bytes.
+    /// A cache in `dir` holding at most about `limit` bytes, used as it
+    /// is (see [`secure`] for a directory not known to be safe).
     pub fn at(dir: PathBuf, limit: u64) -> BlobCache {
         BlobCache {
             dir,
             limit,
             size: Mutex::new(None),
-            temporaries: AtomicU64::new(0),
         }
     }
 
@@ -154,22 +205,14 @@ impl BlobCache {
     /// digest is deleted.
     pub fn get(&self, kind: Kind, digest: &Digest) -> Option<(String, Vec<u8>)> {
         let path = self.path(kind, digest)?;
-        let mut bytes = fs::read(&path).ok()?;
-        let media_type = match kind {
-            Kind::Config => String::new(),
-            Kind::Manifest => {
-                let newline = bytes.iter().position(|&b| b == b'\n');
-                let Some(newline) = newline else {
-                    return self.discard(&path, digest);
-                };
-                let body = bytes.split_off(newline + 1);
-                let mut head = std::mem::replace(&mut bytes, body);
-                head.truncate(newline);
-                let Ok(media_type) = String::from_utf8(head) else {
-                    return self.discard(&path, digest);
-                };
-                media_type
-            }
+        let bytes = read_back(&path)?;
+        let (media_type, bytes) = match kind {
+            Kind::Config => (String::new(), bytes),
+            // The media type is sent back when a tag moves: checked too.
+            Kind::Manifest => match unseal(bytes) {
+                Some(unsealed) => unsealed,
+                None => return self.discard(&path, digest),
+            },
         };
         if Digest::of(&bytes) != *digest {
             return self.discard(&path, digest);
@@ -232,8 +275,9 @@ impl BlobCache {
     /// removed.
     fn recall(&self, directory: &str, name: &str) -> Option<String> {
         let path = self.memory_path(directory, name);
-        let file = fs::File::open(&path).ok()?;
-        let modified = file.metadata().and_then(|m| m.modified()).ok()?;
+        let modified = fs::symlink_metadata(&path)
+            .and_then(|m| m.modified())
+            .ok()?;
         let fresh = SystemTime::now()
             .duration_since(modified)
             .is_ok_and(|age| age <= TAG_TTL);
@@ -241,12 +285,12 @@ impl BlobCache {
             let _ = fs::remove_file(&path);
             return None;
         }
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut std::io::BufReader::new(file), &mut text).ok()?;
-        match text.split_once('\n') {
-            Some((named, body)) if named == name => Some(body.to_string()),
+        let unsealed = unseal(read_back(&path)?)
+            .and_then(|(named, body)| Some((named, String::from_utf8(body).ok()?)));
+        match unsealed {
+            Some((named, body)) if named == name => Some(body),
             _ => {
-                tracing::warn!(path = %path.display(), "remembered file names something else; removed");
+                tracing::warn!(path = %path.display(), "remembered file names something else or does not match its checksum; removed");
                 let _ = fs::remove_file(&path);
                 None
             }
@@ -260,17 +304,16 @@ impl BlobCache {
             return;
         }
         let path = self.memory_path(directory, name);
-        let content = format!("{name}\n{body}");
-        if fs::read(&path).is_ok_and(|old| old == content.as_bytes()) {
-            let renewed = fs::File::options()
-                .append(true)
+        let content = seal(name, body.as_bytes());
+        if read_back(&path).is_some_and(|old| old == content) {
+            let renewed = no_follow(fs::File::options().append(true))
                 .open(&path)
                 .and_then(|file| file.set_modified(SystemTime::now()));
             if renewed.is_ok() {
                 return;
             }
         }
-        if let Err(error) = self.write(&path, content.as_bytes()) {
+        if let Err(error) = self.write(&path, &content) {
             tracing::debug!(path = %path.display(), %error, "not remembered");
             return;
         }
@@ -302,15 +345,14 @@ impl BlobCache {
         let Some(path) = self.path(kind, digest) else {
             return;
         };
-        if Digest::of(bytes) != *digest || media_type.contains('\n') || path.exists() {
+        let too_large = bytes.len() as u64 > MAX_FILE / 2;
+        if too_large || Digest::of(bytes) != *digest || media_type.contains('\n') || path.exists() {
             return;
         }
-        let mut content = Vec::with_capacity(bytes.len() + media_type.len() + 1);
-        if kind == Kind::Manifest {
-            content.extend_from_slice(media_type.as_bytes());
-            content.push(b'\n');
-        }
-        content.extend_from_slice(bytes);
+        let content = match kind {
+            Kind::Manifest => seal(media_type, bytes),
+            Kind::Config => bytes.to_vec(),
+        };
         if let Err(error) = self.write(&path, &content) {
             tracing::debug!(path = %path.display(), %error, "not cached");
             return;
@@ -318,17 +360,15 @@ impl BlobCache {
         self.grew(content.len() as u64);
     }
 
-    /// Writes `content` to a temporary file beside `path`, then renames it.
+    /// Writes `content` to a new temporary file beside `path` (a random
+    /// name, created exclusively, never through a symlink), then renames
+    /// it over `path`.
     fn write(&self, path: &Path, content: &[u8]) -> std::io::Result<()> {
         let parent = path.parent().unwrap_or(&self.dir);
-        fs::create_dir_all(parent)?;
-        let temporary = parent.join(format!(
-            ".tmp-{}-{}",
-            std::process::id(),
-            self.temporaries.fetch_add(1, Ordering::Relaxed)
-        ));
-        let written = fs::File::create(&temporary)
-            .and_then(|mut file| file.write_all(content))
+        create_private_dir(parent)?;
+        let (temporary, mut file) = create_temporary(parent)?;
+        let written = file
+            .write_all(content)
             .and_then(|()| fs::rename(&temporary, path));
         if written.is_err() {
             let _ = fs::remove_file(&temporary);
@@ -355,13 +395,7 @@ impl BlobCache {
     /// Every cached file: path, modification time, length.
     fn files(&self) -> Vec<(PathBuf, SystemTime, u64)> {
         let mut files = Vec::new();
-        let directories = [
-            Kind::Manifest.directory(),
-            Kind::Config.directory(),
-            TAGS,
-            TAG_LISTS,
-        ];
-        for directory in directories {
+        for directory in DIRECTORIES {
             let Ok(entries) = fs::read_dir(self.dir.join(directory)) else {
                 continue;
             };
@@ -393,6 +427,69 @@ impl BlobCache {
             }
         }
         total
+    }
+}
+
+/// `header`, a space and the checksum of `header` and `body`, a newline,
+/// then `body`: what [`unseal`] accepts.
+fn seal(header: &str, body: &[u8]) -> Vec<u8> {
+    let mut content = format!("{header} {}\n", checksum(header, body)).into_bytes();
+    content.extend_from_slice(body);
+    content
+}
+
+/// The header and body of a file [`seal`] wrote, if its checksum matches.
+fn unseal(mut bytes: Vec<u8>) -> Option<(String, Vec<u8>)> {
+    let newline = bytes.iter().position(|&b| b == b'\n')?;
+    let body = bytes.split_off(newline + 1);
+    bytes.truncate(newline);
+    let line = String::from_utf8(bytes).ok()?;
+    let (header, sum) = line.rsplit_once(' ')?;
+    (sum == checksum(header, &body)).then(|| (header.to_string(), body))
+}
+
+fn checksum(header: &str, body: &[u8]) -> String {
+    let mut covered = Vec::with_capacity(header.len() + 1 + body.len());
+    covered.extend_from_slice(header.as_bytes());
+    covered.push(b'\n');
+    covered.extend_from_slice(body);
+    Digest::of(&covered).hex().to_string()
+}
+
+/// The bytes of a cache file: a regular file, not a symlink, not huge.
+fn read_back(path: &Path) -> Option<Vec<u8>> {
+    crate::regular_file::read(path, MAX_FILE, Symlinks::Refuse).ok()
+}
+
+/// `options` that never open through a symlink nor block on a FIFO.
+fn no_follow(options: &mut fs::OpenOptions) -> &mut fs::OpenOptions {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC);
+    }
+    options
+}
+
+/// A new file `.tmp-RANDOM` in `directory`, made by this call (`O_EXCL`).
+fn create_temporary(directory: &Path) -> std::io::Result<(PathBuf, fs::File)> {
+    let mut attempts = 0;
+    loop {
+        let path = directory.join(format!(".tmp-{:016x}", fastrand::u64(..)));
+        let mut options = fs::File::options();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        match no_follow(&mut options).open(&path) {
+            Ok(file) => return Ok((path, file)),
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists && attempts < 8 => {
+                attempts += 1;
+            }
+            Err(error) => return Err(error),
+        }
     }
 }
 
@@ -432,6 +529,32 @@ mod tests {
         let path = cache.path(Kind::Manifest, &digest).unwrap();
         fs::write(&path, b"application/x\n{\"schemaVersion\":3}").unwrap();
         assert!(cache.get(Kind::Manifest, &digest).is_none());
+        assert!(!path.exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_cached_manifest_whose_media_type_line_was_changed_is_a_miss_and_removed() {
+        let dir = scratch("media-type");
+        let cache = BlobCache::at(dir.clone(), LIMIT);
+        let manifest = br#"{"schemaVersion":2,"layers":[]}"#;
+        let digest = Digest::of(manifest);
+        let right = "application/vnd.oci.image.manifest.v1+json";
+        let wrong = "application/vnd.oci.image.index.v1+json";
+        cache.put(Kind::Manifest, &digest, right, manifest);
+        assert_eq!(cache.get(Kind::Manifest, &digest).unwrap().0, right);
+        let path = cache.path(Kind::Manifest, &digest).unwrap();
+        let stored = String::from_utf8(fs::read(&path).unwrap()).unwrap();
+        fs::write(&path, stored.replacen(right, wrong, 1)).unwrap();
+        assert_eq!(cache.get(Kind::Manifest, &digest), None);
+        assert!(!path.exists());
+        // A remembered tag list is checked as well: a changed tag is a miss.
+        let name = "registry.local:5000/team/app";
+        cache.remember_tag_list(name, &["1.0.0".to_string()]);
+        let path = cache.memory_path(TAG_LISTS, name);
+        let stored = String::from_utf8(fs::read(&path).unwrap()).unwrap();
+        fs::write(&path, stored.replace("1.0.0", "1.0.9")).unwrap();
+        assert_eq!(cache.remembered_tag_list(name), None);
         assert!(!path.exists());
         fs::remove_dir_all(&dir).unwrap();
     }

@@ -25,6 +25,9 @@ use crate::version::{Line, TagTarget};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     pub file: String,
+    /// `file` as a SARIF `artifactLocation.uri`: see [`artifact_uri`].
+    #[serde(skip)]
+    pub uri: String,
     pub line: usize,
     pub column: usize,
     /// A stable id: `not-golden`, `unknown-golden-image`, `latest-or-untagged`,
@@ -40,9 +43,16 @@ pub struct Finding {
 pub fn find_dockerfiles(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut found = Vec::new();
     for path in paths {
-        if path.is_file() {
+        let metadata = match std::fs::metadata(path) {
+            Ok(metadata) => metadata,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Err(format!("`{}` does not exist", path.display()));
+            }
+            Err(error) => return Err(format!("`{}` cannot be read: {error}", path.display())),
+        };
+        if metadata.is_file() {
             found.push(path.clone());
-        } else if path.is_dir() {
+        } else if metadata.is_dir() {
             let walker = walkdir::WalkDir::new(path)
                 .sort_by_file_name()
                 .into_iter()
@@ -62,7 +72,12 @@ pub fn find_dockerfiles(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
                 }
             }
         } else {
-            return Err(format!("`{}` does not exist", path.display()));
+            // A device such as /dev/zero, or a FIFO: never opened.
+            return Err(format!(
+                "`{}` is not a regular file (it is {}); golden checks Dockerfiles, which are regular files",
+                path.display(),
+                crate::regular_file::kind_name(&metadata.file_type())
+            ));
         }
     }
     Ok(found)
@@ -76,12 +91,14 @@ pub fn check_text(
     build_args: &BTreeMap<String, String>,
 ) -> Vec<Finding> {
     let name = file.display().to_string();
+    let uri = artifact_uri(file);
     let dockerfile = match Dockerfile::parse(text, build_args) {
         Ok(dockerfile) => dockerfile,
         Err(error) => {
             let line = error.line().unwrap_or(1);
             return vec![Finding {
                 file: name,
+                uri,
                 line,
                 column: 1,
                 rule: "unparsable",
@@ -115,6 +132,7 @@ pub fn check_text(
                 .map_or(1, |index| index + 1);
             Some(Finding {
                 file: name.clone(),
+                uri: uri.clone(),
                 line: stage.first_line,
                 column,
                 rule,
@@ -131,6 +149,8 @@ pub fn check_text(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pin {
     pub file: String,
+    /// `file` as a URI reference: see [`artifact_uri`].
+    pub uri: String,
     pub line: usize,
     pub column: usize,
     pub reference: Reference,
@@ -173,6 +193,7 @@ pub fn digest_pins(
                 .unwrap_or("");
             Some(Pin {
                 file: file.display().to_string(),
+                uri: artifact_uri(file),
                 line: stage.first_line,
                 column: physical
                     .find(reference.original())
@@ -239,6 +260,7 @@ pub fn check_pins(
             };
             Some(Finding {
                 file: pin.file.clone(),
+                uri: pin.uri.clone(),
                 line: pin.line,
                 column: pin.column,
                 rule,
@@ -418,7 +440,7 @@ pub fn render_sarif(findings: &[Finding]) -> String {
                 "level": "error",
                 "message": { "text": format!("{} Fix: {}", finding.message, finding.fix) },
                 "locations": [{ "physicalLocation": {
-                    "artifactLocation": { "uri": finding.file },
+                    "artifactLocation": { "uri": finding.uri },
                     "region": { "startLine": finding.line, "startColumn": finding.column }
                 }}]
             })
@@ -439,13 +461,95 @@ pub fn render_sarif(findings: &[Finding]) -> String {
     serde_json::to_string_pretty(&document).unwrap_or_default() + "\n"
 }
 
+/// `path` as a URI reference (RFC 3986) for SARIF's
+/// `artifactLocation.uri`: each segment percent-encoded from the path's
+/// own bytes, so a space, `#`, `%` or a name that is not UTF-8 points at
+/// the very file. Only unreserved characters stay as they are (a `:`
+/// would read as a scheme); `.` and `..` stay segments.
+pub fn artifact_uri(path: &Path) -> String {
+    use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
+    use std::path::Component;
+    const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    let mut uri = String::new();
+    for component in path.components() {
+        let segment = match component {
+            Component::RootDir => {
+                uri.push('/');
+                continue;
+            }
+            Component::CurDir => ".".to_string(),
+            Component::ParentDir => "..".to_string(),
+            Component::Normal(name) => percent_encode(&os_bytes(name), SEGMENT).to_string(),
+            Component::Prefix(prefix) => {
+                percent_encode(&os_bytes(prefix.as_os_str()), SEGMENT).to_string()
+            }
+        };
+        if !uri.is_empty() && !uri.ends_with('/') {
+            uri.push('/');
+        }
+        uri.push_str(&segment);
+    }
+    uri
+}
+
+#[cfg(unix)]
+fn os_bytes(name: &std::ffi::OsStr) -> std::borrow::Cow<'_, [u8]> {
+    use std::os::unix::ffi::OsStrExt;
+    std::borrow::Cow::Borrowed(name.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn os_bytes(name: &std::ffi::OsStr) -> std::borrow::Cow<'_, [u8]> {
+    std::borrow::Cow::Owned(name.to_string_lossy().into_owned().into_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    #[cfg(unix)]
+    #[test]
+    fn sarif_uris_are_percent_encoded_from_the_raw_bytes() {
+        use std::os::unix::ffi::OsStrExt;
+        let cases: [(&[u8], &str); 8] = [
+            (b"app/Dockerfile", "app/Dockerfile"),
+            (b"my app/Dockerfile", "my%20app/Dockerfile"),
+            (b"c#/Dockerfile", "c%23/Dockerfile"),
+            (b"lit%20/Dockerfile", "lit%2520/Dockerfile"),
+            (b"caf\xe9/Dockerfile", "caf%E9/Dockerfile"),
+            (b"a:b/Dockerfile.prod", "a%3Ab/Dockerfile.prod"),
+            (b"/srv//apps/./x/../Dockerfile", "/srv/apps/x/../Dockerfile"),
+            (b"./Dockerfile", "./Dockerfile"),
+        ];
+        for (path, expected) in cases {
+            let path = Path::new(std::ffi::OsStr::from_bytes(path));
+            assert_eq!(artifact_uri(path), expected, "{}", path.display());
+        }
+        let finding = check_text(
+            &crate::config::Config::parse(crate::diagnostic::SourceFile::new(
+                Path::new("golden.toml"),
+                "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n",
+            ))
+            .0
+            .unwrap(),
+            Path::new(std::ffi::OsStr::from_bytes(b"my app/caf\xe9 #1/Dockerfile")),
+            "FROM alpine:3\n",
+            &BTreeMap::new(),
+        );
+        let sarif: serde_json::Value = serde_json::from_str(&render_sarif(&finding)).unwrap();
+        let uri = &sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
+            ["artifactLocation"]["uri"];
+        assert_eq!(uri, "my%20app/caf%E9%20%231/Dockerfile");
+    }
+
     fn pin(line: usize, text: &str) -> Pin {
         Pin {
             file: "app/Dockerfile".into(),
+            uri: "app/Dockerfile".into(),
             line,
             column: 6,
             reference: text.parse().unwrap(),

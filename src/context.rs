@@ -213,20 +213,18 @@ fn device_numbers(device: u64) -> (u32, u32) {
 /// following a symlink and without blocking (a FIFO put in its place since
 /// the listing would otherwise block the open forever).
 pub(crate) fn open_regular(path: &Path) -> io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW);
-    }
-    let file = options.open(path)?;
-    if !file.metadata()?.is_file() {
-        return Err(io::Error::other(
+    use crate::regular_file::{open, RegularFileError, Symlinks};
+    match open(path, Symlinks::Refuse) {
+        Ok((file, _)) => Ok(file),
+        Err(RegularFileError::Io(error)) => Err(error),
+        Err(RegularFileError::Missing) => Err(io::Error::from_raw_os_error(libc::ENOENT)),
+        Err(RegularFileError::Symlink | RegularFileError::SymlinkLoop) => {
+            Err(io::Error::from_raw_os_error(libc::ELOOP))
+        }
+        Err(_) => Err(io::Error::other(
             "it is no longer a regular file (it changed after golden listed the context)",
-        ));
+        )),
     }
-    Ok(file)
 }
 
 /// Whether the recipe records a file as executable (any execute bit).

@@ -9,6 +9,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::regular_file::{RegularFileError, MAX_SECRET};
+
 /// Environment variable with the username for golden's registry.
 pub const USERNAME_VARIABLE: &str = "GOLDEN_REGISTRY_USERNAME";
 /// Environment variable with the password.
@@ -50,11 +52,14 @@ impl Credentials {
 /// Credentials that were configured but could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialError {
-    #[error("failed to read the password file `{path}` named by {PASSWORD_FILE_VARIABLE}")]
+    /// The password file is missing, unreadable, larger than
+    /// [`MAX_SECRET`] or not a regular file (a FIFO, `/dev/zero`).
+    #[error(
+        "failed to read the password file `{path}` named by {PASSWORD_FILE_VARIABLE}: it {problem}"
+    )]
     PasswordFile {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        problem: RegularFileError,
     },
     #[error("{USERNAME_VARIABLE} is set but neither {PASSWORD_VARIABLE} nor {PASSWORD_FILE_VARIABLE} is")]
     MissingPassword,
@@ -86,8 +91,8 @@ pub fn from_environment(
     let Some(path) = variable(PASSWORD_FILE_VARIABLE).map(PathBuf::from) else {
         return Err(CredentialError::MissingPassword);
     };
-    let password = std::fs::read_to_string(&path)
-        .map_err(|source| CredentialError::PasswordFile { path, source })?;
+    let password = crate::regular_file::read_text(&path, MAX_SECRET)
+        .map_err(|problem| CredentialError::PasswordFile { path, problem })?;
     Ok(Some(Credentials::new(
         username,
         password.trim_end_matches(['\n', '\r']),
@@ -151,6 +156,52 @@ mod tests {
         let missing =
             from_environment(|name| (name == USERNAME_VARIABLE).then(|| "ci".to_string()));
         assert!(matches!(missing, Err(CredentialError::MissingPassword)));
+    }
+
+    #[test]
+    fn a_password_file_that_is_a_device_a_fifo_or_huge_is_refused_without_reading_it() {
+        let directory = tempfile::tempdir().unwrap();
+        let fifo = directory.path().join("fifo");
+        let name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        let huge = directory.path().join("huge");
+        std::fs::File::create(&huge)
+            .unwrap()
+            .set_len(MAX_SECRET + 1)
+            .unwrap();
+        let cases = [
+            // The FIFO first: without the check it hangs, and the test
+            // stops there rather than reading /dev/zero without end.
+            (
+                fifo.display().to_string(),
+                "is not a regular file (it is a FIFO)",
+            ),
+            (huge.display().to_string(), "is larger than 65536 bytes"),
+            (
+                "/dev/zero".to_string(),
+                "is not a regular file (it is a character device)",
+            ),
+        ];
+        for (path, expected) in cases {
+            let (sender, receiver) = std::sync::mpsc::channel();
+            let file = path.clone();
+            std::thread::spawn(move || {
+                let found = from_environment(|name| match name {
+                    USERNAME_VARIABLE => Some("ci".to_string()),
+                    PASSWORD_FILE_VARIABLE => Some(file.clone()),
+                    _ => None,
+                });
+                let _ = sender.send(found.map(|_| ()).map_err(|error| error.to_string()));
+            });
+            let found = receiver
+                .recv_timeout(std::time::Duration::from_secs(5))
+                .unwrap_or_else(|_| panic!("reading `{path}` did not return within 5 seconds"));
+            let message = found.expect_err(&path);
+            assert!(
+                message.contains(&path) && message.contains(expected),
+                "{message}"
+            );
+        }
     }
 
     #[test]

@@ -29,7 +29,10 @@ pub fn find_config(start: &Path) -> Result<PathBuf, NotFound> {
     let mut tried = Vec::new();
     for directory in start.ancestors() {
         let candidate = directory.join(DEFAULT_FILE);
-        if candidate.is_file() {
+        // Anything by that name is the nearest config, even a FIFO, a
+        // directory or a dangling link: loading it says what is wrong,
+        // where skipping it would silently use a config further up.
+        if std::fs::symlink_metadata(&candidate).is_ok() {
             return Ok(candidate);
         }
         tried.push(candidate);
@@ -76,6 +79,22 @@ mod tests {
         assert_eq!(find_config(&deep).unwrap(), checkout.join(DEFAULT_FILE));
         std::fs::write(deep.join(DEFAULT_FILE), "").unwrap();
         assert_eq!(find_config(&deep).unwrap(), deep.join(DEFAULT_FILE));
+    }
+
+    #[test]
+    fn a_golden_toml_that_is_not_a_regular_file_is_found_not_skipped() {
+        let root = tempfile::tempdir().unwrap();
+        let deep = root.path().join("a/b");
+        std::fs::create_dir_all(&deep).unwrap();
+        std::fs::create_dir(root.path().join(".git")).unwrap();
+        std::fs::write(root.path().join(DEFAULT_FILE), "").unwrap();
+        let fifo = deep.join(DEFAULT_FILE);
+        let name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        assert_eq!(find_config(&deep).unwrap(), fifo);
+        std::fs::remove_file(&fifo).unwrap();
+        std::os::unix::fs::symlink("missing.toml", &fifo).unwrap();
+        assert_eq!(find_config(&deep).unwrap(), fifo);
     }
 
     #[test]

@@ -73,6 +73,27 @@ enum Kind {
     Regex(String),
 }
 
+/// The bytes of the ignore file `path`, `None` when there is none. It must
+/// be a regular file: a FIFO there is refused rather than waited on.
+fn read_ignore_file(path: &Path) -> Result<Option<Vec<u8>>, ContextError> {
+    use crate::regular_file::{read, RegularFileError, Symlinks, MAX_TEXT};
+    match read(path, MAX_TEXT, Symlinks::Follow) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(RegularFileError::Missing) => Ok(None),
+        Err(RegularFileError::Io(error)) if error.kind() == std::io::ErrorKind::NotADirectory => {
+            Ok(None)
+        }
+        Err(RegularFileError::Io(source)) => Err(ContextError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
+        Err(problem) => Err(ContextError::Read {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(format!("it {problem}")),
+        }),
+    }
+}
+
 impl Ignore {
     /// Reads the ignore file of a context whose Dockerfile is `dockerfile`
     /// (relative to it): `<dockerfile>.dockerignore` when there is one,
@@ -82,17 +103,9 @@ impl Ignore {
         let specific = format!("{dockerfile}{DOCKERIGNORE}");
         for name in [specific.as_str(), DOCKERIGNORE] {
             let path = context.join(name);
-            match std::fs::read(&path) {
-                Ok(bytes) => {
-                    let text = String::from_utf8_lossy(&bytes);
-                    return Ok((Ignore::parse(&text, &path)?, name.to_string()));
-                }
-                Err(error)
-                    if matches!(
-                        error.kind(),
-                        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
-                    ) => {}
-                Err(source) => return Err(ContextError::Read { path, source }),
+            if let Some(bytes) = read_ignore_file(&path)? {
+                let text = String::from_utf8_lossy(&bytes);
+                return Ok((Ignore::parse(&text, &path)?, name.to_string()));
             }
         }
         Ok((Ignore::default(), DOCKERIGNORE.to_string()))
@@ -101,10 +114,9 @@ impl Ignore {
     /// Reads `<context>/.dockerignore`; no file means nothing is ignored.
     pub fn load(context: &Path) -> Result<Ignore, ContextError> {
         let path = context.join(DOCKERIGNORE);
-        match std::fs::read(&path) {
-            Ok(bytes) => Ignore::parse(&String::from_utf8_lossy(&bytes), &path),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Ignore::default()),
-            Err(source) => Err(ContextError::Read { path, source }),
+        match read_ignore_file(&path)? {
+            Some(bytes) => Ignore::parse(&String::from_utf8_lossy(&bytes), &path),
+            None => Ok(Ignore::default()),
         }
     }
 
@@ -591,4 +603,34 @@ fn class_char(chars: &[char], i: usize) -> Result<(ClassChar, usize), String> {
         return Ok((escape_char(next)?, i + 2));
     }
     Ok((Ok(c), i + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ignore_file_that_is_a_fifo_is_refused_not_waited_on() {
+        let context = tempfile::tempdir().unwrap();
+        let fifo = context.path().join(DOCKERIGNORE);
+        let name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        let directory = context.path().to_path_buf();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let loaded = Ignore::load_for(&directory, "Dockerfile").map(|_| ());
+            let _ = sender.send(loaded.map_err(|error| format!("{error:#}: {:?}", error)));
+        });
+        let loaded = receiver
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("reading a FIFO .dockerignore returned within 5 seconds");
+        let message = loaded.unwrap_err();
+        assert!(
+            message.contains("is not a regular file (it is a FIFO)"),
+            "{message}"
+        );
+        // None at all is nothing ignored.
+        std::fs::remove_file(&fifo).unwrap();
+        assert!(Ignore::load(context.path()).is_ok());
+    }
 }

@@ -177,7 +177,8 @@ impl<'c> Reading<'c> {
         if let Some(text) = self.texts.get(&path) {
             return Ok(text.clone());
         }
-        let text = std::fs::read_to_string(&path)?;
+        let text = crate::regular_file::read_text(&path, crate::regular_file::MAX_TEXT)
+            .map_err(|problem| std::io::Error::other(format!("it {problem}")))?;
         self.texts.insert(path, text.clone());
         Ok(text)
     }

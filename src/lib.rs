@@ -50,6 +50,7 @@ pub mod project;
 pub mod provenance;
 pub mod reference;
 pub mod registry;
+pub mod regular_file;
 #[deny(missing_docs)]
 pub mod report;
 pub mod revision;

@@ -11,6 +11,7 @@ use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile};
 use crate::dockerfile::CopySource;
 use crate::graph::{Graph, Node, Upstream};
 use crate::reference::Reference;
+use crate::regular_file::{Symlinks, MAX_TEXT};
 
 /// A config whose images and build order are known.
 #[derive(Debug, Clone)]
@@ -24,10 +25,15 @@ pub struct Project {
 impl Project {
     /// Reads and validates `path` and the Dockerfiles it names.
     pub fn load(path: &Path) -> Result<Project, ConfigError> {
-        let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        // Never blocks on a FIFO nor reads a device without end: the
+        // daemon reads it again on every tick.
+        let bytes =
+            crate::regular_file::read(path, MAX_TEXT, Symlinks::Follow).map_err(|problem| {
+                ConfigError::Read {
+                    path: path.to_path_buf(),
+                    problem,
+                }
+            })?;
         match String::from_utf8(bytes) {
             Ok(text) => Project::from_source(SourceFile::new(path, &text)),
             Err(error) => Err(ConfigError::Invalid(Diagnostics(vec![not_utf8(

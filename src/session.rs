@@ -29,6 +29,7 @@ use crate::platform::Platform;
 use crate::pool::{Member, Pool};
 use crate::project::Project;
 use crate::registry::Registry;
+use crate::regular_file::RegularFileError;
 
 /// Where the engine looks for per-registry CA files and client certificates.
 const CERTS_DIRECTORY: &str = "/etc/docker/certs.d";
@@ -51,13 +52,18 @@ impl Session {
     pub fn open(path: &Path, engine: Option<String>) -> Result<Session, Failure> {
         let mut project = Project::load(path).map_err(|error| {
             let hinted = match &error {
-                ConfigError::Read { .. } => anyhow::Error::new(
-                    Hinted::new(
-                        format!("no usable config at `{}`", path.display()),
-                        "run golden where golden.toml is, or pass -c/--config PATH",
+                ConfigError::Read { problem, .. } => {
+                    let hint = match problem {
+                        RegularFileError::Missing | RegularFileError::Io(_) => {
+                            "run golden where golden.toml is, or pass -c/--config PATH"
+                        }
+                        _ => "the config must be a regular file of TOML text; pass -c/--config PATH to one",
+                    };
+                    anyhow::Error::new(
+                        Hinted::new(format!("no usable config at `{}`", path.display()), hint)
+                            .caused_by(error),
                     )
-                    .caused_by(error),
-                ),
+                }
                 ConfigError::Invalid(_) => anyhow::Error::new(error),
             };
             Failure::usage(hinted)

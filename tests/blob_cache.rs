@@ -101,6 +101,12 @@ fn files(directory: &Path) -> Vec<PathBuf> {
     found
 }
 
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
+}
+
 /// The sha256 of `bytes` in hex.
 fn sha256(bytes: &[u8]) -> String {
     golden::name::Digest::of(bytes).hex().to_string()
@@ -152,14 +158,18 @@ fn a_corrupted_cache_file_is_fetched_again_and_does_not_change_the_result() {
     project.run(&cache, &["build", "--all"], &[]);
     project.no_op(&cache, &[], &[]);
     let clean = project.no_op(&cache, &[], &[]);
+    // A golden build's config and manifest, which a no-op run reads; the
+    // upstream's, cached when the build read its ONBUILD triggers, it
+    // does not.
     let config = files(&cache.join("golden/configs"))
         .into_iter()
-        .next()
-        .expect("a cached config");
+        .find(|path| contains(&std::fs::read(path).unwrap(), b"io.golden.recipe"))
+        .expect("a cached config of a golden build");
+    let config_digest = config.file_name().unwrap().to_str().unwrap().to_string();
     let manifest = files(&cache.join("golden/manifests"))
         .into_iter()
-        .next()
-        .expect("a cached manifest");
+        .find(|path| contains(&std::fs::read(path).unwrap(), config_digest.as_bytes()))
+        .expect("a cached manifest of a golden build");
     let original = std::fs::read(&config).unwrap();
     // Labels that would make the image look foreign, or out of date.
     std::fs::write(&config, br#"{"config":{"Labels":{}}}"#).unwrap();

@@ -106,11 +106,12 @@ const IMAGE_KEYS: &[&str] = &[
 /// Why a configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("failed to read `{path}`")]
+    /// The config file is missing, unreadable, too large or not a
+    /// regular file (a FIFO, a device, a directory).
+    #[error("the config file `{path}` {problem}")]
     Read {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        problem: crate::regular_file::RegularFileError,
     },
     #[error("{0}")]
     Invalid(Diagnostics),
@@ -950,40 +951,17 @@ pub(crate) fn path_problem(path: &Path, kind: PathKind) -> Option<(String, &'sta
         PathKind::File => Some((
             format!(
                 "is not a regular file (it is {})",
-                file_type_name(&file_type)
+                crate::regular_file::kind_name(&file_type)
             ),
             "not a regular file",
         )),
         PathKind::Directory => Some((
-            format!("is not a directory (it is {})", file_type_name(&file_type)),
+            format!(
+                "is not a directory (it is {})",
+                crate::regular_file::kind_name(&file_type)
+            ),
             "not a directory",
         )),
-    }
-}
-
-fn file_type_name(file_type: &std::fs::FileType) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if file_type.is_fifo() {
-            return "a FIFO";
-        }
-        if file_type.is_char_device() {
-            return "a character device";
-        }
-        if file_type.is_block_device() {
-            return "a block device";
-        }
-        if file_type.is_socket() {
-            return "a socket";
-        }
-    }
-    if file_type.is_dir() {
-        "a directory"
-    } else if file_type.is_file() {
-        "a regular file"
-    } else {
-        "a special file"
     }
 }
 

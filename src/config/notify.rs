@@ -15,7 +15,7 @@ use std::time::Duration;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use super::{path_problem, PathKind, Reader};
+use super::Reader;
 use crate::diagnostic::{closest, Diagnostic, SourceFile};
 use crate::duration::{self, ConfigDuration};
 
@@ -42,7 +42,7 @@ pub const MAX_NOTIFY_TIMEOUT: Duration = Duration::from_secs(120);
 pub const DEFAULT_NOTIFY_RETRIES: u32 = 3;
 const MAX_NOTIFY_RETRIES: u32 = 10;
 /// The largest `webhook_file` read: a URL, not a document.
-const MAX_WEBHOOK_FILE: u64 = 64 * 1024;
+const MAX_WEBHOOK_FILE: u64 = crate::regular_file::MAX_SECRET;
 
 /// A webhook URL. Its `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
@@ -300,10 +300,8 @@ impl Reader<'_> {
             .parent()
             .unwrap_or(Path::new("."))
             .join(file.get_ref());
-        let read = match path_problem(&path, PathKind::File) {
-            Some((problem, label)) => Err((problem, label)),
-            None => read_small(&path).map_err(|problem| (problem, "unreadable")),
-        };
+        let read = crate::regular_file::read_text(&path, MAX_WEBHOOK_FILE)
+            .map_err(|problem| (problem.to_string(), problem.label()));
         let url = read.and_then(|text| {
             let url = text.trim().to_string();
             check_url(&url).map(|()| url).map_err(|problem| {
@@ -395,16 +393,6 @@ fn masked(file: &SourceFile, span: Range<usize>) -> SourceFile {
         *byte = b'*';
     }
     SourceFile::new(&file.path, &String::from_utf8_lossy(&bytes))
-}
-
-/// Reads the first [`MAX_WEBHOOK_FILE`] bytes of `path` as text.
-fn read_small(path: &Path) -> Result<String, String> {
-    use std::io::Read;
-    let mut text = String::new();
-    std::fs::File::open(path)
-        .and_then(|file| file.take(MAX_WEBHOOK_FILE).read_to_string(&mut text))
-        .map_err(|error| format!("cannot be read: {error}"))?;
-    Ok(text)
 }
 
 /// Warns, once per file and process (the daemon reads the config on every

@@ -54,9 +54,16 @@ impl Trust {
     pub fn read(files: &[PathBuf]) -> Result<Trust, TlsError> {
         let mut extra = Vec::new();
         for path in files {
-            let pem = std::fs::read(path).map_err(|source| TlsError::ReadCa {
+            // A regular file only: a FIFO swapped in since the config was
+            // checked must not hang the run.
+            let pem = crate::regular_file::read(
+                path,
+                crate::regular_file::MAX_TEXT,
+                crate::regular_file::Symlinks::Follow,
+            )
+            .map_err(|problem| TlsError::ReadCa {
                 path: path.clone(),
-                source,
+                source: std::io::Error::other(format!("it {problem}")),
             })?;
             let certificates = CertificateDer::pem_slice_iter(&pem)
                 .collect::<Result<Vec<_>, _>>()

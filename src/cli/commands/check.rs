@@ -33,11 +33,14 @@ pub(super) async fn run(
     let mut findings = Vec::new();
     let mut pins = Vec::new();
     for file in &files {
-        let text = std::fs::read_to_string(file).map_err(|error| {
-            Failure::usage(
-                anyhow::Error::new(error).context(format!("failed to read `{}`", file.display())),
-            )
-        })?;
+        let text = crate::regular_file::read_text(file, crate::regular_file::MAX_TEXT).map_err(
+            |problem| {
+                Failure::usage(anyhow::anyhow!(
+                    "failed to read `{}`: it {problem}",
+                    file.display()
+                ))
+            },
+        )?;
         findings.extend(crate::check::check_text(
             &session.project.config,
             file,

@@ -1,0 +1,221 @@
+//! Reading a file golden is told to read (golden.toml, a Dockerfile, a
+//! password or webhook file, a file given to `golden check`, a cache
+//! file): only a regular file, and only up to a size limit.
+//!
+//! The file is opened without blocking, so a FIFO put in its place never
+//! hangs the open, and the check that it is a regular file is made on the
+//! opened file (`fstat`), so nothing can swap it between check and read.
+//! A device such as `/dev/zero` is refused before a byte is read, and a
+//! regular file is read to at most its limit plus one byte. This module
+//! must not print or decide what a caller does with the refusal.
+
+use std::fs::{File, Metadata};
+use std::io::{self, Read};
+use std::path::Path;
+
+/// The largest golden.toml or Dockerfile read: text a person writes.
+pub const MAX_TEXT: u64 = 16 * 1024 * 1024;
+
+/// The largest secret read from a file (a password, a webhook URL).
+pub const MAX_SECRET: u64 = 64 * 1024;
+
+/// Whether a symlink at the path itself is followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Symlinks {
+    /// Follow it: a user's `golden.toml -> configs/prod.toml` is fine.
+    Follow,
+    /// Refuse it (golden's own files, which it never links).
+    Refuse,
+}
+
+/// Why a file was not read. Each message completes "`PATH` ...".
+#[derive(Debug, thiserror::Error)]
+pub enum RegularFileError {
+    #[error("does not exist")]
+    Missing,
+    #[error("is a symlink loop")]
+    SymlinkLoop,
+    #[error("is a symlink, which golden does not follow here")]
+    Symlink,
+    #[error("is not a regular file (it is {kind})")]
+    NotRegular { kind: &'static str },
+    #[error("is larger than {limit} bytes, more than such a file ever holds")]
+    TooLarge { limit: u64 },
+    #[error("is not UTF-8 text")]
+    NotUtf8,
+    #[error("cannot be read: {0}")]
+    Io(#[source] io::Error),
+}
+
+impl RegularFileError {
+    /// A short label for a caret under the path in a config diagnostic.
+    pub fn label(&self) -> &'static str {
+        match self {
+            RegularFileError::Missing => "no such file",
+            RegularFileError::SymlinkLoop => "symlink loop",
+            RegularFileError::Symlink => "a symlink",
+            RegularFileError::NotRegular { .. } => "not a regular file",
+            RegularFileError::TooLarge { .. } => "too large",
+            RegularFileError::NotUtf8 => "not UTF-8",
+            RegularFileError::Io(_) => "unreadable",
+        }
+    }
+
+    fn from_open(error: io::Error, symlinks: Symlinks) -> RegularFileError {
+        match error.raw_os_error() {
+            Some(libc::ELOOP) if symlinks == Symlinks::Refuse => RegularFileError::Symlink,
+            Some(libc::ELOOP) => RegularFileError::SymlinkLoop,
+            _ if error.kind() == io::ErrorKind::NotFound => RegularFileError::Missing,
+            _ => RegularFileError::Io(error),
+        }
+    }
+}
+
+/// Opens `path` for reading if it is a regular file, without blocking on
+/// a FIFO; the metadata is the opened file's.
+pub fn open(path: &Path, symlinks: Symlinks) -> Result<(File, Metadata), RegularFileError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let nofollow = match symlinks {
+            Symlinks::Follow => 0,
+            Symlinks::Refuse => libc::O_NOFOLLOW,
+        };
+        options.custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC | nofollow);
+    }
+    let file = options
+        .open(path)
+        .map_err(|error| RegularFileError::from_open(error, symlinks))?;
+    let metadata = file.metadata().map_err(RegularFileError::Io)?;
+    if !metadata.is_file() {
+        return Err(RegularFileError::NotRegular {
+            kind: kind_name(&metadata.file_type()),
+        });
+    }
+    Ok((file, metadata))
+}
+
+/// The bytes of the regular file `path`, at most `limit` of them.
+pub fn read(path: &Path, limit: u64, symlinks: Symlinks) -> Result<Vec<u8>, RegularFileError> {
+    let (file, metadata) = open(path, symlinks)?;
+    if metadata.len() > limit {
+        return Err(RegularFileError::TooLarge { limit });
+    }
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    // One byte past the limit tells a file that grew since the fstat.
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(RegularFileError::Io)?;
+    if bytes.len() as u64 > limit {
+        return Err(RegularFileError::TooLarge { limit });
+    }
+    Ok(bytes)
+}
+
+/// The text of the regular file `path` (symlinks followed), at most
+/// `limit` bytes of UTF-8.
+pub fn read_text(path: &Path, limit: u64) -> Result<String, RegularFileError> {
+    let bytes = read(path, limit, Symlinks::Follow)?;
+    String::from_utf8(bytes).map_err(|_| RegularFileError::NotUtf8)
+}
+
+/// What a file that is not a regular file is, for a message ("a FIFO").
+pub fn kind_name(file_type: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return "a FIFO";
+        }
+        if file_type.is_char_device() {
+            return "a character device";
+        }
+        if file_type.is_block_device() {
+            return "a block device";
+        }
+        if file_type.is_socket() {
+            return "a socket";
+        }
+    }
+    if file_type.is_dir() {
+        "a directory"
+    } else if file_type.is_file() {
+        "a regular file"
+    } else if file_type.is_symlink() {
+        "a symlink"
+    } else {
+        "a special file"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs `read` on another thread: a read that blocks fails the test
+    /// instead of hanging it.
+    fn read_within(path: &Path, limit: u64, symlinks: Symlinks) -> Result<Vec<u8>, String> {
+        let path = path.to_path_buf();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = sender.send(read(&path, limit, symlinks).map_err(|e| e.to_string()));
+        });
+        receiver
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("the read returned within 5 seconds")
+    }
+
+    #[test]
+    fn only_regular_files_within_the_limit_are_read() {
+        let directory = tempfile::tempdir().unwrap();
+        let file = directory.path().join("file");
+        std::fs::write(&file, "0123456789").unwrap();
+        let fifo = directory.path().join("fifo");
+        let name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        let link = directory.path().join("link");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        let zero = directory.path().join("zero");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        let follow = Symlinks::Follow;
+        type Case<'a> = (&'a Path, u64, Symlinks, Result<&'a [u8], &'a str>);
+        let cases: Vec<Case> = vec![
+            (&file, 10, follow, Ok(b"0123456789")),
+            (&file, 9, follow, Err("is larger than 9 bytes")),
+            (&link, 10, follow, Ok(b"0123456789")),
+            (&link, 10, Symlinks::Refuse, Err("is a symlink")),
+            (
+                &fifo,
+                10,
+                follow,
+                Err("is not a regular file (it is a FIFO)"),
+            ),
+            (&zero, 10, follow, Err("(it is a character device)")),
+            (directory.path(), 10, follow, Err("(it is a directory)")),
+            (
+                Path::new("/nonexistent/file"),
+                10,
+                follow,
+                Err("does not exist"),
+            ),
+        ];
+        for (path, limit, symlinks, expected) in cases {
+            let found = read_within(path, limit, symlinks);
+            match (found, expected) {
+                (Ok(bytes), Ok(expected)) => assert_eq!(bytes, expected, "{}", path.display()),
+                (Err(message), Err(expected)) => {
+                    assert!(message.contains(expected), "{}: {message}", path.display())
+                }
+                (found, expected) => panic!("{}: {found:?}, expected {expected:?}", path.display()),
+            }
+        }
+        assert!(matches!(read_text(&file, 10).as_deref(), Ok("0123456789")));
+        std::fs::write(&file, b"\xff\xfe").unwrap();
+        assert!(matches!(
+            read_text(&file, 10),
+            Err(RegularFileError::NotUtf8)
+        ));
+    }
+}
