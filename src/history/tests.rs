@@ -559,4 +559,3 @@ fn rollback_never_targets_a_foreign_tag() {
     assert_eq!(plan.withdraw.len(), 1);
     assert_eq!(plan.withdraw[0].version, "1.0.1");
 }
-
