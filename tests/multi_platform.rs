@@ -7,79 +7,19 @@ mod common;
 
 use std::process::Command;
 
+use common::oci::{self, copy_upstream, get, json, one_line, sha256, upload, PLATFORMS, SEEDED};
 use common::{
-    assert_floating, digest, entry, golden_at, labels, manifest, put_manifest, require_environment,
-    tags, REGISTRY,
+    assert_floating, digest, entry, golden_at, labels, manifest, put_manifest, tags, REGISTRY,
 };
 use golden::index::parse_index;
 use golden::platform::Platform;
 
-const SEEDED: &str = "upstream/busybox-multi";
 /// The same two platforms as an OCI image index of OCI manifests.
 const SEEDED_OCI: &str = "upstream/busybox-multi-oci";
-const PLATFORMS: &str = r#"platforms = ["linux/amd64", "linux/arm64"]"#;
 
 /// A namespace of the test's own.
 fn namespace(name: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("e2e-mp-{name}-{}-{nanos}", std::process::id())
-}
-
-fn get(path: &str, accept: &str) -> (Vec<u8>, String) {
-    let response = ureq::get(&format!("http://{REGISTRY}/v2/{path}"))
-        .set("Accept", accept)
-        .call()
-        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
-    let media_type = response.content_type().to_string();
-    let mut body = Vec::new();
-    std::io::Read::read_to_end(&mut response.into_reader(), &mut body).unwrap();
-    (body, media_type)
-}
-
-fn json(bytes: &[u8]) -> serde_json::Value {
-    serde_json::from_slice(bytes).unwrap()
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    use sha2::Digest as _;
-    format!("sha256:{:x}", sha2::Sha256::digest(bytes))
-}
-
-/// Mounts blob `digest` of `from` into `to`.
-fn mount(to: &str, from: &str, digest: &str) {
-    let response = ureq::post(&format!(
-        "http://{REGISTRY}/v2/{to}/blobs/uploads/?mount={digest}&from={from}"
-    ))
-    .call()
-    .unwrap_or_else(|e| panic!("mount {digest} into {to}: {e}"));
-    assert_eq!(
-        response.status(),
-        201,
-        "mount {digest} from {from} into {to}"
-    );
-}
-
-/// Uploads `bytes` as a blob of `to`; returns its digest.
-fn upload(to: &str, bytes: &[u8]) -> String {
-    let digest = sha256(bytes);
-    let started = ureq::post(&format!("http://{REGISTRY}/v2/{to}/blobs/uploads/"))
-        .call()
-        .unwrap();
-    let location = started.header("location").unwrap().to_string();
-    let location = if location.starts_with("http") {
-        location
-    } else {
-        format!("http://{REGISTRY}{location}")
-    };
-    let separator = if location.contains('?') { '&' } else { '?' };
-    ureq::put(&format!("{location}{separator}digest={digest}"))
-        .set("Content-Type", "application/octet-stream")
-        .send_bytes(bytes)
-        .unwrap_or_else(|e| panic!("upload to {to}: {e}"));
-    digest
+    oci::namespace("mp", name)
 }
 
 /// Copies the seeded 2-platform upstream (a Docker manifest list) to
@@ -87,34 +27,6 @@ fn upload(to: &str, bytes: &[u8]) -> String {
 /// for byte); returns the repository.
 fn private_upstream(namespace: &str) -> String {
     copy_upstream(SEEDED, namespace)
-}
-
-/// Copies the seeded upstream `seeded:1.36` to `<namespace>-<seeded>:1.36`.
-fn copy_upstream(seeded: &str, namespace: &str) -> String {
-    require_environment();
-    let path = format!("{namespace}-{seeded}");
-    let (index, media_type) = manifest(&format!("{REGISTRY}/{seeded}"), "1.36");
-    for child in json(&index)["manifests"].as_array().unwrap() {
-        let child_digest = child["digest"].as_str().unwrap();
-        let child_type = child["mediaType"].as_str().unwrap();
-        let (body, _) = get(&format!("{seeded}/manifests/{child_digest}"), child_type);
-        let document = json(&body);
-        let mut blobs = vec![document["config"]["digest"].as_str().unwrap().to_string()];
-        for layer in document["layers"].as_array().unwrap() {
-            blobs.push(layer["digest"].as_str().unwrap().to_string());
-        }
-        for blob in blobs {
-            mount(&path, seeded, &blob);
-        }
-        put_manifest(
-            &format!("{REGISTRY}/{path}"),
-            child_digest,
-            &body,
-            child_type,
-        );
-    }
-    put_manifest(&format!("{REGISTRY}/{path}"), "1.36", &index, &media_type);
-    format!("{REGISTRY}/{path}")
 }
 
 /// Publishes a changed arm64 image under `upstream:1.36` (a new config,
@@ -464,27 +376,6 @@ fn a_failing_arm64_smoke_test_publishes_nothing_of_the_image() {
             "{id} has tags"
         );
     }
-}
-
-/// A config dir with `base` only: FROM `upstream:1.36`, both platforms.
-fn one_line(namespace: &str, upstream: &str) -> (tempfile::TempDir, std::path::PathBuf) {
-    let directory = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(directory.path().join("base")).unwrap();
-    std::fs::write(
-        directory.path().join("base/Dockerfile"),
-        format!("FROM {upstream}:1.36\nRUN uname -m > /etc/golden-arch\n"),
-    )
-    .unwrap();
-    let config = directory.path().join("golden.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[registry]\nhost = \"{REGISTRY}\"\nnamespace = \"{namespace}\"\n\n\
-             [images.base]\nversion = \"1.0\"\ncontext = \"base\"\n{PLATFORMS}\n"
-        ),
-    )
-    .unwrap();
-    (directory, config)
 }
 
 /// The children of the index `repository:tag`, by platform.

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod engines;
+pub mod oci;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
