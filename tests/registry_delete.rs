@@ -6,10 +6,10 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
 
-use common::{PrivateRegistry, SEED};
+use common::{proxy, PrivateRegistry, SEED};
 
 /// Forwards every request to `upstream` but DELETE, which it answers 404.
 fn start_no_delete_proxy(upstream: String) -> u16 {
@@ -26,19 +26,10 @@ fn start_no_delete_proxy(upstream: String) -> u16 {
 }
 
 fn forward(mut client: TcpStream, upstream: &str) {
-    let mut head = Vec::new();
-    let mut buffer = [0u8; 4096];
-    let end = loop {
-        match client.read(&mut buffer) {
-            Ok(0) | Err(_) => return,
-            Ok(read) => head.extend_from_slice(&buffer[..read]),
-        }
-        if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
-            break end + 4;
-        }
+    let Some(request) = proxy::read_request(&mut client) else {
+        return;
     };
-    let text = String::from_utf8_lossy(&head[..end]).to_string();
-    if text.starts_with("DELETE ") {
+    if request.method == "DELETE" {
         let body = r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#;
         let _ = write!(
             client,
@@ -47,28 +38,9 @@ fn forward(mut client: TcpStream, upstream: &str) {
         );
         return;
     }
-    let mut rewritten: String = text
-        .trim_end()
-        .lines()
-        .filter(|line| !line.to_ascii_lowercase().starts_with("connection:"))
-        .map(|line| format!("{line}\r\n"))
-        .collect();
-    rewritten.push_str("Connection: close\r\n\r\n");
-    let Ok(mut server) = TcpStream::connect(upstream) else {
-        return;
-    };
-    if server.write_all(rewritten.as_bytes()).is_err() || server.write_all(&head[end..]).is_err() {
-        return;
+    if let Some(server) = proxy::open_upstream(&client, &request, upstream) {
+        proxy::pass_reply(server, client);
     }
-    let (Ok(mut from_client), Ok(mut to_server)) = (client.try_clone(), server.try_clone()) else {
-        return;
-    };
-    std::thread::spawn(move || {
-        let _ = std::io::copy(&mut from_client, &mut to_server);
-    });
-    let _ = std::io::copy(&mut server, &mut client);
-    let _ = client.shutdown(Shutdown::Both);
-    let _ = server.shutdown(Shutdown::Both);
 }
 
 #[test]

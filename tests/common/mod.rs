@@ -7,6 +7,7 @@
 
 pub mod engines;
 pub mod oci;
+pub mod proxy;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -866,7 +867,6 @@ impl DelayProxy {
         after: usize,
         delay: std::time::Duration,
     ) -> DelayProxy {
-        use std::io::{Read, Write};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let upstream = upstream.to_string();
@@ -877,55 +877,17 @@ impl DelayProxy {
                 let Ok(mut client) = client else { continue };
                 let (upstream, path, seen) = (upstream.clone(), path.clone(), seen.clone());
                 std::thread::spawn(move || {
-                    let mut head = Vec::new();
-                    let mut byte = [0u8; 4096];
-                    let end = loop {
-                        let Ok(read) = client.read(&mut byte) else {
-                            return;
-                        };
-                        if read == 0 {
-                            return;
-                        }
-                        head.extend_from_slice(&byte[..read]);
-                        if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
-                            break end + 4;
-                        }
+                    let Some(request) = proxy::read_request(&mut client) else {
+                        return;
                     };
-                    let text = String::from_utf8_lossy(&head[..end]).to_string();
-                    let target = text
-                        .split_whitespace()
-                        .nth(1)
-                        .unwrap_or_default()
-                        .to_string();
-                    if target.contains(&path) && seen.fetch_add(1, Ordering::SeqCst) >= after {
+                    if request.target.contains(&path)
+                        && seen.fetch_add(1, Ordering::SeqCst) >= after
+                    {
                         std::thread::sleep(delay);
                     }
-                    let mut rewritten: String = text
-                        .trim_end()
-                        .lines()
-                        .filter(|line| !line.to_ascii_lowercase().starts_with("connection:"))
-                        .map(|line| format!("{line}\r\n"))
-                        .collect();
-                    rewritten.push_str("Connection: close\r\n\r\n");
-                    let Ok(mut server) = std::net::TcpStream::connect(&upstream) else {
-                        return;
-                    };
-                    if server.write_all(rewritten.as_bytes()).is_err()
-                        || server.write_all(&head[end..]).is_err()
-                    {
-                        return;
+                    if let Some(server) = proxy::open_upstream(&client, &request, &upstream) {
+                        proxy::pass_reply(server, client);
                     }
-                    let (Ok(mut from_client), Ok(mut to_server)) =
-                        (client.try_clone(), server.try_clone())
-                    else {
-                        return;
-                    };
-                    std::thread::spawn(move || {
-                        let _ = std::io::copy(&mut from_client, &mut to_server);
-                    });
-                    let _ = std::io::copy(&mut server, &mut client);
-                    let _ = client.shutdown(std::net::Shutdown::Both);
-                    let _ = server.shutdown(std::net::Shutdown::Both);
                 });
             }
         });
