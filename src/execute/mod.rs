@@ -803,7 +803,11 @@ impl Runner<'_> {
     ) -> Option<Result<String, String>> {
         let mut lost = Vec::new();
         for &index in members {
-            if !self.pool.is_down(index) && !self.member(index).engine.alive().await {
+            // One already down was lost meanwhile (another image pushing
+            // on it saw it go): the image it held is gone all the same.
+            if self.pool.is_down(index) {
+                lost.push(index);
+            } else if !self.member(index).engine.alive().await {
                 self.pool.mark_down(index);
                 lost.push(index);
             }

@@ -1154,3 +1154,60 @@ fn an_engine_lost_during_a_push_fails_the_image_when_no_other_engine_can_build_i
     assert!(pool.is_down(0));
     assert_eq!(harness.registry.get(BASE, "1.0"), None);
 }
+
+#[test]
+fn a_second_image_pushing_on_the_same_lost_engine_is_built_again_too() {
+    let two = "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\
+[images.side]\nversion = \"1.0\"\ncontext = \"images/base\"\n\
+[images.other]\nversion = \"1.0\"\ncontext = \"images/base\"\n\
+[images.third]\nversion = \"1.0\"\ncontext = \"images/base\"\n";
+    let harness = Harness::new(two, Faults::default());
+    // Least loaded first: two of the three build side by side on `a`, one
+    // on `b`; `a` dies during the first push on it, and the second push
+    // there fails on an engine already down.
+    let doomed = Arc::new(FakeEngine {
+        registry: harness.registry.clone(),
+        failing_builds: BTreeSet::new(),
+        failing_tests: BTreeSet::new(),
+        failing_pushes: BTreeSet::new(),
+        calls: Mutex::new(Vec::new()),
+        removed: Mutex::new(Vec::new()),
+        running: Default::default(),
+        most: Default::default(),
+        lose_on: BTreeSet::new(),
+        lose_on_push: BTreeSet::from(["side", "other", "third"].map(String::from)),
+        lost: Default::default(),
+    });
+    let member = |name: &str, engine: Arc<FakeEngine>, jobs: usize| crate::pool::Member {
+        name: name.into(),
+        host: format!("unix:///{name}.sock"),
+        engine,
+        platforms: Vec::new(),
+        jobs,
+        labels: BTreeSet::new(),
+    };
+    let pool = crate::pool::Pool::new(
+        vec![
+            member("a", doomed.clone(), 2),
+            member("b", harness.engine.clone(), 1),
+        ],
+        &[],
+    );
+    let outcomes = harness.run_on(&pool, never_built(&harness.project), false, Stop::default());
+    let pushed_on_a: Vec<String> = doomed
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|c| c.starts_with("push "))
+        .cloned()
+        .collect();
+    assert_eq!(pushed_on_a.len(), 2, "two pushed on `a`: {pushed_on_a:?}");
+    assert!(pool.is_down(0));
+    for outcome in &outcomes {
+        let id = &outcome.id;
+        assert_eq!(outcome.status, Status::Built, "{id}: {:?}", outcome.error);
+        assert_eq!(outcome.built_on, [(None, "b".to_string())], "{id}");
+    }
+    assert_eq!(outcomes.len(), 3);
+}
