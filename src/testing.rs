@@ -27,6 +27,8 @@ pub struct FakeRegistry {
     pub deletes: bool,
     /// Index digest -> the manifests it names.
     pub indexes: Mutex<BTreeMap<Digest, Vec<Digest>>>,
+    /// The references `manifest_digest` was asked for (HEADs), in order.
+    pub heads: Mutex<Vec<String>>,
 }
 
 impl Default for FakeRegistry {
@@ -37,6 +39,7 @@ impl Default for FakeRegistry {
             configs: Mutex::default(),
             deletes: true,
             indexes: Mutex::default(),
+            heads: Mutex::default(),
         }
     }
 }
@@ -86,6 +89,7 @@ impl Registry for FakeRegistry {
         &self,
         reference: &Reference,
     ) -> Result<Option<Digest>, RegistryError> {
+        self.heads.lock().unwrap().push(reference.to_string());
         Ok(self.lookup(&reference.repository(), reference.tag().unwrap_or("latest")))
     }
     async fn image_config(&self, reference: &Reference) -> Result<ImageConfig, RegistryError> {

@@ -32,7 +32,7 @@ use crate::project::Project;
 use crate::provenance::{self, Class, Ledger};
 use crate::reference::Reference;
 use crate::registry::Registry;
-use crate::version::{exact_versions, marker_tags, next_build, withdrawn_in, Exact, Line};
+use crate::version::{exact_versions, marker_tags, next_build, Exact, Line};
 
 /// How an image ended in a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -1022,16 +1022,6 @@ impl Runner<'_> {
         versions.sort();
         versions.dedup();
         let markers = marker_tags(tags.iter().map(String::as_str));
-        let withdrawn =
-            provenance::marker_states_in(self.registry, &job.repository, &markers, version.line)
-                .await
-                .map(|states| withdrawn_in(&states))
-                .with_context(|| {
-                    format!(
-                        "failed to read the rollback markers of `{}` before moving floating tags",
-                        job.repository
-                    )
-                })?;
         let ledger = Ledger::new(self.registry, job.repository.clone(), versions);
         for (known, class) in &job.observation.known {
             ledger.learn(*known, class.clone());
@@ -1039,6 +1029,14 @@ impl Runner<'_> {
         for (pushed, digest) in pushed {
             ledger.learn(pushed, Class::Golden { digest });
         }
+        let withdrawn = provenance::withdrawn_down_to_release(&ledger, &markers, version.line)
+            .await
+            .with_context(|| {
+                format!(
+                    "failed to read the rollback markers of `{}` before moving floating tags",
+                    job.repository
+                )
+            })?;
         let failed = || {
             format!(
                 "failed to read the builds of `{}` before moving floating tags",
