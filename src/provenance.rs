@@ -114,7 +114,7 @@ impl std::fmt::Display for Incomplete {
 /// Pure: the caller reads the index and asks for each manifest.
 pub fn completeness(
     index: Option<&Index>,
-    missing: &[Digest],
+    missing: &[&str],
     platforms: &[Platform],
 ) -> Result<(), Incomplete> {
     let Some(index) = index else {
@@ -126,7 +126,7 @@ pub fn completeness(
         });
     };
     for entry in &index.manifests {
-        if missing.iter().any(|digest| digest.as_str() == entry.digest) {
+        if missing.contains(&entry.digest.as_str()) {
             return Err(Incomplete::MissingImage {
                 digest: entry.digest.clone(),
                 platform: entry.platform.as_ref().map(ToString::to_string),
@@ -153,21 +153,26 @@ pub async fn check_complete(
     platforms: &[Platform],
 ) -> Result<(Option<Index>, Result<(), Incomplete>), RegistryError> {
     let index = registry.index(&repository.digest(digest)).await?;
-    let named: Vec<Digest> = index
+    let named: Vec<&str> = index
         .iter()
         .flat_map(|index| &index.manifests)
-        .filter_map(|entry| Digest::parse(&entry.digest).ok())
+        .map(|entry| entry.digest.as_str())
         .collect();
-    let found = futures::future::join_all(
-        named
-            .iter()
-            .map(|child| async move { registry.manifest_digest(&repository.digest(child)).await }),
-    )
+    // A digest that does not parse names no manifest there can be.
+    let found = futures::future::join_all(named.iter().map(|child| async move {
+        match Digest::parse(child) {
+            Ok(child) => Ok(registry
+                .manifest_digest(&repository.digest(&child))
+                .await?
+                .is_some()),
+            Err(_) => Ok::<_, RegistryError>(false),
+        }
+    }))
     .await;
     let mut missing = Vec::new();
     for (child, found) in named.iter().zip(found) {
-        if found?.is_none() {
-            missing.push(child.clone());
+        if !found? {
+            missing.push(*child);
         }
     }
     let complete = completeness(index.as_ref(), &missing, platforms);
@@ -559,7 +564,7 @@ mod tests {
         // An index is checked on a single-platform line too.
         assert_eq!(completeness(Some(&whole), &[], &[]), Ok(()));
         let gone = crate::testing::digest("b");
-        let missing = completeness(Some(&whole), std::slice::from_ref(&gone), &[]).unwrap_err();
+        let missing = completeness(Some(&whole), &[gone.as_str()], &[]).unwrap_err();
         assert_eq!(
             missing,
             Incomplete::MissingImage {
@@ -586,6 +591,34 @@ mod tests {
         assert!(tag
             .to_string()
             .starts_with("`1.0.2` is not a complete golden build (it is a single image"));
+    }
+
+    #[tokio::test]
+    async fn an_index_entry_whose_digest_does_not_parse_counts_as_missing() {
+        let registry = crate::testing::FakeRegistry::default();
+        let path = "registry.local:5000/golden/x";
+        let repository: Repository = path.parse().unwrap();
+        let mut broken = index(&[("linux/amd64", "a"), ("linux/arm64", "b")]);
+        broken.manifests[1].digest = "sha256:not-a-digest".into();
+        let build = crate::testing::digest("1d");
+        registry.put(path, "1.0.0", build.as_str());
+        registry.put(path, "child-a", crate::testing::digest("a").as_str());
+        registry
+            .documents
+            .lock()
+            .unwrap()
+            .insert(build.clone(), broken);
+        let both = [Platform::linux_amd64(), Platform::linux_arm64()];
+        let (_, complete) = check_complete(&registry, &repository, &build, &both)
+            .await
+            .unwrap();
+        assert_eq!(
+            complete,
+            Err(Incomplete::MissingImage {
+                digest: "sha256:not-a-digest".into(),
+                platform: Some("linux/arm64".into())
+            })
+        );
     }
 
     #[tokio::test]
