@@ -779,7 +779,7 @@ impl Runner<'_> {
                 continue;
             }
             for member in &members {
-                self.tidy(self.member(*member), &job, version).await;
+                self.tidy(self.member(*member), job, version).await;
             }
             return released.map(|_| ());
         }

@@ -59,10 +59,9 @@ pub enum RollbackError {
     #[error("cannot withdraw {version} of `{repository}`: {why}, so it cannot carry a marker")]
     Broken {
         repository: String,
-        path: String,
         version: Exact,
         digest: Digest,
-        why: Incomplete,
+        why: Box<Incomplete>,
         id: String,
     },
     /// The next marker's generation would pass the highest there is.
@@ -87,11 +86,18 @@ impl crate::error::Hint for RollbackError {
             RollbackError::NothingBuilt { .. } => "build it first with `golden build`".into(),
             RollbackError::Marker(error) => return error.hint(),
             RollbackError::Broken {
-                path, digest, id, ..
-            } => format!(
-                "`golden rebuild {id}` releases a new whole build instead; to roll back, delete the broken build first (`DELETE /v2/{path}/manifests/{digest}` on the registry), then run the rollback again"
-            )
-            .into(),
+                repository,
+                digest,
+                id,
+                ..
+            } => {
+                // The registry's host never holds a `/`.
+                let path = repository.split_once('/').map_or("", |(_, path)| path);
+                format!(
+                    "`golden rebuild {id}` releases a new whole build instead; to roll back, delete the broken build first (`DELETE /v2/{path}/manifests/{digest}` on the registry), then run the rollback again"
+                )
+                .into()
+            }
             RollbackError::UnknownVersion { versions, .. }
             | RollbackError::Foreign { versions, .. }
             | RollbackError::NothingOlder { versions, .. } => {
@@ -257,10 +263,9 @@ pub fn plan(
             {
                 return Err(RollbackError::Broken {
                     repository: repository.to_string(),
-                    path: repository.path().to_string(),
                     version: *version,
                     digest: digest.clone(),
-                    why: why.clone(),
+                    why: Box::new(why.clone()),
                     id: id.to_string(),
                 });
             }
