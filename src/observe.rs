@@ -19,11 +19,11 @@ use crate::observation::{FloatingTag, LastBuild, Observation, Observations, Obse
 use crate::plan::compares_recipe;
 use crate::project::Project;
 use crate::provenance::{
-    check_complete, floating_tags, marker_states_in, Class, ForeignTag, Ledger,
+    check_complete, floating_tags, withdrawn_down_to_release, Class, ForeignTag, Ledger,
 };
 use crate::reference::Reference;
 use crate::registry::{Registry, RegistryError};
-use crate::version::{exact_versions, marker_tags, withdrawn_in, Exact, Marker};
+use crate::version::{exact_versions, marker_tags, Exact, Marker};
 
 /// Registry lookups in flight at once.
 const CONCURRENCY: usize = 16;
@@ -403,7 +403,7 @@ async fn line_state(
     let Some((version, digest, config)) = ledger.newest_golden(line, &[]).await? else {
         return Ok(None);
     };
-    let withdrawn = withdrawn_in(&marker_states_in(registry, repository, markers, line).await?);
+    let withdrawn = withdrawn_down_to_release(ledger, markers, line).await?;
     let withdrawn = withdrawn.as_slice();
     let config = match config {
         Some(config) => config,

@@ -11,7 +11,7 @@
 //! ([`completeness`]): every manifest its index names is in the
 //! repository, and a multi-platform line's build is an index holding each
 //! configured platform. A rollback marker counts only when golden wrote
-//! it, as a copy of the build's manifest ([`marker_states_in`]).
+//! it, as a copy of the build's manifest ([`withdrawn_down_to_release`]).
 //!
 //! [`provenance`] is pure; [`Ledger`] reads configs through [`Registry`]
 //! only for the tags a decision needs, newest first, and remembers them.
@@ -114,7 +114,7 @@ impl std::fmt::Display for Incomplete {
 /// Pure: the caller reads the index and asks for each manifest.
 pub fn completeness(
     index: Option<&Index>,
-    missing: &[Digest],
+    missing: &[&str],
     platforms: &[Platform],
 ) -> Result<(), Incomplete> {
     let Some(index) = index else {
@@ -126,7 +126,7 @@ pub fn completeness(
         });
     };
     for entry in &index.manifests {
-        if missing.iter().any(|digest| digest.as_str() == entry.digest) {
+        if missing.contains(&entry.digest.as_str()) {
             return Err(Incomplete::MissingImage {
                 digest: entry.digest.clone(),
                 platform: entry.platform.as_ref().map(ToString::to_string),
@@ -153,70 +153,85 @@ pub async fn check_complete(
     platforms: &[Platform],
 ) -> Result<(Option<Index>, Result<(), Incomplete>), RegistryError> {
     let index = registry.index(&repository.digest(digest)).await?;
-    let named: Vec<Digest> = index
+    let named: Vec<&str> = index
         .iter()
         .flat_map(|index| &index.manifests)
-        .filter_map(|entry| Digest::parse(&entry.digest).ok())
+        .map(|entry| entry.digest.as_str())
         .collect();
-    let found = futures::future::join_all(
-        named
-            .iter()
-            .map(|child| async move { registry.manifest_digest(&repository.digest(child)).await }),
-    )
+    // A digest that does not parse names no manifest there can be.
+    let found = futures::future::join_all(named.iter().map(|child| async move {
+        match Digest::parse(child) {
+            Ok(child) => Ok(registry
+                .manifest_digest(&repository.digest(&child))
+                .await?
+                .is_some()),
+            Err(_) => Ok::<_, RegistryError>(false),
+        }
+    }))
     .await;
     let mut missing = Vec::new();
     for (child, found) in named.iter().zip(found) {
-        if found?.is_none() {
-            missing.push(child.clone());
+        if !found? {
+            missing.push(*child);
         }
     }
     let complete = completeness(index.as_ref(), &missing, platforms);
     Ok((index, complete))
 }
 
-/// What golden's own markers say of the builds of `line` that have marker
-/// tags (`markers`, see [`crate::version::marker_tags`]): for each, the newest marker that
-/// resolves to the build's own manifest decides (golden writes a marker as
-/// a copy of it); a marker tag anyone else pushed says nothing. One HEAD
-/// per build with markers and per marker until one counts; none for a
-/// line without markers.
-pub async fn marker_states_in(
-    registry: &dyn Registry,
-    repository: &Repository,
+/// The builds of `line` golden's own markers withdrew (`markers`, see
+/// [`crate::version::marker_tags`]), newest first, down to the first
+/// golden build they did not: the line's release. Older builds never
+/// decide the release, so their markers are not read. Each build's digest
+/// is the ledger's (the config the release choice reads anyway, or a
+/// build this run pushed); of its markers, newest first, the first that
+/// resolves to the build's own manifest decides (golden writes a marker
+/// as a copy of it), so a marker tag anyone else pushed says nothing.
+/// One HEAD at a time per marker read; none for a release without
+/// markers.
+pub async fn withdrawn_down_to_release(
+    ledger: &Ledger<'_>,
     markers: &BTreeMap<Exact, Vec<(u64, Marker, String)>>,
     line: Line,
-) -> Result<BTreeMap<Exact, Marker>, RegistryError> {
-    let read = futures::future::join_all(
-        markers
-            .iter()
-            .filter(|(version, _)| version.line == line)
-            .map(|(version, tags)| async move {
-                let build = registry
-                    .manifest_digest(&repository.tag(&version.tag()))
-                    .await?;
-                let Some(build) = build else {
-                    return Ok(None);
-                };
-                for (_, marker, tag) in tags {
-                    let Ok(tag) = Tag::parse(tag) else {
-                        continue;
-                    };
-                    let digest = registry.manifest_digest(&repository.tag(&tag)).await?;
-                    if digest.as_ref() == Some(&build) {
-                        return Ok(Some((*version, *marker)));
-                    }
-                }
-                Ok::<_, RegistryError>(None)
-            }),
-    )
-    .await;
-    let mut states = BTreeMap::new();
-    for state in read {
-        if let Some((version, marker)) = state? {
-            states.insert(version, marker);
+) -> Result<Vec<Exact>, RegistryError> {
+    let mut withdrawn = Vec::new();
+    for version in ledger.versions().iter().rev().filter(|v| v.line == line) {
+        // A foreign tag is never the release: it neither stops the walk
+        // nor needs a state.
+        let Class::Golden { digest } = ledger.read(*version).await?.0 else {
+            continue;
+        };
+        let Some(tags) = markers.get(version) else {
+            break;
+        };
+        match newest_marker(ledger, tags, &digest).await? {
+            Some(Marker::Withdrawn) => withdrawn.push(*version),
+            _ => break,
         }
     }
-    Ok(states)
+    Ok(withdrawn)
+}
+
+/// The newest of `tags` (newest generation first) that resolves to the
+/// build `digest`, read one at a time until one does.
+async fn newest_marker(
+    ledger: &Ledger<'_>,
+    tags: &[(u64, Marker, String)],
+    digest: &Digest,
+) -> Result<Option<Marker>, RegistryError> {
+    for (_, marker, tag) in tags {
+        let Ok(tag) = Tag::parse(tag) else {
+            continue;
+        };
+        let at = ledger
+            .registry
+            .manifest_digest(&ledger.repository.tag(&tag))
+            .await?;
+        if at.as_ref() == Some(digest) {
+            return Ok(Some(*marker));
+        }
+    }
+    Ok(None)
 }
 
 /// What an exact tag is, with the manifest digest it resolves to.
@@ -549,7 +564,7 @@ mod tests {
         // An index is checked on a single-platform line too.
         assert_eq!(completeness(Some(&whole), &[], &[]), Ok(()));
         let gone = crate::testing::digest("b");
-        let missing = completeness(Some(&whole), std::slice::from_ref(&gone), &[]).unwrap_err();
+        let missing = completeness(Some(&whole), &[gone.as_str()], &[]).unwrap_err();
         assert_eq!(
             missing,
             Incomplete::MissingImage {
@@ -579,6 +594,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_index_entry_whose_digest_does_not_parse_counts_as_missing() {
+        let registry = crate::testing::FakeRegistry::default();
+        let path = "registry.local:5000/golden/x";
+        let repository: Repository = path.parse().unwrap();
+        let mut broken = index(&[("linux/amd64", "a"), ("linux/arm64", "b")]);
+        broken.manifests[1].digest = "sha256:not-a-digest".into();
+        let build = crate::testing::digest("1d");
+        registry.put(path, "1.0.0", build.as_str());
+        registry.put(path, "child-a", crate::testing::digest("a").as_str());
+        registry
+            .documents
+            .lock()
+            .unwrap()
+            .insert(build.clone(), broken);
+        let both = [Platform::linux_amd64(), Platform::linux_arm64()];
+        let (_, complete) = check_complete(&registry, &repository, &build, &both)
+            .await
+            .unwrap();
+        assert_eq!(
+            complete,
+            Err(Incomplete::MissingImage {
+                digest: "sha256:not-a-digest".into(),
+                platform: Some("linux/arm64".into())
+            })
+        );
+    }
+
+    #[tokio::test]
     async fn only_a_marker_that_is_a_copy_of_its_build_counts() {
         let registry = crate::testing::FakeRegistry::default();
         let path = "registry.local:5000/golden/x";
@@ -603,21 +646,80 @@ mod tests {
             .collect();
         let markers = crate::version::marker_tags(tags.iter().map(String::as_str));
         let repository: Repository = path.parse().unwrap();
-        let states = marker_states_in(&registry, &repository, &markers, "1.0".parse().unwrap())
+        let exact = |text: &str| text.parse::<Exact>().unwrap();
+        let ledger = Ledger::new(
+            &registry,
+            repository.clone(),
+            ["1.0.1", "1.0.2", "1.0.3", "2.0.0"].map(exact).to_vec(),
+        );
+        for (build, at) in [("1.0.1", "a1"), ("1.0.2", "a2"), ("1.0.3", "a3")] {
+            ledger.learn(exact(build), Class::Golden { digest: digest(at) });
+        }
+        let withdrawn = withdrawn_down_to_release(&ledger, &markers, "1.0".parse().unwrap())
             .await
             .unwrap();
-        let exact = |text: &str| text.parse::<Exact>().unwrap();
-        assert_eq!(
-            states,
-            BTreeMap::from([
-                (exact("1.0.1"), Marker::Withdrawn),
-                (exact("1.0.3"), Marker::Withdrawn),
-            ])
-        );
-        let other = marker_states_in(&registry, &repository, &markers, "3.0".parse().unwrap())
+        // 1.0.3's restore marker is someone else's image; 1.0.2's marker
+        // too, so 1.0.2 is the release and 1.0.1 below it is not read.
+        assert_eq!(withdrawn, [exact("1.0.3")]);
+        let other = withdrawn_down_to_release(&ledger, &markers, "3.0".parse().unwrap())
             .await
             .unwrap();
         assert!(other.is_empty(), "{other:?}");
+    }
+
+    #[tokio::test]
+    async fn only_markers_of_builds_above_the_release_are_read_and_build_digests_come_from_the_ledger(
+    ) {
+        let registry = crate::testing::FakeRegistry::default();
+        let path = "registry.local:5000/golden/x";
+        let digest = crate::testing::digest;
+        let builds = ["1.0.0", "1.0.1", "1.0.2", "1.0.3", "1.0.4", "1.0.5"];
+        let mut tags: Vec<String> = builds.iter().map(|b| b.to_string()).collect();
+        // Old rollbacks, undone: 1.0.1 and 1.0.2 withdrawn, then restored.
+        // Now 1.0.4 and 1.0.5 are withdrawn: 1.0.3 is the release.
+        for marker in [
+            "1.0.1-withdrawn",
+            "1.0.1-restored.1",
+            "1.0.2-withdrawn",
+            "1.0.2-restored.1",
+            "1.0.4-withdrawn",
+            "1.0.5-withdrawn",
+        ] {
+            tags.push(marker.to_string());
+        }
+        for tag in &tags {
+            let build = tag.split('-').next().unwrap();
+            registry.put(path, tag, digest(&build.replace('.', "")));
+        }
+        let markers = crate::version::marker_tags(tags.iter().map(String::as_str));
+        let repository: Repository = path.parse().unwrap();
+        let exact = |text: &str| text.parse::<Exact>().unwrap();
+        let ledger = Ledger::new(
+            &registry,
+            repository.clone(),
+            builds.iter().map(|b| exact(b)).collect(),
+        );
+        // What the ledger already knows (read before, or pushed by this run).
+        for build in builds {
+            ledger.learn(
+                exact(build),
+                Class::Golden {
+                    digest: digest(&build.replace('.', "")),
+                },
+            );
+        }
+        let withdrawn = withdrawn_down_to_release(&ledger, &markers, "1.0".parse().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(withdrawn, [exact("1.0.5"), exact("1.0.4")]);
+        let heads = registry.heads.lock().unwrap().clone();
+        assert_eq!(
+            heads,
+            [
+                format!("{path}:1.0.5-withdrawn"),
+                format!("{path}:1.0.4-withdrawn")
+            ]
+        );
     }
 
     #[test]

@@ -27,6 +27,10 @@ pub struct FakeRegistry {
     pub deletes: bool,
     /// Index digest -> the manifests it names.
     pub indexes: Mutex<BTreeMap<Digest, Vec<Digest>>>,
+    /// The references `manifest_digest` was asked for (HEADs), in order.
+    pub heads: Mutex<Vec<String>>,
+    /// What `index` answers, by manifest digest (none: a single image).
+    pub documents: Mutex<BTreeMap<Digest, Index>>,
 }
 
 impl Default for FakeRegistry {
@@ -37,6 +41,8 @@ impl Default for FakeRegistry {
             configs: Mutex::default(),
             deletes: true,
             indexes: Mutex::default(),
+            heads: Mutex::default(),
+            documents: Mutex::default(),
         }
     }
 }
@@ -86,6 +92,15 @@ impl Registry for FakeRegistry {
         &self,
         reference: &Reference,
     ) -> Result<Option<Digest>, RegistryError> {
+        self.heads.lock().unwrap().push(reference.to_string());
+        if let Some(digest) = reference.digest() {
+            // A manifest is there while a tag holds it.
+            let tags = self.tags.lock().unwrap();
+            let held = tags
+                .get(&reference.repository())
+                .is_some_and(|tags| tags.values().any(|held| held == digest));
+            return Ok(held.then(|| digest.clone()));
+        }
         Ok(self.lookup(&reference.repository(), reference.tag().unwrap_or("latest")))
     }
     async fn image_config(&self, reference: &Reference) -> Result<ImageConfig, RegistryError> {
@@ -115,8 +130,12 @@ impl Registry for FakeRegistry {
             .and_then(|digest| self.indexes.lock().unwrap().get(&digest).cloned())
             .unwrap_or_default())
     }
-    async fn index(&self, _: &Reference) -> Result<Option<Index>, RegistryError> {
-        Ok(None)
+    async fn index(&self, reference: &Reference) -> Result<Option<Index>, RegistryError> {
+        let digest = match reference.digest() {
+            Some(digest) => Some(digest.clone()),
+            None => self.lookup(&reference.repository(), reference.tag().unwrap_or("latest")),
+        };
+        Ok(digest.and_then(|digest| self.documents.lock().unwrap().get(&digest).cloned()))
     }
     async fn manifest_info(
         &self,

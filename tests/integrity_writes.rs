@@ -379,3 +379,53 @@ fn a_child_on_a_half_pushed_multi_platform_parent_names_the_incomplete_build() {
     assert_floating(&app, "2.0.1", &["2.0", "2", "latest"]);
     golden_at(&config, &["clean"]).expect(0);
 }
+
+#[test]
+fn rollback_away_from_a_release_with_a_deleted_child_is_refused_before_any_write() {
+    common::require_environment();
+    let namespace = namespace("writes-broken-release");
+    let upstream = private_multi_upstream(&namespace);
+    let (_directory, config) = multi_platform_line(&namespace, &upstream);
+    golden_at(&config, &["-q", "build", "base"]).expect(0);
+    golden_at(&config, &["-q", "rebuild", "base"]).expect(0);
+    let base = format!("{REGISTRY}/{namespace}/base");
+    let first = digest(&base, "1.0.0").unwrap();
+    let release = assert_floating(&base, "1.0.1", &["1.0", "1", "latest"]);
+    // Someone deletes the arm64 image of the release by hand: its index
+    // can no longer be copied to a marker (MANIFEST_BLOB_UNKNOWN).
+    let arm64 = child_of(&base, "1.0.1", "linux/arm64");
+    delete_manifest(&base, &arm64);
+    let before = tags(&base);
+
+    let run = golden_at(&config, &["rollback", "base"]);
+    assert_eq!(
+        run.code, 2,
+        "a rollback that cannot withdraw the broken release must be refused\nstdout: {}\nstderr: {}",
+        run.stdout, run.stderr
+    );
+    assert!(
+        run.stderr.contains("cannot withdraw 1.0.1") && run.stderr.contains("golden rebuild base"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(tags(&base), before, "the refused rollback wrote tags");
+    assert_tags_at(&base, &["1.0", "1", "latest"], &release);
+
+    // The first way out the hint names: a new whole build is released.
+    golden_at(&config, &["-q", "rebuild", "base"]).expect(0);
+    let rebuilt = assert_floating(&base, "1.0.2", &["1.0", "1", "latest"]);
+    assert_ne!(rebuilt, release);
+    // The second: with the broken build deleted, the rollback goes through
+    // and the next build holds the line there.
+    delete_manifest(&base, &release);
+    golden_at(&config, &["rollback", "base"]).expect(0);
+    assert_tags_at(&base, &["1.0", "1", "latest"], &first);
+    let plan = golden_at(&config, &["plan", "--output", "json"]).expect(0);
+    assert_eq!(
+        entry(&plan.json(), "base")["decision"],
+        "up-to-date",
+        "{}",
+        plan.stdout
+    );
+    golden_at(&config, &["clean"]).expect(0);
+}

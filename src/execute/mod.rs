@@ -32,7 +32,7 @@ use crate::project::Project;
 use crate::provenance::{self, Class, Ledger};
 use crate::reference::Reference;
 use crate::registry::Registry;
-use crate::version::{exact_versions, marker_tags, next_build, withdrawn_in, Exact, Line};
+use crate::version::{exact_versions, marker_tags, next_build, Exact, Line};
 
 /// How an image ended in a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -280,18 +280,27 @@ enum Claim {
 fn attempts_exhausted(
     repository: &Repository,
     taken: &[Exact],
+    half_pushed: &[Exact],
     lost_engines: &[String],
-    stranded: Option<(Vec<String>, Digest)>,
 ) -> anyhow::Error {
+    let list = |versions: &[Exact]| {
+        versions
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let mut reasons = Vec::new();
     if !taken.is_empty() {
         reasons.push(format!(
             "exact tags {} of `{repository}` were all taken by other runs during this run",
-            taken
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
+            list(taken)
+        ));
+    }
+    if !half_pushed.is_empty() {
+        reasons.push(format!(
+            "exact tags {} of `{repository}` hold this run's own pushes, cut short by a lost engine (incomplete builds, never released)",
+            list(half_pushed)
         ));
     }
     if !lost_engines.is_empty() {
@@ -304,14 +313,7 @@ fn attempts_exhausted(
                 .join(", ")
         ));
     }
-    let mut text = format!("{}; no build of this run was released", reasons.join("; "));
-    if let Some((tags, digest)) = stranded {
-        text.push_str(&format!(
-            "; {} point at {digest}, which no exact tag holds: the next `golden build` moves them to the line's release",
-            tags.join(", ")
-        ));
-    }
-    anyhow!(text)
+    anyhow!("{}; no build of this run was released", reasons.join("; "))
 }
 
 /// One image built and smoke-tested on a member of the pool: the member
@@ -659,13 +661,44 @@ impl Runner<'_> {
         outcome: &mut Outcome,
     ) -> anyhow::Result<()> {
         let job = self.prepare(step, parent_digest, true)?;
-        let mut taken: Vec<Exact> = Vec::new();
-        let mut lost_engines: Vec<String> = Vec::new();
         let mut stranded: Option<(Vec<String>, Digest)> = None;
+        let result = self.publish(&job, shared, outcome, &mut stranded).await;
+        // Floating tags moved to a build another run pushed over stay
+        // there whatever ends the run: every failure says so.
+        match stranded {
+            Some((tags, digest)) => result.with_context(|| {
+                format!(
+                    "failed to publish `{}` after losing a race: {} point at {digest}, which no exact tag holds; the next `golden build` moves them to the line's release",
+                    job.id,
+                    tags.join(", ")
+                )
+            }),
+            None => result,
+        }
+    }
+
+    /// Builds and pushes `job` under the next free exact number, taking
+    /// the next one when the number was taken meanwhile or its engine was
+    /// lost; `stranded` gets the floating tags moved to a build another
+    /// run then pushed over.
+    async fn publish(
+        &self,
+        job: &Job<'_>,
+        shared: &Shared,
+        outcome: &mut Outcome,
+        stranded: &mut Option<(Vec<String>, Digest)>,
+    ) -> anyhow::Result<()> {
+        let mut taken: Vec<Exact> = Vec::new();
+        // Numbers this run pushed to: one found there later is its own
+        // push, cut short by a lost engine, not another run's.
+        let mut pushed_to: Vec<Exact> = Vec::new();
+        let mut half_pushed: Vec<Exact> = Vec::new();
+        let mut lost_engines: Vec<String> = Vec::new();
         for _ in 0..EXACT_ATTEMPTS {
             let mut versions = job.observation.versions.clone();
             versions.extend(shared.pushed(&job.repository).iter().map(|(v, _)| *v));
             versions.extend(&taken);
+            versions.extend(&half_pushed);
             // A tag at or past the highest build number stops the line
             // here, named, before anything is built.
             let version = next_build(job.image.version, &versions)?;
@@ -674,10 +707,10 @@ impl Runner<'_> {
             outcome.built_on.clear();
             // A failed or untested build never stays under an exact tag:
             // the build removes its own local tag when it fails.
-            let built = self.build_and_test(&job, version, &exact, outcome).await?;
+            let built = self.build_and_test(job, version, &exact, outcome).await?;
             let members = built.members();
             self.progress.event(Event::Pushing {
-                image: step.id.clone(),
+                image: job.id.clone(),
             });
             let push_started = Instant::now();
             let lock = shared.lock_for(&job.repository);
@@ -688,14 +721,19 @@ impl Runner<'_> {
                 .await
                 .with_context(|| format!("failed to check `{exact}` before pushing"))?;
             if let Some(digest) = existing {
-                // Another run pushed this number meanwhile: exact tags are
-                // never overwritten, so take the next one.
-                tracing::warn!(tag = %exact, %digest, "the exact tag appeared meanwhile; taking the next number");
+                // Exact tags are never overwritten, so take the next one.
                 self.forget_on(&members, &exact).await;
                 self.forget_platforms(&built).await;
-                taken.push(version);
+                if pushed_to.contains(&version) {
+                    tracing::warn!(tag = %exact, %digest, "the exact tag holds this run's own push, cut short by a lost engine; taking the next number");
+                    half_pushed.push(version);
+                } else {
+                    tracing::warn!(tag = %exact, %digest, "the exact tag appeared meanwhile; taking the next number");
+                    taken.push(version);
+                }
                 continue;
             }
+            pushed_to.push(version);
             let pushed = match &built {
                 Built::Single { member } => {
                     self.push_exact(self.member(*member), &exact, outcome).await
@@ -704,7 +742,7 @@ impl Runner<'_> {
                     builds,
                     annotations,
                 } => {
-                    self.push_platforms(&job, &exact, builds, annotations, outcome)
+                    self.push_platforms(job, &exact, builds, annotations, outcome)
                         .await
                 }
             };
@@ -712,7 +750,7 @@ impl Runner<'_> {
             let digest = match pushed {
                 Ok(digest) => digest,
                 Err(error) => {
-                    let lost = self.lost_in_push(&job, &members).await;
+                    let lost = self.lost_in_push(job, &members).await;
                     self.forget_on(&members, &exact).await;
                     match lost {
                         Some(Ok(name)) => {
@@ -727,29 +765,29 @@ impl Runner<'_> {
             outcome.version = Some(version);
             shared.record(&job.repository, version, digest.clone());
             let released = self
-                .release(&job, version, &exact, &digest, shared, outcome)
+                .release(job, version, &exact, &digest, shared, outcome)
                 .await;
             outcome.push_seconds = Some(push_started.elapsed().as_secs_f64());
             if let Ok(Claim::Lost { holder }) = released {
                 let next = next_build(job.image.version, &[versions, vec![version]].concat()).ok();
-                let moved = self.withdraw(&job, version, &digest, holder, next, shared, outcome);
+                let moved = self.unrelease(job, version, &digest, holder, next, shared, outcome);
                 if !moved.is_empty() {
-                    stranded = Some((moved, digest));
+                    *stranded = Some((moved, digest));
                 }
                 self.forget_on(&members, &exact).await;
                 taken.push(version);
                 continue;
             }
             for member in &members {
-                self.tidy(self.member(*member), &job, version).await;
+                self.tidy(self.member(*member), job, version).await;
             }
             return released.map(|_| ());
         }
         Err(attempts_exhausted(
             &job.repository,
             &taken,
+            &half_pushed,
             &lost_engines,
-            stranded,
         ))
     }
 
@@ -757,7 +795,7 @@ impl Runner<'_> {
     /// pushed over (`holder` is what its exact tag holds now) and which is
     /// built again as `next`; returns the floating tags already moved to it.
     #[allow(clippy::too_many_arguments)]
-    fn withdraw(
+    fn unrelease(
         &self,
         job: &Job<'_>,
         version: Exact,
@@ -803,7 +841,11 @@ impl Runner<'_> {
     ) -> Option<Result<String, String>> {
         let mut lost = Vec::new();
         for &index in members {
-            if !self.pool.is_down(index) && !self.member(index).engine.alive().await {
+            // One already down was lost meanwhile (another image pushing
+            // on it saw it go): the image it held is gone all the same.
+            if self.pool.is_down(index) {
+                lost.push(index);
+            } else if !self.member(index).engine.alive().await {
                 self.pool.mark_down(index);
                 lost.push(index);
             }
@@ -980,16 +1022,6 @@ impl Runner<'_> {
         versions.sort();
         versions.dedup();
         let markers = marker_tags(tags.iter().map(String::as_str));
-        let withdrawn =
-            provenance::marker_states_in(self.registry, &job.repository, &markers, version.line)
-                .await
-                .map(|states| withdrawn_in(&states))
-                .with_context(|| {
-                    format!(
-                        "failed to read the rollback markers of `{}` before moving floating tags",
-                        job.repository
-                    )
-                })?;
         let ledger = Ledger::new(self.registry, job.repository.clone(), versions);
         for (known, class) in &job.observation.known {
             ledger.learn(*known, class.clone());
@@ -997,6 +1029,14 @@ impl Runner<'_> {
         for (pushed, digest) in pushed {
             ledger.learn(pushed, Class::Golden { digest });
         }
+        let withdrawn = provenance::withdrawn_down_to_release(&ledger, &markers, version.line)
+            .await
+            .with_context(|| {
+                format!(
+                    "failed to read the rollback markers of `{}` before moving floating tags",
+                    job.repository
+                )
+            })?;
         let failed = || {
             format!(
                 "failed to read the builds of `{}` before moving floating tags",

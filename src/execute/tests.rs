@@ -39,6 +39,9 @@ struct FakeEngine {
     lose_on: BTreeSet<String>,
     /// Pushing one of these images (by path) kills the engine mid-push.
     lose_on_push: BTreeSet<String>,
+    /// With `lose_on_push`: the engine dies after the registry took the
+    /// manifest (a push cut short after its first platform image).
+    half_push: bool,
     lost: std::sync::atomic::AtomicBool,
 }
 
@@ -134,6 +137,13 @@ impl Engine for FakeEngine {
             .any(|name| reference.path().ends_with(name.as_str()))
         {
             self.lost.store(true, std::sync::atomic::Ordering::SeqCst);
+            if self.half_push {
+                self.registry.put(
+                    &reference.repository(),
+                    reference.tag().unwrap_or_default(),
+                    "sha256:4a00000000000000000000000000000000000000000000000000000000000000",
+                );
+            }
             return Err(EngineError::PushFailed {
                 reference: reference.to_string(),
                 message: "error reading a body from connection".into(),
@@ -238,6 +248,7 @@ impl Harness {
             most: Default::default(),
             lose_on: BTreeSet::new(),
             lose_on_push: BTreeSet::new(),
+            half_push: false,
             lost: Default::default(),
         });
         Harness {
@@ -735,6 +746,7 @@ fn an_engine_lost_during_a_build_is_left_and_the_build_retried_on_another() {
         most: Default::default(),
         lose_on: BTreeSet::from(["app".to_string()]),
         lose_on_push: BTreeSet::new(),
+        half_push: false,
         lost: Default::default(),
     });
     let member = |name: &str, engine: Arc<FakeEngine>| crate::pool::Member {
@@ -898,6 +910,8 @@ struct Racing {
     race: Race,
     other: &'static str,
     done: std::sync::atomic::AtomicBool,
+    /// A tag of `repository` whose lookup fails once the race happened.
+    unreadable: Option<&'static str>,
 }
 
 #[derive(PartialEq)]
@@ -932,6 +946,13 @@ impl Registry for Racing {
         &self,
         reference: &Reference,
     ) -> Result<Option<Digest>, crate::registry::RegistryError> {
+        let raced = self.done.load(std::sync::atomic::Ordering::SeqCst);
+        if raced && self.unreadable.is_some() && reference.tag() == self.unreadable {
+            return Err(crate::registry::RegistryError::Unreachable {
+                registry: "registry.local:5000".into(),
+                message: "connection refused".into(),
+            });
+        }
         self.inner.manifest_digest(reference).await
     }
     async fn image_config(
@@ -994,6 +1015,16 @@ const BASE: &str = "registry.local:5000/golden/base";
 /// Runs the harness's stack with another run pushing `base:1.0.0` over
 /// this run's build at `race`.
 fn run_racing(harness: &Harness, race: Race) -> Vec<Outcome> {
+    run_racing_with(harness, race, None)
+}
+
+/// [`run_racing`], with the lookup of `base:unreadable` failing after the
+/// race.
+fn run_racing_with(
+    harness: &Harness,
+    race: Race,
+    unreadable: Option<&'static str>,
+) -> Vec<Outcome> {
     let racing = Racing {
         inner: harness.registry.clone(),
         repository: BASE,
@@ -1001,6 +1032,7 @@ fn run_racing(harness: &Harness, race: Race) -> Vec<Outcome> {
         race,
         other: OTHER_RUN,
         done: Default::default(),
+        unreadable,
     };
     let pool = crate::pool::Pool::single("fake", harness.engine.clone(), 1);
     let outcomes = harness.run_against(
@@ -1085,6 +1117,7 @@ fn an_engine_lost_during_a_push_is_left_and_the_image_built_again_on_another() {
         most: Default::default(),
         lose_on: BTreeSet::new(),
         lose_on_push: BTreeSet::from(["base".to_string()]),
+        half_push: false,
         lost: Default::default(),
     });
     let member = |name: &str, engine: Arc<FakeEngine>| crate::pool::Member {
@@ -1139,6 +1172,7 @@ fn an_engine_lost_during_a_push_fails_the_image_when_no_other_engine_can_build_i
         most: Default::default(),
         lose_on: BTreeSet::new(),
         lose_on_push: BTreeSet::from(["base".to_string()]),
+        half_push: false,
         lost: Default::default(),
     });
     let pool = crate::pool::Pool::single("only", doomed, 1);
@@ -1153,4 +1187,139 @@ fn an_engine_lost_during_a_push_fails_the_image_when_no_other_engine_can_build_i
     );
     assert!(pool.is_down(0));
     assert_eq!(harness.registry.get(BASE, "1.0"), None);
+}
+
+#[test]
+fn a_second_image_pushing_on_the_same_lost_engine_is_built_again_too() {
+    let two = "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\
+[images.side]\nversion = \"1.0\"\ncontext = \"images/base\"\n\
+[images.other]\nversion = \"1.0\"\ncontext = \"images/base\"\n\
+[images.third]\nversion = \"1.0\"\ncontext = \"images/base\"\n";
+    let harness = Harness::new(two, Faults::default());
+    // Least loaded first: two of the three build side by side on `a`, one
+    // on `b`; `a` dies during the first push on it, and the second push
+    // there fails on an engine already down.
+    let doomed = Arc::new(FakeEngine {
+        registry: harness.registry.clone(),
+        failing_builds: BTreeSet::new(),
+        failing_tests: BTreeSet::new(),
+        failing_pushes: BTreeSet::new(),
+        calls: Mutex::new(Vec::new()),
+        removed: Mutex::new(Vec::new()),
+        running: Default::default(),
+        most: Default::default(),
+        lose_on: BTreeSet::new(),
+        lose_on_push: BTreeSet::from(["side", "other", "third"].map(String::from)),
+        half_push: false,
+        lost: Default::default(),
+    });
+    let member = |name: &str, engine: Arc<FakeEngine>, jobs: usize| crate::pool::Member {
+        name: name.into(),
+        host: format!("unix:///{name}.sock"),
+        engine,
+        platforms: Vec::new(),
+        jobs,
+        labels: BTreeSet::new(),
+    };
+    let pool = crate::pool::Pool::new(
+        vec![
+            member("a", doomed.clone(), 2),
+            member("b", harness.engine.clone(), 1),
+        ],
+        &[],
+    );
+    let outcomes = harness.run_on(&pool, never_built(&harness.project), false, Stop::default());
+    let pushed_on_a: Vec<String> = doomed
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|c| c.starts_with("push "))
+        .cloned()
+        .collect();
+    assert_eq!(pushed_on_a.len(), 2, "two pushed on `a`: {pushed_on_a:?}");
+    assert!(pool.is_down(0));
+    for outcome in &outcomes {
+        let id = &outcome.id;
+        assert_eq!(outcome.status, Status::Built, "{id}: {:?}", outcome.error);
+        assert_eq!(outcome.built_on, [(None, "b".to_string())], "{id}");
+    }
+    assert_eq!(outcomes.len(), 3);
+}
+
+/// An engine that dies pushing `names`, after the registry took the
+/// manifest when `half_push`.
+fn doomed_on_push(
+    registry: &Arc<FakeRegistry>,
+    names: &[&str],
+    half_push: bool,
+) -> Arc<FakeEngine> {
+    Arc::new(FakeEngine {
+        registry: registry.clone(),
+        failing_builds: BTreeSet::new(),
+        failing_tests: BTreeSet::new(),
+        failing_pushes: BTreeSet::new(),
+        calls: Mutex::new(Vec::new()),
+        removed: Mutex::new(Vec::new()),
+        running: Default::default(),
+        most: Default::default(),
+        lose_on: BTreeSet::new(),
+        lose_on_push: names.iter().map(|name| name.to_string()).collect(),
+        half_push,
+        lost: Default::default(),
+    })
+}
+
+fn pool_of(engines: Vec<(&str, Arc<FakeEngine>)>) -> crate::pool::Pool {
+    let members = engines
+        .into_iter()
+        .map(|(name, engine)| crate::pool::Member {
+            name: name.into(),
+            host: format!("unix:///{name}.sock"),
+            engine,
+            platforms: Vec::new(),
+            jobs: 1,
+            labels: BTreeSet::new(),
+        })
+        .collect();
+    crate::pool::Pool::new(members, &[])
+}
+
+#[test]
+fn an_exact_tag_holding_this_runs_own_cut_short_push_is_not_blamed_on_other_runs() {
+    let harness = Harness::new(CONFIG, Faults::default());
+    // `a` dies after the registry took 1.0.0; the retry on `b` finds its
+    // own half-push there and takes 1.0.1, which `b` dies pushing too.
+    let pool = pool_of(vec![
+        ("a", doomed_on_push(&harness.registry, &["base"], true)),
+        ("b", doomed_on_push(&harness.registry, &["base"], true)),
+        ("c", harness.engine.clone()),
+    ]);
+    let outcomes = harness.run_on(&pool, never_built(&harness.project), false, Stop::default());
+    assert_eq!(outcomes[0].status, Status::Failed);
+    let error = outcomes[0].error.clone().unwrap_or_default();
+    assert!(!error.contains("taken by other runs"), "{error}");
+    assert!(
+        error.contains("exact tags 1.0.0 of `registry.local:5000/golden/base` hold this run's own pushes, cut short by a lost engine"),
+        "{error}"
+    );
+    assert!(error.contains("`a`, `b`"), "{error}");
+}
+
+#[test]
+fn a_failure_after_a_lost_race_still_names_the_floating_tags_it_stranded() {
+    let harness = Harness::new(CONFIG, Faults::default());
+    // `1.0` moved to this run's 1.0.0 before another run pushed over it;
+    // the retry as 1.0.1 fails before its push.
+    let outcomes = run_racing_with(&harness, Race::DuringMoves, Some("1.0.1"));
+    assert_eq!(outcomes[0].status, Status::Failed);
+    let error = outcomes[0].error.clone().unwrap_or_default();
+    assert!(
+        error.contains("failed to check `registry.local:5000/golden/base:1.0.1` before pushing"),
+        "{error}"
+    );
+    assert!(
+        error.contains("1.0, 1, latest point at sha256:1000000000000000000000000000000000000000000000000000000000000000, which no exact tag holds"),
+        "{error}"
+    );
 }

@@ -95,7 +95,18 @@ async fn list_one(
             let platforms = &image.platforms;
             async move {
                 let config = registry.image_config(&reference).await;
-                let complete = check_complete(registry, repository, &digest, platforms).await;
+                // Only a golden build can be incomplete: a foreign one's
+                // index is read for its platforms, its images not asked for.
+                let golden = config
+                    .as_ref()
+                    .is_ok_and(|config| provenance(&version.to_string(), config).is_ok());
+                let complete = match golden {
+                    true => check_complete(registry, repository, &digest, platforms).await,
+                    false => registry
+                        .index(&reference)
+                        .await
+                        .map(|index| (index, Ok(()))),
+                };
                 (version, digest, config, complete)
             }
         })

@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::Inventory;
 use crate::name::{Digest, Repository, Tag};
 use crate::plan::short_digest;
-use crate::provenance::{floating_tags, Foreign};
+use crate::provenance::{floating_tags, Foreign, Incomplete};
 use crate::version::{next_marker, Exact, Line, Marker};
 
 /// Why a rollback cannot be done; each says what to do instead.
@@ -52,6 +52,18 @@ pub enum RollbackError {
         current: Exact,
         versions: Vec<Exact>,
     },
+    /// A build to withdraw whose index names a manifest that is gone: the
+    /// registry refuses its marker (a copy of that index), and with no
+    /// marker it would stay the newest build not withdrawn, so the next
+    /// `golden build` would build again and release past the target.
+    #[error("cannot withdraw {version} of `{repository}`: {why}, so it cannot carry a marker")]
+    Broken {
+        repository: String,
+        version: Exact,
+        digest: Digest,
+        why: Box<Incomplete>,
+        id: String,
+    },
     /// The next marker's generation would pass the highest there is.
     #[error(transparent)]
     Marker(#[from] crate::version::NumberingError),
@@ -73,6 +85,19 @@ impl crate::error::Hint for RollbackError {
         Some(match self {
             RollbackError::NothingBuilt { .. } => "build it first with `golden build`".into(),
             RollbackError::Marker(error) => return error.hint(),
+            RollbackError::Broken {
+                repository,
+                digest,
+                id,
+                ..
+            } => {
+                // The registry's host never holds a `/`.
+                let path = repository.split_once('/').map_or("", |(_, path)| path);
+                format!(
+                    "`golden rebuild {id}` releases a new whole build instead; to roll back, delete the broken build first (`DELETE /v2/{path}/manifests/{digest}` on the registry), then run the rollback again"
+                )
+                .into()
+            }
             RollbackError::UnknownVersion { versions, .. }
             | RollbackError::Foreign { versions, .. }
             | RollbackError::NothingOlder { versions, .. } => {
@@ -135,7 +160,8 @@ pub fn plan(
 ) -> Result<Plan, RollbackError> {
     // Only golden builds are withdrawn or counted (each was classified
     // from the digest it resolves to), and only whole ones are rolled back
-    // to: an incomplete one is withdrawn with the rest.
+    // to: an incomplete one is withdrawn with the rest, unless its index
+    // names a manifest that is gone (no marker can copy it).
     let built: Vec<Exact> = inventory
         .line_versions(line)
         .into_iter()
@@ -231,6 +257,18 @@ pub fn plan(
         .filter(|version| **version > target && !withdrawn.contains(version))
     {
         if let Some(digest) = inventory.version_digest(*version) {
+            if let Some(Err(Foreign::Incomplete {
+                why: why @ Incomplete::MissingImage { .. },
+            })) = golden.get(version)
+            {
+                return Err(RollbackError::Broken {
+                    repository: repository.to_string(),
+                    version: *version,
+                    digest: digest.clone(),
+                    why: Box::new(why.clone()),
+                    id: id.to_string(),
+                });
+            }
             withdraw.push(Withdrawal {
                 version: version.to_string(),
                 tag: next_marker(inventory.names(), *version, Marker::Withdrawn)?,

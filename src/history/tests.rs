@@ -559,3 +559,50 @@ fn rollback_never_targets_a_foreign_tag() {
     assert_eq!(plan.withdraw.len(), 1);
     assert_eq!(plan.withdraw[0].version, "1.0.1");
 }
+
+#[tokio::test]
+async fn ls_asks_for_no_image_of_a_foreign_index() {
+    let config = "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\
+[images.base]\nversion = \"1.0\"\ncontext = \"images/base\"\n";
+    let project = crate::project::Project::from_source(crate::diagnostic::SourceFile::new(
+        std::path::Path::new("tests/fixtures/config/golden.toml"),
+        config,
+    ))
+    .unwrap();
+    let registry = FakeRegistry::default();
+    let path = "registry.local:5000/golden/base";
+    // Someone pushed an index of two images as 1.0.0: no golden labels.
+    let pushed = crate::testing::digest("f0");
+    registry.put(path, "1.0.0", pushed.as_str());
+    let entry = |child: &str, architecture: &str| {
+        serde_json::json!({
+            "mediaType": crate::index::DOCKER_MANIFEST,
+            "digest": crate::testing::digest(child).to_string(),
+            "size": 1,
+            "platform": { "os": "linux", "architecture": architecture },
+        })
+    };
+    let document = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": crate::index::DOCKER_MANIFEST_LIST,
+        "manifests": [entry("a", "amd64"), entry("b", "arm64")],
+    });
+    let index = crate::index::parse_index(&serde_json::to_vec(&document).unwrap(), None).unwrap();
+    registry.documents.lock().unwrap().insert(pushed, index);
+    let images: Vec<_> = project.config.images.iter().collect();
+    let listings = super::ls::list(&project.config, &images, &registry)
+        .await
+        .unwrap();
+    let version = &listings[0].versions[0];
+    assert!(version.foreign.is_some(), "{version:?}");
+    assert_eq!(version.platforms, ["linux/amd64", "linux/arm64"]);
+    let by_digest: Vec<String> = registry
+        .heads
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|head| head.contains('@'))
+        .cloned()
+        .collect();
+    assert!(by_digest.is_empty(), "{by_digest:?}");
+}
