@@ -175,6 +175,9 @@ fn untrusted_sources(config: &Config, image: &Image, node: &Node) -> Vec<Diagnos
             CopySource::Unresolved(text) => format!(
                 "copies files with `COPY --from={text}`, which names no earlier stage and no image golden can check"
             ),
+            CopySource::UnreadableFlags(text) => format!(
+                "copies files with `COPY {text}`, whose flags golden cannot read (a `--from` may hide among them)"
+            ),
         };
         sources.push((copy.line, what, "untrusted COPY --from"));
     }

@@ -317,6 +317,51 @@ fn upstream_allow_checks_every_stage_and_copy_from_image_not_only_the_final_from
     );
 }
 
+#[test]
+fn copy_from_written_with_quotes_escapes_or_in_onbuild_is_still_checked() {
+    let other = "127.0.0.1:5000/other/busybox:1.36";
+    let copies = format!("copies files from `{other}`");
+    let refused = [
+        (
+            "a quoted flag name",
+            format!("COPY --\"from\"={other} / /\n"),
+            copies.clone(),
+        ),
+        (
+            "an escaped letter",
+            format!("COPY --fr\\om={other} / /\n"),
+            copies.clone(),
+        ),
+        (
+            "after a quoted flag holding a space",
+            format!("COPY --chown=\"1 1\" --from={other} / /\n"),
+            copies.clone(),
+        ),
+        (
+            "an ONBUILD trigger",
+            format!("ONBUILD COPY --from={other} / /\n"),
+            copies,
+        ),
+        (
+            "a flag quote left open",
+            format!("COPY --chown=\"1 --from={other} / /\n"),
+            "whose flags golden cannot read".to_string(),
+        ),
+    ];
+    for (case, copy, message) in refused {
+        let (_directory, config) = policed("e2e-policy", &format!("FROM {SEED}\n{copy}"));
+        let run = golden_at(&config, &["validate"]);
+        assert!(
+            run.code == 2
+                && run.stderr.contains(&message)
+                && run.stderr.contains("upstream_allow does not allow"),
+            "{case}: validated ({}):\n{}",
+            run.code,
+            run.stderr
+        );
+    }
+}
+
 /// A loopback HTTP server of the test's own that answers each request with
 /// what `answer(path)` gives (status line, headers, body), one request per
 /// connection, and records the paths asked for.
