@@ -343,6 +343,11 @@ fn copy_from_written_with_quotes_escapes_or_in_onbuild_is_still_checked() {
             copies,
         ),
         (
+            "an image of the namespace this config does not define",
+            format!("COPY --from={REGISTRY}/e2e-policy/anything:1 / /\n"),
+            format!("copies files from `{REGISTRY}/e2e-policy/anything:1`"),
+        ),
+        (
             "a flag quote left open",
             format!("COPY --chown=\"1 --from={other} / /\n"),
             "whose flags golden cannot read".to_string(),
