@@ -11,6 +11,8 @@ use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{golden_at, one_image_config, REGISTRY, SEED};
@@ -184,6 +186,72 @@ fn half_sent_requests_past_the_open_files_limit_starve_neither_the_tick_nor_heal
         daemon.log()
     );
     drop(held);
+}
+
+/// A client on `address` that sends a whole `GET /healthz` every 2 s over
+/// one keep-alive connection and reads each answer, until the server
+/// closes it or `stop` is set.
+fn asks_again_and_again(address: &str, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 4096];
+        while !stop.load(Ordering::Relaxed) {
+            let request = b"GET /healthz HTTP/1.1\r\nHost: golden\r\n\r\n";
+            if stream.write_all(request).is_err()
+                || matches!(stream.read(&mut buffer), Ok(0) | Err(_))
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_secs(2));
+        }
+    })
+}
+
+/// A client on `address` that pipelines many requests and never reads an
+/// answer.
+fn never_reads(address: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_write_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    let requests = b"GET /metrics HTTP/1.1\r\nHost: golden\r\n\r\n".repeat(20_000);
+    let _ = stream.write_all(&requests);
+    stream
+}
+
+#[test]
+fn keep_alive_clients_that_keep_asking_or_never_read_do_not_lock_healthz_out() {
+    // Every tick fails fast at a registry that refuses connections; 64
+    // open files give the web server 16 connections.
+    let (directory, config) =
+        one_image_config("127.0.0.1:1", "e2e", "x", &format!("FROM {SEED}\n"), "");
+    let daemon = Daemon::start(&config, directory.path().join("daemon.log"), 64);
+    let address = daemon.address();
+    assert!(poll(Duration::from_secs(10), || healthz(&address).is_ok()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let askers: Vec<_> = (0..8)
+        .map(|_| asks_again_and_again(&address, stop.clone()))
+        .collect();
+    let silent: Vec<TcpStream> = (0..8).map(|_| never_reads(&address)).collect();
+    std::thread::sleep(Duration::from_secs(1));
+    let mut last = Err(String::new());
+    let answered = poll(Duration::from_secs(12), || {
+        last = healthz(&address);
+        last.is_ok()
+    });
+    stop.store(true, Ordering::Relaxed);
+    assert!(
+        answered,
+        "/healthz did not answer while 8 clients kept asking and 8 never read: {last:?}\n{}",
+        daemon.log()
+    );
+    drop(silent);
+    for asker in askers {
+        let _ = asker.join();
+    }
 }
 
 #[test]
