@@ -578,6 +578,42 @@ fn a_tag_list_link_into_another_repository_is_not_followed() {
 }
 
 #[test]
+fn a_tag_list_link_that_is_not_rel_next_is_not_followed() {
+    let registry = FakeRegistry::start(|_, path| {
+        let json = ["Content-Type: application/json".to_string()];
+        if path == "/v2/" {
+            Answer::new("200 OK", &json, "{}")
+        } else if path.starts_with("/v2/golden/x/tags/list?last=1.0.0") {
+            Answer::new("200 OK", &json, r#"{"name":"golden/x","tags":["1.0.9"]}"#)
+        } else if path.starts_with("/v2/golden/x/tags/list") {
+            let mut headers = json.to_vec();
+            headers.push(r#"Link: </v2/golden/x/tags/list?last=1.0.0&n=1000>; rel="prev""#.into());
+            Answer::new(
+                "200 OK",
+                &headers,
+                r#"{"name":"golden/x","tags":["1.0.0"]}"#,
+            )
+        } else {
+            Answer::new("404 Not Found", &json, NOT_FOUND)
+        }
+    });
+    let (_directory, config) =
+        one_image_config(&registry.host, "golden", "x", &format!("FROM {SEED}\n"), "");
+    let run = golden_at(&config, &["plan", "--output", "json"]);
+    let followed: Vec<String> = registry
+        .paths()
+        .into_iter()
+        .filter(|path| path.contains("last=1.0.0"))
+        .collect();
+    assert!(
+        followed.is_empty(),
+        "golden followed a rel=\"prev\" link as the next page: {followed:?}\n{}{}",
+        run.stdout,
+        run.stderr
+    );
+}
+
+#[test]
 fn a_token_with_a_line_break_is_the_token_servers_error_not_an_unreachable_registry() {
     let registry = FakeRegistry::start(|_, path| {
         let json = ["Content-Type: application/json".to_string()];
