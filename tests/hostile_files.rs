@@ -248,6 +248,29 @@ fn a_cached_manifest_whose_media_type_line_was_changed_is_fetched_again_and_a_ro
     common::assert_tags_at(&repository, &["1.0", "1", "latest"], &first);
 }
 
+#[test]
+fn a_cache_path_through_a_parent_component_is_refused_and_nothing_is_made_there() {
+    // A registry that refuses connections: the cache is set up before.
+    let (directory, config) =
+        one_image_config("127.0.0.1:1", "e2e", "x", &format!("FROM {SEED}\n"), "");
+    let home = directory.path().join("missing/../home");
+    let run = Golden::at(&config)
+        .args(["plan"])
+        .env("XDG_CACHE_HOME", &home)
+        .env_remove("GOLDEN_NO_CACHE_DIR")
+        .run_within(Duration::from_secs(60));
+    assert!(
+        run.stderr.contains("has a `..` component")
+            && run.stderr.contains("not using the cache directory"),
+        "no warning about the `..` in the cache path:\n{}",
+        run.stderr
+    );
+    assert!(
+        !directory.path().join("missing").exists() && !directory.path().join("home").exists(),
+        "golden made directories through the `..`"
+    );
+}
+
 /// Runs `golden ARGS` with `env`, failing the test if it takes over 20s.
 fn quick(config: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut golden = Golden::at(config)
