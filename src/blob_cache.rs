@@ -219,9 +219,10 @@ impl BlobCache {
         if now.is_some() && now == self.root {
             return true;
         }
-        let first = !self.lost.swap(true, Ordering::Relaxed)
-            && !(self.process_wide && LOST.swap(true, Ordering::Relaxed));
-        if first {
+        // Once per value, and once per process for the process's cache.
+        let already = self.lost.swap(true, Ordering::Relaxed)
+            || (self.process_wide && LOST.swap(true, Ordering::Relaxed));
+        if !already {
             tracing::warn!(
                 "the cache directory `{}` was removed or replaced while golden ran; running without the disk cache from now on",
                 self.dir.display()
