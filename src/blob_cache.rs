@@ -53,8 +53,8 @@ use crate::regular_file::Symlinks;
 
 mod directory;
 
-use directory::create_private_dir;
-pub use directory::{secure, UnsafeDirectory};
+use directory::create_last_level;
+pub use directory::{secure, Identity, UnsafeDirectory};
 
 /// The largest file the cache reads back or writes: far above any
 /// manifest, config or tag list.
@@ -72,6 +72,10 @@ pub const TAG_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 60 
 
 /// Set by `--no-cache-dir` before any registry client is made.
 static DISABLED: AtomicBool = AtomicBool::new(false);
+
+/// Set when the checked cache root of this process was removed or
+/// replaced while it ran: the disk cache stays off from then on.
+static LOST: AtomicBool = AtomicBool::new(false);
 
 /// Turns the cache off for this process (`--no-cache-dir`).
 pub fn disable() {
@@ -115,6 +119,14 @@ const DIRECTORIES: [&str; 4] = ["manifests", "configs", TAGS, TAG_LISTS];
 pub struct BlobCache {
     dir: PathBuf,
     limit: u64,
+    /// The root as it was checked: every use makes sure it is still that
+    /// directory, with that owner and mode.
+    root: Option<Identity>,
+    /// The root was found removed or replaced: nothing is read or written.
+    lost: AtomicBool,
+    /// Whether losing the root turns off the process's cache
+    /// ([`BlobCache::from_env`]) rather than this value's alone.
+    process_wide: bool,
     /// Bytes on disk, counted on the first write of the run.
     size: Mutex<Option<u64>>,
 }
@@ -148,14 +160,14 @@ impl BlobCache {
     /// the user's is warned about once, and the run goes on without it.
     pub fn from_env() -> Option<BlobCache> {
         let off = std::env::var("GOLDEN_NO_CACHE_DIR").is_ok_and(|value| truthy(&value));
-        if off || DISABLED.load(Ordering::Relaxed) {
+        if off || DISABLED.load(Ordering::Relaxed) || LOST.load(Ordering::Relaxed) {
             return None;
         }
-        static CHECKED: OnceLock<Option<PathBuf>> = OnceLock::new();
-        let dir = CHECKED.get_or_init(|| {
+        static CHECKED: OnceLock<Option<(PathBuf, Identity)>> = OnceLock::new();
+        let checked = CHECKED.get_or_init(|| {
             let dir = default_dir()?;
             match secure(&dir) {
-                Ok(dir) => Some(dir),
+                Ok(dir) => Some((dir.clone(), Identity::of(&dir)?)),
                 // No home to write in (a read-only root, HOME=/nonexistent)
                 // is not a danger: the run goes on without, as before.
                 Err(problem @ UnsafeDirectory::Io { .. }) => {
@@ -173,17 +185,50 @@ impl BlobCache {
                 }
             }
         });
-        Some(BlobCache::at(dir.clone()?, LIMIT))
+        let (dir, root) = checked.clone()?;
+        let mut cache = BlobCache::at(dir, LIMIT);
+        cache.root = Some(root);
+        cache.process_wide = true;
+        Some(cache)
     }
 
     /// A cache in `dir` holding at most about `limit` bytes, used as it
     /// is (see [`secure`] for a directory not known to be safe).
+    /// The root must exist: golden never creates it after the check, and
+    /// it is held to the identity it has now.
     pub fn at(dir: PathBuf, limit: u64) -> BlobCache {
         BlobCache {
+            root: Identity::of(&dir),
             dir,
             limit,
             size: Mutex::new(None),
+            lost: AtomicBool::new(false),
+            process_wide: false,
         }
+    }
+
+    /// Whether the root is still the directory that was checked. One
+    /// removed (perhaps made again by another user in a sticky `/tmp`),
+    /// or whose owner or mode changed, turns the cache off with one
+    /// warning: nothing is read from or written into it again.
+    fn intact(&self) -> bool {
+        if self.lost.load(Ordering::Relaxed) {
+            return false;
+        }
+        let now = Identity::of(&self.dir);
+        if now.is_some() && now == self.root {
+            return true;
+        }
+        // Once per value, and once per process for the process's cache.
+        let already = self.lost.swap(true, Ordering::Relaxed)
+            || (self.process_wide && LOST.swap(true, Ordering::Relaxed));
+        if !already {
+            tracing::warn!(
+                "the cache directory `{}` was removed or replaced while golden ran; running without the disk cache from now on",
+                self.dir.display()
+            );
+        }
+        false
     }
 
     /// Where the cache lives.
@@ -204,6 +249,9 @@ impl BlobCache {
     /// when present and intact. A file whose content does not hash to its
     /// digest is deleted.
     pub fn get(&self, kind: Kind, digest: &Digest) -> Option<(String, Vec<u8>)> {
+        if !self.intact() {
+            return None;
+        }
         let path = self.path(kind, digest)?;
         let bytes = read_back(&path)?;
         let (media_type, bytes) = match kind {
@@ -274,6 +322,9 @@ impl BlobCache {
     /// than [`TAG_TTL`]. A stale file, or one naming something else, is
     /// removed.
     fn recall(&self, directory: &str, name: &str) -> Option<String> {
+        if !self.intact() {
+            return None;
+        }
         let path = self.memory_path(directory, name);
         let modified = fs::symlink_metadata(&path)
             .and_then(|m| m.modified())
@@ -300,7 +351,7 @@ impl BlobCache {
     /// Remembers `body` under `name` in `directory`; the same content
     /// again renews the file in place (its age is the confirmation's).
     fn record(&self, directory: &str, name: &str, body: &str) {
-        if name.contains('\n') {
+        if name.contains('\n') || !self.intact() {
             return;
         }
         let path = self.memory_path(directory, name);
@@ -321,7 +372,9 @@ impl BlobCache {
     }
 
     fn forget(&self, directory: &str, name: &str) {
-        let _ = fs::remove_file(self.memory_path(directory, name));
+        if self.intact() {
+            let _ = fs::remove_file(self.memory_path(directory, name));
+        }
     }
 
     /// The file remembering `name` in `directory`: named by the hash of
@@ -363,9 +416,19 @@ impl BlobCache {
     /// Writes `content` to a new temporary file beside `path` (a random
     /// name, created exclusively, never through a symlink), then renames
     /// it over `path`.
+    /// Only the directory the file goes in is made where missing (one
+    /// level under the root, checked as the user's alone); the root and
+    /// anything above it never are.
     fn write(&self, path: &Path, content: &[u8]) -> std::io::Result<()> {
+        if !self.intact() {
+            return Err(std::io::Error::other(
+                "the cache directory was removed or replaced",
+            ));
+        }
         let parent = path.parent().unwrap_or(&self.dir);
-        create_private_dir(parent)?;
+        if parent != self.dir {
+            create_last_level(parent)?;
+        }
         let (temporary, mut file) = create_temporary(parent)?;
         let written = file
             .write_all(content)
@@ -415,6 +478,9 @@ impl BlobCache {
     /// Removes the oldest files until at most `target` bytes remain;
     /// returns what remains.
     fn evict(&self, target: u64) -> u64 {
+        if !self.intact() {
+            return 0;
+        }
         let mut files = self.files();
         files.sort_by_key(|(_, modified, _)| *modified);
         let mut total: u64 = files.iter().map(|(_, _, len)| len).sum();
@@ -501,7 +567,65 @@ mod tests {
         let dir =
             std::env::temp_dir().join(format!("golden-blob-cache-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
         dir
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_cache_root_removed_or_replaced_while_golden_runs_is_never_made_again_nor_used() {
+        use std::os::unix::fs::PermissionsExt;
+        let manifest = |text: &str| {
+            let bytes = text.as_bytes().to_vec();
+            (Digest::of(&bytes), bytes)
+        };
+        let home = tempfile::tempdir().unwrap();
+        let dir = secure(&home.path().join("golden")).unwrap();
+        let cache = BlobCache::at(dir.clone(), LIMIT);
+        let (first, bytes) = manifest("{\"first\":1}");
+        cache.put(Kind::Manifest, &first, "m", &bytes);
+        assert!(cache.get(Kind::Manifest, &first).is_some());
+
+        // Removed: the root (and levels above it) are not made again.
+        fs::remove_dir_all(&dir).unwrap();
+        let (second, bytes) = manifest("{\"second\":2}");
+        cache.put(Kind::Manifest, &second, "m", &bytes);
+        cache.remember_tag("r/x:1.0.1", &second);
+        assert!(!dir.exists(), "the removed cache root was made again");
+
+        // Made again by someone else (as another user could in /tmp):
+        // nothing is read from it or written into it.
+        fs::create_dir(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+        fs::create_dir(dir.join("manifests")).unwrap();
+        fs::write(dir.join("manifests").join(first.hex()), b"planted").unwrap();
+        let (third, bytes) = manifest("{\"third\":3}");
+        cache.put(Kind::Manifest, &third, "m", &bytes);
+        cache.remember_tag("r/x:1.0.2", &third);
+        assert_eq!(cache.get(Kind::Manifest, &first), None);
+        let written: Vec<_> = fs::read_dir(dir.join("manifests"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(written.len(), 1, "written into the new root: {written:?}");
+        assert!(!dir.join(TAGS).exists());
+
+        // The same directory with a mode others can write is not used either.
+        let home = tempfile::tempdir().unwrap();
+        let dir = secure(&home.path().join("golden")).unwrap();
+        let cache = BlobCache::at(dir.clone(), LIMIT);
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+        cache.put(Kind::Manifest, &first, "m", &manifest("{\"first\":1}").1);
+        assert!(!dir.join("manifests").join(first.hex()).exists());
+    }
+
+    #[test]
+    fn a_cache_path_with_a_parent_component_is_refused() {
+        let home = tempfile::tempdir().unwrap();
+        let dir = home.path().join("missing/../golden");
+        let refused = secure(&dir).unwrap_err().to_string();
+        assert!(refused.contains("has a `..` component"), "{refused}");
+        assert!(!home.path().join("missing").exists());
     }
 
     #[test]

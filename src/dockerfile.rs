@@ -123,6 +123,9 @@ pub enum CopySource {
     /// the ARGs before the first FROM are substituted (a stage's own ARG,
     /// say): golden cannot tell what it copies from.
     Unresolved(String),
+    /// Flags golden cannot read as the engine does (a quote left open):
+    /// a `--from` may hide among them.
+    UnreadableFlags(String),
 }
 
 /// One `COPY --from=` naming an image, not a stage.
@@ -179,10 +182,22 @@ impl Dockerfile {
                 }
                 "COPY" => {
                     let from = copy_from(rest, &arguments, escape, &stages);
-                    copies.extend(from.map(|source| CopyFrom {
+                    copies.extend(from.into_iter().map(|source| CopyFrom {
                         source,
                         line: instruction.first_line,
                     }));
+                }
+                // A trigger runs in the build of an image FROM this one,
+                // where this file's stages do not exist: any name is an image.
+                "ONBUILD" => {
+                    let (keyword, rest) = split_keyword(rest);
+                    if keyword.eq_ignore_ascii_case("COPY") {
+                        let from = copy_from(rest, &arguments, escape, &[]);
+                        copies.extend(from.into_iter().map(|source| CopyFrom {
+                            source,
+                            line: instruction.first_line,
+                        }));
+                    }
                 }
                 _ => {}
             }
@@ -566,19 +581,36 @@ fn parse_from(
     })
 }
 
-/// What `COPY`'s `--from=` names when it is not a stage: a stage is named
-/// by an earlier stage's `AS` name (any case) or by an index, anything else
-/// is an image. `None` without `--from` or when it names a stage.
+/// What `COPY`'s `--from=` flags name when they are not stages: a stage is
+/// named by an earlier stage's `AS` name (any case) or by an index, anything
+/// else is an image. Empty without `--from` or when each names a stage.
 fn copy_from(
     rest: &str,
     arguments: &BTreeMap<String, String>,
     escape: char,
     earlier: &[Stage],
+) -> Vec<CopySource> {
+    let Some(flags) = flag_words(rest, escape) else {
+        let text: String = rest.split_whitespace().collect::<Vec<_>>().join(" ");
+        return vec![CopySource::UnreadableFlags(text)];
+    };
+    flags
+        .iter()
+        .filter_map(|flag| {
+            let (name, value) = flag.split_once('=')?;
+            name.eq_ignore_ascii_case("from").then_some(value)
+        })
+        .filter_map(|flag| from_value(flag, arguments, escape, earlier))
+        .collect()
+}
+
+/// What one `--from=` value names, `None` for a stage.
+fn from_value(
+    flag: &str,
+    arguments: &BTreeMap<String, String>,
+    escape: char,
+    earlier: &[Stage],
 ) -> Option<CopySource> {
-    let flag = rest
-        .split_whitespace()
-        .take_while(|word| word.starts_with("--"))
-        .find_map(|word| word.strip_prefix("--from="))?;
     let value = match expand_words(flag, arguments, escape).as_deref() {
         Ok([value]) => value.clone(),
         _ => return Some(CopySource::Unresolved(flag.to_string())),
@@ -594,6 +626,51 @@ fn copy_from(
         Ok(reference) => CopySource::Image(reference),
         Err(_) => CopySource::Unresolved(flag.to_string()),
     })
+}
+
+/// The flags at the start of an instruction's arguments without their
+/// `--`, read as the engine reads them (BuildKit's `extractBuilderFlags`):
+/// a flag is a word that starts with a literal `--`, flags end at the first
+/// word that does not (or at a bare `--`), quotes are removed and a
+/// backslash (or the `# escape=` character) takes the next character as
+/// it is. So `--"from"=x` and `--fr\om=x` are `from=x`. `None` when a
+/// quote is left open: golden cannot tell where the flags end.
+fn flag_words(rest: &str, escape: char) -> Option<Vec<String>> {
+    let chars: Vec<char> = rest.chars().collect();
+    let mut flags = Vec::new();
+    let mut index = 0;
+    loop {
+        while chars.get(index).is_some_and(|c| c.is_whitespace()) {
+            index += 1;
+        }
+        if chars.get(index) != Some(&'-') || chars.get(index + 1) != Some(&'-') {
+            return Some(flags);
+        }
+        let mut word = String::new();
+        let mut quote: Option<char> = None;
+        while let Some(&c) = chars.get(index) {
+            index += 1;
+            match quote {
+                None if c.is_whitespace() => break,
+                None if c == '"' || c == '\'' => quote = Some(c),
+                Some(q) if c == q => quote = None,
+                _ if c == '\\' || c == escape => {
+                    if let Some(&next) = chars.get(index) {
+                        word.push(next);
+                        index += 1;
+                    }
+                }
+                _ => word.push(c),
+            }
+        }
+        if quote.is_some() {
+            return None;
+        }
+        if word == "--" {
+            return Some(flags);
+        }
+        flags.push(word[2..].to_string());
+    }
 }
 
 fn first_variable(text: &str) -> Option<String> {
@@ -884,6 +961,53 @@ mod tests {
                 "unresolved",
                 "FROM a\nARG S\nCOPY --from=$S / /\n",
                 Some(CopySource::Unresolved("$S".into())),
+            ),
+            (
+                "a quoted flag name",
+                "FROM a\nCOPY --\"from\"=evil.test/x:1 / /\n",
+                image("evil.test/x:1"),
+            ),
+            (
+                "an escaped letter in the flag name",
+                "FROM a\nCOPY --fr\\om=evil.test/x:1 / /\n",
+                image("evil.test/x:1"),
+            ),
+            (
+                "the escape directive's character in the flag name",
+                "# escape=`\nFROM a\nCOPY --fr`om=evil.test/x:1 / /\n",
+                image("evil.test/x:1"),
+            ),
+            (
+                "a quoted value",
+                "FROM a\nCOPY --from='evil.test/x:1' / /\n",
+                image("evil.test/x:1"),
+            ),
+            (
+                "after a quoted flag holding a space",
+                "FROM a\nCOPY --chown=\"1 1\" --from=evil.test/x:1 / /\n",
+                image("evil.test/x:1"),
+            ),
+            (
+                "a flag quote left open",
+                "FROM a\nCOPY --chown=\"1 --from=evil.test/x:1 / /\n",
+                Some(CopySource::UnreadableFlags(
+                    "--chown=\"1 --from=evil.test/x:1 / /".into(),
+                )),
+            ),
+            (
+                "an ONBUILD trigger",
+                "FROM a AS build\nONBUILD COPY --from=build / /\n",
+                image("build"),
+            ),
+            (
+                "flags end at a bare --",
+                "FROM a\nCOPY -- --from=busybox /\n",
+                None,
+            ),
+            (
+                "a quoted word is no flag",
+                "FROM a\nCOPY \"--from=busybox\" /\n",
+                None,
             ),
             (
                 "a path named --from is no flag",

@@ -152,8 +152,13 @@ fn untrusted_sources(config: &Config, image: &Image, node: &Node) -> Vec<Diagnos
     let allowed = &config.policy.upstream_allow;
     let file = SourceFile::new(&image.dockerfile_path(), &node.dockerfile_text);
     let final_line = node.dockerfile.final_root().first_line;
+    // A golden image is trusted only when this config defines it: any
+    // other repository under the namespace is whatever someone pushed.
     let trusted = |reference: &Reference| {
-        config.golden_name(reference).is_some() || allowed.matches(reference)
+        config
+            .golden_name(reference)
+            .is_some_and(|name| config.images.iter().any(|image| image.name == name))
+            || allowed.matches(reference)
     };
     let mut sources: Vec<(usize, String, &str)> = Vec::new();
     for (reference, line) in node.dockerfile.images() {
@@ -174,6 +179,9 @@ fn untrusted_sources(config: &Config, image: &Image, node: &Node) -> Vec<Diagnos
             ),
             CopySource::Unresolved(text) => format!(
                 "copies files with `COPY --from={text}`, which names no earlier stage and no image golden can check"
+            ),
+            CopySource::UnreadableFlags(text) => format!(
+                "copies files with `COPY {text}`, whose flags golden cannot read (a `--from` may hide among them)"
             ),
         };
         sources.push((copy.line, what, "untrusted COPY --from"));

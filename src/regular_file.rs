@@ -2,11 +2,14 @@
 //! password or webhook file, a file given to `golden check`, a cache
 //! file): only a regular file, and only up to a size limit.
 //!
-//! The file is opened without blocking, so a FIFO put in its place never
-//! hangs the open, and the check that it is a regular file is made on the
-//! opened file (`fstat`), so nothing can swap it between check and read.
-//! A device such as `/dev/zero` is refused before a byte is read, and a
-//! regular file is read to at most its limit plus one byte. This module
+//! The path is looked at first (`stat`): anything but a regular file (a
+//! FIFO, `/dev/zero`, a tty, a tape, `/dev/watchdog`) is refused without
+//! being opened, so opening it has no side effect. A regular file is then
+//! opened without blocking and without becoming a controlling terminal
+//! (`O_NONBLOCK | O_NOCTTY`), and the opened file (`fstat`) must be the
+//! one looked at (same device and inode), so nothing can swap it between
+//! check and read. A regular file is read to at most its limit plus one
+//! byte. This module
 //! must not print or decide what a caller does with the refusal.
 
 use std::fs::{File, Metadata};
@@ -43,6 +46,8 @@ pub enum RegularFileError {
     TooLarge { limit: u64 },
     #[error("is not UTF-8 text")]
     NotUtf8,
+    #[error("was replaced while golden opened it")]
+    Replaced,
     #[error("cannot be read: {0}")]
     Io(#[source] io::Error),
 }
@@ -57,6 +62,7 @@ impl RegularFileError {
             RegularFileError::NotRegular { .. } => "not a regular file",
             RegularFileError::TooLarge { .. } => "too large",
             RegularFileError::NotUtf8 => "not UTF-8",
+            RegularFileError::Replaced => "replaced",
             RegularFileError::Io(_) => "unreadable",
         }
     }
@@ -71,9 +77,32 @@ impl RegularFileError {
     }
 }
 
-/// Opens `path` for reading if it is a regular file, without blocking on
-/// a FIFO; the metadata is the opened file's.
+/// Opens `path` for reading if it is a regular file, without opening
+/// anything else; the metadata is the opened file's.
 pub fn open(path: &Path, symlinks: Symlinks) -> Result<(File, Metadata), RegularFileError> {
+    let looked = match symlinks {
+        Symlinks::Follow => std::fs::metadata(path),
+        Symlinks::Refuse => std::fs::symlink_metadata(path),
+    }
+    .map_err(|error| RegularFileError::from_open(error, symlinks))?;
+    if looked.file_type().is_symlink() {
+        return Err(RegularFileError::Symlink);
+    }
+    if !looked.is_file() {
+        return Err(RegularFileError::NotRegular {
+            kind: kind_name(&looked.file_type()),
+        });
+    }
+    open_looked(path, symlinks, &looked)
+}
+
+/// Opens `path`, which was `looked` at as a regular file: the opened file
+/// must be that one.
+fn open_looked(
+    path: &Path,
+    symlinks: Symlinks,
+    looked: &Metadata,
+) -> Result<(File, Metadata), RegularFileError> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
@@ -83,7 +112,7 @@ pub fn open(path: &Path, symlinks: Symlinks) -> Result<(File, Metadata), Regular
             Symlinks::Follow => 0,
             Symlinks::Refuse => libc::O_NOFOLLOW,
         };
-        options.custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC | nofollow);
+        options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC | nofollow);
     }
     let file = options
         .open(path)
@@ -94,6 +123,15 @@ pub fn open(path: &Path, symlinks: Symlinks) -> Result<(File, Metadata), Regular
             kind: kind_name(&metadata.file_type()),
         });
     }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if (metadata.dev(), metadata.ino()) != (looked.dev(), looked.ino()) {
+            return Err(RegularFileError::Replaced);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = looked;
     Ok((file, metadata))
 }
 
@@ -153,6 +191,7 @@ pub fn kind_name(file_type: &std::fs::FileType) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::OpenOptionsExt;
 
     /// Runs `read` on another thread: a read that blocks fails the test
     /// instead of hanging it.
@@ -165,6 +204,38 @@ mod tests {
         receiver
             .recv_timeout(std::time::Duration::from_secs(5))
             .expect("the read returned within 5 seconds")
+    }
+
+    #[test]
+    fn what_is_not_a_regular_file_is_refused_without_being_opened() {
+        let directory = tempfile::tempdir().unwrap();
+        let fifo = directory.path().join("fifo");
+        let name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        // A writer's open of a FIFO returns only once a reader opened it.
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let writer_path = fifo.clone();
+        std::thread::spawn(move || {
+            let writer = std::fs::OpenOptions::new().write(true).open(&writer_path);
+            let _ = sender.send(writer.is_ok());
+        });
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        for symlinks in [Symlinks::Follow, Symlinks::Refuse] {
+            let refused = read_within(&fifo, 10, symlinks).unwrap_err();
+            assert!(refused.contains("(it is a FIFO)"), "{refused}");
+        }
+        let opened = receiver.recv_timeout(std::time::Duration::from_millis(500));
+        assert!(opened.is_err(), "golden opened the FIFO it refused");
+        // Let the writer go.
+        let _reader = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo)
+            .unwrap();
+        assert_eq!(
+            receiver.recv_timeout(std::time::Duration::from_secs(5)),
+            Ok(true)
+        );
     }
 
     #[test]
@@ -212,6 +283,14 @@ mod tests {
             }
         }
         assert!(matches!(read_text(&file, 10).as_deref(), Ok("0123456789")));
+        // Opened, the file must be the one looked at.
+        let other = directory.path().join("other");
+        std::fs::write(&other, "x").unwrap();
+        let looked = std::fs::metadata(&other).unwrap();
+        assert!(matches!(
+            open_looked(&file, follow, &looked),
+            Err(RegularFileError::Replaced)
+        ));
         std::fs::write(&file, b"\xff\xfe").unwrap();
         assert!(matches!(
             read_text(&file, 10),

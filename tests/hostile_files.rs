@@ -10,7 +10,7 @@
 mod common;
 
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -246,6 +246,67 @@ fn a_cached_manifest_whose_media_type_line_was_changed_is_fetched_again_and_a_ro
         rolled.stderr
     );
     common::assert_tags_at(&repository, &["1.0", "1", "latest"], &first);
+}
+
+#[test]
+fn a_cache_path_through_a_parent_component_is_refused_and_nothing_is_made_there() {
+    // A registry that refuses connections: the cache is set up before.
+    let (directory, config) =
+        one_image_config("127.0.0.1:1", "e2e", "x", &format!("FROM {SEED}\n"), "");
+    let home = directory.path().join("missing/../home");
+    let run = Golden::at(&config)
+        .args(["plan"])
+        .env("XDG_CACHE_HOME", &home)
+        .env_remove("GOLDEN_NO_CACHE_DIR")
+        .run_within(Duration::from_secs(60));
+    assert!(
+        run.stderr.contains("has a `..` component")
+            && run.stderr.contains("not using the cache directory"),
+        "no warning about the `..` in the cache path:\n{}",
+        run.stderr
+    );
+    assert!(
+        !directory.path().join("missing").exists() && !directory.path().join("home").exists(),
+        "golden made directories through the `..`"
+    );
+}
+
+#[test]
+fn a_password_file_that_is_not_a_regular_file_is_refused_without_being_opened() {
+    let (directory, config) =
+        one_image_config("127.0.0.1:1", "e2e", "x", &format!("FROM {SEED}\n"), "");
+    let fifo = directory.path().join("password");
+    mkfifo(&fifo);
+    // A writer's open of a FIFO returns only once a reader has opened it:
+    // it tells whether golden opened the file it refused.
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let writer_path = fifo.clone();
+    std::thread::spawn(move || {
+        let writer = std::fs::OpenOptions::new().write(true).open(&writer_path);
+        let _ = sender.send(writer.is_ok());
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let run = quick(
+        &config,
+        &["plan"],
+        &[
+            ("GOLDEN_REGISTRY_USERNAME", "ci"),
+            ("GOLDEN_REGISTRY_PASSWORD_FILE", fifo.to_str().unwrap()),
+        ],
+    );
+    assert!(
+        run.stderr.contains("is not a regular file (it is a FIFO)"),
+        "{}",
+        run.stderr
+    );
+    let opened = receiver.recv_timeout(Duration::from_millis(500)).is_ok();
+    // Let the writer go.
+    let _reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .unwrap();
+    assert!(!opened, "golden opened the FIFO it refused");
 }
 
 /// Runs `golden ARGS` with `env`, failing the test if it takes over 20s.

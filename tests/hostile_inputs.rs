@@ -11,6 +11,8 @@ use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{golden_at, one_image_config, REGISTRY, SEED};
@@ -186,6 +188,72 @@ fn half_sent_requests_past_the_open_files_limit_starve_neither_the_tick_nor_heal
     drop(held);
 }
 
+/// A client on `address` that sends a whole `GET /healthz` every 2 s over
+/// one keep-alive connection and reads each answer, until the server
+/// closes it or `stop` is set.
+fn asks_again_and_again(address: &str, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 4096];
+        while !stop.load(Ordering::Relaxed) {
+            let request = b"GET /healthz HTTP/1.1\r\nHost: golden\r\n\r\n";
+            if stream.write_all(request).is_err()
+                || matches!(stream.read(&mut buffer), Ok(0) | Err(_))
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_secs(2));
+        }
+    })
+}
+
+/// A client on `address` that pipelines many requests and never reads an
+/// answer.
+fn never_reads(address: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_write_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    let requests = b"GET /metrics HTTP/1.1\r\nHost: golden\r\n\r\n".repeat(20_000);
+    let _ = stream.write_all(&requests);
+    stream
+}
+
+#[test]
+fn keep_alive_clients_that_keep_asking_or_never_read_do_not_lock_healthz_out() {
+    // Every tick fails fast at a registry that refuses connections; 64
+    // open files give the web server 16 connections.
+    let (directory, config) =
+        one_image_config("127.0.0.1:1", "e2e", "x", &format!("FROM {SEED}\n"), "");
+    let daemon = Daemon::start(&config, directory.path().join("daemon.log"), 64);
+    let address = daemon.address();
+    assert!(poll(Duration::from_secs(10), || healthz(&address).is_ok()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let askers: Vec<_> = (0..8)
+        .map(|_| asks_again_and_again(&address, stop.clone()))
+        .collect();
+    let silent: Vec<TcpStream> = (0..8).map(|_| never_reads(&address)).collect();
+    std::thread::sleep(Duration::from_secs(1));
+    let mut last = Err(String::new());
+    let answered = poll(Duration::from_secs(12), || {
+        last = healthz(&address);
+        last.is_ok()
+    });
+    stop.store(true, Ordering::Relaxed);
+    assert!(
+        answered,
+        "/healthz did not answer while 8 clients kept asking and 8 never read: {last:?}\n{}",
+        daemon.log()
+    );
+    drop(silent);
+    for asker in askers {
+        let _ = asker.join();
+    }
+}
+
 #[test]
 fn an_idle_half_sent_request_is_closed_within_the_header_timeout() {
     // Every tick fails fast at a registry that refuses connections.
@@ -230,9 +298,13 @@ fn a_tick_that_cannot_read_the_config_logs_the_cause() {
         .take(3)
         .collect::<Vec<_>>()
         .join("\n");
+    // The reason is in the line itself: what became of the file (gone,
+    // not a regular file) or the OS error ("cannot be read: Too many open
+    // files"), never a bare "failed to read".
+    let expected = format!("the config file `{}` does not exist", config.display());
     assert!(
-        logged && cause.contains("Caused by:") && cause.contains("No such file or directory"),
-        "the log says no cause:\n{log}"
+        logged && cause.contains(&expected),
+        "the log does not say why ({expected}):\n{log}"
     );
 }
 
@@ -311,6 +383,56 @@ fn upstream_allow_checks_every_stage_and_copy_from_image_not_only_the_final_from
         common::tags(&format!("{REGISTRY}/{namespace}/x")),
         Vec::<String>::new()
     );
+}
+
+#[test]
+fn copy_from_written_with_quotes_escapes_or_in_onbuild_is_still_checked() {
+    let other = "127.0.0.1:5000/other/busybox:1.36";
+    let copies = format!("copies files from `{other}`");
+    let refused = [
+        (
+            "a quoted flag name",
+            format!("COPY --\"from\"={other} / /\n"),
+            copies.clone(),
+        ),
+        (
+            "an escaped letter",
+            format!("COPY --fr\\om={other} / /\n"),
+            copies.clone(),
+        ),
+        (
+            "after a quoted flag holding a space",
+            format!("COPY --chown=\"1 1\" --from={other} / /\n"),
+            copies.clone(),
+        ),
+        (
+            "an ONBUILD trigger",
+            format!("ONBUILD COPY --from={other} / /\n"),
+            copies,
+        ),
+        (
+            "an image of the namespace this config does not define",
+            format!("COPY --from={REGISTRY}/e2e-policy/anything:1 / /\n"),
+            format!("copies files from `{REGISTRY}/e2e-policy/anything:1`"),
+        ),
+        (
+            "a flag quote left open",
+            format!("COPY --chown=\"1 --from={other} / /\n"),
+            "whose flags golden cannot read".to_string(),
+        ),
+    ];
+    for (case, copy, message) in refused {
+        let (_directory, config) = policed("e2e-policy", &format!("FROM {SEED}\n{copy}"));
+        let run = golden_at(&config, &["validate"]);
+        assert!(
+            run.code == 2
+                && run.stderr.contains(&message)
+                && run.stderr.contains("upstream_allow does not allow"),
+            "{case}: validated ({}):\n{}",
+            run.code,
+            run.stderr
+        );
+    }
 }
 
 /// A loopback HTTP server of the test's own that answers each request with
@@ -452,6 +574,42 @@ fn a_tag_list_link_into_another_repository_is_not_followed() {
         "exit {}:\n{}",
         run.code,
         output
+    );
+}
+
+#[test]
+fn a_tag_list_link_that_is_not_rel_next_is_not_followed() {
+    let registry = FakeRegistry::start(|_, path| {
+        let json = ["Content-Type: application/json".to_string()];
+        if path == "/v2/" {
+            Answer::new("200 OK", &json, "{}")
+        } else if path.starts_with("/v2/golden/x/tags/list?last=1.0.0") {
+            Answer::new("200 OK", &json, r#"{"name":"golden/x","tags":["1.0.9"]}"#)
+        } else if path.starts_with("/v2/golden/x/tags/list") {
+            let mut headers = json.to_vec();
+            headers.push(r#"Link: </v2/golden/x/tags/list?last=1.0.0&n=1000>; rel="prev""#.into());
+            Answer::new(
+                "200 OK",
+                &headers,
+                r#"{"name":"golden/x","tags":["1.0.0"]}"#,
+            )
+        } else {
+            Answer::new("404 Not Found", &json, NOT_FOUND)
+        }
+    });
+    let (_directory, config) =
+        one_image_config(&registry.host, "golden", "x", &format!("FROM {SEED}\n"), "");
+    let run = golden_at(&config, &["plan", "--output", "json"]);
+    let followed: Vec<String> = registry
+        .paths()
+        .into_iter()
+        .filter(|path| path.contains("last=1.0.0"))
+        .collect();
+    assert!(
+        followed.is_empty(),
+        "golden followed a rel=\"prev\" link as the next page: {followed:?}\n{}{}",
+        run.stdout,
+        run.stderr
     );
 }
 

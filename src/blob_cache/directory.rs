@@ -22,11 +22,71 @@ pub enum UnsafeDirectory {
         #[source]
         source: std::io::Error,
     },
+    #[error("`{path}` has a `..` component, which golden does not resolve for a cache directory")]
+    ParentComponent { path: PathBuf },
+}
+
+/// What a directory is, as checked: a later look that finds another
+/// directory at the path (removed and made again, by anyone) or the same
+/// one with another owner or mode sees another identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity {
+    device: u64,
+    inode: u64,
+    owner: u32,
+    mode: u32,
+}
+
+impl Identity {
+    /// The identity of the directory at `path` itself (a symlink is not
+    /// followed); `None` when nothing is there.
+    #[cfg(unix)]
+    pub fn of(path: &Path) -> Option<Identity> {
+        use std::os::unix::fs::MetadataExt;
+        let metadata = fs::symlink_metadata(path).ok()?;
+        metadata.is_dir().then(|| Identity {
+            device: metadata.dev(),
+            inode: metadata.ino(),
+            owner: metadata.uid(),
+            mode: metadata.mode(),
+        })
+    }
+
+    #[cfg(not(unix))]
+    pub fn of(path: &Path) -> Option<Identity> {
+        fs::symlink_metadata(path)
+            .ok()?
+            .is_dir()
+            .then_some(Identity {
+                device: 0,
+                inode: 0,
+                owner: 0,
+                mode: 0,
+            })
+    }
+}
+
+/// Creates the one directory `directory` (its parent must exist) readable
+/// by its owner only, and checks it is the user's alone; one already there
+/// is checked as it is.
+pub(super) fn create_last_level(directory: &Path) -> std::io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    match builder.create(directory) {
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        other => other,
+    }?;
+    check_directory(directory, true)
+        .map_err(|problem| std::io::Error::new(std::io::ErrorKind::PermissionDenied, problem))
 }
 
 /// Creates `directory` and any missing parent readable by its owner only;
 /// one already there is left as it is.
-pub(super) fn create_private_dir(directory: &Path) -> std::io::Result<()> {
+fn create_private_dir(directory: &Path) -> std::io::Result<()> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
@@ -51,6 +111,14 @@ pub fn secure(dir: &Path) -> Result<PathBuf, UnsafeDirectory> {
         let path = path.to_path_buf();
         move |source| UnsafeDirectory::Io { path, source }
     };
+    if dir
+        .components()
+        .any(|component| component == std::path::Component::ParentDir)
+    {
+        return Err(UnsafeDirectory::ParentComponent {
+            path: dir.to_path_buf(),
+        });
+    }
     let existing = dir
         .ancestors()
         .find(|ancestor| fs::symlink_metadata(ancestor).is_ok())

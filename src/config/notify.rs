@@ -439,12 +439,14 @@ fn exposure(mode: u32) -> Option<&'static str> {
 }
 
 /// Whether `url` is `http://` or `https://` with a host and, if it names
-/// one, a port from 1 to 65535; the reason when it is not, which never
+/// one, a port from 1 to 65535, as the client that sends the webhook
+/// parses it (`reqwest::Url`); the reason when it is not, which never
 /// quotes the URL.
 pub fn check_url(url: &str) -> Result<(), String> {
     if url.is_empty() {
         return Err("it is empty".into());
     }
+    // The parser drops these silently; a pasted URL that has them is wrong.
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err("it contains a space, line break or control character".into());
     }
@@ -454,25 +456,23 @@ pub fn check_url(url: &str) -> Result<(), String> {
     if !matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https") {
         return Err("its scheme is not http or https".into());
     }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
-    if host.is_empty() || host.starts_with(':') {
+    // The parser would take `http:///x` as host `x`.
+    if rest.starts_with(['/', '\\', '?', '#']) {
         return Err("it has no host".into());
     }
-    let port = match host.strip_prefix('[') {
-        Some(bracketed) => bracketed
-            .split_once(']')
-            .and_then(|(_, rest)| rest.strip_prefix(':')),
-        None => host.rsplit_once(':').map(|(_, port)| port),
-    };
-    match port {
-        // `host:` with no digits is the scheme's default port.
-        None | Some("") => Ok(()),
-        Some(port) if port.parse::<u16>().is_ok_and(|port| port > 0) => Ok(()),
-        Some(_) => Err("its port is not a number from 1 to 65535".into()),
+    // The parser's messages name the part at fault, never the URL.
+    let parsed = reqwest::Url::parse(url).map_err(|error| match error.to_string().as_str() {
+        "empty host" => "it has no host".to_string(),
+        "invalid port number" => "its port is not a number from 1 to 65535".to_string(),
+        reason => format!("it is not a valid URL ({reason})"),
+    })?;
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err("it has no host".into());
     }
+    if parsed.port() == Some(0) {
+        return Err("its port is not a number from 1 to 65535".into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -142,6 +142,31 @@ pub const MAX_CONNECTIONS: usize = 256;
 /// when the server starts waiting for them (an idle connection included).
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The longest a connection is served, whatever the client does: one that
+/// sends slowly or never reads its answer loses its slot after this.
+pub const CONNECTION_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Failed accepts in a row: the first of a burst is worth a warning, the
+/// rest (every 100 ms while out of descriptors) are not.
+#[derive(Debug, Default)]
+struct AcceptFailures {
+    in_a_row: u64,
+}
+
+impl AcceptFailures {
+    /// An accept failed: whether to warn about it.
+    fn failed(&mut self) -> bool {
+        self.in_a_row += 1;
+        self.in_a_row == 1
+    }
+
+    /// An accept succeeded: how many failed before it, when any did.
+    fn accepted(&mut self) -> Option<u64> {
+        let failed = std::mem::take(&mut self.in_a_row);
+        (failed > 0).then_some(failed)
+    }
+}
+
 /// The soft `RLIMIT_NOFILE` of this process, when it can be read.
 fn open_files_limit() -> Option<u64> {
     let mut limit = libc::rlimit {
@@ -162,8 +187,9 @@ fn connection_limit(open_files: Option<u64>) -> usize {
 }
 
 /// Accepts until `signal`: a connection past `limit` is closed at once, a
-/// served one gets [`HEADER_TIMEOUT`] for each request's headers. An accept
-/// that fails (out of file descriptors) waits a moment instead of spinning.
+/// served one gets [`HEADER_TIMEOUT`] for its request's headers, one
+/// request and [`CONNECTION_DEADLINE`] in all. An accept that fails (out of
+/// file descriptors) waits a moment instead of spinning, warning once a burst.
 async fn accept_loop(
     listener: tokio::net::TcpListener,
     router: Router,
@@ -173,6 +199,7 @@ async fn accept_loop(
     let permits = Arc::new(tokio::sync::Semaphore::new(limit));
     let mut connections = tokio::task::JoinSet::new();
     let (closing, closed) = tokio::sync::watch::channel(false);
+    let mut failures = AcceptFailures::default();
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -180,9 +207,18 @@ async fn accept_loop(
             Some(_) = connections.join_next() => continue,
         };
         let stream = match accepted {
-            Ok((stream, _)) => stream,
+            Ok((stream, _)) => {
+                if let Some(failed) = failures.accepted() {
+                    tracing::info!(
+                        "the status server accepts connections again after {failed} failed accepts"
+                    );
+                }
+                stream
+            }
             Err(error) => {
-                tracing::warn!("the status server could not accept a connection: {error}");
+                if failures.failed() {
+                    tracing::warn!("the status server could not accept a connection: {error} (retrying every 100 ms)");
+                }
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
@@ -199,18 +235,25 @@ async fn accept_loop(
         connections.spawn(async move {
             let _permit = permit;
             let io = hyper_util::rt::TokioIo::new(stream);
+            // One request per connection (the page and the probes need no
+            // keep-alive): a client cannot hold a slot by asking again and
+            // again, and none holds one past the deadline.
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT)
+                .keep_alive(false)
                 .serve_connection(io, service);
             let mut connection = std::pin::pin!(connection);
-            tokio::select! {
-                _ = connection.as_mut() => {}
-                _ = closed.changed() => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = connection.await;
+            let served = async {
+                tokio::select! {
+                    _ = connection.as_mut() => {}
+                    _ = closed.changed() => {
+                        connection.as_mut().graceful_shutdown();
+                        let _ = connection.as_mut().await;
+                    }
                 }
-            }
+            };
+            let _ = tokio::time::timeout(CONNECTION_DEADLINE, served).await;
         });
     }
     drop(listener);
@@ -257,6 +300,17 @@ mod tests {
         assert_eq!(connection_limit(Some(1024)), 256);
         assert_eq!(connection_limit(Some(200)), 50);
         assert_eq!(connection_limit(Some(2)), 1);
+    }
+
+    #[test]
+    fn a_burst_of_failed_accepts_warns_once() {
+        let mut failures = AcceptFailures::default();
+        let warned: Vec<bool> = (0..50).map(|_| failures.failed()).collect();
+        assert_eq!(warned.iter().filter(|&&warn| warn).count(), 1);
+        assert!(warned[0]);
+        assert_eq!(failures.accepted(), Some(50));
+        assert_eq!(failures.accepted(), None);
+        assert!(failures.failed(), "a new burst warns again");
     }
 
     #[test]

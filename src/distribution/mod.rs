@@ -503,14 +503,7 @@ impl Registry for Distribution {
                 .headers()
                 .get("link")
                 .and_then(|v| v.to_str().ok())
-                .and_then(|link| link.split(';').next())
-                .map(|target| {
-                    target
-                        .trim()
-                        .trim_start_matches('<')
-                        .trim_end_matches('>')
-                        .to_string()
-                });
+                .and_then(next_link);
             let body = read_capped(response, TAGS_LIMIT, host, &action).await?;
             if status == StatusCode::NOT_FOUND {
                 return Ok(tags);
@@ -997,6 +990,57 @@ mod tests {
             None
         );
         assert_eq!(same_host_path("junk", host), None);
+        // Host names in any case; a missing port is the scheme's default.
+        let cases = [
+            (
+                "https://Registry.Local:5000/v2/a/tags/list",
+                "registry.local:5000",
+                true,
+            ),
+            ("https://r.example/v2/a/tags/list", "r.example:443", true),
+            ("http://r.example/v2/a/tags/list", "r.example:80", true),
+            ("https://r.example:443/v2/a/tags/list", "r.example", true),
+            ("https://r.example/v2/a/tags/list", "R.EXAMPLE", true),
+            ("https://r.example/v2/a/tags/list", "r.example:5000", false),
+            ("https://r.example:8443/v2/a/tags/list", "r.example", false),
+            ("http://[::1]:5000/v2/a/tags/list", "[::1]:5000", true),
+            ("http://[::1]/v2/a/tags/list", "[::1]", true),
+        ];
+        for (link, host, same) in cases {
+            assert_eq!(
+                same_host_path(link, host).is_some(),
+                same,
+                "{link} on {host}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_the_next_link_of_a_tag_list_is_followed() {
+        let cases = [
+            (
+                "</v2/a/tags/list?last=x>; rel=\"next\"",
+                Some("/v2/a/tags/list?last=x"),
+            ),
+            (
+                "</v2/a/tags/list?last=x>; rel=next",
+                Some("/v2/a/tags/list?last=x"),
+            ),
+            ("</v2/a/tags/list?last=x>; rel=\"prev\"", None),
+            ("</v2/a/tags/list?last=x>", None),
+            (
+                "</v2/b/tags/list>; rel=\"prev\", </v2/a/tags/list?last=y>; rel=\"next\"",
+                Some("/v2/a/tags/list?last=y"),
+            ),
+            (
+                "</v2/a/tags/list?last=z>; REL=\"first next\"",
+                Some("/v2/a/tags/list?last=z"),
+            ),
+            ("junk", None),
+        ];
+        for (header, expected) in cases {
+            assert_eq!(next_link(header).as_deref(), expected, "{header}");
+        }
     }
 
     #[test]

@@ -61,21 +61,61 @@ pub fn backoff(attempt: u32) -> Duration {
 }
 
 /// The path of a pagination link: relative (`/v2/...`), or absolute on the
-/// same host. Links elsewhere are not followed.
+/// same host: host names compared in any case, and a missing port the
+/// link's scheme's default (`https://r.example/` is `r.example:443`).
+/// Links elsewhere are not followed.
 pub(super) fn same_host_path(link: &str, host: &str) -> Option<String> {
     if link.starts_with("/v2/") {
         return Some(link.to_string());
     }
     let url = reqwest::Url::parse(link).ok()?;
-    let authority = match url.port() {
-        Some(port) => format!("{}:{port}", url.host_str()?),
-        None => url.host_str()?.to_string(),
+    let default = match url.scheme() {
+        "https" => 443,
+        "http" => 80,
+        _ => return None,
     };
+    let port = url.port().unwrap_or(default);
+    let (configured, configured_port) = match host.rsplit_once(':') {
+        Some((name, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
+            (name, port.parse::<u16>().ok()?)
+        }
+        _ => (host, default),
+    };
+    let same = url.host_str()?.eq_ignore_ascii_case(configured) && port == configured_port;
     let path = url.path();
-    (authority == host && path.starts_with("/v2/")).then(|| match url.query() {
+    (same && path.starts_with("/v2/")).then(|| match url.query() {
         Some(query) => format!("{path}?{query}"),
         None => path.to_string(),
     })
+}
+
+/// The target of the `rel="next"` link in a `Link` header
+/// (`<url>; rel="next", <url>; rel="prev"`); other relations are not
+/// followed.
+pub(super) fn next_link(header: &str) -> Option<String> {
+    let mut rest = header;
+    while let Some(open) = rest.find('<') {
+        let after = &rest[open + 1..];
+        let close = after.find('>')?;
+        let target = &after[..close];
+        let parameters = &after[close + 1..];
+        let end = parameters.find('<').unwrap_or(parameters.len());
+        let next = parameters[..end].split(';').any(|parameter| {
+            let Some((name, value)) = parameter.split_once('=') else {
+                return false;
+            };
+            let value = value.trim().trim_end_matches(',').trim().trim_matches('"');
+            name.trim().eq_ignore_ascii_case("rel")
+                && value
+                    .split_whitespace()
+                    .any(|relation| relation.eq_ignore_ascii_case("next"))
+        });
+        if next {
+            return Some(target.trim().to_string());
+        }
+        rest = &parameters[end..];
+    }
+    None
 }
 
 /// The path of the next page of `repository_path`'s tag list that `link`

@@ -269,6 +269,8 @@ fn webhook_ports_must_be_from_1_to_65535() {
         ("https://chat.example:0/hook", false),
         ("https://chat.example:80x/hook", false),
         ("http://[::1]:70000/hook", false),
+        ("https://chat.example:+80/hook", false),
+        ("https://chat.example:-1/hook", false),
     ];
     for (url, valid) in cases {
         let checked = super::check_url(url);
@@ -276,6 +278,24 @@ fn webhook_ports_must_be_from_1_to_65535() {
         if let Err(reason) = checked {
             assert!(reason.contains("port"), "{url}: {reason}");
         }
+    }
+}
+
+#[test]
+fn webhook_urls_are_checked_by_the_parser_that_sends_them() {
+    let refused = [
+        ("http://[::1]x:80/hook", "not a valid URL"),
+        ("http://[::1/hook", "not a valid URL"),
+        ("http://exa mple/hook", "space"),
+        ("http:///hook", "no host"),
+        ("http://@/hook", "no host"),
+        ("ftp://chat.example/hook", "scheme"),
+        ("chat.example/hook", "no scheme"),
+    ];
+    for (url, expected) in refused {
+        let reason = super::check_url(url).unwrap_err();
+        assert!(reason.contains(expected), "{url}: {reason}");
+        assert!(!reason.contains(url), "{url} is quoted: {reason}");
     }
 }
 
