@@ -7,8 +7,9 @@
 
 mod common;
 
+use common::oci::{self, delete_manifest, get, json, one_line, upload};
 use common::{
-    assert_tags_at, digest, entry, golden_at, manifest, one_image_config, push_as, put_manifest,
+    assert_tags_at, digest, entry, golden_at, one_image_config, push_as, put_manifest,
     reason_kinds, retag, tags, Stack, REGISTRY,
 };
 
@@ -24,11 +25,7 @@ impl Drop for LocalImages {
 
 /// A namespace of the test's own.
 fn namespace(name: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("e2e-cls-{name}-{}-{nanos}", std::process::id())
+    oci::namespace("cls", name)
 }
 
 /// The version entries `golden ls ID --output json` lists for `id`.
@@ -218,123 +215,14 @@ fn a_marker_generation_at_the_top_is_refused_not_wrapped() {
 // Multi-platform lines: the seeded 2-platform upstream copied into a
 // repository of the test's own (as tests/multi_platform.rs does).
 
-const SEEDED: &str = "upstream/busybox-multi";
-const PLATFORMS: &str = r#"platforms = ["linux/amd64", "linux/arm64"]"#;
-
-fn get(path: &str, accept: &str) -> (Vec<u8>, String) {
-    let response = ureq::get(&format!("http://{REGISTRY}/v2/{path}"))
-        .set("Accept", accept)
-        .call()
-        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
-    let media_type = response.content_type().to_string();
-    let mut body = Vec::new();
-    std::io::Read::read_to_end(&mut response.into_reader(), &mut body).unwrap();
-    (body, media_type)
-}
-
-fn json(bytes: &[u8]) -> serde_json::Value {
-    serde_json::from_slice(bytes).unwrap()
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    use sha2::Digest as _;
-    format!("sha256:{:x}", sha2::Sha256::digest(bytes))
-}
-
-/// Mounts blob `digest` of `from` into `to`.
-fn mount(to: &str, from: &str, digest: &str) {
-    let response = ureq::post(&format!(
-        "http://{REGISTRY}/v2/{to}/blobs/uploads/?mount={digest}&from={from}"
-    ))
-    .call()
-    .unwrap_or_else(|e| panic!("mount {digest} into {to}: {e}"));
-    assert_eq!(response.status(), 201, "mount {digest} into {to}");
-}
-
-/// Uploads `bytes` as a blob of `to`; returns its digest.
-fn upload(to: &str, bytes: &[u8]) -> String {
-    let digest = sha256(bytes);
-    let started = ureq::post(&format!("http://{REGISTRY}/v2/{to}/blobs/uploads/"))
-        .call()
-        .unwrap();
-    let location = started.header("location").unwrap().to_string();
-    let location = if location.starts_with("http") {
-        location
-    } else {
-        format!("http://{REGISTRY}{location}")
-    };
-    let separator = if location.contains('?') { '&' } else { '?' };
-    ureq::put(&format!("{location}{separator}digest={digest}"))
-        .set("Content-Type", "application/octet-stream")
-        .send_bytes(bytes)
-        .unwrap_or_else(|e| panic!("upload to {to}: {e}"));
-    digest
-}
-
 /// Copies the seeded upstream to `<namespace>-upstream/busybox-multi:1.36`.
 fn private_upstream(namespace: &str) -> String {
-    common::require_environment();
-    let path = format!("{namespace}-{SEEDED}");
-    let (index, media_type) = manifest(&format!("{REGISTRY}/{SEEDED}"), "1.36");
-    for child in json(&index)["manifests"].as_array().unwrap() {
-        let child_digest = child["digest"].as_str().unwrap();
-        let child_type = child["mediaType"].as_str().unwrap();
-        let (body, _) = get(&format!("{SEEDED}/manifests/{child_digest}"), child_type);
-        let document = json(&body);
-        let mut blobs = vec![document["config"]["digest"].as_str().unwrap().to_string()];
-        for layer in document["layers"].as_array().unwrap() {
-            blobs.push(layer["digest"].as_str().unwrap().to_string());
-        }
-        for blob in blobs {
-            mount(&path, SEEDED, &blob);
-        }
-        put_manifest(
-            &format!("{REGISTRY}/{path}"),
-            child_digest,
-            &body,
-            child_type,
-        );
-    }
-    put_manifest(&format!("{REGISTRY}/{path}"), "1.36", &index, &media_type);
-    format!("{REGISTRY}/{path}")
-}
-
-/// A config dir with `base` only: FROM `upstream:1.36`, both platforms.
-fn one_line(namespace: &str, upstream: &str) -> (tempfile::TempDir, std::path::PathBuf) {
-    let directory = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(directory.path().join("base")).unwrap();
-    std::fs::write(
-        directory.path().join("base/Dockerfile"),
-        format!("FROM {upstream}:1.36\nRUN uname -m > /etc/golden-arch\n"),
-    )
-    .unwrap();
-    let config = directory.path().join("golden.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[registry]\nhost = \"{REGISTRY}\"\nnamespace = \"{namespace}\"\n\n\
-             [images.base]\nversion = \"1.0\"\ncontext = \"base\"\n{PLATFORMS}\n"
-        ),
-    )
-    .unwrap();
-    (directory, config)
+    oci::copy_upstream(oci::SEEDED, namespace)
 }
 
 /// The arm64 entry of the index `repository:tag`: its digest and media type.
 fn arm64_of(repository: &str, tag: &str) -> (String, String) {
-    let (index, _) = manifest(repository, tag);
-    let index = json(&index);
-    let entry = index["manifests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|entry| entry["platform"]["architecture"] == "arm64")
-        .unwrap_or_else(|| panic!("no arm64 image in {repository}:{tag}: {index}"))
-        .clone();
-    (
-        entry["digest"].as_str().unwrap().to_string(),
-        entry["mediaType"].as_str().unwrap().to_string(),
-    )
+    oci::child_of(repository, tag, "linux/arm64")
 }
 
 /// Leaves the exact tag `tag` as golden leaves it when its push stops
@@ -359,15 +247,6 @@ fn half_pushed(repository: &str, from: &str, tag: &str) {
         &serde_json::to_vec(&child).unwrap(),
         &child_type,
     );
-}
-
-/// Deletes the manifest `digest` of `repository` through the registry API.
-fn delete_manifest(repository: &str, digest: &str) {
-    let path = repository.split_once('/').unwrap().1;
-    let response = ureq::delete(&format!("http://{REGISTRY}/v2/{path}/manifests/{digest}"))
-        .call()
-        .unwrap_or_else(|e| panic!("DELETE {repository}@{digest}: {e}"));
-    assert_eq!(response.status(), 202, "DELETE {repository}@{digest}");
 }
 
 #[test]

@@ -6,15 +6,14 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use common::engines::{tagged_in, DockerCli, Engine, MAIN_ENGINE};
-use common::{digest, entry, labels, tags, Golden, Run, REGISTRY, SEED};
+use common::{digest, entry, labels, proxy, tags, Golden, Run, REGISTRY, SEED};
 
 /// Each wait of these tests ends within this or fails.
 const LIMIT: Duration = Duration::from_secs(180);
@@ -108,51 +107,15 @@ impl GateProxy {
 /// Forwards one request (one connection: `Connection: close`) to the
 /// registry once every gate lets it through.
 fn forward(mut client: TcpStream, gates: &[Arc<Gate>]) {
-    let mut head = Vec::new();
-    let mut buffer = [0u8; 4096];
-    let end = loop {
-        let Ok(read) = client.read(&mut buffer) else {
-            return;
-        };
-        if read == 0 {
-            return;
-        }
-        head.extend_from_slice(&buffer[..read]);
-        if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
-            break end + 4;
-        }
+    let Some(request) = proxy::read_request(&mut client) else {
+        return;
     };
-    let text = String::from_utf8_lossy(&head[..end]).to_string();
-    let mut words = text.split_whitespace();
-    let (method, target) = (
-        words.next().unwrap_or_default().to_string(),
-        words.next().unwrap_or_default().to_string(),
-    );
     for gate in gates {
-        gate.pass(&method, &target);
+        gate.pass(&request.method, &request.target);
     }
-    let mut rewritten: String = text
-        .trim_end()
-        .lines()
-        .filter(|line| !line.to_ascii_lowercase().starts_with("connection:"))
-        .map(|line| format!("{line}\r\n"))
-        .collect();
-    rewritten.push_str("Connection: close\r\n\r\n");
-    let Ok(mut server) = TcpStream::connect(REGISTRY) else {
-        return;
-    };
-    if server.write_all(rewritten.as_bytes()).is_err() || server.write_all(&head[end..]).is_err() {
-        return;
+    if let Some(server) = proxy::open_upstream(&client, &request, REGISTRY) {
+        proxy::pass_reply(server, client);
     }
-    let (Ok(mut from_client), Ok(mut to_server)) = (client.try_clone(), server.try_clone()) else {
-        return;
-    };
-    std::thread::spawn(move || {
-        let _ = std::io::copy(&mut from_client, &mut to_server);
-    });
-    let _ = std::io::copy(&mut server, &mut client);
-    let _ = client.shutdown(Shutdown::Both);
-    let _ = server.shutdown(Shutdown::Both);
 }
 
 /// Waits until `gate` holds a request; fails naming `what` and the runs'

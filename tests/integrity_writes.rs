@@ -8,9 +8,11 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 
+use common::oci::{self, delete_manifest};
+use common::proxy;
 use common::{
     assert_floating, assert_tags_at, digest, entry, golden_at, manifest, one_image_config,
     put_manifest, tags, Stack, REGISTRY, SEED,
@@ -44,59 +46,29 @@ impl Fail503AfterPut {
     }
 }
 
-/// One request of `client` passed to `upstream` (`Connection: close`).
+/// One request of `client` passed to `upstream`; a manifest PUT whose path
+/// contains `path` is answered 503 once the registry has applied it.
 fn forward(mut client: TcpStream, upstream: &str, path: &str) {
-    let mut head = Vec::new();
-    let mut buffer = [0u8; 4096];
-    let end = loop {
-        let Ok(read) = client.read(&mut buffer) else {
-            return;
-        };
-        if read == 0 {
-            return;
-        }
-        head.extend_from_slice(&buffer[..read]);
-        if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
-            break end + 4;
-        }
-    };
-    let text = String::from_utf8_lossy(&head[..end]).to_string();
-    let mut words = text.split_whitespace();
-    let method = words.next().unwrap_or_default().to_string();
-    let target = words.next().unwrap_or_default().to_string();
-    let fail = method == "PUT" && target.contains("/manifests/") && target.contains(path);
-    let mut rewritten: String = text
-        .trim_end()
-        .lines()
-        .filter(|line| !line.to_ascii_lowercase().starts_with("connection:"))
-        .map(|line| format!("{line}\r\n"))
-        .collect();
-    rewritten.push_str("Connection: close\r\n\r\n");
-    let Ok(mut server) = TcpStream::connect(upstream) else {
+    let Some(request) = proxy::read_request(&mut client) else {
         return;
     };
-    if server.write_all(rewritten.as_bytes()).is_err() || server.write_all(&head[end..]).is_err() {
+    let fail = request.method == "PUT"
+        && request.target.contains("/manifests/")
+        && request.target.contains(path);
+    let Some(mut server) = proxy::open_upstream(&client, &request, upstream) else {
         return;
+    };
+    if !fail {
+        return proxy::pass_reply(server, client);
     }
-    let (Ok(mut from_client), Ok(mut to_server)) = (client.try_clone(), server.try_clone()) else {
-        return;
-    };
-    std::thread::spawn(move || {
-        let _ = std::io::copy(&mut from_client, &mut to_server);
-    });
-    if fail {
-        // The registry's answer is read in full (so the write is applied),
-        // then dropped.
-        let mut reply = Vec::new();
-        let _ = server.read_to_end(&mut reply);
-        let _ = client.write_all(
-            b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-        );
-    } else {
-        let _ = std::io::copy(&mut server, &mut client);
-    }
-    let _ = client.shutdown(Shutdown::Both);
-    let _ = server.shutdown(Shutdown::Both);
+    // The registry's answer is read in full (so the write is applied),
+    // then dropped.
+    let mut reply = Vec::new();
+    let _ = server.read_to_end(&mut reply);
+    let _ = client.write_all(
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
+    proxy::close(server, client);
 }
 
 /// A copy of `config` (next to it) that reaches the registry at `host`.
@@ -107,45 +79,10 @@ fn config_via(config: &Path, host: &str) -> PathBuf {
     via
 }
 
-const MANIFEST_TYPES: &str = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json";
-
-fn json(bytes: &[u8]) -> serde_json::Value {
-    serde_json::from_slice(bytes).unwrap()
-}
-
-/// Copies the seeded two-platform upstream `upstream/busybox-multi:1.36`
-/// to `<namespace>-upstream/busybox-multi:1.36` (blobs mounted, manifests
-/// byte for byte, as tests/multi_platform.rs does); returns the repository.
+/// Copies the seeded two-platform upstream to
+/// `<namespace>-upstream/busybox-multi:1.36`; returns the repository.
 fn private_multi_upstream(namespace: &str) -> String {
-    let seeded = "upstream/busybox-multi";
-    let path = format!("{namespace}-{seeded}");
-    let (index, media_type) = manifest(&format!("{REGISTRY}/{seeded}"), "1.36");
-    for child in json(&index)["manifests"].as_array().unwrap() {
-        let child_digest = child["digest"].as_str().unwrap();
-        let child_type = child["mediaType"].as_str().unwrap();
-        let (body, _) = manifest(&format!("{REGISTRY}/{seeded}"), child_digest);
-        let document = json(&body);
-        let mut blobs = vec![document["config"]["digest"].as_str().unwrap().to_string()];
-        for layer in document["layers"].as_array().unwrap() {
-            blobs.push(layer["digest"].as_str().unwrap().to_string());
-        }
-        for blob in blobs {
-            let response = ureq::post(&format!(
-                "http://{REGISTRY}/v2/{path}/blobs/uploads/?mount={blob}&from={seeded}"
-            ))
-            .call()
-            .unwrap_or_else(|e| panic!("mount {blob} into {path}: {e}"));
-            assert_eq!(response.status(), 201, "mount {blob} into {path}");
-        }
-        put_manifest(
-            &format!("{REGISTRY}/{path}"),
-            child_digest,
-            &body,
-            child_type,
-        );
-    }
-    put_manifest(&format!("{REGISTRY}/{path}"), "1.36", &index, &media_type);
-    format!("{REGISTRY}/{path}")
+    oci::copy_upstream(oci::SEEDED, namespace)
 }
 
 /// A config of one two-platform line `base` 1.0 FROM `upstream:1.36`.
@@ -165,37 +102,12 @@ fn multi_platform_line(namespace: &str, upstream: &str) -> (tempfile::TempDir, P
 
 /// The child manifest of `platform` in the index `repository:tag`.
 fn child_of(repository: &str, tag: &str, platform: &str) -> String {
-    let (body, _) = manifest(repository, tag);
-    let index = json(&body);
-    let (os, architecture) = platform.split_once('/').unwrap();
-    index["manifests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|child| {
-            child["platform"]["os"] == os && child["platform"]["architecture"] == architecture
-        })
-        .and_then(|child| child["digest"].as_str())
-        .unwrap_or_else(|| panic!("no {platform} in {repository}:{tag}: {index}"))
-        .to_string()
-}
-
-/// Deletes the manifest `digest` of `repository` by hand (registry API).
-fn delete_manifest(repository: &str, digest: &str) {
-    let (host, path) = repository.split_once('/').unwrap();
-    ureq::delete(&format!("http://{host}/v2/{path}/manifests/{digest}"))
-        .set("Accept", MANIFEST_TYPES)
-        .call()
-        .unwrap_or_else(|e| panic!("registry DELETE {repository}@{digest}: {e}"));
+    oci::child_of(repository, tag, platform).0
 }
 
 /// A unique registry namespace for one test.
 fn namespace(name: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("e2e-{name}-{}-{nanos}", std::process::id())
+    oci::namespace("w", name)
 }
 
 #[test]
