@@ -45,6 +45,26 @@ struct FakeEngine {
     lost: std::sync::atomic::AtomicBool,
 }
 
+impl FakeEngine {
+    /// An engine that builds, tests and pushes everything into `registry`.
+    fn new(registry: Arc<FakeRegistry>) -> FakeEngine {
+        FakeEngine {
+            registry,
+            failing_builds: BTreeSet::new(),
+            failing_tests: BTreeSet::new(),
+            failing_pushes: BTreeSet::new(),
+            calls: Mutex::new(Vec::new()),
+            removed: Mutex::new(Vec::new()),
+            running: Default::default(),
+            most: Default::default(),
+            lose_on: BTreeSet::new(),
+            lose_on_push: BTreeSet::new(),
+            half_push: false,
+            lost: Default::default(),
+        }
+    }
+}
+
 #[async_trait]
 impl Engine for FakeEngine {
     async fn build(&self, request: BuildRequest, on_step: OnStep) -> Result<String, EngineError> {
@@ -238,18 +258,10 @@ impl Harness {
         let registry = Arc::new(FakeRegistry::default());
         let set = |names: &[&str]| names.iter().map(|s| s.to_string()).collect();
         let engine = Arc::new(FakeEngine {
-            registry: registry.clone(),
             failing_builds: set(faults.builds),
             failing_tests: set(faults.tests),
             failing_pushes: set(faults.pushes),
-            calls: Mutex::new(Vec::new()),
-            removed: Mutex::new(Vec::new()),
-            running: Default::default(),
-            most: Default::default(),
-            lose_on: BTreeSet::new(),
-            lose_on_push: BTreeSet::new(),
-            half_push: false,
-            lost: Default::default(),
+            ..FakeEngine::new(registry.clone())
         });
         Harness {
             project,
@@ -736,34 +748,10 @@ fn line_order_never_deadlocks_when_lines_are_built_on_each_other() {
 fn an_engine_lost_during_a_build_is_left_and_the_build_retried_on_another() {
     let harness = Harness::new(CONFIG, Faults::default());
     let doomed = Arc::new(FakeEngine {
-        registry: harness.registry.clone(),
-        failing_builds: BTreeSet::new(),
-        failing_tests: BTreeSet::new(),
-        failing_pushes: BTreeSet::new(),
-        calls: Mutex::new(Vec::new()),
-        removed: Mutex::new(Vec::new()),
-        running: Default::default(),
-        most: Default::default(),
         lose_on: BTreeSet::from(["app".to_string()]),
-        lose_on_push: BTreeSet::new(),
-        half_push: false,
-        lost: Default::default(),
+        ..FakeEngine::new(harness.registry.clone())
     });
-    let member = |name: &str, engine: Arc<FakeEngine>| crate::pool::Member {
-        name: name.into(),
-        host: format!("unix:///{name}.sock"),
-        engine,
-        platforms: Vec::new(),
-        jobs: 1,
-        labels: BTreeSet::new(),
-    };
-    let pool = crate::pool::Pool::new(
-        vec![
-            member("a", doomed.clone()),
-            member("b", harness.engine.clone()),
-        ],
-        &[],
-    );
+    let pool = pool_of(vec![("a", doomed.clone()), ("b", harness.engine.clone())]);
     let outcomes = harness.run_on(&pool, never_built(&harness.project), false, Stop::default());
     let built_on = |id: &str| {
         outcomes
@@ -1107,34 +1095,10 @@ fn a_build_whose_exact_tag_another_run_pushed_over_during_the_moves_is_not_relea
 fn an_engine_lost_during_a_push_is_left_and_the_image_built_again_on_another() {
     let harness = Harness::new(CONFIG, Faults::default());
     let doomed = Arc::new(FakeEngine {
-        registry: harness.registry.clone(),
-        failing_builds: BTreeSet::new(),
-        failing_tests: BTreeSet::new(),
-        failing_pushes: BTreeSet::new(),
-        calls: Mutex::new(Vec::new()),
-        removed: Mutex::new(Vec::new()),
-        running: Default::default(),
-        most: Default::default(),
-        lose_on: BTreeSet::new(),
         lose_on_push: BTreeSet::from(["base".to_string()]),
-        half_push: false,
-        lost: Default::default(),
+        ..FakeEngine::new(harness.registry.clone())
     });
-    let member = |name: &str, engine: Arc<FakeEngine>| crate::pool::Member {
-        name: name.into(),
-        host: format!("unix:///{name}.sock"),
-        engine,
-        platforms: Vec::new(),
-        jobs: 1,
-        labels: BTreeSet::new(),
-    };
-    let pool = crate::pool::Pool::new(
-        vec![
-            member("a", doomed.clone()),
-            member("b", harness.engine.clone()),
-        ],
-        &[],
-    );
+    let pool = pool_of(vec![("a", doomed.clone()), ("b", harness.engine.clone())]);
     let outcomes = harness.run_on(&pool, never_built(&harness.project), false, Stop::default());
     assert_eq!(outcomes[0].status, Status::Built, "{:?}", outcomes[0].error);
     assert_eq!(outcomes[0].built_on, [(None, "b".to_string())]);
@@ -1162,18 +1126,8 @@ fn an_engine_lost_during_a_push_is_left_and_the_image_built_again_on_another() {
 fn an_engine_lost_during_a_push_fails_the_image_when_no_other_engine_can_build_it() {
     let harness = Harness::new(CONFIG, Faults::default());
     let doomed = Arc::new(FakeEngine {
-        registry: harness.registry.clone(),
-        failing_builds: BTreeSet::new(),
-        failing_tests: BTreeSet::new(),
-        failing_pushes: BTreeSet::new(),
-        calls: Mutex::new(Vec::new()),
-        removed: Mutex::new(Vec::new()),
-        running: Default::default(),
-        most: Default::default(),
-        lose_on: BTreeSet::new(),
         lose_on_push: BTreeSet::from(["base".to_string()]),
-        half_push: false,
-        lost: Default::default(),
+        ..FakeEngine::new(harness.registry.clone())
     });
     let pool = crate::pool::Pool::single("only", doomed, 1);
     let outcomes = harness.run_on(&pool, never_built(&harness.project), false, Stop::default());
@@ -1200,18 +1154,8 @@ fn a_second_image_pushing_on_the_same_lost_engine_is_built_again_too() {
     // on `b`; `a` dies during the first push on it, and the second push
     // there fails on an engine already down.
     let doomed = Arc::new(FakeEngine {
-        registry: harness.registry.clone(),
-        failing_builds: BTreeSet::new(),
-        failing_tests: BTreeSet::new(),
-        failing_pushes: BTreeSet::new(),
-        calls: Mutex::new(Vec::new()),
-        removed: Mutex::new(Vec::new()),
-        running: Default::default(),
-        most: Default::default(),
-        lose_on: BTreeSet::new(),
         lose_on_push: BTreeSet::from(["side", "other", "third"].map(String::from)),
-        half_push: false,
-        lost: Default::default(),
+        ..FakeEngine::new(harness.registry.clone())
     });
     let member = |name: &str, engine: Arc<FakeEngine>, jobs: usize| crate::pool::Member {
         name: name.into(),
@@ -1255,18 +1199,9 @@ fn doomed_on_push(
     half_push: bool,
 ) -> Arc<FakeEngine> {
     Arc::new(FakeEngine {
-        registry: registry.clone(),
-        failing_builds: BTreeSet::new(),
-        failing_tests: BTreeSet::new(),
-        failing_pushes: BTreeSet::new(),
-        calls: Mutex::new(Vec::new()),
-        removed: Mutex::new(Vec::new()),
-        running: Default::default(),
-        most: Default::default(),
-        lose_on: BTreeSet::new(),
         lose_on_push: names.iter().map(|name| name.to_string()).collect(),
         half_push,
-        lost: Default::default(),
+        ..FakeEngine::new(registry.clone())
     })
 }
 
