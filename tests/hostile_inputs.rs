@@ -530,25 +530,28 @@ fn serve_one(
 
 const NOT_FOUND: &str = r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"unknown"}]}"#;
 
-#[test]
-fn a_tag_list_link_into_another_repository_is_not_followed() {
-    let registry = FakeRegistry::start(|_, path| {
+/// A registry whose tag list of `golden/x` answers `1.0.0` and a `Link`
+/// header `link`; a request whose path starts with `page` gets `body`
+/// (another page a client could wrongly follow). `golden plan` runs
+/// against it; returns the registry (for the paths asked) and the run.
+fn plan_with_tag_list_link(
+    link: &'static str,
+    page: &'static str,
+    body: &'static str,
+) -> (FakeRegistry, common::Run) {
+    let registry = FakeRegistry::start(move |_, path| {
         let json = ["Content-Type: application/json".to_string()];
         if path == "/v2/" {
             Answer::new("200 OK", &json, "{}")
+        } else if path.starts_with(page) {
+            Answer::new("200 OK", &json, body)
         } else if path.starts_with("/v2/golden/x/tags/list") {
             let mut headers = json.to_vec();
-            headers.push(r#"Link: </v2/golden/other/tags/list?last=&n=1000>; rel="next""#.into());
+            headers.push(format!("Link: {link}"));
             Answer::new(
                 "200 OK",
                 &headers,
                 r#"{"name":"golden/x","tags":["1.0.0"]}"#,
-            )
-        } else if path.starts_with("/v2/golden/other/tags/list") {
-            Answer::new(
-                "200 OK",
-                &json,
-                r#"{"name":"golden/other","tags":["1.0.7"]}"#,
             )
         } else {
             Answer::new("404 Not Found", &json, NOT_FOUND)
@@ -557,6 +560,16 @@ fn a_tag_list_link_into_another_repository_is_not_followed() {
     let (_directory, config) =
         one_image_config(&registry.host, "golden", "x", &format!("FROM {SEED}\n"), "");
     let run = golden_at(&config, &["plan", "--output", "json"]);
+    (registry, run)
+}
+
+#[test]
+fn a_tag_list_link_into_another_repository_is_not_followed() {
+    let (registry, run) = plan_with_tag_list_link(
+        r#"</v2/golden/other/tags/list?last=&n=1000>; rel="next""#,
+        "/v2/golden/other/tags/list",
+        r#"{"name":"golden/other","tags":["1.0.7"]}"#,
+    );
     let output = format!("{}{}", run.stdout, run.stderr);
     let followed: Vec<String> = registry
         .paths()
@@ -579,27 +592,11 @@ fn a_tag_list_link_into_another_repository_is_not_followed() {
 
 #[test]
 fn a_tag_list_link_that_is_not_rel_next_is_not_followed() {
-    let registry = FakeRegistry::start(|_, path| {
-        let json = ["Content-Type: application/json".to_string()];
-        if path == "/v2/" {
-            Answer::new("200 OK", &json, "{}")
-        } else if path.starts_with("/v2/golden/x/tags/list?last=1.0.0") {
-            Answer::new("200 OK", &json, r#"{"name":"golden/x","tags":["1.0.9"]}"#)
-        } else if path.starts_with("/v2/golden/x/tags/list") {
-            let mut headers = json.to_vec();
-            headers.push(r#"Link: </v2/golden/x/tags/list?last=1.0.0&n=1000>; rel="prev""#.into());
-            Answer::new(
-                "200 OK",
-                &headers,
-                r#"{"name":"golden/x","tags":["1.0.0"]}"#,
-            )
-        } else {
-            Answer::new("404 Not Found", &json, NOT_FOUND)
-        }
-    });
-    let (_directory, config) =
-        one_image_config(&registry.host, "golden", "x", &format!("FROM {SEED}\n"), "");
-    let run = golden_at(&config, &["plan", "--output", "json"]);
+    let (registry, run) = plan_with_tag_list_link(
+        r#"</v2/golden/x/tags/list?last=1.0.0&n=1000>; rel="prev""#,
+        "/v2/golden/x/tags/list?last=1.0.0",
+        r#"{"name":"golden/x","tags":["1.0.9"]}"#,
+    );
     let followed: Vec<String> = registry
         .paths()
         .into_iter()

@@ -47,6 +47,22 @@ fn version<'a>(versions: &'a [serde_json::Value], version: &str) -> &'a serde_js
         .unwrap_or_else(|| panic!("{version} is not listed: {versions:#?}"))
 }
 
+/// `build --all` finds every image of the stack up to date.
+#[track_caller]
+fn assert_all_up_to_date(stack: &Stack) {
+    let built = stack
+        .golden(&["build", "--all", "--output", "json"])
+        .expect(0)
+        .json();
+    for id in ["base", "tools", "tools-lts", "runtime"] {
+        assert_eq!(
+            entry(&built, id)["decision"],
+            "up-to-date",
+            "{id}: {built:#}"
+        );
+    }
+}
+
 #[test]
 fn a_foreign_tag_at_the_top_of_the_build_numbers_stops_numbering_and_moves_no_tag_back() {
     let stack = Stack::new("top_of_range");
@@ -88,17 +104,7 @@ fn a_foreign_tag_at_the_top_of_the_build_numbers_stops_numbering_and_moves_no_ta
         .map(|f| f["tag"].as_str().unwrap())
         .collect();
     assert_eq!(foreign, ["1.0.4294967295"], "{plan:#}");
-    let built = stack
-        .golden(&["build", "--all", "--output", "json"])
-        .expect(0)
-        .json();
-    for id in ["base", "tools", "tools-lts", "runtime"] {
-        assert_eq!(
-            entry(&built, id)["decision"],
-            "up-to-date",
-            "{id}: {built:#}"
-        );
-    }
+    assert_all_up_to_date(&stack);
     assert_tags_at(&base, &["1.0", "1", "latest"], &release);
     assert_eq!(digest(&tools, "2.1").unwrap(), tools_release);
     // `ls` lists the tag, as foreign, instead of hiding it.
@@ -130,17 +136,7 @@ fn a_marker_someone_else_pushed_neither_withdraws_nor_restores_a_build() {
         false,
         "{versions:#?}"
     );
-    let built = stack
-        .golden(&["build", "--all", "--output", "json"])
-        .expect(0)
-        .json();
-    for id in ["base", "tools", "tools-lts", "runtime"] {
-        assert_eq!(
-            entry(&built, id)["decision"],
-            "up-to-date",
-            "{id}: {built:#}"
-        );
-    }
+    assert_all_up_to_date(&stack);
     assert_tags_at(&base, &["1.0", "1", "latest"], &newest);
     assert_eq!(digest(&tools, "2.1").unwrap(), tools_release);
 
