@@ -62,4 +62,5 @@ pub mod signals;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod upload;
+pub mod upstream;
 pub mod version;

@@ -435,7 +435,7 @@ async fn line_state(
     let mut floating = Vec::new();
     if let Some((release, _)) = &release {
         let higher = ledger.golden_lines_above(line).await?;
-        let tags = floating_tags(*release, &higher);
+        let tags = floating_tags(*release, &higher, image.floating.as_deref());
         let references: Vec<Reference> = tags.iter().map(|tag| repository.tag(tag)).collect();
         let digests = futures::future::join_all(
             references

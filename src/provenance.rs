@@ -28,7 +28,7 @@ use crate::labels;
 use crate::name::{Digest, Repository, Tag};
 use crate::platform::Platform;
 use crate::registry::{ImageConfig, Registry, RegistryError};
-use crate::version::{Exact, Line, Marker};
+use crate::version::{Exact, Floating, Line, Marker};
 
 /// Why an exact tag is not a golden build.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -468,15 +468,30 @@ impl<'a> Ledger<'a> {
 }
 
 /// The floating tags that belong on `release` when `higher` holds the
-/// golden lines above its line: `X.Y` always, `X` unless a higher golden
-/// line of that major exists, `latest` unless any higher golden line does.
-pub fn floating_tags(release: Exact, higher: &BTreeSet<Line>) -> Vec<Tag> {
+/// golden lines above its line, among those the line's `floating` list
+/// allows (see [`Floating::allowed`]): `X.Y` always, then `X.Y.Z` for an
+/// upstream-versioned build, `X` unless a higher golden line of that
+/// major exists, `latest` unless any higher golden line does.
+pub fn floating_tags(
+    release: Exact,
+    higher: &BTreeSet<Line>,
+    floating: Option<&[Floating]>,
+) -> Vec<Tag> {
+    let allowed = Floating::allowed(&release, floating);
     let line = release.line;
-    let mut tags = vec![line.tag()];
-    if !higher.iter().any(|h| h.major == line.major && *h > line) {
+    let mut tags = Vec::new();
+    if allowed.contains(&Floating::Line) {
+        tags.push(line.tag());
+    }
+    if let (true, Some(upstream)) = (allowed.contains(&Floating::Upstream), release.upstream()) {
+        tags.push(upstream.tag());
+    }
+    if allowed.contains(&Floating::Major)
+        && !higher.iter().any(|h| h.major == line.major && *h > line)
+    {
         tags.push(line.major_tag());
     }
-    if !higher.iter().any(|h| *h > line) {
+    if allowed.contains(&Floating::Latest) && !higher.iter().any(|h| *h > line) {
         tags.push(Tag::latest());
     }
     tags
@@ -727,15 +742,15 @@ mod tests {
         let exact = |t: &str| t.parse::<Exact>().unwrap();
         let lines = |ls: &[&str]| ls.iter().map(|l| l.parse::<Line>().unwrap()).collect();
         assert_eq!(
-            floating_tags(exact("2.1.3"), &lines(&[])),
+            floating_tags(exact("2.1.3"), &lines(&[]), None),
             ["2.1", "2", "latest"]
         );
         assert_eq!(
-            floating_tags(exact("1.4.0"), &lines(&["2.1"])),
+            floating_tags(exact("1.4.0"), &lines(&["2.1"]), None),
             ["1.4", "1"]
         );
         assert_eq!(
-            floating_tags(exact("1.4.0"), &lines(&["1.5", "2.1"])),
+            floating_tags(exact("1.4.0"), &lines(&["1.5", "2.1"]), None),
             ["1.4"]
         );
     }

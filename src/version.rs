@@ -15,6 +15,8 @@ pub enum VersionError {
     NotALine(String),
     #[error("`{0}` is not MAJOR.MINOR.PATCH")]
     NotExact(String),
+    #[error("`{0}` is not a version MAJOR.MINOR.PATCH, with an optional -PRERELEASE (such as \"10.0.3\" or \"11.0.0-preview.7\")")]
+    NotUpstream(String),
 }
 
 /// A version line, `MAJOR.MINOR`, as configured per image.
@@ -24,12 +26,255 @@ pub struct Line {
     pub minor: u64,
 }
 
-/// An exact, immutable version `MAJOR.MINOR.PATCH`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// An exact, immutable version: `MAJOR.MINOR.PATCH` under
+/// `versioning = "line"` (golden counts builds in `PATCH`), or
+/// `MAJOR.MINOR.PATCH[-PRERELEASE]-rN` under `versioning = "upstream"`
+/// (the upstream version the build holds, then golden's revision `N` of
+/// it, counted from 1). The two spellings never overlap, so a tag reads
+/// as one or the other; which of them are a repository's builds is the
+/// line's [`Versioning`] to say.
+///
+/// Ordered by version first, then revision: `10.0.4-r1` is newer than
+/// `10.0.3-r9`, and a prerelease is older than its release (semver's
+/// precedence).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Exact {
     pub line: Line,
+    /// The build number under `line` versioning; the upstream patch
+    /// under `upstream`.
     pub patch: u64,
+    /// The upstream prerelease (`preview.7` of `11.0.0-preview.7`).
+    pub pre: Option<Prerelease>,
+    /// `N` of `-rN`: `Some` exactly under `upstream` versioning.
+    pub revision: Option<u64>,
 }
+
+impl Ord for Exact {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.line
+            .cmp(&other.line)
+            .then(self.patch.cmp(&other.patch))
+            .then_with(|| match (&self.pre, &other.pre) {
+                (None, None) => std::cmp::Ordering::Equal,
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (Some(a), Some(b)) => a.cmp(b),
+            })
+            .then(self.revision.cmp(&other.revision))
+    }
+}
+
+impl PartialOrd for Exact {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// How a line names its builds (`versioning` in golden.toml).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Versioning {
+    /// `X.Y.N`: golden counts the line's builds.
+    #[default]
+    Line,
+    /// `X.Y.Z-rN`: the upstream version the build holds, and golden's
+    /// revision of it.
+    Upstream,
+}
+
+impl Versioning {
+    /// Whether `version` is spelt as this scheme's builds are.
+    pub fn names(self, version: &Exact) -> bool {
+        match self {
+            Versioning::Line => version.revision.is_none(),
+            Versioning::Upstream => version.revision.is_some(),
+        }
+    }
+
+    /// The exact versions among a repository's tags that are this
+    /// scheme's builds, sorted (see [`exact_versions`]).
+    pub fn exact_versions<'a>(self, tags: impl IntoIterator<Item = &'a str>) -> Vec<Exact> {
+        let mut versions: Vec<Exact> = tags
+            .into_iter()
+            .filter_map(|tag| tag.parse::<Exact>().ok())
+            .filter(|version| self.names(version))
+            .collect();
+        versions.sort();
+        versions
+    }
+}
+
+impl fmt::Display for Versioning {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(match self {
+            Versioning::Line => "line",
+            Versioning::Upstream => "upstream",
+        })
+    }
+}
+
+/// The longest prerelease golden reads (`preview.7.25380.108` is 19).
+pub const PRERELEASE_MAX: usize = 64;
+
+/// A semver prerelease (`preview.7`, `rc.1`), held inline so that
+/// [`Exact`] stays `Copy`. Ordered by semver's precedence: identifiers
+/// compared left to right, numeric ones as numbers and below alphanumeric
+/// ones, a shorter list first when one is a prefix of the other.
+#[derive(Clone, Copy)]
+pub struct Prerelease {
+    len: u8,
+    bytes: [u8; PRERELEASE_MAX],
+}
+
+impl Prerelease {
+    /// A prerelease as semver spells one: dot-separated identifiers of
+    /// ASCII letters, digits and `-`, numeric ones without leading zeros.
+    pub fn new(text: &str) -> Option<Prerelease> {
+        if text.is_empty() || text.len() > PRERELEASE_MAX {
+            return None;
+        }
+        for identifier in text.split('.') {
+            let numeric = identifier.bytes().all(|b| b.is_ascii_digit());
+            let valid = !identifier.is_empty()
+                && identifier
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !(numeric && identifier.len() > 1 && identifier.starts_with('0'));
+            if !valid {
+                return None;
+            }
+        }
+        let mut bytes = [0; PRERELEASE_MAX];
+        bytes[..text.len()].copy_from_slice(text.as_bytes());
+        Some(Prerelease {
+            len: text.len() as u8,
+            bytes,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII is ever stored (see `new`).
+        std::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or_default()
+    }
+}
+
+impl PartialEq for Prerelease {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Prerelease {}
+
+impl std::hash::Hash for Prerelease {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state)
+    }
+}
+
+impl Ord for Prerelease {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        use std::cmp::Ordering;
+        let mut left = self.as_str().split('.');
+        let mut right = other.as_str().split('.');
+        loop {
+            match (left.next(), right.next()) {
+                (None, None) => return Ordering::Equal,
+                (None, Some(_)) => return Ordering::Less,
+                (Some(_), None) => return Ordering::Greater,
+                (Some(a), Some(b)) => {
+                    let order = match (a.parse::<u128>(), b.parse::<u128>()) {
+                        (Ok(a), Ok(b)) => a.cmp(&b),
+                        (Ok(_), Err(_)) => Ordering::Less,
+                        (Err(_), Ok(_)) => Ordering::Greater,
+                        (Err(_), Err(_)) => a.cmp(b),
+                    };
+                    if order != Ordering::Equal {
+                        return order;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl PartialOrd for Prerelease {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Debug for Prerelease {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{:?}", self.as_str())
+    }
+}
+
+impl fmt::Display for Prerelease {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+/// An upstream version, `MAJOR.MINOR.PATCH[-PRERELEASE]`, as read from
+/// the upstream image (its env, a label, a build arg or its tag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UpstreamVersion(Exact);
+
+impl UpstreamVersion {
+    pub fn line(&self) -> Line {
+        self.0.line
+    }
+
+    pub fn is_prerelease(&self) -> bool {
+        self.0.pre.is_some()
+    }
+
+    /// The build of this version with golden's revision `revision`.
+    pub fn revision(self, revision: u64) -> Exact {
+        Exact {
+            revision: Some(revision),
+            ..self.0
+        }
+    }
+
+    /// The floating tag `X.Y.Z[-PRERELEASE]` of the newest build of it.
+    pub fn tag(&self) -> Tag {
+        Tag::from_valid(self.to_string())
+    }
+}
+
+impl FromStr for UpstreamVersion {
+    type Err = VersionError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let invalid = || VersionError::NotUpstream(text.to_string());
+        let (release, pre) = match text.split_once('-') {
+            Some((release, pre)) => (release, Some(Prerelease::new(pre).ok_or_else(invalid)?)),
+            None => (text, None),
+        };
+        let (line, patch) = release.rsplit_once('.').ok_or_else(invalid)?;
+        Ok(UpstreamVersion(Exact {
+            line: line.parse().map_err(|_| invalid())?,
+            patch: number(patch).ok_or_else(invalid)?,
+            pre,
+            revision: None,
+        }))
+    }
+}
+
+impl fmt::Display for UpstreamVersion {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{}.{}", self.0.line, self.0.patch)?;
+        if let Some(pre) = &self.0.pre {
+            write!(formatter, "-{pre}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The revision suffix of an upstream build's tag: `-r` then `N`.
+const REVISION_PREFIX: &str = "-r";
 
 fn number(text: &str) -> Option<u64> {
     let leading_zero = text.len() > 1 && text.starts_with('0');
@@ -55,12 +300,21 @@ impl FromStr for Line {
 impl FromStr for Exact {
     type Err = VersionError;
 
+    /// `X.Y.N` (line versioning) or `X.Y.Z[-PRE]-rN` (upstream).
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let invalid = || VersionError::NotExact(text.to_string());
+        if let Some((upstream, revision)) = text.rsplit_once(REVISION_PREFIX) {
+            if let Some(revision) = number(revision).filter(|r| *r > 0) {
+                let upstream: UpstreamVersion = upstream.parse().map_err(|_| invalid())?;
+                return Ok(upstream.revision(revision));
+            }
+        }
         let (line, patch) = text.rsplit_once('.').ok_or_else(invalid)?;
         Ok(Exact {
             line: line.parse().map_err(|_| invalid())?,
             patch: number(patch).ok_or_else(invalid)?,
+            pre: None,
+            revision: None,
         })
     }
 }
@@ -78,9 +332,33 @@ impl Line {
 }
 
 impl Exact {
-    /// The exact tag `X.Y.N`.
+    /// The exact tag `X.Y.N` or `X.Y.Z-rN`.
     pub fn tag(&self) -> Tag {
         Tag::from_valid(self.to_string())
+    }
+
+    /// The upstream version an upstream-versioned build holds.
+    pub fn upstream(&self) -> Option<UpstreamVersion> {
+        self.revision.map(|_| {
+            UpstreamVersion(Exact {
+                revision: None,
+                ..*self
+            })
+        })
+    }
+
+    /// Whether the build holds an upstream prerelease.
+    pub fn is_prerelease(&self) -> bool {
+        self.pre.is_some()
+    }
+
+    /// The exact tag with the upstream version it holds, for people:
+    /// `10.0.3-r2 (upstream 10.0.3)`; `X.Y.N` as it is.
+    pub fn describe(&self) -> String {
+        match self.upstream() {
+            Some(upstream) => format!("{self} (upstream {upstream})"),
+            None => self.to_string(),
+        }
     }
 }
 
@@ -92,7 +370,14 @@ impl fmt::Display for Line {
 
 impl fmt::Display for Exact {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(formatter, "{}.{}", self.line, self.patch)
+        match self.upstream() {
+            Some(upstream) => write!(
+                formatter,
+                "{upstream}{REVISION_PREFIX}{}",
+                self.revision.unwrap_or_default()
+            ),
+            None => write!(formatter, "{}.{}", self.line, self.patch),
+        }
     }
 }
 
@@ -112,6 +397,10 @@ pub enum TagTarget {
     Major(u64),
     Line(Line),
     Exact(Exact),
+    /// `X.Y.Z[-PRE]`, the floating tag of an upstream version's newest
+    /// build (a tag `X.Y.Z` reads as [`TagTarget::Exact`]; both follow
+    /// the same line).
+    Upstream(UpstreamVersion),
     Unknown,
 }
 
@@ -120,11 +409,14 @@ impl TagTarget {
     pub fn parse(tag: Option<&str>) -> TagTarget {
         match tag {
             None | Some("latest") => TagTarget::Latest,
+            Some(tag) if parse_marker(tag).is_some() => TagTarget::Unknown,
             Some(tag) => {
                 if let Ok(line) = tag.parse() {
                     TagTarget::Line(line)
                 } else if let Ok(exact) = tag.parse() {
                     TagTarget::Exact(exact)
+                } else if let Ok(upstream) = tag.parse() {
+                    TagTarget::Upstream(upstream)
                 } else if let Ok(major) = tag.parse() {
                     TagTarget::Major(major)
                 } else {
@@ -141,6 +433,7 @@ impl TagTarget {
             TagTarget::Major(major) => line.major == major,
             TagTarget::Line(wanted) => line == wanted,
             TagTarget::Exact(exact) => exact.line == line,
+            TagTarget::Upstream(upstream) => upstream.line() == line,
             TagTarget::Unknown => false,
         }
     }
@@ -150,16 +443,13 @@ impl TagTarget {
 /// pass it) gets no further build (see [`next_build`]).
 pub const PATCH_MAX: u64 = u32::MAX as u64;
 
-/// The exact versions among a repository's tags, whatever their patch
-/// number (one past [`PATCH_MAX`] stops the line's numbering rather than
-/// being overlooked); other tags are ignored.
+/// The `X.Y.N` exact versions among a repository's tags (a line
+/// versioned by golden's count), whatever their patch number (one past
+/// [`PATCH_MAX`] stops the line's numbering rather than being
+/// overlooked); other tags are ignored. See [`Versioning::exact_versions`]
+/// for either scheme.
 pub fn exact_versions<'a>(tags: impl IntoIterator<Item = &'a str>) -> Vec<Exact> {
-    let mut versions: Vec<Exact> = tags
-        .into_iter()
-        .filter_map(|tag| tag.parse::<Exact>().ok())
-        .collect();
-    versions.sort();
-    versions
+    Versioning::Line.exact_versions(tags)
 }
 
 /// Why golden cannot give the next build number or marker.
@@ -169,12 +459,14 @@ pub enum NumberingError {
     BuildNumbers { line: Line, tag: Tag },
     #[error("cannot mark {version} withdrawn or restored again: its marker `{tag}` has the highest generation a marker can have")]
     MarkerGenerations { version: Exact, tag: Tag },
+    #[error("cannot number the next build of upstream version {upstream}: `{tag}` is at or past revision {PATCH_MAX}, the highest golden gives")]
+    Revisions { upstream: UpstreamVersion, tag: Tag },
 }
 
 impl crate::error::Hint for NumberingError {
     fn hint(&self) -> Option<std::borrow::Cow<'_, str>> {
         Some(match self {
-            NumberingError::BuildNumbers { tag, .. } => format!(
+            NumberingError::BuildNumbers { tag, .. } | NumberingError::Revisions { tag, .. } => format!(
                 "golden does not build past `{tag}` (a tag pushed by hand or another tool, most likely): delete it from the registry (`DELETE /v2/<repository>/manifests/<its digest>`, after checking nothing else is tagged on that digest), then build again"
             )
             .into(),
@@ -358,7 +650,91 @@ pub fn next_build(line: Line, versions: &[Exact]) -> Result<Exact, NumberingErro
         }
         Some(newest) => newest.patch + 1,
     };
-    Ok(Exact { line, patch })
+    Ok(Exact {
+        line,
+        patch,
+        pre: None,
+        revision: None,
+    })
+}
+
+/// The version the next build of upstream version `upstream` gets: one
+/// revision above every `X.Y.Z-rN` of it in `versions` (golden's or not,
+/// so no number is reused), or `-r1`.
+pub fn next_revision(
+    upstream: UpstreamVersion,
+    versions: &[Exact],
+) -> Result<Exact, NumberingError> {
+    let newest = versions
+        .iter()
+        .filter(|version| version.upstream() == Some(upstream))
+        .max();
+    let revision = match newest {
+        None => 1,
+        Some(newest) if newest.revision.unwrap_or_default() >= PATCH_MAX => {
+            return Err(NumberingError::Revisions {
+                upstream,
+                tag: newest.tag(),
+            })
+        }
+        Some(newest) => newest.revision.unwrap_or_default() + 1,
+    };
+    Ok(upstream.revision(revision))
+}
+
+/// One kind of floating tag a line may move (`floating` in golden.toml).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Floating {
+    /// `X.Y.Z[-PRE]`: the newest build of an upstream version (upstream
+    /// versioning only).
+    Upstream,
+    /// `X.Y`: the line's release.
+    Line,
+    /// `X`: the release of the highest line of the major.
+    Major,
+    /// `latest`: the release of the highest line.
+    Latest,
+}
+
+impl Floating {
+    /// Every kind, in the order they are written and moved.
+    pub const ALL: [Floating; 4] = [
+        Floating::Upstream,
+        Floating::Line,
+        Floating::Major,
+        Floating::Latest,
+    ];
+
+    /// How golden.toml spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Floating::Upstream => "X.Y.Z",
+            Floating::Line => "X.Y",
+            Floating::Major => "X",
+            Floating::Latest => "latest",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Floating> {
+        Floating::ALL.into_iter().find(|kind| kind.name() == text)
+    }
+
+    /// The kinds a build of `release` may take under a line's `floating`
+    /// list (`None`: not written, every kind). Only an upstream build has
+    /// an `X.Y.Z`; a prerelease takes `X` and `latest` only when the list
+    /// names them.
+    pub fn allowed(release: &Exact, floating: Option<&[Floating]>) -> Vec<Floating> {
+        Floating::ALL
+            .into_iter()
+            .filter(|kind| match floating {
+                Some(list) => list.contains(kind),
+                None => {
+                    !(release.is_prerelease() && matches!(kind, Floating::Major | Floating::Latest))
+                }
+            })
+            .filter(|kind| *kind != Floating::Upstream || release.revision.is_some())
+            .collect()
+    }
 }
 
 /// The floating tags that may point at `new`, given every exact version in
@@ -636,5 +1012,109 @@ mod tests {
                 "{new} over {existing:?}"
             );
         }
+    }
+
+    #[test]
+    fn upstream_builds_read_order_and_number_by_version_then_revision() {
+        for text in [
+            "10.0.3-r1",
+            "10.0.3-r12",
+            "11.0.0-preview.7-r2",
+            "11.0.0-rc.1.25-r1",
+        ] {
+            let version = exact(text);
+            assert_eq!(version.to_string(), text);
+            assert!(Versioning::Upstream.names(&version), "{text}");
+            assert!(!Versioning::Line.names(&version), "{text}");
+        }
+        for not in [
+            "10.0.3-r0",
+            "10.0.3-r01",
+            "10.0.3-r",
+            "10.0-r1",
+            "10.0.3-x-r1.2",
+            "v10.0.3-r1",
+        ] {
+            assert!(not.parse::<Exact>().is_err(), "{not}");
+        }
+        let mut versions = [
+            "10.0.4-r1",
+            "10.0.3-r9",
+            "10.0.3-r10",
+            "11.0.0-r1",
+            "11.0.0-preview.7-r3",
+            "11.0.0-preview.10-r1",
+            "11.0.0-rc.1-r1",
+            "10.0.10-r1",
+        ]
+        .map(exact);
+        versions.sort();
+        assert_eq!(
+            versions.map(|v| v.to_string()),
+            [
+                "10.0.3-r9",
+                "10.0.3-r10",
+                "10.0.4-r1",
+                "10.0.10-r1",
+                "11.0.0-preview.7-r3",
+                "11.0.0-preview.10-r1",
+                "11.0.0-rc.1-r1",
+                "11.0.0-r1",
+            ]
+        );
+        let tags = [
+            "10.0.3-r1",
+            "10.0.3-r2",
+            "10.0.3",
+            "10.0",
+            "10.0.2-r7",
+            "10.0.3-r5-withdrawn",
+        ];
+        let builds = Versioning::Upstream.exact_versions(tags);
+        assert_eq!(
+            builds.len(),
+            3,
+            "floating X.Y.Z and markers are not builds: {builds:?}"
+        );
+        assert_eq!(Versioning::Line.exact_versions(tags), vec![exact("10.0.3")]);
+        let upstream: UpstreamVersion = "10.0.3".parse().unwrap();
+        assert_eq!(next_revision(upstream, &builds), Ok(exact("10.0.3-r3")));
+        assert_eq!(
+            next_revision("10.0.4".parse().unwrap(), &builds),
+            Ok(exact("10.0.4-r1"))
+        );
+        let top = Versioning::Upstream.exact_versions(["10.0.3-r4294967295"]);
+        assert!(matches!(
+            next_revision(upstream, &top),
+            Err(NumberingError::Revisions { .. })
+        ));
+        assert_eq!(exact("10.0.3-r2").describe(), "10.0.3-r2 (upstream 10.0.3)");
+        assert_eq!(exact("10.0.3").describe(), "10.0.3");
+        assert_eq!(exact("10.0.3-r2").upstream().unwrap().tag(), "10.0.3");
+        assert_eq!(
+            TagTarget::parse(Some("11.0.0-preview.1")),
+            TagTarget::Upstream("11.0.0-preview.1".parse().unwrap())
+        );
+        assert!(TagTarget::parse(Some("10.0.3-r2")).follows("10.0".parse().unwrap()));
+    }
+
+    #[test]
+    fn a_prerelease_takes_major_and_latest_only_when_listed() {
+        let all = Floating::allowed(&exact("10.0.3-r1"), None);
+        assert_eq!(all, Floating::ALL);
+        let preview = exact("11.0.0-preview.1-r1");
+        assert_eq!(
+            Floating::allowed(&preview, None),
+            [Floating::Upstream, Floating::Line]
+        );
+        assert_eq!(
+            Floating::allowed(&preview, Some(&[Floating::Line, Floating::Latest])),
+            [Floating::Line, Floating::Latest]
+        );
+        assert_eq!(
+            Floating::allowed(&exact("10.0.3"), None),
+            [Floating::Line, Floating::Major, Floating::Latest],
+            "a counted build has no X.Y.Z floating tag"
+        );
     }
 }

@@ -90,6 +90,36 @@ impl Reader<'_> {
             .label_list(table, &section, "engine_labels")
             .or_else(|| defaults.engine_labels.clone())
             .unwrap_or_default();
+        let own_versioning = self.versioning(table, &section);
+        let own_source = self.upstream_source(table, &section);
+        let own_floating = self.floating(table, &section);
+        let track = self.track(table, &section).map(Spanned::into_inner);
+        let adopt = self
+            .adopt(table, &section)
+            .or(defaults.adopt)
+            .unwrap_or_default();
+        let versioning = own_versioning
+            .as_ref()
+            .map(|v| *v.get_ref())
+            .or(defaults.versioning)
+            .unwrap_or_default();
+        if let (crate::version::Versioning::Line, Some(source)) = (versioning, &own_source) {
+            self.problem(
+                source.span(),
+                format!("{section} sets `upstream_version` but builds under `versioning = \"line\"`"),
+                "not read",
+                Some("the upstream version names builds only under upstream versioning: add `versioning = \"upstream\"`, or remove `upstream_version`".into()),
+            );
+        }
+        let upstream_version = own_source.or_else(|| defaults.upstream_version.clone());
+        let floating = own_floating.or_else(|| defaults.floating.clone());
+        let versioning_valid = self.check_versioning(
+            &section,
+            &span,
+            versioning,
+            upstream_version.as_ref(),
+            floating.as_ref(),
+        );
         let mut build_args = defaults.build_args.clone();
         build_args.extend(self.strings(table, &section, "build_args"));
         let mut labels = defaults.labels.clone();
@@ -114,6 +144,9 @@ impl Reader<'_> {
             }
             None => id_text.clone(),
         };
+        if !versioning_valid {
+            return None;
+        }
         let context = context.and_then(|context| self.context(&context, &section))?;
         let dockerfile_text = dockerfile
             .as_ref()
@@ -151,6 +184,14 @@ impl Reader<'_> {
             keep,
             platforms,
             engine_labels,
+            versioning,
+            upstream_version: match versioning {
+                crate::version::Versioning::Line => None,
+                crate::version::Versioning::Upstream => upstream_version.map(Spanned::into_inner),
+            },
+            floating: floating.map(|list| list.kinds),
+            track,
+            adopt,
             span,
         })
     }
@@ -231,7 +272,21 @@ impl Reader<'_> {
     /// Checks across images: repository names and (name, version) pairs.
     pub(super) fn check_images(&mut self, registry: &RegistrySettings, images: &[Image]) {
         let mut seen: HashMap<(&str, Line), &str> = HashMap::with_capacity(images.len());
+        let mut schemes: HashMap<&str, &Image> = HashMap::with_capacity(images.len());
         for image in images {
+            let first = *schemes.entry(image.name.as_str()).or_insert(image);
+            if first.versioning != image.versioning {
+                self.reported.insert(&image.id, Some(&image.name));
+                self.problem(
+                    image.span.clone(),
+                    format!(
+                        "images `{}` and `{}` share repository `{}` but `{}` uses {} versioning and `{}` {}",
+                        first.id, image.id, image.name, first.id, first.versioning, image.id, image.versioning
+                    ),
+                    "mixed versioning",
+                    Some("the lines of one repository are named one way: give both the same `versioning`, or give one another `name`".into()),
+                );
+            }
             // `<host>/<namespace>/<name>`, measured without building it.
             let length = registry.host.len() + 1 + registry.namespace.len() + 1 + image.name.len();
             if length > 255 {

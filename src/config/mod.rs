@@ -79,6 +79,10 @@ const DEFAULT_KEYS: &[&str] = &[
     "retention",
     "platforms",
     "engine_labels",
+    "versioning",
+    "upstream_version",
+    "floating",
+    "adopt",
 ];
 const RETENTION_KEYS: &[&str] = &["keep"];
 pub(crate) const CACHE_EXPECTED: &str = "\"auto\", \"always\" or \"never\"";
@@ -101,6 +105,11 @@ const IMAGE_KEYS: &[&str] = &[
     "retention",
     "platforms",
     "engine_labels",
+    "versioning",
+    "upstream_version",
+    "floating",
+    "track",
+    "adopt",
 ];
 
 /// Why a configuration could not be loaded.
@@ -221,6 +230,18 @@ pub struct Image {
     pub platforms: Vec<crate::platform::Platform>,
     /// Labels an engine must carry to build it (`[[engines]] labels`).
     pub engine_labels: Vec<String>,
+    /// How builds are named: `X.Y.N` or `X.Y.Z-rN` (`versioning`).
+    pub versioning: crate::version::Versioning,
+    /// Where the upstream version is read (`upstream_version`); always
+    /// set under upstream versioning.
+    pub upstream_version: Option<crate::upstream::Source>,
+    /// The floating tags the line moves (`floating`); `None`: every kind
+    /// (a prerelease then takes neither `X` nor `latest`).
+    pub floating: Option<Vec<crate::version::Floating>>,
+    /// The upstream tags the final FROM follows (`track`).
+    pub track: Option<crate::upstream::Track>,
+    /// When a newer tracked upstream tag is built (`adopt`).
+    pub adopt: crate::upstream::Adopt,
     /// Where `[images.<id>]` is written, for later diagnostics.
     pub span: Range<usize>,
 }
@@ -383,6 +404,10 @@ struct Defaults {
     keep: Option<u32>,
     platforms: Option<Vec<crate::platform::Platform>>,
     engine_labels: Option<Vec<String>>,
+    versioning: Option<crate::version::Versioning>,
+    upstream_version: Option<Spanned<crate::upstream::Source>>,
+    floating: Option<versioning::FloatingList>,
+    adopt: Option<crate::upstream::Adopt>,
     build_args: BTreeMap<String, String>,
     build_arg_spans: BTreeMap<String, Range<usize>>,
     labels: BTreeMap<String, String>,
@@ -785,6 +810,10 @@ impl<'a> Reader<'a> {
             keep: self.retention(table, section),
             platforms: self.platforms(table, section),
             engine_labels: self.label_list(table, section, "engine_labels"),
+            versioning: self.versioning(table, section).map(Spanned::into_inner),
+            upstream_version: self.upstream_source(table, section),
+            floating: self.floating(table, section),
+            adopt: self.adopt(table, section),
             build_args_too_large: false,
             labels_too_large: false,
         };
@@ -975,6 +1004,7 @@ mod limits;
 mod notify;
 mod platforms;
 mod policy;
+mod versioning;
 
 pub use notify::{NotifyOn, NotifySettings, SecretUrl, WebhookSource};
 

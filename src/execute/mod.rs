@@ -1059,7 +1059,11 @@ impl Runner<'_> {
             .golden_lines_above(version.line)
             .await
             .with_context(failed)?;
-        Ok(provenance::floating_tags(version, &higher))
+        Ok(provenance::floating_tags(
+            version,
+            &higher,
+            job.image.floating.as_deref(),
+        ))
     }
 
     /// Everything about one image a build needs, resolved before it starts;

@@ -276,7 +276,7 @@ pub fn plan(
             });
         }
     }
-    let mut moves: Vec<Move> = floating_tags(target, higher)
+    let mut moves: Vec<Move> = floating_tags(target, higher, None)
         .into_iter()
         .filter_map(|tag| {
             let from = inventory.digest(tag.as_str()).cloned();
