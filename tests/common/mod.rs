@@ -117,6 +117,52 @@ impl Stack {
         docker(&["push", &self.upstream()]);
     }
 
+    /// `<registry>/<namespace>-upstream/<name>`: a vendor's repository of
+    /// this test's own (see [`Stack::publish_upstream`]).
+    pub fn upstream_repository(&self, name: &str) -> String {
+        format!("{REGISTRY}/{}-upstream/{name}", self.namespace)
+    }
+
+    /// Publishes `tag` of the vendor repository `name` (see
+    /// [`Stack::upstream_repository`]), an image made FROM this test's
+    /// upstream copy whose config sets `env` and `labels`, as a vendor
+    /// publishes a release (`10.0.1-noble` with `ENV ASPNET_VERSION=10.0.1`).
+    /// Returns its digest.
+    pub fn publish_upstream(
+        &self,
+        name: &str,
+        tag: &str,
+        env: &[(&str, &str)],
+        labels: &[(&str, &str)],
+    ) -> String {
+        let reference = format!("{}:{tag}", self.upstream_repository(name));
+        let mut dockerfile = format!("FROM {}\n", self.upstream());
+        for (key, value) in env {
+            dockerfile.push_str(&format!("ENV {key}={value}\n"));
+        }
+        for (key, value) in labels {
+            dockerfile.push_str(&format!("LABEL {key}=\"{value}\"\n"));
+        }
+        // A file of its own, so two releases never share a digest.
+        dockerfile.push_str(&format!("RUN echo '{tag}' > /etc/upstream-release\n"));
+        let context = tempfile::tempdir().unwrap();
+        std::fs::write(context.path().join("Dockerfile"), dockerfile).unwrap();
+        let status = Command::new("docker")
+            .env("DOCKER_BUILDKIT", "0")
+            .args(["build", "-q", "-t", &reference])
+            .arg(context.path())
+            .output()
+            .unwrap();
+        assert!(
+            status.status.success(),
+            "docker build: {}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+        docker(&["push", &reference]);
+        let (repository, tag) = reference.rsplit_once(':').unwrap();
+        digest(repository, tag).expect("the release just pushed resolves")
+    }
+
     pub fn config(&self) -> PathBuf {
         self.path().join("golden.toml")
     }
