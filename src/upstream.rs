@@ -31,7 +31,12 @@ pub struct FromTag {
 impl FromTag {
     /// The pattern, refused without a capture group.
     pub fn new(pattern: &str) -> Result<FromTag, String> {
-        let regex = regex::Regex::new(pattern).map_err(|error| error.to_string())?;
+        let regex = regex::Regex::new(pattern).map_err(|error| {
+            // A syntax error is drawn over lines; its last one says what.
+            let text = error.to_string();
+            let last = text.lines().last().unwrap_or_default();
+            last.strip_prefix("error: ").unwrap_or(last).to_string()
+        })?;
         if regex.captures_len() < 2 {
             return Err("it has no capture group: write the version part in parentheses, like \"^([0-9.]+)-noble$\"".to_string());
         }

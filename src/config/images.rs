@@ -113,13 +113,16 @@ impl Reader<'_> {
         }
         let upstream_version = own_source.or_else(|| defaults.upstream_version.clone());
         let floating = own_floating.or_else(|| defaults.floating.clone());
+        // A source written but invalid is reported as such, not as missing.
+        let source_written =
+            table.get("upstream_version").is_some() || defaults.upstream_version_written;
         let versioning_valid = self.check_versioning(
             &section,
             &span,
             versioning,
-            upstream_version.as_ref(),
+            upstream_version.is_some() || source_written,
             floating.as_ref(),
-        );
+        ) && (upstream_version.is_some() || !source_written);
         let mut build_args = defaults.build_args.clone();
         build_args.extend(self.strings(table, &section, "build_args"));
         let mut labels = defaults.labels.clone();

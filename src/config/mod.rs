@@ -406,6 +406,8 @@ struct Defaults {
     engine_labels: Option<Vec<String>>,
     versioning: Option<crate::version::Versioning>,
     upstream_version: Option<Spanned<crate::upstream::Source>>,
+    /// Whether `upstream_version` is written there, valid or not.
+    upstream_version_written: bool,
     floating: Option<versioning::FloatingList>,
     adopt: Option<crate::upstream::Adopt>,
     build_args: BTreeMap<String, String>,
@@ -812,6 +814,7 @@ impl<'a> Reader<'a> {
             engine_labels: self.label_list(table, section, "engine_labels"),
             versioning: self.versioning(table, section).map(Spanned::into_inner),
             upstream_version: self.upstream_source(table, section),
+            upstream_version_written: table.get("upstream_version").is_some(),
             floating: self.floating(table, section),
             adopt: self.adopt(table, section),
             build_args_too_large: false,

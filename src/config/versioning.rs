@@ -204,11 +204,11 @@ impl Reader<'_> {
         section: &str,
         table_span: &Range<usize>,
         versioning: Versioning,
-        source: Option<&Spanned<Source>>,
+        has_source: bool,
         floating: Option<&FloatingList>,
     ) -> bool {
         let mut valid = true;
-        if versioning == Versioning::Upstream && source.is_none() {
+        if versioning == Versioning::Upstream && !has_source {
             valid = false;
             self.problem(
                 table_span.start..table_span.start,
