@@ -149,7 +149,7 @@ impl EngineError {
     }
 }
 
-impl crate::error::Hint for EngineError {
+impl crate::hint::Hint for EngineError {
     /// What the user can do about it, when golden knows.
     fn hint(&self) -> Option<std::borrow::Cow<'_, str>> {
         let hint = match self {

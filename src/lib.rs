@@ -7,6 +7,13 @@
 // std::io::stdout are denied crate-wide in Cargo.toml and clippy.toml).
 #![deny(clippy::print_stderr)]
 
+// The core's modules, at the root as before: `crate::version` is
+// `golden_core::version` (README "Architecture").
+pub use golden_core::{
+    diagnostic, dockerfile, duration, hint, index, labels, name, platform, reference, sanitize,
+    schedule, upstream, version,
+};
+
 pub mod blob_cache;
 pub mod build_args;
 pub mod cache;
@@ -17,13 +24,10 @@ pub mod config;
 pub mod context;
 pub mod credentials;
 pub mod daemon;
-pub mod diagnostic;
 pub mod discover;
 pub mod distribution;
 pub mod docker;
-pub mod dockerfile;
 pub mod dockerignore;
-pub mod duration;
 pub mod engine;
 pub mod engine_address;
 pub mod error;
@@ -31,36 +35,27 @@ pub mod execute;
 pub mod exit;
 pub mod graph;
 pub mod history;
-pub mod index;
 pub mod inspect;
-pub mod labels;
 pub mod lock;
 pub mod logging;
-pub mod name;
 pub mod notify;
 pub mod observation;
 pub mod observe;
 pub mod output;
 pub mod pipeline;
 pub mod plan;
-pub mod platform;
 pub mod pool;
 pub mod progress;
 pub mod project;
 pub mod provenance;
-pub mod reference;
 pub mod registry;
 pub mod regular_file;
 #[deny(missing_docs)]
 pub mod report;
 pub mod revision;
 pub mod run;
-pub mod sanitize;
-pub mod schedule;
 pub mod session;
 pub mod signals;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod upload;
-pub mod upstream;
-pub mod version;

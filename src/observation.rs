@@ -152,7 +152,7 @@ impl ObserveError {
     }
 }
 
-impl crate::error::Hint for ObserveError {
+impl crate::hint::Hint for ObserveError {
     /// A registry error's own hint is found further down the chain.
     fn hint(&self) -> Option<std::borrow::Cow<'_, str>> {
         match self {

@@ -115,7 +115,7 @@ fn detail_text(detail: &str) -> String {
     }
 }
 
-impl crate::error::Hint for RegistryError {
+impl crate::hint::Hint for RegistryError {
     /// What the user can do about it, when golden knows.
     fn hint(&self) -> Option<std::borrow::Cow<'_, str>> {
         let hint = match self {

@@ -22,7 +22,7 @@ use crate::distribution::{ClientIdentity, Distribution, Settings};
 use crate::docker::DockerEngine;
 use crate::engine::{Engine, RunOwner, Unavailable};
 use crate::engine_address::EngineAddress;
-use crate::error::Hinted;
+use crate::hint::Hinted;
 use crate::exit::{Exit, Failure};
 use crate::lock::RunLock;
 use crate::platform::Platform;

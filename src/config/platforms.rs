@@ -41,7 +41,7 @@ impl Reader<'_> {
                         entry.span(),
                         format!("invalid platform in {section}: {error}"),
                         "invalid platform",
-                        crate::error::Hint::hint(&error).map(Into::into),
+                        crate::hint::Hint::hint(&error).map(Into::into),
                     );
                 }
                 Ok(platform) => {

@@ -792,7 +792,7 @@ impl Registry for Distribution {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::Hint;
+    use crate::hint::Hint;
 
     #[test]
     fn backoff_grows_is_capped_and_jittered() {

@@ -1535,7 +1535,7 @@ impl Runner<'_> {
                 let version = config
                     .label(VERSION)
                     .map_or_else(String::new, |version| format!(" {version}"));
-                return crate::error::Hinted::new(
+                return crate::hint::Hinted::new(
                     format!(
                         "base image `{reference}` ({digest}) is an incomplete build{version} of `{parent}`: one platform's image of a multi-platform build whose index was never pushed, so `{}` cannot be built for {platforms}",
                         job.id

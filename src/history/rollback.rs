@@ -80,7 +80,7 @@ fn list(versions: &[Exact]) -> String {
         .join(", ")
 }
 
-impl crate::error::Hint for RollbackError {
+impl crate::hint::Hint for RollbackError {
     fn hint(&self) -> Option<std::borrow::Cow<'_, str>> {
         Some(match self {
             RollbackError::NothingBuilt { .. } => "build it first with `golden build`".into(),

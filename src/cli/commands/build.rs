@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::cli::{BuildArgs, Delivery, ReportArgs};
-use crate::error::Hinted;
+use crate::hint::Hinted;
 use crate::execute::Stop;
 use crate::exit::{Exit, Failure};
 use crate::plan::Selection;

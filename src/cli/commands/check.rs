@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use crate::check::Published;
 use crate::cli::CheckOutput;
-use crate::error::Hinted;
+use crate::hint::Hinted;
 use crate::exit::{Exit, Failure};
 use crate::history::Inventory;
 use crate::name::Repository;

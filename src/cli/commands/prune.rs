@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::cli::Output;
-use crate::error::Hinted;
+use crate::hint::Hinted;
 use crate::exit::{Exit, Failure};
 use crate::history::{self, Inventory};
 use crate::name::Repository;

@@ -463,7 +463,7 @@ pub enum NumberingError {
     Revisions { upstream: UpstreamVersion, tag: Tag },
 }
 
-impl crate::error::Hint for NumberingError {
+impl crate::hint::Hint for NumberingError {
     fn hint(&self) -> Option<std::borrow::Cow<'_, str>> {
         Some(match self {
             NumberingError::BuildNumbers { tag, .. } | NumberingError::Revisions { tag, .. } => format!(
@@ -829,7 +829,7 @@ mod tests {
                     tag: Tag::from_valid(named.to_string())
                 }
             );
-            let text = crate::error::text(&error);
+            let text = crate::hint::text_of(&error);
             assert!(text.contains(&format!("`{named}`")), "{text}");
             assert!(text.contains("hint: "), "{text}");
         }
@@ -852,7 +852,7 @@ mod tests {
                 tag: Tag::from_valid("1.0.1-restored.18446744073709551615".to_string())
             }
         );
-        assert!(crate::error::text(&error).contains("hint: delete the tag"));
+        assert!(crate::hint::text_of(&error).contains("hint: delete the tag"));
         assert_eq!(
             next_marker(
                 ["1.0.1-withdrawn.18446744073709551614"],

@@ -90,7 +90,7 @@ pub enum PlatformError {
     },
 }
 
-impl crate::error::Hint for PlatformError {
+impl crate::hint::Hint for PlatformError {
     /// How to write the platform instead.
     fn hint(&self) -> Option<std::borrow::Cow<'_, str>> {
         let hint = match self {
@@ -351,7 +351,7 @@ impl<'de> serde::Deserialize<'de> for Platform {
         text.parse().map_err(|error: PlatformError| {
             serde::de::Error::custom(format!(
                 "{error}; {}",
-                crate::error::Hint::hint(&error).unwrap_or_default()
+                crate::hint::Hint::hint(&error).unwrap_or_default()
             ))
         })
     }
@@ -445,7 +445,7 @@ mod tests {
         for (text, message, hint) in cases {
             let error = text.parse::<Platform>().unwrap_err();
             assert!(error.to_string().contains(message), "{text}: {error}");
-            let advice = crate::error::Hint::hint(&error).unwrap_or_default();
+            let advice = crate::hint::Hint::hint(&error).unwrap_or_default();
             assert!(advice.contains(hint), "{text}: {advice}");
         }
     }

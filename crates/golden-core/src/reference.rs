@@ -202,7 +202,7 @@ impl Reference {
     }
 
     /// A reference from parts that are valid already.
-    pub(crate) fn from_parts(
+    pub fn from_parts(
         domain: Option<String>,
         path: String,
         tag: Option<String>,

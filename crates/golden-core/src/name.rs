@@ -111,7 +111,7 @@ impl Tag {
     }
 
     /// Used by the version types, whose text is always a valid tag.
-    pub(crate) fn from_valid(text: String) -> Tag {
+    pub fn from_valid(text: String) -> Tag {
         Tag(text)
     }
 
@@ -180,7 +180,7 @@ impl Repository {
     }
 
     /// Used by [`Reference::repository_name`], whose parts are valid.
-    pub(crate) fn from_valid(registry: String, path: String) -> Repository {
+    pub fn from_valid(registry: String, path: String) -> Repository {
         Repository { registry, path }
     }
 

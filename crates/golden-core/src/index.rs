@@ -86,7 +86,7 @@ pub enum IndexError {
     DuplicatePlatform(Platform),
 }
 
-impl crate::error::Hint for IndexError {
+impl crate::hint::Hint for IndexError {
     /// How to fix it, where golden knows.
     fn hint(&self) -> Option<std::borrow::Cow<'_, str>> {
         let hint = match self {
@@ -337,7 +337,7 @@ pub fn build_index(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::Hint;
+    use crate::hint::Hint;
 
     fn platform(text: &str) -> Platform {
         text.parse().unwrap()

@@ -257,7 +257,7 @@ pub fn read_version(
     Ok(version)
 }
 
-impl crate::error::Hint for VersionReadError {
+impl crate::hint::Hint for VersionReadError {
     fn hint(&self) -> Option<std::borrow::Cow<'_, str>> {
         Some(match self {
             VersionReadError::Missing { .. } => "point `upstream_version` at what the upstream image sets (`docker image inspect` shows its Env and Labels), or set `versioning = \"line\"`".into(),
