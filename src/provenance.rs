@@ -432,7 +432,9 @@ impl<'a> Ledger<'a> {
     }
 
     /// The lines above `line` (all majors) that hold a golden build; lines
-    /// below it never decide its floating tags, so they are not read.
+    /// below it never decide its floating tags, so they are not read. A
+    /// line whose newest golden build is an upstream prerelease (a preview
+    /// line) is not counted: it does not hold `X` or `latest` back.
     pub async fn golden_lines_above(&self, line: Line) -> Result<BTreeSet<Line>, RegistryError> {
         let lines: BTreeSet<Line> = self
             .versions
@@ -442,8 +444,10 @@ impl<'a> Ledger<'a> {
             .collect();
         let mut golden = BTreeSet::new();
         for other in lines {
-            if self.newest_golden(other, &[]).await?.is_some() {
-                golden.insert(other);
+            if let Some((newest, _, _)) = self.newest_golden(other, &[]).await? {
+                if !newest.is_prerelease() {
+                    golden.insert(other);
+                }
             }
         }
         Ok(golden)

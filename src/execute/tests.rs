@@ -145,6 +145,11 @@ impl Engine for FakeEngine {
         Ok(())
     }
 
+    async fn image_env(&self, image: &str) -> Result<Vec<String>, EngineError> {
+        self.calls.lock().unwrap().push(format!("inspect {image}"));
+        Ok(Vec::new())
+    }
+
     async fn alive(&self) -> bool {
         !self.lost.load(std::sync::atomic::Ordering::SeqCst)
     }
