@@ -741,6 +741,41 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_line_whose_newest_golden_build_is_a_prerelease_is_no_higher_line() {
+        let registry = crate::testing::FakeRegistry::default();
+        let repository: Repository = "registry.local:5000/golden/x".parse().unwrap();
+        let exact = |text: &str| text.parse::<Exact>().unwrap();
+        let builds = [
+            "10.0.1-r1",
+            "11.0.0-preview.1-r1",
+            "12.0.0-preview.2-r1",
+            "12.0.0-r1",
+        ];
+        let ledger = Ledger::new(&registry, repository, builds.map(exact).to_vec());
+        for (index, build) in builds.iter().enumerate() {
+            let digest = crate::testing::digest(&format!("{index}a"));
+            ledger.learn(exact(build), Class::Golden { digest });
+        }
+        let line = |text: &str| text.parse::<Line>().unwrap();
+        let higher = ledger.golden_lines_above(line("10.0")).await.unwrap();
+        // 11.0 holds only a preview; 12.0's newest build is a release.
+        assert_eq!(higher, BTreeSet::from([line("12.0")]));
+        let tags = floating_tags(exact("10.0.1-r1"), &BTreeSet::new(), None);
+        assert_eq!(tags, ["10.0", "10.0.1", "10", "latest"]);
+        // A preview takes X and latest only when the list names them.
+        let preview = exact("11.0.0-preview.1-r1");
+        assert_eq!(
+            floating_tags(preview, &BTreeSet::new(), None),
+            ["11.0", "11.0.0-preview.1"]
+        );
+        let listed = [Floating::Upstream, Floating::Latest];
+        assert_eq!(
+            floating_tags(preview, &BTreeSet::new(), Some(&listed)),
+            ["11.0.0-preview.1", "latest"]
+        );
+    }
+
     #[test]
     fn floating_tags_follow_golden_lines_only() {
         let exact = |t: &str| t.parse::<Exact>().unwrap();
