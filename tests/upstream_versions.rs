@@ -328,3 +328,30 @@ fn from_tag_and_label_sources_each_build_once() {
         );
     }
 }
+
+#[test]
+fn a_build_of_an_older_upstream_version_moves_only_its_own_upstream_tag() {
+    let stack = Stack::new("upstream_older");
+    publish(&stack, "10.0.1-noble", "10.0.1");
+    publish(&stack, "10.0.2-noble", "10.0.2");
+    configure(
+        &stack,
+        &aspnet(&stack, "aspnet", "10.0.2-noble", "10.0", ""),
+    );
+    let repository = stack.repository("aspnet");
+    stack.golden(&["build", "--all"]).expect(0);
+    let newest = assert_floating(
+        &repository,
+        "10.0.2-r1",
+        &["10.0.2", "10.0", "10", "latest"],
+    );
+    // The Dockerfile goes back to 10.0.1 (a regression being bisected).
+    configure(
+        &stack,
+        &aspnet(&stack, "aspnet", "10.0.1-noble", "10.0", ""),
+    );
+    stack.golden(&["build", "--all"]).expect(0);
+    assert_floating(&repository, "10.0.1-r1", &["10.0.1"]);
+    // The line's tags stay on the newer upstream version.
+    common::assert_tags_at(&repository, &["10.0.2", "10.0", "10", "latest"], &newest);
+}
