@@ -324,14 +324,11 @@ fn attempts_exhausted(
 /// The version the next build of `job` gets among `versions`: the next
 /// revision of the upstream version read (upstream versioning; foreign
 /// `-rN` tags count, so no number is reused), else the line's next build.
-fn next_version(
-    job: &Job<'_>,
-    versions: &[Exact],
-) -> Result<Exact, crate::version::NumberingError> {
-    match &job.upstream {
-        Some(read) => next_revision(read.version, versions),
-        None => next_build(job.image.version, versions),
-    }
+fn next_version(job: &Job<'_>, versions: &[Exact]) -> anyhow::Result<Exact> {
+    Ok(match &job.upstream {
+        Some(read) => next_revision(read.version, versions)?,
+        None => next_build(job.image.version, versions)?,
+    })
 }
 
 /// One image built and smoke-tested on a member of the pool: the member
