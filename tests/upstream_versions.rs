@@ -81,6 +81,17 @@ fn upstream_versioning_tags_builds_x_y_z_rn_and_counts_revisions_past_foreign_ta
         "10.0.1-r2"
     );
 
+    // `10.0.1` left behind on r1 (a run that died mid-move): the next
+    // run moves it forward again, without building.
+    retag(&repository, "10.0.1-r1", "10.0.1");
+    stack.golden(&["build", "--all"]).expect(0);
+    assert_floating(
+        &repository,
+        "10.0.1-r2",
+        &["10.0.1", "10.0", "10", "latest"],
+    );
+    assert!(!tags(&repository).contains(&"10.0.1-r3".to_string()));
+
     // Someone else pushed 10.0.1-r3: its number is never reused, and it
     // is never released.
     retag(&repository, "10.0.1-r1", "10.0.1-r3");
