@@ -87,6 +87,7 @@ fn hint_of<'a>(error: &'a (dyn Error + 'static)) -> Option<Cow<'a, str>> {
         .or_else(|| typed::<crate::platform::PlatformError>(error))
         .or_else(|| typed::<crate::history::rollback::RollbackError>(error))
         .or_else(|| typed::<crate::version::NumberingError>(error))
+        .or_else(|| typed::<crate::upstream::VersionReadError>(error))
 }
 
 /// `error` and its causes, outermost first.

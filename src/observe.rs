@@ -23,7 +23,7 @@ use crate::provenance::{
 };
 use crate::reference::Reference;
 use crate::registry::{Registry, RegistryError};
-use crate::version::{exact_versions, marker_tags, Exact, Marker};
+use crate::version::{marker_tags, Exact, Marker, Versioning};
 
 /// Registry lookups in flight at once.
 const CONCURRENCY: usize = 16;
@@ -266,7 +266,12 @@ async fn observe_repository(
             Err(error) => return failed(ObserveError::registry(error, None)),
         },
     };
-    let mut versions = exact_versions(tags.iter().map(String::as_str));
+    // Images sharing a repository share its versioning (config checks):
+    // under upstream versioning `X.Y.Z` tags are floating, never builds.
+    let versioning = images
+        .first()
+        .map_or(Versioning::Line, |image| image.versioning);
+    let mut versions = versioning.exact_versions(tags.iter().map(String::as_str));
     let mut ledger = Ledger::remembering(registry, repository.clone(), versions.clone());
     let mut markers = marker_tags(tags.iter().map(String::as_str));
     let mut states = line_states(&ledger, &repository, &images, &markers).await;
@@ -285,7 +290,7 @@ async fn observe_repository(
                 Err(error) => return failed(ObserveError::registry(error, None)),
             };
             tags_remembered = false;
-            versions = exact_versions(tags.iter().map(String::as_str));
+            versions = versioning.exact_versions(tags.iter().map(String::as_str));
             markers = marker_tags(tags.iter().map(String::as_str));
         }
         ledger = Ledger::remembering(registry, repository.clone(), versions);
