@@ -72,6 +72,7 @@ fn observation(
         }),
         entries: Vec::new(),
         tags_remembered: false,
+        tracked: None,
     })
 }
 
