@@ -248,6 +248,10 @@ fn two_images_tracking_one_upstream_list_its_tags_once_per_run() {
     );
     stack.golden(&["build", "--all"]).expect(0);
     assert_eq!(proxy.count.load(Ordering::SeqCst), 1, "the build's run");
+    // A plan with nothing due remembers golden's own tag lists (confirmed
+    // by the floating tags), never the vendor's.
+    let plan = stack.golden(&["plan", "--output", "json"]).expect(0).json();
+    assert_eq!(plan["totals"]["up_to_date"], 3, "{plan:#}");
     stack.publish_upstream(
         "aspnet",
         "10.0.2-noble",
