@@ -719,7 +719,7 @@ fn a_newer_tracked_tag_is_upstream_released_not_base_updated() {
         old: "1.36".into(),
         new: "1.37".into(),
     };
-    assert_eq!(steps[0].reasons(), [released.clone()]);
+    assert_eq!(steps[0].reasons(), std::slice::from_ref(&released));
     assert_eq!(released.to_string(), "upstream released 1.37 (was 1.36)");
     assert_eq!(
         serde_json::to_value(&released).unwrap(),
