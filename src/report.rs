@@ -60,6 +60,10 @@ pub struct ImageReport {
     pub last_built: Option<String>,
     /// For up-to-date images, when the schedule fires next.
     pub next_due: Option<String>,
+    /// With `adopt = "on-schedule"`: a newer upstream tag the image waits
+    /// to adopt (`old`, `new`, `adopt_at`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<crate::plan::Waiting>,
     /// The build the line's floating tags belong on; older than
     /// `last_version` when `golden rollback` withdrew newer builds.
     pub release: Option<String>,
@@ -245,6 +249,7 @@ fn base_report(project: &Project, step: &Step) -> ImageReport {
         last_version: step.last_build().map(|last| last.version.to_string()),
         last_built: time(step.last_build().and_then(|last| last.created)),
         next_due: time(step.next_due()),
+        waiting: step.waiting().cloned(),
         release: step
             .last_build()
             .and_then(|last| last.release.as_ref())
@@ -264,12 +269,14 @@ fn base_report(project: &Project, step: &Step) -> ImageReport {
                     .collect()
             })
             .unwrap_or_default(),
-        upstream: project
-            .graph
-            .nodes
-            .get(&step.id)
-            .and_then(|node| node.upstream.reference())
-            .map(ToString::to_string),
+        // With `track`, the tag picked.
+        upstream: step
+            .observed()
+            .and_then(|observed| observed.upstream.clone())
+            .or_else(|| {
+                let node = project.graph.nodes.get(&step.id)?;
+                node.upstream.reference().map(ToString::to_string)
+            }),
         upstream_digest: step.observed().and_then(|o| o.upstream_digest.clone()),
         foreign: step
             .observed()
@@ -492,8 +499,9 @@ fn plan_text_within(report: &Report, width: Option<usize>) -> String {
         };
         let reasons = match &image.error {
             Some(error) => error.lines().next().unwrap_or_default().to_string(),
-            None => match held_text(image) {
-                Some(held) if image.reasons.is_empty() => held,
+            None => match (held_text(image), &image.waiting) {
+                (Some(held), _) if image.reasons.is_empty() => held,
+                (None, Some(waiting)) if image.reasons.is_empty() => waiting.to_string(),
                 _ => reasons_text(&image.reasons),
             },
         };

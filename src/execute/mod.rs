@@ -1224,22 +1224,25 @@ impl Runner<'_> {
             _ => return Err(anyhow!("`{}` was not observed", step.id)),
         };
         let base_digest = parent_digest.or_else(|| observation.base_digest.clone());
-        if let (true, Some(reference), None) = (building, node.upstream.reference(), &base_digest) {
+        // With `track`, the tag picked: pinned, and named by the base label.
+        let base = observation.base_reference(&node.upstream);
+        if let (true, Some(reference), None) = (building, base, &base_digest) {
             return Err(anyhow!(
                 "base image `{reference}` is not in the registry; build its golden image first (`golden build --all`)"
             ));
         }
-        let dockerfile_content = match &base_digest {
-            Some(digest) if building => node
-                .pinned_dockerfile(digest)
-                .ok_or_else(|| anyhow!("cannot pin the base of `{}`", step.id))?,
+        let dockerfile_content = match (base, &base_digest) {
+            (Some(base), Some(digest)) if building => node.pinned_dockerfile(base, digest),
+            (None, Some(_)) if building => {
+                return Err(anyhow!("cannot pin the base of `{}`", step.id))
+            }
             _ => node.dockerfile_text.clone(),
         };
         Ok(Job {
             id: step.id.clone(),
             image,
             observation,
-            base_name: node.upstream.reference().map(|r| r.to_string()),
+            base_name: base.map(ToString::to_string),
             base_digest,
             dockerfile_content,
             repository: config.repository(image),
@@ -1611,7 +1614,8 @@ impl Runner<'_> {
             .nodes
             .get(&job.id)
             .ok_or_else(|| anyhow!("unknown image `{}`", job.id))?;
-        let (Some(reference), Some(digest)) = (node.upstream.reference(), &job.base_digest) else {
+        let base = job.observation.base_reference(&node.upstream);
+        let (Some(reference), Some(digest)) = (base, &job.base_digest) else {
             return Ok((
                 vec![job.dockerfile_content.clone(); platforms.len()],
                 Vec::new(),
@@ -1636,10 +1640,7 @@ impl Runner<'_> {
             let child = Digest::parse(&entry.digest).map_err(|error| {
                 anyhow!("base image `{reference}` lists an invalid digest for {platform}: {error}")
             })?;
-            let pinned = node
-                .pinned_dockerfile(&child)
-                .ok_or_else(|| anyhow!("cannot pin the base of `{}`", job.id))?;
-            dockerfiles.push(pinned);
+            dockerfiles.push(node.pinned_dockerfile(reference, &child));
             base_platforms.push((platform.to_string(), child.to_string()));
         }
         Ok((dockerfiles, base_platforms))

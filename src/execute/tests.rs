@@ -240,6 +240,7 @@ fn never_built(project: &Project) -> Observations {
                 recipe: None,
                 entries: Vec::new(),
                 tags_remembered: false,
+                tracked: None,
             };
             (image.id.clone(), Ok(observation))
         })

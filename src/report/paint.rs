@@ -170,6 +170,7 @@ mod tests {
             last_version: Some("1.0.2".into()),
             last_built: None,
             next_due: None,
+            waiting: None,
             release: Some("1.0.2".into()),
             withdrawn: Vec::new(),
             floating_on_release: Vec::new(),
