@@ -1155,7 +1155,8 @@ impl Runner<'_> {
             .nodes
             .get(&job.id)
             .ok_or_else(|| anyhow!("unknown image `{}`", job.id))?;
-        let reference = node.upstream.reference();
+        // A tracked FROM is read as resolved: its tag and its image.
+        let reference = job.observation.base_reference(&node.upstream);
         let base = match (reference, &job.base_digest) {
             (Some(reference), Some(digest)) => Some(reference.with_digest(digest)),
             (reference, _) => reference.cloned(),
