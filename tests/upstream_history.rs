@@ -316,3 +316,29 @@ fn check_accepts_x_y_z_and_revision_tags_of_an_upstream_line_only() {
     .expect(1);
     assert!(bad.stdout.contains("[unconfigured-line]"), "{}", bad.stdout);
 }
+
+/// The root golden.toml (the .NET example) tags its builds as .NET does:
+/// upstream versioning read from the ENV Microsoft's images set, tracking
+/// Microsoft's `10.0.*-noble` tags.
+#[test]
+fn the_dotnet_example_uses_upstream_versioning_with_tracking() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("golden.toml");
+    let project = golden::project::Project::load(&path).unwrap();
+    for (id, env) in [
+        ("aspnet-core", "ASPNET_VERSION"),
+        ("dotnetcore-sdk", "DOTNET_SDK_VERSION"),
+    ] {
+        let image = project.config.image(id).unwrap();
+        assert_eq!(image.versioning.to_string(), "upstream", "{id}");
+        assert_eq!(
+            image.upstream_version.as_ref().map(ToString::to_string),
+            Some(format!("{{ env = \"{env}\" }}")),
+            "{id}"
+        );
+        assert_eq!(
+            image.track.as_ref().map(|track| track.pattern.as_str()),
+            Some("10.0.*-noble"),
+            "{id}"
+        );
+    }
+}
