@@ -46,19 +46,19 @@ pub enum RollbackError {
     UnknownVersion {
         repository: String,
         line: Line,
-        version: Exact,
+        version: Box<Exact>,
         versions: Vec<Exact>,
     },
     #[error("{version} is not a golden build ({why}): golden never releases it")]
     Foreign {
-        version: Exact,
+        version: Box<Exact>,
         why: Foreign,
         versions: Vec<Exact>,
     },
     #[error("line {line} has no build older than {current} to roll back to")]
     NothingOlder {
         line: Line,
-        current: Exact,
+        current: Box<Exact>,
         versions: Vec<Exact>,
     },
     /// A build to withdraw whose index names a manifest that is gone: the
@@ -68,14 +68,21 @@ pub enum RollbackError {
     #[error("cannot withdraw {version} of `{repository}`: {why}, so it cannot carry a marker")]
     Broken {
         repository: String,
-        version: Exact,
+        version: Box<Exact>,
         digest: Digest,
         why: Box<Incomplete>,
         id: String,
     },
     /// The next marker's generation would pass the highest there is.
     #[error(transparent)]
-    Marker(#[from] crate::version::NumberingError),
+    Marker(Box<crate::version::NumberingError>),
+}
+
+// The versions are boxed: an `Exact` holds its prerelease inline.
+impl From<crate::version::NumberingError> for RollbackError {
+    fn from(error: crate::version::NumberingError) -> Self {
+        RollbackError::Marker(Box::new(error))
+    }
 }
 
 fn list(versions: &[Exact]) -> String {
@@ -241,7 +248,7 @@ pub fn plan(
         Some(version) if version.line == line && !versions.contains(&version) => {
             if let Some(Err(why)) = golden.get(&version) {
                 return Err(RollbackError::Foreign {
-                    version,
+                    version: Box::new(version),
                     why: why.clone(),
                     versions: releasable,
                 });
@@ -249,7 +256,7 @@ pub fn plan(
             return Err(RollbackError::UnknownVersion {
                 repository: repository.to_string(),
                 line,
-                version,
+                version: Box::new(version),
                 versions: releasable,
             });
         }
@@ -257,7 +264,7 @@ pub fn plan(
             return Err(RollbackError::UnknownVersion {
                 repository: repository.to_string(),
                 line,
-                version,
+                version: Box::new(version),
                 versions: releasable,
             });
         }
@@ -269,7 +276,7 @@ pub fn plan(
             .find(|version| *version < current)
             .ok_or(RollbackError::NothingOlder {
                 line,
-                current,
+                current: Box::new(current),
                 versions: releasable.clone(),
             })?,
     };
@@ -280,7 +287,7 @@ pub fn plan(
             .ok_or_else(|| RollbackError::UnknownVersion {
                 repository: repository.to_string(),
                 line,
-                version: target,
+                version: Box::new(target),
                 versions: releasable.clone(),
             })?;
     let mut withdraw = Vec::new();
@@ -295,7 +302,7 @@ pub fn plan(
             {
                 return Err(RollbackError::Broken {
                     repository: repository.to_string(),
-                    version: *version,
+                    version: Box::new(*version),
                     digest: digest.clone(),
                     why: Box::new(why.clone()),
                     id: id.to_string(),

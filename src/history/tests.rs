@@ -866,7 +866,7 @@ fn ls_shows_the_upstream_version_and_the_x_y_z_tags_of_each_build() {
         ],
         floating: Vec::new(),
     };
-    let text = super::ls::render_text(&[listing.clone()]);
+    let text = super::ls::render_text(std::slice::from_ref(&listing));
     assert!(text.contains("10.0.1-r1 (upstream 10.0.1)"), "{text}");
     assert!(
         text.contains("10.0.2-r1 (upstream 10.0.2)  sha256:b1"),
