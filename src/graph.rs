@@ -344,7 +344,7 @@ fn golden_line(
         )),
         (_, Some(id)) => Ok(Some(id)),
         (_, None) => Err(format!(
-            "FROM `{reference}` names a tag that no configured line of `{name}` produces (expected X.Y, X, X.Y.N, X.Y.Z-rN, X.Y.Z or latest)"
+            "FROM `{reference}` names a tag that no configured line of `{name}` produces (expected X.Y, X, X.Y.N or latest)"
         )),
     }
 }
