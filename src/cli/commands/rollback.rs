@@ -42,12 +42,14 @@ pub(super) async fn run(session: &Session, id: &str, settings: &Settings) -> Res
     // need a digest; other tags (other lines) count by name alone.
     let line = image.version;
     let floating = history::line_floating_tags(line);
+    let upstream = image.versioning == crate::version::Versioning::Upstream;
     let wanted = |tag: &str| {
         floating.iter().any(|f| f == tag)
             || tag.parse::<Exact>().is_ok_and(|v| v.line == line)
-            || tag
-                .parse::<UpstreamVersion>()
-                .is_ok_and(|v| v.line() == line)
+            || (upstream
+                && tag
+                    .parse::<UpstreamVersion>()
+                    .is_ok_and(|v| v.line() == line))
             || parse_marker(tag).is_some_and(|(v, _, _)| v.line == line)
     };
     let inventory = Inventory::read_some(&registry, &reference, wanted)
