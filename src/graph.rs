@@ -366,6 +366,18 @@ fn golden_line(
         return Ok(None);
     }
     let target = TagTarget::parse(reference.tag());
+    // Under upstream versioning `X.Y.Z` is a floating tag (the newest
+    // build of that upstream version): a child FROM it follows the line.
+    if let TagTarget::Exact(exact) = target {
+        let floating = candidates.iter().find(|image| {
+            image.version == exact.line
+                && image.versioning == crate::version::Versioning::Upstream
+                && exact.revision.is_none()
+        });
+        if let Some(image) = floating {
+            return Ok(Some(image.id.clone()));
+        }
+    }
     let highest = candidates
         .iter()
         .filter(|image| target.follows(image.version))
@@ -508,6 +520,34 @@ fn find_cycle<'a>(remaining: &BTreeMap<&'a str, BTreeSet<&'a str>>) -> Vec<&'a s
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_child_from_an_upstream_lines_x_y_z_tag_follows_the_line() {
+        let parsed = crate::config::Config::parse(crate::diagnostic::SourceFile::new(
+            std::path::Path::new("golden.toml"),
+            "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\
+[images.aspnet]\nversion = \"10.0\"\ncontext = \".\"\nversioning = \"upstream\"\n\
+upstream_version = { env = \"ASPNET_VERSION\" }\n\
+[images.base]\nversion = \"1.0\"\ncontext = \".\"\n",
+        ));
+        let (config, problems) = parsed;
+        assert!(problems.is_empty(), "{problems:?}");
+        let config = config.unwrap();
+        let line = |id: &str, tag: &str| {
+            let image = config.images.iter().find(|image| image.id == id).unwrap();
+            let reference: Reference = format!("registry.local:5000/golden/{id}:{tag}")
+                .parse()
+                .unwrap();
+            golden_line(&reference, id, &[image])
+        };
+        // `10.0.3` is the newest build of upstream 10.0.3: it moves.
+        assert_eq!(line("aspnet", "10.0.3"), Ok(Some("aspnet".to_string())));
+        // An exact build never changes.
+        assert_eq!(line("aspnet", "10.0.3-r2"), Ok(None));
+        // Under line versioning `1.0.3` is an exact build, as before.
+        assert_eq!(line("base", "1.0.3"), Ok(None));
+        assert_eq!(line("base", "1.0"), Ok(Some("base".to_string())));
+    }
 
     /// The ordering `rounds` replaced: take every id with no parent left,
     /// in id order, then remove those ids from every other entry.
