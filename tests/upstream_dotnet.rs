@@ -54,7 +54,11 @@ fn a_tracked_upstream_line_is_named_by_the_vendor_s_versions_and_adopts_a_releas
 
     // The first build: the newest 10.0 release, named by its version.
     stack.golden(&["build", "--all"]).expect(0);
-    let first = assert_floating(&repository, "10.0.1-r1", &["10.0.1", "10.0", "10", "latest"]);
+    let first = assert_floating(
+        &repository,
+        "10.0.1-r1",
+        &["10.0.1", "10.0", "10", "latest"],
+    );
     let built = labels(&repository, "10.0.1-r1");
     assert_eq!(built["org.opencontainers.image.version"], "10.0.1-r1");
     assert_eq!(built["io.golden.upstream.version"], "10.0.1");
@@ -71,21 +75,40 @@ fn a_tracked_upstream_line_is_named_by_the_vendor_s_versions_and_adopts_a_releas
         .golden(&["plan", "--now", "2099-01-01T00:00:00Z", "--output", "json"])
         .expect(0)
         .json();
-    assert_eq!(reason_kinds(&plan, "aspnet-core"), vec!["schedule-fired"], "{plan:#}");
+    assert_eq!(
+        reason_kinds(&plan, "aspnet-core"),
+        vec!["schedule-fired"],
+        "{plan:#}"
+    );
     stack
         .golden(&["build", "--all", "--now", "2099-01-01T00:00:00Z"])
         .expect(0);
-    let second = assert_floating(&repository, "10.0.1-r2", &["10.0.1", "10.0", "10", "latest"]);
+    let second = assert_floating(
+        &repository,
+        "10.0.1-r2",
+        &["10.0.1", "10.0", "10", "latest"],
+    );
     assert_ne!(first, second);
 
     // The vendor's monthly patch: `plan` says why, the build is 10.0.2-r1.
     publish(&stack, "10.0.2-noble", "10.0.2");
-    let text = stack.golden(&["plan"]).expect(0).stdout;
-    assert!(text.contains("upstream released 10.0.2-noble"), "{text}");
+    let text = stack.golden(&["plan", "--wide"]).expect(0).stdout;
+    assert!(
+        text.contains("upstream released 10.0.2-noble (was 10.0.1-noble)"),
+        "{text}"
+    );
     let plan = stack.golden(&["plan", "--output", "json"]).expect(0).json();
-    assert_eq!(entry(&plan, "aspnet-core")["reasons"][0]["kind"], "upstream-released", "{plan:#}");
+    assert_eq!(
+        entry(&plan, "aspnet-core")["reasons"][0]["kind"],
+        "upstream-released",
+        "{plan:#}"
+    );
     stack.golden(&["build", "--all"]).expect(0);
-    assert_floating(&repository, "10.0.2-r1", &["10.0.2", "10.0", "10", "latest"]);
+    assert_floating(
+        &repository,
+        "10.0.2-r1",
+        &["10.0.2", "10.0", "10", "latest"],
+    );
     // The older version's floating tag stays with its newest build.
     assert_floating(&repository, "10.0.1-r2", &["10.0.1"]);
     // The preview never got near the line.
@@ -108,4 +131,73 @@ fn a_tracked_upstream_line_is_named_by_the_vendor_s_versions_and_adopts_a_releas
         let run = stack.golden(&["check", app.to_str().unwrap()]);
         assert_eq!(run.code, 0, "FROM {tag}: {}{}", run.stdout, run.stderr);
     }
+}
+
+/// A two-platform upstream-versioned line (its version from a build arg,
+/// FROM a 2-platform vendor index): `--no-promote` publishes the index
+/// under `10.0.3-r1` alone, `promote` moves `10.0.3`, `10.0`, `10` and
+/// `latest` onto it, and a rollback of `-r2` moves them back.
+#[test]
+fn a_two_platform_upstream_line_promotes_later_and_rolls_back_within_its_version() {
+    use common::oci::{copy_upstream, namespace, PLATFORMS, SEEDED};
+    let namespace = namespace("up", "two-platform");
+    let upstream = copy_upstream(SEEDED, &namespace);
+    let directory = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(directory.path().join("sdk")).unwrap();
+    std::fs::write(
+        directory.path().join("sdk/Dockerfile"),
+        format!("FROM {upstream}:1.36\nARG DOTNET_SDK_VERSION\nRUN uname -m > /etc/golden-arch\n"),
+    )
+    .unwrap();
+    let config = directory.path().join("golden.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[registry]\nhost = \"{REGISTRY}\"\nnamespace = \"{namespace}\"\n\n\
+             [images.sdk]\nversion = \"10.0\"\ncontext = \"sdk\"\n\
+             versioning = \"upstream\"\nupstream_version = {{ build_arg = \"DOTNET_SDK_VERSION\" }}\n\
+             build_args = {{ DOTNET_SDK_VERSION = \"10.0.3\" }}\n{PLATFORMS}\n"
+        ),
+    )
+    .unwrap();
+    let repository = format!("{REGISTRY}/{namespace}/sdk");
+    let golden = |args: &[&str]| common::golden_at(&config, args);
+
+    golden(&["build", "--all", "--no-promote"]).expect(0);
+    assert_eq!(tags(&repository), ["10.0.3-r1"], "nothing floating moved");
+    for platform in ["linux/amd64", "linux/arm64"] {
+        common::oci::child_of(&repository, "10.0.3-r1", platform);
+    }
+    let plan = golden(&["plan", "--output", "json"]).expect(0).json();
+    assert_eq!(entry(&plan, "sdk")["decision"], "promote", "{plan:#}");
+    golden(&["promote", "sdk"]).expect(0);
+    let first = assert_floating(
+        &repository,
+        "10.0.3-r1",
+        &["10.0.3", "10.0", "10", "latest"],
+    );
+
+    golden(&["rebuild", "sdk"]).expect(0);
+    assert_floating(
+        &repository,
+        "10.0.3-r2",
+        &["10.0.3", "10.0", "10", "latest"],
+    );
+    let run = golden(&["rollback", "sdk"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        assert_floating(
+            &repository,
+            "10.0.3-r1",
+            &["10.0.3", "10.0", "10", "latest"]
+        ),
+        first
+    );
+    assert!(
+        tags(&repository).contains(&"10.0.3-r2-withdrawn".to_string()),
+        "{:?}",
+        tags(&repository)
+    );
+    let text = golden(&["ls", "sdk"]).expect(0).stdout;
+    assert!(text.contains("10.0.3-r2 (upstream 10.0.3)"), "{text}");
 }
