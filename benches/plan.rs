@@ -149,6 +149,7 @@ fn observations(project: &Project, due_every: Option<usize>) -> Observations {
                 }),
                 entries: Vec::new(),
                 tags_remembered: false,
+                tracked: None,
             }),
         );
     }

@@ -45,7 +45,10 @@ pub fn uses_cache(policy: Cache, reasons: &[Reason]) -> bool {
         Cache::Auto => !reasons.iter().any(|reason| {
             matches!(
                 reason,
-                Reason::ScheduleFired { .. } | Reason::Forced | Reason::BaseUpdated { .. }
+                Reason::ScheduleFired { .. }
+                    | Reason::Forced
+                    | Reason::BaseUpdated { .. }
+                    | Reason::UpstreamReleased { .. }
             )
         }),
     }

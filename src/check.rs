@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::dockerfile::{Base, Dockerfile, Stage};
 use crate::reference::Reference;
-use crate::version::{Line, TagTarget};
+use crate::version::{Line, TagTarget, Versioning};
 
 /// One problem in one Dockerfile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -322,12 +322,12 @@ fn check_stage(config: &Config, stage: &Stage, is_final: bool) -> Option<Problem
 
 fn check_golden(config: &Config, reference: &Reference, name: &str) -> Option<Problem> {
     let original = Some(reference.original().to_string());
-    let lines: Vec<Line> = config
+    let images: Vec<&crate::config::Image> = config
         .images
         .iter()
         .filter(|image| image.name == name)
-        .map(|image| image.version)
         .collect();
+    let lines: Vec<Line> = images.iter().map(|image| image.version).collect();
     if lines.is_empty() {
         return Some((
             "unknown-golden-image",
@@ -366,9 +366,8 @@ fn check_golden(config: &Config, reference: &Reference, name: &str) -> Option<Pr
         }
         (Some(tag), _) => tag,
     };
-    let known = lines
-        .iter()
-        .any(|line| TagTarget::parse(Some(tag)).follows(*line));
+    let target = TagTarget::parse(Some(tag));
+    let known = images.iter().any(|image| produces(image, target));
     (!known).then(|| {
         (
             "unconfigured-line",
@@ -377,6 +376,21 @@ fn check_golden(config: &Config, reference: &Reference, name: &str) -> Option<Pr
             original,
         )
     })
+}
+
+/// Whether `image`'s line ever carries a tag `target`: its floating tags,
+/// and the exact tags its versioning writes (`X.Y.N` under `line`;
+/// `X.Y.Z[-PRE]-rN` builds and `X.Y.Z[-PRE]` floating tags under
+/// `upstream`).
+fn produces(image: &crate::config::Image, target: TagTarget) -> bool {
+    let spelt = match target {
+        TagTarget::Exact(exact) => {
+            image.versioning.names(&exact) || image.versioning == Versioning::Upstream
+        }
+        TagTarget::Upstream(_) => image.versioning == Versioning::Upstream,
+        _ => true,
+    };
+    spelt && target.follows(image.version)
 }
 
 fn golden_examples(config: &Config) -> String {
@@ -553,6 +567,58 @@ mod tests {
             line,
             column: 6,
             reference: text.parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn under_upstream_versioning_x_y_z_builds_and_previews_are_golden_tags() {
+        let parsed = crate::config::Config::parse(crate::diagnostic::SourceFile::new(
+            Path::new("golden.toml"),
+            "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\
+[images.aspnet]\nversion = \"10.0\"\ncontext = \".\"\nversioning = \"upstream\"\n\
+upstream_version = { env = \"ASPNET_VERSION\" }\n\
+[images.aspnet-preview]\nname = \"aspnet\"\nversion = \"11.0\"\ncontext = \".\"\n\
+versioning = \"upstream\"\nupstream_version = { env = \"ASPNET_VERSION\" }\n\
+[images.base]\nversion = \"1.0\"\ncontext = \".\"\n",
+        ));
+        let (config, problems) = parsed;
+        assert!(problems.is_empty(), "{problems:?}");
+        let config = config.unwrap();
+        let rules = |from: &str| -> Vec<&'static str> {
+            check_text(
+                &config,
+                Path::new("app/Dockerfile"),
+                &format!("FROM {from}\n"),
+                &BTreeMap::new(),
+            )
+            .into_iter()
+            .map(|finding| finding.rule)
+            .collect()
+        };
+        let repository = "registry.local:5000/golden";
+        for good in [
+            "aspnet:10.0.3",
+            "aspnet:10.0.3-r2",
+            "aspnet:11.0.0-preview.1",
+            "aspnet:11.0.0-preview.1-r1",
+            "aspnet:10.0",
+            "base:1.0.4",
+        ] {
+            assert_eq!(rules(&format!("{repository}/{good}")), [""; 0], "{good}");
+        }
+        // Line versioning never writes an upstream-spelt tag; a version
+        // outside the configured lines is still reported.
+        for bad in [
+            "base:1.0.4-r1",
+            "base:1.0.4-preview.1",
+            "aspnet:12.0.1",
+            "aspnet:12.0.1-r1",
+        ] {
+            assert_eq!(
+                rules(&format!("{repository}/{bad}")),
+                ["unconfigured-line"],
+                "{bad}"
+            );
         }
     }
 

@@ -701,6 +701,21 @@ impl Engine for DockerEngine {
         }
     }
 
+    async fn image_env(&self, image: &str) -> Result<Vec<String>, EngineError> {
+        let inspected =
+            self.docker
+                .inspect_image(image)
+                .await
+                .map_err(|error| EngineError::Api {
+                    action: format!("inspect the image `{image}`"),
+                    message: describe(&error),
+                })?;
+        Ok(inspected
+            .config
+            .and_then(|config| config.env)
+            .unwrap_or_default())
+    }
+
     async fn alive(&self) -> bool {
         matches!(
             tokio::time::timeout(ALIVE_TIMEOUT, self.docker.ping()).await,

@@ -220,6 +220,9 @@ pub trait Engine: Send + Sync {
     /// Removes the local tag `reference`, and its image when no other tag
     /// holds it (with the layers no other image uses). Gone already is done.
     async fn remove_local(&self, reference: &Reference) -> Result<(), EngineError>;
+    /// The `Env` of the local image `image` (an id or reference), as
+    /// `NAME=value` entries.
+    async fn image_env(&self, image: &str) -> Result<Vec<String>, EngineError>;
     /// Whether the engine still answers (after a failure: was it lost?).
     async fn alive(&self) -> bool {
         true
@@ -258,6 +261,9 @@ impl Engine for Unavailable {
     }
     async fn local_tags(&self, _: &Reference) -> Result<Vec<String>, EngineError> {
         Ok(Vec::new())
+    }
+    async fn image_env(&self, _: &str) -> Result<Vec<String>, EngineError> {
+        Err(self.refuse("inspect an image"))
     }
     async fn remove_local(&self, _: &Reference) -> Result<(), EngineError> {
         Ok(())

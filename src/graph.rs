@@ -49,14 +49,13 @@ pub struct Node {
 }
 
 impl Node {
-    /// The Dockerfile with its final upstream FROM pinned to `digest`.
-    pub fn pinned_dockerfile(&self, digest: &crate::name::Digest) -> Option<String> {
-        let reference = self.upstream.reference()?;
+    /// The Dockerfile with its final upstream FROM replaced by `base`
+    /// pinned to `digest`: the FROM as written, or the tag `track` picked
+    /// (see `Observation::base_reference`).
+    pub fn pinned_dockerfile(&self, base: &Reference, digest: &crate::name::Digest) -> String {
         let stage = self.dockerfile.final_root();
-        Some(
-            self.dockerfile
-                .pin(&self.dockerfile_text, stage, &reference.with_digest(digest)),
-        )
+        self.dockerfile
+            .pin(&self.dockerfile_text, stage, &base.with_digest(digest))
     }
 }
 
@@ -239,6 +238,16 @@ fn node(reading: &mut Reading<'_>, image: &Image) -> Result<Node, NodeError> {
         },
         Base::Scratch | Base::Stage(_) => Upstream::Scratch,
     };
+    if let Some(track) = &image.track {
+        let line = dockerfile.final_root().first_line;
+        if let Err((message, hint)) = trackable(track, &upstream) {
+            return Err(NodeError::Problem(Box::new(
+                Diagnostic::at(&file, file.line_span(line), message)
+                    .label("the final FROM")
+                    .hint(hint),
+            )));
+        }
+    }
     Ok(Node {
         id: image.id.clone(),
         dockerfile_text: text,
@@ -246,6 +255,45 @@ fn node(reading: &mut Reading<'_>, image: &Image) -> Result<Node, NodeError> {
         upstream,
         parents,
     })
+}
+
+/// Whether `track` can follow the final FROM `upstream`: an upstream
+/// image named by a tag the pattern matches (the floor: golden never
+/// resolves below it). Else what is wrong and how to fix it.
+fn trackable(track: &crate::upstream::Track, upstream: &Upstream) -> Result<(), (String, String)> {
+    let pattern = &track.pattern;
+    // The oldest tag the pattern matches: each `*` as 0.
+    let oldest = pattern.replace('*', "0");
+    let problem = match upstream {
+        Upstream::Scratch => {
+            return Err((
+                format!("`track = \"{pattern}\"` follows an upstream image's tags, but the final stage is built FROM scratch"),
+                format!("remove `track`, or build FROM the upstream you track, written as the oldest tag you accept (like `FROM REPOSITORY:{oldest}`)"),
+            ))
+        }
+        Upstream::Golden { reference, .. } => {
+            return Err((
+                format!("`track = \"{pattern}\"` follows an upstream image's tags, but `FROM {reference}` is a golden image"),
+                "remove `track`: an image built FROM a golden parent follows it by itself (it is rebuilt when the parent is)".to_string(),
+            ))
+        }
+        Upstream::External(reference) => match (reference.digest(), reference.tag()) {
+            (Some(_), _) => format!("`FROM {reference}` is pinned by digest, so `track = \"{pattern}\"` has nothing to follow"),
+            (None, Some(tag)) if track.components(tag).is_some() => return Ok(()),
+            (None, Some(tag)) => format!("the tag `{tag}` of `FROM {reference}` does not match `track = \"{pattern}\"`, so golden cannot tell the oldest tag you accept"),
+            (None, None) => format!("`FROM {reference}` names no tag, so `track = \"{pattern}\"` has no oldest tag to start from"),
+        },
+    };
+    let Upstream::External(reference) = upstream else {
+        return Ok(());
+    };
+    Err((
+        problem,
+        format!(
+            "write the FROM as the oldest tag you accept: `FROM {}`",
+            reference.with_tag(&oldest)
+        ),
+    ))
 }
 
 fn dockerfile_problem(file: &SourceFile, error: &DockerfileError) -> Box<Diagnostic> {
@@ -318,6 +366,18 @@ fn golden_line(
         return Ok(None);
     }
     let target = TagTarget::parse(reference.tag());
+    // Under upstream versioning `X.Y.Z` is a floating tag (the newest
+    // build of that upstream version): a child FROM it follows the line.
+    if let TagTarget::Exact(exact) = target {
+        let floating = candidates.iter().find(|image| {
+            image.version == exact.line
+                && image.versioning == crate::version::Versioning::Upstream
+                && exact.revision.is_none()
+        });
+        if let Some(image) = floating {
+            return Ok(Some(image.id.clone()));
+        }
+    }
     let highest = candidates
         .iter()
         .filter(|image| target.follows(image.version))
@@ -461,6 +521,34 @@ fn find_cycle<'a>(remaining: &BTreeMap<&'a str, BTreeSet<&'a str>>) -> Vec<&'a s
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_child_from_an_upstream_lines_x_y_z_tag_follows_the_line() {
+        let parsed = crate::config::Config::parse(crate::diagnostic::SourceFile::new(
+            std::path::Path::new("golden.toml"),
+            "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\
+[images.aspnet]\nversion = \"10.0\"\ncontext = \".\"\nversioning = \"upstream\"\n\
+upstream_version = { env = \"ASPNET_VERSION\" }\n\
+[images.base]\nversion = \"1.0\"\ncontext = \".\"\n",
+        ));
+        let (config, problems) = parsed;
+        assert!(problems.is_empty(), "{problems:?}");
+        let config = config.unwrap();
+        let line = |id: &str, tag: &str| {
+            let image = config.images.iter().find(|image| image.id == id).unwrap();
+            let reference: Reference = format!("registry.local:5000/golden/{id}:{tag}")
+                .parse()
+                .unwrap();
+            golden_line(&reference, id, &[image])
+        };
+        // `10.0.3` is the newest build of upstream 10.0.3: it moves.
+        assert_eq!(line("aspnet", "10.0.3"), Ok(Some("aspnet".to_string())));
+        // An exact build never changes.
+        assert_eq!(line("aspnet", "10.0.3-r2"), Ok(None));
+        // Under line versioning `1.0.3` is an exact build, as before.
+        assert_eq!(line("base", "1.0.3"), Ok(None));
+        assert_eq!(line("base", "1.0"), Ok(Some("base".to_string())));
+    }
+
     /// The ordering `rounds` replaced: take every id with no parent left,
     /// in id order, then remove those ids from every other entry.
     fn rounds_by_removal<'a>(
@@ -518,5 +606,75 @@ mod tests {
             assert_eq!(rounds(&parents), expected, "seed {seed}: {parents:?}");
         }
         assert!(cycles > 10, "too few graphs with a cycle: {cycles}");
+    }
+}
+
+#[cfg(test)]
+mod track_tests {
+    use std::path::Path;
+
+    use crate::diagnostic::SourceFile;
+    use crate::project::Project;
+
+    /// An image `x` FROM what `base` says (the `required` fixture's
+    /// `FROM ${BASE}`) with `track`; and a golden line `base` to be FROM.
+    fn load(base: &str, track: &str) -> Result<Project, String> {
+        let text = format!(
+            "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\
+             [images.base]\nversion = \"1.0\"\ncontext = \"images/base\"\n\
+             [images.x]\nversion = \"10.0\"\ncontext = \"images/required\"\n\
+             build_args = {{ BASE = \"{base}\" }}\ntrack = \"{track}\"\n"
+        );
+        Project::from_source(SourceFile::new(
+            Path::new("tests/fixtures/config/golden.toml"),
+            &text,
+        ))
+        .map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn track_on_a_from_it_cannot_follow_says_which_from_and_how_to_fix_it() {
+        let cases = [
+            (
+                "scratch",
+                "follows an upstream image's tags, but the final stage is built FROM scratch",
+                "build FROM the upstream you track, written as the oldest tag you accept (like `FROM REPOSITORY:10.0.0-noble`)",
+            ),
+            (
+                "registry.local:5000/golden/base:1.0",
+                "but `FROM registry.local:5000/golden/base:1.0` is a golden image",
+                "remove `track`",
+            ),
+            (
+                "mcr.microsoft.com/dotnet/aspnet@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+                "is pinned by digest, so `track = \"10.0.*-noble\"` has nothing to follow",
+                "write the FROM as the oldest tag you accept: `FROM mcr.microsoft.com/dotnet/aspnet:10.0.0-noble`",
+            ),
+            (
+                "mcr.microsoft.com/dotnet/aspnet:10.0-noble",
+                "the tag `10.0-noble` of `FROM mcr.microsoft.com/dotnet/aspnet:10.0-noble` does not match `track = \"10.0.*-noble\"`",
+                "write the FROM as the oldest tag you accept: `FROM mcr.microsoft.com/dotnet/aspnet:10.0.0-noble`",
+            ),
+            (
+                "mcr.microsoft.com/dotnet/aspnet",
+                "names no tag",
+                "`FROM mcr.microsoft.com/dotnet/aspnet:10.0.0-noble`",
+            ),
+        ];
+        for (base, problem, fix) in cases {
+            let error = load(base, "10.0.*-noble").expect_err(base);
+            assert!(error.contains(problem), "{base}: {error}");
+            assert!(error.contains(fix), "{base}: {error}");
+            assert!(
+                error.contains("tests/fixtures/config/images/required/Dockerfile:2"),
+                "{base}: the FROM's file and line: {error}"
+            );
+        }
+        let project = load(
+            "mcr.microsoft.com/dotnet/aspnet:10.0.1-noble",
+            "10.0.*-noble",
+        )
+        .unwrap_or_else(|error| panic!("{error}"));
+        assert!(project.config.image("x").unwrap().track.is_some());
     }
 }

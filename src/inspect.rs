@@ -11,7 +11,7 @@ use crate::labels;
 use crate::name::Digest;
 use crate::reference::Reference;
 use crate::registry::{Registry, RegistryError};
-use crate::version::exact_versions;
+use crate::version::{Exact, UpstreamVersion, Versioning};
 
 /// Exact versions shown, newest first.
 pub const SHOWN_VERSIONS: usize = 5;
@@ -29,6 +29,10 @@ pub struct Floating {
 #[derive(Debug, Clone, Serialize)]
 pub struct Version {
     pub version: String,
+    /// The upstream version the build holds (`10.0.3` of `10.0.3-r2`),
+    /// under `upstream` versioning; left out under `line` versioning.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
     pub digest: Digest,
     pub created: Option<String>,
     pub base_name: Option<String>,
@@ -62,7 +66,9 @@ pub async fn inspect(
 ) -> Result<Inspection, RegistryError> {
     let repository = config.repository(image);
     let tags = registry.tags(&repository).await?;
-    let mut line_versions: Vec<_> = exact_versions(tags.iter().map(String::as_str))
+    let mut line_versions: Vec<_> = image
+        .versioning
+        .exact_versions(tags.iter().map(String::as_str))
         .into_iter()
         .filter(|version| version.line == image.version)
         .collect();
@@ -87,6 +93,7 @@ pub async fn inspect(
         let label = |key: &str| found.label(key);
         versions.push(Version {
             version: version.to_string(),
+            upstream: version.upstream().map(|upstream| upstream.to_string()),
             digest: found.digest.clone(),
             created: found.created(),
             base_name: label(labels::BASE_NAME),
@@ -98,7 +105,7 @@ pub async fn inspect(
             platforms,
         });
     }
-    let floating_tags = crate::history::line_floating_tags(image.version);
+    let floating_tags = floating_tags(image, &tags);
     let references: Vec<Reference> = floating_tags
         .iter()
         .map(|tag| repository.tag(tag))
@@ -131,6 +138,33 @@ pub async fn inspect(
     })
 }
 
+/// The floating tags `image` can carry, in the order shown: `X.Y`, then
+/// under `upstream` versioning each `X.Y.Z[-PRE]` tag of the line in
+/// `tags` (oldest first), then `X` and `latest`.
+fn floating_tags(image: &Image, tags: &[String]) -> Vec<crate::name::Tag> {
+    let [line, major, latest] = crate::history::line_floating_tags(image.version);
+    let mut upstream: Vec<UpstreamVersion> = match image.versioning {
+        Versioning::Line => Vec::new(),
+        Versioning::Upstream => tags
+            .iter()
+            .filter(|tag| crate::version::parse_marker(tag).is_none())
+            .filter(|tag| {
+                tag.parse::<Exact>()
+                    .map_or(true, |exact| exact.revision.is_none())
+            })
+            .filter_map(|tag| {
+                let version = tag.parse::<UpstreamVersion>().ok()?;
+                (version.line() == image.version && version.to_string() == *tag).then_some(version)
+            })
+            .collect(),
+    };
+    upstream.sort();
+    let mut all = vec![line];
+    all.extend(upstream.iter().map(UpstreamVersion::tag));
+    all.extend([major, latest]);
+    all
+}
+
 /// The human view: floating tags, then one block per version.
 pub fn render_text(inspection: &Inspection) -> String {
     let short = |digest: Option<&str>| digest.map_or("-".to_string(), crate::plan::short_digest);
@@ -157,7 +191,10 @@ pub fn render_text(inspection: &Inspection) -> String {
     for version in &inspection.versions {
         text.push_str(&format!(
             "\n{}  {}\n  created   {}\n  base      {} @ {}\n  recipe    {}\n  revision  {}\n  size      {:.1} MiB\n",
-            version.version,
+            version
+                .version
+                .parse::<Exact>()
+                .map_or_else(|_| version.version.clone(), |exact| exact.describe()),
             version.digest,
             version.created.as_deref().unwrap_or("-"),
             version.base_name.as_deref().unwrap_or("-"),

@@ -83,6 +83,39 @@ pub struct Observation {
     /// exact tag added or deleted since: never acted on (see
     /// `observe::observe_until`).
     pub tags_remembered: bool,
+    /// With `track`: the upstream tag the final FROM was resolved to.
+    pub tracked: Option<Tracked>,
+}
+
+/// What a `track` pattern resolved an image's final FROM to: the newest
+/// matching tag of the FROM's repository, never below the tag written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tracked {
+    /// The tag the Dockerfile's FROM names (the floor).
+    pub written: String,
+    /// The reference built FROM: the FROM's repository and the tag picked.
+    pub resolved: crate::reference::Reference,
+}
+
+impl Tracked {
+    /// The tag picked.
+    pub fn tag(&self) -> &str {
+        self.resolved.tag().unwrap_or_default()
+    }
+}
+
+impl Observation {
+    /// The reference the final FROM is built on: the tag `track` picked,
+    /// else the FROM as written (`None` for scratch).
+    pub fn base_reference<'a>(
+        &'a self,
+        upstream: &'a crate::graph::Upstream,
+    ) -> Option<&'a crate::reference::Reference> {
+        match &self.tracked {
+            Some(tracked) => Some(&tracked.resolved),
+            None => upstream.reference(),
+        }
+    }
 }
 
 /// Why an image could not be observed.

@@ -15,7 +15,9 @@ use crate::context::{ContextRead, RecipeInputs, Recipes};
 use crate::graph::Upstream;
 use crate::labels;
 use crate::name::{Digest, Repository};
-use crate::observation::{FloatingTag, LastBuild, Observation, Observations, ObserveError};
+use crate::observation::{
+    FloatingTag, LastBuild, Observation, Observations, ObserveError, Tracked,
+};
 use crate::plan::compares_recipe;
 use crate::project::Project;
 use crate::provenance::{
@@ -23,7 +25,7 @@ use crate::provenance::{
 };
 use crate::reference::Reference;
 use crate::registry::{Registry, RegistryError};
-use crate::version::{exact_versions, marker_tags, Exact, Marker};
+use crate::version::{marker_tags, Exact, Marker, Versioning};
 
 /// Registry lookups in flight at once.
 const CONCURRENCY: usize = 16;
@@ -66,9 +68,19 @@ pub async fn observe_until(
     forced: &BTreeSet<String>,
     acted: impl Fn(&Observations) -> Vec<String>,
 ) -> Observations {
-    // A context listed or hashed in the first pass is not read again.
+    // A context listed or hashed in the first pass is not read again,
+    // nor is a tracked upstream repository's tag list.
     let recipes = std::sync::Arc::new(Recipes::default());
-    let first = observe_with(project, registry, ids, forced, Memory::Remembered, &recipes);
+    let upstream_tags = UpstreamTags::default();
+    let first = observe_with(
+        project,
+        registry,
+        ids,
+        forced,
+        Memory::Remembered,
+        &recipes,
+        &upstream_tags,
+    );
     let mut observations = first.await;
     loop {
         let stale: Vec<String> = acted(&observations)
@@ -87,7 +99,15 @@ pub async fn observe_until(
             "observing again without remembered tag lists"
         );
         // Each pass turns at least one image fresh, so this ends.
-        let again = observe_with(project, registry, &stale, forced, Memory::Fresh, &recipes);
+        let again = observe_with(
+            project,
+            registry,
+            &stale,
+            forced,
+            Memory::Fresh,
+            &recipes,
+            &upstream_tags,
+        );
         observations.extend(again.await);
     }
 }
@@ -100,7 +120,111 @@ pub async fn observe(
     forced: &BTreeSet<String>,
 ) -> Observations {
     let recipes = std::sync::Arc::new(Recipes::default());
-    observe_with(project, registry, ids, forced, Memory::Fresh, &recipes).await
+    let upstream_tags = UpstreamTags::default();
+    observe_with(
+        project,
+        registry,
+        ids,
+        forced,
+        Memory::Fresh,
+        &recipes,
+        &upstream_tags,
+    )
+    .await
+}
+
+/// The tag lists of tracked upstream repositories asked in this run, by
+/// repository: one request per repository, however many images track it
+/// and however many passes observe them. Never answered from (nor written
+/// to) the tag lists earlier runs remembered: a new upstream release is
+/// exactly what a remembered list would miss, and nothing of this run's
+/// confirms a vendor's list.
+#[derive(Default)]
+pub struct UpstreamTags(std::sync::Mutex<BTreeMap<Repository, Result<Vec<String>, ObserveError>>>);
+
+impl UpstreamTags {
+    /// The tags of each of `repositories`, each asked of the registry
+    /// once in the run.
+    async fn list(
+        &self,
+        registry: &dyn Registry,
+        repositories: BTreeSet<Repository>,
+    ) -> BTreeMap<Repository, Result<Vec<String>, ObserveError>> {
+        let known = |repository: &Repository| {
+            self.0
+                .lock()
+                .ok()
+                .and_then(|listed| listed.get(repository).cloned())
+        };
+        let asked = stream::iter(repositories.iter().filter(|r| known(r).is_none()))
+            .map(|repository| async move {
+                let tags = registry.tags(repository).await.map_err(|error| {
+                    ObserveError::registry(
+                        error,
+                        Some(format!(
+                            "failed to list the tags of `{repository}` to track its releases"
+                        )),
+                    )
+                });
+                (repository.clone(), tags)
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect::<Vec<_>>()
+            .await;
+        if let Ok(mut listed) = self.0.lock() {
+            listed.extend(asked.iter().cloned());
+        }
+        let mut found: BTreeMap<_, _> = asked.into_iter().collect();
+        for repository in repositories {
+            if let Some(tags) = known(&repository) {
+                found.entry(repository).or_insert(tags);
+            }
+        }
+        found
+    }
+}
+
+/// For each image in `ids` with `track`, the tag its final FROM resolves
+/// to: the newest tag of the FROM's repository the pattern matches, never
+/// below the tag written (the floor), which is built FROM when nothing
+/// matches. Validation keeps `track` to images FROM an upstream tag the
+/// pattern matches (see `graph`).
+async fn tracked_bases(
+    project: &Project,
+    registry: &dyn Registry,
+    ids: &[String],
+    upstream_tags: &UpstreamTags,
+) -> BTreeMap<String, Result<Tracked, ObserveError>> {
+    let tracking: Vec<(&String, &crate::upstream::Track, &Reference, &str)> = ids
+        .iter()
+        .filter_map(|id| {
+            let track = project.config.image(id)?.track.as_ref()?;
+            let Upstream::External(reference) = &project.graph.nodes.get(id)?.upstream else {
+                return None;
+            };
+            let written = reference.tag().filter(|_| reference.digest().is_none())?;
+            Some((id, track, reference, written))
+        })
+        .collect();
+    let repositories = tracking
+        .iter()
+        .map(|(_, _, reference, _)| reference.repository_name())
+        .collect();
+    let listed = upstream_tags.list(registry, repositories).await;
+    tracking
+        .into_iter()
+        .filter_map(|(id, track, reference, written)| {
+            let tags = listed.get(&reference.repository_name())?;
+            let tracked = tags.clone().map(|tags| {
+                let newest = track.newest(tags.iter().map(String::as_str), Some(written));
+                Tracked {
+                    written: written.to_string(),
+                    resolved: reference.with_tag(newest.unwrap_or(written)),
+                }
+            });
+            Some((id.clone(), tracked))
+        })
+        .collect()
 }
 
 /// Observes every image in `ids`; those in `forced` are built whatever
@@ -114,6 +238,7 @@ pub async fn observe_with(
     forced: &BTreeSet<String>,
     memory: Memory,
     recipes: &std::sync::Arc<Recipes>,
+    upstream_tags: &UpstreamTags,
 ) -> Observations {
     let config = &project.config;
     let mut repositories: BTreeMap<Repository, Vec<&Image>> = BTreeMap::new();
@@ -146,19 +271,48 @@ pub async fn observe_with(
         })
         .buffer_unordered(CONCURRENCY)
         .collect::<BTreeMap<String, LineAndContext>>();
-    // Many images share a base: each distinct one is resolved once.
-    let upstreams: BTreeMap<String, &Upstream> = ids
-        .iter()
-        .filter_map(|id| project.graph.nodes.get(id))
-        .filter_map(|node| {
-            let reference = node.upstream.reference()?;
-            Some((reference.to_string(), &node.upstream))
-        })
-        .collect();
-    let bases = stream::iter(upstreams)
-        .map(|(text, upstream)| async move { (text, base_digest(registry, upstream).await) })
-        .buffer_unordered(CONCURRENCY)
-        .collect::<BTreeMap<String, Result<Option<Digest>, ObserveError>>>();
+    // Many images share a base: each distinct one is resolved once (a
+    // tracked one once its repository's tags picked the tag).
+    let bases = async {
+        let mut tracked = tracked_bases(project, registry, ids, upstream_tags).await;
+        let upstreams: BTreeMap<String, (Reference, bool)> = ids
+            .iter()
+            .filter_map(|id| {
+                let node = project.graph.nodes.get(id)?;
+                let reference = match tracked.get(id) {
+                    Some(Ok(tracked)) => &tracked.resolved,
+                    Some(Err(_)) => return None,
+                    None => node.upstream.reference()?,
+                };
+                let golden = matches!(node.upstream, Upstream::Golden { .. });
+                Some((reference.to_string(), (reference.clone(), golden)))
+            })
+            .collect();
+        let digests = stream::iter(upstreams)
+            .map(|(text, (reference, golden))| async move {
+                (text, base_digest(registry, &reference, golden).await)
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect::<BTreeMap<String, Result<Option<Digest>, ObserveError>>>()
+            .await;
+        let bases: BTreeMap<String, Base> =
+            ids.iter()
+                .filter_map(|id| {
+                    let node = project.graph.nodes.get(id)?;
+                    let base = match tracked.remove(id) {
+                        Some(Err(error)) => Err(error),
+                        Some(Ok(tracked)) => base_of(&digests, &tracked.resolved)
+                            .map(|digest| (digest, Some(tracked))),
+                        None => match node.upstream.reference() {
+                            Some(reference) => base_of(&digests, reference).map(|d| (d, None)),
+                            None => Ok((None, None)),
+                        },
+                    };
+                    Some((id.clone(), base))
+                })
+                .collect();
+        bases
+    };
     let (mut lines, bases) = futures::join!(lines, bases);
     let states: BTreeMap<&str, &Result<LineState, ObserveError>> = lines
         .iter()
@@ -167,13 +321,28 @@ pub async fn observe_with(
     let changed = base_platforms_changed(project, registry, ids, &states, &bases).await;
     ids.iter()
         .map(|id| {
-            let result = observe_image(project, id, &mut lines, &bases).map(|mut observation| {
+            let result = observe_image(id, &mut lines, &bases).map(|mut observation| {
                 observation.base_platforms_changed = changed.get(id).cloned().unwrap_or_default();
                 observation
             });
             (id.clone(), result)
         })
         .collect()
+}
+
+/// What an image's final FROM resolves to now (`None` for scratch, and for
+/// a golden parent never pushed) and, with `track`, the tag picked.
+type Base = Result<(Option<Digest>, Option<Tracked>), ObserveError>;
+
+/// The digest `reference` resolved to among `digests`.
+fn base_of(
+    digests: &BTreeMap<String, Result<Option<Digest>, ObserveError>>,
+    reference: &Reference,
+) -> Result<Option<Digest>, ObserveError> {
+    digests
+        .get(&reference.to_string())
+        .cloned()
+        .unwrap_or(Ok(None))
 }
 
 /// A line's state and, when it was read, its context.
@@ -192,7 +361,7 @@ async fn base_platforms_changed(
     registry: &dyn Registry,
     ids: &[String],
     lines: &BTreeMap<&str, &Result<LineState, ObserveError>>,
-    bases: &BTreeMap<String, Result<Option<Digest>, ObserveError>>,
+    bases: &BTreeMap<String, Base>,
 ) -> BTreeMap<String, Vec<String>> {
     let moved = ids.iter().filter_map(|id| {
         let image = project.config.image(id)?;
@@ -200,10 +369,14 @@ async fn base_platforms_changed(
         if image.platforms.is_empty() || matches!(node.upstream, Upstream::Golden { .. }) {
             return None;
         }
-        let reference = node.upstream.reference()?;
+        let (current, tracked) = bases.get(id)?.as_ref().ok()?;
+        let current = current.as_ref()?;
+        let reference = match tracked {
+            Some(tracked) => &tracked.resolved,
+            None => node.upstream.reference()?,
+        };
         let state = lines.get(id.as_str())?.as_ref().ok()?;
         let last = state.last_build.as_ref()?;
-        let current = bases.get(&reference.to_string())?.as_ref().ok()?.as_ref()?;
         let moved = !state.last_base_platforms.is_empty()
             && last.base_digest.as_deref() != Some(current.as_str());
         moved.then(|| {
@@ -266,7 +439,12 @@ async fn observe_repository(
             Err(error) => return failed(ObserveError::registry(error, None)),
         },
     };
-    let mut versions = exact_versions(tags.iter().map(String::as_str));
+    // Images sharing a repository share its versioning (config checks):
+    // under upstream versioning `X.Y.Z` tags are floating, never builds.
+    let versioning = images
+        .first()
+        .map_or(Versioning::Line, |image| image.versioning);
+    let mut versions = versioning.exact_versions(tags.iter().map(String::as_str));
     let mut ledger = Ledger::remembering(registry, repository.clone(), versions.clone());
     let mut markers = marker_tags(tags.iter().map(String::as_str));
     let mut states = line_states(&ledger, &repository, &images, &markers).await;
@@ -285,7 +463,7 @@ async fn observe_repository(
                 Err(error) => return failed(ObserveError::registry(error, None)),
             };
             tags_remembered = false;
-            versions = exact_versions(tags.iter().map(String::as_str));
+            versions = versioning.exact_versions(tags.iter().map(String::as_str));
             markers = marker_tags(tags.iter().map(String::as_str));
         }
         ledger = Ledger::remembering(registry, repository.clone(), versions);
@@ -484,23 +662,15 @@ async fn line_state(
 }
 
 fn observe_image(
-    project: &Project,
     id: &str,
     lines: &mut BTreeMap<String, LineAndContext>,
-    bases: &BTreeMap<String, Result<Option<Digest>, ObserveError>>,
+    bases: &BTreeMap<String, Base>,
 ) -> Result<Observation, ObserveError> {
     let unobserved = || ObserveError::NotObserved(id.to_string());
-    let node = project.graph.nodes.get(id).ok_or_else(unobserved)?;
     let (state, context) = lines.remove(id).ok_or_else(unobserved)?;
     let state = state?;
     let (recipe, entries) = context.unwrap_or_else(|| Err(unobserved()))?;
-    let base_digest = match node.upstream.reference() {
-        Some(reference) => bases
-            .get(&reference.to_string())
-            .cloned()
-            .unwrap_or(Ok(None))?,
-        None => None,
-    };
+    let (base_digest, tracked) = bases.get(id).cloned().ok_or_else(unobserved)??;
     Ok(Observation {
         versions: state.versions,
         last_build: state.last_build,
@@ -511,23 +681,24 @@ fn observe_image(
         recipe,
         entries: entries.to_vec(),
         tags_remembered: state.tags_remembered,
+        tracked,
     })
 }
 
+/// The digest `reference` (an image's final FROM, `golden` when it names
+/// a golden parent) resolves to now.
 async fn base_digest(
     registry: &dyn Registry,
-    upstream: &Upstream,
+    reference: &Reference,
+    golden: bool,
 ) -> Result<Option<Digest>, ObserveError> {
-    let Some(reference) = upstream.reference() else {
-        return Ok(None);
-    };
     if let Some(digest) = reference.digest() {
         return Ok(Some(digest.clone()));
     }
     match registry.manifest_digest(reference).await {
         Ok(Some(digest)) => Ok(Some(digest)),
         // A golden parent that was never pushed is built earlier in the run.
-        Ok(None) if matches!(upstream, Upstream::Golden { .. }) => Ok(None),
+        Ok(None) if golden => Ok(None),
         Ok(None) => Err(ObserveError::BaseMissing {
             reference: reference.to_string(),
         }),

@@ -289,6 +289,10 @@ fn promotion_state(
 ) -> State {
     let observed = Observed {
         last_build: observation.last_build.clone(),
+        upstream: observation
+            .tracked
+            .as_ref()
+            .map(|tracked| tracked.resolved.to_string()),
         upstream_digest: observation.base_digest.as_ref().map(ToString::to_string),
         foreign: observation.foreign.clone(),
     };
@@ -298,7 +302,11 @@ fn promotion_state(
         .and_then(|image| image.schedule.next_fire(now));
     let behind = crate::plan::floating_behind(observation);
     if behind.is_empty() {
-        return State::UpToDate { observed, next_due };
+        return State::UpToDate {
+            observed,
+            next_due,
+            waiting: None,
+        };
     }
     if let Some(error) = stale_parent(project, observations, ids, id, observation) {
         return State::Failed {
@@ -310,6 +318,7 @@ fn promotion_state(
         observed,
         reasons: behind,
         next_due,
+        waiting: None,
     }
 }
 

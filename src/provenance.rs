@@ -432,7 +432,9 @@ impl<'a> Ledger<'a> {
     }
 
     /// The lines above `line` (all majors) that hold a golden build; lines
-    /// below it never decide its floating tags, so they are not read.
+    /// below it never decide its floating tags, so they are not read. A
+    /// line whose newest golden build is an upstream prerelease (a preview
+    /// line) is not counted: it does not hold `X` or `latest` back.
     pub async fn golden_lines_above(&self, line: Line) -> Result<BTreeSet<Line>, RegistryError> {
         let lines: BTreeSet<Line> = self
             .versions
@@ -442,8 +444,10 @@ impl<'a> Ledger<'a> {
             .collect();
         let mut golden = BTreeSet::new();
         for other in lines {
-            if self.newest_golden(other, &[]).await?.is_some() {
-                golden.insert(other);
+            if let Some((newest, _, _)) = self.newest_golden(other, &[]).await? {
+                if !newest.is_prerelease() {
+                    golden.insert(other);
+                }
             }
         }
         Ok(golden)
@@ -734,6 +738,41 @@ mod tests {
                 format!("{path}:1.0.5-withdrawn"),
                 format!("{path}:1.0.4-withdrawn")
             ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_line_whose_newest_golden_build_is_a_prerelease_is_no_higher_line() {
+        let registry = crate::testing::FakeRegistry::default();
+        let repository: Repository = "registry.local:5000/golden/x".parse().unwrap();
+        let exact = |text: &str| text.parse::<Exact>().unwrap();
+        let builds = [
+            "10.0.1-r1",
+            "11.0.0-preview.1-r1",
+            "12.0.0-preview.2-r1",
+            "12.0.0-r1",
+        ];
+        let ledger = Ledger::new(&registry, repository, builds.map(exact).to_vec());
+        for (index, build) in builds.iter().enumerate() {
+            let digest = crate::testing::digest(&format!("{index}a"));
+            ledger.learn(exact(build), Class::Golden { digest });
+        }
+        let line = |text: &str| text.parse::<Line>().unwrap();
+        let higher = ledger.golden_lines_above(line("10.0")).await.unwrap();
+        // 11.0 holds only a preview; 12.0's newest build is a release.
+        assert_eq!(higher, BTreeSet::from([line("12.0")]));
+        let tags = floating_tags(exact("10.0.1-r1"), &BTreeSet::new(), None);
+        assert_eq!(tags, ["10.0", "10.0.1", "10", "latest"]);
+        // A preview takes X and latest only when the list names them.
+        let preview = exact("11.0.0-preview.1-r1");
+        assert_eq!(
+            floating_tags(preview, &BTreeSet::new(), None),
+            ["11.0", "11.0.0-preview.1"]
+        );
+        let listed = [Floating::Upstream, Floating::Latest];
+        assert_eq!(
+            floating_tags(preview, &BTreeSet::new(), Some(&listed)),
+            ["11.0.0-preview.1", "latest"]
         );
     }
 

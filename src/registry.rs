@@ -32,6 +32,8 @@ pub struct ImageConfig {
     pub size: u64,
     /// The `ONBUILD` triggers a build FROM the image runs first.
     pub on_build: Vec<String>,
+    /// The config's `Env`, `NAME=value` each.
+    pub env: Vec<String>,
 }
 
 impl ImageConfig {
@@ -44,6 +46,7 @@ impl ImageConfig {
             created: None,
             size: 0,
             on_build: Vec::new(),
+            env: Vec::new(),
         }
     }
 
@@ -56,11 +59,26 @@ impl ImageConfig {
             .filter(|value| !value.is_empty())
     }
 
+    /// The value of the config's `Env` entry `name`, if it sets one.
+    pub fn env_value(&self, name: &str) -> Option<String> {
+        env_value(&self.env, name)
+    }
+
     /// When the image was made: golden's `created` label, else the config's.
     pub fn created(&self) -> Option<String> {
         self.label(crate::labels::CREATED)
             .or_else(|| self.created.clone())
     }
+}
+
+/// The value `name` has in `env` (`NAME=value` entries, as an image
+/// config's `Env` holds them; the last one wins, as in the engine).
+pub fn env_value(env: &[String], name: &str) -> Option<String> {
+    env.iter()
+        .rev()
+        .filter_map(|entry| entry.split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_string())
 }
 
 /// The hint for a registry that refuses writes and deletes because it is

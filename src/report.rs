@@ -30,8 +30,13 @@ pub struct ImageReport {
     pub decision: ImageDecision,
     /// Why it is (or was) built, promoted or skipped (`reasons[].kind`).
     pub reasons: Vec<Reason>,
-    /// The exact tag pushed (`X.Y.N`, in `repository`), null when nothing was.
+    /// The exact tag pushed (`X.Y.N`, or `X.Y.Z-rN` under upstream
+    /// versioning, in `repository`), null when nothing was.
     pub tag: Option<String>,
+    /// The upstream version `tag` holds (`10.0.3` of `10.0.3-r2`); absent
+    /// under line versioning or when nothing was pushed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag_upstream: Option<String>,
     /// Floating tags moved to it.
     pub floating: Vec<String>,
     /// `false` for a build of `build --no-promote`: no floating tag moved;
@@ -56,10 +61,18 @@ pub struct ImageReport {
     pub error: Option<String>,
     /// The newest exact version in the registry before this run.
     pub last_version: Option<String>,
+    /// The upstream version `last_version` holds; absent under line
+    /// versioning.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_upstream: Option<String>,
     /// When that version was created.
     pub last_built: Option<String>,
     /// For up-to-date images, when the schedule fires next.
     pub next_due: Option<String>,
+    /// With `adopt = "on-schedule"`: a newer upstream tag the image waits
+    /// to adopt (`old`, `new`, `adopt_at`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<crate::plan::Waiting>,
     /// The build the line's floating tags belong on; older than
     /// `last_version` when `golden rollback` withdrew newer builds.
     pub release: Option<String>,
@@ -233,6 +246,7 @@ fn base_report(project: &Project, step: &Step) -> ImageReport {
         decision: ImageDecision::UpToDate,
         reasons: step.reasons().to_vec(),
         tag: None,
+        tag_upstream: None,
         floating: Vec::new(),
         promoted: None,
         pending: Vec::new(),
@@ -243,8 +257,13 @@ fn base_report(project: &Project, step: &Step) -> ImageReport {
         push_seconds: None,
         error: step.error().map(str::to_string),
         last_version: step.last_build().map(|last| last.version.to_string()),
+        last_upstream: step
+            .last_build()
+            .and_then(|last| last.version.upstream())
+            .map(|upstream| upstream.to_string()),
         last_built: time(step.last_build().and_then(|last| last.created)),
         next_due: time(step.next_due()),
+        waiting: step.waiting().cloned(),
         release: step
             .last_build()
             .and_then(|last| last.release.as_ref())
@@ -264,12 +283,14 @@ fn base_report(project: &Project, step: &Step) -> ImageReport {
                     .collect()
             })
             .unwrap_or_default(),
-        upstream: project
-            .graph
-            .nodes
-            .get(&step.id)
-            .and_then(|node| node.upstream.reference())
-            .map(ToString::to_string),
+        // With `track`, the tag picked.
+        upstream: step
+            .observed()
+            .and_then(|observed| observed.upstream.clone())
+            .or_else(|| {
+                let node = project.graph.nodes.get(&step.id)?;
+                node.upstream.reference().map(ToString::to_string)
+            }),
         upstream_digest: step.observed().and_then(|o| o.upstream_digest.clone()),
         foreign: step
             .observed()
@@ -371,6 +392,10 @@ pub fn run_report(
                 decision: outcome.status.into(),
                 reasons: outcome.reasons.clone(),
                 tag: outcome.version.map(|version| version.to_string()),
+                tag_upstream: outcome
+                    .version
+                    .and_then(|version| version.upstream())
+                    .map(|upstream| upstream.to_string()),
                 floating: outcome.floating.clone(),
                 promoted: outcome.promoted,
                 pending: outcome.pending.clone(),
@@ -486,14 +511,15 @@ fn plan_text_within(report: &Report, width: Option<usize>) -> String {
     let mut rows = vec![header.into_iter().map(String::from).collect::<Vec<_>>()];
     for image in &report.images {
         let last = match (&image.last_version, &image.last_built) {
-            (Some(version), Some(built)) => format!("{version} ({built})"),
-            (Some(version), None) => version.clone(),
+            (Some(version), Some(built)) => format!("{} ({built})", described(version)),
+            (Some(version), None) => described(version),
             _ => "-".to_string(),
         };
         let reasons = match &image.error {
             Some(error) => error.lines().next().unwrap_or_default().to_string(),
-            None => match held_text(image) {
-                Some(held) if image.reasons.is_empty() => held,
+            None => match (held_text(image), &image.waiting) {
+                (Some(held), _) if image.reasons.is_empty() => held,
+                (None, Some(waiting)) if image.reasons.is_empty() => waiting.to_string(),
                 _ => reasons_text(&image.reasons),
             },
         };
@@ -708,6 +734,14 @@ fn engines_text(image: &ImageReport) -> String {
     }
 }
 
+/// An exact tag as people read it: `10.0.3-r2 (upstream 10.0.3)` under
+/// upstream versioning, `X.Y.N` as it is.
+pub(crate) fn described(version: &str) -> String {
+    version
+        .parse::<crate::version::Exact>()
+        .map_or_else(|_| version.to_string(), |exact| exact.describe())
+}
+
 /// The human summary of a run: one line per image, then the totals.
 pub fn run_text(report: &Report) -> String {
     let mut text = String::new();
@@ -717,7 +751,7 @@ pub fn run_text(report: &Report) -> String {
                 "built       {}  {}:{}  floating: {}  {}  {:.1}s{}\n            because: {}",
                 image.id,
                 image.repository,
-                image.tag.as_deref().unwrap_or("?"),
+                image.tag.as_deref().map_or("?".to_string(), described),
                 if image.floating.is_empty() {
                     "none".to_string()
                 } else {
@@ -739,7 +773,7 @@ pub fn run_text(report: &Report) -> String {
                     .release
                     .as_deref()
                     .or(image.last_version.as_deref())
-                    .map(|v| format!("{}:{v}", image.repository))
+                    .map(|v| format!("{}:{}", image.repository, described(v)))
                     .unwrap_or_default(),
                 held_text(image)
                     .map(|held| format!("  {held}"))
@@ -754,7 +788,7 @@ pub fn run_text(report: &Report) -> String {
                 "promoted    {}  {}:{}  floating: {}\n            because: {}",
                 image.id,
                 image.repository,
-                image.tag.as_deref().unwrap_or("?"),
+                image.tag.as_deref().map_or("?".to_string(), described),
                 image.floating.join(", "),
                 reasons_text(&image.reasons),
             ),

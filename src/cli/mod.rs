@@ -165,8 +165,8 @@ pub enum Command {
     Rollback {
         /// An image id from golden.toml
         id: String,
-        /// The exact version to go back to [default: the one before the build X.Y points at]
-        #[arg(long, value_name = "X.Y.N")]
+        /// The exact version to go back to: X.Y.N, or X.Y.Z-rN under upstream versioning [default: the one before the build X.Y points at]
+        #[arg(long, value_name = "VERSION")]
         to: Option<crate::version::Exact>,
         /// Show what would move without moving anything
         #[arg(long)]

@@ -34,6 +34,7 @@ pub const RESERVED_LABELS: &[&str] = &[
     "org.opencontainers.image.revision",
     "io.golden.recipe",
     "io.golden.recipe.parts",
+    "io.golden.upstream.version",
 ];
 
 const TOP_KEYS: &[&str] = &[

@@ -4,6 +4,7 @@
 //!
 //! Pure. Everything from the config, the registry or an error is escaped.
 
+use crate::report::described;
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
@@ -95,8 +96,8 @@ fn lines(page: &mut String, rows: &[LineRow], now: DateTime<Utc>) {
     for row in rows {
         let dash = || "-".to_string();
         let last_build = match (&row.last_build, row.last_built) {
-            (Some(version), Some(at)) => format!("{version} at {}", time(at)),
-            (Some(version), None) => version.clone(),
+            (Some(version), Some(at)) => format!("{} at {}", described(version), time(at)),
+            (Some(version), None) => described(version),
             _ => dash(),
         };
         let next_due = row.next_due.map_or_else(dash, |due| {
@@ -120,7 +121,7 @@ fn lines(page: &mut String, rows: &[LineRow], now: DateTime<Utc>) {
             escape(&row.id),
             escape(&row.repository),
             escape(&row.version),
-            escape(row.release.as_deref().unwrap_or("-")),
+            escape(&row.release.as_deref().map_or_else(dash, described)),
             escape(&if row.floating.is_empty() { dash() } else { row.floating.join(", ") }),
             escape(&last_build),
             escape(&next_due),
@@ -177,6 +178,34 @@ mod tests {
 
     fn at(seconds: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000 + seconds, 0).unwrap()
+    }
+
+    #[test]
+    fn an_upstream_release_shows_its_upstream_version() {
+        let mut state = State::new(at(0), Duration::from_secs(60), Duration::from_secs(3600));
+        state.lines.push(LineRow {
+            id: "aspnet".to_string(),
+            repository: "registry.local/golden/aspnet".to_string(),
+            version: "10.0".to_string(),
+            release: Some("10.0.3-r2".to_string()),
+            floating: vec!["10.0.3".to_string(), "10.0".to_string()],
+            last_build: Some("10.0.3-r2".to_string()),
+            last_built: Some(at(1)),
+            next_due: None,
+            result: ImageResult::Built,
+            reasons: Vec::new(),
+            error: None,
+            build_seconds: None,
+            push_seconds: None,
+        });
+        let page = render(&state, &Ok("ok".to_string()), at(61));
+        for shown in [
+            "<td data-label=\"Release\">10.0.3-r2 (upstream 10.0.3)</td>",
+            "10.0.3-r2 (upstream 10.0.3) at 2027-01-15T08:00:01Z",
+            "10.0.3, 10.0",
+        ] {
+            assert!(page.contains(shown), "no {shown} in\n{page}");
+        }
     }
 
     #[test]

@@ -105,6 +105,8 @@ pub(super) struct ContainerConfig {
     pub labels: Option<BTreeMap<String, String>>,
     #[serde(rename = "OnBuild")]
     pub on_build: Option<Vec<String>>,
+    #[serde(rename = "Env")]
+    pub env: Option<Vec<String>>,
 }
 
 #[cfg(test)]

@@ -602,9 +602,9 @@ impl Registry for Distribution {
         };
         let parsed: ConfigBlob =
             serde_json::from_slice(&blob).map_err(|e| invalid(host, &action, e.to_string()))?;
-        let (labels, on_build) = parsed
+        let (labels, on_build, env) = parsed
             .config
-            .map(|c| (c.labels, c.on_build))
+            .map(|c| (c.labels, c.on_build, c.env))
             .unwrap_or_default();
         Ok(ImageConfig {
             digest,
@@ -612,6 +612,7 @@ impl Registry for Distribution {
             created: parsed.created,
             size: manifest.size(),
             on_build: on_build.unwrap_or_default(),
+            env: env.unwrap_or_default(),
         })
     }
 

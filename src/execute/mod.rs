@@ -32,7 +32,10 @@ use crate::project::Project;
 use crate::provenance::{self, Class, Ledger};
 use crate::reference::Reference;
 use crate::registry::Registry;
-use crate::version::{exact_versions, marker_tags, next_build, Exact, Line};
+use crate::version::{marker_tags, next_build, next_revision, Exact, Floating, Line};
+
+mod upstream;
+pub use upstream::{read_upstream, Inputs as UpstreamInputs, UpstreamRead};
 
 /// How an image ended in a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -218,6 +221,8 @@ struct Job<'a> {
     repository: Repository,
     /// Run every build step (the plan said the cache is not to be used).
     no_cache: bool,
+    /// The upstream version read before building (upstream versioning).
+    upstream: Option<UpstreamRead>,
 }
 
 /// What a build left to push.
@@ -314,6 +319,16 @@ fn attempts_exhausted(
         ));
     }
     anyhow!("{}; no build of this run was released", reasons.join("; "))
+}
+
+/// The version the next build of `job` gets among `versions`: the next
+/// revision of the upstream version read (upstream versioning; foreign
+/// `-rN` tags count, so no number is reused), else the line's next build.
+fn next_version(job: &Job<'_>, versions: &[Exact]) -> anyhow::Result<Exact> {
+    Ok(match &job.upstream {
+        Some(read) => next_revision(read.version, versions)?,
+        None => next_build(job.image.version, versions)?,
+    })
 }
 
 /// One image built and smoke-tested on a member of the pool: the member
@@ -660,7 +675,11 @@ impl Runner<'_> {
         shared: &Shared,
         outcome: &mut Outcome,
     ) -> anyhow::Result<()> {
-        let job = self.prepare(step, parent_digest, true)?;
+        let mut job = self.prepare(step, parent_digest, true)?;
+        job.upstream = self.read_upstream(&job).await?;
+        if let Some(read) = &job.upstream {
+            upstream::check_switch(self.registry, job.image, &job.repository, read.version).await?;
+        }
         let mut stranded: Option<(Vec<String>, Digest)> = None;
         let result = self.publish(&job, shared, outcome, &mut stranded).await;
         // Floating tags moved to a build another run pushed over stay
@@ -701,7 +720,7 @@ impl Runner<'_> {
             versions.extend(&half_pushed);
             // A tag at or past the highest build number stops the line
             // here, named, before anything is built.
-            let version = next_build(job.image.version, &versions)?;
+            let version = next_version(job, &versions)?;
             let exact = job.repository.tag(&version.tag());
             // Only the attempt that is published says where it was built.
             outcome.built_on.clear();
@@ -709,6 +728,11 @@ impl Runner<'_> {
             // the build removes its own local tag when it fails.
             let built = self.build_and_test(job, version, &exact, outcome).await?;
             let members = built.members();
+            if let Err(error) = self.check_built_env(job, &exact, &built).await {
+                self.forget_on(&members, &exact).await;
+                self.forget_platforms(&built).await;
+                return Err(error);
+            }
             self.progress.event(Event::Pushing {
                 image: job.id.clone(),
             });
@@ -769,7 +793,7 @@ impl Runner<'_> {
                 .await;
             outcome.push_seconds = Some(push_started.elapsed().as_secs_f64());
             if let Ok(Claim::Lost { holder }) = released {
-                let next = next_build(job.image.version, &[versions, vec![version]].concat()).ok();
+                let next = next_version(job, &[versions, vec![version]].concat()).ok();
                 let moved = self.unrelease(job, version, &digest, holder, next, shared, outcome);
                 if !moved.is_empty() {
                     *stranded = Some((moved, digest));
@@ -958,7 +982,10 @@ impl Runner<'_> {
                 return;
             }
         };
-        let older = exact_versions(tags.iter().map(String::as_str))
+        let older = job
+            .image
+            .versioning
+            .exact_versions(tags.iter().map(String::as_str))
             .into_iter()
             .filter(|other| other.line == version.line && *other != version);
         for other in older {
@@ -1017,7 +1044,10 @@ impl Runner<'_> {
             )
         })?;
         let pushed = shared.pushed(&job.repository);
-        let mut versions = exact_versions(tags.iter().map(String::as_str));
+        let mut versions = job
+            .image
+            .versioning
+            .exact_versions(tags.iter().map(String::as_str));
         versions.extend(pushed.iter().map(|(v, _)| *v));
         versions.sort();
         versions.dedup();
@@ -1048,6 +1078,12 @@ impl Runner<'_> {
             .await
             .with_context(failed)?;
         if let Some((newest, _, _)) = newest.filter(|(newest, _, _)| *newest > version) {
+            if newest.upstream() != version.upstream() {
+                return self
+                    .older_upstream_tags(job, &ledger, version, newest, &withdrawn)
+                    .await
+                    .with_context(failed);
+            }
             tracing::warn!(
                 image = %job.id,
                 "left the floating tags of line {} alone: {newest}, a newer golden build than {version}, appeared during this run",
@@ -1064,6 +1100,106 @@ impl Runner<'_> {
             &higher,
             job.image.floating.as_deref(),
         ))
+    }
+
+    /// The floating tags a build of an older upstream version than the
+    /// line's newest golden build (`newest`) may take: its own `X.Y.Z`
+    /// only, when the line moves that kind and no newer golden build of
+    /// the same upstream version (not withdrawn) exists; never `X.Y`, `X`
+    /// or `latest`, which stay on the newer upstream version.
+    async fn older_upstream_tags(
+        &self,
+        job: &Job<'_>,
+        ledger: &Ledger<'_>,
+        version: Exact,
+        newest: Exact,
+        withdrawn: &[Exact],
+    ) -> Result<Vec<Tag>, crate::registry::RegistryError> {
+        let Some(upstream) = version.upstream() else {
+            return Ok(Vec::new());
+        };
+        let allowed = Floating::allowed(&version, job.image.floating.as_deref());
+        if !allowed.contains(&Floating::Upstream) {
+            return Ok(Vec::new());
+        }
+        let newer: Vec<Exact> = ledger
+            .versions()
+            .iter()
+            .filter(|other| other.upstream() == Some(upstream) && **other > version)
+            .filter(|other| !withdrawn.contains(other))
+            .copied()
+            .collect();
+        for other in newer {
+            if ledger.read(other).await?.0.is_golden() {
+                tracing::warn!(
+                    image = %job.id,
+                    "left the floating tags of {upstream} alone: {other}, a newer golden build of it, appeared during this run"
+                );
+                return Ok(Vec::new());
+            }
+        }
+        tracing::info!(
+            image = %job.id,
+            "{version} is of an older upstream version than {newest}, the line's newest build: only `{}` moves to it",
+            upstream.tag()
+        );
+        Ok(vec![upstream.tag()])
+    }
+
+    /// The upstream version of `job`'s build, read before building (see
+    /// [`upstream::read_upstream`]); `None` under line versioning.
+    async fn read_upstream(&self, job: &Job<'_>) -> anyhow::Result<Option<UpstreamRead>> {
+        let node = self
+            .project
+            .graph
+            .nodes
+            .get(&job.id)
+            .ok_or_else(|| anyhow!("unknown image `{}`", job.id))?;
+        // A tracked FROM is read as resolved: its tag and its image.
+        let reference = job.observation.base_reference(&node.upstream);
+        let base = match (reference, &job.base_digest) {
+            (Some(reference), Some(digest)) => Some(reference.with_digest(digest)),
+            (reference, _) => reference.cloned(),
+        };
+        let inputs = UpstreamInputs {
+            image: job.image,
+            dockerfile: &node.dockerfile_text,
+            base: base.as_ref(),
+            from_tag: reference.and_then(Reference::tag),
+        };
+        read_upstream(self.registry, &inputs).await
+    }
+
+    /// Fails, before any push, when an image built for `job` carries
+    /// another value of the env variable its upstream version was read
+    /// from than the one read before the build (and written into its tag
+    /// and labels).
+    async fn check_built_env(
+        &self,
+        job: &Job<'_>,
+        exact: &Reference,
+        built: &Built,
+    ) -> anyhow::Result<()> {
+        let Some(expected) = job.upstream.as_ref().and_then(|read| read.env.as_ref()) else {
+            return Ok(());
+        };
+        let images: Vec<(usize, String, String)> = match built {
+            Built::Single { member } => vec![(*member, exact.to_string(), exact.to_string())],
+            Built::Platforms { builds, .. } => builds
+                .iter()
+                .map(|build| (build.member, build.image.clone(), build.local.to_string()))
+                .collect(),
+        };
+        for (member, image, name) in images {
+            let env = self
+                .member(member)
+                .engine
+                .image_env(&image)
+                .await
+                .with_context(|| format!("failed to read the env of the built image `{name}`"))?;
+            upstream::check_env(expected, &name, &env)?;
+        }
+        Ok(())
     }
 
     /// Everything about one image a build needs, resolved before it starts;
@@ -1089,26 +1225,30 @@ impl Runner<'_> {
             _ => return Err(anyhow!("`{}` was not observed", step.id)),
         };
         let base_digest = parent_digest.or_else(|| observation.base_digest.clone());
-        if let (true, Some(reference), None) = (building, node.upstream.reference(), &base_digest) {
+        // With `track`, the tag picked: pinned, and named by the base label.
+        let base = observation.base_reference(&node.upstream);
+        if let (true, Some(reference), None) = (building, base, &base_digest) {
             return Err(anyhow!(
                 "base image `{reference}` is not in the registry; build its golden image first (`golden build --all`)"
             ));
         }
-        let dockerfile_content = match &base_digest {
-            Some(digest) if building => node
-                .pinned_dockerfile(digest)
-                .ok_or_else(|| anyhow!("cannot pin the base of `{}`", step.id))?,
+        let dockerfile_content = match (base, &base_digest) {
+            (Some(base), Some(digest)) if building => node.pinned_dockerfile(base, digest),
+            (None, Some(_)) if building => {
+                return Err(anyhow!("cannot pin the base of `{}`", step.id))
+            }
             _ => node.dockerfile_text.clone(),
         };
         Ok(Job {
             id: step.id.clone(),
             image,
             observation,
-            base_name: node.upstream.reference().map(|r| r.to_string()),
+            base_name: base.map(ToString::to_string),
             base_digest,
             dockerfile_content,
             repository: config.repository(image),
             no_cache: step.cache() == Some(false),
+            upstream: None,
         })
     }
 
@@ -1126,6 +1266,11 @@ impl Runner<'_> {
                     .as_deref()
                     .zip(job.base_digest.as_ref().map(Digest::as_str)),
                 revision: self.revision.as_deref(),
+                upstream: job
+                    .upstream
+                    .as_ref()
+                    .map(|read| read.version.to_string())
+                    .as_deref(),
             },
         )
     }
@@ -1470,7 +1615,8 @@ impl Runner<'_> {
             .nodes
             .get(&job.id)
             .ok_or_else(|| anyhow!("unknown image `{}`", job.id))?;
-        let (Some(reference), Some(digest)) = (node.upstream.reference(), &job.base_digest) else {
+        let base = job.observation.base_reference(&node.upstream);
+        let (Some(reference), Some(digest)) = (base, &job.base_digest) else {
             return Ok((
                 vec![job.dockerfile_content.clone(); platforms.len()],
                 Vec::new(),
@@ -1495,10 +1641,7 @@ impl Runner<'_> {
             let child = Digest::parse(&entry.digest).map_err(|error| {
                 anyhow!("base image `{reference}` lists an invalid digest for {platform}: {error}")
             })?;
-            let pinned = node
-                .pinned_dockerfile(&child)
-                .ok_or_else(|| anyhow!("cannot pin the base of `{}`", job.id))?;
-            dockerfiles.push(pinned);
+            dockerfiles.push(node.pinned_dockerfile(reference, &child));
             base_platforms.push((platform.to_string(), child.to_string()));
         }
         Ok((dockerfiles, base_platforms))

@@ -145,6 +145,11 @@ impl Engine for FakeEngine {
         Ok(())
     }
 
+    async fn image_env(&self, image: &str) -> Result<Vec<String>, EngineError> {
+        self.calls.lock().unwrap().push(format!("inspect {image}"));
+        Ok(Vec::new())
+    }
+
     async fn alive(&self) -> bool {
         !self.lost.load(std::sync::atomic::Ordering::SeqCst)
     }
@@ -179,9 +184,14 @@ impl Engine for FakeEngine {
                 message: "connection reset".into(),
             });
         }
+        // `1.0.3-r2` -> sha256:103f2000...: hex, one per tag.
         let digest = format!(
             "sha256:{:0<64}",
-            reference.tag().unwrap_or_default().replace('.', "")
+            reference
+                .tag()
+                .unwrap_or_default()
+                .replace('.', "")
+                .replace("-r", "f")
         );
         self.registry.put(
             &reference.repository(),
@@ -230,6 +240,7 @@ fn never_built(project: &Project) -> Observations {
                 recipe: None,
                 entries: Vec::new(),
                 tags_remembered: false,
+                tracked: None,
             };
             (image.id.clone(), Ok(observation))
         })
@@ -1257,4 +1268,55 @@ fn a_failure_after_a_lost_race_still_names_the_floating_tags_it_stranded() {
         error.contains("1.0, 1, latest point at sha256:1000000000000000000000000000000000000000000000000000000000000000, which no exact tag holds"),
         "{error}"
     );
+}
+
+#[test]
+fn a_lost_race_under_upstream_versioning_builds_the_next_revision() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("images/base")).unwrap();
+    std::fs::write(
+        dir.path().join("images/base/Dockerfile"),
+        "FROM registry.local:5000/upstream/busybox:1.36\nARG V\nRUN true\n",
+    )
+    .unwrap();
+    let config = "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\
+        [images.base]\nversion = \"1.0\"\ncontext = \"images/base\"\nversioning = \"upstream\"\n\
+        upstream_version = { build_arg = \"V\" }\nbuild_args = { V = \"1.0.3\" }\n";
+    let project = Project::from_source(SourceFile::new(&dir.path().join("golden.toml"), config))
+        .unwrap_or_else(|error| panic!("{error}"));
+    let harness = Harness::with_project(project, Faults::default());
+    let racing = Racing {
+        inner: harness.registry.clone(),
+        repository: BASE,
+        tag: "1.0.3-r1",
+        race: Race::BeforeMoves,
+        other: OTHER_RUN,
+        done: Default::default(),
+        unreadable: None,
+    };
+    let pool = crate::pool::Pool::single("fake", harness.engine.clone(), 1);
+    let outcomes = harness.run_against(
+        &racing,
+        &pool,
+        never_built(&harness.project),
+        false,
+        Stop::default(),
+    );
+    assert!(racing.done.load(std::sync::atomic::Ordering::SeqCst));
+    let base = &outcomes[0];
+    assert_eq!(base.status, Status::Built, "{:?}", base.error);
+    assert_eq!(
+        base.version.map(|v| v.to_string()).as_deref(),
+        Some("1.0.3-r2")
+    );
+    let released = harness.registry.get(BASE, "1.0.3-r2");
+    assert!(released.is_some());
+    assert_eq!(
+        harness.registry.get(BASE, "1.0.3-r1").as_deref(),
+        Some(OTHER_RUN)
+    );
+    assert_eq!(base.floating, ["1.0", "1.0.3", "1", "latest"]);
+    for floating in ["1.0", "1.0.3", "1", "latest"] {
+        assert_eq!(harness.registry.get(BASE, floating), released, "{floating}");
+    }
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
-use super::{line_floating_tags, Inventory, CONCURRENCY};
+use super::{Inventory, CONCURRENCY};
 use crate::config::{Config, Image};
 pub use crate::inspect::Floating;
 use crate::labels;
@@ -21,13 +21,22 @@ use crate::registry::{Registry, RegistryError};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Version {
     pub version: String,
+    /// The upstream version the build holds (`10.0.3` of `10.0.3-r2`),
+    /// under `upstream` versioning; left out under `line` versioning.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
+    /// The exact tag with the upstream version, for people:
+    /// `10.0.3-r2 (upstream 10.0.3)`; the exact tag under `line`.
+    #[serde(skip)]
+    pub described: String,
     pub digest: Digest,
     pub created: Option<String>,
     pub base_name: Option<String>,
     pub base_digest: Option<String>,
     /// Withdrawn by `golden rollback`: no floating tag goes back to it.
     pub withdrawn: bool,
-    /// The line's floating tags (`X.Y`, `X`, `latest`) on this build.
+    /// The line's floating tags (`X.Y`, `X.Y.Z` under upstream
+    /// versioning, `X`, `latest`) on this build.
     pub floating: Vec<String>,
     /// Why this tag is not a golden build; null for a golden build.
     pub foreign: Option<Foreign>,
@@ -66,7 +75,9 @@ pub async fn list(
     for image in images {
         let repository = config.repository(image);
         if !inventories.contains_key(&repository) {
-            let inventory = Inventory::read(registry, &repository).await?;
+            let inventory = Inventory::read(registry, &repository)
+                .await?
+                .under(image.versioning);
             inventories.insert(repository.clone(), inventory);
         }
         let inventory = &inventories[&repository];
@@ -82,7 +93,7 @@ async fn list_one(
     registry: &dyn Registry,
 ) -> Result<Listing, RegistryError> {
     let withdrawn = inventory.withdrawn();
-    let floating_tags = line_floating_tags(image.version);
+    let floating_tags = inventory.floating_tags(image.version);
     let line_versions = inventory.line_versions(image.version);
     // Every listed version of the line resolved (a full inventory).
     let resolved: Vec<(_, Digest)> = line_versions
@@ -123,10 +134,12 @@ async fn list_one(
         let foreign = provenance(&version.to_string(), &found).err();
         versions.push(Version {
             version: version.to_string(),
+            upstream: version.upstream().map(|upstream| upstream.to_string()),
+            described: version.describe(),
             floating: floating_tags
                 .iter()
-                .filter(|tag| inventory.digest(tag.as_str()) == Some(&digest))
-                .map(ToString::to_string)
+                .filter(|tag| inventory.digest(tag) == Some(&digest))
+                .cloned()
                 .collect(),
             digest,
             created: found.created(),
@@ -141,13 +154,13 @@ async fn list_one(
     let floating = floating_tags
         .iter()
         .map(|tag| {
-            let digest = inventory.digest(tag.as_str()).cloned();
+            let digest = inventory.digest(tag).cloned();
             let version = digest
                 .as_ref()
                 .and_then(|digest| inventory.version_of(digest, image.version))
                 .map(|version| version.to_string());
             Floating {
-                tag: tag.to_string(),
+                tag: tag.clone(),
                 digest,
                 version,
             }
@@ -206,7 +219,7 @@ pub fn render_text(listings: &[Listing]) -> String {
                 tags.push("(incomplete)".to_string());
             }
             rows.push(vec![
-                version.version.clone(),
+                version.described.clone(),
                 short_digest(&version.digest),
                 version.created.clone().unwrap_or_else(|| "-".to_string()),
                 version

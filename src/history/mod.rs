@@ -14,7 +14,10 @@ use futures::stream::{self, StreamExt};
 use crate::name::{Digest, Repository, Tag};
 use crate::provenance::{check_complete, provenance, Foreign};
 use crate::registry::{Registry, RegistryError};
-use crate::version::{exact_versions, marker_states, marker_tags, withdrawn_in, Exact, Line};
+use crate::version::{
+    marker_states, marker_tags, parse_marker, withdrawn_in, Exact, Line, UpstreamVersion,
+    Versioning,
+};
 
 pub mod ls;
 pub mod prune;
@@ -31,6 +34,10 @@ pub struct Inventory {
     /// Listed tags that were not resolved because the reader did not need
     /// their digest (they still count as versions).
     pub unresolved: BTreeSet<String>,
+    /// How the repository's lines name their builds: under `upstream`
+    /// versioning the builds are `X.Y.Z-rN` and an `X.Y.Z` tag is a
+    /// floating tag (the newest build of that upstream version).
+    pub versioning: Versioning,
 }
 
 impl Inventory {
@@ -74,12 +81,60 @@ impl Inventory {
         Ok(Inventory {
             tags,
             unresolved: unresolved.into_iter().collect(),
+            versioning: Versioning::Line,
         })
     }
 
-    /// Every exact version, all lines, sorted.
+    /// The same inventory, read as a repository whose lines use
+    /// `versioning` (every line of a repository shares one scheme).
+    pub fn under(self, versioning: Versioning) -> Inventory {
+        Inventory { versioning, ..self }
+    }
+
+    /// Every exact version (a build's tag under the repository's
+    /// versioning), all lines, sorted.
     pub fn versions(&self) -> Vec<Exact> {
-        exact_versions(self.names())
+        self.versioning.exact_versions(self.names())
+    }
+
+    /// The `X.Y.Z[-PRE]` floating tags of `line` that resolve, oldest
+    /// version first: under `upstream` versioning each is the newest build
+    /// of that upstream version; under `line` versioning there are none.
+    pub fn upstream_floating(&self, line: Line) -> Vec<(UpstreamVersion, &str)> {
+        if self.versioning != Versioning::Upstream {
+            return Vec::new();
+        }
+        let mut found: Vec<(UpstreamVersion, &str)> = self
+            .tags
+            .keys()
+            .filter(|tag| parse_marker(tag).is_none())
+            .filter(|tag| {
+                tag.parse::<Exact>()
+                    .map_or(true, |exact| exact.revision.is_none())
+            })
+            .filter_map(|tag| {
+                let upstream = tag.parse::<UpstreamVersion>().ok()?;
+                (upstream.line() == line && upstream.to_string() == *tag)
+                    .then_some((upstream, tag.as_str()))
+            })
+            .collect();
+        found.sort();
+        found
+    }
+
+    /// Every floating tag `line` can carry that the inventory names:
+    /// `X.Y`, each `X.Y.Z` (upstream versioning), `X`, `latest`.
+    pub fn floating_tags(&self, line: Line) -> Vec<String> {
+        let [line_tag, major, latest] = line_floating_tags(line);
+        let mut tags = vec![line_tag.to_string()];
+        tags.extend(
+            self.upstream_floating(line)
+                .into_iter()
+                .map(|(_, tag)| tag.to_string()),
+        );
+        tags.push(major.to_string());
+        tags.push(latest.to_string());
+        tags
     }
 
     /// Every tag listed, resolved or not.
@@ -136,7 +191,7 @@ impl Inventory {
 
     /// The highest exact version with `digest`, preferring `line`.
     pub fn version_of(&self, digest: &Digest, line: Line) -> Option<Exact> {
-        let on: Vec<Exact> = exact_versions(self.tags_on(digest));
+        let on: Vec<Exact> = self.versioning.exact_versions(self.tags_on(digest));
         on.iter()
             .copied()
             .filter(|version| version.line == line)

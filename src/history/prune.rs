@@ -5,6 +5,12 @@
 //! pruned or the withdrawn marker of one. A floating tag, a kept version,
 //! another line, or any tag golden did not write keeps it.
 //!
+//! Under `upstream` versioning the builds counted are the line's
+//! `X.Y.Z-rN`, across its upstream versions (`--keep 2` of `10.0.1-r1`,
+//! `10.0.1-r2`, `10.0.2-r1` keeps `10.0.2-r1` and `10.0.1-r2`), and an
+//! `X.Y.Z` tag is a floating tag like the others: the build it points at
+//! stays.
+//!
 //! A multi-platform build is an image index and its platform images, which
 //! no tag names (the index took their tag): the index and its children go
 //! as one unit, index first. A child goes only when no index that stays and
@@ -55,6 +61,9 @@ impl std::fmt::Display for KeepReason {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Entry {
     pub version: String,
+    /// The upstream version the build holds, under `upstream` versioning.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
     pub digest: Digest,
     /// Null when it is deleted.
     pub keep: Option<KeepReason>,
@@ -219,6 +228,7 @@ pub fn plan(
             };
             entries.push(Entry {
                 version: version.to_string(),
+                upstream: version.upstream().map(|upstream| upstream.to_string()),
                 digest: digest.clone(),
                 keep,
             });
@@ -300,7 +310,11 @@ pub fn render_text(plans: &[Plan], applied: bool) -> String {
                     None if applied => ("deleted", what()),
                     None => ("delete", what()),
                 };
-                text.push_str(&format!("  {action:<7}  {:<12}  {why}\n", entry.version));
+                let version = match &entry.upstream {
+                    Some(upstream) => format!("{} (upstream {upstream})", entry.version),
+                    None => entry.version.clone(),
+                };
+                text.push_str(&format!("  {action:<7}  {version:<12}  {why}\n"));
             }
         }
     }

@@ -11,6 +11,15 @@
 //! move only when no higher golden line would own them. `X.Y` moves last,
 //! so a rollback cut short is finished by the next `golden build`.
 //!
+//! Under `upstream` versioning the builds are `X.Y.Z-rN` and each
+//! upstream version's `X.Y.Z` is a floating tag too: a rollback within an
+//! upstream version (withdraw `10.0.1-r2`) moves `10.0.1` back to
+//! `10.0.1-r1` with `10.0`; a rollback across versions (withdraw
+//! `10.0.2-r1`) moves `10.0`, `10` and `latest` back to `10.0.1-rN`, and
+//! leaves `10.0.2` where it is when it has no build left to go to: golden
+//! never points an upstream version's tag at a build of another version,
+//! so the plan lists it in `left` (the next build of 10.0.2 moves it).
+//!
 //! Naming a withdrawn build restores it (a marker of a newer generation,
 //! `X.Y.N-restored.G`, see [`crate::version::Marker`]): a rollback is undone
 //! by the same command. Only golden builds are withdrawn or counted, and
@@ -26,7 +35,7 @@ use super::Inventory;
 use crate::name::{Digest, Repository, Tag};
 use crate::plan::short_digest;
 use crate::provenance::{floating_tags, Foreign, Incomplete};
-use crate::version::{next_marker, Exact, Line, Marker};
+use crate::version::{next_marker, Exact, Floating, Line, Marker};
 
 /// Why a rollback cannot be done; each says what to do instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,19 +46,19 @@ pub enum RollbackError {
     UnknownVersion {
         repository: String,
         line: Line,
-        version: Exact,
+        version: Box<Exact>,
         versions: Vec<Exact>,
     },
     #[error("{version} is not a golden build ({why}): golden never releases it")]
     Foreign {
-        version: Exact,
+        version: Box<Exact>,
         why: Foreign,
         versions: Vec<Exact>,
     },
     #[error("line {line} has no build older than {current} to roll back to")]
     NothingOlder {
         line: Line,
-        current: Exact,
+        current: Box<Exact>,
         versions: Vec<Exact>,
     },
     /// A build to withdraw whose index names a manifest that is gone: the
@@ -59,14 +68,21 @@ pub enum RollbackError {
     #[error("cannot withdraw {version} of `{repository}`: {why}, so it cannot carry a marker")]
     Broken {
         repository: String,
-        version: Exact,
+        version: Box<Exact>,
         digest: Digest,
         why: Box<Incomplete>,
         id: String,
     },
     /// The next marker's generation would pass the highest there is.
     #[error(transparent)]
-    Marker(#[from] crate::version::NumberingError),
+    Marker(Box<crate::version::NumberingError>),
+}
+
+// The versions are boxed: an `Exact` holds its prerelease inline.
+impl From<crate::version::NumberingError> for RollbackError {
+    fn from(error: crate::version::NumberingError) -> Self {
+        RollbackError::Marker(Box::new(error))
+    }
 }
 
 fn list(versions: &[Exact]) -> String {
@@ -127,6 +143,17 @@ pub struct Withdrawal {
     pub digest: Digest,
 }
 
+/// An `X.Y.Z` floating tag (upstream versioning) the rollback leaves on a
+/// build it withdraws (or withdrew): no build of that upstream version is
+/// left to move it to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Left {
+    pub tag: Tag,
+    pub digest: Digest,
+    /// The exact version `digest` is, if any.
+    pub version: Option<String>,
+}
+
 /// What a rollback does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Plan {
@@ -145,6 +172,17 @@ pub struct Plan {
     pub withdraw: Vec<Withdrawal>,
     /// In the order they are made: `X.Y` last.
     pub moves: Vec<Move>,
+    /// `X.Y.Z` tags of newer upstream versions than the target's, left
+    /// where they are (upstream versioning only; empty otherwise).
+    pub left: Vec<Left>,
+}
+
+/// The line a rollback moves: which builds and floating tags it has.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub line: Line,
+    /// The line's `floating` list (None: not written, every kind).
+    pub floating: Option<&'a [Floating]>,
 }
 
 /// Decides a rollback of `line` to `to`, or to the build before the one
@@ -153,11 +191,12 @@ pub fn plan(
     id: &str,
     repository: &Repository,
     inventory: &Inventory,
-    line: Line,
+    line: Target,
     to: Option<Exact>,
     golden: &BTreeMap<Exact, Result<(), Foreign>>,
     higher: &BTreeSet<Line>,
 ) -> Result<Plan, RollbackError> {
+    let Target { line, floating } = line;
     // Only golden builds are withdrawn or counted (each was classified
     // from the digest it resolves to), and only whole ones are rolled back
     // to: an incomplete one is withdrawn with the rest, unless its index
@@ -209,7 +248,7 @@ pub fn plan(
         Some(version) if version.line == line && !versions.contains(&version) => {
             if let Some(Err(why)) = golden.get(&version) {
                 return Err(RollbackError::Foreign {
-                    version,
+                    version: Box::new(version),
                     why: why.clone(),
                     versions: releasable,
                 });
@@ -217,7 +256,7 @@ pub fn plan(
             return Err(RollbackError::UnknownVersion {
                 repository: repository.to_string(),
                 line,
-                version,
+                version: Box::new(version),
                 versions: releasable,
             });
         }
@@ -225,7 +264,7 @@ pub fn plan(
             return Err(RollbackError::UnknownVersion {
                 repository: repository.to_string(),
                 line,
-                version,
+                version: Box::new(version),
                 versions: releasable,
             });
         }
@@ -237,7 +276,7 @@ pub fn plan(
             .find(|version| *version < current)
             .ok_or(RollbackError::NothingOlder {
                 line,
-                current,
+                current: Box::new(current),
                 versions: releasable.clone(),
             })?,
     };
@@ -248,7 +287,7 @@ pub fn plan(
             .ok_or_else(|| RollbackError::UnknownVersion {
                 repository: repository.to_string(),
                 line,
-                version: target,
+                version: Box::new(target),
                 versions: releasable.clone(),
             })?;
     let mut withdraw = Vec::new();
@@ -263,7 +302,7 @@ pub fn plan(
             {
                 return Err(RollbackError::Broken {
                     repository: repository.to_string(),
-                    version: *version,
+                    version: Box::new(*version),
                     digest: digest.clone(),
                     why: Box::new(why.clone()),
                     id: id.to_string(),
@@ -276,7 +315,7 @@ pub fn plan(
             });
         }
     }
-    let mut moves: Vec<Move> = floating_tags(target, higher, None)
+    let mut moves: Vec<Move> = floating_tags(target, higher, floating)
         .into_iter()
         .filter_map(|tag| {
             let from = inventory.digest(tag.as_str()).cloned();
@@ -296,6 +335,27 @@ pub fn plan(
         let line_tag = moves.remove(0);
         moves.push(line_tag);
     }
+    // An upstream version newer than the target's keeps its `X.Y.Z` tag:
+    // every build of it is withdrawn, and no build of another version is
+    // ever tagged as it.
+    let left = match target.upstream() {
+        None => Vec::new(),
+        Some(upstream) => inventory
+            .upstream_floating(line)
+            .into_iter()
+            .filter(|(version, _)| *version > upstream)
+            .filter_map(|(_, tag)| {
+                let digest = inventory.digest(tag)?.clone();
+                Some(Left {
+                    tag: Tag::from_valid(tag.to_string()),
+                    version: inventory
+                        .version_of(&digest, line)
+                        .map(|version| version.to_string()),
+                    digest,
+                })
+            })
+            .collect(),
+    };
     let restore = match restore {
         Some(version) => Some(Withdrawal {
             version: version.to_string(),
@@ -314,7 +374,16 @@ pub fn plan(
         restore,
         withdraw,
         moves,
+        left,
     })
+}
+
+/// An exact version's tag as people read it (`10.0.3-r2 (upstream
+/// 10.0.3)`); anything else as it is.
+fn described(version: &str) -> String {
+    version
+        .parse::<Exact>()
+        .map_or_else(|_| version.to_string(), |exact| exact.describe())
 }
 
 /// The human view of a rollback; `done` says whether it was carried out.
@@ -330,8 +399,8 @@ pub fn render_text(plan: &Plan, done: bool) -> String {
         plan.id,
         plan.repository,
         plan.line,
-        plan.from,
-        plan.to,
+        described(&plan.from),
+        described(&plan.to),
         short_digest(&plan.digest)
     ));
     let (withdrew, move_verb) = if done {
@@ -343,13 +412,15 @@ pub fn render_text(plan: &Plan, done: bool) -> String {
         let restored = if done { "restored" } else { "would restore" };
         text.push_str(&format!(
             "  {restored} {} (tag {})\n",
-            restore.version, restore.tag
+            described(&restore.version),
+            restore.tag
         ));
     }
     for withdrawal in &plan.withdraw {
         text.push_str(&format!(
             "  {withdrew} {} (tag {})\n",
-            withdrawal.version, withdrawal.tag
+            described(&withdrawal.version),
+            withdrawal.tag
         ));
     }
     if plan.moves.is_empty() {
@@ -366,6 +437,16 @@ pub fn render_text(plan: &Plan, done: bool) -> String {
             moved.tag,
             short_digest(&moved.to),
             plan.to
+        ));
+    }
+    for left in &plan.left {
+        let on = match &left.version {
+            Some(version) => format!("{} ({version})", short_digest(&left.digest)),
+            None => short_digest(&left.digest),
+        };
+        text.push_str(&format!(
+            "  left {} on {on}: no other build of upstream {} to move it to (the next build of it moves it)\n",
+            left.tag, left.tag
         ));
     }
     text

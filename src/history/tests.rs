@@ -6,7 +6,7 @@ use super::rollback::{self, RollbackError};
 use super::Inventory;
 use crate::provenance::Foreign;
 use crate::testing::FakeRegistry;
-use crate::version::{Exact, Line};
+use crate::version::{Exact, Floating, Line, Versioning};
 use std::collections::{BTreeMap, BTreeSet};
 
 fn inventory(tags: &[(&str, &str)]) -> Inventory {
@@ -21,6 +21,15 @@ fn inventory(tags: &[(&str, &str)]) -> Inventory {
             })
             .collect(),
         unresolved: Default::default(),
+        versioning: Versioning::Line,
+    }
+}
+
+/// A line that moves every floating tag (no `floating` list written).
+fn every(line: Line) -> rollback::Target<'static> {
+    rollback::Target {
+        line,
+        floating: None,
     }
 }
 
@@ -71,7 +80,7 @@ fn rollback_all_golden(
         id,
         &repository.parse().unwrap(),
         inventory,
-        line,
+        every(line),
         to,
         &all_golden(inventory),
         &higher,
@@ -535,7 +544,7 @@ fn rollback_never_targets_a_foreign_tag() {
         "x",
         &"r/x".parse().unwrap(),
         &inventory,
-        line,
+        every(line),
         Some(exact("1.0.99")),
         &golden,
         &BTreeSet::new(),
@@ -549,7 +558,7 @@ fn rollback_never_targets_a_foreign_tag() {
         "x",
         &"r/x".parse().unwrap(),
         &inventory,
-        line,
+        every(line),
         None,
         &golden,
         &BTreeSet::new(),
@@ -605,4 +614,266 @@ async fn ls_asks_for_no_image_of_a_foreign_index() {
         .cloned()
         .collect();
     assert!(by_digest.is_empty(), "{by_digest:?}");
+}
+
+/// An upstream-versioned repository: builds `10.0.1-r1`, `10.0.1-r2`,
+/// `10.0.2-r1`, the floating `10.0.1` and `10.0.2` on the newest build
+/// of each, `10.0`, `10` and `latest` on `10.0.2-r1`.
+fn upstream_inventory() -> Inventory {
+    inventory(&[
+        ("10.0.1-r1", "a1"),
+        ("10.0.1-r2", "a2"),
+        ("10.0.2-r1", "b1"),
+        ("10.0.1", "a2"),
+        ("10.0.2", "b1"),
+        ("10.0", "b1"),
+        ("10", "b1"),
+        ("latest", "b1"),
+    ])
+    .under(Versioning::Upstream)
+}
+
+fn moved(plan: &rollback::Plan) -> Vec<(String, String)> {
+    plan.moves
+        .iter()
+        .map(|step| (step.tag.to_string(), step.to.to_string()))
+        .collect()
+}
+
+fn sha_of(short: &str) -> String {
+    format!("sha256:{short:0<64}")
+}
+
+#[test]
+fn an_upstream_inventory_counts_revisions_as_builds_and_x_y_z_as_floating() {
+    let inventory = upstream_inventory();
+    assert_eq!(
+        inventory.versions(),
+        vec![exact("10.0.1-r1"), exact("10.0.1-r2"), exact("10.0.2-r1")]
+    );
+    let floating: Vec<&str> = inventory
+        .upstream_floating("10.0".parse().unwrap())
+        .into_iter()
+        .map(|(_, tag)| tag)
+        .collect();
+    assert_eq!(floating, ["10.0.1", "10.0.2"]);
+    assert_eq!(
+        inventory.floating_tags("10.0".parse().unwrap()),
+        ["10.0", "10.0.1", "10.0.2", "10", "latest"]
+    );
+    assert_eq!(
+        inventory.version_of(&sha("b1"), "10.0".parse().unwrap()),
+        Some(exact("10.0.2-r1"))
+    );
+    // Under line versioning the same tags are builds `10.0.1`, `10.0.2`.
+    let line = Inventory {
+        versioning: Versioning::Line,
+        ..upstream_inventory()
+    };
+    assert_eq!(line.versions(), vec![exact("10.0.1"), exact("10.0.2")]);
+    assert!(line.upstream_floating("10.0".parse().unwrap()).is_empty());
+}
+
+#[test]
+fn rollback_within_an_upstream_version_moves_its_x_y_z_tag_back() {
+    // 10.0.1-r2 is the release: withdrawing it takes 10.0.1 and 10.0 back
+    // to 10.0.1-r1.
+    let inventory = inventory(&[
+        ("10.0.1-r1", "a1"),
+        ("10.0.1-r2", "a2"),
+        ("10.0.1", "a2"),
+        ("10.0", "a2"),
+        ("10", "a2"),
+        ("latest", "a2"),
+    ])
+    .under(Versioning::Upstream);
+    let line: Line = "10.0".parse().unwrap();
+    let plan = rollback_all_golden("x", "r/x", &inventory, line, None).unwrap();
+    assert_eq!(
+        (plan.from.as_str(), plan.to.as_str()),
+        ("10.0.1-r2", "10.0.1-r1")
+    );
+    assert_eq!(plan.withdraw.len(), 1);
+    assert_eq!(plan.withdraw[0].tag.as_str(), "10.0.1-r2-withdrawn");
+    assert_eq!(
+        moved(&plan),
+        [
+            ("10.0.1".to_string(), sha_of("a1")),
+            ("10".to_string(), sha_of("a1")),
+            ("latest".to_string(), sha_of("a1")),
+            // X.Y moves last.
+            ("10.0".to_string(), sha_of("a1")),
+        ]
+    );
+    assert!(plan.left.is_empty());
+    let text = rollback::render_text(&plan, false);
+    assert!(
+        text.contains("would roll back 10.0.1-r2 (upstream 10.0.1) -> 10.0.1-r1 (upstream 10.0.1)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("would withdraw 10.0.1-r2 (upstream 10.0.1) (tag 10.0.1-r2-withdrawn)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn rollback_across_upstream_versions_leaves_the_newer_versions_tag() {
+    let inventory = upstream_inventory();
+    let line: Line = "10.0".parse().unwrap();
+    let plan = rollback_all_golden("x", "r/x", &inventory, line, None).unwrap();
+    assert_eq!(
+        (plan.from.as_str(), plan.to.as_str()),
+        ("10.0.2-r1", "10.0.1-r2")
+    );
+    let withdrawn: Vec<&str> = plan.withdraw.iter().map(|w| w.version.as_str()).collect();
+    assert_eq!(withdrawn, ["10.0.2-r1"]);
+    // 10.0.1 is already on 10.0.1-r2.
+    assert_eq!(
+        moved(&plan),
+        [
+            ("10".to_string(), sha_of("a2")),
+            ("latest".to_string(), sha_of("a2")),
+            ("10.0".to_string(), sha_of("a2")),
+        ]
+    );
+    assert_eq!(plan.left.len(), 1);
+    assert_eq!(plan.left[0].tag.as_str(), "10.0.2");
+    assert_eq!(plan.left[0].version.as_deref(), Some("10.0.2-r1"));
+    let text = rollback::render_text(&plan, true);
+    assert!(
+        text.contains(
+            "left 10.0.2 on sha256:b10000000000 (10.0.2-r1): no other build of upstream 10.0.2"
+        ),
+        "{text}"
+    );
+
+    // Back to the first build of 10.0.1, spelt as upstream builds are.
+    let plan = rollback_all_golden("x", "r/x", &inventory, line, Some(exact("10.0.1-r1"))).unwrap();
+    let withdrawn: Vec<&str> = plan.withdraw.iter().map(|w| w.version.as_str()).collect();
+    assert_eq!(withdrawn, ["10.0.1-r2", "10.0.2-r1"]);
+    let tags: Vec<String> = moved(&plan).into_iter().map(|(tag, _)| tag).collect();
+    assert_eq!(tags, ["10.0.1", "10", "latest", "10.0"]);
+    // `10.0.1` is a floating tag under upstream versioning, not a build.
+    let error =
+        rollback_all_golden("x", "r/x", &inventory, line, Some(exact("10.0.1"))).unwrap_err();
+    assert!(
+        matches!(error, RollbackError::UnknownVersion { .. }),
+        "{error}"
+    );
+}
+
+#[test]
+fn rollback_moves_only_the_floating_tags_the_line_lists() {
+    let inventory = upstream_inventory();
+    let line: Line = "10.0".parse().unwrap();
+    let floating = [Floating::Upstream, Floating::Line];
+    let plan = rollback::plan(
+        "x",
+        &"r/x".parse().unwrap(),
+        &inventory,
+        rollback::Target {
+            line,
+            floating: Some(&floating),
+        },
+        Some(exact("10.0.1-r1")),
+        &all_golden(&inventory),
+        &BTreeSet::new(),
+    )
+    .unwrap();
+    let tags: Vec<String> = moved(&plan).into_iter().map(|(tag, _)| tag).collect();
+    assert_eq!(tags, ["10.0.1", "10.0"]);
+}
+
+#[test]
+fn prune_counts_builds_across_upstream_versions_and_keeps_what_x_y_z_names() {
+    let inventory = inventory(&[
+        ("10.0.1-r1", "a1"),
+        ("10.0.1-r2", "a2"),
+        ("10.0.1-r3", "a3"),
+        ("10.0.2-r1", "b1"),
+        ("10.0.2-r2", "b2"),
+        ("10.0.1", "a3"),
+        ("10.0.2", "b2"),
+        ("10.0", "b2"),
+        ("10.0.1-r1-withdrawn", "a1"),
+    ])
+    .under(Versioning::Upstream);
+    let plan = prune_all_golden("r/x", &inventory, &[target("x", "10.0", 2)]);
+    assert_eq!(
+        decisions(&plan, 0),
+        vec![
+            ("10.0.2-r2".into(), true),
+            ("10.0.2-r1".into(), true),
+            // The newest build of 10.0.1: its floating tag keeps it.
+            ("10.0.1-r3".into(), true),
+            ("10.0.1-r2".into(), false),
+            ("10.0.1-r1".into(), false),
+        ]
+    );
+    assert_eq!(
+        plan.lines[0].versions[2].keep,
+        Some(KeepReason::Tagged {
+            tags: vec!["10.0.1".into()]
+        })
+    );
+    let deleted: Vec<Vec<String>> = plan.deletions.iter().map(|d| d.tags.clone()).collect();
+    assert_eq!(
+        deleted,
+        [
+            vec!["10.0.1-r1".to_string(), "10.0.1-r1-withdrawn".to_string()],
+            vec!["10.0.1-r2".to_string()],
+        ]
+    );
+    assert_eq!(
+        plan.lines[0].versions[0].upstream.as_deref(),
+        Some("10.0.2")
+    );
+    let text = prune::render_text(&[plan], false);
+    assert!(
+        text.contains("delete   10.0.1-r2 (upstream 10.0.1)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn ls_shows_the_upstream_version_and_the_x_y_z_tags_of_each_build() {
+    let version = |exact_tag: &str, digest: &str, floating: &[&str]| {
+        let exact = exact(exact_tag);
+        super::ls::Version {
+            version: exact.to_string(),
+            upstream: exact.upstream().map(|u| u.to_string()),
+            described: exact.describe(),
+            digest: sha(digest),
+            created: None,
+            base_name: None,
+            base_digest: None,
+            withdrawn: false,
+            floating: floating.iter().map(|t| t.to_string()).collect(),
+            foreign: None,
+            incomplete: None,
+            platforms: Vec::new(),
+        }
+    };
+    let listing = super::ls::Listing {
+        id: "aspnet".into(),
+        repository: "r/aspnet".into(),
+        line: "10.0".into(),
+        keep: None,
+        versions: vec![
+            version("10.0.1-r1", "a1", &["10.0.1"]),
+            version("10.0.2-r1", "b1", &["10.0", "10.0.2", "10", "latest"]),
+        ],
+        floating: Vec::new(),
+    };
+    let text = super::ls::render_text(std::slice::from_ref(&listing));
+    assert!(text.contains("10.0.1-r1 (upstream 10.0.1)"), "{text}");
+    assert!(
+        text.contains("10.0.2-r1 (upstream 10.0.2)  sha256:b1"),
+        "{text}"
+    );
+    assert!(text.contains("10.0 10.0.2 10 latest"), "{text}");
+    let json = serde_json::to_value(&listing).unwrap();
+    assert_eq!(json["versions"][0]["upstream"], "10.0.1");
+    assert_eq!(json["versions"][0]["version"], "10.0.1-r1");
 }

@@ -77,6 +77,16 @@ pub enum Reason {
         /// The parent digest the FROM resolves to now.
         new: String,
     },
+    /// With `track`: the upstream published a newer tag the pattern
+    /// matches than the one the last build was made FROM (its
+    /// `org.opencontainers.image.base.name`). Said instead of
+    /// `base-updated`: the base moved because its tag did.
+    UpstreamReleased {
+        /// The tag the last build was made FROM.
+        old: String,
+        /// The tag this build is made FROM.
+        new: String,
+    },
     /// The platforms configured are not those of the last build (an
     /// empty list: the engine's own platform, a single image).
     PlatformsChanged {
@@ -172,6 +182,9 @@ impl std::fmt::Display for Reason {
                     short_digest(new)
                 )
             }
+            Reason::UpstreamReleased { old, new } => {
+                write!(formatter, "upstream released {new} (was {old})")
+            }
             Reason::PlatformsChanged { old, new } => {
                 let list = |platforms: &[String]| match platforms.is_empty() {
                     true => "the engine's own".to_string(),
@@ -252,12 +265,16 @@ pub enum State {
         reasons: Vec<Reason>,
         /// When the schedule fires next.
         next_due: Option<DateTime<Utc>>,
+        /// A new upstream release held for the schedule.
+        waiting: Option<Waiting>,
     },
     /// Nothing to do.
     UpToDate {
         observed: Observed,
         /// When the schedule fires next.
         next_due: Option<DateTime<Utc>>,
+        /// A new upstream release held for the schedule.
+        waiting: Option<Waiting>,
     },
     /// The image could not be observed.
     Failed {
@@ -267,10 +284,57 @@ pub enum State {
     },
 }
 
+/// With `track` and `adopt = "on-schedule"`: an upstream release the
+/// image is not built for yet. It is adopted by the image's next build,
+/// whatever makes it due; by itself it waits for the schedule. Not a
+/// reason: the image is not due for it (the report's `waiting`).
+#[deny(missing_docs)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Waiting {
+    /// The tag the last build was made FROM.
+    pub old: String,
+    /// The newer tag the upstream released.
+    pub new: String,
+    /// When the schedule fires next and the release is adopted; null when
+    /// the schedule never fires again.
+    #[serde(serialize_with = "optional_rfc3339")]
+    pub adopt_at: Option<DateTime<Utc>>,
+}
+
+fn optional_rfc3339<S: serde::Serializer>(
+    time: &Option<DateTime<Utc>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match time {
+        Some(time) => rfc3339(time, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
+impl std::fmt::Display for Waiting {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "upstream released {}; ", self.new)?;
+        match self.adopt_at {
+            Some(at) => write!(
+                formatter,
+                "adopted at the schedule's next run {}",
+                at.to_rfc3339_opts(SecondsFormat::Secs, true)
+            ),
+            None => write!(
+                formatter,
+                "waits for the schedule, which never fires again (`golden rebuild` adopts it)"
+            ),
+        }
+    }
+}
+
 /// What observe found for an image the plan decided on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Observed {
     pub last_build: Option<LastBuild>,
+    /// With `track`, the reference the final FROM resolves to (the tag
+    /// picked); `None` otherwise: the FROM as written.
+    pub upstream: Option<String>,
     /// What the final FROM resolves to now.
     pub upstream_digest: Option<String>,
     /// Exact tags of the line that are not golden builds.
@@ -325,6 +389,14 @@ impl Step {
     pub fn next_due(&self) -> Option<DateTime<Utc>> {
         match &self.state {
             State::Promote { next_due, .. } | State::UpToDate { next_due, .. } => *next_due,
+            State::Build { .. } | State::Failed { .. } => None,
+        }
+    }
+
+    /// An upstream release held for the schedule (`adopt = "on-schedule"`).
+    pub fn waiting(&self) -> Option<&Waiting> {
+        match &self.state {
+            State::Promote { waiting, .. } | State::UpToDate { waiting, .. } => waiting.as_ref(),
             State::Build { .. } | State::Failed { .. } => None,
         }
     }
@@ -422,8 +494,8 @@ fn decide(
     let state = match (project.config.image(id), project.graph.nodes.get(id)) {
         (Some(image), Some(node)) => match observations.get(id) {
             Some(Ok(observation)) => {
-                let reasons = due(selection, decided, id, image, node, observation, now);
-                decide_observed(selection, image, observation, reasons, now)
+                let (reasons, held) = due(selection, decided, id, image, node, observation, now);
+                decide_observed(selection, image, observation, reasons, held, now)
             }
             Some(Err(error)) => State::Failed {
                 error: crate::error::text(error),
@@ -445,13 +517,32 @@ fn decide_observed(
     selection: &Selection,
     image: &Image,
     observation: &Observation,
-    reasons: Vec<Reason>,
+    mut reasons: Vec<Reason>,
+    held: Option<(String, String)>,
     now: DateTime<Utc>,
 ) -> State {
     let observed = Observed {
         last_build: observation.last_build.clone(),
+        upstream: observation
+            .tracked
+            .as_ref()
+            .map(|tracked| tracked.resolved.to_string()),
         upstream_digest: observation.base_digest.as_ref().map(ToString::to_string),
         foreign: observation.foreign.clone(),
+    };
+    let next_due = image.schedule.next_fire(now);
+    // A release held for the schedule is adopted by any build.
+    let waiting = match held {
+        Some((old, new)) if reasons.is_empty() => Some(Waiting {
+            old,
+            new,
+            adopt_at: next_due,
+        }),
+        Some((old, new)) => {
+            reasons.push(Reason::UpstreamReleased { old, new });
+            None
+        }
+        None => None,
     };
     if !reasons.is_empty() {
         let cache = selection
@@ -463,21 +554,26 @@ fn decide_observed(
             cache,
         };
     }
-    let next_due = image.schedule.next_fire(now);
     let behind = floating_behind(observation);
     if behind.is_empty() {
-        State::UpToDate { observed, next_due }
+        State::UpToDate {
+            observed,
+            next_due,
+            waiting,
+        }
     } else {
         State::Promote {
             observed,
             reasons: behind,
             next_due,
+            waiting,
         }
     }
 }
 
 /// Every reason `id` is due: forced, never built, its schedule, its base,
-/// its recipe, its parents in this run.
+/// its recipe, its parents in this run; and an upstream release held for
+/// the schedule (`old`, `new`), which is no reason by itself.
 fn due(
     selection: &Selection,
     decided: &BTreeMap<&str, Decided>,
@@ -486,14 +582,17 @@ fn due(
     node: &Node,
     observation: &Observation,
     now: DateTime<Utc>,
-) -> Vec<Reason> {
+) -> (Vec<Reason>, Option<(String, String)>) {
     let mut reasons = Vec::new();
+    let mut held = None;
     if selection.forced.contains(id) {
         reasons.push(Reason::Forced);
     }
     match &observation.last_build {
         None => reasons.push(Reason::NeverBuilt),
-        Some(last) => own_reasons(&mut reasons, image, node, observation, last, now),
+        Some(last) => {
+            held = own_reasons(&mut reasons, image, node, observation, last, now);
+        }
     }
     parent_reasons(&mut reasons, decided, node, observation);
     // A parent rebuilt in this run makes "parent newer" redundant.
@@ -506,11 +605,12 @@ fn due(
         .collect();
     reasons
         .retain(|r| !matches!(r, Reason::ParentNewer { parent, .. } if rebuilt.contains(parent)));
-    reasons
+    (reasons, held)
 }
 
-/// What changed since the last build: the schedule fired, the base moved,
-/// the recipe changed.
+/// What changed since the last build: the schedule fired, the upstream
+/// released a tag `track` follows, the base moved, the recipe changed.
+/// Returns a release held for the schedule (`adopt = "on-schedule"`).
 fn own_reasons(
     reasons: &mut Vec<Reason>,
     image: &Image,
@@ -518,7 +618,7 @@ fn own_reasons(
     observation: &Observation,
     last: &LastBuild,
     now: DateTime<Utc>,
-) {
+) -> Option<(String, String)> {
     let fired = image.schedule.previous_fire(now);
     match (fired, last.created) {
         (Some(at), Some(created)) if at > created => reasons.push(Reason::ScheduleFired { at }),
@@ -527,7 +627,25 @@ fn own_reasons(
         (Some(at), None) => reasons.push(Reason::ScheduleFired { at }),
         _ => {}
     }
-    if let Some(current) = &observation.base_digest {
+    let released = upstream_released(image, observation, last);
+    let mut held = None;
+    match (released, image.adopt) {
+        (Some((old, new)), crate::upstream::Adopt::Immediately) => {
+            reasons.push(Reason::UpstreamReleased { old, new });
+        }
+        (Some(release), crate::upstream::Adopt::OnSchedule) => held = Some(release),
+        (None, _) => {}
+    }
+    // The base moved because its tag did: said as the release only.
+    let base_moved_with_tag = held.is_some()
+        || reasons
+            .iter()
+            .any(|reason| matches!(reason, Reason::UpstreamReleased { .. }));
+    if let Some(current) = observation
+        .base_digest
+        .as_ref()
+        .filter(|_| !base_moved_with_tag)
+    {
         if last.base_digest.as_deref() != Some(current.as_str()) {
             let (old, new) = (last.base_digest.clone(), current.to_string());
             reasons.push(match &node.upstream {
@@ -567,7 +685,7 @@ fn own_reasons(
     // Observed for every line built before that is not forced (see
     // `compares_recipe`); a forced build needs no other reason.
     let Some(recipe) = &observation.recipe else {
-        return;
+        return held;
     };
     if last.recipe.as_deref() != Some(recipe.digest.as_str()) {
         let changed = last
@@ -581,6 +699,28 @@ fn own_reasons(
             changed,
         });
     }
+    held
+}
+
+/// With `track`: the tag the last build was made FROM (read from its
+/// `org.opencontainers.image.base.name`) and the newer one observe picked,
+/// when the upstream released one since. `None` when the last build named
+/// no base of the same repository the pattern matches: its base moving
+/// is then `base-updated`, as without `track`.
+fn upstream_released(
+    image: &Image,
+    observation: &Observation,
+    last: &LastBuild,
+) -> Option<(String, String)> {
+    let track = image.track.as_ref()?;
+    let tracked = observation.tracked.as_ref()?;
+    let built_on = crate::reference::Reference::parse(last.base_name.as_deref()?).ok()?;
+    if built_on.repository_name() != tracked.resolved.repository_name() {
+        return None;
+    }
+    let old = built_on.tag()?;
+    let new = tracked.tag();
+    (track.components(new)? > track.components(old)?).then(|| (old.to_string(), new.to_string()))
 }
 
 /// Whether the plan compares an image's recipe with its last build's, so

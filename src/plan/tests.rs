@@ -72,6 +72,7 @@ fn observation(
         }),
         entries: Vec::new(),
         tags_remembered: false,
+        tracked: None,
     })
 }
 
@@ -676,4 +677,105 @@ fn a_base_update_of_some_platforms_names_them() {
         .get("platforms")
         .is_none());
     assert!(!whole.to_string().contains('('), "{whole}");
+}
+
+/// `base` (FROM `127.0.0.1:5000/upstream/busybox:1.36`) tracking `1.*`
+/// with `adopt`, last built FROM `1.36`; observe picked `resolved`, whose
+/// digest differs from the last build's base.
+fn tracked_run(adopt: &str, resolved: &str, now: &str) -> Vec<Step> {
+    let config = CONFIG.replace(
+        "schedule = \"@weekly\"\n",
+        &format!("schedule = \"@weekly\"\ntrack = \"1.*\"\nadopt = \"{adopt}\"\n"),
+    );
+    let project = Project::from_source(SourceFile::new(
+        Path::new("tests/fixtures/config/golden.toml"),
+        &config,
+    ))
+    .unwrap();
+    let upstream = "127.0.0.1:5000/upstream/busybox";
+    let mut last = built(Some("2026-03-04T10:00:00Z"), BASE_OLD, "r-base");
+    if let Some(last) = last.as_mut() {
+        last.base_name = Some(format!("{upstream}:1.36"));
+    }
+    let mut base = observation(last, BASE_NOW, "r-base").unwrap();
+    base.tracked = Some(crate::observation::Tracked {
+        written: "1.36".into(),
+        resolved: crate::reference::Reference::parse(&format!("{upstream}:{resolved}")).unwrap(),
+    });
+    let mut observations = fresh();
+    observations.insert("base".into(), Ok(base));
+    let selection = Selection {
+        ids: project.graph.order.clone(),
+        forced: BTreeSet::new(),
+        cache: None,
+    };
+    plan(&project, &observations, &selection, at(now))
+}
+
+#[test]
+fn a_newer_tracked_tag_is_upstream_released_not_base_updated() {
+    let steps = tracked_run("immediately", "1.37", THURSDAY);
+    let released = Reason::UpstreamReleased {
+        old: "1.36".into(),
+        new: "1.37".into(),
+    };
+    assert_eq!(steps[0].reasons(), std::slice::from_ref(&released));
+    assert_eq!(released.to_string(), "upstream released 1.37 (was 1.36)");
+    assert_eq!(
+        serde_json::to_value(&released).unwrap(),
+        serde_json::json!({ "kind": "upstream-released", "old": "1.36", "new": "1.37" })
+    );
+    assert_eq!(
+        steps[0].observed().unwrap().upstream.as_deref(),
+        Some("127.0.0.1:5000/upstream/busybox:1.37")
+    );
+    // Its child follows through the cascade.
+    assert_eq!(
+        steps[1].reasons(),
+        [Reason::ParentRebuilt {
+            parent: "base".into()
+        }]
+    );
+    // The same tag re-pushed by the vendor is still a base update.
+    let steps = tracked_run("immediately", "1.36", THURSDAY);
+    assert!(
+        matches!(steps[0].reasons(), [Reason::BaseUpdated { .. }]),
+        "{:?}",
+        steps[0].reasons()
+    );
+}
+
+#[test]
+fn on_schedule_a_new_release_waits_for_the_schedule_and_says_when() {
+    let steps = tracked_run("on-schedule", "1.37", THURSDAY);
+    assert_eq!(steps[0].decision(), Decision::UpToDate);
+    assert_eq!(steps[1].decision(), Decision::UpToDate);
+    let waiting = steps[0].waiting().expect("the release waits");
+    assert_eq!(
+        waiting,
+        &Waiting {
+            old: "1.36".into(),
+            new: "1.37".into(),
+            adopt_at: Some(at("2026-03-08T00:00:00Z")),
+        }
+    );
+    assert_eq!(
+        waiting.to_string(),
+        "upstream released 1.37; adopted at the schedule's next run 2026-03-08T00:00:00Z"
+    );
+    // The schedule fires: built, adopting it.
+    let steps = tracked_run("on-schedule", "1.37", "2026-03-08T00:00:00Z");
+    assert_eq!(
+        steps[0].reasons(),
+        [
+            Reason::ScheduleFired {
+                at: at("2026-03-08T00:00:00Z")
+            },
+            Reason::UpstreamReleased {
+                old: "1.36".into(),
+                new: "1.37".into()
+            }
+        ]
+    );
+    assert_eq!(steps[0].waiting(), None);
 }

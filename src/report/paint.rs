@@ -151,6 +151,7 @@ mod tests {
             decision,
             reasons: Vec::new(),
             tag: built.then(|| "1.0.3".into()),
+            tag_upstream: None,
             floating: if built {
                 vec!["1.0".into(), "1".into(), "latest".into()]
             } else {
@@ -168,8 +169,10 @@ mod tests {
                     .into()
             }),
             last_version: Some("1.0.2".into()),
+            last_upstream: None,
             last_built: None,
             next_due: None,
+            waiting: None,
             release: Some("1.0.2".into()),
             withdrawn: Vec::new(),
             floating_on_release: Vec::new(),
@@ -200,6 +203,34 @@ mod tests {
             totals,
             error: None,
         }
+    }
+
+    #[test]
+    fn an_upstream_build_is_shown_with_its_upstream_version() {
+        let mut aspnet = image("aspnet", ImageDecision::Built);
+        aspnet.tag = Some("10.0.3-r2".into());
+        aspnet.tag_upstream = Some("10.0.3".into());
+        aspnet.floating = vec!["10.0".into(), "10.0.3".into()];
+        let mut plan = image("aspnet", ImageDecision::Build);
+        plan.last_version = Some("10.0.3-r1".into());
+        plan.last_upstream = Some("10.0.3".into());
+        let text = run_text(&report(vec![aspnet.clone()]));
+        assert!(
+            text.contains("aspnet  registry.local:5000/golden/aspnet:10.0.3-r2 (upstream 10.0.3)  floating: 10.0, 10.0.3"),
+            "{text}"
+        );
+        let text = plan_text(&report(vec![plan.clone()]));
+        assert!(text.contains("10.0.3-r1 (upstream 10.0.3)"), "{text}");
+        let json = serde_json::to_value(&aspnet).unwrap();
+        assert_eq!(json["tag"], "10.0.3-r2");
+        assert_eq!(json["tag_upstream"], "10.0.3");
+        let json = serde_json::to_value(&plan).unwrap();
+        assert_eq!(json["last_version"], "10.0.3-r1");
+        assert_eq!(json["last_upstream"], "10.0.3");
+        // Line versioning: neither field is written.
+        let json = serde_json::to_value(image("base", ImageDecision::Built)).unwrap();
+        assert!(json.get("tag_upstream").is_none(), "{json}");
+        assert!(json.get("last_upstream").is_none(), "{json}");
     }
 
     /// ESC written `\e`, so a snapshot shows where the colour goes.

@@ -287,6 +287,98 @@ impl Dockerfile {
     }
 }
 
+/// What a Dockerfile's final stage itself sets an environment variable
+/// to (see [`env_in_final_stage`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvSet {
+    /// No `ENV` of the final stage (or a stage it builds on) sets it: the
+    /// image it starts from decides.
+    Unset,
+    /// The last `ENV` setting it, a literal value.
+    Literal(String),
+    /// The last `ENV` setting it uses a variable (`$X`): only the build
+    /// knows its value.
+    Computed,
+}
+
+/// What the last `ENV` instruction setting `name` in the final stage (or
+/// an earlier stage it is built on) sets it to, with `build_args`
+/// substituted in the FROMs. A Dockerfile that does not parse sets nothing.
+pub fn env_in_final_stage(text: &str, build_args: &BTreeMap<String, String>, name: &str) -> EnvSet {
+    let Ok(dockerfile) = Dockerfile::parse(text, build_args) else {
+        return EnvSet::Unset;
+    };
+    let text = without_bom(text);
+    let escape = escape_directive(text);
+    let mut per_stage: Vec<Option<EnvSet>> = vec![None; dockerfile.stages.len()];
+    let mut stage: Option<usize> = None;
+    for instruction in instructions(text, escape) {
+        let (keyword, rest) = split_keyword(&instruction.text);
+        match keyword.to_ascii_uppercase().as_str() {
+            "FROM" => stage = Some(stage.map_or(0, |index| index + 1)),
+            "ENV" => {
+                let Some(set) = env_setting(rest, name, escape) else {
+                    continue;
+                };
+                if let Some(slot) = stage.and_then(|index| per_stage.get_mut(index)) {
+                    *slot = Some(set);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut index = dockerfile.stages.len() - 1;
+    loop {
+        if let Some(Some(set)) = per_stage.get(index) {
+            return set.clone();
+        }
+        match dockerfile.stages[index].base {
+            Base::Stage(earlier) if earlier < index => index = earlier,
+            _ => return EnvSet::Unset,
+        }
+    }
+}
+
+/// What one `ENV` instruction's arguments (`rest`) set `name` to, if
+/// they set it: `NAME=value ...` or the legacy `NAME value`.
+fn env_setting(rest: &str, name: &str, escape: char) -> Option<EnvSet> {
+    let first = rest.split_whitespace().next()?;
+    if !first.contains('=') {
+        // `ENV NAME value with spaces`
+        let value = rest[first.len()..].trim();
+        return (first == name).then(|| literal(value, escape));
+    }
+    let mut found = None;
+    let raw = expand_words(rest, &BTreeMap::new(), escape).ok();
+    let words: Vec<&str> = rest.split_whitespace().collect();
+    for word in raw.iter().flatten() {
+        if let Some((key, value)) = word.split_once('=') {
+            if key == name {
+                found = Some(EnvSet::Literal(value.to_string()));
+            }
+        }
+    }
+    // A variable in the value is expanded by the build, not here.
+    let computed = words.iter().any(|word| {
+        word.split_once('=')
+            .is_some_and(|(key, value)| key == name && value.contains('$'))
+    });
+    match (found, computed) {
+        (_, true) => Some(EnvSet::Computed),
+        (found, false) => found,
+    }
+}
+
+fn literal(value: &str, escape: char) -> EnvSet {
+    if value.contains('$') {
+        return EnvSet::Computed;
+    }
+    match expand_words(value, &BTreeMap::new(), escape) {
+        Ok(words) => EnvSet::Literal(words.join(" ")),
+        Err(_) => EnvSet::Computed,
+    }
+}
+
 /// `text` with one `LABEL` instruction appended that sets every label in
 /// `labels` on the final stage, quoted for the file's escape character, and
 /// the labels a Dockerfile cannot carry (a key or value with a line break or
@@ -862,6 +954,36 @@ fn substitute(
 #[cfg(test)]
 #[allow(clippy::type_complexity)] // table tests read best as tuples
 mod tests {
+    #[test]
+    fn the_final_stage_s_literal_env_is_read() {
+        let none = BTreeMap::new();
+        let read = |text: &str| env_in_final_stage(text, &none, "ASPNET_VERSION");
+        assert_eq!(read("FROM a\nRUN true\n"), EnvSet::Unset);
+        assert_eq!(
+            read("FROM a\nENV ASPNET_VERSION=10.0.3 OTHER=1\n"),
+            EnvSet::Literal("10.0.3".into())
+        );
+        assert_eq!(
+            read("FROM a\nENV ASPNET_VERSION 10.0.4\n"),
+            EnvSet::Literal("10.0.4".into())
+        );
+        assert_eq!(
+            read("FROM a\nENV ASPNET_VERSION=\"10.0.5\"\nENV ASPNET_VERSION=10.0.6\n"),
+            EnvSet::Literal("10.0.6".into())
+        );
+        assert_eq!(read("FROM a\nENV ASPNET_VERSION=$V\n"), EnvSet::Computed);
+        // An earlier stage's ENV belongs to another image...
+        assert_eq!(
+            read("FROM a AS build\nENV ASPNET_VERSION=1.0.0\nFROM b\nRUN true\n"),
+            EnvSet::Unset
+        );
+        // ...unless the final stage is built on it.
+        assert_eq!(
+            read("FROM a AS build\nENV ASPNET_VERSION=1.0.0\nFROM build\nRUN true\n"),
+            EnvSet::Literal("1.0.0".into())
+        );
+        assert_eq!(read("FROM a\nENV ASPNET_VERSIONS=1.0.0\n"), EnvSet::Unset);
+    }
     use super::*;
 
     #[test]

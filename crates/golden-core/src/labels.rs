@@ -17,6 +17,9 @@ pub const REVISION: &str = "org.opencontainers.image.revision";
 pub const RECIPE: &str = "io.golden.recipe";
 /// Short hashes of the recipe's parts (see `context::RecipeParts`).
 pub const RECIPE_PARTS: &str = "io.golden.recipe.parts";
+/// The upstream version a build holds (`10.0.3` of `10.0.3-r2`), under
+/// `versioning = "upstream"`; empty on a line-versioned build.
+pub const UPSTREAM_VERSION: &str = "io.golden.upstream.version";
 /// An annotation of a multi-platform build's index only (no label, so no
 /// image inherits it): the image of the base's index each platform was
 /// built FROM, as `os/arch=digest` joined by commas. It lets a base update
@@ -51,6 +54,8 @@ pub struct BuildFacts<'a> {
     /// The final FROM's upstream reference and digest; `None` for scratch.
     pub base: Option<(&'a str, &'a str)>,
     pub revision: Option<&'a str>,
+    /// The upstream version read for an upstream-versioned build.
+    pub upstream: Option<&'a str>,
 }
 
 /// The configured labels plus golden's own but the recipe's (see
@@ -68,6 +73,7 @@ pub fn golden_labels(
         (BASE_NAME, base_name),
         (BASE_DIGEST, base_digest),
         (REVISION, facts.revision.unwrap_or("")),
+        (UPSTREAM_VERSION, facts.upstream.unwrap_or("")),
     ];
     for (key, value) in own {
         labels.insert(key.to_string(), value.to_string());
@@ -101,6 +107,7 @@ mod tests {
             title: "base",
             base: Some(("127.0.0.1:5000/upstream/busybox:1.36", "sha256:abc")),
             revision: None,
+            upstream: None,
         };
         let mut labels = golden_labels(&configured, &facts);
         assert!(!labels.contains_key(RECIPE), "the upload sets the recipe");
@@ -114,6 +121,18 @@ mod tests {
         assert_eq!(labels[RECIPE], "sha256:def");
         assert_eq!(labels[RECIPE_PARTS], "v1");
         assert_eq!(labels["owner"], "platform");
+        // Empty on a line build: a golden parent's upstream version is hidden.
+        assert_eq!(labels[UPSTREAM_VERSION], "");
+        let upstream = golden_labels(
+            &configured,
+            &BuildFacts {
+                version: "10.0.3-r2",
+                upstream: Some("10.0.3"),
+                ..facts
+            },
+        );
+        assert_eq!(upstream[VERSION], "10.0.3-r2");
+        assert_eq!(upstream[UPSTREAM_VERSION], "10.0.3");
     }
 
     #[test]

@@ -114,7 +114,7 @@ impl fmt::Display for Versioning {
 }
 
 /// The longest prerelease golden reads (`preview.7.25380.108` is 19).
-pub const PRERELEASE_MAX: usize = 64;
+pub const PRERELEASE_MAX: usize = 40;
 
 /// A semver prerelease (`preview.7`, `rc.1`), held inline so that
 /// [`Exact`] stays `Copy`. Ordered by semver's precedence: identifiers

@@ -97,15 +97,24 @@ async fn published(
     };
     let name =
         Repository::parse(repository).map_err(|error| Failure::usage(anyhow::anyhow!(error)))?;
-    let lines: Vec<_> = config
+    let images: Vec<_> = config
         .images
         .iter()
         .filter(|image| config.repository(image) == name)
-        .map(|image| image.version)
         .collect();
+    let lines: Vec<_> = images.iter().map(|image| image.version).collect();
+    // Every line of a repository shares its versioning: under `upstream`
+    // an `X.Y.Z` tag is a floating tag, not a build.
+    let versioning = images
+        .first()
+        .map(|image| image.versioning)
+        .unwrap_or_default();
     let inventory = Inventory::read_some(registry, &name, |tag| {
-        tag.parse::<crate::version::Exact>()
-            .is_ok_and(|version| lines.contains(&version.line) && version.to_string() == tag)
+        tag.parse::<crate::version::Exact>().is_ok_and(|version| {
+            lines.contains(&version.line)
+                && versioning.names(&version)
+                && version.to_string() == tag
+        })
     })
     .await
     .map_err(failed)?;

@@ -32,6 +32,8 @@ pub(super) async fn run(
     let images = session.images(ids)?;
     // Every line needs a number before anything is read.
     let mut by_repository: BTreeMap<Repository, Vec<history::prune::Target>> = BTreeMap::new();
+    // Every line of a repository shares its versioning (config validation).
+    let mut versioning = BTreeMap::new();
     for image in &images {
         let keep = options.keep.or(image.keep).ok_or_else(|| {
             Failure::usage(Hinted::new(
@@ -43,6 +45,7 @@ pub(super) async fn run(
                 ),
             ))
         })?;
+        versioning.insert(project.config.repository(image), image.versioning);
         by_repository
             .entry(project.config.repository(image))
             .or_default()
@@ -74,7 +77,8 @@ pub(super) async fn run(
                     error,
                     &format!("failed to list `{repository}`; nothing was deleted"),
                 )
-            })?;
+            })?
+            .under(versioning.get(repository).copied().unwrap_or_default());
         let lines: Vec<_> = targets.iter().map(|target| target.line).collect();
         let read_failed = |error| {
             Failure::registry(

@@ -11,7 +11,7 @@ use crate::history::{self, Inventory};
 use crate::provenance::Ledger;
 use crate::registry::Registry;
 use crate::session::Session;
-use crate::version::{parse_marker, Exact};
+use crate::version::{parse_marker, Exact, UpstreamVersion};
 
 /// How `golden rollback` runs.
 pub(super) struct Settings {
@@ -38,13 +38,18 @@ pub(super) async fn run(session: &Session, id: &str, settings: &Settings) -> Res
     let repository = project.config.repository(image);
     let reference = repository.clone();
     // Only the line's own builds, its markers (one counts only when it is
-    // a copy of its build) and its floating tags need a digest; other tags
-    // (other lines) count by name alone.
+    // a copy of its build) and its floating tags (`X.Y.Z` ones included)
+    // need a digest; other tags (other lines) count by name alone.
     let line = image.version;
     let floating = history::line_floating_tags(line);
+    let upstream = image.versioning == crate::version::Versioning::Upstream;
     let wanted = |tag: &str| {
         floating.iter().any(|f| f == tag)
             || tag.parse::<Exact>().is_ok_and(|v| v.line == line)
+            || (upstream
+                && tag
+                    .parse::<UpstreamVersion>()
+                    .is_ok_and(|v| v.line() == line))
             || parse_marker(tag).is_some_and(|(v, _, _)| v.line == line)
     };
     let inventory = Inventory::read_some(&registry, &reference, wanted)
@@ -54,7 +59,8 @@ pub(super) async fn run(session: &Session, id: &str, settings: &Settings) -> Res
                 error,
                 &format!("failed to list `{repository}`; nothing was rolled back"),
             )
-        })?;
+        })?
+        .under(image.versioning);
     let read_failed = |error| {
         Failure::registry(
             error,
@@ -76,7 +82,10 @@ pub(super) async fn run(session: &Session, id: &str, settings: &Settings) -> Res
         id,
         &repository,
         &inventory,
-        line,
+        history::rollback::Target {
+            line,
+            floating: image.floating.as_deref(),
+        },
         settings.to,
         &golden,
         &higher,
