@@ -156,6 +156,9 @@ struct Reading<'c> {
     config: &'c Config,
     lines: HashMap<&'c str, Vec<&'c Image>>,
     texts: HashMap<PathBuf, String>,
+    /// Each Dockerfile parsed once per set of build args: lines that share
+    /// a context (10,000 of them, at scale) share one parse.
+    parsed: HashMap<(PathBuf, &'c BTreeMap<String, String>), Dockerfile>,
 }
 
 impl<'c> Reading<'c> {
@@ -168,6 +171,7 @@ impl<'c> Reading<'c> {
             config,
             lines,
             texts: HashMap::new(),
+            parsed: HashMap::new(),
         }
     }
 
@@ -183,7 +187,7 @@ impl<'c> Reading<'c> {
     }
 }
 
-fn node(reading: &mut Reading<'_>, image: &Image) -> Result<Node, NodeError> {
+fn node<'c>(reading: &mut Reading<'c>, image: &'c Image) -> Result<Node, NodeError> {
     let config = reading.config;
     let path = image.dockerfile_path();
     let text = reading.text(path.clone()).map_err(|error| {
@@ -198,8 +202,16 @@ fn node(reading: &mut Reading<'_>, image: &Image) -> Result<Node, NodeError> {
         )
     })?;
     let file = SourceFile::new(&path, &text);
-    let dockerfile = Dockerfile::parse(&text, &image.build_args)
-        .map_err(|error| dockerfile_problem(&file, &error))?;
+    let key = (path.clone(), &image.build_args);
+    let dockerfile = match reading.parsed.get(&key) {
+        Some(parsed) => parsed.clone(),
+        None => {
+            let parsed = Dockerfile::parse(&text, &image.build_args)
+                .map_err(|error| dockerfile_problem(&file, &error))?;
+            reading.parsed.insert(key, parsed.clone());
+            parsed
+        }
+    };
     let mut parents: BTreeSet<String> = image
         .depends_on
         .iter()

@@ -114,12 +114,18 @@ impl Distribution {
         let mut retried_auth = false;
         loop {
             let scheme = self.transport.scheme(host, action).await?;
-            let url = format!("{scheme}://{host}{path}");
-            let request = self
-                .transport
-                .client_for(host)
-                .request(method.clone(), &url)
-                .headers(headers.clone());
+            let client = self.transport.client_for(host);
+            let (request, url) = match self.transport.url(scheme, host, path) {
+                Some(url) => {
+                    let text = url.to_string();
+                    (client.request(method.clone(), url), text)
+                }
+                None => {
+                    let url = format!("{scheme}://{host}{path}");
+                    (client.request(method.clone(), &url), url)
+                }
+            };
+            let request = request.headers(headers.clone());
             let (mut request, sent_basic) = self.auth.authorize(request, host, &scope);
             if let Some(body) = &body {
                 request = request.body(body.clone());
