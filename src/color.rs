@@ -8,7 +8,7 @@
 //! to text already made safe for the terminal (`crate::sanitize`): it
 //! never passes through the sanitiser, which would escape it.
 
-use crate::execute::Status;
+use crate::outcome::Status;
 
 /// The look of a piece of text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

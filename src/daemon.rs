@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::execute::Stop;
+use crate::stop::Stop;
 use crate::exit::Exit;
 use crate::plan::Selection;
 use crate::project::Project;

@@ -171,7 +171,7 @@ impl crate::hint::Hint for EngineError {
                 } else if message.contains("unauthorized") || message.contains("authentication required") || message.contains("denied") {
                     Some(format!("log in to the registry: `docker login {registry}`"))
                 } else if message.contains("HTTP 405") && message.to_ascii_lowercase().contains("method not allowed") {
-                    Some(crate::registry::READ_ONLY_HINT.to_string())
+                    Some(crate::hint::READ_ONLY_HINT.to_string())
                 } else if message.contains("500 Internal Server Error") {
                     Some(format!("`{registry}` answered HTTP 500 to the push on every try: the registry itself is failing; look at its log (a full disk or broken storage answers this way)"))
                 } else {

@@ -167,7 +167,7 @@ fn floating_tags(image: &Image, tags: &[String]) -> Vec<crate::name::Tag> {
 
 /// The human view: floating tags, then one block per version.
 pub fn render_text(inspection: &Inspection) -> String {
-    let short = |digest: Option<&str>| digest.map_or("-".to_string(), crate::plan::short_digest);
+    let short = |digest: Option<&str>| digest.map_or("-".to_string(), crate::name::short_digest);
     let mut text = format!(
         "{} (line {}) in {}\n\nfloating tags:\n",
         inspection.id, inspection.line, inspection.repository
@@ -176,11 +176,11 @@ pub fn render_text(inspection: &Inspection) -> String {
         let target = match (&floating.digest, &floating.version) {
             (None, _) => "not in the registry".to_string(),
             (Some(digest), Some(version)) => {
-                format!("{version}  {}", crate::plan::short_digest(digest))
+                format!("{version}  {}", crate::name::short_digest(digest))
             }
             (Some(digest), None) => format!(
                 "another line or an older build  {}",
-                crate::plan::short_digest(digest)
+                crate::name::short_digest(digest)
             ),
         };
         text.push_str(&format!("  {:<8} -> {target}\n", floating.tag));

@@ -16,7 +16,6 @@ pub use golden_core::{
 
 pub mod blob_cache;
 pub mod build_args;
-pub mod cache;
 pub mod check;
 pub mod cli;
 pub mod color;
@@ -41,6 +40,7 @@ pub mod logging;
 pub mod notify;
 pub mod observation;
 pub mod observe;
+pub mod outcome;
 pub mod output;
 pub mod pipeline;
 pub mod plan;
@@ -56,6 +56,7 @@ pub mod revision;
 pub mod run;
 pub mod session;
 pub mod signals;
+pub mod stop;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod upload;

@@ -21,7 +21,8 @@ use serde::Serialize;
 use crate::graph::Upstream;
 use crate::name::Digest;
 use crate::observation::{Observation, Observations};
-use crate::plan::{short_digest, Decision, Observed, State, Step};
+use crate::name::short_digest;
+use crate::plan::{Decision, Observed, State, Step};
 use crate::project::Project;
 
 /// One image in a wave: what a matrix job needs to build it.

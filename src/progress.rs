@@ -14,7 +14,7 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::color::{Palette, Tone};
-use crate::execute::Status;
+use crate::outcome::Status;
 
 mod tally;
 

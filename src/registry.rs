@@ -81,9 +81,7 @@ pub fn env_value(env: &[String], name: &str) -> Option<String> {
         .map(|(_, value)| value.to_string())
 }
 
-/// The hint for a registry that refuses writes and deletes because it is
-/// in maintenance; the engine's push says so too.
-pub const READ_ONLY_HINT: &str = "the registry is in read-only mode (maintenance.readonly): pushes, tag moves and deletes are refused until its operator sets `storage.maintenance.readonly.enabled: false`; run golden again then";
+pub use crate::hint::READ_ONLY_HINT;
 
 /// Why a registry request failed.
 #[derive(Debug, thiserror::Error)]

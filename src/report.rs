@@ -7,8 +7,9 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-use crate::execute::{Outcome, Status};
-use crate::plan::{short_digest, Decision, Reason, Step};
+use crate::outcome::{Outcome, Status};
+use crate::name::short_digest;
+use crate::plan::{Decision, Reason, Step};
 use crate::project::Project;
 use crate::provenance::ForeignTag;
 

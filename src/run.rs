@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use crate::execute::{Runner, Stop};
+use crate::execute::Runner;
+use crate::stop::Stop;
 use crate::exit::{Exit, Failure};
 use crate::observation::Observations;
 use crate::observe::{observe, observe_until};

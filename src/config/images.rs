@@ -73,7 +73,7 @@ impl Reader<'_> {
         let schedule: Option<Spanned<Schedule>> =
             self.value(table, &section, "schedule", SCHEDULE_EXPECTED);
         let pull: Option<Spanned<bool>> = self.value(table, &section, "pull", "true or false");
-        let cache: Option<Spanned<crate::cache::Cache>> =
+        let cache: Option<Spanned<crate::config::Cache>> =
             self.value(table, &section, "cache", CACHE_EXPECTED);
         let depends_on: Option<Spanned<Vec<Spanned<String>>>> =
             self.value(table, &section, "depends_on", "a list of image ids");

@@ -220,7 +220,7 @@ pub struct Image {
     pub schedule: Schedule,
     pub pull: bool,
     /// Whether builds may use the engine's build cache.
-    pub cache: crate::cache::Cache,
+    pub cache: crate::config::Cache,
     pub depends_on: Vec<Spanned<String>>,
     pub test: Option<SmokeTest>,
     /// `[retention] keep`: how many exact versions of the line `golden
@@ -399,7 +399,7 @@ struct Reader<'a> {
 struct Defaults {
     schedule: Option<Schedule>,
     pull: Option<bool>,
-    cache: Option<crate::cache::Cache>,
+    cache: Option<crate::config::Cache>,
     test: Option<Vec<String>>,
     test_timeout: Option<Duration>,
     keep: Option<u32>,
@@ -1002,7 +1002,9 @@ const TEST_EXPECTED: &str = "a command as a list of strings, run in the new imag
 const SCHEDULE_EXPECTED: &str =
     "a 5-field cron expression in UTC such as \"0 3 * * 1\", or @hourly, @daily, @weekly, @monthly";
 
+mod cache;
 mod engines;
+pub use cache::Cache;
 mod images;
 mod limits;
 mod notify;

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::state::{span, time};
-use crate::execute::Status;
+use crate::outcome::Status;
 use crate::progress::{Event, Lines, Progress};
 use crate::report::Report;
 

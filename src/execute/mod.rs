@@ -11,7 +11,6 @@
 //! `fail_fast`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -35,159 +34,9 @@ use crate::registry::Registry;
 use crate::version::{marker_tags, next_build, next_revision, Exact, Floating, Line};
 
 mod upstream;
+use crate::outcome::{Outcome, Status};
+use crate::stop::Stop;
 pub use upstream::{read_upstream, Inputs as UpstreamInputs, UpstreamRead};
-
-/// How an image ended in a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Status {
-    Built,
-    /// Only floating tags moved, to a build that already existed.
-    Promoted,
-    UpToDate,
-    Failed,
-    Skipped,
-}
-
-/// What happened to one image.
-#[derive(Debug, Clone)]
-pub struct Outcome {
-    pub id: String,
-    pub status: Status,
-    pub reasons: Vec<Reason>,
-    /// The exact version pushed (or promoted), in the image's repository.
-    pub version: Option<Exact>,
-    /// Floating tags moved to it.
-    pub floating: Vec<String>,
-    /// In a `--no-promote` run: the floating tags `golden promote` will
-    /// move to the build pushed.
-    pub pending: Vec<String>,
-    /// `Some(false)` for a build of a `--no-promote` run: its floating
-    /// tags were left alone.
-    pub promoted: Option<bool>,
-    pub digest: Option<Digest>,
-    /// Which engine built each platform (one entry for a single-platform
-    /// image, whose platform is `None`), in platform order.
-    pub built_on: Vec<(Option<Platform>, String)>,
-    pub build_seconds: Option<f64>,
-    pub test_seconds: Option<f64>,
-    pub push_seconds: Option<f64>,
-    pub seconds: f64,
-    pub error: Option<String>,
-    /// It failed because the engine or a registry could not be reached.
-    pub unreachable: bool,
-}
-
-impl Outcome {
-    fn new(step: &Step, status: Status) -> Outcome {
-        Outcome {
-            id: step.id.clone(),
-            status,
-            reasons: step.reasons().to_vec(),
-            version: None,
-            floating: Vec::new(),
-            pending: Vec::new(),
-            promoted: None,
-            digest: None,
-            built_on: Vec::new(),
-            build_seconds: None,
-            test_seconds: None,
-            push_seconds: None,
-            seconds: 0.0,
-            error: step.error().map(str::to_string),
-            unreachable: step.unreachable(),
-        }
-    }
-
-    fn skipped(step: &Step, error: String) -> Outcome {
-        let mut outcome = Outcome::new(step, Status::Skipped);
-        outcome.error = Some(error);
-        outcome
-    }
-
-    /// One line for progress output.
-    fn summary(&self) -> String {
-        match self.status {
-            Status::Built => format!(
-                "built {} ({}) in {:.1}s",
-                self.version.map(|v| v.to_string()).unwrap_or_default(),
-                if self.floating.is_empty() && !self.pending.is_empty() {
-                    format!("{} left for `golden promote`", self.pending.join(", "))
-                } else if self.floating.is_empty() {
-                    "no floating tag moved".to_string()
-                } else {
-                    self.floating.join(", ")
-                },
-                self.seconds
-            ),
-            Status::Promoted => format!(
-                "moved {} to {}",
-                self.floating.join(", "),
-                self.version.map(|v| v.to_string()).unwrap_or_default()
-            ),
-            Status::UpToDate => "up to date".to_string(),
-            Status::Failed => format!(
-                "failed: {}",
-                self.error
-                    .as_deref()
-                    .and_then(|e| e.lines().next())
-                    .unwrap_or("")
-            ),
-            Status::Skipped => "skipped".to_string(),
-        }
-    }
-}
-
-/// Set when golden is asked to stop: images not yet started are skipped,
-/// those in flight finish (floating tags included). Floating tag moves
-/// hold it, so a second signal lets them finish as a unit first.
-#[derive(Debug, Clone, Default)]
-pub struct Stop(Arc<AtomicI32>, Arc<AtomicUsize>);
-
-/// Held while floating tags move; see [`Stop::hold`].
-pub struct Hold(Arc<AtomicUsize>);
-
-impl Drop for Hold {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-impl Stop {
-    /// Asks the run to start nothing new.
-    pub fn request(&self) {
-        self.request_by(-1);
-    }
-
-    /// Asks the run to stop because of a signal; `code` is the exit code
-    /// it calls for (130, 143).
-    pub fn request_by(&self, code: i32) {
-        let _ = self
-            .0
-            .compare_exchange(0, code, Ordering::SeqCst, Ordering::SeqCst);
-    }
-
-    /// Whether a stop was asked for.
-    pub fn requested(&self) -> bool {
-        self.0.load(Ordering::SeqCst) != 0
-    }
-
-    /// Marks a unit of tag moves in progress until the guard is dropped.
-    pub fn hold(&self) -> Hold {
-        self.1.fetch_add(1, Ordering::SeqCst);
-        Hold(self.1.clone())
-    }
-
-    /// How many units of tag moves are in progress.
-    pub fn held(&self) -> usize {
-        self.1.load(Ordering::SeqCst)
-    }
-
-    /// The exit code of the signal that stopped the run, if one did.
-    pub fn signal_code(&self) -> Option<i32> {
-        Some(self.0.load(Ordering::SeqCst)).filter(|code| *code > 0)
-    }
-}
 
 /// The parts a run works with.
 pub struct Runner<'a> {

@@ -13,7 +13,7 @@ use crate::config::{Config, Image};
 pub use crate::inspect::Floating;
 use crate::labels;
 use crate::name::{Digest, Repository};
-use crate::plan::short_digest;
+use crate::name::short_digest;
 use crate::provenance::{check_complete, provenance, Foreign, Incomplete};
 use crate::registry::{Registry, RegistryError};
 

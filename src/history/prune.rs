@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use super::Inventory;
 use crate::name::{Digest, Repository};
-use crate::plan::short_digest;
+use crate::name::short_digest;
 use crate::provenance::Foreign;
 use crate::version::{parse_marker, Exact, Line};
 

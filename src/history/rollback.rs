@@ -33,7 +33,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::Inventory;
 use crate::name::{Digest, Repository, Tag};
-use crate::plan::short_digest;
+use crate::name::short_digest;
 use crate::provenance::{floating_tags, Foreign, Incomplete};
 use crate::version::{next_marker, Exact, Floating, Line, Marker};
 

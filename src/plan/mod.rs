@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-use crate::cache::uses_cache;
+mod cache;
+pub use cache::uses_cache;
 use crate::config::Image;
 use crate::graph::{Node, Upstream};
 use crate::observation::{LastBuild, Observation, Observations};
@@ -217,11 +218,7 @@ impl std::fmt::Display for Reason {
     }
 }
 
-/// `sha256:0123456789ab` for messages.
-pub fn short_digest(digest: impl AsRef<str>) -> String {
-    let digest = digest.as_ref();
-    digest.chars().take(19).collect()
-}
+pub use crate::name::short_digest;
 
 /// What the plan decided for one image.
 #[deny(missing_docs)]

@@ -25,6 +25,10 @@ use std::borrow::Cow;
 use std::error::Error;
 use std::fmt;
 
+/// The hint for a registry that refuses writes and deletes because it is
+/// in maintenance; the engine's push says so too.
+pub const READ_ONLY_HINT: &str = "the registry is in read-only mode (maintenance.readonly): pushes, tag moves and deletes are refused until its operator sets `storage.maintenance.readonly.enabled: false`; run golden again then";
+
 /// What the user can do about an error, when golden knows.
 pub trait Hint {
     /// The advice, one line, without a `hint:` prefix.

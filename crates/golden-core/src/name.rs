@@ -243,6 +243,12 @@ impl std::str::FromStr for Repository {
 }
 
 /// Test fixtures write digests and tags as literals.
+/// `sha256:0123456789ab` for messages.
+pub fn short_digest(digest: impl AsRef<str>) -> String {
+    let digest = digest.as_ref();
+    digest.chars().take(19).collect()
+}
+
 #[cfg(test)]
 impl From<&str> for Digest {
     fn from(text: &str) -> Digest {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::cli::{BuildArgs, Delivery, ReportArgs};
 use crate::hint::Hinted;
-use crate::execute::Stop;
+use crate::stop::Stop;
 use crate::exit::{Exit, Failure};
 use crate::plan::Selection;
 use crate::progress::Progress;

@@ -11,7 +11,8 @@ use std::time::Instant;
 use chrono::Utc;
 
 use crate::cli::{Delivery, Output};
-use crate::execute::{Runner, Stop};
+use crate::execute::Runner;
+use crate::stop::Stop;
 use crate::exit::{Exit, Failure};
 use crate::observe::observe;
 use crate::pipeline::{promotion, with_parents};
