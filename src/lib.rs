@@ -14,21 +14,15 @@ pub use golden_core::{
     schedule, upstream, version,
 };
 
-pub mod blob_cache;
 pub mod build_args;
 pub mod check;
 pub mod cli;
-pub mod color;
 pub mod config;
 pub mod context;
-pub mod credentials;
 pub mod daemon;
 pub mod discover;
-pub mod distribution;
-pub mod docker;
 pub mod dockerignore;
 pub mod engine;
-pub mod engine_address;
 pub mod error;
 pub mod execute;
 pub mod exit;
@@ -36,16 +30,13 @@ pub mod graph;
 pub mod history;
 pub mod inspect;
 pub mod lock;
-pub mod logging;
 pub mod notify;
 pub mod observation;
 pub mod observe;
 pub mod outcome;
-pub mod output;
 pub mod pipeline;
 pub mod plan;
 pub mod pool;
-pub mod progress;
 pub mod project;
 pub mod provenance;
 pub mod registry;
@@ -56,7 +47,7 @@ pub mod revision;
 pub mod run;
 pub mod session;
 pub mod signals;
+pub mod ui;
 pub mod stop;
 #[cfg(test)]
 pub(crate) mod testing;
-pub mod upload;

@@ -16,7 +16,7 @@ use crate::exit::{Exit, Failure};
 use crate::observation::Observations;
 use crate::observe::{observe, observe_until};
 use crate::plan::{acted_on, plan, Selection};
-use crate::progress::Progress;
+use crate::ui::progress::Progress;
 use crate::registry::Registry;
 use crate::report::{run_report, Report};
 use crate::revision::revision;

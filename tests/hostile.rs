@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use golden::diagnostic::SourceFile;
-use golden::distribution::{Distribution, Settings};
+use golden::registry::distribution::{Distribution, Settings};
 use golden::dockerfile::Dockerfile;
 use golden::project::Project;
 use golden::reference::Reference;

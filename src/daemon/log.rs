@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::state::{span, time};
 use crate::outcome::Status;
-use crate::progress::{Event, Lines, Progress};
+use crate::ui::progress::{Event, Lines, Progress};
 use crate::report::Report;
 
 /// The daemon's progress: [`Lines`], with "up to date" demoted to debug.

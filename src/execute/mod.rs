@@ -26,7 +26,7 @@ use crate::observation::{Observation, Observations};
 use crate::plan::{Decision, Reason, Step};
 use crate::platform::Platform;
 use crate::pool::{Member, Need, Pool};
-use crate::progress::{Event, Progress};
+use crate::ui::progress::{Event, Progress};
 use crate::project::Project;
 use crate::provenance::{self, Class, Ledger};
 use crate::reference::Reference;
@@ -1635,10 +1635,10 @@ impl Runner<'_> {
                 Err(error)
                     if error.is_transient()
                         && attempt < self.project.config.registry.retries
-                        && started.elapsed() < crate::distribution::RETRY_BUDGET
+                        && started.elapsed() < crate::registry::distribution::RETRY_BUDGET
                         && member.engine.alive().await =>
                 {
-                    let delay = crate::distribution::backoff(attempt);
+                    let delay = crate::registry::distribution::backoff(attempt);
                     tracing::warn!(tag = %exact, attempt = attempt + 1, "push failed ({error}); retrying in {:.1}s", delay.as_secs_f64());
                     tokio::time::sleep(delay).await;
                     attempt += 1;

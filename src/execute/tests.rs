@@ -16,7 +16,7 @@ use crate::graph::Upstream;
 use crate::name::Digest;
 use crate::observation::Observation;
 use crate::plan::{plan, Selection};
-use crate::progress::Silent;
+use crate::ui::progress::Silent;
 use crate::testing::FakeRegistry;
 
 const CONFIG: &str = "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\

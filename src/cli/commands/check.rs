@@ -68,7 +68,7 @@ pub(super) async fn run(
         findings.extend(crate::check::check_pins(&pins, &known));
         findings.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
     }
-    crate::output::stdout(&match output {
+    crate::ui::output::stdout(&match output {
         CheckOutput::Human => crate::check::render_text(&findings, files.len()),
         CheckOutput::Json => crate::check::render_json(&findings, files.len()),
         CheckOutput::Sarif => crate::check::render_sarif(&findings),

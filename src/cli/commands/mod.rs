@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::{Cli, Command, Delivery, Output};
-use crate::color::Palette;
+use crate::ui::color::Palette;
 use crate::exit::{Exit, Failure};
-use crate::progress::Progress;
+use crate::ui::progress::Progress;
 use crate::report::Report;
 use crate::session::Session;
 
@@ -37,11 +37,11 @@ pub async fn run(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure>
         let rendered = failure.render();
         let error = rendered.strip_prefix("error: ").unwrap_or(&rendered);
         let report = Report::failed(error.to_string(), started.elapsed().as_secs_f64());
-        if json && !crate::output::stdout_written() {
-            crate::output::stdout(&crate::output::json(&report));
+        if json && !crate::ui::output::stdout_written() {
+            crate::ui::output::stdout(&crate::ui::output::json(&report));
         }
         if let Some(path) = report_file {
-            let _ = std::fs::write(path, crate::output::json(&report));
+            let _ = std::fs::write(path, crate::ui::output::json(&report));
         }
     }
     result
@@ -203,9 +203,9 @@ fn print_painted(
     match output {
         Output::Human => {
             let page = crate::sanitize::terminal(&human()).into_owned();
-            crate::output::stdout(&paint(&page, crate::output::stdout_palette()))
+            crate::ui::output::stdout(&paint(&page, crate::ui::output::stdout_palette()))
         }
-        Output::Json => crate::output::stdout(&json()),
+        Output::Json => crate::ui::output::stdout(&json()),
     }
 }
 
@@ -217,7 +217,7 @@ fn deliver(
     human: fn(&Report) -> String,
     paint: fn(&str, Palette) -> String,
 ) -> Result<(), Failure> {
-    let json = || crate::output::json(report);
+    let json = || crate::ui::output::json(report);
     print_painted(delivery.output, || human(report), paint, json);
     if let Some(path) = &delivery.file {
         std::fs::write(path, json()).map_err(|error| {

@@ -42,11 +42,11 @@ pub(super) async fn run(
         PlanOutput::Matrix | PlanOutput::Gitlab => {
             let matrix = crate::pipeline::matrix(project, &steps);
             match output {
-                PlanOutput::Gitlab => crate::output::stdout(&crate::pipeline::gitlab(&matrix)),
-                _ => crate::output::stdout(&crate::output::json(&matrix)),
+                PlanOutput::Gitlab => crate::ui::output::stdout(&crate::pipeline::gitlab(&matrix)),
+                _ => crate::ui::output::stdout(&crate::ui::output::json(&matrix)),
             }
             if let Some(path) = &file {
-                write_report(path, &crate::output::json(&report))?;
+                write_report(path, &crate::ui::output::json(&report))?;
             }
             return Ok(Exit::of_report(&report));
         }

@@ -17,7 +17,7 @@ use crate::exit::{Exit, Failure};
 use crate::observe::observe;
 use crate::pipeline::{promotion, with_parents};
 use crate::pool::Pool;
-use crate::progress::Progress;
+use crate::ui::progress::Progress;
 use crate::registry::Registry;
 use crate::report::{paint_run_text, run_report, run_text};
 use crate::session::Session;

@@ -111,7 +111,7 @@ pub(super) async fn run(
         options.output,
         || history::prune::render_text(&plans, options.apply),
         || {
-            crate::output::json(&serde_json::json!({
+            crate::ui::output::json(&serde_json::json!({
                 "applied": options.apply,
                 "repositories": plans,
             }))

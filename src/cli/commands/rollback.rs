@@ -142,7 +142,7 @@ pub(super) async fn run(session: &Session, id: &str, settings: &Settings) -> Res
     super::print(
         settings.output,
         || history::rollback::render_text(&plan, settings.apply),
-        || crate::output::json(&serde_json::json!({ "applied": settings.apply, "rollback": plan })),
+        || crate::ui::output::json(&serde_json::json!({ "applied": settings.apply, "rollback": plan })),
     );
     Ok(Exit::Success)
 }

@@ -4,6 +4,9 @@
 //! smoke-test container, so a run can tell what a dead run left running
 //! from a live run's test ([`leftover`] decides; it does no I/O).
 
+pub mod address;
+pub mod docker;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;

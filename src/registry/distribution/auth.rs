@@ -15,7 +15,7 @@ use reqwest::{Method, RequestBuilder, Response};
 
 use super::transport::Transport;
 use super::wire::*;
-use crate::credentials::Credentials;
+use crate::registry::credentials::Credentials;
 use crate::name::Repository;
 use crate::registry::RegistryError;
 

@@ -28,12 +28,12 @@ pub fn stdout(text: &str) {
 }
 
 /// How results on stdout look: coloured on a terminal, unless the
-/// environment says otherwise (`crate::color::wanted`); plain in a pipe
+/// environment says otherwise (`crate::ui::color::wanted`); plain in a pipe
 /// or a file.
 #[allow(clippy::disallowed_methods)] // only asks whether it is a terminal
-pub fn stdout_palette() -> crate::color::Palette {
+pub fn stdout_palette() -> crate::ui::color::Palette {
     let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    crate::color::Palette::new(crate::color::wanted(terminal))
+    crate::ui::color::Palette::new(crate::ui::color::wanted(terminal))
 }
 
 /// Writes `text` and a newline on stderr.

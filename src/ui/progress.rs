@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::color::{Palette, Tone};
+use crate::ui::color::{Palette, Tone};
 use crate::outcome::Status;
 
 mod tally;

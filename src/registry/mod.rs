@@ -4,6 +4,10 @@
 //! distribution API lives in `distribution/`; an in-memory fake for unit
 //! tests in `testing.rs`.
 
+pub mod blob_cache;
+pub mod credentials;
+pub mod distribution;
+
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;

@@ -14,6 +14,8 @@
 //!
 //! Synchronous file I/O only: callers run it on a blocking thread.
 
+pub mod upload;
+
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 

@@ -22,15 +22,15 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::config::SmokeTest;
-use crate::credentials::Credentials;
+use crate::registry::credentials::Credentials;
 use crate::engine::{
     leftover, process_start, BuildRequest, Engine, EngineError, Leftover, OnStep, RunOwner,
     TestContainer, SMOKE_TEST_LABEL,
 };
-use crate::engine_address::{EngineAddress, TlsFiles};
+use crate::engine::address::{EngineAddress, TlsFiles};
 use crate::platform::Platform;
 use crate::reference::Reference;
-use crate::upload::Upload;
+use crate::context::upload::Upload;
 
 /// The oldest API every engine answers; used only to ask for the real one.
 const PROBE_VERSION: ClientVersion = ClientVersion {
@@ -70,7 +70,7 @@ pub struct EngineStatus {
 }
 
 impl DockerEngine {
-    /// Connects to `address` (see [`crate::engine_address`]), waiting up to
+    /// Connects to `address` (see [`crate::engine::address`]), waiting up to
     /// `probe_timeout` for the engine's first answer.
     pub async fn connect(
         address: &EngineAddress,

@@ -189,7 +189,7 @@ fn check_directory(_: &Path, _: bool) -> Result<(), UnsafeDirectory> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::blob_cache::{TAGS, TAG_LISTS};
+    use crate::registry::blob_cache::{TAGS, TAG_LISTS};
 
     #[cfg(unix)]
     #[test]
