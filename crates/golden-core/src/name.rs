@@ -249,14 +249,14 @@ pub fn short_digest(digest: impl AsRef<str>) -> String {
     digest.chars().take(19).collect()
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "testing"))]
 impl From<&str> for Digest {
     fn from(text: &str) -> Digest {
         Digest::parse(text).expect("a test digest is valid")
     }
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "testing"))]
 impl From<&str> for Tag {
     fn from(text: &str) -> Tag {
         Tag::parse(text).expect("a test tag is valid")
