@@ -51,7 +51,7 @@ pub struct Node {
 impl Node {
     /// The Dockerfile with its final upstream FROM replaced by `base`
     /// pinned to `digest`: the FROM as written, or the tag `track` picked
-    /// (see `Observation::base_reference`).
+    /// (see `Observation::base`).
     pub fn pinned_dockerfile(&self, base: &Reference, digest: &crate::name::Digest) -> String {
         let stage = self.dockerfile.final_root();
         self.dockerfile

@@ -16,7 +16,7 @@ use crate::graph::Upstream;
 use crate::labels;
 use crate::name::{Digest, Repository};
 use crate::observation::{
-    FloatingTag, LastBuild, Observation, Observations, ObserveError, Tracked,
+    FloatingTag, Held, LastBuild, Observation, Observations, ObserveError, Tracked,
 };
 use crate::plan::compares_recipe;
 use crate::project::Project;
@@ -220,6 +220,7 @@ async fn tracked_bases(
                 Tracked {
                     written: written.to_string(),
                     resolved: reference.with_tag(newest.unwrap_or(written)),
+                    held: None,
                 }
             });
             Some((id.clone(), tracked))
@@ -313,7 +314,8 @@ pub async fn observe_with(
                 .collect();
         bases
     };
-    let (mut lines, bases) = futures::join!(lines, bases);
+    let (mut lines, mut bases) = futures::join!(lines, bases);
+    held_bases(project, registry, &lines, &mut bases).await;
     let states: BTreeMap<&str, &Result<LineState, ObserveError>> = lines
         .iter()
         .map(|(id, (state, _))| (id.as_str(), state))
@@ -328,6 +330,83 @@ pub async fn observe_with(
             (id.clone(), result)
         })
         .collect()
+}
+
+/// For each tracked image with `adopt = "on-schedule"` whose tag picked is
+/// newer than the tag its last build was made FROM (its base name label):
+/// that tag, resolved now, when it still matches the pattern, is not below
+/// the tag written and exists. While the release waits for the schedule,
+/// the plan compares the base with it and the build is made FROM it (see
+/// [`Tracked::held`]). A failed lookup fails the image, as its base's would.
+async fn held_bases(
+    project: &Project,
+    registry: &dyn Registry,
+    lines: &BTreeMap<String, LineAndContext>,
+    bases: &mut BTreeMap<String, Base>,
+) {
+    let wanted: Vec<(String, Reference)> = bases
+        .iter()
+        .filter_map(|(id, base)| {
+            let image = project.config.image(id)?;
+            let track = image.track.as_ref()?;
+            if image.adopt != crate::upstream::Adopt::OnSchedule {
+                return None;
+            }
+            let tracked = base.as_ref().ok()?.1.as_ref()?;
+            let (Ok(state), _) = lines.get(id)? else {
+                return None;
+            };
+            let base_name = state.last_build.as_ref()?.base_name.as_deref()?;
+            let built_on = Reference::parse(base_name).ok()?;
+            if built_on.repository_name() != tracked.resolved.repository_name() {
+                return None;
+            }
+            let tag = built_on.tag()?;
+            let components = track.components(tag)?;
+            let newer = track
+                .components(tracked.tag())
+                .is_some_and(|newest| newest > components);
+            let above_floor = track
+                .components(&tracked.written)
+                .is_none_or(|floor| components >= floor);
+            (newer && above_floor).then(|| (id.clone(), tracked.resolved.with_tag(tag)))
+        })
+        .collect();
+    let distinct: BTreeMap<String, Reference> = wanted
+        .iter()
+        .map(|(_, reference)| (reference.to_string(), reference.clone()))
+        .collect();
+    let digests: BTreeMap<String, Result<Option<Digest>, ObserveError>> = stream::iter(distinct)
+        .map(|(text, reference)| async move {
+            let digest = registry.manifest_digest(&reference).await.map_err(|error| {
+                ObserveError::registry(
+                    error,
+                    Some(format!("failed to resolve base image `{reference}`")),
+                )
+            });
+            (text, digest)
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    for (id, reference) in wanted {
+        let Some(base) = bases.get_mut(&id) else {
+            continue;
+        };
+        match digests.get(&reference.to_string()) {
+            Some(Ok(Some(digest))) => {
+                if let Ok((_, Some(tracked))) = base {
+                    tracked.held = Some(Held {
+                        reference,
+                        digest: digest.clone(),
+                    });
+                }
+            }
+            Some(Err(error)) => *base = Err(error.clone()),
+            // Gone: the release is adopted by the next build.
+            Some(Ok(None)) | None => {}
+        }
+    }
 }
 
 /// What an image's final FROM resolves to now (`None` for scratch, and for
@@ -370,10 +449,13 @@ async fn base_platforms_changed(
             return None;
         }
         let (current, tracked) = bases.get(id)?.as_ref().ok()?;
-        let current = current.as_ref()?;
-        let reference = match tracked {
-            Some(tracked) => &tracked.resolved,
-            None => node.upstream.reference()?,
+        // While a release is held, the base compared is the held tag's.
+        let (reference, current) = match tracked {
+            Some(Tracked {
+                held: Some(held), ..
+            }) => (&held.reference, &held.digest),
+            Some(tracked) => (&tracked.resolved, current.as_ref()?),
+            None => (node.upstream.reference()?, current.as_ref()?),
         };
         let state = lines.get(id.as_str())?.as_ref().ok()?;
         let last = state.last_build.as_ref()?;

@@ -215,7 +215,9 @@ struct Job<'a> {
     id: String,
     image: &'a crate::config::Image,
     observation: &'a Observation,
-    base_name: Option<String>,
+    /// The reference the final FROM is built on (see
+    /// [`Observation::base`]); `None` for scratch.
+    base: Option<Reference>,
     base_digest: Option<Digest>,
     dockerfile_content: String,
     repository: Repository,
@@ -1156,7 +1158,7 @@ impl Runner<'_> {
             .get(&job.id)
             .ok_or_else(|| anyhow!("unknown image `{}`", job.id))?;
         // A tracked FROM is read as resolved: its tag and its image.
-        let reference = job.observation.base_reference(&node.upstream);
+        let reference = job.base.as_ref();
         let base = match (reference, &job.base_digest) {
             (Some(reference), Some(digest)) => Some(reference.with_digest(digest)),
             (reference, _) => reference.cloned(),
@@ -1224,9 +1226,11 @@ impl Runner<'_> {
             Some(Ok(observation)) => observation,
             _ => return Err(anyhow!("`{}` was not observed", step.id)),
         };
-        let base_digest = parent_digest.or_else(|| observation.base_digest.clone());
-        // With `track`, the tag picked: pinned, and named by the base label.
-        let base = observation.base_reference(&node.upstream);
+        // With `track`, the tag the plan builds FROM (the one picked, or
+        // the last build's while a release waits for the schedule): pinned,
+        // and named by the base label.
+        let (base, observed_digest) = observation.base(&node.upstream, step.holds_release());
+        let base_digest = parent_digest.or_else(|| observed_digest.cloned());
         if let (true, Some(reference), None) = (building, base, &base_digest) {
             return Err(anyhow!(
                 "base image `{reference}` is not in the registry; build its golden image first (`golden build --all`)"
@@ -1243,7 +1247,7 @@ impl Runner<'_> {
             id: step.id.clone(),
             image,
             observation,
-            base_name: base.map(ToString::to_string),
+            base: base.cloned(),
             base_digest,
             dockerfile_content,
             repository: config.repository(image),
@@ -1262,7 +1266,9 @@ impl Runner<'_> {
                 created: Utc::now(),
                 title: &job.image.name,
                 base: job
-                    .base_name
+                    .base
+                    .as_ref()
+                    .map(ToString::to_string)
                     .as_deref()
                     .zip(job.base_digest.as_ref().map(Digest::as_str)),
                 revision: self.revision.as_deref(),
@@ -1615,8 +1621,7 @@ impl Runner<'_> {
             .nodes
             .get(&job.id)
             .ok_or_else(|| anyhow!("unknown image `{}`", job.id))?;
-        let base = job.observation.base_reference(&node.upstream);
-        let (Some(reference), Some(digest)) = (base, &job.base_digest) else {
+        let (Some(reference), Some(digest)) = (&job.base, &job.base_digest) else {
             return Ok((
                 vec![job.dockerfile_content.clone(); platforms.len()],
                 Vec::new(),

@@ -257,6 +257,10 @@ pub enum State {
         /// Whether it may use the engine's build cache (else it runs every
         /// step and pulls its base).
         cache: bool,
+        /// A new upstream release held for the schedule: the build is made
+        /// FROM the tag the last build was made FROM (see
+        /// [`Step::holds_release`]), and the release still waits.
+        waiting: Option<Waiting>,
     },
     /// Not due, but floating tags are behind the release: they move back,
     /// one `FloatingBehind` reason each.
@@ -285,9 +289,10 @@ pub enum State {
 }
 
 /// With `track` and `adopt = "on-schedule"`: an upstream release the
-/// image is not built for yet. It is adopted by the image's next build,
-/// whatever makes it due; by itself it waits for the schedule. Not a
-/// reason: the image is not due for it (the report's `waiting`).
+/// image is not built for yet. It waits for the schedule (or `golden
+/// rebuild`): another reason builds the image FROM the tag its last build
+/// was made FROM, which is compared with the last build's base meanwhile.
+/// Not a reason: the image is not due for it (the report's `waiting`).
 #[deny(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Waiting {
@@ -332,10 +337,11 @@ impl std::fmt::Display for Waiting {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Observed {
     pub last_build: Option<LastBuild>,
-    /// With `track`, the reference the final FROM resolves to (the tag
-    /// picked); `None` otherwise: the FROM as written.
+    /// With `track`, the reference the image is built FROM: the tag
+    /// picked, or while a release waits for the schedule the tag the last
+    /// build was made FROM; `None` otherwise: the FROM as written.
     pub upstream: Option<String>,
-    /// What the final FROM resolves to now.
+    /// What the base the image is built FROM resolves to now.
     pub upstream_digest: Option<String>,
     /// Exact tags of the line that are not golden builds.
     pub foreign: Vec<ForeignTag>,
@@ -396,9 +402,18 @@ impl Step {
     /// An upstream release held for the schedule (`adopt = "on-schedule"`).
     pub fn waiting(&self) -> Option<&Waiting> {
         match &self.state {
-            State::Promote { waiting, .. } | State::UpToDate { waiting, .. } => waiting.as_ref(),
-            State::Build { .. } | State::Failed { .. } => None,
+            State::Build { waiting, .. }
+            | State::Promote { waiting, .. }
+            | State::UpToDate { waiting, .. } => waiting.as_ref(),
+            State::Failed { .. } => None,
         }
+    }
+
+    /// Whether the image is built on the tag its last build was made FROM
+    /// while a newer upstream release waits for the schedule (see
+    /// [`crate::observation::Observation::base`]).
+    pub fn holds_release(&self) -> bool {
+        self.waiting().is_some()
     }
 
     /// For a build, whether it may use the build cache; `None` otherwise.
@@ -521,19 +536,16 @@ fn decide_observed(
     held: Option<(String, String)>,
     now: DateTime<Utc>,
 ) -> State {
-    let observed = Observed {
-        last_build: observation.last_build.clone(),
-        upstream: observation
-            .tracked
-            .as_ref()
-            .map(|tracked| tracked.resolved.to_string()),
-        upstream_digest: observation.base_digest.as_ref().map(ToString::to_string),
-        foreign: observation.foreign.clone(),
-    };
     let next_due = image.schedule.next_fire(now);
-    // A release held for the schedule is adopted by any build.
+    // A release held for the schedule waits for it; another reason builds
+    // FROM the tag the last build was made FROM. Only when that tag is
+    // gone (or no longer matches) does another reason adopt the release.
+    let can_hold = observation
+        .tracked
+        .as_ref()
+        .is_some_and(|tracked| tracked.held.is_some());
     let waiting = match held {
-        Some((old, new)) if reasons.is_empty() => Some(Waiting {
+        Some((old, new)) if reasons.is_empty() || can_hold => Some(Waiting {
             old,
             new,
             adopt_at: next_due,
@@ -544,6 +556,22 @@ fn decide_observed(
         }
         None => None,
     };
+    // What the image is (or would be) built FROM.
+    let (upstream, upstream_digest) = match &observation.tracked {
+        Some(crate::observation::Tracked {
+            held: Some(held), ..
+        }) if waiting.is_some() => (Some(&held.reference), Some(&held.digest)),
+        tracked => (
+            tracked.as_ref().map(|tracked| &tracked.resolved),
+            observation.base_digest.as_ref(),
+        ),
+    };
+    let observed = Observed {
+        last_build: observation.last_build.clone(),
+        upstream: upstream.map(ToString::to_string),
+        upstream_digest: upstream_digest.map(ToString::to_string),
+        foreign: observation.foreign.clone(),
+    };
     if !reasons.is_empty() {
         let cache = selection
             .cache
@@ -552,6 +580,7 @@ fn decide_observed(
             observed,
             reasons,
             cache,
+            waiting,
         };
     }
     let behind = floating_behind(observation);
@@ -628,24 +657,35 @@ fn own_reasons(
         _ => {}
     }
     let released = upstream_released(image, observation, last);
+    // On schedule, a release is adopted when the schedule fired (or
+    // `golden rebuild` forced the build); until then it is held.
+    let adopted = reasons
+        .iter()
+        .any(|reason| matches!(reason, Reason::ScheduleFired { .. } | Reason::Forced));
     let mut held = None;
     match (released, image.adopt) {
         (Some((old, new)), crate::upstream::Adopt::Immediately) => {
             reasons.push(Reason::UpstreamReleased { old, new });
         }
+        (Some((old, new)), crate::upstream::Adopt::OnSchedule) if adopted => {
+            reasons.push(Reason::UpstreamReleased { old, new });
+        }
         (Some(release), crate::upstream::Adopt::OnSchedule) => held = Some(release),
         (None, _) => {}
     }
-    // The base moved because its tag did: said as the release only.
-    let base_moved_with_tag = held.is_some()
-        || reasons
-            .iter()
-            .any(|reason| matches!(reason, Reason::UpstreamReleased { .. }));
-    if let Some(current) = observation
-        .base_digest
-        .as_ref()
-        .filter(|_| !base_moved_with_tag)
-    {
+    // The base moved because its tag did: said as the release only. While
+    // a release is held, the base is the tag the last build was made FROM
+    // (re-pushed by the vendor: `base-updated`).
+    let adopting = reasons
+        .iter()
+        .any(|reason| matches!(reason, Reason::UpstreamReleased { .. }));
+    let current = match (&held, &observation.tracked) {
+        (Some(_), Some(tracked)) => tracked.held.as_ref().map(|held| &held.digest),
+        (Some(_), None) => None,
+        (None, _) if adopting => None,
+        (None, _) => observation.base_digest.as_ref(),
+    };
+    if let Some(current) = current {
         if last.base_digest.as_deref() != Some(current.as_str()) {
             let (old, new) = (last.base_digest.clone(), current.to_string());
             reasons.push(match &node.upstream {
