@@ -484,15 +484,24 @@ pub fn plan(
                 _ => None,
             })
             .collect();
-        decided.insert(id, (step.decision(), moved));
+        let release = step
+            .last_build()
+            .and_then(|last| last.release.as_ref())
+            .and_then(|(version, _)| version.upstream());
+        decided.insert(id, (step.decision(), moved, release));
         steps.push(step);
     }
     steps
 }
 
-/// A parent's decision and the floating tags it moves without a build,
-/// with the digest each moves to.
-type Decided = (Decision, Vec<(String, String)>);
+/// A parent's decision, the floating tags it moves without a build (with
+/// the digest each moves to) and, under upstream versioning, the upstream
+/// version of its release.
+type Decided = (
+    Decision,
+    Vec<(String, String)>,
+    Option<crate::version::UpstreamVersion>,
+);
 
 fn decide(
     project: &Project,
@@ -790,10 +799,15 @@ fn parent_reasons(
 ) {
     for parent in &node.parents {
         match decided.get(parent.as_str()) {
-            Some((Decision::Build, _)) => reasons.push(Reason::ParentRebuilt {
-                parent: parent.clone(),
-            }),
-            Some((Decision::Promote, moved)) => {
+            Some((Decision::Build, _, release)) => {
+                if !build_may_move(node, parent, *release) {
+                    continue;
+                }
+                reasons.push(Reason::ParentRebuilt {
+                    parent: parent.clone(),
+                });
+            }
+            Some((Decision::Promote, moved, _)) => {
                 if let Upstream::Golden { id, reference } = &node.upstream {
                     let tag = reference.tag().unwrap_or("latest");
                     let built_on = observation
@@ -813,6 +827,34 @@ fn parent_reasons(
             }
             _ => {}
         }
+    }
+}
+
+/// Whether a build of `parent`, whose release is of upstream version
+/// `release`, may move the tag `node` is built FROM. An `X.Y.Z` tag moves
+/// only to a build of that upstream version, and a line is built forward
+/// only: a tag of an older version than the release never moves again, so
+/// a child FROM it is not rebuilt for the parent's builds (`parent-newer`
+/// still says when it moves). Every other tag may move.
+fn build_may_move(
+    node: &Node,
+    parent: &str,
+    release: Option<crate::version::UpstreamVersion>,
+) -> bool {
+    use crate::version::{TagTarget, UpstreamVersion};
+    let Upstream::Golden { id, reference } = &node.upstream else {
+        return true;
+    };
+    let follows = match TagTarget::parse(reference.tag()) {
+        TagTarget::Exact(exact) if exact.revision.is_none() => reference
+            .tag()
+            .and_then(|tag| tag.parse::<UpstreamVersion>().ok()),
+        TagTarget::Upstream(upstream) => Some(upstream),
+        _ => None,
+    };
+    match (follows, release) {
+        (Some(follows), Some(release)) if id == parent => follows >= release,
+        _ => true,
     }
 }
 

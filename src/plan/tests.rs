@@ -886,3 +886,50 @@ fn on_schedule_a_held_release_is_not_adopted_by_another_reason_and_its_tag_is_st
     );
     assert!(!steps[0].holds_release());
 }
+
+/// `app` FROM `base:<tag>`, where `base` is upstream-versioned with its
+/// release `1.0.4-r1` and is built (its recipe changed): `app`'s reasons.
+fn child_of_upstream_release(tag: &str) -> Vec<Reason> {
+    let mut project = project();
+    if let Some(node) = project.graph.nodes.get_mut("app") {
+        node.upstream = Upstream::Golden {
+            id: "base".into(),
+            reference: crate::reference::Reference::parse(&format!(
+                "registry.local:5000/golden/base:{tag}"
+            ))
+            .unwrap(),
+        };
+    }
+    let mut observations = fresh();
+    if let Some(Ok(base)) = observations.get_mut("base") {
+        base.recipe = Some(crate::context::Recipe {
+            digest: "r-new".into(),
+            parts: Default::default(),
+        });
+        if let Some(last) = base.last_build.as_mut() {
+            last.version = "1.0.4-r1".parse().unwrap();
+            last.release = Some((last.version, last.digest.clone()));
+        }
+    }
+    let selection = Selection {
+        ids: project.graph.order.clone(),
+        forced: BTreeSet::new(),
+        cache: None,
+    };
+    let steps = plan(&project, &observations, &selection, at(THURSDAY));
+    assert_eq!(steps[0].decision(), Decision::Build);
+    steps[1].reasons().to_vec()
+}
+
+#[test]
+fn a_child_from_an_older_upstream_versions_tag_is_not_rebuilt_with_its_parent() {
+    // `1.0.3` stays where it is: the parent builds 1.0.4 or later.
+    assert_eq!(child_of_upstream_release("1.0.3"), []);
+    assert_eq!(child_of_upstream_release("1.0.4-rc.1"), []);
+    let rebuilt = [Reason::ParentRebuilt {
+        parent: "base".into(),
+    }];
+    for tag in ["1.0.4", "1.0.5", "1.0", "1", "latest"] {
+        assert_eq!(child_of_upstream_release(tag), rebuilt, "FROM base:{tag}");
+    }
+}
