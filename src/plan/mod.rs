@@ -545,7 +545,10 @@ fn decide_observed(
     held: Option<(String, String)>,
     now: DateTime<Utc>,
 ) -> State {
-    let next_due = image.schedule.next_fire(now);
+    // The next fire costs a cron search: it is computed only when it is
+    // shown (an image built now, the usual case at scale, needs none).
+    let next_fire = std::cell::OnceCell::new();
+    let next_due = || *next_fire.get_or_init(|| image.schedule.next_fire(now));
     // A release held for the schedule waits for it; another reason builds
     // FROM the tag the last build was made FROM. Only when that tag is
     // gone (or no longer matches) does another reason adopt the release.
@@ -557,7 +560,7 @@ fn decide_observed(
         Some((old, new)) if reasons.is_empty() || can_hold => Some(Waiting {
             old,
             new,
-            adopt_at: next_due,
+            adopt_at: next_due(),
         }),
         Some((old, new)) => {
             reasons.push(Reason::UpstreamReleased { old, new });
@@ -596,14 +599,14 @@ fn decide_observed(
     if behind.is_empty() {
         State::UpToDate {
             observed,
-            next_due,
+            next_due: next_due(),
             waiting,
         }
     } else {
         State::Promote {
             observed,
             reasons: behind,
-            next_due,
+            next_due: next_due(),
             waiting,
         }
     }
