@@ -646,7 +646,8 @@ fn confirmed(
     })
 }
 
-/// The newest golden build of `image`'s line, its release and where the
+/// The newest golden build of `image`'s line (under upstream versioning,
+/// the newest not withdrawn when there is one), its release and where the
 /// floating tags that belong on the release point now; with the base
 /// images per platform its index recorded. The release is the newest build
 /// golden's own markers did not withdraw, and only when it is whole: an
@@ -660,11 +661,27 @@ async fn line_state(
 ) -> Result<Option<Observed>, RegistryError> {
     let registry = ledger.registry();
     let line = image.version;
-    let Some((version, digest, config)) = ledger.newest_golden(line, &[]).await? else {
+    let Some(newest) = ledger.newest_golden(line, &[]).await? else {
         return Ok(None);
     };
     let withdrawn = withdrawn_down_to_release(ledger, markers, line).await?;
     let withdrawn = withdrawn.as_slice();
+    let not_withdrawn = match withdrawn.contains(&newest.0) {
+        false => Some(newest.clone()),
+        true => ledger.newest_golden(line, withdrawn).await?,
+    };
+    let candidate = not_withdrawn
+        .as_ref()
+        .map(|(release, digest, _)| (*release, digest.clone()));
+    // Under upstream versioning the build compared with is the newest not
+    // withdrawn: after a rollback across upstream versions, a build of the
+    // older version is compared with what it follows, not with the
+    // withdrawn newer version (which would make the line due on every
+    // run). Under line versioning, the newest build, withdrawn or not.
+    let (version, digest, config) = match (image.versioning, not_withdrawn) {
+        (Versioning::Upstream, Some(not_withdrawn)) => not_withdrawn,
+        _ => newest,
+    };
     let config = match config {
         Some(config) => config,
         None => {
@@ -672,13 +689,6 @@ async fn line_state(
                 .image_config(&repository.tag(&version.tag()))
                 .await?
         }
-    };
-    let candidate = match withdrawn.contains(&version) {
-        false => Some((version, digest.clone())),
-        true => ledger
-            .newest_golden(line, withdrawn)
-            .await?
-            .map(|(release, digest, _)| (release, digest)),
     };
     let (release, incomplete) = match candidate {
         None => (None, None),

@@ -32,7 +32,7 @@ use crate::project::Project;
 use crate::provenance::{self, Class, Ledger};
 use crate::reference::Reference;
 use crate::registry::Registry;
-use crate::version::{marker_tags, next_build, next_revision, Exact, Floating, Line};
+use crate::version::{marker_tags, next_build, next_revision, Exact, Line};
 
 mod upstream;
 pub use upstream::{read_upstream, Inputs as UpstreamInputs, UpstreamRead};
@@ -680,7 +680,15 @@ impl Runner<'_> {
         let mut job = self.prepare(step, parent_digest, true)?;
         job.upstream = self.read_upstream(&job).await?;
         if let Some(read) = &job.upstream {
-            upstream::check_switch(self.registry, job.image, &job.repository, read.version).await?;
+            upstream::check_forward(&job.id, job.observation.last_build.as_ref(), read.version)?;
+            upstream::check_switch(
+                self.registry,
+                job.image,
+                &job.repository,
+                read.version,
+                upstream::Moving::Build,
+            )
+            .await?;
         }
         let mut stranded: Option<(Vec<String>, Digest)> = None;
         let result = self.publish(&job, shared, outcome, &mut stranded).await;
@@ -1080,12 +1088,6 @@ impl Runner<'_> {
             .await
             .with_context(failed)?;
         if let Some((newest, _, _)) = newest.filter(|(newest, _, _)| *newest > version) {
-            if newest.upstream() != version.upstream() {
-                return self
-                    .older_upstream_tags(job, &ledger, version, newest, &withdrawn)
-                    .await
-                    .with_context(failed);
-            }
             tracing::warn!(
                 image = %job.id,
                 "left the floating tags of line {} alone: {newest}, a newer golden build than {version}, appeared during this run",
@@ -1097,55 +1099,21 @@ impl Runner<'_> {
             .golden_lines_above(version.line)
             .await
             .with_context(failed)?;
-        Ok(provenance::floating_tags(
-            version,
-            &higher,
-            job.image.floating.as_deref(),
-        ))
-    }
-
-    /// The floating tags a build of an older upstream version than the
-    /// line's newest golden build (`newest`) may take: its own `X.Y.Z`
-    /// only, when the line moves that kind and no newer golden build of
-    /// the same upstream version (not withdrawn) exists; never `X.Y`, `X`
-    /// or `latest`, which stay on the newer upstream version.
-    async fn older_upstream_tags(
-        &self,
-        job: &Job<'_>,
-        ledger: &Ledger<'_>,
-        version: Exact,
-        newest: Exact,
-        withdrawn: &[Exact],
-    ) -> Result<Vec<Tag>, crate::registry::RegistryError> {
-        let Some(upstream) = version.upstream() else {
-            return Ok(Vec::new());
-        };
-        let allowed = Floating::allowed(&version, job.image.floating.as_deref());
-        if !allowed.contains(&Floating::Upstream) {
-            return Ok(Vec::new());
+        let tags = provenance::floating_tags(version, &higher, job.image.floating.as_deref());
+        // An upstream version's `X.Y.Z` never moves over anything but a
+        // golden build of it (an old exact tag of the counter scheme):
+        // checked here too, as a promotion builds nothing.
+        if let Some(upstream) = version.upstream().filter(|u| tags.contains(&u.tag())) {
+            upstream::check_switch(
+                self.registry,
+                job.image,
+                &job.repository,
+                upstream,
+                upstream::Moving::Promote(version),
+            )
+            .await?;
         }
-        let newer: Vec<Exact> = ledger
-            .versions()
-            .iter()
-            .filter(|other| other.upstream() == Some(upstream) && **other > version)
-            .filter(|other| !withdrawn.contains(other))
-            .copied()
-            .collect();
-        for other in newer {
-            if ledger.read(other).await?.0.is_golden() {
-                tracing::warn!(
-                    image = %job.id,
-                    "left the floating tags of {upstream} alone: {other}, a newer golden build of it, appeared during this run"
-                );
-                return Ok(Vec::new());
-            }
-        }
-        tracing::info!(
-            image = %job.id,
-            "{version} is of an older upstream version than {newest}, the line's newest build: only `{}` moves to it",
-            upstream.tag()
-        );
-        Ok(vec![upstream.tag()])
+        Ok(tags)
     }
 
     /// The upstream version of `job`'s build, read before building (see
