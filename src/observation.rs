@@ -16,7 +16,10 @@ use crate::provenance::{Class, ForeignTag};
 use crate::registry::RegistryError;
 use crate::version::Exact;
 
-/// What the newest golden build of a line recorded about itself.
+/// What the newest golden build of a line recorded about itself: the
+/// build the plan compares with. Under upstream versioning that is the
+/// newest build a rollback did not withdraw, when there is one (a line is
+/// built forward only from it, see `execute`'s forward check).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LastBuild {
     pub version: Exact,
