@@ -1052,7 +1052,9 @@ impl Runner<'_> {
         versions.sort();
         versions.dedup();
         let markers = marker_tags(tags.iter().map(String::as_str));
-        let ledger = Ledger::new(self.registry, job.repository.clone(), versions);
+        let ledger = Ledger::new(self.registry, job.repository.clone(), versions).with_floating(
+            provenance::configured_floating(&self.project.config, &job.repository),
+        );
         for (known, class) in &job.observation.known {
             ledger.learn(*known, class.clone());
         }
@@ -1092,7 +1094,7 @@ impl Runner<'_> {
             return Ok(Vec::new());
         }
         let higher = ledger
-            .golden_lines_above(version.line)
+            .golden_lines_above(version.line, &markers)
             .await
             .with_context(failed)?;
         Ok(provenance::floating_tags(

@@ -29,12 +29,12 @@
 
 use serde::Serialize;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::Inventory;
 use crate::name::{Digest, Repository, Tag};
 use crate::plan::short_digest;
-use crate::provenance::{floating_tags, Foreign, Incomplete};
+use crate::provenance::{floating_tags, Foreign, Higher, Incomplete};
 use crate::version::{next_marker, Exact, Floating, Line, Marker};
 
 /// Why a rollback cannot be done; each says what to do instead.
@@ -194,7 +194,7 @@ pub fn plan(
     line: Target,
     to: Option<Exact>,
     golden: &BTreeMap<Exact, Result<(), Foreign>>,
-    higher: &BTreeSet<Line>,
+    higher: &Higher,
 ) -> Result<Plan, RollbackError> {
     let Target { line, floating } = line;
     // Only golden builds are withdrawn or counted (each was classified

@@ -83,7 +83,7 @@ fn rollback_all_golden(
         every(line),
         to,
         &all_golden(inventory),
-        &higher,
+        &crate::provenance::Higher::both(higher),
     )
 }
 
@@ -547,7 +547,7 @@ fn rollback_never_targets_a_foreign_tag() {
         every(line),
         Some(exact("1.0.99")),
         &golden,
-        &BTreeSet::new(),
+        &crate::provenance::Higher::default(),
     )
     .unwrap_err();
     assert!(matches!(error, RollbackError::Foreign { .. }), "{error}");
@@ -561,7 +561,7 @@ fn rollback_never_targets_a_foreign_tag() {
         every(line),
         None,
         &golden,
-        &BTreeSet::new(),
+        &crate::provenance::Higher::default(),
     )
     .unwrap();
     assert_eq!(plan.to, "1.0.0");
@@ -778,7 +778,7 @@ fn rollback_moves_only_the_floating_tags_the_line_lists() {
         },
         Some(exact("10.0.1-r1")),
         &all_golden(&inventory),
-        &BTreeSet::new(),
+        &crate::provenance::Higher::default(),
     )
     .unwrap();
     let tags: Vec<String> = moved(&plan).into_iter().map(|(tag, _)| tag).collect();
