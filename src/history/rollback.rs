@@ -161,7 +161,7 @@ pub struct Plan {
     pub repository: String,
     pub line: String,
     /// The build `X.Y` pointed at before (the release when `X.Y` pointed
-    /// at no build of the line).
+    /// at no build of the line, or the line does not move `X.Y`).
     pub from: String,
     pub to: String,
     pub digest: Digest,
@@ -234,8 +234,12 @@ pub fn plan(
             line,
         });
     };
+    // A line whose `floating` list leaves out `X.Y` never moves it: the
+    // tag (left from before the list) says nothing about the release.
+    let moves_line_tag = floating.is_none_or(|list| list.contains(&Floating::Line));
     let current = inventory
         .digest(&line.to_string())
+        .filter(|_| moves_line_tag)
         .and_then(|digest| {
             built
                 .iter()

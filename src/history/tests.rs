@@ -877,3 +877,43 @@ fn ls_shows_the_upstream_version_and_the_x_y_z_tags_of_each_build() {
     assert_eq!(json["versions"][0]["upstream"], "10.0.1");
     assert_eq!(json["versions"][0]["version"], "10.0.1-r1");
 }
+
+/// Review finding 6: a line whose `floating` list leaves out `X.Y` never
+/// moves it, yet a rollback took the build it is on (stale, from before
+/// the list) as the current one and went back from there.
+#[test]
+fn rollback_of_a_line_not_moving_x_y_goes_back_from_its_newest_build_not_a_stale_x_y() {
+    let inventory = inventory(&[
+        ("10.0.1-r1", "a1"),
+        ("10.0.1-r2", "a2"),
+        ("10.0.2-r1", "b1"),
+        ("10.0.1", "a2"),
+        ("10.0.2", "b1"),
+        ("latest", "b1"),
+        // Left on 10.0.1-r1 before the line's list dropped `X.Y`.
+        ("10.0", "a1"),
+    ])
+    .under(Versioning::Upstream);
+    let line: Line = "10.0".parse().unwrap();
+    let floating = [Floating::Upstream, Floating::Latest];
+    let plan = rollback::plan(
+        "x",
+        &"r/x".parse().unwrap(),
+        &inventory,
+        rollback::Target {
+            line,
+            floating: Some(&floating),
+        },
+        None,
+        &all_golden(&inventory),
+        &crate::provenance::Higher::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        (plan.from.as_str(), plan.to.as_str()),
+        ("10.0.2-r1", "10.0.1-r2")
+    );
+    let withdrawn: Vec<&str> = plan.withdraw.iter().map(|w| w.version.as_str()).collect();
+    assert_eq!(withdrawn, ["10.0.2-r1"]);
+    assert_eq!(moved(&plan), [("latest".to_string(), sha_of("a2"))]);
+}
