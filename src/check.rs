@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::dockerfile::{Base, Dockerfile, Stage};
 use crate::reference::Reference;
-use crate::version::{Line, TagTarget, Versioning};
+use crate::version::{Line, TagTarget};
 
 /// One problem in one Dockerfile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -367,7 +367,9 @@ fn check_golden(config: &Config, reference: &Reference, name: &str) -> Option<Pr
         (Some(tag), _) => tag,
     };
     let target = TagTarget::parse(Some(tag));
-    let known = images.iter().any(|image| produces(image, target));
+    let known = images
+        .iter()
+        .any(|image| crate::graph::produces(image, target));
     (!known).then(|| {
         (
             "unconfigured-line",
@@ -376,21 +378,6 @@ fn check_golden(config: &Config, reference: &Reference, name: &str) -> Option<Pr
             original,
         )
     })
-}
-
-/// Whether `image`'s line ever carries a tag `target`: its floating tags,
-/// and the exact tags its versioning writes (`X.Y.N` under `line`;
-/// `X.Y.Z[-PRE]-rN` builds and `X.Y.Z[-PRE]` floating tags under
-/// `upstream`).
-fn produces(image: &crate::config::Image, target: TagTarget) -> bool {
-    let spelt = match target {
-        TagTarget::Exact(exact) => {
-            image.versioning.names(&exact) || image.versioning == Versioning::Upstream
-        }
-        TagTarget::Upstream(_) => image.versioning == Versioning::Upstream,
-        _ => true,
-    };
-    spelt && target.follows(image.version)
 }
 
 fn golden_examples(config: &Config) -> String {
