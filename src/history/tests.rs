@@ -917,3 +917,33 @@ fn rollback_of_a_line_not_moving_x_y_goes_back_from_its_newest_build_not_a_stale
     assert_eq!(withdrawn, ["10.0.2-r1"]);
     assert_eq!(moved(&plan), [("latest".to_string(), sha_of("a2"))]);
 }
+
+/// Review finding 9: after a switch from `line` versioning the old exact
+/// tags `10.0.0`, `10.0.1` are spelt like `X.Y.Z` floating tags; `ls`
+/// listed them as floating and a rollback could leave them in `left`.
+#[test]
+fn an_old_counter_tag_after_a_switch_to_upstream_versioning_is_no_floating_tag() {
+    let inventory = inventory(&[
+        // The counting scheme's builds, before the switch.
+        ("10.0.0", "c0"),
+        ("10.0.1", "c1"),
+        // Upstream versioning since: 10.0.5 is floating on its build.
+        ("10.0.5-r1", "a1"),
+        ("10.0.5", "a1"),
+        ("10.0.6-r1", "b1"),
+        ("10.0.6", "b1"),
+        ("10.0", "b1"),
+    ])
+    .under(Versioning::Upstream);
+    let line: Line = "10.0".parse().unwrap();
+    let floating: Vec<&str> = inventory
+        .upstream_floating(line)
+        .into_iter()
+        .map(|(_, tag)| tag)
+        .collect();
+    assert_eq!(floating, ["10.0.5", "10.0.6"]);
+    assert_eq!(
+        inventory.floating_tags(line),
+        ["10.0", "10.0.5", "10.0.6", "10", "latest"]
+    );
+}
