@@ -253,7 +253,10 @@ pub async fn observe_with(
     // compares recipes) as soon as its repository answered, while other
     // repositories are still being asked; each one once.
     let lines = stream::iter(repositories)
-        .map(|(repository, images)| observe_repository(registry, repository, images, memory))
+        .map(|(repository, images)| {
+            let floating = crate::provenance::configured_floating(config, &repository);
+            observe_repository(registry, repository, images, floating, memory)
+        })
         .buffer_unordered(CONCURRENCY)
         .flat_map(stream::iter)
         .map(|(id, state)| {
@@ -501,6 +504,7 @@ async fn observe_repository(
     registry: &dyn Registry,
     repository: Repository,
     images: Vec<&Image>,
+    floating: BTreeMap<crate::version::Line, Vec<crate::version::Floating>>,
     memory: Memory,
 ) -> Vec<(String, Result<LineState, ObserveError>)> {
     let failed = |error: ObserveError| {
@@ -527,7 +531,8 @@ async fn observe_repository(
         .first()
         .map_or(Versioning::Line, |image| image.versioning);
     let mut versions = versioning.exact_versions(tags.iter().map(String::as_str));
-    let mut ledger = Ledger::remembering(registry, repository.clone(), versions.clone());
+    let mut ledger = Ledger::remembering(registry, repository.clone(), versions.clone())
+        .with_floating(floating.clone());
     let mut markers = marker_tags(tags.iter().map(String::as_str));
     let mut states = line_states(&ledger, &repository, &images, &markers).await;
     let remembered = ledger.remembered();
@@ -548,7 +553,8 @@ async fn observe_repository(
             versions = versioning.exact_versions(tags.iter().map(String::as_str));
             markers = marker_tags(tags.iter().map(String::as_str));
         }
-        ledger = Ledger::remembering(registry, repository.clone(), versions);
+        ledger =
+            Ledger::remembering(registry, repository.clone(), versions).with_floating(floating);
         states = line_states(&ledger, &repository, &images, &markers).await;
     }
     // A list is remembered only where the next run can confirm it: a
@@ -704,7 +710,7 @@ async fn line_state(
     };
     let mut floating = Vec::new();
     if let Some((release, _)) = &release {
-        let higher = ledger.golden_lines_above(line).await?;
+        let higher = ledger.golden_lines_above(line, markers).await?;
         let tags = floating_tags(*release, &higher, image.floating.as_deref());
         let references: Vec<Reference> = tags.iter().map(|tag| repository.tag(tag)).collect();
         let digests = futures::future::join_all(

@@ -1062,7 +1062,9 @@ impl Runner<'_> {
         versions.sort();
         versions.dedup();
         let markers = marker_tags(tags.iter().map(String::as_str));
-        let ledger = Ledger::new(self.registry, job.repository.clone(), versions);
+        let ledger = Ledger::new(self.registry, job.repository.clone(), versions).with_floating(
+            provenance::configured_floating(&self.project.config, &job.repository),
+        );
         for (known, class) in &job.observation.known {
             ledger.learn(*known, class.clone());
         }
@@ -1096,7 +1098,7 @@ impl Runner<'_> {
             return Ok(Vec::new());
         }
         let higher = ledger
-            .golden_lines_above(version.line)
+            .golden_lines_above(version.line, &markers)
             .await
             .with_context(failed)?;
         let tags = provenance::floating_tags(version, &higher, job.image.floating.as_deref());
