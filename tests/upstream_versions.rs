@@ -232,31 +232,13 @@ fn assert_tags_unchanged(repository: &str, expected: &[&str]) {
     assert_eq!(tags(repository), expected);
 }
 
-/// Builds and pushes `repository:tag` from `dockerfile`, as a vendor would.
-fn publish_dockerfile(reference: &str, dockerfile: &str) {
-    let context = tempfile::tempdir().unwrap();
-    std::fs::write(context.path().join("Dockerfile"), dockerfile).unwrap();
-    let output = std::process::Command::new("docker")
-        .env("DOCKER_BUILDKIT", "0")
-        .args(["build", "-q", "-t", reference])
-        .arg(context.path())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    common::docker(&["push", "-q", reference]);
-}
-
 #[test]
 fn a_built_env_other_than_the_version_read_before_the_build_is_never_pushed() {
     let stack = Stack::new("upstream_env_mismatch");
     // The vendor's config says 10.0.1, but a trigger sets 10.0.2 in every
     // image built FROM it: the build holds something else than was read.
     let base = format!("{}:10.0.1-noble", stack.upstream_repository("aspnet"));
-    publish_dockerfile(
+    common::build_and_push(
         &base,
         &format!(
             "FROM {}\nENV ASPNET_VERSION=10.0.1\nONBUILD ENV ASPNET_VERSION=10.0.2\n",
