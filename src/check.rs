@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::dockerfile::{Base, Dockerfile, Stage};
 use crate::reference::Reference;
-use crate::version::{Line, TagTarget, Versioning};
+use crate::version::{Line, TagTarget};
 
 /// One problem in one Dockerfile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -31,7 +31,8 @@ pub struct Finding {
     pub line: usize,
     pub column: usize,
     /// A stable id: `not-golden`, `unknown-golden-image`, `latest-or-untagged`,
-    /// `unconfigured-line`, `unparsable`; with `--verify-digests` also
+    /// `unconfigured-line`, `unmoved-floating-tag`, `unparsable`; with
+    /// `--verify-digests` also
     /// `platform-image` and `unknown-digest`.
     pub rule: &'static str,
     pub message: String,
@@ -367,30 +368,37 @@ fn check_golden(config: &Config, reference: &Reference, name: &str) -> Option<Pr
         (Some(tag), _) => tag,
     };
     let target = TagTarget::parse(Some(tag));
-    let known = images.iter().any(|image| produces(image, target));
-    (!known).then(|| {
-        (
+    let known = images
+        .iter()
+        .any(|image| crate::graph::produces(image, target));
+    if !known {
+        return Some((
             "unconfigured-line",
             format!("`{reference}` names `{tag}`, which is no configured line of `{name}`; configured lines: {}", configured()),
             format!("use {repository}:X.Y for one of {}", configured()),
             original,
-        )
-    })
-}
-
-/// Whether `image`'s line ever carries a tag `target`: its floating tags,
-/// and the exact tags its versioning writes (`X.Y.N` under `line`;
-/// `X.Y.Z[-PRE]-rN` builds and `X.Y.Z[-PRE]` floating tags under
-/// `upstream`).
-fn produces(image: &crate::config::Image, target: TagTarget) -> bool {
-    let spelt = match target {
-        TagTarget::Exact(exact) => {
-            image.versioning.names(&exact) || image.versioning == Versioning::Upstream
-        }
-        TagTarget::Upstream(_) => image.versioning == Versioning::Upstream,
-        _ => true,
+        ));
+    }
+    // A line whose `floating` list leaves out `X.Y` never moves that tag:
+    // what it names stays wherever it was.
+    let unmoved = |line: Line| {
+        images.iter().any(|image| {
+            image.version == line
+                && image
+                    .floating
+                    .as_ref()
+                    .is_some_and(|list| !list.contains(&crate::version::Floating::Line))
+        })
     };
-    spelt && target.follows(image.version)
+    match target {
+        TagTarget::Line(line) if unmoved(line) => Some((
+            "unmoved-floating-tag",
+            format!("`{reference}` names `{tag}`, which line {line} of `{name}` does not move (its `floating` list leaves out \"X.Y\")"),
+            format!("name a tag the line moves or an exact build of {repository}, or add \"X.Y\" to the line's `floating` list"),
+            original,
+        )),
+        _ => None,
+    }
 }
 
 fn golden_examples(config: &Config) -> String {
@@ -442,6 +450,7 @@ pub fn render_sarif(findings: &[Finding]) -> String {
         "unknown-golden-image",
         "latest-or-untagged",
         "unconfigured-line",
+        "unmoved-floating-tag",
         "unparsable",
         "platform-image",
         "unknown-digest",
@@ -619,6 +628,41 @@ versioning = \"upstream\"\nupstream_version = { env = \"ASPNET_VERSION\" }\n\
                 ["unconfigured-line"],
                 "{bad}"
             );
+        }
+    }
+
+    /// Review finding 6: a line whose `floating` list leaves out `X.Y`
+    /// never moves `10.0`, yet `FROM aspnet:10.0` passed.
+    #[test]
+    fn a_from_the_x_y_tag_of_a_line_that_does_not_move_it_is_reported() {
+        let (config, problems) = crate::config::Config::parse(crate::diagnostic::SourceFile::new(
+            Path::new("golden.toml"),
+            "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\
+[images.aspnet]\nversion = \"10.0\"\ncontext = \".\"\nversioning = \"upstream\"\n\
+upstream_version = { env = \"ASPNET_VERSION\" }\nfloating = [\"X.Y.Z\", \"latest\"]\n",
+        ));
+        assert!(problems.is_empty(), "{problems:?}");
+        let config = config.unwrap();
+        let findings = |from: &str| {
+            check_text(
+                &config,
+                Path::new("app/Dockerfile"),
+                &format!("FROM registry.local:5000/golden/{from}\n"),
+                &BTreeMap::new(),
+            )
+        };
+        let found = findings("aspnet:10.0");
+        let rules: Vec<&str> = found.iter().map(|finding| finding.rule).collect();
+        assert_eq!(rules, ["unmoved-floating-tag"]);
+        assert!(
+            found[0]
+                .message
+                .contains("which line 10.0 of `aspnet` does not move"),
+            "{}",
+            found[0].message
+        );
+        for good in ["aspnet:10.0.3", "aspnet:10.0.3-r2"] {
+            assert!(findings(good).is_empty(), "{good}");
         }
     }
 

@@ -51,7 +51,7 @@ pub struct Node {
 impl Node {
     /// The Dockerfile with its final upstream FROM replaced by `base`
     /// pinned to `digest`: the FROM as written, or the tag `track` picked
-    /// (see `Observation::base_reference`).
+    /// (see `Observation::base`).
     pub fn pinned_dockerfile(&self, base: &Reference, digest: &crate::name::Digest) -> String {
         let stage = self.dockerfile.final_root();
         self.dockerfile
@@ -390,15 +390,18 @@ fn golden_line(
             return Ok(Some(image.id.clone()));
         }
     }
+    // Each line's versioning decides which spellings it writes: a line
+    // counting builds never writes `1.0.3-r1` or `1.0.3-preview.1`.
     let highest = candidates
         .iter()
-        .filter(|image| target.follows(image.version))
+        .filter(|image| produces(image, target))
         .max_by_key(|image| image.version)
         .map(|image| image.id.clone());
+    let configured = |line| candidates.iter().any(|image| image.version == line);
     match (target, highest) {
         // An exact version never changes either, but it must name a configured line.
         (TagTarget::Exact(_), Some(_)) => Ok(None),
-        (TagTarget::Exact(exact), None) => Err(format!(
+        (TagTarget::Exact(exact), None) if !configured(exact.line) => Err(format!(
             "FROM `{reference}` names line {} of `{name}`, which is not configured",
             exact.line
         )),
@@ -407,6 +410,22 @@ fn golden_line(
             "FROM `{reference}` names a tag that no configured line of `{name}` produces (expected X.Y, X, X.Y.N or latest)"
         )),
     }
+}
+
+/// Whether `image`'s line ever carries a tag `target`: its floating tags,
+/// and the exact tags its versioning writes (`X.Y.N` under `line`;
+/// `X.Y.Z[-PRE]-rN` builds and `X.Y.Z[-PRE]` floating tags under
+/// `upstream`).
+pub(crate) fn produces(image: &Image, target: TagTarget) -> bool {
+    let spelt = match target {
+        TagTarget::Exact(exact) => {
+            image.versioning.names(&exact)
+                || image.versioning == crate::version::Versioning::Upstream
+        }
+        TagTarget::Upstream(_) => image.versioning == crate::version::Versioning::Upstream,
+        _ => true,
+    };
+    spelt && target.follows(image.version)
 }
 
 fn lines(config: &Config) -> String {
@@ -559,6 +578,40 @@ upstream_version = { env = \"ASPNET_VERSION\" }\n\
         // Under line versioning `1.0.3` is an exact build, as before.
         assert_eq!(line("base", "1.0.3"), Ok(None));
         assert_eq!(line("base", "1.0"), Ok(Some("base".to_string())));
+    }
+
+    /// Review finding 7: under line versioning the upstream spellings are
+    /// no tags the line writes; `1.0.3-r1` was taken for a pinned build and
+    /// `1.0.3-preview.1` made the image a child of `base`.
+    #[test]
+    fn a_line_versioned_line_refuses_upstream_spellings_as_before() {
+        let parsed = crate::config::Config::parse(crate::diagnostic::SourceFile::new(
+            std::path::Path::new("golden.toml"),
+            "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\
+[images.base]\nversion = \"1.0\"\ncontext = \".\"\n",
+        ));
+        let (config, problems) = parsed;
+        assert!(problems.is_empty(), "{problems:?}");
+        let config = config.unwrap();
+        let image = config.image("base").unwrap();
+        let line = |tag: &str| {
+            let reference: Reference = format!("registry.local:5000/golden/base:{tag}")
+                .parse()
+                .unwrap();
+            golden_line(&reference, "base", &[image])
+        };
+        for tag in ["1.0.3-r1", "1.0.3-preview.1", "1.0.3-preview.1-r1"] {
+            let error = line(tag).expect_err(tag);
+            assert!(
+                error.contains("names a tag that no configured line of `base` produces"),
+                "{tag}: {error}"
+            );
+        }
+        assert_eq!(
+            line("2.0.3"),
+            Err("FROM `registry.local:5000/golden/base:2.0.3` names line 2.0 of `base`, which is not configured".to_string())
+        );
+        assert_eq!(line("1.0.3"), Ok(None));
     }
 
     /// The ordering `rounds` replaced: take every id with no parent left,

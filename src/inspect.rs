@@ -72,6 +72,11 @@ pub async fn inspect(
         .into_iter()
         .filter(|version| version.line == image.version)
         .collect();
+    // The upstream versions the line built, before the list is cut.
+    let built: Vec<String> = line_versions
+        .iter()
+        .filter_map(|version| Some(version.upstream()?.to_string()))
+        .collect();
     line_versions.reverse();
     line_versions.truncate(SHOWN_VERSIONS);
     let exact: Vec<Reference> = line_versions
@@ -119,10 +124,20 @@ pub async fn inspect(
     let mut floating = Vec::new();
     for (tag, digest) in floating_tags.iter().zip(digests) {
         let digest = digest?;
-        let version = digest
+        let found = digest
             .as_ref()
-            .and_then(|digest| versions.iter().find(|v| &v.digest == digest))
-            .map(|v| v.version.clone());
+            .and_then(|digest| versions.iter().find(|v| &v.digest == digest));
+        // An `X.Y.Z` tag is floating only on a build of that upstream
+        // version: after a switch from `line` versioning, `10.0.3` is an
+        // old build of the counting scheme (no `10.0.3-rN` exists, or it
+        // is not on one).
+        let upstream = image.versioning == Versioning::Upstream
+            && tag.as_str().parse::<UpstreamVersion>().is_ok();
+        let on_other = found.is_some_and(|v| v.upstream.as_deref() != Some(tag.as_str()));
+        if upstream && (on_other || !built.iter().any(|built| built == tag.as_str())) {
+            continue;
+        }
+        let version = found.map(|v| v.version.clone());
         floating.push(Floating {
             tag: tag.to_string(),
             digest,
@@ -216,4 +231,43 @@ pub fn render_text(inspection: &Inspection) -> String {
         }
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Review finding 9: after a switch from `line` versioning the old
+    /// exact tags `10.0.0`, `10.0.1` were listed as `X.Y.Z` floating tags.
+    #[tokio::test]
+    async fn an_old_counter_tag_after_a_switch_to_upstream_versioning_is_no_floating_tag() {
+        let (config, problems) = Config::parse(crate::diagnostic::SourceFile::new(
+            std::path::Path::new("golden.toml"),
+            "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\
+[images.aspnet]\nversion = \"10.0\"\ncontext = \".\"\nversioning = \"upstream\"\n\
+upstream_version = { env = \"ASPNET_VERSION\" }\n",
+        ));
+        assert!(problems.is_empty(), "{problems:?}");
+        let config = config.unwrap();
+        let image = config.image("aspnet").unwrap();
+        let registry = crate::testing::FakeRegistry::default();
+        let path = "registry.local:5000/golden/aspnet";
+        let digest = crate::testing::digest;
+        for (tag, at) in [
+            ("10.0.0", "c0"),
+            ("10.0.1", "c1"),
+            ("10.0.5-r1", "a1"),
+            ("10.0.5", "a1"),
+            ("10.0", "a1"),
+        ] {
+            registry.put(path, tag, digest(at));
+        }
+        let inspection = inspect(&config, image, &registry).await.unwrap();
+        let floating: Vec<&str> = inspection
+            .floating
+            .iter()
+            .map(|floating| floating.tag.as_str())
+            .collect();
+        assert_eq!(floating, ["10.0", "10.0.5", "10", "latest"]);
+    }
 }

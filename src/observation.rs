@@ -16,7 +16,10 @@ use crate::provenance::{Class, ForeignTag};
 use crate::registry::RegistryError;
 use crate::version::Exact;
 
-/// What the newest golden build of a line recorded about itself.
+/// What the newest golden build of a line recorded about itself: the
+/// build the plan compares with. Under upstream versioning that is the
+/// newest build a rollback did not withdraw, when there is one (a line is
+/// built forward only from it, see `execute`'s forward check).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LastBuild {
     pub version: Exact,
@@ -95,6 +98,21 @@ pub struct Tracked {
     pub written: String,
     /// The reference built FROM: the FROM's repository and the tag picked.
     pub resolved: crate::reference::Reference,
+    /// With `adopt = "on-schedule"`, when `resolved` is newer than the tag
+    /// the last build was made FROM (its `org.opencontainers.image.base.name`)
+    /// and that tag still matches the pattern, is not below the floor and
+    /// exists: that tag and its digest now. While the release waits for the
+    /// schedule, the plan compares the base with it and builds FROM it.
+    pub held: Option<Held>,
+}
+
+/// The tag a tracked image's last build was made FROM, resolved now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    /// The FROM's repository and the tag the last build was made FROM.
+    pub reference: crate::reference::Reference,
+    /// What it resolves to now.
+    pub digest: Digest,
 }
 
 impl Tracked {
@@ -105,15 +123,22 @@ impl Tracked {
 }
 
 impl Observation {
-    /// The reference the final FROM is built on: the tag `track` picked,
-    /// else the FROM as written (`None` for scratch).
-    pub fn base_reference<'a>(
+    /// The reference the final FROM is built on and the digest it resolves
+    /// to now: with `held` (the plan holds a release for the schedule, see
+    /// [`crate::plan::Step::holds_release`]) the tag the last build was
+    /// made FROM, else the tag `track` picked, else the FROM as written
+    /// (`None` for scratch).
+    pub fn base<'a>(
         &'a self,
         upstream: &'a crate::graph::Upstream,
-    ) -> Option<&'a crate::reference::Reference> {
+        held: bool,
+    ) -> (Option<&'a crate::reference::Reference>, Option<&'a Digest>) {
         match &self.tracked {
-            Some(tracked) => Some(&tracked.resolved),
-            None => upstream.reference(),
+            Some(Tracked {
+                held: Some(base), ..
+            }) if held => (Some(&base.reference), Some(&base.digest)),
+            Some(tracked) => (Some(&tracked.resolved), self.base_digest.as_ref()),
+            None => (upstream.reference(), self.base_digest.as_ref()),
         }
     }
 }

@@ -16,7 +16,7 @@ use crate::graph::Upstream;
 use crate::labels;
 use crate::name::{Digest, Repository};
 use crate::observation::{
-    FloatingTag, LastBuild, Observation, Observations, ObserveError, Tracked,
+    FloatingTag, Held, LastBuild, Observation, Observations, ObserveError, Tracked,
 };
 use crate::plan::compares_recipe;
 use crate::project::Project;
@@ -220,6 +220,7 @@ async fn tracked_bases(
                 Tracked {
                     written: written.to_string(),
                     resolved: reference.with_tag(newest.unwrap_or(written)),
+                    held: None,
                 }
             });
             Some((id.clone(), tracked))
@@ -252,7 +253,10 @@ pub async fn observe_with(
     // compares recipes) as soon as its repository answered, while other
     // repositories are still being asked; each one once.
     let lines = stream::iter(repositories)
-        .map(|(repository, images)| observe_repository(registry, repository, images, memory))
+        .map(|(repository, images)| {
+            let floating = crate::provenance::configured_floating(config, &repository);
+            observe_repository(registry, repository, images, floating, memory)
+        })
         .buffer_unordered(CONCURRENCY)
         .flat_map(stream::iter)
         .map(|(id, state)| {
@@ -313,7 +317,8 @@ pub async fn observe_with(
                 .collect();
         bases
     };
-    let (mut lines, bases) = futures::join!(lines, bases);
+    let (mut lines, mut bases) = futures::join!(lines, bases);
+    held_bases(project, registry, &lines, &mut bases).await;
     let states: BTreeMap<&str, &Result<LineState, ObserveError>> = lines
         .iter()
         .map(|(id, (state, _))| (id.as_str(), state))
@@ -328,6 +333,83 @@ pub async fn observe_with(
             (id.clone(), result)
         })
         .collect()
+}
+
+/// For each tracked image with `adopt = "on-schedule"` whose tag picked is
+/// newer than the tag its last build was made FROM (its base name label):
+/// that tag, resolved now, when it still matches the pattern, is not below
+/// the tag written and exists. While the release waits for the schedule,
+/// the plan compares the base with it and the build is made FROM it (see
+/// [`Tracked::held`]). A failed lookup fails the image, as its base's would.
+async fn held_bases(
+    project: &Project,
+    registry: &dyn Registry,
+    lines: &BTreeMap<String, LineAndContext>,
+    bases: &mut BTreeMap<String, Base>,
+) {
+    let wanted: Vec<(String, Reference)> = bases
+        .iter()
+        .filter_map(|(id, base)| {
+            let image = project.config.image(id)?;
+            let track = image.track.as_ref()?;
+            if image.adopt != crate::upstream::Adopt::OnSchedule {
+                return None;
+            }
+            let tracked = base.as_ref().ok()?.1.as_ref()?;
+            let (Ok(state), _) = lines.get(id)? else {
+                return None;
+            };
+            let base_name = state.last_build.as_ref()?.base_name.as_deref()?;
+            let built_on = Reference::parse(base_name).ok()?;
+            if built_on.repository_name() != tracked.resolved.repository_name() {
+                return None;
+            }
+            let tag = built_on.tag()?;
+            let components = track.components(tag)?;
+            let newer = track
+                .components(tracked.tag())
+                .is_some_and(|newest| newest > components);
+            let above_floor = track
+                .components(&tracked.written)
+                .is_none_or(|floor| components >= floor);
+            (newer && above_floor).then(|| (id.clone(), tracked.resolved.with_tag(tag)))
+        })
+        .collect();
+    let distinct: BTreeMap<String, Reference> = wanted
+        .iter()
+        .map(|(_, reference)| (reference.to_string(), reference.clone()))
+        .collect();
+    let digests: BTreeMap<String, Result<Option<Digest>, ObserveError>> = stream::iter(distinct)
+        .map(|(text, reference)| async move {
+            let digest = registry.manifest_digest(&reference).await.map_err(|error| {
+                ObserveError::registry(
+                    error,
+                    Some(format!("failed to resolve base image `{reference}`")),
+                )
+            });
+            (text, digest)
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    for (id, reference) in wanted {
+        let Some(base) = bases.get_mut(&id) else {
+            continue;
+        };
+        match digests.get(&reference.to_string()) {
+            Some(Ok(Some(digest))) => {
+                if let Ok((_, Some(tracked))) = base {
+                    tracked.held = Some(Held {
+                        reference,
+                        digest: digest.clone(),
+                    });
+                }
+            }
+            Some(Err(error)) => *base = Err(error.clone()),
+            // Gone: the release is adopted by the next build.
+            Some(Ok(None)) | None => {}
+        }
+    }
 }
 
 /// What an image's final FROM resolves to now (`None` for scratch, and for
@@ -370,10 +452,13 @@ async fn base_platforms_changed(
             return None;
         }
         let (current, tracked) = bases.get(id)?.as_ref().ok()?;
-        let current = current.as_ref()?;
-        let reference = match tracked {
-            Some(tracked) => &tracked.resolved,
-            None => node.upstream.reference()?,
+        // While a release is held, the base compared is the held tag's.
+        let (reference, current) = match tracked {
+            Some(Tracked {
+                held: Some(held), ..
+            }) => (&held.reference, &held.digest),
+            Some(tracked) => (&tracked.resolved, current.as_ref()?),
+            None => (node.upstream.reference()?, current.as_ref()?),
         };
         let state = lines.get(id.as_str())?.as_ref().ok()?;
         let last = state.last_build.as_ref()?;
@@ -419,6 +504,7 @@ async fn observe_repository(
     registry: &dyn Registry,
     repository: Repository,
     images: Vec<&Image>,
+    floating: BTreeMap<crate::version::Line, Vec<crate::version::Floating>>,
     memory: Memory,
 ) -> Vec<(String, Result<LineState, ObserveError>)> {
     let failed = |error: ObserveError| {
@@ -445,7 +531,8 @@ async fn observe_repository(
         .first()
         .map_or(Versioning::Line, |image| image.versioning);
     let mut versions = versioning.exact_versions(tags.iter().map(String::as_str));
-    let mut ledger = Ledger::remembering(registry, repository.clone(), versions.clone());
+    let mut ledger = Ledger::remembering(registry, repository.clone(), versions.clone())
+        .with_floating(floating.clone());
     let mut markers = marker_tags(tags.iter().map(String::as_str));
     let mut states = line_states(&ledger, &repository, &images, &markers).await;
     let remembered = ledger.remembered();
@@ -466,7 +553,8 @@ async fn observe_repository(
             versions = versioning.exact_versions(tags.iter().map(String::as_str));
             markers = marker_tags(tags.iter().map(String::as_str));
         }
-        ledger = Ledger::remembering(registry, repository.clone(), versions);
+        ledger =
+            Ledger::remembering(registry, repository.clone(), versions).with_floating(floating);
         states = line_states(&ledger, &repository, &images, &markers).await;
     }
     // A list is remembered only where the next run can confirm it: a
@@ -564,7 +652,8 @@ fn confirmed(
     })
 }
 
-/// The newest golden build of `image`'s line, its release and where the
+/// The newest golden build of `image`'s line (under upstream versioning,
+/// the newest not withdrawn when there is one), its release and where the
 /// floating tags that belong on the release point now; with the base
 /// images per platform its index recorded. The release is the newest build
 /// golden's own markers did not withdraw, and only when it is whole: an
@@ -578,11 +667,27 @@ async fn line_state(
 ) -> Result<Option<Observed>, RegistryError> {
     let registry = ledger.registry();
     let line = image.version;
-    let Some((version, digest, config)) = ledger.newest_golden(line, &[]).await? else {
+    let Some(newest) = ledger.newest_golden(line, &[]).await? else {
         return Ok(None);
     };
     let withdrawn = withdrawn_down_to_release(ledger, markers, line).await?;
     let withdrawn = withdrawn.as_slice();
+    let not_withdrawn = match withdrawn.contains(&newest.0) {
+        false => Some(newest.clone()),
+        true => ledger.newest_golden(line, withdrawn).await?,
+    };
+    let candidate = not_withdrawn
+        .as_ref()
+        .map(|(release, digest, _)| (*release, digest.clone()));
+    // Under upstream versioning the build compared with is the newest not
+    // withdrawn: after a rollback across upstream versions, a build of the
+    // older version is compared with what it follows, not with the
+    // withdrawn newer version (which would make the line due on every
+    // run). Under line versioning, the newest build, withdrawn or not.
+    let (version, digest, config) = match (image.versioning, not_withdrawn) {
+        (Versioning::Upstream, Some(not_withdrawn)) => not_withdrawn,
+        _ => newest,
+    };
     let config = match config {
         Some(config) => config,
         None => {
@@ -590,13 +695,6 @@ async fn line_state(
                 .image_config(&repository.tag(&version.tag()))
                 .await?
         }
-    };
-    let candidate = match withdrawn.contains(&version) {
-        false => Some((version, digest.clone())),
-        true => ledger
-            .newest_golden(line, withdrawn)
-            .await?
-            .map(|(release, digest, _)| (release, digest)),
     };
     let (release, incomplete) = match candidate {
         None => (None, None),
@@ -612,7 +710,7 @@ async fn line_state(
     };
     let mut floating = Vec::new();
     if let Some((release, _)) = &release {
-        let higher = ledger.golden_lines_above(line).await?;
+        let higher = ledger.golden_lines_above(line, markers).await?;
         let tags = floating_tags(*release, &higher, image.floating.as_deref());
         let references: Vec<Reference> = tags.iter().map(|tag| repository.tag(tag)).collect();
         let digests = futures::future::join_all(

@@ -307,6 +307,9 @@ pub struct Ledger<'a> {
     remember: bool,
     /// The versions answered that way.
     remembered: Mutex<BTreeSet<Exact>>,
+    /// The `floating` list of each configured line of the repository
+    /// that writes one (see [`Ledger::golden_lines_above`]).
+    floating: BTreeMap<Line, Vec<Floating>>,
 }
 
 /// A tag's class and, when golden read it, its config.
@@ -322,7 +325,16 @@ impl<'a> Ledger<'a> {
             known: Mutex::new(BTreeMap::new()),
             remember: false,
             remembered: Mutex::new(BTreeSet::new()),
+            floating: BTreeMap::new(),
         }
+    }
+
+    /// The same ledger, knowing the `floating` list of each configured
+    /// line of the repository that writes one ([`configured_floating`]):
+    /// a higher line whose list names `X` or `latest` keeps that tag from
+    /// lower lines even while its release is a prerelease.
+    pub fn with_floating(self, floating: BTreeMap<Line, Vec<Floating>>) -> Self {
+        Ledger { floating, ..self }
     }
 
     /// A ledger that may answer exact tags from what an earlier run
@@ -431,26 +443,74 @@ impl<'a> Ledger<'a> {
         Ok(None)
     }
 
-    /// The lines above `line` (all majors) that hold a golden build; lines
-    /// below it never decide its floating tags, so they are not read. A
-    /// line whose newest golden build is an upstream prerelease (a preview
-    /// line) is not counted: it does not hold `X` or `latest` back.
-    pub async fn golden_lines_above(&self, line: Line) -> Result<BTreeSet<Line>, RegistryError> {
+    /// The lines above `line` (all majors) that keep `X` and `latest`
+    /// from it; lines below it never decide its floating tags, so they are
+    /// not read. A higher line counts when it holds a golden build not
+    /// withdrawn that is not an upstream prerelease (its release, or an
+    /// older build: a line that built `11.0.0-r1`, then `11.0.1-rc.1-r1`,
+    /// still holds `latest` on `11.0.0-r1`), or when its release is any
+    /// golden build and its configured `floating` list (see
+    /// [`Ledger::with_floating`]) names the kind: a preview line listing
+    /// `latest` takes it, so no lower line takes it back.
+    pub async fn golden_lines_above(
+        &self,
+        line: Line,
+        markers: &BTreeMap<Exact, Vec<(u64, Marker, String)>>,
+    ) -> Result<Higher, RegistryError> {
         let lines: BTreeSet<Line> = self
             .versions
             .iter()
             .map(|v| v.line)
             .filter(|l| *l > line)
             .collect();
-        let mut golden = BTreeSet::new();
+        let mut higher = Higher::default();
         for other in lines {
-            if let Some((newest, _, _)) = self.newest_golden(other, &[]).await? {
-                if !newest.is_prerelease() {
-                    golden.insert(other);
-                }
+            let (has_release, holds_release) = self.holds(other, markers).await?;
+            if !has_release {
+                continue;
+            }
+            let listed = |kind: Floating| {
+                self.floating
+                    .get(&other)
+                    .is_some_and(|list| list.contains(&kind))
+            };
+            if holds_release || listed(Floating::Major) {
+                higher.major.insert(other);
+            }
+            if holds_release || listed(Floating::Latest) {
+                higher.latest.insert(other);
             }
         }
-        Ok(golden)
+        Ok(higher)
+    }
+
+    /// Whether `line` has a golden build its markers did not withdraw,
+    /// and whether one of those is not an upstream prerelease. Newest
+    /// first; below the newest such build only releases are read.
+    async fn holds(
+        &self,
+        line: Line,
+        markers: &BTreeMap<Exact, Vec<(u64, Marker, String)>>,
+    ) -> Result<(bool, bool), RegistryError> {
+        let mut has_release = false;
+        for version in self.versions.iter().rev().filter(|v| v.line == line) {
+            if has_release && version.is_prerelease() {
+                continue;
+            }
+            let Class::Golden { digest } = self.read(*version).await?.0 else {
+                continue;
+            };
+            if let Some(tags) = markers.get(version) {
+                if newest_marker(self, tags, &digest).await? == Some(Marker::Withdrawn) {
+                    continue;
+                }
+            }
+            has_release = true;
+            if !version.is_prerelease() {
+                return Ok((true, true));
+            }
+        }
+        Ok((has_release, false))
     }
 
     /// The foreign tags of `line` learnt so far, newest first.
@@ -471,16 +531,46 @@ impl<'a> Ledger<'a> {
     }
 }
 
+/// The `floating` list of each line of `repository` that `config` writes
+/// one for (a line without one moves every kind its builds may take).
+pub fn configured_floating(
+    config: &crate::config::Config,
+    repository: &Repository,
+) -> BTreeMap<Line, Vec<Floating>> {
+    config
+        .images
+        .iter()
+        .filter(|image| config.repository(image) == *repository)
+        .filter_map(|image| Some((image.version, image.floating.clone()?)))
+        .collect()
+}
+
+/// The golden lines above a line that keep its `X` and `latest` (see
+/// [`Ledger::golden_lines_above`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Higher {
+    /// Lines that keep `X` from the lower lines of their major.
+    pub major: BTreeSet<Line>,
+    /// Lines that keep `latest` from every lower line.
+    pub latest: BTreeSet<Line>,
+}
+
+impl Higher {
+    /// `lines` keeping both `X` and `latest`.
+    pub fn both(lines: BTreeSet<Line>) -> Higher {
+        Higher {
+            major: lines.clone(),
+            latest: lines,
+        }
+    }
+}
+
 /// The floating tags that belong on `release` when `higher` holds the
 /// golden lines above its line, among those the line's `floating` list
 /// allows (see [`Floating::allowed`]): `X.Y` always, then `X.Y.Z` for an
-/// upstream-versioned build, `X` unless a higher golden line of that
-/// major exists, `latest` unless any higher golden line does.
-pub fn floating_tags(
-    release: Exact,
-    higher: &BTreeSet<Line>,
-    floating: Option<&[Floating]>,
-) -> Vec<Tag> {
+/// upstream-versioned build, `X` unless a higher line of that major keeps
+/// it, `latest` unless any higher line does.
+pub fn floating_tags(release: Exact, higher: &Higher, floating: Option<&[Floating]>) -> Vec<Tag> {
     let allowed = Floating::allowed(&release, floating);
     let line = release.line;
     let mut tags = Vec::new();
@@ -491,11 +581,14 @@ pub fn floating_tags(
         tags.push(upstream.tag());
     }
     if allowed.contains(&Floating::Major)
-        && !higher.iter().any(|h| h.major == line.major && *h > line)
+        && !higher
+            .major
+            .iter()
+            .any(|h| h.major == line.major && *h > line)
     {
         tags.push(line.major_tag());
     }
-    if allowed.contains(&Floating::Latest) && !higher.iter().any(|h| *h > line) {
+    if allowed.contains(&Floating::Latest) && !higher.latest.iter().any(|h| *h > line) {
         tags.push(Tag::latest());
     }
     tags
@@ -758,28 +851,151 @@ mod tests {
             ledger.learn(exact(build), Class::Golden { digest });
         }
         let line = |text: &str| text.parse::<Line>().unwrap();
-        let higher = ledger.golden_lines_above(line("10.0")).await.unwrap();
+        let higher = ledger
+            .golden_lines_above(line("10.0"), &BTreeMap::new())
+            .await
+            .unwrap();
         // 11.0 holds only a preview; 12.0's newest build is a release.
-        assert_eq!(higher, BTreeSet::from([line("12.0")]));
-        let tags = floating_tags(exact("10.0.1-r1"), &BTreeSet::new(), None);
+        assert_eq!(higher, Higher::both(BTreeSet::from([line("12.0")])));
+        let tags = floating_tags(exact("10.0.1-r1"), &Higher::default(), None);
         assert_eq!(tags, ["10.0", "10.0.1", "10", "latest"]);
         // A preview takes X and latest only when the list names them.
         let preview = exact("11.0.0-preview.1-r1");
         assert_eq!(
-            floating_tags(preview, &BTreeSet::new(), None),
+            floating_tags(preview, &Higher::default(), None),
             ["11.0", "11.0.0-preview.1"]
         );
         let listed = [Floating::Upstream, Floating::Latest];
         assert_eq!(
-            floating_tags(preview, &BTreeSet::new(), Some(&listed)),
+            floating_tags(preview, &Higher::default(), Some(&listed)),
             ["11.0.0-preview.1", "latest"]
         );
+    }
+
+    /// A ledger of `builds` (all golden, each with its own digest) and
+    /// `markers` (golden's: copies of their builds) in a fake registry,
+    /// knowing the `floating` lists of `listed` lines.
+    async fn higher_than(
+        line: &str,
+        builds: &[&str],
+        withdrawn: &[&str],
+        listed: &[(&str, &[Floating])],
+    ) -> Higher {
+        let registry = crate::testing::FakeRegistry::default();
+        let path = "registry.local:5000/golden/x";
+        let repository: Repository = path.parse().unwrap();
+        let exact = |text: &str| text.parse::<Exact>().unwrap();
+        let digest = |index: usize| crate::testing::digest(&format!("{index}a"));
+        let mut tags: Vec<String> = Vec::new();
+        for (index, build) in builds.iter().enumerate() {
+            registry.put(path, build, digest(index));
+            tags.push(build.to_string());
+            if withdrawn.contains(build) {
+                let marker = format!("{build}-withdrawn");
+                registry.put(path, &marker, digest(index));
+                tags.push(marker);
+            }
+        }
+        let markers = crate::version::marker_tags(tags.iter().map(String::as_str));
+        let floating = listed
+            .iter()
+            .map(|(line, list)| (line.parse::<Line>().unwrap(), list.to_vec()))
+            .collect();
+        let ledger = Ledger::new(
+            &registry,
+            repository,
+            builds.iter().map(|b| exact(b)).collect(),
+        )
+        .with_floating(floating);
+        for (index, build) in builds.iter().enumerate() {
+            ledger.learn(
+                exact(build),
+                Class::Golden {
+                    digest: digest(index),
+                },
+            );
+        }
+        ledger
+            .golden_lines_above(line.parse().unwrap(), &markers)
+            .await
+            .unwrap()
+    }
+
+    /// Review finding 2 (a): a preview line whose `floating` list names
+    /// `latest` takes it; the line below counted itself highest and took
+    /// it back on every run.
+    #[tokio::test]
+    async fn a_preview_line_listing_latest_keeps_it_from_lower_lines() {
+        let line = |text: &str| text.parse::<Line>().unwrap();
+        let exact = |text: &str| text.parse::<Exact>().unwrap();
+        let builds = ["10.0.1-r1", "11.0.0-preview.1-r1"];
+        let listed: &[Floating] = &[Floating::Upstream, Floating::Line, Floating::Latest];
+        let higher = higher_than("10.0", &builds, &[], &[("11.0", listed)]).await;
+        // 11.0 lists `latest`, not `X` (another major anyway).
+        assert_eq!(higher.latest, BTreeSet::from([line("11.0")]));
+        assert!(higher.major.is_empty(), "{higher:?}");
+        assert_eq!(
+            floating_tags(exact("10.0.1-r1"), &higher, None),
+            ["10.0", "10.0.1", "10"]
+        );
+        // The preview takes `latest` itself: exactly one line claims it.
+        let above = higher_than("11.0", &builds, &[], &[("11.0", listed)]).await;
+        assert_eq!(
+            floating_tags(exact("11.0.0-preview.1-r1"), &above, Some(listed)),
+            ["11.0", "11.0.0-preview.1", "latest"]
+        );
+        // A preview line of the same major listing `X` keeps `X` only.
+        let builds = ["10.0.1-r1", "10.1.0-preview.1-r1"];
+        let major: &[Floating] = &[Floating::Line, Floating::Major];
+        let higher = higher_than("10.0", &builds, &[], &[("10.1", major)]).await;
+        assert_eq!(higher.major, BTreeSet::from([line("10.1")]));
+        assert!(higher.latest.is_empty(), "{higher:?}");
+        assert_eq!(
+            floating_tags(exact("10.0.1-r1"), &higher, None),
+            ["10.0", "10.0.1", "latest"]
+        );
+        // Without a list the preview takes neither: the lower line keeps both.
+        let higher = higher_than("10.0", &builds, &[], &[]).await;
+        assert_eq!(higher, Higher::default());
+    }
+
+    /// Review finding 2 (b): 11.0 holds `latest` on 11.0.0-r1 and builds
+    /// 11.0.1-rc.1-r1 (which takes no `latest`); only its newest build was
+    /// looked at, so the next 10.0 build took `latest` back.
+    #[tokio::test]
+    async fn a_line_whose_newest_build_is_a_prerelease_still_holds_latest_on_an_older_release() {
+        let line = |text: &str| text.parse::<Line>().unwrap();
+        let exact = |text: &str| text.parse::<Exact>().unwrap();
+        let builds = ["10.0.1-r1", "11.0.0-r1", "11.0.1-rc.1-r1"];
+        let higher = higher_than("10.0", &builds, &[], &[]).await;
+        assert_eq!(higher, Higher::both(BTreeSet::from([line("11.0")])));
+        assert_eq!(
+            floating_tags(exact("10.0.1-r1"), &higher, None),
+            ["10.0", "10.0.1", "10"]
+        );
+        // Withdrawn builds hold nothing: with 11.0.0-r1 withdrawn the
+        // line holds only a preview, and 10.0 takes `latest`.
+        let higher = higher_than("10.0", &builds, &["11.0.0-r1"], &[]).await;
+        assert_eq!(higher, Higher::default());
+        // A line all of whose builds are withdrawn holds nothing, even
+        // when its list names `latest`.
+        let builds = ["10.0.1-r1", "11.0.0-preview.1-r1"];
+        let listed: &[Floating] = &[Floating::Latest];
+        let higher = higher_than(
+            "10.0",
+            &builds,
+            &["11.0.0-preview.1-r1"],
+            &[("11.0", listed)],
+        )
+        .await;
+        assert_eq!(higher, Higher::default());
     }
 
     #[test]
     fn floating_tags_follow_golden_lines_only() {
         let exact = |t: &str| t.parse::<Exact>().unwrap();
-        let lines = |ls: &[&str]| ls.iter().map(|l| l.parse::<Line>().unwrap()).collect();
+        let lines =
+            |ls: &[&str]| Higher::both(ls.iter().map(|l| l.parse::<Line>().unwrap()).collect());
         assert_eq!(
             floating_tags(exact("2.1.3"), &lines(&[]), None),
             ["2.1", "2", "latest"]

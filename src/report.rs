@@ -452,8 +452,9 @@ fn reasons_text(reasons: &[Reason]) -> String {
 /// rollback withdrew the newer ones. `None` when they are not.
 fn held_text(image: &ImageReport) -> Option<String> {
     // No release for another reason (an incomplete build) is a reason of
-    // the plan, not a hold.
-    (image.release != image.last_version && !image.withdrawn.is_empty()).then(|| {
+    // the plan, not a hold. Withdrawn builds are those above the release
+    // (under upstream versioning the last build is the release then).
+    (!image.withdrawn.is_empty()).then(|| {
         format!(
             "held at {} by a rollback (withdrawn: {})",
             image.release.as_deref().unwrap_or("nothing"),

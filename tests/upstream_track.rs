@@ -271,3 +271,77 @@ fn two_images_tracking_one_upstream_list_its_tags_once_per_run() {
     }
     assert_eq!(proxy.count.load(Ordering::SeqCst), 1, "the plan's run");
 }
+
+#[test]
+fn on_schedule_a_held_release_still_sees_its_tag_re_pushed_and_other_reasons_build_from_it() {
+    let stack = Stack::new("track-held");
+    let upstream = stack.upstream_repository("aspnet");
+    publish_releases(&stack);
+    configure(
+        &stack,
+        &upstream,
+        "adopt = \"on-schedule\"\nschedule = \"@yearly\"\n",
+    );
+    stack.golden(&["build", "--all"]).expect(0);
+    let aspnet = stack.repository("aspnet");
+    assert_eq!(
+        labels(&aspnet, "10.0.0")[BASE_NAME],
+        format!("{upstream}:10.0.1-noble")
+    );
+    stack.publish_upstream(
+        "aspnet",
+        "10.0.2-noble",
+        &[("ASPNET_VERSION", "10.0.2")],
+        &[],
+    );
+    // The vendor re-pushes the tag the build was made FROM (an OS fix).
+    let fixed = stack.publish_upstream(
+        "aspnet",
+        "10.0.1-noble",
+        &[("ASPNET_VERSION", "10.0.1")],
+        &[("os.fix", "1")],
+    );
+    let plan = stack.golden(&["plan", "--output", "json"]).expect(0).json();
+    let image = entry(&plan, "aspnet");
+    assert_eq!(
+        reason_kinds(&plan, "aspnet"),
+        vec!["base-updated"],
+        "{plan:#}"
+    );
+    assert_eq!(image["reasons"][0]["new"], fixed.as_str(), "{plan:#}");
+    assert_eq!(image["upstream"], format!("{upstream}:10.0.1-noble"));
+    assert_eq!(image["waiting"]["new"], "10.0.2-noble", "{plan:#}");
+    stack.golden(&["build", "--all"]).expect(0);
+    let rebuilt = labels(&aspnet, "10.0.1");
+    assert_eq!(rebuilt[BASE_NAME], format!("{upstream}:10.0.1-noble"));
+    assert_eq!(rebuilt[BASE_DIGEST], fixed);
+    // The release still waits for the schedule.
+    let plan = stack.golden(&["plan", "--output", "json"]).expect(0).json();
+    let image = entry(&plan, "aspnet");
+    assert_eq!(image["decision"], "up-to-date", "{plan:#}");
+    assert_eq!(image["waiting"]["new"], "10.0.2-noble", "{plan:#}");
+
+    // A recipe change while the release is held builds FROM the held tag.
+    stack.write(
+        "images/aspnet/Dockerfile",
+        &format!("FROM {upstream}:10.0.0-noble\nRUN echo aspnet 2 > /etc/aspnet\n"),
+    );
+    let run = stack
+        .golden(&["build", "--all", "--output", "json"])
+        .expect(0)
+        .json();
+    assert_eq!(
+        reason_kinds(&run, "aspnet"),
+        vec!["recipe-changed"],
+        "{run:#}"
+    );
+    let changed = labels(&aspnet, "10.0.2");
+    assert_eq!(changed[BASE_NAME], format!("{upstream}:10.0.1-noble"));
+    assert_eq!(changed[BASE_DIGEST], fixed);
+    let plan = stack.golden(&["plan", "--output", "json"]).expect(0).json();
+    assert_eq!(
+        entry(&plan, "aspnet")["waiting"]["new"],
+        "10.0.2-noble",
+        "{plan:#}"
+    );
+}

@@ -232,31 +232,13 @@ fn assert_tags_unchanged(repository: &str, expected: &[&str]) {
     assert_eq!(tags(repository), expected);
 }
 
-/// Builds and pushes `repository:tag` from `dockerfile`, as a vendor would.
-fn publish_dockerfile(reference: &str, dockerfile: &str) {
-    let context = tempfile::tempdir().unwrap();
-    std::fs::write(context.path().join("Dockerfile"), dockerfile).unwrap();
-    let output = std::process::Command::new("docker")
-        .env("DOCKER_BUILDKIT", "0")
-        .args(["build", "-q", "-t", reference])
-        .arg(context.path())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    common::docker(&["push", "-q", reference]);
-}
-
 #[test]
 fn a_built_env_other_than_the_version_read_before_the_build_is_never_pushed() {
     let stack = Stack::new("upstream_env_mismatch");
     // The vendor's config says 10.0.1, but a trigger sets 10.0.2 in every
     // image built FROM it: the build holds something else than was read.
     let base = format!("{}:10.0.1-noble", stack.upstream_repository("aspnet"));
-    publish_dockerfile(
+    common::build_and_push(
         &base,
         &format!(
             "FROM {}\nENV ASPNET_VERSION=10.0.1\nONBUILD ENV ASPNET_VERSION=10.0.2\n",
@@ -341,28 +323,202 @@ fn from_tag_and_label_sources_each_build_once() {
 }
 
 #[test]
-fn a_build_of_an_older_upstream_version_moves_only_its_own_upstream_tag() {
+fn a_build_of_an_older_upstream_version_is_refused_and_after_a_rollback_builds_once() {
     let stack = Stack::new("upstream_older");
     publish(&stack, "10.0.1-noble", "10.0.1");
     publish(&stack, "10.0.2-noble", "10.0.2");
+    let repository = stack.repository("aspnet");
+    configure(
+        &stack,
+        &aspnet(&stack, "aspnet", "10.0.1-noble", "10.0", ""),
+    );
+    stack.golden(&["build", "--all"]).expect(0);
+    let older = assert_floating(
+        &repository,
+        "10.0.1-r1",
+        &["10.0.1", "10.0", "10", "latest"],
+    );
     configure(
         &stack,
         &aspnet(&stack, "aspnet", "10.0.2-noble", "10.0", ""),
     );
-    let repository = stack.repository("aspnet");
     stack.golden(&["build", "--all"]).expect(0);
     let newest = assert_floating(
         &repository,
         "10.0.2-r1",
         &["10.0.2", "10.0", "10", "latest"],
     );
-    // The Dockerfile goes back to 10.0.1 (a regression being bisected).
-    configure(
-        &stack,
-        &aspnet(&stack, "aspnet", "10.0.1-noble", "10.0", ""),
+    // The Dockerfile goes back to 10.0.1, with a fix of its own.
+    stack.write(
+        "images/aspnet/Dockerfile",
+        &format!(
+            "FROM {}:10.0.1-noble\nRUN echo aspnet > /etc/golden-image\nRUN echo fixed > /etc/fix\n",
+            stack.upstream_repository("aspnet")
+        ),
+    );
+    let run = stack.golden(&["build", "--all"]).expect(1);
+    assert!(
+        printed(&run).contains(
+            "golden builds a line forward only: upstream 10.0.1 is older than 10.0.2-r1, the line's newest build"
+        ),
+        "{}",
+        printed(&run)
+    );
+    assert!(
+        printed(&run).contains("hint: to go back, `golden rollback aspnet` (withdraws 10.0.2-r1"),
+        "{}",
+        printed(&run)
+    );
+    assert!(
+        !run.stderr.contains("Step 1/"),
+        "refused before building: {}",
+        run.stderr
+    );
+    assert_tags_unchanged(
+        &repository,
+        &[
+            "10",
+            "10.0",
+            "10.0.1",
+            "10.0.1-r1",
+            "10.0.2",
+            "10.0.2-r1",
+            "latest",
+        ],
+    );
+    common::assert_tags_at(&repository, &["10.0", "10", "latest"], &newest);
+
+    // Rolled back, the line follows 10.0.1 again: the fix builds once,
+    // compared with 10.0.1-r1 (not the withdrawn 10.0.2-r1) from then on.
+    let run = stack.golden(&["rollback", "aspnet"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        assert_floating(
+            &repository,
+            "10.0.1-r1",
+            &["10.0.1", "10.0", "10", "latest"]
+        ),
+        older
     );
     stack.golden(&["build", "--all"]).expect(0);
-    assert_floating(&repository, "10.0.1-r1", &["10.0.1"]);
-    // The line's tags stay on the newer upstream version.
-    common::assert_tags_at(&repository, &["10.0.2", "10.0", "10", "latest"], &newest);
+    let fixed = assert_floating(
+        &repository,
+        "10.0.1-r2",
+        &["10.0.1", "10.0", "10", "latest"],
+    );
+    let plan = stack.golden(&["plan", "--output", "json"]).expect(0).json();
+    assert_eq!(
+        common::entry(&plan, "aspnet")["decision"],
+        "up-to-date",
+        "{plan:#}"
+    );
+    stack.golden(&["build", "--all"]).expect(0);
+    assert!(
+        !tags(&repository).contains(&"10.0.1-r3".to_string()),
+        "{:?}",
+        tags(&repository)
+    );
+    assert_eq!(digest(&repository, "10.0.1-r2"), Some(fixed));
+    // The plan still says why the line is held below 10.0.2-r1.
+    let text = stack.golden(&["plan"]).expect(0).stdout;
+    assert!(text.contains("held at 10.0.1-r2 by a"), "{text}");
+}
+
+#[test]
+fn adding_x_y_z_to_floating_after_a_switch_never_promotes_over_an_old_exact_tag() {
+    let stack = Stack::new("upstream_switch_promote");
+    publish(&stack, "10.0.1-noble", "10.0.1");
+    let repository = stack.repository("aspnet");
+    let without = aspnet(
+        &stack,
+        "aspnet",
+        "10.0.1-noble",
+        "10.0",
+        "floating = [\"X.Y\", \"X\", \"latest\"]",
+    );
+    let counter = without
+        .replace("versioning = \"upstream\"\n", "")
+        .replace("upstream_version = { env = \"ASPNET_VERSION\" }\n", "")
+        .replace("floating = [\"X.Y\", \"X\", \"latest\"]", "");
+    configure(&stack, &counter);
+    stack.golden(&["build", "--all"]).expect(0);
+    stack.golden(&["rebuild", "aspnet"]).expect(0);
+    let old = assert_floating(&repository, "10.0.1", &["10.0", "latest"]);
+    // Upstream versioning without `X.Y.Z`: 10.0.1-r1 builds, `10.0.1` stays.
+    configure(&stack, &without);
+    stack.golden(&["build", "--all"]).expect(0);
+    let build = assert_floating(&repository, "10.0.1-r1", &["10.0", "10", "latest"]);
+    assert_eq!(digest(&repository, "10.0.1"), Some(old.clone()));
+    // Then `X.Y.Z` is added: `10.0.1` looks left behind, but it is the
+    // counter's exact tag, and promoting would move it.
+    configure(
+        &stack,
+        &without.replace("\"X.Y\", \"X\"", "\"X.Y\", \"X.Y.Z\", \"X\""),
+    );
+    let run = stack.golden(&["build", "--all"]).expect(1);
+    assert!(
+        printed(&run)
+            .contains("refusing to promote 10.0.1-r1 of `aspnet` under upstream versioning")
+            && printed(&run).contains("an exact tag of `versioning = \"line\"`"),
+        "{}",
+        printed(&run)
+    );
+    assert!(printed(&run).contains("hint: delete"), "{}", printed(&run));
+    assert_eq!(digest(&repository, "10.0.1"), Some(old));
+    common::assert_tags_at(&repository, &["10.0", "10", "latest"], &build);
+}
+
+#[test]
+fn a_version_spelt_like_an_exact_tag_or_a_missing_env_is_refused_naming_where_it_looked() {
+    let stack = Stack::new("upstream_read_refusals");
+    stack.publish_upstream(
+        "sdk",
+        "10.0.100-r3",
+        &[],
+        &[("org.opencontainers.image.version", "10.0.100-r3")],
+    );
+    publish(&stack, "10.0.1-noble", "10.0.1");
+    let bare = stack.publish_upstream("bare", "10.0.1-noble", &[], &[]);
+    for (id, from) in [
+        (
+            "tools",
+            format!("{}:10.0.100-r3", stack.upstream_repository("sdk")),
+        ),
+        (
+            "bare",
+            format!("{}:10.0.1-noble", stack.upstream_repository("bare")),
+        ),
+    ] {
+        stack.write(
+            &format!("images/{id}/Dockerfile"),
+            &format!("FROM {from}\nRUN echo {id} > /etc/golden-image\n"),
+        );
+    }
+    configure(
+        &stack,
+        "[images.tools]\nversion = \"10.0\"\ncontext = \"images/tools\"\nversioning = \"upstream\"\nupstream_version = { label = \"org.opencontainers.image.version\" }\n\n\
+         [images.bare]\nversion = \"10.0\"\ncontext = \"images/bare\"\nversioning = \"upstream\"\nupstream_version = { env = \"ASPNET_VERSION\" }\n",
+    );
+    let run = stack.golden(&["build", "--all"]).expect(1);
+    let text = printed(&run);
+    assert!(
+        text.contains("found `10.0.100-r3`, which is spelt like golden's exact tag of a build (upstream 10.0.100, revision 3)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("hint: read `io.golden.upstream.version` of a golden parent"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "neither the Dockerfile's final stage nor the base image `{}:10.0.1-noble@{bare}` sets ENV ASPNET_VERSION",
+            stack.upstream_repository("bare")
+        )),
+        "{text}"
+    );
+    assert!(
+        tags(&stack.repository("tools")).is_empty(),
+        "nothing pushed"
+    );
+    assert!(tags(&stack.repository("bare")).is_empty(), "nothing pushed");
 }

@@ -31,7 +31,7 @@ use crate::project::Project;
 use crate::provenance::{self, Class, Ledger};
 use crate::reference::Reference;
 use crate::registry::Registry;
-use crate::version::{marker_tags, next_build, next_revision, Exact, Floating, Line};
+use crate::version::{marker_tags, next_build, next_revision, Exact, Line};
 
 mod upstream;
 use crate::outcome::{Outcome, Status};
@@ -64,7 +64,9 @@ struct Job<'a> {
     id: String,
     image: &'a crate::config::Image,
     observation: &'a Observation,
-    base_name: Option<String>,
+    /// The reference the final FROM is built on (see
+    /// [`Observation::base`]); `None` for scratch.
+    base: Option<Reference>,
     base_digest: Option<Digest>,
     dockerfile_content: String,
     repository: Repository,
@@ -527,7 +529,15 @@ impl Runner<'_> {
         let mut job = self.prepare(step, parent_digest, true)?;
         job.upstream = self.read_upstream(&job).await?;
         if let Some(read) = &job.upstream {
-            upstream::check_switch(self.registry, job.image, &job.repository, read.version).await?;
+            upstream::check_forward(&job.id, job.observation.last_build.as_ref(), read.version)?;
+            upstream::check_switch(
+                self.registry,
+                job.image,
+                &job.repository,
+                read.version,
+                upstream::Moving::Build,
+            )
+            .await?;
         }
         let mut stranded: Option<(Vec<String>, Digest)> = None;
         let result = self.publish(&job, shared, outcome, &mut stranded).await;
@@ -901,7 +911,9 @@ impl Runner<'_> {
         versions.sort();
         versions.dedup();
         let markers = marker_tags(tags.iter().map(String::as_str));
-        let ledger = Ledger::new(self.registry, job.repository.clone(), versions);
+        let ledger = Ledger::new(self.registry, job.repository.clone(), versions).with_floating(
+            provenance::configured_floating(&self.project.config, &job.repository),
+        );
         for (known, class) in &job.observation.known {
             ledger.learn(*known, class.clone());
         }
@@ -927,12 +939,6 @@ impl Runner<'_> {
             .await
             .with_context(failed)?;
         if let Some((newest, _, _)) = newest.filter(|(newest, _, _)| *newest > version) {
-            if newest.upstream() != version.upstream() {
-                return self
-                    .older_upstream_tags(job, &ledger, version, newest, &withdrawn)
-                    .await
-                    .with_context(failed);
-            }
             tracing::warn!(
                 image = %job.id,
                 "left the floating tags of line {} alone: {newest}, a newer golden build than {version}, appeared during this run",
@@ -941,58 +947,24 @@ impl Runner<'_> {
             return Ok(Vec::new());
         }
         let higher = ledger
-            .golden_lines_above(version.line)
+            .golden_lines_above(version.line, &markers)
             .await
             .with_context(failed)?;
-        Ok(provenance::floating_tags(
-            version,
-            &higher,
-            job.image.floating.as_deref(),
-        ))
-    }
-
-    /// The floating tags a build of an older upstream version than the
-    /// line's newest golden build (`newest`) may take: its own `X.Y.Z`
-    /// only, when the line moves that kind and no newer golden build of
-    /// the same upstream version (not withdrawn) exists; never `X.Y`, `X`
-    /// or `latest`, which stay on the newer upstream version.
-    async fn older_upstream_tags(
-        &self,
-        job: &Job<'_>,
-        ledger: &Ledger<'_>,
-        version: Exact,
-        newest: Exact,
-        withdrawn: &[Exact],
-    ) -> Result<Vec<Tag>, crate::registry::RegistryError> {
-        let Some(upstream) = version.upstream() else {
-            return Ok(Vec::new());
-        };
-        let allowed = Floating::allowed(&version, job.image.floating.as_deref());
-        if !allowed.contains(&Floating::Upstream) {
-            return Ok(Vec::new());
+        let tags = provenance::floating_tags(version, &higher, job.image.floating.as_deref());
+        // An upstream version's `X.Y.Z` never moves over anything but a
+        // golden build of it (an old exact tag of the counter scheme):
+        // checked here too, as a promotion builds nothing.
+        if let Some(upstream) = version.upstream().filter(|u| tags.contains(&u.tag())) {
+            upstream::check_switch(
+                self.registry,
+                job.image,
+                &job.repository,
+                upstream,
+                upstream::Moving::Promote(version),
+            )
+            .await?;
         }
-        let newer: Vec<Exact> = ledger
-            .versions()
-            .iter()
-            .filter(|other| other.upstream() == Some(upstream) && **other > version)
-            .filter(|other| !withdrawn.contains(other))
-            .copied()
-            .collect();
-        for other in newer {
-            if ledger.read(other).await?.0.is_golden() {
-                tracing::warn!(
-                    image = %job.id,
-                    "left the floating tags of {upstream} alone: {other}, a newer golden build of it, appeared during this run"
-                );
-                return Ok(Vec::new());
-            }
-        }
-        tracing::info!(
-            image = %job.id,
-            "{version} is of an older upstream version than {newest}, the line's newest build: only `{}` moves to it",
-            upstream.tag()
-        );
-        Ok(vec![upstream.tag()])
+        Ok(tags)
     }
 
     /// The upstream version of `job`'s build, read before building (see
@@ -1005,7 +977,7 @@ impl Runner<'_> {
             .get(&job.id)
             .ok_or_else(|| anyhow!("unknown image `{}`", job.id))?;
         // A tracked FROM is read as resolved: its tag and its image.
-        let reference = job.observation.base_reference(&node.upstream);
+        let reference = job.base.as_ref();
         let base = match (reference, &job.base_digest) {
             (Some(reference), Some(digest)) => Some(reference.with_digest(digest)),
             (reference, _) => reference.cloned(),
@@ -1073,9 +1045,11 @@ impl Runner<'_> {
             Some(Ok(observation)) => observation,
             _ => return Err(anyhow!("`{}` was not observed", step.id)),
         };
-        let base_digest = parent_digest.or_else(|| observation.base_digest.clone());
-        // With `track`, the tag picked: pinned, and named by the base label.
-        let base = observation.base_reference(&node.upstream);
+        // With `track`, the tag the plan builds FROM (the one picked, or
+        // the last build's while a release waits for the schedule): pinned,
+        // and named by the base label.
+        let (base, observed_digest) = observation.base(&node.upstream, step.holds_release());
+        let base_digest = parent_digest.or_else(|| observed_digest.cloned());
         if let (true, Some(reference), None) = (building, base, &base_digest) {
             return Err(anyhow!(
                 "base image `{reference}` is not in the registry; build its golden image first (`golden build --all`)"
@@ -1092,7 +1066,7 @@ impl Runner<'_> {
             id: step.id.clone(),
             image,
             observation,
-            base_name: base.map(ToString::to_string),
+            base: base.cloned(),
             base_digest,
             dockerfile_content,
             repository: config.repository(image),
@@ -1111,7 +1085,9 @@ impl Runner<'_> {
                 created: Utc::now(),
                 title: &job.image.name,
                 base: job
-                    .base_name
+                    .base
+                    .as_ref()
+                    .map(ToString::to_string)
                     .as_deref()
                     .zip(job.base_digest.as_ref().map(Digest::as_str)),
                 revision: self.revision.as_deref(),
@@ -1464,8 +1440,7 @@ impl Runner<'_> {
             .nodes
             .get(&job.id)
             .ok_or_else(|| anyhow!("unknown image `{}`", job.id))?;
-        let base = job.observation.base_reference(&node.upstream);
-        let (Some(reference), Some(digest)) = (base, &job.base_digest) else {
+        let (Some(reference), Some(digest)) = (&job.base, &job.base_digest) else {
             return Ok((
                 vec![job.dockerfile_content.clone(); platforms.len()],
                 Vec::new(),

@@ -13,6 +13,7 @@ use crate::dockerfile::{env_in_final_stage, EnvSet};
 use crate::hint::Hinted;
 use crate::labels;
 use crate::name::Repository;
+use crate::observation::LastBuild;
 use crate::reference::Reference;
 use crate::registry::Registry;
 use crate::upstream::{read_version, Source};
@@ -92,7 +93,8 @@ pub async fn read_upstream(
         Source::BuildArg(name) => image.build_args.get(name).cloned(),
         Source::FromTag(_) => inputs.from_tag.map(str::to_string),
     };
-    let version = read_version(source, found.as_deref(), image.version)
+    let base = inputs.base.map(ToString::to_string);
+    let version = read_version(source, found.as_deref(), base.as_deref(), image.version)
         .with_context(|| format!("cannot build `{}` under upstream versioning", image.id))?;
     let env = match (source, env) {
         (Source::Env(name), Some((value, from))) => Some(EnvExpected {
@@ -105,17 +107,28 @@ pub async fn read_upstream(
     Ok(Some(UpstreamRead { version, env }))
 }
 
+/// What moving an upstream version's `X.Y.Z` would be part of: a build
+/// (checked before building) or the promotion of a build already pushed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moving {
+    Build,
+    Promote(Exact),
+}
+
 /// Whether the floating tag `X.Y.Z` a build of `upstream` would move may
 /// move: absent, or on a golden build of that upstream version (its
 /// version label an `X.Y.Z-rN` whose exact tag holds the same manifest).
 /// Anything else there (an exact tag of the counter scheme, `10.0.1`, left
 /// by a line that switched to upstream versioning; an image pushed by
-/// hand) is refused before building, with the ways out.
+/// hand) is refused, with the ways out: before building, and again before
+/// any floating tag moves (a promotion builds nothing, and `X.Y.Z` may
+/// have been added to `floating` after the build).
 pub async fn check_switch(
     registry: &dyn Registry,
     image: &Image,
     repository: &Repository,
     upstream: UpstreamVersion,
+    moving: Moving,
 ) -> anyhow::Result<()> {
     if !Floating::allowed(&upstream.revision(1), image.floating.as_deref())
         .contains(&Floating::Upstream)
@@ -123,7 +136,13 @@ pub async fn check_switch(
         return Ok(());
     }
     let floating = repository.tag(&upstream.tag());
-    let failed = || format!("failed to read `{floating}` before building `{}`", image.id);
+    let failed = || match moving {
+        Moving::Build => format!("failed to read `{floating}` before building `{}`", image.id),
+        Moving::Promote(_) => format!(
+            "failed to read `{floating}` before moving the floating tags of `{}`",
+            image.id
+        ),
+    };
     let Some(digest) = registry
         .manifest_digest(&floating)
         .await
@@ -157,13 +176,50 @@ pub async fn check_switch(
         Some(label) => format!("not a golden build of upstream {upstream} (its version label says {label})"),
         None => format!("not a golden build of upstream {upstream} (it has no version label)"),
     };
+    let (refusing, this) = match moving {
+        Moving::Build => (format!("build `{}`", image.id), "this build".to_string()),
+        Moving::Promote(version) => (
+            format!("promote {version} of `{}`", image.id),
+            "promoting it".to_string(),
+        ),
+    };
     Err(Hinted::new(
         format!(
-            "refusing to build `{}` under upstream versioning: `{floating}` ({digest}) is {what}, and this build would move it as the floating tag of upstream {upstream}; exact tags are never moved",
-            image.id
+            "refusing to {refusing} under upstream versioning: `{floating}` ({digest}) is {what}, and {this} would move it as the floating tag of upstream {upstream}; exact tags are never moved"
         ),
         format!(
             "delete `{floating}` from the registry after checking nothing uses it (an application pinned to it would change image), or keep `versioning = \"line\"` for this line, or give the image a new `name` so upstream versioning starts in a new repository"
+        ),
+    )
+    .into())
+}
+
+/// Refuses, before building, a build of `upstream` older than the upstream
+/// version of the line's newest golden build not withdrawn (`last`, as
+/// observed: under upstream versioning the newest not withdrawn when there
+/// is one). golden builds a line forward only: built, it would be the
+/// line's newest build to compare with for nothing, and every later plan
+/// would compare with the newer one and build again. The same upstream
+/// version takes its next revision.
+pub fn check_forward(
+    id: &str,
+    last: Option<&LastBuild>,
+    upstream: UpstreamVersion,
+) -> anyhow::Result<()> {
+    let Some(last) = last.filter(|last| !last.withdrawn.contains(&last.version)) else {
+        return Ok(());
+    };
+    let Some(newest) = last.version.upstream().filter(|newest| upstream < *newest) else {
+        return Ok(());
+    };
+    Err(Hinted::new(
+        format!(
+            "refusing to build `{id}`: golden builds a line forward only: upstream {upstream} is older than {}, the line's newest build (of upstream {newest})",
+            last.version
+        ),
+        format!(
+            "to go back, `golden rollback {id}` (withdraws {} and moves the floating tags back; `--to` goes back further), then build",
+            last.version
         ),
     )
     .into())
@@ -192,6 +248,55 @@ pub fn check_env(expected: &EnvExpected, built: &str, env: &[String]) -> anyhow:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn last(version: &str, withdrawn: &[&str]) -> LastBuild {
+        let digest = crate::testing::digest("b");
+        LastBuild {
+            version: version.parse().unwrap(),
+            digest: digest.clone(),
+            created: None,
+            recipe: None,
+            recipe_parts: None,
+            base_name: None,
+            base_digest: None,
+            floating: Vec::new(),
+            release: Some((version.parse().unwrap(), digest)),
+            incomplete: None,
+            withdrawn: withdrawn.iter().map(|v| v.parse().unwrap()).collect(),
+            platforms: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_build_of_an_older_upstream_version_than_the_newest_build_is_refused() {
+        let upstream = |text: &str| text.parse::<UpstreamVersion>().unwrap();
+        let newest = last("10.0.2-r1", &[]);
+        let error = check_forward("aspnet", Some(&newest), upstream("10.0.1")).unwrap_err();
+        let text = crate::error::text(error.as_ref());
+        assert!(
+            text.contains("refusing to build `aspnet`: golden builds a line forward only: upstream 10.0.1 is older than 10.0.2-r1, the line's newest build"),
+            "{text}"
+        );
+        assert!(
+            text.contains("hint: to go back, `golden rollback aspnet` (withdraws 10.0.2-r1"),
+            "{text}"
+        );
+        // A prerelease of the newest version is older too.
+        assert!(check_forward("aspnet", Some(&newest), upstream("10.0.2-rc.1")).is_err());
+        // The same version (its next revision) and newer ones build.
+        for ok in ["10.0.2", "10.0.3", "10.0.10"] {
+            assert!(
+                check_forward("aspnet", Some(&newest), upstream(ok)).is_ok(),
+                "{ok}"
+            );
+        }
+        // Nothing built, or every build withdrawn: nothing to go back from.
+        assert!(check_forward("aspnet", None, upstream("10.0.1")).is_ok());
+        let all_withdrawn = last("10.0.2-r1", &["10.0.2-r1"]);
+        assert!(check_forward("aspnet", Some(&all_withdrawn), upstream("10.0.1")).is_ok());
+        // Line versioning has no upstream version.
+        assert!(check_forward("base", Some(&last("10.0.4", &[])), upstream("10.0.1")).is_ok());
+    }
 
     #[test]
     fn a_built_env_that_differs_from_what_was_read_fails_and_names_both() {

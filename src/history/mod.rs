@@ -100,10 +100,24 @@ impl Inventory {
     /// The `X.Y.Z[-PRE]` floating tags of `line` that resolve, oldest
     /// version first: under `upstream` versioning each is the newest build
     /// of that upstream version; under `line` versioning there are none.
+    /// Only a tag on one of its version's `X.Y.Z[-PRE]-rN` builds counts:
+    /// a line switched from `line` versioning keeps its old exact tags
+    /// `10.0.0`..`10.0.5`, which are builds of the old scheme, not
+    /// floating tags (they are never moved, and keep nothing).
     pub fn upstream_floating(&self, line: Line) -> Vec<(UpstreamVersion, &str)> {
         if self.versioning != Versioning::Upstream {
             return Vec::new();
         }
+        let versions = self.versions();
+        let on_a_build = |upstream: UpstreamVersion, tag: &str| {
+            let Some(digest) = self.digest(tag) else {
+                return false;
+            };
+            versions.iter().any(|version| {
+                version.upstream() == Some(upstream)
+                    && self.version_digest(*version) == Some(digest)
+            })
+        };
         let mut found: Vec<(UpstreamVersion, &str)> = self
             .tags
             .keys()
@@ -114,8 +128,10 @@ impl Inventory {
             })
             .filter_map(|tag| {
                 let upstream = tag.parse::<UpstreamVersion>().ok()?;
-                (upstream.line() == line && upstream.to_string() == *tag)
-                    .then_some((upstream, tag.as_str()))
+                (upstream.line() == line
+                    && upstream.to_string() == *tag
+                    && on_a_build(upstream, tag))
+                .then_some((upstream, tag.as_str()))
             })
             .collect();
         found.sort();

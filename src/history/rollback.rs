@@ -29,12 +29,12 @@
 
 use serde::Serialize;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::Inventory;
 use crate::name::{Digest, Repository, Tag};
 use crate::name::short_digest;
-use crate::provenance::{floating_tags, Foreign, Incomplete};
+use crate::provenance::{floating_tags, Foreign, Higher, Incomplete};
 use crate::version::{next_marker, Exact, Floating, Line, Marker};
 
 /// Why a rollback cannot be done; each says what to do instead.
@@ -161,7 +161,7 @@ pub struct Plan {
     pub repository: String,
     pub line: String,
     /// The build `X.Y` pointed at before (the release when `X.Y` pointed
-    /// at no build of the line).
+    /// at no build of the line, or the line does not move `X.Y`).
     pub from: String,
     pub to: String,
     pub digest: Digest,
@@ -194,7 +194,7 @@ pub fn plan(
     line: Target,
     to: Option<Exact>,
     golden: &BTreeMap<Exact, Result<(), Foreign>>,
-    higher: &BTreeSet<Line>,
+    higher: &Higher,
 ) -> Result<Plan, RollbackError> {
     let Target { line, floating } = line;
     // Only golden builds are withdrawn or counted (each was classified
@@ -234,8 +234,12 @@ pub fn plan(
             line,
         });
     };
+    // A line whose `floating` list leaves out `X.Y` never moves it: the
+    // tag (left from before the list) says nothing about the release.
+    let moves_line_tag = floating.is_none_or(|list| list.contains(&Floating::Line));
     let current = inventory
         .digest(&line.to_string())
+        .filter(|_| moves_line_tag)
         .and_then(|digest| {
             built
                 .iter()

@@ -83,7 +83,7 @@ fn rollback_all_golden(
         every(line),
         to,
         &all_golden(inventory),
-        &higher,
+        &crate::provenance::Higher::both(higher),
     )
 }
 
@@ -547,7 +547,7 @@ fn rollback_never_targets_a_foreign_tag() {
         every(line),
         Some(exact("1.0.99")),
         &golden,
-        &BTreeSet::new(),
+        &crate::provenance::Higher::default(),
     )
     .unwrap_err();
     assert!(matches!(error, RollbackError::Foreign { .. }), "{error}");
@@ -561,7 +561,7 @@ fn rollback_never_targets_a_foreign_tag() {
         every(line),
         None,
         &golden,
-        &BTreeSet::new(),
+        &crate::provenance::Higher::default(),
     )
     .unwrap();
     assert_eq!(plan.to, "1.0.0");
@@ -778,7 +778,7 @@ fn rollback_moves_only_the_floating_tags_the_line_lists() {
         },
         Some(exact("10.0.1-r1")),
         &all_golden(&inventory),
-        &BTreeSet::new(),
+        &crate::provenance::Higher::default(),
     )
     .unwrap();
     let tags: Vec<String> = moved(&plan).into_iter().map(|(tag, _)| tag).collect();
@@ -876,4 +876,74 @@ fn ls_shows_the_upstream_version_and_the_x_y_z_tags_of_each_build() {
     let json = serde_json::to_value(&listing).unwrap();
     assert_eq!(json["versions"][0]["upstream"], "10.0.1");
     assert_eq!(json["versions"][0]["version"], "10.0.1-r1");
+}
+
+/// Review finding 6: a line whose `floating` list leaves out `X.Y` never
+/// moves it, yet a rollback took the build it is on (stale, from before
+/// the list) as the current one and went back from there.
+#[test]
+fn rollback_of_a_line_not_moving_x_y_goes_back_from_its_newest_build_not_a_stale_x_y() {
+    let inventory = inventory(&[
+        ("10.0.1-r1", "a1"),
+        ("10.0.1-r2", "a2"),
+        ("10.0.2-r1", "b1"),
+        ("10.0.1", "a2"),
+        ("10.0.2", "b1"),
+        ("latest", "b1"),
+        // Left on 10.0.1-r1 before the line's list dropped `X.Y`.
+        ("10.0", "a1"),
+    ])
+    .under(Versioning::Upstream);
+    let line: Line = "10.0".parse().unwrap();
+    let floating = [Floating::Upstream, Floating::Latest];
+    let plan = rollback::plan(
+        "x",
+        &"r/x".parse().unwrap(),
+        &inventory,
+        rollback::Target {
+            line,
+            floating: Some(&floating),
+        },
+        None,
+        &all_golden(&inventory),
+        &crate::provenance::Higher::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        (plan.from.as_str(), plan.to.as_str()),
+        ("10.0.2-r1", "10.0.1-r2")
+    );
+    let withdrawn: Vec<&str> = plan.withdraw.iter().map(|w| w.version.as_str()).collect();
+    assert_eq!(withdrawn, ["10.0.2-r1"]);
+    assert_eq!(moved(&plan), [("latest".to_string(), sha_of("a2"))]);
+}
+
+/// Review finding 9: after a switch from `line` versioning the old exact
+/// tags `10.0.0`, `10.0.1` are spelt like `X.Y.Z` floating tags; `ls`
+/// listed them as floating and a rollback could leave them in `left`.
+#[test]
+fn an_old_counter_tag_after_a_switch_to_upstream_versioning_is_no_floating_tag() {
+    let inventory = inventory(&[
+        // The counting scheme's builds, before the switch.
+        ("10.0.0", "c0"),
+        ("10.0.1", "c1"),
+        // Upstream versioning since: 10.0.5 is floating on its build.
+        ("10.0.5-r1", "a1"),
+        ("10.0.5", "a1"),
+        ("10.0.6-r1", "b1"),
+        ("10.0.6", "b1"),
+        ("10.0", "b1"),
+    ])
+    .under(Versioning::Upstream);
+    let line: Line = "10.0".parse().unwrap();
+    let floating: Vec<&str> = inventory
+        .upstream_floating(line)
+        .into_iter()
+        .map(|(_, tag)| tag)
+        .collect();
+    assert_eq!(floating, ["10.0.5", "10.0.6"]);
+    assert_eq!(
+        inventory.floating_tags(line),
+        ["10.0", "10.0.5", "10.0.6", "10", "latest"]
+    );
 }

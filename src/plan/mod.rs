@@ -254,6 +254,10 @@ pub enum State {
         /// Whether it may use the engine's build cache (else it runs every
         /// step and pulls its base).
         cache: bool,
+        /// A new upstream release held for the schedule: the build is made
+        /// FROM the tag the last build was made FROM (see
+        /// [`Step::holds_release`]), and the release still waits.
+        waiting: Option<Waiting>,
     },
     /// Not due, but floating tags are behind the release: they move back,
     /// one `FloatingBehind` reason each.
@@ -282,9 +286,10 @@ pub enum State {
 }
 
 /// With `track` and `adopt = "on-schedule"`: an upstream release the
-/// image is not built for yet. It is adopted by the image's next build,
-/// whatever makes it due; by itself it waits for the schedule. Not a
-/// reason: the image is not due for it (the report's `waiting`).
+/// image is not built for yet. It waits for the schedule (or `golden
+/// rebuild`): another reason builds the image FROM the tag its last build
+/// was made FROM, which is compared with the last build's base meanwhile.
+/// Not a reason: the image is not due for it (the report's `waiting`).
 #[deny(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Waiting {
@@ -329,10 +334,11 @@ impl std::fmt::Display for Waiting {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Observed {
     pub last_build: Option<LastBuild>,
-    /// With `track`, the reference the final FROM resolves to (the tag
-    /// picked); `None` otherwise: the FROM as written.
+    /// With `track`, the reference the image is built FROM: the tag
+    /// picked, or while a release waits for the schedule the tag the last
+    /// build was made FROM; `None` otherwise: the FROM as written.
     pub upstream: Option<String>,
-    /// What the final FROM resolves to now.
+    /// What the base the image is built FROM resolves to now.
     pub upstream_digest: Option<String>,
     /// Exact tags of the line that are not golden builds.
     pub foreign: Vec<ForeignTag>,
@@ -393,9 +399,18 @@ impl Step {
     /// An upstream release held for the schedule (`adopt = "on-schedule"`).
     pub fn waiting(&self) -> Option<&Waiting> {
         match &self.state {
-            State::Promote { waiting, .. } | State::UpToDate { waiting, .. } => waiting.as_ref(),
-            State::Build { .. } | State::Failed { .. } => None,
+            State::Build { waiting, .. }
+            | State::Promote { waiting, .. }
+            | State::UpToDate { waiting, .. } => waiting.as_ref(),
+            State::Failed { .. } => None,
         }
+    }
+
+    /// Whether the image is built on the tag its last build was made FROM
+    /// while a newer upstream release waits for the schedule (see
+    /// [`crate::observation::Observation::base`]).
+    pub fn holds_release(&self) -> bool {
+        self.waiting().is_some()
     }
 
     /// For a build, whether it may use the build cache; `None` otherwise.
@@ -466,15 +481,24 @@ pub fn plan(
                 _ => None,
             })
             .collect();
-        decided.insert(id, (step.decision(), moved));
+        let release = step
+            .last_build()
+            .and_then(|last| last.release.as_ref())
+            .and_then(|(version, _)| version.upstream());
+        decided.insert(id, (step.decision(), moved, release));
         steps.push(step);
     }
     steps
 }
 
-/// A parent's decision and the floating tags it moves without a build,
-/// with the digest each moves to.
-type Decided = (Decision, Vec<(String, String)>);
+/// A parent's decision, the floating tags it moves without a build (with
+/// the digest each moves to) and, under upstream versioning, the upstream
+/// version of its release.
+type Decided = (
+    Decision,
+    Vec<(String, String)>,
+    Option<crate::version::UpstreamVersion>,
+);
 
 fn decide(
     project: &Project,
@@ -518,28 +542,44 @@ fn decide_observed(
     held: Option<(String, String)>,
     now: DateTime<Utc>,
 ) -> State {
-    let observed = Observed {
-        last_build: observation.last_build.clone(),
-        upstream: observation
-            .tracked
-            .as_ref()
-            .map(|tracked| tracked.resolved.to_string()),
-        upstream_digest: observation.base_digest.as_ref().map(ToString::to_string),
-        foreign: observation.foreign.clone(),
-    };
-    let next_due = image.schedule.next_fire(now);
-    // A release held for the schedule is adopted by any build.
+    // The next fire costs a cron search: it is computed only when it is
+    // shown (an image built now, the usual case at scale, needs none).
+    let next_fire = std::cell::OnceCell::new();
+    let next_due = || *next_fire.get_or_init(|| image.schedule.next_fire(now));
+    // A release held for the schedule waits for it; another reason builds
+    // FROM the tag the last build was made FROM. Only when that tag is
+    // gone (or no longer matches) does another reason adopt the release.
+    let can_hold = observation
+        .tracked
+        .as_ref()
+        .is_some_and(|tracked| tracked.held.is_some());
     let waiting = match held {
-        Some((old, new)) if reasons.is_empty() => Some(Waiting {
+        Some((old, new)) if reasons.is_empty() || can_hold => Some(Waiting {
             old,
             new,
-            adopt_at: next_due,
+            adopt_at: next_due(),
         }),
         Some((old, new)) => {
             reasons.push(Reason::UpstreamReleased { old, new });
             None
         }
         None => None,
+    };
+    // What the image is (or would be) built FROM.
+    let (upstream, upstream_digest) = match &observation.tracked {
+        Some(crate::observation::Tracked {
+            held: Some(held), ..
+        }) if waiting.is_some() => (Some(&held.reference), Some(&held.digest)),
+        tracked => (
+            tracked.as_ref().map(|tracked| &tracked.resolved),
+            observation.base_digest.as_ref(),
+        ),
+    };
+    let observed = Observed {
+        last_build: observation.last_build.clone(),
+        upstream: upstream.map(ToString::to_string),
+        upstream_digest: upstream_digest.map(ToString::to_string),
+        foreign: observation.foreign.clone(),
     };
     if !reasons.is_empty() {
         let cache = selection
@@ -549,20 +589,21 @@ fn decide_observed(
             observed,
             reasons,
             cache,
+            waiting,
         };
     }
     let behind = floating_behind(observation);
     if behind.is_empty() {
         State::UpToDate {
             observed,
-            next_due,
+            next_due: next_due(),
             waiting,
         }
     } else {
         State::Promote {
             observed,
             reasons: behind,
-            next_due,
+            next_due: next_due(),
             waiting,
         }
     }
@@ -625,24 +666,35 @@ fn own_reasons(
         _ => {}
     }
     let released = upstream_released(image, observation, last);
+    // On schedule, a release is adopted when the schedule fired (or
+    // `golden rebuild` forced the build); until then it is held.
+    let adopted = reasons
+        .iter()
+        .any(|reason| matches!(reason, Reason::ScheduleFired { .. } | Reason::Forced));
     let mut held = None;
     match (released, image.adopt) {
         (Some((old, new)), crate::upstream::Adopt::Immediately) => {
             reasons.push(Reason::UpstreamReleased { old, new });
         }
+        (Some((old, new)), crate::upstream::Adopt::OnSchedule) if adopted => {
+            reasons.push(Reason::UpstreamReleased { old, new });
+        }
         (Some(release), crate::upstream::Adopt::OnSchedule) => held = Some(release),
         (None, _) => {}
     }
-    // The base moved because its tag did: said as the release only.
-    let base_moved_with_tag = held.is_some()
-        || reasons
-            .iter()
-            .any(|reason| matches!(reason, Reason::UpstreamReleased { .. }));
-    if let Some(current) = observation
-        .base_digest
-        .as_ref()
-        .filter(|_| !base_moved_with_tag)
-    {
+    // The base moved because its tag did: said as the release only. While
+    // a release is held, the base is the tag the last build was made FROM
+    // (re-pushed by the vendor: `base-updated`).
+    let adopting = reasons
+        .iter()
+        .any(|reason| matches!(reason, Reason::UpstreamReleased { .. }));
+    let current = match (&held, &observation.tracked) {
+        (Some(_), Some(tracked)) => tracked.held.as_ref().map(|held| &held.digest),
+        (Some(_), None) => None,
+        (None, _) if adopting => None,
+        (None, _) => observation.base_digest.as_ref(),
+    };
+    if let Some(current) = current {
         if last.base_digest.as_deref() != Some(current.as_str()) {
             let (old, new) = (last.base_digest.clone(), current.to_string());
             reasons.push(match &node.upstream {
@@ -747,10 +799,15 @@ fn parent_reasons(
 ) {
     for parent in &node.parents {
         match decided.get(parent.as_str()) {
-            Some((Decision::Build, _)) => reasons.push(Reason::ParentRebuilt {
-                parent: parent.clone(),
-            }),
-            Some((Decision::Promote, moved)) => {
+            Some((Decision::Build, _, release)) => {
+                if !build_may_move(node, parent, *release) {
+                    continue;
+                }
+                reasons.push(Reason::ParentRebuilt {
+                    parent: parent.clone(),
+                });
+            }
+            Some((Decision::Promote, moved, _)) => {
                 if let Upstream::Golden { id, reference } = &node.upstream {
                     let tag = reference.tag().unwrap_or("latest");
                     let built_on = observation
@@ -770,6 +827,34 @@ fn parent_reasons(
             }
             _ => {}
         }
+    }
+}
+
+/// Whether a build of `parent`, whose release is of upstream version
+/// `release`, may move the tag `node` is built FROM. An `X.Y.Z` tag moves
+/// only to a build of that upstream version, and a line is built forward
+/// only: a tag of an older version than the release never moves again, so
+/// a child FROM it is not rebuilt for the parent's builds (`parent-newer`
+/// still says when it moves). Every other tag may move.
+fn build_may_move(
+    node: &Node,
+    parent: &str,
+    release: Option<crate::version::UpstreamVersion>,
+) -> bool {
+    use crate::version::{TagTarget, UpstreamVersion};
+    let Upstream::Golden { id, reference } = &node.upstream else {
+        return true;
+    };
+    let follows = match TagTarget::parse(reference.tag()) {
+        TagTarget::Exact(exact) if exact.revision.is_none() => reference
+            .tag()
+            .and_then(|tag| tag.parse::<UpstreamVersion>().ok()),
+        TagTarget::Upstream(upstream) => Some(upstream),
+        _ => None,
+    };
+    match (follows, release) {
+        (Some(follows), Some(release)) if id == parent => follows >= release,
+        _ => true,
     }
 }
 

@@ -683,6 +683,19 @@ fn a_base_update_of_some_platforms_names_them() {
 /// with `adopt`, last built FROM `1.36`; observe picked `resolved`, whose
 /// digest differs from the last build's base.
 fn tracked_run(adopt: &str, resolved: &str, now: &str) -> Vec<Step> {
+    tracked_run_holding(adopt, resolved, now, None, "r-base")
+}
+
+/// [`tracked_run`] where observe resolved `held`, the digest `1.36` (the
+/// tag the last build was made FROM) has now, and the context hashes to
+/// `recipe`.
+fn tracked_run_holding(
+    adopt: &str,
+    resolved: &str,
+    now: &str,
+    held: Option<&str>,
+    recipe: &str,
+) -> Vec<Step> {
     let config = CONFIG.replace(
         "schedule = \"@weekly\"\n",
         &format!("schedule = \"@weekly\"\ntrack = \"1.*\"\nadopt = \"{adopt}\"\n"),
@@ -697,10 +710,14 @@ fn tracked_run(adopt: &str, resolved: &str, now: &str) -> Vec<Step> {
     if let Some(last) = last.as_mut() {
         last.base_name = Some(format!("{upstream}:1.36"));
     }
-    let mut base = observation(last, BASE_NOW, "r-base").unwrap();
+    let mut base = observation(last, BASE_NOW, recipe).unwrap();
     base.tracked = Some(crate::observation::Tracked {
         written: "1.36".into(),
         resolved: crate::reference::Reference::parse(&format!("{upstream}:{resolved}")).unwrap(),
+        held: held.map(|digest| crate::observation::Held {
+            reference: crate::reference::Reference::parse(&format!("{upstream}:1.36")).unwrap(),
+            digest: crate::name::Digest::parse(digest).unwrap(),
+        }),
     });
     let mut observations = fresh();
     observations.insert("base".into(), Ok(base));
@@ -778,4 +795,141 @@ fn on_schedule_a_new_release_waits_for_the_schedule_and_says_when() {
         ]
     );
     assert_eq!(steps[0].waiting(), None);
+}
+
+#[test]
+fn on_schedule_a_held_release_is_not_adopted_by_another_reason_and_its_tag_is_still_compared() {
+    const REPUSHED: &str =
+        "sha256:3333333333333333333333333333333333333333333333333333333333333333";
+    let held_tag = "127.0.0.1:5000/upstream/busybox:1.36";
+    let waiting = Waiting {
+        old: "1.36".into(),
+        new: "1.37".into(),
+        adopt_at: Some(at("2026-03-08T00:00:00Z")),
+    };
+    // Nothing else changed: up to date, the release waits.
+    let steps = tracked_run_holding("on-schedule", "1.37", THURSDAY, Some(BASE_OLD), "r-base");
+    assert_eq!(steps[0].decision(), Decision::UpToDate);
+    assert_eq!(steps[0].waiting(), Some(&waiting));
+    // The vendor re-pushed the tag built FROM (an OS fix): base-updated,
+    // built FROM that tag; the release still waits.
+    let steps = tracked_run_holding("on-schedule", "1.37", THURSDAY, Some(REPUSHED), "r-base");
+    assert_eq!(
+        steps[0].reasons(),
+        [Reason::BaseUpdated {
+            old: Some(BASE_OLD.into()),
+            new: REPUSHED.into(),
+            platforms: Vec::new(),
+        }]
+    );
+    assert_eq!(steps[0].waiting(), Some(&waiting));
+    assert!(steps[0].holds_release());
+    let observed = steps[0].observed().unwrap();
+    assert_eq!(observed.upstream.as_deref(), Some(held_tag));
+    assert_eq!(observed.upstream_digest.as_deref(), Some(REPUSHED));
+    assert_eq!(
+        steps[1].reasons(),
+        [Reason::ParentRebuilt {
+            parent: "base".into()
+        }]
+    );
+    // A recipe change while held: built FROM the held tag, not adopting.
+    let steps = tracked_run_holding("on-schedule", "1.37", THURSDAY, Some(BASE_OLD), "r-new");
+    assert!(
+        matches!(steps[0].reasons(), [Reason::RecipeChanged { .. }]),
+        "{:?}",
+        steps[0].reasons()
+    );
+    assert!(steps[0].holds_release());
+    assert_eq!(
+        steps[0].observed().unwrap().upstream.as_deref(),
+        Some(held_tag)
+    );
+    // The schedule fires: the release is adopted, built FROM it.
+    let steps = tracked_run_holding(
+        "on-schedule",
+        "1.37",
+        "2026-03-08T00:00:00Z",
+        Some(REPUSHED),
+        "r-new",
+    );
+    assert!(
+        steps[0].reasons().contains(&Reason::UpstreamReleased {
+            old: "1.36".into(),
+            new: "1.37".into()
+        }),
+        "{:?}",
+        steps[0].reasons()
+    );
+    assert!(
+        !steps[0]
+            .reasons()
+            .iter()
+            .any(|reason| matches!(reason, Reason::BaseUpdated { .. })),
+        "{:?}",
+        steps[0].reasons()
+    );
+    assert!(!steps[0].holds_release());
+    assert_eq!(
+        steps[0].observed().unwrap().upstream.as_deref(),
+        Some("127.0.0.1:5000/upstream/busybox:1.37")
+    );
+    // With the tag built FROM gone, another reason adopts the release.
+    let steps = tracked_run_holding("on-schedule", "1.37", THURSDAY, None, "r-new");
+    assert!(
+        steps[0].reasons().contains(&Reason::UpstreamReleased {
+            old: "1.36".into(),
+            new: "1.37".into()
+        }),
+        "{:?}",
+        steps[0].reasons()
+    );
+    assert!(!steps[0].holds_release());
+}
+
+/// `app` FROM `base:<tag>`, where `base` is upstream-versioned with its
+/// release `1.0.4-r1` and is built (its recipe changed): `app`'s reasons.
+fn child_of_upstream_release(tag: &str) -> Vec<Reason> {
+    let mut project = project();
+    if let Some(node) = project.graph.nodes.get_mut("app") {
+        node.upstream = Upstream::Golden {
+            id: "base".into(),
+            reference: crate::reference::Reference::parse(&format!(
+                "registry.local:5000/golden/base:{tag}"
+            ))
+            .unwrap(),
+        };
+    }
+    let mut observations = fresh();
+    if let Some(Ok(base)) = observations.get_mut("base") {
+        base.recipe = Some(crate::context::Recipe {
+            digest: "r-new".into(),
+            parts: Default::default(),
+        });
+        if let Some(last) = base.last_build.as_mut() {
+            last.version = "1.0.4-r1".parse().unwrap();
+            last.release = Some((last.version, last.digest.clone()));
+        }
+    }
+    let selection = Selection {
+        ids: project.graph.order.clone(),
+        forced: BTreeSet::new(),
+        cache: None,
+    };
+    let steps = plan(&project, &observations, &selection, at(THURSDAY));
+    assert_eq!(steps[0].decision(), Decision::Build);
+    steps[1].reasons().to_vec()
+}
+
+#[test]
+fn a_child_from_an_older_upstream_versions_tag_is_not_rebuilt_with_its_parent() {
+    // `1.0.3` stays where it is: the parent builds 1.0.4 or later.
+    assert_eq!(child_of_upstream_release("1.0.3"), []);
+    assert_eq!(child_of_upstream_release("1.0.4-rc.1"), []);
+    let rebuilt = [Reason::ParentRebuilt {
+        parent: "base".into(),
+    }];
+    for tag in ["1.0.4", "1.0.5", "1.0", "1", "latest"] {
+        assert_eq!(child_of_upstream_release(tag), rebuilt, "FROM base:{tag}");
+    }
 }

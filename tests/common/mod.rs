@@ -94,27 +94,13 @@ impl Stack {
     /// Publishes a changed upstream image under the same tag, as an
     /// upstream security update would.
     pub fn update_upstream(&self, marker: &str) {
-        let context = tempfile::tempdir().unwrap();
-        std::fs::write(
-            context.path().join("Dockerfile"),
-            format!(
+        build_and_push(
+            &self.upstream(),
+            &format!(
                 "FROM {}\nRUN echo '{marker}' > /etc/upstream-patch\n",
                 self.upstream()
             ),
-        )
-        .unwrap();
-        let status = Command::new("docker")
-            .env("DOCKER_BUILDKIT", "0")
-            .args(["build", "-q", "-t", &self.upstream()])
-            .arg(context.path())
-            .output()
-            .unwrap();
-        assert!(
-            status.status.success(),
-            "docker build: {}",
-            String::from_utf8_lossy(&status.stderr)
         );
-        docker(&["push", &self.upstream()]);
     }
 
     /// `<registry>/<namespace>-upstream/<name>`: a vendor's repository of
@@ -145,20 +131,7 @@ impl Stack {
         }
         // A file of its own, so two releases never share a digest.
         dockerfile.push_str(&format!("RUN echo '{tag}' > /etc/upstream-release\n"));
-        let context = tempfile::tempdir().unwrap();
-        std::fs::write(context.path().join("Dockerfile"), dockerfile).unwrap();
-        let status = Command::new("docker")
-            .env("DOCKER_BUILDKIT", "0")
-            .args(["build", "-q", "-t", &reference])
-            .arg(context.path())
-            .output()
-            .unwrap();
-        assert!(
-            status.status.success(),
-            "docker build: {}",
-            String::from_utf8_lossy(&status.stderr)
-        );
-        docker(&["push", &reference]);
+        build_and_push(&reference, &dockerfile);
         let (repository, tag) = reference.rsplit_once(':').unwrap();
         digest(repository, tag).expect("the release just pushed resolves")
     }
@@ -586,6 +559,25 @@ pub fn openssl(directory: &Path, args: &[&str]) {
         "openssl {args:?}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// Builds `dockerfile` (classic builder, no context files) as `reference`
+/// and pushes it.
+pub fn build_and_push(reference: &str, dockerfile: &str) {
+    let context = tempfile::tempdir().unwrap();
+    std::fs::write(context.path().join("Dockerfile"), dockerfile).unwrap();
+    let status = Command::new("docker")
+        .env("DOCKER_BUILDKIT", "0")
+        .args(["build", "-q", "-t", reference])
+        .arg(context.path())
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "docker build: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    docker(&["push", "-q", reference]);
 }
 
 pub fn docker(args: &[&str]) {

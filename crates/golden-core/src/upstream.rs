@@ -92,6 +92,16 @@ pub enum VersionReadError {
     Missing { from: String, missing: String },
     #[error("upstream_version {from} found `{value}`, which is not a version MAJOR.MINOR.PATCH[-PRERELEASE]")]
     NotAVersion { from: String, value: String },
+    /// A value spelt like golden's exact tag of an upstream build
+    /// (`10.0.100-r3`, read from a golden parent's version label): taken
+    /// as a version, its `-r3` would be a prerelease.
+    #[error("upstream_version {from} found `{value}`, which is spelt like golden's exact tag of a build (upstream {upstream}, revision {revision}), not an upstream version")]
+    ExactTag {
+        from: String,
+        value: String,
+        upstream: String,
+        revision: u64,
+    },
     #[error("upstream_version {from} found `{value}`, outside the line {line} this image builds")]
     OutsideLine {
         from: String,
@@ -202,10 +212,13 @@ impl Track {
 
 /// Reads the upstream version a build holds from what the caller found
 /// where `source` points (`found`: the env value, the label, the build
-/// arg's value or the FROM's tag), and checks it against the line.
+/// arg's value or the FROM's tag), and checks it against the line. `base`
+/// is the base image an `env` or `label` source was looked for in (`None`:
+/// `FROM scratch`), named when nothing was found there.
 pub fn read_version(
     source: &Source,
     found: Option<&str>,
+    base: Option<&str>,
     line: crate::version::Line,
 ) -> Result<UpstreamVersion, VersionReadError> {
     let source_text = source.to_string();
@@ -216,8 +229,14 @@ pub fn read_version(
     let value = match (source, found) {
         (_, None) => {
             return Err(missing(match source {
-                Source::Env(name) => format!("the image sets no ENV {name}"),
-                Source::Label(key) => format!("the upstream image has no label {key}"),
+                Source::Env(name) => match base {
+                    Some(base) => format!("neither the Dockerfile's final stage nor the base image `{base}` sets ENV {name}"),
+                    None => format!("the Dockerfile's final stage sets no ENV {name}, and it has no base image (FROM scratch)"),
+                },
+                Source::Label(key) => match base {
+                    Some(base) => format!("the base image `{base}` has no label {key}"),
+                    None => format!("there is no base image (FROM scratch) to carry the label {key}"),
+                },
                 Source::BuildArg(name) => format!("no build arg {name} is set"),
                 Source::FromTag(_) => "the final FROM names no tag".to_string(),
             }))
@@ -239,6 +258,17 @@ pub fn read_version(
         },
         (_, Some(value)) => value.to_string(),
     };
+    // `10.0.100-r3` would read as upstream 10.0.100, prerelease `r3`.
+    if let Ok(exact) = value.trim().parse::<crate::version::Exact>() {
+        if let (Some(upstream), Some(revision)) = (exact.upstream(), exact.revision) {
+            return Err(VersionReadError::ExactTag {
+                from: source_text,
+                value,
+                upstream: upstream.to_string(),
+                revision,
+            });
+        }
+    }
     let version: UpstreamVersion =
         value
             .trim()
@@ -261,6 +291,7 @@ impl crate::hint::Hint for VersionReadError {
     fn hint(&self) -> Option<std::borrow::Cow<'_, str>> {
         Some(match self {
             VersionReadError::Missing { .. } => "point `upstream_version` at what the upstream image sets (`docker image inspect` shows its Env and Labels), or set `versioning = \"line\"`".into(),
+            VersionReadError::ExactTag { .. } => format!("read `{}` of a golden parent (`upstream_version = {{ label = \"{}\" }}`), which holds the upstream version alone, or use `from_tag` to capture the version part", crate::labels::UPSTREAM_VERSION, crate::labels::UPSTREAM_VERSION).into(),
             VersionReadError::NotAVersion { .. } => "point `upstream_version` at a value spelt MAJOR.MINOR.PATCH (with `from_tag`, capture only the version part)".into(),
             VersionReadError::OutsideLine { line, .. } => format!("the upstream version must be {line}.*: change the image's `version` to the upstream's line, or build FROM an upstream of line {line}").into(),
         })
@@ -314,39 +345,89 @@ mod tests {
         let line = "10.0".parse().unwrap();
         let env = Source::Env("ASPNET_VERSION".into());
         assert_eq!(
-            read_version(&env, Some("10.0.3"), line)
+            read_version(&env, Some("10.0.3"), None, line)
                 .unwrap()
                 .to_string(),
             "10.0.3"
         );
-        let error = read_version(&env, Some("11.0.1"), line).unwrap_err();
+        let error = read_version(&env, Some("11.0.1"), None, line).unwrap_err();
         assert_eq!(
             error.to_string(),
             "upstream_version { env = \"ASPNET_VERSION\" } found `11.0.1`, outside the line 10.0 this image builds"
         );
-        let error = read_version(&env, None, line).unwrap_err();
+        let error = read_version(&env, None, None, line).unwrap_err();
         assert!(
-            error
-                .to_string()
-                .contains("the image sets no ENV ASPNET_VERSION"),
+            error.to_string().contains(
+                "the Dockerfile's final stage sets no ENV ASPNET_VERSION, and it has no base image"
+            ),
             "{error}"
         );
-        let error = read_version(&env, Some("10.0"), line).unwrap_err();
+        let error = read_version(&env, Some("10.0"), None, line).unwrap_err();
         assert!(
             matches!(error, VersionReadError::NotAVersion { .. }),
             "{error}"
         );
         let from_tag = Source::FromTag(FromTag::new("^([0-9.]+)-noble$").unwrap());
         assert_eq!(
-            read_version(&from_tag, Some("10.0.4-noble"), line)
+            read_version(&from_tag, Some("10.0.4-noble"), None, line)
                 .unwrap()
                 .to_string(),
             "10.0.4"
         );
-        assert!(read_version(&from_tag, Some("10.0.4-jammy"), line).is_err());
+        assert!(read_version(&from_tag, Some("10.0.4-jammy"), None, line).is_err());
         assert!(FromTag::new("^[0-9.]+-noble$").is_err());
-        let preview =
-            read_version(&env, Some("11.0.0-preview.7"), "11.0".parse().unwrap()).unwrap();
+        let preview = read_version(
+            &env,
+            Some("11.0.0-preview.7"),
+            None,
+            "11.0".parse().unwrap(),
+        )
+        .unwrap();
+        assert!(preview.is_prerelease());
+    }
+
+    #[test]
+    fn a_missing_env_or_label_names_the_base_image_inspected_and_the_dockerfile() {
+        let line = "10.0".parse().unwrap();
+        let base = Some("r/aspnet:10.0.1-noble@sha256:1");
+        let env = Source::Env("ASPNET_VERSION".into());
+        let error = read_version(&env, None, base, line).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "upstream_version { env = \"ASPNET_VERSION\" } found nothing: neither the Dockerfile's final stage nor the base image `r/aspnet:10.0.1-noble@sha256:1` sets ENV ASPNET_VERSION"
+        );
+        let label = Source::Label("org.opencontainers.image.version".into());
+        let error = read_version(&label, None, base, line).unwrap_err();
+        assert!(
+            error.to_string().contains(
+                "the base image `r/aspnet:10.0.1-noble@sha256:1` has no label org.opencontainers.image.version"
+            ),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_value_spelt_like_a_golden_exact_tag_is_refused_not_read_as_a_prerelease() {
+        let line = "10.0".parse().unwrap();
+        let label = Source::Label("org.opencontainers.image.version".into());
+        let error = read_version(&label, Some("10.0.100-r3"), None, line).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "upstream_version { label = \"org.opencontainers.image.version\" } found `10.0.100-r3`, which is spelt like golden's exact tag of a build (upstream 10.0.100, revision 3), not an upstream version"
+        );
+        let hint = crate::error::Hint::hint(&error).unwrap_or_default();
+        assert!(
+            hint.contains("read `io.golden.upstream.version` of a golden parent")
+                && hint.contains("use `from_tag` to capture the version part"),
+            "{hint}"
+        );
+        // Captured from a tag the same way; a real prerelease still reads.
+        let from_tag = Source::FromTag(FromTag::new("^(.+)-noble$").unwrap());
+        assert!(matches!(
+            read_version(&from_tag, Some("10.0.2-r1-noble"), None, line),
+            Err(VersionReadError::ExactTag { revision: 1, .. })
+        ));
+        let preview = read_version(&label, Some("10.0.0-rc.1"), None, line).unwrap();
         assert!(preview.is_prerelease());
     }
 }

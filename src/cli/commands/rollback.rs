@@ -8,10 +8,10 @@
 use crate::cli::Output;
 use crate::exit::{Exit, Failure};
 use crate::history::{self, Inventory};
-use crate::provenance::Ledger;
+use crate::provenance::{configured_floating, Ledger};
 use crate::registry::Registry;
 use crate::session::Session;
-use crate::version::{parse_marker, Exact, UpstreamVersion};
+use crate::version::{marker_tags, parse_marker, Exact, UpstreamVersion};
 
 /// How `golden rollback` runs.
 pub(super) struct Settings {
@@ -74,8 +74,10 @@ pub(super) async fn run(session: &Session, id: &str, settings: &Settings) -> Res
         .map_err(read_failed)?;
     // `X` and `latest` stay with higher golden lines; foreign tags count
     // for nothing.
+    let markers = marker_tags(inventory.names());
     let higher = Ledger::new(&registry, reference.clone(), inventory.versions())
-        .golden_lines_above(line)
+        .with_floating(configured_floating(&project.config, &reference))
+        .golden_lines_above(line, &markers)
         .await
         .map_err(read_failed)?;
     let plan = history::rollback::plan(
