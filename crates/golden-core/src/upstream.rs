@@ -415,7 +415,7 @@ mod tests {
             error.to_string(),
             "upstream_version { label = \"org.opencontainers.image.version\" } found `10.0.100-r3`, which is spelt like golden's exact tag of a build (upstream 10.0.100, revision 3), not an upstream version"
         );
-        let hint = crate::error::Hint::hint(&error).unwrap_or_default();
+        let hint = crate::hint::Hint::hint(&error).unwrap_or_default();
         assert!(
             hint.contains("read `io.golden.upstream.version` of a golden parent")
                 && hint.contains("use `from_tag` to capture the version part"),
