@@ -19,13 +19,13 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::stop::Stop;
 use crate::exit::Exit;
 use crate::plan::Selection;
 use crate::project::Project;
 use crate::report::{ImageDecision, Report};
 use crate::run::{build_once, RunSettings};
 use crate::session::Session;
+use crate::stop::Stop;
 
 /// Runs until SIGTERM or SIGINT; returns the exit code (0), or the error
 /// of an address `--listen` cannot bind.

@@ -47,7 +47,7 @@ pub mod revision;
 pub mod run;
 pub mod session;
 pub mod signals;
-pub mod ui;
 pub mod stop;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod ui;

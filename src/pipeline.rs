@@ -19,9 +19,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::graph::Upstream;
+use crate::name::short_digest;
 use crate::name::Digest;
 use crate::observation::{Observation, Observations};
-use crate::name::short_digest;
 use crate::plan::{Decision, Observed, State, Step};
 use crate::project::Project;
 

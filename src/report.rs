@@ -7,8 +7,8 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-use crate::outcome::{Outcome, Status};
 use crate::name::short_digest;
+use crate::outcome::{Outcome, Status};
 use crate::plan::{Decision, Reason, Step};
 use crate::project::Project;
 use crate::provenance::ForeignTag;

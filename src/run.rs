@@ -11,16 +11,16 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 
 use crate::execute::Runner;
-use crate::stop::Stop;
 use crate::exit::{Exit, Failure};
 use crate::observation::Observations;
 use crate::observe::{observe, observe_until};
 use crate::plan::{acted_on, plan, Selection};
-use crate::ui::progress::Progress;
 use crate::registry::Registry;
 use crate::report::{run_report, Report};
 use crate::revision::revision;
 use crate::session::Session;
+use crate::stop::Stop;
+use crate::ui::progress::Progress;
 
 /// How a build run goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,18 +16,18 @@ use anyhow::anyhow;
 use std::sync::Arc;
 
 use crate::config::{ConfigError, Image, PoolEngine};
-use crate::registry::credentials::Credentials;
 use crate::diagnostic::closest;
-use crate::registry::distribution::{ClientIdentity, Distribution, Settings};
+use crate::engine::address::EngineAddress;
 use crate::engine::docker::DockerEngine;
 use crate::engine::{Engine, RunOwner, Unavailable};
-use crate::engine::address::EngineAddress;
-use crate::hint::Hinted;
 use crate::exit::{Exit, Failure};
+use crate::hint::Hinted;
 use crate::lock::RunLock;
 use crate::platform::Platform;
 use crate::pool::{Member, Pool};
 use crate::project::Project;
+use crate::registry::credentials::Credentials;
+use crate::registry::distribution::{ClientIdentity, Distribution, Settings};
 use crate::registry::Registry;
 use crate::regular_file::RegularFileError;
 
@@ -145,9 +145,11 @@ impl Session {
     pub fn credentials(&self) -> Result<HashMap<String, Credentials>, Failure> {
         let mut found = HashMap::new();
         for host in self.registry_hosts() {
-            let credentials =
-                crate::registry::credentials::for_registry(&host, &self.project.config.registry.host)
-                    .map_err(Failure::usage)?;
+            let credentials = crate::registry::credentials::for_registry(
+                &host,
+                &self.project.config.registry.host,
+            )
+            .map_err(Failure::usage)?;
             if let Some(credentials) = credentials {
                 tracing::debug!(registry = %host, username = %credentials.username, "using credentials");
                 found.insert(host, credentials);

@@ -55,4 +55,3 @@ impl Stop {
         Some(self.0.load(Ordering::SeqCst)).filter(|code| *code > 0)
     }
 }
-

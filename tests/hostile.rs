@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use golden::diagnostic::SourceFile;
-use golden::registry::distribution::{Distribution, Settings};
 use golden::dockerfile::Dockerfile;
 use golden::project::Project;
 use golden::reference::Reference;
+use golden::registry::distribution::{Distribution, Settings};
 use golden::registry::{Registry, RegistryError};
 
 const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";

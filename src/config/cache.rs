@@ -28,4 +28,3 @@ impl<'de> serde::Deserialize<'de> for Cache {
         }
     }
 }
-

@@ -22,15 +22,15 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::config::SmokeTest;
-use crate::registry::credentials::Credentials;
+use crate::context::upload::Upload;
+use crate::engine::address::{EngineAddress, TlsFiles};
 use crate::engine::{
     leftover, process_start, BuildRequest, Engine, EngineError, Leftover, OnStep, RunOwner,
     TestContainer, SMOKE_TEST_LABEL,
 };
-use crate::engine::address::{EngineAddress, TlsFiles};
 use crate::platform::Platform;
 use crate::reference::Reference;
-use crate::context::upload::Upload;
+use crate::registry::credentials::Credentials;
 
 /// The oldest API every engine answers; used only to ask for the real one.
 const PROBE_VERSION: ClientVersion = ClientVersion {

@@ -23,14 +23,15 @@ use crate::graph::Upstream;
 use crate::labels::{golden_labels, BuildFacts, RECIPE, VERSION};
 use crate::name::{Digest, Repository, Tag};
 use crate::observation::{Observation, Observations};
+use crate::observe::ledger::{self, Ledger};
 use crate::plan::{Decision, Reason, Step};
 use crate::platform::Platform;
 use crate::pool::{Member, Need, Pool};
-use crate::ui::progress::{Event, Progress};
 use crate::project::Project;
-use crate::provenance::{self, Class, Ledger};
+use crate::provenance::{self, Class};
 use crate::reference::Reference;
 use crate::registry::Registry;
+use crate::ui::progress::{Event, Progress};
 use crate::version::{marker_tags, next_build, next_revision, Exact, Line};
 
 mod upstream;
@@ -920,7 +921,7 @@ impl Runner<'_> {
         for (pushed, digest) in pushed {
             ledger.learn(pushed, Class::Golden { digest });
         }
-        let withdrawn = provenance::withdrawn_down_to_release(&ledger, &markers, version.line)
+        let withdrawn = ledger::withdrawn_down_to_release(&ledger, &markers, version.line)
             .await
             .with_context(|| {
                 format!(

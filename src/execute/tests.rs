@@ -16,8 +16,8 @@ use crate::graph::Upstream;
 use crate::name::Digest;
 use crate::observation::Observation;
 use crate::plan::{plan, Selection};
-use crate::ui::progress::Silent;
 use crate::testing::FakeRegistry;
+use crate::ui::progress::Silent;
 
 const CONFIG: &str = "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\
 [images.base]\nversion = \"1.0\"\ncontext = \"images/base\"\n\

@@ -12,8 +12,8 @@ use super::{Inventory, CONCURRENCY};
 use crate::config::{Config, Image};
 pub use crate::inspect::Floating;
 use crate::labels;
-use crate::name::{Digest, Repository};
 use crate::name::short_digest;
+use crate::name::{Digest, Repository};
 use crate::provenance::{check_complete, provenance, Foreign, Incomplete};
 use crate::registry::{Registry, RegistryError};
 

@@ -21,8 +21,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::Inventory;
-use crate::name::{Digest, Repository};
 use crate::name::short_digest;
+use crate::name::{Digest, Repository};
 use crate::provenance::Foreign;
 use crate::version::{parse_marker, Exact, Line};
 

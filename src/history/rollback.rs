@@ -32,8 +32,8 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 use super::Inventory;
-use crate::name::{Digest, Repository, Tag};
 use crate::name::short_digest;
+use crate::name::{Digest, Repository, Tag};
 use crate::provenance::{floating_tags, Foreign, Higher, Incomplete};
 use crate::version::{next_marker, Exact, Floating, Line, Marker};
 

@@ -10,12 +10,12 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 mod cache;
-pub use cache::uses_cache;
 use crate::config::Image;
 use crate::graph::{Node, Upstream};
 use crate::observation::{LastBuild, Observation, Observations};
 use crate::project::Project;
 use crate::provenance::ForeignTag;
+pub use cache::uses_cache;
 
 /// Why an image is built (or, for `parent-failed`, skipped): the
 /// `reasons[]` of the report (SPEC section 4), tagged by `kind`.

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::ui::color::{Palette, Tone};
 use crate::outcome::Status;
+use crate::ui::color::{Palette, Tone};
 
 mod tally;
 

@@ -5,14 +5,14 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::cli::{BuildArgs, Delivery, ReportArgs};
-use crate::hint::Hinted;
-use crate::stop::Stop;
 use crate::exit::{Exit, Failure};
+use crate::hint::Hinted;
 use crate::plan::Selection;
-use crate::ui::progress::Progress;
 use crate::report::{paint_run_text, run_text, Report};
 use crate::run::{build_once, RunSettings};
 use crate::session::Session;
+use crate::stop::Stop;
+use crate::ui::progress::Progress;
 
 /// `golden build [--all | ID...]`: the images that are due, in build order.
 pub(super) async fn build(

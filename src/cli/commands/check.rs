@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use crate::check::Published;
 use crate::cli::CheckOutput;
-use crate::hint::Hinted;
 use crate::exit::{Exit, Failure};
+use crate::hint::Hinted;
 use crate::history::Inventory;
 use crate::name::Repository;
 use crate::registry::Registry;

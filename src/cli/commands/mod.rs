@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::{Cli, Command, Delivery, Output};
-use crate::ui::color::Palette;
 use crate::exit::{Exit, Failure};
-use crate::ui::progress::Progress;
 use crate::report::Report;
 use crate::session::Session;
+use crate::ui::color::Palette;
+use crate::ui::progress::Progress;
 
 mod build;
 mod check;

@@ -12,15 +12,15 @@ use chrono::Utc;
 
 use crate::cli::{Delivery, Output};
 use crate::execute::Runner;
-use crate::stop::Stop;
 use crate::exit::{Exit, Failure};
 use crate::observe::observe;
 use crate::pipeline::{promotion, with_parents};
 use crate::pool::Pool;
-use crate::ui::progress::Progress;
 use crate::registry::Registry;
 use crate::report::{paint_run_text, run_report, run_text};
 use crate::session::Session;
+use crate::stop::Stop;
+use crate::ui::progress::Progress;
 
 /// Tag moves in flight at once.
 const JOBS: usize = 4;

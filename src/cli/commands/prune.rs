@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use crate::cli::Output;
-use crate::hint::Hinted;
 use crate::exit::{Exit, Failure};
+use crate::hint::Hinted;
 use crate::history::{self, Inventory};
 use crate::name::Repository;
 use crate::registry::Registry;

@@ -8,7 +8,8 @@
 use crate::cli::Output;
 use crate::exit::{Exit, Failure};
 use crate::history::{self, Inventory};
-use crate::provenance::{configured_floating, Ledger};
+use crate::observe::ledger::Ledger;
+use crate::provenance::configured_floating;
 use crate::registry::Registry;
 use crate::session::Session;
 use crate::version::{marker_tags, parse_marker, Exact, UpstreamVersion};
@@ -144,7 +145,11 @@ pub(super) async fn run(session: &Session, id: &str, settings: &Settings) -> Res
     super::print(
         settings.output,
         || history::rollback::render_text(&plan, settings.apply),
-        || crate::ui::output::json(&serde_json::json!({ "applied": settings.apply, "rollback": plan })),
+        || {
+            crate::ui::output::json(
+                &serde_json::json!({ "applied": settings.apply, "rollback": plan }),
+            )
+        },
     );
     Ok(Exit::Success)
 }

@@ -15,8 +15,8 @@ use reqwest::{Method, RequestBuilder, Response};
 
 use super::transport::Transport;
 use super::wire::*;
-use crate::registry::credentials::Credentials;
 use crate::name::Repository;
+use crate::registry::credentials::Credentials;
 use crate::registry::RegistryError;
 
 const TOKEN_LIMIT: usize = 1024 * 1024;

@@ -16,12 +16,12 @@ use async_trait::async_trait;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use reqwest::{Method, Response, StatusCode};
 
-use crate::registry::blob_cache::{BlobCache, Kind};
-use crate::registry::credentials::Credentials;
 use crate::index::Index;
 use crate::index::{parse_index, IndexError, NewIndex};
 use crate::name::{Digest, Repository, Tag};
 use crate::reference::Reference;
+use crate::registry::blob_cache::{BlobCache, Kind};
+use crate::registry::credentials::Credentials;
 use crate::registry::{ImageConfig, ManifestInfo, Registry, RegistryError};
 
 mod auth;

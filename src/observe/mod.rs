@@ -5,6 +5,8 @@
 //! concurrently; a failed lookup is an error for that image only. The
 //! types it fills live in the pure `observation` module.
 
+pub mod ledger;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
@@ -20,12 +22,11 @@ use crate::observation::{
 };
 use crate::plan::compares_recipe;
 use crate::project::Project;
-use crate::provenance::{
-    check_complete, floating_tags, withdrawn_down_to_release, Class, ForeignTag, Ledger,
-};
+use crate::provenance::{check_complete, floating_tags, Class, ForeignTag};
 use crate::reference::Reference;
 use crate::registry::{Registry, RegistryError};
 use crate::version::{marker_tags, Exact, Marker, Versioning};
+use ledger::{withdrawn_down_to_release, Ledger};
 
 /// Registry lookups in flight at once.
 const CONCURRENCY: usize = 16;
