@@ -20,11 +20,9 @@
 //! there are.
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use regex::RegexSet;
-
-use crate::context::ContextError;
 
 /// The name of the context's ignore file.
 pub const DOCKERIGNORE: &str = ".dockerignore";
@@ -73,55 +71,18 @@ enum Kind {
     Regex(String),
 }
 
-/// The bytes of the ignore file `path`, `None` when there is none. It must
-/// be a regular file: a FIFO there is refused rather than waited on.
-fn read_ignore_file(path: &Path) -> Result<Option<Vec<u8>>, ContextError> {
-    use crate::regular_file::{read, RegularFileError, Symlinks, MAX_TEXT};
-    match read(path, MAX_TEXT, Symlinks::Follow) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(RegularFileError::Missing) => Ok(None),
-        Err(RegularFileError::Io(error)) if error.kind() == std::io::ErrorKind::NotADirectory => {
-            Ok(None)
-        }
-        Err(RegularFileError::Io(source)) => Err(ContextError::Read {
-            path: path.to_path_buf(),
-            source,
-        }),
-        Err(problem) => Err(ContextError::Read {
-            path: path.to_path_buf(),
-            source: std::io::Error::other(format!("it {problem}")),
-        }),
-    }
+/// A pattern of an ignore file that cannot be matched.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid pattern `{pattern}` in `{path}`: {message}")]
+pub struct PatternError {
+    pub path: PathBuf,
+    pub pattern: String,
+    pub message: String,
 }
 
 impl Ignore {
-    /// Reads the ignore file of a context whose Dockerfile is `dockerfile`
-    /// (relative to it): `<dockerfile>.dockerignore` when there is one,
-    /// else `.dockerignore`; none means nothing is ignored. Also returns
-    /// the file's path relative to the context, which is always sent.
-    pub fn load_for(context: &Path, dockerfile: &str) -> Result<(Ignore, String), ContextError> {
-        let specific = format!("{dockerfile}{DOCKERIGNORE}");
-        for name in [specific.as_str(), DOCKERIGNORE] {
-            let path = context.join(name);
-            if let Some(bytes) = read_ignore_file(&path)? {
-                let text = String::from_utf8_lossy(&bytes);
-                return Ok((Ignore::parse(&text, &path)?, name.to_string()));
-            }
-        }
-        Ok((Ignore::default(), DOCKERIGNORE.to_string()))
-    }
-
-    /// Reads `<context>/.dockerignore`; no file means nothing is ignored.
-    pub fn load(context: &Path) -> Result<Ignore, ContextError> {
-        let path = context.join(DOCKERIGNORE);
-        match read_ignore_file(&path)? {
-            Some(bytes) => Ignore::parse(&String::from_utf8_lossy(&bytes), &path),
-            None => Ok(Ignore::default()),
-        }
-    }
-
     /// Parses ignore-file text; `path` is for messages.
-    pub fn parse(text: &str, path: &Path) -> Result<Ignore, ContextError> {
+    pub fn parse(text: &str, path: &Path) -> Result<Ignore, PatternError> {
         let mut ignore = Ignore::default();
         let mut regexes = Vec::new();
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -134,7 +95,7 @@ impl Ignore {
             let Some(pattern) = read_pattern(line) else {
                 continue;
             };
-            let error = |message: String| ContextError::Pattern {
+            let error = |message: String| PatternError {
                 path: path.to_path_buf(),
                 pattern: line.trim().to_string(),
                 message,
@@ -187,7 +148,7 @@ impl Ignore {
                             .map(|e| (e.to_string(), line.clone()))
                     })
                     .unwrap_or_else(|| (set_error.to_string(), String::new()));
-                return Err(ContextError::Pattern {
+                return Err(PatternError {
                     path: path.to_path_buf(),
                     pattern,
                     message,
@@ -603,34 +564,4 @@ fn class_char(chars: &[char], i: usize) -> Result<(ClassChar, usize), String> {
         return Ok((escape_char(next)?, i + 2));
     }
     Ok((Ok(c), i + 1))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_ignore_file_that_is_a_fifo_is_refused_not_waited_on() {
-        let context = tempfile::tempdir().unwrap();
-        let fifo = context.path().join(DOCKERIGNORE);
-        let name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
-        let directory = context.path().to_path_buf();
-        let (sender, receiver) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let loaded = Ignore::load_for(&directory, "Dockerfile").map(|_| ());
-            let _ = sender.send(loaded.map_err(|error| format!("{error:#}: {:?}", error)));
-        });
-        let loaded = receiver
-            .recv_timeout(std::time::Duration::from_secs(5))
-            .expect("reading a FIFO .dockerignore returned within 5 seconds");
-        let message = loaded.unwrap_err();
-        assert!(
-            message.contains("is not a regular file (it is a FIFO)"),
-            "{message}"
-        );
-        // None at all is nothing ignored.
-        std::fs::remove_file(&fifo).unwrap();
-        assert!(Ignore::load(context.path()).is_ok());
-    }
 }

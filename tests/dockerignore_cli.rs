@@ -13,7 +13,7 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use golden::context::{entries, Ignore};
+use golden::context::entries;
 
 const FILES: &[&str] = &[
     "Dockerfile",
@@ -269,7 +269,7 @@ fn docker_sends(
 }
 
 fn golden_sends(context: &Path, dockerfile: &str) -> BTreeSet<String> {
-    let (ignore, ignore_file) = Ignore::load_for(context, dockerfile).unwrap();
+    let (ignore, ignore_file) = golden::context::load_ignore_for(context, dockerfile).unwrap();
     entries(context, &ignore, &[dockerfile, ignore_file.as_str()])
         .unwrap()
         .into_iter()

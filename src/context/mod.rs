@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 
 pub use crate::dockerignore::Ignore;
 use crate::dockerignore::Matched;
+use crate::dockerignore::DOCKERIGNORE;
 
 /// A problem reading a context.
 #[derive(Debug, thiserror::Error)]
@@ -33,12 +34,8 @@ pub enum ContextError {
         #[source]
         source: io::Error,
     },
-    #[error("invalid pattern `{pattern}` in `{path}`: {message}")]
-    Pattern {
-        path: PathBuf,
-        pattern: String,
-        message: String,
-    },
+    #[error(transparent)]
+    Pattern(#[from] crate::dockerignore::PatternError),
     #[error("failed to write the build context")]
     Write(#[source] io::Error),
     /// Labels that must go to the engine before the context (see
@@ -554,7 +551,7 @@ impl Recipes {
     ) -> Result<std::sync::Arc<Vec<Entry>>, String> {
         scan.listed
             .get_or_init(|| {
-                let listed = Ignore::load_for(context, dockerfile).and_then(|(ignore, file)| {
+                let listed = load_ignore_for(context, dockerfile).and_then(|(ignore, file)| {
                     entries(context, &ignore, &[dockerfile, file.as_str()])
                 });
                 listed
@@ -671,6 +668,55 @@ fn name_hash(part: &str) -> String {
     short_hash(&format!("{:x}", Sha256::digest(part.as_bytes())))
 }
 
+/// The bytes of the ignore file `path`, `None` when there is none. It must
+/// be a regular file: a FIFO there is refused rather than waited on.
+fn read_ignore_file(path: &Path) -> Result<Option<Vec<u8>>, ContextError> {
+    use crate::regular_file::{read, RegularFileError, Symlinks, MAX_TEXT};
+    match read(path, MAX_TEXT, Symlinks::Follow) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(RegularFileError::Missing) => Ok(None),
+        Err(RegularFileError::Io(error)) if error.kind() == std::io::ErrorKind::NotADirectory => {
+            Ok(None)
+        }
+        Err(RegularFileError::Io(source)) => Err(ContextError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
+        Err(problem) => Err(ContextError::Read {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(format!("it {problem}")),
+        }),
+    }
+}
+
+/// Reads the ignore file of a context whose Dockerfile is `dockerfile`
+/// (relative to it): `<dockerfile>.dockerignore` when there is one,
+/// else `.dockerignore`; none means nothing is ignored. Also returns
+/// the file's path relative to the context, which is always sent.
+pub fn load_ignore_for(context: &Path, dockerfile: &str) -> Result<(Ignore, String), ContextError> {
+    let specific = format!("{dockerfile}{DOCKERIGNORE}");
+    for name in [specific.as_str(), DOCKERIGNORE] {
+        let path = context.join(name);
+        if let Some(bytes) = read_ignore_file(&path)? {
+            let text = String::from_utf8_lossy(&bytes);
+            return Ok((
+                Ignore::parse(&text, &path).map_err(ContextError::from)?,
+                name.to_string(),
+            ));
+        }
+    }
+    Ok((Ignore::default(), DOCKERIGNORE.to_string()))
+}
+
+/// Reads `<context>/.dockerignore`; no file means nothing is ignored.
+pub fn load_ignore(context: &Path) -> Result<Ignore, ContextError> {
+    let path = context.join(DOCKERIGNORE);
+    match read_ignore_file(&path)? {
+        Some(bytes) => Ok(Ignore::parse(&String::from_utf8_lossy(&bytes), &path)?),
+        None => Ok(Ignore::default()),
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -738,7 +784,7 @@ pub(crate) mod tests {
     #[test]
     fn entries_skip_ignored_keep_dockerfile_and_never_follow_links() {
         let dir = tree();
-        let ignore = Ignore::load(dir.path()).unwrap();
+        let ignore = load_ignore(dir.path()).unwrap();
         let entries = entries(dir.path(), &ignore, &["Dockerfile", ".dockerignore"]).unwrap();
         let paths: Vec<&str> = entries.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(
@@ -777,7 +823,7 @@ pub(crate) mod tests {
     #[test]
     fn recipe_ignores_timestamps_and_excluded_files_but_not_content() {
         let dir = tree();
-        let ignore = Ignore::load(dir.path()).unwrap();
+        let ignore = load_ignore(dir.path()).unwrap();
         let args = BTreeMap::from([("A".to_string(), "1".to_string())]);
         let labels = BTreeMap::new();
         let inputs = RecipeInputs {
@@ -957,5 +1003,35 @@ pub(crate) mod tests {
             4,
             "the files both contexts share were read once"
         );
+    }
+}
+
+#[cfg(test)]
+mod ignore_file_tests {
+    use super::*;
+
+    #[test]
+    fn an_ignore_file_that_is_a_fifo_is_refused_not_waited_on() {
+        let context = tempfile::tempdir().unwrap();
+        let fifo = context.path().join(DOCKERIGNORE);
+        let name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        let directory = context.path().to_path_buf();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let loaded = load_ignore_for(&directory, "Dockerfile").map(|_| ());
+            let _ = sender.send(loaded.map_err(|error| format!("{error:#}: {:?}", error)));
+        });
+        let loaded = receiver
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("reading a FIFO .dockerignore returned within 5 seconds");
+        let message = loaded.unwrap_err();
+        assert!(
+            message.contains("is not a regular file (it is a FIFO)"),
+            "{message}"
+        );
+        // None at all is nothing ignored.
+        std::fs::remove_file(&fifo).unwrap();
+        assert!(load_ignore(context.path()).is_ok());
     }
 }

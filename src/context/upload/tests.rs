@@ -3,12 +3,12 @@ use std::io::Read;
 use std::path::Path;
 
 use super::*;
-use crate::context::{entries, Ignore, Recipes};
+use crate::context::{entries, Recipes};
 use crate::labels::{RECIPE, RECIPE_PARTS};
 
 /// A build request for `context` with the listing observe would make.
 fn request(context: &Path, dockerfile: &str, content: &str) -> BuildRequest {
-    let (ignore, ignore_file) = Ignore::load_for(context, dockerfile).unwrap();
+    let (ignore, ignore_file) = crate::context::load_ignore_for(context, dockerfile).unwrap();
     let list = entries(context, &ignore, &[dockerfile, ignore_file.as_str()]).unwrap();
     BuildRequest {
         image: "app".to_string(),
