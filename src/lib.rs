@@ -10,8 +10,8 @@
 // The core's modules, at the root as before: `crate::version` is
 // `golden_core::version` (README "Architecture").
 pub use golden_core::{
-    diagnostic, dockerfile, duration, hint, index, labels, name, platform, reference, sanitize,
-    schedule, upstream, version,
+    diagnostic, dockerfile, dockerignore, duration, hint, index, labels, name, platform, reference,
+    sanitize, schedule, upstream, version,
 };
 
 pub mod build_args;
@@ -21,7 +21,6 @@ pub mod config;
 pub mod context;
 pub mod daemon;
 pub mod discover;
-pub mod dockerignore;
 pub mod engine;
 pub mod error;
 pub mod execute;

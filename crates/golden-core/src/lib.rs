@@ -9,6 +9,7 @@
 
 pub mod diagnostic;
 pub mod dockerfile;
+pub mod dockerignore;
 pub mod duration;
 pub mod hint;
 pub mod index;
