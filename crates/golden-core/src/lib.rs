@@ -7,6 +7,7 @@
 
 #![deny(clippy::print_stderr)]
 
+pub mod context;
 pub mod diagnostic;
 pub mod dockerfile;
 pub mod dockerignore;
