@@ -78,19 +78,6 @@ impl DockerCli {
         String::from_utf8_lossy(&output.stdout).trim().to_string()
     }
 
-    /// The local `repository:tag` names containing `needle`, sorted.
-    pub fn tagged(&self, needle: &str) -> Vec<String> {
-        let output = self.output(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
-        assert!(output.status.success(), "docker -H {} images", self.host);
-        let mut names: Vec<String> = String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter(|line| line.contains(needle))
-            .map(str::to_string)
-            .collect();
-        names.sort();
-        names
-    }
-
     /// Removes the local images whose `repository:tag` contains `needle`
     /// (a test's namespace), best effort: for clean-ups, which must not
     /// panic.
