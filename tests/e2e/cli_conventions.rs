@@ -176,7 +176,7 @@ fn environment_table() -> String {
 fn readme_table_of_environment_variables_matches_the_options() {
     let readme =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let start = "<!-- environment-table: generated from the clap definition, checked by tests/cli_conventions.rs -->\n";
+    let start = "<!-- environment-table: generated from the clap definition, checked by tests/e2e/cli_conventions.rs -->\n";
     let end = "<!-- end of environment-table -->";
     let table = readme
         .split_once(start)

@@ -209,7 +209,7 @@ fn a_marker_generation_at_the_top_is_refused_not_wrapped() {
 }
 
 // Multi-platform lines: the seeded 2-platform upstream copied into a
-// repository of the test's own (as tests/multi_platform.rs does).
+// repository of the test's own (as multi_platform.rs does).
 
 /// Copies the seeded upstream to `<namespace>-upstream/busybox-multi:1.36`.
 fn private_upstream(namespace: &str) -> String {
