@@ -57,4 +57,8 @@ mod runs;
 mod shipped_configs;
 mod ssh_engine;
 mod token_auth;
+mod upstream_dotnet;
+mod upstream_history;
+mod upstream_track;
+mod upstream_versions;
 mod validate;

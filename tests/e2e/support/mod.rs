@@ -112,10 +112,6 @@ impl Stack {
     /// upstream copy whose config sets `env` and `labels`, as a vendor
     /// publishes a release (`10.0.1-noble` with `ENV ASPNET_VERSION=10.0.1`).
     /// Returns its digest.
-    #[expect(
-        dead_code,
-        reason = "for the upstream-tracking tests (tests/upstream_*.rs) landing from another branch; remove once they use it"
-    )]
     pub fn publish_upstream(
         &self,
         name: &str,

@@ -6,9 +6,9 @@
 //! release is adopted as `upstream-released`. Against the real engine and
 //! registry.
 
-mod common;
+use crate::support;
 
-use common::{assert_floating, entry, labels, reason_kinds, tags, Stack, REGISTRY};
+use support::{assert_floating, entry, labels, reason_kinds, tags, Stack, REGISTRY};
 
 fn publish(stack: &Stack, tag: &str, version: &str) -> String {
     stack.publish_upstream("aspnet", tag, &[("ASPNET_VERSION", version)], &[])
@@ -121,7 +121,7 @@ fn a_tracked_upstream_line_is_named_by_the_vendor_s_versions_and_adopts_a_releas
     let app = labels(&stack.repository("app"), "1.0");
     assert_eq!(
         app["org.opencontainers.image.base.digest"],
-        common::digest(&repository, "10.0.2-r1").unwrap()
+        support::digest(&repository, "10.0.2-r1").unwrap()
     );
 
     // An application Dockerfile may name the upstream version or the build.
@@ -139,7 +139,7 @@ fn a_tracked_upstream_line_is_named_by_the_vendor_s_versions_and_adopts_a_releas
 /// `latest` onto it, and a rollback of `-r2` moves them back.
 #[test]
 fn a_two_platform_upstream_line_promotes_later_and_rolls_back_within_its_version() {
-    use common::oci::{copy_upstream, namespace, PLATFORMS, SEEDED};
+    use support::oci::{copy_upstream, namespace, PLATFORMS, SEEDED};
     let namespace = namespace("up", "two-platform");
     let upstream = copy_upstream(SEEDED, &namespace);
     let directory = tempfile::tempdir().unwrap();
@@ -161,12 +161,12 @@ fn a_two_platform_upstream_line_promotes_later_and_rolls_back_within_its_version
     )
     .unwrap();
     let repository = format!("{REGISTRY}/{namespace}/sdk");
-    let golden = |args: &[&str]| common::golden_at(&config, args);
+    let golden = |args: &[&str]| support::golden_at(&config, args);
 
     golden(&["build", "--all", "--no-promote"]).expect(0);
     assert_eq!(tags(&repository), ["10.0.3-r1"], "nothing floating moved");
     for platform in ["linux/amd64", "linux/arm64"] {
-        common::oci::child_of(&repository, "10.0.3-r1", platform);
+        support::oci::child_of(&repository, "10.0.3-r1", platform);
     }
     let plan = golden(&["plan", "--output", "json"]).expect(0).json();
     assert_eq!(entry(&plan, "sdk")["decision"], "promote", "{plan:#}");

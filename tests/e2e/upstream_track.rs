@@ -5,12 +5,12 @@
 //! vendor publishes a newer one and, with `adopt = "on-schedule"`, waits
 //! for the schedule. Against the real engine and registry.
 
-mod common;
+use crate::support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use common::{digest, entry, labels, reason_kinds, tags, Stack, REGISTRY};
+use support::{digest, entry, labels, reason_kinds, tags, Stack, REGISTRY};
 
 const BASE_NAME: &str = "org.opencontainers.image.base.name";
 const BASE_DIGEST: &str = "org.opencontainers.image.base.digest";
@@ -211,15 +211,16 @@ impl CountingProxy {
                 let Ok(mut client) = client else { continue };
                 let (upstream, path, counted) = (upstream.clone(), path.clone(), counted.clone());
                 std::thread::spawn(move || {
-                    let Some(request) = common::proxy::read_request(&mut client) else {
+                    let Some(request) = support::proxy::read_request(&mut client) else {
                         return;
                     };
                     if request.target.contains(&path) {
                         counted.fetch_add(1, Ordering::SeqCst);
                     }
-                    if let Some(server) = common::proxy::open_upstream(&client, &request, &upstream)
+                    if let Some(server) =
+                        support::proxy::open_upstream(&client, &request, &upstream)
                     {
-                        common::proxy::pass_reply(server, client);
+                        support::proxy::pass_reply(server, client);
                     }
                 });
             }

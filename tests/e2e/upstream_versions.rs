@@ -3,9 +3,9 @@
 //! floating tags `X.Y.Z`, `X.Y`, `X`, `latest` moved by the usual rules,
 //! and every refusal happening before anything is pushed.
 
-mod common;
+use crate::support;
 
-use common::{assert_floating, digest, labels, retag, tags, Stack, REGISTRY};
+use support::{assert_floating, digest, labels, retag, tags, Stack, REGISTRY};
 
 /// Writes golden.toml with the test's registry namespace and `images`.
 fn configure(stack: &Stack, images: &str) {
@@ -36,7 +36,7 @@ fn aspnet(stack: &Stack, id: &str, from_tag: &str, line: &str, extra: &str) -> S
 
 /// Everything a run printed: the report (stdout, with each failure's
 /// `Caused by:` and `hint:` lines) and the progress (stderr).
-fn printed(run: &common::Run) -> String {
+fn printed(run: &support::Run) -> String {
     format!("{}\n{}", run.stdout, run.stderr)
 }
 
@@ -238,7 +238,7 @@ fn a_built_env_other_than_the_version_read_before_the_build_is_never_pushed() {
     // The vendor's config says 10.0.1, but a trigger sets 10.0.2 in every
     // image built FROM it: the build holds something else than was read.
     let base = format!("{}:10.0.1-noble", stack.upstream_repository("aspnet"));
-    common::build_and_push(
+    support::build_and_push(
         &base,
         &format!(
             "FROM {}\nENV ASPNET_VERSION=10.0.1\nONBUILD ENV ASPNET_VERSION=10.0.2\n",
@@ -386,7 +386,7 @@ fn a_build_of_an_older_upstream_version_is_refused_and_after_a_rollback_builds_o
             "latest",
         ],
     );
-    common::assert_tags_at(&repository, &["10.0", "10", "latest"], &newest);
+    support::assert_tags_at(&repository, &["10.0", "10", "latest"], &newest);
 
     // Rolled back, the line follows 10.0.1 again: the fix builds once,
     // compared with 10.0.1-r1 (not the withdrawn 10.0.2-r1) from then on.
@@ -408,7 +408,7 @@ fn a_build_of_an_older_upstream_version_is_refused_and_after_a_rollback_builds_o
     );
     let plan = stack.golden(&["plan", "--output", "json"]).expect(0).json();
     assert_eq!(
-        common::entry(&plan, "aspnet")["decision"],
+        support::entry(&plan, "aspnet")["decision"],
         "up-to-date",
         "{plan:#}"
     );
@@ -465,7 +465,7 @@ fn adding_x_y_z_to_floating_after_a_switch_never_promotes_over_an_old_exact_tag(
     );
     assert!(printed(&run).contains("hint: delete"), "{}", printed(&run));
     assert_eq!(digest(&repository, "10.0.1"), Some(old));
-    common::assert_tags_at(&repository, &["10.0", "10", "latest"], &build);
+    support::assert_tags_at(&repository, &["10.0", "10", "latest"], &build);
 }
 
 #[test]

@@ -5,11 +5,11 @@
 //! `org.opencontainers.image.version` = the exact tag), so these tests
 //! need nothing of the build path.
 
-mod common;
+use crate::support;
 
 use std::process::Command;
 
-use common::{assert_tags_at, digest, golden_at, retag, tags, Stack, REGISTRY};
+use support::{assert_tags_at, digest, golden_at, retag, tags, Stack, REGISTRY};
 
 /// A stack whose golden.toml holds one upstream-versioned line, aspnet
 /// 10.0, and a line-versioned base 1.0 in another repository.
@@ -73,8 +73,8 @@ fn push_build(stack: &Stack, repository: &str, exact: &str) -> String {
         "docker build: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    common::docker(&["push", "-q", &reference]);
-    common::docker(&["rmi", &reference]);
+    support::docker(&["push", "-q", &reference]);
+    support::docker(&["rmi", &reference]);
     digest(repository, exact).expect("the build just pushed resolves")
 }
 
