@@ -211,15 +211,14 @@ impl ObserveError {
 }
 
 impl crate::hint::Hint for ObserveError {
-    /// A registry error's own hint is found further down the chain.
+    /// A registry error speaks for itself: its hint is this one's.
     fn hint(&self) -> Option<std::borrow::Cow<'_, str>> {
         match self {
             ObserveError::BaseMissing { .. } => {
                 Some("push it, or fix the FROM line and build args".into())
             }
-            ObserveError::Registry { .. }
-            | ObserveError::Context(_)
-            | ObserveError::NotObserved(_) => None,
+            ObserveError::Registry { error, .. } => error.hint(),
+            ObserveError::Context(_) | ObserveError::NotObserved(_) => None,
         }
     }
 }
@@ -245,7 +244,7 @@ mod tests {
             .and_then(|source| source.downcast_ref::<RegistryError>());
         assert!(matches!(cause, Some(RegistryError::Unreachable { .. })));
         assert_eq!(
-            crate::error::text(&error),
+            crate::hint::text_of(&error),
             "failed to resolve base image `registry.local:5000/up/busybox:1`: cannot reach registry `registry.local:5000`: connection refused\nhint: is the registry at `registry.local:5000` running and reachable from this machine?"
         );
         let missing = ObserveError::BaseMissing {
@@ -253,7 +252,7 @@ mod tests {
         };
         assert!(!missing.is_unreachable());
         assert_eq!(
-            crate::error::text(&missing),
+            crate::hint::text_of(&missing),
             "base image `busybox:1` does not exist in its registry\nhint: push it, or fix the FROM line and build args"
         );
     }

@@ -268,7 +268,7 @@ pub fn promotion(
                     promotion_state(project, observations, ids, id, observation, now)
                 }
                 Some(Err(error)) => State::Failed {
-                    error: crate::error::text(error),
+                    error: crate::hint::text_of(error),
                     unreachable: error.is_unreachable(),
                 },
                 None => State::Failed {

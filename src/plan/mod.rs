@@ -519,7 +519,7 @@ fn decide(
                 decide_observed(selection, image, observation, reasons, held, now)
             }
             Some(Err(error)) => State::Failed {
-                error: crate::error::text(error),
+                error: crate::hint::text_of(error),
                 unreachable: error.is_unreachable(),
             },
             None => failed(format!("`{id}` was not observed")),
