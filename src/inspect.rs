@@ -16,14 +16,7 @@ use crate::version::{Exact, UpstreamVersion, Versioning};
 /// Exact versions shown, newest first.
 pub const SHOWN_VERSIONS: usize = 5;
 
-/// Where a floating tag points.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Floating {
-    pub tag: String,
-    pub digest: Option<Digest>,
-    /// The exact version of this repository with that digest, if any.
-    pub version: Option<String>,
-}
+pub use crate::history::Floating;
 
 /// One exact version and its provenance.
 #[derive(Debug, Clone, Serialize)]

@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
+pub use super::Floating;
 use super::{Inventory, CONCURRENCY};
 use crate::config::{Config, Image};
-pub use crate::inspect::Floating;
 use crate::labels;
 use crate::name::short_digest;
 use crate::name::{Digest, Repository};

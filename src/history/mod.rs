@@ -7,6 +7,7 @@
 //! manifest digest it resolves to), decides with a pure function, then acts
 //! through the [`Registry`] trait.
 
+use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures::stream::{self, StreamExt};
@@ -305,6 +306,15 @@ pub async fn index_children(
         }
     }
     Ok(indexes)
+}
+
+/// Where a floating tag points.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Floating {
+    pub tag: String,
+    pub digest: Option<Digest>,
+    /// The exact version of this repository with that digest, if any.
+    pub version: Option<String>,
 }
 
 /// The floating tags a line can carry: `X.Y`, `X` and `latest`.
