@@ -15,7 +15,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::config::{Network, SmokeTest};
-use crate::context::{ContextError, Entry, Recipe};
+use golden_core::context::{ContextError, Entry, Recipe};
 use crate::reference::Reference;
 
 /// Everything one build needs.
