@@ -241,12 +241,14 @@ pub fn configured_floating(
     config: &crate::config::Config,
     repository: &Repository,
 ) -> BTreeMap<Line, Vec<Floating>> {
-    config
-        .images
-        .iter()
-        .filter(|image| config.repository(image) == *repository)
-        .filter_map(|image| Some((image.version, image.floating.clone()?)))
-        .collect()
+    let name = repository
+        .path()
+        .strip_prefix(config.registry.namespace.as_str())
+        .and_then(|rest| rest.strip_prefix('/'));
+    match name {
+        Some(name) if repository.registry() == config.registry.host => config.floating_lists(name),
+        _ => BTreeMap::new(),
+    }
 }
 
 /// The golden lines above a line that keep its `X` and `latest` (see

@@ -271,6 +271,14 @@ pub struct Config {
     pub reported: ReportedImages,
     /// Where each id is in `images`, made on the first lookup.
     by_id: std::sync::OnceLock<std::collections::HashMap<String, usize>>,
+    /// The `floating` lists written, by repository name, then line: made
+    /// on the first lookup (see [`Config::floating_lists`]).
+    floating_by_name: std::sync::OnceLock<
+        std::collections::HashMap<
+            String,
+            BTreeMap<crate::version::Line, Vec<crate::version::Floating>>,
+        >,
+    >,
 }
 
 /// The images whose `[images.<id>]` table has a problem, by id and by
@@ -345,6 +353,32 @@ impl Config {
             Some(image) if image.id == id => Some(image),
             _ => self.images.iter().find(|image| image.id == id),
         }
+    }
+
+    /// The `floating` list of each line of repository `name` that writes
+    /// one. Every repository of a run asks, so the lists are indexed by
+    /// name once (10,000 lines would otherwise scan 10,000 images each).
+    pub fn floating_lists(
+        &self,
+        name: &str,
+    ) -> BTreeMap<crate::version::Line, Vec<crate::version::Floating>> {
+        self.floating_by_name
+            .get_or_init(|| {
+                let mut lists: std::collections::HashMap<String, BTreeMap<_, _>> =
+                    std::collections::HashMap::new();
+                for image in &self.images {
+                    if let Some(floating) = &image.floating {
+                        lists
+                            .entry(image.name.clone())
+                            .or_default()
+                            .insert(image.version, floating.clone());
+                    }
+                }
+                lists
+            })
+            .get(name)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Parses `source`, returning what could be read and every problem found.
@@ -530,6 +564,7 @@ impl<'a> Reader<'a> {
             notify,
             reported: std::mem::take(&mut self.reported),
             by_id: std::sync::OnceLock::new(),
+            floating_by_name: std::sync::OnceLock::new(),
         })
     }
 
