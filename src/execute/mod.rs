@@ -968,15 +968,19 @@ impl Runner<'_> {
         Ok(tags)
     }
 
+    /// The graph node of image `id`.
+    fn node(&self, id: &str) -> anyhow::Result<&crate::graph::Node> {
+        self.project
+            .graph
+            .nodes
+            .get(id)
+            .ok_or_else(|| anyhow!("unknown image `{id}`"))
+    }
+
     /// The upstream version of `job`'s build, read before building (see
     /// [`upstream::read_upstream`]); `None` under line versioning.
     async fn read_upstream(&self, job: &Job<'_>) -> anyhow::Result<Option<UpstreamRead>> {
-        let node = self
-            .project
-            .graph
-            .nodes
-            .get(&job.id)
-            .ok_or_else(|| anyhow!("unknown image `{}`", job.id))?;
+        let node = self.node(&job.id)?;
         // A tracked FROM is read as resolved: its tag and its image.
         let reference = job.base.as_ref();
         let base = match (reference, &job.base_digest) {
@@ -1036,12 +1040,7 @@ impl Runner<'_> {
         let image = config
             .image(&step.id)
             .ok_or_else(|| anyhow!("unknown image `{}`", step.id))?;
-        let node = self
-            .project
-            .graph
-            .nodes
-            .get(&step.id)
-            .ok_or_else(|| anyhow!("unknown image `{}`", step.id))?;
+        let node = self.node(&step.id)?;
         let observation: &Observation = match self.observations.get(&step.id) {
             Some(Ok(observation)) => observation,
             _ => return Err(anyhow!("`{}` was not observed", step.id)),
@@ -1435,12 +1434,7 @@ impl Runner<'_> {
         job: &Job<'_>,
     ) -> anyhow::Result<(Vec<String>, Vec<(String, String)>)> {
         let platforms = &job.image.platforms;
-        let node = self
-            .project
-            .graph
-            .nodes
-            .get(&job.id)
-            .ok_or_else(|| anyhow!("unknown image `{}`", job.id))?;
+        let node = self.node(&job.id)?;
         let (Some(reference), Some(digest)) = (&job.base, &job.base_digest) else {
             return Ok((
                 vec![job.dockerfile_content.clone(); platforms.len()],
