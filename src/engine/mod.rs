@@ -104,6 +104,19 @@ fn tail_text(tail: &[String]) -> String {
 }
 
 impl EngineError {
+    /// Whether a build failed because an image it had just chosen (a
+    /// cached step, found by the classic builder) was removed before the
+    /// build used it: another line's tidy, or another run on the same
+    /// engine, removed the last tag above it. The same build started
+    /// again finds no such cache and runs the step.
+    pub fn is_vanished_image(&self) -> bool {
+        let EngineError::BuildFailed { message, .. } = self else {
+            return false;
+        };
+        message.contains("unable to find image \"sha256:")
+            || message.contains("No such image: sha256:")
+    }
+
     /// Whether trying the same push again may work: the registry was
     /// unreachable, reset the connection or answered 5xx/429.
     pub fn is_transient(&self) -> bool {

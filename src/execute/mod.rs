@@ -132,6 +132,10 @@ enum Claim {
     },
 }
 
+/// How often a build whose cached image was removed under it (see
+/// `EngineError::is_vanished_image`) is started again.
+const VANISHED_RETRIES: usize = 2;
+
 /// The failure of an image whose every attempt lost its exact tag to
 /// another run or its engine during the push.
 fn attempts_exhausted(
@@ -1291,7 +1295,19 @@ impl Runner<'_> {
             tag: target.tag.clone(),
             platform: platform.cloned(),
         };
-        let built = member.engine.build(request, on_step).await;
+        let mut vanished = 0;
+        let built = loop {
+            match member.engine.build(request.clone(), on_step.clone()).await {
+                Err(error) if error.is_vanished_image() && vanished < VANISHED_RETRIES => {
+                    vanished += 1;
+                    tracing::warn!(
+                        image = %job.id,
+                        "{error}; an image the build had chosen from the cache was removed meanwhile (by another line's tidy or another run), building again"
+                    );
+                }
+                built => break built,
+            }
+        };
         match platform {
             Some(platform) => built.with_context(|| format!("the {platform} build failed")),
             None => Ok(built?),

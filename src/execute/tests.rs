@@ -43,6 +43,9 @@ struct FakeEngine {
     /// manifest (a push cut short after its first platform image).
     half_push: bool,
     lost: std::sync::atomic::AtomicBool,
+    /// Builds of these images fail this many more times because a cached
+    /// image they chose was removed meanwhile.
+    vanishing: Mutex<std::collections::BTreeMap<String, usize>>,
 }
 
 impl FakeEngine {
@@ -61,6 +64,7 @@ impl FakeEngine {
             lose_on_push: BTreeSet::new(),
             half_push: false,
             lost: Default::default(),
+            vanishing: Default::default(),
         }
     }
 }
@@ -89,6 +93,17 @@ impl Engine for FakeEngine {
                 action: "build".into(),
                 message: "connection reset by peer".into(),
             });
+        }
+        if let Some(left) = self.vanishing.lock().unwrap().get_mut(&request.image) {
+            if *left > 0 {
+                *left -= 1;
+                return Err(EngineError::BuildFailed {
+                    image: request.image,
+                    step: Some("Step 2/3 : COPY motd /etc/motd".into()),
+                    message: "unable to find image \"sha256:5293c25821235fb45b278d8d600c481d2c54780bf44789eeefb79155b78e04b3\"".into(),
+                    tail: vec![],
+                });
+            }
         }
         if self.failing_builds.contains(&request.image) {
             return Err(EngineError::BuildFailed {
@@ -1319,4 +1334,64 @@ fn a_lost_race_under_upstream_versioning_builds_the_next_revision() {
     for floating in ["1.0", "1.0.3", "1", "latest"] {
         assert_eq!(harness.registry.get(BASE, floating), released, "{floating}");
     }
+}
+
+fn vanishing(harness: &Harness, image: &str, times: usize) {
+    harness
+        .engine
+        .vanishing
+        .lock()
+        .unwrap()
+        .insert(image.to_string(), times);
+}
+
+fn builds_of(harness: &Harness, image: &str) -> usize {
+    let prefix = format!("build registry.local:5000/golden/{image}:");
+    harness
+        .engine_calls()
+        .iter()
+        .filter(|call| call.starts_with(&prefix))
+        .count()
+}
+
+#[test]
+fn a_build_whose_cached_image_was_removed_meanwhile_is_built_again() {
+    let harness = Harness::new(CONFIG, Faults::default());
+    vanishing(&harness, "app", 2);
+    let outcomes = harness.run(2, false, Stop::default());
+    assert_eq!(status(&outcomes, "app"), Status::Built, "{outcomes:?}");
+    assert_eq!(builds_of(&harness, "app"), 3);
+    assert_eq!(builds_of(&harness, "base"), 1);
+}
+
+#[test]
+fn a_build_whose_cached_images_keep_vanishing_fails_after_three_attempts() {
+    let harness = Harness::new(CONFIG, Faults::default());
+    vanishing(&harness, "app", 3);
+    let outcomes = harness.run(2, false, Stop::default());
+    assert_eq!(status(&outcomes, "app"), Status::Failed, "{outcomes:?}");
+    assert_eq!(builds_of(&harness, "app"), 3);
+}
+
+#[test]
+fn only_a_vanished_cached_image_is_a_reason_to_build_again() {
+    let failed = |message: &str| EngineError::BuildFailed {
+        image: "app".into(),
+        step: Some("Step 2/3 : COPY motd /etc/motd".into()),
+        message: message.into(),
+        tail: vec![],
+    };
+    assert!(failed("unable to find image \"sha256:22774f25c3745626578012a772de597b1931e9a35f810c1c3e7b022c21b7b381\"").is_vanished_image());
+    assert!(failed("No such image: sha256:22774f25c374").is_vanished_image());
+    // A FROM that names a missing image is the Dockerfile's mistake.
+    assert!(!failed("pull access denied for nope, repository does not exist").is_vanished_image());
+    assert!(!failed("unable to find image \"nope:1\" locally").is_vanished_image());
+    assert!(
+        !failed("The command '/bin/sh -c false' returned a non-zero code: 1").is_vanished_image()
+    );
+    assert!(!EngineError::Api {
+        action: "build".into(),
+        message: "unable to find image \"sha256:1\"".into()
+    }
+    .is_vanished_image());
 }
