@@ -81,7 +81,8 @@ fn fixture() -> Fixture {
 }
 
 fn load(path: &Path, text: &str) -> Project {
-    Project::from_source(SourceFile::new(path, text)).expect("the synthetic config is valid")
+    Project::from_source(SourceFile::new(path, text), &golden::regular_file::Disk)
+        .expect("the synthetic config is valid")
 }
 
 fn at(text: &str) -> DateTime<Utc> {

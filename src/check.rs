@@ -553,10 +553,13 @@ mod tests {
             assert_eq!(artifact_uri(path), expected, "{}", path.display());
         }
         let finding = check_text(
-            &crate::config::Config::parse(crate::diagnostic::SourceFile::new(
-                Path::new("golden.toml"),
-                "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n",
-            ))
+            &crate::config::Config::parse(
+                crate::diagnostic::SourceFile::new(
+                    Path::new("golden.toml"),
+                    "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n",
+                ),
+                &crate::regular_file::Disk,
+            )
             .0
             .unwrap(),
             Path::new(std::ffi::OsStr::from_bytes(b"my app/caf\xe9 #1/Dockerfile")),
@@ -581,15 +584,18 @@ mod tests {
 
     #[test]
     fn under_upstream_versioning_x_y_z_builds_and_previews_are_golden_tags() {
-        let parsed = crate::config::Config::parse(crate::diagnostic::SourceFile::new(
-            Path::new("golden.toml"),
-            "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\
+        let parsed = crate::config::Config::parse(
+            crate::diagnostic::SourceFile::new(
+                Path::new("golden.toml"),
+                "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\
 [images.aspnet]\nversion = \"10.0\"\ncontext = \".\"\nversioning = \"upstream\"\n\
 upstream_version = { env = \"ASPNET_VERSION\" }\n\
 [images.aspnet-preview]\nname = \"aspnet\"\nversion = \"11.0\"\ncontext = \".\"\n\
 versioning = \"upstream\"\nupstream_version = { env = \"ASPNET_VERSION\" }\n\
 [images.base]\nversion = \"1.0\"\ncontext = \".\"\n",
-        ));
+            ),
+            &crate::regular_file::Disk,
+        );
         let (config, problems) = parsed;
         assert!(problems.is_empty(), "{problems:?}");
         let config = config.unwrap();
@@ -635,12 +641,15 @@ versioning = \"upstream\"\nupstream_version = { env = \"ASPNET_VERSION\" }\n\
     /// never moves `10.0`, yet `FROM aspnet:10.0` passed.
     #[test]
     fn a_from_the_x_y_tag_of_a_line_that_does_not_move_it_is_reported() {
-        let (config, problems) = crate::config::Config::parse(crate::diagnostic::SourceFile::new(
-            Path::new("golden.toml"),
-            "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\
+        let (config, problems) = crate::config::Config::parse(
+            crate::diagnostic::SourceFile::new(
+                Path::new("golden.toml"),
+                "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\
 [images.aspnet]\nversion = \"10.0\"\ncontext = \".\"\nversioning = \"upstream\"\n\
 upstream_version = { env = \"ASPNET_VERSION\" }\nfloating = [\"X.Y.Z\", \"latest\"]\n",
-        ));
+            ),
+            &crate::regular_file::Disk,
+        );
         assert!(problems.is_empty(), "{problems:?}");
         let config = config.unwrap();
         let findings = |from: &str| {

@@ -21,7 +21,6 @@ use tokio::sync::Notify;
 
 use crate::exit::Exit;
 use crate::plan::Selection;
-use crate::project::Project;
 use crate::report::{ImageDecision, Report};
 use crate::run::{build_once, RunSettings};
 use crate::session::Session;
@@ -71,7 +70,7 @@ async fn tick(
     stop: &Stop,
     settings: &RunSettings,
 ) -> (state::TickResult, Option<Report>) {
-    let mut project = match Project::load(path) {
+    let mut project = match crate::load::project(path) {
         Ok(project) => project,
         Err(error) => {
             // With its causes: "failed to read `golden.toml`" alone does not

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use crate::config::{Config, Image};
 use crate::diagnostic::{Diagnostic, SourceFile};
 use crate::dockerfile::{Base, Dockerfile, DockerfileError};
+use crate::files::Files;
 use crate::reference::Reference;
 use crate::version::TagTarget;
 
@@ -69,11 +70,11 @@ pub struct Graph {
 
 impl Graph {
     /// Reads every image's Dockerfile and orders the images.
-    pub fn resolve(config: &Config) -> Result<Graph, Vec<Diagnostic>> {
+    pub fn resolve(config: &Config, files: &dyn Files) -> Result<Graph, Vec<Diagnostic>> {
         let mut problems = Vec::new();
         let mut nodes = BTreeMap::new();
         let mut complete = true;
-        let mut reading = Reading::new(config);
+        let mut reading = Reading::new(config, files);
         for image in &config.images {
             match node(&mut reading, image) {
                 Ok(node) => {
@@ -154,6 +155,7 @@ impl From<Box<Diagnostic>> for NodeError {
 /// context, and with it one Dockerfile).
 struct Reading<'c> {
     config: &'c Config,
+    files: &'c dyn Files,
     lines: HashMap<&'c str, Vec<&'c Image>>,
     texts: HashMap<PathBuf, String>,
     /// Each Dockerfile parsed once per set of build args: lines that share
@@ -162,13 +164,14 @@ struct Reading<'c> {
 }
 
 impl<'c> Reading<'c> {
-    fn new(config: &'c Config) -> Self {
+    fn new(config: &'c Config, files: &'c dyn Files) -> Self {
         let mut lines: HashMap<&str, Vec<&Image>> = HashMap::new();
         for image in &config.images {
             lines.entry(image.name.as_str()).or_default().push(image);
         }
         Reading {
             config,
+            files,
             lines,
             texts: HashMap::new(),
             parsed: HashMap::new(),
@@ -180,7 +183,9 @@ impl<'c> Reading<'c> {
         if let Some(text) = self.texts.get(&path) {
             return Ok(text.clone());
         }
-        let text = crate::regular_file::read_text(&path, crate::regular_file::MAX_TEXT)
+        let text = self
+            .files
+            .read_text(&path, crate::files::MAX_TEXT)
             .map_err(|problem| std::io::Error::other(format!("it {problem}")))?;
         self.texts.insert(path, text.clone());
         Ok(text)
@@ -554,13 +559,16 @@ mod tests {
 
     #[test]
     fn a_child_from_an_upstream_lines_x_y_z_tag_follows_the_line() {
-        let parsed = crate::config::Config::parse(crate::diagnostic::SourceFile::new(
-            std::path::Path::new("golden.toml"),
-            "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\
+        let parsed = crate::config::Config::parse(
+            crate::diagnostic::SourceFile::new(
+                std::path::Path::new("golden.toml"),
+                "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\
 [images.aspnet]\nversion = \"10.0\"\ncontext = \".\"\nversioning = \"upstream\"\n\
 upstream_version = { env = \"ASPNET_VERSION\" }\n\
 [images.base]\nversion = \"1.0\"\ncontext = \".\"\n",
-        ));
+            ),
+            &crate::regular_file::Disk,
+        );
         let (config, problems) = parsed;
         assert!(problems.is_empty(), "{problems:?}");
         let config = config.unwrap();
@@ -585,11 +593,14 @@ upstream_version = { env = \"ASPNET_VERSION\" }\n\
     /// `1.0.3-preview.1` made the image a child of `base`.
     #[test]
     fn a_line_versioned_line_refuses_upstream_spellings_as_before() {
-        let parsed = crate::config::Config::parse(crate::diagnostic::SourceFile::new(
-            std::path::Path::new("golden.toml"),
-            "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\
+        let parsed = crate::config::Config::parse(
+            crate::diagnostic::SourceFile::new(
+                std::path::Path::new("golden.toml"),
+                "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\
 [images.base]\nversion = \"1.0\"\ncontext = \".\"\n",
-        ));
+            ),
+            &crate::regular_file::Disk,
+        );
         let (config, problems) = parsed;
         assert!(problems.is_empty(), "{problems:?}");
         let config = config.unwrap();
@@ -690,10 +701,10 @@ mod track_tests {
              [images.x]\nversion = \"10.0\"\ncontext = \"images/required\"\n\
              build_args = {{ BASE = \"{base}\" }}\ntrack = \"{track}\"\n"
         );
-        Project::from_source(SourceFile::new(
-            Path::new("tests/fixtures/config/golden.toml"),
-            &text,
-        ))
+        Project::from_source(
+            SourceFile::new(Path::new("tests/fixtures/config/golden.toml"), &text),
+            &crate::regular_file::Disk,
+        )
         .map_err(|error| error.to_string())
     }
 

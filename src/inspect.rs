@@ -234,12 +234,15 @@ mod tests {
     /// exact tags `10.0.0`, `10.0.1` were listed as `X.Y.Z` floating tags.
     #[tokio::test]
     async fn an_old_counter_tag_after_a_switch_to_upstream_versioning_is_no_floating_tag() {
-        let (config, problems) = Config::parse(crate::diagnostic::SourceFile::new(
-            std::path::Path::new("golden.toml"),
-            "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\
+        let (config, problems) = Config::parse(
+            crate::diagnostic::SourceFile::new(
+                std::path::Path::new("golden.toml"),
+                "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\
 [images.aspnet]\nversion = \"10.0\"\ncontext = \".\"\nversioning = \"upstream\"\n\
 upstream_version = { env = \"ASPNET_VERSION\" }\n",
-        ));
+            ),
+            &crate::regular_file::Disk,
+        );
         assert!(problems.is_empty(), "{problems:?}");
         let config = config.unwrap();
         let image = config.image("aspnet").unwrap();

@@ -10,8 +10,8 @@
 // The core's modules, at the root as before: `crate::version` is
 // `golden_core::version` (README "Architecture").
 pub use golden_core::{
-    diagnostic, dockerfile, dockerignore, duration, hint, index, labels, name, platform, reference,
-    sanitize, schedule, upstream, version,
+    diagnostic, dockerfile, dockerignore, duration, files, hint, index, labels, name, platform,
+    reference, sanitize, schedule, upstream, version,
 };
 
 pub mod build_args;
@@ -28,6 +28,7 @@ pub mod exit;
 pub mod graph;
 pub mod history;
 pub mod inspect;
+pub mod load;
 pub mod lock;
 pub mod notify;
 pub mod observation;

@@ -1,7 +1,8 @@
 //! A loaded project: the validated config and its dependency graph, with
 //! every problem of both reported together.
 //!
-//! Reads the config file and the Dockerfiles it names; no network, no engine.
+//! The config's text is handed in, the Dockerfiles it names are read
+//! through the [`Files`] port; no network, no engine.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -9,9 +10,9 @@ use std::path::Path;
 use crate::config::{Config, ConfigError, Image};
 use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile};
 use crate::dockerfile::CopySource;
+use crate::files::Files;
 use crate::graph::{Graph, Node, Upstream};
 use crate::reference::Reference;
-use crate::regular_file::{Symlinks, MAX_TEXT};
 
 /// A config whose images and build order are known.
 #[derive(Debug, Clone)]
@@ -23,19 +24,15 @@ pub struct Project {
 }
 
 impl Project {
-    /// Reads and validates `path` and the Dockerfiles it names.
-    pub fn load(path: &Path) -> Result<Project, ConfigError> {
-        // Never blocks on a FIFO nor reads a device without end: the
-        // daemon reads it again on every tick.
-        let bytes =
-            crate::regular_file::read(path, MAX_TEXT, Symlinks::Follow).map_err(|problem| {
-                ConfigError::Read {
-                    path: path.to_path_buf(),
-                    problem,
-                }
-            })?;
+    /// Validates the config whose bytes are `bytes`, read from `path`: a
+    /// config that is not UTF-8 is pointed at its first bad byte.
+    pub fn from_bytes(
+        path: &Path,
+        bytes: Vec<u8>,
+        files: &dyn Files,
+    ) -> Result<Project, ConfigError> {
         match String::from_utf8(bytes) {
-            Ok(text) => Project::from_source(SourceFile::new(path, &text)),
+            Ok(text) => Project::from_source(SourceFile::new(path, &text), files),
             Err(error) => Err(ConfigError::Invalid(Diagnostics(vec![not_utf8(
                 path,
                 error.as_bytes(),
@@ -45,12 +42,12 @@ impl Project {
     }
 
     /// Validates a config whose text is already read.
-    pub fn from_source(source: SourceFile) -> Result<Project, ConfigError> {
-        let (config, mut problems) = Config::parse(source);
+    pub fn from_source(source: SourceFile, files: &dyn Files) -> Result<Project, ConfigError> {
+        let (config, mut problems) = Config::parse(source, files);
         let Some(config) = config else {
             return Err(ConfigError::Invalid(Diagnostics(problems)));
         };
-        match Graph::resolve(&config) {
+        match Graph::resolve(&config, files) {
             Ok(graph) => {
                 problems.extend(untrusted_upstreams(&config, &graph));
                 let (undeclared, warnings) = crate::build_args::check(&config, &graph);

@@ -50,7 +50,7 @@ impl Session {
     /// Loads the config at `path`; a missing or invalid config is a usage
     /// error (2). `engine` is `--engine`, over every other engine setting.
     pub fn open(path: &Path, engine: Option<String>) -> Result<Session, Failure> {
-        let mut project = Project::load(path).map_err(|error| {
+        let mut project = crate::load::project(path).map_err(|error| {
             let hinted = match &error {
                 ConfigError::Read { problem, .. } => {
                     let hint = match problem {

@@ -16,6 +16,7 @@ use toml::Spanned;
 
 use crate::diagnostic::{closest, Diagnostic, Diagnostics, SourceFile};
 use crate::duration::ConfigDuration;
+use crate::files::{Files, Stat};
 use crate::reference::{validate_domain, validate_path};
 use crate::schedule::Schedule;
 use crate::version::Line;
@@ -121,7 +122,7 @@ pub enum ConfigError {
     #[error("the config file `{path}` {problem}")]
     Read {
         path: PathBuf,
-        problem: crate::regular_file::RegularFileError,
+        problem: crate::files::RegularFileError,
     },
     #[error("{0}")]
     Invalid(Diagnostics),
@@ -382,10 +383,10 @@ impl Config {
     }
 
     /// Parses `source`, returning what could be read and every problem found.
-    pub fn parse(source: SourceFile) -> (Option<Config>, Vec<Diagnostic>) {
+    pub fn parse(source: SourceFile, files: &dyn Files) -> (Option<Config>, Vec<Diagnostic>) {
         let text = source.text.clone();
         let (document, syntax_errors) = DeTable::parse_recoverable(&text);
-        let mut reader = Reader::new(&source);
+        let mut reader = Reader::new(&source, files);
         for error in syntax_errors {
             let span = error.span().unwrap_or(0..0);
             reader.problem(
@@ -417,6 +418,8 @@ pub(crate) fn key_spans(table: &DeTable<'_>, key: &str) -> BTreeMap<String, Rang
 /// Walks the spanned TOML tree, collecting problems instead of stopping.
 struct Reader<'a> {
     file: &'a SourceFile,
+    /// What is at the paths the config names, and the environment.
+    files: &'a dyn Files,
     problems: Vec<Diagnostic>,
     /// Images with a problem of their own so far.
     reported: ReportedImages,
@@ -455,9 +458,10 @@ struct Defaults {
 }
 
 impl<'a> Reader<'a> {
-    fn new(file: &'a SourceFile) -> Self {
+    fn new(file: &'a SourceFile, files: &'a dyn Files) -> Self {
         Reader {
             file,
+            files,
             problems: Vec::new(),
             reported: ReportedImages::default(),
             suggested: BTreeSet::new(),
@@ -476,7 +480,7 @@ impl<'a> Reader<'a> {
         if self.found.contains(&key) {
             return None;
         }
-        let problem = path_problem(path, kind);
+        let problem = path_problem(self.files, path, kind);
         if problem.is_none() {
             self.found.insert(key);
         }
@@ -521,9 +525,10 @@ impl<'a> Reader<'a> {
             .get("policy")
             .map(|v| self.policy(v))
             .unwrap_or_default();
-        let notify = document
-            .get("notify")
-            .and_then(|v| self.notify(v, &|name| std::env::var_os(name)));
+        let notify = document.get("notify").and_then(|v| {
+            let files = self.files;
+            self.notify(v, &|name| files.env(name))
+        });
         let mut images = Vec::new();
         match document.get("images") {
             Some(value) => {
@@ -748,7 +753,7 @@ impl<'a> Reader<'a> {
                 .parent()
                 .unwrap_or(Path::new("."))
                 .join(file.get_ref());
-            let Some((problem, label)) = path_problem(&path, PathKind::File) else {
+            let Some((problem, label)) = path_problem(self.files, &path, PathKind::File) else {
                 return Some(path);
             };
             self.problem(
@@ -997,37 +1002,34 @@ pub(crate) enum PathKind {
 /// Why `path` is not a `kind`, as `(what is wrong, caret label)`; `None`
 /// when it is one. Only `stat`s the path: opening a FIFO blocks until a
 /// writer comes, and a device never ends.
-pub(crate) fn path_problem(path: &Path, kind: PathKind) -> Option<(String, &'static str)> {
-    let metadata = match std::fs::metadata(path) {
-        Ok(metadata) => metadata,
-        Err(error) if error.raw_os_error() == Some(libc::ELOOP) => {
-            return Some(("is a symlink loop".into(), "symlink loop"));
-        }
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+pub(crate) fn path_problem(
+    files: &dyn Files,
+    path: &Path,
+    kind: PathKind,
+) -> Option<(String, &'static str)> {
+    let found = match files.stat(path) {
+        Stat::SymlinkLoop => return Some(("is a symlink loop".into(), "symlink loop")),
+        Stat::Missing => {
             let label = match kind {
                 PathKind::File => "no such file",
                 PathKind::Directory => "no such directory",
             };
             return Some(("does not exist".into(), label));
         }
-        Err(error) => return Some((format!("cannot be read: {error}"), "unreadable")),
+        Stat::Unreadable(error) => return Some((format!("cannot be read: {error}"), "unreadable")),
+        Stat::File { .. } => "a regular file",
+        Stat::Directory => "a directory",
+        Stat::Other { kind } => kind,
     };
-    let file_type = metadata.file_type();
     match kind {
-        PathKind::File if file_type.is_file() => None,
-        PathKind::Directory if file_type.is_dir() => None,
+        PathKind::File if found == "a regular file" => None,
+        PathKind::Directory if found == "a directory" => None,
         PathKind::File => Some((
-            format!(
-                "is not a regular file (it is {})",
-                crate::regular_file::kind_name(&file_type)
-            ),
+            format!("is not a regular file (it is {found})"),
             "not a regular file",
         )),
         PathKind::Directory => Some((
-            format!(
-                "is not a directory (it is {})",
-                crate::regular_file::kind_name(&file_type)
-            ),
+            format!("is not a directory (it is {found})"),
             "not a directory",
         )),
     }

@@ -18,6 +18,7 @@ use toml::Spanned;
 use super::Reader;
 use crate::diagnostic::{closest, Diagnostic, SourceFile};
 use crate::duration::{self, ConfigDuration};
+use crate::files::Files;
 
 const NOTIFY_KEYS: &[&str] = &[
     "webhook",
@@ -42,7 +43,7 @@ pub const MAX_NOTIFY_TIMEOUT: Duration = Duration::from_secs(120);
 pub const DEFAULT_NOTIFY_RETRIES: u32 = 3;
 const MAX_NOTIFY_RETRIES: u32 = 10;
 /// The largest `webhook_file` read: a URL, not a document.
-const MAX_WEBHOOK_FILE: u64 = crate::regular_file::MAX_SECRET;
+const MAX_WEBHOOK_FILE: u64 = crate::files::MAX_SECRET;
 
 /// A webhook URL. Its `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
@@ -300,7 +301,9 @@ impl Reader<'_> {
             .parent()
             .unwrap_or(Path::new("."))
             .join(file.get_ref());
-        let read = crate::regular_file::read_text(&path, MAX_WEBHOOK_FILE)
+        let read = self
+            .files
+            .read_text(&path, MAX_WEBHOOK_FILE)
             .map_err(|problem| (problem.to_string(), problem.label()));
         let url = read.and_then(|text| {
             let url = text.trim().to_string();
@@ -313,7 +316,7 @@ impl Reader<'_> {
         });
         match url {
             Ok(url) => {
-                warn_if_exposed(&path);
+                warn_if_exposed(self.files, &path);
                 Some((SecretUrl(url), WebhookSource::File(path)))
             }
             Err((problem, label)) => {
@@ -397,13 +400,11 @@ fn masked(file: &SourceFile, span: Range<usize>) -> SourceFile {
 
 /// Warns, once per file and process (the daemon reads the config on every
 /// tick), when the webhook file's mode lets other users read or write it.
-fn warn_if_exposed(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
+fn warn_if_exposed(files: &dyn Files, path: &Path) {
     static WARNED: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
-    let Ok(metadata) = std::fs::metadata(path) else {
+    let crate::files::Stat::File { mode } = files.stat(path) else {
         return;
     };
-    let mode = metadata.permissions().mode();
     let Some(exposure) = exposure(mode) else {
         return;
     };

@@ -14,7 +14,10 @@ const PATH: &str = "tests/fixtures/config/golden.toml";
 const REGISTRY: &str = "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n";
 
 fn load(text: &str) -> Result<Project, ConfigError> {
-    Project::from_source(SourceFile::new(Path::new(PATH), text))
+    Project::from_source(
+        SourceFile::new(Path::new(PATH), text),
+        &crate::regular_file::Disk,
+    )
 }
 
 fn rendered(text: &str) -> String {
@@ -458,7 +461,7 @@ impl Scratch {
     fn rendered(&self, bytes: &[u8]) -> String {
         let config = self.path("golden.toml");
         std::fs::write(&config, bytes).unwrap();
-        match Project::load(&config) {
+        match crate::load::project(&config) {
             Ok(_) => panic!("expected problems in:\n{}", String::from_utf8_lossy(bytes)),
             Err(error) => error
                 .to_string()

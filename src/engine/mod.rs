@@ -15,8 +15,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::config::{Network, SmokeTest};
-use golden_core::context::{ContextError, Entry, Recipe};
 use crate::reference::Reference;
+use golden_core::context::{ContextError, Entry, Recipe};
 
 /// Everything one build needs.
 #[derive(Debug, Clone)]

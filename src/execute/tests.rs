@@ -227,10 +227,10 @@ const WIDE: &str = "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"go
 [images.other]\nversion = \"1.0\"\ncontext = \"images/base\"\n";
 
 fn project(config: &str) -> Project {
-    Project::from_source(SourceFile::new(
-        Path::new("tests/fixtures/config/golden.toml"),
-        config,
-    ))
+    Project::from_source(
+        SourceFile::new(Path::new("tests/fixtures/config/golden.toml"), config),
+        &crate::regular_file::Disk,
+    )
     .unwrap()
 }
 
@@ -761,8 +761,11 @@ fn line_order_never_deadlocks_when_lines_are_built_on_each_other() {
 [images.one]\nname = \"base\"\nversion = \"1.0\"\ncontext = \"one\"\n\
 [images.two]\nname = \"base\"\nversion = \"2.0\"\ncontext = \"two\"\n\
 [images.three]\nname = \"base\"\nversion = \"3.0\"\ncontext = \"three\"\n";
-    let project =
-        Project::from_source(SourceFile::new(&dir.path().join("golden.toml"), config)).unwrap();
+    let project = Project::from_source(
+        SourceFile::new(&dir.path().join("golden.toml"), config),
+        &crate::regular_file::Disk,
+    )
+    .unwrap();
     let outcomes = Harness::with_project(project, Faults::default()).run(2, false, Stop::default());
     assert!(
         outcomes.iter().all(|o| o.status == Status::Built),
@@ -880,9 +883,11 @@ fn higher_lines_match_the_pairwise_definition_on_random_configs() {
             }
             lines.push((id, name, version));
         }
-        let project =
-            Project::from_source(SourceFile::new(&dir.path().join("golden.toml"), &config))
-                .unwrap_or_else(|error| panic!("{error}\n{config}"));
+        let project = Project::from_source(
+            SourceFile::new(&dir.path().join("golden.toml"), &config),
+            &crate::regular_file::Disk,
+        )
+        .unwrap_or_else(|error| panic!("{error}\n{config}"));
         // A run of some of the lines, in build order.
         let ids: Vec<String> = project
             .graph
@@ -1297,8 +1302,11 @@ fn a_lost_race_under_upstream_versioning_builds_the_next_revision() {
     let config = "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\
         [images.base]\nversion = \"1.0\"\ncontext = \"images/base\"\nversioning = \"upstream\"\n\
         upstream_version = { build_arg = \"V\" }\nbuild_args = { V = \"1.0.3\" }\n";
-    let project = Project::from_source(SourceFile::new(&dir.path().join("golden.toml"), config))
-        .unwrap_or_else(|error| panic!("{error}"));
+    let project = Project::from_source(
+        SourceFile::new(&dir.path().join("golden.toml"), config),
+        &crate::regular_file::Disk,
+    )
+    .unwrap_or_else(|error| panic!("{error}"));
     let harness = Harness::with_project(project, Faults::default());
     let racing = Racing {
         inner: harness.registry.clone(),

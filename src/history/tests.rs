@@ -573,10 +573,13 @@ fn rollback_never_targets_a_foreign_tag() {
 async fn ls_asks_for_no_image_of_a_foreign_index() {
     let config = "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\
 [images.base]\nversion = \"1.0\"\ncontext = \"images/base\"\n";
-    let project = crate::project::Project::from_source(crate::diagnostic::SourceFile::new(
-        std::path::Path::new("tests/fixtures/config/golden.toml"),
-        config,
-    ))
+    let project = crate::project::Project::from_source(
+        crate::diagnostic::SourceFile::new(
+            std::path::Path::new("tests/fixtures/config/golden.toml"),
+            config,
+        ),
+        &crate::regular_file::Disk,
+    )
     .unwrap();
     let registry = FakeRegistry::default();
     let path = "registry.local:5000/golden/base";

@@ -21,10 +21,10 @@ const GOLDEN_BASE_OLD: &str =
     "sha256:3333333333333333333333333333333333333333333333333333333333333333";
 
 fn project() -> Project {
-    Project::from_source(SourceFile::new(
-        Path::new("tests/fixtures/config/golden.toml"),
-        CONFIG,
-    ))
+    Project::from_source(
+        SourceFile::new(Path::new("tests/fixtures/config/golden.toml"), CONFIG),
+        &crate::regular_file::Disk,
+    )
     .unwrap()
 }
 
@@ -565,10 +565,10 @@ fn a_line_is_rebuilt_when_its_platforms_are_not_those_of_its_last_build() {
         "context = \"images/base\"\n",
         "context = \"images/base\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n",
     );
-    let project = Project::from_source(SourceFile::new(
-        Path::new("tests/fixtures/config/golden.toml"),
-        &config,
-    ))
+    let project = Project::from_source(
+        SourceFile::new(Path::new("tests/fixtures/config/golden.toml"), &config),
+        &crate::regular_file::Disk,
+    )
     .unwrap();
     let selection = Selection {
         ids: project.graph.order.clone(),
@@ -617,10 +617,10 @@ fn an_incomplete_release_is_built_again_and_nothing_moves_to_it() {
         "context = \"images/base\"\n",
         "context = \"images/base\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n",
     );
-    let project = Project::from_source(SourceFile::new(
-        Path::new("tests/fixtures/config/golden.toml"),
-        &config,
-    ))
+    let project = Project::from_source(
+        SourceFile::new(Path::new("tests/fixtures/config/golden.toml"), &config),
+        &crate::regular_file::Disk,
+    )
     .unwrap();
     let selection = Selection {
         ids: project.graph.order.clone(),
@@ -700,10 +700,10 @@ fn tracked_run_holding(
         "schedule = \"@weekly\"\n",
         &format!("schedule = \"@weekly\"\ntrack = \"1.*\"\nadopt = \"{adopt}\"\n"),
     );
-    let project = Project::from_source(SourceFile::new(
-        Path::new("tests/fixtures/config/golden.toml"),
-        &config,
-    ))
+    let project = Project::from_source(
+        SourceFile::new(Path::new("tests/fixtures/config/golden.toml"), &config),
+        &crate::regular_file::Disk,
+    )
     .unwrap();
     let upstream = "127.0.0.1:5000/upstream/busybox";
     let mut last = built(Some("2026-03-04T10:00:00Z"), BASE_OLD, "r-base");

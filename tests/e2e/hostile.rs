@@ -495,8 +495,10 @@ fn malformed_text_never_panics() {
         "[registry]\nhost = \"r:5000\"\nnamespace = \"g/../h\"".into(),
     ];
     for text in &configs {
-        let result =
-            Project::from_source(SourceFile::new(Path::new("/nonexistent/golden.toml"), text));
+        let result = Project::from_source(
+            SourceFile::new(Path::new("/nonexistent/golden.toml"), text),
+            &golden::regular_file::Disk,
+        );
         let message = result.err().map(|e| e.to_string()).unwrap_or_default();
         assert!(
             message.contains("error"),

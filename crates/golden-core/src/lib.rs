@@ -12,6 +12,7 @@ pub mod diagnostic;
 pub mod dockerfile;
 pub mod dockerignore;
 pub mod duration;
+pub mod files;
 pub mod hint;
 pub mod index;
 pub mod labels;

@@ -18,7 +18,10 @@ const TOKEN: &str = "s3cr3t-T0KEN";
 const UNSET: &str = "GOLDEN_NOTIFY_TEST_VARIABLE_THAT_IS_NEVER_SET";
 
 fn load(text: &str) -> Result<Project, ConfigError> {
-    Project::from_source(SourceFile::new(Path::new(PATH), text))
+    Project::from_source(
+        SourceFile::new(Path::new(PATH), text),
+        &crate::regular_file::Disk,
+    )
 }
 
 fn notify(table: &str) -> crate::config::NotifySettings {
@@ -116,7 +119,8 @@ fn webhook_file_is_read_relative_to_the_config_and_trimmed() {
     .unwrap();
     let path = directory.path().join("golden.toml");
     let text = format!("{HEAD}[notify]\nwebhook_file = \"webhook.url\"\n");
-    let project = Project::from_source(SourceFile::new(&path, &text)).unwrap();
+    let project =
+        Project::from_source(SourceFile::new(&path, &text), &crate::regular_file::Disk).unwrap();
     let settings = project.config.notify.unwrap();
     assert_eq!(
         settings.url.expose(),
@@ -137,7 +141,7 @@ fn webhook_env_is_looked_up_and_checked() {
     let lookup = |url: String| {
         move |name: &str| (name == "HOOK").then(|| std::ffi::OsString::from(url.clone()))
     };
-    let mut reader = crate::config::Reader::new(&file);
+    let mut reader = crate::config::Reader::new(&file, &crate::regular_file::Disk);
     let url = format!("https://chat.example.com/hooks/{TOKEN}");
     let settings = reader.notify(value, &lookup(format!(" {url}\n"))).unwrap();
     assert_eq!(settings.url.expose(), url);
