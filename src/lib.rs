@@ -9,15 +9,15 @@
 
 // The core's modules, at the root as before: `crate::version` is
 // `golden_core::version` (README "Architecture").
+#[cfg(test)]
+pub(crate) use golden_core::testing;
 pub use golden_core::{
-    diagnostic, dockerfile, dockerignore, duration, files, hint, index, labels, name, platform,
-    reference, sanitize, schedule, upstream, version,
+    build_args, check, config, diagnostic, dockerfile, dockerignore, duration, files, graph, hint,
+    history, index, labels, name, observation, outcome, pipeline, plan, platform, project,
+    provenance, reference, report, sanitize, schedule, upstream, version,
 };
 
-pub mod build_args;
-pub mod check;
 pub mod cli;
-pub mod config;
 pub mod context;
 pub mod daemon;
 pub mod discover;
@@ -25,29 +25,17 @@ pub mod engine;
 pub mod error;
 pub mod execute;
 pub mod exit;
-pub mod graph;
-pub mod history;
 pub mod inspect;
 pub mod load;
 pub mod lock;
 pub mod notify;
-pub mod observation;
 pub mod observe;
-pub mod outcome;
-pub mod pipeline;
-pub mod plan;
 pub mod pool;
-pub mod project;
-pub mod provenance;
 pub mod registry;
 pub mod regular_file;
-#[deny(missing_docs)]
-pub mod report;
 pub mod revision;
 pub mod run;
 pub mod session;
 pub mod signals;
 pub mod stop;
-#[cfg(test)]
-pub(crate) mod testing;
 pub mod ui;

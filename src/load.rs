@@ -19,3 +19,6 @@ pub fn project(path: &Path) -> Result<Project, ConfigError> {
     })?;
     Project::from_bytes(path, bytes, &Disk)
 }
+
+#[cfg(test)]
+mod tests;

@@ -7,19 +7,36 @@
 
 #![deny(clippy::print_stderr)]
 
+pub mod build_args;
+pub mod check;
+pub mod config;
 pub mod context;
 pub mod diagnostic;
 pub mod dockerfile;
 pub mod dockerignore;
 pub mod duration;
+pub mod engine;
 pub mod files;
+pub mod graph;
 pub mod hint;
+pub mod history;
 pub mod index;
 pub mod labels;
 pub mod name;
+pub mod observation;
+pub mod outcome;
+pub mod pipeline;
+pub mod plan;
 pub mod platform;
+pub mod project;
+pub mod provenance;
 pub mod reference;
+pub mod registry;
+#[deny(missing_docs)]
+pub mod report;
 pub mod sanitize;
 pub mod schedule;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod upstream;
 pub mod version;

@@ -22,8 +22,7 @@ pub(super) async fn run(
     output: CheckOutput,
     verify_digests: bool,
 ) -> Result<Exit, Failure> {
-    let files = crate::check::find_dockerfiles(paths)
-        .map_err(|error| Failure::usage(anyhow::anyhow!(error)))?;
+    let files = find_dockerfiles(paths).map_err(|error| Failure::usage(anyhow::anyhow!(error)))?;
     if files.is_empty() {
         return Err(Failure::usage(Hinted::new(
             "no Dockerfile found in the paths given",
@@ -142,4 +141,49 @@ async fn published(
         }
     }
     Ok(published)
+}
+
+/// Every Dockerfile among `paths`: files as given, directories searched for
+/// `Dockerfile`, `*.Dockerfile`, `Dockerfile.*` and `Containerfile`.
+fn find_dockerfiles(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut found = Vec::new();
+    for path in paths {
+        let metadata = match std::fs::metadata(path) {
+            Ok(metadata) => metadata,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Err(format!("`{}` does not exist", path.display()));
+            }
+            Err(error) => return Err(format!("`{}` cannot be read: {error}", path.display())),
+        };
+        if metadata.is_file() {
+            found.push(path.clone());
+        } else if metadata.is_dir() {
+            let walker = walkdir::WalkDir::new(path)
+                .sort_by_file_name()
+                .into_iter()
+                .filter_entry(|entry| {
+                    let name = entry.file_name().to_string_lossy();
+                    entry.depth() == 0
+                        || !(name.starts_with('.') || name == "node_modules" || name == "target")
+                });
+            for entry in walker.flatten() {
+                let name = entry.file_name().to_string_lossy();
+                let dockerfile = name == "Dockerfile"
+                    || name == "Containerfile"
+                    || name.ends_with(".Dockerfile")
+                    || name.starts_with("Dockerfile.");
+                if entry.file_type().is_file() && dockerfile {
+                    found.push(entry.into_path());
+                }
+            }
+        } else {
+            // A device such as /dev/zero, or a FIFO: never opened.
+            return Err(format!(
+                "`{}` is not a regular file (it is {}); golden checks Dockerfiles, which are regular files",
+                path.display(),
+                crate::regular_file::kind_name(&metadata.file_type())
+            ));
+        }
+    }
+    Ok(found)
 }

@@ -567,7 +567,7 @@ mod tests {
 upstream_version = { env = \"ASPNET_VERSION\" }\n\
 [images.base]\nversion = \"1.0\"\ncontext = \".\"\n",
             ),
-            &crate::regular_file::Disk,
+            &crate::testing::TestDisk,
         );
         let (config, problems) = parsed;
         assert!(problems.is_empty(), "{problems:?}");
@@ -599,7 +599,7 @@ upstream_version = { env = \"ASPNET_VERSION\" }\n\
                 "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\
 [images.base]\nversion = \"1.0\"\ncontext = \".\"\n",
             ),
-            &crate::regular_file::Disk,
+            &crate::testing::TestDisk,
         );
         let (config, problems) = parsed;
         assert!(problems.is_empty(), "{problems:?}");
@@ -703,7 +703,7 @@ mod track_tests {
         );
         Project::from_source(
             SourceFile::new(Path::new("tests/fixtures/config/golden.toml"), &text),
-            &crate::regular_file::Disk,
+            &crate::testing::TestDisk,
         )
         .map_err(|error| error.to_string())
     }

@@ -207,3 +207,76 @@ impl Registry for FakeRegistry {
         0
     }
 }
+
+/// The machine's files, for the core's own tests, which build real
+/// directories (contexts, Dockerfiles, webhook files) in temporary ones
+/// or read the workspace's fixtures: a relative path is the workspace
+/// root's (`tests/fixtures/config/...`, as the snapshots show it). The
+/// binary hands in its own reader (`regular_file::Disk`); no production
+/// code of the core reads a file.
+#[cfg(test)]
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
+pub(crate) struct TestDisk;
+
+#[cfg(test)]
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
+impl crate::files::Files for TestDisk {
+    fn stat(&self, path: &std::path::Path) -> crate::files::Stat {
+        use crate::files::Stat;
+        use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+        match std::fs::metadata(workspace(path)) {
+            Ok(metadata) if metadata.is_file() => Stat::File {
+                mode: metadata.permissions().mode(),
+            },
+            Ok(metadata) if metadata.is_dir() => Stat::Directory,
+            Ok(metadata) if metadata.file_type().is_fifo() => Stat::Other { kind: "a FIFO" },
+            Ok(metadata) if metadata.file_type().is_char_device() => Stat::Other {
+                kind: "a character device",
+            },
+            Ok(_) => Stat::Other {
+                kind: "a special file",
+            },
+            Err(error) if error.raw_os_error() == Some(40) => Stat::SymlinkLoop,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Stat::Missing,
+            Err(error) => Stat::Unreadable(error.to_string()),
+        }
+    }
+
+    fn read_text(
+        &self,
+        path: &std::path::Path,
+        limit: u64,
+    ) -> Result<String, crate::files::RegularFileError> {
+        use crate::files::RegularFileError;
+        match self.stat(path) {
+            crate::files::Stat::File { .. } => {}
+            crate::files::Stat::Missing => return Err(RegularFileError::Missing),
+            crate::files::Stat::Other { kind } => {
+                return Err(RegularFileError::NotRegular { kind })
+            }
+            crate::files::Stat::Directory => {
+                return Err(RegularFileError::NotRegular {
+                    kind: "a directory",
+                })
+            }
+            _ => return Err(RegularFileError::SymlinkLoop),
+        }
+        let bytes = std::fs::read(workspace(path)).map_err(RegularFileError::Io)?;
+        if bytes.len() as u64 > limit {
+            return Err(RegularFileError::TooLarge { limit });
+        }
+        String::from_utf8(bytes).map_err(|_| RegularFileError::NotUtf8)
+    }
+
+    fn env(&self, name: &str) -> Option<std::ffi::OsString> {
+        std::env::var_os(name)
+    }
+}
+
+/// `path`, relative ones taken from the workspace root.
+#[cfg(test)]
+fn workspace(path: &std::path::Path) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
+}

@@ -20,7 +20,7 @@ const UNSET: &str = "GOLDEN_NOTIFY_TEST_VARIABLE_THAT_IS_NEVER_SET";
 fn load(text: &str) -> Result<Project, ConfigError> {
     Project::from_source(
         SourceFile::new(Path::new(PATH), text),
-        &crate::regular_file::Disk,
+        &crate::testing::TestDisk,
     )
 }
 
@@ -120,7 +120,7 @@ fn webhook_file_is_read_relative_to_the_config_and_trimmed() {
     let path = directory.path().join("golden.toml");
     let text = format!("{HEAD}[notify]\nwebhook_file = \"webhook.url\"\n");
     let project =
-        Project::from_source(SourceFile::new(&path, &text), &crate::regular_file::Disk).unwrap();
+        Project::from_source(SourceFile::new(&path, &text), &crate::testing::TestDisk).unwrap();
     let settings = project.config.notify.unwrap();
     assert_eq!(
         settings.url.expose(),
@@ -141,7 +141,7 @@ fn webhook_env_is_looked_up_and_checked() {
     let lookup = |url: String| {
         move |name: &str| (name == "HOOK").then(|| std::ffi::OsString::from(url.clone()))
     };
-    let mut reader = crate::config::Reader::new(&file, &crate::regular_file::Disk);
+    let mut reader = crate::config::Reader::new(&file, &crate::testing::TestDisk);
     let url = format!("https://chat.example.com/hooks/{TOKEN}");
     let settings = reader.notify(value, &lookup(format!(" {url}\n"))).unwrap();
     assert_eq!(settings.url.expose(), url);

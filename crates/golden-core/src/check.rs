@@ -4,7 +4,8 @@
 //! `allow_latest`). Findings carry file, line, column, a rule id and the fix;
 //! they render as text, JSON or SARIF for code-scanning UIs.
 //!
-//! Reads the files it is given; no network, no engine. With
+//! Judges the texts it is given (the command reads the files); no
+//! network, no engine. With
 //! `--verify-digests`, a golden image named by digest is also looked up in
 //! the registry (the lookups are the command's; the decision,
 //! [`check_pins`], is pure here): it must be a build golden published. For
@@ -12,7 +13,7 @@
 //! it pins that platform only and is reported with the index to use.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 
@@ -37,51 +38,6 @@ pub struct Finding {
     pub rule: &'static str,
     pub message: String,
     pub fix: String,
-}
-
-/// Every Dockerfile among `paths`: files as given, directories searched for
-/// `Dockerfile`, `*.Dockerfile`, `Dockerfile.*` and `Containerfile`.
-pub fn find_dockerfiles(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
-    let mut found = Vec::new();
-    for path in paths {
-        let metadata = match std::fs::metadata(path) {
-            Ok(metadata) => metadata,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                return Err(format!("`{}` does not exist", path.display()));
-            }
-            Err(error) => return Err(format!("`{}` cannot be read: {error}", path.display())),
-        };
-        if metadata.is_file() {
-            found.push(path.clone());
-        } else if metadata.is_dir() {
-            let walker = walkdir::WalkDir::new(path)
-                .sort_by_file_name()
-                .into_iter()
-                .filter_entry(|entry| {
-                    let name = entry.file_name().to_string_lossy();
-                    entry.depth() == 0
-                        || !(name.starts_with('.') || name == "node_modules" || name == "target")
-                });
-            for entry in walker.flatten() {
-                let name = entry.file_name().to_string_lossy();
-                let dockerfile = name == "Dockerfile"
-                    || name == "Containerfile"
-                    || name.ends_with(".Dockerfile")
-                    || name.starts_with("Dockerfile.");
-                if entry.file_type().is_file() && dockerfile {
-                    found.push(entry.into_path());
-                }
-            }
-        } else {
-            // A device such as /dev/zero, or a FIFO: never opened.
-            return Err(format!(
-                "`{}` is not a regular file (it is {}); golden checks Dockerfiles, which are regular files",
-                path.display(),
-                crate::regular_file::kind_name(&metadata.file_type())
-            ));
-        }
-    }
-    Ok(found)
 }
 
 /// The findings of one Dockerfile's text.
@@ -558,7 +514,7 @@ mod tests {
                     Path::new("golden.toml"),
                     "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n",
                 ),
-                &crate::regular_file::Disk,
+                &crate::testing::TestDisk,
             )
             .0
             .unwrap(),
@@ -594,7 +550,7 @@ upstream_version = { env = \"ASPNET_VERSION\" }\n\
 versioning = \"upstream\"\nupstream_version = { env = \"ASPNET_VERSION\" }\n\
 [images.base]\nversion = \"1.0\"\ncontext = \".\"\n",
             ),
-            &crate::regular_file::Disk,
+            &crate::testing::TestDisk,
         );
         let (config, problems) = parsed;
         assert!(problems.is_empty(), "{problems:?}");
@@ -648,7 +604,7 @@ versioning = \"upstream\"\nupstream_version = { env = \"ASPNET_VERSION\" }\n\
 [images.aspnet]\nversion = \"10.0\"\ncontext = \".\"\nversioning = \"upstream\"\n\
 upstream_version = { env = \"ASPNET_VERSION\" }\nfloating = [\"X.Y.Z\", \"latest\"]\n",
             ),
-            &crate::regular_file::Disk,
+            &crate::testing::TestDisk,
         );
         assert!(problems.is_empty(), "{problems:?}");
         let config = config.unwrap();

@@ -462,7 +462,7 @@ pub fn check_url(url: &str) -> Result<(), String> {
         return Err("it has no host".into());
     }
     // The parser's messages name the part at fault, never the URL.
-    let parsed = reqwest::Url::parse(url).map_err(|error| match error.to_string().as_str() {
+    let parsed = url::Url::parse(url).map_err(|error| match error.to_string().as_str() {
         "empty host" => "it has no host".to_string(),
         "invalid port number" => "its port is not a number from 1 to 65535".to_string(),
         reason => format!("it is not a valid URL ({reason})"),

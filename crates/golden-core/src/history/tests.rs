@@ -327,7 +327,7 @@ fn rollback_to_a_given_version_and_the_refusals() {
     ];
     for (to, expected) in refusals {
         let error = rollback_all_golden("x", "r/x", &inventory, line, to.map(exact)).unwrap_err();
-        let text = crate::error::text(&error);
+        let text = crate::hint::text_of(&error);
         assert!(text.contains(expected), "{to:?}: {text}");
         assert!(text.contains("hint:"), "{text}");
     }
@@ -578,7 +578,7 @@ async fn ls_asks_for_no_image_of_a_foreign_index() {
             std::path::Path::new("tests/fixtures/config/golden.toml"),
             config,
         ),
-        &crate::regular_file::Disk,
+        &crate::testing::TestDisk,
     )
     .unwrap();
     let registry = FakeRegistry::default();

@@ -23,7 +23,7 @@ const GOLDEN_BASE_OLD: &str =
 fn project() -> Project {
     Project::from_source(
         SourceFile::new(Path::new("tests/fixtures/config/golden.toml"), CONFIG),
-        &crate::regular_file::Disk,
+        &crate::testing::TestDisk,
     )
     .unwrap()
 }
@@ -567,7 +567,7 @@ fn a_line_is_rebuilt_when_its_platforms_are_not_those_of_its_last_build() {
     );
     let project = Project::from_source(
         SourceFile::new(Path::new("tests/fixtures/config/golden.toml"), &config),
-        &crate::regular_file::Disk,
+        &crate::testing::TestDisk,
     )
     .unwrap();
     let selection = Selection {
@@ -619,7 +619,7 @@ fn an_incomplete_release_is_built_again_and_nothing_moves_to_it() {
     );
     let project = Project::from_source(
         SourceFile::new(Path::new("tests/fixtures/config/golden.toml"), &config),
-        &crate::regular_file::Disk,
+        &crate::testing::TestDisk,
     )
     .unwrap();
     let selection = Selection {
@@ -702,7 +702,7 @@ fn tracked_run_holding(
     );
     let project = Project::from_source(
         SourceFile::new(Path::new("tests/fixtures/config/golden.toml"), &config),
-        &crate::regular_file::Disk,
+        &crate::testing::TestDisk,
     )
     .unwrap();
     let upstream = "127.0.0.1:5000/upstream/busybox";

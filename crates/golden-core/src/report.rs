@@ -14,6 +14,7 @@ use crate::project::Project;
 use crate::provenance::ForeignTag;
 
 mod paint;
+pub mod palette;
 
 pub use paint::{paint_plan_text, paint_run_text};
 
@@ -738,7 +739,7 @@ fn engines_text(image: &ImageReport) -> String {
 
 /// An exact tag as people read it: `10.0.3-r2 (upstream 10.0.3)` under
 /// upstream versioning, `X.Y.N` as it is.
-pub(crate) fn described(version: &str) -> String {
+pub fn described(version: &str) -> String {
     version
         .parse::<crate::version::Exact>()
         .map_or_else(|_| version.to_string(), |exact| exact.describe())

@@ -9,7 +9,7 @@
 //! and the plan's DECISION column, never inside text from the registry.
 
 use super::ImageDecision;
-use crate::ui::color::{Palette, Tone};
+use crate::report::palette::{Palette, Tone};
 
 /// Every decision, to read one back from its name.
 const DECISIONS: [ImageDecision; 7] = [
