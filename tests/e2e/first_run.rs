@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use golden::graph::Upstream;
-use golden::project::Project;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -137,7 +136,8 @@ fn the_demo_copy_of_the_offline_stack_publishes_only_under_its_namespace() {
         &[("USER", "Carol")],
     );
     assert_eq!(PathBuf::from(&config), temp.path().join("run/golden.toml"));
-    let project = Project::load(Path::new(&config)).unwrap_or_else(|error| panic!("{error}"));
+    let project =
+        golden::load::project(Path::new(&config)).unwrap_or_else(|error| panic!("{error}"));
     let namespace = &project.config.registry.namespace;
     assert!(namespace.starts_with("demo-carol-"), "{namespace}");
     for id in ["tools", "tools-lts"] {

@@ -13,7 +13,7 @@ fn root() -> PathBuf {
 
 fn load(relative: &str) -> Project {
     let path = root().join(relative);
-    Project::load(&path).unwrap_or_else(|error| panic!("{relative}: {error}"))
+    golden::load::project(&path).unwrap_or_else(|error| panic!("{relative}: {error}"))
 }
 
 fn upstream(project: &Project, id: &str) -> String {
@@ -186,7 +186,7 @@ fn the_upstream_policy_allows_only_microsofts_dotnet_images() {
         );
     std::fs::write(copy.path().join("golden.toml"), text).unwrap();
     copy_tree(&root().join("images"), &copy.path().join("images"));
-    let Err(error) = Project::load(&copy.path().join("golden.toml")) else {
+    let Err(error) = golden::load::project(&copy.path().join("golden.toml")) else {
         panic!("a config whose policy excludes mcr.microsoft.com loads");
     };
     let error = error.to_string();
@@ -220,7 +220,7 @@ fn the_dotnet_dockerfiles_do_not_repeat_what_the_official_images_set() {
 
 #[test]
 fn every_image_of_the_example_is_built_for_amd64_and_arm64() {
-    let project = Project::load(&root().join("golden.toml")).unwrap();
+    let project = golden::load::project(&root().join("golden.toml")).unwrap();
     let both = vec![
         golden::platform::Platform::linux_amd64(),
         golden::platform::Platform::linux_arm64(),

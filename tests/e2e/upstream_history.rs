@@ -334,7 +334,7 @@ fn check_accepts_x_y_z_and_revision_tags_of_an_upstream_line_only() {
 #[test]
 fn the_dotnet_example_uses_upstream_versioning_with_tracking() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("golden.toml");
-    let project = golden::project::Project::load(&path).unwrap();
+    let project = golden::load::project(&path).unwrap();
     for (id, env) in [
         ("aspnet-core", "ASPNET_VERSION"),
         ("dotnetcore-sdk", "DOTNET_SDK_VERSION"),
