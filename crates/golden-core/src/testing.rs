@@ -280,3 +280,66 @@ fn workspace(path: &std::path::Path) -> std::path::PathBuf {
         .join("../..")
         .join(path)
 }
+
+/// Files held in memory: a config's Dockerfiles and contexts without a
+/// disk, for the benchmark, the fuzz targets and tests. A directory
+/// exists when a file below it does or it was added; nothing else does.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryFiles {
+    files: std::collections::BTreeMap<std::path::PathBuf, String>,
+    directories: std::collections::BTreeSet<std::path::PathBuf>,
+    env: std::collections::BTreeMap<String, std::ffi::OsString>,
+}
+
+impl MemoryFiles {
+    /// No files, no environment.
+    pub fn new() -> MemoryFiles {
+        MemoryFiles::default()
+    }
+
+    /// Adds the regular file `path` holding `text`, and its directories.
+    pub fn file(&mut self, path: impl Into<std::path::PathBuf>, text: impl Into<String>) {
+        let path = path.into();
+        for ancestor in path.ancestors().skip(1) {
+            self.directories.insert(ancestor.to_path_buf());
+        }
+        self.files.insert(path, text.into());
+    }
+
+    /// Sets the environment variable `name`.
+    pub fn env_var(&mut self, name: &str, value: &str) {
+        self.env.insert(name.to_string(), value.into());
+    }
+}
+
+impl crate::files::Files for MemoryFiles {
+    fn stat(&self, path: &std::path::Path) -> crate::files::Stat {
+        if self.files.contains_key(path) {
+            crate::files::Stat::File { mode: 0o600 }
+        } else if self.directories.contains(path) {
+            crate::files::Stat::Directory
+        } else {
+            crate::files::Stat::Missing
+        }
+    }
+
+    fn read_text(
+        &self,
+        path: &std::path::Path,
+        limit: u64,
+    ) -> Result<String, crate::files::RegularFileError> {
+        use crate::files::RegularFileError;
+        match self.files.get(path) {
+            Some(text) if text.len() as u64 > limit => Err(RegularFileError::TooLarge { limit }),
+            Some(text) => Ok(text.clone()),
+            None if self.directories.contains(path) => Err(RegularFileError::NotRegular {
+                kind: "a directory",
+            }),
+            None => Err(RegularFileError::Missing),
+        }
+    }
+
+    fn env(&self, name: &str) -> Option<std::ffi::OsString> {
+        self.env.get(name).cloned()
+    }
+}

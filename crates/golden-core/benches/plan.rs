@@ -3,14 +3,16 @@
 //! Three measurements, all pure code (no registry, no engine):
 //! - `load_1000`: parse golden.toml and read the 1,000 Dockerfiles it names
 //!   into the dependency graph (`Project::from_source`), the part of a run
-//!   that touches the disk before any registry request;
+//!   before any registry request (the files are held in memory: the core
+//!   reads through the `Files` port);
 //! - `plan_1000/up_to_date`: `plan::plan` when nothing is due, the hourly case;
 //! - `plan_1000/ten_percent_due`: the same with every tenth upstream image
 //!   on a new base digest, so their golden children are due too.
 //!
 //! The images: 900 FROM an upstream image and 100 FROM one of the first 100
 //! (a golden parent `127.0.0.1:5000/golden/img-NNNN:1.0`), so the graph has
-//! edges and the order is not trivial. Run with `cargo bench --bench plan`.
+//! edges and the order is not trivial. Run with `cargo bench -p golden-core
+//! --bench plan`.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -19,20 +21,21 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use criterion::{criterion_group, criterion_main, Criterion};
-use golden::diagnostic::SourceFile;
-use golden::graph::Upstream;
-use golden::name::{Digest, Tag};
-use golden::observation::{LastBuild, Observation, Observations};
-use golden::plan::{plan, Decision, Selection};
-use golden::project::Project;
+use golden_core::diagnostic::SourceFile;
+use golden_core::graph::Upstream;
+use golden_core::name::{Digest, Tag};
+use golden_core::observation::{LastBuild, Observation, Observations};
+use golden_core::plan::{plan, Decision, Selection};
+use golden_core::project::Project;
+use golden_core::testing::MemoryFiles;
 
 const IMAGES: usize = 1000;
 const CHILDREN: usize = 100;
 const UPSTREAM: &str = "127.0.0.1:5000/upstream/busybox:1.36";
 
-/// A tempdir with 1,000 contexts and the golden.toml naming them.
+/// 1,000 contexts in memory and the golden.toml naming them.
 struct Fixture {
-    _dir: tempfile::TempDir,
+    files: MemoryFiles,
     config_path: PathBuf,
     config_text: String,
 }
@@ -42,14 +45,14 @@ fn id(index: usize) -> String {
 }
 
 fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let root = Path::new("/bench");
+    let mut files = MemoryFiles::new();
     let mut config = String::from(
         "[registry]\nhost = \"127.0.0.1:5000\"\nnamespace = \"golden\"\n\n[defaults]\nschedule = \"@weekly\"\n",
     );
     for index in 0..IMAGES {
         let name = id(index);
-        let context = dir.path().join("images").join(&name);
-        std::fs::create_dir_all(&context).expect("context dir");
+        let context = root.join("images").join(&name);
         // The last CHILDREN images are built FROM one of the first CHILDREN.
         let from = if index >= IMAGES - CHILDREN {
             format!(
@@ -59,30 +62,28 @@ fn fixture() -> Fixture {
         } else {
             UPSTREAM.to_string()
         };
-        std::fs::write(
+        files.file(
             context.join("Dockerfile"),
             format!("FROM {from}\nCOPY motd /etc/motd\nRUN echo {name} > /etc/golden-id\n"),
-        )
-        .expect("Dockerfile");
-        std::fs::write(context.join("motd"), format!("{name}\n")).expect("motd");
+        );
+        files.file(context.join("motd"), format!("{name}\n"));
         write!(
             config,
             "\n[images.{name}]\nversion = \"1.0\"\ncontext = \"images/{name}\"\n"
         )
         .unwrap();
     }
-    let config_path = dir.path().join("golden.toml");
-    std::fs::write(&config_path, &config).expect("golden.toml");
+    let config_path = root.join("golden.toml");
+    files.file(&config_path, config.clone());
     Fixture {
-        _dir: dir,
+        files,
         config_path,
         config_text: config,
     }
 }
 
-fn load(path: &Path, text: &str) -> Project {
-    Project::from_source(SourceFile::new(path, text), &golden::regular_file::Disk)
-        .expect("the synthetic config is valid")
+fn load(files: &MemoryFiles, path: &Path, text: &str) -> Project {
+    Project::from_source(SourceFile::new(path, text), files).expect("the synthetic config is valid")
 }
 
 fn at(text: &str) -> DateTime<Utc> {
@@ -130,7 +131,7 @@ fn observations(project: &Project, due_every: Option<usize>) -> Observations {
                     base_digest: Some(recorded_base),
                     floating: ["1.0", "1", "latest"]
                         .into_iter()
-                        .map(|tag| golden::observation::FloatingTag {
+                        .map(|tag| golden_core::observation::FloatingTag {
                             tag: Tag::parse(tag).unwrap(),
                             digest: Some(own.clone()),
                         })
@@ -144,7 +145,7 @@ fn observations(project: &Project, due_every: Option<usize>) -> Observations {
                 known: Default::default(),
                 base_digest: Some(Digest::parse(&base_now).unwrap()),
                 base_platforms_changed: Vec::new(),
-                recipe: Some(golden::context::Recipe {
+                recipe: Some(golden_core::context::Recipe {
                     digest: recipe,
                     parts: Default::default(),
                 }),
@@ -163,7 +164,7 @@ fn parent_index(id: &str) -> usize {
 
 fn benches(c: &mut Criterion) {
     let fixture = fixture();
-    let project = load(&fixture.config_path, &fixture.config_text);
+    let project = load(&fixture.files, &fixture.config_path, &fixture.config_text);
     assert_eq!(project.graph.order.len(), IMAGES);
     let selection = Selection {
         ids: project.graph.order.clone(),
@@ -187,6 +188,7 @@ fn benches(c: &mut Criterion) {
     c.bench_function("load_1000", |b| {
         b.iter(|| {
             load(
+                &fixture.files,
                 black_box(&fixture.config_path),
                 black_box(&fixture.config_text),
             )
