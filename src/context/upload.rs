@@ -33,7 +33,7 @@ use crate::context::{
     content_digest, is_executable, open_regular, recipe, ContextError, ContextHash, Entry, Kind,
     Recipe, RecipeInputs,
 };
-use crate::engine::BuildRequest;
+use golden_core::engine::BuildRequest;
 
 /// The mtime of every entry: what `tar::HeaderMode::Deterministic` sets.
 const FIXED_MTIME: u64 = 1153704088;

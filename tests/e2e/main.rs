@@ -39,6 +39,7 @@ mod integrity_classes;
 mod integrity_race;
 mod integrity_writes;
 mod json_early_failure;
+mod layers;
 mod lock_dir;
 mod matrix;
 mod multi_platform;

@@ -33,8 +33,9 @@ pub mod plan;
 pub mod platform;
 pub mod project;
 pub mod provenance;
-pub mod reference;
 pub mod registry;
+/// The reference grammar, where everyone names it (`name::reference`).
+pub use name::reference;
 #[deny(missing_docs)]
 pub mod report;
 pub mod sanitize;

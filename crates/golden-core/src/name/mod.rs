@@ -3,14 +3,18 @@
 //! is validated once, when it is made, so code that holds one never parses
 //! it again; a [`Reference`] is what joins them for a request.
 //!
-//! This module performs no I/O.
+//! The reference grammar they share is [`reference`] (also at
+//! `crate::reference`): one grammar, one module tree. This module performs
+//! no I/O.
 
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest as _, Sha256};
 
-use crate::reference::{
+pub mod reference;
+
+use self::reference::{
     validate_digest, validate_domain, validate_path, validate_tag, Reference, ReferenceError,
 };
 

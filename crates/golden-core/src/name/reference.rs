@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use crate::name::{Digest, Repository};
+use super::{Digest, Repository};
 
 /// The registry that references without a domain point at.
 pub const DEFAULT_DOMAIN: &str = "docker.io";
