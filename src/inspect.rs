@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::config::{Config, Image};
 use crate::labels;
-use crate::name::Digest;
+use crate::name::{Digest, Repository};
 use crate::reference::Reference;
 use crate::registry::{Registry, RegistryError};
 use crate::version::{Exact, UpstreamVersion, Versioning};
@@ -59,7 +59,7 @@ pub async fn inspect(
 ) -> Result<Inspection, RegistryError> {
     let repository = config.repository(image);
     let tags = registry.tags(&repository).await?;
-    let mut line_versions: Vec<_> = image
+    let line_versions: Vec<_> = image
         .versioning
         .exact_versions(tags.iter().map(String::as_str))
         .into_iter()
@@ -70,6 +70,25 @@ pub async fn inspect(
         .iter()
         .filter_map(|version| Some(version.upstream()?.to_string()))
         .collect();
+    let versions = newest_versions(registry, &repository, line_versions).await?;
+    let floating = floating(registry, &repository, image, &tags, &versions, &built).await?;
+    Ok(Inspection {
+        id: image.id.clone(),
+        repository: repository.to_string(),
+        line: image.version.to_string(),
+        floating,
+        versions,
+    })
+}
+
+/// The newest [`SHOWN_VERSIONS`] of `line_versions` (the line's exact
+/// versions, oldest first), newest first, each with the provenance its
+/// config records and, for an index, its platforms.
+async fn newest_versions(
+    registry: &dyn Registry,
+    repository: &Repository,
+    mut line_versions: Vec<Exact>,
+) -> Result<Vec<Version>, RegistryError> {
     line_versions.reverse();
     line_versions.truncate(SHOWN_VERSIONS);
     let exact: Vec<Reference> = line_versions
@@ -103,7 +122,22 @@ pub async fn inspect(
             platforms,
         });
     }
-    let floating_tags = floating_tags(image, &tags);
+    Ok(versions)
+}
+
+/// Where each floating tag `image` can carry points now, and the version
+/// shown there when it is one of `versions`. Under upstream versioning an
+/// `X.Y.Z` tag counts only on a build of that upstream version (one of
+/// `built`, the line's upstream versions).
+async fn floating(
+    registry: &dyn Registry,
+    repository: &Repository,
+    image: &Image,
+    tags: &[String],
+    versions: &[Version],
+    built: &[String],
+) -> Result<Vec<Floating>, RegistryError> {
+    let floating_tags = floating_tags(image, tags);
     let references: Vec<Reference> = floating_tags
         .iter()
         .map(|tag| repository.tag(tag))
@@ -137,13 +171,7 @@ pub async fn inspect(
             version,
         });
     }
-    Ok(Inspection {
-        id: image.id.clone(),
-        repository: repository.to_string(),
-        line: image.version.to_string(),
-        floating,
-        versions,
-    })
+    Ok(floating)
 }
 
 /// The floating tags `image` can carry, in the order shown: `X.Y`, then

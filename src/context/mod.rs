@@ -71,49 +71,65 @@ pub fn entries(
             }
             continue;
         }
-        if relative.to_str().is_none() {
-            // Entries are UTF-8 paths; a lossy name would be sent as a file
-            // that does not exist.
-            return Err(ContextError::Read {
-                path: item.path().to_path_buf(),
-                source: io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "its name is not UTF-8, which golden cannot send in a build context; rename it, or leave it out with .dockerignore",
-                ),
-            });
-        }
-        let kind = if file_type.is_symlink() {
-            let target = std::fs::read_link(item.path()).map_err(|source| ContextError::Read {
-                path: item.path().to_path_buf(),
-                source,
-            })?;
-            Kind::Symlink { target }
-        } else if file_type.is_dir() {
-            Kind::Directory
-        } else {
-            let metadata = item.metadata().map_err(|error| ContextError::Read {
-                path: item.path().to_path_buf(),
-                source: error
-                    .into_io_error()
-                    .unwrap_or_else(|| io::Error::other("metadata")),
-            })?;
-            match special_kind(&metadata) {
-                Special::Regular => Kind::File {
-                    executable: is_executable(&metadata),
-                },
-                Special::Kind(kind) => kind,
-                Special::Socket => {
-                    tracing::warn!(
-                        "skipping the socket `{path}` in the build context `{}`: a socket cannot be sent to the engine (the docker CLI skips it too)",
-                        context.display()
-                    );
-                    continue;
-                }
-            }
+        let Some(kind) = kind_of(&item, relative, &path, context)? else {
+            continue;
         };
         entries.push(Entry { path, kind });
     }
     Ok(entries)
+}
+
+/// The kind of the walked entry `item` (`relative` to the context, named
+/// `path` in it), without following a symlink: `None` for a socket, which
+/// is left out with a warning.
+fn kind_of(
+    item: &walkdir::DirEntry,
+    relative: &Path,
+    path: &str,
+    context: &Path,
+) -> Result<Option<Kind>, ContextError> {
+    let file_type = item.file_type();
+    if relative.to_str().is_none() {
+        // Entries are UTF-8 paths; a lossy name would be sent as a file
+        // that does not exist.
+        return Err(ContextError::Read {
+            path: item.path().to_path_buf(),
+            source: io::Error::new(
+                io::ErrorKind::InvalidData,
+                "its name is not UTF-8, which golden cannot send in a build context; rename it, or leave it out with .dockerignore",
+            ),
+        });
+    }
+    let kind = if file_type.is_symlink() {
+        let target = std::fs::read_link(item.path()).map_err(|source| ContextError::Read {
+            path: item.path().to_path_buf(),
+            source,
+        })?;
+        Kind::Symlink { target }
+    } else if file_type.is_dir() {
+        Kind::Directory
+    } else {
+        let metadata = item.metadata().map_err(|error| ContextError::Read {
+            path: item.path().to_path_buf(),
+            source: error
+                .into_io_error()
+                .unwrap_or_else(|| io::Error::other("metadata")),
+        })?;
+        match special_kind(&metadata) {
+            Special::Regular => Kind::File {
+                executable: is_executable(&metadata),
+            },
+            Special::Kind(kind) => kind,
+            Special::Socket => {
+                tracing::warn!(
+                    "skipping the socket `{path}` in the build context `{}`: a socket cannot be sent to the engine (the docker CLI skips it too)",
+                    context.display()
+                );
+                return Ok(None);
+            }
+        }
+    };
+    Ok(Some(kind))
 }
 
 /// Whether `path` is inside the directory `dir`.
