@@ -15,7 +15,7 @@ use crate::exit::{Exit, Failure};
 use crate::observation::Observations;
 use crate::observe::{observe, observe_until};
 use crate::plan::{acted_on, plan, Selection};
-use crate::registry::Registry;
+use crate::registry::{Registry, TagMemory};
 use crate::report::{run_report, Report};
 use crate::revision::revision;
 use crate::session::Session;
@@ -57,7 +57,14 @@ pub async fn build_once(
         let credentials = session.credentials()?;
         let pool = session.connect_pool(settings.jobs, &credentials).await?;
         let registry = session.connect_registry(credentials).await?;
-        let observations = observe_selection(project, &registry, selection, now, settings.promote);
+        let observations = observe_selection(
+            project,
+            &registry,
+            &registry,
+            selection,
+            now,
+            settings.promote,
+        );
         let (observations, revision) = futures::join!(observations, revision(&project.config));
         Ok::<_, Failure>((run_lock, pool, registry, observations, revision))
     };
@@ -109,6 +116,7 @@ pub async fn build_once(
 async fn observe_selection(
     project: &crate::project::Project,
     registry: &dyn Registry,
+    memory: &dyn TagMemory,
     selection: &Selection,
     now: DateTime<Utc>,
     promote: bool,
@@ -118,11 +126,20 @@ async fn observe_selection(
             let acted = |observations: &Observations| {
                 acted_on(&plan(project, observations, selection, now))
             };
-            observe_until(project, registry, &selection.ids, &selection.forced, acted).await
+            observe_until(
+                project,
+                registry,
+                memory,
+                &selection.ids,
+                &selection.forced,
+                acted,
+            )
+            .await
         }
         false => {
             let observed = crate::pipeline::with_parents(project, &selection.ids);
-            let mut observations = observe(project, registry, &observed, &selection.forced).await;
+            let mut observations =
+                observe(project, registry, memory, &observed, &selection.forced).await;
             crate::pipeline::pin_to_releases(project, &mut observations, &selection.ids);
             observations
         }

@@ -1023,9 +1023,6 @@ impl Registry for Racing {
     ) -> Result<(), crate::registry::RegistryError> {
         self.inner.delete_manifest(repository, digest).await
     }
-    fn requests(&self) -> u64 {
-        0
-    }
 }
 
 const OTHER_RUN: &str = "sha256:0e00000000000000000000000000000000000000000000000000000000000000";

@@ -10,7 +10,7 @@ use tokio::sync::OnceCell;
 
 use crate::name::{Digest, Repository, Tag};
 use crate::provenance::*;
-use crate::registry::{ImageConfig, Registry, RegistryError};
+use crate::registry::{exact_config, ImageConfig, Registry, RegistryError, TagMemory};
 use crate::version::{Exact, Floating, Line, Marker};
 
 /// The builds of `line` golden's own markers withdrew (`markers`, see
@@ -78,9 +78,9 @@ pub struct Ledger<'a> {
     /// Classified tags, with the configs of those read. A cell per tag, so
     /// lines of one repository looking at the same tag at once read it once.
     known: Mutex<BTreeMap<Exact, Arc<OnceCell<Known>>>>,
-    /// Whether exact tags may be answered from what an earlier run
-    /// remembered ([`Registry::exact_config`]); see [`Ledger::remembering`].
-    remember: bool,
+    /// Where exact tags may be answered from what an earlier run
+    /// remembered ([`exact_config`]); see [`Ledger::remembering`].
+    memory: Option<&'a dyn TagMemory>,
     /// The versions answered that way.
     remembered: Mutex<BTreeSet<Exact>>,
     /// The `floating` list of each configured line of the repository
@@ -99,7 +99,7 @@ impl<'a> Ledger<'a> {
             repository,
             versions,
             known: Mutex::new(BTreeMap::new()),
-            remember: false,
+            memory: None,
             remembered: Mutex::new(BTreeSet::new()),
             floating: BTreeMap::new(),
         }
@@ -119,11 +119,12 @@ impl<'a> Ledger<'a> {
     /// this run before trusting them.
     pub fn remembering(
         registry: &'a dyn Registry,
+        memory: &'a dyn TagMemory,
         repository: Repository,
         versions: Vec<Exact>,
     ) -> Self {
         Ledger {
-            remember: true,
+            memory: Some(memory),
             ..Ledger::new(registry, repository, versions)
         }
     }
@@ -179,8 +180,9 @@ impl<'a> Ledger<'a> {
             .get_or_try_init(|| async {
                 let tag = version.tag();
                 let reference = self.repository.tag(&tag);
-                let config = if self.remember {
-                    let (config, remembered) = self.registry.exact_config(&reference).await?;
+                let config = if let Some(memory) = self.memory {
+                    let (config, remembered) =
+                        exact_config(self.registry, memory, &reference).await?;
                     if remembered {
                         if let Ok(mut set) = self.remembered.lock() {
                             set.insert(version);

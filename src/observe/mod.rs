@@ -26,7 +26,7 @@ use crate::name::Repository;
 use crate::observation::{Observation, Observations, ObserveError};
 use crate::plan::compares_recipe;
 use crate::project::Project;
-use crate::registry::Registry;
+use crate::registry::{Registry, TagMemory};
 use base::Base;
 use repository::{observe_repository, LineState};
 use tracking::UpstreamTags;
@@ -45,6 +45,13 @@ pub enum Memory {
     Fresh,
 }
 
+/// The client's memory of tags and what this pass may take from it.
+#[derive(Clone, Copy)]
+struct Recall<'a> {
+    memory: &'a dyn TagMemory,
+    mode: Memory,
+}
+
 /// Observes `ids`, answering tag lists from memory where the floating
 /// tags confirm them, then asks `acted` which images the caller would
 /// build or promote on these observations. Those observed from a
@@ -54,6 +61,7 @@ pub enum Memory {
 pub async fn observe_until(
     project: &Project,
     registry: &dyn Registry,
+    memory: &dyn TagMemory,
     ids: &[String],
     forced: &BTreeSet<String>,
     acted: impl Fn(&Observations) -> Vec<String>,
@@ -67,7 +75,10 @@ pub async fn observe_until(
         registry,
         ids,
         forced,
-        Memory::Remembered,
+        Recall {
+            memory,
+            mode: Memory::Remembered,
+        },
         &recipes,
         &upstream_tags,
     );
@@ -94,7 +105,10 @@ pub async fn observe_until(
             registry,
             &stale,
             forced,
-            Memory::Fresh,
+            Recall {
+                memory,
+                mode: Memory::Fresh,
+            },
             &recipes,
             &upstream_tags,
         );
@@ -106,6 +120,7 @@ pub async fn observe_until(
 pub async fn observe(
     project: &Project,
     registry: &dyn Registry,
+    memory: &dyn TagMemory,
     ids: &[String],
     forced: &BTreeSet<String>,
 ) -> Observations {
@@ -116,7 +131,10 @@ pub async fn observe(
         registry,
         ids,
         forced,
-        Memory::Fresh,
+        Recall {
+            memory,
+            mode: Memory::Fresh,
+        },
         &recipes,
         &upstream_tags,
     )
@@ -132,7 +150,7 @@ async fn observe_with(
     registry: &dyn Registry,
     ids: &[String],
     forced: &BTreeSet<String>,
-    memory: Memory,
+    memory: Recall<'_>,
     recipes: &std::sync::Arc<Recipes>,
     upstream_tags: &UpstreamTags,
 ) -> Observations {
@@ -171,7 +189,7 @@ async fn observe_lines(
     registry: &dyn Registry,
     ids: &[String],
     forced: &BTreeSet<String>,
-    memory: Memory,
+    memory: Recall<'_>,
     recipes: &std::sync::Arc<Recipes>,
 ) -> BTreeMap<String, LineAndContext> {
     let config = &project.config;

@@ -7,12 +7,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::ledger::Ledger;
 use super::line::{line_state, Markers, Observed};
-use super::Memory;
+use super::{Memory, Recall};
 use crate::config::Image;
 use crate::name::Repository;
 use crate::observation::{LastBuild, ObserveError};
 use crate::provenance::{Class, ForeignTag};
-use crate::registry::{Registry, RegistryError};
+use crate::registry::{Registry, RegistryError, TagMemory};
 use crate::version::{marker_tags, Exact, Floating, Line, Versioning};
 
 /// What the registry says about one line.
@@ -39,7 +39,7 @@ pub(super) async fn observe_repository(
     repository: Repository,
     images: Vec<&Image>,
     floating: BTreeMap<Line, Vec<Floating>>,
-    memory: Memory,
+    memory: Recall<'_>,
 ) -> Vec<(String, Result<LineState, ObserveError>)> {
     let failed = |error: RegistryError| {
         let error = ObserveError::registry(error, None);
@@ -52,31 +52,46 @@ pub(super) async fn observe_repository(
         Ok(listed) => listed,
         Err(error) => return failed(error),
     };
-    let (mut ledger, mut states) =
-        read_lines(registry, &repository, &images, &floating, &tags).await;
+    let (mut ledger, mut states) = read_lines(
+        registry,
+        memory.memory,
+        &repository,
+        &images,
+        &floating,
+        &tags,
+    )
+    .await;
     let remembered = ledger.remembered();
     let lines_confirmed = !tags_remembered || every_line_confirmed(&states);
     if !lines_confirmed || !confirmed(&remembered, &states) {
         // Something an earlier run remembered is not what this run's
         // answers show (or cannot be checked against them): ask again.
         for version in &remembered {
-            registry.forget_exact(&repository.tag(&version.tag()));
+            memory.memory.forget_exact(&repository.tag(&version.tag()));
         }
         if tags_remembered {
-            registry.forget_tags(&repository);
+            memory.memory.forget_tags(&repository);
             tags = match registry.tags(&repository).await {
                 Ok(tags) => tags,
                 Err(error) => return failed(error),
             };
             tags_remembered = false;
         }
-        (ledger, states) = read_lines(registry, &repository, &images, &floating, &tags).await;
+        (ledger, states) = read_lines(
+            registry,
+            memory.memory,
+            &repository,
+            &images,
+            &floating,
+            &tags,
+        )
+        .await;
     }
     // A list is remembered only where the next run can confirm it: a
     // repository with a line never released (or whose floating tags are
     // elsewhere) would be listed again anyway, so writing it is waste.
     if !tags_remembered && every_line_confirmed(&states) {
-        registry.remember_tags(&repository, &tags);
+        memory.memory.remember_tags(&repository, &tags);
     }
     line_states_of(&ledger, &images, states, tags_remembered)
 }
@@ -86,10 +101,10 @@ pub(super) async fn observe_repository(
 async fn list_tags(
     registry: &dyn Registry,
     repository: &Repository,
-    memory: Memory,
+    memory: Recall<'_>,
 ) -> Result<(Vec<String>, bool), RegistryError> {
-    let remembered_tags = match memory {
-        Memory::Remembered => registry.remembered_tags(repository),
+    let remembered_tags = match memory.mode {
+        Memory::Remembered => memory.memory.remembered_tags(repository),
         Memory::Fresh => None,
     };
     match remembered_tags {
@@ -102,6 +117,7 @@ async fn list_tags(
 /// each of `images`' lines read through it.
 async fn read_lines<'a>(
     registry: &'a dyn Registry,
+    memory: &'a dyn TagMemory,
     repository: &Repository,
     images: &[&Image],
     floating: &BTreeMap<Line, Vec<Floating>>,
@@ -113,8 +129,8 @@ async fn read_lines<'a>(
         .first()
         .map_or(Versioning::Line, |image| image.versioning);
     let versions = versioning.exact_versions(tags.iter().map(String::as_str));
-    let ledger =
-        Ledger::remembering(registry, repository.clone(), versions).with_floating(floating.clone());
+    let ledger = Ledger::remembering(registry, memory, repository.clone(), versions)
+        .with_floating(floating.clone());
     let markers = marker_tags(tags.iter().map(String::as_str));
     let states = line_states(&ledger, repository, images, &markers).await;
     (ledger, states)

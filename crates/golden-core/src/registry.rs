@@ -188,37 +188,11 @@ pub trait Registry: Send + Sync {
     async fn check(&self, repository: &Repository) -> Result<(), RegistryError>;
     /// Every tag of `repository`; empty when the repository does not exist yet.
     async fn tags(&self, repository: &Repository) -> Result<Vec<String>, RegistryError>;
-    /// The tag list of `repository` an earlier run remembered (see
-    /// [`Registry::remember_tags`]), without asking the registry; `None`
-    /// when nothing is remembered. It misses tags added or deleted since:
-    /// the caller trusts it only where this run's own answers confirm it
-    /// (see `observe`), else calls [`Registry::forget_tags`] and asks again.
-    fn remembered_tags(&self, _repository: &Repository) -> Option<Vec<String>> {
-        None
-    }
-    /// Remembers `tags` as the tag list of `repository` for later runs.
-    fn remember_tags(&self, _repository: &Repository, _tags: &[String]) {}
-    /// Forgets the tag list remembered for `repository`.
-    fn forget_tags(&self, _repository: &Repository) {}
     /// The manifest digest `reference` resolves to, `None` when it does not exist.
     async fn manifest_digest(&self, reference: &Reference)
         -> Result<Option<Digest>, RegistryError>;
     /// The labels and creation time of the image `reference` names.
     async fn image_config(&self, reference: &Reference) -> Result<ImageConfig, RegistryError>;
-    /// The config of the exact tag (`X.Y.N`) `reference`, and whether it
-    /// was answered from what an earlier run remembered (exact tags are
-    /// immutable by contract) without asking the registry. A remembered
-    /// answer may be stale if someone pushed over the tag: the caller
-    /// checks it against what it asked the registry this run, and else
-    /// calls [`Registry::forget_exact`] and asks again.
-    async fn exact_config(
-        &self,
-        reference: &Reference,
-    ) -> Result<(ImageConfig, bool), RegistryError> {
-        Ok((self.image_config(reference).await?, false))
-    }
-    /// Forgets what was remembered about the exact tag `reference`.
-    fn forget_exact(&self, _reference: &Reference) {}
     /// The manifests an image index (or manifest list) `reference` names;
     /// empty for an image manifest.
     async fn index_children(&self, reference: &Reference) -> Result<Vec<Digest>, RegistryError>;
@@ -252,6 +226,67 @@ pub trait Registry: Send + Sync {
         repository: &Repository,
         digest: &Digest,
     ) -> Result<(), RegistryError>;
-    /// How many HTTP requests this client has sent.
-    fn requests(&self) -> u64;
+}
+
+/// What a client remembers of a registry's tags between runs (the disk
+/// cache), beside the protocol: a repository's tag list, and the manifest
+/// each exact tag named (immutable by contract). Each answer is a hint:
+/// the caller trusts it only where this run's own answers confirm it, and
+/// else forgets it and asks the registry (see `observe`).
+pub trait TagMemory: Send + Sync {
+    /// The tag list of `repository` an earlier run remembered; `None` when
+    /// nothing is remembered. It misses tags added or deleted since.
+    fn remembered_tags(&self, repository: &Repository) -> Option<Vec<String>>;
+    /// Remembers `tags` as the tag list of `repository` for later runs.
+    fn remember_tags(&self, repository: &Repository, tags: &[String]);
+    /// Forgets the tag list remembered for `repository`.
+    fn forget_tags(&self, repository: &Repository);
+    /// The manifest the exact tag `reference` named when an earlier run
+    /// read it.
+    fn remembered_exact(&self, reference: &Reference) -> Option<Digest>;
+    /// Remembers that the exact tag `reference` names `digest`.
+    fn remember_exact(&self, reference: &Reference, digest: &Digest);
+    /// Forgets what was remembered about the exact tag `reference`.
+    fn forget_exact(&self, reference: &Reference);
+}
+
+/// A memory that keeps nothing: every answer comes from the registry
+/// (`--no-cache-dir`, and where a run must not trust an earlier one).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Forgetful;
+
+impl TagMemory for Forgetful {
+    fn remembered_tags(&self, _: &Repository) -> Option<Vec<String>> {
+        None
+    }
+    fn remember_tags(&self, _: &Repository, _: &[String]) {}
+    fn forget_tags(&self, _: &Repository) {}
+    fn remembered_exact(&self, _: &Reference) -> Option<Digest> {
+        None
+    }
+    fn remember_exact(&self, _: &Reference, _: &Digest) {}
+    fn forget_exact(&self, _: &Reference) {}
+}
+
+/// The config of the exact tag (`X.Y.N`) `reference`, and whether it was
+/// answered from `memory` without asking the registry for the tag: from
+/// a remembered manifest digest on, the reads are by digest (content
+/// addressed; the client may answer them from its cache). A remembered
+/// answer may be stale if someone pushed over the tag: the caller checks
+/// it against what it asked the registry this run, and else calls
+/// [`TagMemory::forget_exact`] and asks again.
+pub async fn exact_config(
+    registry: &dyn Registry,
+    memory: &dyn TagMemory,
+    reference: &Reference,
+) -> Result<(ImageConfig, bool), RegistryError> {
+    if let Some(digest) = memory.remembered_exact(reference) {
+        match registry.image_config(&reference.with_digest(&digest)).await {
+            Ok(config) if config.digest == digest => return Ok((config, true)),
+            _ => memory.forget_exact(reference),
+        }
+    }
+    let config = registry.image_config(reference).await?;
+    memory.remember_exact(reference, &config.digest);
+    Ok((config, false))
 }

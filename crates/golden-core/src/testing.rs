@@ -203,9 +203,6 @@ impl Registry for FakeRegistry {
         }
         Ok(())
     }
-    fn requests(&self) -> u64 {
-        0
-    }
 }
 
 /// The machine's files, for the core's own tests, which build real

@@ -16,7 +16,6 @@ use crate::exit::{Exit, Failure};
 use crate::observe::observe;
 use crate::pipeline::{promotion, with_parents};
 use crate::pool::Pool;
-use crate::registry::Registry;
 use crate::report::{paint_run_text, run_report, run_text};
 use crate::session::Session;
 use crate::stop::Stop;
@@ -38,7 +37,14 @@ pub(super) async fn run(
     let _lock = session.lock(wait_lock, "nothing was promoted").await?;
     let registry = session.connect_registry(session.credentials()?).await?;
     let none = std::collections::BTreeSet::new();
-    let observations = observe(project, &registry, &with_parents(project, &ids), &none).await;
+    let observations = observe(
+        project,
+        &registry,
+        &registry,
+        &with_parents(project, &ids),
+        &none,
+    )
+    .await;
     let steps = promotion(project, &observations, &ids, Utc::now());
     // Promotion copies manifests registry-side: no engine is needed, so a
     // promote job runs where no Docker Engine is.

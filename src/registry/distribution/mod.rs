@@ -22,10 +22,12 @@ use crate::name::{Digest, Repository, Tag};
 use crate::reference::Reference;
 use crate::registry::blob_cache::{BlobCache, Kind};
 use crate::registry::credentials::Credentials;
+use crate::registry::TagMemory;
 use crate::registry::{ImageConfig, ManifestInfo, Registry, RegistryError};
 
 mod auth;
 mod manifest;
+mod memory;
 mod tls;
 mod transport;
 mod wire;
@@ -543,24 +545,6 @@ impl Registry for Distribution {
         }
     }
 
-    fn remembered_tags(&self, repository: &Repository) -> Option<Vec<String>> {
-        self.disk
-            .as_ref()?
-            .remembered_tag_list(&repository.to_string())
-    }
-
-    fn remember_tags(&self, repository: &Repository, tags: &[String]) {
-        if let Some(disk) = &self.disk {
-            disk.remember_tag_list(&repository.to_string(), tags);
-        }
-    }
-
-    fn forget_tags(&self, repository: &Repository) {
-        if let Some(disk) = &self.disk {
-            disk.forget_tag_list(&repository.to_string());
-        }
-    }
-
     async fn manifest_digest(
         &self,
         reference: &Reference,
@@ -620,33 +604,6 @@ impl Registry for Distribution {
             on_build: on_build.unwrap_or_default(),
             env: env.unwrap_or_default(),
         })
-    }
-
-    async fn exact_config(
-        &self,
-        reference: &Reference,
-    ) -> Result<(ImageConfig, bool), RegistryError> {
-        let Some(disk) = &self.disk else {
-            return Ok((self.image_config(reference).await?, false));
-        };
-        let name = reference.to_string();
-        if let Some(digest) = disk.remembered_tag(&name) {
-            // Content-addressed from here: the manifest and config come
-            // from the cache (or by digest, never by tag).
-            match self.image_config(&reference.with_digest(&digest)).await {
-                Ok(config) if config.digest == digest => return Ok((config, true)),
-                _ => disk.forget_tag(&name),
-            }
-        }
-        let config = self.image_config(reference).await?;
-        disk.remember_tag(&name, &config.digest);
-        Ok((config, false))
-    }
-
-    fn forget_exact(&self, reference: &Reference) {
-        if let Some(disk) = &self.disk {
-            disk.forget_tag(&reference.to_string());
-        }
     }
 
     async fn index_children(&self, reference: &Reference) -> Result<Vec<Digest>, RegistryError> {
@@ -789,10 +746,6 @@ impl Registry for Distribution {
             allow.as_deref(),
             &reply,
         ))
-    }
-
-    fn requests(&self) -> u64 {
-        self.transport.requests()
     }
 }
 
