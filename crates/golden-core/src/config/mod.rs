@@ -5,18 +5,17 @@
 //! Reads only the files it is pointed at (the config, context directories and
 //! Dockerfiles to check they exist); no network, no engine.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
-use toml::de::{DeTable, DeValue, ValueDeserializer};
+use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use crate::diagnostic::{closest, Diagnostic, Diagnostics, SourceFile};
+use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile};
 use crate::duration::ConfigDuration;
-use crate::files::{Files, Stat};
+use crate::files::Files;
 use crate::reference::{validate_domain, validate_path};
 use crate::schedule::Schedule;
 use crate::version::Line;
@@ -404,33 +403,6 @@ impl Config {
     }
 }
 
-/// The span of each key of the table `key` in `table`.
-pub(crate) fn key_spans(table: &DeTable<'_>, key: &str) -> BTreeMap<String, Range<usize>> {
-    match table.get(key).map(Spanned::get_ref) {
-        Some(DeValue::Table(inner)) => inner
-            .iter()
-            .map(|(name, _)| (name.get_ref().to_string(), name.span()))
-            .collect(),
-        _ => BTreeMap::new(),
-    }
-}
-
-/// Walks the spanned TOML tree, collecting problems instead of stopping.
-struct Reader<'a> {
-    file: &'a SourceFile,
-    /// What is at the paths the config names, and the environment.
-    files: &'a dyn Files,
-    problems: Vec<Diagnostic>,
-    /// Images with a problem of their own so far.
-    reported: ReportedImages,
-    /// `(section, key)` of each key an unknown key was taken for: a
-    /// missing required key that a typo stands for is that one problem.
-    suggested: BTreeSet<(String, String)>,
-    /// Contexts and Dockerfiles found to be what they must be: lines
-    /// sharing a context are `stat`ed once.
-    found: HashSet<(PathBuf, PathKind)>,
-}
-
 /// `[defaults]` as written.
 #[derive(Default)]
 struct Defaults {
@@ -457,44 +429,7 @@ struct Defaults {
     labels_too_large: bool,
 }
 
-impl<'a> Reader<'a> {
-    fn new(file: &'a SourceFile, files: &'a dyn Files) -> Self {
-        Reader {
-            file,
-            files,
-            problems: Vec::new(),
-            reported: ReportedImages::default(),
-            suggested: BTreeSet::new(),
-            found: HashSet::new(),
-        }
-    }
-
-    /// [`path_problem`] of an image's context or Dockerfile, remembering
-    /// the paths that had none.
-    fn image_path_problem(
-        &mut self,
-        path: &Path,
-        kind: PathKind,
-    ) -> Option<(String, &'static str)> {
-        let key = (path.to_path_buf(), kind);
-        if self.found.contains(&key) {
-            return None;
-        }
-        let problem = path_problem(self.files, path, kind);
-        if problem.is_none() {
-            self.found.insert(key);
-        }
-        problem
-    }
-
-    fn problem(&mut self, span: Range<usize>, message: String, label: &str, hint: Option<String>) {
-        let mut diagnostic = Diagnostic::at(self.file, span, message).label(label);
-        if let Some(hint) = hint {
-            diagnostic = diagnostic.hint(hint);
-        }
-        self.problems.push(diagnostic);
-    }
-
+impl Reader<'_> {
     fn config(&mut self, document: &DeTable<'_>, span: Range<usize>) -> Option<Config> {
         self.check_keys(document, "the top level", TOP_KEYS);
         let registry = match document.get("registry") {
@@ -571,102 +506,6 @@ impl<'a> Reader<'a> {
             by_id: std::sync::OnceLock::new(),
             floating_by_name: std::sync::OnceLock::new(),
         })
-    }
-
-    fn table<'t, 'i>(
-        &mut self,
-        value: &'t Spanned<DeValue<'i>>,
-        section: &str,
-    ) -> Option<&'t DeTable<'i>> {
-        match value.get_ref() {
-            DeValue::Table(table) => Some(table),
-            other => {
-                self.problem(
-                    value.span(),
-                    format!("`{section}` must be a table, not {}", other.type_str()),
-                    "expected a table",
-                    Some(format!("write it as `[{section}]` followed by its keys")),
-                );
-                None
-            }
-        }
-    }
-
-    fn check_keys(&mut self, table: &DeTable<'_>, section: &str, allowed: &[&str]) {
-        for key in table.keys() {
-            let name = key.get_ref().as_ref();
-            if allowed.contains(&name) {
-                continue;
-            }
-            let near = closest(name, allowed);
-            if let Some(near) = near {
-                self.suggested
-                    .insert((section.to_string(), near.to_string()));
-            }
-            let suggestion = near
-                .map(|near| format!("did you mean `{near}`? "))
-                .unwrap_or_default();
-            self.problem(
-                key.span(),
-                format!("unknown key `{name}` in {section}"),
-                "unknown key",
-                Some(format!(
-                    "{suggestion}valid keys are: {}",
-                    allowed.join(", ")
-                )),
-            );
-        }
-    }
-
-    /// Deserializes `key` of `table` if present; a bad value is a problem.
-    fn value<T: DeserializeOwned>(
-        &mut self,
-        table: &DeTable<'_>,
-        section: &str,
-        key: &str,
-        expected: &str,
-    ) -> Option<Spanned<T>> {
-        let value = table.get(key)?;
-        let span = value.span();
-        match T::deserialize(ValueDeserializer::from(value.clone())) {
-            Ok(parsed) => Some(Spanned::new(span, parsed)),
-            Err(error) => {
-                let message = error.message().trim().to_string();
-                let at = error.span().filter(|s| !s.is_empty()).unwrap_or(span);
-                self.problem(
-                    at,
-                    format!("invalid `{key}` in {section}: {message}"),
-                    "invalid value",
-                    Some(format!("`{key}` must be {expected}")),
-                );
-                None
-            }
-        }
-    }
-
-    fn required<T: DeserializeOwned>(
-        &mut self,
-        table: &DeTable<'_>,
-        span: &Range<usize>,
-        section: &str,
-        key: &str,
-        expected: &str,
-    ) -> Option<Spanned<T>> {
-        if table.get(key).is_none() {
-            let typo = (section.to_string(), key.to_string());
-            if self.suggested.contains(&typo) {
-                // Reported as the unknown key that stands for it.
-                return None;
-            }
-            self.problem(
-                span.start..span.start,
-                format!("missing required key `{key}` in {section}"),
-                "in this table",
-                Some(format!("add `{key} = ...`: it must be {expected}")),
-            );
-            return None;
-        }
-        self.value(table, section, key, expected)
     }
 
     fn registry(&mut self, value: &Spanned<DeValue<'_>>) -> Option<RegistrySettings> {
@@ -992,49 +831,6 @@ fn engine_port_problem(host: &str) -> Option<String> {
     }
 }
 
-/// What a path named in the config must be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum PathKind {
-    File,
-    Directory,
-}
-
-/// Why `path` is not a `kind`, as `(what is wrong, caret label)`; `None`
-/// when it is one. Only `stat`s the path: opening a FIFO blocks until a
-/// writer comes, and a device never ends.
-pub(crate) fn path_problem(
-    files: &dyn Files,
-    path: &Path,
-    kind: PathKind,
-) -> Option<(String, &'static str)> {
-    let found = match files.stat(path) {
-        Stat::SymlinkLoop => return Some(("is a symlink loop".into(), "symlink loop")),
-        Stat::Missing => {
-            let label = match kind {
-                PathKind::File => "no such file",
-                PathKind::Directory => "no such directory",
-            };
-            return Some(("does not exist".into(), label));
-        }
-        Stat::Unreadable(error) => return Some((format!("cannot be read: {error}"), "unreadable")),
-        Stat::File { .. } => "a regular file",
-        Stat::Directory => "a directory",
-        Stat::Other { kind } => kind,
-    };
-    match kind {
-        PathKind::File if found == "a regular file" => None,
-        PathKind::Directory if found == "a directory" => None,
-        PathKind::File => Some((
-            format!("is not a regular file (it is {found})"),
-            "not a regular file",
-        )),
-        PathKind::Directory => Some((
-            format!("is not a directory (it is {found})"),
-            "not a directory",
-        )),
-    }
-}
-
 const TEST_EXPECTED: &str = "a command as a list of strings, run in the new image before any push, e.g. [\"sh\", \"-c\", \"dotnet --info\"]";
 const SCHEDULE_EXPECTED: &str =
     "a 5-field cron expression in UTC such as \"0 3 * * 1\", or @hourly, @daily, @weekly, @monthly";
@@ -1045,9 +841,14 @@ pub use cache::Cache;
 mod images;
 mod limits;
 mod notify;
+mod paths;
 mod platforms;
 mod policy;
+mod reader;
 mod versioning;
+
+use paths::{path_problem, PathKind};
+use reader::{key_spans, Reader};
 
 pub use notify::{NotifyOn, NotifySettings, SecretUrl, WebhookSource};
 
