@@ -10,9 +10,10 @@ use toml::de::DeValue;
 use toml::Spanned;
 
 use super::limits::{BUILD_ARGS, LABELS};
+use super::paths::PathKind;
 use super::{
-    Defaults, Image, PathKind, Reader, RegistrySettings, SmokeTest, CACHE_EXPECTED,
-    DEFAULT_SCHEDULE, DEFAULT_TEST_TIMEOUT, IMAGE_KEYS, SCHEDULE_EXPECTED,
+    Defaults, Image, Reader, RegistrySettings, SmokeTest, CACHE_EXPECTED, DEFAULT_SCHEDULE,
+    DEFAULT_TEST_TIMEOUT, IMAGE_KEYS, SCHEDULE_EXPECTED,
 };
 use crate::diagnostic::closest;
 use crate::reference::validate_path;
