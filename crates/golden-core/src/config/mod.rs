@@ -39,11 +39,6 @@ pub const RESERVED_LABELS: &[&str] = &[
 const TOP_KEYS: &[&str] = &[
     "registry", "engine", "engines", "defaults", "images", "policy", "notify",
 ];
-/// The engine address schemes golden connects to.
-const ENGINE_SCHEMES: &[&str] = &[
-    "unix://", "tcp://", "http://", "https://", "ssh://", "npipe://",
-];
-const ENGINE_KEYS: &[&str] = &["host", "network", "probe_timeout"];
 const DEFAULT_KEYS: &[&str] = &[
     "schedule",
     "pull",
@@ -100,59 +95,6 @@ pub enum ConfigError {
     },
     #[error("{0}")]
     Invalid(Diagnostics),
-}
-
-/// The network RUN steps get.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Network {
-    #[default]
-    Default,
-    Host,
-    None,
-}
-
-impl Network {
-    /// The engine's name for this network mode.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Network::Default => "default",
-            Network::Host => "host",
-            Network::None => "none",
-        }
-    }
-}
-
-/// How to reach the Docker Engine.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct EngineSettings {
-    pub host: Option<String>,
-    pub network: Network,
-    /// How long the first contact may wait for an answer (default 10s).
-    pub probe_timeout: Option<Duration>,
-    /// `--engine` on the command line (never read from the file): over
-    /// `DOCKER_HOST` and `host`; with a pool, a member's name or an address.
-    pub flag_host: Option<String>,
-    /// `[[engines]]`: a build pool; empty for the one engine of `[engine]`.
-    pub pool: Vec<PoolEngine>,
-}
-
-/// One `[[engines]]` entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PoolEngine {
-    /// Unique in the pool; the host when not written.
-    pub name: String,
-    pub name_span: Range<usize>,
-    pub host: String,
-    /// What it builds natively; empty: what the engine reports.
-    pub platforms: Vec<crate::platform::Platform>,
-    /// Builds at once; `None`: `--jobs`.
-    pub jobs: Option<usize>,
-    /// Capabilities images may require with `engine_labels`.
-    pub labels: Vec<String>,
-    /// A directory with ca.pem, cert.pem and key.pem: TLS to a tcp:// host.
-    pub cert_path: Option<PathBuf>,
-    pub span: Range<usize>,
 }
 
 /// A command run in a container of a new image before anything is pushed.
@@ -469,42 +411,6 @@ impl Reader<'_> {
         })
     }
 
-    fn engine(&mut self, value: &Spanned<DeValue<'_>>) -> EngineSettings {
-        let Some(table) = self.table(value, "engine") else {
-            return EngineSettings::default();
-        };
-        let section = "[engine]";
-        self.check_keys(table, section, ENGINE_KEYS);
-        let host: Option<Spanned<String>> = self.value(
-            table,
-            section,
-            "host",
-            "a string such as \"unix:///var/run/docker.sock\" or \"tcp://127.0.0.1:2375\"",
-        );
-        if let Some(host) = &host {
-            self.check_engine_host(host);
-        }
-        let network = self.value::<Network>(
-            table,
-            section,
-            "network",
-            "one of \"default\", \"host\" or \"none\"",
-        );
-        let probe_timeout = self.value::<ConfigDuration>(
-            table,
-            section,
-            "probe_timeout",
-            "a duration such as \"10s\", \"1m\" or \"1m30s\"",
-        );
-        EngineSettings {
-            host: host.map(Spanned::into_inner),
-            network: network.map(Spanned::into_inner).unwrap_or_default(),
-            probe_timeout: probe_timeout.map(|timeout| timeout.into_inner().0),
-            flag_host: None,
-            pool: Vec::new(),
-        }
-    }
-
     fn defaults(&mut self, value: &Spanned<DeValue<'_>>) -> Defaults {
         let Some(table) = self.table(value, "defaults") else {
             return Defaults::default();
@@ -647,33 +553,12 @@ fn written_name(value: &Spanned<DeValue<'_>>) -> Option<String> {
     }
 }
 
-/// What is wrong with the port of a `tcp://`, `http://` or `https://`
-/// engine address, if anything: a port above 65535 must be a configuration
-/// error, not a connection that fails later.
-fn engine_port_problem(host: &str) -> Option<String> {
-    let (scheme, rest) = host.split_once("://")?;
-    if !matches!(scheme, "tcp" | "http" | "https") {
-        return None;
-    }
-    let authority = rest.split('/').next().unwrap_or_default();
-    let port = match authority.rsplit_once(']') {
-        Some((_, after)) => after.strip_prefix(':')?,
-        None => authority.rsplit_once(':')?.1,
-    };
-    if port.is_empty() || !port.chars().all(|c| c.is_ascii_digit()) {
-        return Some(format!("port `{port}` is not a number"));
-    }
-    match port.parse::<u16>() {
-        Ok(1..) => None,
-        _ => Some(format!("port {port} is out of range: ports are 1 to 65535")),
-    }
-}
-
 const TEST_EXPECTED: &str = "a command as a list of strings, run in the new image before any push, e.g. [\"sh\", \"-c\", \"dotnet --info\"]";
 const SCHEDULE_EXPECTED: &str =
     "a 5-field cron expression in UTC such as \"0 3 * * 1\", or @hourly, @daily, @weekly, @monthly";
 
 mod cache;
+mod engine;
 mod engines;
 pub use cache::Cache;
 mod images;
@@ -690,6 +575,8 @@ use reader::{key_spans, Reader};
 
 pub use notify::{NotifyOn, NotifySettings, SecretUrl, WebhookSource};
 
+pub use engine::{EngineSettings, Network};
+pub use engines::PoolEngine;
 pub use policy::{Patterns, Policy};
 pub use registry::{RegistrySettings, DEFAULT_RETRIES, PUBLIC_REGISTRIES};
 
