@@ -9,16 +9,39 @@ use std::path::{Component, Path, PathBuf};
 use toml::de::DeValue;
 use toml::Spanned;
 
+use super::defaults::Defaults;
+use super::inherited::{CACHE_EXPECTED, SCHEDULE_EXPECTED};
 use super::limits::{BUILD_ARGS, LABELS};
 use super::paths::PathKind;
-use super::{
-    Defaults, Image, Reader, RegistrySettings, SmokeTest, CACHE_EXPECTED, DEFAULT_SCHEDULE,
-    DEFAULT_TEST_TIMEOUT, IMAGE_KEYS, SCHEDULE_EXPECTED,
-};
+use super::reader::key_spans;
+use super::{Image, Reader, RegistrySettings, SmokeTest, DEFAULT_SCHEDULE, DEFAULT_TEST_TIMEOUT};
 use crate::diagnostic::closest;
 use crate::reference::validate_path;
 use crate::schedule::Schedule;
 use crate::version::Line;
+
+const IMAGE_KEYS: &[&str] = &[
+    "version",
+    "context",
+    "dockerfile",
+    "name",
+    "build_args",
+    "labels",
+    "schedule",
+    "depends_on",
+    "pull",
+    "cache",
+    "test",
+    "test_timeout",
+    "retention",
+    "platforms",
+    "engine_labels",
+    "versioning",
+    "upstream_version",
+    "floating",
+    "track",
+    "adopt",
+];
 
 impl Reader<'_> {
     pub(super) fn image(
@@ -129,13 +152,13 @@ impl Reader<'_> {
         let mut labels = defaults.labels.clone();
         labels.extend(self.labels(table, &section));
         if !defaults.build_args_too_large {
-            let own = super::key_spans(table, "build_args");
+            let own = key_spans(table, "build_args");
             let spans = [&own, &defaults.build_arg_spans];
             let fallback = table.get("build_args").map_or(span.clone(), |v| v.span());
             self.check_size(&BUILD_ARGS, &section, &build_args, spans, fallback);
         }
         if !defaults.labels_too_large {
-            let own = super::key_spans(table, "labels");
+            let own = key_spans(table, "labels");
             let spans = [&own, &defaults.label_spans];
             let fallback = table.get("labels").map_or(span.clone(), |v| v.span());
             self.check_size(&LABELS, &section, &labels, spans, fallback);
@@ -169,7 +192,7 @@ impl Reader<'_> {
             context,
             dockerfile,
             build_args,
-            build_arg_spans: super::key_spans(table, "build_args"),
+            build_arg_spans: key_spans(table, "build_args"),
             labels,
             schedule,
             pull: pull

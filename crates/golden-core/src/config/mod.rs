@@ -4,17 +4,24 @@
 //!
 //! Reads only the files it is pointed at (the config, context directories and
 //! Dockerfiles to check they exist); no network, no engine.
+//!
+//! This file holds what a loaded config is ([`Config`], [`Image`]) and its
+//! lookups. The reading: `reader.rs` (the `Reader` and its generic steps),
+//! `document.rs` (the top level, section by section), then a file per
+//! section or concern (`registry.rs`, `engine.rs`, `engines.rs`,
+//! `defaults.rs`, `images.rs`, `policy.rs`, `notify.rs`; `inherited.rs`,
+//! `platforms.rs`, `versioning.rs` and `limits.rs` for keys images and
+//! `[defaults]` share; `paths.rs` for the paths it names).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use toml::de::{DeTable, DeValue};
+use toml::de::DeTable;
 use toml::Spanned;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile};
-use crate::duration::ConfigDuration;
 use crate::files::Files;
 use crate::schedule::Schedule;
 use crate::version::Line;
@@ -23,65 +30,8 @@ use crate::version::Line;
 pub const DEFAULT_FILE: &str = "golden.toml";
 /// The schedule of images that set none.
 pub const DEFAULT_SCHEDULE: &str = "@weekly";
-/// Labels golden writes itself; the config may not set them.
-pub const RESERVED_LABELS: &[&str] = &[
-    "org.opencontainers.image.version",
-    "org.opencontainers.image.created",
-    "org.opencontainers.image.title",
-    "org.opencontainers.image.base.name",
-    "org.opencontainers.image.base.digest",
-    "org.opencontainers.image.revision",
-    "io.golden.recipe",
-    "io.golden.recipe.parts",
-    "io.golden.upstream.version",
-];
-
-const TOP_KEYS: &[&str] = &[
-    "registry", "engine", "engines", "defaults", "images", "policy", "notify",
-];
-const DEFAULT_KEYS: &[&str] = &[
-    "schedule",
-    "pull",
-    "cache",
-    "build_args",
-    "labels",
-    "test",
-    "test_timeout",
-    "retention",
-    "platforms",
-    "engine_labels",
-    "versioning",
-    "upstream_version",
-    "floating",
-    "adopt",
-];
-const RETENTION_KEYS: &[&str] = &["keep"];
-pub(crate) const CACHE_EXPECTED: &str = "\"auto\", \"always\" or \"never\"";
-const KEEP_EXPECTED: &str = "a whole number of exact versions to keep per line, at least 1";
 /// How long a smoke test may run unless `test_timeout` says otherwise.
 pub const DEFAULT_TEST_TIMEOUT: Duration = Duration::from_secs(300);
-const IMAGE_KEYS: &[&str] = &[
-    "version",
-    "context",
-    "dockerfile",
-    "name",
-    "build_args",
-    "labels",
-    "schedule",
-    "depends_on",
-    "pull",
-    "cache",
-    "test",
-    "test_timeout",
-    "retention",
-    "platforms",
-    "engine_labels",
-    "versioning",
-    "upstream_version",
-    "floating",
-    "track",
-    "adopt",
-];
 
 /// Why a configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -306,262 +256,13 @@ impl Config {
     }
 }
 
-/// `[defaults]` as written.
-#[derive(Default)]
-struct Defaults {
-    schedule: Option<Schedule>,
-    pull: Option<bool>,
-    cache: Option<crate::config::Cache>,
-    test: Option<Vec<String>>,
-    test_timeout: Option<Duration>,
-    keep: Option<u32>,
-    platforms: Option<Vec<crate::platform::Platform>>,
-    engine_labels: Option<Vec<String>>,
-    versioning: Option<crate::version::Versioning>,
-    upstream_version: Option<Spanned<crate::upstream::Source>>,
-    /// Whether `upstream_version` is written there, valid or not.
-    upstream_version_written: bool,
-    floating: Option<versioning::FloatingList>,
-    adopt: Option<crate::upstream::Adopt>,
-    build_args: BTreeMap<String, String>,
-    build_arg_spans: BTreeMap<String, Range<usize>>,
-    labels: BTreeMap<String, String>,
-    label_spans: BTreeMap<String, Range<usize>>,
-    /// Whether `[defaults]` alone is over a size limit (already reported).
-    build_args_too_large: bool,
-    labels_too_large: bool,
-}
-
-impl Reader<'_> {
-    fn config(&mut self, document: &DeTable<'_>, span: Range<usize>) -> Option<Config> {
-        self.check_keys(document, "the top level", TOP_KEYS);
-        let registry = match document.get("registry") {
-            Some(value) => self.registry(value),
-            None => {
-                self.problem(
-                    0..0,
-                    "missing required table `[registry]`".into(),
-                    "expected here",
-                    Some("add `[registry]` with `host = \"registry.local:5000\"` and `namespace = \"golden\"`".into()),
-                );
-                None
-            }
-        };
-        let mut engine = document
-            .get("engine")
-            .map(|v| self.engine(v))
-            .unwrap_or_default();
-        if let Some(engines) = document.get("engines") {
-            engine.pool = self.engines(engines);
-            self.check_one_engine_setting(document);
-        }
-        let defaults = document
-            .get("defaults")
-            .map(|v| self.defaults(v))
-            .unwrap_or_default();
-        let policy = document
-            .get("policy")
-            .map(|v| self.policy(v))
-            .unwrap_or_default();
-        let notify = document.get("notify").and_then(|v| {
-            let files = self.files;
-            self.notify(v, &|name| files.env(name))
-        });
-        let mut images = Vec::new();
-        match document.get("images") {
-            Some(value) => {
-                if let Some(table) = self.table(value, "images") {
-                    for (id, value) in table.iter() {
-                        let before = self.problems.len();
-                        let image = self.image(id, value, &defaults);
-                        if self.problems.len() > before {
-                            let name = image.as_ref().map(|image| image.name.clone());
-                            let name = name.or_else(|| written_name(value));
-                            self.reported.insert(id.get_ref(), name.as_deref());
-                        }
-                        images.extend(image);
-                    }
-                }
-            }
-            None => self.problem(
-                span.start..span.start,
-                "no golden images are configured".into(),
-                "expected `[images.<id>]` tables",
-                Some(
-                    "add `[images.base]` with `version = \"1.0\"` and `context = \"images/base\"`"
-                        .into(),
-                ),
-            ),
-        }
-        images.sort_by(|a, b| a.id.cmp(&b.id));
-        let registry = registry?;
-        self.check_images(&registry, &images);
-        self.check_engine_labels(document, &engine, &images);
-        Some(Config {
-            source: self.file.clone(),
-            registry,
-            engine,
-            images,
-            policy,
-            default_build_args: defaults.build_arg_spans,
-            notify,
-            reported: std::mem::take(&mut self.reported),
-            by_id: std::sync::OnceLock::new(),
-            floating_by_name: std::sync::OnceLock::new(),
-        })
-    }
-
-    fn defaults(&mut self, value: &Spanned<DeValue<'_>>) -> Defaults {
-        let Some(table) = self.table(value, "defaults") else {
-            return Defaults::default();
-        };
-        let section = "[defaults]";
-        self.check_keys(table, section, DEFAULT_KEYS);
-        let mut defaults = Defaults {
-            schedule: self
-                .value(table, section, "schedule", SCHEDULE_EXPECTED)
-                .map(Spanned::into_inner),
-            pull: self
-                .value(table, section, "pull", "true or false")
-                .map(Spanned::into_inner),
-            cache: self
-                .value(table, section, "cache", CACHE_EXPECTED)
-                .map(Spanned::into_inner),
-            build_args: self.strings(table, section, "build_args"),
-            build_arg_spans: key_spans(table, "build_args"),
-            labels: self.labels(table, section),
-            label_spans: key_spans(table, "labels"),
-            test: self.test_command(table, section),
-            test_timeout: self.test_timeout(table, section),
-            keep: self.retention(table, section),
-            platforms: self.platforms(table, section),
-            engine_labels: self.label_list(table, section, "engine_labels"),
-            versioning: self.versioning(table, section).map(Spanned::into_inner),
-            upstream_version: self.upstream_source(table, section),
-            upstream_version_written: table.get("upstream_version").is_some(),
-            floating: self.floating(table, section),
-            adopt: self.adopt(table, section),
-            build_args_too_large: false,
-            labels_too_large: false,
-        };
-        let none = BTreeMap::new();
-        defaults.build_args_too_large = self.check_size(
-            &limits::BUILD_ARGS,
-            section,
-            &defaults.build_args,
-            [&defaults.build_arg_spans, &none],
-            value.span(),
-        );
-        defaults.labels_too_large = self.check_size(
-            &limits::LABELS,
-            section,
-            &defaults.labels,
-            [&defaults.label_spans, &none],
-            value.span(),
-        );
-        defaults
-    }
-
-    /// `[retention]` (`keep = N`) inside `[defaults]` or an image.
-    fn retention(&mut self, table: &DeTable<'_>, section: &str) -> Option<u32> {
-        let value = table.get("retention")?;
-        let name = format!("{}.retention", section.trim_matches(['[', ']']));
-        let inner = format!("[{name}]");
-        let table = self.table(value, &name)?;
-        self.check_keys(table, &inner, RETENTION_KEYS);
-        let keep = self.value::<u32>(table, &inner, "keep", KEEP_EXPECTED)?;
-        if *keep.get_ref() == 0 {
-            self.problem(
-                keep.span(),
-                format!("`keep` in {inner} is 0: prune would delete every version"),
-                "keeps nothing",
-                Some(format!("`keep` must be {KEEP_EXPECTED}")),
-            );
-            return None;
-        }
-        Some(keep.into_inner())
-    }
-
-    /// `test = ["sh", "-c", "..."]`: a non-empty list of strings.
-    fn test_command(&mut self, table: &DeTable<'_>, section: &str) -> Option<Vec<String>> {
-        let command = self.value::<Vec<String>>(table, section, "test", TEST_EXPECTED)?;
-        if command.get_ref().is_empty() || command.get_ref()[0].is_empty() {
-            self.problem(
-                command.span(),
-                format!("`test` in {section} is empty"),
-                "empty command",
-                Some(format!("`test` must be {TEST_EXPECTED}")),
-            );
-            return None;
-        }
-        Some(command.into_inner())
-    }
-
-    fn test_timeout(&mut self, table: &DeTable<'_>, section: &str) -> Option<Duration> {
-        self.value::<ConfigDuration>(
-            table,
-            section,
-            "test_timeout",
-            "a duration such as \"90s\", \"5m\" or \"1h30m\"",
-        )
-        .map(|timeout| timeout.into_inner().0)
-    }
-
-    fn strings(
-        &mut self,
-        table: &DeTable<'_>,
-        section: &str,
-        key: &str,
-    ) -> BTreeMap<String, String> {
-        self.value::<BTreeMap<String, String>>(
-            table,
-            section,
-            key,
-            "a table of string values, e.g. { NAME = \"value\" }",
-        )
-        .map(Spanned::into_inner)
-        .unwrap_or_default()
-    }
-
-    fn labels(&mut self, table: &DeTable<'_>, section: &str) -> BTreeMap<String, String> {
-        let labels = self.strings(table, section, "labels");
-        if let Some(value) = table.get("labels") {
-            for key in labels.keys() {
-                if RESERVED_LABELS.contains(&key.as_str()) || key.is_empty() {
-                    self.problem(
-                        value.span(),
-                        format!("label `{key}` in {section} cannot be set here"),
-                        "reserved label",
-                        Some("golden writes the org.opencontainers.image.* version, created, title, base and revision labels and io.golden.recipe itself; remove it".into()),
-                    );
-                }
-            }
-        }
-        self.check_label_keys(table, section, &labels);
-        labels
-    }
-}
-
-/// The `name` an image table gives as written, if it is a string.
-fn written_name(value: &Spanned<DeValue<'_>>) -> Option<String> {
-    let DeValue::Table(table) = value.get_ref() else {
-        return None;
-    };
-    match table.get("name").map(Spanned::get_ref) {
-        Some(DeValue::String(name)) => Some(name.to_string()),
-        _ => None,
-    }
-}
-
-const TEST_EXPECTED: &str = "a command as a list of strings, run in the new image before any push, e.g. [\"sh\", \"-c\", \"dotnet --info\"]";
-const SCHEDULE_EXPECTED: &str =
-    "a 5-field cron expression in UTC such as \"0 3 * * 1\", or @hourly, @daily, @weekly, @monthly";
-
 mod cache;
+mod defaults;
+mod document;
 mod engine;
 mod engines;
-pub use cache::Cache;
 mod images;
+mod inherited;
 mod limits;
 mod notify;
 mod paths;
@@ -571,12 +272,13 @@ mod reader;
 mod registry;
 mod versioning;
 
-use reader::{key_spans, Reader};
+use reader::Reader;
 
-pub use notify::{NotifyOn, NotifySettings, SecretUrl, WebhookSource};
-
+pub use cache::Cache;
 pub use engine::{EngineSettings, Network};
 pub use engines::PoolEngine;
+pub use inherited::RESERVED_LABELS;
+pub use notify::{NotifyOn, NotifySettings, SecretUrl, WebhookSource};
 pub use policy::{Patterns, Policy};
 pub use registry::{RegistrySettings, DEFAULT_RETRIES, PUBLIC_REGISTRIES};
 
