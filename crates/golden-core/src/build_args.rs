@@ -11,9 +11,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::config::Config;
+use crate::config::{Config, Image};
 use crate::diagnostic::{closest, Diagnostic};
-use crate::dockerfile::{Dockerfile, PREDEFINED_ARGS};
+use crate::dockerfile::{DeclaredArg, Dockerfile, PREDEFINED_ARGS};
 use crate::graph::Graph;
 
 /// The problems (errors) and, by image id, the warnings.
@@ -28,56 +28,84 @@ pub fn check(config: &Config, graph: &Graph) -> (Vec<Diagnostic>, BTreeMap<Strin
         let declared = Dockerfile::declared_args(&node.dockerfile_text);
         let names: BTreeSet<&str> = declared.iter().map(|arg| arg.name.as_str()).collect();
         declared_anywhere.extend(names.iter().map(|name| name.to_string()));
-        let candidates: Vec<&str> = names.iter().copied().collect();
         // An image whose table has a problem gets no more (it may be the cause).
-        let reported = config.reported.has_image(&image.id);
-        for (key, span) in image.build_arg_spans.iter().filter(|_| !reported) {
-            // A value that did not parse was reported already.
-            let parsed = image.build_args.contains_key(key);
-            if !parsed || names.contains(key.as_str()) || PREDEFINED_ARGS.contains(&key.as_str()) {
-                continue;
-            }
-            let hint = match closest(key, &candidates) {
-                Some(near) => format!(
-                    "did you mean `{near}`? the Dockerfile declares: {}",
-                    candidates.join(", ")
-                ),
-                None if candidates.is_empty() => format!(
-                    "`{}` declares no ARG: add `ARG {key}` to it or remove the build arg",
-                    image.dockerfile
-                ),
-                None => format!(
-                    "the Dockerfile declares: {}; add `ARG {key}` or remove the build arg",
-                    candidates.join(", ")
-                ),
-            };
-            problems.push(
-                Diagnostic::at(
-                    &config.source,
-                    span.clone(),
-                    format!(
-                        "build arg `{key}` of image `{}` is not declared by its Dockerfile `{}`",
-                        image.id, image.dockerfile
-                    ),
-                )
-                .label("no ARG declares this")
-                .hint(hint),
-            );
+        if !config.reported.has_image(&image.id) {
+            problems.extend(undeclared(config, image, &names));
         }
-        let mut seen = BTreeSet::new();
-        for arg in &declared {
-            let set = image.build_args.contains_key(&arg.name);
-            if !arg.default && !set && seen.insert(arg.name.clone()) {
-                warnings.entry(image.id.clone()).or_default().push(format!(
-                    "`ARG {}` (line {} of `{}`) has no default and no build arg sets it: it is empty",
-                    arg.name, arg.line, image.dockerfile
-                ));
-            }
+        let unset = unset(image, &declared);
+        if !unset.is_empty() {
+            warnings.entry(image.id.clone()).or_default().extend(unset);
         }
     }
     // Only every image's Dockerfile can tell a [defaults] key is unused.
-    let every_image = config.reported.is_empty();
-    for (key, span) in config.default_build_args.iter().filter(|_| every_image) {
+    if config.reported.is_empty() {
+        problems.extend(undeclared_defaults(config, &declared_anywhere));
+    }
+    (problems, warnings)
+}
+
+/// A problem for each of the image's own build args that its Dockerfile
+/// does not declare (`names`), with the closest declared ARG.
+fn undeclared(config: &Config, image: &Image, names: &BTreeSet<&str>) -> Vec<Diagnostic> {
+    let candidates: Vec<&str> = names.iter().copied().collect();
+    let mut problems = Vec::new();
+    for (key, span) in &image.build_arg_spans {
+        // A value that did not parse was reported already.
+        let parsed = image.build_args.contains_key(key);
+        if !parsed || names.contains(key.as_str()) || PREDEFINED_ARGS.contains(&key.as_str()) {
+            continue;
+        }
+        let hint = match closest(key, &candidates) {
+            Some(near) => format!(
+                "did you mean `{near}`? the Dockerfile declares: {}",
+                candidates.join(", ")
+            ),
+            None if candidates.is_empty() => format!(
+                "`{}` declares no ARG: add `ARG {key}` to it or remove the build arg",
+                image.dockerfile
+            ),
+            None => format!(
+                "the Dockerfile declares: {}; add `ARG {key}` or remove the build arg",
+                candidates.join(", ")
+            ),
+        };
+        problems.push(
+            Diagnostic::at(
+                &config.source,
+                span.clone(),
+                format!(
+                    "build arg `{key}` of image `{}` is not declared by its Dockerfile `{}`",
+                    image.id, image.dockerfile
+                ),
+            )
+            .label("no ARG declares this")
+            .hint(hint),
+        );
+    }
+    problems
+}
+
+/// A warning for each `ARG` without a default that no build arg of the
+/// image sets (once per name).
+fn unset(image: &Image, declared: &[DeclaredArg]) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    let mut warnings = Vec::new();
+    for arg in declared {
+        let set = image.build_args.contains_key(&arg.name);
+        if !arg.default && !set && seen.insert(arg.name.clone()) {
+            warnings.push(format!(
+                "`ARG {}` (line {} of `{}`) has no default and no build arg sets it: it is empty",
+                arg.name, arg.line, image.dockerfile
+            ));
+        }
+    }
+    warnings
+}
+
+/// A problem for each `[defaults]` build arg no image's Dockerfile declares.
+fn undeclared_defaults(config: &Config, declared_anywhere: &BTreeSet<String>) -> Vec<Diagnostic> {
+    let mut problems = Vec::new();
+    for (key, span) in &config.default_build_args {
         let parsed = config
             .images
             .iter()
@@ -102,5 +130,5 @@ pub fn check(config: &Config, graph: &Graph) -> (Vec<Diagnostic>, BTreeMap<Strin
             .hint(hint),
         );
     }
-    (problems, warnings)
+    problems
 }

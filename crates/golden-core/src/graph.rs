@@ -192,7 +192,37 @@ impl<'c> Reading<'c> {
     }
 }
 
+/// The node of `image`: its Dockerfile, its parents and its upstream.
 fn node<'c>(reading: &mut Reading<'c>, image: &'c Image) -> Result<Node, NodeError> {
+    let (text, file, dockerfile) = read_dockerfile(reading, image)?;
+    let parents = parents(reading, image, &file, &dockerfile)?;
+    let upstream = final_upstream(reading, &dockerfile);
+    if let Some(track) = &image.track {
+        let line = dockerfile.final_root().first_line;
+        if let Err((message, hint)) = trackable(track, &upstream) {
+            return Err(NodeError::Problem(Box::new(
+                Diagnostic::at(&file, file.line_span(line), message)
+                    .label("the final FROM")
+                    .hint(hint),
+            )));
+        }
+    }
+    Ok(Node {
+        id: image.id.clone(),
+        dockerfile_text: text,
+        dockerfile,
+        upstream,
+        parents,
+    })
+}
+
+/// The text of the image's Dockerfile, as a source file for diagnostics,
+/// and the Dockerfile parsed with the image's build args (once per text
+/// and args).
+fn read_dockerfile<'c>(
+    reading: &mut Reading<'c>,
+    image: &'c Image,
+) -> Result<(String, SourceFile, Dockerfile), NodeError> {
     let config = reading.config;
     let path = image.dockerfile_path();
     let text = reading.text(path.clone()).map_err(|error| {
@@ -217,6 +247,17 @@ fn node<'c>(reading: &mut Reading<'c>, image: &'c Image) -> Result<Node, NodeErr
             parsed
         }
     };
+    Ok((text, file, dockerfile))
+}
+
+/// The ids of the image's parents: its `depends_on` and the golden images
+/// its FROM lines name (a problem for one unconfigured or itself).
+fn parents(
+    reading: &Reading<'_>,
+    image: &Image,
+    file: &SourceFile,
+    dockerfile: &Dockerfile,
+) -> Result<BTreeSet<String>, NodeError> {
     let mut parents: BTreeSet<String> = image
         .depends_on
         .iter()
@@ -228,16 +269,16 @@ fn node<'c>(reading: &mut Reading<'c>, image: &'c Image) -> Result<Node, NodeErr
             Err(ParentError::Reported) => return Err(NodeError::Reported),
             Err(ParentError::Unconfigured(message)) => {
                 return Err(NodeError::Problem(Box::new(
-                    Diagnostic::at(&file, file.line_span(line), message)
+                    Diagnostic::at(file, file.line_span(line), message)
                         .label("golden image reference")
-                        .hint(format!("configured lines: {}", lines(config))),
+                        .hint(format!("configured lines: {}", lines(reading.config))),
                 )))
             }
         };
         if let Some(parent) = parent {
             if parent == image.id {
                 return Err(NodeError::Problem(Box::new(
-                    Diagnostic::at(&file, file.line_span(line), format!("image `{}` is built FROM itself", image.id))
+                    Diagnostic::at(file, file.line_span(line), format!("image `{}` is built FROM itself", image.id))
                         .label("self reference")
                         .hint("an image cannot be built FROM its own repository line; FROM its upstream instead"),
                 )));
@@ -245,7 +286,12 @@ fn node<'c>(reading: &mut Reading<'c>, image: &'c Image) -> Result<Node, NodeErr
             parents.insert(parent);
         }
     }
-    let upstream = match &dockerfile.final_root().base {
+    Ok(parents)
+}
+
+/// What the final stage is built FROM.
+fn final_upstream(reading: &Reading<'_>, dockerfile: &Dockerfile) -> Upstream {
+    match &dockerfile.final_root().base {
         Base::Image(reference) => match golden_parent(reading, reference).ok().flatten() {
             Some(id) => Upstream::Golden {
                 id,
@@ -254,24 +300,7 @@ fn node<'c>(reading: &mut Reading<'c>, image: &'c Image) -> Result<Node, NodeErr
             None => Upstream::External(reference.clone()),
         },
         Base::Scratch | Base::Stage(_) => Upstream::Scratch,
-    };
-    if let Some(track) = &image.track {
-        let line = dockerfile.final_root().first_line;
-        if let Err((message, hint)) = trackable(track, &upstream) {
-            return Err(NodeError::Problem(Box::new(
-                Diagnostic::at(&file, file.line_span(line), message)
-                    .label("the final FROM")
-                    .hint(hint),
-            )));
-        }
     }
-    Ok(Node {
-        id: image.id.clone(),
-        dockerfile_text: text,
-        dockerfile,
-        upstream,
-        parents,
-    })
 }
 
 /// Whether `track` can follow the final FROM `upstream`: an upstream

@@ -5,14 +5,33 @@
 
 use std::collections::BTreeSet;
 use std::ops::Range;
+use std::path::PathBuf;
 
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use super::{PoolEngine, Reader, ENGINE_SCHEMES};
+use super::Reader;
 
 const POOL_ENGINE_KEYS: &[&str] = &["name", "host", "platforms", "jobs", "labels", "cert_path"];
 const LABELS_EXPECTED: &str = "a list of labels such as [\"gpu\", \"fast-disk\"]";
+
+/// One `[[engines]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolEngine {
+    /// Unique in the pool; the host when not written.
+    pub name: String,
+    pub name_span: Range<usize>,
+    pub host: String,
+    /// What it builds natively; empty: what the engine reports.
+    pub platforms: Vec<crate::platform::Platform>,
+    /// Builds at once; `None`: `--jobs`.
+    pub jobs: Option<usize>,
+    /// Capabilities images may require with `engine_labels`.
+    pub labels: Vec<String>,
+    /// A directory with ca.pem, cert.pem and key.pem: TLS to a tcp:// host.
+    pub cert_path: Option<PathBuf>,
+    pub span: Range<usize>,
+}
 
 impl Reader<'_> {
     /// The `[[engines]]` entries; problems are reported, never fatal here.
@@ -57,6 +76,7 @@ impl Reader<'_> {
         engines
     }
 
+    /// One `[[engines]]` entry; `None` without a valid `host`.
     fn pool_engine(&mut self, table: &DeTable<'_>, span: Range<usize>) -> Option<PoolEngine> {
         let section = "[[engines]]";
         self.check_keys(table, section, POOL_ENGINE_KEYS);
@@ -78,6 +98,30 @@ impl Reader<'_> {
             return None;
         };
         let valid_host = self.check_engine_host(&host);
+        let name = self.engine_name(table, section);
+        let jobs = self.engine_jobs(table, section, name.as_ref(), &host);
+        let labels = self
+            .label_list(table, section, "labels")
+            .unwrap_or_default();
+        let platforms = self.platforms(table, section).unwrap_or_default();
+        let cert_path = self.cert_path(table, section);
+        let name_span = name.as_ref().map_or(host.span(), |n| n.span());
+        valid_host.then(|| PoolEngine {
+            name: name
+                .map(Spanned::into_inner)
+                .unwrap_or_else(|| host.get_ref().clone()),
+            name_span,
+            host: host.into_inner(),
+            platforms,
+            jobs,
+            labels,
+            cert_path,
+            span,
+        })
+    }
+
+    /// `name` of an engine as written; an invalid one is reported.
+    fn engine_name(&mut self, table: &DeTable<'_>, section: &str) -> Option<Spanned<String>> {
         let name: Option<Spanned<String>> =
             self.value(table, section, "name", "a short name such as \"arm-1\"");
         if let Some(name) = name
@@ -91,6 +135,18 @@ impl Reader<'_> {
                 Some("use letters, digits, `.`, `_` and `-` (at most 64)".into()),
             );
         }
+        name
+    }
+
+    /// `jobs` of the engine `name` at `host`: 1 to 256 (a number out of
+    /// range is reported, and read as `None` when below 0).
+    fn engine_jobs(
+        &mut self,
+        table: &DeTable<'_>,
+        section: &str,
+        name: Option<&Spanned<String>>,
+        host: &Spanned<String>,
+    ) -> Option<usize> {
         let jobs: Option<Spanned<i64>> = self.value(
             table,
             section,
@@ -103,7 +159,7 @@ impl Reader<'_> {
         {
             // By its name when it has one (as plans and reports show it),
             // the host in parentheses.
-            let engine = match &name {
+            let engine = match name {
                 Some(name) => format!("`{}` (`{}`)", name.get_ref(), host.get_ref()),
                 None => format!("`{}`", host.get_ref()),
             };
@@ -114,32 +170,20 @@ impl Reader<'_> {
                 Some("`jobs` is how many builds the engine runs at once: 1 to 256".into()),
             );
         }
-        let labels = self
-            .label_list(table, section, "labels")
-            .unwrap_or_default();
-        let platforms = self.platforms(table, section).unwrap_or_default();
+        jobs.and_then(|jobs| usize::try_from(*jobs.get_ref()).ok())
+    }
+
+    /// `cert_path`, relative to the config file (not checked here).
+    fn cert_path(&mut self, table: &DeTable<'_>, section: &str) -> Option<PathBuf> {
         let cert_path: Option<Spanned<String>> = self.value(
             table,
             section,
             "cert_path",
             "a directory holding ca.pem, cert.pem and key.pem",
         );
-        let cert_path = cert_path.map(|path| {
+        cert_path.map(|path| {
             let directory = self.file.path.parent().unwrap_or(std::path::Path::new("."));
             directory.join(path.get_ref())
-        });
-        let name_span = name.as_ref().map_or(host.span(), |n| n.span());
-        valid_host.then(|| PoolEngine {
-            name: name
-                .map(Spanned::into_inner)
-                .unwrap_or_else(|| host.get_ref().clone()),
-            name_span,
-            host: host.into_inner(),
-            platforms,
-            jobs: jobs.and_then(|jobs| usize::try_from(*jobs.get_ref()).ok()),
-            labels,
-            cert_path,
-            span,
         })
     }
 
@@ -166,36 +210,6 @@ impl Reader<'_> {
             labels.insert(label.get_ref().clone());
         }
         Some(labels.into_iter().collect())
-    }
-
-    /// Whether an engine host has a scheme golden speaks and a valid port;
-    /// reports the problem when not.
-    pub(super) fn check_engine_host(&mut self, host: &Spanned<String>) -> bool {
-        if !ENGINE_SCHEMES
-            .iter()
-            .any(|scheme| host.get_ref().starts_with(scheme))
-        {
-            self.problem(
-                host.span(),
-                format!("engine host `{}` has no supported scheme", host.get_ref()),
-                "unsupported scheme",
-                Some(
-                    "use unix:///path/to/docker.sock, tcp://HOST:PORT (TLS with DOCKER_TLS_VERIFY and DOCKER_CERT_PATH), https://HOST:PORT or ssh://USER@HOST"
-                        .into(),
-                ),
-            );
-            false
-        } else if let Some(problem) = super::engine_port_problem(host.get_ref()) {
-            self.problem(
-                host.span(),
-                format!("engine host `{}`: {problem}", host.get_ref()),
-                "invalid port",
-                Some("dockerd listens on 2375 (plain) or 2376 (TLS) unless told otherwise, e.g. \"tcp://127.0.0.1:2375\"".into()),
-            );
-            false
-        } else {
-            true
-        }
     }
 }
 

@@ -10,7 +10,8 @@ use std::ops::Range;
 
 use toml::de::DeTable;
 
-use super::{key_spans, Reader};
+use super::reader::key_spans;
+use super::Reader;
 
 /// The most bytes of names and values of one image's build args.
 pub const BUILD_ARGS_LIMIT: usize = 64 * 1024;
