@@ -11,11 +11,13 @@ use serde::Serialize;
 pub use super::Floating;
 use super::{Inventory, CONCURRENCY};
 use crate::config::{Config, Image};
+use crate::index::Index;
 use crate::labels;
 use crate::name::short_digest;
 use crate::name::{Digest, Repository};
 use crate::provenance::{check_complete, provenance, Foreign, Incomplete};
-use crate::registry::{Registry, RegistryError};
+use crate::registry::{ImageConfig, Registry, RegistryError};
+use crate::version::{Exact, Line};
 
 /// One exact version of a line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -86,6 +88,8 @@ pub async fn list(
     Ok(listings)
 }
 
+/// The history of one image's line: each build with its config, the
+/// floating tags on it and whether it is withdrawn, foreign or incomplete.
 async fn list_one(
     image: &Image,
     repository: &Repository,
@@ -94,40 +98,11 @@ async fn list_one(
 ) -> Result<Listing, RegistryError> {
     let withdrawn = inventory.withdrawn();
     let floating_tags = inventory.floating_tags(image.version);
-    let line_versions = inventory.line_versions(image.version);
-    // Every listed version of the line resolved (a full inventory).
-    let resolved: Vec<(_, Digest)> = line_versions
-        .iter()
-        .filter_map(|version| Some((*version, inventory.version_digest(*version)?.clone())))
-        .collect();
-    let configs: Vec<_> = stream::iter(resolved)
-        .map(|(version, digest)| {
-            let reference = repository.digest(&digest);
-            let platforms = &image.platforms;
-            async move {
-                let config = registry.image_config(&reference).await;
-                // Only a golden build can be incomplete: a foreign one's
-                // index is read for its platforms, its images not asked for.
-                let golden = config
-                    .as_ref()
-                    .is_ok_and(|config| provenance(&version.to_string(), config).is_ok());
-                let complete = match golden {
-                    true => check_complete(registry, repository, &digest, platforms).await,
-                    false => registry
-                        .index(&reference)
-                        .await
-                        .map(|index| (index, Ok(()))),
-                };
-                (version, digest, config, complete)
-            }
-        })
-        .buffered(CONCURRENCY)
-        .collect()
-        .await;
     let mut versions = Vec::new();
-    for (version, digest, found, complete) in configs {
-        let found = found?;
-        let (index, complete) = complete?;
+    for read in read_builds(image, repository, inventory, registry).await {
+        let (version, digest) = (read.version, read.digest);
+        let found = read.config?;
+        let (index, complete) = read.complete?;
         let platforms = index
             .map(|index| index.platforms().iter().map(ToString::to_string).collect())
             .unwrap_or_default();
@@ -151,13 +126,77 @@ async fn list_one(
             platforms,
         });
     }
-    let floating = floating_tags
+    Ok(Listing {
+        id: image.id.clone(),
+        repository: repository.to_string(),
+        line: image.version.to_string(),
+        keep: image.keep,
+        versions,
+        floating: floating_targets(inventory, &floating_tags, image.version),
+    })
+}
+
+/// What was read of one build: its config, and its index (if it is one)
+/// with whether the build is whole.
+struct Read {
+    version: Exact,
+    digest: Digest,
+    config: Result<ImageConfig, RegistryError>,
+    complete: Result<(Option<Index>, Result<(), Incomplete>), RegistryError>,
+}
+
+/// Reads every build of the image's line (every listed version resolved:
+/// a full inventory), oldest first.
+async fn read_builds(
+    image: &Image,
+    repository: &Repository,
+    inventory: &Inventory,
+    registry: &dyn Registry,
+) -> Vec<Read> {
+    let resolved: Vec<(Exact, Digest)> = inventory
+        .line_versions(image.version)
         .iter()
+        .filter_map(|version| Some((*version, inventory.version_digest(*version)?.clone())))
+        .collect();
+    stream::iter(resolved)
+        .map(|(version, digest)| {
+            let reference = repository.digest(&digest);
+            let platforms = &image.platforms;
+            async move {
+                let config = registry.image_config(&reference).await;
+                // Only a golden build can be incomplete: a foreign one's
+                // index is read for its platforms, its images not asked for.
+                let golden = config
+                    .as_ref()
+                    .is_ok_and(|config| provenance(&version.to_string(), config).is_ok());
+                let complete = match golden {
+                    true => check_complete(registry, repository, &digest, platforms).await,
+                    false => registry
+                        .index(&reference)
+                        .await
+                        .map(|index| (index, Ok(()))),
+                };
+                Read {
+                    version,
+                    digest,
+                    config,
+                    complete,
+                }
+            }
+        })
+        .buffered(CONCURRENCY)
+        .collect()
+        .await
+}
+
+/// Where each of `tags`, the line's floating tags, points.
+fn floating_targets(inventory: &Inventory, tags: &[String], line: Line) -> Vec<Floating> {
+    tags.iter()
         .map(|tag| {
             let digest = inventory.digest(tag).cloned();
             let version = digest
                 .as_ref()
-                .and_then(|digest| inventory.version_of(digest, image.version))
+                .and_then(|digest| inventory.version_of(digest, line))
                 .map(|version| version.to_string());
             Floating {
                 tag: tag.clone(),
@@ -165,15 +204,7 @@ async fn list_one(
                 version,
             }
         })
-        .collect();
-    Ok(Listing {
-        id: image.id.clone(),
-        repository: repository.to_string(),
-        line: image.version.to_string(),
-        keep: image.keep,
-        versions,
-        floating,
-    })
+        .collect()
 }
 
 /// The human view: a header per line, a row per version, then where the
@@ -199,80 +230,99 @@ pub fn render_text(listings: &[Listing]) -> String {
             text.push_str("  nothing built yet\n");
             continue;
         }
-        let mut rows = vec![["VERSION", "DIGEST", "CREATED", "BASE", "TAGS"]
-            .map(String::from)
-            .to_vec()];
-        // A column for platforms only in a line with multi-platform builds.
-        let platforms = listing.versions.iter().any(|v| !v.platforms.is_empty());
-        if platforms {
-            rows[0].push("PLATFORMS".to_string());
-        }
-        for version in &listing.versions {
-            let mut tags = version.floating.clone();
-            if version.withdrawn {
-                tags.push("(withdrawn)".to_string());
-            }
-            if version.foreign.is_some() {
-                tags.push("(foreign)".to_string());
-            }
-            if version.incomplete.is_some() {
-                tags.push("(incomplete)".to_string());
-            }
-            rows.push(vec![
-                version.described.clone(),
-                short_digest(&version.digest),
-                version.created.clone().unwrap_or_else(|| "-".to_string()),
-                version
-                    .base_digest
-                    .as_deref()
-                    .map_or("-".to_string(), short_digest),
-                if tags.is_empty() {
-                    "-".to_string()
-                } else {
-                    tags.join(" ")
-                },
-            ]);
-            if platforms {
-                let row = rows.last_mut().expect("a row was just pushed");
-                row.push(match version.platforms.is_empty() {
-                    true => "-".to_string(),
-                    false => version.platforms.join(","),
-                });
-            }
-        }
-        for row in crate::report::table(&rows).lines() {
+        for row in crate::report::table(&version_rows(listing)).lines() {
             text.push_str("  ");
             text.push_str(row);
             text.push('\n');
         }
-        for floating in &listing.floating {
-            let in_line = listing
-                .versions
-                .iter()
-                .any(|version| Some(&version.digest) == floating.digest.as_ref());
-            if in_line {
-                continue;
-            }
-            let target = match (&floating.digest, &floating.version) {
-                (None, _) => "missing".to_string(),
-                (Some(_), Some(version)) => format!("{version} (another line)"),
-                (Some(digest), None) => format!("{} (no exact version)", short_digest(digest)),
-            };
-            text.push_str(&format!("  {} -> {target}\n", floating.tag));
+        text.push_str(&floating_elsewhere(listing));
+        text.push_str(&warnings(listing));
+    }
+    text
+}
+
+/// The table of a line's builds: a header, then a row per version.
+fn version_rows(listing: &Listing) -> Vec<Vec<String>> {
+    let mut rows = vec![["VERSION", "DIGEST", "CREATED", "BASE", "TAGS"]
+        .map(String::from)
+        .to_vec()];
+    // A column for platforms only in a line with multi-platform builds.
+    let platforms = listing.versions.iter().any(|v| !v.platforms.is_empty());
+    if platforms {
+        rows[0].push("PLATFORMS".to_string());
+    }
+    for version in &listing.versions {
+        let mut tags = version.floating.clone();
+        if version.withdrawn {
+            tags.push("(withdrawn)".to_string());
         }
-        for version in &listing.versions {
-            let why = version.foreign.clone().or_else(|| {
-                let why = version.incomplete.clone()?;
-                Some(Foreign::Incomplete { why })
+        if version.foreign.is_some() {
+            tags.push("(foreign)".to_string());
+        }
+        if version.incomplete.is_some() {
+            tags.push("(incomplete)".to_string());
+        }
+        rows.push(vec![
+            version.described.clone(),
+            short_digest(&version.digest),
+            version.created.clone().unwrap_or_else(|| "-".to_string()),
+            version
+                .base_digest
+                .as_deref()
+                .map_or("-".to_string(), short_digest),
+            if tags.is_empty() {
+                "-".to_string()
+            } else {
+                tags.join(" ")
+            },
+        ]);
+        if platforms {
+            let row = rows.last_mut().expect("a row was just pushed");
+            row.push(match version.platforms.is_empty() {
+                true => "-".to_string(),
+                false => version.platforms.join(","),
             });
-            if let Some(why) = why {
-                let foreign = crate::provenance::ForeignTag {
-                    tag: version.version.clone(),
-                    digest: version.digest.clone(),
-                    why,
-                };
-                text.push_str(&format!("  warning: {foreign}\n"));
-            }
+        }
+    }
+    rows
+}
+
+/// A line per floating tag that points at no build of the line.
+fn floating_elsewhere(listing: &Listing) -> String {
+    let mut text = String::new();
+    for floating in &listing.floating {
+        let in_line = listing
+            .versions
+            .iter()
+            .any(|version| Some(&version.digest) == floating.digest.as_ref());
+        if in_line {
+            continue;
+        }
+        let target = match (&floating.digest, &floating.version) {
+            (None, _) => "missing".to_string(),
+            (Some(_), Some(version)) => format!("{version} (another line)"),
+            (Some(digest), None) => format!("{} (no exact version)", short_digest(digest)),
+        };
+        text.push_str(&format!("  {} -> {target}\n", floating.tag));
+    }
+    text
+}
+
+/// A warning per build that is foreign or incomplete.
+fn warnings(listing: &Listing) -> String {
+    let mut text = String::new();
+    for version in &listing.versions {
+        let why = version.foreign.clone().or_else(|| {
+            let why = version.incomplete.clone()?;
+            Some(Foreign::Incomplete { why })
+        });
+        if let Some(why) = why {
+            let foreign = crate::provenance::ForeignTag {
+                tag: version.version.clone(),
+                digest: version.digest.clone(),
+                why,
+            };
+            text.push_str(&format!("  warning: {foreign}\n"));
         }
     }
     text

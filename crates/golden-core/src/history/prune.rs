@@ -132,9 +132,6 @@ pub fn plan(
     targets: &[Target],
     facts: &Facts,
 ) -> Plan {
-    let is_golden = |version: &Exact| matches!(facts.golden.get(version), Some(Ok(())));
-    // Each line's builds newest first; golden ones past the newest `keep`
-    // are candidates.
     let newest_first: Vec<Vec<Exact>> = targets
         .iter()
         .map(|target| {
@@ -145,9 +142,32 @@ pub fn plan(
                 .collect()
         })
         .collect();
-    let candidates: BTreeSet<Exact> = targets
+    let pruning = Pruning {
+        inventory,
+        facts,
+        candidates: candidates(targets, &newest_first, facts),
+    };
+    let mut going = pruning.going_by_tags(&newest_first);
+    let referenced = pruning.keep_what_staying_indexes_name(&mut going);
+    let lines = targets
         .iter()
         .zip(&newest_first)
+        .map(|(target, versions)| pruning.line_plan(target, versions, &going, &referenced))
+        .collect();
+    Plan {
+        repository: repository.to_string(),
+        lines,
+        deletions: pruning.deletions(going, &referenced),
+    }
+}
+
+/// The golden builds past the newest `keep` of their line (each line's
+/// builds given newest first): those that may go.
+fn candidates(targets: &[Target], newest_first: &[Vec<Exact>], facts: &Facts) -> BTreeSet<Exact> {
+    let is_golden = |version: &Exact| matches!(facts.golden.get(version), Some(Ok(())));
+    targets
+        .iter()
+        .zip(newest_first)
         .flat_map(|(target, versions)| {
             versions
                 .iter()
@@ -155,73 +175,106 @@ pub fn plan(
                 .skip(target.keep as usize)
                 .copied()
         })
-        .collect();
-    let goes_with = |tag: &str| {
-        // A build's rollback markers go with it.
+        .collect()
+}
+
+/// A prune of one repository under way: what it reads and the builds that
+/// may go.
+struct Pruning<'a> {
+    inventory: &'a Inventory,
+    facts: &'a Facts<'a>,
+    /// See [`candidates`].
+    candidates: BTreeSet<Exact>,
+}
+
+/// The manifests that go, by digest, each with the tags that go with it.
+type Going = BTreeMap<Digest, Vec<String>>;
+
+impl Pruning<'_> {
+    /// Whether `tag` goes with the candidates: the exact tag of one, or a
+    /// rollback marker of one (a build's markers go with it).
+    fn goes_with(&self, tag: &str) -> bool {
         if let Some((version, _, _)) = parse_marker(tag) {
-            return candidates.contains(&version);
+            return self.candidates.contains(&version);
         }
         tag.parse::<Exact>()
-            .is_ok_and(|version| candidates.contains(&version) && version.to_string() == tag)
-    };
-    // First what goes by its tags alone.
-    let mut going: BTreeMap<Digest, Vec<String>> = BTreeMap::new();
-    for versions in &newest_first {
-        for version in versions.iter().filter(|v| candidates.contains(v)) {
-            let Some(digest) = inventory.version_digest(*version) else {
-                continue;
-            };
-            let tags = inventory.tags_on(digest);
-            if tags.iter().all(|tag| goes_with(tag)) {
-                going.insert(
-                    digest.clone(),
-                    tags.iter().map(|tag| tag.to_string()).collect(),
-                );
+            .is_ok_and(|version| self.candidates.contains(&version) && version.to_string() == tag)
+    }
+
+    /// What goes by its tags alone: a candidate whose every tag goes with it.
+    fn going_by_tags(&self, newest_first: &[Vec<Exact>]) -> Going {
+        let mut going = Going::new();
+        for versions in newest_first {
+            for version in versions.iter().filter(|v| self.candidates.contains(v)) {
+                let Some(digest) = self.inventory.version_digest(*version) else {
+                    continue;
+                };
+                let tags = self.inventory.tags_on(digest);
+                if tags.iter().all(|tag| self.goes_with(tag)) {
+                    going.insert(
+                        digest.clone(),
+                        tags.iter().map(|tag| tag.to_string()).collect(),
+                    );
+                }
             }
         }
+        going
     }
-    // Then what an index that stays names stays, until nothing changes
-    // (keeping an index keeps what it names).
-    let named_by_staying = |going: &BTreeMap<Digest, Vec<String>>| -> BTreeSet<Digest> {
-        facts
+
+    /// The manifests an index that stays names.
+    fn named_by_staying(&self, going: &Going) -> BTreeSet<Digest> {
+        self.facts
             .indexes
             .iter()
             .filter(|(index, _)| !going.contains_key(*index))
             .flat_map(|(_, children)| children.iter().cloned())
             .collect()
-    };
-    let mut referenced = named_by_staying(&going);
-    loop {
-        let before = going.len();
-        going.retain(|digest, _| !referenced.contains(digest));
-        if going.len() == before {
-            break;
-        }
-        referenced = named_by_staying(&going);
     }
-    let mut lines = Vec::new();
-    for (target, versions) in targets.iter().zip(&newest_first) {
+
+    /// Takes out of `going` what an index that stays names, until nothing
+    /// changes (keeping an index keeps what it names); returns what the
+    /// indexes that stay name.
+    fn keep_what_staying_indexes_name(&self, going: &mut Going) -> BTreeSet<Digest> {
+        let mut referenced = self.named_by_staying(going);
+        loop {
+            let before = going.len();
+            going.retain(|digest, _| !referenced.contains(digest));
+            if going.len() == before {
+                return referenced;
+            }
+            referenced = self.named_by_staying(going);
+        }
+    }
+
+    /// What happens to each build of one line (given newest first).
+    fn line_plan(
+        &self,
+        target: &Target,
+        versions: &[Exact],
+        going: &Going,
+        referenced: &BTreeSet<Digest>,
+    ) -> LinePlan {
         let mut entries = Vec::new();
         for version in versions {
             // Every version of a full inventory resolved; one that did not
             // is never a candidate for a delete by digest.
-            let Some(digest) = inventory.version_digest(*version) else {
+            let Some(digest) = self.inventory.version_digest(*version) else {
                 continue;
             };
-            let keep = if let Some(Err(why)) = facts.golden.get(version) {
+            let keep = if let Some(Err(why)) = self.facts.golden.get(version) {
                 Some(KeepReason::Foreign { why: why.clone() })
-            } else if !candidates.contains(version) {
+            } else if !self.candidates.contains(version) {
                 Some(KeepReason::Newest { keep: target.keep })
             } else if going.contains_key(digest) {
                 None
             } else if referenced.contains(digest) {
                 Some(KeepReason::Referenced)
             } else {
-                let tags = inventory.tags_on(digest);
+                let tags = self.inventory.tags_on(digest);
                 Some(KeepReason::Tagged {
                     tags: tags
                         .iter()
-                        .filter(|tag| !goes_with(tag))
+                        .filter(|tag| !self.goes_with(tag))
                         .map(|tag| tag.to_string())
                         .collect(),
                 })
@@ -233,40 +286,42 @@ pub fn plan(
                 keep,
             });
         }
-        lines.push(LinePlan {
+        LinePlan {
             id: target.id.clone(),
             line: target.line.to_string(),
             keep: target.keep,
             versions: entries,
-        });
+        }
     }
-    // The children of each index that goes: each deleted once, and only
-    // when nothing that stays names it.
-    let mut claimed: BTreeSet<Digest> = going.keys().cloned().collect();
-    let deletions = going
-        .into_iter()
-        .map(|(digest, tags)| {
-            let (mut children, mut kept_children) = (Vec::new(), Vec::new());
-            for child in facts.indexes.get(&digest).into_iter().flatten() {
-                let tagged = inventory.tags_on(child).iter().any(|tag| !goes_with(tag));
-                if referenced.contains(child) || tagged {
-                    kept_children.push(child.clone());
-                } else if claimed.insert(child.clone()) {
-                    children.push(child.clone());
+
+    /// The deletions, with the children of each index that goes: each
+    /// deleted once, and only when nothing that stays names it.
+    fn deletions(&self, going: Going, referenced: &BTreeSet<Digest>) -> Vec<Deletion> {
+        let mut claimed: BTreeSet<Digest> = going.keys().cloned().collect();
+        going
+            .into_iter()
+            .map(|(digest, tags)| {
+                let (mut children, mut kept_children) = (Vec::new(), Vec::new());
+                for child in self.facts.indexes.get(&digest).into_iter().flatten() {
+                    let tagged = self
+                        .inventory
+                        .tags_on(child)
+                        .iter()
+                        .any(|tag| !self.goes_with(tag));
+                    if referenced.contains(child) || tagged {
+                        kept_children.push(child.clone());
+                    } else if claimed.insert(child.clone()) {
+                        children.push(child.clone());
+                    }
                 }
-            }
-            Deletion {
-                digest,
-                tags,
-                children,
-                kept_children,
-            }
-        })
-        .collect();
-    Plan {
-        repository: repository.to_string(),
-        lines,
-        deletions,
+                Deletion {
+                    digest,
+                    tags,
+                    children,
+                    kept_children,
+                }
+            })
+            .collect()
     }
 }
 

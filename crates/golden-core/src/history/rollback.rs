@@ -197,170 +197,29 @@ pub fn plan(
     higher: &Higher,
 ) -> Result<Plan, RollbackError> {
     let Target { line, floating } = line;
-    // Only golden builds are withdrawn or counted (each was classified
-    // from the digest it resolves to), and only whole ones are rolled back
-    // to: an incomplete one is withdrawn with the rest, unless its index
-    // names a manifest that is gone (no marker can copy it).
-    let built: Vec<Exact> = inventory
-        .line_versions(line)
-        .into_iter()
-        .filter(|version| {
-            matches!(
-                golden.get(version),
-                Some(Ok(()) | Err(Foreign::Incomplete { .. }))
-            )
-        })
-        .filter(|version| inventory.version_digest(*version).is_some())
-        .collect();
-    let versions: Vec<Exact> = built
-        .iter()
-        .copied()
-        .filter(|version| matches!(golden.get(version), Some(Ok(()))))
-        .collect();
-    let mut withdrawn = inventory.withdrawn();
-    // Naming a withdrawn build restores it: a rollback undoes a rollback.
-    let restore = to.filter(|version| withdrawn.contains(version) && versions.contains(version));
-    if let Some(restored) = restore {
-        withdrawn.retain(|version| *version != restored);
-    }
-    let releasable: Vec<Exact> = versions
-        .iter()
-        .copied()
-        .filter(|version| !withdrawn.contains(version))
-        .collect();
-    let Some(newest_releasable) = releasable.last().copied() else {
+    let reading = Reading {
+        repository,
+        inventory,
+        line,
+        golden,
+    };
+    let builds = reading.builds(to);
+    let Some(newest_releasable) = builds.releasable.last().copied() else {
         return Err(RollbackError::NothingBuilt {
             repository: repository.to_string(),
             line,
         });
     };
-    // A line whose `floating` list leaves out `X.Y` never moves it: the
-    // tag (left from before the list) says nothing about the release.
-    let moves_line_tag = floating.is_none_or(|list| list.contains(&Floating::Line));
-    let current = inventory
-        .digest(&line.to_string())
-        .filter(|_| moves_line_tag)
-        .and_then(|digest| {
-            built
-                .iter()
-                .rev()
-                .copied()
-                .find(|version| inventory.version_digest(*version) == Some(digest))
-        })
-        .unwrap_or(newest_releasable);
-    let target = match to {
-        Some(version) if version.line == line && !versions.contains(&version) => {
-            if let Some(Err(why)) = golden.get(&version) {
-                return Err(RollbackError::Foreign {
-                    version: Box::new(version),
-                    why: why.clone(),
-                    versions: releasable,
-                });
-            }
-            return Err(RollbackError::UnknownVersion {
-                repository: repository.to_string(),
-                line,
-                version: Box::new(version),
-                versions: releasable,
-            });
-        }
-        Some(version) if version.line != line || !versions.contains(&version) => {
-            return Err(RollbackError::UnknownVersion {
-                repository: repository.to_string(),
-                line,
-                version: Box::new(version),
-                versions: releasable,
-            });
-        }
-        Some(version) => version,
-        None => releasable
-            .iter()
-            .rev()
-            .copied()
-            .find(|version| *version < current)
-            .ok_or(RollbackError::NothingOlder {
-                line,
-                current: Box::new(current),
-                versions: releasable.clone(),
-            })?,
-    };
-    let digest =
-        inventory
-            .version_digest(target)
-            .cloned()
-            .ok_or_else(|| RollbackError::UnknownVersion {
-                repository: repository.to_string(),
-                line,
-                version: Box::new(target),
-                versions: releasable.clone(),
-            })?;
-    let mut withdraw = Vec::new();
-    for version in built
-        .iter()
-        .filter(|version| **version > target && !withdrawn.contains(version))
-    {
-        if let Some(digest) = inventory.version_digest(*version) {
-            if let Some(Err(Foreign::Incomplete {
-                why: why @ Incomplete::MissingImage { .. },
-            })) = golden.get(version)
-            {
-                return Err(RollbackError::Broken {
-                    repository: repository.to_string(),
-                    version: Box::new(*version),
-                    digest: digest.clone(),
-                    why: Box::new(why.clone()),
-                    id: id.to_string(),
-                });
-            }
-            withdraw.push(Withdrawal {
-                version: version.to_string(),
-                tag: next_marker(inventory.names(), *version, Marker::Withdrawn)?,
-                digest: digest.clone(),
-            });
-        }
-    }
-    let mut moves: Vec<Move> = floating_tags(target, higher, floating)
-        .into_iter()
-        .filter_map(|tag| {
-            let from = inventory.digest(tag.as_str()).cloned();
-            (from.as_ref() != Some(&digest)).then(|| Move {
-                from_version: from
-                    .as_ref()
-                    .and_then(|from| inventory.version_of(from, line))
-                    .map(|version| version.to_string()),
-                tag,
-                from,
-                to: digest.clone(),
-            })
-        })
-        .collect();
-    // `X.Y` (first from `floating_tags`) moves last.
-    if !moves.is_empty() && moves[0].tag == line.tag() {
-        let line_tag = moves.remove(0);
-        moves.push(line_tag);
-    }
-    // An upstream version newer than the target's keeps its `X.Y.Z` tag:
-    // every build of it is withdrawn, and no build of another version is
-    // ever tagged as it.
-    let left = match target.upstream() {
-        None => Vec::new(),
-        Some(upstream) => inventory
-            .upstream_floating(line)
-            .into_iter()
-            .filter(|(version, _)| *version > upstream)
-            .filter_map(|(_, tag)| {
-                let digest = inventory.digest(tag)?.clone();
-                Some(Left {
-                    tag: Tag::from_valid(tag.to_string()),
-                    version: inventory
-                        .version_of(&digest, line)
-                        .map(|version| version.to_string()),
-                    digest,
-                })
-            })
-            .collect(),
-    };
-    let restore = match restore {
+    let current = reading.current(&builds, floating, newest_releasable);
+    let target = reading.target(&builds, to, current)?;
+    let digest = inventory
+        .version_digest(target)
+        .cloned()
+        .ok_or_else(|| reading.unknown(target, builds.releasable.clone()))?;
+    let withdraw = reading.withdrawals(&builds, target, id)?;
+    let moves = reading.moves(target, &digest, higher, floating);
+    let left = reading.left(target);
+    let restore = match builds.restore {
         Some(version) => Some(Withdrawal {
             version: version.to_string(),
             tag: next_marker(inventory.names(), version, Marker::Restored)?,
@@ -380,6 +239,243 @@ pub fn plan(
         moves,
         left,
     })
+}
+
+/// What a rollback of one line reads: the repository's tags and which of
+/// the line's builds are golden (and whole).
+struct Reading<'a> {
+    repository: &'a Repository,
+    inventory: &'a Inventory,
+    line: Line,
+    golden: &'a BTreeMap<Exact, Result<(), Foreign>>,
+}
+
+/// The builds of the line a rollback weighs, each list oldest first.
+struct Builds {
+    /// Golden builds that resolve, whole or not: those newer than the
+    /// target are withdrawn.
+    built: Vec<Exact>,
+    /// The whole ones: only they are rolled back to.
+    whole: Vec<Exact>,
+    /// Builds withdrawn before, less the one being restored.
+    withdrawn: Vec<Exact>,
+    /// The withdrawn build named as the target, restored by the rollback.
+    restore: Option<Exact>,
+    /// Whole builds not withdrawn: those that can be released.
+    releasable: Vec<Exact>,
+}
+
+impl Reading<'_> {
+    /// What the line holds: only golden builds are withdrawn or counted
+    /// (each was classified from the digest it resolves to), and only whole
+    /// ones are rolled back to: an incomplete one is withdrawn with the
+    /// rest, unless its index names a manifest that is gone (no marker can
+    /// copy it). Naming a withdrawn build restores it.
+    fn builds(&self, to: Option<Exact>) -> Builds {
+        let built: Vec<Exact> = self
+            .inventory
+            .line_versions(self.line)
+            .into_iter()
+            .filter(|version| {
+                matches!(
+                    self.golden.get(version),
+                    Some(Ok(()) | Err(Foreign::Incomplete { .. }))
+                )
+            })
+            .filter(|version| self.inventory.version_digest(*version).is_some())
+            .collect();
+        let whole: Vec<Exact> = built
+            .iter()
+            .copied()
+            .filter(|version| matches!(self.golden.get(version), Some(Ok(()))))
+            .collect();
+        let mut withdrawn = self.inventory.withdrawn();
+        // Naming a withdrawn build restores it: a rollback undoes a rollback.
+        let restore = to.filter(|version| withdrawn.contains(version) && whole.contains(version));
+        if let Some(restored) = restore {
+            withdrawn.retain(|version| *version != restored);
+        }
+        let releasable: Vec<Exact> = whole
+            .iter()
+            .copied()
+            .filter(|version| !withdrawn.contains(version))
+            .collect();
+        Builds {
+            built,
+            whole,
+            withdrawn,
+            restore,
+            releasable,
+        }
+    }
+
+    /// The build `X.Y` points at now, or the newest releasable one when it
+    /// points at no build of the line. A line whose `floating` list leaves
+    /// out `X.Y` never moves it: the tag (left from before the list) says
+    /// nothing about the release.
+    fn current(
+        &self,
+        builds: &Builds,
+        floating: Option<&[Floating]>,
+        newest_releasable: Exact,
+    ) -> Exact {
+        let moves_line_tag = floating.is_none_or(|list| list.contains(&Floating::Line));
+        self.inventory
+            .digest(&self.line.to_string())
+            .filter(|_| moves_line_tag)
+            .and_then(|digest| {
+                builds
+                    .built
+                    .iter()
+                    .rev()
+                    .copied()
+                    .find(|version| self.inventory.version_digest(*version) == Some(digest))
+            })
+            .unwrap_or(newest_releasable)
+    }
+
+    /// The build rolled back to: `to` when it is a whole golden build of the
+    /// line, else the newest releasable one older than `current`.
+    fn target(
+        &self,
+        builds: &Builds,
+        to: Option<Exact>,
+        current: Exact,
+    ) -> Result<Exact, RollbackError> {
+        let releasable = builds.releasable.clone();
+        match to {
+            Some(version) if version.line == self.line && !builds.whole.contains(&version) => {
+                match self.golden.get(&version) {
+                    Some(Err(why)) => Err(RollbackError::Foreign {
+                        version: Box::new(version),
+                        why: why.clone(),
+                        versions: releasable,
+                    }),
+                    _ => Err(self.unknown(version, releasable)),
+                }
+            }
+            Some(version) if version.line != self.line || !builds.whole.contains(&version) => {
+                Err(self.unknown(version, releasable))
+            }
+            Some(version) => Ok(version),
+            None => builds
+                .releasable
+                .iter()
+                .rev()
+                .copied()
+                .find(|version| *version < current)
+                .ok_or(RollbackError::NothingOlder {
+                    line: self.line,
+                    current: Box::new(current),
+                    versions: releasable,
+                }),
+        }
+    }
+
+    /// `version` is no build of the line that can be released.
+    fn unknown(&self, version: Exact, releasable: Vec<Exact>) -> RollbackError {
+        RollbackError::UnknownVersion {
+            repository: self.repository.to_string(),
+            line: self.line,
+            version: Box::new(version),
+            versions: releasable,
+        }
+    }
+
+    /// What may be withdrawn: every build newer than `target` not withdrawn
+    /// yet, oldest first, each with its next marker; refused when one of
+    /// them cannot carry a marker.
+    fn withdrawals(
+        &self,
+        builds: &Builds,
+        target: Exact,
+        id: &str,
+    ) -> Result<Vec<Withdrawal>, RollbackError> {
+        let mut withdraw = Vec::new();
+        for version in builds
+            .built
+            .iter()
+            .filter(|version| **version > target && !builds.withdrawn.contains(version))
+        {
+            let Some(digest) = self.inventory.version_digest(*version) else {
+                continue;
+            };
+            if let Some(Err(Foreign::Incomplete {
+                why: why @ Incomplete::MissingImage { .. },
+            })) = self.golden.get(version)
+            {
+                return Err(RollbackError::Broken {
+                    repository: self.repository.to_string(),
+                    version: Box::new(*version),
+                    digest: digest.clone(),
+                    why: Box::new(why.clone()),
+                    id: id.to_string(),
+                });
+            }
+            withdraw.push(Withdrawal {
+                version: version.to_string(),
+                tag: next_marker(self.inventory.names(), *version, Marker::Withdrawn)?,
+                digest: digest.clone(),
+            });
+        }
+        Ok(withdraw)
+    }
+
+    /// The floating tags that move to `digest`, the target's, in the order
+    /// they are made: `X.Y` (first from `floating_tags`) last.
+    fn moves(
+        &self,
+        target: Exact,
+        digest: &Digest,
+        higher: &Higher,
+        floating: Option<&[Floating]>,
+    ) -> Vec<Move> {
+        let mut moves: Vec<Move> = floating_tags(target, higher, floating)
+            .into_iter()
+            .filter_map(|tag| {
+                let from = self.inventory.digest(tag.as_str()).cloned();
+                (from.as_ref() != Some(digest)).then(|| Move {
+                    from_version: from
+                        .as_ref()
+                        .and_then(|from| self.inventory.version_of(from, self.line))
+                        .map(|version| version.to_string()),
+                    tag,
+                    from,
+                    to: digest.clone(),
+                })
+            })
+            .collect();
+        if !moves.is_empty() && moves[0].tag == self.line.tag() {
+            let line_tag = moves.remove(0);
+            moves.push(line_tag);
+        }
+        moves
+    }
+
+    /// The `X.Y.Z` tags left where they are: an upstream version newer than
+    /// the target's keeps its tag, for every build of it is withdrawn, and
+    /// no build of another version is ever tagged as it.
+    fn left(&self, target: Exact) -> Vec<Left> {
+        let Some(upstream) = target.upstream() else {
+            return Vec::new();
+        };
+        self.inventory
+            .upstream_floating(self.line)
+            .into_iter()
+            .filter(|(version, _)| *version > upstream)
+            .filter_map(|(_, tag)| {
+                let digest = self.inventory.digest(tag)?.clone();
+                Some(Left {
+                    tag: Tag::from_valid(tag.to_string()),
+                    version: self
+                        .inventory
+                        .version_of(&digest, self.line)
+                        .map(|version| version.to_string()),
+                    digest,
+                })
+            })
+            .collect()
+    }
 }
 
 /// An exact version's tag as people read it (`10.0.3-r2 (upstream

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::*;
 use crate::diagnostic::SourceFile;
+use crate::graph::Upstream;
 use crate::observation::{LastBuild, Observation};
 
 const CONFIG: &str = "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\
