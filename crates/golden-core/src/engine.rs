@@ -219,7 +219,7 @@ pub trait Engine: Send + Sync {
     async fn build(&self, request: BuildRequest, on_step: OnStep) -> Result<String, EngineError>;
     /// Runs `test` in a new container of `image` (a local reference) with no
     /// network, labelled `io.golden.smoke-test=<image>` and with the run
-    /// that started it ([`RunOwner::labels`]), removes
+    /// that started it (the binary's `RunOwner::labels`), removes
     /// the container, and fails on a non-zero exit or the timeout.
     async fn test(&self, image: &str, test: &SmokeTest) -> Result<(), EngineError>;
     /// Pushes exactly the tag `reference` (never every local tag) and

@@ -252,7 +252,7 @@ pub fn configured_floating(
 }
 
 /// The golden lines above a line that keep its `X` and `latest` (see
-/// [`Ledger::golden_lines_above`]).
+/// the binary's `observe::ledger::Ledger::golden_lines_above`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Higher {
     /// Lines that keep `X` from the lower lines of their major.

@@ -4,7 +4,7 @@
 //! own, and no message of this module ever contains it: problems name the
 //! key, and a caret under a literal `webhook` shows it masked.
 //!
-//! Part of the key-by-key reader of `mod.rs`: reads the environment variable
+//! Part of the key-by-key reader of `reader.rs`: reads the environment variable
 //! and the file it is told to, nothing else; no network.
 
 use std::fmt;
