@@ -33,6 +33,7 @@ pub mod observe;
 pub mod pool;
 pub mod registry;
 pub mod regular_file;
+pub mod retry;
 pub mod revision;
 pub mod run;
 pub mod session;

@@ -399,10 +399,10 @@ impl Runner<'_> {
                 Err(error)
                     if error.is_transient()
                         && attempt < self.project.config.registry.retries
-                        && started.elapsed() < crate::registry::distribution::RETRY_BUDGET
+                        && started.elapsed() < crate::retry::RETRY_BUDGET
                         && member.engine.alive().await =>
                 {
-                    let delay = crate::registry::distribution::backoff(attempt);
+                    let delay = crate::retry::backoff(attempt);
                     tracing::warn!(tag = %exact, attempt = attempt + 1, "push failed ({error}); retrying in {:.1}s", delay.as_secs_f64());
                     tokio::time::sleep(delay).await;
                     attempt += 1;

@@ -526,7 +526,15 @@ const CORE: &[&[&str]] = &[
 /// point below every one of them. The adapters sit above `execute`, so
 /// only `session` and those above it can name them.
 const BINARY: &[&[&str]] = &[
-    &["ui", "regular_file", "lock", "revision", "discover", "stop"],
+    &[
+        "ui",
+        "regular_file",
+        "lock",
+        "revision",
+        "retry",
+        "discover",
+        "stop",
+    ],
     &[
         "signals", "load", "context", "engine", "registry", "pool", "inspect",
     ],

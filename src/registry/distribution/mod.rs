@@ -11,7 +11,6 @@
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
@@ -37,11 +36,11 @@ mod wire;
 pub use manifest::Manifest;
 pub use tls::ClientIdentity;
 
+pub use crate::retry::{backoff, RETRY_BUDGET};
 use auth::{Auth, Challenged};
 use fetch::Head;
 use manifest::{ConfigBlob, Document};
 use transport::Transport;
-pub use wire::backoff;
 use wire::*;
 
 const MANIFEST_LIMIT: usize = 4 * 1024 * 1024;
@@ -49,11 +48,6 @@ const TAGS_LIMIT: usize = 16 * 1024 * 1024;
 const PROBE_LIMIT: usize = 1024 * 1024;
 /// Pages of a tag list followed at most (1,000 tags each).
 const MAX_TAG_PAGES: usize = 100;
-/// How long one request (or one engine push) may go on being retried: a
-/// registry that still fails after this is failing, not blinking, and a
-/// run should say so rather than wait minutes (`retries = 10`, a
-/// Retry-After of a minute, or the engine's own retries of a push).
-pub const RETRY_BUDGET: Duration = Duration::from_secs(20);
 
 /// A distribution API client shared by every request of a run.
 pub struct Distribution {

@@ -15,8 +15,9 @@ use reqwest::{Method, Response, StatusCode};
 
 use super::tls::{self, ClientIdentity};
 use super::wire::*;
-use super::{Settings, RETRY_BUDGET};
+use super::Settings;
 use crate::registry::RegistryError;
+use crate::retry::{backoff, RETRY_BUDGET};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);

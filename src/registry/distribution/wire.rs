@@ -51,15 +51,6 @@ pub(super) fn retry_after(response: &Response) -> Option<Duration> {
     Some(Duration::from_secs(seconds.min(60)))
 }
 
-/// 250 ms, 500 ms, 1 s, ... capped at 8 s, each with up to half of it
-/// taken off at random so many clients do not retry in step.
-pub fn backoff(attempt: u32) -> Duration {
-    let base = Duration::from_millis(250)
-        .saturating_mul(1 << attempt.min(5))
-        .min(Duration::from_secs(8));
-    base.mul_f64(1.0 - fastrand::f64() / 2.0)
-}
-
 /// The path of a pagination link: relative (`/v2/...`), or absolute on the
 /// same host: host names compared in any case, and a missing port the
 /// link's scheme's default (`https://r.example/` is `r.example:443`).
