@@ -178,11 +178,10 @@ fn prev_ident(chars: &[char], i: usize) -> bool {
 }
 
 fn is_char_literal(chars: &[char], i: usize) -> bool {
-    match (chars.get(i + 1), chars.get(i + 2), chars.get(i + 3)) {
-        (Some('\\'), _, _) => true,
-        (Some(_), Some('\''), _) => true,
-        _ => false,
-    }
+    matches!(
+        (chars.get(i + 1), chars.get(i + 2)),
+        (Some('\\'), _) | (Some(_), Some('\''))
+    )
 }
 
 /// Expands `use` groups: `a::{b, c::{d, e}}` -> `a::b`, `a::c::d`, `a::c::e`.

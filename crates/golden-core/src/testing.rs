@@ -1,11 +1,15 @@
-//! An in-memory registry for unit tests: tags by repository, image configs
-//! by digest, and a log of every tag move and delete.
+//! In-memory fakes of the ports for unit tests (feature `testing`): a
+//! registry (tags by repository, image configs by digest, a log of every
+//! tag move and delete), an engine that builds into it and records every
+//! call, and files held in memory.
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
+use crate::config::SmokeTest;
+use crate::engine::{BuildRequest, Engine, EngineError, OnStep};
 use crate::index::{Index, NewIndex};
 use crate::name::{Digest, Repository, Tag};
 use crate::reference::Reference;
@@ -339,4 +343,212 @@ impl crate::files::Files for MemoryFiles {
     fn env(&self, name: &str) -> Option<std::ffi::OsString> {
         self.env.get(name).cloned()
     }
+}
+
+/// An engine that builds, tests and pushes in memory (into a
+/// [`FakeRegistry`]), records every call, and fails or dies where told.
+pub struct FakeEngine {
+    pub registry: Arc<FakeRegistry>,
+    pub failing_builds: BTreeSet<String>,
+    pub failing_tests: BTreeSet<String>,
+    pub failing_pushes: BTreeSet<String>,
+    pub calls: Mutex<Vec<String>>,
+    /// Local tags removed, in order.
+    pub removed: Mutex<Vec<String>>,
+    /// Builds running now and the most seen at once.
+    pub running: std::sync::atomic::AtomicUsize,
+    pub most: std::sync::atomic::AtomicUsize,
+    /// Building one of these images kills the engine: the build fails and
+    /// it answers no more.
+    pub lose_on: BTreeSet<String>,
+    /// Pushing one of these images (by path) kills the engine mid-push.
+    pub lose_on_push: BTreeSet<String>,
+    /// With `lose_on_push`: the engine dies after the registry took the
+    /// manifest (a push cut short after its first platform image).
+    pub half_push: bool,
+    pub lost: std::sync::atomic::AtomicBool,
+    /// Builds of these images fail this many more times because a cached
+    /// image they chose was removed meanwhile.
+    pub vanishing: Mutex<std::collections::BTreeMap<String, usize>>,
+}
+
+impl FakeEngine {
+    /// An engine that builds, tests and pushes everything into `registry`.
+    pub fn new(registry: Arc<FakeRegistry>) -> FakeEngine {
+        FakeEngine {
+            registry,
+            failing_builds: BTreeSet::new(),
+            failing_tests: BTreeSet::new(),
+            failing_pushes: BTreeSet::new(),
+            calls: Mutex::new(Vec::new()),
+            removed: Mutex::new(Vec::new()),
+            running: Default::default(),
+            most: Default::default(),
+            lose_on: BTreeSet::new(),
+            lose_on_push: BTreeSet::new(),
+            half_push: false,
+            lost: Default::default(),
+            vanishing: Default::default(),
+        }
+    }
+}
+
+#[async_trait]
+impl Engine for FakeEngine {
+    async fn build(&self, request: BuildRequest, on_step: OnStep) -> Result<String, EngineError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let base_label = request
+            .labels
+            .get(crate::labels::BASE_DIGEST)
+            .cloned()
+            .unwrap_or_default();
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("build {} on {base_label}", request.tag));
+        on_step("Step 1/1 : RUN true");
+        let now = self.running.fetch_add(1, SeqCst) + 1;
+        self.most.fetch_max(now, SeqCst);
+        pause(std::time::Duration::from_millis(20)).await;
+        self.running.fetch_sub(1, SeqCst);
+        if self.lose_on.contains(&request.image) {
+            self.lost.store(true, SeqCst);
+            return Err(EngineError::Api {
+                action: "build".into(),
+                message: "connection reset by peer".into(),
+            });
+        }
+        if let Some(left) = self.vanishing.lock().unwrap().get_mut(&request.image) {
+            if *left > 0 {
+                *left -= 1;
+                return Err(EngineError::BuildFailed {
+                    image: request.image,
+                    step: Some("Step 2/3 : COPY motd /etc/motd".into()),
+                    message: "unable to find image \"sha256:5293c25821235fb45b278d8d600c481d2c54780bf44789eeefb79155b78e04b3\"".into(),
+                    tail: vec![],
+                });
+            }
+        }
+        if self.failing_builds.contains(&request.image) {
+            return Err(EngineError::BuildFailed {
+                image: request.image,
+                step: Some("Step 2/2 : RUN false".into()),
+                message: "exit 1".into(),
+                tail: vec![],
+            });
+        }
+        Ok(format!("image-{}", request.tag))
+    }
+    async fn test(&self, image: &str, test: &SmokeTest) -> Result<(), EngineError> {
+        self.calls.lock().unwrap().push(format!("test {image}"));
+        if self
+            .failing_tests
+            .iter()
+            .any(|name| image.contains(&format!("/{name}:")))
+        {
+            return Err(EngineError::TestFailed {
+                image: image.into(),
+                command: test.command.join(" "),
+                outcome: "exited with code 1".into(),
+                output: vec![],
+            });
+        }
+        Ok(())
+    }
+
+    async fn local_tags(&self, repository: &Reference) -> Result<Vec<String>, EngineError> {
+        let prefix = format!("{}:", repository.repository());
+        let removed = self.removed.lock().unwrap().clone();
+        Ok(self
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|call| call.strip_prefix("build "))
+            .filter_map(|built| built.split(" on ").next())
+            .filter(|tag| !removed.iter().any(|r| r == tag))
+            .filter_map(|tag| tag.strip_prefix(&prefix).map(str::to_string))
+            .collect())
+    }
+
+    async fn tag_local(&self, image: &str, target: &Reference) -> Result<(), EngineError> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("tag {image} as {target}"));
+        Ok(())
+    }
+
+    async fn remove_local(&self, reference: &Reference) -> Result<(), EngineError> {
+        self.removed.lock().unwrap().push(reference.to_string());
+        Ok(())
+    }
+
+    async fn image_env(&self, image: &str) -> Result<Vec<String>, EngineError> {
+        self.calls.lock().unwrap().push(format!("inspect {image}"));
+        Ok(Vec::new())
+    }
+
+    async fn alive(&self) -> bool {
+        !self.lost.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    async fn push(&self, reference: &Reference) -> Result<String, EngineError> {
+        self.calls.lock().unwrap().push(format!("push {reference}"));
+        if self
+            .lose_on_push
+            .iter()
+            .any(|name| reference.path().ends_with(name.as_str()))
+        {
+            self.lost.store(true, std::sync::atomic::Ordering::SeqCst);
+            if self.half_push {
+                self.registry.put(
+                    &reference.repository(),
+                    reference.tag().unwrap_or_default(),
+                    "sha256:4a00000000000000000000000000000000000000000000000000000000000000",
+                );
+            }
+            return Err(EngineError::PushFailed {
+                reference: reference.to_string(),
+                message: "error reading a body from connection".into(),
+            });
+        }
+        if self
+            .failing_pushes
+            .iter()
+            .any(|name| reference.path().ends_with(name.as_str()))
+        {
+            return Err(EngineError::PushFailed {
+                reference: reference.to_string(),
+                message: "connection reset".into(),
+            });
+        }
+        // `1.0.3-r2` -> sha256:103f2000...: hex, one per tag.
+        let digest = format!(
+            "sha256:{:0<64}",
+            reference
+                .tag()
+                .unwrap_or_default()
+                .replace('.', "")
+                .replace("-r", "f")
+        );
+        self.registry.put(
+            &reference.repository(),
+            reference.tag().unwrap_or_default(),
+            &digest,
+        );
+        Ok(digest)
+    }
+}
+
+/// Waits `duration` without a runtime's timer (the core names no
+/// runtime): a thread sleeps, then wakes the future.
+#[allow(clippy::disallowed_methods)]
+async fn pause(duration: std::time::Duration) {
+    let (sender, receiver) = futures::channel::oneshot::channel();
+    std::thread::spawn(move || {
+        std::thread::sleep(duration);
+        let _ = sender.send(());
+    });
+    let _ = receiver.await;
 }

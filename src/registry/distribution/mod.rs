@@ -516,6 +516,7 @@ impl Registry for Distribution {
 mod tests {
     use super::*;
     use crate::hint::Hint;
+    use std::time::Duration;
 
     #[test]
     fn backoff_grows_is_capped_and_jittered() {
