@@ -146,12 +146,12 @@ fn a_base_with_an_onbuild_trigger_gets_the_whole_context() {
         "Dockerfile",
         format!("FROM {SEED}\nONBUILD COPY . /app\n").as_bytes(),
     );
-    let built = Command::new("docker")
-        .env("DOCKER_BUILDKIT", "0")
-        .args(["build", "-q", "-t", &base])
-        .arg(base_context.path())
-        .output()
-        .unwrap();
+    let built = support::docker_build(
+        Command::new("docker")
+            .env("DOCKER_BUILDKIT", "0")
+            .args(["build", "-q", "-t", &base])
+            .arg(base_context.path()),
+    );
     assert!(
         built.status.success(),
         "{}",

@@ -341,7 +341,7 @@ fn push_labelled(base: &str, image: &str, labels: &[&str]) {
     for label in labels {
         build.args(["--label", label]);
     }
-    let output = build.arg(context.path()).output().unwrap();
+    let output = support::docker_build(build.arg(context.path()));
     assert!(
         output.status.success(),
         "{}",

@@ -45,7 +45,7 @@ fn push_build(stack: &Stack, repository: &str, exact: &str) -> String {
     )
     .unwrap();
     let reference = format!("{repository}:{exact}");
-    let build = || {
+    let output = support::docker_build(
         Command::new("docker")
             .env("DOCKER_BUILDKIT", "0")
             .args(["build", "-q", "-t", &reference])
@@ -55,19 +55,8 @@ fn push_build(stack: &Stack, repository: &str, exact: &str) -> String {
                 &format!("org.opencontainers.image.version={exact}"),
             ])
             .args(["--label", &format!("io.golden.upstream.version={upstream}")])
-            .arg(context.path())
-            .output()
-            .unwrap()
-    };
-    // The legacy builder, with other tests building at once, now and then
-    // fails a build that succeeds when run again.
-    let mut output = build();
-    for _ in 0..2 {
-        if output.status.success() {
-            break;
-        }
-        output = build();
-    }
+            .arg(context.path()),
+    );
     assert!(
         output.status.success(),
         "docker build: {}",
