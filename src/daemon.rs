@@ -19,13 +19,12 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::execute::Stop;
 use crate::exit::Exit;
 use crate::plan::Selection;
-use crate::project::Project;
 use crate::report::{ImageDecision, Report};
 use crate::run::{build_once, RunSettings};
 use crate::session::Session;
+use crate::stop::Stop;
 
 /// Runs until SIGTERM or SIGINT; returns the exit code (0), or the error
 /// of an address `--listen` cannot bind.
@@ -71,7 +70,7 @@ async fn tick(
     stop: &Stop,
     settings: &RunSettings,
 ) -> (state::TickResult, Option<Report>) {
-    let mut project = match Project::load(path) {
+    let mut project = match crate::load::project(path) {
         Ok(project) => project,
         Err(error) => {
             // With its causes: "failed to read `golden.toml`" alone does not

@@ -1,74 +1,15 @@
-//! One error model: errors carry their causes as typed values (a
-//! `std::error::Error::source` chain, usually inside an `anyhow::Error`),
-//! an error that knows what the user can do about it implements [`Hint`],
-//! and one renderer prints them:
-//!
-//! ```text
-//! error: <the error>
-//! Caused by: <its cause>
-//! hint: <the first hint in the chain>
-//! ```
-//!
-//! `Display` never carries hint text. Problems located in a user file
-//! (golden.toml, Dockerfiles) are [`crate::diagnostic::Diagnostics`], with
-//! a hint per problem under a caret; [`render`] prints them through their
-//! own renderer, as they are.
+//! The list of every error type that carries a hint, and the renderer of
+//! the error that ends a command (see [`crate::hint`] for the model).
+//! The core's [`crate::hint`] knows no concrete type; this module, above
+//! the engine pool and the lock, names them all, so a hint anywhere in a
+//! chain is found.
 //!
 //! Pure: it formats values; it prints nothing.
 
 use std::borrow::Cow;
 use std::error::Error;
-use std::fmt;
 
-/// What the user can do about an error, when golden knows.
-pub trait Hint {
-    /// The advice, one line, without a `hint:` prefix.
-    fn hint(&self) -> Option<Cow<'_, str>>;
-}
-
-/// An error golden raises itself, with its hint and optionally its cause.
-#[derive(Debug)]
-pub struct Hinted {
-    message: String,
-    hint: String,
-    source: Option<anyhow::Error>,
-}
-
-impl Hinted {
-    /// `message`, with `hint` on what to do about it.
-    pub fn new(message: impl Into<String>, hint: impl Into<String>) -> Hinted {
-        Hinted {
-            message: message.into(),
-            hint: hint.into(),
-            source: None,
-        }
-    }
-
-    /// The same, caused by `source`.
-    pub fn caused_by(mut self, source: impl Into<anyhow::Error>) -> Hinted {
-        self.source = Some(source.into());
-        self
-    }
-}
-
-impl fmt::Display for Hinted {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(&self.message)
-    }
-}
-
-impl Error for Hinted {
-    fn source(&self) -> Option<&(dyn Error + 'static)> {
-        let source: &(dyn Error + 'static) = self.source.as_ref()?.as_ref();
-        Some(source)
-    }
-}
-
-impl Hint for Hinted {
-    fn hint(&self) -> Option<Cow<'_, str>> {
-        Some(Cow::Borrowed(&self.hint))
-    }
-}
+use crate::hint::{chain, text_with, Hint, Hinted};
 
 /// The hint of one error, if its type has one. Every type implementing
 /// [`Hint`] that can travel in an error chain is listed here.
@@ -90,11 +31,6 @@ fn hint_of<'a>(error: &'a (dyn Error + 'static)) -> Option<Cow<'a, str>> {
         .or_else(|| typed::<crate::upstream::VersionReadError>(error))
 }
 
-/// `error` and its causes, outermost first.
-fn chain<'a>(error: &'a (dyn Error + 'static)) -> impl Iterator<Item = &'a (dyn Error + 'static)> {
-    std::iter::successors(Some(error), |&error| error.source())
-}
-
 /// The hint of the outermost error in the chain that has one.
 pub fn hint(error: &(dyn Error + 'static)) -> Option<String> {
     chain(error).find_map(hint_of).map(Cow::into_owned)
@@ -104,19 +40,7 @@ pub fn hint(error: &(dyn Error + 'static)) -> Option<String> {
 /// failure in the report's `error` and the run text. A cause the line
 /// above already ends with (`"{context}: {cause}"`) is not repeated.
 pub fn text(error: &(dyn Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut above = text.clone();
-    for cause in chain(error).skip(1) {
-        let line = cause.to_string();
-        if !above.ends_with(&line) {
-            text.push_str(&format!("\nCaused by: {line}"));
-        }
-        above = line;
-    }
-    if let Some(hint) = hint(error) {
-        text.push_str(&format!("\nhint: {hint}"));
-    }
-    text
+    text_with(error, hint(error))
 }
 
 /// What stderr shows for an error that ends a command: located problems

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::config::{Config, Image};
 use crate::labels;
-use crate::name::Digest;
+use crate::name::{Digest, Repository};
 use crate::reference::Reference;
 use crate::registry::{Registry, RegistryError};
 use crate::version::{Exact, UpstreamVersion, Versioning};
@@ -16,14 +16,7 @@ use crate::version::{Exact, UpstreamVersion, Versioning};
 /// Exact versions shown, newest first.
 pub const SHOWN_VERSIONS: usize = 5;
 
-/// Where a floating tag points.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Floating {
-    pub tag: String,
-    pub digest: Option<Digest>,
-    /// The exact version of this repository with that digest, if any.
-    pub version: Option<String>,
-}
+pub use crate::history::Floating;
 
 /// One exact version and its provenance.
 #[derive(Debug, Clone, Serialize)]
@@ -66,7 +59,7 @@ pub async fn inspect(
 ) -> Result<Inspection, RegistryError> {
     let repository = config.repository(image);
     let tags = registry.tags(&repository).await?;
-    let mut line_versions: Vec<_> = image
+    let line_versions: Vec<_> = image
         .versioning
         .exact_versions(tags.iter().map(String::as_str))
         .into_iter()
@@ -77,6 +70,25 @@ pub async fn inspect(
         .iter()
         .filter_map(|version| Some(version.upstream()?.to_string()))
         .collect();
+    let versions = newest_versions(registry, &repository, line_versions).await?;
+    let floating = floating(registry, &repository, image, &tags, &versions, &built).await?;
+    Ok(Inspection {
+        id: image.id.clone(),
+        repository: repository.to_string(),
+        line: image.version.to_string(),
+        floating,
+        versions,
+    })
+}
+
+/// The newest [`SHOWN_VERSIONS`] of `line_versions` (the line's exact
+/// versions, oldest first), newest first, each with the provenance its
+/// config records and, for an index, its platforms.
+async fn newest_versions(
+    registry: &dyn Registry,
+    repository: &Repository,
+    mut line_versions: Vec<Exact>,
+) -> Result<Vec<Version>, RegistryError> {
     line_versions.reverse();
     line_versions.truncate(SHOWN_VERSIONS);
     let exact: Vec<Reference> = line_versions
@@ -110,7 +122,22 @@ pub async fn inspect(
             platforms,
         });
     }
-    let floating_tags = floating_tags(image, &tags);
+    Ok(versions)
+}
+
+/// Where each floating tag `image` can carry points now, and the version
+/// shown there when it is one of `versions`. Under upstream versioning an
+/// `X.Y.Z` tag counts only on a build of that upstream version (one of
+/// `built`, the line's upstream versions).
+async fn floating(
+    registry: &dyn Registry,
+    repository: &Repository,
+    image: &Image,
+    tags: &[String],
+    versions: &[Version],
+    built: &[String],
+) -> Result<Vec<Floating>, RegistryError> {
+    let floating_tags = floating_tags(image, tags);
     let references: Vec<Reference> = floating_tags
         .iter()
         .map(|tag| repository.tag(tag))
@@ -144,13 +171,7 @@ pub async fn inspect(
             version,
         });
     }
-    Ok(Inspection {
-        id: image.id.clone(),
-        repository: repository.to_string(),
-        line: image.version.to_string(),
-        floating,
-        versions,
-    })
+    Ok(floating)
 }
 
 /// The floating tags `image` can carry, in the order shown: `X.Y`, then
@@ -182,7 +203,7 @@ fn floating_tags(image: &Image, tags: &[String]) -> Vec<crate::name::Tag> {
 
 /// The human view: floating tags, then one block per version.
 pub fn render_text(inspection: &Inspection) -> String {
-    let short = |digest: Option<&str>| digest.map_or("-".to_string(), crate::plan::short_digest);
+    let short = |digest: Option<&str>| digest.map_or("-".to_string(), crate::name::short_digest);
     let mut text = format!(
         "{} (line {}) in {}\n\nfloating tags:\n",
         inspection.id, inspection.line, inspection.repository
@@ -191,11 +212,11 @@ pub fn render_text(inspection: &Inspection) -> String {
         let target = match (&floating.digest, &floating.version) {
             (None, _) => "not in the registry".to_string(),
             (Some(digest), Some(version)) => {
-                format!("{version}  {}", crate::plan::short_digest(digest))
+                format!("{version}  {}", crate::name::short_digest(digest))
             }
             (Some(digest), None) => format!(
                 "another line or an older build  {}",
-                crate::plan::short_digest(digest)
+                crate::name::short_digest(digest)
             ),
         };
         text.push_str(&format!("  {:<8} -> {target}\n", floating.tag));
@@ -241,12 +262,15 @@ mod tests {
     /// exact tags `10.0.0`, `10.0.1` were listed as `X.Y.Z` floating tags.
     #[tokio::test]
     async fn an_old_counter_tag_after_a_switch_to_upstream_versioning_is_no_floating_tag() {
-        let (config, problems) = Config::parse(crate::diagnostic::SourceFile::new(
-            std::path::Path::new("golden.toml"),
-            "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\
+        let (config, problems) = Config::parse(
+            crate::diagnostic::SourceFile::new(
+                std::path::Path::new("golden.toml"),
+                "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\
 [images.aspnet]\nversion = \"10.0\"\ncontext = \".\"\nversioning = \"upstream\"\n\
 upstream_version = { env = \"ASPNET_VERSION\" }\n",
-        ));
+            ),
+            &crate::regular_file::Disk,
+        );
         assert!(problems.is_empty(), "{problems:?}");
         let config = config.unwrap();
         let image = config.image("aspnet").unwrap();

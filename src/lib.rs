@@ -7,60 +7,36 @@
 // std::io::stdout are denied crate-wide in Cargo.toml and clippy.toml).
 #![deny(clippy::print_stderr)]
 
-pub mod blob_cache;
-pub mod build_args;
-pub mod cache;
-pub mod check;
+// The core's modules, at the root as before: `crate::version` is
+// `golden_core::version` (README "Architecture").
+#[cfg(test)]
+pub(crate) use golden_core::testing;
+pub use golden_core::{
+    build_args, check, config, diagnostic, dockerfile, dockerignore, duration, files, graph, hint,
+    history, index, labels, name, observation, outcome, pipeline, plan, platform, project,
+    provenance, reference, report, sanitize, schedule, upstream, version,
+};
+
 pub mod cli;
-pub mod color;
-pub mod config;
 pub mod context;
-pub mod credentials;
 pub mod daemon;
-pub mod diagnostic;
 pub mod discover;
-pub mod distribution;
-pub mod docker;
-pub mod dockerfile;
-pub mod dockerignore;
-pub mod duration;
 pub mod engine;
-pub mod engine_address;
 pub mod error;
 pub mod execute;
 pub mod exit;
-pub mod graph;
-pub mod history;
-pub mod index;
 pub mod inspect;
-pub mod labels;
+pub mod load;
 pub mod lock;
-pub mod logging;
-pub mod name;
 pub mod notify;
-pub mod observation;
 pub mod observe;
-pub mod output;
-pub mod pipeline;
-pub mod plan;
-pub mod platform;
 pub mod pool;
-pub mod progress;
-pub mod project;
-pub mod provenance;
-pub mod reference;
 pub mod registry;
 pub mod regular_file;
-#[deny(missing_docs)]
-pub mod report;
+pub mod retry;
 pub mod revision;
 pub mod run;
-pub mod sanitize;
-pub mod schedule;
 pub mod session;
 pub mod signals;
-#[cfg(test)]
-pub(crate) mod testing;
-pub mod upload;
-pub mod upstream;
-pub mod version;
+pub mod stop;
+pub mod ui;

@@ -66,7 +66,7 @@ pub enum LockError {
     },
 }
 
-impl crate::error::Hint for LockError {
+impl crate::hint::Hint for LockError {
     /// How to get past the error, when golden knows.
     fn hint(&self) -> Option<std::borrow::Cow<'_, str>> {
         let hint = match self {
@@ -311,7 +311,7 @@ async fn acquire_in(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::Hint;
+    use crate::hint::Hint;
 
     fn us() -> u32 {
         effective_uid()

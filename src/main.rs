@@ -10,19 +10,19 @@ use std::sync::Arc;
 use clap::Parser;
 use golden::cli::Cli;
 use golden::exit::Exit;
-use golden::progress::{Bars, Lines, Progress, Silent};
+use golden::ui::progress::{Bars, Lines, Progress, Silent};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.no_cache_dir {
-        golden::blob_cache::disable();
+        golden::registry::blob_cache::disable();
     }
     let daemon = matches!(cli.command, golden::cli::Command::Daemon { .. });
     let progress = init_output(cli.verbose, cli.quiet, cli.log_format, daemon);
     let runtime = match runtime(daemon) {
         Ok(runtime) => runtime,
         Err(error) => {
-            golden::output::stderr_line(&format!(
+            golden::ui::output::stderr_line(&format!(
                 "error: failed to start the async runtime\nCaused by: {error}"
             ));
             return ExitCode::from(Exit::Usage.code());
@@ -38,7 +38,7 @@ fn main() -> ExitCode {
         Ok(exit) => ExitCode::from(exit.code()),
         Err(failure) => {
             let text = failure.render();
-            golden::output::stderr_line(&golden::sanitize::terminal(text.trim_end()));
+            golden::ui::output::stderr_line(&golden::sanitize::terminal(text.trim_end()));
             ExitCode::from(failure.exit.code())
         }
     }
@@ -66,12 +66,12 @@ fn runtime(workers: bool) -> std::io::Result<tokio::runtime::Runtime> {
 fn init_output(
     verbose: u8,
     quiet: bool,
-    format: golden::logging::LogFormat,
+    format: golden::ui::logging::LogFormat,
     daemon: bool,
 ) -> Arc<dyn Progress> {
     let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let color = golden::color::wanted(terminal);
-    let live = terminal && verbose == 0 && format == golden::logging::LogFormat::Text;
+    let color = golden::ui::color::wanted(terminal);
+    let live = terminal && verbose == 0 && format == golden::ui::logging::LogFormat::Text;
     let progress: Arc<dyn Progress> = if quiet {
         Arc::new(Silent)
     } else if live {
@@ -79,7 +79,7 @@ fn init_output(
     } else {
         Arc::new(Lines::default())
     };
-    let default = golden::logging::default_filter(quiet, verbose, live && !daemon, daemon);
-    golden::logging::init(default, format, color);
+    let default = golden::ui::logging::default_filter(quiet, verbose, live && !daemon, daemon);
+    golden::ui::logging::init(default, format, color);
     progress
 }

@@ -132,7 +132,7 @@ fn engines_text(down: &[String]) -> String {
     }
 }
 
-impl crate::error::Hint for NoEngine {
+impl crate::hint::Hint for NoEngine {
     fn hint(&self) -> Option<std::borrow::Cow<'_, str>> {
         Some(
             "start the engines that are down (`golden engines` shows the pool), or give another engine the labels or platforms this image needs in [[engines]]"

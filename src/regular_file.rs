@@ -16,11 +16,9 @@ use std::fs::{File, Metadata};
 use std::io::{self, Read};
 use std::path::Path;
 
-/// The largest golden.toml or Dockerfile read: text a person writes.
-pub const MAX_TEXT: u64 = 16 * 1024 * 1024;
+use golden_core::files::{Files, Stat};
 
-/// The largest secret read from a file (a password, a webhook URL).
-pub const MAX_SECRET: u64 = 64 * 1024;
+pub use golden_core::files::{RegularFileError, MAX_SECRET, MAX_TEXT};
 
 /// Whether a symlink at the path itself is followed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,49 +29,13 @@ pub enum Symlinks {
     Refuse,
 }
 
-/// Why a file was not read. Each message completes "`PATH` ...".
-#[derive(Debug, thiserror::Error)]
-pub enum RegularFileError {
-    #[error("does not exist")]
-    Missing,
-    #[error("is a symlink loop")]
-    SymlinkLoop,
-    #[error("is a symlink, which golden does not follow here")]
-    Symlink,
-    #[error("is not a regular file (it is {kind})")]
-    NotRegular { kind: &'static str },
-    #[error("is larger than {limit} bytes, more than such a file ever holds")]
-    TooLarge { limit: u64 },
-    #[error("is not UTF-8 text")]
-    NotUtf8,
-    #[error("was replaced while golden opened it")]
-    Replaced,
-    #[error("cannot be read: {0}")]
-    Io(#[source] io::Error),
-}
-
-impl RegularFileError {
-    /// A short label for a caret under the path in a config diagnostic.
-    pub fn label(&self) -> &'static str {
-        match self {
-            RegularFileError::Missing => "no such file",
-            RegularFileError::SymlinkLoop => "symlink loop",
-            RegularFileError::Symlink => "a symlink",
-            RegularFileError::NotRegular { .. } => "not a regular file",
-            RegularFileError::TooLarge { .. } => "too large",
-            RegularFileError::NotUtf8 => "not UTF-8",
-            RegularFileError::Replaced => "replaced",
-            RegularFileError::Io(_) => "unreadable",
-        }
-    }
-
-    fn from_open(error: io::Error, symlinks: Symlinks) -> RegularFileError {
-        match error.raw_os_error() {
-            Some(libc::ELOOP) if symlinks == Symlinks::Refuse => RegularFileError::Symlink,
-            Some(libc::ELOOP) => RegularFileError::SymlinkLoop,
-            _ if error.kind() == io::ErrorKind::NotFound => RegularFileError::Missing,
-            _ => RegularFileError::Io(error),
-        }
+/// The refusal an open or stat of `path` ended in.
+fn from_open(error: io::Error, symlinks: Symlinks) -> RegularFileError {
+    match error.raw_os_error() {
+        Some(libc::ELOOP) if symlinks == Symlinks::Refuse => RegularFileError::Symlink,
+        Some(libc::ELOOP) => RegularFileError::SymlinkLoop,
+        _ if error.kind() == io::ErrorKind::NotFound => RegularFileError::Missing,
+        _ => RegularFileError::Io(error),
     }
 }
 
@@ -84,7 +46,7 @@ pub fn open(path: &Path, symlinks: Symlinks) -> Result<(File, Metadata), Regular
         Symlinks::Follow => std::fs::metadata(path),
         Symlinks::Refuse => std::fs::symlink_metadata(path),
     }
-    .map_err(|error| RegularFileError::from_open(error, symlinks))?;
+    .map_err(|error| from_open(error, symlinks))?;
     if looked.file_type().is_symlink() {
         return Err(RegularFileError::Symlink);
     }
@@ -116,7 +78,7 @@ fn open_looked(
     }
     let file = options
         .open(path)
-        .map_err(|error| RegularFileError::from_open(error, symlinks))?;
+        .map_err(|error| from_open(error, symlinks))?;
     let metadata = file.metadata().map_err(RegularFileError::Io)?;
     if !metadata.is_file() {
         return Err(RegularFileError::NotRegular {
@@ -185,6 +147,36 @@ pub fn kind_name(file_type: &std::fs::FileType) -> &'static str {
         "a symlink"
     } else {
         "a special file"
+    }
+}
+
+/// The machine's files and environment, as the core sees them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Disk;
+
+impl Files for Disk {
+    fn stat(&self, path: &Path) -> Stat {
+        use std::os::unix::fs::PermissionsExt;
+        match std::fs::metadata(path) {
+            Ok(metadata) if metadata.is_file() => Stat::File {
+                mode: metadata.permissions().mode(),
+            },
+            Ok(metadata) if metadata.is_dir() => Stat::Directory,
+            Ok(metadata) => Stat::Other {
+                kind: kind_name(&metadata.file_type()),
+            },
+            Err(error) if error.raw_os_error() == Some(libc::ELOOP) => Stat::SymlinkLoop,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Stat::Missing,
+            Err(error) => Stat::Unreadable(error.to_string()),
+        }
+    }
+
+    fn read_text(&self, path: &Path, limit: u64) -> Result<String, RegularFileError> {
+        read_text(path, limit)
+    }
+
+    fn env(&self, name: &str) -> Option<std::ffi::OsString> {
+        std::env::var_os(name)
     }
 }
 

@@ -10,16 +10,17 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use crate::execute::{Runner, Stop};
+use crate::execute::Runner;
 use crate::exit::{Exit, Failure};
 use crate::observation::Observations;
 use crate::observe::{observe, observe_until};
 use crate::plan::{acted_on, plan, Selection};
-use crate::progress::Progress;
-use crate::registry::Registry;
+use crate::registry::{Registry, TagMemory};
 use crate::report::{run_report, Report};
 use crate::revision::revision;
 use crate::session::Session;
+use crate::stop::Stop;
+use crate::ui::progress::Progress;
 
 /// How a build run goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,31 +57,14 @@ pub async fn build_once(
         let credentials = session.credentials()?;
         let pool = session.connect_pool(settings.jobs, &credentials).await?;
         let registry = session.connect_registry(credentials).await?;
-        // Without promotion the parents' releases decide the bases, so
-        // they are observed too (see `pipeline`).
-        let observed = match settings.promote {
-            true => selection.ids.clone(),
-            false => crate::pipeline::with_parents(project, &selection.ids),
-        };
-        let observations = async {
-            match settings.promote {
-                // What memory answered is checked before anything due is built.
-                true => {
-                    let acted = |observations: &Observations| {
-                        acted_on(&plan(project, observations, selection, now))
-                    };
-                    observe_until(project, &registry, &observed, &selection.forced, acted).await
-                }
-                // A parent's release may be a build not promoted yet, which
-                // only a fresh tag list shows: nothing from memory.
-                false => {
-                    let mut observations =
-                        observe(project, &registry, &observed, &selection.forced).await;
-                    crate::pipeline::pin_to_releases(project, &mut observations, &selection.ids);
-                    observations
-                }
-            }
-        };
+        let observations = observe_selection(
+            project,
+            &registry,
+            &registry,
+            selection,
+            now,
+            settings.promote,
+        );
         let (observations, revision) = futures::join!(observations, revision(&project.config));
         Ok::<_, Failure>((run_lock, pool, registry, observations, revision))
     };
@@ -121,6 +105,45 @@ pub async fn build_once(
         started.elapsed().as_secs_f64(),
         registry.requests(),
     ))
+}
+
+/// Observes the selected images. With promotion, tag lists come from
+/// memory where the floating tags confirm them, and what is due is
+/// observed fresh before anything is built. Without (a CI matrix job), the
+/// parents' releases decide the bases, so they are observed too (see
+/// `pipeline`), fresh: a parent's release may be a build not promoted yet,
+/// which only a fresh tag list shows.
+async fn observe_selection(
+    project: &crate::project::Project,
+    registry: &dyn Registry,
+    memory: &dyn TagMemory,
+    selection: &Selection,
+    now: DateTime<Utc>,
+    promote: bool,
+) -> Observations {
+    match promote {
+        true => {
+            let acted = |observations: &Observations| {
+                acted_on(&plan(project, observations, selection, now))
+            };
+            observe_until(
+                project,
+                registry,
+                memory,
+                &selection.ids,
+                &selection.forced,
+                acted,
+            )
+            .await
+        }
+        false => {
+            let observed = crate::pipeline::with_parents(project, &selection.ids);
+            let mut observations =
+                observe(project, registry, memory, &observed, &selection.forced).await;
+            crate::pipeline::pin_to_releases(project, &mut observations, &selection.ids);
+            observations
+        }
+    }
 }
 
 /// The failure of a run that a signal stopped before it built anything.

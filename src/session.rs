@@ -16,18 +16,18 @@ use anyhow::anyhow;
 use std::sync::Arc;
 
 use crate::config::{ConfigError, Image, PoolEngine};
-use crate::credentials::Credentials;
 use crate::diagnostic::closest;
-use crate::distribution::{ClientIdentity, Distribution, Settings};
-use crate::docker::DockerEngine;
+use crate::engine::address::EngineAddress;
+use crate::engine::docker::DockerEngine;
 use crate::engine::{Engine, RunOwner, Unavailable};
-use crate::engine_address::EngineAddress;
-use crate::error::Hinted;
 use crate::exit::{Exit, Failure};
+use crate::hint::Hinted;
 use crate::lock::RunLock;
 use crate::platform::Platform;
 use crate::pool::{Member, Pool};
 use crate::project::Project;
+use crate::registry::credentials::Credentials;
+use crate::registry::distribution::{ClientIdentity, Distribution, Settings};
 use crate::registry::Registry;
 use crate::regular_file::RegularFileError;
 
@@ -50,7 +50,7 @@ impl Session {
     /// Loads the config at `path`; a missing or invalid config is a usage
     /// error (2). `engine` is `--engine`, over every other engine setting.
     pub fn open(path: &Path, engine: Option<String>) -> Result<Session, Failure> {
-        let mut project = Project::load(path).map_err(|error| {
+        let mut project = crate::load::project(path).map_err(|error| {
             let hinted = match &error {
                 ConfigError::Read { problem, .. } => {
                     let hint = match problem {
@@ -145,9 +145,11 @@ impl Session {
     pub fn credentials(&self) -> Result<HashMap<String, Credentials>, Failure> {
         let mut found = HashMap::new();
         for host in self.registry_hosts() {
-            let credentials =
-                crate::credentials::for_registry(&host, &self.project.config.registry.host)
-                    .map_err(Failure::usage)?;
+            let credentials = crate::registry::credentials::for_registry(
+                &host,
+                &self.project.config.registry.host,
+            )
+            .map_err(Failure::usage)?;
             if let Some(credentials) = credentials {
                 tracing::debug!(registry = %host, username = %credentials.username, "using credentials");
                 found.insert(host, credentials);
@@ -233,9 +235,9 @@ impl Session {
             || variable("DOCKER_HOST").is_some_and(|host| !host.is_empty())
             || settings.host.is_some();
         let context = (!named)
-            .then(|| crate::engine_address::docker_context(variable, home.as_deref()))
+            .then(|| crate::engine::address::docker_context(variable, home.as_deref()))
             .flatten();
-        crate::engine_address::resolve(
+        crate::engine::address::resolve(
             settings.flag_host.as_deref(),
             settings.host.as_deref(),
             context,
@@ -272,7 +274,7 @@ impl Session {
                 let tls = member
                     .cert_path
                     .as_deref()
-                    .map(crate::engine_address::TlsFiles::in_directory);
+                    .map(crate::engine::address::TlsFiles::in_directory);
                 let tls = tls.or_else(|| {
                     member
                         .host
@@ -300,7 +302,7 @@ impl Session {
     fn engine_address_for(&self, host: &str) -> EngineAddress {
         let variable = |name: &str| std::env::var(name).ok();
         let home = std::env::var_os("HOME").map(PathBuf::from);
-        crate::engine_address::resolve(Some(host), None, None, variable, home.as_deref())
+        crate::engine::address::resolve(Some(host), None, None, variable, home.as_deref())
     }
 
     /// Every engine of the run, probed at once: connected, or why not.
@@ -315,7 +317,7 @@ impl Session {
             .config
             .engine
             .probe_timeout
-            .unwrap_or(crate::docker::DEFAULT_PROBE_TIMEOUT);
+            .unwrap_or(crate::engine::docker::DEFAULT_PROBE_TIMEOUT);
         let planned = self.pool_plan();
         let connections = futures::future::join_all(
             planned

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-use crate::execute::Stop;
+use crate::stop::Stop;
 
 /// Exit code after SIGINT.
 pub const INTERRUPTED: i32 = 130;

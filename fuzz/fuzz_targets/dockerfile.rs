@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use golden::dockerfile::{Base, Dockerfile};
-use golden::reference::Reference;
+use golden_core::dockerfile::{Base, Dockerfile};
+use golden_core::name::Digest;
+use golden_core::reference::Reference;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {
@@ -12,10 +13,17 @@ fuzz_target!(|text: &str| {
     if let Ok(dockerfile) = Dockerfile::parse(text, &arguments) {
         let stage = dockerfile.final_root().clone();
         if let Base::Image(reference) = &stage.base {
-            let digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-            let pinned = dockerfile.pin(text, &stage, &reference.with_digest(digest));
-            assert_eq!(pinned.lines().count(), text.lines().count(), "pinning keeps line numbers");
-            let _ = Reference::parse(&reference.with_digest(digest).to_string());
+            let digest = Digest::parse(
+                "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            )
+            .expect("a valid digest");
+            let pinned = dockerfile.pin(text, &stage, &reference.with_digest(&digest));
+            assert_eq!(
+                pinned.lines().count(),
+                text.lines().count(),
+                "pinning keeps line numbers"
+            );
+            let _ = Reference::parse(&reference.with_digest(&digest).to_string());
         }
     }
 });

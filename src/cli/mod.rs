@@ -45,8 +45,8 @@ pub struct Cli {
     #[arg(long, global = true, env = "GOLDEN_ENGINE", value_name = "HOST")]
     pub engine: Option<String>,
     /// Log lines on stderr as text, or one JSON object per line for log shippers
-    #[arg(long, global = true, value_enum, env = "GOLDEN_LOG_FORMAT", default_value_t = crate::logging::LogFormat::Text)]
-    pub log_format: crate::logging::LogFormat,
+    #[arg(long, global = true, value_enum, env = "GOLDEN_LOG_FORMAT", default_value_t = crate::ui::logging::LogFormat::Text)]
+    pub log_format: crate::ui::logging::LogFormat,
     /// Neither read nor write the cache of manifests, configs and remembered tags under $XDG_CACHE_HOME/golden
     #[arg(long, global = true, env = "GOLDEN_NO_CACHE_DIR", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_cache_dir: bool,

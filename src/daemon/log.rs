@@ -5,9 +5,9 @@
 use chrono::{DateTime, Utc};
 
 use super::state::{span, time};
-use crate::execute::Status;
-use crate::progress::{Event, Lines, Progress};
+use crate::outcome::Status;
 use crate::report::Report;
+use crate::ui::progress::{Event, Lines, Progress};
 
 /// The daemon's progress: [`Lines`], with "up to date" demoted to debug.
 #[derive(Default)]

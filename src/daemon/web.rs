@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 
 use super::metrics::{Metrics, CONTENT_TYPE};
 use super::state::{State, TickResult};
-use crate::error::Hinted;
+use crate::hint::Hinted;
 use crate::report::Report;
 
 /// The daemon's flags for its endpoints.

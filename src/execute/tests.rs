@@ -4,218 +4,23 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
 use super::*;
-use crate::config::SmokeTest;
 use crate::diagnostic::SourceFile;
-use crate::engine::{Engine, EngineError, OnStep};
+use crate::engine::EngineError;
 use crate::graph::Upstream;
-use crate::name::Digest;
+use crate::name::{Digest, Tag};
 use crate::observation::Observation;
 use crate::plan::{plan, Selection};
-use crate::progress::Silent;
-use crate::testing::FakeRegistry;
+use crate::testing::{FakeEngine, FakeRegistry};
+use crate::ui::progress::Silent;
 
 const CONFIG: &str = "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\
 [images.base]\nversion = \"1.0\"\ncontext = \"images/base\"\n\
 [images.app]\nversion = \"1.0\"\ncontext = \"images/app\"\n";
-
-struct FakeEngine {
-    registry: Arc<FakeRegistry>,
-    failing_builds: BTreeSet<String>,
-    failing_tests: BTreeSet<String>,
-    failing_pushes: BTreeSet<String>,
-    calls: Mutex<Vec<String>>,
-    /// Local tags removed, in order.
-    removed: Mutex<Vec<String>>,
-    /// Builds running now and the most seen at once.
-    running: std::sync::atomic::AtomicUsize,
-    most: std::sync::atomic::AtomicUsize,
-    /// Building one of these images kills the engine: the build fails and
-    /// it answers no more.
-    lose_on: BTreeSet<String>,
-    /// Pushing one of these images (by path) kills the engine mid-push.
-    lose_on_push: BTreeSet<String>,
-    /// With `lose_on_push`: the engine dies after the registry took the
-    /// manifest (a push cut short after its first platform image).
-    half_push: bool,
-    lost: std::sync::atomic::AtomicBool,
-    /// Builds of these images fail this many more times because a cached
-    /// image they chose was removed meanwhile.
-    vanishing: Mutex<std::collections::BTreeMap<String, usize>>,
-}
-
-impl FakeEngine {
-    /// An engine that builds, tests and pushes everything into `registry`.
-    fn new(registry: Arc<FakeRegistry>) -> FakeEngine {
-        FakeEngine {
-            registry,
-            failing_builds: BTreeSet::new(),
-            failing_tests: BTreeSet::new(),
-            failing_pushes: BTreeSet::new(),
-            calls: Mutex::new(Vec::new()),
-            removed: Mutex::new(Vec::new()),
-            running: Default::default(),
-            most: Default::default(),
-            lose_on: BTreeSet::new(),
-            lose_on_push: BTreeSet::new(),
-            half_push: false,
-            lost: Default::default(),
-            vanishing: Default::default(),
-        }
-    }
-}
-
-#[async_trait]
-impl Engine for FakeEngine {
-    async fn build(&self, request: BuildRequest, on_step: OnStep) -> Result<String, EngineError> {
-        use std::sync::atomic::Ordering::SeqCst;
-        let base_label = request
-            .labels
-            .get(crate::labels::BASE_DIGEST)
-            .cloned()
-            .unwrap_or_default();
-        self.calls
-            .lock()
-            .unwrap()
-            .push(format!("build {} on {base_label}", request.tag));
-        on_step("Step 1/1 : RUN true");
-        let now = self.running.fetch_add(1, SeqCst) + 1;
-        self.most.fetch_max(now, SeqCst);
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        self.running.fetch_sub(1, SeqCst);
-        if self.lose_on.contains(&request.image) {
-            self.lost.store(true, SeqCst);
-            return Err(EngineError::Api {
-                action: "build".into(),
-                message: "connection reset by peer".into(),
-            });
-        }
-        if let Some(left) = self.vanishing.lock().unwrap().get_mut(&request.image) {
-            if *left > 0 {
-                *left -= 1;
-                return Err(EngineError::BuildFailed {
-                    image: request.image,
-                    step: Some("Step 2/3 : COPY motd /etc/motd".into()),
-                    message: "unable to find image \"sha256:5293c25821235fb45b278d8d600c481d2c54780bf44789eeefb79155b78e04b3\"".into(),
-                    tail: vec![],
-                });
-            }
-        }
-        if self.failing_builds.contains(&request.image) {
-            return Err(EngineError::BuildFailed {
-                image: request.image,
-                step: Some("Step 2/2 : RUN false".into()),
-                message: "exit 1".into(),
-                tail: vec![],
-            });
-        }
-        Ok(format!("image-{}", request.tag))
-    }
-    async fn test(&self, image: &str, test: &SmokeTest) -> Result<(), EngineError> {
-        self.calls.lock().unwrap().push(format!("test {image}"));
-        if self
-            .failing_tests
-            .iter()
-            .any(|name| image.contains(&format!("/{name}:")))
-        {
-            return Err(EngineError::TestFailed {
-                image: image.into(),
-                command: test.command.join(" "),
-                outcome: "exited with code 1".into(),
-                output: vec![],
-            });
-        }
-        Ok(())
-    }
-
-    async fn local_tags(&self, repository: &Reference) -> Result<Vec<String>, EngineError> {
-        let prefix = format!("{}:", repository.repository());
-        let removed = self.removed.lock().unwrap().clone();
-        Ok(self
-            .calls
-            .lock()
-            .unwrap()
-            .iter()
-            .filter_map(|call| call.strip_prefix("build "))
-            .filter_map(|built| built.split(" on ").next())
-            .filter(|tag| !removed.iter().any(|r| r == tag))
-            .filter_map(|tag| tag.strip_prefix(&prefix).map(str::to_string))
-            .collect())
-    }
-
-    async fn tag_local(&self, image: &str, target: &Reference) -> Result<(), EngineError> {
-        self.calls
-            .lock()
-            .unwrap()
-            .push(format!("tag {image} as {target}"));
-        Ok(())
-    }
-
-    async fn remove_local(&self, reference: &Reference) -> Result<(), EngineError> {
-        self.removed.lock().unwrap().push(reference.to_string());
-        Ok(())
-    }
-
-    async fn image_env(&self, image: &str) -> Result<Vec<String>, EngineError> {
-        self.calls.lock().unwrap().push(format!("inspect {image}"));
-        Ok(Vec::new())
-    }
-
-    async fn alive(&self) -> bool {
-        !self.lost.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    async fn push(&self, reference: &Reference) -> Result<String, EngineError> {
-        self.calls.lock().unwrap().push(format!("push {reference}"));
-        if self
-            .lose_on_push
-            .iter()
-            .any(|name| reference.path().ends_with(name.as_str()))
-        {
-            self.lost.store(true, std::sync::atomic::Ordering::SeqCst);
-            if self.half_push {
-                self.registry.put(
-                    &reference.repository(),
-                    reference.tag().unwrap_or_default(),
-                    "sha256:4a00000000000000000000000000000000000000000000000000000000000000",
-                );
-            }
-            return Err(EngineError::PushFailed {
-                reference: reference.to_string(),
-                message: "error reading a body from connection".into(),
-            });
-        }
-        if self
-            .failing_pushes
-            .iter()
-            .any(|name| reference.path().ends_with(name.as_str()))
-        {
-            return Err(EngineError::PushFailed {
-                reference: reference.to_string(),
-                message: "connection reset".into(),
-            });
-        }
-        // `1.0.3-r2` -> sha256:103f2000...: hex, one per tag.
-        let digest = format!(
-            "sha256:{:0<64}",
-            reference
-                .tag()
-                .unwrap_or_default()
-                .replace('.', "")
-                .replace("-r", "f")
-        );
-        self.registry.put(
-            &reference.repository(),
-            reference.tag().unwrap_or_default(),
-            &digest,
-        );
-        Ok(digest)
-    }
-}
 
 const UPSTREAM: &str = "sha256:ab00000000000000000000000000000000000000000000000000000000000000";
 
@@ -227,10 +32,10 @@ const WIDE: &str = "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"go
 [images.other]\nversion = \"1.0\"\ncontext = \"images/base\"\n";
 
 fn project(config: &str) -> Project {
-    Project::from_source(SourceFile::new(
-        Path::new("tests/fixtures/config/golden.toml"),
-        config,
-    ))
+    Project::from_source(
+        SourceFile::new(Path::new("tests/fixtures/config/golden.toml"), config),
+        &crate::regular_file::Disk,
+    )
     .unwrap()
 }
 
@@ -761,8 +566,11 @@ fn line_order_never_deadlocks_when_lines_are_built_on_each_other() {
 [images.one]\nname = \"base\"\nversion = \"1.0\"\ncontext = \"one\"\n\
 [images.two]\nname = \"base\"\nversion = \"2.0\"\ncontext = \"two\"\n\
 [images.three]\nname = \"base\"\nversion = \"3.0\"\ncontext = \"three\"\n";
-    let project =
-        Project::from_source(SourceFile::new(&dir.path().join("golden.toml"), config)).unwrap();
+    let project = Project::from_source(
+        SourceFile::new(&dir.path().join("golden.toml"), config),
+        &crate::regular_file::Disk,
+    )
+    .unwrap();
     let outcomes = Harness::with_project(project, Faults::default()).run(2, false, Stop::default());
     assert!(
         outcomes.iter().all(|o| o.status == Status::Built),
@@ -880,9 +688,11 @@ fn higher_lines_match_the_pairwise_definition_on_random_configs() {
             }
             lines.push((id, name, version));
         }
-        let project =
-            Project::from_source(SourceFile::new(&dir.path().join("golden.toml"), &config))
-                .unwrap_or_else(|error| panic!("{error}\n{config}"));
+        let project = Project::from_source(
+            SourceFile::new(&dir.path().join("golden.toml"), &config),
+            &crate::regular_file::Disk,
+        )
+        .unwrap_or_else(|error| panic!("{error}\n{config}"));
         // A run of some of the lines, in build order.
         let ids: Vec<String> = project
             .graph
@@ -1017,9 +827,6 @@ impl Registry for Racing {
         digest: &Digest,
     ) -> Result<(), crate::registry::RegistryError> {
         self.inner.delete_manifest(repository, digest).await
-    }
-    fn requests(&self) -> u64 {
-        0
     }
 }
 
@@ -1297,8 +1104,11 @@ fn a_lost_race_under_upstream_versioning_builds_the_next_revision() {
     let config = "[registry]\nhost = \"registry.local:5000\"\nnamespace = \"golden\"\n\
         [images.base]\nversion = \"1.0\"\ncontext = \"images/base\"\nversioning = \"upstream\"\n\
         upstream_version = { build_arg = \"V\" }\nbuild_args = { V = \"1.0.3\" }\n";
-    let project = Project::from_source(SourceFile::new(&dir.path().join("golden.toml"), config))
-        .unwrap_or_else(|error| panic!("{error}"));
+    let project = Project::from_source(
+        SourceFile::new(&dir.path().join("golden.toml"), config),
+        &crate::regular_file::Disk,
+    )
+    .unwrap_or_else(|error| panic!("{error}"));
     let harness = Harness::with_project(project, Faults::default());
     let racing = Racing {
         inner: harness.registry.clone(),

@@ -10,7 +10,7 @@ use anyhow::{anyhow, Context as _};
 
 use crate::config::Image;
 use crate::dockerfile::{env_in_final_stage, EnvSet};
-use crate::error::Hinted;
+use crate::hint::Hinted;
 use crate::labels;
 use crate::name::Repository;
 use crate::observation::LastBuild;

@@ -5,14 +5,14 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::cli::{BuildArgs, Delivery, ReportArgs};
-use crate::error::Hinted;
-use crate::execute::Stop;
 use crate::exit::{Exit, Failure};
+use crate::hint::Hinted;
 use crate::plan::Selection;
-use crate::progress::Progress;
 use crate::report::{paint_run_text, run_text, Report};
 use crate::run::{build_once, RunSettings};
 use crate::session::Session;
+use crate::stop::Stop;
+use crate::ui::progress::Progress;
 
 /// `golden build [--all | ID...]`: the images that are due, in build order.
 pub(super) async fn build(
@@ -96,7 +96,7 @@ async fn execute(
                     crate::error::text(failure.error.as_ref()),
                     started.elapsed().as_secs_f64(),
                 );
-                let _ = std::fs::write(path, crate::output::json(&report));
+                let _ = std::fs::write(path, crate::ui::output::json(&report));
             }
             let seconds = started.elapsed().as_secs_f64();
             crate::notify::after_early_failure(&session.project, &failure, seconds).await;

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use crate::check::Published;
 use crate::cli::CheckOutput;
-use crate::error::Hinted;
 use crate::exit::{Exit, Failure};
+use crate::hint::Hinted;
 use crate::history::Inventory;
 use crate::name::Repository;
 use crate::registry::Registry;
@@ -22,8 +22,7 @@ pub(super) async fn run(
     output: CheckOutput,
     verify_digests: bool,
 ) -> Result<Exit, Failure> {
-    let files = crate::check::find_dockerfiles(paths)
-        .map_err(|error| Failure::usage(anyhow::anyhow!(error)))?;
+    let files = find_dockerfiles(paths).map_err(|error| Failure::usage(anyhow::anyhow!(error)))?;
     if files.is_empty() {
         return Err(Failure::usage(Hinted::new(
             "no Dockerfile found in the paths given",
@@ -68,7 +67,7 @@ pub(super) async fn run(
         findings.extend(crate::check::check_pins(&pins, &known));
         findings.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
     }
-    crate::output::stdout(&match output {
+    crate::ui::output::stdout(&match output {
         CheckOutput::Human => crate::check::render_text(&findings, files.len()),
         CheckOutput::Json => crate::check::render_json(&findings, files.len()),
         CheckOutput::Sarif => crate::check::render_sarif(&findings),
@@ -142,4 +141,49 @@ async fn published(
         }
     }
     Ok(published)
+}
+
+/// Every Dockerfile among `paths`: files as given, directories searched for
+/// `Dockerfile`, `*.Dockerfile`, `Dockerfile.*` and `Containerfile`.
+fn find_dockerfiles(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut found = Vec::new();
+    for path in paths {
+        let metadata = match std::fs::metadata(path) {
+            Ok(metadata) => metadata,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Err(format!("`{}` does not exist", path.display()));
+            }
+            Err(error) => return Err(format!("`{}` cannot be read: {error}", path.display())),
+        };
+        if metadata.is_file() {
+            found.push(path.clone());
+        } else if metadata.is_dir() {
+            let walker = walkdir::WalkDir::new(path)
+                .sort_by_file_name()
+                .into_iter()
+                .filter_entry(|entry| {
+                    let name = entry.file_name().to_string_lossy();
+                    entry.depth() == 0
+                        || !(name.starts_with('.') || name == "node_modules" || name == "target")
+                });
+            for entry in walker.flatten() {
+                let name = entry.file_name().to_string_lossy();
+                let dockerfile = name == "Dockerfile"
+                    || name == "Containerfile"
+                    || name.ends_with(".Dockerfile")
+                    || name.starts_with("Dockerfile.");
+                if entry.file_type().is_file() && dockerfile {
+                    found.push(entry.into_path());
+                }
+            }
+        } else {
+            // A device such as /dev/zero, or a FIFO: never opened.
+            return Err(format!(
+                "`{}` is not a regular file (it is {}); golden checks Dockerfiles, which are regular files",
+                path.display(),
+                crate::regular_file::kind_name(&metadata.file_type())
+            ));
+        }
+    }
+    Ok(found)
 }

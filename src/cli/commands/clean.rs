@@ -72,7 +72,7 @@ pub(super) async fn run(
             )
         },
         || {
-            crate::output::json(
+            crate::ui::output::json(
                 &serde_json::json!({ "repositories": repositories, "removed": removed }),
             )
         },

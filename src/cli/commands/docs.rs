@@ -12,7 +12,7 @@ pub fn completions(shell: clap_complete::Shell) -> Result<Exit, Failure> {
     let mut command = Cli::command();
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut command, "golden", &mut script);
-    crate::output::stdout(&String::from_utf8_lossy(&script));
+    crate::ui::output::stdout(&String::from_utf8_lossy(&script));
     Ok(Exit::Success)
 }
 
@@ -23,6 +23,6 @@ pub fn man() -> Result<Exit, Failure> {
     page.render(&mut roff).map_err(|error| {
         Failure::usage(anyhow::Error::new(error).context("failed to render the man page"))
     })?;
-    crate::output::stdout(&String::from_utf8_lossy(&roff));
+    crate::ui::output::stdout(&String::from_utf8_lossy(&roff));
     Ok(Exit::Success)
 }

@@ -75,7 +75,7 @@ pub(super) async fn run(session: &Session, jobs: usize, output: Output) -> Resul
     super::print(
         output,
         || render_text(&rows),
-        || crate::output::json(&serde_json::json!({ "engines": rows })),
+        || crate::ui::output::json(&serde_json::json!({ "engines": rows })),
     );
     Ok(exit)
 }

@@ -13,7 +13,7 @@ pub(super) async fn run(session: &Session, id: &str, output: Output) -> Result<E
     super::print(
         output,
         || crate::inspect::render_text(&inspection),
-        || crate::output::json(&inspection),
+        || crate::ui::output::json(&inspection),
     );
     Ok(Exit::Success)
 }

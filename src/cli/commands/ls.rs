@@ -19,7 +19,7 @@ pub(super) async fn run(
     super::print(
         output,
         || history::ls::render_text(&listings),
-        || crate::output::json(&serde_json::json!({ "images": listings })),
+        || crate::ui::output::json(&serde_json::json!({ "images": listings })),
     );
     Ok(Exit::Success)
 }

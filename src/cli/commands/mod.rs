@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::{Cli, Command, Delivery, Output};
-use crate::color::Palette;
 use crate::exit::{Exit, Failure};
-use crate::progress::Progress;
 use crate::report::Report;
 use crate::session::Session;
+use crate::ui::color::Palette;
+use crate::ui::progress::Progress;
 
 mod build;
 mod check;
@@ -37,11 +37,11 @@ pub async fn run(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure>
         let rendered = failure.render();
         let error = rendered.strip_prefix("error: ").unwrap_or(&rendered);
         let report = Report::failed(error.to_string(), started.elapsed().as_secs_f64());
-        if json && !crate::output::stdout_written() {
-            crate::output::stdout(&crate::output::json(&report));
+        if json && !crate::ui::output::stdout_written() {
+            crate::ui::output::stdout(&crate::ui::output::json(&report));
         }
         if let Some(path) = report_file {
-            let _ = std::fs::write(path, crate::output::json(&report));
+            let _ = std::fs::write(path, crate::ui::output::json(&report));
         }
     }
     result
@@ -70,26 +70,38 @@ fn machine_output(command: &Command) -> (bool, Option<PathBuf>) {
     }
 }
 
+/// Runs the command: completions and the manual need no project, the
+/// daemon opens its own sessions; every other command runs in a
+/// [`Session`] of the config.
 async fn dispatch(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure> {
     let path = match &cli.config {
         Some(path) => path.clone(),
         None => find_config()?,
     };
-    match &cli.command {
-        Command::Completions { shell } => return docs::completions(*shell),
-        Command::Man => return docs::man(),
-        _ => {}
-    }
-    if let Command::Daemon {
-        interval,
-        build,
-        web,
-    } = &cli.command
-    {
-        return daemon::run(&path, cli.engine.clone(), *interval, build, web).await;
-    }
-    let session = Session::open(&path, cli.engine.clone())?;
     match cli.command {
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Man => docs::man(),
+        Command::Daemon {
+            interval,
+            build,
+            web,
+        } => daemon::run(&path, cli.engine, interval, &build, &web).await,
+        command => {
+            let session = Session::open(&path, cli.engine)?;
+            in_session(&session, command, progress).await
+        }
+    }
+}
+
+/// Runs a command that works on one project: those that observe and plan
+/// (build, rebuild, plan, promote) here, their arguments turned into the
+/// command's settings; the others through [`outside_pipeline`].
+async fn in_session(
+    session: &Session,
+    command: Command,
+    progress: Arc<dyn Progress>,
+) -> Result<Exit, Failure> {
+    match command {
         Command::Build {
             all,
             ids,
@@ -99,7 +111,7 @@ async fn dispatch(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure
         } => {
             let mut settings = build.settings();
             settings.promote = !no_promote;
-            build::build(&session, all, &ids, &report, &settings, progress).await
+            build::build(session, all, &ids, &report, &settings, progress).await
         }
         Command::Rebuild {
             ids,
@@ -108,12 +120,8 @@ async fn dispatch(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure
             report,
             build,
         } => {
-            let cache = match (no_cache, cache) {
-                (true, _) => Some(false),
-                (_, true) => Some(true),
-                _ => None,
-            };
-            build::rebuild(&session, &ids, cache, &report, &build, progress).await
+            let cache = rebuild_cache(no_cache, cache);
+            build::rebuild(session, &ids, cache, &report, &build, progress).await
         }
         Command::Plan {
             ids,
@@ -121,14 +129,22 @@ async fn dispatch(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure
             now,
             report,
             wide,
-        } => plan::run(&session, &ids, output, now, report, wide).await,
+        } => plan::run(session, &ids, output, now, report, wide).await,
         Command::Promote {
             ids,
             output,
             wait_lock,
-        } => promote::run(&session, &ids, output, wait_lock, progress).await,
-        Command::Daemon { .. } | Command::Completions { .. } | Command::Man => Ok(Exit::Success),
-        Command::Inspect { id, output } => inspect::run(&session, &id, output).await,
+        } => promote::run(session, &ids, output, wait_lock, progress).await,
+        command => outside_pipeline(session, command).await,
+    }
+}
+
+/// Runs a command that plans nothing: the views (inspect, ls, engines),
+/// the checks (check, validate) and the housekeeping of the engine and the
+/// registry (clean, prune, rollback).
+async fn outside_pipeline(session: &Session, command: Command) -> Result<Exit, Failure> {
+    match command {
+        Command::Inspect { id, output } => inspect::run(session, &id, output).await,
         Command::Check {
             paths,
             build_args,
@@ -136,14 +152,12 @@ async fn dispatch(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure
             verify_digests,
         } => {
             let build_args = build_args.into_iter().collect();
-            check::run(&session, &paths, build_args, output, verify_digests).await
+            check::run(session, &paths, build_args, output, verify_digests).await
         }
-        Command::Ls { ids, output } => ls::run(&session, &ids, output).await,
-        Command::Validate { output } => validate::run(&session, output),
-        Command::Clean { ids, output } => clean::run(&session, &ids, output).await,
-        Command::Engines { output, jobs } => {
-            engines::run(&session, usize::from(jobs), output).await
-        }
+        Command::Ls { ids, output } => ls::run(session, &ids, output).await,
+        Command::Validate { output } => validate::run(session, output),
+        Command::Clean { ids, output } => clean::run(session, &ids, output).await,
+        Command::Engines { output, jobs } => engines::run(session, usize::from(jobs), output).await,
         Command::Prune {
             ids,
             keep,
@@ -157,7 +171,7 @@ async fn dispatch(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure
                 output,
                 wait_lock,
             };
-            prune::run(&session, &ids, &settings).await
+            prune::run(session, &ids, &settings).await
         }
         Command::Rollback {
             id,
@@ -172,8 +186,26 @@ async fn dispatch(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure
                 output,
                 wait_lock,
             };
-            rollback::run(&session, &id, &settings).await
+            rollback::run(session, &id, &settings).await
         }
+        // Run without a session (see `dispatch`), or by `in_session`.
+        Command::Daemon { .. }
+        | Command::Completions { .. }
+        | Command::Man
+        | Command::Build { .. }
+        | Command::Rebuild { .. }
+        | Command::Plan { .. }
+        | Command::Promote { .. } => Ok(Exit::Success),
+    }
+}
+
+/// Whether `golden rebuild` lets the builds use the engine's build cache:
+/// `--no-cache` no, `--cache` yes, neither what each image's `cache` says.
+fn rebuild_cache(no_cache: bool, cache: bool) -> Option<bool> {
+    match (no_cache, cache) {
+        (true, _) => Some(false),
+        (_, true) => Some(true),
+        _ => None,
     }
 }
 
@@ -203,9 +235,9 @@ fn print_painted(
     match output {
         Output::Human => {
             let page = crate::sanitize::terminal(&human()).into_owned();
-            crate::output::stdout(&paint(&page, crate::output::stdout_palette()))
+            crate::ui::output::stdout(&paint(&page, crate::ui::output::stdout_palette()))
         }
-        Output::Json => crate::output::stdout(&json()),
+        Output::Json => crate::ui::output::stdout(&json()),
     }
 }
 
@@ -217,7 +249,7 @@ fn deliver(
     human: fn(&Report) -> String,
     paint: fn(&str, Palette) -> String,
 ) -> Result<(), Failure> {
-    let json = || crate::output::json(report);
+    let json = || crate::ui::output::json(report);
     print_painted(delivery.output, || human(report), paint, json);
     if let Some(path) = &delivery.file {
         std::fs::write(path, json()).map_err(|error| {

@@ -10,7 +10,6 @@ use crate::cli::{Delivery, Output, PlanOutput};
 use crate::exit::{Exit, Failure};
 use crate::observe::observe_until;
 use crate::plan::{acted_on, plan, Selection};
-use crate::registry::Registry;
 use crate::report::{paint_plan_text, plan_report, plan_text, plan_text_wide};
 use crate::session::Session;
 
@@ -32,8 +31,15 @@ pub(super) async fn run(
     let registry = session.connect_registry(session.credentials()?).await?;
     let now = now.unwrap_or_else(Utc::now);
     let acted = |observations: &_| acted_on(&plan(project, observations, &selection, now));
-    let observations =
-        observe_until(project, &registry, &selection.ids, &selection.forced, acted).await;
+    let observations = observe_until(
+        project,
+        &registry,
+        &registry,
+        &selection.ids,
+        &selection.forced,
+        acted,
+    )
+    .await;
     let steps = plan(project, &observations, &selection, now);
     let report = plan_report(project, &steps, registry.requests());
     let stdout = match output {
@@ -42,11 +48,11 @@ pub(super) async fn run(
         PlanOutput::Matrix | PlanOutput::Gitlab => {
             let matrix = crate::pipeline::matrix(project, &steps);
             match output {
-                PlanOutput::Gitlab => crate::output::stdout(&crate::pipeline::gitlab(&matrix)),
-                _ => crate::output::stdout(&crate::output::json(&matrix)),
+                PlanOutput::Gitlab => crate::ui::output::stdout(&crate::pipeline::gitlab(&matrix)),
+                _ => crate::ui::output::stdout(&crate::ui::output::json(&matrix)),
             }
             if let Some(path) = &file {
-                write_report(path, &crate::output::json(&report))?;
+                write_report(path, &crate::ui::output::json(&report))?;
             }
             return Ok(Exit::of_report(&report));
         }

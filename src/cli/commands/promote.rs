@@ -11,15 +11,15 @@ use std::time::Instant;
 use chrono::Utc;
 
 use crate::cli::{Delivery, Output};
-use crate::execute::{Runner, Stop};
+use crate::execute::Runner;
 use crate::exit::{Exit, Failure};
 use crate::observe::observe;
 use crate::pipeline::{promotion, with_parents};
 use crate::pool::Pool;
-use crate::progress::Progress;
-use crate::registry::Registry;
 use crate::report::{paint_run_text, run_report, run_text};
 use crate::session::Session;
+use crate::stop::Stop;
+use crate::ui::progress::Progress;
 
 /// Tag moves in flight at once.
 const JOBS: usize = 4;
@@ -37,7 +37,14 @@ pub(super) async fn run(
     let _lock = session.lock(wait_lock, "nothing was promoted").await?;
     let registry = session.connect_registry(session.credentials()?).await?;
     let none = std::collections::BTreeSet::new();
-    let observations = observe(project, &registry, &with_parents(project, &ids), &none).await;
+    let observations = observe(
+        project,
+        &registry,
+        &registry,
+        &with_parents(project, &ids),
+        &none,
+    )
+    .await;
     let steps = promotion(project, &observations, &ids, Utc::now());
     // Promotion copies manifests registry-side: no engine is needed, so a
     // promote job runs where no Docker Engine is.

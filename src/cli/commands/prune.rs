@@ -6,12 +6,15 @@
 use std::collections::BTreeMap;
 
 use crate::cli::Output;
-use crate::error::Hinted;
+use crate::config::Image;
 use crate::exit::{Exit, Failure};
+use crate::hint::Hinted;
 use crate::history::{self, Inventory};
 use crate::name::Repository;
+use crate::project::Project;
 use crate::registry::Registry;
 use crate::session::Session;
+use crate::version::Versioning;
 
 /// How `golden prune` runs.
 pub(super) struct Settings {
@@ -23,38 +26,16 @@ pub(super) struct Settings {
     pub wait_lock: std::time::Duration,
 }
 
+/// Numbers every line, reads and decides every repository, then, with
+/// `--apply`, deletes; reports what went (or would).
 pub(super) async fn run(
     session: &Session,
     ids: &[String],
     options: &Settings,
 ) -> Result<Exit, Failure> {
-    let project = &session.project;
     let images = session.images(ids)?;
     // Every line needs a number before anything is read.
-    let mut by_repository: BTreeMap<Repository, Vec<history::prune::Target>> = BTreeMap::new();
-    // Every line of a repository shares its versioning (config validation).
-    let mut versioning = BTreeMap::new();
-    for image in &images {
-        let keep = options.keep.or(image.keep).ok_or_else(|| {
-            Failure::usage(Hinted::new(
-                format!("no retention is set for `{}`", image.id),
-                format!(
-                    "pass --keep N, or add `[defaults.retention]` (or `[images.{}.retention]`) with `keep = N` to `{}`",
-                    image.id,
-                    project.config.source.path.display()
-                ),
-            ))
-        })?;
-        versioning.insert(project.config.repository(image), image.versioning);
-        by_repository
-            .entry(project.config.repository(image))
-            .or_default()
-            .push(history::prune::Target {
-                id: image.id.clone(),
-                line: image.version,
-                keep,
-            });
-    }
+    let by_repository = targets(&session.project, &images, options.keep)?;
     // Deleting takes the lock, so no build moves a tag meanwhile.
     let _lock = match options.apply {
         true => Some(
@@ -67,57 +48,108 @@ pub(super) async fn run(
     let registry = session.connect_registry(session.credentials()?).await?;
     // Every repository is read and decided before anything is deleted.
     let mut plans = Vec::new();
-    let mut references = Vec::new();
-    for (repository, targets) in &by_repository {
-        let reference = repository.clone();
-        let inventory = Inventory::read(&registry, &reference)
-            .await
-            .map_err(|error| {
-                Failure::registry(
-                    error,
-                    &format!("failed to list `{repository}`; nothing was deleted"),
-                )
-            })?
-            .under(versioning.get(repository).copied().unwrap_or_default());
-        let lines: Vec<_> = targets.iter().map(|target| target.line).collect();
-        let read_failed = |error| {
-            Failure::registry(
-                error,
-                &format!("failed to read the builds of `{repository}`; nothing was deleted"),
-            )
-        };
-        let golden = history::classify(&registry, &reference, &inventory, &lines)
-            .await
-            .map_err(read_failed)?;
-        let indexes = history::index_children(&registry, &reference, &inventory)
-            .await
-            .map_err(read_failed)?;
-        let facts = history::prune::Facts {
-            golden: &golden,
-            indexes: &indexes,
-        };
-        plans.push(history::prune::plan(
-            repository, &inventory, targets, &facts,
-        ));
-        references.push(reference);
+    for (repository, lines) in &by_repository {
+        plans.push(decide(&registry, repository, lines).await?);
     }
     if options.apply {
         let mut deleted = 0;
-        for (plan, reference) in plans.iter().zip(&references) {
-            deleted = delete(&registry, reference, plan, deleted).await?;
+        for (plan, repository) in plans.iter().zip(by_repository.keys()) {
+            deleted = delete(&registry, repository, plan, deleted).await?;
         }
     }
     super::print(
         options.output,
         || history::prune::render_text(&plans, options.apply),
         || {
-            crate::output::json(&serde_json::json!({
+            crate::ui::output::json(&serde_json::json!({
                 "applied": options.apply,
                 "repositories": plans,
             }))
         },
     );
     Ok(Exit::Success)
+}
+
+/// The lines pruned in one repository, and the repository's versioning
+/// (every line of a repository shares it: config validation).
+#[derive(Default)]
+struct Lines {
+    versioning: Versioning,
+    targets: Vec<history::prune::Target>,
+}
+
+/// The lines of `images` by repository, each with the number of builds
+/// it keeps (`keep`, over each image's `[retention] keep`); a line
+/// without one is a usage error.
+fn targets(
+    project: &Project,
+    images: &[&Image],
+    keep: Option<u32>,
+) -> Result<BTreeMap<Repository, Lines>, Failure> {
+    let mut by_repository: BTreeMap<Repository, Lines> = BTreeMap::new();
+    for image in images {
+        let keep = keep.or(image.keep).ok_or_else(|| {
+            Failure::usage(Hinted::new(
+                format!("no retention is set for `{}`", image.id),
+                format!(
+                    "pass --keep N, or add `[defaults.retention]` (or `[images.{}.retention]`) with `keep = N` to `{}`",
+                    image.id,
+                    project.config.source.path.display()
+                ),
+            ))
+        })?;
+        let lines = by_repository
+            .entry(project.config.repository(image))
+            .or_default();
+        lines.versioning = image.versioning;
+        lines.targets.push(history::prune::Target {
+            id: image.id.clone(),
+            line: image.version,
+            keep,
+        });
+    }
+    Ok(by_repository)
+}
+
+/// Reads `repository` (its tags, which are golden builds, the platform
+/// images of each index) and decides what of it goes.
+async fn decide(
+    registry: &dyn Registry,
+    repository: &Repository,
+    lines: &Lines,
+) -> Result<history::prune::Plan, Failure> {
+    let inventory = Inventory::read(registry, repository)
+        .await
+        .map_err(|error| {
+            Failure::registry(
+                error,
+                &format!("failed to list `{repository}`; nothing was deleted"),
+            )
+        })?
+        .under(lines.versioning);
+    let line_numbers: Vec<_> = lines.targets.iter().map(|target| target.line).collect();
+    let read_failed = |error| {
+        Failure::registry(
+            error,
+            &format!("failed to read the builds of `{repository}`; nothing was deleted"),
+        )
+    };
+    let golden = history::classify(registry, repository, &inventory, &line_numbers)
+        .await
+        .map_err(read_failed)?;
+    let indexes = history::index_children(registry, repository, &inventory)
+        .await
+        .map_err(read_failed)?;
+    let facts = history::prune::Facts {
+        golden: &golden,
+        indexes: &indexes,
+    };
+    Ok(history::prune::plan(
+        repository,
+        &inventory,
+        &lines.targets,
+        &facts,
+    ))
 }
 
 /// Deletes the plan's manifests one by one, an index before its platform

@@ -46,7 +46,7 @@ pub(super) fn run(session: &Session, output: Output) -> Result<Exit, Failure> {
         output,
         || format!("{path}: valid ({} images: {})\n", ids.len(), ids.join(", ")),
         || {
-            crate::output::json(
+            crate::ui::output::json(
                 &serde_json::json!({ "config": path, "valid": true, "images": ids }),
             )
         },

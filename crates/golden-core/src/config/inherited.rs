@@ -1,0 +1,122 @@
+//! The keys an image sets in its own table or takes from `[defaults]`,
+//! read the same way in both places: `test`, `test_timeout`, `[retention]`,
+//! `build_args` and `labels`, and what `schedule` and `cache` must be. (The
+//! others have files of their own: platforms.rs, versioning.rs, engines.rs.)
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use toml::de::DeTable;
+use toml::Spanned;
+
+use super::Reader;
+use crate::duration::ConfigDuration;
+
+/// Labels golden writes itself; the config may not set them.
+pub const RESERVED_LABELS: &[&str] = &[
+    "org.opencontainers.image.version",
+    "org.opencontainers.image.created",
+    "org.opencontainers.image.title",
+    "org.opencontainers.image.base.name",
+    "org.opencontainers.image.base.digest",
+    "org.opencontainers.image.revision",
+    "io.golden.recipe",
+    "io.golden.recipe.parts",
+    "io.golden.upstream.version",
+];
+
+const RETENTION_KEYS: &[&str] = &["keep"];
+pub(super) const CACHE_EXPECTED: &str = "\"auto\", \"always\" or \"never\"";
+const KEEP_EXPECTED: &str = "a whole number of exact versions to keep per line, at least 1";
+const TEST_EXPECTED: &str = "a command as a list of strings, run in the new image before any push, e.g. [\"sh\", \"-c\", \"dotnet --info\"]";
+pub(super) const SCHEDULE_EXPECTED: &str =
+    "a 5-field cron expression in UTC such as \"0 3 * * 1\", or @hourly, @daily, @weekly, @monthly";
+
+impl Reader<'_> {
+    /// `[retention]` (`keep = N`) inside `[defaults]` or an image.
+    pub(super) fn retention(&mut self, table: &DeTable<'_>, section: &str) -> Option<u32> {
+        let value = table.get("retention")?;
+        let name = format!("{}.retention", section.trim_matches(['[', ']']));
+        let inner = format!("[{name}]");
+        let table = self.table(value, &name)?;
+        self.check_keys(table, &inner, RETENTION_KEYS);
+        let keep = self.value::<u32>(table, &inner, "keep", KEEP_EXPECTED)?;
+        if *keep.get_ref() == 0 {
+            self.problem(
+                keep.span(),
+                format!("`keep` in {inner} is 0: prune would delete every version"),
+                "keeps nothing",
+                Some(format!("`keep` must be {KEEP_EXPECTED}")),
+            );
+            return None;
+        }
+        Some(keep.into_inner())
+    }
+
+    /// `test = ["sh", "-c", "..."]`: a non-empty list of strings.
+    pub(super) fn test_command(
+        &mut self,
+        table: &DeTable<'_>,
+        section: &str,
+    ) -> Option<Vec<String>> {
+        let command = self.value::<Vec<String>>(table, section, "test", TEST_EXPECTED)?;
+        if command.get_ref().is_empty() || command.get_ref()[0].is_empty() {
+            self.problem(
+                command.span(),
+                format!("`test` in {section} is empty"),
+                "empty command",
+                Some(format!("`test` must be {TEST_EXPECTED}")),
+            );
+            return None;
+        }
+        Some(command.into_inner())
+    }
+
+    pub(super) fn test_timeout(&mut self, table: &DeTable<'_>, section: &str) -> Option<Duration> {
+        self.value::<ConfigDuration>(
+            table,
+            section,
+            "test_timeout",
+            "a duration such as \"90s\", \"5m\" or \"1h30m\"",
+        )
+        .map(|timeout| timeout.into_inner().0)
+    }
+
+    pub(super) fn strings(
+        &mut self,
+        table: &DeTable<'_>,
+        section: &str,
+        key: &str,
+    ) -> BTreeMap<String, String> {
+        self.value::<BTreeMap<String, String>>(
+            table,
+            section,
+            key,
+            "a table of string values, e.g. { NAME = \"value\" }",
+        )
+        .map(Spanned::into_inner)
+        .unwrap_or_default()
+    }
+
+    pub(super) fn labels(
+        &mut self,
+        table: &DeTable<'_>,
+        section: &str,
+    ) -> BTreeMap<String, String> {
+        let labels = self.strings(table, section, "labels");
+        if let Some(value) = table.get("labels") {
+            for key in labels.keys() {
+                if RESERVED_LABELS.contains(&key.as_str()) || key.is_empty() {
+                    self.problem(
+                        value.span(),
+                        format!("label `{key}` in {section} cannot be set here"),
+                        "reserved label",
+                        Some("golden writes the org.opencontainers.image.* version, created, title, base and revision labels and io.golden.recipe itself; remove it".into()),
+                    );
+                }
+            }
+        }
+        self.check_label_keys(table, section, &labels);
+        labels
+    }
+}

@@ -1,0 +1,212 @@
+//! Why an image is built, promoted or skipped: the `reasons[]` of the
+//! report (SPEC section 4), and how each reads in the plan's text.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use crate::name::short_digest;
+
+/// Why an image is built (or, for `parent-failed`, skipped): the
+/// `reasons[]` of the report (SPEC section 4), tagged by `kind`.
+#[deny(missing_docs)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Reason {
+    /// The line has no golden build in the registry.
+    NeverBuilt,
+    /// The schedule fired after the last build was made.
+    ScheduleFired {
+        /// When it fired.
+        #[serde(serialize_with = "rfc3339")]
+        at: DateTime<Utc>,
+    },
+    /// The upstream base resolves to another digest than the last build
+    /// was made on.
+    BaseUpdated {
+        /// The digest the last build was made on, null when it did not say.
+        old: Option<String>,
+        /// The digest it resolves to now.
+        new: String,
+        /// For a multi-platform base (`old` and `new` are its index),
+        /// the platforms whose image changed; left out when unknown.
+        #[serde(skip_serializing_if = "Vec::is_empty", default)]
+        platforms: Vec<String>,
+    },
+    /// The recipe (Dockerfile, context, build args, labels) hashes to
+    /// another key than the last build's.
+    RecipeChanged {
+        /// The last build's recipe key, null when it did not record one.
+        old: Option<String>,
+        /// The recipe key now.
+        new: String,
+        /// What changed, when the last build recorded its parts: the
+        /// Dockerfile, `build arg NAME`, `label KEY`, a top-level entry.
+        #[serde(skip_serializing_if = "Vec::is_empty", default)]
+        changed: Vec<String>,
+    },
+    /// A golden parent is built in this run.
+    ParentRebuilt {
+        /// The parent's image id.
+        parent: String,
+    },
+    /// The golden parent's floating tag this image is built FROM moves to
+    /// another build of the parent in this run.
+    ParentPromoted {
+        /// The parent's image id.
+        parent: String,
+        /// The floating tag that moves.
+        tag: String,
+    },
+    /// The golden parent has a build newer than the one this image was
+    /// made on.
+    ParentNewer {
+        /// The parent's image id.
+        parent: String,
+        /// The parent digest the last build was made on.
+        old: Option<String>,
+        /// The parent digest the FROM resolves to now.
+        new: String,
+    },
+    /// With `track`: the upstream published a newer tag the pattern
+    /// matches than the one the last build was made FROM (its
+    /// `org.opencontainers.image.base.name`). Said instead of
+    /// `base-updated`: the base moved because its tag did.
+    UpstreamReleased {
+        /// The tag the last build was made FROM.
+        old: String,
+        /// The tag this build is made FROM.
+        new: String,
+    },
+    /// The platforms configured are not those of the last build (an
+    /// empty list: the engine's own platform, a single image).
+    PlatformsChanged {
+        /// The last build's platforms.
+        old: Vec<String>,
+        /// The platforms configured now.
+        new: Vec<String>,
+    },
+    /// The build the floating tags would belong on is not whole (an image
+    /// its index names is gone, or a push stopped before the index): it is
+    /// never released, so the line is built again.
+    Incomplete {
+        /// The exact version.
+        version: String,
+        /// What is missing.
+        why: crate::provenance::Incomplete,
+    },
+    /// `golden rebuild` named it.
+    Forced,
+    /// Skipped: a golden parent failed or was skipped in this run.
+    ParentFailed {
+        /// The parent's image id.
+        parent: String,
+    },
+    /// A signal (`SIGINT`, `SIGTERM`) stopped the run before this image
+    /// started; only in run reports.
+    Interrupted {
+        /// `SIGINT`, `SIGTERM` or `a stop request`.
+        signal: String,
+    },
+    /// The release's floating tag `tag` points elsewhere (`old`, null when
+    /// missing): a run died before promoting it, or someone moved it.
+    /// Nothing is rebuilt; the tag is moved back registry-side.
+    FloatingBehind {
+        /// The floating tag (`X.Y`, `X`, `latest`).
+        tag: String,
+        /// The digest it points at, null when it is missing.
+        old: Option<String>,
+        /// The release's digest, where it belongs.
+        new: String,
+    },
+}
+
+/// Serializes `time` as RFC 3339 in whole seconds, `Z` for UTC.
+pub(super) fn rfc3339<S: serde::Serializer>(
+    time: &DateTime<Utc>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&time.to_rfc3339_opts(SecondsFormat::Secs, true))
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let short =
+            |digest: &Option<String>| digest.as_deref().map_or("none".to_string(), short_digest);
+        match self {
+            Reason::NeverBuilt => write!(formatter, "never built"),
+            Reason::ScheduleFired { at } => write!(
+                formatter,
+                "schedule fired at {}",
+                at.to_rfc3339_opts(SecondsFormat::Secs, true)
+            ),
+            Reason::BaseUpdated {
+                old,
+                new,
+                platforms,
+            } => {
+                write!(
+                    formatter,
+                    "base updated {} -> {}",
+                    short(old),
+                    short_digest(new)
+                )?;
+                if !platforms.is_empty() {
+                    write!(formatter, " ({})", platforms.join(", "))?;
+                }
+                Ok(())
+            }
+            Reason::RecipeChanged { changed, .. } if !changed.is_empty() => {
+                write!(formatter, "recipe changed: {}", changed.join(", "))
+            }
+            Reason::RecipeChanged { old, new, .. } => write!(
+                formatter,
+                "recipe changed {} -> {}",
+                short(old),
+                short_digest(new)
+            ),
+            Reason::ParentRebuilt { parent } => write!(formatter, "parent {parent} rebuilt"),
+            Reason::ParentPromoted { parent, tag } => {
+                write!(formatter, "parent {parent}'s tag {tag} moves")
+            }
+            Reason::ParentNewer { parent, old, new } => {
+                write!(
+                    formatter,
+                    "parent {parent} newer {} -> {}",
+                    short(old),
+                    short_digest(new)
+                )
+            }
+            Reason::UpstreamReleased { old, new } => {
+                write!(formatter, "upstream released {new} (was {old})")
+            }
+            Reason::PlatformsChanged { old, new } => {
+                let list = |platforms: &[String]| match platforms.is_empty() {
+                    true => "the engine's own".to_string(),
+                    false => platforms.join(", "),
+                };
+                write!(
+                    formatter,
+                    "platforms changed {} -> {}",
+                    list(old),
+                    list(new)
+                )
+            }
+            Reason::Incomplete { version, why } => {
+                write!(formatter, "{version} is incomplete: {why}")
+            }
+            Reason::Forced => write!(formatter, "forced"),
+            Reason::ParentFailed { parent } => write!(formatter, "parent {parent} failed"),
+            Reason::Interrupted { signal } => {
+                write!(formatter, "not started: stopped by {signal}; run again")
+            }
+            Reason::FloatingBehind { tag, old, new } => {
+                write!(
+                    formatter,
+                    "floating tag {tag} behind {} -> {}",
+                    short(old),
+                    short_digest(new)
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! Builds: the build context streamed to the engine as tar while it is
+//! written (the writer runs off the runtime, a few chunks ahead of the
+//! request body), the build options, and the engine's build output read
+//! line by line: steps to the progress, the tail kept for the error of a
+//! failed build.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, Write};
+
+use bollard::auth::DockerCredentials;
+use bollard::errors::Error as BollardError;
+use bollard::models::BuildInfo;
+use bollard::query_parameters::{BuildImageOptions, BuildImageOptionsBuilder};
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::{describe, strip_escapes, DockerEngine, TAIL_LINES};
+use crate::context::upload::Upload;
+use crate::context::{ContextError, Recipe};
+use crate::engine::{BuildRequest, EngineError, OnStep};
+
+/// Chunks of tar in flight between the file reader and the HTTP body.
+const CHUNKS_IN_FLIGHT: usize = 8;
+const CHUNK_SIZE: usize = 64 * 1024;
+
+impl DockerEngine {
+    /// One build of `request`; the id of the image built.
+    pub(super) async fn build_image(
+        &self,
+        request: BuildRequest,
+        on_step: OnStep,
+    ) -> Result<String, EngineError> {
+        let image = request.image.clone();
+        let upload = upload_of(&request).await?;
+        // Labels go into the Dockerfile as one LABEL step (see `upload`).
+        let api_labels: HashMap<String, String> = upload.api_labels().into_iter().collect();
+        let (body, writer) = stream_context(upload);
+        let stream = self.docker.build_image(
+            build_options(&request, &api_labels),
+            Some(self.registry_credentials()),
+            Some(bollard::body_try_stream(body)),
+        );
+        let (log, failure) = read_build_output(stream, &image, &on_step).await;
+        if let Ok(Err(source)) = writer.await {
+            return Err(EngineError::Context { image, source });
+        }
+        if let Some(message) = failure {
+            return Err(log.failure(&image, message));
+        }
+        log.image_id
+            .clone()
+            .ok_or_else(|| log.failure(&image, "the engine reported no image id".to_string()))
+    }
+
+    /// The credentials sent with a build: the engine pulls the FROM images
+    /// itself, with only the credentials it is sent (X-Registry-Config), as
+    /// a push does.
+    fn registry_credentials(&self) -> HashMap<String, DockerCredentials> {
+        self.credentials
+            .keys()
+            .filter_map(|host| Some((host.clone(), self.docker_credentials(host)?)))
+            .collect()
+    }
+}
+
+/// The upload of `request`'s context, its recipe hashed first (off the
+/// runtime) when the upload needs it.
+async fn upload_of(request: &BuildRequest) -> Result<Upload, EngineError> {
+    let mut upload = Upload::of(request);
+    if !upload.needs_recipe_first() {
+        return Ok(upload);
+    }
+    tokio::task::spawn_blocking(move || upload.hash_first().map(|()| upload))
+        .await
+        .map_err(|error| EngineError::Api {
+            action: "hash the build context".to_string(),
+            message: error.to_string(),
+        })?
+        .map_err(|source| EngineError::Context {
+            image: request.image.clone(),
+            source,
+        })
+}
+
+/// Starts writing `upload` as tar, off the runtime: the request body that
+/// streams it, and the writer, whose error (if any) is the real cause of
+/// the failed build a truncated body makes.
+fn stream_context(
+    upload: Upload,
+) -> (
+    impl Stream<Item = io::Result<Bytes>> + Send + 'static,
+    JoinHandle<Result<Recipe, ContextError>>,
+) {
+    let (sender, receiver) = mpsc::channel::<io::Result<Bytes>>(CHUNKS_IN_FLIGHT);
+    let writer = tokio::task::spawn_blocking(move || {
+        let error_sender = sender.clone();
+        let writer = ChannelWriter {
+            sender,
+            buffer: Vec::with_capacity(CHUNK_SIZE),
+        };
+        let result = upload.write(writer).and_then(|(mut writer, recipe)| {
+            writer.flush().map(|()| recipe).map_err(ContextError::Write)
+        });
+        if let Err(error) = &result {
+            // The engine sees a truncated body and fails the build; the
+            // real cause is reported from here.
+            let _ = error_sender.blocking_send(Err(io::Error::other(error.to_string())));
+        }
+        result
+    });
+    let body = futures::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|item| (item, receiver))
+    });
+    (body, writer)
+}
+
+/// The engine's build options for `request`, with the labels the API sets.
+fn build_options(request: &BuildRequest, labels: &HashMap<String, String>) -> BuildImageOptions {
+    let build_args: HashMap<String, String> = request.build_args.clone().into_iter().collect();
+    let tag = request.tag.to_string();
+    let mut options = BuildImageOptionsBuilder::new()
+        .dockerfile(&request.dockerfile)
+        .t(&tag)
+        .buildargs(&build_args)
+        .labels(labels)
+        .rm(true)
+        .forcerm(true)
+        .networkmode(request.network.as_str());
+    // A build without the cache is for freshness: the pinned base is
+    // pulled again too, whatever `pull` says.
+    if request.pull || request.no_cache {
+        options = options.pull("1");
+    }
+    if request.no_cache {
+        options = options.nocache(true);
+    }
+    if let Some(platform) = &request.platform {
+        options = options.platform(&platform.to_string());
+    }
+    options.build()
+}
+
+/// Reads the build's output to its end (or its first transport error):
+/// what it said, and the first failure it reported.
+async fn read_build_output(
+    mut stream: impl Stream<Item = Result<BuildInfo, BollardError>> + Unpin,
+    image: &str,
+    on_step: &OnStep,
+) -> (BuildLog, Option<String>) {
+    let mut log = BuildLog::default();
+    let mut failure: Option<String> = None;
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(info) => {
+                if let Some(text) = &info.stream {
+                    log.line(image, text, on_step.as_ref());
+                }
+                if let Some(status) = &info.status {
+                    log.line(image, status, on_step.as_ref());
+                }
+                if let Some(detail) = &info.error_detail {
+                    failure.get_or_insert_with(|| detail.message.clone().unwrap_or_default());
+                }
+                if let Some(id) = info.aux.as_ref().and_then(|aux| aux.id.as_ref()) {
+                    log.image_id = Some(id.clone());
+                }
+            }
+            Err(error) => {
+                failure.get_or_insert_with(|| describe(&error));
+                break;
+            }
+        }
+    }
+    (log, failure)
+}
+
+/// An `io::Write` that hands fixed-size chunks to the request body.
+struct ChannelWriter {
+    sender: mpsc::Sender<io::Result<Bytes>>,
+    buffer: Vec<u8>,
+}
+
+impl ChannelWriter {
+    fn send(&mut self) -> io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::replace(
+            &mut self.buffer,
+            Vec::with_capacity(CHUNK_SIZE),
+        ));
+        self.sender.blocking_send(Ok(chunk)).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the engine stopped reading the context",
+            )
+        })
+    }
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let room = CHUNK_SIZE - self.buffer.len();
+        let taken = room.min(data.len());
+        self.buffer.extend_from_slice(&data[..taken]);
+        if self.buffer.len() >= CHUNK_SIZE {
+            self.send()?;
+        }
+        Ok(taken)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.send()
+    }
+}
+
+/// What the build stream said, kept for the error of a failed build.
+#[derive(Default)]
+struct BuildLog {
+    step: Option<String>,
+    tail: VecDeque<String>,
+    image_id: Option<String>,
+}
+
+impl BuildLog {
+    fn line(&mut self, image: &str, text: &str, on_step: &dyn Fn(&str)) {
+        let text = strip_escapes(text);
+        for line in text.lines().map(str::trim_end).filter(|l| !l.is_empty()) {
+            tracing::info!(target: "golden::build", image, "{line}");
+            if line.starts_with("Step ") {
+                self.step = Some(line.to_string());
+                on_step(line);
+                // The tail a failure shows starts at its step.
+                self.tail.clear();
+            }
+            if let Some(id) = line.strip_prefix("Successfully built ") {
+                self.image_id.get_or_insert_with(|| id.trim().to_string());
+            }
+            if line.starts_with("Removing intermediate container ") {
+                continue;
+            }
+            if self.tail.len() == TAIL_LINES {
+                // Keep the step line itself first.
+                self.tail.remove(1.min(self.tail.len() - 1));
+            }
+            self.tail.push_back(line.to_string());
+        }
+    }
+
+    fn failure(&self, image: &str, message: String) -> EngineError {
+        EngineError::BuildFailed {
+            image: image.to_string(),
+            step: self.step.clone(),
+            message: message.trim().to_string(),
+            tail: self.tail.iter().cloned().collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_log_keeps_the_step_and_a_bounded_tail() {
+        let mut log = BuildLog::default();
+        for index in 0..30 {
+            log.line("base", &format!("line {index}\n"), &|_| {});
+        }
+        let steps = std::sync::Mutex::new(Vec::new());
+        let on_step = |step: &str| steps.lock().unwrap().push(step.to_string());
+        log.line("base", "Step 3/4 : RUN false\n", &on_step);
+        log.line("base", "Successfully built 0123abcd\n", &on_step);
+        log.line("base", "\u{1b}[91mdisk full\n\u{1b}[0m", &on_step);
+        assert_eq!(*steps.lock().unwrap(), vec!["Step 3/4 : RUN false"]);
+        assert_eq!(
+            log.tail,
+            [
+                "Step 3/4 : RUN false",
+                "Successfully built 0123abcd",
+                "disk full"
+            ],
+            "the tail starts at the failing step, in the engine's order"
+        );
+        assert_eq!(log.step.as_deref(), Some("Step 3/4 : RUN false"));
+        assert_eq!(log.image_id.as_deref(), Some("0123abcd"));
+        // A long step keeps its step line first and its newest output.
+        log.line("base", "Step 4/4 : RUN make\n", &on_step);
+        log.line("base", "Removing intermediate container 0a1b\n", &on_step);
+        for index in 0..30 {
+            log.line("base", &format!("make {index}\n"), &|_| {});
+        }
+        assert_eq!(log.tail.len(), TAIL_LINES);
+        assert_eq!(
+            log.tail.front().map(String::as_str),
+            Some("Step 4/4 : RUN make")
+        );
+        assert_eq!(log.tail.back().map(String::as_str), Some("make 29"));
+        assert!(!log.tail.iter().any(|line| line.starts_with("Removing")));
+    }
+}

@@ -1,0 +1,50 @@
+//! The one place that writes to stdout and stderr directly (the crate
+//! denies `print!`-style macros elsewhere): results on stdout, the final
+//! error on stderr. Logs and progress go through `tracing` and `progress`.
+//!
+//! A closed pipe is not an error: a reader that went away (`| head`) gets
+//! what it read.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether anything was written on stdout yet.
+static WRITTEN: AtomicBool = AtomicBool::new(false);
+
+/// Whether a result already went to stdout (so a failure after it does not
+/// add a second JSON document).
+pub fn stdout_written() -> bool {
+    WRITTEN.load(Ordering::Relaxed)
+}
+
+/// Writes `text` on stdout as it is, and flushes.
+#[allow(clippy::disallowed_methods)] // the one writer
+pub fn stdout(text: &str) {
+    WRITTEN.store(true, Ordering::Relaxed);
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush());
+}
+
+/// How results on stdout look: coloured on a terminal, unless the
+/// environment says otherwise (`crate::ui::color::wanted`); plain in a pipe
+/// or a file.
+#[allow(clippy::disallowed_methods)] // only asks whether it is a terminal
+pub fn stdout_palette() -> crate::ui::color::Palette {
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    crate::ui::color::Palette::new(crate::ui::color::wanted(terminal))
+}
+
+/// Writes `text` and a newline on stderr.
+pub fn stderr_line(text: &str) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "{text}").and_then(|_| stderr.flush());
+}
+
+/// `value` as pretty JSON with a final newline (empty if it cannot be).
+pub fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string_pretty(value)
+        .map(|json| json + "\n")
+        .unwrap_or_default()
+}

@@ -1,0 +1,251 @@
+//! The conventions of the command line that need no engine or registry:
+//! shell completions, the man page, `--version`, options from the
+//! environment and the README table of them.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+/// The real binary with no `GOLDEN_*` variables from the caller.
+fn golden(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_golden"));
+    command.args(args).stdin(Stdio::null());
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("GOLDEN_") {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+fn run(mut command: Command) -> Output {
+    command.output().expect("the golden binary starts")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn bash_completion_sources_and_completes_a_subcommand() {
+    let output = run(golden(&["completions", "bash"]));
+    assert!(output.status.success(), "{output:?}");
+    let directory = tempfile::tempdir().unwrap();
+    let script = directory.path().join("golden.bash");
+    std::fs::write(&script, &output.stdout).unwrap();
+    let probe = format!(
+        "set -e; source '{}'; COMP_WORDS=(golden pl); COMP_CWORD=1; COMP_LINE='golden pl'; COMP_POINT=9; \
+         _golden golden pl golden; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        script.display()
+    );
+    let completed = Command::new("bash").arg("-c").arg(probe).output().unwrap();
+    assert!(completed.status.success(), "{completed:?}");
+    assert_eq!(stdout(&completed).trim(), "plan");
+}
+
+#[test]
+fn zsh_and_fish_completions_name_the_subcommands() {
+    for (shell, first_line) in [("zsh", "#compdef golden"), ("fish", "")] {
+        let output = run(golden(&["completions", shell]));
+        assert!(output.status.success(), "{shell}: {output:?}");
+        let script = stdout(&output);
+        assert!(script.starts_with(first_line), "{shell}:\n{script}");
+        for subcommand in ["build", "plan", "man", "validate", "rollback"] {
+            assert!(script.contains(subcommand), "{shell} lacks {subcommand}");
+        }
+    }
+}
+
+#[test]
+fn man_page_is_roff_and_renders() {
+    let output = run(golden(&["man"]));
+    assert!(output.status.success(), "{output:?}");
+    let roff = stdout(&output);
+    assert!(roff.starts_with(".ie") || roff.starts_with(".TH"), "{roff}");
+    assert!(roff.contains(".TH golden 1"), "{roff}");
+    assert!(roff.contains(".SH NAME"), "{roff}");
+    assert!(roff.contains(".SH SUBCOMMANDS"), "{roff}");
+    if Path::new("/usr/bin/man").exists() {
+        let directory = tempfile::tempdir().unwrap();
+        let page = directory.path().join("golden.1");
+        std::fs::write(&page, roff).unwrap();
+        let rendered = Command::new("man")
+            .arg("-l")
+            .arg(&page)
+            .env("MANPAGER", "cat")
+            .env("MANWIDTH", "100")
+            .output()
+            .unwrap();
+        assert!(rendered.status.success(), "{rendered:?}");
+        let text = stdout(&rendered);
+        assert!(text.contains("NAME"), "{text}");
+        assert!(
+            text.contains("golden-plan(1)") || text.contains("plan"),
+            "{text}"
+        );
+        assert!(text.contains("--config"), "{text}");
+    }
+}
+
+/// `git` in the source tree; `None` outside a checkout.
+fn git(args: &[&str]) -> Option<String> {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+#[test]
+fn version_names_the_git_commit_it_was_built_from() {
+    let output = run(golden(&["--version"]));
+    assert!(output.status.success(), "{output:?}");
+    let version = stdout(&output);
+    let prefix = format!("golden {} (", env!("CARGO_PKG_VERSION"));
+    let stamp = version
+        .trim()
+        .strip_prefix(&prefix)
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("not `{prefix}COMMIT)`: {version}"));
+    let Some(short) = git(&["rev-parse", "--short", "HEAD"]) else {
+        assert_eq!(stamp, "unknown");
+        return;
+    };
+    let clean = git(&["status", "--porcelain", "--untracked-files=no"])
+        .is_some_and(|status| status.is_empty());
+    if clean {
+        assert_eq!(stamp, short);
+    } else {
+        // The build script sees edits to the sources it watches, not to
+        // every tracked file (a README edit leaves the binary as it was).
+        assert!(
+            stamp == short || stamp == format!("{short}-dirty"),
+            "{stamp} is not {short}[-dirty]"
+        );
+    }
+}
+
+/// The README table of the options that also come from the environment,
+/// built from the clap definition: one row per variable, with the
+/// commands that take it.
+fn environment_table() -> String {
+    use std::collections::BTreeMap;
+    let root = <golden::cli::Cli as clap::CommandFactory>::command();
+    // variable -> (option, meaning, commands)
+    let mut rows: BTreeMap<String, (String, String, Vec<String>)> = BTreeMap::new();
+    let mut add = |arg: &clap::Arg, command: &str| {
+        let Some(variable) = arg.get_env() else {
+            return;
+        };
+        let variable = variable.to_string_lossy().into_owned();
+        let option = format!("--{}", arg.get_long().expect("an option with a long name"));
+        let meaning = arg
+            .get_help()
+            .map(|help| help.to_string())
+            .unwrap_or_default();
+        let meaning = meaning.lines().next().unwrap_or("").to_string();
+        let row = rows
+            .entry(variable.clone())
+            .or_insert_with(|| (option.clone(), meaning, Vec::new()));
+        assert_eq!(row.0, option, "{variable} sets two options");
+        row.2.push(command.to_string());
+    };
+    for arg in root.get_arguments() {
+        add(arg, "all");
+    }
+    for command in root.get_subcommands() {
+        for arg in command.get_arguments() {
+            add(arg, command.get_name());
+        }
+    }
+    let mut table =
+        String::from("| variable | option | commands | meaning |\n| --- | --- | --- | --- |\n");
+    for (variable, (option, meaning, commands)) in rows {
+        table.push_str(&format!(
+            "| `{variable}` | `{option}` | {} | {meaning} |\n",
+            commands.join(", ")
+        ));
+    }
+    table
+}
+
+#[test]
+fn readme_table_of_environment_variables_matches_the_options() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = "<!-- environment-table: generated from the clap definition, checked by tests/e2e/cli_conventions.rs -->\n";
+    let end = "<!-- end of environment-table -->";
+    let table = readme
+        .split_once(start)
+        .and_then(|(_, rest)| rest.split_once(end))
+        .map(|(table, _)| table)
+        .unwrap_or_else(|| panic!("README.md lacks the markers `{}` and `{end}`", start.trim()));
+    let expected = environment_table();
+    assert!(
+        table == expected,
+        "README.md's table of environment variables is out of date; replace it with:\n{expected}"
+    );
+}
+
+#[test]
+fn options_come_from_the_environment() {
+    let directory = tempfile::tempdir().unwrap();
+    // A config that does not parse: what matters is which format the error takes.
+    let config = directory.path().join("elsewhere.toml");
+    std::fs::write(&config, "[registry]\nhost = \n").unwrap();
+    let by_flag = run(golden(&[
+        "-c",
+        config.to_str().unwrap(),
+        "plan",
+        "--output",
+        "json",
+    ]));
+    let mut by_environment = golden(&["plan"]);
+    by_environment
+        .env("GOLDEN_CONFIG", &config)
+        .env("GOLDEN_OUTPUT", "json");
+    let by_environment = run(by_environment);
+    assert_eq!(by_environment.status.code(), Some(2), "{by_environment:?}");
+    assert_eq!(by_flag.status.code(), by_environment.status.code());
+    let stderr = String::from_utf8_lossy(&by_environment.stderr);
+    assert!(stderr.contains("elsewhere.toml"), "{stderr}");
+
+    let mut jobs = golden(&["build", "--all"]);
+    jobs.env("GOLDEN_JOBS", "0");
+    let jobs = run(jobs);
+    assert_eq!(jobs.status.code(), Some(2), "{jobs:?}");
+    let stderr = String::from_utf8_lossy(&jobs.stderr);
+    assert!(
+        stderr.contains("GOLDEN_JOBS") || stderr.contains("--jobs"),
+        "{stderr}"
+    );
+
+    // A flag wins over its variable: an invalid GOLDEN_OUTPUT is not read.
+    let mut both = golden(&["-c", config.to_str().unwrap(), "plan", "--output", "json"]);
+    both.env("GOLDEN_OUTPUT", "sarif");
+    let both = run(both);
+    let stderr = String::from_utf8_lossy(&both.stderr);
+    assert!(!stderr.contains("invalid value"), "{stderr}");
+    assert!(stderr.contains("elsewhere.toml"), "{stderr}");
+}
+
+/// The help of `daemon --interval` names the forms it accepts: units
+/// combined (`1h30m`) and below a second (`500ms`).
+#[test]
+fn daemon_interval_help_names_every_form_it_accepts() {
+    let output = run(golden(&["daemon", "--help"]));
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let help = stdout(&output);
+    let interval = help
+        .lines()
+        .skip_while(|line| !line.contains("--interval"))
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ");
+    for form in ["90s", "5m", "1h30m", "500ms"] {
+        assert!(interval.contains(form), "{form}: {interval}");
+    }
+}

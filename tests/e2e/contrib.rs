@@ -1,0 +1,1168 @@
+//! The runner files in `contrib/` and the `Dockerfile` that packages golden:
+//! each checked by its own validator where one exists (`systemd-analyze
+//! verify`, a cron parser, a YAML parser) and run the way its runner would
+//! run it, against the real engine and registry, with golden installed by
+//! the file's own steps.
+
+use crate::support;
+
+use serde_norway::Value as Yaml;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use support::*;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn golden_binary() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_golden"))
+}
+
+fn read(relative: &str) -> String {
+    std::fs::read_to_string(root().join(relative))
+        .unwrap_or_else(|e| panic!("read `{relative}`: {e}"))
+}
+
+fn yaml(relative: &str) -> Yaml {
+    serde_norway::from_str(&read(relative))
+        .unwrap_or_else(|e| panic!("`{relative}` is not valid YAML: {e}"))
+}
+
+fn text(value: &Yaml) -> &str {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("not a string: {value:?}"))
+}
+
+fn strings(value: &Yaml) -> Vec<String> {
+    value
+        .as_sequence()
+        .unwrap_or_else(|| panic!("not a list: {value:?}"))
+        .iter()
+        .map(|item| text(item).to_string())
+        .collect()
+}
+
+/// Whether a shell line runs golden (not just names it in a path or URL).
+fn runs_golden(line: &str) -> bool {
+    line.split(|c: char| c.is_whitespace() || c == ';' || c == '&' || c == '|' || c == '(')
+        .any(|word| word == "golden")
+}
+
+/// The system PATH without any directory that holds a `golden`, so only an
+/// install step can put golden on it.
+fn path_without_golden() -> String {
+    let path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    path.split(':')
+        .filter(|directory| !Path::new(directory).join("golden").exists())
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+fn sha256(path: &Path) -> String {
+    let output = Command::new("sha256sum").arg(path).output().unwrap();
+    assert!(output.status.success(), "sha256sum {}", path.display());
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+fn run_checked(command: &mut Command) -> String {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed\n--- stdout\n{}\n--- stderr\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).to_string()
+}
+
+fn git(directory: &Path, args: &[&str]) -> String {
+    run_checked(
+        Command::new("git")
+            .args([
+                "-c",
+                "user.name=golden-tests",
+                "-c",
+                "user.email=tests@example.com",
+            ])
+            .args(args)
+            .current_dir(directory),
+    )
+}
+
+fn copy_directory(source: &Path, target: &Path) {
+    std::fs::create_dir_all(target).unwrap();
+    run_checked(
+        Command::new("cp")
+            .arg("-a")
+            .arg(source.join("."))
+            .arg(target),
+    );
+}
+
+/// An application repository with one Dockerfile FROM `from`.
+fn application(from: &str) -> tempfile::TempDir {
+    let directory = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(directory.path().join("service")).unwrap();
+    std::fs::write(
+        directory.path().join("service/Dockerfile"),
+        format!("FROM {from}\nCOPY . /app\n"),
+    )
+    .unwrap();
+    directory
+}
+
+/// The five build results of a report, by image id.
+fn decisions(report: &serde_json::Value) -> BTreeMap<String, String> {
+    report["images"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no images in the report: {report}"))
+        .iter()
+        .map(|image| {
+            (
+                image["id"].as_str().unwrap().to_string(),
+                image["decision"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn read_report(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("no report at {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("report is not JSON ({e}):\n{text}"))
+}
+
+/// Asserts the offline stack's four images were built and pushed.
+fn assert_stack_built(stack: &Stack, report: &serde_json::Value) {
+    let decisions = decisions(report);
+    for id in ["base", "runtime", "tools", "tools-lts"] {
+        assert_eq!(
+            decisions.get(id).map(String::as_str),
+            Some("built"),
+            "{id} in {report}"
+        );
+    }
+    assert!(tags(&stack.repository("base")).contains(&"1.0.0".to_string()));
+    assert!(tags(&stack.repository("tools")).contains(&"1.4.0".to_string()));
+}
+
+// ---------------------------------------------------------------- systemd
+
+const UNITS: [&str; 3] = ["golden.service", "golden.timer", "golden-daemon.service"];
+
+/// `systemd-analyze verify --root` over a tree holding the units, the
+/// system's own units and the programs they start; returns its stderr.
+fn verify_units(units: &[(&str, String)]) -> (bool, String) {
+    let analyze = Command::new("systemd-analyze").arg("--version").output();
+    assert!(
+        analyze.is_ok_and(|o| o.status.success()),
+        "`systemd-analyze` is missing: it verifies contrib/systemd; install it with `scripts/env` (Debian package `systemd`)"
+    );
+    let tree = tempfile::tempdir().unwrap();
+    let units_directory = tree.path().join("etc/systemd/system");
+    std::fs::create_dir_all(&units_directory).unwrap();
+    std::fs::create_dir_all(tree.path().join("usr/lib/systemd")).unwrap();
+    run_checked(
+        Command::new("cp")
+            .arg("-a")
+            .arg("/usr/lib/systemd/system")
+            .arg(tree.path().join("usr/lib/systemd/")),
+    );
+    for (name, content) in units {
+        std::fs::write(units_directory.join(name), content).unwrap();
+    }
+    for (program, source) in [
+        ("usr/local/bin/golden", golden_binary()),
+        ("usr/bin/git", Path::new("/usr/bin/git")),
+    ] {
+        let target = tree.path().join(program);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(source, &target).unwrap();
+    }
+    let output = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(format!("--root={}", tree.path().display()))
+        .args(units.iter().map(|(name, _)| name))
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    )
+}
+
+/// `key=value` settings of one unit file, comments and sections left out.
+fn settings(unit: &str) -> Vec<(String, String)> {
+    unit.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with(['#', ';', '[']))
+        .map(|line| {
+            let (key, value) = line
+                .split_once('=')
+                .unwrap_or_else(|| panic!("not key=value: {line}"));
+            (key.to_string(), value.to_string())
+        })
+        .collect()
+}
+
+fn setting<'a>(settings: &'a [(String, String)], key: &str) -> &'a str {
+    settings
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("no {key}= in the unit"))
+}
+
+#[test]
+fn systemd_units_pass_systemd_analyze_verify_without_a_warning() {
+    let units: Vec<(&str, String)> = UNITS
+        .iter()
+        .map(|name| (*name, read(&format!("contrib/systemd/{name}"))))
+        .collect();
+    let (success, stderr) = verify_units(&units);
+    assert!(
+        success && stderr.trim().is_empty(),
+        "systemd-analyze verify contrib/systemd: {stderr}"
+    );
+
+    // The validator must catch what broke the README's unit: an inline
+    // comment after a value is a parse warning, and the setting is lost.
+    let broken = units[0].1.replace(
+        "TimeoutStopSec=30min",
+        "TimeoutStopSec=30min # let it finish",
+    );
+    let (_, stderr) = verify_units(&[("golden.service", broken)]);
+    assert!(
+        stderr.contains("TimeoutStopSec") || stderr.contains("Failed to parse"),
+        "an inline comment went unnoticed: {stderr}"
+    );
+}
+
+#[test]
+fn systemd_units_run_golden_by_absolute_path_and_let_a_build_in_flight_finish() {
+    let build = settings(&read("contrib/systemd/golden.service"));
+    assert_eq!(setting(&build, "Type"), "oneshot");
+    let exec = setting(&build, "ExecStart");
+    assert!(
+        exec.starts_with("/usr/local/bin/golden build --all --report /"),
+        "{exec}"
+    );
+    let daemon = settings(&read("contrib/systemd/golden-daemon.service"));
+    assert!(setting(&daemon, "ExecStart").starts_with("/usr/local/bin/golden daemon"));
+    let timer = settings(&read("contrib/systemd/golden.timer"));
+    assert_eq!(setting(&timer, "OnCalendar"), "hourly");
+
+    for unit in [&build, &daemon] {
+        // golden waits for the images in flight after SIGTERM; the second
+        // signal's floating-tag wait alone takes up to 15 s.
+        let stop = setting(unit, "TimeoutStopSec");
+        let minutes: u64 = stop
+            .strip_suffix("min")
+            .and_then(|m| m.parse().ok())
+            .unwrap_or_else(|| panic!("TimeoutStopSec={stop} is not in minutes"));
+        assert!(minutes >= 10, "TimeoutStopSec={stop} cuts builds short");
+        assert_eq!(setting(unit, "KillMode"), "mixed");
+        for (key, value) in unit.iter() {
+            assert!(!value.contains(" #"), "inline comment in {key}={value}");
+        }
+    }
+    // The daemon's own flags are accepted by this golden.
+    let arguments: Vec<&str> = setting(&daemon, "ExecStart").split_whitespace().collect();
+    let output = Command::new(golden_binary())
+        .args(&arguments[1..])
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{arguments:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+// ------------------------------------------------------------------- cron
+
+struct CronFile {
+    variables: BTreeMap<String, String>,
+    jobs: Vec<(String, String, String)>, // (schedule, user, command)
+}
+
+fn parse_cron_file(text: &str) -> CronFile {
+    let mut variables = BTreeMap::new();
+    let mut jobs = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let first = line.split_whitespace().next().unwrap();
+        if let Some((name, value)) = line.split_once('=').filter(|_| first.contains('=')) {
+            variables.insert(name.trim().to_string(), value.trim().to_string());
+            continue;
+        }
+        let mut parts = line.split_whitespace();
+        let fields: Vec<&str> = parts.by_ref().take(6).collect();
+        let command = parts.collect::<Vec<_>>().join(" ");
+        assert!(
+            fields.len() == 6 && !command.is_empty(),
+            "not `MIN HOUR DOM MON DOW USER COMMAND`: {line}"
+        );
+        jobs.push((fields[..5].join(" "), fields[5].to_string(), command));
+    }
+    CronFile { variables, jobs }
+}
+
+#[test]
+fn cron_line_has_five_fields_and_runs_golden_by_absolute_path_with_a_full_report() {
+    let cron = parse_cron_file(&read("contrib/cron/golden"));
+    assert_eq!(cron.jobs.len(), 1, "one job in contrib/cron/golden");
+    let (schedule, user, command) = &cron.jobs[0];
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Disallowed)
+        .build()
+        .parse(schedule)
+        .unwrap_or_else(|e| panic!("cron schedule `{schedule}`: {e}"));
+    assert_eq!(user, "root", "/etc/cron.d lines name the user");
+    // cron treats a bare % as a newline.
+    assert!(!command.contains('%'), "{command}");
+    assert!(
+        command.contains("/usr/local/bin/golden build --all --report /"),
+        "{command}"
+    );
+    assert!(
+        command.ends_with(">> /var/log/golden/golden.log 2>&1"),
+        "the whole output goes to a log file, not to a mail: {command}"
+    );
+    let path = cron.variables.get("PATH").expect("the cron file sets PATH");
+    assert!(path.split(':').all(|d| d.starts_with('/')), "{path}");
+    assert_eq!(
+        cron.variables.get("SHELL").map(String::as_str),
+        Some("/bin/sh")
+    );
+}
+
+#[test]
+fn cron_command_builds_from_a_checkout_and_keeps_the_whole_report_of_a_failed_run() {
+    let stack = Stack::new("contrib_cron");
+    stack.write(
+        "images/broken/Dockerfile",
+        &format!("FROM {SEED}\nRUN echo 'the last line before the failure' && exit 3\n"),
+    );
+    stack.append_config("\n[images.broken]\nversion = \"9.0\"\ncontext = \"images/broken\"\n");
+    stack.commit();
+    let work = tempfile::tempdir().unwrap();
+    let checkout = work.path().join("golden-images");
+    git(
+        work.path(),
+        &[
+            "clone",
+            "-q",
+            &stack.path().display().to_string(),
+            "golden-images",
+        ],
+    );
+    let logs = work.path().join("log");
+    std::fs::create_dir_all(&logs).unwrap();
+
+    let cron = parse_cron_file(&read("contrib/cron/golden"));
+    let command = cron.jobs[0]
+        .2
+        .replace("/srv/golden-images", &checkout.display().to_string())
+        .replace(
+            "/usr/local/bin/golden",
+            &golden_binary().display().to_string(),
+        )
+        .replace("/var/log/golden", &logs.display().to_string());
+    // cron's environment: its own few variables and the file's.
+    let mut shell = Command::new(&cron.variables["SHELL"]);
+    shell
+        .arg("-c")
+        .arg(&command)
+        .env_clear()
+        .env("HOME", work.path())
+        .env("LOGNAME", "root")
+        .env("PATH", &cron.variables["PATH"]);
+    let status = shell.status().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "the failed image fails the run: {command}"
+    );
+
+    let report = read_report(&logs.join("last-report.json"));
+    let broken = entry(&report, "broken");
+    assert_eq!(broken["decision"], "failed", "{report}");
+    let error = broken["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("the last line before the failure"),
+        "{error}"
+    );
+    assert_stack_built(&stack, &report);
+    let log = std::fs::read_to_string(logs.join("golden.log")).unwrap();
+    assert!(
+        log.contains("broken") && log.contains("the last line before the failure"),
+        "{log}"
+    );
+    stack.golden(&["clean"]);
+}
+
+// --------------------------------------------------------- GitHub Actions
+
+/// What a GitHub-hosted job did: each step's name and whether it passed,
+/// the artifacts it uploaded and the SARIF files it sent.
+struct JobRun {
+    steps: Vec<(String, bool)>,
+    success: bool,
+    /// What the job uploaded (artifacts, SARIF), by file name.
+    uploads: tempfile::TempDir,
+}
+
+impl JobRun {
+    fn upload(&self, name: &str) -> serde_json::Value {
+        read_report(&self.uploads.path().join(name))
+    }
+}
+
+/// Runs one job of a workflow the way a runner does: `run:` steps through
+/// `bash -eo pipefail` in the workspace with the workflow, job and step
+/// `env` (then `overrides`), `$GITHUB_PATH` and `$GITHUB_ENV` honoured
+/// between steps, `if: always()` after a failure. The actions it uses are
+/// played by the test: `actions/checkout` copies the repository it names
+/// from `repositories` ("" for the workflow's own), `upload-artifact` and
+/// `upload-sarif` check that their files exist.
+fn run_github_job(
+    workflow: &Yaml,
+    job: &str,
+    repositories: &BTreeMap<&str, &Path>,
+    overrides: &[(&str, &str)],
+) -> JobRun {
+    let runner = tempfile::tempdir().unwrap();
+    let workspace = runner.path().join("workspace");
+    let temp = runner.path().join("temp");
+    std::fs::create_dir_all(&workspace).unwrap();
+    std::fs::create_dir_all(&temp).unwrap();
+    let github_path = runner.path().join("github_path");
+    let github_env = runner.path().join("github_env");
+    let mut path = path_without_golden();
+    let mut environment: BTreeMap<String, String> = BTreeMap::new();
+    let job_definition = &workflow["jobs"][job];
+    for scope in [&workflow["env"], &job_definition["env"]] {
+        if let Some(map) = scope.as_mapping() {
+            for (key, value) in map {
+                environment.insert(text(key).to_string(), text(value).to_string());
+            }
+        }
+    }
+    let uploads = tempfile::tempdir().unwrap();
+    let mut steps = Vec::new();
+    let mut success = true;
+    for step in job_definition["steps"].as_sequence().expect("steps") {
+        let always = step["if"].as_str() == Some("always()");
+        if !success && !always {
+            continue;
+        }
+        let name = step["name"]
+            .as_str()
+            .or(step["uses"].as_str())
+            .or(step["run"].as_str())
+            .unwrap()
+            .to_string();
+        let passed = if let Some(action) = step["uses"].as_str() {
+            play_action(
+                action,
+                &step["with"],
+                &workspace,
+                repositories,
+                uploads.path(),
+            )
+        } else {
+            let script = text(&step["run"]);
+            assert!(
+                !script.contains("${{"),
+                "expressions in run: are not played: {script}"
+            );
+            let mut step_environment = environment.clone();
+            if let Some(map) = step["env"].as_mapping() {
+                for (key, value) in map {
+                    step_environment.insert(text(key).to_string(), text(value).to_string());
+                }
+            }
+            for (key, value) in overrides {
+                step_environment.insert(key.to_string(), value.to_string());
+            }
+            let directory = match step["working-directory"].as_str() {
+                Some(relative) => workspace.join(relative),
+                None => workspace.clone(),
+            };
+            let output = Command::new("bash")
+                .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", script])
+                .current_dir(&directory)
+                .env_clear()
+                .envs(&step_environment)
+                .env("PATH", &path)
+                .env("HOME", runner.path())
+                .env("RUNNER_TEMP", &temp)
+                .env("GITHUB_WORKSPACE", &workspace)
+                .env("GITHUB_PATH", &github_path)
+                .env("GITHUB_ENV", &github_env)
+                .env("CI", "true")
+                .output()
+                .unwrap();
+            eprintln!(
+                "step `{name}`: {}\n{}{}",
+                output.status,
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            // Lines added to $GITHUB_PATH and $GITHUB_ENV apply from the
+            // next step on.
+            if let Ok(added) = std::fs::read_to_string(&github_path) {
+                for directory in added.lines().rev().filter(|l| !l.is_empty()) {
+                    if !path.split(':').any(|d| d == directory) {
+                        path = format!("{directory}:{path}");
+                    }
+                }
+            }
+            if let Ok(added) = std::fs::read_to_string(&github_env) {
+                for line in added.lines() {
+                    if let Some((key, value)) = line.split_once('=') {
+                        environment.insert(key.to_string(), value.to_string());
+                    }
+                }
+            }
+            output.status.success()
+        };
+        success &= passed;
+        steps.push((name, passed));
+    }
+    // The runner directory goes with the job.
+    drop(runner);
+    JobRun {
+        steps,
+        success,
+        uploads,
+    }
+}
+
+fn play_action(
+    action: &str,
+    with: &Yaml,
+    workspace: &Path,
+    repositories: &BTreeMap<&str, &Path>,
+    uploads: &Path,
+) -> bool {
+    let upload = |path: &Path| {
+        std::fs::copy(path, uploads.join(path.file_name().unwrap())).unwrap();
+    };
+    let (name, _version) = action
+        .split_once('@')
+        .expect("actions are pinned to a version");
+    match name {
+        "actions/checkout" => {
+            let repository = with["repository"].as_str().unwrap_or("");
+            let source = repositories
+                .get(repository)
+                .unwrap_or_else(|| panic!("the test has no repository `{repository}`"));
+            let target = match with["path"].as_str() {
+                Some(relative) => workspace.join(relative),
+                None => workspace.to_path_buf(),
+            };
+            copy_directory(source, &target);
+            true
+        }
+        "actions/upload-artifact" => {
+            let path = workspace.join(text(&with["path"]));
+            let exists = path.exists();
+            if exists {
+                upload(&path);
+            }
+            exists
+        }
+        "github/codeql-action/upload-sarif" => {
+            let path = workspace.join(text(&with["sarif_file"]));
+            let sarif: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(&path)
+                    .unwrap_or_else(|e| panic!("SARIF file {}: {e}", path.display())),
+            )
+            .unwrap_or_else(|e| panic!("SARIF file {} is not JSON: {e}", path.display()));
+            assert_eq!(sarif["version"], "2.1.0");
+            if let Some(checkout) = with["checkout_path"].as_str() {
+                assert!(
+                    workspace.join(checkout).is_dir(),
+                    "checkout_path {checkout}"
+                );
+            }
+            upload(&path);
+            true
+        }
+        other => panic!("the test does not play action `{other}`"),
+    }
+}
+
+/// The index of the first step that installs golden and of the first that
+/// runs it.
+fn install_and_first_use(steps: &[Yaml]) -> (usize, usize) {
+    let scripts: Vec<String> = steps
+        .iter()
+        .map(|step| step["run"].as_str().unwrap_or("").to_string())
+        .collect();
+    let install = scripts
+        .iter()
+        .position(|s| {
+            s.contains("GOLDEN_URL") && s.contains("sha256sum -c") && s.contains("GITHUB_PATH")
+        })
+        .expect("a step that downloads golden, checks its sha256 and puts it on PATH");
+    let first_use = scripts
+        .iter()
+        .position(|s| s.lines().any(runs_golden))
+        .expect("a step that runs golden");
+    (install, first_use)
+}
+
+#[test]
+fn github_workflows_install_golden_before_they_run_it() {
+    let build = yaml("contrib/github-actions/golden-build.yml");
+    let steps = build["jobs"]["build"]["steps"].as_sequence().unwrap();
+    let (install, first_use) = install_and_first_use(steps);
+    assert!(install < first_use, "golden runs before it is installed");
+    assert!(build["on"]["schedule"][0]["cron"].as_str().is_some());
+    let runs: Vec<&str> = steps.iter().filter_map(|s| s["run"].as_str()).collect();
+    assert!(runs
+        .iter()
+        .any(|r| r.contains("golden build --all --report golden-report.json")));
+
+    let check = yaml("contrib/github-actions/golden-check.yml");
+    let steps = check["jobs"]["golden-check"]["steps"]
+        .as_sequence()
+        .unwrap();
+    let (install, first_use) = install_and_first_use(steps);
+    assert!(install < first_use, "golden runs before it is installed");
+    let runs: Vec<&str> = steps.iter().filter_map(|s| s["run"].as_str()).collect();
+    assert!(
+        runs.iter()
+            .any(|r| r.contains(" check . --output sarif > golden.sarif")),
+        "{runs:?}"
+    );
+    assert!(check["on"]["pull_request"].is_mapping());
+}
+
+/// Overrides that point the install step at the binary under test.
+fn install_overrides() -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "GOLDEN_URL",
+            format!("file://{}", golden_binary().display()),
+        ),
+        ("GOLDEN_SHA256", sha256(golden_binary())),
+    ]
+}
+
+#[test]
+fn github_build_workflow_installs_golden_and_builds_the_stack() {
+    let stack = Stack::new("contrib_github_build");
+    let workflow = yaml("contrib/github-actions/golden-build.yml");
+    let overrides = install_overrides();
+    let overrides: Vec<(&str, &str)> = overrides.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let repositories = BTreeMap::from([("", stack.path())]);
+
+    // Without the install step's binary, golden cannot be found at all.
+    let missing = run_github_job(
+        &workflow,
+        "build",
+        &repositories,
+        &[("GOLDEN_URL", "file:///nonexistent/golden")],
+    );
+    assert!(!missing.success);
+    assert_eq!(missing.steps[1], ("Install golden".to_string(), false));
+
+    let run = run_github_job(&workflow, "build", &repositories, &overrides);
+    assert!(run.success, "{:?}", run.steps);
+    let names: Vec<&str> = run.steps.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "actions/checkout@v4",
+            "Install golden",
+            "golden --version",
+            "Build what is due",
+            "actions/upload-artifact@v4"
+        ]
+    );
+    assert_stack_built(&stack, &run.upload("golden-report.json"));
+    // The workflow pushed: the registry has the stack, and a second run
+    // finds nothing due.
+    assert_eq!(
+        tags(&stack.repository("base")),
+        ["1", "1.0", "1.0.0", "latest"]
+    );
+    assert_eq!(
+        tags(&stack.repository("tools")),
+        ["1", "1.4", "1.4.0", "2", "2.1", "2.1.0", "latest"]
+    );
+    let report = stack.golden(&["plan", "--output", "json"]).expect(0).json();
+    assert!(
+        decisions(&report).values().all(|d| d == "up-to-date"),
+        "{report}"
+    );
+    stack.golden(&["clean"]);
+}
+
+#[test]
+fn github_check_workflow_passes_golden_images_and_fails_the_rest() {
+    let stack = Stack::new("contrib_github_check");
+    let workflow = yaml("contrib/github-actions/golden-check.yml");
+    let overrides = install_overrides();
+    let overrides: Vec<(&str, &str)> = overrides.iter().map(|(k, v)| (*k, v.as_str())).collect();
+
+    let good = application(&format!("{}:1.0", stack.repository("base")));
+    let repositories = BTreeMap::from([
+        ("", good.path()),
+        ("example-corp/golden-images", stack.path()),
+    ]);
+    let run = run_github_job(&workflow, "golden-check", &repositories, &overrides);
+    assert!(run.success, "{:?}", run.steps);
+    let report = run.upload("golden.sarif");
+    assert_eq!(
+        report["runs"][0]["results"].as_array().map(Vec::len),
+        Some(0),
+        "{report}"
+    );
+
+    let bad = application("docker.io/library/debian:12");
+    let repositories = BTreeMap::from([
+        ("", bad.path()),
+        ("example-corp/golden-images", stack.path()),
+    ]);
+    let run = run_github_job(&workflow, "golden-check", &repositories, &overrides);
+    assert!(!run.success, "{:?}", run.steps);
+    assert_eq!(
+        run.steps.last().unwrap(),
+        &("github/codeql-action/upload-sarif@v3".to_string(), true)
+    );
+    assert!(run
+        .steps
+        .contains(&("Check the Dockerfiles".to_string(), false)));
+    let report = run.upload("golden.sarif");
+    let results = report["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "{report}");
+    assert_eq!(results[0]["ruleId"], "not-golden");
+    let uri = results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        .as_str()
+        .unwrap();
+    assert!(
+        !uri.starts_with('/') && uri.trim_start_matches("./") == "service/Dockerfile",
+        "paths relative to the application checkout: {uri}"
+    );
+}
+
+// ------------------------------------------------------------- the image
+
+/// Local images the test made, removed when it ends.
+struct LocalImages(Vec<String>);
+
+impl Drop for LocalImages {
+    fn drop(&mut self) {
+        for image in &self.0 {
+            let _ = Command::new("docker").args(["rmi", "-f", image]).output();
+        }
+    }
+}
+
+/// A base image for the Dockerfile made from this machine's files, since
+/// nothing can be pulled: busybox-static for /bin/sh, and the shared
+/// libraries the golden binary links (what debian:bookworm-slim carries
+/// for a binary built on Debian 12).
+fn make_base_image(tag: &str) {
+    let rootfs = tempfile::tempdir().unwrap();
+    for directory in ["bin", "etc", "tmp", "run", "root", "usr/local/bin"] {
+        std::fs::create_dir_all(rootfs.path().join(directory)).unwrap();
+    }
+    std::fs::copy("/bin/busybox", rootfs.path().join("bin/busybox"))
+        .expect("/bin/busybox (busybox-static, installed by scripts/env)");
+    let applets = run_checked(Command::new("/bin/busybox").arg("--list"));
+    for applet in applets.lines().filter(|a| *a != "busybox") {
+        std::os::unix::fs::symlink("busybox", rootfs.path().join("bin").join(applet)).unwrap();
+    }
+    let libraries = run_checked(Command::new("ldd").arg(golden_binary()));
+    for library in libraries
+        .split_whitespace()
+        .filter(|word| word.starts_with('/'))
+    {
+        let target = rootfs.path().join(library.trim_start_matches('/'));
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(library, &target).unwrap();
+    }
+    std::fs::write(
+        rootfs.path().join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\n",
+    )
+    .unwrap();
+    std::fs::write(rootfs.path().join("etc/group"), "root:x:0:\n").unwrap();
+    let mut tar = Command::new("tar")
+        .arg("-C")
+        .arg(rootfs.path())
+        .args(["-c", "."])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    run_checked(
+        Command::new("docker")
+            .args([
+                "import",
+                "--change",
+                "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "-",
+                tag,
+            ])
+            .stdin(tar.stdout.take().unwrap()),
+    );
+    assert!(
+        tar.wait().unwrap().success(),
+        "tar of the base image's rootfs"
+    );
+}
+
+/// Builds the repository's Dockerfile FROM a base of the test's own, with
+/// the legacy builder (no BuildKit, no network).
+fn build_golden_image(name: &str) -> (String, LocalImages) {
+    require_environment();
+    let unique = format!("{name}-{}", std::process::id());
+    let base = format!("golden-contrib-base:{unique}");
+    let image = format!("golden-contrib:{unique}");
+    let images = LocalImages(vec![image.clone(), base.clone()]);
+    make_base_image(&base);
+    // The build context is the repository, filtered by its .dockerignore;
+    // with a target directory elsewhere, a copy of the two files and the
+    // binary at the default BINARY path.
+    let copy = tempfile::tempdir().unwrap();
+    let (context, binary) = match golden_binary().strip_prefix(root()) {
+        Ok(relative) => (root().to_path_buf(), relative.display().to_string()),
+        Err(_) => {
+            for file in ["Dockerfile", ".dockerignore"] {
+                std::fs::copy(root().join(file), copy.path().join(file)).unwrap();
+            }
+            std::fs::create_dir_all(copy.path().join("target/release")).unwrap();
+            std::fs::copy(golden_binary(), copy.path().join("target/release/golden")).unwrap();
+            (
+                copy.path().to_path_buf(),
+                "target/release/golden".to_string(),
+            )
+        }
+    };
+    run_checked(
+        Command::new("docker")
+            .env("DOCKER_BUILDKIT", "0")
+            .args(["build", "-q", "--network", "none", "-t", &image])
+            .args(["--build-arg", &format!("BASE={base}")])
+            .args(["--build-arg", &format!("BINARY={binary}")])
+            .arg(&context),
+    );
+    (image, images)
+}
+
+#[test]
+fn dockerfile_packages_golden_so_it_runs_in_the_image() {
+    let (image, _images) = build_golden_image("version");
+    let output = run_checked(Command::new("docker").args([
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &image,
+        "--version",
+    ]));
+    let expected = run_checked(Command::new(golden_binary()).arg("--version"));
+    assert_eq!(output, expected);
+    assert!(output.starts_with("golden "), "{output}");
+    let entrypoint = run_checked(Command::new("docker").args([
+        "image",
+        "inspect",
+        "--format",
+        "{{json .Config.Entrypoint}}",
+        &image,
+    ]));
+    assert_eq!(entrypoint.trim(), r#"["/usr/local/bin/golden"]"#);
+    // Only the binary was sent: the context holds nothing else the image
+    // could pick up, and the build used no network.
+    let dockerignore = read(".dockerignore");
+    assert!(
+        dockerignore.lines().any(|l| l.trim() == "*"),
+        "{dockerignore}"
+    );
+}
+
+// -------------------------------------------------------------- GitLab CI
+
+/// A job's `before_script` and `script` lines, in order.
+fn gitlab_script(job: &Yaml) -> Vec<String> {
+    let mut lines = Vec::new();
+    for key in ["before_script", "script"] {
+        if !job[key].is_null() {
+            lines.extend(strings(&job[key]));
+        }
+    }
+    lines
+}
+
+/// The job's variables (global, then the job's), then `overrides`.
+fn gitlab_variables(
+    pipeline: &Yaml,
+    job: &Yaml,
+    overrides: &[(&str, &str)],
+) -> BTreeMap<String, String> {
+    let mut variables = BTreeMap::new();
+    for scope in [&pipeline["variables"], &job["variables"]] {
+        if let Some(map) = scope.as_mapping() {
+            for (key, value) in map {
+                variables.insert(text(key).to_string(), text(value).to_string());
+            }
+        }
+    }
+    for (key, value) in overrides {
+        variables.insert(key.to_string(), value.to_string());
+    }
+    variables
+}
+
+/// `$NAME` / `${NAME}` expanded from `variables`, as GitLab does in `image:`.
+fn expand(value: &str, variables: &BTreeMap<String, String>) -> String {
+    let mut result = value.to_string();
+    for (key, replacement) in variables {
+        result = result
+            .replace(&format!("${{{key}}}"), replacement)
+            .replace(&format!("${key}"), replacement);
+    }
+    result
+}
+
+/// The job's lines as one script the way the runner runs them: each line in
+/// turn, the job failing at the first that fails.
+fn gitlab_shell_script(lines: &[String]) -> String {
+    let mut script = String::from("set -e\n");
+    for line in lines {
+        script.push_str(&format!(
+            "echo '$ '{}\n{line}\n",
+            shlex::try_quote(line).unwrap()
+        ));
+    }
+    script
+}
+
+#[test]
+fn gitlab_jobs_run_golden_build_and_check_with_golden_installed() {
+    let build = yaml("contrib/gitlab-ci/golden-build.gitlab-ci.yml");
+    let job = &build["golden-build"];
+    assert_eq!(
+        text(&job["image"]["name"]),
+        "$GOLDEN_IMAGE",
+        "the job runs in the golden image"
+    );
+    assert_eq!(
+        strings(&job["image"]["entrypoint"]),
+        [""],
+        "the image's entrypoint is golden"
+    );
+    assert!(text(&build["variables"]["GOLDEN_IMAGE"]).contains("/golden:"));
+    let lines = gitlab_script(job);
+    assert!(
+        lines.contains(&"golden build --all --report golden-report.json".to_string()),
+        "{lines:?}"
+    );
+    assert_eq!(strings(&job["artifacts"]["paths"]), ["golden-report.json"]);
+    assert_eq!(text(&job["artifacts"]["when"]), "always");
+
+    let check = yaml("contrib/gitlab-ci/golden-check.gitlab-ci.yml");
+    let lines = gitlab_script(&check["golden-check"]);
+    let install = lines
+        .iter()
+        .position(|l| l.contains("$GOLDEN_URL"))
+        .expect("a line that downloads golden");
+    assert!(lines.iter().any(|l| l.contains("sha256sum -c")));
+    let first_use = lines
+        .iter()
+        .position(|l| runs_golden(l))
+        .expect("a line that runs golden");
+    assert!(
+        install < first_use,
+        "golden runs before it is installed: {lines:?}"
+    );
+    assert!(lines.last().unwrap().ends_with(" check ."), "{lines:?}");
+}
+
+#[test]
+fn gitlab_build_job_runs_in_the_golden_image_and_builds_the_stack() {
+    let stack = Stack::new("contrib_gitlab_build");
+    let (image, _images) = build_golden_image("gitlab");
+    let pipeline = yaml("contrib/gitlab-ci/golden-build.gitlab-ci.yml");
+    let job = &pipeline["golden-build"];
+    let variables = gitlab_variables(&pipeline, job, &[("GOLDEN_IMAGE", &image)]);
+    // The docker executor: the job's image with its entrypoint as the job
+    // says, the checkout at CI_PROJECT_DIR, the engine's socket mounted.
+    let project = "/builds/platform/golden-images";
+    let mut command = Command::new("docker");
+    command.args([
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "-v",
+        "/var/run/docker.sock:/var/run/docker.sock",
+    ]);
+    command.args([
+        "-v",
+        &format!("{}:{project}", stack.path().display()),
+        "-w",
+        project,
+    ]);
+    command.args(["-e", &format!("CI_PROJECT_DIR={project}"), "-e", "CI=true"]);
+    for (key, value) in &variables {
+        command.args(["-e", &format!("{key}={value}")]);
+    }
+    if let Some(entrypoint) = job["image"]["entrypoint"].as_sequence() {
+        let entrypoint: Vec<&str> = entrypoint.iter().map(text).collect();
+        command.arg(format!("--entrypoint={}", entrypoint.join(" ")));
+    }
+    command.arg(expand(text(&job["image"]["name"]), &variables));
+    command.args(["sh", "-c", &gitlab_shell_script(&gitlab_script(job))]);
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "the job failed\n--- stdout\n{}\n--- stderr\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = read_report(&stack.path().join("golden-report.json"));
+    assert_stack_built(&stack, &report);
+    stack.golden(&["clean"]);
+}
+
+#[test]
+fn gitlab_check_job_installs_golden_and_gates_on_the_dockerfiles() {
+    let stack = Stack::new("contrib_gitlab_check");
+    stack.commit();
+    let pipeline = yaml("contrib/gitlab-ci/golden-check.gitlab-ci.yml");
+    let job = &pipeline["golden-check"];
+    let script = gitlab_shell_script(&gitlab_script(job));
+    let run = |application: &Path| {
+        let builds = tempfile::tempdir().unwrap();
+        let bin = builds.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let overrides = install_overrides();
+        let mut overrides: Vec<(&str, &str)> =
+            overrides.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let repository = format!("file://{}", stack.path().display());
+        let bin_text = bin.display().to_string();
+        overrides.push(("GOLDEN_IMAGES_REPO", &repository));
+        overrides.push(("GOLDEN_BIN", &bin_text));
+        let variables = gitlab_variables(&pipeline, job, &overrides);
+        let output = Command::new("sh")
+            .args(["-c", &script])
+            .current_dir(application)
+            .env_clear()
+            .envs(&variables)
+            // GOLDEN_BIN is a directory on the image's PATH.
+            .env(
+                "PATH",
+                format!("{}:{}", bin.display(), path_without_golden()),
+            )
+            .env("HOME", builds.path())
+            .env("CI_PROJECT_DIR", application)
+            .env("CI_BUILDS_DIR", builds.path())
+            .env("CI_JOB_ID", "4711")
+            .output()
+            .unwrap();
+        let log = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.code(), log)
+    };
+
+    let good = application(&format!("{}:1.0", stack.repository("base")));
+    let (code, log) = run(good.path());
+    assert_eq!(code, Some(0), "{log}");
+    assert!(
+        log.contains("golden 0.") || log.contains("golden "),
+        "{log}"
+    );
+
+    let bad = application("docker.io/library/debian:12");
+    let (code, log) = run(bad.path());
+    assert_eq!(code, Some(1), "{log}");
+    assert!(
+        log.contains("service/Dockerfile:1:6") && log.contains("[not-golden]"),
+        "{log}"
+    );
+}
+
+// ------------------------------------------------------------- Kubernetes
+
+#[test]
+fn kubernetes_cronjob_runs_golden_build_one_at_a_time() {
+    let manifest = yaml("contrib/kubernetes/golden-cronjob.yaml");
+    assert_eq!(text(&manifest["apiVersion"]), "batch/v1");
+    assert_eq!(text(&manifest["kind"]), "CronJob");
+    let spec = &manifest["spec"];
+    let schedule = text(&spec["schedule"]);
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Disallowed)
+        .build()
+        .parse(schedule)
+        .unwrap_or_else(|e| panic!("schedule `{schedule}`: {e}"));
+    assert_eq!(schedule.split_whitespace().count(), 5);
+    assert_eq!(text(&spec["concurrencyPolicy"]), "Forbid");
+    let pod = &spec["jobTemplate"]["spec"]["template"]["spec"];
+    assert_eq!(text(&pod["restartPolicy"]), "Never");
+    let grace = pod["terminationGracePeriodSeconds"]
+        .as_u64()
+        .expect("a grace period");
+    assert!(
+        grace >= 600,
+        "SIGKILL {grace}s after SIGTERM cuts builds short"
+    );
+    let containers = pod["containers"].as_sequence().unwrap();
+    let golden = containers
+        .iter()
+        .find(|c| text(&c["name"]) == "golden")
+        .expect("a container named golden");
+    assert!(text(&golden["image"]).contains("/golden:"));
+    // The image's entrypoint is golden; args are its command line.
+    assert_eq!(strings(&golden["args"])[..2], ["build", "--all"]);
+    let engine = golden["env"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|e| text(&e["name"]) == "DOCKER_HOST")
+        .expect("DOCKER_HOST names the engine");
+    let socket = text(&engine["value"])
+        .trim_start_matches("unix://")
+        .to_string();
+    let mounted = golden["volumeMounts"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|m| text(&m["mountPath"]) == socket)
+        .expect("the engine's socket is mounted where DOCKER_HOST points");
+    let volume = pod["volumes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == mounted["name"])
+        .unwrap();
+    assert_eq!(text(&volume["hostPath"]["type"]), "Socket");
+    // The working directory is the checkout the init container clones.
+    let clone = strings(&pod["initContainers"][0]["args"]);
+    assert_eq!(
+        clone.last().map(String::as_str),
+        golden["workingDir"].as_str()
+    );
+}

@@ -1,0 +1,222 @@
+//! End to end: `golden build --all` builds only what is due, and `golden
+//! plan` says why, on the offline stack against the real engine and registry.
+
+use crate::support;
+
+use support::{digest, entry, labels, reason_kinds, tags, Stack};
+
+const IMAGES: [(&str, &str, &str); 4] = [
+    ("base", "base", "1.0"),
+    ("runtime", "runtime", "3.0"),
+    ("tools", "tools", "2.1"),
+    ("tools-lts", "tools", "1.4"),
+];
+
+/// Every tag of every repository of the stack with its digest.
+fn snapshot(stack: &Stack) -> Vec<(String, Option<String>)> {
+    let mut all = Vec::new();
+    for name in ["base", "runtime", "tools"] {
+        let repository = stack.repository(name);
+        for tag in tags(&repository) {
+            let resolved = digest(&repository, &tag);
+            all.push((format!("{name}:{tag}"), resolved));
+        }
+    }
+    all
+}
+
+#[test]
+fn a_second_build_builds_nothing_and_moves_no_tag() {
+    let stack = Stack::new("noop");
+    stack.golden(&["build", "--all"]).expect(0);
+    let before = snapshot(&stack);
+    let run = stack.golden(&["build", "--all"]).expect(0);
+    assert!(
+        run.stdout.contains("nothing due: 4 image(s) up to date"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(snapshot(&stack), before);
+    let report = stack
+        .golden(&["build", "--all", "--output", "json"])
+        .expect(0)
+        .json();
+    for (id, _, _) in IMAGES {
+        assert_eq!(entry(&report, id)["decision"], "up-to-date", "{id}");
+        assert!(entry(&report, id)["next_due"].is_string(), "{id}");
+    }
+    assert_eq!(report["totals"]["built"], 0);
+}
+
+/// A build that is due anyway (never built, forced) hashes its context
+/// while it sends it; the recipe label it writes must be the digest the
+/// next run computes before building, or every image would be rebuilt
+/// with `recipe-changed` on the next run.
+#[test]
+fn a_recipe_hashed_while_the_context_is_sent_is_unchanged_for_the_next_run() {
+    let stack = Stack::new("sent-recipe");
+    // What a recipe must get right: an ignore exception, a symlink, an
+    // empty directory, an executable file, a nested directory.
+    let runtime = stack.path().join("images/runtime");
+    let ignore = std::fs::read_to_string(runtime.join(".dockerignore")).unwrap();
+    stack.write(
+        "images/runtime/.dockerignore",
+        &format!("{ignore}*.log\n!keep.log\nsrc/generated\n!src/generated/keep\n"),
+    );
+    stack.write("images/runtime/keep.log", "kept\n");
+    stack.write("images/runtime/debug.log", "ignored\n");
+    stack.write("images/runtime/src/generated/keep/a.conf", "# kept\n");
+    stack.write("images/runtime/src/generated/b.conf", "# ignored\n");
+    stack.write(
+        "images/runtime/bin/start",
+        "#!/bin/sh\nexec cat /etc/runtime/app.conf\n",
+    );
+    std::fs::create_dir_all(runtime.join("var/empty")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let permissions = std::fs::Permissions::from_mode(0o755);
+        std::fs::set_permissions(runtime.join("bin/start"), permissions).unwrap();
+        std::os::unix::fs::symlink("src/app.conf", runtime.join("app.conf")).unwrap();
+    }
+    // Never built: every recipe is hashed as its context is sent.
+    stack.golden(&["build", "--all"]).expect(0);
+    let recorded = labels(&stack.repository("runtime"), "3.0.0")["io.golden.recipe"].clone();
+    let plan = stack.golden(&["plan", "--output", "json"]).expect(0).json();
+    for (id, _, _) in IMAGES {
+        assert_eq!(entry(&plan, id)["decision"], "up-to-date", "{id}: {plan:#}");
+    }
+    // Forced: hashed as sent again, and the same recipe.
+    stack.golden(&["rebuild", "runtime"]).expect(0);
+    assert_eq!(
+        labels(&stack.repository("runtime"), "3.0.1")["io.golden.recipe"],
+        recorded
+    );
+    let run = stack
+        .golden(&["build", "--all", "--output", "json"])
+        .expect(0)
+        .json();
+    assert_eq!(run["totals"]["built"], 0, "{run:#}");
+    // The label still says what the context holds: an edit is seen.
+    stack.write("images/runtime/src/generated/keep/a.conf", "# edited\n");
+    let plan = stack.golden(&["plan", "--output", "json"]).expect(0).json();
+    assert_eq!(reason_kinds(&plan, "runtime"), vec!["recipe-changed"]);
+    assert_eq!(
+        entry(&plan, "runtime")["reasons"][0]["changed"],
+        serde_json::json!(["src/"])
+    );
+}
+
+#[test]
+fn an_upstream_security_update_rebuilds_exactly_what_is_built_on_it() {
+    let stack = Stack::new("upstream-update");
+    stack.golden(&["build", "--all"]).expect(0);
+    let old_upstream =
+        labels(&stack.repository("base"), "1.0.0")["org.opencontainers.image.base.digest"].clone();
+    stack.update_upstream("CVE-2026-0001 fixed");
+    let new_upstream = digest(&stack.upstream().replace(":1.36", ""), "1.36").unwrap();
+    assert_ne!(old_upstream, new_upstream);
+
+    let plan = stack.golden(&["plan", "--output", "json"]).expect(0).json();
+    for id in ["base", "runtime"] {
+        assert_eq!(reason_kinds(&plan, id), vec!["base-updated"], "{id}");
+        let reason = &entry(&plan, id)["reasons"][0];
+        assert_eq!(reason["old"], old_upstream.as_str());
+        assert_eq!(reason["new"], new_upstream.as_str());
+    }
+    for id in ["tools", "tools-lts"] {
+        assert_eq!(reason_kinds(&plan, id), vec!["parent-rebuilt"], "{id}");
+        assert_eq!(entry(&plan, id)["reasons"][0]["parent"], "base");
+    }
+    let human = stack.golden(&["plan", "--wide"]).expect(0);
+    assert!(
+        human.stdout.contains("base updated sha256:"),
+        "{}",
+        human.stdout
+    );
+
+    stack.golden(&["build", "--all"]).expect(0);
+    for (_, name, line) in IMAGES {
+        let repository = stack.repository(name);
+        assert!(
+            digest(&repository, &format!("{line}.1")).is_some(),
+            "{name} {line}.1"
+        );
+        assert!(
+            digest(&repository, &format!("{line}.2")).is_none(),
+            "{name} {line}.2"
+        );
+    }
+    assert_eq!(
+        labels(&stack.repository("base"), "1.0.1")["org.opencontainers.image.base.digest"],
+        new_upstream
+    );
+    assert_eq!(
+        labels(&stack.repository("runtime"), "3.0.1")["org.opencontainers.image.base.digest"],
+        new_upstream
+    );
+    stack.golden(&["build", "--all"]).expect(0);
+    assert!(
+        digest(&stack.repository("base"), "1.0.2").is_none(),
+        "nothing is due after the rebuild"
+    );
+}
+
+#[test]
+fn a_changed_file_rebuilds_its_image_and_an_ignored_one_changes_nothing() {
+    let stack = Stack::new("recipe");
+    stack.golden(&["build", "--all"]).expect(0);
+    stack.write(
+        "images/runtime/NOTES.md",
+        "# edited notes, excluded by .dockerignore\n",
+    );
+    stack.write("images/runtime/tmp/scratch.txt", "edited scratch\n");
+    let plan = stack.golden(&["plan", "--output", "json"]).expect(0).json();
+    for (id, _, _) in IMAGES {
+        assert_eq!(entry(&plan, id)["decision"], "up-to-date", "{id}");
+    }
+    stack.write(
+        "images/base/rootfs/etc/golden/company-ca.pem",
+        "rotated CA\n",
+    );
+    let plan = stack.golden(&["plan", "--output", "json"]).expect(0).json();
+    assert_eq!(reason_kinds(&plan, "base"), vec!["recipe-changed"]);
+    assert_eq!(reason_kinds(&plan, "tools"), vec!["parent-rebuilt"]);
+    assert_eq!(reason_kinds(&plan, "tools-lts"), vec!["parent-rebuilt"]);
+    assert_eq!(entry(&plan, "runtime")["decision"], "up-to-date");
+    let run = stack
+        .golden(&["build", "--all", "--output", "json"])
+        .expect(0)
+        .json();
+    assert_eq!(entry(&run, "base")["tag"], "1.0.1");
+    assert_eq!(entry(&run, "runtime")["decision"], "up-to-date");
+    assert!(digest(&stack.repository("runtime"), "3.0.1").is_none());
+}
+
+#[test]
+fn a_schedule_fires_when_now_is_a_month_later() {
+    let stack = Stack::new("schedule");
+    stack.golden(&["build", "--all"]).expect(0);
+    let next_month = (chrono::Utc::now() + chrono::Duration::days(32))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let plan = stack
+        .golden(&["plan", "--now", &next_month, "--output", "json"])
+        .expect(0)
+        .json();
+    let reasons = &entry(&plan, "tools-lts")["reasons"];
+    assert_eq!(reasons[0]["kind"], "schedule-fired");
+    assert!(
+        reasons[0]["at"]
+            .as_str()
+            .unwrap()
+            .ends_with("-01T00:00:00Z"),
+        "@monthly fires on the 1st: {reasons}"
+    );
+    let run = stack
+        .golden(&["build", "tools-lts", "--now", &next_month])
+        .expect(0);
+    assert!(run.stdout.contains("tools:1.4.1"), "{}", run.stdout);
+    let bad = stack.golden(&["plan", "--now", "next tuesday"]).expect(2);
+    assert!(bad.stderr.contains("RFC 3339"), "{}", bad.stderr);
+}
