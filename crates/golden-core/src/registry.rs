@@ -250,24 +250,6 @@ pub trait TagMemory: Send + Sync {
     fn forget_exact(&self, reference: &Reference);
 }
 
-/// A memory that keeps nothing: every answer comes from the registry
-/// (`--no-cache-dir`, and where a run must not trust an earlier one).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Forgetful;
-
-impl TagMemory for Forgetful {
-    fn remembered_tags(&self, _: &Repository) -> Option<Vec<String>> {
-        None
-    }
-    fn remember_tags(&self, _: &Repository, _: &[String]) {}
-    fn forget_tags(&self, _: &Repository) {}
-    fn remembered_exact(&self, _: &Reference) -> Option<Digest> {
-        None
-    }
-    fn remember_exact(&self, _: &Reference, _: &Digest) {}
-    fn forget_exact(&self, _: &Reference) {}
-}
-
 /// The config of the exact tag (`X.Y.N`) `reference`, and whether it was
 /// answered from `memory` without asking the registry for the tag: from
 /// a remembered manifest digest on, the reads are by digest (content
