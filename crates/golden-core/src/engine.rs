@@ -166,7 +166,7 @@ impl crate::hint::Hint for EngineError {
     fn hint(&self) -> Option<std::borrow::Cow<'_, str>> {
         let hint = match self {
             EngineError::Unreachable { .. } => Some(
-                "is dockerd running? golden uses `[engine] host` in golden.toml, else DOCKER_HOST, else unix:///var/run/docker.sock"
+                "is dockerd running? golden uses `--engine`, else DOCKER_HOST, else `[engine] host` in golden.toml, else the current docker context, else unix:///var/run/docker.sock (`-vv` says which chose it)"
                     .to_string(),
             ),
             EngineError::Slow { waited, .. } => Some(format!(
