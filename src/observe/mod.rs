@@ -52,6 +52,12 @@ struct Recall<'a> {
     mode: Memory,
 }
 
+impl<'a> Recall<'a> {
+    fn new(memory: &'a dyn TagMemory, mode: Memory) -> Self {
+        Recall { memory, mode }
+    }
+}
+
 /// Observes `ids`, answering tag lists from memory where the floating
 /// tags confirm them, then asks `acted` which images the caller would
 /// build or promote on these observations. Those observed from a
@@ -75,10 +81,7 @@ pub async fn observe_until(
         registry,
         ids,
         forced,
-        Recall {
-            memory,
-            mode: Memory::Remembered,
-        },
+        Recall::new(memory, Memory::Remembered),
         &recipes,
         &upstream_tags,
     );
@@ -105,10 +108,7 @@ pub async fn observe_until(
             registry,
             &stale,
             forced,
-            Recall {
-                memory,
-                mode: Memory::Fresh,
-            },
+            Recall::new(memory, Memory::Fresh),
             &recipes,
             &upstream_tags,
         );
@@ -131,10 +131,7 @@ pub async fn observe(
         registry,
         ids,
         forced,
-        Recall {
-            memory,
-            mode: Memory::Fresh,
-        },
+        Recall::new(memory, Memory::Fresh),
         &recipes,
         &upstream_tags,
     )

@@ -216,11 +216,9 @@ impl Registry for FakeRegistry {
 /// binary hands in its own reader (`regular_file::Disk`); no production
 /// code of the core reads a file.
 #[cfg(test)]
-#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
 pub(crate) struct TestDisk;
 
 #[cfg(test)]
-#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
 impl crate::files::Files for TestDisk {
     fn stat(&self, path: &std::path::Path) -> crate::files::Stat {
         use crate::files::Stat;

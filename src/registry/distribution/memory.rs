@@ -44,10 +44,3 @@ impl TagMemory for Distribution {
         }
     }
 }
-
-impl Distribution {
-    /// How many HTTP requests this client has sent.
-    pub fn requests(&self) -> u64 {
-        self.transport.requests()
-    }
-}

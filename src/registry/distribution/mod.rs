@@ -77,6 +77,11 @@ pub struct Settings {
 }
 
 impl Distribution {
+    /// How many HTTP requests this client has sent.
+    pub fn requests(&self) -> u64 {
+        self.transport.requests()
+    }
+
     /// A client for every registry of a run.
     pub fn new(settings: Settings) -> Result<Distribution, RegistryError> {
         Ok(Distribution {

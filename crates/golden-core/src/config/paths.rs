@@ -21,32 +21,32 @@ pub(super) fn path_problem(
     path: &Path,
     kind: PathKind,
 ) -> Option<(String, &'static str)> {
-    let found = match files.stat(path) {
-        Stat::SymlinkLoop => return Some(("is a symlink loop".into(), "symlink loop")),
-        Stat::Missing => {
-            let label = match kind {
-                PathKind::File => "no such file",
-                PathKind::Directory => "no such directory",
-            };
-            return Some(("does not exist".into(), label));
+    let found = match (files.stat(path), kind) {
+        (Stat::File { .. }, PathKind::File) | (Stat::Directory, PathKind::Directory) => {
+            return None
         }
-        Stat::Unreadable(error) => return Some((format!("cannot be read: {error}"), "unreadable")),
-        Stat::File { .. } => "a regular file",
-        Stat::Directory => "a directory",
-        Stat::Other { kind } => kind,
+        (Stat::SymlinkLoop, _) => return Some(("is a symlink loop".into(), "symlink loop")),
+        (Stat::Missing, PathKind::File) => return Some(("does not exist".into(), "no such file")),
+        (Stat::Missing, PathKind::Directory) => {
+            return Some(("does not exist".into(), "no such directory"))
+        }
+        (Stat::Unreadable(error), _) => {
+            return Some((format!("cannot be read: {error}"), "unreadable"))
+        }
+        (Stat::File { .. }, _) => "a regular file",
+        (Stat::Directory, _) => "a directory",
+        (Stat::Other { kind }, _) => kind,
     };
-    match kind {
-        PathKind::File if found == "a regular file" => None,
-        PathKind::Directory if found == "a directory" => None,
-        PathKind::File => Some((
+    Some(match kind {
+        PathKind::File => (
             format!("is not a regular file (it is {found})"),
             "not a regular file",
-        )),
-        PathKind::Directory => Some((
+        ),
+        PathKind::Directory => (
             format!("is not a directory (it is {found})"),
             "not a directory",
-        )),
-    }
+        ),
+    })
 }
 
 impl Reader<'_> {
