@@ -567,9 +567,14 @@ pub fn openssl(directory: &Path, args: &[&str]) {
 pub fn docker_build(command: &mut Command) -> std::process::Output {
     let mut output = command.output().expect("the docker CLI runs");
     for _ in 0..2 {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let vanished = stderr.contains("unable to find image \"sha256:")
-            || stderr.contains("No such image: sha256:");
+        // golden's own rule for such a failure (`execute` retries it too).
+        let vanished = golden::engine::EngineError::BuildFailed {
+            image: String::new(),
+            step: None,
+            message: String::from_utf8_lossy(&output.stderr).into_owned(),
+            tail: Vec::new(),
+        }
+        .is_vanished_image();
         if output.status.success() || !vanished {
             break;
         }
