@@ -7,7 +7,7 @@
 //! request and never turns verification off except for `insecure` hosts.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
@@ -88,7 +88,7 @@ impl Trust {
     ) -> Result<rustls::ClientConfig, TlsError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let verifier: Arc<dyn ServerCertVerifier> = if verify {
-            Arc::new(PinningVerifier::new(self, provider.clone())?)
+            Arc::new(PinningVerifier::new(self, provider.clone()))
         } else {
             Arc::new(PinningVerifier::unverified(provider.clone()))
         };
@@ -131,15 +131,36 @@ fn read_identity(
 /// a listed certificate that the server presents as its own. Without
 /// `webpki` (`insecure = true`, as the engine's insecure-registries) any
 /// certificate is accepted; handshake signatures are checked either way.
+/// The system store is read at the first handshake, not before: a run that
+/// only speaks plain HTTP never pays for it.
 #[derive(Debug)]
 struct PinningVerifier {
-    webpki: Option<Arc<WebPkiServerVerifier>>,
+    webpki: Option<OnceLock<Result<Arc<WebPkiServerVerifier>, String>>>,
     pinned: Vec<CertificateDer<'static>>,
     provider: Arc<CryptoProvider>,
 }
 
 impl PinningVerifier {
-    fn new(trust: &Trust, provider: Arc<CryptoProvider>) -> Result<PinningVerifier, TlsError> {
+    fn new(trust: &Trust, provider: Arc<CryptoProvider>) -> PinningVerifier {
+        PinningVerifier {
+            webpki: Some(OnceLock::new()),
+            pinned: trust.extra.clone(),
+            provider,
+        }
+    }
+
+    /// Accepts any certificate (`insecure = true`).
+    fn unverified(provider: Arc<CryptoProvider>) -> PinningVerifier {
+        PinningVerifier {
+            webpki: None,
+            pinned: Vec::new(),
+            provider,
+        }
+    }
+
+    /// The WebPKI verifier over the system roots (or, without a system
+    /// store, the compiled-in web roots) and the extra roots.
+    fn roots(&self) -> Result<Arc<WebPkiServerVerifier>, String> {
         let mut roots = RootCertStore::empty();
         let native = rustls_native_certs::load_native_certs();
         for error in &native.errors {
@@ -154,32 +175,10 @@ impl PinningVerifier {
         }
         // A self-signed leaf may not be a valid trust anchor; it is pinned
         // all the same.
-        roots.add_parsable_certificates(trust.extra.iter().cloned());
-        let webpki = if roots.is_empty() {
-            None
-        } else {
-            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-                .build()
-                .ok()
-        };
-        let webpki = match webpki {
-            Some(webpki) => webpki,
-            None => return Err(TlsError::Config(rustls::Error::NoCertificatesPresented)),
-        };
-        Ok(PinningVerifier {
-            webpki: Some(webpki),
-            pinned: trust.extra.clone(),
-            provider,
-        })
-    }
-
-    /// Accepts any certificate (`insecure = true`).
-    fn unverified(provider: Arc<CryptoProvider>) -> PinningVerifier {
-        PinningVerifier {
-            webpki: None,
-            pinned: Vec::new(),
-            provider,
-        }
+        roots.add_parsable_certificates(self.pinned.iter().cloned());
+        WebPkiServerVerifier::builder_with_provider(Arc::new(roots), self.provider.clone())
+            .build()
+            .map_err(|error| format!("no usable trust roots: {error}"))
     }
 }
 
@@ -195,6 +194,10 @@ impl ServerCertVerifier for PinningVerifier {
         let Some(webpki) = &self.webpki else {
             return Ok(ServerCertVerified::assertion());
         };
+        let webpki = webpki
+            .get_or_init(|| self.roots())
+            .as_ref()
+            .map_err(|message| rustls::Error::General(message.clone()))?;
         let error = match webpki.verify_server_cert(
             end_entity,
             intermediates,

@@ -182,11 +182,13 @@ impl Config {
     pub fn golden_name(&self, reference: &crate::reference::Reference) -> Option<String> {
         // `<host>/<namespace>/` stripped piece by piece: no string built
         // for each FROM line of each image.
-        reference
-            .repository()
-            .strip_prefix(self.registry.host.as_str())
-            .and_then(|rest| rest.strip_prefix('/'))
-            .and_then(|rest| rest.strip_prefix(self.registry.namespace.as_str()))
+        let host = self.registry.host.as_str();
+        let path = match reference.domain() {
+            Some(domain) if domain == host => reference.path(),
+            Some(_) => return None,
+            None => reference.path().strip_prefix(host)?.strip_prefix('/')?,
+        };
+        path.strip_prefix(self.registry.namespace.as_str())
             .and_then(|rest| rest.strip_prefix('/'))
             .map(str::to_string)
     }

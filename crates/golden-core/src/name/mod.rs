@@ -91,7 +91,14 @@ impl Digest {
 
     /// The sha256 digest of `bytes`.
     pub fn of(bytes: &[u8]) -> Digest {
-        Digest(format!("sha256:{:x}", Sha256::digest(bytes)))
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut text = String::with_capacity(71);
+        text.push_str("sha256:");
+        for byte in Sha256::digest(bytes) {
+            text.push(char::from(HEX[usize::from(byte >> 4)]));
+            text.push(char::from(HEX[usize::from(byte & 0xf)]));
+        }
+        Digest(text)
     }
 
     /// The encoded part, after `<algorithm>:`.
