@@ -329,6 +329,8 @@ impl Runner<'_> {
             no_cache: job.no_cache,
             tag: target.tag.clone(),
             platform: platform.cloned(),
+            builder: golden_core::engine::Builder::Classic,
+            secrets: Default::default(),
         };
         let mut vanished = 0;
         let built = loop {

@@ -47,6 +47,61 @@ pub struct BuildRequest {
     pub tag: Reference,
     /// The platform to build for; `None` builds for the engine's own.
     pub platform: Option<crate::platform::Platform>,
+    /// The builder that runs this build (chosen by [`Builder::choose`]).
+    pub builder: Builder,
+    /// The build secrets by id, served to `RUN --mount=type=secret` for
+    /// the length of the build (BuildKit only; empty on the classic path).
+    pub secrets: BTreeMap<String, SecretValue>,
+}
+
+/// The builder that runs a build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub enum Builder {
+    /// The engine's legacy builder (`POST /build`, version 1).
+    #[serde(rename = "classic")]
+    Classic,
+    /// BuildKit (`POST /build?version=2` with a session).
+    #[serde(rename = "buildkit")]
+    BuildKit,
+}
+
+impl Builder {
+    /// The name golden.toml and golden's output use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Builder::Classic => "classic",
+            Builder::BuildKit => "buildkit",
+        }
+    }
+}
+
+impl std::fmt::Display for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A build secret's bytes, held in memory for the length of one build.
+/// It never prints (`Debug` shows only its length) and is overwritten
+/// when dropped.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretValue(zeroize::Zeroizing<Vec<u8>>);
+
+impl SecretValue {
+    pub fn new(bytes: Vec<u8>) -> SecretValue {
+        SecretValue(zeroize::Zeroizing::new(bytes))
+    }
+
+    /// The bytes, for the one place that serves them to the builder.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretValue(<{} bytes, not shown>)", self.0.len())
+    }
 }
 
 /// Why the engine could not do what was asked.

@@ -32,6 +32,8 @@ fn request(context: &Path, dockerfile: &str, content: &str) -> BuildRequest {
         no_cache: false,
         tag: "127.0.0.1:5000/golden/app:1.0.3".parse().unwrap(),
         platform: None,
+        builder: golden_core::engine::Builder::Classic,
+        secrets: BTreeMap::new(),
     }
 }
 

@@ -50,6 +50,8 @@ pub struct EngineSettings {
     pub flag_host: Option<String>,
     /// `[[engines]]`: a build pool; empty for the one engine of `[engine]`.
     pub pool: Vec<PoolEngine>,
+    /// `[engine] builder`: what the engine may run.
+    pub builder: super::builders::BuilderChoice,
 }
 
 impl Reader<'_> {
@@ -87,6 +89,7 @@ impl Reader<'_> {
             probe_timeout: probe_timeout.map(|timeout| timeout.into_inner().0),
             flag_host: None,
             pool: Vec::new(),
+            builder: Default::default(),
         }
     }
 

@@ -30,6 +30,8 @@ pub struct PoolEngine {
     pub labels: Vec<String>,
     /// A directory with ca.pem, cert.pem and key.pem: TLS to a tcp:// host.
     pub cert_path: Option<PathBuf>,
+    /// `builder`: what this engine may run.
+    pub builder: super::builders::BuilderChoice,
     pub span: Range<usize>,
 }
 
@@ -116,6 +118,7 @@ impl Reader<'_> {
             jobs,
             labels,
             cert_path,
+            builder: Default::default(),
             span,
         })
     }

@@ -156,6 +156,8 @@ impl Reader<'_> {
             floating: naming.floating,
             track: naming.track,
             adopt: naming.adopt,
+            builder: Default::default(),
+            secrets: BTreeMap::new(),
             span: at.span,
         })
     }

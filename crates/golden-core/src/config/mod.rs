@@ -96,6 +96,10 @@ pub struct Image {
     pub track: Option<crate::upstream::Track>,
     /// When a newer tracked upstream tag is built (`adopt`).
     pub adopt: crate::upstream::Adopt,
+    /// The builder the image needs (`builder`, or `[defaults]`).
+    pub builder: builders::BuilderChoice,
+    /// `[images.<id>.secrets]`: build secrets by id.
+    pub secrets: BTreeMap<String, builders::SecretSource>,
     /// Where `[images.<id>]` is written, for later diagnostics.
     pub span: Range<usize>,
 }
@@ -258,6 +262,7 @@ impl Config {
     }
 }
 
+pub mod builders;
 mod cache;
 mod defaults;
 mod document;
