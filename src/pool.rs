@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
+use crate::config::builders::BuilderChoice;
 use crate::engine::Engine;
 use crate::platform::Platform;
 
@@ -25,6 +26,8 @@ pub struct Member {
     /// Builds at once (at least 1).
     pub jobs: usize,
     pub labels: BTreeSet<String>,
+    /// What it may run (`builder` of its entry, or `[engine]`).
+    pub builder: BuilderChoice,
 }
 
 /// What one build needs of an engine.
@@ -205,6 +208,7 @@ impl Pool {
                 platforms: Vec::new(),
                 jobs: jobs.max(1),
                 labels: BTreeSet::new(),
+                builder: BuilderChoice::Auto,
             }],
             &[],
         )
@@ -475,6 +479,7 @@ mod tests {
             platforms: platforms(&["linux/amd64"]),
             jobs,
             labels: BTreeSet::new(),
+            builder: BuilderChoice::Auto,
         };
         Pool::new(vec![member("a", 1), member("b", 1)], &[])
     }

@@ -15,6 +15,7 @@ use anyhow::anyhow;
 
 use std::sync::Arc;
 
+use crate::config::builders::BuilderChoice;
 use crate::config::{ConfigError, Image, PoolEngine};
 use crate::diagnostic::closest;
 use crate::engine::address::EngineAddress;
@@ -266,6 +267,7 @@ impl Session {
                 platforms: Vec::new(),
                 jobs: None,
                 labels: BTreeSet::new(),
+                builder: settings.builder,
             }];
         }
         members
@@ -292,6 +294,7 @@ impl Session {
                     platforms: member.platforms.clone(),
                     jobs: member.jobs,
                     labels: member.labels.iter().cloned().collect(),
+                    builder: member.builder,
                 }
             })
             .collect()
@@ -377,6 +380,7 @@ impl Session {
                 platforms,
                 jobs: planned.jobs.unwrap_or(jobs).max(1),
                 labels: planned.labels,
+                builder: planned.builder,
             });
         }
         if let (true, Some(error)) = (down.len() == members.len(), first_error) {
@@ -421,6 +425,8 @@ pub struct PlannedEngine {
     pub platforms: Vec<Platform>,
     pub jobs: Option<usize>,
     pub labels: BTreeSet<String>,
+    /// What the engine may run (`builder` of its entry, or `[engine]`).
+    pub builder: BuilderChoice,
 }
 
 /// Removes the smoke-test containers that dead runs left running (a

@@ -11,8 +11,9 @@ use std::time::Instant;
 use anyhow::{anyhow, Context as _};
 use chrono::Utc;
 
+use super::builder;
 use super::{read_upstream, Built, Job, Runner, UpstreamInputs, UpstreamRead};
-use crate::engine::{BuildRequest, OnStep};
+use crate::engine::{BuildRequest, Builder, OnStep};
 use crate::labels::{golden_labels, BuildFacts};
 use crate::name::Digest;
 use crate::observation::Observation;
@@ -312,6 +313,13 @@ impl Runner<'_> {
                 step: format!("{prefix}{line}"),
             })
         });
+        let needs = builder::needs_buildkit(job.image);
+        let chosen = builder::builder_for(member, job.image, needs.as_deref())?;
+        let secrets = match chosen {
+            Builder::BuildKit => builder::read_secrets(job.image)?,
+            Builder::Classic => BTreeMap::new(),
+        };
+        tracing::debug!(image = %job.id, engine = %member.name, builder = %chosen, "builder chosen");
         let sources = self.context_sources(job, target.dockerfile).await;
         let request = BuildRequest {
             image: job.id.clone(),
@@ -329,8 +337,8 @@ impl Runner<'_> {
             no_cache: job.no_cache,
             tag: target.tag.clone(),
             platform: platform.cloned(),
-            builder: golden_core::engine::Builder::Classic,
-            secrets: Default::default(),
+            builder: chosen,
+            secrets,
         };
         let mut vanished = 0;
         let built = loop {

@@ -39,6 +39,7 @@ use crate::stop::Stop;
 use crate::ui::progress::{Event, Progress};
 use crate::version::{Exact, Line};
 
+mod builder;
 mod image;
 mod platforms;
 mod promote;

@@ -997,6 +997,7 @@ fn a_second_image_pushing_on_the_same_lost_engine_is_built_again_too() {
         platforms: Vec::new(),
         jobs,
         labels: BTreeSet::new(),
+        builder: crate::config::builders::BuilderChoice::Auto,
     };
     let pool = crate::pool::Pool::new(
         vec![
@@ -1048,6 +1049,7 @@ fn pool_of(engines: Vec<(&str, Arc<FakeEngine>)>) -> crate::pool::Pool {
             platforms: Vec::new(),
             jobs: 1,
             labels: BTreeSet::new(),
+            builder: crate::config::builders::BuilderChoice::Auto,
         })
         .collect();
     crate::pool::Pool::new(members, &[])

@@ -290,6 +290,11 @@ pub trait Engine: Send + Sync {
     /// The `Env` of the local image `image` (an id or reference), as
     /// `NAME=value` entries.
     async fn image_env(&self, image: &str) -> Result<Vec<String>, EngineError>;
+    /// Whether the engine offers BuildKit builds (`builder = "auto"`
+    /// then uses it).
+    fn offers_buildkit(&self) -> bool {
+        false
+    }
     /// Whether the engine still answers (after a failure: was it lost?).
     async fn alive(&self) -> bool {
         true

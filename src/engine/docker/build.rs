@@ -9,24 +9,29 @@ use std::io::{self, Write};
 
 use bollard::auth::DockerCredentials;
 use bollard::errors::Error as BollardError;
-use bollard::models::BuildInfo;
+use bollard::models::{BuildInfo, BuildInfoAux};
 use bollard::query_parameters::{BuildImageOptions, BuildImageOptionsBuilder};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::session::{Services, Session};
+use super::trace::Trace;
 use super::{describe, strip_escapes, DockerEngine, TAIL_LINES};
+use crate::config::Network;
 use crate::context::upload::Upload;
 use crate::context::{ContextError, Recipe};
-use crate::engine::{BuildRequest, EngineError, OnStep};
+use crate::engine::{BuildRequest, Builder, EngineError, OnStep};
 
 /// Chunks of tar in flight between the file reader and the HTTP body.
 const CHUNKS_IN_FLIGHT: usize = 8;
 const CHUNK_SIZE: usize = 64 * 1024;
 
 impl DockerEngine {
-    /// One build of `request`; the id of the image built.
+    /// One build of `request`; the id of the image built. A BuildKit build
+    /// runs with a session of its own open (secrets, registry
+    /// credentials), closed when the build ends however it ends.
     pub(super) async fn build_image(
         &self,
         request: BuildRequest,
@@ -36,22 +41,95 @@ impl DockerEngine {
         let upload = upload_of(&request).await?;
         // Labels go into the Dockerfile as one LABEL step (see `upload`).
         let api_labels: HashMap<String, String> = upload.api_labels().into_iter().collect();
+        let session = match request.builder {
+            Builder::BuildKit => Some(self.open_session(&request).await?),
+            Builder::Classic => None,
+        };
+        let docker = match &session {
+            Some(session) => self
+                .docker
+                .clone()
+                .with_request_modifier(buildkit_request(session.id.clone())),
+            None => self.docker.clone(),
+        };
+        let network = self.build_network(&request).await;
         let (body, writer) = stream_context(upload);
-        let stream = self.docker.build_image(
-            build_options(&request, &api_labels),
+        let stream = docker.build_image(
+            build_options(&request, &api_labels, network),
             Some(self.registry_credentials()),
             Some(bollard::body_try_stream(body)),
         );
-        let (log, failure) = read_build_output(stream, &image, &on_step).await;
+        let built = match &session {
+            Some(_) => {
+                let secrets = request.secrets.values().map(|value| value.expose());
+                read_buildkit_output(stream, &image, &on_step, Trace::masking(secrets)).await
+            }
+            None => read_build_output(stream, &image, &on_step).await,
+        };
+        if let Some(session) = session {
+            session.close().await;
+        }
         if let Ok(Err(source)) = writer.await {
             return Err(EngineError::Context { image, source });
         }
-        if let Some(message) = failure {
-            return Err(log.failure(&image, message));
+        built
+    }
+
+    /// The network mode the build's RUN steps get. On an engine without a
+    /// `bridge` network (dockerd `--bridge=none`), `network = "default"`
+    /// gives the classic builder's containers no network, while BuildKit
+    /// fails (`network bridge not found`): there a BuildKit build gets
+    /// `none`, as the classic one does.
+    async fn build_network(&self, request: &BuildRequest) -> &'static str {
+        if request.builder != Builder::BuildKit || request.network != Network::Default {
+            return request.network.as_str();
         }
-        log.image_id
-            .clone()
-            .ok_or_else(|| log.failure(&image, "the engine reported no image id".to_string()))
+        let bridge = self
+            .bridge
+            .get_or_init(|| async {
+                let options = None::<bollard::query_parameters::InspectNetworkOptions>;
+                !matches!(
+                    self.docker.inspect_network("bridge", options).await,
+                    Err(BollardError::DockerResponseServerError {
+                        status_code: 404,
+                        ..
+                    })
+                )
+            })
+            .await;
+        if *bridge {
+            return request.network.as_str();
+        }
+        tracing::debug!(image = %request.image, "the engine has no bridge network: the BuildKit build runs with network none, as classic builds do there");
+        Network::None.as_str()
+    }
+
+    /// A BuildKit session for `request`: its secrets, and the credentials
+    /// golden has for registries (BuildKit pulls FROM images with them).
+    async fn open_session(&self, request: &BuildRequest) -> Result<Session, EngineError> {
+        let dialer = self.dialer.as_ref().ok_or_else(|| EngineError::Api {
+            action: format!("open a BuildKit session for `{}`", request.image),
+            message: format!(
+                "golden cannot open BuildKit sessions to the engine at `{}`; set `builder = \"classic\"` for it",
+                self.host
+            ),
+        })?;
+        let credentials = self
+            .credentials
+            .iter()
+            .map(|(host, credentials)| {
+                let pair = (
+                    credentials.username.clone(),
+                    credentials.password().to_string(),
+                );
+                (host.clone(), pair)
+            })
+            .collect();
+        let services = Services {
+            secrets: request.secrets.clone(),
+            credentials,
+        };
+        Session::open(dialer, &self.api_version, &request.image, services).await
     }
 
     /// The credentials sent with a build: the engine pulls the FROM images
@@ -117,7 +195,11 @@ fn stream_context(
 }
 
 /// The engine's build options for `request`, with the labels the API sets.
-fn build_options(request: &BuildRequest, labels: &HashMap<String, String>) -> BuildImageOptions {
+fn build_options(
+    request: &BuildRequest,
+    labels: &HashMap<String, String>,
+    network: &str,
+) -> BuildImageOptions {
     let build_args: HashMap<String, String> = request.build_args.clone().into_iter().collect();
     let tag = request.tag.to_string();
     let mut options = BuildImageOptionsBuilder::new()
@@ -127,7 +209,7 @@ fn build_options(request: &BuildRequest, labels: &HashMap<String, String>) -> Bu
         .labels(labels)
         .rm(true)
         .forcerm(true)
-        .networkmode(request.network.as_str());
+        .networkmode(network);
     // A build without the cache is for freshness: the pinned base is
     // pulled again too, whatever `pull` says.
     if request.pull || request.no_cache {
@@ -142,13 +224,13 @@ fn build_options(request: &BuildRequest, labels: &HashMap<String, String>) -> Bu
     options.build()
 }
 
-/// Reads the build's output to its end (or its first transport error):
-/// what it said, and the first failure it reported.
+/// Reads the classic builder's output to its end (or its first transport
+/// error): the id of the image built, or the first failure it reported.
 async fn read_build_output(
     mut stream: impl Stream<Item = Result<BuildInfo, BollardError>> + Unpin,
     image: &str,
     on_step: &OnStep,
-) -> (BuildLog, Option<String>) {
+) -> Result<String, EngineError> {
     let mut log = BuildLog::default();
     let mut failure: Option<String> = None;
     while let Some(item) = stream.next().await {
@@ -163,8 +245,8 @@ async fn read_build_output(
                 if let Some(detail) = &info.error_detail {
                     failure.get_or_insert_with(|| detail.message.clone().unwrap_or_default());
                 }
-                if let Some(id) = info.aux.as_ref().and_then(|aux| aux.id.as_ref()) {
-                    log.image_id = Some(id.clone());
+                if let Some(id) = image_id(&info) {
+                    log.image_id = Some(id.to_string());
                 }
             }
             Err(error) => {
@@ -173,7 +255,91 @@ async fn read_build_output(
             }
         }
     }
-    (log, failure)
+    if let Some(message) = failure {
+        return Err(log.failure(image, message));
+    }
+    log.image_id
+        .clone()
+        .ok_or_else(|| log.failure(image, "the engine reported no image id".to_string()))
+}
+
+/// Reads a BuildKit build's output to its end: its trace to the progress
+/// and the log, the id of the image built, or its first failure.
+async fn read_buildkit_output(
+    mut stream: impl Stream<Item = Result<BuildInfo, BollardError>> + Unpin,
+    image: &str,
+    on_step: &OnStep,
+    mut trace: Trace,
+) -> Result<String, EngineError> {
+    let mut image_id_seen = None;
+    let mut failure: Option<String> = None;
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(info) => {
+                if let Some(BuildInfoAux::BuildKit(status)) = &info.aux {
+                    trace.read(image, status, on_step.as_ref());
+                }
+                if let Some(id) = image_id(&info) {
+                    image_id_seen = Some(id.to_string());
+                }
+                if let Some(detail) = &info.error_detail {
+                    failure.get_or_insert_with(|| detail.message.clone().unwrap_or_default());
+                }
+            }
+            Err(error) => {
+                failure.get_or_insert_with(|| describe(&error));
+                break;
+            }
+        }
+    }
+    if let Some(message) = failure {
+        return Err(trace.failure(image, &message));
+    }
+    image_id_seen.ok_or_else(|| trace.failure(image, "the engine reported no image id"))
+}
+
+/// The image id a build reports (`moby.image.id`, or the classic `aux`).
+fn image_id(info: &BuildInfo) -> Option<&str> {
+    match info.aux.as_ref()? {
+        BuildInfoAux::Default(id) => id.id.as_deref(),
+        BuildInfoAux::BuildKit(_) => None,
+    }
+}
+
+/// The engine's `/build` request made a BuildKit build bound to the
+/// session `id`: bollard sends `version=1` (so it opens no session of its
+/// own), and this turns it into `version=2&session=ID`. Every other
+/// request passes as the engine's client sends it.
+fn buildkit_request(
+    id: String,
+) -> impl Fn(bollard::BollardRequest) -> bollard::BollardRequest + Send + Sync + 'static {
+    move |request| {
+        let mut request = super::connect::url_safe_registry_auth(request);
+        if !request.uri().path().ends_with("/build") {
+            return request;
+        }
+        let query = request.uri().query().unwrap_or_default();
+        let mut pairs: Vec<String> = query
+            .split('&')
+            .filter(|pair| !pair.is_empty())
+            .filter(|pair| !pair.starts_with("version=") && !pair.starts_with("session="))
+            .map(str::to_string)
+            .collect();
+        pairs.push("version=2".to_string());
+        pairs.push(format!("session={id}"));
+        let uri = format!("{}?{}", request.uri().path(), pairs.join("&"));
+        let mut parts = request.uri().clone().into_parts();
+        match uri.parse() {
+            Ok(path_and_query) => {
+                parts.path_and_query = Some(path_and_query);
+                if let Ok(rewritten) = http::Uri::from_parts(parts) {
+                    *request.uri_mut() = rewritten;
+                }
+            }
+            Err(error) => tracing::warn!(%error, "could not make the build a BuildKit build"),
+        }
+        request
+    }
 }
 
 /// An `io::Write` that hands fixed-size chunks to the request body.

@@ -59,7 +59,11 @@ impl DockerEngine {
             }
         }
         tracing::debug!(%host, source = %address.source, tls = tls.is_some(), "engine address");
-        let (server, platform) = probe(&host, tls, probe_timeout).await?;
+        let Probed {
+            api: server,
+            platform,
+            podman,
+        } = probe(&host, tls, probe_timeout).await?;
         let chosen = if (server.major_version, server.minor_version)
             < (
                 API_DEFAULT_VERSION.major_version,
@@ -72,7 +76,15 @@ impl DockerEngine {
         let docker = client(&host, tls, &chosen, REQUEST_TIMEOUT_SECONDS)
             .map_err(|e| unreachable(e.to_string()))?;
         let api_version = format!("{}.{}", chosen.major_version, chosen.minor_version);
-        tracing::debug!(%host, api_version, "connected to the Docker Engine");
+        // BuildKit sessions are in the API from 1.39 (Docker 18.09) on
+        // Linux engines; Podman answers the API with builds of its own.
+        let linux = platform.as_ref().is_none_or(|p| p.os() == "linux");
+        let dialer = super::session::Dialer::of(&host, tls);
+        let buildkit = !podman
+            && linux
+            && dialer.is_some()
+            && (chosen.major_version, chosen.minor_version) >= (1, 39);
+        tracing::debug!(%host, api_version, podman, buildkit, "connected to the Docker Engine");
         Ok(DockerEngine {
             docker: docker.with_request_modifier(url_safe_registry_auth),
             host,
@@ -80,8 +92,20 @@ impl DockerEngine {
             credentials: HashMap::new(),
             owner: None,
             platform,
+            dialer,
+            buildkit,
+            podman,
+            bridge: tokio::sync::OnceCell::new(),
         })
     }
+}
+
+/// What the engine said of itself at the first contact.
+struct Probed {
+    api: ClientVersion,
+    platform: Option<Platform>,
+    /// Podman's Docker-compatible service, not dockerd.
+    podman: bool,
 }
 
 /// The engine's API version, asked within `timeout`. Connecting first
@@ -91,7 +115,7 @@ async fn probe(
     host: &str,
     tls: Option<&TlsFiles>,
     timeout: Duration,
-) -> Result<(ClientVersion, Option<Platform>), EngineError> {
+) -> Result<Probed, EngineError> {
     let unreachable = |message: String| EngineError::Unreachable {
         host: host.to_string(),
         message,
@@ -123,7 +147,16 @@ async fn probe(
         .as_deref()
         .and_then(parse_version)
         .ok_or_else(|| unreachable("the engine did not report its API version".to_string()))?;
-    Ok((api, platform))
+    let podman = version
+        .components
+        .iter()
+        .flatten()
+        .any(|component| component.name.to_ascii_lowercase().contains("podman"));
+    Ok(Probed {
+        api,
+        platform,
+        podman,
+    })
 }
 
 /// Opens (and closes) one connection to the engine's socket or port; the
@@ -161,7 +194,7 @@ async fn connectable(host: &str, timeout: Duration) -> Result<(), String> {
 }
 
 /// `HOST:PORT` of a `tcp://`, `http://` or `https://` engine address.
-fn tcp_address(host: &str) -> Option<String> {
+pub(super) fn tcp_address(host: &str) -> Option<String> {
     let (scheme, rest) = host.split_once("://")?;
     let authority = rest.split('/').next()?;
     if authority.is_empty() {
@@ -202,7 +235,9 @@ fn client(
 /// decodes it as URL-safe (API 1.41 silently drops credentials it cannot
 /// decode), while bollard writes standard base64, whose `+` and `/` break
 /// it for some passwords.
-fn url_safe_registry_auth(mut request: bollard::BollardRequest) -> bollard::BollardRequest {
+pub(super) fn url_safe_registry_auth(
+    mut request: bollard::BollardRequest,
+) -> bollard::BollardRequest {
     use base64::engine::general_purpose::{STANDARD, URL_SAFE};
     use base64::Engine as _;
     for name in ["X-Registry-Auth", "X-Registry-Config"] {

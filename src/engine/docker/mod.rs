@@ -26,6 +26,8 @@ mod build;
 mod connect;
 mod container;
 mod push;
+mod session;
+mod trace;
 
 pub use connect::DEFAULT_PROBE_TIMEOUT;
 
@@ -43,6 +45,15 @@ pub struct DockerEngine {
     owner: Option<RunOwner>,
     /// The platform the engine runs natively, as it reported it.
     platform: Option<Platform>,
+    /// How a BuildKit session reaches the engine (`None`: it cannot).
+    dialer: Option<session::Dialer>,
+    /// Whether the engine offers BuildKit builds golden can drive.
+    buildkit: bool,
+    /// Podman's Docker-compatible service.
+    podman: bool,
+    /// Whether the engine has a `bridge` network (asked once, at the
+    /// first BuildKit build that would use it).
+    bridge: tokio::sync::OnceCell<bool>,
 }
 
 /// What `golden engines` shows of a live engine.
@@ -95,6 +106,11 @@ impl DockerEngine {
                 serveraddress: Some(host.to_string()),
                 ..DockerCredentials::default()
             })
+    }
+
+    /// Whether the engine is Podman's Docker-compatible service.
+    pub fn is_podman(&self) -> bool {
+        self.podman
     }
 
     /// The engine address in use.
@@ -235,6 +251,10 @@ impl Engine for DockerEngine {
             .config
             .and_then(|config| config.env)
             .unwrap_or_default())
+    }
+
+    fn offers_buildkit(&self) -> bool {
+        self.buildkit
     }
 
     async fn alive(&self) -> bool {
