@@ -176,6 +176,7 @@ impl Runner<'_> {
             Some(build_started.elapsed().as_secs_f64() - tested.test_seconds.unwrap_or(0.0));
         let tested = tested.result?;
         let (member, _) = tested;
+        outcome.builder = self.builder_of(member, job);
         if self.pool.is_pool() {
             outcome
                 .built_on
@@ -295,6 +296,12 @@ impl Runner<'_> {
         }
     }
 
+    /// The builder a build of `job` on the pool's `member` runs with.
+    pub(super) fn builder_of(&self, member: usize, job: &Job<'_>) -> Option<Builder> {
+        let needs = builder::needs_buildkit(job.image);
+        builder::builder_for(self.member(member), job.image, needs.as_deref()).ok()
+    }
+
     /// One engine build of `job` on `member` as `target` says; returns
     /// the image id.
     async fn build_one(
@@ -319,7 +326,7 @@ impl Runner<'_> {
             Builder::BuildKit => builder::read_secrets(job.image)?,
             Builder::Classic => BTreeMap::new(),
         };
-        tracing::debug!(image = %job.id, engine = %member.name, builder = %chosen, "builder chosen");
+        tracing::info!(image = %job.id, engine = %member.name, builder = %chosen, "building with {chosen}");
         let sources = self.context_sources(job, target.dockerfile).await;
         let request = BuildRequest {
             image: job.id.clone(),

@@ -89,6 +89,7 @@ impl Runner<'_> {
                     if let Some(seconds) = test_seconds {
                         *outcome.test_seconds.get_or_insert(0.0) += seconds;
                     }
+                    outcome.builder = self.builder_of(build.member, job);
                     if self.pool.is_pool() {
                         outcome.built_on.push((
                             Some(build.platform.clone()),

@@ -433,7 +433,10 @@ fn an_engine_down_at_start_is_reported_and_its_work_goes_to_the_other() {
     };
     let main_row = row("main");
     assert!(
-        main_row.contains(MAIN_ENGINE) && main_row.contains(&api) && main_row.contains(&platform),
+        main_row.contains(MAIN_ENGINE)
+            && main_row.contains(&api)
+            && main_row.contains(&platform)
+            && main_row.split_whitespace().any(|word| word == "buildkit"),
         "main row should show {MAIN_ENGINE}, API {api} and {platform}:\n{}",
         text.stdout
     );
@@ -468,6 +471,9 @@ fn an_engine_down_at_start_is_reported_and_its_work_goes_to_the_other() {
     assert_eq!(main_row["reachable"], true);
     assert_eq!(main_row["error"], serde_json::Value::Null);
     assert_eq!(main_row["api_version"], api.as_str());
+    assert_eq!(main_row["builder"], "buildkit", "{document:#}");
+    assert_eq!(main_row["buildkit"], true, "{document:#}");
+    assert_eq!(gone_row["builder"], serde_json::Value::Null);
     assert_eq!(main_row["platforms"], serde_json::json!([platform]));
     assert_eq!(main_row["jobs"], 2);
     assert!(

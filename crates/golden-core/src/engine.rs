@@ -47,7 +47,7 @@ pub struct BuildRequest {
     pub tag: Reference,
     /// The platform to build for; `None` builds for the engine's own.
     pub platform: Option<crate::platform::Platform>,
-    /// The builder that runs this build (chosen by [`Builder::choose`]).
+    /// The builder that runs this build (chosen by [`crate::config::builders::choose`]).
     pub builder: Builder,
     /// The build secrets by id, served to `RUN --mount=type=secret` for
     /// the length of the build (BuildKit only; empty on the classic path).
@@ -245,6 +245,14 @@ impl crate::hint::Hint for EngineError {
                     None
                 }
             }
+            EngineError::BuildFailed { message, .. } if message.contains("frontend gateway") => Some(
+                "the Dockerfile's `# syntax=` line names a frontend image the engine could not pull: remove the line to use the engine's own Dockerfile frontend, or copy that image to a registry the engine reaches and name it there"
+                    .to_string(),
+            ),
+            EngineError::BuildFailed { message, .. } if message.contains("no active session") => Some(
+                "the engine did not find golden's BuildKit session: set `builder = \"classic\"` for this engine in golden.toml if its BuildKit cannot use sessions, and report it"
+                    .to_string(),
+            ),
             EngineError::BuildFailed { .. } => Some("fix the failing step in the Dockerfile, then run `golden build` again".to_string()),
             EngineError::Context {
                 source: ContextError::Changed { .. },

@@ -39,6 +39,9 @@ pub struct Outcome {
     /// Which engine built each platform (one entry for a single-platform
     /// image, whose platform is `None`), in platform order.
     pub built_on: Vec<(Option<Platform>, String)>,
+    /// The builder that ran its build (its platforms' last, when a pool
+    /// gave them different ones).
+    pub builder: Option<crate::engine::Builder>,
     pub build_seconds: Option<f64>,
     pub test_seconds: Option<f64>,
     pub push_seconds: Option<f64>,
@@ -60,6 +63,7 @@ impl Outcome {
             promoted: None,
             digest: None,
             built_on: Vec::new(),
+            builder: None,
             build_seconds: None,
             test_seconds: None,
             push_seconds: None,

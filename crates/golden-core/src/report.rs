@@ -103,6 +103,10 @@ pub struct ImageReport {
     pub foreign: Vec<ForeignTag>,
     /// What golden warns about in the config or Dockerfile of the image.
     pub warnings: Vec<String>,
+    /// After a build: the builder that ran it (`buildkit` or `classic`);
+    /// absent when nothing was built.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub builder: Option<crate::engine::Builder>,
     /// For a build: whether it may use the engine's build cache (false:
     /// every step runs and the base is pulled); null when nothing is built.
     pub cache: Option<bool>,
@@ -312,6 +316,7 @@ fn base_report(project: &Project, step: &Step) -> ImageReport {
             .map(|o| o.foreign.clone())
             .unwrap_or_default(),
         warnings: project.warnings.get(&step.id).cloned().unwrap_or_default(),
+        builder: None,
         cache: step.cache(),
         engines: Vec::new(),
         builds: Vec::new(),

@@ -1,11 +1,13 @@
 //! `golden engines`: the engines of this config (`[[engines]]`, or the one
 //! engine golden would use), each probed at once: platforms, API version,
-//! whether it answers and its load. Exit 0 when every engine answers, 3
+//! the builder `auto` picks there, whether it answers and its load. Exit 0 when every engine answers, 3
 //! when one does not (its row says why).
 
 use serde::Serialize;
 
 use crate::cli::Output;
+use crate::config::builders::{choose, BuilderChoice};
+use crate::engine::{Builder, Engine as _};
 use crate::exit::{Exit, Failure};
 use crate::session::Session;
 
@@ -18,6 +20,12 @@ struct EngineRow {
     platforms: Vec<String>,
     api_version: Option<String>,
     server_version: Option<String>,
+    /// The builder an image with `builder = "auto"` gets there
+    /// (`buildkit` or `classic`); null when it does not answer.
+    builder: Option<Builder>,
+    /// Whether the engine offers BuildKit builds; null when it does not
+    /// answer.
+    buildkit: Option<bool>,
     reachable: bool,
     error: Option<String>,
     /// Builds at once (`jobs`, else `--jobs`).
@@ -38,6 +46,8 @@ pub(super) async fn run(session: &Session, jobs: usize, output: Output) -> Resul
             platforms: planned.platforms.iter().map(ToString::to_string).collect(),
             api_version: None,
             server_version: None,
+            builder: None,
+            buildkit: None,
             reachable: false,
             error: None,
             jobs: planned.jobs.unwrap_or(jobs),
@@ -49,6 +59,9 @@ pub(super) async fn run(session: &Session, jobs: usize, output: Output) -> Resul
             Ok(engine) => {
                 row.reachable = true;
                 row.api_version = Some(engine.api_version().to_string());
+                let offers = engine.offers_buildkit();
+                row.buildkit = Some(offers);
+                row.builder = choose(BuilderChoice::Auto, None, planned.builder, offers).ok();
                 if row.platforms.is_empty() {
                     row.platforms = engine.platform().iter().map(ToString::to_string).collect();
                 }
@@ -86,6 +99,7 @@ fn render_text(rows: &[EngineRow]) -> String {
         "HOST",
         "PLATFORMS",
         "API",
+        "BUILDER",
         "STATE",
         "JOBS",
         "RUNNING",
@@ -93,7 +107,7 @@ fn render_text(rows: &[EngineRow]) -> String {
         "LABELS",
     ];
     let dash = || "-".to_string();
-    let table: Vec<[String; 9]> = rows
+    let table: Vec<[String; 10]> = rows
         .iter()
         .map(|row| {
             [
@@ -104,6 +118,7 @@ fn render_text(rows: &[EngineRow]) -> String {
                     false => row.platforms.join(","),
                 },
                 row.api_version.clone().unwrap_or_else(dash),
+                row.builder.map_or_else(dash, |builder| builder.to_string()),
                 match row.reachable {
                     true => "up".to_string(),
                     false => "down".to_string(),

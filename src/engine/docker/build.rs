@@ -45,14 +45,17 @@ impl DockerEngine {
             Builder::BuildKit => Some(self.open_session(&request).await?),
             Builder::Classic => None,
         };
+        let network = self.build_network(&request).await;
         let docker = match &session {
             Some(session) => self
                 .docker
                 .clone()
                 .with_request_modifier(buildkit_request(session.id.clone())),
+            None if self.podman && network == Network::None.as_str() => {
+                self.docker.clone().with_request_modifier(podman_no_network)
+            }
             None => self.docker.clone(),
         };
-        let network = self.build_network(&request).await;
         let (body, writer) = stream_context(upload);
         let stream = docker.build_image(
             build_options(&request, &api_labels, network),
@@ -298,6 +301,48 @@ async fn read_buildkit_output(
     image_id_seen.ok_or_else(|| trace.failure(image, "the engine reported no image id"))
 }
 
+/// Podman's Docker-compatible `/build` ignores `networkmode`: its RUN
+/// steps get no network only with its own namespace option and
+/// `NetworkDisabled` (Podman 4.3).
+fn podman_no_network(request: bollard::BollardRequest) -> bollard::BollardRequest {
+    const NO_NETWORK: &str =
+        "networkmode=NetworkDisabled&nsoptions=%5B%7B%22Name%22%3A%22network%22%2C%22Host%22%3Afalse%2C%22Path%22%3A%22%22%7D%5D";
+    rewrite_build_query(super::connect::url_safe_registry_auth(request), |pairs| {
+        pairs.retain(|pair| !pair.starts_with("networkmode=") && !pair.starts_with("nsoptions="));
+        pairs.push(NO_NETWORK.to_string());
+    })
+}
+
+/// `request` with the query of a `/build` request changed by `change`
+/// (its `key=value` pairs, still encoded); other requests as they are.
+fn rewrite_build_query(
+    mut request: bollard::BollardRequest,
+    change: impl FnOnce(&mut Vec<String>),
+) -> bollard::BollardRequest {
+    if !request.uri().path().ends_with("/build") {
+        return request;
+    }
+    let query = request.uri().query().unwrap_or_default();
+    let mut pairs: Vec<String> = query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(str::to_string)
+        .collect();
+    change(&mut pairs);
+    let uri = format!("{}?{}", request.uri().path(), pairs.join("&"));
+    let mut parts = request.uri().clone().into_parts();
+    match uri.parse() {
+        Ok(path_and_query) => {
+            parts.path_and_query = Some(path_and_query);
+            if let Ok(rewritten) = http::Uri::from_parts(parts) {
+                *request.uri_mut() = rewritten;
+            }
+        }
+        Err(error) => tracing::warn!(%error, "could not rewrite the build request"),
+    }
+    request
+}
+
 /// The image id a build reports (`moby.image.id`, or the classic `aux`).
 fn image_id(info: &BuildInfo) -> Option<&str> {
     match info.aux.as_ref()? {
@@ -314,31 +359,12 @@ fn buildkit_request(
     id: String,
 ) -> impl Fn(bollard::BollardRequest) -> bollard::BollardRequest + Send + Sync + 'static {
     move |request| {
-        let mut request = super::connect::url_safe_registry_auth(request);
-        if !request.uri().path().ends_with("/build") {
-            return request;
-        }
-        let query = request.uri().query().unwrap_or_default();
-        let mut pairs: Vec<String> = query
-            .split('&')
-            .filter(|pair| !pair.is_empty())
-            .filter(|pair| !pair.starts_with("version=") && !pair.starts_with("session="))
-            .map(str::to_string)
-            .collect();
-        pairs.push("version=2".to_string());
-        pairs.push(format!("session={id}"));
-        let uri = format!("{}?{}", request.uri().path(), pairs.join("&"));
-        let mut parts = request.uri().clone().into_parts();
-        match uri.parse() {
-            Ok(path_and_query) => {
-                parts.path_and_query = Some(path_and_query);
-                if let Ok(rewritten) = http::Uri::from_parts(parts) {
-                    *request.uri_mut() = rewritten;
-                }
-            }
-            Err(error) => tracing::warn!(%error, "could not make the build a BuildKit build"),
-        }
-        request
+        let request = super::connect::url_safe_registry_auth(request);
+        rewrite_build_query(request, |pairs| {
+            pairs.retain(|pair| !pair.starts_with("version=") && !pair.starts_with("session="));
+            pairs.push("version=2".to_string());
+            pairs.push(format!("session={id}"));
+        })
     }
 }
 
@@ -395,7 +421,8 @@ impl BuildLog {
         let text = strip_escapes(text);
         for line in text.lines().map(str::trim_end).filter(|l| !l.is_empty()) {
             tracing::info!(target: "golden::build", image, "{line}");
-            if line.starts_with("Step ") {
+            // `Step 2/5 : RUN make` (dockerd), `STEP 2/5: RUN make` (Podman).
+            if line.starts_with("Step ") || line.starts_with("STEP ") {
                 self.step = Some(line.to_string());
                 on_step(line);
                 // The tail a failure shows starts at its step.

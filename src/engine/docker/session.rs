@@ -109,7 +109,14 @@ impl Dialer {
             }
             Dialer::Ssh(authority) => {
                 let mut child = tokio::process::Command::new("ssh")
-                    .args(["-T", "-o", "BatchMode=yes", "--", authority])
+                    .args([
+                        "-T",
+                        "-o",
+                        "BatchMode=yes",
+                        "-o",
+                        "StrictHostKeyChecking=accept-new",
+                    ])
+                    .args(["--", authority])
                     .args(["docker", "system", "dial-stdio"])
                     .stdin(std::process::Stdio::piped())
                     .stdout(std::process::Stdio::piped())

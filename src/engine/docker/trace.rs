@@ -32,8 +32,8 @@ pub(super) struct Trace {
     tails: HashMap<String, VecDeque<String>>,
     /// The step that failed and its error, as the trace said.
     failed: Option<(String, String)>,
-    /// The last step that started.
-    step: Option<String>,
+    /// The last step that started: its digest and name.
+    step: Option<(String, String)>,
     /// Secret values to mask.
     secrets: Vec<String>,
 }
@@ -63,7 +63,7 @@ impl Trace {
             if vertex.started.is_some() && self.started.insert(vertex.digest.clone()) {
                 tracing::info!(target: "golden::build", image, "{name}");
                 if is_step(&name) {
-                    self.step = Some(name.clone());
+                    self.step = Some((vertex.digest.clone(), name.clone()));
                     on_step(&name);
                 }
             }
@@ -103,18 +103,17 @@ impl Trace {
         for vertex in pending {
             self.flush(image, &vertex);
         }
-        let failed_digest = self.failed.as_ref().and_then(|(name, _)| {
+        let failed = self.failed.as_ref().and_then(|(name, _)| {
             self.names
                 .iter()
                 .find(|(_, known)| *known == name)
-                .map(|(digest, _)| digest.clone())
+                .map(|(digest, _)| (digest.clone(), name.clone()))
         });
-        let step = self
-            .failed
-            .as_ref()
-            .map(|(name, _)| name.clone())
-            .or_else(|| self.step.clone());
-        let tail = failed_digest
+        let (digest, step) = match failed.or_else(|| self.step.clone()) {
+            Some((digest, name)) => (Some(digest), Some(name)),
+            None => (None, None),
+        };
+        let tail = digest
             .and_then(|digest| self.tails.get(&digest))
             .map(|lines| lines.iter().cloned().collect())
             .unwrap_or_default();

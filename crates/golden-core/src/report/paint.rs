@@ -180,6 +180,7 @@ mod tests {
             upstream_digest: None,
             foreign: Vec::new(),
             warnings: Vec::new(),
+            builder: None,
             cache: None,
             engines: Vec::new(),
             builds: Vec::new(),

@@ -56,6 +56,7 @@ pub fn run_report(
                 test_seconds: outcome.test_seconds.map(round),
                 push_seconds: outcome.push_seconds.map(round),
                 error: outcome.error.clone(),
+                builder: outcome.builder,
                 engines: outcome
                     .built_on
                     .iter()
