@@ -301,3 +301,86 @@ fn a_syntax_line_naming_a_frontend_the_engine_cannot_pull_fails_with_the_way_out
     );
     assert!(support::tags(&format!("{REGISTRY}/{ns}/app")).is_empty());
 }
+
+/// What `command` prints in a container of `reference` run as `platform`.
+fn run_as(reference: &str, platform: &str, command: &[&str]) -> String {
+    let mut args = vec![
+        "run",
+        "--rm",
+        "--pull",
+        "always",
+        "--network",
+        "none",
+        "--platform",
+        platform,
+        reference,
+    ];
+    args.extend_from_slice(command);
+    String::from_utf8_lossy(&docker_output(&args))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn a_two_platform_image_builds_each_platform_with_buildkit() {
+    let ns = namespace("platforms");
+    let dockerfile = format!(
+        "FROM {REGISTRY}/{}:1.36\nRUN --mount=type=cache,target=/cache uname -m > /etc/golden-arch\n",
+        support::oci::SEEDED
+    );
+    let (_directory, config) = one_image_config(REGISTRY, &ns, "multi", &dockerfile, "");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}{}\n", support::oci::PLATFORMS)).unwrap();
+    let run = golden_at(&config, &["build", "--all", "--output", "json"]).expect(0);
+    assert_eq!(support::entry(&run.json(), "multi")["builder"], "buildkit");
+    let image = format!("{REGISTRY}/{ns}/multi:1.0.0");
+    // Each platform's RUN ran as that platform (QEMU for arm64).
+    assert_eq!(
+        run_as(&image, "linux/arm64", &["cat", "/etc/golden-arch"]),
+        "aarch64"
+    );
+    assert_eq!(
+        run_as(&image, "linux/amd64", &["cat", "/etc/golden-arch"]),
+        "x86_64"
+    );
+    let _ = Command::new("docker").args(["rmi", &image]).output();
+}
+
+#[test]
+fn a_pool_of_two_engines_builds_with_buildkit_on_each_with_its_secrets() {
+    let side = support::engines::Engine::start();
+    let ns = namespace("pool");
+    let (directory, config) = one_image_config(
+        REGISTRY,
+        &ns,
+        "on-main",
+        &format!("FROM {SEED}\nRUN --mount=type=secret,id=token,required=true test -s /run/secrets/token && echo main > /where\n"),
+        &format!(
+            "[[engines]]\nname = \"main\"\nhost = \"{}\"\nlabels = [\"main\"]\n\n[[engines]]\nname = \"side\"\nhost = \"{}\"\nlabels = [\"side\"]\n\n",
+            support::engines::MAIN_ENGINE,
+            side.host()
+        ),
+    );
+    std::fs::create_dir_all(directory.path().join("on-side")).unwrap();
+    std::fs::write(
+        directory.path().join("on-side/Dockerfile"),
+        format!("FROM {SEED}\nRUN --mount=type=secret,id=token,required=true test -s /run/secrets/token && echo side > /where\n"),
+    )
+    .unwrap();
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(
+        "engine_labels = [\"main\"]\n[images.on-main.secrets]\ntoken = { file = \"token\" }\n",
+    );
+    text.push_str("\n[images.on-side]\nversion = \"1.0\"\ncontext = \"on-side\"\nengine_labels = [\"side\"]\n[images.on-side.secrets]\ntoken = { file = \"token\" }\n");
+    std::fs::write(&config, text).unwrap();
+    std::fs::write(directory.path().join("token"), TOKEN).unwrap();
+    let run = golden_at(&config, &["build", "--all", "--output", "json"]).expect(0);
+    let report = run.json();
+    for (id, engine) in [("on-main", "main"), ("on-side", "side")] {
+        let entry = support::entry(&report, id);
+        assert_eq!(entry["builder"], "buildkit", "{entry:#}");
+        assert_eq!(entry["engines"], serde_json::json!([engine]), "{entry:#}");
+        assert!(digest(&format!("{REGISTRY}/{ns}/{id}"), "1.0.0").is_some());
+    }
+    assert!(!run.stdout.contains(TOKEN) && !run.stderr.contains(TOKEN));
+}

@@ -148,6 +148,16 @@ fn describe(error: &BollardError) -> String {
     }
 }
 
+/// The `Env` of an inspected image. Nothing else of the answer is used:
+/// engines from API 1.52 omit empty `Labels`, `Parent` is deprecated, and
+/// with the containerd image store the `Id` is the manifest digest.
+fn env_of(inspected: bollard::models::ImageInspect) -> Vec<String> {
+    inspected
+        .config
+        .and_then(|config| config.env)
+        .unwrap_or_default()
+}
+
 /// `text` without terminal escape sequences (the engine colours RUN stderr).
 fn strip_escapes(text: &str) -> String {
     let mut output = String::with_capacity(text.len());
@@ -247,10 +257,7 @@ impl Engine for DockerEngine {
                     action: format!("inspect the image `{image}`"),
                     message: describe(&error),
                 })?;
-        Ok(inspected
-            .config
-            .and_then(|config| config.env)
-            .unwrap_or_default())
+        Ok(env_of(inspected))
     }
 
     fn offers_buildkit(&self) -> bool {
@@ -266,5 +273,34 @@ impl Engine for DockerEngine {
 
     async fn push(&self, reference: &Reference) -> Result<String, EngineError> {
         self.push_tag(reference).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_image_answer_of_a_newer_engine_gives_its_env() {
+        // Shaped as Docker 29 with the containerd image store answers: the
+        // Id is the manifest digest, no `Parent`, no empty `Labels`.
+        let answer = r#"{
+            "Id": "sha256:9f3c1e0a2b4d6f8091a3c5e7f9b1d3f5a7c9e1b3d5f7a9c1e3b5d7f9a1c3e5b7",
+            "RepoTags": ["registry.local:5000/golden/aspnet-core:10.0.3-r1"],
+            "RepoDigests": [],
+            "Created": "2026-12-07T05:00:00Z",
+            "Config": {"Env": ["PATH=/usr/bin", "ASPNET_VERSION=10.0.3"], "Cmd": ["sh"]},
+            "Architecture": "amd64",
+            "Os": "linux",
+            "RootFS": {"Type": "layers", "Layers": []}
+        }"#;
+        let inspected: bollard::models::ImageInspect = serde_json::from_str(answer).unwrap();
+        assert_eq!(
+            env_of(inspected),
+            ["PATH=/usr/bin", "ASPNET_VERSION=10.0.3"]
+        );
+        let without_config: bollard::models::ImageInspect =
+            serde_json::from_str(r#"{"Id": "sha256:00"}"#).unwrap();
+        assert!(env_of(without_config).is_empty());
     }
 }
