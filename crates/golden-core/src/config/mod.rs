@@ -98,8 +98,14 @@ pub struct Image {
     pub adopt: crate::upstream::Adopt,
     /// The builder the image needs (`builder`, or `[defaults]`).
     pub builder: builders::BuilderChoice,
-    /// `[images.<id>.secrets]`: build secrets by id.
+    /// Where that `builder` is written (the image's table or
+    /// `[defaults]`); `None` when neither sets it.
+    pub builder_span: Option<Range<usize>>,
+    /// `[images.<id>.secrets]`: build secrets by id (their sources, never
+    /// their values).
     pub secrets: BTreeMap<String, builders::SecretSource>,
+    /// Where each secret's id is written in `[images.<id>.secrets]`.
+    pub secret_spans: BTreeMap<String, Range<usize>>,
     /// Where `[images.<id>]` is written, for later diagnostics.
     pub span: Range<usize>,
 }

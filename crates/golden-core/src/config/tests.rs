@@ -216,6 +216,19 @@ fn bad_configs() -> Vec<(&'static str, String)> {
         ("track_without_star", format!("{REGISTRY}{IMAGE}track = \"10.0.3-noble\"\n")),
         ("track_in_defaults", format!("{REGISTRY}[defaults]\ntrack = \"10.0.*\"\n{IMAGE}")),
         ("adopt_unknown", format!("{REGISTRY}{IMAGE}adopt = \"later\"\n")),
+        ("builder_unknown", format!("{REGISTRY}{IMAGE}builder = \"kit\"\n")),
+        ("builder_unknown_in_an_engine", format!("{REGISTRY}[[engines]]\nhost = \"unix:///run/a.sock\"\nbuilder = \"buildx\"\n{IMAGE}")),
+        ("secrets_not_a_table", format!("{REGISTRY}{IMAGE}secrets = \"NUGET_TOKEN\"\n")),
+        ("secret_not_a_table", format!("{REGISTRY}{IMAGE}[images.base.secrets]\nnuget_token = \"NUGET_TOKEN\"\n")),
+        ("secret_two_sources", format!("{REGISTRY}{IMAGE}[images.base.secrets]\nnuget_token = {{ env = \"NUGET_TOKEN\", file = \"nuget\" }}\n")),
+        ("secret_no_source", format!("{REGISTRY}{IMAGE}[images.base.secrets]\nnuget_token = {{}}\n")),
+        ("secret_unknown_key", format!("{REGISTRY}{IMAGE}[images.base.secrets]\nnuget_token = {{ evn = \"NUGET_TOKEN\" }}\n")),
+        ("secret_bad_id", format!("{REGISTRY}{IMAGE}[images.base.secrets]\n\"nuget token\" = {{ env = \"NUGET_TOKEN\" }}\n")),
+        ("secret_bad_env_name", format!("{REGISTRY}{IMAGE}[images.base.secrets]\nnuget_token = {{ env = \"NUGET-TOKEN\" }}\n")),
+        ("secret_env_not_a_string", format!("{REGISTRY}{IMAGE}[images.base.secrets]\nnuget_token = {{ env = 1 }}\n")),
+        ("secret_empty_file", format!("{REGISTRY}{IMAGE}[images.base.secrets]\nnuget_token = {{ file = \"\" }}\n")),
+        ("secrets_in_defaults", format!("{REGISTRY}[defaults.secrets]\nnuget_token = {{ env = \"NUGET_TOKEN\" }}\n{IMAGE}")),
+        ("secrets_with_a_classic_builder", format!("{REGISTRY}[defaults]\nbuilder = \"classic\"\n{IMAGE}[images.base.secrets]\nnuget_token = {{ env = \"NUGET_TOKEN\" }}\n")),
         ("mixed_versioning_in_a_repository", format!("{REGISTRY}{IMAGE}[images.base-next]\nname = \"base\"\nversion = \"2.0\"\ncontext = \"images/base\"\nversioning = \"upstream\"\nupstream_version = {{ env = \"BASE_VERSION\" }}\n")),
         (
             "many_problems_at_once",
@@ -489,4 +502,64 @@ fn inputs_at_the_edges_still_load() {
             panic!("{}\n{error}", &text[..text.len().min(300)]);
         }
     }
+}
+
+#[test]
+fn builders_come_from_the_image_defaults_engine_and_pool() {
+    use crate::config::builders::BuilderChoice;
+    let text = format!(
+        "{REGISTRY}[engine]\nbuilder = \"classic\"\n[[engines]]\nhost = \"unix:///run/a.sock\"\n\
+         [[engines]]\nname = \"kit\"\nhost = \"unix:///run/b.sock\"\nbuilder = \"buildkit\"\n\
+         [defaults]\nbuilder = \"buildkit\"\n{IMAGE}\n[images.app]\nversion = \"1.0\"\ncontext = \"images/app\"\nbuilder = \"auto\"\n"
+    );
+    let project = load(&text).unwrap_or_else(|e| panic!("{e}"));
+    let config = &project.config;
+    assert_eq!(config.engine.builder, BuilderChoice::Classic);
+    let pool: Vec<BuilderChoice> = config.engine.pool.iter().map(|e| e.builder).collect();
+    assert_eq!(pool, [BuilderChoice::Classic, BuilderChoice::BuildKit]);
+    let base = config.image("base").unwrap();
+    assert_eq!(base.builder, BuilderChoice::BuildKit, "from [defaults]");
+    assert_eq!(config.image("app").unwrap().builder, BuilderChoice::Auto);
+    let span = base.builder_span.clone().unwrap();
+    assert_eq!(&text[span], "\"buildkit\"");
+    let project = load(&format!("{REGISTRY}{IMAGE}")).unwrap();
+    let base = project.config.image("base").unwrap();
+    assert_eq!(
+        (base.builder, &base.builder_span),
+        (BuilderChoice::Auto, &None)
+    );
+    assert_eq!(project.config.engine.builder, BuilderChoice::Auto);
+}
+
+#[test]
+fn secrets_are_read_as_their_sources_never_their_values() {
+    use crate::config::builders::SecretSource;
+    let text = format!(
+        "{REGISTRY}{IMAGE}[images.base.secrets]\nnuget_token = {{ env = \"NUGET_TOKEN\" }}\n\
+         \"npm.rc\" = {{ file = \"secrets/npmrc\" }}\nabsolute = {{ file = \"/run/secrets/x\" }}\n"
+    );
+    let project = load(&text).unwrap_or_else(|e| panic!("{e}"));
+    let base = project.config.image("base").unwrap();
+    let sources: Vec<(&str, String)> = base
+        .secrets
+        .iter()
+        .map(|(id, source)| (id.as_str(), source.to_string()))
+        .collect();
+    assert_eq!(
+        sources,
+        [
+            ("absolute", "file /run/secrets/x".to_string()),
+            (
+                "npm.rc",
+                "file tests/fixtures/config/secrets/npmrc".to_string()
+            ),
+            ("nuget_token", "env NUGET_TOKEN".to_string()),
+        ]
+    );
+    assert_eq!(
+        base.secrets["nuget_token"],
+        SecretSource::Env("NUGET_TOKEN".into())
+    );
+    let span = base.secret_spans["nuget_token"].clone();
+    assert_eq!(&text[span], "nuget_token");
 }
