@@ -109,6 +109,10 @@ const IMAGE: &str = "[images.base]\nversion = \"1.0\"\ncontext = \"images/base\"
 /// `[images.app]`, whose Dockerfile is FROM `golden/base:1.0`.
 const APP: &str = "[images.app]\nversion = \"1.0\"\ncontext = \"images/app\"\n";
 
+/// `[images.sdk]`, whose Dockerfile has a cache mount on line 2 and on
+/// line 3 mounts secret `nuget_token` and (`required=false`) `npm_token`.
+const SECRETS: &str = "[images.sdk]\nversion = \"1.0\"\ncontext = \"images/secrets\"\n";
+
 /// (snapshot name, config text) of one mistake each, in an image other
 /// images are built on or in what its Dockerfile needs: each must give
 /// exactly one error, not also "`base` is not a configured image" and the like.
@@ -229,6 +233,11 @@ fn bad_configs() -> Vec<(&'static str, String)> {
         ("secret_empty_file", format!("{REGISTRY}{IMAGE}[images.base.secrets]\nnuget_token = {{ file = \"\" }}\n")),
         ("secrets_in_defaults", format!("{REGISTRY}[defaults.secrets]\nnuget_token = {{ env = \"NUGET_TOKEN\" }}\n{IMAGE}")),
         ("secrets_with_a_classic_builder", format!("{REGISTRY}[defaults]\nbuilder = \"classic\"\n{IMAGE}[images.base.secrets]\nnuget_token = {{ env = \"NUGET_TOKEN\" }}\n")),
+        ("classic_builder_with_a_cache_mount", format!("{REGISTRY}{SECRETS}builder = \"classic\"\n")),
+        ("classic_engine_with_a_heredoc", format!("{REGISTRY}[engine]\nbuilder = \"classic\"\n[images.heredoc]\nversion = \"1.0\"\ncontext = \"images/heredoc\"\n")),
+        ("classic_pool_with_a_buildkit_image", format!("{REGISTRY}[engine]\nbuilder = \"classic\"\n[[engines]]\nhost = \"unix:///run/a.sock\"\n[[engines]]\nhost = \"unix:///run/b.sock\"\n{IMAGE}builder = \"buildkit\"\n")),
+        ("secret_not_provided", format!("{REGISTRY}{SECRETS}")),
+        ("secret_not_provided_near_a_typo", format!("{REGISTRY}{SECRETS}[images.sdk.secrets]\nnuget-token = {{ env = \"NUGET_TOKEN\" }}\n")),
         ("mixed_versioning_in_a_repository", format!("{REGISTRY}{IMAGE}[images.base-next]\nname = \"base\"\nversion = \"2.0\"\ncontext = \"images/base\"\nversioning = \"upstream\"\nupstream_version = {{ env = \"BASE_VERSION\" }}\n")),
         (
             "many_problems_at_once",
@@ -562,4 +571,59 @@ fn secrets_are_read_as_their_sources_never_their_values() {
     );
     let span = base.secret_spans["nuget_token"].clone();
     assert_eq!(&text[span], "nuget_token");
+}
+
+#[test]
+fn provided_secrets_load_and_the_graph_says_what_needs_buildkit() {
+    let text = format!(
+        "{REGISTRY}{SECRETS}[images.sdk.secrets]\nnuget_token = {{ env = \"NUGET_TOKEN\" }}\nunused = {{ file = \"x\" }}\n\
+         [images.heredoc]\nversion = \"1.0\"\ncontext = \"images/heredoc\"\n{IMAGE}"
+    );
+    let project = load(&text).unwrap_or_else(|e| panic!("{e}"));
+    let sdk = &project.graph.nodes["sdk"];
+    let why = sdk.buildkit.as_ref().map(ToString::to_string);
+    assert_eq!(why.as_deref(), Some("`RUN --mount` on line 2"));
+    let ids: Vec<(&str, Option<bool>, usize)> = sdk
+        .secret_mounts
+        .iter()
+        .map(|mount| (mount.id.as_str(), mount.required, mount.line))
+        .collect();
+    assert_eq!(
+        ids,
+        [("nuget_token", None, 3), ("npm_token", Some(false), 3)]
+    );
+    assert_eq!(
+        project.warnings["sdk"],
+        [
+            "secret `npm_token` (line 3 of `Dockerfile`) is optional (`required=false`) and [images.sdk.secrets] does not provide it: the step runs without it",
+            "secret `unused` of [images.sdk.secrets] is mounted by no `RUN --mount=type=secret,id=unused` of `Dockerfile`",
+        ]
+    );
+    // A heredoc's body is no instruction: `FROM evil` in it is no stage.
+    let heredoc = &project.graph.nodes["heredoc"];
+    assert_eq!(heredoc.dockerfile.stages.len(), 1);
+    let why = heredoc.buildkit.as_ref().map(ToString::to_string);
+    assert_eq!(why.as_deref(), Some("the heredoc `RUN <<EOF` on line 2"));
+    assert_eq!(project.graph.nodes["base"].buildkit, None);
+    assert!(!project.warnings.contains_key("base"));
+}
+
+#[test]
+fn a_pool_with_one_engine_that_may_run_buildkit_decides_per_build() {
+    let text = format!(
+        "{REGISTRY}[[engines]]\nhost = \"unix:///run/a.sock\"\nbuilder = \"classic\"\n\
+         [[engines]]\nhost = \"unix:///run/b.sock\"\nlabels = [\"kit\"]\n\
+         {SECRETS}[images.sdk.secrets]\nnuget_token = {{ env = \"NUGET_TOKEN\" }}\n\
+         [images.heredoc]\nversion = \"1.0\"\ncontext = \"images/heredoc\"\nengine_labels = [\"kit\"]\n"
+    );
+    load(&text).unwrap_or_else(|e| panic!("{e}"));
+    // Only the classic engine carries what `other` requires.
+    let only_classic = format!("{text}[images.other]\nversion = \"1.0\"\ncontext = \"images/secrets\"\nname = \"other\"\nengine_labels = [\"slow\"]\n[images.other.secrets]\nnuget_token = {{ env = \"NUGET_TOKEN\" }}\n")
+        .replace("builder = \"classic\"\n", "builder = \"classic\"\nlabels = [\"slow\"]\n");
+    let shown = rendered(&only_classic);
+    assert!(
+        shown.contains("image `other` needs BuildKit for `RUN --mount`, but every engine of [[engines]] that may build it is set to `builder = \"classic\"`"),
+        "{shown}"
+    );
+    assert_eq!(shown.matches("error:").count(), 1, "{shown}");
 }
