@@ -12,10 +12,36 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::Reader;
-use crate::engine::Builder;
 
 pub(super) const BUILDER_EXPECTED: &str = "\"auto\", \"buildkit\" or \"classic\"";
 const SECRET_KEYS: &[&str] = &["env", "file"];
+
+/// The builder that runs a build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub enum Builder {
+    /// The engine's legacy builder (`POST /build`, version 1).
+    #[serde(rename = "classic")]
+    Classic,
+    /// BuildKit (`POST /build?version=2` with a session).
+    #[serde(rename = "buildkit")]
+    BuildKit,
+}
+
+impl Builder {
+    /// The name golden.toml and golden's output use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Builder::Classic => "classic",
+            Builder::BuildKit => "buildkit",
+        }
+    }
+}
+
+impl std::fmt::Display for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// `builder = "auto" | "buildkit" | "classic"`: what an image needs, or
 /// what an engine may run.
