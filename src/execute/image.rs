@@ -329,6 +329,7 @@ impl Runner<'_> {
             no_cache: job.no_cache,
             tag: target.tag.clone(),
             platform: platform.cloned(),
+            recipe_secrets: job.image.recipe_secrets.clone(),
             builder: golden_core::engine::Builder::Classic,
             secrets: Default::default(),
         };

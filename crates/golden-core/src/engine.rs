@@ -33,6 +33,9 @@ pub struct BuildRequest {
     pub labels: BTreeMap<String, String>,
     /// The labels configured for the image, which the recipe covers.
     pub configured_labels: BTreeMap<String, String>,
+    /// Each build secret's source as written, which the recipe covers
+    /// (the image's `recipe_secrets`); never a value.
+    pub recipe_secrets: BTreeMap<String, String>,
     /// The recipe observe hashed before the build, when the plan needed it
     /// (`None` otherwise: the upload hashes the context as it sends it).
     pub observed_recipe: Option<Recipe>,

@@ -149,6 +149,8 @@ pub(super) struct Builds {
     pub(super) secrets: BTreeMap<String, SecretSource>,
     /// Where each secret's id is written.
     pub(super) secret_spans: BTreeMap<String, Range<usize>>,
+    /// Each secret's source as written: what the recipe covers.
+    pub(super) recipe_secrets: BTreeMap<String, String>,
 }
 
 impl Reader<'_> {
@@ -177,9 +179,16 @@ impl Reader<'_> {
             (None, Some(default)) => (*default.get_ref(), Some(default.span()), "[defaults]"),
             (None, None) => (BuilderChoice::Auto, None, ""),
         };
-        let (secrets, secret_spans) = self.secrets(table, id);
+        let mut builds = Builds {
+            builder,
+            builder_span,
+            secrets: BTreeMap::new(),
+            secret_spans: BTreeMap::new(),
+            recipe_secrets: BTreeMap::new(),
+        };
+        self.secrets(table, id, &mut builds);
         if let (BuilderChoice::Classic, Some(value)) = (builder, table.get("secrets")) {
-            let at = builder_span.as_ref().map_or(0, |span| span.start);
+            let at = builds.builder_span.as_ref().map_or(0, |span| span.start);
             let (line, _) = self.file.line_column(at);
             let path = self.file.path.display();
             self.problem(
@@ -189,27 +198,15 @@ impl Reader<'_> {
                 Some(format!("only BuildKit serves build secrets: set `builder = \"buildkit\"` or `\"auto\"` ({origin} sets \"classic\" at {path}:{line}), or remove the secrets")),
             );
         }
-        Builds {
-            builder,
-            builder_span,
-            secrets,
-            secret_spans,
-        }
+        builds
     }
 
-    /// `[images.<id>.secrets]`: each secret's source, and where its id is.
-    fn secrets(
-        &mut self,
-        table: &DeTable<'_>,
-        id: &str,
-    ) -> (
-        BTreeMap<String, SecretSource>,
-        BTreeMap<String, Range<usize>>,
-    ) {
-        let (mut secrets, mut spans) = (BTreeMap::new(), BTreeMap::new());
+    /// `[images.<id>.secrets]` into `builds`: each secret's source, where
+    /// its id is, and its source as written.
+    fn secrets(&mut self, table: &DeTable<'_>, id: &str, builds: &mut Builds) {
         let name = format!("images.{id}.secrets");
         let Some(entries) = table.get("secrets").and_then(|v| self.table(v, &name)) else {
-            return (secrets, spans);
+            return;
         };
         for (key, entry) in entries.iter() {
             let secret = key.get_ref().to_string();
@@ -223,21 +220,22 @@ impl Reader<'_> {
                 continue;
             }
             let at = format!("secret `{secret}` of [{name}]");
-            if let Some(source) = self.secret_source(entry, &at, &secret) {
-                secrets.insert(secret.clone(), source);
-                spans.insert(secret, key.span());
+            if let Some((source, written)) = self.secret_source(entry, &at, &secret) {
+                builds.secrets.insert(secret.clone(), source);
+                builds.secret_spans.insert(secret.clone(), key.span());
+                builds.recipe_secrets.insert(secret, written);
             }
         }
-        (secrets, spans)
     }
 
-    /// One secret's `{ env = "NAME" }` or `{ file = "PATH" }`.
+    /// One secret's `{ env = "NAME" }` or `{ file = "PATH" }`, and that
+    /// source as written (`env NAME`, `file PATH`).
     fn secret_source(
         &mut self,
         entry: &Spanned<DeValue<'_>>,
         at: &str,
         id: &str,
-    ) -> Option<SecretSource> {
+    ) -> Option<(SecretSource, String)> {
         let forms = format!("`{id} = {{ env = \"NAME\" }}` (an environment variable of golden's process) or `{id} = {{ file = \"PATH\" }}` (a file, relative to golden.toml's directory)");
         let DeValue::Table(table) = entry.get_ref() else {
             self.problem(
@@ -261,7 +259,8 @@ impl Reader<'_> {
             let env: Spanned<String> =
                 self.value(table, at, "env", "the name of an environment variable")?;
             if valid_env_name(env.get_ref()) {
-                return Some(SecretSource::Env(env.into_inner()));
+                let written = format!("env {}", env.get_ref());
+                return Some((SecretSource::Env(env.into_inner()), written));
             }
             (
                 env.span(),
@@ -278,7 +277,8 @@ impl Reader<'_> {
             )?;
             if !file.get_ref().is_empty() {
                 let base = self.file.path.parent().unwrap_or(std::path::Path::new("."));
-                return Some(SecretSource::File(base.join(file.get_ref())));
+                let written = format!("file {}", file.get_ref());
+                return Some((SecretSource::File(base.join(file.get_ref())), written));
             }
             (
                 file.span(),

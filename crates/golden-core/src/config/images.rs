@@ -163,6 +163,7 @@ impl Reader<'_> {
             builder_span: builds.builder_span,
             secrets: builds.secrets,
             secret_spans: builds.secret_spans,
+            recipe_secrets: builds.recipe_secrets,
             span: at.span,
         })
     }

@@ -106,6 +106,10 @@ pub struct Image {
     pub secrets: BTreeMap<String, builders::SecretSource>,
     /// Where each secret's id is written in `[images.<id>.secrets]`.
     pub secret_spans: BTreeMap<String, Range<usize>>,
+    /// Each secret's source as the recipe covers it: `env NAME`, or `file
+    /// PATH` with PATH as written (a checkout elsewhere has the same
+    /// recipe). See [`crate::context::RecipeInputs`].
+    pub recipe_secrets: BTreeMap<String, String>,
     /// Where `[images.<id>]` is written, for later diagnostics.
     pub span: Range<usize>,
 }

@@ -627,3 +627,60 @@ fn a_pool_with_one_engine_that_may_run_buildkit_decides_per_build() {
     );
     assert_eq!(shown.matches("error:").count(), 1, "{shown}");
 }
+
+/// The fixture files, with every environment variable set to one value.
+struct Environment(&'static str);
+
+impl crate::files::Files for Environment {
+    fn stat(&self, path: &Path) -> crate::files::Stat {
+        crate::testing::TestDisk.stat(path)
+    }
+
+    fn read_text(&self, path: &Path, limit: u64) -> Result<String, crate::files::RegularFileError> {
+        crate::testing::TestDisk.read_text(path, limit)
+    }
+
+    fn env(&self, _: &str) -> Option<std::ffi::OsString> {
+        Some(self.0.into())
+    }
+}
+
+#[test]
+fn the_recipe_covers_a_secret_s_source_never_its_value() {
+    let text = |source: &str| {
+        format!(
+            "{REGISTRY}{SECRETS}[images.sdk.secrets]\nnuget_token = {source}\nnpm_token = {{ file = \"secrets/absent\" }}\n"
+        )
+    };
+    let recipe = |text: &str, value: &'static str| {
+        let source = SourceFile::new(Path::new(PATH), text);
+        let project =
+            Project::from_source(source, &Environment(value)).unwrap_or_else(|e| panic!("{e}"));
+        let sdk = project.config.image("sdk").unwrap().clone();
+        let inputs = crate::context::RecipeInputs {
+            dockerfile: &sdk.dockerfile,
+            build_args: &sdk.build_args,
+            labels: &sdk.labels,
+            secrets: &sdk.recipe_secrets,
+        };
+        inputs.lines()
+    };
+    let env = text("{ env = \"NUGET_TOKEN\" }");
+    // A rotated token: the same recipe (the value is read at build time,
+    // and a file secret's file need not exist until then).
+    let first = recipe(&env, "token-one");
+    assert_eq!(first, recipe(&env, "token-two"));
+    let shown = format!("{first:?}");
+    assert!(!shown.contains("token-one"), "{shown}");
+    assert!(
+        shown.contains("S \\\"nuget_token\\\" \\\"env NUGET_TOKEN\\\""),
+        "{shown}"
+    );
+    assert!(shown.contains("file secrets/absent"), "as written: {shown}");
+    // Read from elsewhere: another recipe.
+    assert_ne!(
+        first,
+        recipe(&text("{ env = \"NUGET_TOKEN_2\" }"), "token-one")
+    );
+    assert_ne!(first, recipe(&text("{ file = \"nuget\" }"), "token-one"));
+}
