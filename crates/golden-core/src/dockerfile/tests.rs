@@ -507,3 +507,64 @@ fn secret_mounts_name_the_id_buildkit_asks_for() {
         .collect();
     assert_eq!(mounts, expected);
 }
+
+#[test]
+fn buildkit_reading_of_random_dockerfiles_never_panics_and_stays_in_the_file() {
+    let pieces = [
+        "RUN ",
+        "COPY ",
+        "ADD ",
+        "FROM a",
+        "ONBUILD ",
+        "--mount=",
+        "type=secret",
+        "type=bind",
+        "id=",
+        "target=/run/secrets/",
+        "required",
+        "=false",
+        ",",
+        "\"",
+        "'",
+        "<<EOF",
+        "<<-E",
+        "3<<",
+        "EOF",
+        "E",
+        "\t",
+        " ",
+        "\n",
+        "\\\n",
+        "# syntax=x",
+        "# escape=`",
+        "`\n",
+        "--link",
+        "--chmod=7",
+        "$X",
+        "\u{feff}",
+        "\r\n",
+        "[\"sh\"]",
+    ];
+    for seed in 0..2000 {
+        let mut random = fastrand::Rng::with_seed(seed);
+        let text: String = (0..random.usize(0..40))
+            .map(|_| pieces[random.usize(0..pieces.len())])
+            .collect();
+        let lines = text.lines().count().max(1);
+        for found in buildkit_uses(&text) {
+            assert!(
+                found.line >= 1 && found.line <= lines,
+                "{text:?}: {found:?}"
+            );
+        }
+        for mount in secret_mounts(&text) {
+            assert!(
+                mount.line >= 1 && mount.line <= lines,
+                "{text:?}: {mount:?}"
+            );
+            assert!(!mount.id.is_empty(), "{text:?}: {mount:?}");
+        }
+        let _ = context_sources(&text);
+        let _ = Dockerfile::parse(&text, &BTreeMap::new());
+    }
+}
