@@ -1,4 +1,6 @@
-//! Dockerfile FROM reading never panics, and pinning keeps the line count.
+//! Dockerfile FROM reading never panics, and pinning keeps the line count;
+//! what BuildKit needs and the secrets mounted are read without a panic,
+//! each at a line of the file.
 #![no_main]
 
 use std::collections::BTreeMap;
@@ -9,6 +11,13 @@ use golden_core::reference::Reference;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {
+    let lines = text.lines().count().max(1);
+    for found in golden_core::dockerfile::buildkit_uses(text) {
+        assert!((1..=lines).contains(&found.line), "{found:?}");
+    }
+    for mount in golden_core::dockerfile::secret_mounts(text) {
+        assert!((1..=lines).contains(&mount.line), "{mount:?}");
+    }
     let arguments = BTreeMap::from([("TAG".to_string(), "1.0".to_string())]);
     if let Ok(dockerfile) = Dockerfile::parse(text, &arguments) {
         let stage = dockerfile.final_root().clone();

@@ -273,19 +273,14 @@ impl ContextHash {
             .add(&part_of(&entry.path, &self.dockerfile), &line);
     }
 
-    /// The recipe: what was recorded, then the build args and labels.
+    /// The recipe: what was recorded, then the build args, labels and
+    /// secrets' sources ([`RecipeInputs::lines`]).
     pub(crate) fn finish(&self, inputs: &RecipeInputs<'_>) -> Recipe {
         let mut hasher = self.hasher.clone();
         let mut parts = self.parts.clone();
-        for (key, value) in inputs.build_args {
-            let line = format!("A {key:?}={value:?}\n");
+        for (part, line) in inputs.lines() {
             hasher.update(&line);
-            parts.add(&format!("build arg {key}"), &line);
-        }
-        for (key, value) in inputs.labels {
-            let line = format!("T {key:?}={value:?}\n");
-            hasher.update(&line);
-            parts.add(&format!("label {key}"), &line);
+            parts.add(&part, &line);
         }
         Recipe {
             digest: format!("sha256:{:x}", hasher.finalize()),
@@ -718,6 +713,7 @@ pub(crate) mod tests {
             dockerfile: "Dockerfile",
             build_args: &args,
             labels: &labels,
+            secrets: &BTreeMap::new(),
         };
         let digest = |root: &Path| {
             let list = entries(root, &ignore, &["Dockerfile"]).unwrap();
@@ -755,10 +751,53 @@ pub(crate) mod tests {
                 dockerfile: "Dockerfile",
                 build_args: &other_args,
                 labels: &labels,
+                secrets: &BTreeMap::new(),
             },
         )
         .unwrap();
         assert_ne!(changed, first, "build args count");
+    }
+
+    /// Images published before build secrets existed keep their recipe: an
+    /// upgrade must not make every image due. The digest was computed on
+    /// the code before secrets (commit f189d2f).
+    #[test]
+    fn a_recipe_without_secrets_keeps_the_digest_it_had_before_secrets() {
+        let dir = tree();
+        let ignore = load_ignore(dir.path()).unwrap();
+        let list = entries(dir.path(), &ignore, &["Dockerfile"]).unwrap();
+        let args = BTreeMap::from([("A".to_string(), "1".to_string())]);
+        let labels = BTreeMap::from([("team".to_string(), "platform".to_string())]);
+        let none = BTreeMap::new();
+        let inputs = RecipeInputs {
+            dockerfile: "Dockerfile",
+            build_args: &args,
+            labels: &labels,
+            secrets: &none,
+        };
+        let digest = |inputs: &RecipeInputs<'_>| recipe(dir.path(), &list, inputs).unwrap();
+        let before = digest(&inputs);
+        assert_eq!(
+            before.digest,
+            "sha256:fe3bd6d249d5f17e772e8dbf0ffcd3e10555f5b890e749928d54fb7f3abd68f7"
+        );
+        // A secret counts by its id and source, and says which part changed.
+        let env = BTreeMap::from([("token".to_string(), "env NUGET_TOKEN".to_string())]);
+        let with = digest(&RecipeInputs {
+            secrets: &env,
+            ..inputs
+        });
+        assert_ne!(with.digest, before.digest);
+        assert_eq!(
+            with.parts.changed_since(&before.parts.label()),
+            Some(vec!["secret token".to_string()])
+        );
+        let file = BTreeMap::from([("token".to_string(), "file secrets/token".to_string())]);
+        let moved = digest(&RecipeInputs {
+            secrets: &file,
+            ..inputs
+        });
+        assert_ne!(moved.digest, with.digest, "a secret read from elsewhere");
     }
 
     /// A context holding a FIFO `pipe`, a socket `sock` and a file `a.txt`;
@@ -809,6 +848,7 @@ pub(crate) mod tests {
                 dockerfile: "Dockerfile",
                 build_args: &none,
                 labels: &none,
+                secrets: &BTreeMap::new(),
             };
             recipe_digest(&root, &list, &recipe).unwrap()
         });
@@ -828,6 +868,7 @@ pub(crate) mod tests {
             dockerfile: "Dockerfile",
             build_args: &none,
             labels: &none,
+            secrets: &BTreeMap::new(),
         };
         let mut other = list.clone();
         other[0].kind = Kind::CharDevice { major: 1, minor: 5 };
@@ -853,6 +894,7 @@ pub(crate) mod tests {
                 dockerfile: "Dockerfile",
                 build_args: &args,
                 labels: &labels,
+                secrets: &BTreeMap::new(),
             };
             let (recipe, entries) = recipes.recipe(dir.path(), &inputs).unwrap();
             let alone = recipe_digest(dir.path(), &entries, &inputs).unwrap();
@@ -865,6 +907,7 @@ pub(crate) mod tests {
             dockerfile: "Dockerfile.other",
             build_args: &labels,
             labels: &labels,
+            secrets: &BTreeMap::new(),
         };
         let listed = recipes.entries(dir.path(), "Dockerfile.other").unwrap();
         assert_eq!(recipes.contexts_hashed(), 1, "listing reads no file");

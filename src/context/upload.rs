@@ -53,6 +53,8 @@ pub struct Upload {
     labels: BTreeMap<String, String>,
     build_args: BTreeMap<String, String>,
     configured_labels: BTreeMap<String, String>,
+    /// The secrets' sources the recipe covers (see `RecipeInputs`).
+    recipe_secrets: BTreeMap<String, String>,
     /// The recipe hashed before the build, if it was.
     observed: Option<Recipe>,
     /// The paths the build reads; `None`: all of them.
@@ -70,6 +72,7 @@ impl Upload {
             labels: request.labels.clone(),
             build_args: request.build_args.clone(),
             configured_labels: request.configured_labels.clone(),
+            recipe_secrets: request.recipe_secrets.clone(),
             observed: request.observed_recipe.clone(),
             sources: request
                 .sources
@@ -83,6 +86,7 @@ impl Upload {
             dockerfile: &self.dockerfile,
             build_args: &self.build_args,
             labels: &self.configured_labels,
+            secrets: &self.recipe_secrets,
         }
     }
 

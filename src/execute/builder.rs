@@ -12,6 +12,7 @@ use anyhow::anyhow;
 use crate::config::builders::{self, SecretSource};
 use crate::config::Image;
 use crate::engine::{Builder, SecretValue};
+use crate::graph::Node;
 use crate::pool::Member;
 
 /// The most a secret may hold: a token or a small file, not a payload.
@@ -38,10 +39,17 @@ pub(super) fn builder_for(
     )
 }
 
-/// Why `image` cannot build without BuildKit, when it cannot.
-pub(super) fn needs_buildkit(image: &Image) -> Option<String> {
+/// Why `image` cannot build without BuildKit, when it cannot: its
+/// secrets, else what its Dockerfile (`node`) uses that only BuildKit
+/// builds.
+pub(super) fn needs_buildkit(image: &Image, node: &Node) -> Option<String> {
     let ids: Vec<&str> = image.secrets.keys().map(String::as_str).collect();
-    (!ids.is_empty()).then(|| format!("its secrets {}", ids.join(", ")))
+    if !ids.is_empty() {
+        return Some(format!("its secrets {}", ids.join(", ")));
+    }
+    node.buildkit
+        .as_ref()
+        .map(|used| format!("its Dockerfile's {used}"))
 }
 
 /// The values of `image`'s secrets, read from their sources now. An

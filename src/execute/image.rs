@@ -298,7 +298,8 @@ impl Runner<'_> {
 
     /// The builder a build of `job` on the pool's `member` runs with.
     pub(super) fn builder_of(&self, member: usize, job: &Job<'_>) -> Option<Builder> {
-        let needs = builder::needs_buildkit(job.image);
+        let node = self.node(&job.id).ok()?;
+        let needs = builder::needs_buildkit(job.image, node);
         builder::builder_for(self.member(member), job.image, needs.as_deref()).ok()
     }
 
@@ -320,7 +321,7 @@ impl Runner<'_> {
                 step: format!("{prefix}{line}"),
             })
         });
-        let needs = builder::needs_buildkit(job.image);
+        let needs = builder::needs_buildkit(job.image, self.node(&job.id)?);
         let chosen = builder::builder_for(member, job.image, needs.as_deref())?;
         let secrets = match chosen {
             Builder::BuildKit => builder::read_secrets(job.image)?,
@@ -344,6 +345,7 @@ impl Runner<'_> {
             no_cache: job.no_cache,
             tag: target.tag.clone(),
             platform: platform.cloned(),
+            recipe_secrets: job.image.recipe_secrets.clone(),
             builder: chosen,
             secrets,
         };

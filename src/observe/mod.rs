@@ -259,6 +259,7 @@ async fn context_of(
         dockerfile: &image.dockerfile,
         build_args: &image.build_args,
         labels: &image.labels,
+        secrets: &image.recipe_secrets,
     };
     if let Some(ready) = cache.ready(&image.context, &inputs, hash) {
         return ready.map_err(ObserveError::Context);
@@ -267,6 +268,7 @@ async fn context_of(
     let dockerfile = image.dockerfile.clone();
     let build_args = image.build_args.clone();
     let labels = image.labels.clone();
+    let secrets = image.recipe_secrets.clone();
     let read = tokio::task::spawn_blocking(move || {
         if !hash {
             return cache
@@ -277,6 +279,7 @@ async fn context_of(
             dockerfile: &dockerfile,
             build_args: &build_args,
             labels: &labels,
+            secrets: &secrets,
         };
         cache
             .recipe(&context, &inputs)

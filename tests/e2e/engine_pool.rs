@@ -56,6 +56,21 @@ fn add_image(stack: &Stack, id: &str, run: &str, extra: &str) {
     ));
 }
 
+/// Builds the stack's images with the classic builder: what a test reads
+/// from the engines (pulls in their image events, build containers) is
+/// what the classic builder does; BuildKit pulls and runs steps inside
+/// the engine's BuildKit, where events and `docker ps` do not see them
+/// (tests/e2e/buildkit.rs covers a pool on BuildKit).
+fn classic(stack: &Stack) {
+    let text = std::fs::read_to_string(stack.config()).unwrap();
+    assert!(text.contains("[defaults]\n"), "{text}");
+    std::fs::write(
+        stack.config(),
+        text.replacen("[defaults]\n", "[defaults]\nbuilder = \"classic\"\n", 1),
+    )
+    .unwrap();
+}
+
 fn golden(stack: &Stack, args: &[&str]) -> Run {
     Golden::at(&stack.config()).args(args).run_within(LIMIT)
 }
@@ -94,6 +109,7 @@ fn built_by(main: &[ImageEvent], side: &[ImageEvent], repository: &str, tag: &st
 fn a_stack_spreads_over_two_engines_and_a_child_builds_on_the_other_engine_than_its_parent() {
     let side = Engine::start();
     let stack = Stack::new("pool-spread");
+    classic(&stack);
     // base can build only on the machine's engine and tools only on the
     // test's: the child is built on the other engine than its parent.
     set_in_image(&stack, "base", "engine_labels = [\"main\"]");
@@ -205,6 +221,7 @@ fn a_stack_spreads_over_two_engines_and_a_child_builds_on_the_other_engine_than_
 fn an_engine_lost_mid_build_reroutes_only_its_images() {
     let mut side = Engine::start();
     let stack = Stack::new("pool-lost");
+    classic(&stack);
     let namespace = stack.namespace.clone();
     // The side engine is listed first and takes two builds at once, the
     // machine's engine one. At the start `a-hold` (only the machine's

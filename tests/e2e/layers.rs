@@ -511,7 +511,7 @@ const CORE: &[&[&str]] = &[
     &["upstream"],
     &["config"],
     &["graph", "registry", "engine"],
-    &["build_args", "provenance"],
+    &["build_args", "buildkit", "provenance"],
     &["project", "check"],
     &["observation"],
     &["plan"],

@@ -64,6 +64,34 @@ pub struct RecipeInputs<'a> {
     pub dockerfile: &'a str,
     pub build_args: &'a std::collections::BTreeMap<String, String>,
     pub labels: &'a std::collections::BTreeMap<String, String>,
+    /// Each build secret's id and where its value is read, as golden.toml
+    /// writes it (`env NAME` or `file PATH`: [`crate::config::Image`]'s
+    /// `recipe_secrets`), never its value: a rotated token makes no image
+    /// due, a secret read from elsewhere does.
+    pub secrets: &'a std::collections::BTreeMap<String, String>,
+}
+
+impl RecipeInputs<'_> {
+    /// The recipe's lines after the context's entries, each with the part
+    /// it belongs to (`build arg A`, `label L`, `secret S`): the build
+    /// args, the labels, then the secrets. Without secrets these are the
+    /// lines (and so the digest) of a recipe from before secrets existed:
+    /// an upgrade makes no image due.
+    pub fn lines(&self) -> Vec<(String, String)> {
+        let build_args = self
+            .build_args
+            .iter()
+            .map(|(key, value)| (format!("build arg {key}"), format!("A {key:?}={value:?}\n")));
+        let labels = self
+            .labels
+            .iter()
+            .map(|(key, value)| (format!("label {key}"), format!("T {key:?}={value:?}\n")));
+        let secrets = self
+            .secrets
+            .iter()
+            .map(|(id, source)| (format!("secret {id}"), format!("S {id:?} {source:?}\n")));
+        build_args.chain(labels).chain(secrets).collect()
+    }
 }
 
 /// A recipe: its digest (the `io.golden.recipe` label) and the parts it
@@ -141,4 +169,58 @@ impl RecipeParts {
 
 fn name_hash(part: &str) -> String {
     short_hash(&format!("{:x}", Sha256::digest(part.as_bytes())))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::RecipeInputs;
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(key, value)| (key.to_string(), value.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn secrets_add_lines_after_the_labels_and_none_leave_the_recipe_as_it_was() {
+        let args = map(&[("A", "1")]);
+        let labels = map(&[("team", "platform")]);
+        let none = BTreeMap::new();
+        let inputs = RecipeInputs {
+            dockerfile: "Dockerfile",
+            build_args: &args,
+            labels: &labels,
+            secrets: &none,
+        };
+        // The lines of a recipe from before secrets, as they were hashed.
+        let before = vec![
+            ("build arg A".to_string(), "A \"A\"=\"1\"\n".to_string()),
+            (
+                "label team".to_string(),
+                "T \"team\"=\"platform\"\n".to_string(),
+            ),
+        ];
+        assert_eq!(inputs.lines(), before);
+        let secrets = map(&[
+            ("nuget_token", "env NUGET_TOKEN"),
+            ("npm", "file secrets/npmrc"),
+        ]);
+        let with = RecipeInputs {
+            secrets: &secrets,
+            ..inputs
+        };
+        let mut expected = before;
+        expected.push((
+            "secret npm".to_string(),
+            "S \"npm\" \"file secrets/npmrc\"\n".to_string(),
+        ));
+        expected.push((
+            "secret nuget_token".to_string(),
+            "S \"nuget_token\" \"env NUGET_TOKEN\"\n".to_string(),
+        ));
+        assert_eq!(with.lines(), expected);
+    }
 }

@@ -7,7 +7,8 @@
 //! Here: the stages and their parse; `instructions` reads the text into
 //! instructions, `expand` substitutes ARGs, `from` reads FROM and
 //! `COPY --from`, `env` the final stage's `ENV`, `sources` the context paths
-//! COPY and ADD read, `rewrite` pins a FROM and appends labels.
+//! COPY and ADD read, `rewrite` pins a FROM and appends labels, `buildkit`
+//! what only BuildKit builds and the secrets RUN steps mount.
 //!
 //! Pure: it takes text and returns data; it never reads files itself.
 
@@ -15,6 +16,7 @@ use std::collections::BTreeMap;
 
 use crate::reference::{Reference, ReferenceError};
 
+mod buildkit;
 mod env;
 mod expand;
 mod from;
@@ -22,6 +24,7 @@ mod instructions;
 mod rewrite;
 mod sources;
 
+pub use buildkit::{buildkit_uses, needs_buildkit, secret_mounts, BuildKitUse, SecretMount};
 pub use env::{env_in_final_stage, EnvSet};
 pub use rewrite::{takes_labels, with_labels};
 pub use sources::context_sources;

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+// Defined beside `builder = ...` (config sits below engine).
+pub use crate::config::builders::Builder;
 use crate::config::{Network, SmokeTest};
 use crate::context::{ContextError, Entry, Recipe};
 use crate::reference::Reference;
@@ -31,6 +33,9 @@ pub struct BuildRequest {
     pub labels: BTreeMap<String, String>,
     /// The labels configured for the image, which the recipe covers.
     pub configured_labels: BTreeMap<String, String>,
+    /// Each build secret's source as written, which the recipe covers
+    /// (the image's `recipe_secrets`); never a value.
+    pub recipe_secrets: BTreeMap<String, String>,
     /// The recipe observe hashed before the build, when the plan needed it
     /// (`None` otherwise: the upload hashes the context as it sends it).
     pub observed_recipe: Option<Recipe>,
@@ -47,38 +52,12 @@ pub struct BuildRequest {
     pub tag: Reference,
     /// The platform to build for; `None` builds for the engine's own.
     pub platform: Option<crate::platform::Platform>,
-    /// The builder that runs this build (chosen by [`crate::config::builders::choose`]).
+    /// The builder that runs this build (chosen by
+    /// [`crate::config::builders::choose`]).
     pub builder: Builder,
     /// The build secrets by id, served to `RUN --mount=type=secret` for
     /// the length of the build (BuildKit only; empty on the classic path).
     pub secrets: BTreeMap<String, SecretValue>,
-}
-
-/// The builder that runs a build.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-pub enum Builder {
-    /// The engine's legacy builder (`POST /build`, version 1).
-    #[serde(rename = "classic")]
-    Classic,
-    /// BuildKit (`POST /build?version=2` with a session).
-    #[serde(rename = "buildkit")]
-    BuildKit,
-}
-
-impl Builder {
-    /// The name golden.toml and golden's output use.
-    pub fn name(self) -> &'static str {
-        match self {
-            Builder::Classic => "classic",
-            Builder::BuildKit => "buildkit",
-        }
-    }
-}
-
-impl std::fmt::Display for Builder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
 }
 
 /// A build secret's bytes, held in memory for the length of one build.

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use crate::config::{Config, Image};
 use crate::diagnostic::{Diagnostic, SourceFile};
-use crate::dockerfile::{Base, Dockerfile, DockerfileError};
+use crate::dockerfile::{Base, BuildKitUse, Dockerfile, DockerfileError, SecretMount};
 use crate::files::Files;
 use crate::reference::Reference;
 use crate::version::TagTarget;
@@ -47,6 +47,12 @@ pub struct Node {
     pub upstream: Upstream,
     /// Golden images this one is built after (FROM lines and `depends_on`).
     pub parents: BTreeSet<String>,
+    /// The first thing the Dockerfile uses that only BuildKit builds
+    /// ([`crate::dockerfile::needs_buildkit`]): why the image needs
+    /// BuildKit, the `needs_buildkit` of `config::builders::choose`.
+    pub buildkit: Option<BuildKitUse>,
+    /// The Dockerfile's `RUN --mount=type=secret`s, in line order.
+    pub secret_mounts: Vec<SecretMount>,
 }
 
 impl Node {
@@ -161,6 +167,8 @@ struct Reading<'c> {
     /// Each Dockerfile parsed once per set of build args: lines that share
     /// a context (10,000 of them, at scale) share one parse.
     parsed: HashMap<(PathBuf, &'c BTreeMap<String, String>), Dockerfile>,
+    /// What each Dockerfile needs BuildKit for and the secrets it mounts.
+    scanned: HashMap<PathBuf, (Option<BuildKitUse>, Vec<SecretMount>)>,
 }
 
 impl<'c> Reading<'c> {
@@ -175,7 +183,20 @@ impl<'c> Reading<'c> {
             lines,
             texts: HashMap::new(),
             parsed: HashMap::new(),
+            scanned: HashMap::new(),
         }
+    }
+
+    /// What the Dockerfile at `path`, whose text is `text`, needs BuildKit
+    /// for and the secrets it mounts, read once.
+    fn scan(&mut self, path: PathBuf, text: &str) -> (Option<BuildKitUse>, Vec<SecretMount>) {
+        self.scanned
+            .entry(path)
+            .or_insert_with(|| {
+                let mounts = crate::dockerfile::secret_mounts(text);
+                (crate::dockerfile::needs_buildkit(text), mounts)
+            })
+            .clone()
     }
 
     /// The text of the Dockerfile at `path`, read once.
@@ -207,12 +228,15 @@ fn node<'c>(reading: &mut Reading<'c>, image: &'c Image) -> Result<Node, NodeErr
             )));
         }
     }
+    let (buildkit, secret_mounts) = reading.scan(image.dockerfile_path(), &text);
     Ok(Node {
         id: image.id.clone(),
         dockerfile_text: text,
         dockerfile,
         upstream,
         parents,
+        buildkit,
+        secret_mounts,
     })
 }
 

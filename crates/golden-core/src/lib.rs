@@ -11,6 +11,7 @@
 #![cfg_attr(test, allow(clippy::disallowed_methods, clippy::disallowed_types))]
 
 pub mod build_args;
+pub mod buildkit;
 pub mod check;
 pub mod config;
 pub mod context;

@@ -19,7 +19,8 @@ use crate::reference::Reference;
 pub struct Project {
     pub config: Config,
     pub graph: Graph,
-    /// Warnings by image id that `plan` shows (an ARG nothing sets).
+    /// Warnings by image id that `plan` shows (an ARG nothing sets, a
+    /// secret provided and never mounted).
     pub warnings: BTreeMap<String, Vec<String>>,
 }
 
@@ -50,8 +51,13 @@ impl Project {
         match Graph::resolve(&config, files) {
             Ok(graph) => {
                 problems.extend(untrusted_upstreams(&config, &graph));
-                let (undeclared, warnings) = crate::build_args::check(&config, &graph);
+                let (undeclared, mut warnings) = crate::build_args::check(&config, &graph);
                 problems.extend(undeclared);
+                let (unbuildable, more) = crate::buildkit::check(&config, &graph);
+                problems.extend(unbuildable);
+                for (id, list) in more {
+                    warnings.entry(id).or_default().extend(list);
+                }
                 if problems.is_empty() {
                     Ok(Project {
                         config,

@@ -18,6 +18,7 @@ pub(super) fn run(session: &Session, output: Output) -> Result<Exit, Failure> {
             dockerfile: &image.dockerfile,
             build_args: &image.build_args,
             labels: &image.labels,
+            secrets: &image.recipe_secrets,
         };
         if let Err(error) = recipes.recipe(&image.context, &inputs) {
             problems.push(format!("image `{}`: {error}", image.id));

@@ -32,6 +32,9 @@ fn request(context: &Path, dockerfile: &str, content: &str) -> BuildRequest {
         no_cache: false,
         tag: "127.0.0.1:5000/golden/app:1.0.3".parse().unwrap(),
         platform: None,
+        // A secret's source is in the recipe observe hashes and in the one
+        // of what is sent.
+        recipe_secrets: BTreeMap::from([("token".to_string(), "env NUGET_TOKEN".to_string())]),
         builder: golden_core::engine::Builder::Classic,
         secrets: BTreeMap::new(),
     }
@@ -43,6 +46,7 @@ fn observed(request: &BuildRequest) -> Recipe {
         dockerfile: &request.dockerfile,
         build_args: &request.build_args,
         labels: &request.configured_labels,
+        secrets: &request.recipe_secrets,
     };
     Recipes::default()
         .recipe(&request.context, &inputs)

@@ -31,6 +31,7 @@ const DEFAULT_KEYS: &[&str] = &[
     "upstream_version",
     "floating",
     "adopt",
+    "builder",
 ];
 
 /// `[defaults]` as written.
@@ -50,6 +51,7 @@ pub(super) struct Defaults {
     pub(super) upstream_version_written: bool,
     pub(super) floating: Option<FloatingList>,
     pub(super) adopt: Option<crate::upstream::Adopt>,
+    pub(super) builder: Option<Spanned<super::builders::BuilderChoice>>,
     pub(super) build_args: BTreeMap<String, String>,
     pub(super) build_arg_spans: BTreeMap<String, Range<usize>>,
     pub(super) labels: BTreeMap<String, String>,
@@ -66,7 +68,15 @@ impl Reader<'_> {
             return Defaults::default();
         };
         let section = "[defaults]";
-        self.check_keys(table, section, DEFAULT_KEYS);
+        if let Some((key, _)) = table.get_key_value("secrets") {
+            self.problem(
+                key.span(),
+                "`secrets` cannot be set in [defaults]: build secrets belong to the images whose Dockerfiles mount them".into(),
+                "not in [defaults]",
+                Some("put them under `[images.<id>.secrets]` of each such image, e.g. `[images.sdk.secrets]` with `nuget_token = { env = \"NUGET_TOKEN\" }`".into()),
+            );
+        }
+        self.check_keys_except(table, section, DEFAULT_KEYS, &["secrets"]);
         let mut defaults = Defaults {
             schedule: self
                 .value(table, section, "schedule", SCHEDULE_EXPECTED)
@@ -91,6 +101,7 @@ impl Reader<'_> {
             upstream_version_written: table.get("upstream_version").is_some(),
             floating: self.floating(table, section),
             adopt: self.adopt(table, section),
+            builder: self.builder(table, section),
             build_args_too_large: false,
             labels_too_large: false,
         };

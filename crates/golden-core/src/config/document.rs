@@ -75,7 +75,7 @@ impl Reader<'_> {
             .map(|v| self.engine(v))
             .unwrap_or_default();
         if let Some(engines) = document.get("engines") {
-            engine.pool = self.engines(engines);
+            engine.pool = self.engines(engines, engine.builder);
             self.check_one_engine_setting(document);
         }
         engine

@@ -15,7 +15,7 @@ use crate::duration::ConfigDuration;
 const ENGINE_SCHEMES: &[&str] = &[
     "unix://", "tcp://", "http://", "https://", "ssh://", "npipe://",
 ];
-const ENGINE_KEYS: &[&str] = &["host", "network", "probe_timeout"];
+const ENGINE_KEYS: &[&str] = &["host", "network", "probe_timeout", "builder"];
 
 /// The network RUN steps get.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
@@ -50,7 +50,8 @@ pub struct EngineSettings {
     pub flag_host: Option<String>,
     /// `[[engines]]`: a build pool; empty for the one engine of `[engine]`.
     pub pool: Vec<PoolEngine>,
-    /// `[engine] builder`: what the engine may run.
+    /// `[engine] builder`: what the engine may run; with `[[engines]]`,
+    /// what each engine that sets none may run.
     pub builder: super::builders::BuilderChoice,
 }
 
@@ -89,7 +90,10 @@ impl Reader<'_> {
             probe_timeout: probe_timeout.map(|timeout| timeout.into_inner().0),
             flag_host: None,
             pool: Vec::new(),
-            builder: Default::default(),
+            builder: self
+                .builder(table, section)
+                .map(Spanned::into_inner)
+                .unwrap_or_default(),
         }
     }
 

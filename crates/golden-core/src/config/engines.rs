@@ -10,9 +10,18 @@ use std::path::PathBuf;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
+use super::builders::BuilderChoice;
 use super::Reader;
 
-const POOL_ENGINE_KEYS: &[&str] = &["name", "host", "platforms", "jobs", "labels", "cert_path"];
+const POOL_ENGINE_KEYS: &[&str] = &[
+    "name",
+    "host",
+    "platforms",
+    "jobs",
+    "labels",
+    "cert_path",
+    "builder",
+];
 const LABELS_EXPECTED: &str = "a list of labels such as [\"gpu\", \"fast-disk\"]";
 
 /// One `[[engines]]` entry.
@@ -30,14 +39,19 @@ pub struct PoolEngine {
     pub labels: Vec<String>,
     /// A directory with ca.pem, cert.pem and key.pem: TLS to a tcp:// host.
     pub cert_path: Option<PathBuf>,
-    /// `builder`: what this engine may run.
+    /// `builder`: what this engine may run (else `[engine] builder`).
     pub builder: super::builders::BuilderChoice,
     pub span: Range<usize>,
 }
 
 impl Reader<'_> {
-    /// The `[[engines]]` entries; problems are reported, never fatal here.
-    pub(super) fn engines(&mut self, value: &Spanned<DeValue<'_>>) -> Vec<PoolEngine> {
+    /// The `[[engines]]` entries, each with `builder` (else `builder`, that
+    /// of `[engine]`); problems are reported, never fatal here.
+    pub(super) fn engines(
+        &mut self,
+        value: &Spanned<DeValue<'_>>,
+        builder: BuilderChoice,
+    ) -> Vec<PoolEngine> {
         let DeValue::Array(entries) = value.get_ref() else {
             self.problem(
                 value.span(),
@@ -54,7 +68,7 @@ impl Reader<'_> {
             let Some(table) = self.table(entry, "engines") else {
                 continue;
             };
-            if let Some(engine) = self.pool_engine(table, entry.span()) {
+            if let Some(engine) = self.pool_engine(table, entry.span(), builder) {
                 if engines.iter().any(|e| e.name == engine.name) {
                     self.problem(
                         engine.name_span.clone(),
@@ -79,7 +93,12 @@ impl Reader<'_> {
     }
 
     /// One `[[engines]]` entry; `None` without a valid `host`.
-    fn pool_engine(&mut self, table: &DeTable<'_>, span: Range<usize>) -> Option<PoolEngine> {
+    fn pool_engine(
+        &mut self,
+        table: &DeTable<'_>,
+        span: Range<usize>,
+        builder: BuilderChoice,
+    ) -> Option<PoolEngine> {
         let section = "[[engines]]";
         self.check_keys(table, section, POOL_ENGINE_KEYS);
         let host: Option<Spanned<String>> = self.value(
@@ -107,6 +126,9 @@ impl Reader<'_> {
             .unwrap_or_default();
         let platforms = self.platforms(table, section).unwrap_or_default();
         let cert_path = self.cert_path(table, section);
+        let builder = self
+            .builder(table, section)
+            .map_or(builder, Spanned::into_inner);
         let name_span = name.as_ref().map_or(host.span(), |n| n.span());
         valid_host.then(|| PoolEngine {
             name: name
@@ -118,7 +140,7 @@ impl Reader<'_> {
             jobs,
             labels,
             cert_path,
-            builder: Default::default(),
+            builder,
             span,
         })
     }

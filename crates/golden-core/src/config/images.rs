@@ -45,6 +45,8 @@ const IMAGE_KEYS: &[&str] = &[
     "floating",
     "track",
     "adopt",
+    "builder",
+    "secrets",
 ];
 
 /// One `[images.<id>]` table being read.
@@ -117,6 +119,7 @@ impl Reader<'_> {
         let settings = self.build_settings(&at, defaults);
         let naming = self.naming(&at, defaults);
         let (build_args, labels) = self.build_args_and_labels(&at, defaults);
+        let builds = self.builds(table, &id_text, defaults.builder.as_ref());
         let name = match name {
             Some(name) => {
                 self.check_name(&name, &at.section);
@@ -156,8 +159,11 @@ impl Reader<'_> {
             floating: naming.floating,
             track: naming.track,
             adopt: naming.adopt,
-            builder: Default::default(),
-            secrets: BTreeMap::new(),
+            builder: builds.builder,
+            builder_span: builds.builder_span,
+            secrets: builds.secrets,
+            secret_spans: builds.secret_spans,
+            recipe_secrets: builds.recipe_secrets,
             span: at.span,
         })
     }

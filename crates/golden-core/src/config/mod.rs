@@ -98,8 +98,18 @@ pub struct Image {
     pub adopt: crate::upstream::Adopt,
     /// The builder the image needs (`builder`, or `[defaults]`).
     pub builder: builders::BuilderChoice,
-    /// `[images.<id>.secrets]`: build secrets by id.
+    /// Where that `builder` is written (the image's table or
+    /// `[defaults]`); `None` when neither sets it.
+    pub builder_span: Option<Range<usize>>,
+    /// `[images.<id>.secrets]`: build secrets by id (their sources, never
+    /// their values).
     pub secrets: BTreeMap<String, builders::SecretSource>,
+    /// Where each secret's id is written in `[images.<id>.secrets]`.
+    pub secret_spans: BTreeMap<String, Range<usize>>,
+    /// Each secret's source as the recipe covers it: `env NAME`, or `file
+    /// PATH` with PATH as written (a checkout elsewhere has the same
+    /// recipe). See [`crate::context::RecipeInputs`].
+    pub recipe_secrets: BTreeMap<String, String>,
     /// Where `[images.<id>]` is written, for later diagnostics.
     pub span: Range<usize>,
 }

@@ -81,9 +81,21 @@ impl<'a> Reader<'a> {
 
     /// Reports each key of `table` not in `allowed`, with the closest one.
     pub(super) fn check_keys(&mut self, table: &DeTable<'_>, section: &str, allowed: &[&str]) {
+        self.check_keys_except(table, section, allowed, &[]);
+    }
+
+    /// [`Reader::check_keys`] but for the keys `misplaced`, which the
+    /// caller reports with a message of their own.
+    pub(super) fn check_keys_except(
+        &mut self,
+        table: &DeTable<'_>,
+        section: &str,
+        allowed: &[&str],
+        misplaced: &[&str],
+    ) {
         for key in table.keys() {
             let name = key.get_ref().as_ref();
-            if allowed.contains(&name) {
+            if allowed.contains(&name) || misplaced.contains(&name) {
                 continue;
             }
             let near = closest(name, allowed);

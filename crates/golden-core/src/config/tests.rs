@@ -109,6 +109,10 @@ const IMAGE: &str = "[images.base]\nversion = \"1.0\"\ncontext = \"images/base\"
 /// `[images.app]`, whose Dockerfile is FROM `golden/base:1.0`.
 const APP: &str = "[images.app]\nversion = \"1.0\"\ncontext = \"images/app\"\n";
 
+/// `[images.sdk]`, whose Dockerfile has a cache mount on line 2 and on
+/// line 3 mounts secret `nuget_token` and (`required=false`) `npm_token`.
+const SECRETS: &str = "[images.sdk]\nversion = \"1.0\"\ncontext = \"images/secrets\"\n";
+
 /// (snapshot name, config text) of one mistake each, in an image other
 /// images are built on or in what its Dockerfile needs: each must give
 /// exactly one error, not also "`base` is not a configured image" and the like.
@@ -216,6 +220,24 @@ fn bad_configs() -> Vec<(&'static str, String)> {
         ("track_without_star", format!("{REGISTRY}{IMAGE}track = \"10.0.3-noble\"\n")),
         ("track_in_defaults", format!("{REGISTRY}[defaults]\ntrack = \"10.0.*\"\n{IMAGE}")),
         ("adopt_unknown", format!("{REGISTRY}{IMAGE}adopt = \"later\"\n")),
+        ("builder_unknown", format!("{REGISTRY}{IMAGE}builder = \"kit\"\n")),
+        ("builder_unknown_in_an_engine", format!("{REGISTRY}[[engines]]\nhost = \"unix:///run/a.sock\"\nbuilder = \"buildx\"\n{IMAGE}")),
+        ("secrets_not_a_table", format!("{REGISTRY}{IMAGE}secrets = \"NUGET_TOKEN\"\n")),
+        ("secret_not_a_table", format!("{REGISTRY}{IMAGE}[images.base.secrets]\nnuget_token = \"NUGET_TOKEN\"\n")),
+        ("secret_two_sources", format!("{REGISTRY}{IMAGE}[images.base.secrets]\nnuget_token = {{ env = \"NUGET_TOKEN\", file = \"nuget\" }}\n")),
+        ("secret_no_source", format!("{REGISTRY}{IMAGE}[images.base.secrets]\nnuget_token = {{}}\n")),
+        ("secret_unknown_key", format!("{REGISTRY}{IMAGE}[images.base.secrets]\nnuget_token = {{ evn = \"NUGET_TOKEN\" }}\n")),
+        ("secret_bad_id", format!("{REGISTRY}{IMAGE}[images.base.secrets]\n\"nuget token\" = {{ env = \"NUGET_TOKEN\" }}\n")),
+        ("secret_bad_env_name", format!("{REGISTRY}{IMAGE}[images.base.secrets]\nnuget_token = {{ env = \"NUGET-TOKEN\" }}\n")),
+        ("secret_env_not_a_string", format!("{REGISTRY}{IMAGE}[images.base.secrets]\nnuget_token = {{ env = 1 }}\n")),
+        ("secret_empty_file", format!("{REGISTRY}{IMAGE}[images.base.secrets]\nnuget_token = {{ file = \"\" }}\n")),
+        ("secrets_in_defaults", format!("{REGISTRY}[defaults.secrets]\nnuget_token = {{ env = \"NUGET_TOKEN\" }}\n{IMAGE}")),
+        ("secrets_with_a_classic_builder", format!("{REGISTRY}[defaults]\nbuilder = \"classic\"\n{IMAGE}[images.base.secrets]\nnuget_token = {{ env = \"NUGET_TOKEN\" }}\n")),
+        ("classic_builder_with_a_cache_mount", format!("{REGISTRY}{SECRETS}builder = \"classic\"\n")),
+        ("classic_engine_with_a_heredoc", format!("{REGISTRY}[engine]\nbuilder = \"classic\"\n[images.heredoc]\nversion = \"1.0\"\ncontext = \"images/heredoc\"\n")),
+        ("classic_pool_with_a_buildkit_image", format!("{REGISTRY}[engine]\nbuilder = \"classic\"\n[[engines]]\nhost = \"unix:///run/a.sock\"\n[[engines]]\nhost = \"unix:///run/b.sock\"\n{IMAGE}builder = \"buildkit\"\n")),
+        ("secret_not_provided", format!("{REGISTRY}{SECRETS}")),
+        ("secret_not_provided_near_a_typo", format!("{REGISTRY}{SECRETS}[images.sdk.secrets]\nnuget-token = {{ env = \"NUGET_TOKEN\" }}\n")),
         ("mixed_versioning_in_a_repository", format!("{REGISTRY}{IMAGE}[images.base-next]\nname = \"base\"\nversion = \"2.0\"\ncontext = \"images/base\"\nversioning = \"upstream\"\nupstream_version = {{ env = \"BASE_VERSION\" }}\n")),
         (
             "many_problems_at_once",
@@ -489,4 +511,176 @@ fn inputs_at_the_edges_still_load() {
             panic!("{}\n{error}", &text[..text.len().min(300)]);
         }
     }
+}
+
+#[test]
+fn builders_come_from_the_image_defaults_engine_and_pool() {
+    use crate::config::builders::BuilderChoice;
+    let text = format!(
+        "{REGISTRY}[engine]\nbuilder = \"classic\"\n[[engines]]\nhost = \"unix:///run/a.sock\"\n\
+         [[engines]]\nname = \"kit\"\nhost = \"unix:///run/b.sock\"\nbuilder = \"buildkit\"\n\
+         [defaults]\nbuilder = \"buildkit\"\n{IMAGE}\n[images.app]\nversion = \"1.0\"\ncontext = \"images/app\"\nbuilder = \"auto\"\n"
+    );
+    let project = load(&text).unwrap_or_else(|e| panic!("{e}"));
+    let config = &project.config;
+    assert_eq!(config.engine.builder, BuilderChoice::Classic);
+    let pool: Vec<BuilderChoice> = config.engine.pool.iter().map(|e| e.builder).collect();
+    assert_eq!(pool, [BuilderChoice::Classic, BuilderChoice::BuildKit]);
+    let base = config.image("base").unwrap();
+    assert_eq!(base.builder, BuilderChoice::BuildKit, "from [defaults]");
+    assert_eq!(config.image("app").unwrap().builder, BuilderChoice::Auto);
+    let span = base.builder_span.clone().unwrap();
+    assert_eq!(&text[span], "\"buildkit\"");
+    let project = load(&format!("{REGISTRY}{IMAGE}")).unwrap();
+    let base = project.config.image("base").unwrap();
+    assert_eq!(
+        (base.builder, &base.builder_span),
+        (BuilderChoice::Auto, &None)
+    );
+    assert_eq!(project.config.engine.builder, BuilderChoice::Auto);
+}
+
+#[test]
+fn secrets_are_read_as_their_sources_never_their_values() {
+    use crate::config::builders::SecretSource;
+    let text = format!(
+        "{REGISTRY}{IMAGE}[images.base.secrets]\nnuget_token = {{ env = \"NUGET_TOKEN\" }}\n\
+         \"npm.rc\" = {{ file = \"secrets/npmrc\" }}\nabsolute = {{ file = \"/run/secrets/x\" }}\n"
+    );
+    let project = load(&text).unwrap_or_else(|e| panic!("{e}"));
+    let base = project.config.image("base").unwrap();
+    let sources: Vec<(&str, String)> = base
+        .secrets
+        .iter()
+        .map(|(id, source)| (id.as_str(), source.to_string()))
+        .collect();
+    assert_eq!(
+        sources,
+        [
+            ("absolute", "file /run/secrets/x".to_string()),
+            (
+                "npm.rc",
+                "file tests/fixtures/config/secrets/npmrc".to_string()
+            ),
+            ("nuget_token", "env NUGET_TOKEN".to_string()),
+        ]
+    );
+    assert_eq!(
+        base.secrets["nuget_token"],
+        SecretSource::Env("NUGET_TOKEN".into())
+    );
+    let span = base.secret_spans["nuget_token"].clone();
+    assert_eq!(&text[span], "nuget_token");
+}
+
+#[test]
+fn provided_secrets_load_and_the_graph_says_what_needs_buildkit() {
+    let text = format!(
+        "{REGISTRY}{SECRETS}[images.sdk.secrets]\nnuget_token = {{ env = \"NUGET_TOKEN\" }}\nunused = {{ file = \"x\" }}\n\
+         [images.heredoc]\nversion = \"1.0\"\ncontext = \"images/heredoc\"\n{IMAGE}"
+    );
+    let project = load(&text).unwrap_or_else(|e| panic!("{e}"));
+    let sdk = &project.graph.nodes["sdk"];
+    let why = sdk.buildkit.as_ref().map(ToString::to_string);
+    assert_eq!(why.as_deref(), Some("`RUN --mount` on line 2"));
+    let ids: Vec<(&str, Option<bool>, usize)> = sdk
+        .secret_mounts
+        .iter()
+        .map(|mount| (mount.id.as_str(), mount.required, mount.line))
+        .collect();
+    assert_eq!(
+        ids,
+        [("nuget_token", None, 3), ("npm_token", Some(false), 3)]
+    );
+    assert_eq!(
+        project.warnings["sdk"],
+        [
+            "secret `npm_token` (line 3 of `Dockerfile`) is optional (`required=false`) and [images.sdk.secrets] does not provide it: the step runs without it",
+            "secret `unused` of [images.sdk.secrets] is mounted by no `RUN --mount=type=secret,id=unused` of `Dockerfile`",
+        ]
+    );
+    // A heredoc's body is no instruction: `FROM evil` in it is no stage.
+    let heredoc = &project.graph.nodes["heredoc"];
+    assert_eq!(heredoc.dockerfile.stages.len(), 1);
+    let why = heredoc.buildkit.as_ref().map(ToString::to_string);
+    assert_eq!(why.as_deref(), Some("the heredoc `RUN <<EOF` on line 2"));
+    assert_eq!(project.graph.nodes["base"].buildkit, None);
+    assert!(!project.warnings.contains_key("base"));
+}
+
+#[test]
+fn a_pool_with_one_engine_that_may_run_buildkit_decides_per_build() {
+    let text = format!(
+        "{REGISTRY}[[engines]]\nhost = \"unix:///run/a.sock\"\nbuilder = \"classic\"\n\
+         [[engines]]\nhost = \"unix:///run/b.sock\"\nlabels = [\"kit\"]\n\
+         {SECRETS}[images.sdk.secrets]\nnuget_token = {{ env = \"NUGET_TOKEN\" }}\n\
+         [images.heredoc]\nversion = \"1.0\"\ncontext = \"images/heredoc\"\nengine_labels = [\"kit\"]\n"
+    );
+    load(&text).unwrap_or_else(|e| panic!("{e}"));
+    // Only the classic engine carries what `other` requires.
+    let only_classic = format!("{text}[images.other]\nversion = \"1.0\"\ncontext = \"images/secrets\"\nname = \"other\"\nengine_labels = [\"slow\"]\n[images.other.secrets]\nnuget_token = {{ env = \"NUGET_TOKEN\" }}\n")
+        .replace("builder = \"classic\"\n", "builder = \"classic\"\nlabels = [\"slow\"]\n");
+    let shown = rendered(&only_classic);
+    assert!(
+        shown.contains("image `other` needs BuildKit for `RUN --mount`, but every engine of [[engines]] that may build it is set to `builder = \"classic\"`"),
+        "{shown}"
+    );
+    assert_eq!(shown.matches("error:").count(), 1, "{shown}");
+}
+
+/// The fixture files, with every environment variable set to one value.
+struct Environment(&'static str);
+
+impl crate::files::Files for Environment {
+    fn stat(&self, path: &Path) -> crate::files::Stat {
+        crate::testing::TestDisk.stat(path)
+    }
+
+    fn read_text(&self, path: &Path, limit: u64) -> Result<String, crate::files::RegularFileError> {
+        crate::testing::TestDisk.read_text(path, limit)
+    }
+
+    fn env(&self, _: &str) -> Option<std::ffi::OsString> {
+        Some(self.0.into())
+    }
+}
+
+#[test]
+fn the_recipe_covers_a_secret_s_source_never_its_value() {
+    let text = |source: &str| {
+        format!(
+            "{REGISTRY}{SECRETS}[images.sdk.secrets]\nnuget_token = {source}\nnpm_token = {{ file = \"secrets/absent\" }}\n"
+        )
+    };
+    let recipe = |text: &str, value: &'static str| {
+        let source = SourceFile::new(Path::new(PATH), text);
+        let project =
+            Project::from_source(source, &Environment(value)).unwrap_or_else(|e| panic!("{e}"));
+        let sdk = project.config.image("sdk").unwrap().clone();
+        let inputs = crate::context::RecipeInputs {
+            dockerfile: &sdk.dockerfile,
+            build_args: &sdk.build_args,
+            labels: &sdk.labels,
+            secrets: &sdk.recipe_secrets,
+        };
+        inputs.lines()
+    };
+    let env = text("{ env = \"NUGET_TOKEN\" }");
+    // A rotated token: the same recipe (the value is read at build time,
+    // and a file secret's file need not exist until then).
+    let first = recipe(&env, "token-one");
+    assert_eq!(first, recipe(&env, "token-two"));
+    let shown = format!("{first:?}");
+    assert!(!shown.contains("token-one"), "{shown}");
+    assert!(
+        shown.contains("S \\\"nuget_token\\\" \\\"env NUGET_TOKEN\\\""),
+        "{shown}"
+    );
+    assert!(shown.contains("file secrets/absent"), "as written: {shown}");
+    // Read from elsewhere: another recipe.
+    assert_ne!(
+        first,
+        recipe(&text("{ env = \"NUGET_TOKEN_2\" }"), "token-one")
+    );
+    assert_ne!(first, recipe(&text("{ file = \"nuget\" }"), "token-one"));
 }

@@ -131,7 +131,7 @@ fn from_value(
 /// backslash (or the `# escape=` character) takes the next character as
 /// it is. So `--"from"=x` and `--fr\om=x` are `from=x`. `None` when a
 /// quote is left open: golden cannot tell where the flags end.
-fn flag_words(rest: &str, escape: char) -> Option<Vec<String>> {
+pub(super) fn flag_words(rest: &str, escape: char) -> Option<Vec<String>> {
     let chars: Vec<char> = rest.chars().collect();
     let mut flags = Vec::new();
     let mut index = 0;

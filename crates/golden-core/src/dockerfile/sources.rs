@@ -15,12 +15,20 @@ use super::instructions::{escape_directive, instructions, split_keyword, without
 /// it is a plain path: no variable (`$`), no wildcard (`*`, `?`, `[`), no
 /// escape or quote, no `..`, not the whole context (`.`); the flags are
 /// `--from` (the step reads another stage, not the context), `--chown` and
-/// `--chmod`, nothing else; `ADD` of a URL reads no context. The
+/// `--chmod`, nothing else; `ADD` of a URL reads no context. BuildKit's
+/// `RUN --mount=type=bind` without `from=` (bind is a mount's default
+/// type) reads the context as well: that gives `None`. The
 /// `ONBUILD` triggers of the images the stages start from are the
 /// caller's to check: they can `COPY` anything.
 pub fn context_sources(text: &str) -> Option<Vec<String>> {
     let text = without_bom(text);
     let escape = escape_directive(text);
+    let binds_context = super::buildkit::run_mounts(text)
+        .iter()
+        .any(|(_, mount)| mount.kind == "bind" && mount.from.is_none());
+    if binds_context {
+        return None;
+    }
     let mut sources = Vec::new();
     let (mut stages, mut triggers) = (0, false);
     for instruction in instructions(text, escape) {

@@ -59,6 +59,11 @@ fn context_sources_are_the_plain_paths_copy_and_add_read() {
         ("FROM a\nCOPY <<EOF /a\nx\nEOF\n", None),
         ("# escape=`\nFROM a\nCOPY a `\n  b /\n", Some(&["a", "b"])),
         ("# escape=`\nFROM a\nCOPY a\\b /\n", None),
+        // BuildKit's bind mounts read the context, from `RUN` too.
+        ("FROM a\nCOPY a /a\nRUN --mount=type=bind,source=b,target=/b make\n", None),
+        ("FROM a\nRUN --mount=target=/src make\n", None),
+        ("FROM a AS b\nFROM a\nCOPY a /a\nRUN --mount=from=b,target=/b make\n", Some(&["a"])),
+        ("FROM a\nCOPY a /a\nRUN --mount=type=secret,id=t --mount=type=cache,target=/c make\n", Some(&["a"])),
     ];
     for (text, expected) in cases {
         let expected = expected.map(|paths| paths.iter().map(|p| p.to_string()).collect());
@@ -388,4 +393,178 @@ fn labels_become_one_quoted_instruction() {
     let open = "FROM scratch\nRUN true \\\n# note\n\n";
     let (text, rest) = with_labels(open, &labels);
     assert_eq!((text.as_str(), rest), (open, labels.clone()));
+}
+
+#[test]
+fn heredoc_bodies_are_not_instructions() {
+    let cases: &[(&str, &str, usize)] = &[
+        // A body line that reads as FROM starts no stage.
+        (
+            "FROM a AS build\nRUN <<EOF\nFROM evil\nARG X\nEOF\nFROM b\n",
+            "b",
+            2,
+        ),
+        ("FROM a\nRUN <<-EOF\n\tFROM evil\n\tEOF\nFROM b\n", "b", 2),
+        (
+            "FROM a\nRUN cat <<\"EOF\" > /x\nFROM evil\nEOF\nFROM b\n",
+            "b",
+            2,
+        ),
+        (
+            "FROM a\nCOPY <<one <<two /dest/\nFROM evil\none\nFROM worse\ntwo\nFROM b\n",
+            "b",
+            2,
+        ),
+        (
+            "FROM a\nrun 3<<EOF \\\n  cat\n# FROM evil\nFROM evil\nEOF\nFROM b\n",
+            "b",
+            2,
+        ),
+        // Not heredocs: quoted, inside a word, or on another instruction.
+        ("FROM a\nRUN echo \"<<EOF\"\nFROM b\n", "b", 2),
+        ("FROM a\nENV A=<<EOF\nFROM b\n", "b", 2),
+        ("FROM a\nRUN echo x<<EOF\nFROM b\n", "b", 2),
+        // An unterminated heredoc runs to the end.
+        ("FROM a\nRUN <<EOF\nFROM b\n", "a", 1),
+    ];
+    for (text, image, stages) in cases {
+        let dockerfile = Dockerfile::parse(text, &BTreeMap::new()).unwrap();
+        assert_eq!(final_image(text, &[]), *image, "{text}");
+        assert_eq!(dockerfile.stages.len(), *stages, "{text}");
+    }
+    let declared = Dockerfile::declared_args("FROM a\nRUN <<EOF\nARG X\nEOF\nARG Y\n");
+    let names: Vec<&str> = declared.iter().map(|arg| arg.name.as_str()).collect();
+    assert_eq!(names, ["Y"]);
+    assert_eq!(declared[0].line, 5);
+}
+
+#[test]
+fn buildkit_uses_name_each_flag_heredoc_and_directive_with_its_line() {
+    let cases: &[(&str, &[&str])] = &[
+        ("FROM a\nRUN make\nCOPY --from=b --chown=1:1 x /x\nADD --chown=1 y /y\n", &[]),
+        (
+            "# syntax=docker/dockerfile:1\nFROM a\nRUN --mount=type=cache,target=/c \\\n  --network=none --security=insecure make\n",
+            &[
+                "the `# syntax=docker/dockerfile:1` parser directive on line 1",
+                "`RUN --mount` on line 3",
+                "`RUN --network` on line 3",
+                "`RUN --security` on line 3",
+            ],
+        ),
+        (
+            "FROM a\nCOPY --link --chmod=755 x /x\nADD --checksum=sha256:0 https://e.test/f /f\nadd --keep-git-dir=true git@e.test:r.git /r\n",
+            &[
+                "`COPY --link` on line 2",
+                "`COPY --chmod` on line 2",
+                "`ADD --checksum` on line 3",
+                "`ADD --keep-git-dir` on line 4",
+            ],
+        ),
+        (
+            "FROM a\nRUN <<EOF\nRUN --mount=type=secret,id=x cat\nEOF\nCOPY <<-\"END\" /f\n\tx\n\tEND\n",
+            &["the heredoc `RUN <<EOF` on line 2", "the heredoc `COPY <<-\"END\"` on line 5"],
+        ),
+        // A comment that is no directive, and triggers of child builds.
+        ("# note\n# syntax=x\nFROM a\nONBUILD RUN --mount=type=cache,target=/c make\n", &[]),
+        ("# escape=`\n# syntax=docker/dockerfile:1.7\nFROM a\n", &["the `# syntax=docker/dockerfile:1.7` parser directive on line 2"]),
+    ];
+    for (text, expected) in cases {
+        let uses: Vec<String> = buildkit_uses(text)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(uses, *expected, "{text}");
+        let first = needs_buildkit(text).map(|first| first.to_string());
+        assert_eq!(first.as_deref(), expected.first().copied(), "{text}");
+    }
+}
+
+#[test]
+fn secret_mounts_name_the_id_buildkit_asks_for() {
+    let text = "FROM a\n\
+        RUN --mount=type=secret,id=nuget_token dotnet restore\n\
+        RUN --mount=type=secret,target=/run/secrets/npmrc,required npm ci\n\
+        RUN --mount=TYPE=Secret,source=pip.conf,required=false \\\n  --mount=type=cache,target=/c pip install\n\
+        RUN --mount=type=secret,id=$TOKEN_ID,required=true make\n\
+        RUN --mount=\"type=secret,id=quoted,target=/a,b\" make\n\
+        RUN --mount=type=secret make\n\
+        RUN --mount=type=cache,id=not-a-secret,target=/c make\n\
+        RUN <<EOF\nRUN --mount=type=secret,id=in_a_body cat\nEOF\n";
+    let mounts: Vec<(String, Option<bool>, usize, bool)> = secret_mounts(text)
+        .into_iter()
+        .map(|m| (m.id.clone(), m.required, m.line, m.is_literal()))
+        .collect();
+    let expected = [
+        ("nuget_token", None, 2, true),
+        ("npmrc", Some(true), 3, true),
+        ("pip.conf", Some(false), 4, true),
+        ("$TOKEN_ID", Some(true), 6, false),
+        ("quoted", None, 7, true),
+    ];
+    let expected: Vec<(String, Option<bool>, usize, bool)> = expected
+        .iter()
+        .map(|(id, required, line, literal)| (id.to_string(), *required, *line, *literal))
+        .collect();
+    assert_eq!(mounts, expected);
+}
+
+#[test]
+fn buildkit_reading_of_random_dockerfiles_never_panics_and_stays_in_the_file() {
+    let pieces = [
+        "RUN ",
+        "COPY ",
+        "ADD ",
+        "FROM a",
+        "ONBUILD ",
+        "--mount=",
+        "type=secret",
+        "type=bind",
+        "id=",
+        "target=/run/secrets/",
+        "required",
+        "=false",
+        ",",
+        "\"",
+        "'",
+        "<<EOF",
+        "<<-E",
+        "3<<",
+        "EOF",
+        "E",
+        "\t",
+        " ",
+        "\n",
+        "\\\n",
+        "# syntax=x",
+        "# escape=`",
+        "`\n",
+        "--link",
+        "--chmod=7",
+        "$X",
+        "\u{feff}",
+        "\r\n",
+        "[\"sh\"]",
+    ];
+    for seed in 0..2000 {
+        let mut random = fastrand::Rng::with_seed(seed);
+        let text: String = (0..random.usize(0..40))
+            .map(|_| pieces[random.usize(0..pieces.len())])
+            .collect();
+        let lines = text.lines().count().max(1);
+        for found in buildkit_uses(&text) {
+            assert!(
+                found.line >= 1 && found.line <= lines,
+                "{text:?}: {found:?}"
+            );
+        }
+        for mount in secret_mounts(&text) {
+            assert!(
+                mount.line >= 1 && mount.line <= lines,
+                "{text:?}: {mount:?}"
+            );
+            assert!(!mount.id.is_empty(), "{text:?}: {mount:?}");
+        }
+        let _ = context_sources(&text);
+        let _ = Dockerfile::parse(&text, &BTreeMap::new());
+    }
 }
