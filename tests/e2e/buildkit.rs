@@ -66,14 +66,17 @@ fn image_holds(image: &str, needle: &str) -> Vec<(&'static str, bool)> {
 fn a_secret_and_a_cache_mount_build_and_push_and_the_secret_is_nowhere_after() {
     let ns = namespace("secret");
     // The step proves it read the secret (its hash, not its value, is in
-    // the Dockerfile); the cache step records what the mount held before.
-    let dockerfile = format!(
+    // the Dockerfile); the cache step leaves a file in a cache mount of
+    // this test's own.
+    let cache = format!("type=cache,target=/cache,id={ns}");
+    let secret_step = format!(
         "FROM {SEED}\n\
          RUN --mount=type=secret,id=nuget_token,required=true \\\n    \
-         test \"$(sha256sum /run/secrets/nuget_token | cut -d' ' -f1)\" = \"{}\" && echo token-ok\n\
-         RUN --mount=type=cache,target=/cache ls /cache > /etc/cache-before; touch /cache/from-$(cat /proc/sys/kernel/random/uuid)\n",
+         test \"$(sha256sum /run/secrets/nuget_token | cut -d' ' -f1)\" = \"{}\" && echo token-ok\n",
         sha256_hex(TOKEN)
     );
+    let dockerfile =
+        format!("{secret_step}RUN --mount={cache} touch /cache/from-the-first-build\n");
     let (directory, config) = one_image_config(REGISTRY, &ns, "sdk", &dockerfile, "");
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str(
@@ -119,11 +122,11 @@ fn a_secret_and_a_cache_mount_build_and_push_and_the_secret_is_nowhere_after() {
     let labels = support::labels(&repository, "1.0.0");
     assert!(!format!("{labels:?}").contains(TOKEN));
 
-    // The cache mount persists: a second build (the Dockerfile changed)
-    // finds the first one's file in it.
+    // The cache mount persists: a second build, whose step lists the
+    // mount, finds the first one's file in it.
     std::fs::write(
         directory.path().join("sdk/Dockerfile"),
-        format!("{dockerfile}RUN cat /etc/cache-before\n"),
+        format!("{secret_step}RUN --mount={cache} ls /cache > /etc/cache-before\n"),
     )
     .unwrap();
     Golden::at(&config)
@@ -143,7 +146,7 @@ fn a_secret_and_a_cache_mount_build_and_push_and_the_secret_is_nowhere_after() {
         "/etc/cache-before",
     ]);
     assert!(
-        contains(&before, "from-"),
+        contains(&before, "from-the-first-build"),
         "the second build's cache mount held the first one's file: {}",
         String::from_utf8_lossy(&before)
     );
@@ -292,33 +295,40 @@ fn a_syntax_line_naming_a_frontend_the_engine_cannot_pull_fails_with_the_way_out
     let (_directory, config) = one_image_config(REGISTRY, &ns, "app", &dockerfile, "");
     let run = golden_at(&config, &["build", "--all"]).expect(1);
     assert!(
-        run.stderr.contains("docker/dockerfile:1")
+        run.stdout.contains("docker/dockerfile:1")
             && run
-                .stderr
+                .stdout
                 .contains("`# syntax=` line names a frontend image the engine could not pull"),
         "{}",
-        run.stderr
+        run.stdout
     );
     assert!(support::tags(&format!("{REGISTRY}/{ns}/app")).is_empty());
 }
 
-/// What `command` prints in a container of `reference` run as `platform`.
+/// What `command` prints in a container of `reference` run as `platform`
+/// (its stdout only).
 fn run_as(reference: &str, platform: &str, command: &[&str]) -> String {
-    let mut args = vec![
-        "run",
-        "--rm",
-        "--pull",
-        "always",
-        "--network",
-        "none",
-        "--platform",
-        platform,
-        reference,
-    ];
-    args.extend_from_slice(command);
-    String::from_utf8_lossy(&docker_output(&args))
-        .trim()
-        .to_string()
+    let output = Command::new("docker")
+        .args([
+            "run",
+            "--rm",
+            "--pull",
+            "always",
+            "--network",
+            "none",
+            "--platform",
+            platform,
+        ])
+        .arg(reference)
+        .args(command)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "docker run --platform {platform} {reference}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
 
 #[test]

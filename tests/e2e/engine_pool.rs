@@ -221,7 +221,6 @@ fn a_stack_spreads_over_two_engines_and_a_child_builds_on_the_other_engine_than_
 fn an_engine_lost_mid_build_reroutes_only_its_images() {
     let mut side = Engine::start();
     let stack = Stack::new("pool-lost");
-    classic(&stack);
     let namespace = stack.namespace.clone();
     // The side engine is listed first and takes two builds at once, the
     // machine's engine one. At the start `a-hold` (only the machine's
@@ -251,7 +250,11 @@ fn an_engine_lost_mid_build_reroutes_only_its_images() {
         ),
         ("b-slow", "sleep 8", stack.repository("p") + ":1.0", ""),
     ];
-    let mut config = format!("[registry]\nhost = \"{REGISTRY}\"\nnamespace = \"{namespace}\"\n");
+    // The classic builder: the test watches the build containers, which
+    // BuildKit's steps do not create (see `classic`).
+    let mut config = format!(
+        "[registry]\nhost = \"{REGISTRY}\"\nnamespace = \"{namespace}\"\n\n[defaults]\nbuilder = \"classic\"\n"
+    );
     config.push_str(&pool(&[
         ("side", side.host(), 2, &["side"]),
         ("main", MAIN_ENGINE, 1, &["main"]),
@@ -375,7 +378,11 @@ fn an_engine_lost_mid_build_reroutes_only_its_images() {
 fn down_at_start(stack: &Stack) -> String {
     let gone = dead_socket(stack.path());
     let namespace = &stack.namespace;
-    let mut config = format!("[registry]\nhost = \"{REGISTRY}\"\nnamespace = \"{namespace}\"\n");
+    // The classic builder: the test watches the build containers, which
+    // BuildKit's steps do not create (see `classic`).
+    let mut config = format!(
+        "[registry]\nhost = \"{REGISTRY}\"\nnamespace = \"{namespace}\"\n\n[defaults]\nbuilder = \"classic\"\n"
+    );
     config.push_str(&pool(&[
         ("gone", &gone, 2, &["gpu"]),
         ("main", MAIN_ENGINE, 2, &[]),

@@ -70,7 +70,7 @@ fn the_offline_stack_builds_tests_and_pushes_through_podman_with_its_own_builder
         .golden(&["--engine", PODMAN, "build", "--all"])
         .expect(0);
     assert!(
-        again.stdout.contains("0 built, 4 up to date"),
+        again.stdout.contains("nothing due: 4 image(s) up to date"),
         "{}",
         again.stdout
     );
