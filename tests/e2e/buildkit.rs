@@ -72,7 +72,7 @@ fn a_secret_and_a_cache_mount_build_and_push_and_the_secret_is_nowhere_after() {
     let secret_step = format!(
         "FROM {SEED}\n\
          RUN --mount=type=secret,id=nuget_token,required=true \\\n    \
-         test \"$(sha256sum /run/secrets/nuget_token | cut -d' ' -f1)\" = \"{}\" && echo token-ok\n",
+         test \"$(sha256sum /run/secrets/nuget_token | cut -d' ' -f1)\" = \"{}\" && echo \"token-$((6 * 7))-ok {ns}\"\n",
         sha256_hex(TOKEN)
     );
     let dockerfile =
@@ -109,8 +109,9 @@ fn a_secret_and_a_cache_mount_build_and_push_and_the_secret_is_nowhere_after() {
     ] {
         assert!(!text.contains(TOKEN), "the secret is in {place}:\n{text}");
     }
+    // The step ran (its output, not its name, says 42) and read the secret.
     assert!(
-        run.stderr.contains("token-ok"),
+        run.stderr.contains(&format!("token-42-ok {ns}")),
         "the step read the secret:\n{}",
         run.stderr
     );

@@ -89,7 +89,7 @@ fn network_none_holds_for_run_steps_on_podman() {
     require_podman();
     let namespace = format!("e2e-podman-net-{}", std::process::id());
     let dockerfile = format!(
-        "FROM {SEED}\nRUN cut -d: -f1 /proc/net/dev | tail -n +3 | tr -d ' ' | tr '\\n' ' ' > /interfaces\n"
+        "FROM {SEED}\nRUN echo {namespace} > /built-for && cut -d: -f1 /proc/net/dev | tail -n +3 | tr -d ' ' | tr '\\n' ' ' > /interfaces\n"
     );
     let (_directory, config) = one_image_config(
         REGISTRY,
