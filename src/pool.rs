@@ -37,6 +37,9 @@ pub struct Need<'a> {
     pub platform: Option<&'a Platform>,
     /// Labels the engine must carry.
     pub labels: &'a [String],
+    /// Whether the build needs BuildKit (secrets, BuildKit syntax, or
+    /// `builder = "buildkit"`): only members that run it qualify.
+    pub buildkit: bool,
 }
 
 /// One member as [`choose`] sees it.
@@ -47,6 +50,8 @@ pub struct Slots<'a> {
     pub jobs: usize,
     pub running: usize,
     pub down: bool,
+    /// It offers BuildKit and its `builder` allows it.
+    pub buildkit: bool,
 }
 
 /// Where a build goes now.
@@ -61,7 +66,7 @@ pub enum Choice {
 }
 
 /// Picks the engine for a build. Only live members carrying every label
-/// qualify. A platform goes to members that build it natively when any
+/// (and running BuildKit, when the build needs it) qualify. A platform goes to members that build it natively when any
 /// live one does (waiting for a slot there rather than emulating), else to
 /// any qualifying member under emulation. A build without a platform is
 /// for the first qualifying member's own platform, so which engine takes
@@ -72,6 +77,7 @@ pub fn choose(members: &[Slots<'_>], need: Need<'_>) -> Choice {
         .filter(|&index| {
             let member = &members[index];
             !member.down
+                && (member.buildkit || !need.buildkit)
                 && need
                     .labels
                     .iter()
@@ -80,8 +86,17 @@ pub fn choose(members: &[Slots<'_>], need: Need<'_>) -> Choice {
         .collect();
     let Some(&first) = qualified.first() else {
         let live = members.iter().filter(|member| !member.down).count();
+        let labelled = members.iter().any(|member| {
+            !member.down
+                && need
+                    .labels
+                    .iter()
+                    .all(|label| member.labels.contains(label))
+        });
         return Choice::Impossible(if live == 0 {
             "no engine of the pool is reachable".to_string()
+        } else if labelled && need.buildkit {
+            "it needs BuildKit, and no reachable engine that may take it runs BuildKit (Podman and engines set to `builder = \"classic\"` do not)".to_string()
         } else {
             format!(
                 "no reachable engine carries the labels {}",
@@ -276,6 +291,8 @@ impl Pool {
                 jobs: member.jobs,
                 running: running[index],
                 down: down.contains(&index),
+                buildkit: member.builder != BuilderChoice::Classic
+                    && member.engine.offers_buildkit(),
             })
             .collect()
     }
@@ -368,8 +385,13 @@ mod tests {
             jobs,
             running,
             down,
+            buildkit: true,
         };
-        let need = |platform, labels| Need { platform, labels };
+        let need = |platform, labels| Need {
+            platform,
+            labels,
+            buildkit: false,
+        };
         let gpu_label = ["gpu".to_string()];
         let table: Vec<(Vec<Slots>, Need, Choice)> = vec![
             // Idle pool: the first listed takes a platform-less build.
@@ -484,12 +506,42 @@ mod tests {
         Pool::new(vec![member("a", 1), member("b", 1)], &[])
     }
 
+    #[test]
+    fn a_build_that_needs_buildkit_goes_only_to_an_engine_that_runs_it() {
+        let amd = platforms(&["linux/amd64"]);
+        let none = BTreeSet::new();
+        let slots = |buildkit| Slots {
+            platforms: &amd,
+            labels: &none,
+            jobs: 1,
+            running: 0,
+            down: false,
+            buildkit,
+        };
+        let need = Need {
+            platform: None,
+            labels: &[],
+            buildkit: true,
+        };
+        assert_eq!(choose(&[slots(false), slots(true)], need), Choice::Take(1));
+        assert!(
+            matches!(choose(&[slots(false)], need), Choice::Impossible(reason) if reason.contains("needs BuildKit")),
+            "a Podman-only pool says why"
+        );
+        let any = Need {
+            buildkit: false,
+            ..need
+        };
+        assert_eq!(choose(&[slots(false), slots(true)], any), Choice::Take(0));
+    }
+
     #[tokio::test]
     async fn a_waiting_build_takes_the_slot_a_lease_gives_back() {
         let pool = two_engines();
         let need = Need {
             platform: None,
             labels: &[],
+            buildkit: false,
         };
         let first = pool.acquire(need, "x").await.unwrap();
         let second = pool.acquire(need, "y").await.unwrap();
@@ -509,6 +561,7 @@ mod tests {
         let need = Need {
             platform: None,
             labels: &[],
+            buildkit: false,
         };
         let a = pool.acquire(need, "x").await.unwrap();
         let b = pool.acquire(need, "y").await.unwrap();

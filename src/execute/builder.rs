@@ -9,7 +9,7 @@ use std::path::Path;
 
 use anyhow::anyhow;
 
-use crate::config::builders::{self, SecretSource};
+use crate::config::builders::{self, BuilderChoice, SecretSource};
 use crate::config::Image;
 use crate::engine::{Builder, SecretValue};
 use crate::graph::Node;
@@ -50,6 +50,15 @@ pub(super) fn needs_buildkit(image: &Image, node: &Node) -> Option<String> {
     node.buildkit
         .as_ref()
         .map(|used| format!("its Dockerfile's {used}"))
+}
+
+/// Whether only an engine running BuildKit can build `image`.
+pub(super) fn needs_a_buildkit_engine(image: &Image, node: &Node) -> bool {
+    match image.builder {
+        BuilderChoice::Classic => false,
+        BuilderChoice::BuildKit => true,
+        BuilderChoice::Auto => needs_buildkit(image, node).is_some(),
+    }
 }
 
 /// The values of `image`'s secrets, read from their sources now. An

@@ -215,6 +215,7 @@ impl Runner<'_> {
         let need = Need {
             platform,
             labels: &job.image.engine_labels,
+            buildkit: builder::needs_a_buildkit_engine(job.image, self.node(&job.id)?),
         };
         let mut lost: Option<String> = None;
         loop {

@@ -324,6 +324,9 @@ impl Runner<'_> {
                 .candidates(Need {
                     platform,
                     labels: &job.image.engine_labels,
+                    buildkit: self
+                        .node(&job.id)
+                        .is_ok_and(|node| super::builder::needs_a_buildkit_engine(job.image, node)),
                 })
                 .is_empty()
         });
