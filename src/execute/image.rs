@@ -360,6 +360,13 @@ impl Runner<'_> {
                         "{error}; an image the build had chosen from the cache was removed meanwhile (by another line's tidy or another run), building again"
                     );
                 }
+                Err(error) if error.is_buildkit_hiccup() && vanished < VANISHED_RETRIES => {
+                    vanished += 1;
+                    tracing::warn!(
+                        image = %job.id,
+                        "{error}; BuildKit failed inside the engine, not in the Dockerfile: building again"
+                    );
+                }
                 built => break built,
             }
         };

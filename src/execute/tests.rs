@@ -1206,4 +1206,9 @@ fn only_a_vanished_cached_image_is_a_reason_to_build_again() {
         message: "unable to find image \"sha256:1\"".into()
     }
     .is_vanished_image());
+    // BuildKit's internal failure of one of several concurrent builds.
+    assert!(failed("bytes remaining on stream").is_buildkit_hiccup());
+    assert!(
+        !failed("executor failed running [/bin/sh -c false]: exit code: 1").is_buildkit_hiccup()
+    );
 }

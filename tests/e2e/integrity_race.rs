@@ -149,14 +149,18 @@ fn race_config(directory: &Path, host: &str, namespace: &str, file: &str) -> Pat
     std::fs::create_dir_all(&context).unwrap();
     std::fs::write(
         context.join("Dockerfile"),
-        format!("FROM {SEED}\nRUN date +%s%N > /built-at\n"),
+        // Each config's build differs by its RUNNER: BuildKit runs one
+        // step for identical steps of concurrent builds, so two runs of
+        // one config in the same second would push one digest, and there
+        // would be no race to lose.
+        format!("FROM {SEED}\nARG RUNNER\nRUN echo $RUNNER > /runner && date +%s%N > /built-at\n"),
     )
     .unwrap();
     let config = directory.join(file);
     std::fs::write(
         &config,
         format!(
-            "[registry]\nhost = \"{host}\"\nnamespace = \"{namespace}\"\n\n[images.x]\nversion = \"1.0\"\ncontext = \"x\"\n"
+            "[registry]\nhost = \"{host}\"\nnamespace = \"{namespace}\"\n\n[images.x]\nversion = \"1.0\"\ncontext = \"x\"\nbuild_args = {{ RUNNER = \"{file}\" }}\n"
         ),
     )
     .unwrap();

@@ -146,6 +146,17 @@ impl EngineError {
             || message.contains("No such image: sha256:")
     }
 
+    /// Whether a BuildKit build failed inside the engine, not in the
+    /// Dockerfile: BuildKit in Docker 20.10 sometimes fails a step of one
+    /// of several concurrent builds with `bytes remaining on stream`, and
+    /// the same build started again runs.
+    pub fn is_buildkit_hiccup(&self) -> bool {
+        let EngineError::BuildFailed { message, .. } = self else {
+            return false;
+        };
+        message.contains("bytes remaining on stream")
+    }
+
     /// Whether trying the same push again may work: the registry was
     /// unreachable, reset the connection or answered 5xx/429.
     pub fn is_transient(&self) -> bool {
