@@ -80,6 +80,13 @@ async fn tick(
             return (state::TickResult::ConfigInvalid(error), None);
         }
     };
+    if !project.config.notify_problems.is_empty() {
+        // The daemon notifies: a webhook it cannot read is a config error.
+        let error =
+            crate::diagnostic::Diagnostics(project.config.notify_problems.clone()).to_string();
+        tracing::error!("config not usable, skipping this tick:\n{error}");
+        return (state::TickResult::ConfigInvalid(error), None);
+    }
     // `--engine` holds for every tick, over the config re-read each time.
     project.config.engine.flag_host = engine.map(str::to_string);
     let selection = Selection {

@@ -73,6 +73,19 @@ impl Session {
         Ok(Session { project })
     }
 
+    /// For a command that notifies: `[notify]`'s webhook must be readable
+    /// now (exit 2 with the located problem otherwise). Commands that
+    /// never notify do not ask.
+    pub fn check_notify(&self) -> Result<(), Failure> {
+        let problems = &self.project.config.notify_problems;
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(Failure::usage(ConfigError::Invalid(
+            crate::diagnostic::Diagnostics(problems.clone()),
+        )))
+    }
+
     /// Checks that every id is configured.
     pub fn select(&self, ids: &[String]) -> Result<BTreeSet<String>, Failure> {
         let known: Vec<&str> = self

@@ -115,6 +115,18 @@ fn from_docker_config(registry: &str) -> Result<Option<Credentials>, CredentialE
             Ok(None)
         }
         Err(Retrieval::NoCredentialConfigured | Retrieval::ConfigNotFound) => Ok(None),
+        // A store helper's answer for a host never logged in to
+        // (docker-credential-pass, -secretservice, -desktop, -osxkeychain):
+        // anonymous, as the docker CLI reads it.
+        Err(Retrieval::HelperFailure { stdout, stderr, .. })
+            if helper_found_nothing(&stdout) || helper_found_nothing(&stderr) =>
+        {
+            tracing::debug!(
+                registry,
+                "the credential store has nothing for this registry; reading anonymously"
+            );
+            Ok(None)
+        }
         Err(Retrieval::ConfigReadError) => {
             tracing::debug!(registry, "no readable docker config; reading anonymously");
             Ok(None)
@@ -124,6 +136,14 @@ fn from_docker_config(registry: &str) -> Result<Option<Credentials>, CredentialE
             message: error.to_string(),
         }),
     }
+}
+
+/// Whether a credential helper's output is the docker-credential-helpers
+/// "not found" answer (`credentials not found in native keychain`).
+fn helper_found_nothing(output: &str) -> bool {
+    output
+        .trim()
+        .eq_ignore_ascii_case("credentials not found in native keychain")
 }
 
 #[cfg(test)]

@@ -36,6 +36,25 @@ pub fn stdout_palette() -> crate::ui::color::Palette {
     crate::ui::color::Palette::new(crate::ui::color::wanted(terminal))
 }
 
+/// The columns of the terminal stdout is, `None` when stdout is not a
+/// terminal (a pipe, a file, a CI log): then nothing is cut to a width.
+#[allow(clippy::disallowed_methods)] // only asks whether it is a terminal
+pub fn stdout_columns() -> Option<usize> {
+    if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        return None;
+    }
+    let mut size = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one `winsize` into `size`, which lives
+    // for the call; fd 1 is stdout.
+    let answered = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
+    (answered && size.ws_col > 0).then_some(usize::from(size.ws_col))
+}
+
 /// Writes `text` and a newline on stderr.
 pub fn stderr_line(text: &str) {
     let mut stderr = std::io::stderr().lock();

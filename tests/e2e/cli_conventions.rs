@@ -43,6 +43,22 @@ fn bash_completion_sources_and_completes_a_subcommand() {
 }
 
 #[test]
+fn completions_and_the_manual_need_no_config() {
+    // A new shell sources completions from wherever it starts: `/` has
+    // no golden.toml above it.
+    for args in [["completions", "bash"].as_slice(), ["man"].as_slice()] {
+        let mut command = golden(args);
+        command.current_dir("/").env_remove("GOLDEN_CONFIG");
+        let output = run(command);
+        assert!(
+            output.status.success(),
+            "golden {args:?} from /: {output:?}"
+        );
+        assert!(!output.stdout.is_empty(), "golden {args:?} printed nothing");
+    }
+}
+
+#[test]
 fn zsh_and_fish_completions_name_the_subcommands() {
     for (shell, first_line) in [("zsh", "#compdef golden"), ("fish", "")] {
         let output = run(golden(&["completions", shell]));

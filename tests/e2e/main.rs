@@ -21,6 +21,7 @@ mod config_input;
 mod context_files;
 mod context_sources;
 mod contrib;
+mod credential_store;
 mod daemon;
 mod daemon_web;
 mod dockerignore_cli;

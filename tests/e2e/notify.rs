@@ -455,3 +455,38 @@ fn a_daemon_tick_that_builds_notifies_and_idle_ticks_do_not() {
     );
     assert!(!output.contains(TOKEN), "{output}");
 }
+
+#[test]
+fn an_unset_webhook_variable_stops_only_the_commands_that_notify() {
+    let setup = Setup::new(
+        "unset-webhook",
+        "webhook_env = \"GOLDEN_E2E_WEBHOOK_NEVER_SET\"\n",
+        &[("x", "RUN true")],
+    );
+    // A team's gate (`validate`, `plan`, `check`, `ls`) never sends a
+    // notification, so it does not need the secret.
+    let dockerfile = setup.path().join("x/Dockerfile");
+    for args in [
+        &["validate"][..],
+        &["plan"][..],
+        &["ls"][..],
+        &["check", dockerfile.to_str().unwrap()][..],
+    ] {
+        let run = setup.golden(args);
+        assert_eq!(
+            run.code, 0,
+            "golden {args:?}:\n{}{}",
+            run.stdout, run.stderr
+        );
+    }
+    // A build would notify: it stops before anything runs, naming the
+    // variable at its line.
+    let run = setup.golden(&["build", "--all"]).expect(2);
+    assert!(
+        run.stderr.contains(
+            "environment variable `GOLDEN_E2E_WEBHOOK_NEVER_SET` named by `webhook_env` in [notify] is not set"
+        ) && run.stderr.contains("golden.toml:"),
+        "{}",
+        run.stderr
+    );
+}

@@ -220,3 +220,27 @@ fn a_base_image_the_registry_does_not_have_fails_that_image_with_a_hint() {
     .join("\n");
     fixture.assert_snapshot("unknown_base_image", &text);
 }
+
+#[test]
+fn plan_in_a_pipe_is_never_cut_to_a_width() {
+    // An image id long enough that its row is wider than any terminal
+    // default: in a pipe (a CI log) every cell is there in full.
+    let id = "aspnet-core-runtime-with-the-company-certificates-and-tools";
+    let (_directory, config) = support::one_image_config(
+        REGISTRY,
+        &format!("e2e-plan-width-{}", std::process::id()),
+        id,
+        &format!("FROM {SEED}\n"),
+        "",
+    );
+    let run = Golden::at(&config).args(["plan"]).run().expect(0);
+    let row = run
+        .stdout
+        .lines()
+        .find(|line| line.starts_with(id))
+        .unwrap_or_else(|| panic!("no row for {id}:\n{}", run.stdout));
+    assert!(
+        row.contains(SEED) && !row.contains('…') && row.chars().count() > 100,
+        "{row}"
+    );
+}

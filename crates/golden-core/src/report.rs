@@ -25,7 +25,7 @@ mod run;
 
 pub(crate) use columns::table;
 pub use paint::{paint_plan_text, paint_run_text};
-pub use plan::{plan_report, plan_text, plan_text_wide, PLAN_WIDTH};
+pub use plan::{plan_report, plan_text, plan_text_wide, plan_text_within, PLAN_WIDTH};
 pub use run::{run_report, run_text};
 
 /// One image in the report.

@@ -84,6 +84,7 @@ async fn execute(
     progress: Arc<dyn Progress>,
 ) -> Result<Exit, Failure> {
     check_report_path(delivery)?;
+    session.check_notify()?;
     let stop = Stop::default();
     crate::signals::listen(stop.clone(), Arc::new(tokio::sync::Notify::new()));
     let started = std::time::Instant::now();
@@ -103,7 +104,7 @@ async fn execute(
             return Err(failure);
         }
     };
-    super::deliver(&report, delivery, run_text, paint_run_text)?;
+    super::deliver(&report, delivery, &run_text, paint_run_text)?;
     crate::notify::after_run(&session.project.config, &report).await;
     if let Some(code) = stop.signal_code() {
         tracing::warn!("stopped by a signal after the images in flight finished");

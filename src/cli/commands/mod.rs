@@ -74,13 +74,18 @@ fn machine_output(command: &Command) -> (bool, Option<PathBuf>) {
 /// daemon opens its own sessions; every other command runs in a
 /// [`Session`] of the config.
 async fn dispatch(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure> {
+    // Before looking for golden.toml: a new shell sources completions
+    // from wherever it starts.
+    let command = match cli.command {
+        Command::Completions { shell } => return docs::completions(shell),
+        Command::Man => return docs::man(),
+        command => command,
+    };
     let path = match &cli.config {
         Some(path) => path.clone(),
         None => find_config()?,
     };
-    match cli.command {
-        Command::Completions { shell } => docs::completions(shell),
-        Command::Man => docs::man(),
+    match command {
         Command::Daemon {
             interval,
             build,
@@ -246,7 +251,7 @@ fn print_painted(
 fn deliver(
     report: &Report,
     delivery: &Delivery,
-    human: fn(&Report) -> String,
+    human: &dyn Fn(&Report) -> String,
     paint: fn(&str, Palette) -> String,
 ) -> Result<(), Failure> {
     let json = || crate::ui::output::json(report);

@@ -10,7 +10,7 @@ use crate::cli::{Delivery, Output, PlanOutput};
 use crate::exit::{Exit, Failure};
 use crate::observe::observe_until;
 use crate::plan::{acted_on, plan, Selection};
-use crate::report::{paint_plan_text, plan_report, plan_text, plan_text_wide};
+use crate::report::{paint_plan_text, plan_report, plan_text_wide, plan_text_within, Report};
 use crate::session::Session;
 
 pub(super) async fn run(
@@ -63,7 +63,11 @@ pub(super) async fn run(
             output: stdout,
             file,
         },
-        if wide { plan_text_wide } else { plan_text },
+        // Cut to the terminal's width; in a pipe or a CI log, never cut.
+        &|report: &Report| match wide {
+            true => plan_text_wide(report),
+            false => plan_text_within(report, crate::ui::output::stdout_columns()),
+        },
         paint_plan_text,
     )?;
     Ok(Exit::of_report(&report))

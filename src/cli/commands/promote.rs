@@ -72,6 +72,6 @@ pub(super) async fn run(
         registry.requests(),
     );
     let delivery = Delivery { output, file: None };
-    super::deliver(&report, &delivery, run_text, paint_run_text)?;
+    super::deliver(&report, &delivery, &run_text, paint_run_text)?;
     Ok(Exit::of_report(&report))
 }

@@ -46,6 +46,7 @@ impl Reader<'_> {
             policy,
             default_build_args: defaults.build_arg_spans,
             notify,
+            notify_problems: std::mem::take(&mut self.notify_problems),
             reported: std::mem::take(&mut self.reported),
             by_id: std::sync::OnceLock::new(),
             floating_by_name: std::sync::OnceLock::new(),

@@ -132,8 +132,14 @@ pub struct Config {
     pub policy: Policy,
     /// Where each `[defaults] build_args` key is written.
     pub default_build_args: BTreeMap<String, Range<usize>>,
-    /// `[notify]`: where runs are reported; `None` without the table.
+    /// `[notify]`: where runs are reported; `None` without the table, or
+    /// when its webhook cannot be read (`notify_problems`).
     pub notify: Option<NotifySettings>,
+    /// Why `[notify]`'s webhook cannot be read now (its variable unset,
+    /// its file missing): an error only for the commands that notify
+    /// (`build`, `rebuild`, `daemon`), so a `validate`, `plan` or `check`
+    /// gate does not depend on a secret it never uses.
+    pub notify_problems: Vec<crate::diagnostic::Diagnostic>,
     /// Images whose own table already has a problem (empty in a valid config).
     pub reported: ReportedImages,
     /// Where each id is in `images`, made on the first lookup.

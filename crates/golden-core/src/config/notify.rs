@@ -263,7 +263,7 @@ impl Reader<'_> {
         let set_it = format!("set `{text}` to the webhook URL in the environment golden runs in (`Environment=` of a systemd unit, a masked CI variable, a Kubernetes secret)");
         let url = match variable(text).map(|value| value.into_string()) {
             None => {
-                self.problem(
+                self.notify_problem(
                     name.span(),
                     format!("environment variable `{text}` named by `webhook_env` in [notify] is not set"),
                     "not set",
@@ -277,7 +277,7 @@ impl Reader<'_> {
         match url {
             Ok(url) => Some((SecretUrl(url), WebhookSource::Environment(text.clone()))),
             Err(problem) => {
-                self.problem(
+                self.notify_problem(
                     name.span(),
                     format!("environment variable `{text}` named by `webhook_env` in [notify] does not hold an http(s) URL: {problem}"),
                     "not an http(s) URL",
@@ -320,7 +320,7 @@ impl Reader<'_> {
                 Some((SecretUrl(url), WebhookSource::File(path)))
             }
             Err((problem, label)) => {
-                self.problem(
+                self.notify_problem(
                     file.span(),
                     format!("webhook file `{}` named by `webhook_file` in [notify] {problem}", path.display()),
                     label,

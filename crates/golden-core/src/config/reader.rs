@@ -22,6 +22,9 @@ pub(super) struct Reader<'a> {
     /// What is at the paths the config names, and the environment.
     pub(super) files: &'a dyn Files,
     pub(super) problems: Vec<Diagnostic>,
+    /// What keeps `[notify]` from sending, found in the environment or on
+    /// disk: a problem only for the commands that notify.
+    pub(super) notify_problems: Vec<Diagnostic>,
     /// Images with a problem of their own so far.
     pub(super) reported: ReportedImages,
     /// `(section, key)` of each key an unknown key was taken for: a
@@ -38,6 +41,7 @@ impl<'a> Reader<'a> {
             file,
             files,
             problems: Vec::new(),
+            notify_problems: Vec::new(),
             reported: ReportedImages::default(),
             suggested: BTreeSet::new(),
             found: HashSet::new(),
@@ -57,6 +61,22 @@ impl<'a> Reader<'a> {
             diagnostic = diagnostic.hint(hint);
         }
         self.problems.push(diagnostic);
+    }
+
+    /// Records a problem at `span` that only commands that notify report
+    /// (see [`Reader::notify_problems`]).
+    pub(super) fn notify_problem(
+        &mut self,
+        span: Range<usize>,
+        message: String,
+        label: &str,
+        hint: Option<String>,
+    ) {
+        let mut diagnostic = Diagnostic::at(self.file, span, message).label(label);
+        if let Some(hint) = hint {
+            diagnostic = diagnostic.hint(hint);
+        }
+        self.notify_problems.push(diagnostic);
     }
 
     /// `value` as a table; anything else is a problem.

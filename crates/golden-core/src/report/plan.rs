@@ -75,7 +75,8 @@ pub fn plan_text_wide(report: &Report) -> String {
 /// How wide `golden plan` prints without `--wide`.
 pub const PLAN_WIDTH: usize = 100;
 
-fn plan_text_within(report: &Report, width: Option<usize>) -> String {
+/// The plan cut to `width` columns (`None`: every cell in full).
+pub fn plan_text_within(report: &Report, width: Option<usize>) -> String {
     // With `[[engines]]`, which engines may build each due image.
     let pooled = report.images.iter().any(|image| !image.engines.is_empty());
     let mut header = vec![
