@@ -466,18 +466,20 @@ fn an_unset_webhook_variable_stops_only_the_commands_that_notify() {
     // A team's gate (`validate`, `plan`, `check`, `ls`) never sends a
     // notification, so it does not need the secret.
     let dockerfile = setup.path().join("x/Dockerfile");
-    for args in [
-        &["validate"][..],
-        &["plan"][..],
-        &["ls"][..],
-        &["check", dockerfile.to_str().unwrap()][..],
+    for (args, code) in [
+        (&["validate"][..], 0),
+        (&["plan"][..], 0),
+        (&["ls"][..], 0),
+        // Exit 1: its finding (x is not FROM a golden image), not the config.
+        (&["check", dockerfile.to_str().unwrap()][..], 1),
     ] {
         let run = setup.golden(args);
         assert_eq!(
-            run.code, 0,
+            run.code, code,
             "golden {args:?}:\n{}{}",
             run.stdout, run.stderr
         );
+        assert!(!run.stderr.contains("webhook_env"), "{}", run.stderr);
     }
     // A build would notify: it stops before anything runs, naming the
     // variable at its line.
