@@ -126,10 +126,12 @@ impl Dialer {
                 let (Some(stdout), Some(stdin)) = (child.stdout.take(), child.stdin.take()) else {
                     return Err(io::Error::other("ssh gave no pipes"));
                 };
-                Ok(Box::new(ChildIo {
-                    io: tokio::io::join(stdout, stdin),
-                    _child: child,
-                }))
+                // ssh ends when the session closes its pipes; until then
+                // this task holds (and then reaps) it.
+                tokio::spawn(async move {
+                    let _ = child.wait().await;
+                });
+                Ok(Box::new(tokio::io::join(stdout, stdin)))
             }
         }
     }
@@ -420,40 +422,6 @@ impl Auth for SessionAuth {
 /// A connection to the engine, whatever carries it.
 trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {}
-
-/// ssh's pipes, with the process they belong to (killed when dropped).
-struct ChildIo<T> {
-    io: T,
-    _child: tokio::process::Child,
-}
-
-impl<T: AsyncRead + Unpin> AsyncRead for ChildIo<T> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
-    }
-}
-
-impl<T: AsyncWrite + Unpin> AsyncWrite for ChildIo<T> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
-    }
-}
 
 /// The upgraded connection, as tonic's server takes a connection.
 struct SessionIo(hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>);

@@ -56,10 +56,7 @@ impl<'a> Reader<'a> {
         label: &str,
         hint: Option<String>,
     ) {
-        let mut diagnostic = Diagnostic::at(self.file, span, message).label(label);
-        if let Some(hint) = hint {
-            diagnostic = diagnostic.hint(hint);
-        }
+        let diagnostic = self.diagnostic(span, message, label, hint);
         self.problems.push(diagnostic);
     }
 
@@ -72,11 +69,22 @@ impl<'a> Reader<'a> {
         label: &str,
         hint: Option<String>,
     ) {
-        let mut diagnostic = Diagnostic::at(self.file, span, message).label(label);
-        if let Some(hint) = hint {
-            diagnostic = diagnostic.hint(hint);
-        }
+        let diagnostic = self.diagnostic(span, message, label, hint);
         self.notify_problems.push(diagnostic);
+    }
+
+    fn diagnostic(
+        &self,
+        span: Range<usize>,
+        message: String,
+        label: &str,
+        hint: Option<String>,
+    ) -> Diagnostic {
+        let diagnostic = Diagnostic::at(self.file, span, message).label(label);
+        match hint {
+            Some(hint) => diagnostic.hint(hint),
+            None => diagnostic,
+        }
     }
 
     /// `value` as a table; anything else is a problem.
