@@ -248,6 +248,41 @@ fn systemd_units_pass_systemd_analyze_verify_without_a_warning() {
 }
 
 #[test]
+fn systemd_units_score_ok_in_systemd_analyze_security() {
+    // `--threshold=25`: exit non-zero above 2.5, the top of "OK".
+    for name in ["golden.service", "golden-daemon.service"] {
+        let output = Command::new("systemd-analyze")
+            .args(["security", "--offline=yes", "--threshold=25", "--no-pager"])
+            .arg(root().join("contrib/systemd").join(name))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{name} is more exposed than 2.5:\n{stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let overall = stdout
+            .lines()
+            .find(|line| line.contains("Overall exposure level"))
+            .unwrap_or_else(|| panic!("no overall level:\n{stdout}"));
+        assert!(overall.contains(" OK"), "{name}: {overall}");
+    }
+    // The registry password is a systemd credential, read from its file.
+    let build = settings(&read("contrib/systemd/golden.service"));
+    assert_eq!(
+        setting(&build, "LoadCredential"),
+        "registry-password:/etc/golden/registry-password"
+    );
+    // The daemon's status page is on loopback only.
+    let daemon = settings(&read("contrib/systemd/golden-daemon.service"));
+    assert!(
+        setting(&daemon, "ExecStart").contains("--listen 127.0.0.1:"),
+        "{daemon:?}"
+    );
+}
+
+#[test]
 fn systemd_units_run_golden_by_absolute_path_and_let_a_build_in_flight_finish() {
     let build = settings(&read("contrib/systemd/golden.service"));
     assert_eq!(setting(&build, "Type"), "oneshot");
