@@ -2,7 +2,9 @@
 //! written (the writer runs off the runtime, a few chunks ahead of the
 //! request body), the build options, and the engine's build output read
 //! line by line: steps to the progress, the tail kept for the error of a
-//! failed build.
+//! failed build. A BuildKit build runs with a session of golden's own
+//! (`session`) and its output is BuildKit's trace (`trace`); on Podman,
+//! `network = "none"` is sent in Podman's own words.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Write};

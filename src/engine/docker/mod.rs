@@ -4,9 +4,12 @@
 //! errors into [`EngineError`]. Build output goes to tracing; it never prints.
 //!
 //! This file holds the client and the short operations of the port; the
-//! rest, one concern a file: `connect.rs` (reaching the engine), `build.rs`
-//! (the build request, its context stream and output), `container.rs`
-//! (smoke-test containers) and `push.rs`.
+//! rest, one concern a file: `connect.rs` (reaching the engine, telling
+//! dockerd from Podman and whether it offers BuildKit), `build.rs` (the
+//! build request, its context stream and output), `session.rs` (the
+//! BuildKit session: secrets and registry credentials), `trace.rs`
+//! (BuildKit's progress trace), `container.rs` (smoke-test containers)
+//! and `push.rs`.
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -30,7 +30,7 @@ pub(super) struct Trace {
     partial: HashMap<(String, i64), String>,
     /// The last lines of each vertex.
     tails: HashMap<String, VecDeque<String>>,
-    /// The step that failed and its error, as the trace said.
+    /// The vertex that failed (its digest) and its name, as the trace said.
     failed: Option<(String, String)>,
     /// The last step that started: its digest and name.
     step: Option<(String, String)>,
@@ -69,7 +69,7 @@ impl Trace {
             }
             if !vertex.error.is_empty() && self.failed.is_none() {
                 self.flush(image, &vertex.digest);
-                self.failed = Some((name, self.mask(&vertex.error)));
+                self.failed = Some((vertex.digest.clone(), name));
             }
         }
         for log in &status.logs {
@@ -103,13 +103,7 @@ impl Trace {
         for vertex in pending {
             self.flush(image, &vertex);
         }
-        let failed = self.failed.as_ref().and_then(|(name, _)| {
-            self.names
-                .iter()
-                .find(|(_, known)| *known == name)
-                .map(|(digest, _)| (digest.clone(), name.clone()))
-        });
-        let (digest, step) = match failed.or_else(|| self.step.clone()) {
+        let (digest, step) = match self.failed.clone().or_else(|| self.step.clone()) {
             Some((digest, name)) => (Some(digest), Some(name)),
             None => (None, None),
         };
