@@ -1141,6 +1141,62 @@ fn gitlab_check_job_installs_golden_and_gates_on_the_dockerfiles() {
 
 // ------------------------------------------------------------- Kubernetes
 
+/// The pod and golden's container run unprivileged: not root, no
+/// privilege escalation, a read-only root, no capabilities, bounded memory.
+fn assert_unprivileged(pod: &Yaml, golden: &Yaml) {
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], Yaml::Bool(true));
+    let security = &golden["securityContext"];
+    assert_eq!(security["allowPrivilegeEscalation"], Yaml::Bool(false));
+    assert_eq!(security["readOnlyRootFilesystem"], Yaml::Bool(true));
+    assert_eq!(strings(&security["capabilities"]["drop"]), ["ALL"]);
+    assert!(!text(&golden["resources"]["limits"]["memory"]).is_empty());
+    assert!(!text(&golden["resources"]["requests"]["cpu"]).is_empty());
+    // With a read-only root, the cache goes to a writable volume.
+    let cache = golden["env"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|e| text(&e["name"]) == "XDG_CACHE_HOME")
+        .expect("XDG_CACHE_HOME on a writable volume");
+    assert!(text(&cache["value"]).starts_with("/work/"));
+}
+
+#[test]
+fn kubernetes_daemon_deployment_probes_its_status_server() {
+    let manifest = yaml("contrib/kubernetes/golden-daemon-deployment.yaml");
+    assert_eq!(text(&manifest["kind"]), "Deployment");
+    assert_eq!(manifest["spec"]["replicas"].as_u64(), Some(1));
+    let pod = &manifest["spec"]["template"]["spec"];
+    let golden = pod["containers"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|c| text(&c["name"]) == "golden")
+        .expect("a container named golden");
+    assert_unprivileged(pod, golden);
+    let args = strings(&golden["args"]);
+    assert_eq!(args[0], "daemon");
+    let listen = args
+        .iter()
+        .position(|arg| arg == "--listen")
+        .map(|at| args[at + 1].clone())
+        .expect("--listen");
+    let port = golden["ports"][0]["containerPort"].as_u64().unwrap();
+    assert!(listen.ends_with(&format!(":{port}")), "{listen} vs {port}");
+    assert_eq!(
+        text(&golden["readinessProbe"]["httpGet"]["path"]),
+        "/healthz"
+    );
+    assert!(golden["livenessProbe"]["tcpSocket"]["port"].is_string());
+    // golden accepts the daemon's command line.
+    let output = Command::new(golden_binary())
+        .args(&args)
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{args:?}");
+}
+
 #[test]
 fn kubernetes_cronjob_runs_golden_build_one_at_a_time() {
     let manifest = yaml("contrib/kubernetes/golden-cronjob.yaml");
@@ -1169,6 +1225,7 @@ fn kubernetes_cronjob_runs_golden_build_one_at_a_time() {
         .iter()
         .find(|c| text(&c["name"]) == "golden")
         .expect("a container named golden");
+    assert_unprivileged(pod, golden);
     assert!(text(&golden["image"]).contains("/golden:"));
     // The image's entrypoint is golden; args are its command line.
     assert_eq!(strings(&golden["args"])[..2], ["build", "--all"]);
