@@ -395,3 +395,38 @@ fn a_pool_of_two_engines_builds_with_buildkit_on_each_with_its_secrets() {
     }
     assert!(!run.stdout.contains(TOKEN) && !run.stderr.contains(TOKEN));
 }
+
+#[test]
+fn a_step_that_prints_its_secret_shows_it_masked_everywhere() {
+    // A file secret as `echo TOKEN > file` writes it (with a newline),
+    // printed by the step that then fails: the failure tail, `-v` and the
+    // report show `****`.
+    let ns = namespace("printed");
+    let dockerfile = format!(
+        "FROM {SEED}\nRUN --mount=type=secret,id=token echo {ns}; cat /run/secrets/token; exit 1\n"
+    );
+    let (directory, config) = one_image_config(REGISTRY, &ns, "sdk", &dockerfile, "");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("[images.sdk.secrets]\ntoken = { file = \"token\" }\n");
+    std::fs::write(&config, &text).unwrap();
+    std::fs::write(directory.path().join("token"), format!("{TOKEN}\n")).unwrap();
+    let report = directory.path().join("report.json");
+    let run = golden_at(
+        &config,
+        &["-v", "build", "--all", "--report", report.to_str().unwrap()],
+    )
+    .expect(1);
+    let report = std::fs::read_to_string(&report).unwrap();
+    for (place, text) in [
+        ("stdout", &run.stdout),
+        ("stderr", &run.stderr),
+        ("report", &report),
+    ] {
+        assert!(!text.contains(TOKEN), "the secret is in {place}:\n{text}");
+    }
+    assert!(
+        run.stdout.contains("last lines of output:") && run.stdout.contains("****"),
+        "the tail shows the step's output, masked:\n{}",
+        run.stdout
+    );
+}

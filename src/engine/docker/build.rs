@@ -300,6 +300,7 @@ async fn read_buildkit_output(
     if let Some(message) = failure {
         return Err(trace.failure(image, &message));
     }
+    trace.finish(image);
     image_id_seen.ok_or_else(|| trace.failure(image, "the engine reported no image id"))
 }
 

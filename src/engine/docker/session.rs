@@ -221,9 +221,17 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        // Closed on every path: a build that failed or was cancelled too.
+        // A build that was cancelled (never reached `close`): stopped too,
+        // and its server ended within the same bound.
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
+            let server = self.server.abort_handle();
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    tokio::time::sleep(CLOSE_TIMEOUT).await;
+                    server.abort();
+                });
+            }
         }
     }
 }

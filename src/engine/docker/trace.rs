@@ -39,23 +39,34 @@ pub(super) struct Trace {
 }
 
 impl Trace {
-    /// A trace that masks these secret values in output.
+    /// A trace that masks these secret values in output: each value
+    /// whole, without its line ending, and each of its lines (output is
+    /// read line by line, so a file's `token\n` or a PEM key is masked
+    /// line by line).
     pub(super) fn masking<'a>(secrets: impl IntoIterator<Item = &'a [u8]>) -> Trace {
-        let mut secrets: Vec<String> = secrets
-            .into_iter()
-            .filter(|value| value.len() >= SHORTEST_MASKED)
-            .map(|value| String::from_utf8_lossy(value).into_owned())
-            .collect();
+        let mut masked: Vec<String> = Vec::new();
+        for value in secrets {
+            let text = String::from_utf8_lossy(value);
+            let whole = text.trim_end_matches(['\r', '\n']);
+            let lines = text.lines().map(|line| line.trim_end_matches('\r'));
+            for candidate in std::iter::once(whole).chain(lines) {
+                if candidate.len() >= SHORTEST_MASKED && !masked.iter().any(|m| m == candidate) {
+                    masked.push(candidate.to_string());
+                }
+            }
+        }
         // Longest first, so a value holding another is masked whole.
-        secrets.sort_by_key(|value| std::cmp::Reverse(value.len()));
+        masked.sort_by_key(|value| std::cmp::Reverse(value.len()));
         Trace {
-            secrets,
+            secrets: masked,
             ..Trace::default()
         }
     }
 
     /// Takes one trace message: steps that start go to `on_step`, lines
-    /// to the `golden::build` log.
+    /// to the `golden::build` log. A step that failed is only noted: the
+    /// same message may still carry its last output, which the failure's
+    /// tail takes whole.
     pub(super) fn read(&mut self, image: &str, status: &StatusResponse, on_step: &dyn Fn(&str)) {
         for vertex in &status.vertexes {
             let name = self.mask(&vertex.name);
@@ -68,7 +79,6 @@ impl Trace {
                 }
             }
             if !vertex.error.is_empty() && self.failed.is_none() {
-                self.flush(image, &vertex.digest);
                 self.failed = Some((vertex.digest.clone(), name));
             }
         }
@@ -96,13 +106,19 @@ impl Trace {
         }
     }
 
-    /// The error of a failed build: the failing step (the trace's, else
-    /// the last that started), `message`, and that step's last lines.
-    pub(super) fn failure(&mut self, image: &str, message: &str) -> EngineError {
+    /// Logs what is left unterminated of every step's output, at the end
+    /// of the build.
+    pub(super) fn finish(&mut self, image: &str) {
         let pending: Vec<String> = self.partial.keys().map(|(v, _)| v.clone()).collect();
         for vertex in pending {
             self.flush(image, &vertex);
         }
+    }
+
+    /// The error of a failed build: the failing step (the trace's, else
+    /// the last that started), `message`, and that step's last lines.
+    pub(super) fn failure(&mut self, image: &str, message: &str) -> EngineError {
+        self.finish(image);
         let (digest, step) = match self.failed.clone().or_else(|| self.step.clone()) {
             Some((digest, name)) => (Some(digest), Some(name)),
             None => (None, None),
@@ -296,6 +312,32 @@ mod tests {
             panic!("a build failure");
         };
         assert_eq!(tail, ["restoring with ****", "first line"]);
+    }
+
+    #[test]
+    fn a_file_secret_and_each_line_of_a_multi_line_one_are_masked() {
+        // `echo token > file` keeps a newline; a PEM key has many lines.
+        let key = "-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG9w0B\n-----END KEY-----\n";
+        let mut trace = Trace::masking([b"nuget-token\n".as_slice(), key.as_bytes()]);
+        let run = "[2/2] RUN cat /run/secrets/nuget_token /run/secrets/key";
+        let output = format!("nuget-token\n{key}done\n");
+        // The failing step's error and its last output in one message.
+        trace.read(
+            "sdk",
+            &StatusResponse {
+                vertexes: vec![vertex("sha256:c", run, true, "exit code: 1")],
+                logs: vec![
+                    log("sha256:c", 1, &output[..5]),
+                    log("sha256:c", 1, &output[5..]),
+                ],
+                ..Default::default()
+            },
+            &|_| {},
+        );
+        let EngineError::BuildFailed { tail, .. } = trace.failure("sdk", "exit code: 1") else {
+            panic!("a build failure");
+        };
+        assert_eq!(tail, ["****", "****", "****", "****", "done"], "{tail:?}");
     }
 
     #[test]

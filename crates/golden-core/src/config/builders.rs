@@ -112,7 +112,8 @@ pub enum NoBuilder {
 /// The builder of one build: the image's `builder`, else the engine's,
 /// else BuildKit when the engine offers it. An image that needs BuildKit
 /// (`builder = "buildkit"`, or secrets) on an engine without it is
-/// refused, never built classic.
+/// refused, never built classic; so is an `auto` image on an engine set
+/// to `builder = "buildkit"` that does not offer it (BuildKit or nothing).
 pub fn choose(
     image: BuilderChoice,
     needs_buildkit: Option<&str>,
@@ -124,6 +125,10 @@ pub fn choose(
         (BuilderChoice::Classic, _) => return Ok(Builder::Classic),
         (BuilderChoice::BuildKit, _) => Some("`builder = \"buildkit\"`".to_string()),
         (BuilderChoice::Auto, Some(why)) => Some(why.to_string()),
+        // An engine set to `buildkit` builds with BuildKit or not at all.
+        (BuilderChoice::Auto, None) if engine == BuilderChoice::BuildKit => {
+            Some("its engine's `builder = \"buildkit\"`".to_string())
+        }
         (BuilderChoice::Auto, None) => None,
     };
     match wanted {
@@ -338,5 +343,11 @@ mod tests {
         assert_eq!(refused.1, "does not offer it");
         let refused = choose(BuildKit, None, Classic, true).unwrap_err();
         assert!(refused.1.contains("classic"), "{refused:?}");
+        // An engine set to `buildkit` that does not offer it builds nothing
+        // (an image's own `classic` still builds there).
+        assert_eq!(choose(Auto, None, BuildKit, true), Ok(Builder::BuildKit));
+        let refused = choose(Auto, None, BuildKit, false).unwrap_err();
+        assert_eq!(refused.1, "does not offer it");
+        assert_eq!(choose(Classic, None, BuildKit, false), Ok(Builder::Classic));
     }
 }
