@@ -89,6 +89,7 @@ async fn tick(
     }
     // `--engine` holds for every tick, over the config re-read each time.
     project.config.engine.flag_host = engine.map(str::to_string);
+    project.failing = crate::failures::load(&project.config);
     let selection = Selection {
         ids: project.graph.order.clone(),
         forced: BTreeSet::new(),

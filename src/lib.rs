@@ -12,9 +12,9 @@
 #[cfg(test)]
 pub(crate) use golden_core::testing;
 pub use golden_core::{
-    build_args, check, config, diagnostic, dockerfile, dockerignore, duration, files, graph, hint,
-    history, index, labels, name, observation, outcome, pipeline, plan, platform, project,
-    provenance, reference, report, sanitize, schedule, upstream, version,
+    build_args, check, config, diagnostic, dockerfile, dockerignore, duration, failing, files,
+    graph, hint, history, index, labels, name, observation, outcome, pipeline, plan, platform,
+    project, provenance, reference, report, sanitize, schedule, upstream, version,
 };
 
 pub mod cli;
@@ -25,6 +25,7 @@ pub mod engine;
 pub mod error;
 pub mod execute;
 pub mod exit;
+pub mod failures;
 pub mod inspect;
 pub mod load;
 pub mod lock;

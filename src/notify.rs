@@ -52,12 +52,20 @@ pub async fn after_run(config: &Config, report: &Report) {
     };
     let started = Instant::now();
     match deliver(settings, &body).await {
-        Ok(attempts) => tracing::info!(
-            attempts,
-            seconds = started.elapsed().as_secs_f64(),
-            "notification sent to the webhook set by {}",
-            settings.source
-        ),
+        Ok(attempts) => {
+            tracing::info!(
+                attempts,
+                seconds = started.elapsed().as_secs_f64(),
+                "notification sent to the webhook set by {}",
+                settings.source
+            );
+            let notices = report
+                .images
+                .iter()
+                .filter_map(|image| Some((image.id.clone(), image.notice?)))
+                .collect();
+            crate::failures::said(config, &notices, chrono::Utc::now());
+        }
         Err(error) => tracing::warn!(
             "failed to send the notification to the webhook set by {} (the run's result is unchanged): {}",
             settings.source,
@@ -83,10 +91,33 @@ pub fn outcome(report: &Value) -> Option<Outcome> {
 /// Works on the report's JSON document, the contract CI jobs read too.
 pub fn message(config: &Config, settings: &NotifySettings, report: &Report) -> Option<Value> {
     let mut document = serde_json::to_value(report).ok()?;
+    // A line whose failure was said recently, and the children it kept
+    // from building, are not said again (see `golden_core::failing`).
+    if let Some(images) = document["images"].as_array_mut() {
+        let before = images.len();
+        images.retain(|image| image["notice"] != "quiet");
+        let quiet = (before - images.len()) as u64;
+        let still = |decision: &str| {
+            images
+                .iter()
+                .filter(|image| image["decision"] == decision)
+                .count() as u64
+        };
+        let counts = (quiet > 0).then(|| (still("failed"), still("skipped")));
+        if let Some((failed, skipped)) = counts {
+            document["totals"]["failed"] = json!(failed);
+            document["totals"]["skipped"] = json!(skipped);
+        }
+    }
     let outcome = outcome(&document)?;
+    // A line that recovers closes what its failure opened: said wherever
+    // failures are.
+    let recovered = document["images"]
+        .as_array()
+        .is_some_and(|images| images.iter().any(|image| image["notice"] == "recovered"));
     let wanted = match outcome {
         Outcome::Failure => settings.on.failure,
-        Outcome::Success => settings.on.success,
+        Outcome::Success => settings.on.success || (recovered && settings.on.failure),
     };
     if !wanted {
         return None;
@@ -120,16 +151,21 @@ fn summary(place: &str, report: &Value) -> String {
     for (decision, shown) in [
         ("failed", "failed"),
         ("skipped", "skipped"),
+        ("recovered", "recovered"),
         ("built", "built"),
         ("promoted", "promoted"),
     ] {
         let names: Vec<String> = images
             .iter()
-            .filter(|image| image["decision"] == decision)
+            .filter(|image| match decision {
+                "recovered" => image["notice"] == "recovered",
+                "built" => image["decision"] == "built" && image["notice"] != "recovered",
+                _ => image["decision"] == decision,
+            })
             .map(|image| {
                 let id = image["id"].as_str().unwrap_or("?");
                 match image["tag"].as_str() {
-                    Some(tag) if matches!(decision, "built" | "promoted") => {
+                    Some(tag) if matches!(decision, "built" | "promoted" | "recovered") => {
                         format!("{id} {}", tag.rsplit(':').next().unwrap_or(tag))
                     }
                     _ => id.to_string(),
@@ -148,10 +184,21 @@ fn summary(place: &str, report: &Value) -> String {
 fn slack_text(summary: &str, report: &Value) -> String {
     let mut text = summary.to_string();
     for image in report["images"].as_array().into_iter().flatten() {
+        let id = image["id"].as_str().unwrap_or("?");
+        let failing = &image["reasons"][0];
+        if image["decision"] == "skipped" && failing["kind"] == "failing" {
+            // A reminder: the line is held, still failing.
+            let error = failing["error"]
+                .as_str()
+                .map(first_line)
+                .unwrap_or_default();
+            let since = failing["since"].as_str().unwrap_or("?");
+            text.push_str(&format!("\n- {id}: still failing since {since}: {error}"));
+            continue;
+        }
         if image["decision"] != "failed" {
             continue;
         }
-        let id = image["id"].as_str().unwrap_or("?");
         let error = image["error"].as_str().map(first_line).unwrap_or_default();
         text.push_str(&format!("\n- {id}: {error}"));
     }

@@ -34,6 +34,9 @@ pub struct RunSettings {
     /// Move floating tags after each push; false for `build --no-promote`
     /// (a CI matrix job), which leaves them to `golden promote`.
     pub promote: bool,
+    /// The daemon's interval: a failing line's first wait when `[backoff]
+    /// first` is not written.
+    pub interval: Option<Duration>,
 }
 
 /// One build run: connect, observe, plan, execute; the report of it.
@@ -92,19 +95,56 @@ pub async fn build_once(
         progress,
     };
     let outcomes = runner.run(&steps).await;
+    let notices = record_failures(project, &steps, &observations, &outcomes, settings);
     // The engine pushed exact tags the remembered tag lists do not hold.
     for step in steps.iter().filter(|step| step.acts()) {
         if let Some(image) = project.config.image(&step.id) {
             registry.forget_tags(&project.config.repository(image));
         }
     }
-    Ok(run_report(
+    let mut report = run_report(
         project,
         &steps,
         &outcomes,
         started.elapsed().as_secs_f64(),
         registry.requests(),
-    ))
+    );
+    for image in &mut report.images {
+        image.notice = notices.get(&image.id).copied();
+    }
+    Ok(report)
+}
+
+/// Records the lines whose build or smoke test failed (and forgets those
+/// that built), with what each failed build was made from; what
+/// notifications say of each line.
+fn record_failures(
+    project: &crate::project::Project,
+    steps: &[crate::plan::Step],
+    observations: &Observations,
+    outcomes: &[crate::outcome::Outcome],
+    settings: &RunSettings,
+) -> std::collections::BTreeMap<String, crate::failing::Notice> {
+    let inputs = steps
+        .iter()
+        .filter(|step| step.is_build())
+        .filter_map(|step| {
+            let image = project.config.image(&step.id)?;
+            let observation = observations.get(&step.id)?.as_ref().ok()?;
+            let from = step.observed()?.upstream_digest.as_deref();
+            let inputs = crate::plan::build_inputs(image, observation, from);
+            Some((step.id.clone(), inputs))
+        })
+        .collect();
+    let backoff = project.config.backoff.resolve(settings.interval);
+    crate::failures::record(
+        &project.config,
+        steps,
+        outcomes,
+        &inputs,
+        Utc::now(),
+        &backoff,
+    )
 }
 
 /// Observes the selected images. With promotion, tag lists come from

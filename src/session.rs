@@ -70,6 +70,7 @@ impl Session {
             Failure::usage(hinted)
         })?;
         project.config.engine.flag_host = engine;
+        project.failing = crate::failures::load(&project.config);
         Ok(Session { project })
     }
 

@@ -307,6 +307,7 @@ impl BuildArgs {
             fail_fast: self.fail_fast,
             wait_lock: self.wait_lock,
             promote: true,
+            interval: None,
         }
     }
 }

@@ -249,6 +249,8 @@ impl Runner<'_> {
                         Some(Outcome::new(step, Status::UpToDate))
                     }
                     Decision::Failed => Some(Outcome::new(step, Status::Failed)),
+                    // Held by its failing record (`golden rebuild` builds it).
+                    Decision::Held => Some(Outcome::new(step, Status::Skipped)),
                     Decision::Build | Decision::Promote => {
                         self.not_started(step, parents, &outcomes, halted_by.as_deref())
                     }
@@ -297,7 +299,7 @@ impl Runner<'_> {
             .filter(|step| match step.decision() {
                 Decision::Build => true,
                 Decision::Promote => self.promote,
-                Decision::UpToDate | Decision::Failed => false,
+                Decision::UpToDate | Decision::Failed | Decision::Held => false,
             })
             .collect();
         self.progress.event(Event::Planned { total: due.len() });
@@ -424,6 +426,7 @@ impl Runner<'_> {
         if let Err(error) = result {
             outcome.status = Status::Failed;
             outcome.unreachable = is_unreachable(&error);
+            outcome.broken = is_broken(&error);
             outcome.error = Some(crate::error::text(error.as_ref()));
             tracing::debug!(image = %step.id, "{}", crate::error::text(error.as_ref()));
         }
@@ -444,6 +447,18 @@ impl Runner<'_> {
             .get(id)
             .ok_or_else(|| anyhow!("unknown image `{id}`"))
     }
+}
+
+/// Whether `error` is a failed build step or smoke test: the image's
+/// inputs are broken, and building them again fails again.
+pub fn is_broken(error: &anyhow::Error) -> bool {
+    use crate::engine::EngineError;
+    error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<EngineError>(),
+            Some(EngineError::BuildFailed { .. } | EngineError::TestFailed { .. })
+        )
+    })
 }
 
 /// Whether `error` comes from an engine or registry that could not be

@@ -60,6 +60,7 @@ fn never_built(project: &Project) -> Observations {
                 recipe: None,
                 entries: Vec::new(),
                 tags_remembered: false,
+                failing: None,
                 tracked: None,
             };
             (image.id.clone(), Ok(observation))

@@ -164,6 +164,7 @@ async fn observe_with(
         .map(|id| {
             let result = observe_image(id, &mut lines, &bases).map(|mut observation| {
                 observation.base_platforms_changed = changed.get(id).cloned().unwrap_or_default();
+                observation.failing = project.failing.get(id).cloned();
                 observation
             });
             (id.clone(), result)
@@ -209,8 +210,8 @@ async fn observe_lines(
             let forced = forced.contains(&id);
             async move {
                 let context = match (&state, config.image(&id)) {
-                    (Ok(line), Some(image)) => {
-                        let hash = compares_recipe(forced, line.last_build.as_ref());
+                    (Ok(_), Some(image)) => {
+                        let hash = compares_recipe(forced);
                         Some(context_of(image, hash, cache).await)
                     }
                     _ => None,
@@ -245,6 +246,7 @@ fn observe_image(
         entries: entries.to_vec(),
         tags_remembered: state.tags_remembered,
         tracked,
+        failing: None,
     })
 }
 

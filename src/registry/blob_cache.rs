@@ -54,7 +54,7 @@ use crate::regular_file::Symlinks;
 mod directory;
 
 use directory::create_last_level;
-pub use directory::{secure, Identity, UnsafeDirectory};
+pub use directory::{secure, secure_with, Identity, UnsafeDirectory};
 
 /// The largest file the cache reads back or writes: far above any
 /// manifest, config or tag list.

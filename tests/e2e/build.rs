@@ -200,8 +200,16 @@ fn a_failing_run_step_exits_1_pushes_nothing_and_names_the_step() {
         digest(&stack.repository("base"), "1.0.0").is_some(),
         "unrelated images are published"
     );
-    let json = stack
+    // Run again with nothing changed: the line is held, not rebuilt, and
+    // still counts as failing; `rebuild` builds it.
+    let held = stack
         .golden(&["build", "broken", "--output", "json"])
+        .expect(1)
+        .json();
+    assert_eq!(entry(&held, "broken")["decision"], "skipped");
+    assert_eq!(entry(&held, "broken")["reasons"][0]["kind"], "failing");
+    let json = stack
+        .golden(&["rebuild", "broken", "--output", "json"])
         .expect(1)
         .json();
     assert_eq!(entry(&json, "broken")["decision"], "failed");

@@ -58,7 +58,9 @@ fn config() -> (tempfile::TempDir, PathBuf) {
 /// `golden ARGS` on a terminal that takes colour (`TERM=xterm`, no
 /// `NO_COLOR`); stderr to `stderr_to` when given.
 fn on_terminal(config: &Path, args: &[&str], stderr_to: Option<&Path>) -> Run {
+    // Each run builds the broken line again (this test is about colour).
     Golden::at(config)
+        .forgetting_failures()
         .args(args)
         .env("TERM", "xterm")
         .env_remove("NO_COLOR")
@@ -108,6 +110,7 @@ fn results_are_coloured_on_a_terminal_and_plain_in_a_pipe_or_with_no_color() {
 
     // In a pipe: no escape byte at all, and the count on plain lines.
     let run = Golden::at(&config)
+        .forgetting_failures()
         .args(["build", "--all"])
         .env("TERM", "xterm")
         .env_remove("NO_COLOR")
@@ -134,6 +137,7 @@ fn results_are_coloured_on_a_terminal_and_plain_in_a_pipe_or_with_no_color() {
     let stderr = directory.path().join("stderr");
     for args in [&["build", "--all"][..], &["plan"]] {
         let run = Golden::at(&config)
+            .forgetting_failures()
             .args(args)
             .env("TERM", "xterm")
             .env("NO_COLOR", "1")

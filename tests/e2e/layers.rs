@@ -506,7 +506,7 @@ const CORE: &[&[&str]] = &[
         "labels",
         "dockerignore",
     ],
-    &["duration", "schedule", "platform", "name"],
+    &["duration", "schedule", "platform", "name", "failing"],
     &["version", "index", "dockerfile", "context"],
     &["upstream"],
     &["config"],
@@ -537,7 +537,7 @@ const BINARY: &[&[&str]] = &[
     &[
         "signals", "load", "context", "engine", "registry", "pool", "inspect",
     ],
-    &["observe", "error"],
+    &["observe", "error", "failures"],
     &["exit"],
     &["notify", "execute"],
     &["engine::docker", "registry::distribution"],

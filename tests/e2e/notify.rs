@@ -261,13 +261,15 @@ fn the_receiver_gets_a_summary_slack_text_and_the_failed_and_built_images() {
     assert_eq!(report["totals"]["built"], 1);
     assert_eq!(report["totals"]["failed"], 1);
 
-    // `ok` is up to date now: only `broken` is sent.
+    // `ok` is up to date and `broken` held (its inputs are those that
+    // failed, and its backoff runs): nothing new to say.
+    let held = setup.golden_with_env(&["build", "--all"], &env).expect(1);
+    assert!(held.stdout.contains("failing since"), "{}", held.stdout);
+    assert_eq!(receiver.received().len(), 1, "{:#?}", receiver.received());
+    // Its Dockerfile changed: built again, failed again, still one page.
+    setup.rewrite_dockerfile("broken", "RUN exit 4");
     setup.golden_with_env(&["build", "--all"], &env).expect(1);
-    let received = receiver.received();
-    assert_eq!(received.len(), 2);
-    let body = &received[1].body;
-    assert_eq!(ids(body), vec!["broken"], "{body:#}");
-    assert_eq!(body["report"]["totals"]["up_to_date"], 1);
+    assert_eq!(receiver.received().len(), 1, "{:#?}", receiver.received());
 }
 
 #[test]
@@ -491,4 +493,165 @@ fn an_unset_webhook_variable_stops_only_the_commands_that_notify() {
         "{}",
         run.stderr
     );
+}
+
+/// The lines of a daemon's log that end a tick.
+fn ticks(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|line| line.contains("run finished:"))
+        .collect()
+}
+
+#[test]
+fn a_daemon_builds_a_broken_line_once_pages_once_holds_it_and_says_when_it_recovers() {
+    let receiver = Receiver::start(&[]);
+    let setup = Setup::new(
+        "backoff",
+        "webhook_env = \"GOLDEN_TEST_WEBHOOK\"\n\n[backoff]\nfirst = \"1h\"\n",
+        &[
+            ("ok", "RUN true"),
+            ("broken", "RUN echo 'no mirror' >&2 && exit 3"),
+        ],
+    );
+    let state = tempfile::tempdir().unwrap();
+    let url = receiver.url();
+    let env = [
+        ("GOLDEN_TEST_WEBHOOK", url.as_str()),
+        ("XDG_STATE_HOME", state.path().to_str().unwrap()),
+    ];
+    let daemon = support::Golden::at(&setup.config)
+        .args(["daemon", "--interval", "1s"])
+        .env(env[0].0, env[0].1)
+        .env(env[1].0, env[1].1)
+        .spawn();
+    let five = support::try_wait_until(Duration::from_secs(120), || {
+        (ticks(&daemon.stderr()).len() >= 5).then_some(())
+    });
+    assert!(five.is_some(), "five ticks:\n{}", daemon.stderr());
+    let log = daemon.stderr();
+    let ticks_so_far = ticks(&log);
+    let failed = ticks_so_far
+        .iter()
+        .filter(|l| l.contains("1 failed"))
+        .count();
+    assert_eq!(
+        failed, 1,
+        "the broken line is built once, then held (same inputs, backoff 1h):\n{log}"
+    );
+    assert!(
+        ticks_so_far[1..]
+            .iter()
+            .all(|l| l.contains("0 failed, 1 skipped")),
+        "every later tick holds it:\n{log}"
+    );
+    let received = receiver.received();
+    assert_eq!(
+        received.len(),
+        1,
+        "one page when it starts failing: {received:#?}"
+    );
+    assert_eq!(received[0].body["outcome"], "failure");
+    assert_eq!(
+        entry(&received[0].body["report"], "broken")["notice"],
+        "failing"
+    );
+
+    // `plan` says why it is not built, and when it is tried again; exit 1
+    // as for `build`: the line is known to fail.
+    let plan = setup.golden_with_env(&["plan"], &env).expect(1);
+    assert!(
+        plan.stdout.contains("failing since") && plan.stdout.contains("retry at"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("1 held while failing"),
+        "{}",
+        plan.stdout
+    );
+
+    // The fix changes the recipe: the next tick builds it, and says so.
+    setup.rewrite_dockerfile("broken", "RUN true");
+    let recovered = support::try_wait_until(Duration::from_secs(120), || {
+        (receiver.received().len() >= 2).then_some(())
+    });
+    assert!(recovered.is_some(), "recovered:\n{}", daemon.stderr());
+    let body = &receiver.received()[1].body;
+    let summary = body["summary"].as_str().unwrap();
+    assert!(summary.contains("1 recovered (broken 1.0.0)"), "{summary}");
+    assert_eq!(body["outcome"], "success");
+    daemon.signal("TERM");
+    let run = daemon.finish_within(Duration::from_secs(60));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(receiver.received().len(), 2, "{:#?}", receiver.received());
+}
+
+#[test]
+fn rebuild_by_hand_builds_a_held_line_and_counts_the_failure_quietly() {
+    let receiver = Receiver::start(&[]);
+    let setup = Setup::new(
+        "held-rebuild",
+        "webhook_env = \"GOLDEN_TEST_WEBHOOK\"\n",
+        &[("broken", "RUN exit 3")],
+    );
+    let state = tempfile::tempdir().unwrap();
+    let url = receiver.url();
+    let env = [
+        ("GOLDEN_TEST_WEBHOOK", url.as_str()),
+        ("XDG_STATE_HOME", state.path().to_str().unwrap()),
+    ];
+    setup.golden_with_env(&["build", "--all"], &env).expect(1);
+    // Held: the default first wait is 5 minutes. Exit 1: the line fails.
+    let held = setup
+        .golden_with_env(&["build", "--all", "--output", "json"], &env)
+        .expect(1);
+    let broken = entry(&held.json(), "broken").clone();
+    assert_eq!(broken["decision"], "skipped", "{broken:#}");
+    assert_eq!(broken["reasons"][0]["kind"], "failing", "{broken:#}");
+    assert_eq!(broken["reasons"][0]["attempts"], 1, "{broken:#}");
+    assert_eq!(broken["notice"], "quiet", "{broken:#}");
+    // By hand it builds (and fails again), quietly.
+    let rebuilt = setup
+        .golden_with_env(&["rebuild", "broken", "--output", "json"], &env)
+        .expect(1);
+    assert_eq!(entry(&rebuilt.json(), "broken")["decision"], "failed");
+    assert_eq!(receiver.received().len(), 1, "{:#?}", receiver.received());
+    let records = std::fs::read_dir(state.path().join("golden"))
+        .unwrap()
+        .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+        .collect::<Vec<_>>();
+    assert_eq!(records.len(), 1, "{records:#?}");
+    assert!(records[0].contains("\"attempts\": 2"), "{}", records[0]);
+}
+
+#[test]
+fn a_page_the_webhook_did_not_take_is_sent_again_on_the_next_failure() {
+    // The first message is refused (404, not retried): nobody was told.
+    let receiver = Receiver::start(&[Answer::Status(404)]);
+    let setup = Setup::new(
+        "undelivered",
+        "webhook_env = \"GOLDEN_TEST_WEBHOOK\"\n",
+        &[("broken", "RUN exit 3")],
+    );
+    let url = receiver.url();
+    let env = [("GOLDEN_TEST_WEBHOOK", url.as_str())];
+    let first = setup.golden_with_env(&["build", "--all"], &env).expect(1);
+    assert!(first.stderr.contains("HTTP 404"), "{}", first.stderr);
+    let again = setup
+        .golden_with_env(&["rebuild", "broken", "--output", "json"], &env)
+        .expect(1);
+    assert_eq!(entry(&again.json(), "broken")["notice"], "failing");
+    let received = receiver.received();
+    assert_eq!(received.len(), 2, "{received:#?}");
+    assert_eq!(
+        entry(&received[1].body["report"], "broken")["notice"],
+        "failing"
+    );
+    // Delivered now: the next failure is quiet.
+    let quiet = setup
+        .golden_with_env(&["rebuild", "broken", "--output", "json"], &env)
+        .expect(1);
+    assert_eq!(entry(&quiet.json(), "broken")["notice"], "quiet");
+    assert_eq!(receiver.received().len(), 2, "{:#?}", receiver.received());
 }

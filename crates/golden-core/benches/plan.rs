@@ -151,6 +151,7 @@ fn observations(project: &Project, due_every: Option<usize>) -> Observations {
                 }),
                 entries: Vec::new(),
                 tags_remembered: false,
+                failing: None,
                 tracked: None,
             }),
         );

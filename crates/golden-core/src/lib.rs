@@ -20,6 +20,7 @@ pub mod dockerfile;
 pub mod dockerignore;
 pub mod duration;
 pub mod engine;
+pub mod failing;
 pub mod files;
 pub mod graph;
 pub mod hint;

@@ -88,6 +88,8 @@ pub struct Observation {
     pub tags_remembered: bool,
     /// With `track`: the upstream tag the final FROM was resolved to.
     pub tracked: Option<Tracked>,
+    /// The line's last build failed: its record (see [`crate::failing`]).
+    pub failing: Option<crate::failing::Failing>,
 }
 
 /// What a `track` pattern resolved an image's final FROM to: the newest

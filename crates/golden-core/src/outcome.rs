@@ -49,6 +49,9 @@ pub struct Outcome {
     pub error: Option<String>,
     /// It failed because the engine or a registry could not be reached.
     pub unreachable: bool,
+    /// It failed in its build or its smoke test: what it is built from is
+    /// broken (see [`crate::failing`]), not the engine or the registry.
+    pub broken: bool,
 }
 
 impl Outcome {
@@ -70,6 +73,7 @@ impl Outcome {
             seconds: 0.0,
             error: step.error().map(str::to_string),
             unreachable: step.unreachable(),
+            broken: false,
         }
     }
 

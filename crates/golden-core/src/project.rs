@@ -22,6 +22,10 @@ pub struct Project {
     /// Warnings by image id that `plan` shows (an ARG nothing sets, a
     /// secret provided and never mounted).
     pub warnings: BTreeMap<String, Vec<String>>,
+    /// The lines whose last build failed, by image id (see
+    /// [`crate::failing`]): empty until the binary hands in its record,
+    /// read by observe (which hashes their recipes) and the plan.
+    pub failing: BTreeMap<String, crate::failing::Failing>,
 }
 
 impl Project {
@@ -63,6 +67,7 @@ impl Project {
                         config,
                         graph,
                         warnings,
+                        failing: BTreeMap::new(),
                     })
                 } else {
                     Err(ConfigError::Invalid(Diagnostics(problems)))

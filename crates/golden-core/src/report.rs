@@ -117,6 +117,12 @@ pub struct ImageReport {
     /// With `[[engines]]`, for a multi-platform build: which engine built
     /// each platform.
     pub builds: Vec<BuildPlace>,
+    /// After a run, for a line failing before or after it: what
+    /// notifications say of it (`failing` when it starts failing,
+    /// `still-failing` as a reminder, `quiet` when it was said recently,
+    /// `recovered` when it built again); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notice: Option<crate::failing::Notice>,
 }
 
 /// Where one platform of a multi-platform image was built.
@@ -177,6 +183,8 @@ impl From<Decision> for ImageDecision {
             Decision::Promote => ImageDecision::Promote,
             Decision::UpToDate => ImageDecision::UpToDate,
             Decision::Failed => ImageDecision::Failed,
+            // Held by a failing line's backoff: not built in this run.
+            Decision::Held => ImageDecision::Skipped,
         }
     }
 }
@@ -320,6 +328,7 @@ fn base_report(project: &Project, step: &Step) -> ImageReport {
         cache: step.cache(),
         engines: Vec::new(),
         builds: Vec::new(),
+        notice: None,
     }
 }
 

@@ -16,7 +16,11 @@ pub(super) async fn run(
     web: &crate::daemon::web::WebOptions,
 ) -> Result<Exit, Failure> {
     Session::open(path, engine.clone())?;
-    crate::daemon::run(path, engine, interval, &build.settings(), web)
+    let settings = crate::run::RunSettings {
+        interval: Some(interval),
+        ..build.settings()
+    };
+    crate::daemon::run(path, engine, interval, &settings, web)
         .await
         .map_err(|error| Failure::new(Exit::Usage, error))
 }

@@ -107,6 +107,11 @@ fn create_private_dir(directory: &Path) -> std::io::Result<()> {
 /// others unless sticky. Returns the path with symlinks resolved, which
 /// the cache then uses, so a symlink above it cannot be turned later.
 pub fn secure(dir: &Path) -> Result<PathBuf, UnsafeDirectory> {
+    secure_with(dir, &DIRECTORIES)
+}
+
+/// [`secure`] with `directories` under the root instead of the cache's.
+pub fn secure_with(dir: &Path, directories: &[&str]) -> Result<PathBuf, UnsafeDirectory> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| UnsafeDirectory::Io { path, source }
@@ -138,7 +143,7 @@ pub fn secure(dir: &Path) -> Result<PathBuf, UnsafeDirectory> {
         create_private_dir(&resolved).map_err(io(&resolved))?;
         check_directory(&resolved, index + 1 == count)?;
     }
-    for directory in DIRECTORIES {
+    for directory in directories {
         let path = resolved.join(directory);
         create_private_dir(&path).map_err(io(&path))?;
         check_directory(&path, true)?;

@@ -239,6 +239,14 @@ pub fn spawn_golden(config: &Path, args: &[&str]) -> Running {
     Golden::at(config).args(args).spawn()
 }
 
+/// The tests' `XDG_STATE_HOME`, made private to this user.
+pub fn state_home() -> PathBuf {
+    use std::os::unix::fs::DirBuilderExt;
+    let home = Path::new(env!("CARGO_TARGET_TMPDIR")).join("state");
+    let _ = std::fs::DirBuilder::new().mode(0o700).create(&home);
+    home
+}
+
 /// How long a golden run may take before the test kills it and fails: a
 /// regression that hangs fails the suite instead of stalling it.
 pub const RUN_LIMIT: Duration = Duration::from_secs(600);
@@ -251,13 +259,18 @@ pub struct Golden {
 }
 
 impl Golden {
-    /// `golden -c CONFIG`.
+    /// `golden -c CONFIG`, its state directory (failing lines) under
+    /// cargo's test scratch directory rather than the user's: each test's
+    /// namespace has a file of its own there. A test of the state itself
+    /// sets `XDG_STATE_HOME` or `STATE_DIRECTORY`.
     pub fn at(config: &Path) -> Golden {
         let mut command = Command::new(env!("CARGO_BIN_EXE_golden"));
         command
             .arg("-c")
             .arg(config)
             .env_remove("RUST_LOG")
+            .env_remove("STATE_DIRECTORY")
+            .env("XDG_STATE_HOME", state_home())
             .stdin(Stdio::null());
         Golden { command }
     }
@@ -270,6 +283,21 @@ impl Golden {
     pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Golden {
         self.command.env(key, value);
         self
+    }
+
+    /// A state directory of its own, empty: no line is held as failing
+    /// by an earlier run's record. For tests whose subject is not the
+    /// holding but that run a broken line again.
+    pub fn forgetting_failures(self) -> Golden {
+        use std::os::unix::fs::DirBuilderExt;
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let home = state_home().join(format!(
+            "fresh-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::DirBuilder::new().mode(0o700).create(&home);
+        self.env("XDG_STATE_HOME", home)
     }
 
     pub fn env_remove(mut self, key: &str) -> Golden {

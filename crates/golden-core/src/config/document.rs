@@ -11,7 +11,7 @@ use super::defaults::Defaults;
 use super::{Config, EngineSettings, Image, Reader, RegistrySettings};
 
 const TOP_KEYS: &[&str] = &[
-    "registry", "engine", "engines", "defaults", "images", "policy", "notify",
+    "registry", "engine", "engines", "defaults", "images", "policy", "notify", "backoff",
 ];
 
 impl Reader<'_> {
@@ -33,6 +33,10 @@ impl Reader<'_> {
             let files = self.files;
             self.notify(v, &|name| files.env(name))
         });
+        let backoff = document
+            .get("backoff")
+            .map(|v| self.backoff(v))
+            .unwrap_or_default();
         let mut images = self.image_tables(document, &span, &defaults);
         images.sort_by(|a, b| a.id.cmp(&b.id));
         let registry = registry?;
@@ -46,6 +50,7 @@ impl Reader<'_> {
             policy,
             default_build_args: defaults.build_arg_spans,
             notify,
+            backoff,
             notify_problems: std::mem::take(&mut self.notify_problems),
             reported: std::mem::take(&mut self.reported),
             by_id: std::sync::OnceLock::new(),

@@ -135,6 +135,8 @@ pub struct Config {
     /// `[notify]`: where runs are reported; `None` without the table, or
     /// when its webhook cannot be read (`notify_problems`).
     pub notify: Option<NotifySettings>,
+    /// `[backoff]`: how a failing line waits and is notified again.
+    pub backoff: BackoffSettings,
     /// Why `[notify]`'s webhook cannot be read now (its variable unset,
     /// its file missing): an error only for the commands that notify
     /// (`build`, `rebuild`, `daemon`), so a `validate`, `plan` or `check`
@@ -278,6 +280,7 @@ impl Config {
     }
 }
 
+mod backoff;
 pub mod builders;
 mod cache;
 mod defaults;
@@ -297,6 +300,7 @@ mod versioning;
 
 use reader::Reader;
 
+pub use backoff::BackoffSettings;
 pub use cache::Cache;
 pub use engine::{EngineSettings, Network};
 pub use engines::PoolEngine;

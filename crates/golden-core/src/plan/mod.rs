@@ -37,6 +37,9 @@ pub enum Decision {
     UpToDate,
     /// The image could not be observed.
     Failed,
+    /// Due, but its last build failed from the same inputs and its
+    /// backoff has not elapsed: not built in this run.
+    Held,
 }
 
 /// One image's entry in the plan.
@@ -86,6 +89,14 @@ pub enum State {
         error: String,
         /// A registry could not be reached at all.
         unreachable: bool,
+    },
+    /// Due for `reasons`, but held: its last build failed from the same
+    /// inputs and its backoff has not elapsed (see [`crate::failing`]).
+    /// `reasons` starts with the `failing` reason.
+    Held {
+        observed: Observed,
+        reasons: Vec<Reason>,
+        failing: crate::failing::Failing,
     },
 }
 
@@ -156,6 +167,7 @@ impl Step {
             State::Promote { .. } => Decision::Promote,
             State::UpToDate { .. } => Decision::UpToDate,
             State::Failed { .. } => Decision::Failed,
+            State::Held { .. } => Decision::Held,
         }
     }
 
@@ -172,7 +184,9 @@ impl Step {
     /// Why it is built or promoted; empty otherwise.
     pub fn reasons(&self) -> &[Reason] {
         match &self.state {
-            State::Build { reasons, .. } | State::Promote { reasons, .. } => reasons,
+            State::Build { reasons, .. }
+            | State::Promote { reasons, .. }
+            | State::Held { reasons, .. } => reasons,
             State::UpToDate { .. } | State::Failed { .. } => &[],
         }
     }
@@ -182,7 +196,8 @@ impl Step {
         match &self.state {
             State::Build { observed, .. }
             | State::Promote { observed, .. }
-            | State::UpToDate { observed, .. } => Some(observed),
+            | State::UpToDate { observed, .. }
+            | State::Held { observed, .. } => Some(observed),
             State::Failed { .. } => None,
         }
     }
@@ -196,7 +211,7 @@ impl Step {
     pub fn next_due(&self) -> Option<DateTime<Utc>> {
         match &self.state {
             State::Promote { next_due, .. } | State::UpToDate { next_due, .. } => *next_due,
-            State::Build { .. } | State::Failed { .. } => None,
+            State::Build { .. } | State::Failed { .. } | State::Held { .. } => None,
         }
     }
 
@@ -206,7 +221,7 @@ impl Step {
             State::Build { waiting, .. }
             | State::Promote { waiting, .. }
             | State::UpToDate { waiting, .. } => waiting.as_ref(),
-            State::Failed { .. } => None,
+            State::Failed { .. } | State::Held { .. } => None,
         }
     }
 
@@ -221,6 +236,14 @@ impl Step {
     pub fn cache(&self) -> Option<bool> {
         match &self.state {
             State::Build { cache, .. } => Some(*cache),
+            _ => None,
+        }
+    }
+
+    /// The failing line's record, for a held image.
+    pub fn failing(&self) -> Option<&crate::failing::Failing> {
+        match &self.state {
+            State::Held { failing, .. } => Some(failing),
             _ => None,
         }
     }
@@ -385,6 +408,14 @@ fn decide_observed(
         upstream_digest: upstream_digest.map(ToString::to_string),
         foreign: observation.foreign.clone(),
     };
+    if let Some(failing) = held_by_failure(image, observation, &observed, &reasons, now) {
+        reasons.insert(0, Reason::from(&failing));
+        return State::Held {
+            observed,
+            reasons,
+            failing,
+        };
+    }
     if !reasons.is_empty() {
         let cache = selection
             .cache
@@ -411,6 +442,53 @@ fn decide_observed(
             waiting,
         }
     }
+}
+
+/// The failing record that holds a build for `reasons`: its inputs are
+/// those the failed build was made from and its backoff has not elapsed.
+fn held_by_failure(
+    image: &Image,
+    observation: &Observation,
+    observed: &Observed,
+    reasons: &[Reason],
+    now: DateTime<Utc>,
+) -> Option<crate::failing::Failing> {
+    let failing = observation.failing.as_ref()?;
+    if reasons.is_empty() || !may_hold(reasons) {
+        return None;
+    }
+    let inputs = build_inputs(image, observation, observed.upstream_digest.as_deref());
+    failing
+        .holds(inputs.as_deref(), now)
+        .then(|| failing.clone())
+}
+
+/// Whether a build for `reasons` may be held at all: never when it was
+/// forced, or when a parent is rebuilt or promoted in the same run (what
+/// it is built on changes).
+fn may_hold(reasons: &[Reason]) -> bool {
+    !reasons.iter().any(|reason| {
+        matches!(
+            reason,
+            Reason::Forced | Reason::ParentRebuilt { .. } | Reason::ParentPromoted { .. }
+        )
+    })
+}
+
+/// What a build of `image` is made from now (see
+/// [`crate::failing::inputs`]): its recipe, the digest it is built FROM
+/// (the upstream base, or the golden parent's build) and its platforms.
+pub fn build_inputs(
+    image: &Image,
+    observation: &Observation,
+    from_digest: Option<&str>,
+) -> Option<String> {
+    let recipe = observation
+        .recipe
+        .as_ref()
+        .map(|recipe| recipe.digest.as_str());
+    let platforms: Vec<String> = image.platforms.iter().map(ToString::to_string).collect();
+    crate::failing::inputs(recipe, from_digest, &platforms)
 }
 
 #[cfg(test)]

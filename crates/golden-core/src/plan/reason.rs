@@ -96,6 +96,21 @@ pub enum Reason {
     },
     /// `golden rebuild` named it.
     Forced,
+    /// Held: the line's last build failed, nothing it is built from
+    /// changed since, and its backoff has not elapsed (`golden rebuild`
+    /// builds it now). Its would-be reasons follow it.
+    Failing {
+        /// The first failure in a row.
+        #[serde(serialize_with = "rfc3339")]
+        since: DateTime<Utc>,
+        /// Failures in a row.
+        attempts: u32,
+        /// When the same inputs are built again.
+        #[serde(serialize_with = "rfc3339")]
+        retry_at: DateTime<Utc>,
+        /// The last failure's first line.
+        error: String,
+    },
     /// Skipped: a golden parent failed or was skipped in this run.
     ParentFailed {
         /// The parent's image id.
@@ -195,6 +210,18 @@ impl std::fmt::Display for Reason {
                 write!(formatter, "{version} is incomplete: {why}")
             }
             Reason::Forced => write!(formatter, "forced"),
+            Reason::Failing {
+                since,
+                attempts,
+                retry_at,
+                ..
+            } => write!(
+                formatter,
+                "failing since {} ({attempts} failed build{}; retry at {}, or `golden rebuild`)",
+                since.to_rfc3339_opts(SecondsFormat::Secs, true),
+                if *attempts == 1 { "" } else { "s" },
+                retry_at.to_rfc3339_opts(SecondsFormat::Secs, true)
+            ),
             Reason::ParentFailed { parent } => write!(formatter, "parent {parent} failed"),
             Reason::Interrupted { signal } => {
                 write!(formatter, "not started: stopped by {signal}; run again")
@@ -207,6 +234,18 @@ impl std::fmt::Display for Reason {
                     short_digest(new)
                 )
             }
+        }
+    }
+}
+
+impl From<&crate::failing::Failing> for Reason {
+    /// The reason a held line shows.
+    fn from(failing: &crate::failing::Failing) -> Reason {
+        Reason::Failing {
+            since: failing.since,
+            attempts: failing.attempts,
+            retry_at: failing.retry_at,
+            error: failing.error.clone(),
         }
     }
 }

@@ -221,13 +221,15 @@ fn upstream_released(
     (track.components(new)? > track.components(old)?).then(|| (old.to_string(), new.to_string()))
 }
 
-/// Whether the plan compares an image's recipe with its last build's, so
-/// observe hashes its context before the build: a line built before, not
-/// forced. A line never built, or one `golden rebuild` forces, is due
-/// whatever its recipe: its build hashes the context as it sends it, and
-/// the `recipe-changed` reason is left out of a forced build's reasons.
-pub fn compares_recipe(forced: bool, last_build: Option<&LastBuild>) -> bool {
-    !forced && last_build.is_some()
+/// Whether observe hashes an image's recipe before the build: for every
+/// line `golden rebuild` does not force. The plan compares it with the
+/// last build's, and a failed build records it among its inputs (see
+/// [`crate::failing`]), a line never built too, so its next run knows
+/// whether anything changed. A forced line is due whatever its recipe:
+/// its build hashes the context as it sends it, and the `recipe-changed`
+/// reason is left out of a forced build's reasons.
+pub fn compares_recipe(forced: bool) -> bool {
+    !forced
 }
 
 /// Whether a build for `built` is one for `configured`, in any order.

@@ -73,6 +73,7 @@ fn observation(
         }),
         entries: Vec::new(),
         tags_remembered: false,
+        failing: None,
         tracked: None,
     })
 }
@@ -330,15 +331,13 @@ fn reasons_combine_and_parent_rebuilt_replaces_parent_newer() {
     );
 }
 
-/// What observe does: a line the plan compares gets its recipe, a line
-/// never built or forced does not (its build hashes what it sends).
+/// What observe does: every line gets its recipe (a failed build records
+/// it, a line never built too), except a forced one (its build hashes
+/// what it sends).
 #[test]
-fn only_lines_built_before_and_not_forced_need_their_recipe_before_the_build() {
-    let last = built(None, BASE_OLD, "r-old");
-    assert!(compares_recipe(false, last.as_ref()));
-    assert!(!compares_recipe(true, last.as_ref()), "forced");
-    assert!(!compares_recipe(false, None), "never built");
-    assert!(!compares_recipe(true, None));
+fn only_forced_lines_build_without_their_recipe_hashed_first() {
+    assert!(compares_recipe(false));
+    assert!(!compares_recipe(true), "forced");
 
     let mut observations = fresh();
     let mut forced = observation(built(None, BASE_OLD, "r-old"), BASE_NOW, "r-base").unwrap();
@@ -933,4 +932,90 @@ fn a_child_from_an_older_upstream_versions_tag_is_not_rebuilt_with_its_parent() 
     for tag in ["1.0.4", "1.0.5", "1.0", "1", "latest"] {
         assert_eq!(child_of_upstream_release(tag), rebuilt, "FROM base:{tag}");
     }
+}
+
+/// `fresh()` with base's recipe changed to `recipe`, and a failing record
+/// of a build from `failed_recipe` that may be retried at `retry_at`.
+fn failing_base(recipe: &str, failed_recipe: &str, retry_at: &str) -> Observations {
+    let project = project();
+    let image = project.config.image("base").unwrap();
+    let mut observations = fresh();
+    let failed = observation(None, BASE_NOW, failed_recipe).unwrap();
+    let inputs = build_inputs(image, &failed, Some(BASE_NOW));
+    assert!(inputs.is_some());
+    let mut now = observation(
+        built(Some("2026-03-04T10:00:00Z"), BASE_NOW, "r-base"),
+        BASE_NOW,
+        recipe,
+    )
+    .unwrap();
+    now.failing = Some(crate::failing::Failing {
+        inputs,
+        since: at("2026-03-05T11:00:00Z"),
+        last: at("2026-03-05T11:30:00Z"),
+        attempts: 2,
+        retry_at: at(retry_at),
+        error: "build of `base` failed at `RUN make`".into(),
+        notified: None,
+    });
+    observations.insert("base".into(), Ok(now));
+    observations
+}
+
+#[test]
+fn a_failed_build_is_held_until_its_inputs_change_its_retry_comes_or_it_is_forced() {
+    let base = |steps: Vec<(String, Decision, Vec<Reason>)>| {
+        steps.into_iter().find(|(id, ..)| id == "base").unwrap()
+    };
+    // The same inputs before the retry: held, the failure said first.
+    let (_, decision, reasons) = base(run(
+        &failing_base("r-broken", "r-broken", "2026-03-05T13:00:00Z"),
+        &[],
+        THURSDAY,
+    ));
+    assert_eq!(decision, Decision::Held);
+    assert!(
+        matches!(&reasons[0], Reason::Failing { attempts: 2, .. }),
+        "{reasons:?}"
+    );
+    assert!(
+        matches!(&reasons[1], Reason::RecipeChanged { .. }),
+        "the reason it would build stays listed: {reasons:?}"
+    );
+    assert!(reasons[0].to_string().starts_with(
+        "failing since 2026-03-05T11:00:00Z (2 failed builds; retry at 2026-03-05T13:00:00Z"
+    ));
+    // Another recipe (the fix): built at once.
+    let (_, decision, reasons) = base(run(
+        &failing_base("r-fixed", "r-broken", "2026-03-05T13:00:00Z"),
+        &[],
+        THURSDAY,
+    ));
+    assert_eq!(decision, Decision::Build);
+    assert!(
+        !matches!(&reasons[0], Reason::Failing { .. }),
+        "{reasons:?}"
+    );
+    // The retry came: built.
+    let (_, decision, _) = base(run(
+        &failing_base("r-broken", "r-broken", "2026-03-05T12:00:00Z"),
+        &[],
+        THURSDAY,
+    ));
+    assert_eq!(decision, Decision::Build);
+    // `golden rebuild`: built.
+    let (_, decision, reasons) = base(run(
+        &failing_base("r-broken", "r-broken", "2026-03-05T13:00:00Z"),
+        &["base"],
+        THURSDAY,
+    ));
+    assert_eq!(decision, Decision::Build);
+    assert!(reasons.contains(&Reason::Forced), "{reasons:?}");
+    // Nothing due at all: a failing record alone builds nothing.
+    let mut observations = failing_base("r-base", "r-broken", "2026-03-05T13:00:00Z");
+    if let Ok(observation) = observations.get_mut("base").unwrap() {
+        observation.failing.as_mut().unwrap().inputs = None;
+    }
+    let (_, decision, _) = base(run(&observations, &[], THURSDAY));
+    assert_eq!(decision, Decision::UpToDate);
 }

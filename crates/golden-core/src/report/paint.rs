@@ -184,6 +184,7 @@ mod tests {
             cache: None,
             engines: Vec::new(),
             builds: Vec::new(),
+            notice: None,
         }
     }
 

@@ -5,7 +5,7 @@ use super::columns::{fitted_table, table};
 use super::{base_report, described, foreign_text, held_text, reasons_text};
 use super::{ImageDecision, ImageReport, Report, Totals};
 use crate::name::short_digest;
-use crate::plan::{Decision, Step};
+use crate::plan::{Decision, Reason, Step};
 use crate::project::Project;
 
 /// The `[[engines]]` that may build `id`: those carrying its
@@ -51,7 +51,10 @@ pub fn plan_report(project: &Project, steps: &[Step], registry_requests: u64) ->
             .filter(|s| s.decision() == Decision::Failed)
             .count(),
         unreachable: steps.iter().filter(|s| s.unreachable()).count(),
-        skipped: 0,
+        skipped: steps
+            .iter()
+            .filter(|s| s.decision() == Decision::Held)
+            .count(),
         seconds: 0.0,
         registry_requests,
     };
@@ -103,8 +106,17 @@ pub fn plan_text_within(report: &Report, width: Option<usize>) -> String {
         .iter()
         .filter(|i| i.decision == ImageDecision::Build)
         .count();
+    let held = report
+        .images
+        .iter()
+        .filter(|i| matches!(i.reasons.first(), Some(Reason::Failing { .. })))
+        .count();
+    let held = match held {
+        0 => String::new(),
+        held => format!(", {held} held while failing (`golden rebuild ID` builds one now)"),
+    };
     text.push_str(&format!(
-        "\n{due} of {} image(s) due\n",
+        "\n{due} of {} image(s) due{held}\n",
         report.images.len()
     ));
     text
