@@ -1,6 +1,7 @@
 //! The daemon's Prometheus metrics (`/metrics`), in the OpenMetrics text
-//! format that Prometheus scrapes. Names carry the `golden_` prefix, base
-//! units (`_seconds`) and `_total` on counters.
+//! format, or Prometheus text 0.0.4 for a scraper that asks for it
+//! (`Accept: text/plain`). Names carry the `golden_` prefix, base units
+//! (`_seconds`) and `_total` on counters.
 //!
 //! Updated once per tick from the run's report; encoding reads no clock.
 
@@ -42,6 +43,12 @@ struct ImageLabels {
     image: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildInfo {
+    version: String,
+    commit: String,
+}
+
 type Timestamp = Gauge<f64, AtomicU64>;
 
 /// Every metric the daemon exports, registered once.
@@ -51,6 +58,8 @@ pub struct Metrics {
     builds: Family<BuildLabels, Counter>,
     last_success: Family<ImageLabels, Timestamp>,
     next_due: Family<ImageLabels, Timestamp>,
+    failing: Family<ImageLabels, Gauge>,
+    build_info: Family<BuildInfo, Gauge>,
     last_tick: Timestamp,
     build_seconds: Histogram,
     push_seconds: Histogram,
@@ -72,6 +81,8 @@ impl Metrics {
             builds: Family::default(),
             last_success: Family::default(),
             next_due: Family::default(),
+            failing: Family::default(),
+            build_info: Family::default(),
             last_tick: Timestamp::default(),
             build_seconds: Histogram::new(DURATION_BUCKETS),
             push_seconds: Histogram::new(DURATION_BUCKETS),
@@ -100,6 +111,23 @@ impl Metrics {
             Unit::Seconds,
             metrics.next_due.clone(),
         );
+        registry.register(
+            "image_failing",
+            "1 while a line fails (its last build failed, or it is held as failing), else 0",
+            metrics.failing.clone(),
+        );
+        registry.register(
+            "build_info",
+            "The golden that runs: its version and the commit it was built from (always 1)",
+            metrics.build_info.clone(),
+        );
+        metrics
+            .build_info
+            .get_or_create(&BuildInfo {
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                commit: env!("GOLDEN_GIT_COMMIT").to_string(),
+            })
+            .set(1);
         registry.register_with_unit(
             "last_tick_timestamp",
             "When the last tick finished (Unix time)",
@@ -168,6 +196,7 @@ impl Metrics {
         // Lines that left the config leave these gauges too.
         self.last_success.clear();
         self.next_due.clear();
+        self.failing.clear();
         for line in lines {
             let labels = ImageLabels {
                 image: line.id.clone(),
@@ -178,6 +207,9 @@ impl Metrics {
             if let Some(due) = line.next_due {
                 self.next_due.get_or_create(&labels).set(seconds(due));
             }
+            self.failing
+                .get_or_create(&labels)
+                .set(i64::from(line.failing()));
         }
     }
 
@@ -189,6 +221,59 @@ impl Metrics {
         }
         text
     }
+}
+
+/// The content type of [`prometheus_text`].
+pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Whether a scraper's `Accept` header asks for Prometheus text 0.0.4
+/// rather than OpenMetrics: it names `text/plain` and not
+/// `application/openmetrics-text` ahead of it (Prometheus itself lists
+/// OpenMetrics first when it can read it).
+pub fn wants_prometheus_text(accept: Option<&str>) -> bool {
+    let Some(accept) = accept else {
+        return false;
+    };
+    let position = |kind: &str| accept.to_ascii_lowercase().find(kind);
+    match (
+        position("text/plain"),
+        position("application/openmetrics-text"),
+    ) {
+        (Some(_), None) => true,
+        (Some(text), Some(open)) => text < open,
+        _ => false,
+    }
+}
+
+/// An OpenMetrics exposition as Prometheus text 0.0.4: no `# EOF` or
+/// `# UNIT`, and a counter's `# HELP` and `# TYPE` name its `_total`
+/// sample, as that format wants.
+pub fn prometheus_text(openmetrics: &str) -> String {
+    let counters: std::collections::BTreeSet<&str> = openmetrics
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.strip_suffix(" counter"))
+        .collect();
+    let mut text = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        let line = match renamed {
+            Some(line) => line,
+            None => line.replace(" unknown", " untyped"),
+        };
+        text.push_str(&line);
+        text.push('\n');
+    }
+    text
 }
 
 fn seconds(at: DateTime<Utc>) -> f64 {
@@ -215,6 +300,8 @@ mod tests {
             error: None,
             build_seconds: (result == ImageResult::Built).then_some(12.5),
             push_seconds: (result == ImageResult::Built).then_some(2.0),
+            failing_since: (result == ImageResult::Failed)
+                .then(|| DateTime::from_timestamp(1_700_000_050, 0).unwrap()),
         }
     }
 
@@ -227,6 +314,7 @@ mod tests {
         let lines = [
             line("base", ImageResult::Built),
             line("tools", ImageResult::UpToDate),
+            line("broken", ImageResult::Failed),
         ];
         let at = DateTime::from_timestamp(1_700_000_100, 0).unwrap();
         metrics.record(
@@ -245,10 +333,60 @@ mod tests {
             "golden_push_duration_seconds_sum 2.0\n",
             "golden_registry_requests_total 7\n",
             "# UNIT golden_build_duration_seconds seconds\n",
+            "golden_image_failing{image=\"broken\"} 1\n",
+            "golden_image_failing{image=\"tools\"} 0\n",
+            "golden_build_info{version=\"",
         ] {
             assert!(text.contains(expected), "no {expected:?} in\n{text}");
         }
         assert!(!text.contains("result=\"up-to-date\""), "{text}");
         assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+
+    #[test]
+    fn prometheus_text_names_counters_by_their_samples_and_has_no_eof() {
+        let metrics = Metrics::new();
+        metrics.record(
+            DateTime::from_timestamp(1_700_000_100, 0).unwrap(),
+            &TickResult::Ran(Counts::default()),
+            None,
+            &[],
+        );
+        let text = prometheus_text(&metrics.encode());
+        assert!(
+            text.contains("# TYPE golden_runs_total counter\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# HELP golden_runs_total Daemon ticks"),
+            "{text}"
+        );
+        assert!(
+            text.contains("golden_runs_total{result=\"ok\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE golden_last_tick_timestamp_seconds gauge\n"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("# EOF") && !text.contains("# UNIT"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_accept_header_picks_the_format() {
+        for (accept, text) in [
+            (None, false),
+            (Some("*/*"), false),
+            (Some("text/plain;version=0.0.4;q=0.5,*/*;q=0.1"), true),
+            (
+                Some("application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"),
+                false,
+            ),
+        ] {
+            assert_eq!(wants_prometheus_text(accept), text, "{accept:?}");
+        }
     }
 }

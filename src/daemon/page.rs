@@ -31,7 +31,7 @@ const STYLE: &str = "
 body{font-family:system-ui,-apple-system,sans-serif;margin:0;padding:1rem;color:#1a1a1a;background:#fafafa;line-height:1.4}
 h1{font-size:1.4rem;margin:0 0 .5rem}h2{font-size:1.1rem;margin:1.5rem 0 .5rem}
 .health{padding:.6rem .8rem;border-radius:6px;margin:.5rem 0 1rem;white-space:pre-wrap;overflow-wrap:anywhere}
-.ok{background:#e6f4ea}.bad{background:#fce8e6}
+.ok{background:#e6f4ea}.bad{background:#fce8e6}.failing{background:#fde7c8}
 table{border-collapse:collapse;width:100%;background:#fff}
 th,td{text-align:left;padding:.4rem .5rem;border-bottom:1px solid #ddd;vertical-align:top;overflow-wrap:anywhere}
 th{background:#f0f0f0;font-weight:600}
@@ -63,14 +63,30 @@ pub fn render(state: &State, health: &Result<String, String>, now: DateTime<Utc>
         escape(&span(state.interval)),
         escape(&time(now))
     );
+    let failing: Vec<String> = state
+        .failing()
+        .map(|line| match line.failing_since {
+            Some(since) => format!("{} (since {})", line.id, time(since)),
+            None => line.id.clone(),
+        })
+        .collect();
+    // The loop may be fine while lines fail: the banner says both.
     let (class, text) = match health {
-        Ok(text) => ("ok", text),
-        Err(text) => ("bad", text),
+        Ok(text) if !failing.is_empty() => (
+            "failing",
+            format!(
+                "{} line(s) failing: {}\n{text}",
+                failing.len(),
+                failing.join(", ")
+            ),
+        ),
+        Ok(text) => ("ok", text.clone()),
+        Err(text) => ("bad", text.clone()),
     };
     let _ = writeln!(
         page,
         "<div class=\"health {class}\" id=\"health\">{}</div>",
-        escape(text)
+        escape(&text)
     );
     if let Some(since) = state.running_since {
         let _ = writeln!(
@@ -115,9 +131,13 @@ fn lines(page: &mut String, rows: &[LineRow], now: DateTime<Utc>) {
             .map(|error| format!("<div class=\"error\">{}</div>", escape(error)))
             .unwrap_or_default();
         let result = row.result.name();
+        let since = row
+            .failing_since
+            .map(|since| format!("<div>failing since {}</div>", escape(&time(since))))
+            .unwrap_or_default();
         let _ = writeln!(
             page,
-            "<tr><td data-label=\"Image\"><strong>{}</strong></td><td data-label=\"Line\"><code>{}:{}</code></td><td data-label=\"Release\">{}</td><td data-label=\"Floating tags\">{}</td><td data-label=\"Last build\">{}</td><td data-label=\"Next due\">{}</td><td data-label=\"Last result\" class=\"result-{result}\">{result}</td><td data-label=\"Reasons\">{}{error}</td></tr>",
+            "<tr><td data-label=\"Image\"><strong>{}</strong></td><td data-label=\"Line\"><code>{}:{}</code></td><td data-label=\"Release\">{}</td><td data-label=\"Floating tags\">{}</td><td data-label=\"Last build\">{}</td><td data-label=\"Next due\">{}</td><td data-label=\"Last result\" class=\"result-{result}\">{result}{since}</td><td data-label=\"Reasons\">{}{error}</td></tr>",
             escape(&row.id),
             escape(&row.repository),
             escape(&row.version),
@@ -197,6 +217,7 @@ mod tests {
             error: None,
             build_seconds: None,
             push_seconds: None,
+            failing_since: None,
         });
         let page = render(&state, &Ok("ok".to_string()), at(61));
         for shown in [
@@ -233,6 +254,7 @@ mod tests {
             error: Some("registry said: <html>500</html>".to_string()),
             build_seconds: None,
             push_seconds: None,
+            failing_since: None,
         });
         state.runs.push_front(RunRecord {
             started: at(1),
@@ -263,5 +285,39 @@ mod tests {
             assert!(page.contains(shown), "no {shown} in\n{page}");
         }
         assert!(!page.contains("<script"), "no script at all");
+    }
+
+    #[test]
+    fn a_failing_line_turns_the_banner_even_while_the_loop_is_ok() {
+        let mut state = State::new(at(0), Duration::from_secs(60), Duration::from_secs(3600));
+        state.lines.push(LineRow {
+            id: "broken".to_string(),
+            repository: "registry.local/golden/broken".to_string(),
+            version: "1.0".to_string(),
+            release: None,
+            floating: Vec::new(),
+            last_build: None,
+            last_built: None,
+            next_due: None,
+            result: ImageResult::Skipped,
+            reasons: vec!["failing since 2027-01-15T08:00:01Z".to_string()],
+            error: None,
+            build_seconds: None,
+            push_seconds: None,
+            failing_since: Some(at(1)),
+        });
+        let ok = Ok("ok: last tick finished".to_string());
+        let page = render(&state, &ok, at(61));
+        assert!(
+            page.contains("<div class=\"health failing\" id=\"health\">1 line(s) failing: broken (since 2027-01-15T08:00:01Z)\nok: last tick finished</div>"),
+            "{page}"
+        );
+        assert!(
+            page.contains("skipped<div>failing since 2027-01-15T08:00:01Z</div>"),
+            "{page}"
+        );
+        state.lines[0].failing_since = None;
+        let page = render(&state, &ok, at(61));
+        assert!(page.contains("<div class=\"health ok\""), "{page}");
     }
 }

@@ -135,6 +135,9 @@ pub struct LineRow {
     pub error: Option<String>,
     pub build_seconds: Option<f64>,
     pub push_seconds: Option<f64>,
+    /// Since when the line fails: its build failed in the last run, or it
+    /// is held by its failing record (`failing` reason). `None`: it builds.
+    pub failing_since: Option<DateTime<Utc>>,
 }
 
 impl LineRow {
@@ -175,10 +178,24 @@ impl LineRow {
             next_due: parse(&image.next_due),
             result,
             reasons: image.reasons.iter().map(ToString::to_string).collect(),
-            error: image.error.clone(),
+            // A held line shows the error its last build failed with.
+            error: image.error.clone().or_else(|| match image.reasons.first() {
+                Some(crate::plan::Reason::Failing { error, .. }) => Some(error.clone()),
+                _ => None,
+            }),
             build_seconds: image.build_seconds,
             push_seconds: image.push_seconds,
+            failing_since: match (result, image.reasons.first()) {
+                (_, Some(crate::plan::Reason::Failing { since, .. })) => Some(*since),
+                (ImageResult::Failed, _) => Some(finished),
+                _ => None,
+            },
         }
+    }
+
+    /// Whether the line fails now.
+    pub fn failing(&self) -> bool {
+        self.failing_since.is_some()
     }
 }
 
@@ -234,10 +251,22 @@ impl State {
     ) {
         let started = self.running_since.take().unwrap_or(at);
         if let Some(report) = report {
+            let before = std::mem::take(&mut self.lines);
             self.lines = report
                 .images
                 .iter()
-                .map(|image| LineRow::of(image, at))
+                .map(|image| {
+                    let mut row = LineRow::of(image, at);
+                    // A line failing again fails since its first failure.
+                    let earlier = before
+                        .iter()
+                        .find(|old| old.id == row.id)
+                        .and_then(|old| old.failing_since);
+                    if let (Some(since), Some(earlier)) = (row.failing_since, earlier) {
+                        row.failing_since = Some(since.min(earlier));
+                    }
+                    row
+                })
                 .collect();
         }
         self.runs.push_front(RunRecord {
@@ -251,6 +280,43 @@ impl State {
             finished: at,
             result,
         });
+    }
+
+    /// The lines that fail now, in the config's order.
+    pub fn failing(&self) -> impl Iterator<Item = &LineRow> {
+        self.lines.iter().filter(|line| line.failing())
+    }
+
+    /// `/livez`: `Ok` while the loop is alive, ticking or sleeping between
+    /// ticks (before the first tick has finished too); `Err` when it is
+    /// stalled. A config that does not load or an unreachable registry is
+    /// not a reason to restart the process.
+    pub fn liveness(&self, now: DateTime<Utc>) -> Result<String, String> {
+        match self.health(now) {
+            Err(stalled) if stalled.starts_with("stalled:") => Err(stalled),
+            _ => Ok(format!(
+                "alive: up since {}{}",
+                time(self.started),
+                self.running_since
+                    .map(|since| format!(", a tick running since {}", time(since)))
+                    .unwrap_or_default()
+            )),
+        }
+    }
+
+    /// `/readyz`: `Ok` when the last tick loaded the config and reached the
+    /// engine and the registry (images may have failed: the lines say so);
+    /// `Err` before the first tick and while the last tick could not run.
+    pub fn readiness(&self, now: DateTime<Utc>) -> Result<String, String> {
+        self.health(now).map(|_| {
+            format!(
+                "ready: the last tick loaded the config and reached the engine and the registry{}",
+                match self.failing().count() {
+                    0 => String::new(),
+                    n => format!("; {n} line(s) failing"),
+                }
+            )
+        })
     }
 
     /// `Ok(why it is healthy)` while the loop runs and its last tick ran;
@@ -302,6 +368,68 @@ impl State {
                 time(last.finished)
             )),
         }
+    }
+}
+
+impl State {
+    /// `/status.json`: what the page shows, for scripts. `version` is the
+    /// document's format; fields may be added.
+    pub fn document(&self, now: DateTime<Utc>) -> serde_json::Value {
+        use serde_json::json;
+        let at = |t: Option<DateTime<Utc>>| t.map(time);
+        let probe = |result: Result<String, String>| match result {
+            Ok(text) => json!({"ok": true, "message": text}),
+            Err(text) => json!({"ok": false, "message": text}),
+        };
+        let lines: Vec<serde_json::Value> = self
+            .lines
+            .iter()
+            .map(|line| {
+                json!({
+                    "id": line.id,
+                    "repository": line.repository,
+                    "version": line.version,
+                    "release": line.release,
+                    "floating": line.floating,
+                    "last_build": line.last_build,
+                    "last_built": at(line.last_built),
+                    "next_due": at(line.next_due),
+                    "result": line.result.name(),
+                    "reasons": line.reasons,
+                    "error": line.error,
+                    "failing": line.failing(),
+                    "failing_since": at(line.failing_since),
+                })
+            })
+            .collect();
+        let last = self.last.as_ref().map(|tick| {
+            let (result, error) = match &tick.result {
+                TickResult::Ran(_) => (tick.result.label(), None),
+                TickResult::ConfigInvalid(error) | TickResult::RunFailed(error) => {
+                    (tick.result.label(), Some(error.clone()))
+                }
+            };
+            json!({
+                "started": time(tick.started),
+                "finished": time(tick.finished),
+                "result": result,
+                "error": error,
+            })
+        });
+        json!({
+            "version": 1,
+            "golden": env!("CARGO_PKG_VERSION"),
+            "now": time(now),
+            "started": time(self.started),
+            "interval_seconds": self.interval.as_secs_f64(),
+            "running_since": at(self.running_since),
+            "health": probe(self.health(now)),
+            "live": probe(self.liveness(now)),
+            "ready": probe(self.readiness(now)),
+            "last_tick": last,
+            "failing": self.failing().map(|line| line.id.clone()).collect::<Vec<_>>(),
+            "lines": lines,
+        })
     }
 }
 

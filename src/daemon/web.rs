@@ -1,6 +1,8 @@
 //! The daemon's HTTP endpoints (`--listen ADDR`): `/` the status page,
-//! `/healthz` the health rule of [`State::health`], `/metrics` for
-//! Prometheus. Read-only: nothing served changes what the daemon does.
+//! `/status.json` the same as JSON, `/healthz` the health rule of
+//! [`State::health`], `/livez` and `/readyz` its two halves for
+//! Kubernetes' probes, `/metrics` for Prometheus. Read-only: nothing
+//! served changes what the daemon does.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -13,7 +15,7 @@ use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Utc};
 
-use super::metrics::{Metrics, CONTENT_TYPE};
+use super::metrics::{Metrics, CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE};
 use super::state::{State, TickResult};
 use crate::hint::Hinted;
 use crate::report::Report;
@@ -21,8 +23,9 @@ use crate::report::Report;
 /// The daemon's flags for its endpoints.
 #[derive(Debug, Clone, clap::Args)]
 pub struct WebOptions {
-    /// Serve the status page, /healthz and /metrics on ADDR (HOST:PORT, or
-    /// PORT for 127.0.0.1:PORT; port 0 picks a free one)
+    /// Serve the status page, /status.json, /healthz, /livez, /readyz and
+    /// /metrics on ADDR (HOST:PORT, or PORT for 127.0.0.1:PORT; port 0
+    /// picks a free one)
     #[arg(long, value_name = "ADDR", env = "GOLDEN_LISTEN", value_parser = parse_listen)]
     pub listen: Option<SocketAddr>,
     /// /healthz reports the loop stalled when one tick runs this long
@@ -89,6 +92,16 @@ impl Shared {
     pub fn health(&self) -> Result<String, String> {
         self.state().health(Utc::now())
     }
+
+    /// Whether the loop is alive now.
+    pub fn liveness(&self) -> Result<String, String> {
+        self.state().liveness(Utc::now())
+    }
+
+    /// Whether the last tick could run (config, engine, registry).
+    pub fn readiness(&self) -> Result<String, String> {
+        self.state().readiness(Utc::now())
+    }
 }
 
 /// The running HTTP server.
@@ -116,10 +129,15 @@ impl Server {
                 "the status page and /metrics on {bound} are reachable from other machines; they have no authentication"
             );
         }
-        tracing::info!("serving status on http://{bound}/ (/healthz, /metrics)");
+        tracing::info!(
+            "serving status on http://{bound}/ (/status.json, /healthz, /livez, /readyz, /metrics)"
+        );
         let router = Router::new()
             .route("/", get(page))
+            .route("/status.json", get(status_json))
             .route("/healthz", get(healthz))
+            .route("/livez", get(livez))
+            .route("/readyz", get(readyz))
             .route("/metrics", get(metrics))
             .with_state(shared);
         let (shutdown, signal) = tokio::sync::oneshot::channel::<()>();
@@ -268,8 +286,19 @@ async fn page(Extract(shared): Extract<Arc<Shared>>) -> Html<String> {
     Html(super::page::render(&state, &health, now))
 }
 
-async fn healthz(Extract(shared): Extract<Arc<Shared>>) -> Response {
-    let (status, text) = match shared.health() {
+async fn status_json(Extract(shared): Extract<Arc<Shared>>) -> Response {
+    let now: DateTime<Utc> = Utc::now();
+    let document = shared.state().document(now);
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        document.to_string(),
+    )
+        .into_response()
+}
+
+/// 200 with the text when `Ok`, 503 with it otherwise.
+fn probe(result: Result<String, String>) -> Response {
+    let (status, text) = match result {
         Ok(text) => (StatusCode::OK, text),
         Err(text) => (StatusCode::SERVICE_UNAVAILABLE, text),
     };
@@ -281,12 +310,35 @@ async fn healthz(Extract(shared): Extract<Arc<Shared>>) -> Response {
         .into_response()
 }
 
-async fn metrics(Extract(shared): Extract<Arc<Shared>>) -> Response {
-    (
-        [(header::CONTENT_TYPE, CONTENT_TYPE)],
-        shared.metrics.encode(),
-    )
-        .into_response()
+async fn healthz(Extract(shared): Extract<Arc<Shared>>) -> Response {
+    probe(shared.health())
+}
+
+async fn livez(Extract(shared): Extract<Arc<Shared>>) -> Response {
+    probe(shared.liveness())
+}
+
+async fn readyz(Extract(shared): Extract<Arc<Shared>>) -> Response {
+    probe(shared.readiness())
+}
+
+async fn metrics(
+    Extract(shared): Extract<Arc<Shared>>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok());
+    let text = shared.metrics.encode();
+    if super::metrics::wants_prometheus_text(accept) {
+        (
+            [(header::CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE)],
+            super::metrics::prometheus_text(&text),
+        )
+            .into_response()
+    } else {
+        ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response()
+    }
 }
 
 #[cfg(test)]

@@ -1185,9 +1185,9 @@ fn kubernetes_daemon_deployment_probes_its_status_server() {
     assert!(listen.ends_with(&format!(":{port}")), "{listen} vs {port}");
     assert_eq!(
         text(&golden["readinessProbe"]["httpGet"]["path"]),
-        "/healthz"
+        "/readyz"
     );
-    assert!(golden["livenessProbe"]["tcpSocket"]["port"].is_string());
+    assert_eq!(text(&golden["livenessProbe"]["httpGet"]["path"]), "/livez");
     // golden accepts the daemon's command line.
     let output = Command::new(golden_binary())
         .args(&args)

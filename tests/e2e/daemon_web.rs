@@ -41,6 +41,8 @@ impl Daemon {
             .env_remove("RUST_LOG")
             .env_remove("GOLDEN_LOG_FORMAT")
             .env_remove("GOLDEN_LISTEN")
+            .env_remove("STATE_DIRECTORY")
+            .env("XDG_STATE_HOME", support::state_home())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -221,6 +223,33 @@ print(json.dumps(families))
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
+/// Parses Prometheus text 0.0.4 with `prometheus_client`'s classic
+/// parser, which is what Prometheus applies to `text/plain`: the families
+/// as JSON, name -> {type}. A `# TYPE` line that does not name its samples
+/// makes the parser type the family `unknown`.
+fn parse_classic_metrics(text: &str) -> serde_json::Value {
+    const SCRIPT: &str = r#"
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families as classic
+print(json.dumps({f.name: {"type": f.type} for f in classic(sys.stdin.read())}))
+"#;
+    let mut child = Command::new("/usr/bin/python3")
+        .args(["-c", SCRIPT])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), text.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "the classic parser rejected /metrics:\n{}\n--- metrics\n{text}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
 /// The value of `sample` with `labels` (all of them) in `family`.
 fn sample(
     families: &serde_json::Value,
@@ -248,7 +277,10 @@ const BROKEN: &str = "FROM 127.0.0.1:5000/upstream/busybox:1.36\nRUN echo \"<scr
 fn the_daemon_serves_its_status_page_metrics_and_health() {
     let stack = Stack::new("daemon-web");
     stack.write("images/broken/Dockerfile", BROKEN);
-    stack.append_config("\n[images.broken]\nversion = \"1.0\"\ncontext = \"images/broken\"\n");
+    // Broken is built once, then held: its inputs do not change.
+    stack.append_config(
+        "\n[images.broken]\nversion = \"1.0\"\ncontext = \"images/broken\"\n\n[backoff]\nfirst = \"1h\"\n",
+    );
     let started = chrono::Utc::now().timestamp() as f64;
     let daemon = Daemon::start(
         &stack.config(),
@@ -271,6 +303,54 @@ fn the_daemon_serves_its_status_page_metrics_and_health() {
     let (code, health) = get(&format!("{address}/healthz"));
     assert_eq!(code, 200, "{health}");
     assert!(health.starts_with("ok: last tick finished at "), "{health}");
+    let (code, live) = get(&format!("{address}/livez"));
+    assert_eq!(code, 200, "{live}");
+    assert!(live.starts_with("alive: up since "), "{live}");
+    let (code, ready) = get(&format!("{address}/readyz"));
+    assert_eq!(code, 200, "{ready}");
+    assert!(ready.contains("; 1 line(s) failing"), "{ready}");
+
+    // Which lines fail now, for scripts.
+    let (code, status) = get(&format!("{address}/status.json"));
+    assert_eq!(code, 200, "{status}");
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status["version"], 1, "{status:#}");
+    assert_eq!(
+        status["failing"],
+        serde_json::json!(["broken"]),
+        "{status:#}"
+    );
+    assert_eq!(status["ready"]["ok"], true, "{status:#}");
+    let line = |id: &str| {
+        status["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|line| line["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no line {id} in {status:#}"))
+    };
+    let broken = line("broken");
+    assert_eq!(broken["failing"], true, "{broken:#}");
+    assert_eq!(
+        broken["result"], "skipped",
+        "held after one failure: {broken:#}"
+    );
+    assert!(broken["failing_since"].is_string(), "{broken:#}");
+    assert!(
+        broken["reasons"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("failing since "),
+        "{broken:#}"
+    );
+    assert!(
+        broken["error"].as_str().unwrap().contains("exit code 3")
+            || broken["error"].as_str().unwrap().contains("exit 3"),
+        "a held line keeps its error: {broken:#}"
+    );
+    assert_eq!(line("base")["failing"], false);
+    assert_eq!(line("base")["failing_since"], serde_json::Value::Null);
 
     // The page as a browser renders it.
     let url = format!("{address}/");
@@ -316,13 +396,19 @@ fn the_daemon_serves_its_status_page_metrics_and_health() {
             repository("runtime")
         ),
         format!(
-            "broken {}:1.0 - - - - failed never built",
+            "broken {}:1.0 - - - - skipped failing since ",
             repository("broken")
         ),
     ] {
         assert!(text.contains(&row), "no row `{row}` in the page:\n{text}");
     }
     assert!(text.contains(" up-to-date "), "{text}");
+    // The banner says a line fails though the loop is fine.
+    assert!(
+        dom.contains("class=\"health failing\"")
+            && text.contains("1 line(s) failing: broken (since "),
+        "{text}"
+    );
     assert!(
         text.contains("<script>document.body.setAttribute('data-injected','yes')</script>"),
         "the build error is shown as text:\n{text}"
@@ -372,13 +458,58 @@ fn the_daemon_serves_its_status_page_metrics_and_health() {
         ),
         1.0
     );
-    assert!(
+    // Built once, then held (skipped) on every later tick.
+    assert_eq!(
         sample(
             &families,
             "golden_builds",
             "golden_builds_total",
             &[("image", "broken"), ("result", "failed")]
-        ) >= 2.0
+        ),
+        1.0
+    );
+    assert!(
+        sample(
+            &families,
+            "golden_builds",
+            "golden_builds_total",
+            &[("image", "broken"), ("result", "skipped")]
+        ) >= 1.0
+    );
+    for (image, failing) in [("broken", 1.0), ("base", 0.0), ("runtime", 0.0)] {
+        assert_eq!(
+            sample(
+                &families,
+                "golden_image_failing",
+                "golden_image_failing",
+                &[("image", image)]
+            ),
+            failing,
+            "{image}"
+        );
+    }
+    let info = families["golden_build_info"]["samples"][0].clone();
+    assert_eq!(info[1]["version"], env!("CARGO_PKG_VERSION"), "{info}");
+    assert!(!info[1]["commit"].as_str().unwrap().is_empty(), "{info}");
+    assert_eq!(info[2], 1.0, "{info}");
+
+    // Prometheus text 0.0.4 for a scraper that asks for it.
+    let response = ureq::get(&format!("{address}/metrics"))
+        .set("Accept", "text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
+        .timeout(Duration::from_secs(10))
+        .call()
+        .unwrap();
+    assert_eq!(
+        response.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let classic = response.into_string().unwrap();
+    assert!(!classic.contains("# EOF"), "{classic}");
+    let classic = parse_classic_metrics(&classic);
+    assert_eq!(classic["golden_runs"]["type"], "counter", "{classic:#}");
+    assert_eq!(
+        classic["golden_image_failing"]["type"], "gauge",
+        "{classic:#}"
     );
     let now = chrono::Utc::now().timestamp() as f64;
     for image in ["base", "tools", "tools-lts", "runtime"] {
@@ -453,6 +584,9 @@ fn the_daemon_serves_its_status_page_metrics_and_health() {
     );
     let (_, page) = get(&format!("{address}/"));
     assert!(page.contains("class=\"health bad\""), "{page}");
+    // Not ready, but alive: nothing to restart for.
+    assert_eq!(get(&format!("{address}/readyz")).0, 503);
+    assert_eq!(get(&format!("{address}/livez")).0, 200);
 
     // An unreachable registry: the tick fails to run.
     let unreachable = config.replace("host = \"127.0.0.1:5000\"", "host = \"127.0.0.1:9\"");
@@ -468,6 +602,10 @@ fn the_daemon_serves_its_status_page_metrics_and_health() {
         "no failed tick reported: {health}\n{}",
         daemon.log()
     );
+    let (code, ready) = get(&format!("{address}/readyz"));
+    assert_eq!(code, 503, "{ready}");
+    assert!(ready.starts_with("the last tick failed to run"), "{ready}");
+    assert_eq!(get(&format!("{address}/livez")).0, 200);
 
     std::fs::write(stack.config(), &config).unwrap();
     let healed = wait_until(Duration::from_secs(120), || {
