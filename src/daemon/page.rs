@@ -27,23 +27,65 @@ pub fn escape(text: &str) -> String {
     escaped
 }
 
+/// `text` escaped for a cell that wraps only between words. A word with a
+/// hyphen (a time, `tools-lts`, `10.0.3-noble`) is kept whole in a `.w`
+/// span, since browsers break after hyphens; a word's width is then its
+/// column's minimum (`overflow-wrap: anywhere` on cells let the table
+/// squeeze "Image" into "Ima ge"). Only build errors wrap anywhere.
+fn cell(text: &str) -> String {
+    let mut html = String::with_capacity(text.len() + 16);
+    let escaped = escape(text);
+    let mut word = String::new();
+    let flush = |word: &mut String, html: &mut String| {
+        if word.contains('-') {
+            html.push_str("<span class=\"w\">");
+            html.push_str(word);
+            html.push_str("</span>");
+        } else {
+            html.push_str(word);
+        }
+        word.clear();
+    };
+    for character in escaped.chars() {
+        if character.is_whitespace() {
+            flush(&mut word, &mut html);
+            html.push(character);
+        } else {
+            word.push(character);
+        }
+    }
+    flush(&mut word, &mut html);
+    html
+}
+
+/// A time in a table cell: date and time as two words (`2026-12-07
+/// 03:00:04 UTC`), so a narrow column wraps between them.
+fn when(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// A repository path for a cell: it may wrap after each `/`, never inside
+/// one of its parts.
+fn path_cell(text: &str) -> String {
+    text.split('/').map(cell).collect::<Vec<_>>().join("/<wbr>")
+}
+
 const STYLE: &str = "
 body{font-family:system-ui,-apple-system,sans-serif;margin:0;padding:1rem;color:#1a1a1a;background:#fafafa;line-height:1.4}
 h1{font-size:1.4rem;margin:0 0 .5rem}h2{font-size:1.1rem;margin:1.5rem 0 .5rem}
 .health{padding:.6rem .8rem;border-radius:6px;margin:.5rem 0 1rem;white-space:pre-wrap;overflow-wrap:anywhere}
 .ok{background:#e6f4ea}.bad{background:#fce8e6}.failing{background:#fde7c8}
-table{border-collapse:collapse;width:100%;background:#fff}
-th,td{text-align:left;padding:.4rem .5rem;border-bottom:1px solid #ddd;vertical-align:top;overflow-wrap:anywhere}
+table{border-collapse:collapse;width:100%;background:#fff;font-size:.9rem}
+th,td{text-align:left;padding:.4rem .5rem;border-bottom:1px solid #ddd;vertical-align:top;overflow-wrap:normal}
 th{background:#f0f0f0;font-weight:600}
 .result-built,.result-promoted,.result-ok{color:#0b6b2b;font-weight:600}.result-failed,.result-skipped{color:#b3261e;font-weight:600}
-.error{color:#b3261e;white-space:pre-wrap;font-size:.9em}
-code{font-size:.9em}
+.error{color:#b3261e;white-space:pre-wrap;font-size:.9em;overflow-wrap:anywhere}
+code{font-size:.9em}.w{white-space:nowrap}
 @media (max-width:700px){
 table,thead,tbody,tr,th,td{display:block}thead{display:none}
 tr{margin:0 0 .8rem;border:1px solid #ddd;border-radius:6px;background:#fff}
-td{border:none;padding:.2rem .6rem;display:flex;flex-wrap:wrap;gap:0 .5rem}
-td::before{content:attr(data-label);flex:0 0 6.5rem;font-size:.8rem;color:#666}
-td .error{flex-basis:100%}
+td{border:none;padding:.2rem .6rem}
+td::before{content:attr(data-label);display:block;font-size:.75rem;color:#666}
 }
 ";
 
@@ -58,10 +100,10 @@ pub fn render(state: &State, health: &Result<String, String>, now: DateTime<Utc>
     let _ = writeln!(
         page,
         "<p>Up since {} ({}), a tick every {}; page rendered {}.</p>",
-        escape(&time(state.started)),
+        cell(&time(state.started)),
         escape(&span((now - state.started).to_std().unwrap_or_default())),
         escape(&span(state.interval)),
-        escape(&time(now))
+        cell(&time(now))
     );
     let failing: Vec<String> = state
         .failing()
@@ -86,13 +128,13 @@ pub fn render(state: &State, health: &Result<String, String>, now: DateTime<Utc>
     let _ = writeln!(
         page,
         "<div class=\"health {class}\" id=\"health\">{}</div>",
-        escape(&text)
+        cell(&text)
     );
     if let Some(since) = state.running_since {
         let _ = writeln!(
             page,
             "<p>A tick is running since {}.</p>",
-            escape(&time(since))
+            cell(&time(since))
         );
     }
     page.push_str("<h2>Lines</h2>\n");
@@ -112,13 +154,13 @@ fn lines(page: &mut String, rows: &[LineRow], now: DateTime<Utc>) {
     for row in rows {
         let dash = || "-".to_string();
         let last_build = match (&row.last_build, row.last_built) {
-            (Some(version), Some(at)) => format!("{} at {}", described(version), time(at)),
+            (Some(version), Some(at)) => format!("{} at {}", described(version), when(at)),
             (Some(version), None) => described(version),
             _ => dash(),
         };
         let next_due = row.next_due.map_or_else(dash, |due| {
             let wait = (due - now).to_std().unwrap_or_default();
-            format!("{} (in {})", time(due), span(wait))
+            format!("{} (in {})", when(due), span(wait))
         });
         let reasons = if row.reasons.is_empty() {
             dash()
@@ -133,19 +175,19 @@ fn lines(page: &mut String, rows: &[LineRow], now: DateTime<Utc>) {
         let result = row.result.name();
         let since = row
             .failing_since
-            .map(|since| format!("<div>failing since {}</div>", escape(&time(since))))
+            .map(|since| format!("<div>failing since {}</div>", cell(&when(since))))
             .unwrap_or_default();
         let _ = writeln!(
             page,
             "<tr><td data-label=\"Image\"><strong>{}</strong></td><td data-label=\"Line\"><code>{}:{}</code></td><td data-label=\"Release\">{}</td><td data-label=\"Floating tags\">{}</td><td data-label=\"Last build\">{}</td><td data-label=\"Next due\">{}</td><td data-label=\"Last result\" class=\"result-{result}\">{result}{since}</td><td data-label=\"Reasons\">{}{error}</td></tr>",
-            escape(&row.id),
-            escape(&row.repository),
-            escape(&row.version),
-            escape(&row.release.as_deref().map_or_else(dash, described)),
-            escape(&if row.floating.is_empty() { dash() } else { row.floating.join(", ") }),
-            escape(&last_build),
-            escape(&next_due),
-            escape(&reasons),
+            cell(&row.id),
+            path_cell(&row.repository),
+            cell(&row.version),
+            cell(&row.release.as_deref().map_or_else(dash, described)),
+            cell(&if row.floating.is_empty() { dash() } else { row.floating.join(", ") }),
+            cell(&last_build),
+            cell(&next_due),
+            cell(&reasons),
         );
     }
     page.push_str("</tbody>\n</table>\n");
@@ -183,7 +225,7 @@ fn runs<'a>(page: &mut String, records: impl ExactSizeIterator<Item = &'a RunRec
         let _ = writeln!(
             page,
             "<tr><td data-label=\"Time\">{}</td><td data-label=\"Built\">{built}</td><td data-label=\"Failed\">{failed}</td><td data-label=\"Up to date\">{up_to_date}</td><td data-label=\"Duration\">{seconds:.1}s</td><td data-label=\"Result\" class=\"result-{class}\">{}</td></tr>",
-            escape(&time(record.started)),
+            cell(&when(record.started)),
             escape(&text),
         );
     }
@@ -219,14 +261,33 @@ mod tests {
             push_seconds: None,
             failing_since: None,
         });
-        let page = render(&state, &Ok("ok".to_string()), at(61));
+        let page = plain(&render(&state, &Ok("ok".to_string()), at(61)));
         for shown in [
             "<td data-label=\"Release\">10.0.3-r2 (upstream 10.0.3)</td>",
-            "10.0.3-r2 (upstream 10.0.3) at 2027-01-15T08:00:01Z",
+            "10.0.3-r2 (upstream 10.0.3) at 2027-01-15 08:00:01 UTC",
             "10.0.3, 10.0",
         ] {
             assert!(page.contains(shown), "no {shown} in\n{page}");
         }
+    }
+
+    /// The page without the markup that only keeps words whole.
+    fn plain(page: &str) -> String {
+        page.replace("<span class=\"w\">", "")
+            .replace("</span>", "")
+            .replace("<wbr>", "")
+    }
+
+    #[test]
+    fn words_with_hyphens_stay_whole_and_paths_wrap_between_parts() {
+        assert_eq!(
+            cell("tools-lts at 2027-01-15 08:00:01 UTC\n<b>-x"),
+            "<span class=\"w\">tools-lts</span> at <span class=\"w\">2027-01-15</span> 08:00:01 UTC\n<span class=\"w\">&lt;b&gt;-x</span>"
+        );
+        assert_eq!(
+            path_cell("registry.local:5000/golden/aspnet-core"),
+            "registry.local:5000/<wbr>golden/<wbr><span class=\"w\">aspnet-core</span>"
+        );
     }
 
     #[test]
@@ -269,14 +330,14 @@ mod tests {
                 ..Counts::default()
             }),
         });
-        let page = render(&state, &Err("config <broken>".to_string()), at(61));
+        let page = plain(&render(&state, &Err("config <broken>".to_string()), at(61)));
         for raw in ["<script>", "<b>", "<html>", "<pid 7>", "<broken>"] {
             assert!(!page.contains(raw), "{raw} is not escaped:\n{page}");
         }
         for shown in [
             "&lt;script&gt;alert(1)&lt;/script&gt;",
             "1.0, latest",
-            "1.0.0 at 2027-01-15T08:00:01Z",
+            "1.0.0 at 2027-01-15 08:00:01 UTC",
             "(in 1h 0m)",
             "registry said: &lt;html&gt;500&lt;/html&gt;",
             "did not run: lock held by &quot;&lt;pid 7&gt;&quot;",
@@ -307,13 +368,13 @@ mod tests {
             failing_since: Some(at(1)),
         });
         let ok = Ok("ok: last tick finished".to_string());
-        let page = render(&state, &ok, at(61));
+        let page = plain(&render(&state, &ok, at(61)));
         assert!(
             page.contains("<div class=\"health failing\" id=\"health\">1 line(s) failing: broken (since 2027-01-15T08:00:01Z)\nok: last tick finished</div>"),
             "{page}"
         );
         assert!(
-            page.contains("skipped<div>failing since 2027-01-15T08:00:01Z</div>"),
+            page.contains("skipped<div>failing since 2027-01-15 08:00:01 UTC</div>"),
             "{page}"
         );
         state.lines[0].failing_since = None;

@@ -426,7 +426,9 @@ impl Runner<'_> {
         if let Err(error) = result {
             outcome.status = Status::Failed;
             outcome.unreachable = is_unreachable(&error);
-            outcome.broken = is_broken(&error);
+            // A FROM the engine could not pull is the registry's, not the
+            // recipe's: tried again next run.
+            outcome.broken = is_broken(&error) && !outcome.unreachable;
             outcome.error = Some(crate::error::text(error.as_ref()));
             tracing::debug!(image = %step.id, "{}", crate::error::text(error.as_ref()));
         }

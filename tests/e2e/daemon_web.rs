@@ -160,9 +160,70 @@ fn chromium(url: &str, args: &[&str]) -> String {
     std::fs::read_to_string(output.path()).unwrap()
 }
 
+/// Lays `html` out in headless Chromium in a frame of `width` x `height`
+/// (a window cannot be narrower than 500 px there) and reports the words
+/// outside build errors that it cut across lines, and whether the page is
+/// wider than the frame: `{"width", "broken", "overflow"}`.
+fn layout_in_chromium(html: &str, width: u32, height: u32) -> serde_json::Value {
+    const CHECK: &str = r#"<script>
+(function () {
+  const broken = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (node.parentElement.closest('.error, script')) continue;
+    for (const match of node.data.matchAll(/\S+/g)) {
+      const range = document.createRange();
+      range.setStart(node, match.index);
+      range.setEnd(node, match.index + match[0].length);
+      const lines = new Set(Array.from(range.getClientRects())
+        .filter((rect) => rect.width > 0)
+        .map((rect) => Math.round(rect.top)));
+      if (lines.size > 1) broken.push(match[0]);
+    }
+  }
+  const overflow = document.documentElement.scrollWidth > window.innerWidth;
+  parent.postMessage(
+    JSON.stringify({ width: window.innerWidth, broken: broken, overflow: overflow }), '*');
+})();
+</script>"#;
+    let directory = tempfile::tempdir().unwrap();
+    let inner = directory.path().join("page.html");
+    std::fs::write(&inner, html.replace("</body>", &format!("{CHECK}</body>"))).unwrap();
+    let outer = directory.path().join("frame.html");
+    std::fs::write(
+        &outer,
+        format!(
+            "<!DOCTYPE html><html><body style=\"margin:0\"><iframe src=\"page.html\" style=\"border:0;width:{width}px;height:{height}px\"></iframe>\
+             <script>window.addEventListener('message', (e) => document.body.setAttribute('data-layout', e.data));</script></body></html>"
+        ),
+    )
+    .unwrap();
+    let dom = chromium(
+        &format!("file://{}", outer.display()),
+        &[
+            &format!("--window-size={},{}", width.max(500) + 40, height + 40),
+            "--allow-file-access-from-files",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+        ],
+    );
+    let attribute = dom
+        .split("data-layout=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("the layout check did not run:\n{dom}"));
+    serde_json::from_str(&attribute.replace("&quot;", "\"").replace("&amp;", "&")).unwrap()
+}
+
 /// The text a reader sees in `html`: tags become spaces, entities are
 /// decoded, whitespace is collapsed.
 fn text_of(html: &str) -> String {
+    // Inline markup inside a word (a line-break opportunity, a span that
+    // keeps a word whole) is not a space to a reader.
+    let html = html
+        .replace("<wbr>", "")
+        .replace("<span class=\"w\">", "")
+        .replace("</span>", "");
     let mut text = String::new();
     let mut in_tag = false;
     for character in html.chars() {
@@ -371,6 +432,19 @@ fn the_daemon_serves_its_status_page_metrics_and_health() {
         screenshot.display()
     );
     std::fs::write(artifacts().join("status.html"), &dom).unwrap();
+    // No word is cut in two, on a laptop or a phone, and nothing scrolls
+    // sideways (build errors may wrap anywhere).
+    let (_, html) = get(&url);
+    for (width, height) in [(1280, 900), (390, 844)] {
+        let layout = layout_in_chromium(&html, width, height);
+        assert_eq!(layout["width"], width, "{layout}");
+        assert_eq!(
+            layout["broken"],
+            serde_json::json!([]),
+            "words cut at {width} px: {layout}"
+        );
+        assert_eq!(layout["overflow"], false, "{layout}");
+    }
     assert!(dom.contains("name=\"viewport\""), "{dom}");
     assert!(
         !dom.contains("data-injected=\"yes\""),
