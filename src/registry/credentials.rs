@@ -23,6 +23,47 @@ pub const PASSWORD_FILE_VARIABLE: &str = "GOLDEN_REGISTRY_PASSWORD_FILE";
 pub struct Credentials {
     pub username: String,
     password: String,
+    /// Where they came from, for a registry that refuses them.
+    pub source: Source,
+}
+
+/// Where golden read a registry's credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// `GOLDEN_REGISTRY_USERNAME` and `GOLDEN_REGISTRY_PASSWORD`.
+    Environment,
+    /// `GOLDEN_REGISTRY_USERNAME` and the file `GOLDEN_REGISTRY_PASSWORD_FILE` names.
+    EnvironmentFile,
+    /// The docker CLI's config (`auths`, `credsStore`, `credHelpers`).
+    DockerConfig,
+}
+
+impl Source {
+    /// Where, in the words of the message.
+    pub fn describe(self) -> String {
+        match self {
+            Source::Environment => format!("{USERNAME_VARIABLE} and {PASSWORD_VARIABLE}"),
+            Source::EnvironmentFile => {
+                format!("{USERNAME_VARIABLE} and the file {PASSWORD_FILE_VARIABLE} names")
+            }
+            Source::DockerConfig => "the docker config (`docker login`)".to_string(),
+        }
+    }
+
+    /// What to do when `registry` refuses them.
+    pub fn fix(self, registry: &str, user: &str) -> String {
+        match self {
+            Source::Environment => format!(
+                "set {PASSWORD_VARIABLE} to the password of `{user}` on `{registry}` (a CI secret that expired or changed?), or unset {USERNAME_VARIABLE} to use the docker config"
+            ),
+            Source::EnvironmentFile => format!(
+                "put the password of `{user}` on `{registry}` in the file {PASSWORD_FILE_VARIABLE} names (a rotated secret?), or unset {USERNAME_VARIABLE} to use the docker config"
+            ),
+            Source::DockerConfig => format!(
+                "log in again: `docker login {registry}` (or set {USERNAME_VARIABLE} and {PASSWORD_VARIABLE} for golden alone)"
+            ),
+        }
+    }
 }
 
 impl fmt::Debug for Credentials {
@@ -31,15 +72,22 @@ impl fmt::Debug for Credentials {
             .debug_struct("Credentials")
             .field("username", &self.username)
             .field("password", &"<redacted>")
+            .field("source", &self.source)
             .finish()
     }
 }
 
 impl Credentials {
-    pub fn new(username: impl Into<String>, password: impl Into<String>) -> Credentials {
+    /// Credentials read from `source`.
+    pub fn new(
+        username: impl Into<String>,
+        password: impl Into<String>,
+        source: Source,
+    ) -> Credentials {
         Credentials {
             username: username.into(),
             password: password.into(),
+            source,
         }
     }
 
@@ -86,7 +134,11 @@ pub fn from_environment(
         return Ok(None);
     };
     if let Some(password) = variable(PASSWORD_VARIABLE) {
-        return Ok(Some(Credentials::new(username, password)));
+        return Ok(Some(Credentials::new(
+            username,
+            password,
+            Source::Environment,
+        )));
     }
     let Some(path) = variable(PASSWORD_FILE_VARIABLE).map(PathBuf::from) else {
         return Err(CredentialError::MissingPassword);
@@ -96,6 +148,7 @@ pub fn from_environment(
     Ok(Some(Credentials::new(
         username,
         password.trim_end_matches(['\n', '\r']),
+        Source::EnvironmentFile,
     )))
 }
 
@@ -107,9 +160,11 @@ fn from_docker_config(registry: &str) -> Result<Option<Credentials>, CredentialE
         registry
     };
     match docker_credential::get_credential(server) {
-        Ok(DockerCredential::UsernamePassword(username, password)) => {
-            Ok(Some(Credentials::new(username, password)))
-        }
+        Ok(DockerCredential::UsernamePassword(username, password)) => Ok(Some(Credentials::new(
+            username,
+            password,
+            Source::DockerConfig,
+        ))),
         Ok(DockerCredential::IdentityToken(_)) => {
             tracing::warn!(registry, "the docker config holds an identity token for this registry, which golden does not use; reading anonymously");
             Ok(None)
@@ -226,7 +281,7 @@ mod tests {
 
     #[test]
     fn debug_output_never_shows_the_password() {
-        let credentials = Credentials::new("ci", "hunter2");
+        let credentials = Credentials::new("ci", "hunter2", Source::Environment);
         let shown = format!("{credentials:?}");
         assert!(
             shown.contains("ci") && !shown.contains("hunter2"),

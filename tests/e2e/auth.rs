@@ -162,10 +162,18 @@ fn tls_and_htpasswd_right_credentials_push_wrong_ones_fail_with_a_hint_and_none_
     };
 
     let wrong = golden("not-the-password").expect(1);
-    assert!(wrong.stdout.contains("HTTP 401"), "{}", wrong.stdout);
     assert!(
-        wrong.stdout.contains(&format!("docker login {host}")),
-        "a 401 says how to log in:\n{}",
+        wrong.stdout.contains(&format!(
+            "registry `{host}` refused the credentials of user `ci` from GOLDEN_REGISTRY_USERNAME and GOLDEN_REGISTRY_PASSWORD"
+        )),
+        "{}",
+        wrong.stdout
+    );
+    assert!(
+        wrong
+            .stdout
+            .contains("hint: set GOLDEN_REGISTRY_PASSWORD to the password of `ci`"),
+        "a refused password says which variable to fix:\n{}",
         wrong.stdout
     );
 
@@ -306,4 +314,49 @@ fn an_htpasswd_registry_serves_eight_images_observed_at_once_with_env_or_docker_
             "{id} reads its own tags back"
         );
     }
+}
+
+#[test]
+fn a_refused_password_names_where_it_came_from_once_and_plan_counts_what_it_could_not_see() {
+    let directory = tempfile::tempdir().unwrap();
+    let secured = Secured::start(directory.path(), "the-right-one");
+    let host = secured.registry.host();
+    let mut config =
+        format!("[registry]\nhost = \"{host}\"\nnamespace = \"golden\"\nretries = 0\n");
+    for id in ["one", "two", "three"] {
+        let context = directory.path().join(id);
+        std::fs::create_dir_all(&context).unwrap();
+        std::fs::write(context.join("Dockerfile"), format!("FROM {SEED}\n")).unwrap();
+        config.push_str(&format!(
+            "[images.{id}]\nversion = \"1.0\"\ncontext = \"{id}\"\n"
+        ));
+    }
+    let config_path = directory.path().join("golden.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let golden = |args: &[&str]| {
+        Golden::at(&config_path)
+            .args(args)
+            .env("GOLDEN_REGISTRY_USERNAME", "ci")
+            .env("GOLDEN_REGISTRY_PASSWORD", "a-wrong-one")
+            .env("DOCKER_CONFIG", directory.path().join("no-docker-config"))
+            .run()
+    };
+    let plan = golden(&["plan"]);
+    let all = format!("{}{}", plan.stdout, plan.stderr);
+    assert_eq!(plan.code, 1, "nothing could be observed:\n{all}");
+    let refused = format!(
+        "registry `{host}` refused the credentials of user `ci` from GOLDEN_REGISTRY_USERNAME and GOLDEN_REGISTRY_PASSWORD"
+    );
+    assert_eq!(all.matches(&refused).count(), 1, "said once:\n{all}");
+    assert!(
+        !all.contains("docker login"),
+        "the password came from the environment, not docker login:\n{all}"
+    );
+    assert!(
+        plan.stdout
+            .contains("0 of 3 image(s) due, 3 could not be observed"),
+        "{}",
+        plan.stdout
+    );
+    assert!(!all.contains("a-wrong-one"), "{all}");
 }

@@ -115,6 +115,17 @@ pub enum RegistryError {
         status: u16,
         allowed: String,
     },
+    /// The registry (or its token server) refused the credentials golden
+    /// sent: said once per registry, which golden then stops asking.
+    #[error("registry `{registry}` refused the credentials of user `{user}` from {from}")]
+    CredentialsRefused {
+        registry: String,
+        user: String,
+        /// Where they came from (`GOLDEN_REGISTRY_USERNAME and ...`).
+        from: String,
+        /// What to do about it, for that source.
+        fix: String,
+    },
     #[error("registry `{registry}` sent an invalid answer to {action}: {message}")]
     Invalid {
         registry: String,
@@ -159,6 +170,7 @@ impl crate::hint::Hint for RegistryError {
                 "the registry itself is failing, and went on failing when retried: look at the log of `{registry}` (a full disk or broken storage answers this way)"
             )),
             RegistryError::ReadOnly { .. } => Some(READ_ONLY_HINT.to_string()),
+            RegistryError::CredentialsRefused { fix, .. } => Some(fix.clone()),
             RegistryError::Status { status: 405, action, .. } if action.starts_with("delete") => {
                 Some("the registry has deletes disabled: set `storage.delete.enabled: true` in its config".to_string())
             }

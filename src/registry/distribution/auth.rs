@@ -6,6 +6,9 @@
 //! Docker does, they go to the realm the registry names, on whatever host
 //! (a plain-HTTP realm off the loopback is warned about). A token that is
 //! not a valid header value is the token server's error, not the network's.
+//! Credentials a host refuses are sent to it no more in this run: every
+//! later request to it fails at once with the same error, naming where
+//! they came from (a locked account is worse than a failed run).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -51,6 +54,8 @@ pub(super) struct Auth {
     basic: Mutex<HashSet<String>>,
     /// Plain-HTTP realms already warned about.
     warned: Mutex<HashSet<String>>,
+    /// Hosts that refused their credentials.
+    refused: Mutex<HashSet<String>>,
 }
 
 impl Auth {
@@ -60,7 +65,34 @@ impl Auth {
             tokens: Mutex::new(HashMap::new()),
             basic: Mutex::new(HashSet::new()),
             warned: Mutex::new(HashSet::new()),
+            refused: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// The error of `host` when it refused its credentials earlier in the
+    /// run: nothing more is sent to it.
+    pub fn refused(&self, host: &str) -> Option<RegistryError> {
+        let refused = self.refused.lock().ok()?.contains(host);
+        refused.then(|| self.refusal(host)).flatten()
+    }
+
+    /// Records that `host` refused its credentials; the error that says so.
+    pub fn refuse(&self, host: &str) -> Option<RegistryError> {
+        let error = self.refusal(host)?;
+        if let Ok(mut refused) = self.refused.lock() {
+            refused.insert(host.to_string());
+        }
+        Some(error)
+    }
+
+    fn refusal(&self, host: &str) -> Option<RegistryError> {
+        let credentials = self.credentials.get(host)?;
+        Some(RegistryError::CredentialsRefused {
+            registry: host.to_string(),
+            user: credentials.username.clone(),
+            from: credentials.source.describe(),
+            fix: credentials.source.fix(host, &credentials.username),
+        })
     }
 
     /// `request` with what `host` is known to want for `scope`: a bearer
@@ -112,10 +144,13 @@ impl Auth {
                 .lock()
                 .map_err(|_| poisoned(host))?
                 .insert(host.to_string());
-            return Ok(match sent_basic {
-                true => Challenged::Answer,
-                false => Challenged::Retry,
-            });
+            if sent_basic {
+                if let Some(refused) = self.refuse(host) {
+                    return Err(refused);
+                }
+                return Ok(Challenged::Answer);
+            }
+            return Ok(Challenged::Retry);
         }
         let Some(token) = self
             .fetch_token(transport, host, &challenge, scope, action)
@@ -225,6 +260,11 @@ impl Auth {
             .map_err(|error| unreachable(host, &error))?;
         let status = response.status();
         let body = read_capped(response, TOKEN_LIMIT, host, action).await?;
+        if status == reqwest::StatusCode::UNAUTHORIZED {
+            if let Some(refused) = self.refuse(host) {
+                return Err(refused);
+            }
+        }
         if !status.is_success() {
             return Err(status_error(
                 host,

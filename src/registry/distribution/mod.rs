@@ -125,6 +125,9 @@ impl Distribution {
                     (client.request(method.clone(), &url), url)
                 }
             };
+            if let Some(refused) = self.auth.refused(host) {
+                return Err(refused);
+            }
             let request = request.headers(headers.clone());
             let (mut request, sent_basic) = self.auth.authorize(request, host, &scope);
             if let Some(body) = &body {
@@ -150,6 +153,12 @@ impl Distribution {
                     .insufficient_scope(&response, host, &scope, action)
                 {
                     return Err(error);
+                }
+            }
+            // Basic credentials sent and answered 401: refused.
+            if sent_basic && response.status() == StatusCode::UNAUTHORIZED {
+                if let Some(refused) = self.auth.refuse(host) {
+                    return Err(refused);
                 }
             }
             return Ok(response);

@@ -208,6 +208,34 @@ mod tests {
     }
 
     #[test]
+    fn an_error_several_images_met_is_said_once_with_its_hint_once() {
+        let images = vec![
+            image("a", ImageDecision::Failed),
+            image("b", ImageDecision::Failed),
+            image("c", ImageDecision::Build),
+        ];
+        let plan = plan_text(&report(images.clone()));
+        assert_eq!(plan.matches("build of `tools` failed").count(), 1, "{plan}");
+        assert!(plan.contains("the same error as `a`"), "{plan}");
+        assert!(
+            plan.contains(
+                "1 of 3 image(s) due, 2 could not be observed\nhint: fix the failing step\n"
+            ),
+            "{plan}"
+        );
+        let run = run_text(&report(images));
+        assert_eq!(
+            run.matches("hint: fix the failing step").count(),
+            1,
+            "{run}"
+        );
+        assert!(
+            run.contains("failed      b\n            the same error as `a`\n"),
+            "{run}"
+        );
+    }
+
+    #[test]
     fn an_upstream_build_is_shown_with_its_upstream_version() {
         let mut aspnet = image("aspnet", ImageDecision::Built);
         aspnet.tag = Some("10.0.3-r2".into());

@@ -95,7 +95,24 @@ pub fn plan_text_within(report: &Report, width: Option<usize>) -> String {
     }
     header.push("REASONS");
     let mut rows = vec![header.into_iter().map(String::from).collect::<Vec<_>>()];
-    rows.extend(report.images.iter().map(|image| plan_row(image, pooled)));
+    // An error several images met (a registry that refused the credentials,
+    // one that is down) is said in full once, on its first image's row.
+    let mut first_with: Vec<(&str, &str)> = Vec::new();
+    for image in &report.images {
+        let mut row = plan_row(image, pooled);
+        if let Some(error) = &image.error {
+            let line = error.lines().next().unwrap_or_default();
+            match first_with.iter().find(|(seen, _)| *seen == line) {
+                Some((_, first)) => {
+                    if let Some(reasons) = row.last_mut() {
+                        *reasons = format!("the same error as `{first}`");
+                    }
+                }
+                None => first_with.push((line, &image.id)),
+            }
+        }
+        rows.push(row);
+    }
     let mut text = match width {
         Some(width) => fitted_table(&rows, width),
         None => table(&rows),
@@ -115,10 +132,34 @@ pub fn plan_text_within(report: &Report, width: Option<usize>) -> String {
         0 => String::new(),
         held => format!(", {held} held while failing (`golden rebuild ID` builds one now)"),
     };
+    let unobserved = report
+        .images
+        .iter()
+        .filter(|i| i.decision == ImageDecision::Failed)
+        .count();
+    let unobserved = match unobserved {
+        0 => String::new(),
+        count => format!(", {count} could not be observed"),
+    };
     text.push_str(&format!(
-        "\n{due} of {} image(s) due{held}\n",
+        "\n{due} of {} image(s) due{unobserved}{held}\n",
         report.images.len()
     ));
+    // Each distinct error's hint, once.
+    let mut hints: Vec<&str> = Vec::new();
+    for image in &report.images {
+        let hint = image
+            .error
+            .as_deref()
+            .and_then(|error| error.lines().find(|line| line.starts_with("hint: ")));
+        if let Some(hint) = hint.filter(|hint| !hints.contains(hint)) {
+            hints.push(hint);
+        }
+    }
+    for hint in hints {
+        text.push_str(hint);
+        text.push('\n');
+    }
     text
 }
 

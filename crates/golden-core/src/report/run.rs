@@ -108,8 +108,30 @@ fn engines_text(image: &ImageReport) -> String {
 /// The human summary of a run: one line per image, then the totals.
 pub fn run_text(report: &Report) -> String {
     let mut text = String::new();
+    // An error several images met is said in full once (with its hint).
+    let mut first_with: Vec<(&str, &str)> = Vec::new();
     for image in &report.images {
-        text.push_str(&image_text(image));
+        let failed = matches!(
+            image.decision,
+            ImageDecision::Failed | ImageDecision::Build | ImageDecision::Promote
+        );
+        let line = image
+            .error
+            .as_deref()
+            .filter(|_| failed)
+            .map(|error| error.lines().next().unwrap_or_default());
+        match line.and_then(|line| first_with.iter().find(|(seen, _)| *seen == line)) {
+            Some((_, first)) => text.push_str(&format!(
+                "failed      {}\n            the same error as `{first}`",
+                image.id
+            )),
+            None => {
+                if let Some(line) = line {
+                    first_with.push((line, &image.id));
+                }
+                text.push_str(&image_text(image));
+            }
+        }
         text.push('\n');
     }
     text.push_str(&foreign_text(report));
