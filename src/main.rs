@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         golden::registry::blob_cache::disable();
     }
     let daemon = matches!(cli.command, golden::cli::Command::Daemon { .. });
+    golden::ui::color::choose(cli.color);
     let progress = init_output(cli.verbose, cli.quiet, cli.log_format, daemon);
     let runtime = match runtime(daemon) {
         Ok(runtime) => runtime,

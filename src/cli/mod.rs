@@ -47,6 +47,9 @@ pub struct Cli {
     /// Log lines on stderr as text, or one JSON object per line for log shippers
     #[arg(long, global = true, value_enum, env = "GOLDEN_LOG_FORMAT", default_value_t = crate::ui::logging::LogFormat::Text)]
     pub log_format: crate::ui::logging::LogFormat,
+    /// When to colour output: auto (on a terminal, unless NO_COLOR is set; CLICOLOR_FORCE forces it), always or never
+    #[arg(long, global = true, value_enum, env = "GOLDEN_COLOR", value_name = "WHEN", default_value_t = crate::ui::color::ColorChoice::Auto)]
+    pub color: crate::ui::color::ColorChoice,
     /// Neither read nor write the cache of manifests, configs and remembered tags under $XDG_CACHE_HOME/golden
     #[arg(long, global = true, env = "GOLDEN_NO_CACHE_DIR", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_cache_dir: bool,

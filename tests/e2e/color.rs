@@ -169,3 +169,48 @@ fn results_are_coloured_on_a_terminal_and_plain_in_a_pipe_or_with_no_color() {
         tail(&run.stdout)
     );
 }
+
+#[test]
+fn color_always_and_clicolor_force_colour_a_pipe_and_color_never_a_terminal() {
+    support::require_environment();
+    let (_directory, config) = config();
+    let plan = |color: Option<&str>, env: &[(&str, &str)], terminal: bool| {
+        let mut golden = Golden::at(&config)
+            .args(["plan"])
+            .env("TERM", "xterm")
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE")
+            .env_remove("GOLDEN_COLOR");
+        if let Some(color) = color {
+            golden = golden.args(["--color", color]);
+        }
+        for (key, value) in env {
+            golden = golden.env(key, value);
+        }
+        if terminal {
+            golden = golden.in_terminal(None);
+        }
+        golden.run().expect(0).stdout
+    };
+    let painted = |stdout: &str| stdout.contains("\u{1b}[1mbuild\u{1b}[0m");
+    // A pipe: plain by default, coloured when asked.
+    assert!(!painted(&plan(None, &[], false)));
+    assert!(painted(&plan(Some("always"), &[], false)));
+    assert!(painted(&plan(None, &[("CLICOLOR_FORCE", "1")], false)));
+    assert!(painted(&plan(None, &[("GOLDEN_COLOR", "always")], false)));
+    // The flag wins over the environment, both ways.
+    assert!(painted(&plan(Some("always"), &[("NO_COLOR", "1")], false)));
+    assert!(!painted(&plan(
+        Some("never"),
+        &[("CLICOLOR_FORCE", "1")],
+        false
+    )));
+    // A terminal: coloured by default, plain when told.
+    assert!(painted(&plan(None, &[], true)));
+    let never = plan(Some("never"), &[], true);
+    assert!(
+        !never.contains('\u{1b}') && never.contains("build"),
+        "{}",
+        never.escape_debug()
+    );
+}
