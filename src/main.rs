@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         golden::registry::blob_cache::disable();
     }
     let daemon = matches!(cli.command, golden::cli::Command::Daemon { .. });
+    let json_logs = cli.log_format == golden::ui::logging::LogFormat::Json;
     golden::ui::color::choose(cli.color);
     let progress = init_output(cli.verbose, cli.quiet, cli.log_format, daemon);
     let runtime = match runtime(daemon) {
@@ -39,8 +40,13 @@ fn main() -> ExitCode {
         Ok(exit) => ExitCode::from(exit.code()),
         Err(failure) => {
             let text = failure.render();
-            golden::ui::output::stderr_line(&golden::sanitize::terminal(text.trim_end()));
-            ExitCode::from(failure.exit.code())
+            let code = failure.exit.code();
+            let line = match json_logs {
+                true => golden::ui::logging::fatal_json(&text, code),
+                false => golden::sanitize::terminal(text.trim_end()).into_owned(),
+            };
+            golden::ui::output::stderr_line(&line);
+            ExitCode::from(code)
         }
     }
 }

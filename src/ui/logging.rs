@@ -48,9 +48,55 @@ pub fn init(default: &str, format: LogFormat, color: bool) {
     };
 }
 
+/// The error that ends a command, as one JSON log line (`--log-format
+/// json`): the shape of the other lines (`timestamp`, `level`, `message`)
+/// with the whole rendered `error`, its `hint` and the `exit_code`, so a
+/// log shipper gets the failure as one event rather than loose text.
+pub fn fatal_json(rendered: &str, exit_code: u8) -> String {
+    let rendered = rendered.trim_end();
+    let message = rendered
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("error: ");
+    let hint = rendered
+        .lines()
+        .find_map(|line| line.trim_start().strip_prefix("hint: "));
+    let mut line = serde_json::json!({
+        "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "level": "ERROR",
+        "message": message,
+        "error": rendered,
+        "exit_code": exit_code,
+    });
+    if let Some(hint) = hint {
+        line["hint"] = serde_json::Value::from(hint);
+    }
+    line.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fatal_error_is_one_json_line_with_its_hint_and_exit_code() {
+        let line = fatal_json(
+            "error: failed to connect to the engine\nCaused by: refused\nhint: is dockerd running?\n",
+            3,
+        );
+        assert!(!line.contains('\n'), "{line}");
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(value["level"], "ERROR");
+        assert_eq!(value["message"], "failed to connect to the engine");
+        assert_eq!(value["hint"], "is dockerd running?");
+        assert_eq!(value["exit_code"], 3);
+        assert!(value["error"]
+            .as_str()
+            .unwrap()
+            .contains("Caused by: refused"));
+        assert!(value["timestamp"].as_str().unwrap().ends_with('Z'));
+    }
 
     #[test]
     fn defaults_follow_the_flags() {

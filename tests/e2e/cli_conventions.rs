@@ -265,3 +265,37 @@ fn daemon_interval_help_names_every_form_it_accepts() {
         assert!(interval.contains(form), "{form}: {interval}");
     }
 }
+
+#[test]
+fn under_log_format_json_the_error_that_ends_a_command_is_json_too() {
+    let directory = tempfile::tempdir().unwrap();
+    let config = directory.path().join("golden.toml");
+    std::fs::write(
+        &config,
+        "[registry]\nhost = \"127.0.0.1:5000\"\nnamespace = \"golden\"\nverison = 1\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let output = run(golden(&["-c", config, "--log-format", "json", "validate"]));
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}\n{stderr}"))
+        })
+        .collect();
+    let last = lines.last().expect("the error");
+    assert_eq!(last["level"], "ERROR", "{last}");
+    assert_eq!(last["exit_code"], 2, "{last}");
+    let error = last["error"].as_str().unwrap();
+    assert!(
+        error.contains("unknown key `verison`") && error.contains("golden.toml:4"),
+        "{last}"
+    );
+    // Text logs keep the text.
+    let output = run(golden(&["-c", config, "validate"]));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("error: unknown key `verison`"));
+}
