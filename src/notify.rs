@@ -129,6 +129,7 @@ pub fn message(config: &Config, settings: &NotifySettings, report: &Report) -> O
     let summary = summary(&place, &document);
     let text = slack_text(&summary, &document);
     Some(json!({
+        "version": 1,
         "text": text,
         "summary": summary,
         "outcome": outcome.as_str(),

@@ -61,9 +61,49 @@ pub fn stderr_line(text: &str) {
     let _ = writeln!(stderr, "{text}").and_then(|_| stderr.flush());
 }
 
-/// `value` as pretty JSON with a final newline (empty if it cannot be).
+/// The format version every JSON document golden prints carries first
+/// (`"version": 1`): fields may be added within a version; one that
+/// renames or removes a field, or changes its meaning, bumps it.
+pub const JSON_VERSION: u32 = 1;
+
+/// `value`, a JSON object, as a pretty JSON document with a final newline
+/// (empty if it cannot be), `"version"` ([`JSON_VERSION`]) its first field.
 pub fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    versioned(&json_plain(value))
+}
+
+/// `value` as pretty JSON with a final newline, as it is: for a document
+/// whose shape another tool fixes (a CI matrix).
+pub fn json_plain<T: serde::Serialize + ?Sized>(value: &T) -> String {
     serde_json::to_string_pretty(value)
         .map(|json| json + "\n")
         .unwrap_or_default()
+}
+
+/// `text`, a pretty-printed JSON object, with `"version"` as its first
+/// field; anything else as it is.
+fn versioned(text: &str) -> String {
+    if let Some(rest) = text.strip_prefix("{\n") {
+        format!("{{\n  \"version\": {JSON_VERSION},\n{rest}")
+    } else if text == "{}\n" {
+        format!("{{\n  \"version\": {JSON_VERSION}\n}}\n")
+    } else {
+        text.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_document_says_its_version_first() {
+        let document = json(&serde_json::json!({ "images": [1], "b": {} }));
+        let value: serde_json::Value = serde_json::from_str(&document).unwrap();
+        assert_eq!(value["version"], JSON_VERSION);
+        assert!(document.starts_with("{\n  \"version\": 1,\n"), "{document}");
+        let empty: serde_json::Value = serde_json::from_str(&json(&serde_json::json!({}))).unwrap();
+        assert_eq!(empty, serde_json::json!({ "version": 1 }));
+        assert_eq!(json(&[1, 2]), json_plain(&[1, 2]));
+    }
 }

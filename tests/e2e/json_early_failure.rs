@@ -152,3 +152,44 @@ fn a_held_lock_prints_a_json_error_and_writes_the_report() {
             .output();
     }
 }
+
+#[test]
+fn every_json_document_says_its_format_version_first_but_the_ci_matrix() {
+    let (directory, config) = one_image_config(
+        REGISTRY,
+        &format!("e2e-json-version-{}", std::process::id()),
+        "x",
+        &format!("FROM {SEED}\nRUN true\n"),
+        "",
+    );
+    let report = report_in(directory.path());
+    let report_arg = report.to_str().unwrap();
+    let dockerfile = directory.path().join("x/Dockerfile");
+    for args in [
+        &["validate", "--output", "json"][..],
+        &["plan", "--output", "json", "--report", report_arg],
+        &["ls", "--output", "json"],
+        &["engines", "--output", "json"],
+        &["inspect", "x", "--output", "json"],
+        &["prune", "--output", "json"],
+        &["check", dockerfile.to_str().unwrap(), "--output", "json"],
+    ] {
+        let run = Golden::at(&config).args(args).run();
+        assert!(
+            run.stdout.starts_with("{\n  \"version\": 1,"),
+            "golden {args:?} (exit {}):\n{}{}",
+            run.code,
+            run.stdout,
+            run.stderr
+        );
+    }
+    let written = std::fs::read_to_string(&report).unwrap();
+    assert!(written.starts_with("{\n  \"version\": 1,"), "{written}");
+    // A CI matrix keeps the shape GitHub reads: every key is an axis.
+    let matrix = Golden::at(&config)
+        .args(["plan", "--output", "matrix"])
+        .run()
+        .expect(0);
+    let matrix: serde_json::Value = serde_json::from_str(&matrix.stdout).unwrap();
+    assert!(matrix.get("version").is_none(), "{matrix}");
+}

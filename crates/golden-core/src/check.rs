@@ -395,7 +395,19 @@ pub fn render_text(findings: &[Finding], files: usize) -> String {
 
 /// The JSON document: files checked and findings.
 pub fn render_json(findings: &[Finding], files: usize) -> String {
-    let document = serde_json::json!({ "files_checked": files, "findings": findings });
+    #[derive(serde::Serialize)]
+    struct Document {
+        /// The format version, first as in every JSON document golden prints.
+        version: u32,
+        files_checked: usize,
+        /// As a value: each finding's keys in the order they always had.
+        findings: serde_json::Value,
+    }
+    let document = Document {
+        version: 1,
+        files_checked: files,
+        findings: serde_json::to_value(findings).unwrap_or_default(),
+    };
     serde_json::to_string_pretty(&document).unwrap_or_default() + "\n"
 }
 

@@ -49,7 +49,8 @@ pub(super) async fn run(
             let matrix = crate::pipeline::matrix(project, &steps);
             match output {
                 PlanOutput::Gitlab => crate::ui::output::stdout(&crate::pipeline::gitlab(&matrix)),
-                _ => crate::ui::output::stdout(&crate::ui::output::json(&matrix)),
+                // GitHub reads every top-level key as a matrix axis.
+                _ => crate::ui::output::stdout(&crate::ui::output::json_plain(&matrix)),
             }
             if let Some(path) = &file {
                 write_report(path, &crate::ui::output::json(&report))?;
