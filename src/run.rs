@@ -17,7 +17,7 @@ use crate::observe::{observe, observe_until};
 use crate::plan::{acted_on, plan, Selection};
 use crate::registry::{Registry, TagMemory};
 use crate::report::{run_report, Report};
-use crate::revision::revision;
+use crate::revision::{revision, source};
 use crate::session::Session;
 use crate::stop::Stop;
 use crate::ui::progress::Progress;
@@ -68,10 +68,14 @@ pub async fn build_once(
             now,
             settings.promote,
         );
-        let (observations, revision) = futures::join!(observations, revision(&project.config));
-        Ok::<_, Failure>((run_lock, pool, registry, observations, revision))
+        let (observations, revision, source) = futures::join!(
+            observations,
+            revision(&project.config),
+            source(&project.config)
+        );
+        Ok::<_, Failure>((run_lock, pool, registry, observations, revision, source))
     };
-    let (_lock, pool, registry, observations, revision) = tokio::select! {
+    let (_lock, pool, registry, observations, revision, source) = tokio::select! {
         code = crate::signals::stopped(stop) => return Err(stopped_before_building(code)),
         prepared = prepare => prepared?,
     };
@@ -89,6 +93,7 @@ pub async fn build_once(
         registry: &registry,
         observations: &observations,
         revision,
+        source,
         stop: stop.clone(),
         fail_fast: settings.fail_fast,
         promote: settings.promote,

@@ -109,6 +109,7 @@ impl Runner<'_> {
                     .as_deref()
                     .zip(job.base_digest.as_ref().map(Digest::as_str)),
                 revision: self.revision.as_deref(),
+                source: self.source.as_deref(),
                 upstream: job
                     .upstream
                     .as_ref()

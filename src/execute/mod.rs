@@ -58,6 +58,8 @@ pub struct Runner<'a> {
     pub observations: &'a Observations,
     /// The config repository's commit.
     pub revision: Option<String>,
+    /// The config repository's URL.
+    pub source: Option<String>,
     pub stop: Stop,
     /// Start nothing new after the first failure.
     pub fail_fast: bool,

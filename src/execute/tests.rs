@@ -147,6 +147,7 @@ impl Harness {
             registry,
             observations: &observations,
             revision: None,
+            source: None,
             stop,
             fail_fast,
             promote: true,

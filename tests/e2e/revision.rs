@@ -39,3 +39,51 @@ fn without_git_the_ci_commit_variable_is_the_revision() {
     );
     assert_eq!(labels(&stack.repository("base"), "1.0.0")[REVISION], sha);
 }
+
+const SOURCE: &str = "org.opencontainers.image.source";
+
+#[test]
+fn the_checkouts_origin_is_the_source_label_without_its_token() {
+    let stack = Stack::new("source_origin");
+    stack.commit();
+    let git = std::process::Command::new("git")
+        .arg("-C")
+        .arg(stack.path())
+        .args([
+            "remote",
+            "add",
+            "origin",
+            "https://gitlab-ci-token:s3cr3t-t0ken@git.example.com/platform/golden-images.git",
+        ])
+        .status()
+        .unwrap();
+    assert!(git.success());
+    let run = stack.golden(&["-v", "build", "base"]).expect(0);
+    let labels = labels(&stack.repository("base"), "1.0.0");
+    assert_eq!(
+        labels[SOURCE], "https://git.example.com/platform/golden-images",
+        "{labels:#?}"
+    );
+    assert!(
+        !format!("{}{}{labels:?}", run.stdout, run.stderr).contains("s3cr3t-t0ken"),
+        "the remote's token leaked"
+    );
+}
+
+#[test]
+fn without_git_the_ci_variables_name_the_source() {
+    let stack = Stack::new("source_ci");
+    stack
+        .golden_with_env(
+            &["build", "base"],
+            &[
+                ("GITHUB_SERVER_URL", "https://github.example.com"),
+                ("GITHUB_REPOSITORY", "platform/golden-images"),
+            ],
+        )
+        .expect(0);
+    assert_eq!(
+        labels(&stack.repository("base"), "1.0.0")[SOURCE],
+        "https://github.example.com/platform/golden-images"
+    );
+}

@@ -14,6 +14,9 @@ pub const TITLE: &str = "org.opencontainers.image.title";
 pub const BASE_NAME: &str = "org.opencontainers.image.base.name";
 pub const BASE_DIGEST: &str = "org.opencontainers.image.base.digest";
 pub const REVISION: &str = "org.opencontainers.image.revision";
+/// Where the config repository lives (an `https://` URL); golden.toml may
+/// set it itself.
+pub const SOURCE: &str = "org.opencontainers.image.source";
 pub const RECIPE: &str = "io.golden.recipe";
 /// Short hashes of the recipe's parts (see `context::RecipeParts`).
 pub const RECIPE_PARTS: &str = "io.golden.recipe.parts";
@@ -54,6 +57,8 @@ pub struct BuildFacts<'a> {
     /// The final FROM's upstream reference and digest; `None` for scratch.
     pub base: Option<(&'a str, &'a str)>,
     pub revision: Option<&'a str>,
+    /// The config repository's URL.
+    pub source: Option<&'a str>,
     /// The upstream version read for an upstream-versioned build.
     pub upstream: Option<&'a str>,
 }
@@ -77,6 +82,11 @@ pub fn golden_labels(
     ];
     for (key, value) in own {
         labels.insert(key.to_string(), value.to_string());
+    }
+    // The config's own value wins; unknown, it is empty like the others,
+    // so no base's source (an upstream vendor's repository) shows through.
+    if !configured.contains_key(SOURCE) {
+        labels.insert(SOURCE.to_string(), facts.source.unwrap_or("").to_string());
     }
     labels.insert(
         CREATED.to_string(),
@@ -107,6 +117,7 @@ mod tests {
             title: "base",
             base: Some(("127.0.0.1:5000/upstream/busybox:1.36", "sha256:abc")),
             revision: None,
+            source: Some("https://git.example.com/platform/golden-images"),
             upstream: None,
         };
         let mut labels = golden_labels(&configured, &facts);
@@ -118,6 +129,22 @@ mod tests {
         assert_eq!(labels[BASE_NAME], "127.0.0.1:5000/upstream/busybox:1.36");
         assert_eq!(labels[BASE_DIGEST], "sha256:abc");
         assert_eq!(labels[REVISION], "");
+        assert_eq!(
+            labels[SOURCE],
+            "https://git.example.com/platform/golden-images"
+        );
+        let own = BTreeMap::from([(SOURCE.to_string(), "https://example.com/x".to_string())]);
+        assert_eq!(
+            golden_labels(
+                &own,
+                &BuildFacts {
+                    source: None,
+                    ..facts
+                }
+            )[SOURCE],
+            "https://example.com/x",
+            "golden.toml's value wins"
+        );
         assert_eq!(labels[RECIPE], "sha256:def");
         assert_eq!(labels[RECIPE_PARTS], "v1");
         assert_eq!(labels["owner"], "platform");

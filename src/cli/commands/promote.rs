@@ -58,6 +58,7 @@ pub(super) async fn run(
         registry: &registry,
         observations: &observations,
         revision: None,
+        source: None,
         stop: Stop::default(),
         fail_fast: false,
         promote: true,
