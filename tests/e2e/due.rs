@@ -220,3 +220,31 @@ fn a_schedule_fires_when_now_is_a_month_later() {
     let bad = stack.golden(&["plan", "--now", "next tuesday"]).expect(2);
     assert!(bad.stderr.contains("RFC 3339"), "{}", bad.stderr);
 }
+
+#[test]
+fn a_schedule_in_a_time_zone_fires_at_its_wall_clock_time() {
+    let stack = Stack::new("schedule_zone");
+    let config = std::fs::read_to_string(stack.config()).unwrap();
+    // Only `base` is built; it fires at 03:00 New York time.
+    let config = config.replacen(
+        "[images.base]\n",
+        "[images.base]\nschedule = \"0 3 * * *\"\ntimezone = \"America/New_York\"\n",
+        1,
+    );
+    assert!(config.contains("America/New_York"), "{config}");
+    std::fs::write(stack.config(), config).unwrap();
+    stack.golden(&["build", "base"]).expect(0);
+    for (now, fired) in [
+        // Summer: 03:00 EDT is 07:00 UTC; winter: 03:00 EST is 08:00 UTC.
+        ("2027-07-01T12:00:00Z", "2027-07-01T07:00:00Z"),
+        ("2027-01-15T12:00:00Z", "2027-01-15T08:00:00Z"),
+    ] {
+        let plan = stack
+            .golden(&["plan", "base", "--now", now, "--output", "json"])
+            .expect(0)
+            .json();
+        let reasons = &entry(&plan, "base")["reasons"];
+        assert_eq!(reasons[0]["kind"], "schedule-fired", "{reasons}");
+        assert_eq!(reasons[0]["at"], fired, "{reasons}");
+    }
+}

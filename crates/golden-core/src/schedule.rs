@@ -1,5 +1,7 @@
-//! Update schedules: 5-field cron expressions in UTC or the nicknames
-//! `@hourly`, `@daily`, `@weekly`, `@monthly`, `@yearly`.
+//! Update schedules: 5-field cron expressions in UTC, or in an image's
+//! `timezone` (DST as cron does it: see [`Schedule::placed`]), or the
+//! nicknames `@hourly`, `@daily`, `@weekly`, `@monthly`, `@yearly`; each
+//! image's fire times shifted by a fixed part of its `jitter`.
 //!
 //! Pure: every question takes `now` as an argument; nothing reads the clock.
 
@@ -10,7 +12,7 @@ use croner::Cron;
 use crate::diagnostic::closest;
 
 /// What a schedule that does not parse expects.
-const EXPECTED: &str = "expected 5 cron fields in UTC (minute hour day-of-month month day-of-week, e.g. \"0 3 * * 1\") or @hourly, @daily, @weekly, @monthly";
+const EXPECTED: &str = "expected 5 cron fields in UTC or `timezone` (minute hour day-of-month month day-of-week, e.g. \"0 3 * * 1\") or @hourly, @daily, @weekly, @monthly";
 
 /// The nicknames a schedule may be.
 const NICKNAMES: &[&str] = &["hourly", "daily", "weekly", "monthly", "yearly", "annually"];
@@ -145,12 +147,67 @@ pub struct Schedule {
     /// Shared: every image without a schedule of its own holds the
     /// default, and a parsed expression is a few hundred bytes to copy.
     cron: std::sync::Arc<Cron>,
+    /// The time zone the fields are read in; `None`: UTC.
+    zone: Option<chrono_tz::Tz>,
+    /// How far every fire time is moved later (the image's share of its
+    /// `jitter`).
+    offset: std::time::Duration,
 }
 
 impl PartialEq for Schedule {
     fn eq(&self, other: &Self) -> bool {
-        self.text == other.text
+        self.text == other.text && self.zone == other.zone && self.offset == other.offset
     }
+}
+
+/// A time zone of the IANA database, as `timezone` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Zone(pub chrono_tz::Tz);
+
+impl std::str::FromStr for Zone {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Zone, String> {
+        if let Ok(zone) = text.parse::<chrono_tz::Tz>() {
+            return Ok(Zone(zone));
+        }
+        let names: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
+        let near = names
+            .iter()
+            .find(|name| name.eq_ignore_ascii_case(text))
+            .copied()
+            .or_else(|| closest(text, &names));
+        Err(match near {
+            Some(near) => format!(
+                "`{text}` is not a time zone of the IANA database; did you mean `{near}`?"
+            ),
+            None => format!(
+                "`{text}` is not a time zone of the IANA database (such as \"Europe/Berlin\", \"America/New_York\" or \"UTC\")"
+            ),
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Zone {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// The fixed share of `jitter` an image's schedule is moved by: spread
+/// over the window by its id, and the same on every run, so a line's due
+/// time does not wander.
+pub fn jitter_offset(id: &str, jitter: std::time::Duration) -> std::time::Duration {
+    use sha2::{Digest as _, Sha256};
+    let seconds = jitter.as_secs();
+    if seconds == 0 {
+        return std::time::Duration::ZERO;
+    }
+    let hash = Sha256::digest(id.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&hash[..8]);
+    std::time::Duration::from_secs(u64::from_be_bytes(first) % seconds)
 }
 
 impl Schedule {
@@ -206,7 +263,25 @@ impl Schedule {
         Ok(Schedule {
             text: text.to_string(),
             cron: std::sync::Arc::new(cron),
+            zone: None,
+            offset: std::time::Duration::ZERO,
         })
+    }
+
+    /// The schedule read in `zone` (its wall-clock times: `0 3 * * *`
+    /// fires at 03:00 in Berlin, summer and winter) and moved `offset`
+    /// later. On the night the clocks go forward a time that does not
+    /// exist fires at the next one that does; on the night they go back,
+    /// a time that happens twice fires once, at its first.
+    pub fn placed(mut self, zone: Option<Zone>, offset: std::time::Duration) -> Schedule {
+        self.zone = zone.map(|zone| zone.0);
+        self.offset = offset;
+        self
+    }
+
+    /// The time zone it is read in, when not UTC.
+    pub fn zone(&self) -> Option<chrono_tz::Tz> {
+        self.zone
     }
 
     /// The schedule as written.
@@ -216,12 +291,32 @@ impl Schedule {
 
     /// The latest time the schedule fired at or before `now`.
     pub fn previous_fire(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.cron.find_previous_occurrence(&now, true).ok()
+        let offset = chrono::Duration::from_std(self.offset).ok()?;
+        let shifted = now.checked_sub_signed(offset)?;
+        let fired = match self.zone {
+            None => self.cron.find_previous_occurrence(&shifted, true).ok()?,
+            Some(zone) => self
+                .cron
+                .find_previous_occurrence(&shifted.with_timezone(&zone), true)
+                .ok()?
+                .with_timezone(&Utc),
+        };
+        fired.checked_add_signed(offset)
     }
 
     /// The first time the schedule fires after `now`.
     pub fn next_fire(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.cron.find_next_occurrence(&now, false).ok()
+        let offset = chrono::Duration::from_std(self.offset).ok()?;
+        let shifted = now.checked_sub_signed(offset)?;
+        let fires = match self.zone {
+            None => self.cron.find_next_occurrence(&shifted, false).ok()?,
+            Some(zone) => self
+                .cron
+                .find_next_occurrence(&shifted.with_timezone(&zone), false)
+                .ok()?
+                .with_timezone(&Utc),
+        };
+        fires.checked_add_signed(offset)
     }
 }
 
@@ -550,5 +645,98 @@ mod tests {
             assert!(shown.contains(expected), "{text:?}: {shown}");
         }
         assert!(!message("@fortnightly").contains("did you mean"));
+    }
+}
+#[cfg(test)]
+mod zone_tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn fires(schedule: &Schedule, from: &str, count: usize) -> Vec<String> {
+        let mut now = at(from);
+        (0..count)
+            .map(|_| {
+                now = schedule.next_fire(now).unwrap();
+                now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            })
+            .collect()
+    }
+
+    fn berlin(expression: &str) -> Schedule {
+        let zone: Zone = "Europe/Berlin".parse().unwrap();
+        Schedule::parse(expression)
+            .unwrap()
+            .placed(Some(zone), std::time::Duration::ZERO)
+    }
+
+    #[test]
+    fn a_zone_keeps_the_wall_clock_time_summer_and_winter() {
+        let three = berlin("0 3 * * *");
+        assert_eq!(
+            fires(&three, "2026-07-01T12:00:00Z", 1),
+            ["2026-07-02T01:00:00Z"]
+        );
+        assert_eq!(
+            fires(&three, "2026-01-15T12:00:00Z", 1),
+            ["2026-01-16T02:00:00Z"]
+        );
+        assert_eq!(
+            three.previous_fire(at("2026-07-02T00:59:00Z")),
+            Some(at("2026-07-01T01:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn dst_nights_fire_a_missing_time_at_the_gap_end_and_a_doubled_one_once() {
+        // 2026-03-29: 02:00 CET becomes 03:00 CEST; 02:30 does not exist.
+        assert_eq!(
+            fires(&berlin("30 2 * * *"), "2026-03-28T12:00:00Z", 2),
+            ["2026-03-29T01:00:00Z", "2026-03-30T00:30:00Z"]
+        );
+        // 2026-10-25: 03:00 CEST becomes 02:00 CET; 02:30 happens twice.
+        assert_eq!(
+            fires(&berlin("30 2 * * *"), "2026-10-24T12:00:00Z", 2),
+            ["2026-10-25T00:30:00Z", "2026-10-26T01:30:00Z"]
+        );
+    }
+
+    #[test]
+    fn jitter_moves_each_line_by_its_own_fixed_share() {
+        let window = std::time::Duration::from_secs(30 * 60);
+        let offsets: std::collections::BTreeSet<u64> = (0..50)
+            .map(|n| jitter_offset(&format!("line-{n}"), window).as_secs())
+            .collect();
+        assert!(offsets.iter().all(|&offset| offset < 1800));
+        assert!(offsets.len() > 40, "spread over the window: {offsets:?}");
+        assert_eq!(
+            jitter_offset("base", window),
+            jitter_offset("base", window),
+            "the same on every run"
+        );
+        let weekly = Schedule::parse("@weekly")
+            .unwrap()
+            .placed(None, std::time::Duration::from_secs(600));
+        assert_eq!(
+            fires(&weekly, "2026-12-07T12:00:00Z", 1),
+            ["2026-12-13T00:10:00Z"]
+        );
+        assert_eq!(
+            weekly.previous_fire(at("2026-12-13T00:05:00Z")),
+            Some(at("2026-12-06T00:10:00Z")),
+            "not fired until its share of the window has passed"
+        );
+    }
+
+    #[test]
+    fn a_misspelt_zone_gets_a_suggestion() {
+        let error = "Europe/Berln".parse::<Zone>().unwrap_err();
+        assert!(error.contains("did you mean `Europe/Berlin`?"), "{error}");
+        let error = "europe/berlin".parse::<Zone>().unwrap_err();
+        assert!(error.contains("`Europe/Berlin`"), "{error}");
     }
 }

@@ -18,6 +18,8 @@ use crate::schedule::Schedule;
 
 const DEFAULT_KEYS: &[&str] = &[
     "schedule",
+    "timezone",
+    "jitter",
     "pull",
     "cache",
     "build_args",
@@ -38,6 +40,8 @@ const DEFAULT_KEYS: &[&str] = &[
 #[derive(Default)]
 pub(super) struct Defaults {
     pub(super) schedule: Option<Schedule>,
+    pub(super) timezone: Option<crate::schedule::Zone>,
+    pub(super) jitter: Option<Duration>,
     pub(super) pull: Option<bool>,
     pub(super) cache: Option<crate::config::Cache>,
     pub(super) test: Option<Vec<String>>,
@@ -81,6 +85,8 @@ impl Reader<'_> {
             schedule: self
                 .value(table, section, "schedule", SCHEDULE_EXPECTED)
                 .map(Spanned::into_inner),
+            timezone: self.timezone(table, section),
+            jitter: self.jitter(table, section),
             pull: self
                 .value(table, section, "pull", "true or false")
                 .map(Spanned::into_inner),

@@ -32,6 +32,8 @@ const IMAGE_KEYS: &[&str] = &[
     "build_args",
     "labels",
     "schedule",
+    "timezone",
+    "jitter",
     "depends_on",
     "pull",
     "cache",
@@ -70,6 +72,8 @@ struct Identity {
 /// (except `schedule`, as written: its default is taken last).
 struct BuildSettings {
     schedule: Option<Spanned<Schedule>>,
+    timezone: Option<crate::schedule::Zone>,
+    jitter: Option<std::time::Duration>,
     pull: bool,
     cache: Cache,
     depends_on: Vec<Spanned<String>>,
@@ -137,6 +141,11 @@ impl Reader<'_> {
             (None, Some(schedule)) => schedule.clone(),
             (None, None) => default_schedule()?,
         };
+        let offset = settings
+            .jitter
+            .map(|jitter| crate::schedule::jitter_offset(&id_text, jitter))
+            .unwrap_or_default();
+        let schedule = schedule.placed(settings.timezone, offset);
         Some(Image {
             id: id_text,
             name,
@@ -235,6 +244,8 @@ impl Reader<'_> {
         let test_timeout = self.test_timeout(table, section).or(defaults.test_timeout);
         BuildSettings {
             schedule,
+            timezone: self.timezone(table, section).or(defaults.timezone),
+            jitter: self.jitter(table, section).or(defaults.jitter),
             pull: pull
                 .map(Spanned::into_inner)
                 .or(defaults.pull)

@@ -72,6 +72,41 @@ impl Reader<'_> {
         Some(command.into_inner())
     }
 
+    /// `timezone`: the IANA time zone the schedule is read in.
+    pub(super) fn timezone(
+        &mut self,
+        table: &DeTable<'_>,
+        section: &str,
+    ) -> Option<crate::schedule::Zone> {
+        self.value::<crate::schedule::Zone>(
+            table,
+            section,
+            "timezone",
+            "an IANA time zone such as \"Europe/Berlin\" (the schedule's fields are then its wall-clock time; default UTC)",
+        )
+        .map(Spanned::into_inner)
+    }
+
+    /// `jitter`: the window a line's fire times are spread over, more than
+    /// zero and at most a week.
+    pub(super) fn jitter(&mut self, table: &DeTable<'_>, section: &str) -> Option<Duration> {
+        const JITTER_EXPECTED: &str =
+            "a duration from 1s to 7d such as \"30m\": each line fires a fixed part of it after its schedule";
+        let value = self.value::<ConfigDuration>(table, section, "jitter", JITTER_EXPECTED)?;
+        let span = value.span();
+        let jitter = value.into_inner().0;
+        if jitter.is_zero() || jitter > Duration::from_secs(7 * 24 * 3600) {
+            self.problem(
+                span,
+                format!("`jitter` in {section} must be more than zero and at most 7d"),
+                "out of range",
+                Some(format!("write {JITTER_EXPECTED}; leave it out for none")),
+            );
+            return None;
+        }
+        Some(jitter)
+    }
+
     pub(super) fn test_timeout(&mut self, table: &DeTable<'_>, section: &str) -> Option<Duration> {
         self.value::<ConfigDuration>(
             table,

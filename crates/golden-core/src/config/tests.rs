@@ -220,6 +220,8 @@ fn bad_configs() -> Vec<(&'static str, String)> {
         ("track_without_star", format!("{REGISTRY}{IMAGE}track = \"10.0.3-noble\"\n")),
         ("track_in_defaults", format!("{REGISTRY}[defaults]\ntrack = \"10.0.*\"\n{IMAGE}")),
         ("adopt_unknown", format!("{REGISTRY}{IMAGE}adopt = \"later\"\n")),
+        ("timezone_misspelt", format!("{REGISTRY}{IMAGE}timezone = \"Europe/Berln\"\n")),
+        ("jitter_zero_in_defaults", format!("{REGISTRY}[defaults]\njitter = \"0s\"\n{IMAGE}")),
         ("builder_unknown", format!("{REGISTRY}{IMAGE}builder = \"kit\"\n")),
         ("builder_unknown_in_an_engine", format!("{REGISTRY}[[engines]]\nhost = \"unix:///run/a.sock\"\nbuilder = \"buildx\"\n{IMAGE}")),
         ("secrets_not_a_table", format!("{REGISTRY}{IMAGE}secrets = \"NUGET_TOKEN\"\n")),
@@ -683,4 +685,31 @@ fn the_recipe_covers_a_secret_s_source_never_its_value() {
         recipe(&text("{ env = \"NUGET_TOKEN_2\" }"), "token-one")
     );
     assert_ne!(first, recipe(&text("{ file = \"nuget\" }"), "token-one"));
+}
+
+#[test]
+fn timezone_and_jitter_place_the_schedule_from_defaults_or_the_image() {
+    let text = format!(
+        "{REGISTRY}[defaults]\ntimezone = \"Europe/Berlin\"\njitter = \"30m\"\nschedule = \"0 3 * * *\"\n{IMAGE}timezone = \"UTC\"\n"
+    );
+    let project = load(&text).unwrap_or_else(|e| panic!("{e}"));
+    let image = project.config.image("base").unwrap();
+    assert_eq!(
+        image.schedule.zone(),
+        Some(chrono_tz::Tz::UTC),
+        "the image's own wins"
+    );
+    let fired = image
+        .schedule
+        .next_fire("2026-07-01T12:00:00Z".parse().unwrap())
+        .unwrap();
+    let offset = crate::schedule::jitter_offset("base", std::time::Duration::from_secs(1800));
+    assert_eq!(
+        fired,
+        "2026-07-02T03:00:00Z"
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .unwrap()
+            + chrono::Duration::from_std(offset).unwrap(),
+        "03:00 UTC plus the line's share of the 30m jitter from [defaults]"
+    );
 }
