@@ -32,6 +32,7 @@ pub async fn run(
     path: &Path,
     engine: Option<String>,
     interval: Duration,
+    checkout: Option<crate::checkout::Checkout>,
     settings: &RunSettings,
     options: &web::WebOptions,
 ) -> anyhow::Result<Exit> {
@@ -44,8 +45,14 @@ pub async fn run(
     };
     crate::signals::listen(stop.clone(), wake.clone());
     tracing::info!(config = %path.display(), interval_seconds = interval.as_secs(), "daemon started");
+    let mut first = true;
     while !stop.requested() {
         shared.tick_started();
+        // The start pulled for the first tick.
+        if let Some(checkout) = checkout.as_ref().filter(|_| !first) {
+            checkout.pull_and_log().await;
+        }
+        first = false;
         let (result, report) = tick(path, engine.as_deref(), &stop, settings).await;
         shared.tick_finished(result, report.as_ref());
         if stop.requested() {

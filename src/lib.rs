@@ -17,6 +17,7 @@ pub use golden_core::{
     project, provenance, reference, report, sanitize, schedule, upstream, version,
 };
 
+pub mod checkout;
 pub mod cli;
 pub mod context;
 pub mod daemon;

@@ -94,6 +94,9 @@ pub enum Command {
         /// Time between evaluations: seconds, or a duration with units (90s, 5m, 1h30m, 500ms)
         #[arg(long, env = "GOLDEN_INTERVAL", default_value = "60s", value_parser = crate::duration::parse_duration)]
         interval: std::time::Duration,
+        /// Before each tick, fast-forward the checkout holding golden.toml to its upstream branch (git pull --ff-only); a failed pull is logged and the tick builds the checkout as it is
+        #[arg(long, env = "GOLDEN_GIT_PULL", value_parser = clap::builder::BoolishValueParser::new())]
+        git_pull: bool,
         #[command(flatten)]
         build: BuildArgs,
         #[command(flatten)]

@@ -530,6 +530,7 @@ const BINARY: &[&[&str]] = &[
         "regular_file",
         "lock",
         "revision",
+        "checkout",
         "retry",
         "discover",
         "stop",

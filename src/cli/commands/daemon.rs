@@ -12,15 +12,27 @@ pub(super) async fn run(
     path: &Path,
     engine: Option<String>,
     interval: Duration,
+    git_pull: bool,
     build: &BuildArgs,
     web: &crate::daemon::web::WebOptions,
 ) -> Result<Exit, Failure> {
+    let checkout = match git_pull {
+        true => {
+            let checkout = crate::checkout::Checkout::of(path)
+                .await
+                .map_err(|error| Failure::usage(anyhow::anyhow!(error)))?;
+            // The first tick builds what the remote holds.
+            checkout.pull_and_log().await;
+            Some(checkout)
+        }
+        false => None,
+    };
     Session::open(path, engine.clone())?;
     let settings = crate::run::RunSettings {
         interval: Some(interval),
         ..build.settings()
     };
-    crate::daemon::run(path, engine, interval, &settings, web)
+    crate::daemon::run(path, engine, interval, checkout, &settings, web)
         .await
         .map_err(|error| Failure::new(Exit::Usage, error))
 }

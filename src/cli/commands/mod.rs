@@ -88,9 +88,10 @@ async fn dispatch(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure
     match command {
         Command::Daemon {
             interval,
+            git_pull,
             build,
             web,
-        } => daemon::run(&path, cli.engine, interval, &build, &web).await,
+        } => daemon::run(&path, cli.engine, interval, git_pull, &build, &web).await,
         command => {
             let session = Session::open(&path, cli.engine)?;
             in_session(&session, command, progress).await
