@@ -46,7 +46,8 @@ pub async fn after_run(config: &Config, report: &Report) {
     let Some(settings) = &config.notify else {
         return;
     };
-    let Some(body) = message(config, settings, report) else {
+    let Some(body) = message(config, settings, report).map(|body| shaped(settings.format, body))
+    else {
         tracing::debug!("no notification: nothing was built or failed, or `on` leaves it out");
         return;
     };
@@ -247,6 +248,12 @@ enum Attempt {
 /// attempts made.
 pub async fn deliver(settings: &NotifySettings, body: &Value) -> Result<u32, DeliveryError> {
     let client = client(settings.timeout)?;
+    // Signed as sent: the exact bytes of the body.
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let signature = settings
+        .signing
+        .as_ref()
+        .map(|secret| signature(secret.expose(), &bytes));
     let deadline = tokio::time::Instant::now() + settings.timeout;
     let mut attempts = 0;
     let mut backoff = FIRST_BACKOFF;
@@ -256,7 +263,14 @@ pub async fn deliver(settings: &NotifySettings, body: &Value) -> Result<u32, Del
     };
     loop {
         attempts += 1;
-        let request = client.post(settings.url.expose()).json(body).send();
+        let mut request = client
+            .post(settings.url.expose())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(bytes.clone());
+        if let Some(signature) = &signature {
+            request = request.header(SIGNATURE_HEADER, signature);
+        }
+        let request = request.send();
         let attempt = match tokio::time::timeout_at(deadline, request).await {
             Err(_) => return Err(timed_out(attempts)),
             Ok(response) => judge(response, attempts),
@@ -276,6 +290,73 @@ pub async fn deliver(settings: &NotifySettings, body: &Value) -> Result<u32, Del
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
+}
+
+/// The header a signed message carries: `sha256=` and the hex HMAC-SHA256
+/// of the body under `signing_secret_env`'s key, as GitHub signs its
+/// webhooks, so receivers' existing checks work.
+pub const SIGNATURE_HEADER: &str = "X-Golden-Signature-256";
+
+/// `sha256=<hex>` of HMAC-SHA256(`key`, `body`).
+pub fn signature(key: &[u8], body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+    mac.update(body);
+    let digest = mac.finalize().into_bytes();
+    format!("sha256={digest:x}")
+}
+
+/// The message in the receiver's shape: golden's document as it is
+/// (Slack and Mattermost show its `text`), or a Teams message holding an
+/// Adaptive Card with the summary, a line per failed image and the outcome.
+pub fn shaped(format: crate::config::NotifyFormat, message: Value) -> Value {
+    use crate::config::NotifyFormat;
+    if format == NotifyFormat::Slack {
+        return message;
+    }
+    let summary = message["summary"].as_str().unwrap_or_default().to_string();
+    let failed = message["outcome"] == "failure";
+    let mut body = vec![json!({
+        "type": "TextBlock",
+        "text": summary,
+        "wrap": true,
+        "weight": "Bolder",
+        "color": if failed { "Attention" } else { "Good" },
+    })];
+    let facts: Vec<Value> = message["report"]["images"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|image| image["decision"] == "failed")
+        .map(|image| {
+            json!({
+                "title": image["id"].as_str().unwrap_or("?"),
+                "value": image["error"].as_str().map(first_line).unwrap_or_default(),
+            })
+        })
+        .collect();
+    if !facts.is_empty() {
+        body.push(json!({ "type": "FactSet", "facts": facts }));
+    }
+    json!({
+        "type": "message",
+        "attachments": [{
+            "contentType": "application/vnd.microsoft.card.adaptive",
+            "contentUrl": null,
+            "content": {
+                "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                "type": "AdaptiveCard",
+                "version": "1.4",
+                "body": body,
+            },
+        }],
+        "golden": {
+            "version": message["version"],
+            "outcome": message["outcome"],
+            "registry": message["registry"],
+        },
+    })
 }
 
 fn judge(response: Result<reqwest::Response, reqwest::Error>, attempts: u32) -> Attempt {
@@ -375,6 +456,15 @@ pub async fn after_early_failure(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_signature_is_hmac_sha256_in_githubs_form() {
+        // RFC 4231-style known answer (the Wikipedia HMAC example).
+        assert_eq!(
+            signature(b"key", b"The quick brown fox jumps over the lazy dog"),
+            "sha256=f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8"
+        );
+    }
 
     fn report(images: Value, totals: Value, error: Option<&str>) -> Value {
         let mut report = json!({ "images": images, "totals": totals });

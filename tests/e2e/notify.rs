@@ -34,6 +34,8 @@ struct Received {
     /// Header lines, lowercased.
     headers: String,
     body: serde_json::Value,
+    /// The body's bytes as they came.
+    raw: Vec<u8>,
     at: Instant,
 }
 
@@ -109,6 +111,7 @@ fn serve(
         headers,
         body: serde_json::from_slice(&data[head_end..head_end + length])
             .unwrap_or(serde_json::Value::Null),
+        raw: data[head_end..head_end + length].to_vec(),
         at: Instant::now(),
     };
     kept.lock().unwrap().push(request);
@@ -654,4 +657,94 @@ fn a_page_the_webhook_did_not_take_is_sent_again_on_the_next_failure() {
         .expect(1);
     assert_eq!(entry(&quiet.json(), "broken")["notice"], "quiet");
     assert_eq!(receiver.received().len(), 2, "{:#?}", receiver.received());
+}
+
+/// The hex HMAC-SHA256 of `body` under `key`, by Python's standard library:
+/// a reader that shares no code with golden.
+fn python_hmac(key: &str, body: &[u8]) -> String {
+    let mut child = std::process::Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            "import hmac, hashlib, sys; print(hmac.new(sys.argv[1].encode(), sys.stdin.buffer.read(), hashlib.sha256).hexdigest())",
+            key,
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(body).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    String::from_utf8(output.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn a_signed_teams_message_carries_an_adaptive_card_and_a_signature_its_receiver_can_check() {
+    const KEY: &str = "golden-shared-key-42";
+    let receiver = Receiver::start(&[]);
+    let setup = Setup::new(
+        "teams",
+        "webhook_env = \"GOLDEN_TEST_WEBHOOK\"\nformat = \"teams\"\nsigning_secret_env = \"GOLDEN_TEST_SIGNING\"\n",
+        &[("broken", "RUN echo 'no mirror' >&2 && exit 3")],
+    );
+    let url = receiver.url();
+    let env = [
+        ("GOLDEN_TEST_WEBHOOK", url.as_str()),
+        ("GOLDEN_TEST_SIGNING", KEY),
+    ];
+    let run = setup.golden_with_env(&["build", "--all"], &env).expect(1);
+    let received = receiver.received();
+    assert_eq!(received.len(), 1, "{received:#?}\n{}", run.stderr);
+    let message = &received[0];
+    let signature = message
+        .headers
+        .lines()
+        .find_map(|line| line.strip_prefix("x-golden-signature-256:"))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no signature header: {}", message.headers));
+    assert_eq!(
+        signature,
+        format!("sha256={}", python_hmac(KEY, &message.raw)),
+        "the signature is HMAC-SHA256 of the body as sent"
+    );
+    let card = &message.body["attachments"][0];
+    assert_eq!(
+        card["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
+    assert_eq!(card["content"]["type"], "AdaptiveCard");
+    let blocks = &card["content"]["body"];
+    assert!(
+        blocks[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("1 failed (broken)"),
+        "{blocks:#}"
+    );
+    assert_eq!(blocks[1]["facts"][0]["title"], "broken", "{blocks:#}");
+    assert!(!format!("{}{}", run.stdout, run.stderr).contains(KEY));
+
+    // The key unset: only the commands that notify stop, at its line.
+    let unset = setup
+        .golden_with_env(
+            &["build", "--all"],
+            &[("GOLDEN_TEST_WEBHOOK", url.as_str())],
+        )
+        .expect(2);
+    assert!(
+        unset.stderr.contains(
+            "environment variable `GOLDEN_TEST_SIGNING` named by `signing_secret_env` in [notify] is not set"
+        ),
+        "{}",
+        unset.stderr
+    );
+    // Exit 1: `broken` is held as failing; the key is not asked for.
+    let plan = setup
+        .golden_with_env(&["plan"], &[("GOLDEN_TEST_WEBHOOK", url.as_str())])
+        .expect(1);
+    assert!(
+        !plan.stderr.contains("signing_secret_env"),
+        "{}",
+        plan.stderr
+    );
 }

@@ -27,7 +27,11 @@ const NOTIFY_KEYS: &[&str] = &[
     "on",
     "timeout",
     "retries",
+    "format",
+    "signing_secret_env",
 ];
+const FORMAT_VALUES: &[&str] = &["slack", "teams"];
+const FORMAT_EXPECTED: &str = "\"slack\" (the default: JSON with a Slack-ready `text`, the summary and the report) or \"teams\" (a Microsoft Teams Adaptive Card)";
 const SOURCE_KEYS: &[&str] = &["webhook", "webhook_env", "webhook_file"];
 const ON_VALUES: &[&str] = &["failure", "success", "always"];
 const ON_EXPECTED: &str =
@@ -107,6 +111,37 @@ pub struct NotifyOn {
     pub success: bool,
 }
 
+/// The shape of the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NotifyFormat {
+    /// golden's JSON document, with a `text` Slack and Mattermost show.
+    #[default]
+    Slack,
+    /// A Microsoft Teams message holding an Adaptive Card.
+    Teams,
+}
+
+/// The key messages are signed with (`signing_secret_env`): never shown.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningSecret {
+    secret: String,
+    /// The environment variable it came from, for messages.
+    pub variable: String,
+}
+
+impl SigningSecret {
+    /// The key, for the one place that signs.
+    pub fn expose(&self) -> &[u8] {
+        self.secret.as_bytes()
+    }
+}
+
+impl fmt::Debug for SigningSecret {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "SigningSecret({}: <redacted>)", self.variable)
+    }
+}
+
 /// A whole, valid `[notify]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotifySettings {
@@ -116,6 +151,9 @@ pub struct NotifySettings {
     /// The bound of one notification, every attempt and backoff included.
     pub timeout: Duration,
     pub retries: u32,
+    pub format: NotifyFormat,
+    /// When set, each message carries `X-Golden-Signature-256`.
+    pub signing: Option<SigningSecret>,
 }
 
 impl Reader<'_> {
@@ -168,6 +206,8 @@ impl Reader<'_> {
             None if table.contains_key("retries") => None,
             None => Some(DEFAULT_NOTIFY_RETRIES),
         };
+        let format = self.notify_format(table);
+        let signing = self.signing_secret(table, variable);
         let (url, source) = webhook?;
         Some(NotifySettings {
             url,
@@ -175,7 +215,73 @@ impl Reader<'_> {
             on: on?,
             timeout: timeout?,
             retries: retries?,
+            format: format?,
+            signing: signing?,
         })
+    }
+
+    /// `format`; the default when it is not written.
+    fn notify_format(&mut self, table: &DeTable<'_>) -> Option<NotifyFormat> {
+        let Some(format) = self.value::<String>(table, "[notify]", "format", FORMAT_EXPECTED)
+        else {
+            return (!table.contains_key("format")).then_some(NotifyFormat::Slack);
+        };
+        match format.get_ref().as_str() {
+            "slack" => Some(NotifyFormat::Slack),
+            "teams" => Some(NotifyFormat::Teams),
+            other => {
+                let suggestion = closest(other, FORMAT_VALUES)
+                    .map(|near| format!("did you mean \"{near}\"? "))
+                    .unwrap_or_default();
+                self.problem(
+                    format.span(),
+                    format!("unknown `format` \"{other}\" in [notify]"),
+                    "unknown format",
+                    Some(format!("{suggestion}`format` must be {FORMAT_EXPECTED}")),
+                );
+                None
+            }
+        }
+    }
+
+    /// `signing_secret_env`: `Some(None)` when not written; the variable
+    /// must be set (for the commands that notify) and not empty.
+    fn signing_secret(
+        &mut self,
+        table: &DeTable<'_>,
+        variable: &dyn Fn(&str) -> Option<std::ffi::OsString>,
+    ) -> Option<Option<SigningSecret>> {
+        if !table.contains_key("signing_secret_env") {
+            return Some(None);
+        }
+        let name = self.value::<String>(
+            table,
+            "[notify]",
+            "signing_secret_env",
+            "the name of an environment variable holding the key, e.g. \"GOLDEN_WEBHOOK_SECRET\"",
+        )?;
+        let text = name.get_ref().clone();
+        let set_it = format!("set `{text}` to the shared key the receiver checks `X-Golden-Signature-256` with (a CI secret, `Environment=` of a systemd unit, a Kubernetes secret)");
+        match variable(&text).map(|value| value.into_string()) {
+            Some(Ok(secret)) if !secret.is_empty() => Some(Some(SigningSecret {
+                secret,
+                variable: text,
+            })),
+            found => {
+                let what = match found {
+                    None => "is not set",
+                    Some(Err(_)) => "is not valid UTF-8",
+                    Some(Ok(_)) => "is empty",
+                };
+                self.notify_problem(
+                    name.span(),
+                    format!("environment variable `{text}` named by `signing_secret_env` in [notify] {what}"),
+                    "no signing key",
+                    Some(set_it),
+                );
+                None
+            }
+        }
     }
 
     /// The one of `webhook`, `webhook_env` and `webhook_file` that is set,

@@ -228,7 +228,33 @@ fn bad_tables() -> Vec<(&'static str, String)> {
             "notify_unknown_key",
             "webhook = \"https://x.example/hook\"\nurl = \"x\"\n".into(),
         ),
+        (
+            "notify_unknown_format",
+            "webhook = \"https://x.example/hook\"\nformat = \"team\"\n".into(),
+        ),
     ]
+}
+
+#[test]
+fn format_and_signing_key_are_read_and_the_key_never_shown() {
+    let settings = notify(&format!(
+        "webhook = \"https://chat.example.com/hooks/{TOKEN}\"\nformat = \"teams\"\n"
+    ));
+    assert_eq!(settings.format, crate::config::NotifyFormat::Teams);
+    assert!(settings.signing.is_none());
+    let text = format!(
+        "{HEAD}[notify]\nwebhook = \"https://x.example/hook\"\nsigning_secret_env = \"{UNSET}\"\n"
+    );
+    let project = load(&text).unwrap_or_else(|error| panic!("{error}"));
+    assert!(project.config.notify.is_none(), "unusable without its key");
+    let problem =
+        crate::diagnostic::Diagnostics(project.config.notify_problems.clone()).to_string();
+    assert!(
+        problem.contains(&format!(
+            "`{UNSET}` named by `signing_secret_env` in [notify] is not set"
+        )),
+        "{problem}"
+    );
 }
 
 #[test]
