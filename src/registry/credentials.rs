@@ -2,7 +2,11 @@
 //! (`GOLDEN_REGISTRY_USERNAME` with `GOLDEN_REGISTRY_PASSWORD` or
 //! `GOLDEN_REGISTRY_PASSWORD_FILE`), else from the docker CLI's config
 //! (`DOCKER_CONFIG` or `~/.docker/config.json`: `auths`, `credsStore`,
-//! `credHelpers` through the `docker-credential-*` programs).
+//! `credHelpers` through the `docker-credential-*` programs), else from
+//! the containers auth file Podman and Buildah write (`podman login`):
+//! `REGISTRY_AUTH_FILE` (read first when set), else
+//! `$XDG_RUNTIME_DIR/containers/auth.json`, else
+//! `~/.config/containers/auth.json`.
 //!
 //! A password never appears in `Debug` output, logs or messages.
 
@@ -28,7 +32,7 @@ pub struct Credentials {
 }
 
 /// Where golden read a registry's credentials.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     /// `GOLDEN_REGISTRY_USERNAME` and `GOLDEN_REGISTRY_PASSWORD`.
     Environment,
@@ -36,22 +40,30 @@ pub enum Source {
     EnvironmentFile,
     /// The docker CLI's config (`auths`, `credsStore`, `credHelpers`).
     DockerConfig,
+    /// A containers auth file (`podman login`).
+    ContainersAuth(PathBuf),
 }
 
 impl Source {
     /// Where, in the words of the message.
-    pub fn describe(self) -> String {
+    pub fn describe(&self) -> String {
         match self {
             Source::Environment => format!("{USERNAME_VARIABLE} and {PASSWORD_VARIABLE}"),
             Source::EnvironmentFile => {
                 format!("{USERNAME_VARIABLE} and the file {PASSWORD_FILE_VARIABLE} names")
             }
             Source::DockerConfig => "the docker config (`docker login`)".to_string(),
+            Source::ContainersAuth(path) => {
+                format!(
+                    "the containers auth file `{}` (`podman login`)",
+                    path.display()
+                )
+            }
         }
     }
 
     /// What to do when `registry` refuses them.
-    pub fn fix(self, registry: &str, user: &str) -> String {
+    pub fn fix(&self, registry: &str, user: &str) -> String {
         match self {
             Source::Environment => format!(
                 "set {PASSWORD_VARIABLE} to the password of `{user}` on `{registry}` (a CI secret that expired or changed?), or unset {USERNAME_VARIABLE} to use the docker config"
@@ -61,6 +73,10 @@ impl Source {
             ),
             Source::DockerConfig => format!(
                 "log in again: `docker login {registry}` (or set {USERNAME_VARIABLE} and {PASSWORD_VARIABLE} for golden alone)"
+            ),
+            Source::ContainersAuth(path) => format!(
+                "log in again: `podman login {registry}` (it writes `{}`), or set {USERNAME_VARIABLE} and {PASSWORD_VARIABLE} for golden alone",
+                path.display()
             ),
         }
     }
@@ -113,6 +129,10 @@ pub enum CredentialError {
     MissingPassword,
     #[error("the docker credential store failed for `{registry}`: {message}")]
     Store { registry: String, message: String },
+    /// A containers auth file (`REGISTRY_AUTH_FILE`, `podman login`'s)
+    /// that cannot be used.
+    #[error("the containers auth file `{path}` cannot be used: {problem}")]
+    AuthFile { path: PathBuf, problem: String },
 }
 
 /// Credentials for `registry`; the environment applies only when it is
@@ -123,7 +143,87 @@ pub fn for_registry(registry: &str, own: &str) -> Result<Option<Credentials>, Cr
             return Ok(Some(credentials));
         }
     }
-    from_docker_config(registry)
+    let variable = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
+    // Named on purpose: it wins, as in Podman.
+    if let Some(path) = variable("REGISTRY_AUTH_FILE").map(PathBuf::from) {
+        if let Some(credentials) = from_containers_auth(&path, registry)? {
+            return Ok(Some(credentials));
+        }
+    }
+    if let Some(credentials) = from_docker_config(registry)? {
+        return Ok(Some(credentials));
+    }
+    let defaults = [
+        variable("XDG_RUNTIME_DIR").map(|dir| PathBuf::from(dir).join("containers/auth.json")),
+        variable("HOME").map(|home| PathBuf::from(home).join(".config/containers/auth.json")),
+    ];
+    for path in defaults.into_iter().flatten() {
+        if let Some(credentials) = from_containers_auth(&path, registry)? {
+            return Ok(Some(credentials));
+        }
+    }
+    Ok(None)
+}
+
+/// The largest containers auth file read.
+const MAX_AUTH_FILE: u64 = 1024 * 1024;
+
+/// Credentials for `registry` in the containers auth file at `path`
+/// (`{"auths": {"HOST": {"auth": base64("user:password")}}}`, the key the
+/// host, with or without a scheme). A missing file has none; one that
+/// cannot be read or parsed is an error naming it.
+pub fn from_containers_auth(
+    path: &std::path::Path,
+    registry: &str,
+) -> Result<Option<Credentials>, CredentialError> {
+    use base64::Engine as _;
+    let unusable = |problem: String| CredentialError::AuthFile {
+        path: path.to_path_buf(),
+        problem,
+    };
+    let text = match crate::regular_file::read_text(path, MAX_AUTH_FILE) {
+        Ok(text) => text,
+        Err(RegularFileError::Missing) => return Ok(None),
+        Err(problem) => return Err(unusable(problem.to_string())),
+    };
+    let document: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|error| unusable(format!("it is not JSON: {error}")))?;
+    let Some(auths) = document.get("auths").and_then(|auths| auths.as_object()) else {
+        return Ok(None);
+    };
+    let entry = auths.iter().find_map(|(key, entry)| {
+        let host = key
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .trim_end_matches('/');
+        (host == registry).then_some(entry)
+    });
+    let Some(encoded) = entry
+        .and_then(|entry| entry.get("auth"))
+        .and_then(|auth| auth.as_str())
+    else {
+        return Ok(None);
+    };
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(|| {
+            unusable(format!(
+                "the `auth` of `{registry}` is not base64 of user:password"
+            ))
+        })?;
+    let Some((username, password)) = decoded.split_once(':') else {
+        return Err(unusable(format!(
+            "the `auth` of `{registry}` is not base64 of user:password"
+        )));
+    };
+    tracing::debug!(registry, path = %path.display(), "credentials from the containers auth file");
+    Ok(Some(Credentials::new(
+        username,
+        password,
+        Source::ContainersAuth(path.to_path_buf()),
+    )))
 }
 
 /// Reads the `GOLDEN_REGISTRY_*` variables through `variable`.
@@ -277,6 +377,45 @@ mod tests {
                 "{message}"
             );
         }
+    }
+
+    #[test]
+    fn a_containers_auth_file_gives_the_hosts_credentials() {
+        use base64::Engine as _;
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("auth.json");
+        let auth = base64::engine::general_purpose::STANDARD.encode("ci:pa:ss");
+        std::fs::write(
+            &path,
+            format!(
+                r#"{{"auths": {{"https://registry.local:5000": {{"auth": "{auth}"}}, "other.example": {{"auth": "!!"}}}}}}"#
+            ),
+        )
+        .unwrap();
+        let found = from_containers_auth(&path, "registry.local:5000")
+            .unwrap()
+            .expect("the entry");
+        assert_eq!(found.username, "ci");
+        assert_eq!(found.password(), "pa:ss", "the first colon splits");
+        assert_eq!(found.source, Source::ContainersAuth(path.clone()));
+        assert!(from_containers_auth(&path, "nowhere.example")
+            .unwrap()
+            .is_none());
+        let bad = from_containers_auth(&path, "other.example")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            bad.contains("not base64 of user:password") && bad.contains("auth.json"),
+            "{bad}"
+        );
+        assert!(
+            from_containers_auth(&directory.path().join("none.json"), "x")
+                .unwrap()
+                .is_none()
+        );
+        std::fs::write(&path, "{").unwrap();
+        let broken = from_containers_auth(&path, "x").unwrap_err().to_string();
+        assert!(broken.contains("is not JSON"), "{broken}");
     }
 
     #[test]

@@ -360,3 +360,76 @@ fn a_refused_password_names_where_it_came_from_once_and_plan_counts_what_it_coul
     );
     assert!(!all.contains("a-wrong-one"), "{all}");
 }
+
+#[test]
+fn podman_users_credentials_are_read_from_registry_auth_file_or_the_runtime_dir() {
+    use base64::Engine as _;
+    let directory = tempfile::tempdir().unwrap();
+    let password = "podman-login-password";
+    let secured = Secured::start(directory.path(), password);
+    let host = secured.registry.host();
+    let context = directory.path().join("base");
+    std::fs::create_dir_all(&context).unwrap();
+    std::fs::write(
+        context.join("Dockerfile"),
+        format!("FROM {SEED}\nRUN true\n"),
+    )
+    .unwrap();
+    let config = directory.path().join("golden.toml");
+    std::fs::write(&config, format!("[registry]\nhost = \"{host}\"\nnamespace = \"golden\"\nretries = 0\n[images.base]\nversion = \"1.0\"\ncontext = \"base\"\n")).unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("ci:{password}"));
+    let auth_file = |dir: &Path| {
+        std::fs::create_dir_all(dir).unwrap();
+        let path = dir.join("auth.json");
+        std::fs::write(
+            &path,
+            format!(r#"{{"auths": {{"{host}": {{"auth": "{auth}"}}}}}}"#),
+        )
+        .unwrap();
+        path
+    };
+    let golden = |args: &[&str], env: &[(&str, &Path)]| {
+        let mut golden = Golden::at(&config)
+            .args(args)
+            .env_remove("GOLDEN_REGISTRY_USERNAME")
+            .env_remove("GOLDEN_REGISTRY_PASSWORD")
+            .env_remove("REGISTRY_AUTH_FILE")
+            .env("DOCKER_CONFIG", directory.path().join("no-docker-config"))
+            .env("XDG_RUNTIME_DIR", directory.path().join("no-runtime-dir"));
+        for (key, value) in env {
+            golden = golden.env(key, value);
+        }
+        golden.run()
+    };
+    // Anonymous: refused.
+    golden(&["plan"], &[]).expect(1);
+    // REGISTRY_AUTH_FILE, and it is what the engine pushes with too.
+    let named = auth_file(&directory.path().join("named"));
+    let build = golden(&["build", "--all"], &[("REGISTRY_AUTH_FILE", &named)]);
+    assert_eq!(build.code, 0, "{}{}", build.stdout, build.stderr);
+    let tags = curl(
+        &directory.path().join("ca.crt"),
+        &format!("ci:{password}"),
+        &format!("https://{host}/v2/golden/base/tags/list"),
+    );
+    assert!(tags.contains("\"1.0.0\""), "{tags}");
+    // `podman login`'s own place: $XDG_RUNTIME_DIR/containers/auth.json.
+    let runtime = directory.path().join("runtime");
+    auth_file(&runtime.join("containers"));
+    golden(&["plan"], &[("XDG_RUNTIME_DIR", &runtime)]).expect(0);
+    // A wrong password there says where it came from, and how to fix it.
+    std::fs::write(
+        &named,
+        format!(
+            r#"{{"auths": {{"{host}": {{"auth": "{}"}}}}}}"#,
+            base64::engine::general_purpose::STANDARD.encode("ci:wrong")
+        ),
+    )
+    .unwrap();
+    let refused = golden(&["plan"], &[("REGISTRY_AUTH_FILE", &named)]).expect(1);
+    assert!(
+        refused.stdout.contains("(`podman login`)") && refused.stdout.contains("podman login"),
+        "{}",
+        refused.stdout
+    );
+}
