@@ -32,6 +32,10 @@ pub struct Version {
     pub base_digest: Option<String>,
     pub recipe: Option<String>,
     pub revision: Option<String>,
+    /// Why it was built (`io.golden.reasons`); left out for builds made
+    /// before golden recorded it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasons: Option<String>,
     pub size: u64,
     /// Why this tag is not a golden build; null for a golden build.
     pub foreign: Option<crate::provenance::Foreign>,
@@ -117,6 +121,7 @@ async fn newest_versions(
             base_digest: label(labels::BASE_DIGEST),
             recipe: label(labels::RECIPE),
             revision: label(labels::REVISION),
+            reasons: label(labels::REASONS).filter(|reasons| !reasons.is_empty()),
             size: found.size,
             foreign: crate::provenance::provenance(&version.to_string(), &found).err(),
             platforms,
@@ -241,6 +246,9 @@ pub fn render_text(inspection: &Inspection) -> String {
         ));
         if !version.platforms.is_empty() {
             text.push_str(&format!("  platforms {}\n", version.platforms.join(", ")));
+        }
+        if let Some(reasons) = &version.reasons {
+            text.push_str(&format!("  because   {reasons}\n"));
         }
         if let Some(why) = &version.foreign {
             let foreign = crate::provenance::ForeignTag {

@@ -294,6 +294,7 @@ mod tests {
             floating: vec!["1.0".to_string()],
             last_build: Some("1.0.3".to_string()),
             last_built: DateTime::from_timestamp(1_700_000_000, 0),
+            last_reasons: None,
             next_due: DateTime::from_timestamp(1_700_600_000, 0),
             result,
             reasons: Vec::new(),

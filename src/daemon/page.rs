@@ -80,7 +80,7 @@ th,td{text-align:left;padding:.4rem .5rem;border-bottom:1px solid #ddd;vertical-
 th{background:#f0f0f0;font-weight:600}
 .result-built,.result-promoted,.result-ok{color:#0b6b2b;font-weight:600}.result-failed,.result-skipped{color:#b3261e;font-weight:600}
 .error{color:#b3261e;white-space:pre-wrap;font-size:.9em;overflow-wrap:anywhere}
-code{font-size:.9em}.w{white-space:nowrap}
+code{font-size:.9em}.w{white-space:nowrap}.why{color:#555;font-size:.85em}
 @media (max-width:700px){
 table,thead,tbody,tr,th,td{display:block}thead{display:none}
 tr{margin:0 0 .8rem;border:1px solid #ddd;border-radius:6px;background:#fff}
@@ -158,6 +158,11 @@ fn lines(page: &mut String, rows: &[LineRow], now: DateTime<Utc>) {
             (Some(version), None) => described(version),
             _ => dash(),
         };
+        let because = row
+            .last_reasons
+            .as_deref()
+            .map(|why| format!("<div class=\"why\">because {}</div>", cell(why)))
+            .unwrap_or_default();
         let next_due = row.next_due.map_or_else(dash, |due| {
             let wait = (due - now).to_std().unwrap_or_default();
             format!("{} (in {})", when(due), span(wait))
@@ -179,7 +184,7 @@ fn lines(page: &mut String, rows: &[LineRow], now: DateTime<Utc>) {
             .unwrap_or_default();
         let _ = writeln!(
             page,
-            "<tr><td data-label=\"Image\"><strong>{}</strong></td><td data-label=\"Line\"><code>{}:{}</code></td><td data-label=\"Release\">{}</td><td data-label=\"Floating tags\">{}</td><td data-label=\"Last build\">{}</td><td data-label=\"Next due\">{}</td><td data-label=\"Last result\" class=\"result-{result}\">{result}{since}</td><td data-label=\"Reasons\">{}{error}</td></tr>",
+            "<tr><td data-label=\"Image\"><strong>{}</strong></td><td data-label=\"Line\"><code>{}:{}</code></td><td data-label=\"Release\">{}</td><td data-label=\"Floating tags\">{}</td><td data-label=\"Last build\">{}{because}</td><td data-label=\"Next due\">{}</td><td data-label=\"Last result\" class=\"result-{result}\">{result}{since}</td><td data-label=\"Reasons\">{}{error}</td></tr>",
             cell(&row.id),
             path_cell(&row.repository),
             cell(&row.version),
@@ -253,6 +258,7 @@ mod tests {
             floating: vec!["10.0.3".to_string(), "10.0".to_string()],
             last_build: Some("10.0.3-r2".to_string()),
             last_built: Some(at(1)),
+            last_reasons: None,
             next_due: None,
             result: ImageResult::Built,
             reasons: Vec::new(),
@@ -309,6 +315,7 @@ mod tests {
             floating: vec!["1.0".to_string(), "latest".to_string()],
             last_build: Some("1.0.0".to_string()),
             last_built: Some(at(1)),
+            last_reasons: None,
             next_due: Some(at(3600 + 61)),
             result: ImageResult::Failed,
             reasons: vec!["base updated <b>".to_string()],
@@ -359,6 +366,7 @@ mod tests {
             floating: Vec::new(),
             last_build: None,
             last_built: None,
+            last_reasons: None,
             next_due: None,
             result: ImageResult::Skipped,
             reasons: vec!["failing since 2027-01-15T08:00:01Z".to_string()],

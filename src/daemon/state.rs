@@ -129,6 +129,8 @@ pub struct LineRow {
     /// The newest build of the line and when it was made.
     pub last_build: Option<String>,
     pub last_built: Option<DateTime<Utc>>,
+    /// Why the newest build was made.
+    pub last_reasons: Option<String>,
     pub next_due: Option<DateTime<Utc>>,
     pub result: ImageResult,
     pub reasons: Vec<String>,
@@ -174,6 +176,11 @@ impl LineRow {
                 Some(finished)
             } else {
                 parse(&image.last_built)
+            },
+            last_reasons: if built_now {
+                Some(crate::report::reasons_text(&image.reasons))
+            } else {
+                image.last_reasons.clone()
             },
             next_due: parse(&image.next_due),
             result,
@@ -393,6 +400,7 @@ impl State {
                     "floating": line.floating,
                     "last_build": line.last_build,
                     "last_built": at(line.last_built),
+                    "last_reasons": line.last_reasons,
                     "next_due": at(line.next_due),
                     "result": line.result.name(),
                     "reasons": line.reasons,

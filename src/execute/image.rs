@@ -90,6 +90,7 @@ impl Runner<'_> {
             repository: config.repository(image),
             no_cache: step.cache() == Some(false),
             upstream: None,
+            reasons: crate::report::reasons_text(step.reasons()),
         })
     }
 
@@ -115,6 +116,7 @@ impl Runner<'_> {
                     .as_ref()
                     .map(|read| read.version.to_string())
                     .as_deref(),
+                reasons: &job.reasons,
             },
         )
     }
@@ -152,6 +154,7 @@ impl Runner<'_> {
         outcome: &mut Outcome,
     ) -> anyhow::Result<Built> {
         let labels = self.labels(job, version);
+        tracing::info!(image = %job.id, tag = %exact, "building {} {version} because {}", job.id, job.reasons);
         if !job.image.platforms.is_empty() {
             self.progress.event(Event::Started {
                 image: job.id.clone(),

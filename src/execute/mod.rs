@@ -84,6 +84,8 @@ struct Job<'a> {
     no_cache: bool,
     /// The upstream version read before building (upstream versioning).
     upstream: Option<UpstreamRead>,
+    /// Why it is built, as `plan` says it.
+    reasons: String,
 }
 
 /// What a build left to push.

@@ -465,6 +465,7 @@ fn a_build_whose_promotion_was_cut_off_is_promoted_on_the_next_run() {
                 created: Some(chrono::Utc::now()),
                 recipe: Some("sha256:recipe".into()),
                 recipe_parts: None,
+                reasons: None,
                 base_name: None,
                 base_digest: observation.base_digest.as_ref().map(ToString::to_string),
                 floating: vec![crate::observation::FloatingTag {

@@ -257,6 +257,7 @@ mod tests {
             created: None,
             recipe: None,
             recipe_parts: None,
+            reasons: None,
             base_name: None,
             base_digest: None,
             floating: Vec::new(),

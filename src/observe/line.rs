@@ -84,6 +84,7 @@ pub(super) async fn line_state(
             .map(|time| time.with_timezone(&Utc)),
         recipe: label(labels::RECIPE),
         recipe_parts: label(labels::RECIPE_PARTS),
+        reasons: label(labels::REASONS).filter(|reasons| !reasons.is_empty()),
         base_name: label(labels::BASE_NAME),
         base_digest: label(labels::BASE_DIGEST),
         floating,

@@ -248,3 +248,35 @@ fn a_schedule_in_a_time_zone_fires_at_its_wall_clock_time() {
         assert_eq!(reasons[0]["at"], fired, "{reasons}");
     }
 }
+
+#[test]
+fn each_build_records_why_it_was_made_and_inspect_and_plan_say_it() {
+    const REASONS: &str = "io.golden.reasons";
+    let stack = Stack::new("why");
+    stack.golden(&["build", "base"]).expect(0);
+    assert_eq!(
+        labels(&stack.repository("base"), "1.0.0")[REASONS],
+        "never built"
+    );
+    stack.write("images/base/motd", "patched\n");
+    let run = stack.golden(&["build", "base"]).expect(0);
+    assert!(
+        run.stderr
+            .contains("building base 1.0.1 because recipe changed"),
+        "the log says why:\n{}",
+        run.stderr
+    );
+    let why = labels(&stack.repository("base"), "1.0.1")[REASONS].clone();
+    assert!(why.starts_with("recipe changed"), "{why}");
+    let inspect = stack.golden(&["inspect", "base"]).expect(0);
+    assert!(
+        inspect.stdout.contains(&format!("because   {why}")),
+        "{}",
+        inspect.stdout
+    );
+    let plan = stack
+        .golden(&["plan", "base", "--output", "json"])
+        .expect(0)
+        .json();
+    assert_eq!(entry(&plan, "base")["last_reasons"], why.as_str());
+}

@@ -127,6 +127,7 @@ fn observations(project: &Project, due_every: Option<usize>) -> Observations {
                     created: Some(created),
                     recipe: Some(recipe.clone()),
                     recipe_parts: None,
+                    reasons: None,
                     base_name: Some(UPSTREAM.to_string()),
                     base_digest: Some(recorded_base),
                     floating: ["1.0", "1", "latest"]

@@ -18,6 +18,10 @@ pub const REVISION: &str = "org.opencontainers.image.revision";
 /// set it itself.
 pub const SOURCE: &str = "org.opencontainers.image.source";
 pub const RECIPE: &str = "io.golden.recipe";
+/// Why the build was made: its reasons as `plan` says them, `; `-separated.
+pub const REASONS: &str = "io.golden.reasons";
+/// The longest [`REASONS`] value: the reasons of one build, not a log.
+pub const MAX_REASONS: usize = 1000;
 /// Short hashes of the recipe's parts (see `context::RecipeParts`).
 pub const RECIPE_PARTS: &str = "io.golden.recipe.parts";
 /// The upstream version a build holds (`10.0.3` of `10.0.3-r2`), under
@@ -61,6 +65,8 @@ pub struct BuildFacts<'a> {
     pub source: Option<&'a str>,
     /// The upstream version read for an upstream-versioned build.
     pub upstream: Option<&'a str>,
+    /// Why it is built (see [`REASONS`]).
+    pub reasons: &'a str,
 }
 
 /// The configured labels plus golden's own but the recipe's (see
@@ -79,6 +85,7 @@ pub fn golden_labels(
         (BASE_DIGEST, base_digest),
         (REVISION, facts.revision.unwrap_or("")),
         (UPSTREAM_VERSION, facts.upstream.unwrap_or("")),
+        (REASONS, &reasons_value(facts.reasons)),
     ];
     for (key, value) in own {
         labels.insert(key.to_string(), value.to_string());
@@ -93,6 +100,15 @@ pub fn golden_labels(
         facts.created.to_rfc3339_opts(SecondsFormat::Secs, true),
     );
     labels
+}
+
+/// `reasons` on one line, cut to [`MAX_REASONS`] characters.
+fn reasons_value(reasons: &str) -> String {
+    let line = reasons.replace(['\n', '\r'], " ");
+    match line.char_indices().nth(MAX_REASONS) {
+        Some((end, _)) => format!("{}…", &line[..end]),
+        None => line,
+    }
 }
 
 /// Sets the recipe's labels: its digest and its parts label.
@@ -119,6 +135,7 @@ mod tests {
             revision: None,
             source: Some("https://git.example.com/platform/golden-images"),
             upstream: None,
+            reasons: "base updated\nsha256:a → sha256:b",
         };
         let mut labels = golden_labels(&configured, &facts);
         assert!(!labels.contains_key(RECIPE), "the upload sets the recipe");
@@ -129,6 +146,7 @@ mod tests {
         assert_eq!(labels[BASE_NAME], "127.0.0.1:5000/upstream/busybox:1.36");
         assert_eq!(labels[BASE_DIGEST], "sha256:abc");
         assert_eq!(labels[REVISION], "");
+        assert_eq!(labels[REASONS], "base updated sha256:a → sha256:b");
         assert_eq!(
             labels[SOURCE],
             "https://git.example.com/platform/golden-images"

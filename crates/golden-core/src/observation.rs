@@ -28,6 +28,9 @@ pub struct LastBuild {
     pub recipe: Option<String>,
     /// The build's recipe parts label, for saying what changed.
     pub recipe_parts: Option<String>,
+    /// Why it was built (its `io.golden.reasons` label); `None` for a
+    /// build made before golden recorded it.
+    pub reasons: Option<String>,
     pub base_name: Option<String>,
     /// The base digest label, as the build wrote it.
     pub base_digest: Option<String>,

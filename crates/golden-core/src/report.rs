@@ -79,6 +79,10 @@ pub struct ImageReport {
     pub last_upstream: Option<String>,
     /// When that version was created.
     pub last_built: Option<String>,
+    /// Why that version was built (its `io.golden.reasons` label); absent
+    /// for builds made before golden recorded it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_reasons: Option<String>,
     /// For up-to-date images, when the schedule fires next.
     pub next_due: Option<String>,
     /// With `adopt = "on-schedule"`: a newer upstream tag the image waits
@@ -289,6 +293,7 @@ fn base_report(project: &Project, step: &Step) -> ImageReport {
             .and_then(|last| last.version.upstream())
             .map(|upstream| upstream.to_string()),
         last_built: time(step.last_build().and_then(|last| last.created)),
+        last_reasons: step.last_build().and_then(|last| last.reasons.clone()),
         next_due: time(step.next_due()),
         waiting: step.waiting().cloned(),
         release: step
@@ -333,7 +338,7 @@ fn base_report(project: &Project, step: &Step) -> ImageReport {
 }
 
 /// The reasons, `; `-separated, or `-` when there are none.
-fn reasons_text(reasons: &[Reason]) -> String {
+pub fn reasons_text(reasons: &[Reason]) -> String {
     if reasons.is_empty() {
         "-".to_string()
     } else {

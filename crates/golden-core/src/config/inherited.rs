@@ -22,6 +22,7 @@ pub const RESERVED_LABELS: &[&str] = &[
     "org.opencontainers.image.revision",
     "io.golden.recipe",
     "io.golden.recipe.parts",
+    "io.golden.reasons",
     "io.golden.upstream.version",
 ];
 

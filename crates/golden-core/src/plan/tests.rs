@@ -42,6 +42,7 @@ fn built(created: Option<&str>, base: &str, recipe: &str) -> Option<LastBuild> {
         created: created.map(at),
         recipe: Some(recipe.into()),
         recipe_parts: None,
+        reasons: None,
         base_name: None,
         base_digest: Some(base.into()),
         floating: vec![crate::observation::FloatingTag {
