@@ -12,9 +12,9 @@
 #[cfg(test)]
 pub(crate) use golden_core::testing;
 pub use golden_core::{
-    build_args, check, config, diagnostic, dockerfile, dockerignore, duration, failing, files,
-    graph, hint, history, index, labels, name, observation, outcome, pipeline, plan, platform,
-    project, provenance, reference, report, sanitize, schedule, upstream, version,
+    build_args, check, config, diagnostic, diff, dockerfile, dockerignore, duration, failing,
+    files, graph, hint, history, index, labels, name, observation, outcome, pipeline, plan,
+    platform, project, provenance, reference, report, sanitize, schedule, upstream, version,
 };
 
 pub mod checkout;

@@ -110,6 +110,18 @@ pub enum Command {
         #[arg(long, value_enum, env = "GOLDEN_OUTPUT", default_value_t = Output::Human)]
         output: Output,
     },
+    /// Show what changed between two builds of one line: base, recipe, commit, why it was built, labels, platforms, size
+    Diff {
+        /// An image id from golden.toml
+        id: String,
+        /// The older build's exact version (golden ls lists them)
+        from: String,
+        /// The newer build's exact version
+        to: String,
+        /// Output format on stdout
+        #[arg(long, value_enum, env = "GOLDEN_OUTPUT", default_value_t = Output::Human)]
+        output: Output,
+    },
     /// Check that application Dockerfiles start FROM golden images
     Check {
         /// Dockerfiles, or directories searched for Dockerfile, *.Dockerfile, Dockerfile.*, Containerfile

@@ -280,3 +280,59 @@ fn each_build_records_why_it_was_made_and_inspect_and_plan_say_it() {
         .json();
     assert_eq!(entry(&plan, "base")["last_reasons"], why.as_str());
 }
+
+#[test]
+fn diff_says_what_changed_between_two_builds_of_a_line() {
+    let stack = Stack::new("diff");
+    stack.golden(&["build", "base"]).expect(0);
+    stack.write("images/base/motd", "patched\n");
+    stack.golden(&["build", "base"]).expect(0);
+    let diff = stack.golden(&["diff", "base", "1.0.0", "1.0.1"]).expect(0);
+    for shown in [
+        "base 1.0.0 -> 1.0.1",
+        "digest",
+        "recipe parts",
+        "1 added",
+        "because",
+        "never built",
+        "-> recipe changed",
+        "unchanged: ",
+    ] {
+        assert!(
+            diff.stdout.contains(shown),
+            "no `{shown}` in\n{}",
+            diff.stdout
+        );
+    }
+    let unchanged = diff.stdout.lines().last().unwrap();
+    assert!(
+        unchanged.contains("base") && unchanged.contains("platforms"),
+        "{unchanged}"
+    );
+    let json = stack
+        .golden(&["diff", "base", "1.0.0", "1.0.1", "--output", "json"])
+        .expect(0)
+        .json();
+    assert_eq!(json["version"], 1);
+    let row = |field: &str| {
+        json["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|row| row["field"] == field)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {field} in {json:#}"))
+    };
+    assert_eq!(row("base")["changed"], false);
+    assert_eq!(row("recipe")["changed"], true);
+    assert_eq!(
+        row("digest")["to"].as_str(),
+        super::support::digest(&stack.repository("base"), "1.0.1").as_deref()
+    );
+    // A version that is not a build: exit 2, with how to list them.
+    let bad = stack.golden(&["diff", "base", "1.0", "1.0.1"]).expect(2);
+    assert!(bad.stderr.contains("golden ls base"), "{}", bad.stderr);
+    // One the registry does not have: exit 1, naming it.
+    let missing = stack.golden(&["diff", "base", "1.0.0", "1.0.9"]).expect(1);
+    assert!(missing.stderr.contains("1.0.9"), "{}", missing.stderr);
+}

@@ -517,7 +517,7 @@ const CORE: &[&[&str]] = &[
     &["plan"],
     &["outcome", "pipeline"],
     &["report"],
-    &["history"],
+    &["history", "diff"],
 ];
 
 /// The binary's units, bottom layer first. Its paths into the core

@@ -16,6 +16,7 @@ pub mod check;
 pub mod config;
 pub mod context;
 pub mod diagnostic;
+pub mod diff;
 pub mod dockerfile;
 pub mod dockerignore;
 pub mod duration;

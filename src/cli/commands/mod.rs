@@ -15,6 +15,7 @@ mod build;
 mod check;
 mod clean;
 mod daemon;
+mod diff;
 mod docs;
 mod engines;
 mod inspect;
@@ -59,6 +60,7 @@ fn machine_output(command: &Command) -> (bool, Option<PathBuf>) {
         }
         Command::Promote { output, .. } => (json(output), None),
         Command::Inspect { output, .. }
+        | Command::Diff { output, .. }
         | Command::Ls { output, .. }
         | Command::Prune { output, .. }
         | Command::Rollback { output, .. }
@@ -151,6 +153,12 @@ async fn in_session(
 async fn outside_pipeline(session: &Session, command: Command) -> Result<Exit, Failure> {
     match command {
         Command::Inspect { id, output } => inspect::run(session, &id, output).await,
+        Command::Diff {
+            id,
+            from,
+            to,
+            output,
+        } => diff::run(session, &id, &from, &to, output).await,
         Command::Check {
             paths,
             build_args,

@@ -171,6 +171,7 @@ mod tests {
             last_version: Some("1.0.2".into()),
             last_upstream: None,
             last_built: None,
+            last_reasons: None,
             next_due: None,
             waiting: None,
             release: Some("1.0.2".into()),

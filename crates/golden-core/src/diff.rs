@@ -1,0 +1,296 @@
+//! `golden diff ID A B`: what changed between two builds of a line, read
+//! from what each build recorded: its manifest digest, when it was made,
+//! the base it was built FROM, its recipe and how many of the recipe's
+//! parts changed, the commit and repository it came from, why the newer
+//! one was made, the other labels, its platforms and its size.
+//!
+//! Pure: the two builds' configs are handed in.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::labels;
+use crate::registry::ImageConfig;
+
+/// One build, as the registry holds it.
+pub struct Build<'a> {
+    /// The exact version, as the user named it.
+    pub version: &'a str,
+    pub config: &'a ImageConfig,
+    /// The platforms of a multi-platform build's index; empty for one image.
+    pub platforms: &'a [String],
+}
+
+/// One row of a diff: a fact of both builds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Row {
+    pub field: String,
+    pub from: String,
+    pub to: String,
+    pub changed: bool,
+}
+
+/// The whole diff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diff {
+    pub id: String,
+    pub from: String,
+    pub to: String,
+    pub rows: Vec<Row>,
+}
+
+/// Labels every row below already speaks for.
+const SHOWN: &[&str] = &[
+    labels::CREATED,
+    labels::BASE_NAME,
+    labels::BASE_DIGEST,
+    labels::RECIPE,
+    labels::RECIPE_PARTS,
+    labels::REVISION,
+    labels::SOURCE,
+    labels::REASONS,
+    labels::VERSION,
+];
+
+/// What changed from build `a` to build `b` of line `id`.
+pub fn diff(id: &str, a: &Build<'_>, b: &Build<'_>) -> Diff {
+    let label = |build: &Build<'_>, key: &str| build.config.label(key).unwrap_or_default();
+    let dash = |text: String| {
+        if text.is_empty() {
+            "-".to_string()
+        } else {
+            text
+        }
+    };
+    let mut rows = Vec::new();
+    let mut row = |field: &str, from: String, to: String| {
+        let (from, to) = (dash(from), dash(to));
+        rows.push(Row {
+            field: field.to_string(),
+            changed: from != to,
+            from,
+            to,
+        });
+    };
+    row(
+        "digest",
+        a.config.digest.to_string(),
+        b.config.digest.to_string(),
+    );
+    row(
+        "created",
+        a.config.created().unwrap_or_default(),
+        b.config.created().unwrap_or_default(),
+    );
+    let base = |build: &Build<'_>| {
+        let name = label(build, labels::BASE_NAME);
+        let digest = label(build, labels::BASE_DIGEST);
+        match (name.is_empty(), digest.is_empty()) {
+            (true, _) => "scratch".to_string(),
+            (false, true) => name,
+            (false, false) => format!("{name} @ {}", short(&digest)),
+        }
+    };
+    row("base", base(a), base(b));
+    row(
+        "recipe",
+        short(&label(a, labels::RECIPE)),
+        short(&label(b, labels::RECIPE)),
+    );
+    let (parts_from, parts_to) = (
+        label(a, labels::RECIPE_PARTS),
+        label(b, labels::RECIPE_PARTS),
+    );
+    if let Some(changed) = parts_changed(&parts_from, &parts_to) {
+        rows.push(Row {
+            field: "recipe parts".into(),
+            from: format!("{} part(s)", parts_from.split(' ').skip(1).count()),
+            to: changed,
+            changed: parts_from != parts_to,
+        });
+    }
+    let mut row = |field: &str, from: String, to: String| {
+        let (from, to) = (dash(from), dash(to));
+        rows.push(Row {
+            field: field.to_string(),
+            changed: from != to,
+            from,
+            to,
+        });
+    };
+    row(
+        "revision",
+        label(a, labels::REVISION),
+        label(b, labels::REVISION),
+    );
+    row("source", label(a, labels::SOURCE), label(b, labels::SOURCE));
+    row(
+        "because",
+        label(a, labels::REASONS),
+        label(b, labels::REASONS),
+    );
+    row("platforms", a.platforms.join(", "), b.platforms.join(", "));
+    row("size", mebibytes(a.config.size), mebibytes(b.config.size));
+    let keys: BTreeSet<&String> = a
+        .config
+        .labels
+        .keys()
+        .chain(b.config.labels.keys())
+        .filter(|key| !SHOWN.contains(&key.as_str()))
+        .collect();
+    for key in keys {
+        row(
+            &format!("label {key}"),
+            a.config.labels.get(key).cloned().unwrap_or_default(),
+            b.config.labels.get(key).cloned().unwrap_or_default(),
+        );
+    }
+    Diff {
+        id: id.to_string(),
+        from: a.version.to_string(),
+        to: b.version.to_string(),
+        rows,
+    }
+}
+
+/// How many of the recipe's parts differ between two parts labels (names
+/// are hashed there, so only counted): `None` when either is not one
+/// golden can read.
+fn parts_changed(from: &str, to: &str) -> Option<String> {
+    let parse = |text: &str| -> Option<std::collections::BTreeMap<String, String>> {
+        let mut words = text.split(' ');
+        (words.next()? == "v1").then_some(())?;
+        words
+            .filter(|word| !word.is_empty())
+            .map(|word| {
+                word.split_once('=')
+                    .map(|(name, hash)| (name.to_string(), hash.to_string()))
+            })
+            .collect()
+    };
+    let (old, new) = (parse(from)?, parse(to)?);
+    let changed = new
+        .iter()
+        .filter(|(name, hash)| old.get(*name).is_some_and(|before| before != *hash))
+        .count();
+    let added = new.keys().filter(|name| !old.contains_key(*name)).count();
+    let removed = old.keys().filter(|name| !new.contains_key(*name)).count();
+    Some(format!(
+        "{} part(s): {changed} changed, {added} added, {removed} removed",
+        new.len()
+    ))
+}
+
+fn short(digest: &str) -> String {
+    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+    match hex.get(..12) {
+        Some(head) if digest.starts_with("sha256:") => format!("sha256:{head}"),
+        _ => digest.to_string(),
+    }
+}
+
+fn mebibytes(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// The diff as text: a line per fact that changed, then the ones that did
+/// not, by name.
+pub fn render_text(diff: &Diff) -> String {
+    let mut text = format!("{} {} -> {}\n", diff.id, diff.from, diff.to);
+    let width = diff
+        .rows
+        .iter()
+        .filter(|row| row.changed)
+        .map(|row| row.field.len())
+        .max()
+        .unwrap_or(0);
+    for row in diff.rows.iter().filter(|row| row.changed) {
+        text.push_str(&format!(
+            "  {:<width$}  {}\n  {:<width$}  -> {}\n",
+            row.field, row.from, "", row.to
+        ));
+    }
+    let same: Vec<&str> = diff
+        .rows
+        .iter()
+        .filter(|row| !row.changed)
+        .map(|row| row.field.as_str())
+        .collect();
+    if !same.is_empty() {
+        text.push_str(&format!("  unchanged: {}\n", same.join(", ")));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn config(digest: char, labels: &[(&str, &str)], size: u64) -> ImageConfig {
+        let mut config = ImageConfig::empty(crate::testing::digest(&digest.to_string()));
+        config.labels = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<BTreeMap<_, _>>();
+        config.size = size;
+        config
+    }
+
+    #[test]
+    fn a_rebuild_for_a_base_update_shows_the_base_the_reason_and_the_size() {
+        let a = config(
+            'a',
+            &[
+                (labels::BASE_NAME, "mcr/aspnet:10.0"),
+                (labels::BASE_DIGEST, "sha256:1111111111111111aaaa"),
+                (labels::RECIPE, "sha256:2222222222222222"),
+                (labels::RECIPE_PARTS, "v1 a=1 b=2 c=3"),
+                (labels::REASONS, "never built"),
+                ("owner", "platform"),
+            ],
+            10 * 1024 * 1024,
+        );
+        let b = config(
+            'b',
+            &[
+                (labels::BASE_NAME, "mcr/aspnet:10.0"),
+                (labels::BASE_DIGEST, "sha256:9999999999999999bbbb"),
+                (labels::RECIPE, "sha256:2222222222222222"),
+                (labels::RECIPE_PARTS, "v1 a=1 b=5 d=4"),
+                (labels::REASONS, "base updated"),
+                ("owner", "apps"),
+            ],
+            11 * 1024 * 1024,
+        );
+        let diff = diff(
+            "aspnet",
+            &Build {
+                version: "10.0.1",
+                config: &a,
+                platforms: &[],
+            },
+            &Build {
+                version: "10.0.2",
+                config: &b,
+                platforms: &[],
+            },
+        );
+        let text = render_text(&diff);
+        for shown in [
+            "aspnet 10.0.1 -> 10.0.2",
+            "base          mcr/aspnet:10.0 @ sha256:111111111111",
+            "-> mcr/aspnet:10.0 @ sha256:999999999999",
+            "-> 3 part(s): 1 changed, 1 added, 1 removed",
+            "because       never built",
+            "-> base updated",
+            "size          10.0 MiB",
+            "-> 11.0 MiB",
+            "label owner   platform",
+            "unchanged: created, recipe, revision, source, platforms",
+        ] {
+            assert!(text.contains(shown), "no `{shown}` in\n{text}");
+        }
+    }
+}
