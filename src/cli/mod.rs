@@ -207,8 +207,11 @@ pub enum Command {
         #[arg(long, value_enum, env = "GOLDEN_OUTPUT", default_value_t = Output::Human)]
         output: Output,
     },
-    /// Print the man page (roff) on stdout: `golden man | man -l -`
-    Man,
+    /// Print the man page (roff) on stdout: `golden man | man -l -`, or a command's own: `golden man build`
+    Man {
+        /// A command: its page, golden-COMMAND(1)
+        command: Option<String>,
+    },
     /// Show what `build` would do and why, without building
     Plan {
         /// Image ids (default: all)

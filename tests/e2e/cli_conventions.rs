@@ -299,3 +299,58 @@ fn under_log_format_json_the_error_that_ends_a_command_is_json_too() {
     let output = run(golden(&["-c", config, "validate"]));
     assert!(String::from_utf8_lossy(&output.stderr).contains("error: unknown key `verison`"));
 }
+
+/// `golden man ARGS` rendered by man(1) as a person reads it.
+fn rendered_man(args: &[&str]) -> String {
+    let roff = run(golden(&[&["man"][..], args].concat()));
+    assert!(
+        roff.status.success(),
+        "{}",
+        String::from_utf8_lossy(&roff.stderr)
+    );
+    let mut child = Command::new("man")
+        .args(["-l", "-"])
+        .env("MANWIDTH", "100")
+        .env("MANPAGER", "cat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("man(1) renders the pages (Debian package man-db)");
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), &roff.stdout).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).to_string()
+}
+
+#[test]
+fn each_command_has_its_man_page_and_golden_1_says_exit_codes_environment_and_files() {
+    let build = rendered_man(&["build"]);
+    assert!(
+        build.contains("golden-build - Build and push the images that are due"),
+        "{build}"
+    );
+    assert!(build.contains("--no-promote"), "{build}");
+    let daemon = rendered_man(&["daemon"]);
+    assert!(daemon.contains("--git-pull"), "{daemon}");
+    let main = rendered_man(&[]);
+    for section in ["EXIT STATUS", "ENVIRONMENT", "FILES", "SEE ALSO"] {
+        assert!(main.contains(section), "no {section} in\n{main}");
+    }
+    for shown in [
+        "GOLDEN_CONFIG",
+        "GOLDEN_GIT_PULL",
+        "another run of the same config",
+        "golden-diff(1)",
+        "golden.toml",
+    ] {
+        assert!(main.contains(shown), "no {shown} in\n{main}");
+    }
+    let unknown = run(golden(&["man", "nope"]));
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("one of: build, rebuild"));
+}

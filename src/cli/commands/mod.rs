@@ -68,7 +68,7 @@ fn machine_output(command: &Command) -> (bool, Option<PathBuf>) {
         | Command::Engines { output, .. }
         | Command::Validate { output } => (json(output), None),
         Command::Check { output, .. } => (*output == super::CheckOutput::Json, None),
-        Command::Daemon { .. } | Command::Completions { .. } | Command::Man => (false, None),
+        Command::Daemon { .. } | Command::Completions { .. } | Command::Man { .. } => (false, None),
     }
 }
 
@@ -80,7 +80,7 @@ async fn dispatch(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure
     // from wherever it starts.
     let command = match cli.command {
         Command::Completions { shell } => return docs::completions(shell),
-        Command::Man => return docs::man(),
+        Command::Man { command } => return docs::man(command.as_deref()),
         command => command,
     };
     let path = match &cli.config {
@@ -205,7 +205,7 @@ async fn outside_pipeline(session: &Session, command: Command) -> Result<Exit, F
         // Run without a session (see `dispatch`), or by `in_session`.
         Command::Daemon { .. }
         | Command::Completions { .. }
-        | Command::Man
+        | Command::Man { .. }
         | Command::Build { .. }
         | Command::Rebuild { .. }
         | Command::Plan { .. }
