@@ -1258,3 +1258,95 @@ fn kubernetes_cronjob_runs_golden_build_one_at_a_time() {
         golden["workingDir"].as_str()
     );
 }
+
+#[test]
+fn the_deb_installs_into_a_scratch_root_with_man_pages_completions_and_units() {
+    let work = tempfile::tempdir().unwrap();
+    // A stripped copy packs in seconds; the package is what is checked.
+    let binary = work.path().join("golden");
+    std::fs::copy(golden_binary(), &binary).unwrap();
+    assert!(Command::new("strip")
+        .arg(&binary)
+        .status()
+        .unwrap()
+        .success());
+    let built = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/deb"))
+        .arg(&binary)
+        .arg(work.path().join("out"))
+        .env("DEB_COMPRESSION", "gzip")
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "scripts/deb: {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let deb = String::from_utf8(built.stdout).unwrap().trim().to_string();
+    let field = |name: &str| {
+        let output = Command::new("dpkg-deb")
+            .args(["--field", &deb, name])
+            .output()
+            .unwrap();
+        String::from_utf8(output.stdout).unwrap().trim().to_string()
+    };
+    assert_eq!(field("Package"), "golden");
+    assert_eq!(field("Version"), env!("CARGO_PKG_VERSION"));
+    assert!(field("Depends").contains("git"), "--git-pull runs git");
+
+    // dpkg itself installs it into an empty root.
+    let root = work.path().join("root");
+    for directory in ["info", "updates", "triggers"] {
+        std::fs::create_dir_all(root.join("var/lib/dpkg").join(directory)).unwrap();
+    }
+    std::fs::write(root.join("var/lib/dpkg/status"), "").unwrap();
+    let installed = Command::new("dpkg")
+        .arg(format!("--root={}", root.display()))
+        .args([
+            "--force-script-chrootless",
+            "--force-depends",
+            "--log=/dev/null",
+            "-i",
+            &deb,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        installed.status.success(),
+        "dpkg -i: {}",
+        String::from_utf8_lossy(&installed.stderr)
+    );
+    let version = Command::new(root.join("usr/bin/golden"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with("golden "));
+    for file in [
+        "usr/share/man/man1/golden.1.gz",
+        "usr/share/man/man1/golden-build.1.gz",
+        "usr/share/man/man1/golden-daemon.1.gz",
+        "usr/share/bash-completion/completions/golden",
+        "usr/share/zsh/vendor-completions/_golden",
+        "usr/share/fish/vendor_completions.d/golden.fish",
+        "usr/share/doc/golden/copyright",
+        "lib/systemd/system/golden.timer",
+    ] {
+        assert!(root.join(file).is_file(), "{file} is not installed");
+    }
+    for unit in ["golden.service", "golden-daemon.service"] {
+        let text = std::fs::read_to_string(root.join("lib/systemd/system").join(unit)).unwrap();
+        assert!(
+            text.contains("ExecStart=/usr/bin/golden ") && !text.contains("/usr/local/bin/golden"),
+            "{unit} runs the packaged binary:\n{text}"
+        );
+    }
+    let listed = Command::new("dpkg")
+        .arg(format!("--root={}", root.display()))
+        .args(["-s", "golden"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains("Status: install ok installed"),
+        "{}",
+        String::from_utf8_lossy(&listed.stdout)
+    );
+}
