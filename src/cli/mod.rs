@@ -207,6 +207,21 @@ pub enum Command {
         #[arg(long, value_enum, env = "GOLDEN_OUTPUT", default_value_t = Output::Human)]
         output: Output,
     },
+    /// Write a first golden.toml from the Dockerfiles under DIR, then check it as validate does
+    Init {
+        /// Where to look for Dockerfiles and write golden.toml
+        #[arg(default_value = ".")]
+        directory: PathBuf,
+        /// The registry golden pushes to (HOST:PORT)
+        #[arg(long, default_value = "registry.local:5000")]
+        registry: String,
+        /// The namespace the images are pushed under
+        #[arg(long, default_value = "golden")]
+        namespace: String,
+        /// Replace a golden.toml that exists
+        #[arg(long)]
+        force: bool,
+    },
     /// Print the man page (roff) on stdout: `golden man | man -l -`, or a command's own: `golden man build`
     Man {
         /// A command: its page, golden-COMMAND(1)

@@ -226,3 +226,73 @@ fn the_readme_installs_with_the_lock_file() {
     assert!(readme.contains("cargo install --locked --path ."));
     assert!(!readme.contains("cargo install --path ."));
 }
+
+#[test]
+fn golden_init_writes_a_config_that_plans_against_the_real_registry() {
+    let directory = tempfile::tempdir().unwrap();
+    let golden = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_golden"))
+            .args(args)
+            .current_dir(directory.path())
+            .env_remove("GOLDEN_CONFIG")
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).to_string(),
+            String::from_utf8_lossy(&output.stderr).to_string(),
+        )
+    };
+    // Nothing to read: exit 2, saying where it looked.
+    let (code, _, stderr) = golden(&["init"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no Dockerfile or Containerfile"),
+        "{stderr}"
+    );
+
+    for (id, step) in [("web", "RUN true"), ("worker", "RUN echo work")] {
+        let context = directory.path().join("images").join(id);
+        std::fs::create_dir_all(&context).unwrap();
+        std::fs::write(
+            context.join("Dockerfile"),
+            format!("FROM {}\n{step}\n", crate::support::SEED),
+        )
+        .unwrap();
+    }
+    std::fs::create_dir_all(directory.path().join("node_modules/x")).unwrap();
+    std::fs::write(
+        directory.path().join("node_modules/x/Dockerfile"),
+        "FROM scratch\n",
+    )
+    .unwrap();
+    let namespace = format!("e2e-init-{}", std::process::id());
+    let (code, stdout, stderr) = golden(&[
+        "init",
+        "--registry",
+        crate::support::REGISTRY,
+        "--namespace",
+        &namespace,
+    ]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("with 2 image(s): web, worker"), "{stdout}");
+    assert!(stdout.contains("valid"), "{stdout}");
+    // The config it wrote is the one golden finds, and plans.
+    let (code, stdout, stderr) = golden(&["plan", "--output", "json"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let plan: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let decisions: Vec<&str> = plan["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|image| image["decision"].as_str().unwrap())
+        .collect();
+    assert_eq!(decisions, ["build", "build"], "{plan:#}");
+    // It does not overwrite.
+    let (code, _, stderr) = golden(&["init"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("exists already") && stderr.contains("--force"),
+        "{stderr}"
+    );
+}

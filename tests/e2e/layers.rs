@@ -517,7 +517,7 @@ const CORE: &[&[&str]] = &[
     &["plan"],
     &["outcome", "pipeline"],
     &["report"],
-    &["history", "diff"],
+    &["history", "diff", "scaffold"],
 ];
 
 /// The binary's units, bottom layer first. Its paths into the core

@@ -42,6 +42,7 @@ pub use name::reference;
 #[deny(missing_docs)]
 pub mod report;
 pub mod sanitize;
+pub mod scaffold;
 pub mod schedule;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

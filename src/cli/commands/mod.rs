@@ -18,6 +18,7 @@ mod daemon;
 mod diff;
 mod docs;
 mod engines;
+mod init;
 mod inspect;
 mod ls;
 mod plan;
@@ -68,7 +69,10 @@ fn machine_output(command: &Command) -> (bool, Option<PathBuf>) {
         | Command::Engines { output, .. }
         | Command::Validate { output } => (json(output), None),
         Command::Check { output, .. } => (*output == super::CheckOutput::Json, None),
-        Command::Daemon { .. } | Command::Completions { .. } | Command::Man { .. } => (false, None),
+        Command::Daemon { .. }
+        | Command::Completions { .. }
+        | Command::Man { .. }
+        | Command::Init { .. } => (false, None),
     }
 }
 
@@ -81,6 +85,12 @@ async fn dispatch(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure
     let command = match cli.command {
         Command::Completions { shell } => return docs::completions(shell),
         Command::Man { command } => return docs::man(command.as_deref()),
+        Command::Init {
+            directory,
+            registry,
+            namespace,
+            force,
+        } => return init::run(&directory, &registry, &namespace, force),
         command => command,
     };
     let path = match &cli.config {
@@ -206,6 +216,7 @@ async fn outside_pipeline(session: &Session, command: Command) -> Result<Exit, F
         Command::Daemon { .. }
         | Command::Completions { .. }
         | Command::Man { .. }
+        | Command::Init { .. }
         | Command::Build { .. }
         | Command::Rebuild { .. }
         | Command::Plan { .. }
