@@ -192,15 +192,17 @@ pub fn record(
     now: DateTime<Utc>,
     backoff: &Backoff,
 ) -> BTreeMap<String, Notice> {
-    let path = file(config);
-    let mut lines = path
-        .as_deref()
-        .and_then(|path| read(path, config))
-        .unwrap_or_default();
+    // Read without creating anything: a run where nothing fails (or
+    // recovers) leaves no directory behind, nor a warning where the home
+    // is read-only.
+    let mut lines = load(config);
     let before = lines.clone();
     let notices =
         crate::failing::after_run(&mut lines, &ended(steps, outcomes, inputs), now, backoff);
-    if let Some(path) = path.filter(|_| lines != before) {
+    if lines == before {
+        return notices;
+    }
+    if let Some(path) = file(config) {
         if let Err(error) = write(&path, config, &lines) {
             tracing::warn!(
                 "failed to write the record of failing lines `{}`: {error}; the next run builds them again",

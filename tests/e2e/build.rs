@@ -270,3 +270,44 @@ fn a_bad_config_exits_2_naming_file_line_and_fix() {
         "nothing is built on a bad config"
     );
 }
+
+#[test]
+fn the_state_directory_appears_only_when_a_line_fails_and_only_its_user_can_read_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let (directory, config) = support::one_image_config(
+        support::REGISTRY,
+        &format!("e2e-state-dir-{}", std::process::id()),
+        "x",
+        &format!("FROM {}\nRUN true\n", support::SEED),
+        "",
+    );
+    let home = directory.path().join("state-home");
+    let golden = |args: &[&str]| {
+        support::Golden::at(&config)
+            .args(args)
+            .env("XDG_STATE_HOME", &home)
+            .run()
+    };
+    golden(&["build", "--all"]).expect(0);
+    assert!(
+        !home.exists(),
+        "a run where nothing failed made {}",
+        home.display()
+    );
+    std::fs::write(
+        directory.path().join("x/Dockerfile"),
+        format!("FROM {}\nRUN exit 3\n", support::SEED),
+    )
+    .unwrap();
+    golden(&["build", "--all"]).expect(1);
+    let state = home.join("golden");
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&state), 0o700, "{}", state.display());
+    let files: Vec<_> = std::fs::read_dir(&state)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(mode(&files[0]), 0o600, "{}", files[0].display());
+}

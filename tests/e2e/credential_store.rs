@@ -20,7 +20,13 @@ fn store_answering(directory: &Path, answer: &str) {
     )
     .unwrap();
     let helper = directory.join("docker-credential-golden-e2e-store");
-    std::fs::write(&helper, format!("#!/bin/sh\necho '{answer}'\nexit 1\n")).unwrap();
+    // It reads the server from stdin first, as real helpers do: one that
+    // exits before golden has written it makes the write fail (EPIPE).
+    std::fs::write(
+        &helper,
+        format!("#!/bin/sh\nread -r server\necho '{answer}'\nexit 1\n"),
+    )
+    .unwrap();
     std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
