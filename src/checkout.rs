@@ -34,11 +34,7 @@ impl Checkout {
     /// The checkout holding `config`, with an upstream branch to pull
     /// from; the error says what is missing.
     pub async fn of(config: &Path) -> Result<Checkout, String> {
-        let directory = config
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
-            .to_path_buf();
+        let directory = crate::revision::directory_of(config).to_path_buf();
         let upstream = git(
             &directory,
             &["rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}"],

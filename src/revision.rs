@@ -38,14 +38,16 @@ pub fn from_ci(variable: impl Fn(&str) -> Option<String>) -> Option<(&'static st
     })
 }
 
+/// The directory holding the config file `path` (`.` for a bare name).
+pub fn directory_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
 /// The revision to record for builds of `config`.
 pub async fn revision(config: &Config) -> Option<String> {
-    let directory = config
-        .source
-        .path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let directory = directory_of(&config.source.path);
     match from_git(directory).await {
         Some(revision) => Some(revision),
         None => {
@@ -157,12 +159,7 @@ pub fn web_url(remote: &str) -> Option<String> {
 
 /// The source to record for builds of `config`.
 pub async fn source(config: &Config) -> Option<String> {
-    let directory = config
-        .source
-        .path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let directory = directory_of(&config.source.path);
     let origin = tokio::process::Command::new("git")
         .arg("-C")
         .arg(directory)

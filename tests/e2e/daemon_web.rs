@@ -267,8 +267,14 @@ strict_samples = {(s[0], tuple(sorted(s[1].items()))): s[2] for f in families.va
 assert classic_samples == strict_samples, (classic_samples, strict_samples)
 print(json.dumps(families))
 "#;
+    python_json(SCRIPT, text, "prometheus_client's OpenMetrics parser")
+}
+
+/// Runs the Python `script` on `text` (stdin) and reads the JSON it
+/// prints; `parser` names it when it refuses the text.
+fn python_json(script: &str, text: &str, parser: &str) -> serde_json::Value {
     let mut child = Command::new("/usr/bin/python3")
-        .args(["-c", SCRIPT])
+        .args(["-c", script])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -278,7 +284,7 @@ print(json.dumps(families))
     let output = child.wait_with_output().unwrap();
     assert!(
         output.status.success(),
-        "prometheus_client rejected /metrics (python3-prometheus-client comes with scripts/env):\n{}\n--- metrics\n{text}",
+        "{parser} rejected /metrics (python3-prometheus-client comes with scripts/env):\n{}\n--- metrics\n{text}",
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_slice(&output.stdout).unwrap()
@@ -294,21 +300,7 @@ import json, sys
 from prometheus_client.parser import text_string_to_metric_families as classic
 print(json.dumps({f.name: {"type": f.type} for f in classic(sys.stdin.read())}))
 "#;
-    let mut child = Command::new("/usr/bin/python3")
-        .args(["-c", SCRIPT])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), text.as_bytes()).unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "the classic parser rejected /metrics:\n{}\n--- metrics\n{text}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
+    python_json(SCRIPT, text, "prometheus_client's classic parser")
 }
 
 /// The value of `sample` with `labels` (all of them) in `family`.

@@ -56,29 +56,15 @@ const SHOWN: &[&str] = &[
 /// What changed from build `a` to build `b` of line `id`.
 pub fn diff(id: &str, a: &Build<'_>, b: &Build<'_>) -> Diff {
     let label = |build: &Build<'_>, key: &str| build.config.label(key).unwrap_or_default();
-    let dash = |text: String| {
-        if text.is_empty() {
-            "-".to_string()
-        } else {
-            text
-        }
-    };
     let mut rows = Vec::new();
-    let mut row = |field: &str, from: String, to: String| {
-        let (from, to) = (dash(from), dash(to));
-        rows.push(Row {
-            field: field.to_string(),
-            changed: from != to,
-            from,
-            to,
-        });
-    };
     row(
+        &mut rows,
         "digest",
         a.config.digest.to_string(),
         b.config.digest.to_string(),
     );
     row(
+        &mut rows,
         "created",
         a.config.created().unwrap_or_default(),
         b.config.created().unwrap_or_default(),
@@ -92,8 +78,9 @@ pub fn diff(id: &str, a: &Build<'_>, b: &Build<'_>) -> Diff {
             (false, false) => format!("{name} @ {}", short(&digest)),
         }
     };
-    row("base", base(a), base(b));
+    row(&mut rows, "base", base(a), base(b));
     row(
+        &mut rows,
         "recipe",
         short(&label(a, labels::RECIPE)),
         short(&label(b, labels::RECIPE)),
@@ -110,15 +97,7 @@ pub fn diff(id: &str, a: &Build<'_>, b: &Build<'_>) -> Diff {
             changed: parts_from != parts_to,
         });
     }
-    let mut row = |field: &str, from: String, to: String| {
-        let (from, to) = (dash(from), dash(to));
-        rows.push(Row {
-            field: field.to_string(),
-            changed: from != to,
-            from,
-            to,
-        });
-    };
+    let mut row = |field: &str, from: String, to: String| row(&mut rows, field, from, to);
     row(
         "revision",
         label(a, labels::REVISION),
@@ -152,6 +131,22 @@ pub fn diff(id: &str, a: &Build<'_>, b: &Build<'_>) -> Diff {
         to: b.version.to_string(),
         rows,
     }
+}
+
+/// Adds the row of `field`: `-` for an empty value, changed when the two
+/// differ.
+fn row(rows: &mut Vec<Row>, field: &str, from: String, to: String) {
+    let dash = |text: String| match text.is_empty() {
+        true => "-".to_string(),
+        false => text,
+    };
+    let (from, to) = (dash(from), dash(to));
+    rows.push(Row {
+        field: field.to_string(),
+        changed: from != to,
+        from,
+        to,
+    });
 }
 
 /// How many of the recipe's parts differ between two parts labels (names
