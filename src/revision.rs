@@ -183,6 +183,16 @@ pub async fn source(config: &Config) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// An environment holding `pairs`.
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name: &str| {
+            pairs
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| value.to_string())
+        }
+    }
+
     #[test]
     fn remotes_become_web_urls_without_credentials() {
         let cases = [
@@ -214,14 +224,6 @@ mod tests {
 
     #[test]
     fn ci_variables_name_the_repository() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |name: &str| {
-                pairs
-                    .iter()
-                    .find(|(key, _)| *key == name)
-                    .map(|(_, value)| value.to_string())
-            }
-        };
         assert_eq!(source_from_ci(env(&[])), None);
         assert_eq!(
             source_from_ci(env(&[
@@ -249,14 +251,6 @@ mod tests {
     #[test]
     fn the_first_plausible_ci_commit_wins() {
         const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |name: &str| {
-                pairs
-                    .iter()
-                    .find(|(key, _)| *key == name)
-                    .map(|(_, value)| value.to_string())
-            }
-        };
         assert_eq!(from_ci(env(&[])), None);
         assert_eq!(
             from_ci(env(&[("CI_COMMIT_SHA", SHA)])),
