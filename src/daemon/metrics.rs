@@ -303,6 +303,7 @@ mod tests {
             push_seconds: (result == ImageResult::Built).then_some(2.0),
             failing_since: (result == ImageResult::Failed)
                 .then(|| DateTime::from_timestamp(1_700_000_050, 0).unwrap()),
+            history: Vec::new(),
         }
     }
 

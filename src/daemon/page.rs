@@ -178,13 +178,44 @@ fn lines(page: &mut String, rows: &[LineRow], now: DateTime<Utc>) {
             .map(|error| format!("<div class=\"error\">{}</div>", escape(error)))
             .unwrap_or_default();
         let result = row.result.name();
+        let recent: Vec<String> = row
+            .history
+            .iter()
+            .map(|event| {
+                let what = match (&event.version, event.seconds) {
+                    (Some(version), Some(seconds)) => {
+                        format!(
+                            "{} {} in {seconds:.1}s",
+                            event.result.name(),
+                            described(version)
+                        )
+                    }
+                    (Some(version), None) => {
+                        format!("{} {}", event.result.name(), described(version))
+                    }
+                    _ => event.result.name().to_string(),
+                };
+                format!("{what} at {}", when(event.at))
+            })
+            .collect();
+        let recent = match recent.is_empty() {
+            true => String::new(),
+            false => format!(
+                "<div class=\"why\">recent: {}</div>",
+                recent
+                    .iter()
+                    .map(|text| cell(text))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        };
         let since = row
             .failing_since
             .map(|since| format!("<div>failing since {}</div>", cell(&when(since))))
             .unwrap_or_default();
         let _ = writeln!(
             page,
-            "<tr><td data-label=\"Image\"><strong>{}</strong></td><td data-label=\"Line\"><code>{}:{}</code></td><td data-label=\"Release\">{}</td><td data-label=\"Floating tags\">{}</td><td data-label=\"Last build\">{}{because}</td><td data-label=\"Next due\">{}</td><td data-label=\"Last result\" class=\"result-{result}\">{result}{since}</td><td data-label=\"Reasons\">{}{error}</td></tr>",
+            "<tr><td data-label=\"Image\"><strong>{}</strong></td><td data-label=\"Line\"><code>{}:{}</code></td><td data-label=\"Release\">{}</td><td data-label=\"Floating tags\">{}</td><td data-label=\"Last build\">{}{because}</td><td data-label=\"Next due\">{}</td><td data-label=\"Last result\" class=\"result-{result}\">{result}{since}{recent}</td><td data-label=\"Reasons\">{}{error}</td></tr>",
             cell(&row.id),
             path_cell(&row.repository),
             cell(&row.version),
@@ -266,6 +297,7 @@ mod tests {
             build_seconds: None,
             push_seconds: None,
             failing_since: None,
+            history: Vec::new(),
         });
         let page = plain(&render(&state, &Ok("ok".to_string()), at(61)));
         for shown in [
@@ -323,6 +355,7 @@ mod tests {
             build_seconds: None,
             push_seconds: None,
             failing_since: None,
+            history: Vec::new(),
         });
         state.runs.push_front(RunRecord {
             started: at(1),
@@ -374,6 +407,7 @@ mod tests {
             build_seconds: None,
             push_seconds: None,
             failing_since: Some(at(1)),
+            history: Vec::new(),
         });
         let ok = Ok("ok: last tick finished".to_string());
         let page = plain(&render(&state, &ok, at(61)));

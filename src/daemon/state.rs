@@ -14,6 +14,19 @@ use crate::report::{ImageReport, Report};
 
 /// Runs kept for the status page.
 pub const RECENT_RUNS: usize = 20;
+/// Events kept per line: what its recent ticks did to it.
+pub const LINE_HISTORY: usize = 5;
+
+/// One tick that did something to a line (up-to-date ticks are not kept).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineEvent {
+    pub at: DateTime<Utc>,
+    pub result: ImageResult,
+    /// The version built or promoted.
+    pub version: Option<String>,
+    /// Build, test and push, when it was built.
+    pub seconds: Option<f64>,
+}
 
 /// How one tick ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -140,6 +153,8 @@ pub struct LineRow {
     /// Since when the line fails: its build failed in the last run, or it
     /// is held by its failing record (`failing` reason). `None`: it builds.
     pub failing_since: Option<DateTime<Utc>>,
+    /// Newest first, at most [`LINE_HISTORY`]: what recent ticks did.
+    pub history: Vec<LineEvent>,
 }
 
 impl LineRow {
@@ -192,6 +207,7 @@ impl LineRow {
             }),
             build_seconds: image.build_seconds,
             push_seconds: image.push_seconds,
+            history: Vec::new(),
             failing_since: match (result, image.reasons.first()) {
                 (_, Some(crate::plan::Reason::Failing { since, .. })) => Some(*since),
                 (ImageResult::Failed, _) => Some(finished),
@@ -271,6 +287,26 @@ impl State {
                         .and_then(|old| old.failing_since);
                     if let (Some(since), Some(earlier)) = (row.failing_since, earlier) {
                         row.failing_since = Some(since.min(earlier));
+                    }
+                    row.history = before
+                        .iter()
+                        .find(|old| old.id == row.id)
+                        .map(|old| old.history.clone())
+                        .unwrap_or_default();
+                    if row.result != ImageResult::UpToDate {
+                        row.history.insert(
+                            0,
+                            LineEvent {
+                                at,
+                                result: row.result,
+                                version: match row.result {
+                                    ImageResult::Built | ImageResult::Promoted => image.tag.clone(),
+                                    _ => None,
+                                },
+                                seconds: image.seconds.filter(|_| row.result == ImageResult::Built),
+                            },
+                        );
+                        row.history.truncate(LINE_HISTORY);
                     }
                     row
                 })
@@ -407,6 +443,12 @@ impl State {
                     "error": line.error,
                     "failing": line.failing(),
                     "failing_since": at(line.failing_since),
+                    "history": line.history.iter().map(|event| json!({
+                        "at": time(event.at),
+                        "result": event.result.name(),
+                        "version": event.version,
+                        "seconds": event.seconds,
+                    })).collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -517,6 +559,55 @@ mod tests {
         assert!(state.health(at(191 + 190)).is_ok());
         let quiet = state.health(at(191 + 191)).unwrap_err();
         assert!(quiet.starts_with("stalled: no tick since"), "{quiet}");
+    }
+
+    #[test]
+    fn each_line_keeps_what_its_recent_ticks_did_newest_first() {
+        let report = |decision: &str, tag: Option<&str>| {
+            use crate::report::{ImageDecision, ImageReport};
+            let image = ImageReport {
+                id: "base".into(),
+                repository: "r/base".into(),
+                version: "1.0".into(),
+                decision: match decision {
+                    "built" => ImageDecision::Built,
+                    "failed" => ImageDecision::Failed,
+                    "skipped" => ImageDecision::Skipped,
+                    _ => ImageDecision::UpToDate,
+                },
+                tag: tag.map(str::to_string),
+                seconds: Some(3.5),
+                ..ImageReport::default()
+            };
+            let mut report = Report::failed(String::new(), 1.0);
+            report.error = None;
+            report.images = vec![image];
+            report
+        };
+        let mut state = state();
+        for (second, decision, tag) in [
+            (1, "built", Some("1.0.0")),
+            (2, "up-to-date", None),
+            (3, "failed", None),
+            (4, "up-to-date", None),
+        ] {
+            state.tick_started(at(second * 60));
+            state.tick_finished(at(second * 60 + 1), ran(), Some(&report(decision, tag)));
+        }
+        let history = &state.lines[0].history;
+        assert_eq!(
+            history.len(),
+            2,
+            "up-to-date ticks are not kept: {history:?}"
+        );
+        assert_eq!(history[0].result, ImageResult::Failed);
+        assert_eq!(history[1].result, ImageResult::Built);
+        assert_eq!(history[1].version.as_deref(), Some("1.0.0"));
+        assert_eq!(history[1].seconds, Some(3.5));
+        for second in 5..20 {
+            state.tick_finished(at(second * 60), ran(), Some(&report("skipped", None)));
+        }
+        assert_eq!(state.lines[0].history.len(), LINE_HISTORY);
     }
 
     #[test]

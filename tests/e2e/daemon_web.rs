@@ -402,6 +402,20 @@ fn the_daemon_serves_its_status_page_metrics_and_health() {
             || broken["error"].as_str().unwrap().contains("exit 3"),
         "a held line keeps its error: {broken:#}"
     );
+    // What recent ticks did to each line: built once, then nothing kept.
+    let history = |id: &str| line(id)["history"].as_array().unwrap().clone();
+    let base = history("base");
+    assert_eq!(base.len(), 1, "{base:?}");
+    assert_eq!(base[0]["result"], "built");
+    assert_eq!(base[0]["version"], "1.0.0");
+    assert!(
+        history("broken")
+            .last()
+            .is_some_and(|first| first["result"] == "failed"),
+        "{:?}",
+        history("broken")
+    );
+    assert_eq!(line("base")["last_reasons"], "never built");
     assert_eq!(line("base")["failing"], false);
     assert_eq!(line("base")["failing_since"], serde_json::Value::Null);
 

@@ -28,8 +28,9 @@ pub use paint::{paint_plan_text, paint_run_text};
 pub use plan::{plan_report, plan_text, plan_text_wide, plan_text_within, PLAN_WIDTH};
 pub use run::{run_report, run_text};
 
-/// One image in the report.
-#[derive(Debug, Clone, Serialize)]
+/// One image in the report. `Default` is an up-to-date image with nothing
+/// known, for tests to fill in.
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct ImageReport {
     /// The image id from golden.toml.
     pub id: String,
@@ -140,7 +141,7 @@ pub struct BuildPlace {
 
 /// What a plan decided for an image, or how a run ended it: the
 /// `decision` field of the report, serialized as the kebab-case name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ImageDecision {
     /// Plan: it will be built.
@@ -148,6 +149,7 @@ pub enum ImageDecision {
     /// Plan: only its floating tags move, to a build that exists.
     Promote,
     /// Plan and run: nothing to do.
+    #[default]
     UpToDate,
     /// Plan and run: it could not be observed, built or pushed.
     Failed,
