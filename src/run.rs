@@ -100,7 +100,7 @@ pub async fn build_once(
         progress,
     };
     let outcomes = runner.run(&steps).await;
-    let notices = record_failures(project, &steps, &observations, &outcomes, settings);
+    let notices = record_failures(project, &steps, &observations, &outcomes, settings).await;
     // The engine pushed exact tags the remembered tag lists do not hold.
     for step in steps.iter().filter(|step| step.acts()) {
         if let Some(image) = project.config.image(&step.id) {
@@ -122,25 +122,40 @@ pub async fn build_once(
 
 /// Records the lines whose build or smoke test failed (and forgets those
 /// that built), with what each failed build was made from; what
-/// notifications say of each line.
-fn record_failures(
+/// notifications say of each line. Only a failed line's inputs are
+/// worked out, its context hashed here when observe did not.
+async fn record_failures(
     project: &crate::project::Project,
     steps: &[crate::plan::Step],
     observations: &Observations,
     outcomes: &[crate::outcome::Outcome],
     settings: &RunSettings,
 ) -> std::collections::BTreeMap<String, crate::failing::Notice> {
-    let inputs = steps
+    let broken: std::collections::BTreeSet<&str> = outcomes
         .iter()
-        .filter(|step| step.is_build())
-        .filter_map(|step| {
-            let image = project.config.image(&step.id)?;
-            let observation = observations.get(&step.id)?.as_ref().ok()?;
-            let from = step.observed()?.upstream_digest.as_deref();
-            let inputs = crate::plan::build_inputs(image, observation, from);
-            Some((step.id.clone(), inputs))
-        })
+        .filter(|outcome| outcome.broken)
+        .map(|outcome| outcome.id.as_str())
         .collect();
+    let mut inputs = std::collections::BTreeMap::new();
+    for step in steps
+        .iter()
+        .filter(|step| broken.contains(step.id.as_str()))
+    {
+        let (Some(image), Some(Ok(observation)), Some(observed)) = (
+            project.config.image(&step.id),
+            observations.get(&step.id),
+            step.observed(),
+        ) else {
+            continue;
+        };
+        let recipe = match &observation.recipe {
+            Some(recipe) => Some(recipe.digest.clone()),
+            None => crate::observe::recipe_of(image).await,
+        };
+        let from = observed.upstream_digest.as_deref();
+        let key = crate::plan::build_inputs(image, recipe.as_deref(), from);
+        inputs.insert(step.id.clone(), key);
+    }
     let backoff = project.config.backoff.resolve(settings.interval);
     crate::failures::record(
         &project.config,

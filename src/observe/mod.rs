@@ -210,8 +210,12 @@ async fn observe_lines(
             let forced = forced.contains(&id);
             async move {
                 let context = match (&state, config.image(&id)) {
-                    (Ok(_), Some(image)) => {
-                        let hash = compares_recipe(forced);
+                    (Ok(line), Some(image)) => {
+                        let hash = compares_recipe(
+                            forced,
+                            line.last_build.is_some(),
+                            project.failing.contains_key(&id),
+                        );
                         Some(context_of(image, hash, cache).await)
                     }
                     _ => None,
@@ -248,6 +252,16 @@ fn observe_image(
         tracked,
         failing: None,
     })
+}
+
+/// The recipe digest of `image`'s context as it is now, or `None` when it
+/// cannot be read: for a build that failed before observe hashed it (a
+/// line never built, or forced), so its failing record knows its inputs.
+pub async fn recipe_of(image: &Image) -> Option<String> {
+    let (recipe, _) = context_of(image, true, std::sync::Arc::new(Recipes::default()))
+        .await
+        .ok()?;
+    recipe.map(|recipe| recipe.digest)
 }
 
 /// The entries of `image`'s context and, with `hash`, its recipe, read on

@@ -457,7 +457,11 @@ fn held_by_failure(
     if reasons.is_empty() || !may_hold(reasons) {
         return None;
     }
-    let inputs = build_inputs(image, observation, observed.upstream_digest.as_deref());
+    let recipe = observation
+        .recipe
+        .as_ref()
+        .map(|recipe| recipe.digest.as_str());
+    let inputs = build_inputs(image, recipe, observed.upstream_digest.as_deref());
     failing
         .holds(inputs.as_deref(), now)
         .then(|| failing.clone())
@@ -480,13 +484,9 @@ fn may_hold(reasons: &[Reason]) -> bool {
 /// (the upstream base, or the golden parent's build) and its platforms.
 pub fn build_inputs(
     image: &Image,
-    observation: &Observation,
+    recipe: Option<&str>,
     from_digest: Option<&str>,
 ) -> Option<String> {
-    let recipe = observation
-        .recipe
-        .as_ref()
-        .map(|recipe| recipe.digest.as_str());
     let platforms: Vec<String> = image.platforms.iter().map(ToString::to_string).collect();
     crate::failing::inputs(recipe, from_digest, &platforms)
 }

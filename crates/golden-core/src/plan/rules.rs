@@ -221,15 +221,15 @@ fn upstream_released(
     (track.components(new)? > track.components(old)?).then(|| (old.to_string(), new.to_string()))
 }
 
-/// Whether observe hashes an image's recipe before the build: for every
-/// line `golden rebuild` does not force. The plan compares it with the
-/// last build's, and a failed build records it among its inputs (see
-/// [`crate::failing`]), a line never built too, so its next run knows
-/// whether anything changed. A forced line is due whatever its recipe:
-/// its build hashes the context as it sends it, and the `recipe-changed`
-/// reason is left out of a forced build's reasons.
-pub fn compares_recipe(forced: bool) -> bool {
-    !forced
+/// Whether observe hashes an image's recipe before the build: for a line
+/// built before, which the plan compares with the last build's, and for
+/// a line with a failing record, whose inputs decide whether it is held
+/// (see [`crate::failing`]); never for a line `golden rebuild` forces. A
+/// line never built, or forced, is due whatever its recipe: its build
+/// hashes the context as it sends it, and a failed one is hashed after
+/// the run, so a plan over thousands of new lines reads no context.
+pub fn compares_recipe(forced: bool, last_build: bool, failing: bool) -> bool {
+    !forced && (last_build || failing)
 }
 
 /// Whether a build for `built` is one for `configured`, in any order.
