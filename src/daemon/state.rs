@@ -274,25 +274,26 @@ impl State {
     ) {
         let started = self.running_since.take().unwrap_or(at);
         if let Some(report) = report {
-            let before = std::mem::take(&mut self.lines);
+            // By id: a daemon of thousands of lines looks each up once.
+            let mut before: std::collections::HashMap<String, LineRow> =
+                std::mem::take(&mut self.lines)
+                    .into_iter()
+                    .map(|row| (row.id.clone(), row))
+                    .collect();
             self.lines = report
                 .images
                 .iter()
                 .map(|image| {
                     let mut row = LineRow::of(image, at);
+                    let earlier = before.remove(&row.id);
                     // A line failing again fails since its first failure.
-                    let earlier = before
-                        .iter()
-                        .find(|old| old.id == row.id)
-                        .and_then(|old| old.failing_since);
-                    if let (Some(since), Some(earlier)) = (row.failing_since, earlier) {
+                    if let (Some(since), Some(earlier)) = (
+                        row.failing_since,
+                        earlier.as_ref().and_then(|old| old.failing_since),
+                    ) {
                         row.failing_since = Some(since.min(earlier));
                     }
-                    row.history = before
-                        .iter()
-                        .find(|old| old.id == row.id)
-                        .map(|old| old.history.clone())
-                        .unwrap_or_default();
+                    row.history = earlier.map(|old| old.history).unwrap_or_default();
                     if row.result != ImageResult::UpToDate {
                         row.history.insert(
                             0,

@@ -44,12 +44,10 @@ impl Default for Backoff {
 impl Backoff {
     /// The wait after the `attempts`-th failure in a row (1 for the first).
     pub fn delay(&self, attempts: u32) -> Duration {
-        let doublings = attempts.saturating_sub(1).min(32);
+        let doublings = attempts.saturating_sub(1).min(31);
         self.first
-            .checked_mul(1u32 << doublings.min(31))
-            .unwrap_or(self.max)
-            .min(self.max)
-            .max(self.first.min(self.max))
+            .checked_mul(1u32 << doublings)
+            .map_or(self.max, |wait| wait.min(self.max))
     }
 }
 
@@ -109,14 +107,18 @@ pub fn after_failure(
     backoff: &Backoff,
 ) -> Failing {
     let attempts = previous.map_or(1, |previous| previous.attempts.saturating_add(1));
-    let delay = chrono::Duration::from_std(backoff.delay(attempts))
-        .unwrap_or_else(|_| chrono::Duration::days(1));
+    // A wait too long for the calendar (a `max` of millennia) waits until
+    // the end of it rather than panicking.
+    let retry_at = chrono::Duration::from_std(backoff.delay(attempts))
+        .ok()
+        .and_then(|delay| now.checked_add_signed(delay))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
     Failing {
         inputs,
         since: previous.map_or(now, |previous| previous.since),
         last: now,
         attempts,
-        retry_at: now + delay,
+        retry_at,
         error: error.lines().next().unwrap_or("").to_string(),
         notified: previous.and_then(|previous| previous.notified),
     }
@@ -227,6 +229,31 @@ mod tests {
 
     fn at(seconds: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000 + seconds, 0).unwrap()
+    }
+
+    #[test]
+    fn a_wait_past_the_calendar_waits_to_its_end_without_panicking() {
+        let huge = Duration::from_secs(u64::MAX / 4);
+        let backoff = Backoff {
+            first: huge,
+            max: huge,
+            remind: DEFAULT_REMIND,
+        };
+        let record = after_failure(None, None, "x", at(0), &backoff);
+        assert_eq!(record.retry_at, DateTime::<Utc>::MAX_UTC);
+        let years = Duration::from_secs(300_000 * 365 * 86_400);
+        let record = after_failure(
+            None,
+            None,
+            "x",
+            at(0),
+            &Backoff {
+                first: years,
+                max: years,
+                ..backoff
+            },
+        );
+        assert_eq!(record.retry_at, DateTime::<Utc>::MAX_UTC);
     }
 
     #[test]

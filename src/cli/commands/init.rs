@@ -32,7 +32,16 @@ pub fn run(directory: &Path, host: &str, namespace: &str, force: bool) -> Result
         ))));
     }
     let text = golden_toml(&found, host, namespace);
-    std::fs::write(&config, &text).map_err(|error| {
+    // Without --force, one written meanwhile is not replaced either.
+    let mut options = std::fs::OpenOptions::new();
+    match force {
+        true => options.write(true).create(true).truncate(true),
+        false => options.write(true).create_new(true),
+    };
+    let written = options
+        .open(&config)
+        .and_then(|mut file| std::io::Write::write_all(&mut file, text.as_bytes()));
+    written.map_err(|error| {
         Failure::usage(
             anyhow::Error::new(error).context(format!("failed to write `{}`", config.display())),
         )
