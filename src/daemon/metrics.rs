@@ -89,6 +89,23 @@ impl Metrics {
             registry_requests: Counter::default(),
             registry: Registry::default(),
         };
+        metrics
+            .build_info
+            .get_or_create(&BuildInfo {
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                commit: env!("GOLDEN_GIT_COMMIT").to_string(),
+            })
+            .set(1);
+        metrics.register(&mut registry);
+        Metrics {
+            registry,
+            ..metrics
+        }
+    }
+
+    /// Names and explains each metric in `registry`.
+    fn register(&self, registry: &mut Registry) {
+        let metrics = self;
         registry.register(
             "runs",
             "Daemon ticks by result: ok, images_failed, run_failed (nothing decided), config_invalid",
@@ -121,13 +138,6 @@ impl Metrics {
             "The golden that runs: its version and the commit it was built from (always 1)",
             metrics.build_info.clone(),
         );
-        metrics
-            .build_info
-            .get_or_create(&BuildInfo {
-                version: env!("CARGO_PKG_VERSION").to_string(),
-                commit: env!("GOLDEN_GIT_COMMIT").to_string(),
-            })
-            .set(1);
         registry.register_with_unit(
             "last_tick_timestamp",
             "When the last tick finished (Unix time)",
@@ -151,10 +161,6 @@ impl Metrics {
             "HTTP requests golden sent to registries",
             metrics.registry_requests.clone(),
         );
-        Metrics {
-            registry,
-            ..metrics
-        }
     }
 
     /// Counts the tick that finished at `at`; `report` and `lines` are its

@@ -178,37 +178,7 @@ fn lines(page: &mut String, rows: &[LineRow], now: DateTime<Utc>) {
             .map(|error| format!("<div class=\"error\">{}</div>", escape(error)))
             .unwrap_or_default();
         let result = row.result.name();
-        let recent: Vec<String> = row
-            .history
-            .iter()
-            .map(|event| {
-                let what = match (&event.version, event.seconds) {
-                    (Some(version), Some(seconds)) => {
-                        format!(
-                            "{} {} in {seconds:.1}s",
-                            event.result.name(),
-                            described(version)
-                        )
-                    }
-                    (Some(version), None) => {
-                        format!("{} {}", event.result.name(), described(version))
-                    }
-                    _ => event.result.name().to_string(),
-                };
-                format!("{what} at {}", when(event.at))
-            })
-            .collect();
-        let recent = match recent.is_empty() {
-            true => String::new(),
-            false => format!(
-                "<div class=\"why\">recent: {}</div>",
-                recent
-                    .iter()
-                    .map(|text| cell(text))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ),
-        };
+        let recent = recent(row);
         let since = row
             .failing_since
             .map(|since| format!("<div>failing since {}</div>", cell(&when(since))))
@@ -227,6 +197,41 @@ fn lines(page: &mut String, rows: &[LineRow], now: DateTime<Utc>) {
         );
     }
     page.push_str("</tbody>\n</table>\n");
+}
+
+/// The line's recent history as a cell's block, empty when it has none.
+fn recent(row: &LineRow) -> String {
+    let recent: Vec<String> = row
+        .history
+        .iter()
+        .map(|event| {
+            let what = match (&event.version, event.seconds) {
+                (Some(version), Some(seconds)) => {
+                    format!(
+                        "{} {} in {seconds:.1}s",
+                        event.result.name(),
+                        described(version)
+                    )
+                }
+                (Some(version), None) => {
+                    format!("{} {}", event.result.name(), described(version))
+                }
+                _ => event.result.name().to_string(),
+            };
+            format!("{what} at {}", when(event.at))
+        })
+        .collect();
+    match recent.is_empty() {
+        true => String::new(),
+        false => format!(
+            "<div class=\"why\">recent: {}</div>",
+            recent
+                .iter()
+                .map(|text| cell(text))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    }
 }
 
 fn runs<'a>(page: &mut String, records: impl ExactSizeIterator<Item = &'a RunRecord>) {

@@ -661,3 +661,170 @@ fn an_upward_import_a_cycle_and_an_undeclared_module_are_named() {
     // Comments, strings and test code are not edges.
     assert_eq!(found.len(), 4, "{text}");
 }
+
+/// The size rule of the README's "Architecture" section: no source file
+/// over `FILE_LINES` lines of non-test code, no function over
+/// `FUNCTION_LINES` lines from its `fn` to its closing brace. Files that are
+/// test code as a whole (`tests.rs`, a `tests/` folder) are not counted.
+const FILE_LINES: usize = 650;
+const FUNCTION_LINES: usize = 80;
+
+fn oversized(src: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    files.sort();
+    let mut found = Vec::new();
+    for file in files {
+        let relative = file.strip_prefix(src).unwrap();
+        if relative.ends_with("tests.rs") || relative.iter().any(|part| part == "tests") {
+            continue;
+        }
+        let source = std::fs::read_to_string(&file).unwrap();
+        let code = code_lines(&source);
+        // A line of non-test code: any line a `#[cfg(test)]` item did not
+        // blank (comments and blank lines count; the reader reads them).
+        let test_lines = test_item_lines(&source);
+        let size = source.lines().count() - test_lines;
+        if size > FILE_LINES {
+            found.push(format!(
+                "{}: {size} lines of non-test code (at most {FILE_LINES})",
+                relative.display()
+            ));
+        }
+        for (name, line, length) in functions(&code) {
+            if length > FUNCTION_LINES {
+                found.push(format!(
+                    "{}:{line}: fn {name} is {length} lines (at most {FUNCTION_LINES})",
+                    relative.display()
+                ));
+            }
+        }
+    }
+    found
+}
+
+/// How many lines of `source` belong to `#[cfg(test)]` items.
+fn test_item_lines(source: &str) -> usize {
+    // code_lines blanks comments as well as test items; tell them apart by
+    // blanking test items in a copy whose comments are turned into code.
+    let marked: String = source
+        .lines()
+        .map(|line| {
+            let trimmed = line.trim();
+            if trimmed.is_empty() {
+                "x".to_string()
+            } else {
+                line.replace("//", "x ")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    code_lines(&marked)
+        .iter()
+        .filter(|line| line.trim().is_empty())
+        .count()
+}
+
+/// Each `fn` with a body in `code` (comment- and string-free lines): its
+/// name, 1-based line and length in lines up to its closing brace.
+fn functions(code: &[String]) -> Vec<(String, usize, usize)> {
+    let mut found = Vec::new();
+    for (index, line) in code.iter().enumerate() {
+        let mut rest = line.as_str();
+        while let Some(at) = rest.find("fn ") {
+            let before = rest[..at].chars().last();
+            rest = &rest[at + 3..];
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                continue;
+            }
+            let name: String = rest
+                .trim_start()
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if name.is_empty() {
+                continue;
+            }
+            if let Some(end) = body_end(code, index, line.len() - rest.len()) {
+                found.push((name, index + 1, end - index + 1));
+            }
+        }
+    }
+    found
+}
+
+/// The line of the brace closing the body that opens at or after `column`
+/// of line `start`; `None` for a declaration ending in `;`.
+fn body_end(code: &[String], start: usize, column: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut opened = false;
+    for (index, line) in code.iter().enumerate().skip(start) {
+        let text = if index == start {
+            &line[column..]
+        } else {
+            line.as_str()
+        };
+        for c in text.chars() {
+            match c {
+                '{' => {
+                    depth += 1;
+                    opened = true;
+                }
+                '}' => {
+                    depth = depth.saturating_sub(1);
+                    if opened && depth == 0 {
+                        return Some(index);
+                    }
+                }
+                ';' if !opened => return None,
+                _ => {}
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn no_source_file_or_function_is_over_the_size_rule() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut found = oversized(&root.join("src"));
+    found.extend(oversized(&root.join("crates/golden-core/src")));
+    assert!(
+        found.is_empty(),
+        "the size rule (README \"Architecture\") is broken:\n{}",
+        found.join("\n")
+    );
+}
+
+/// The size checker itself: a long function and a long file are named,
+/// test code, comments and strings are not counted.
+#[test]
+fn the_size_rule_names_a_long_function_and_a_long_file() {
+    let directory = tempfile::tempdir().unwrap();
+    let src = directory.path();
+    let body = "    let _ = 1;\n".repeat(FUNCTION_LINES - 1);
+    let long = format!("/// fn in a comment {{\nfn long() {{\n{body}}}\n");
+    let short = format!(
+        "fn short() {{\n    let _ = \"}} fn x() {{\";\n{}}}\n",
+        "    let _ = 2;\n".repeat(FUNCTION_LINES - 3)
+    );
+    let tests = format!(
+        "#[cfg(test)]\nmod tests {{\n{}}}\n",
+        "    fn t() {}\n".repeat(FILE_LINES)
+    );
+    std::fs::write(src.join("a.rs"), format!("{long}{short}{tests}")).unwrap();
+    std::fs::write(src.join("b.rs"), "// a line\n".repeat(FILE_LINES + 1)).unwrap();
+    std::fs::create_dir(src.join("tests")).unwrap();
+    std::fs::write(src.join("tests/c.rs"), "// x\n".repeat(FILE_LINES + 1)).unwrap();
+    let found = oversized(src);
+    let text = found.join("\n");
+    assert!(
+        text.contains(&format!("a.rs:2: fn long is {} lines", FUNCTION_LINES + 1)),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("b.rs: {} lines of non-test code", FILE_LINES + 1)),
+        "{text}"
+    );
+    assert_eq!(found.len(), 2, "{text}");
+}

@@ -62,7 +62,25 @@ pub fn man(command: Option<&str>) -> Result<Exit, Failure> {
 /// golden(1)'s sections beyond the arguments: exit status, environment
 /// (every option's variable, from the definition), files, see also.
 fn extra_sections(cli: &clap::Command) -> String {
-    let escape = |text: &str| text.replace('\\', "\\e").replace('-', "\\-");
+    let mut text = exit_status();
+    text.push_str(&environment(cli));
+    text.push_str(&files());
+    let pages: Vec<String> = cli
+        .get_subcommands()
+        .map(clap::Command::get_name)
+        .filter(|name| *name != "help")
+        .map(|name| format!("\\fBgolden\\-{}\\fR(1)", escape(name)))
+        .collect();
+    text.push_str(&format!(".SH \"SEE ALSO\"\n{}\n", pages.join(", ")));
+    text
+}
+
+/// Text for roff: backslashes and hyphens escaped.
+fn escape(text: &str) -> String {
+    text.replace('\\', "\\e").replace('-', "\\-")
+}
+
+fn exit_status() -> String {
     let mut text = String::from(".SH \"EXIT STATUS\"\n");
     for (code, meaning) in [
         ("0", "success, or nothing due"),
@@ -83,7 +101,13 @@ fn extra_sections(cli: &clap::Command) -> String {
     ] {
         text.push_str(&format!(".TP\n\\fB{code}\\fR\n{}\n", escape(meaning)));
     }
-    text.push_str(".SH ENVIRONMENT\n");
+    text
+}
+
+/// Every option's variable, taken from the clap definition, then the
+/// variables golden reads as the docker CLI does.
+fn environment(cli: &clap::Command) -> String {
+    let mut text = String::from(".SH ENVIRONMENT\n");
     let mut variables = std::collections::BTreeMap::new();
     for command in std::iter::once(cli).chain(cli.get_subcommands()) {
         for argument in command.get_arguments() {
@@ -134,7 +158,11 @@ fn extra_sections(cli: &clap::Command) -> String {
             escape(meaning)
         ));
     }
-    text.push_str(".SH FILES\n");
+    text
+}
+
+fn files() -> String {
+    let mut text = String::from(".SH FILES\n");
     for (file, meaning) in [
         (
             "golden.toml",
@@ -151,12 +179,5 @@ fn extra_sections(cli: &clap::Command) -> String {
     ] {
         text.push_str(&format!(".TP\n\\fI{}\\fR\n{}\n", file, escape(meaning)));
     }
-    let pages: Vec<String> = cli
-        .get_subcommands()
-        .map(clap::Command::get_name)
-        .filter(|name| *name != "help")
-        .map(|name| format!("\\fBgolden\\-{}\\fR(1)", escape(name)))
-        .collect();
-    text.push_str(&format!(".SH \"SEE ALSO\"\n{}\n", pages.join(", ")));
     text
 }

@@ -273,25 +273,36 @@ impl Auth {
                 &body,
             ));
         }
-        #[derive(serde::Deserialize)]
-        struct Token {
-            token: Option<String>,
-            access_token: Option<String>,
-        }
-        let token: Token = serde_json::from_slice(&body)
-            .map_err(|e| invalid(host, action, format!("token response: {e}")))?;
-        let token = token.token.or(token.access_token);
-        if let Some(token) = &token {
-            if HeaderValue::from_str(&format!("Bearer {token}")).is_err() {
-                return Err(invalid(
-                    host,
-                    action,
-                    format!("the token server `{realm}` issued a token that is not a valid HTTP header value (it holds a line break or another control character)"),
-                ));
-            }
-        }
-        Ok(token)
+        token_of(&body, host, realm, action)
     }
+}
+
+/// The token in a token server's answer (`token`, or OAuth's
+/// `access_token`), refused when it could not be sent as a header.
+fn token_of(
+    body: &[u8],
+    host: &str,
+    realm: &str,
+    action: &str,
+) -> Result<Option<String>, RegistryError> {
+    #[derive(serde::Deserialize)]
+    struct Token {
+        token: Option<String>,
+        access_token: Option<String>,
+    }
+    let token: Token = serde_json::from_slice(body)
+        .map_err(|e| invalid(host, action, format!("token response: {e}")))?;
+    let Some(token) = token.token.or(token.access_token) else {
+        return Ok(None);
+    };
+    if HeaderValue::from_str(&format!("Bearer {token}")).is_err() {
+        return Err(invalid(
+            host,
+            action,
+            format!("the token server `{realm}` issued a token that is not a valid HTTP header value (it holds a line break or another control character)"),
+        ));
+    }
+    Ok(Some(token))
 }
 
 /// The warning for sending credentials to `realm`: plain HTTP to a host

@@ -392,22 +392,7 @@ fn decide_observed(
         }
         None => None,
     };
-    // What the image is (or would be) built FROM.
-    let (upstream, upstream_digest) = match &observation.tracked {
-        Some(crate::observation::Tracked {
-            held: Some(held), ..
-        }) if waiting.is_some() => (Some(&held.reference), Some(&held.digest)),
-        tracked => (
-            tracked.as_ref().map(|tracked| &tracked.resolved),
-            observation.base_digest.as_ref(),
-        ),
-    };
-    let observed = Observed {
-        last_build: observation.last_build.clone(),
-        upstream: upstream.map(ToString::to_string),
-        upstream_digest: upstream_digest.map(ToString::to_string),
-        foreign: observation.foreign.clone(),
-    };
+    let observed = observed(observation, waiting.is_some());
     if let Some(failing) = held_by_failure(image, observation, &observed, &reasons, now) {
         reasons.insert(0, Reason::from(&failing));
         return State::Held {
@@ -441,6 +426,27 @@ fn decide_observed(
             next_due: next_due(),
             waiting,
         }
+    }
+}
+
+/// What the plan shows of an observation: the last build, and what the
+/// image is (or would be) built FROM: the held release's tag while a
+/// release `waits` for the schedule, else the tag in use.
+fn observed(observation: &Observation, waits: bool) -> Observed {
+    let (upstream, upstream_digest) = match &observation.tracked {
+        Some(crate::observation::Tracked {
+            held: Some(held), ..
+        }) if waits => (Some(&held.reference), Some(&held.digest)),
+        tracked => (
+            tracked.as_ref().map(|tracked| &tracked.resolved),
+            observation.base_digest.as_ref(),
+        ),
+    };
+    Observed {
+        last_build: observation.last_build.clone(),
+        upstream: upstream.map(ToString::to_string),
+        upstream_digest: upstream_digest.map(ToString::to_string),
+        foreign: observation.foreign.clone(),
     }
 }
 

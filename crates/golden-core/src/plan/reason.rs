@@ -145,8 +145,6 @@ pub(super) fn rfc3339<S: serde::Serializer>(
 
 impl std::fmt::Display for Reason {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let short =
-            |digest: &Option<String>| digest.as_deref().map_or("none".to_string(), short_digest);
         match self {
             Reason::NeverBuilt => write!(formatter, "never built"),
             Reason::ScheduleFired { at } => write!(
@@ -159,12 +157,7 @@ impl std::fmt::Display for Reason {
                 new,
                 platforms,
             } => {
-                write!(
-                    formatter,
-                    "base updated {} -> {}",
-                    short(old),
-                    short_digest(new)
-                )?;
+                moved(formatter, "base updated", old, new)?;
                 if !platforms.is_empty() {
                     write!(formatter, " ({})", platforms.join(", "))?;
                 }
@@ -173,23 +166,13 @@ impl std::fmt::Display for Reason {
             Reason::RecipeChanged { changed, .. } if !changed.is_empty() => {
                 write!(formatter, "recipe changed: {}", changed.join(", "))
             }
-            Reason::RecipeChanged { old, new, .. } => write!(
-                formatter,
-                "recipe changed {} -> {}",
-                short(old),
-                short_digest(new)
-            ),
+            Reason::RecipeChanged { old, new, .. } => moved(formatter, "recipe changed", old, new),
             Reason::ParentRebuilt { parent } => write!(formatter, "parent {parent} rebuilt"),
             Reason::ParentPromoted { parent, tag } => {
                 write!(formatter, "parent {parent}'s tag {tag} moves")
             }
             Reason::ParentNewer { parent, old, new } => {
-                write!(
-                    formatter,
-                    "parent {parent} newer {} -> {}",
-                    short(old),
-                    short_digest(new)
-                )
+                moved(formatter, &format!("parent {parent} newer"), old, new)
             }
             Reason::UpstreamReleased { old, new } => {
                 write!(formatter, "upstream released {new} (was {old})")
@@ -227,15 +210,21 @@ impl std::fmt::Display for Reason {
                 write!(formatter, "not started: stopped by {signal}; run again")
             }
             Reason::FloatingBehind { tag, old, new } => {
-                write!(
-                    formatter,
-                    "floating tag {tag} behind {} -> {}",
-                    short(old),
-                    short_digest(new)
-                )
+                moved(formatter, &format!("floating tag {tag} behind"), old, new)
             }
         }
     }
+}
+
+/// `what old -> new`, both digests short (`none` when there was none).
+fn moved(
+    formatter: &mut std::fmt::Formatter<'_>,
+    what: &str,
+    old: &Option<String>,
+    new: &str,
+) -> std::fmt::Result {
+    let old = old.as_deref().map_or("none".to_string(), short_digest);
+    write!(formatter, "{what} {old} -> {}", short_digest(new))
 }
 
 impl From<&crate::failing::Failing> for Reason {

@@ -118,6 +118,13 @@ pub fn plan_text_within(report: &Report, width: Option<usize>) -> String {
         None => table(&rows),
     };
     text.push_str(&foreign_text(report));
+    text.push_str(&plan_summary(report));
+    text
+}
+
+/// The plan's last lines: how many images are due, held or unobserved,
+/// then each distinct error's hint once.
+fn plan_summary(report: &Report) -> String {
     let due = report
         .images
         .iter()
@@ -141,10 +148,10 @@ pub fn plan_text_within(report: &Report, width: Option<usize>) -> String {
         0 => String::new(),
         count => format!(", {count} could not be observed"),
     };
-    text.push_str(&format!(
+    let mut text = format!(
         "\n{due} of {} image(s) due{unobserved}{held}\n",
         report.images.len()
-    ));
+    );
     // Each distinct error's hint, once.
     let mut hints: Vec<&str> = Vec::new();
     for image in &report.images {
