@@ -158,6 +158,9 @@ pub enum Command {
     Ls {
         /// Image ids (default: all)
         ids: Vec<String>,
+        /// Also say why each build was made (its `io.golden.reasons` label)
+        #[arg(long)]
+        wide: bool,
         /// Output format on stdout
         #[arg(long, value_enum, env = "GOLDEN_OUTPUT", default_value_t = Output::Human)]
         output: Output,

@@ -279,6 +279,23 @@ fn each_build_records_why_it_was_made_and_inspect_and_plan_say_it() {
         .expect(0)
         .json();
     assert_eq!(entry(&plan, "base")["last_reasons"], why.as_str());
+    // `ls --wide` says why each build was made; its JSON always does.
+    let ls = stack.golden(&["ls", "base", "--wide"]).expect(0);
+    let row = |version: &str| {
+        ls.stdout
+            .lines()
+            .find(|line| line.trim_start().starts_with(version))
+            .unwrap_or_else(|| panic!("no row for {version}:\n{}", ls.stdout))
+            .to_string()
+    };
+    assert!(ls.stdout.contains("BECAUSE"), "{}", ls.stdout);
+    assert!(row("1.0.0 ").ends_with("never built"), "{}", ls.stdout);
+    assert!(row("1.0.1 ").ends_with(why.as_str()), "{}", ls.stdout);
+    let json = stack
+        .golden(&["ls", "base", "--output", "json"])
+        .expect(0)
+        .json();
+    assert_eq!(json["images"][0]["versions"][1]["reasons"], why.as_str());
 }
 
 #[test]

@@ -10,6 +10,7 @@ pub(super) async fn run(
     session: &Session,
     ids: &[String],
     output: Output,
+    wide: bool,
 ) -> Result<Exit, Failure> {
     let images = session.images(ids)?;
     let registry = session.connect_registry(session.credentials()?).await?;
@@ -18,7 +19,7 @@ pub(super) async fn run(
         .map_err(|error| Failure::registry(error, "failed to list the registry"))?;
     super::print(
         output,
-        || history::ls::render_text(&listings),
+        || history::ls::render_text(&listings, wide),
         || crate::ui::output::json(&serde_json::json!({ "images": listings })),
     );
     Ok(Exit::Success)

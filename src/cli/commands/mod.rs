@@ -178,7 +178,7 @@ async fn outside_pipeline(session: &Session, command: Command) -> Result<Exit, F
             let build_args = build_args.into_iter().collect();
             check::run(session, &paths, build_args, output, verify_digests).await
         }
-        Command::Ls { ids, output } => ls::run(session, &ids, output).await,
+        Command::Ls { ids, output, wide } => ls::run(session, &ids, output, wide).await,
         Command::Validate { output } => validate::run(session, output),
         Command::Clean { ids, output } => clean::run(session, &ids, output).await,
         Command::Engines { output, jobs } => engines::run(session, usize::from(jobs), output).await,

@@ -35,6 +35,9 @@ pub struct Version {
     pub created: Option<String>,
     pub base_name: Option<String>,
     pub base_digest: Option<String>,
+    /// Why golden made this build (its `io.golden.reasons` label, as
+    /// `plan` said them); null for a build made before golden recorded it.
+    pub reasons: Option<String>,
     /// Withdrawn by `golden rollback`: no floating tag goes back to it.
     pub withdrawn: bool,
     /// The line's floating tags (`X.Y`, `X.Y.Z` under upstream
@@ -120,6 +123,9 @@ async fn list_one(
             created: found.created(),
             base_name: found.label(labels::BASE_NAME),
             base_digest: found.label(labels::BASE_DIGEST),
+            reasons: found
+                .label(labels::REASONS)
+                .filter(|reasons| !reasons.is_empty()),
             withdrawn: withdrawn.contains(&version),
             incomplete: foreign.is_none().then(|| complete.err()).flatten(),
             foreign,
@@ -209,7 +215,8 @@ fn floating_targets(inventory: &Inventory, tags: &[String], line: Line) -> Vec<F
 
 /// The human view: a header per line, a row per version, then where the
 /// line's floating tags point when that is not a build of the line.
-pub fn render_text(listings: &[Listing]) -> String {
+/// `wide` adds why each build was made (`ls --wide`).
+pub fn render_text(listings: &[Listing], wide: bool) -> String {
     let mut text = String::new();
     for (index, listing) in listings.iter().enumerate() {
         if index > 0 {
@@ -230,7 +237,7 @@ pub fn render_text(listings: &[Listing]) -> String {
             text.push_str("  nothing built yet\n");
             continue;
         }
-        for row in crate::report::table(&version_rows(listing)).lines() {
+        for row in crate::report::table(&version_rows(listing, wide)).lines() {
             text.push_str("  ");
             text.push_str(row);
             text.push('\n');
@@ -241,8 +248,9 @@ pub fn render_text(listings: &[Listing]) -> String {
     text
 }
 
-/// The table of a line's builds: a header, then a row per version.
-fn version_rows(listing: &Listing) -> Vec<Vec<String>> {
+/// The table of a line's builds: a header, then a row per version; the
+/// last column, with `wide`, why each was built.
+fn version_rows(listing: &Listing, wide: bool) -> Vec<Vec<String>> {
     let mut rows = vec![["VERSION", "DIGEST", "CREATED", "BASE", "TAGS"]
         .map(String::from)
         .to_vec()];
@@ -250,6 +258,9 @@ fn version_rows(listing: &Listing) -> Vec<Vec<String>> {
     let platforms = listing.versions.iter().any(|v| !v.platforms.is_empty());
     if platforms {
         rows[0].push("PLATFORMS".to_string());
+    }
+    if wide {
+        rows[0].push("BECAUSE".to_string());
     }
     for version in &listing.versions {
         let mut tags = version.floating.clone();
@@ -282,6 +293,10 @@ fn version_rows(listing: &Listing) -> Vec<Vec<String>> {
                 true => "-".to_string(),
                 false => version.platforms.join(","),
             });
+        }
+        if wide {
+            let row = rows.last_mut().expect("a row was just pushed");
+            row.push(version.reasons.clone().unwrap_or_else(|| "-".to_string()));
         }
     }
     rows

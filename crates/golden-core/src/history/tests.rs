@@ -851,6 +851,7 @@ fn ls_shows_the_upstream_version_and_the_x_y_z_tags_of_each_build() {
             created: None,
             base_name: None,
             base_digest: None,
+            reasons: Some(format!("upstream released {}", exact.upstream().unwrap())),
             withdrawn: false,
             floating: floating.iter().map(|t| t.to_string()).collect(),
             foreign: None,
@@ -869,14 +870,20 @@ fn ls_shows_the_upstream_version_and_the_x_y_z_tags_of_each_build() {
         ],
         floating: Vec::new(),
     };
-    let text = super::ls::render_text(std::slice::from_ref(&listing));
+    let text = super::ls::render_text(std::slice::from_ref(&listing), false);
     assert!(text.contains("10.0.1-r1 (upstream 10.0.1)"), "{text}");
     assert!(
         text.contains("10.0.2-r1 (upstream 10.0.2)  sha256:b1"),
         "{text}"
     );
     assert!(text.contains("10.0 10.0.2 10 latest"), "{text}");
+    assert!(!text.contains("BECAUSE"), "{text}");
+    // `ls --wide` says why each build was made, after its tags.
+    let wide = super::ls::render_text(std::slice::from_ref(&listing), true);
+    assert!(wide.contains("TAGS                   BECAUSE"), "{wide}");
+    assert!(wide.contains("latest  upstream released 10.0.2"), "{wide}");
     let json = serde_json::to_value(&listing).unwrap();
+    assert_eq!(json["versions"][1]["reasons"], "upstream released 10.0.2");
     assert_eq!(json["versions"][0]["upstream"], "10.0.1");
     assert_eq!(json["versions"][0]["version"], "10.0.1-r1");
 }
