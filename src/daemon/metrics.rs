@@ -297,6 +297,7 @@ mod tests {
             repository: format!("registry.local/golden/{id}"),
             version: "1.0".to_string(),
             release: Some("1.0.3".to_string()),
+            held: None,
             floating: vec!["1.0".to_string()],
             last_build: Some("1.0.3".to_string()),
             last_built: DateTime::from_timestamp(1_700_000_000, 0),

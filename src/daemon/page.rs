@@ -179,13 +179,18 @@ fn lines(page: &mut String, rows: &[LineRow], now: DateTime<Utc>) {
             .unwrap_or_default();
         let result = row.result.name();
         let recent = recent(row);
+        let held = row
+            .held
+            .as_deref()
+            .map(|held| format!("<div class=\"why\">{}</div>", cell(held)))
+            .unwrap_or_default();
         let since = row
             .failing_since
             .map(|since| format!("<div>failing since {}</div>", cell(&when(since))))
             .unwrap_or_default();
         let _ = writeln!(
             page,
-            "<tr><td data-label=\"Image\"><strong>{}</strong></td><td data-label=\"Line\"><code>{}:{}</code></td><td data-label=\"Release\">{}</td><td data-label=\"Floating tags\">{}</td><td data-label=\"Last build\">{}{because}</td><td data-label=\"Next due\">{}</td><td data-label=\"Last result\" class=\"result-{result}\">{result}{since}{recent}</td><td data-label=\"Reasons\">{}{error}</td></tr>",
+            "<tr><td data-label=\"Image\"><strong>{}</strong></td><td data-label=\"Line\"><code>{}:{}</code></td><td data-label=\"Release\">{}{held}</td><td data-label=\"Floating tags\">{}</td><td data-label=\"Last build\">{}{because}</td><td data-label=\"Next due\">{}</td><td data-label=\"Last result\" class=\"result-{result}\">{result}{since}{recent}</td><td data-label=\"Reasons\">{}{error}</td></tr>",
             cell(&row.id),
             path_cell(&row.repository),
             cell(&row.version),
@@ -291,6 +296,7 @@ mod tests {
             repository: "registry.local/golden/aspnet".to_string(),
             version: "10.0".to_string(),
             release: Some("10.0.3-r2".to_string()),
+            held: None,
             floating: vec!["10.0.3".to_string(), "10.0".to_string()],
             last_build: Some("10.0.3-r2".to_string()),
             last_built: Some(at(1)),
@@ -305,6 +311,7 @@ mod tests {
             history: Vec::new(),
         });
         let page = plain(&render(&state, &Ok("ok".to_string()), at(61)));
+        assert!(!page.contains("by a rollback"), "{page}");
         for shown in [
             "<td data-label=\"Release\">10.0.3-r2 (upstream 10.0.3)</td>",
             "10.0.3-r2 (upstream 10.0.3) at 2027-01-15 08:00:01 UTC",
@@ -312,6 +319,35 @@ mod tests {
         ] {
             assert!(page.contains(shown), "no {shown} in\n{page}");
         }
+    }
+
+    #[test]
+    fn a_line_held_by_a_rollback_says_so_as_plan_does() {
+        use crate::report::{ImageDecision, ImageReport};
+        let image = ImageReport {
+            id: "tools".into(),
+            repository: "r/tools".into(),
+            version: "1.0".into(),
+            decision: ImageDecision::UpToDate,
+            release: Some("1.0.1".into()),
+            last_version: Some("1.0.2".into()),
+            withdrawn: vec!["1.0.2".into()],
+            ..ImageReport::default()
+        };
+        let row = LineRow::of(&image, at(1));
+        let held = "held at 1.0.1 by a rollback (withdrawn: 1.0.2)";
+        assert_eq!(row.held.as_deref(), Some(held));
+        let mut state = State::new(at(0), Duration::from_secs(60), Duration::from_secs(3600));
+        state.lines.push(row);
+        let page = plain(&render(&state, &Ok("ok".to_string()), at(61)));
+        assert!(
+            page.contains(&format!(
+                "<td data-label=\"Release\">1.0.1<div class=\"why\">{held}</div></td>"
+            )),
+            "{page}"
+        );
+        let status = state.document(at(61));
+        assert_eq!(status["lines"][0]["held"], held);
     }
 
     /// The page without the markup that only keeps words whole.
@@ -349,6 +385,7 @@ mod tests {
             repository: "registry.local/golden/x".to_string(),
             version: "1.0".to_string(),
             release: Some("1.0.0".to_string()),
+            held: None,
             floating: vec!["1.0".to_string(), "latest".to_string()],
             last_build: Some("1.0.0".to_string()),
             last_built: Some(at(1)),
@@ -401,6 +438,7 @@ mod tests {
             repository: "registry.local/golden/broken".to_string(),
             version: "1.0".to_string(),
             release: None,
+            held: None,
             floating: Vec::new(),
             last_build: None,
             last_built: None,

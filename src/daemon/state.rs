@@ -138,6 +138,9 @@ pub struct LineRow {
     pub version: String,
     /// The exact version the floating tags belong on.
     pub release: Option<String>,
+    /// `held at 10.0.1 by a rollback (withdrawn: ...)`, as `plan` says it,
+    /// while a rollback keeps the floating tags below the newest build.
+    pub held: Option<String>,
     pub floating: Vec<String>,
     /// The newest build of the line and when it was made.
     pub last_build: Option<String>,
@@ -181,6 +184,7 @@ impl LineRow {
             repository: image.repository.clone(),
             version: image.version.clone(),
             release,
+            held: crate::report::held_text(image),
             floating,
             last_build: if built_now {
                 image.tag.clone()
@@ -434,6 +438,7 @@ impl State {
                     "repository": line.repository,
                     "version": line.version,
                     "release": line.release,
+                    "held": line.held,
                     "floating": line.floating,
                     "last_build": line.last_build,
                     "last_built": at(line.last_built),

@@ -354,7 +354,7 @@ pub fn reasons_text(reasons: &[Reason]) -> String {
 
 /// Why a line's floating tags are on a build older than its newest: a
 /// rollback withdrew the newer ones. `None` when they are not.
-fn held_text(image: &ImageReport) -> Option<String> {
+pub fn held_text(image: &ImageReport) -> Option<String> {
     // No release for another reason (an incomplete build) is a reason of
     // the plan, not a hold. Withdrawn builds are those above the release
     // (under upstream versioning the last build is the release then).
