@@ -363,9 +363,14 @@ impl Session {
         for (index, (planned, connection)) in probed.into_iter().enumerate() {
             let (engine, platforms): (Arc<dyn Engine>, Vec<Platform>) = match connection {
                 Ok(engine) => {
+                    let proxies = crate::engine::proxies::from_docker_config(
+                        docker_config_directory().as_deref(),
+                        engine.host(),
+                    );
                     let engine = engine
                         .with_credentials(credentials.clone())
-                        .with_owner(self.run_owner());
+                        .with_owner(self.run_owner())
+                        .with_proxies(proxies);
                     remove_leftover_tests(&engine).await;
                     let platforms = match planned.platforms.is_empty() {
                         true => engine.platform().cloned().into_iter().collect(),
@@ -458,4 +463,12 @@ pub async fn remove_leftover_tests(engine: &DockerEngine) {
         }
         Err(error) => tracing::warn!("{error}; smoke-test containers of earlier runs may be left"),
     }
+}
+
+/// The docker CLI's config directory: `DOCKER_CONFIG`, else `~/.docker`.
+fn docker_config_directory() -> Option<PathBuf> {
+    std::env::var_os("DOCKER_CONFIG")
+        .filter(|value| !value.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".docker")))
 }

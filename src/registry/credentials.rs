@@ -15,6 +15,9 @@ use std::path::PathBuf;
 
 use crate::regular_file::{RegularFileError, MAX_SECRET};
 
+/// The user an identity token is stored under by credential helpers.
+pub const IDENTITY_TOKEN_USER: &str = "<token>";
+
 /// Environment variable with the username for golden's registry.
 pub const USERNAME_VARIABLE: &str = "GOLDEN_REGISTRY_USERNAME";
 /// Environment variable with the password.
@@ -22,11 +25,16 @@ pub const PASSWORD_VARIABLE: &str = "GOLDEN_REGISTRY_PASSWORD";
 /// Environment variable naming a file whose content is the password.
 pub const PASSWORD_FILE_VARIABLE: &str = "GOLDEN_REGISTRY_PASSWORD_FILE";
 
-/// A username and password for one registry.
+/// A username and password for one registry, or an identity token (an
+/// OAuth refresh token from `docker login` to a registry that issues them:
+/// `identitytoken` in the config, or a helper's `<token>` user).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
     pub username: String,
     password: String,
+    /// `password` is an identity token: it is traded at the token server
+    /// (OAuth2 `grant_type=refresh_token`), never sent as basic auth.
+    identity_token: bool,
     /// Where they came from, for a registry that refuses them.
     pub source: Source,
 }
@@ -88,6 +96,7 @@ impl fmt::Debug for Credentials {
             .debug_struct("Credentials")
             .field("username", &self.username)
             .field("password", &"<redacted>")
+            .field("identity_token", &self.identity_token)
             .field("source", &self.source)
             .finish()
     }
@@ -103,13 +112,30 @@ impl Credentials {
         Credentials {
             username: username.into(),
             password: password.into(),
+            identity_token: false,
             source,
         }
     }
 
-    /// The password, for the one place that sends it.
+    /// An identity token read from `source`; its user is `<token>`, as the
+    /// docker CLI's helpers name it.
+    pub fn identity_token(token: impl Into<String>, source: Source) -> Credentials {
+        Credentials {
+            username: IDENTITY_TOKEN_USER.to_string(),
+            password: token.into(),
+            identity_token: true,
+            source,
+        }
+    }
+
+    /// The password (or the identity token), for the places that send it.
     pub fn password(&self) -> &str {
         &self.password
+    }
+
+    /// The identity token, when these are one.
+    pub fn token(&self) -> Option<&str> {
+        self.identity_token.then_some(self.password.as_str())
     }
 }
 
@@ -198,6 +224,17 @@ pub fn from_containers_auth(
             .trim_end_matches('/');
         (host == registry).then_some(entry)
     });
+    let identity_token = entry
+        .and_then(|entry| entry.get("identitytoken"))
+        .and_then(|token| token.as_str())
+        .filter(|token| !token.is_empty());
+    if let Some(token) = identity_token {
+        tracing::debug!(registry, path = %path.display(), "an identity token from the containers auth file");
+        return Ok(Some(Credentials::identity_token(
+            token,
+            Source::ContainersAuth(path.to_path_buf()),
+        )));
+    }
     let Some(encoded) = entry
         .and_then(|entry| entry.get("auth"))
         .and_then(|auth| auth.as_str())
@@ -265,10 +302,10 @@ fn from_docker_config(registry: &str) -> Result<Option<Credentials>, CredentialE
             password,
             Source::DockerConfig,
         ))),
-        Ok(DockerCredential::IdentityToken(_)) => {
-            tracing::warn!(registry, "the docker config holds an identity token for this registry, which golden does not use; reading anonymously");
-            Ok(None)
-        }
+        Ok(DockerCredential::IdentityToken(token)) => Ok(Some(Credentials::identity_token(
+            token,
+            Source::DockerConfig,
+        ))),
         Err(Retrieval::NoCredentialConfigured | Retrieval::ConfigNotFound) => Ok(None),
         // A store helper's answer for a host never logged in to
         // (docker-credential-pass, -secretservice, -desktop, -osxkeychain):

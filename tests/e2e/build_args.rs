@@ -39,3 +39,87 @@ fn a_misspelt_build_arg_is_a_located_error_with_a_suggestion() {
         plan.stdout
     );
 }
+
+/// The docker config's `proxies` reach builds as the docker CLI passes
+/// them (HTTP_PROXY and http_proxy, ...), with both builders; an arg
+/// golden.toml sets wins; they stay out of the recipe, so a proxy that
+/// changes rebuilds nothing.
+#[test]
+fn the_docker_configs_proxies_reach_builds_and_stay_out_of_the_recipe() {
+    let stack = support::Stack::new("proxies");
+    let dockerfile = std::fs::read_to_string(stack.path().join("images/base/Dockerfile")).unwrap();
+    stack.write(
+        "images/base/Dockerfile",
+        &format!("{dockerfile}RUN echo \"$HTTP_PROXY|$http_proxy|$NO_PROXY|$no_proxy|$HTTPS_PROXY\" > /etc/golden/proxies\n"),
+    );
+    let docker_config = stack.path().join("docker-config");
+    let proxies = |http: &str| {
+        std::fs::create_dir_all(&docker_config).unwrap();
+        let config = serde_json::json!({"proxies": {"default": {
+            "httpProxy": http,
+            "noProxy": "127.0.0.1,.internal",
+        }}});
+        std::fs::write(docker_config.join("config.json"), config.to_string()).unwrap();
+    };
+    let golden = |args: &[&str]| {
+        let docker_config = docker_config.to_string_lossy().to_string();
+        stack.golden_with_env(args, &[("DOCKER_CONFIG", docker_config.as_str())])
+    };
+    let read = |tag: &str| {
+        let image = format!("{}:{tag}", stack.repository("base"));
+        let output = std::process::Command::new("docker")
+            .args([
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                &image,
+                "cat",
+                "/etc/golden/proxies",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    };
+    proxies("http://proxy.internal:3128");
+    let config = std::fs::read_to_string(stack.config()).unwrap();
+    for (builder, version) in [("classic", "1.0.0"), ("buildkit", "1.0.1")] {
+        let chosen = format!("[images.base]\nbuilder = \"{builder}\"\n");
+        std::fs::write(
+            stack.config(),
+            config.replacen("[images.base]\n", &chosen, 1),
+        )
+        .unwrap();
+        golden(&["rebuild", "base"]).expect(0);
+        assert_eq!(
+            read(version),
+            "http://proxy.internal:3128|http://proxy.internal:3128|127.0.0.1,.internal|127.0.0.1,.internal|",
+            "{builder}"
+        );
+    }
+    // Another proxy: nothing is due.
+    proxies("http://elsewhere.internal:8080");
+    let plan = golden(&["plan", "base", "--output", "json"])
+        .expect(0)
+        .json();
+    assert_eq!(
+        support::entry(&plan, "base")["decision"],
+        "up-to-date",
+        "{plan}"
+    );
+    // golden.toml's arg wins over the config's (a fresh build: the
+    // builders keep proxy args out of their cache keys, as the recipe).
+    stack.append_config("[images.base.build_args]\nhttp_proxy = \"http://mine.internal:1\"\n");
+    golden(&["rebuild", "base"]).expect(0);
+    // Neither spelling comes from the config then (BuildKit reads both as
+    // one: two values would be a coin toss).
+    assert_eq!(
+        read("1.0.2"),
+        "http://mine.internal:1|http://mine.internal:1|127.0.0.1,.internal|127.0.0.1,.internal|"
+    );
+}

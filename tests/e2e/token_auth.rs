@@ -15,6 +15,9 @@ const SERVICE: &str = "golden-test-registry";
 const ISSUER: &str = "golden-test-token-issuer";
 const CI_PASSWORD: &str = "ci-secret-1";
 const READER_PASSWORD: &str = "reader-secret-2";
+/// `ci`'s identity token: what `docker login` stores as `identitytoken`
+/// for a registry whose token server issues refresh tokens.
+const CI_IDENTITY_TOKEN: &str = "identity-token-of-ci-4";
 
 /// The token server process; killed on drop.
 struct TokenServer {
@@ -47,7 +50,7 @@ impl TokenServer {
             ],
         );
         let rules = serde_json::json!({
-            "ci": {"password": CI_PASSWORD, "grants": [["e2e-token-*", ["pull", "push", "delete"]]]},
+            "ci": {"password": CI_PASSWORD, "refresh_token": CI_IDENTITY_TOKEN, "grants": [["e2e-token-*", ["pull", "push", "delete"]]]},
             "reader": {"password": READER_PASSWORD, "grants": [["e2e-token-*", ["pull"]]]},
         });
         let port_file = directory.join("token.port");
@@ -93,14 +96,21 @@ impl TokenServer {
 
     /// Every request logged so far, as (user, scope, user agent).
     fn requests(&self) -> Vec<(String, String, String)> {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .map(|line| {
-                let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+        self.entries()
+            .iter()
+            .map(|entry| {
                 let text = |key: &str| entry[key].as_str().unwrap_or("(none)").to_string();
                 (text("user"), text("scope"), text("agent"))
             })
+            .collect()
+    }
+
+    /// Every request logged so far, as the server wrote it.
+    fn entries(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
             .collect()
     }
 
@@ -406,4 +416,155 @@ fn a_token_server_grants_golden_the_scopes_each_step_needs_and_a_reader_cannot_m
             "delete asked only for the pruned repository: {scope}"
         );
     }
+}
+
+/// An identity token (`identitytoken` in the docker config, as `docker
+/// login` stores it for a registry that issues refresh tokens) is traded at
+/// the token server by golden and by the engine, as the docker CLI does;
+/// one the server does not know is refused by name, never printed. The
+/// containers auth file's `identitytoken` is read the same way.
+#[test]
+fn an_identity_token_is_traded_at_the_token_server_by_golden_and_the_engine() {
+    let directory = tempfile::tempdir().unwrap();
+    let server = TokenServer::start(directory.path());
+    let registry = PrivateRegistry::start(&server.registry_config(directory.path()));
+    let host = registry.host();
+    let namespace = format!("e2e-token-identity-{}", std::process::id());
+    let login = directory.path().join("login");
+    let upstream = format!("{host}/{namespace}-upstream/busybox:1.36");
+    docker(&login, &["pull", "-q", SEED], "");
+    docker(
+        &login,
+        &["login", "-u", "ci", "--password-stdin", &host],
+        CI_PASSWORD,
+    );
+    docker(&login, &["tag", SEED, &upstream], "");
+    docker(&login, &["push", "-q", &upstream], "");
+    std::fs::create_dir_all(directory.path().join("base")).unwrap();
+    std::fs::write(
+        directory.path().join("base/Dockerfile"),
+        format!("FROM {upstream}\nENV IDENTITY=1\n"),
+    )
+    .unwrap();
+    let config_path = directory.path().join("golden.toml");
+    std::fs::write(
+        &config_path,
+        format!("[registry]\nhost = \"{host}\"\nnamespace = \"{namespace}\"\n[images.base]\nversion = \"1.0\"\ncontext = \"base\"\n"),
+    )
+    .unwrap();
+    let with_token = |token: &str| {
+        let config = directory.path().join(format!("docker-{}", token.len()));
+        std::fs::create_dir_all(&config).unwrap();
+        let auths = serde_json::json!({"auths": {host.clone(): {"identitytoken": token}}});
+        std::fs::write(config.join("config.json"), auths.to_string()).unwrap();
+        config
+    };
+    let golden = |docker_config: &Path, args: &[&str]| {
+        Golden::at(&config_path)
+            .args(args)
+            .env("DOCKER_CONFIG", docker_config)
+            .env_remove("GOLDEN_REGISTRY_USERNAME")
+            .env_remove("REGISTRY_AUTH_FILE")
+            .env("XDG_RUNTIME_DIR", directory.path().join("no-runtime"))
+            .env("HOME", directory.path())
+            .run()
+    };
+
+    // A token the server does not know: refused by name, never printed.
+    let wrong = golden(&with_token("not-an-identity-token"), &["build", "--all"]).expect(1);
+    let said = format!("{}{}", wrong.stdout, wrong.stderr);
+    eprintln!("an unknown identity token printed:\n{said}");
+    assert!(
+        said.contains(&format!(
+            "registry `{host}` refused the credentials of user `<token>` from the docker config"
+        )),
+        "{said}"
+    );
+    assert!(said.contains(&format!("docker login {host}")), "{said}");
+    assert!(!said.contains("not-an-identity-token"), "{said}");
+
+    // ci's token: golden reads and the engine pulls and pushes with it.
+    let before = server.entries().len();
+    let build = golden(
+        &with_token(CI_IDENTITY_TOKEN),
+        &["build", "--all", "--output", "json"],
+    )
+    .expect(0);
+    assert_eq!(
+        build.json()["totals"]["built"],
+        1,
+        "{}\n{}",
+        build.stdout,
+        build.stderr
+    );
+    assert_eq!(
+        tags(&server, &host, &format!("{namespace}/base")),
+        ["1", "1.0", "1.0.0", "latest"]
+    );
+    let traded: Vec<serde_json::Value> = server.entries()[before..]
+        .iter()
+        .filter(|entry| entry["grant"] == "refresh_token")
+        .cloned()
+        .collect();
+    let by = |agent: &str| {
+        traded
+            .iter()
+            .filter(|entry| entry["agent"].as_str().unwrap_or("").starts_with(agent))
+            .map(|entry| {
+                (
+                    entry["user"].as_str().unwrap_or("").to_string(),
+                    entry["scope"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let golden_trades = by("golden/");
+    assert!(
+        golden_trades.contains(&(
+            "ci".to_string(),
+            format!("repository:{namespace}/base:pull,push")
+        )),
+        "golden traded the token for pull,push: {traded:#?}"
+    );
+    assert!(
+        !by("docker/").is_empty(),
+        "the engine traded it too (it pushed): {traded:#?}"
+    );
+    // (BuildKit's resolver, `containerd/` in the log, tries the token as a
+    // password before it trades it; golden and the engine trade at once.)
+    let refused: Vec<serde_json::Value> = server.entries()[before..]
+        .iter()
+        .filter(|entry| {
+            let agent = entry["agent"].as_str().unwrap_or("");
+            entry["user"].is_null() && !agent.starts_with("containerd/")
+        })
+        .cloned()
+        .collect();
+    assert!(refused.is_empty(), "{refused:#?}");
+
+    // The containers auth file's identitytoken, named by REGISTRY_AUTH_FILE.
+    let auth_file = directory.path().join("auth.json");
+    let auths = serde_json::json!({"auths": {host.clone(): {"identitytoken": CI_IDENTITY_TOKEN}}});
+    std::fs::write(&auth_file, auths.to_string()).unwrap();
+    let before = server.entries().len();
+    let plan = Golden::at(&config_path)
+        .args(["plan", "--output", "json"])
+        .env("DOCKER_CONFIG", directory.path().join("no-docker-config"))
+        .env_remove("GOLDEN_REGISTRY_USERNAME")
+        .env("REGISTRY_AUTH_FILE", &auth_file)
+        .run()
+        .expect(0);
+    assert_eq!(
+        plan.json()["images"][0]["decision"],
+        "up-to-date",
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        server.entries()[before..]
+            .iter()
+            .any(|entry| entry["grant"] == "refresh_token" && entry["user"] == "ci"),
+        "{:#?}",
+        &server.entries()[before..]
+    );
 }

@@ -60,7 +60,7 @@ impl DockerEngine {
         };
         let (body, writer) = stream_context(upload);
         let stream = docker.build_image(
-            build_options(&request, &api_labels, network),
+            build_options(&request, &api_labels, network, &self.proxies),
             Some(self.registry_credentials()),
             Some(bollard::body_try_stream(body)),
         );
@@ -123,10 +123,13 @@ impl DockerEngine {
             .credentials
             .iter()
             .map(|(host, credentials)| {
-                let pair = (
-                    credentials.username.clone(),
-                    credentials.password().to_string(),
-                );
+                // An identity token goes with no user: BuildKit then
+                // trades it at the token server as a refresh token.
+                let user = match credentials.token() {
+                    Some(_) => String::new(),
+                    None => credentials.username.clone(),
+                };
+                let pair = (user, credentials.password().to_string());
                 (host.clone(), pair)
             })
             .collect();
@@ -204,8 +207,12 @@ fn build_options(
     request: &BuildRequest,
     labels: &HashMap<String, String>,
     network: &str,
+    proxies: &[(String, String)],
 ) -> BuildImageOptions {
-    let build_args: HashMap<String, String> = request.build_args.clone().into_iter().collect();
+    let build_args: HashMap<String, String> =
+        crate::engine::proxies::merged(&request.build_args, proxies)
+            .into_iter()
+            .collect();
     let tag = request.tag.to_string();
     let mut options = BuildImageOptionsBuilder::new()
         .dockerfile(&request.dockerfile)

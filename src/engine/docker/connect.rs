@@ -96,6 +96,7 @@ impl DockerEngine {
             buildkit,
             podman,
             bridge: tokio::sync::OnceCell::new(),
+            proxies: Vec::new(),
         })
     }
 }

@@ -57,6 +57,8 @@ pub struct DockerEngine {
     /// Whether the engine has a `bridge` network (asked once, at the
     /// first BuildKit build that would use it).
     bridge: tokio::sync::OnceCell<bool>,
+    /// The docker config's proxies, as build args (see `engine::proxies`).
+    proxies: Vec<(String, String)>,
 }
 
 /// What `golden engines` shows of a live engine.
@@ -103,12 +105,26 @@ impl DockerEngine {
     fn docker_credentials(&self, host: &str) -> Option<DockerCredentials> {
         self.credentials
             .get(host)
-            .map(|credentials| DockerCredentials {
-                username: Some(credentials.username.clone()),
-                password: Some(credentials.password().to_string()),
-                serveraddress: Some(host.to_string()),
-                ..DockerCredentials::default()
+            .map(|credentials| match credentials.token() {
+                // The engine trades it at the token server itself.
+                Some(token) => DockerCredentials {
+                    identitytoken: Some(token.to_string()),
+                    serveraddress: Some(host.to_string()),
+                    ..DockerCredentials::default()
+                },
+                None => DockerCredentials {
+                    username: Some(credentials.username.clone()),
+                    password: Some(credentials.password().to_string()),
+                    serveraddress: Some(host.to_string()),
+                    ..DockerCredentials::default()
+                },
             })
+    }
+
+    /// Passes `proxies` (build args) to every build, below golden.toml's.
+    pub fn with_proxies(mut self, proxies: Vec<(String, String)>) -> DockerEngine {
+        self.proxies = proxies;
+        self
     }
 
     /// Whether the engine is Podman's Docker-compatible service.

@@ -195,9 +195,14 @@ impl Auth {
     }
 
     /// The credentials of `host` once it asked for basic auth.
+    /// The credentials sent as basic auth to `host`, once it asked for
+    /// them; never an identity token, which only a token server takes.
     fn basic_credentials(&self, host: &str) -> Option<&Credentials> {
         let asked = self.basic.lock().ok()?.contains(host);
-        asked.then(|| self.credentials.get(host)).flatten()
+        asked
+            .then(|| self.credentials.get(host))
+            .flatten()
+            .filter(|credentials| credentials.token().is_none())
     }
 
     fn token_for(&self, host: &str, scope: &str) -> Option<String> {
@@ -237,23 +242,23 @@ impl Auth {
         {
             return Err(invalid(host, action, format!("the token server `{realm}` is not HTTPS; golden will not send credentials to it")));
         }
-        let mut query: Vec<(&str, &str)> = vec![("scope", scope)];
-        if let Some(service) = parameters.get("service") {
-            query.push(("service", service));
-        }
-        let mut request = transport.client_for(&realm_host).get(realm).query(&query);
-        if let Some(credentials) = self.credentials.get(host) {
-            if let Some(warning) = plain_http_realm(realm) {
-                let first = self
-                    .warned
-                    .lock()
-                    .is_ok_and(|mut warned| warned.insert(realm.to_string()));
-                if first {
-                    tracing::warn!("registry `{host}`: {warning}");
+        let service = parameters.get("service").map(String::as_str);
+        let client = transport.client_for(&realm_host);
+        let request = match self.credentials.get(host) {
+            Some(credentials) => {
+                if let Some(warning) = plain_http_realm(realm) {
+                    let first = self
+                        .warned
+                        .lock()
+                        .is_ok_and(|mut warned| warned.insert(realm.to_string()));
+                    if first {
+                        tracing::warn!("registry `{host}`: {warning}");
+                    }
                 }
+                token_request(client, realm, service, scope, credentials)
             }
-            request = request.basic_auth(&credentials.username, Some(credentials.password()));
-        }
+            None => token_request_anonymous(client, realm, service, scope),
+        };
         let response = transport
             .send(request)
             .await
@@ -275,6 +280,46 @@ impl Auth {
         }
         token_of(&body, host, realm, action)
     }
+}
+
+/// An anonymous token request: `GET realm?scope=...&service=...`.
+fn token_request_anonymous(
+    client: &reqwest::Client,
+    realm: &str,
+    service: Option<&str>,
+    scope: &str,
+) -> RequestBuilder {
+    let mut query: Vec<(&str, &str)> = vec![("scope", scope)];
+    if let Some(service) = service {
+        query.push(("service", service));
+    }
+    client.get(realm).query(&query)
+}
+
+/// A token request with `credentials`: a password as basic auth on the
+/// GET, as the docker CLI sends it; an identity token traded in the OAuth2
+/// form (`POST`, `grant_type=refresh_token`), as the engine trades it.
+fn token_request(
+    client: &reqwest::Client,
+    realm: &str,
+    service: Option<&str>,
+    scope: &str,
+    credentials: &Credentials,
+) -> RequestBuilder {
+    let Some(token) = credentials.token() else {
+        return token_request_anonymous(client, realm, service, scope)
+            .basic_auth(&credentials.username, Some(credentials.password()));
+    };
+    let mut form: Vec<(&str, &str)> = vec![
+        ("grant_type", "refresh_token"),
+        ("refresh_token", token),
+        ("client_id", "golden"),
+        ("scope", scope),
+    ];
+    if let Some(service) = service {
+        form.push(("service", service));
+    }
+    client.post(realm).form(&form)
 }
 
 /// The token in a token server's answer (`token`, or OAuth's
