@@ -73,6 +73,77 @@ pub async fn after_run(config: &Config, report: &Report) {
             scrub(&error.to_string(), settings)
         ),
     }
+    for route in &settings.owners {
+        notify_owner(config, settings, route, report).await;
+    }
+}
+
+/// Sends `route`'s owner the run's notification cut to its images (those
+/// whose `owner` label names it), when one of them is in it.
+async fn notify_owner(
+    config: &Config,
+    settings: &NotifySettings,
+    route: &crate::config::OwnerRoute,
+    report: &Report,
+) {
+    let mut owned = report.clone();
+    owned.images.retain(|image| {
+        config
+            .image(&image.id)
+            .is_some_and(|image| image.labels.get("owner") == Some(&route.owner))
+    });
+    if owned.images.is_empty() {
+        return;
+    }
+    owned.totals = totals_of(&owned);
+    let Some(body) = message(config, settings, &owned).map(|body| shaped(settings.format, body))
+    else {
+        return;
+    };
+    let routed = NotifySettings {
+        url: route.url.clone(),
+        source: route.source.clone(),
+        ..settings.clone()
+    };
+    match deliver(&routed, &body).await {
+        Ok(attempts) => tracing::info!(
+            attempts,
+            owner = %route.owner,
+            "notification sent to the webhook of owner `{}` set by {}",
+            route.owner,
+            route.source
+        ),
+        Err(error) => tracing::warn!(
+            "failed to send the notification to the webhook of owner `{}` set by {} (the run's result is unchanged): {}",
+            route.owner,
+            route.source,
+            scrub(&error.to_string(), &routed)
+        ),
+    }
+}
+
+/// The counts of `report`'s images, for a report cut to some of them; its
+/// time and requests are the run's, and `unreachable` at most its failed
+/// (an image's report does not say whether its failure was one).
+fn totals_of(report: &Report) -> golden_core::report::Totals {
+    use golden_core::report::ImageDecision;
+    let count = |decision: ImageDecision| {
+        report
+            .images
+            .iter()
+            .filter(|image| image.decision == decision)
+            .count()
+    };
+    let failed = count(ImageDecision::Failed);
+    golden_core::report::Totals {
+        built: count(ImageDecision::Built),
+        promoted: count(ImageDecision::Promoted),
+        up_to_date: count(ImageDecision::UpToDate),
+        failed,
+        unreachable: report.totals.unreachable.min(failed),
+        skipped: count(ImageDecision::Skipped),
+        ..report.totals.clone()
+    }
 }
 
 /// The outcome of `report`: `None` for a run that built, promoted and

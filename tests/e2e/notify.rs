@@ -748,3 +748,69 @@ fn a_signed_teams_message_carries_an_adaptive_card_and_a_signature_its_receiver_
         plan.stderr
     );
 }
+
+/// `[notify.owners.NAME]`: the images whose `owner` label is NAME go to
+/// that webhook too, cut to them (their counts, their summary); the
+/// `[notify]` webhook still gets the whole run; an owner with nothing in
+/// the run gets nothing.
+#[test]
+fn each_owner_gets_its_own_images_and_the_main_webhook_gets_all() {
+    let (main, payments, idle) = (
+        Receiver::start(&[]),
+        Receiver::start(&[]),
+        Receiver::start(&[]),
+    );
+    let setup = Setup::new(
+        "owners",
+        &format!(
+            "webhook = \"{}\"\non = [\"always\"]\n[notify.owners.payments]\nwebhook_env = \"GOLDEN_PAYMENTS_WEBHOOK\"\n[notify.owners.search]\nwebhook = \"{}\"\n",
+            main.url(),
+            idle.url()
+        ),
+        &[
+            ("api", "RUN true"),
+            ("ledger", "RUN echo 'no mirror' >&2 && exit 3"),
+            ("tools", "RUN true"),
+        ],
+    );
+    let mut config = std::fs::read_to_string(&setup.config).unwrap();
+    for (id, owner) in [
+        ("api", "payments"),
+        ("ledger", "payments"),
+        ("tools", "platform"),
+    ] {
+        config.push_str(&format!("[images.{id}.labels]\nowner = \"{owner}\"\n"));
+    }
+    std::fs::write(&setup.config, config).unwrap();
+    let url = payments.url();
+    setup
+        .golden_with_env(
+            &["build", "--all"],
+            &[("GOLDEN_PAYMENTS_WEBHOOK", url.as_str())],
+        )
+        .expect(1);
+    let whole = main.received();
+    assert_eq!(whole.len(), 1, "{whole:#?}");
+    assert_eq!(ids(&whole[0].body), vec!["api", "ledger", "tools"]);
+    let owned = payments.received();
+    assert_eq!(owned.len(), 1, "{owned:#?}");
+    let body = &owned[0].body;
+    assert_eq!(ids(body), vec!["api", "ledger"]);
+    assert_eq!(body["report"]["totals"]["built"], 1, "{body:#}");
+    assert_eq!(body["report"]["totals"]["failed"], 1, "{body:#}");
+    let summary = body["summary"].as_str().unwrap();
+    assert!(summary.contains("1 failed (ledger)"), "{summary}");
+    assert!(!summary.contains("tools"), "{summary}");
+    assert!(idle.received().is_empty(), "{:#?}", idle.received());
+
+    // An owner's webhook is read like [notify]'s: unset, it is an error
+    // naming its table, for the commands that notify.
+    let unset = setup.golden(&["build", "--all"]).expect(2);
+    assert!(
+        unset
+            .stderr
+            .contains("`GOLDEN_PAYMENTS_WEBHOOK` named by `webhook_env` in [notify.owners.payments] is not set"),
+        "{}",
+        unset.stderr
+    );
+}

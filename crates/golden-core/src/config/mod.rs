@@ -305,7 +305,9 @@ pub use cache::Cache;
 pub use engine::{EngineSettings, Network};
 pub use engines::PoolEngine;
 pub use inherited::RESERVED_LABELS;
-pub use notify::{NotifyFormat, NotifyOn, NotifySettings, SecretUrl, SigningSecret, WebhookSource};
+pub use notify::{
+    NotifyFormat, NotifyOn, NotifySettings, OwnerRoute, SecretUrl, SigningSecret, WebhookSource,
+};
 pub use policy::{Patterns, Policy};
 pub use registry::{RegistrySettings, DEFAULT_RETRIES, PUBLIC_REGISTRIES};
 

@@ -20,7 +20,7 @@ use crate::diagnostic::{closest, Diagnostic, SourceFile};
 use crate::duration::{self, ConfigDuration};
 use crate::files::Files;
 
-const NOTIFY_KEYS: &[&str] = &[
+pub(super) const NOTIFY_KEYS: &[&str] = &[
     "webhook",
     "webhook_env",
     "webhook_file",
@@ -29,10 +29,14 @@ const NOTIFY_KEYS: &[&str] = &[
     "retries",
     "format",
     "signing_secret_env",
+    "owners",
 ];
 const FORMAT_VALUES: &[&str] = &["slack", "teams"];
 const FORMAT_EXPECTED: &str = "\"slack\" (the default: JSON with a Slack-ready `text`, the summary and the report) or \"teams\" (a Microsoft Teams Adaptive Card)";
 const SOURCE_KEYS: &[&str] = &["webhook", "webhook_env", "webhook_file"];
+
+mod owners;
+pub use owners::OwnerRoute;
 const ON_VALUES: &[&str] = &["failure", "success", "always"];
 const ON_EXPECTED: &str =
     "a list of \"failure\", \"success\" or \"always\", e.g. [\"failure\"] (the default)";
@@ -154,6 +158,9 @@ pub struct NotifySettings {
     pub format: NotifyFormat,
     /// When set, each message carries `X-Golden-Signature-256`.
     pub signing: Option<SigningSecret>,
+    /// `[notify.owners.NAME]`: the webhooks that get the images whose
+    /// `owner` label is NAME, beside `url`, which gets every image.
+    pub owners: Vec<OwnerRoute>,
 }
 
 impl Reader<'_> {
@@ -166,7 +173,7 @@ impl Reader<'_> {
         let table = self.table(value, "notify")?;
         let section = "[notify]";
         self.check_keys(table, section, NOTIFY_KEYS);
-        let webhook = self.webhook(table, value.span(), variable);
+        let webhook = self.webhook(table, section, value.span(), variable);
         let on = self.notify_on(table);
         let timeout = self.value::<ConfigDuration>(table, section, "timeout", TIMEOUT_EXPECTED);
         let timeout = match timeout {
@@ -208,6 +215,7 @@ impl Reader<'_> {
         };
         let format = self.notify_format(table);
         let signing = self.signing_secret(table, variable);
+        let owners = self.owner_routes(table, variable);
         let (url, source) = webhook?;
         Some(NotifySettings {
             url,
@@ -217,6 +225,7 @@ impl Reader<'_> {
             retries: retries?,
             format: format?,
             signing: signing?,
+            owners: owners?,
         })
     }
 
@@ -286,13 +295,13 @@ impl Reader<'_> {
 
     /// The one of `webhook`, `webhook_env` and `webhook_file` that is set,
     /// read and checked to be an http(s) URL.
-    fn webhook(
+    pub(super) fn webhook(
         &mut self,
         table: &DeTable<'_>,
+        section: &str,
         span: Range<usize>,
         variable: &dyn Fn(&str) -> Option<std::ffi::OsString>,
     ) -> Option<(SecretUrl, WebhookSource)> {
-        let section = "[notify]";
         let given: Vec<&str> = SOURCE_KEYS
             .iter()
             .copied()
@@ -323,20 +332,24 @@ impl Reader<'_> {
             }
         }
         if table.contains_key("webhook") {
-            self.literal_webhook(table)
+            self.literal_webhook(table, section)
         } else if table.contains_key("webhook_env") {
-            self.environment_webhook(table, variable)
+            self.environment_webhook(table, section, variable)
         } else {
-            self.file_webhook(table)
+            self.file_webhook(table, section)
         }
     }
 
-    fn literal_webhook(&mut self, table: &DeTable<'_>) -> Option<(SecretUrl, WebhookSource)> {
-        let url = self.value::<String>(table, "[notify]", "webhook", "an http(s) URL in quotes")?;
+    fn literal_webhook(
+        &mut self,
+        table: &DeTable<'_>,
+        section: &str,
+    ) -> Option<(SecretUrl, WebhookSource)> {
+        let url = self.value::<String>(table, section, "webhook", "an http(s) URL in quotes")?;
         if let Err(problem) = check_url(url.get_ref()) {
             self.secret_problem(
                 url.span(),
-                format!("`webhook` in [notify] is not an http(s) URL: {problem}"),
+                format!("`webhook` in {section} is not an http(s) URL: {problem}"),
                 "not an http(s) URL",
                 "write the incoming-webhook URL your chat or alerting tool gave you, e.g. \"https://chat.example.com/hooks/...\"; keep a secret URL out of golden.toml with `webhook_env` or `webhook_file`",
             );
@@ -348,11 +361,12 @@ impl Reader<'_> {
     fn environment_webhook(
         &mut self,
         table: &DeTable<'_>,
+        section: &str,
         variable: &dyn Fn(&str) -> Option<std::ffi::OsString>,
     ) -> Option<(SecretUrl, WebhookSource)> {
         let name = self.value::<String>(
             table,
-            "[notify]",
+            section,
             "webhook_env",
             "the name of an environment variable, e.g. \"GOLDEN_WEBHOOK\"",
         )?;
@@ -360,7 +374,7 @@ impl Reader<'_> {
         if text.is_empty() || text.contains(['=', '\0']) {
             self.problem(
                 name.span(),
-                "`webhook_env` in [notify] is not an environment variable name".into(),
+                format!("`webhook_env` in {section} is not an environment variable name"),
                 "invalid name",
                 Some("name the variable that holds the URL, e.g. \"GOLDEN_WEBHOOK\"".into()),
             );
@@ -371,7 +385,7 @@ impl Reader<'_> {
             None => {
                 self.notify_problem(
                     name.span(),
-                    format!("environment variable `{text}` named by `webhook_env` in [notify] is not set"),
+                    format!("environment variable `{text}` named by `webhook_env` in {section} is not set"),
                     "not set",
                     Some(set_it),
                 );
@@ -385,7 +399,7 @@ impl Reader<'_> {
             Err(problem) => {
                 self.notify_problem(
                     name.span(),
-                    format!("environment variable `{text}` named by `webhook_env` in [notify] does not hold an http(s) URL: {problem}"),
+                    format!("environment variable `{text}` named by `webhook_env` in {section} does not hold an http(s) URL: {problem}"),
                     "not an http(s) URL",
                     Some(set_it),
                 );
@@ -394,10 +408,14 @@ impl Reader<'_> {
         }
     }
 
-    fn file_webhook(&mut self, table: &DeTable<'_>) -> Option<(SecretUrl, WebhookSource)> {
+    fn file_webhook(
+        &mut self,
+        table: &DeTable<'_>,
+        section: &str,
+    ) -> Option<(SecretUrl, WebhookSource)> {
         let file = self.value::<String>(
             table,
-            "[notify]",
+            section,
             "webhook_file",
             "a path to a file holding the URL, relative to the config file",
         )?;
@@ -428,7 +446,7 @@ impl Reader<'_> {
             Err((problem, label)) => {
                 self.notify_problem(
                     file.span(),
-                    format!("webhook file `{}` named by `webhook_file` in [notify] {problem}", path.display()),
+                    format!("webhook file `{}` named by `webhook_file` in {section} {problem}", path.display()),
                     label,
                     Some("the file holds the webhook URL on one line, readable by the user golden runs as; paths are relative to the directory of golden.toml".into()),
                 );

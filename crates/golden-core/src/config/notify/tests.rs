@@ -353,3 +353,37 @@ fn a_webhook_file_readable_or_writable_by_others_is_exposed() {
         assert_eq!(super::exposure(mode), expected, "{mode:o}");
     }
 }
+
+#[test]
+fn owner_routes_load_and_a_bad_one_is_named_by_its_table() {
+    let settings = notify(&format!(
+        "webhook = \"https://chat.example.com/hooks/{TOKEN}\"\n[notify.owners.payments-team]\nwebhook = \"https://chat.example.com/pay/{TOKEN}\"\n"
+    ));
+    assert_eq!(settings.owners.len(), 1);
+    assert_eq!(settings.owners[0].owner, "payments-team");
+    assert_eq!(
+        settings.owners[0].url.expose(),
+        format!("https://chat.example.com/pay/{TOKEN}")
+    );
+    for (table, said) in [
+        (
+            "[notify.owners.payments]\nwebhook = \"https://a.example\"\nwebhook_env = \"X\"\n",
+            "[notify.owners.payments] sets more than one of webhook, webhook_env",
+        ),
+        (
+            "[notify.owners.payments]\nurl = \"https://a.example\"\n",
+            "[notify.owners.payments]",
+        ),
+        (
+            "[notify.owners]\npayments = \"https://a.example\"\n",
+            "[notify.owners.payments]",
+        ),
+    ] {
+        let text = format!(
+            "{HEAD}[notify]\nwebhook = \"https://chat.example.com/hooks/{TOKEN}\"\n{table}"
+        );
+        let error = load(&text).expect_err(table).to_string();
+        assert!(error.contains(said), "{table}:\n{error}");
+        assert!(!error.contains(TOKEN), "{error}");
+    }
+}
