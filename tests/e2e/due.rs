@@ -302,14 +302,15 @@ fn each_build_records_why_it_was_made_and_inspect_and_plan_say_it() {
 fn diff_says_what_changed_between_two_builds_of_a_line() {
     let stack = Stack::new("diff");
     stack.golden(&["build", "base"]).expect(0);
-    stack.write("images/base/motd", "patched\n");
+    // A file the image holds (COPY rootfs/ /): a layer changes too.
+    stack.write("images/base/rootfs/etc/motd", "patched\n");
     stack.golden(&["build", "base"]).expect(0);
     let diff = stack.golden(&["diff", "base", "1.0.0", "1.0.1"]).expect(0);
     for shown in [
         "base 1.0.0 -> 1.0.1",
         "digest",
         "recipe parts",
-        "1 added",
+        "1 changed",
         "because",
         "never built",
         "-> recipe changed",
@@ -321,10 +322,32 @@ fn diff_says_what_changed_between_two_builds_of_a_line() {
             diff.stdout
         );
     }
-    let unchanged = diff.stdout.lines().last().unwrap();
+    let unchanged = diff
+        .stdout
+        .lines()
+        .find(|line| line.trim_start().starts_with("unchanged: "))
+        .unwrap();
     assert!(
         unchanged.contains("base") && unchanged.contains("platforms"),
         "{unchanged}"
+    );
+    // Layer by layer: the upstream's layer is shared; the COPY of the
+    // changed rootfs and the steps after it are new.
+    let layers = diff
+        .stdout
+        .lines()
+        .find(|line| line.trim_start().starts_with("layers: "))
+        .unwrap_or_else(|| panic!("no layers line in\n{}", diff.stdout));
+    assert!(layers.contains("layers: 1 shared ("), "{layers}");
+    let added: Vec<&str> = diff
+        .stdout
+        .lines()
+        .filter(|line| line.trim_start().starts_with("+ sha256:"))
+        .collect();
+    assert!(
+        added.iter().any(|line| line.contains("COPY")),
+        "the COPY layer is new: {}",
+        diff.stdout
     );
     let json = stack
         .golden(&["diff", "base", "1.0.0", "1.0.1", "--output", "json"])
@@ -341,6 +364,12 @@ fn diff_says_what_changed_between_two_builds_of_a_line() {
             .unwrap_or_else(|| panic!("no {field} in {json:#}"))
     };
     assert_eq!(row("base")["changed"], false);
+    assert_eq!(json["layers"]["shared"], 1, "{json:#}");
+    let removed = json["layers"]["removed"].as_array().unwrap().len();
+    let added = json["layers"]["added"].as_array().unwrap();
+    assert_eq!(removed, added.len(), "{json:#}");
+    assert!(added[0]["digest"].as_str().unwrap().starts_with("sha256:"));
+    assert!(added[0]["size"].as_u64().unwrap() > 0);
     assert_eq!(row("recipe")["changed"], true);
     assert_eq!(
         row("digest")["to"].as_str(),

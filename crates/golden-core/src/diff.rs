@@ -2,7 +2,9 @@
 //! from what each build recorded: its manifest digest, when it was made,
 //! the base it was built FROM, its recipe and how many of the recipe's
 //! parts changed, the commit and repository it came from, why the newer
-//! one was made, the other labels, its platforms and its size.
+//! one was made, the other labels, its platforms and its size; then layer
+//! by layer: the layers both share, and those only one has, with their
+//! sizes and the steps that made them.
 //!
 //! Pure: the two builds' configs are handed in.
 
@@ -11,7 +13,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use crate::labels;
-use crate::registry::ImageConfig;
+use crate::registry::{ImageConfig, Layer};
 
 /// One build, as the registry holds it.
 pub struct Build<'a> {
@@ -38,6 +40,44 @@ pub struct Diff {
     pub from: String,
     pub to: String,
     pub rows: Vec<Row>,
+    pub layers: Layers,
+}
+
+/// The two builds' layers compared by digest (for a multi-platform build,
+/// those of the image its config was read from).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Layers {
+    /// How many layers both have, and their bytes.
+    pub shared: usize,
+    pub shared_bytes: u64,
+    /// The layers only the older build has, bottom first.
+    pub removed: Vec<Layer>,
+    /// The layers only the newer build has, bottom first.
+    pub added: Vec<Layer>,
+}
+
+/// The layers of `a` and `b` compared by digest.
+pub fn layers(a: &[Layer], b: &[Layer]) -> Layers {
+    let in_a: BTreeSet<&str> = a.iter().map(|layer| layer.digest.as_str()).collect();
+    let in_b: BTreeSet<&str> = b.iter().map(|layer| layer.digest.as_str()).collect();
+    let shared: Vec<&Layer> = b
+        .iter()
+        .filter(|layer| in_a.contains(layer.digest.as_str()))
+        .collect();
+    Layers {
+        shared: shared.len(),
+        shared_bytes: shared.iter().map(|layer| layer.size).sum(),
+        removed: a
+            .iter()
+            .filter(|layer| !in_b.contains(layer.digest.as_str()))
+            .cloned()
+            .collect(),
+        added: b
+            .iter()
+            .filter(|layer| !in_a.contains(layer.digest.as_str()))
+            .cloned()
+            .collect(),
+    }
 }
 
 /// Labels every row below already speaks for.
@@ -130,6 +170,7 @@ pub fn diff(id: &str, a: &Build<'_>, b: &Build<'_>) -> Diff {
         from: a.version.to_string(),
         to: b.version.to_string(),
         rows,
+        layers: layers(&a.config.layers, &b.config.layers),
     }
 }
 
@@ -215,7 +256,68 @@ pub fn render_text(diff: &Diff) -> String {
     if !same.is_empty() {
         text.push_str(&format!("  unchanged: {}\n", same.join(", ")));
     }
+    text.push_str(&layers_text(&diff.layers));
     text
+}
+
+/// The layers part of the text: the shared count, then a line per layer
+/// only one build has (`-` the older's, `+` the newer's).
+fn layers_text(layers: &Layers) -> String {
+    let mut text = format!(
+        "  layers: {} shared ({}), {} removed, {} added\n",
+        layers.shared,
+        size(layers.shared_bytes),
+        layers.removed.len(),
+        layers.added.len()
+    );
+    let lines = layers
+        .removed
+        .iter()
+        .map(|layer| ('-', layer))
+        .chain(layers.added.iter().map(|layer| ('+', layer)));
+    for (sign, layer) in lines {
+        let step = layer
+            .created_by
+            .as_deref()
+            .map(step_text)
+            .unwrap_or_default();
+        let line = format!(
+            "    {sign} {}  {:>9}  {step}",
+            short(&layer.digest),
+            size(layer.size)
+        );
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    text
+}
+
+/// The step that made a layer, as a Dockerfile says it: the classic
+/// builder's `/bin/sh -c #(nop) ` and `/bin/sh -c ` prefixes read as the
+/// instruction, on one line, at most 80 characters.
+fn step_text(created_by: &str) -> String {
+    let step = created_by.trim();
+    let step = match step.strip_prefix("/bin/sh -c #(nop) ") {
+        Some(rest) => rest.trim().to_string(),
+        None => match step.strip_prefix("/bin/sh -c ") {
+            Some(rest) => format!("RUN {}", rest.trim()),
+            None => step.to_string(),
+        },
+    };
+    let step = crate::sanitize::text(&step.replace(['\n', '\t'], " ")).into_owned();
+    match step.char_indices().nth(80) {
+        Some((at, _)) => format!("{}…", &step[..at]),
+        None => step,
+    }
+}
+
+/// Bytes in the largest unit that keeps a whole number in front.
+fn size(bytes: u64) -> String {
+    match bytes {
+        0..1024 => format!("{bytes} B"),
+        1024..1_048_576 => format!("{:.1} KiB", bytes as f64 / 1024.0),
+        _ => mebibytes(bytes),
+    }
 }
 
 #[cfg(test)]
@@ -287,5 +389,55 @@ mod tests {
         ] {
             assert!(text.contains(shown), "no `{shown}` in\n{text}");
         }
+    }
+
+    #[test]
+    fn layers_are_compared_by_digest_with_the_steps_that_made_them() {
+        let layer = |digest: &str, size: u64, step: Option<&str>| Layer {
+            digest: format!("sha256:{digest}"),
+            size,
+            created_by: step.map(str::to_string),
+        };
+        let a = vec![
+            layer(
+                "base",
+                2_000_000,
+                Some("/bin/sh -c #(nop) ADD file:abc in / "),
+            ),
+            layer("old", 300, Some("/bin/sh -c echo one > /motd")),
+        ];
+        let b = vec![
+            layer(
+                "base",
+                2_000_000,
+                Some("/bin/sh -c #(nop) ADD file:abc in / "),
+            ),
+            layer("new", 5_000, Some("COPY rootfs/ / # buildkit")),
+            layer("more", 10, None),
+        ];
+        let compared = layers(&a, &b);
+        assert_eq!((compared.shared, compared.shared_bytes), (1, 2_000_000));
+        assert_eq!(compared.removed, vec![a[1].clone()]);
+        assert_eq!(compared.added, vec![b[1].clone(), b[2].clone()]);
+        let text = layers_text(&compared);
+        assert!(
+            text.contains("layers: 1 shared (1.9 MiB), 1 removed, 2 added"),
+            "{text}"
+        );
+        assert!(
+            text.contains("- sha256:old      300 B  RUN echo one > /motd"),
+            "{text}"
+        );
+        assert!(
+            text.contains("+ sha256:new    4.9 KiB  COPY rootfs/ / # buildkit"),
+            "{text}"
+        );
+        assert!(text.contains("+ sha256:more       10 B\n"), "{text}");
+        assert_eq!(
+            step_text(&format!("/bin/sh -c {}", "x".repeat(100)))
+                .chars()
+                .count(),
+            81
+        );
     }
 }

@@ -34,6 +34,22 @@ pub struct ImageConfig {
     pub on_build: Vec<String>,
     /// The config's `Env`, `NAME=value` each.
     pub env: Vec<String>,
+    /// The image's layers, bottom first (for an index, those of the image
+    /// its config was read from).
+    pub layers: Vec<Layer>,
+}
+
+/// One layer of an image, as its manifest lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Layer {
+    /// Its digest (of the compressed blob, as stored).
+    pub digest: String,
+    /// Its size, as stored.
+    pub size: u64,
+    /// The step that made it (the config's `history`), when the history
+    /// lines up with the layers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
 }
 
 impl ImageConfig {
@@ -47,6 +63,7 @@ impl ImageConfig {
             size: 0,
             on_build: Vec::new(),
             env: Vec::new(),
+            layers: Vec::new(),
         }
     }
 

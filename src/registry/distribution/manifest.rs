@@ -97,6 +97,35 @@ impl Document {
 pub(super) struct ConfigBlob {
     pub created: Option<String>,
     pub config: Option<ContainerConfig>,
+    #[serde(default)]
+    pub history: Vec<History>,
+}
+
+/// One step of an image's history; those without `empty_layer` made a
+/// layer, in order.
+#[derive(Debug, Deserialize)]
+pub(super) struct History {
+    pub created_by: Option<String>,
+    #[serde(default)]
+    pub empty_layer: bool,
+}
+
+impl Document {
+    /// The image's layers, each with the step that made it when the
+    /// config's history has one step per layer (else none is named).
+    pub fn layers(&self, history: &[History]) -> Vec<golden_core::registry::Layer> {
+        let steps: Vec<&History> = history.iter().filter(|step| !step.empty_layer).collect();
+        let aligned = steps.len() == self.layers.len();
+        self.layers
+            .iter()
+            .enumerate()
+            .map(|(index, layer)| golden_core::registry::Layer {
+                digest: layer.digest.clone().unwrap_or_default(),
+                size: layer.size.unwrap_or(0),
+                created_by: aligned.then(|| steps[index].created_by.clone()).flatten(),
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -380,6 +380,7 @@ impl Registry for Distribution {
             size: manifest.size(),
             on_build: on_build.unwrap_or_default(),
             env: env.unwrap_or_default(),
+            layers: manifest.layers(&parsed.history),
         })
     }
 
