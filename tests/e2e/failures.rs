@@ -124,3 +124,34 @@ fn a_smoke_test_that_hangs_times_out() {
     );
     assert!(tags(&stack.repository("runtime")).is_empty());
 }
+
+/// A line whose smoke test failed is held while its inputs stay the same;
+/// the test is one of them: fixing it in golden.toml builds the line at
+/// once, as the failure's hint says, not after the backoff.
+#[test]
+fn a_failing_line_whose_smoke_test_is_fixed_in_golden_toml_builds_at_once() {
+    let stack = Stack::new("test-fixed");
+    let config = std::fs::read_to_string(stack.config()).unwrap();
+    let with_test = |command: &str| {
+        let text = config.replacen(
+            "[images.base]\n",
+            &format!("[images.base]\ntest = [\"{command}\"]\n"),
+            1,
+        );
+        std::fs::write(stack.config(), text).unwrap();
+    };
+    with_test("false");
+    stack.golden(&["build", "base"]).expect(1);
+    let held = stack.golden(&["build", "base"]).expect(1);
+    assert!(held.stdout.contains("failing since"), "{}", held.stdout);
+    with_test("true");
+    let fixed = stack
+        .golden(&["build", "base", "--output", "json"])
+        .expect(0);
+    assert_eq!(
+        entry(&fixed.json(), "base")["decision"],
+        "built",
+        "{}",
+        fixed.stdout
+    );
+}

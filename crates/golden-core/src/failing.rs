@@ -82,9 +82,15 @@ impl Failing {
 }
 
 /// What a build is made from, as one key: its recipe, the digest it is
-/// built FROM (the upstream base, or the golden parent's build) and its
-/// platforms. `None` when the recipe was not hashed.
-pub fn inputs(recipe: Option<&str>, from: Option<&str>, platforms: &[String]) -> Option<String> {
+/// built FROM (the upstream base, or the golden parent's build), its
+/// platforms, and the `settings` outside the recipe a fix may change (the
+/// smoke test, the builder). `None` when the recipe was not hashed.
+pub fn inputs(
+    recipe: Option<&str>,
+    from: Option<&str>,
+    platforms: &[String],
+    settings: &[String],
+) -> Option<String> {
     let recipe = recipe?;
     let mut hash = Sha256::new();
     hash.update(recipe.as_bytes());
@@ -92,6 +98,9 @@ pub fn inputs(recipe: Option<&str>, from: Option<&str>, platforms: &[String]) ->
     hash.update(from.unwrap_or("scratch").as_bytes());
     for platform in platforms {
         hash.update(format!("\0platform\0{platform}").as_bytes());
+    }
+    for setting in settings {
+        hash.update(format!("\0setting\0{setting}").as_bytes());
     }
     Some(format!("sha256:{:x}", hash.finalize()))
 }
@@ -299,19 +308,25 @@ mod tests {
     }
 
     #[test]
-    fn inputs_change_with_the_recipe_the_base_and_the_platforms() {
-        let one = inputs(Some("r1"), Some("sha256:b"), &[]);
+    fn inputs_change_with_the_recipe_the_base_the_platforms_and_the_settings() {
+        let one = inputs(Some("r1"), Some("sha256:b"), &[], &[]);
         assert!(one.is_some());
         let other = [
-            inputs(Some("r2"), Some("sha256:b"), &[]),
-            inputs(Some("r1"), Some("sha256:c"), &[]),
-            inputs(Some("r1"), None, &[]),
-            inputs(Some("r1"), Some("sha256:b"), &["linux/arm64".into()]),
+            inputs(Some("r2"), Some("sha256:b"), &[], &[]),
+            inputs(Some("r1"), Some("sha256:c"), &[], &[]),
+            inputs(Some("r1"), None, &[], &[]),
+            inputs(Some("r1"), Some("sha256:b"), &["linux/arm64".into()], &[]),
+            inputs(
+                Some("r1"),
+                Some("sha256:b"),
+                &[],
+                &["test [\"true\"] 30s".into()],
+            ),
         ];
         for changed in other {
             assert_ne!(changed, one);
         }
-        assert_eq!(inputs(None, Some("sha256:b"), &[]), None);
+        assert_eq!(inputs(None, Some("sha256:b"), &[], &[]), None);
     }
 
     #[test]

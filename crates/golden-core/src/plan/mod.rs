@@ -106,7 +106,7 @@ pub enum State {
 /// was made FROM, which is compared with the last build's base meanwhile.
 /// Not a reason: the image is not due for it (the report's `waiting`).
 #[deny(missing_docs)]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Waiting {
     /// The tag the last build was made FROM.
     pub old: String,
@@ -487,14 +487,20 @@ fn may_hold(reasons: &[Reason]) -> bool {
 
 /// What a build of `image` is made from now (see
 /// [`crate::failing::inputs`]): its recipe, the digest it is built FROM
-/// (the upstream base, or the golden parent's build) and its platforms.
+/// (the upstream base, or the golden parent's build), its platforms, and
+/// its smoke test and builder: a failing line whose test or builder was
+/// fixed in golden.toml is built again at once.
 pub fn build_inputs(
     image: &Image,
     recipe: Option<&str>,
     from_digest: Option<&str>,
 ) -> Option<String> {
     let platforms: Vec<String> = image.platforms.iter().map(ToString::to_string).collect();
-    crate::failing::inputs(recipe, from_digest, &platforms)
+    let mut settings = vec![format!("builder {:?}", image.builder)];
+    if let Some(test) = &image.test {
+        settings.push(format!("test {:?} {:?}", test.command, test.timeout));
+    }
+    crate::failing::inputs(recipe, from_digest, &platforms, &settings)
 }
 
 #[cfg(test)]
