@@ -1350,3 +1350,110 @@ fn the_deb_installs_into_a_scratch_root_with_man_pages_completions_and_units() {
         String::from_utf8_lossy(&listed.stdout)
     );
 }
+
+/// golden's own image, built by golden with contrib/image/golden.toml
+/// (scripts/image): FROM scratch with the binary, the libraries it links,
+/// the CA roots and a non-root user; its smoke test runs `golden
+/// --version`; nothing else is in it (no shell); golden's labels are on it.
+#[test]
+fn goldens_own_image_is_built_by_golden_runs_as_non_root_and_holds_only_golden() {
+    require_environment();
+    let directory = tempfile::tempdir().unwrap();
+    let namespace = format!("e2e-own-image-{}", std::process::id());
+    for file in ["Dockerfile", ".dockerignore", "golden.toml"] {
+        let text = read(&format!("contrib/image/{file}"));
+        let text = text
+            .replace(
+                "host = \"registry.local:5000\"",
+                &format!("host = \"{REGISTRY}\""),
+            )
+            .replace(
+                "namespace = \"tools\"",
+                &format!("namespace = \"{namespace}\""),
+            );
+        std::fs::write(directory.path().join(file), text).unwrap();
+    }
+    let config = directory.path().join("golden.toml");
+    let built = Command::new(root().join("scripts/image"))
+        .env("BINARY", golden_binary())
+        .env("GOLDEN_IMAGE_CONFIG", &config)
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "scripts/image: {}{}",
+        String::from_utf8_lossy(&built.stdout),
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let image = format!("{REGISTRY}/{namespace}/golden:0.1");
+    assert_floating(
+        &format!("{REGISTRY}/{namespace}/golden"),
+        "0.1.0",
+        &["0.1", "0", "latest"],
+    );
+    let version = run_checked(Command::new("docker").args([
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &image,
+        "--version",
+    ]));
+    assert!(version.starts_with("golden "), "{version}");
+    let user = run_checked(Command::new("docker").args([
+        "inspect",
+        "--format",
+        "{{.Config.User}}",
+        &image,
+    ]));
+    assert_eq!(user.trim(), "65532:65532");
+    let image_labels = labels(&format!("{REGISTRY}/{namespace}/golden"), "0.1.0");
+    assert_eq!(image_labels["org.opencontainers.image.title"], "golden");
+    assert_eq!(image_labels["org.opencontainers.image.licenses"], "MIT");
+    assert!(
+        image_labels.contains_key("io.golden.recipe"),
+        "{image_labels:?}"
+    );
+    // Its files: the binary, the loader and libraries, the CA roots, the
+    // user's files and three directories. No shell, nothing else.
+    let container = run_checked(Command::new("docker").args(["create", &image]));
+    let container = container.trim().to_string();
+    let exported = Command::new("sh")
+        .arg("-c")
+        .arg(format!("docker export {container} | tar -t"))
+        .output()
+        .unwrap();
+    run_checked(Command::new("docker").args(["rm", &container]));
+    let mut files: Vec<String> = String::from_utf8_lossy(&exported.stdout)
+        .lines()
+        .filter(|path| !path.ends_with('/'))
+        .map(str::to_string)
+        .collect();
+    files.sort();
+    for file in &files {
+        let allowed = file == "usr/local/bin/golden"
+            || file.starts_with("lib/")
+            || file.starts_with("lib64/")
+            || ["etc/passwd", "etc/group", "etc/ssl/certs/ca-certificates.crt", "home/golden/.keep", "work/.keep"].contains(&file.as_str())
+            // What the engine adds to every container's filesystem.
+            || [".dockerenv", "etc/hostname", "etc/hosts", "etc/resolv.conf", "etc/mtab"].contains(&file.as_str())
+            || file.starts_with("dev/")
+            || file.starts_with("proc/")
+            || file.starts_with("sys/");
+        assert!(allowed, "{file} is in golden's image: {files:#?}");
+    }
+    assert!(
+        files.iter().any(|file| file.starts_with("lib64/ld-linux")),
+        "{files:#?}"
+    );
+    assert!(
+        !files.iter().any(|file| file.ends_with("bin/sh")),
+        "{files:#?}"
+    );
+    // The local images the build tagged.
+    let _ = Command::new(golden_binary())
+        .arg("-c")
+        .arg(&config)
+        .arg("clean")
+        .output();
+}
