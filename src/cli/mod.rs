@@ -317,6 +317,10 @@ pub enum CheckOutput {
     Human,
     Json,
     Sarif,
+    /// GitHub Actions annotations (`::error file=...,line=...::...`)
+    Github,
+    /// GitLab's Code Quality report (JSON)
+    Codequality,
 }
 
 fn parse_build_arg(text: &str) -> Result<(String, String), String> {

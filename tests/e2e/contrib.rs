@@ -12,11 +12,11 @@ use std::path::Path;
 use std::process::Command;
 use support::*;
 
-fn root() -> &'static Path {
+pub(crate) fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn golden_binary() -> &'static Path {
+pub(crate) fn golden_binary() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_golden"))
 }
 
@@ -25,12 +25,12 @@ fn read(relative: &str) -> String {
         .unwrap_or_else(|e| panic!("read `{relative}`: {e}"))
 }
 
-fn yaml(relative: &str) -> Yaml {
+pub(crate) fn yaml(relative: &str) -> Yaml {
     serde_norway::from_str(&read(relative))
         .unwrap_or_else(|e| panic!("`{relative}` is not valid YAML: {e}"))
 }
 
-fn text(value: &Yaml) -> &str {
+pub(crate) fn text(value: &Yaml) -> &str {
     value
         .as_str()
         .unwrap_or_else(|| panic!("not a string: {value:?}"))
@@ -53,7 +53,7 @@ fn runs_golden(line: &str) -> bool {
 
 /// The system PATH without any directory that holds a `golden`, so only an
 /// install step can put golden on it.
-fn path_without_golden() -> String {
+pub(crate) fn path_without_golden() -> String {
     let path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
     path.split(':')
         .filter(|directory| !Path::new(directory).join("golden").exists())
@@ -61,7 +61,7 @@ fn path_without_golden() -> String {
         .join(":")
 }
 
-fn sha256(path: &Path) -> String {
+pub(crate) fn sha256(path: &Path) -> String {
     let output = Command::new("sha256sum").arg(path).output().unwrap();
     assert!(output.status.success(), "sha256sum {}", path.display());
     String::from_utf8_lossy(&output.stdout)
@@ -98,7 +98,7 @@ fn git(directory: &Path, args: &[&str]) -> String {
     )
 }
 
-fn copy_directory(source: &Path, target: &Path) {
+pub(crate) fn copy_directory(source: &Path, target: &Path) {
     std::fs::create_dir_all(target).unwrap();
     run_checked(
         Command::new("cp")
@@ -109,7 +109,7 @@ fn copy_directory(source: &Path, target: &Path) {
 }
 
 /// An application repository with one Dockerfile FROM `from`.
-fn application(from: &str) -> tempfile::TempDir {
+pub(crate) fn application(from: &str) -> tempfile::TempDir {
     let directory = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(directory.path().join("service")).unwrap();
     std::fs::write(
@@ -121,7 +121,7 @@ fn application(from: &str) -> tempfile::TempDir {
 }
 
 /// The five build results of a report, by image id.
-fn decisions(report: &serde_json::Value) -> BTreeMap<String, String> {
+pub(crate) fn decisions(report: &serde_json::Value) -> BTreeMap<String, String> {
     report["images"]
         .as_array()
         .unwrap_or_else(|| panic!("no images in the report: {report}"))
@@ -135,14 +135,14 @@ fn decisions(report: &serde_json::Value) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn read_report(path: &Path) -> serde_json::Value {
+pub(crate) fn read_report(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("no report at {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("report is not JSON ({e}):\n{text}"))
 }
 
 /// Asserts the offline stack's four images were built and pushed.
-fn assert_stack_built(stack: &Stack, report: &serde_json::Value) {
+pub(crate) fn assert_stack_built(stack: &Stack, report: &serde_json::Value) {
     let decisions = decisions(report);
     for id in ["base", "runtime", "tools", "tools-lts"] {
         assert_eq!(
@@ -450,247 +450,10 @@ fn cron_command_builds_from_a_checkout_and_keeps_the_whole_report_of_a_failed_ru
 }
 
 // --------------------------------------------------------- GitHub Actions
-
-/// What a GitHub-hosted job did: each step's name and whether it passed,
-/// the artifacts it uploaded and the SARIF files it sent.
-struct JobRun {
-    steps: Vec<(String, bool)>,
-    success: bool,
-    /// What the job uploaded (artifacts, SARIF), by file name.
-    uploads: tempfile::TempDir,
-}
-
-impl JobRun {
-    fn upload(&self, name: &str) -> serde_json::Value {
-        read_report(&self.uploads.path().join(name))
-    }
-}
-
-/// Runs one job of a workflow the way a runner does: `run:` steps through
-/// `bash -eo pipefail` in the workspace with the workflow, job and step
-/// `env` (then `overrides`), `$GITHUB_PATH` and `$GITHUB_ENV` honoured
-/// between steps, `if: always()` after a failure. The actions it uses are
-/// played by the test: `actions/checkout` copies the repository it names
-/// from `repositories` ("" for the workflow's own), `upload-artifact` and
-/// `upload-sarif` check that their files exist.
-fn run_github_job(
-    workflow: &Yaml,
-    job: &str,
-    repositories: &BTreeMap<&str, &Path>,
-    overrides: &[(&str, &str)],
-) -> JobRun {
-    let runner = tempfile::tempdir().unwrap();
-    let workspace = runner.path().join("workspace");
-    let temp = runner.path().join("temp");
-    std::fs::create_dir_all(&workspace).unwrap();
-    std::fs::create_dir_all(&temp).unwrap();
-    let github_path = runner.path().join("github_path");
-    let github_env = runner.path().join("github_env");
-    let mut path = path_without_golden();
-    let mut environment: BTreeMap<String, String> = BTreeMap::new();
-    let job_definition = &workflow["jobs"][job];
-    for scope in [&workflow["env"], &job_definition["env"]] {
-        if let Some(map) = scope.as_mapping() {
-            for (key, value) in map {
-                environment.insert(text(key).to_string(), text(value).to_string());
-            }
-        }
-    }
-    let uploads = tempfile::tempdir().unwrap();
-    let mut steps = Vec::new();
-    let mut success = true;
-    for step in job_definition["steps"].as_sequence().expect("steps") {
-        let always = step["if"].as_str() == Some("always()");
-        if !success && !always {
-            continue;
-        }
-        let name = step["name"]
-            .as_str()
-            .or(step["uses"].as_str())
-            .or(step["run"].as_str())
-            .unwrap()
-            .to_string();
-        let passed = if let Some(action) = step["uses"].as_str() {
-            play_action(
-                action,
-                &step["with"],
-                &workspace,
-                repositories,
-                uploads.path(),
-            )
-        } else {
-            let script = text(&step["run"]);
-            assert!(
-                !script.contains("${{"),
-                "expressions in run: are not played: {script}"
-            );
-            let mut step_environment = environment.clone();
-            if let Some(map) = step["env"].as_mapping() {
-                for (key, value) in map {
-                    step_environment.insert(text(key).to_string(), text(value).to_string());
-                }
-            }
-            for (key, value) in overrides {
-                step_environment.insert(key.to_string(), value.to_string());
-            }
-            let directory = match step["working-directory"].as_str() {
-                Some(relative) => workspace.join(relative),
-                None => workspace.clone(),
-            };
-            let output = Command::new("bash")
-                .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", script])
-                .current_dir(&directory)
-                .env_clear()
-                .envs(&step_environment)
-                .env("PATH", &path)
-                .env("HOME", runner.path())
-                .env("RUNNER_TEMP", &temp)
-                .env("GITHUB_WORKSPACE", &workspace)
-                .env("GITHUB_PATH", &github_path)
-                .env("GITHUB_ENV", &github_env)
-                .env("CI", "true")
-                .output()
-                .unwrap();
-            eprintln!(
-                "step `{name}`: {}\n{}{}",
-                output.status,
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            );
-            // Lines added to $GITHUB_PATH and $GITHUB_ENV apply from the
-            // next step on.
-            if let Ok(added) = std::fs::read_to_string(&github_path) {
-                for directory in added.lines().rev().filter(|l| !l.is_empty()) {
-                    if !path.split(':').any(|d| d == directory) {
-                        path = format!("{directory}:{path}");
-                    }
-                }
-            }
-            if let Ok(added) = std::fs::read_to_string(&github_env) {
-                for line in added.lines() {
-                    if let Some((key, value)) = line.split_once('=') {
-                        environment.insert(key.to_string(), value.to_string());
-                    }
-                }
-            }
-            output.status.success()
-        };
-        success &= passed;
-        steps.push((name, passed));
-    }
-    // The runner directory goes with the job.
-    drop(runner);
-    JobRun {
-        steps,
-        success,
-        uploads,
-    }
-}
-
-fn play_action(
-    action: &str,
-    with: &Yaml,
-    workspace: &Path,
-    repositories: &BTreeMap<&str, &Path>,
-    uploads: &Path,
-) -> bool {
-    let upload = |path: &Path| {
-        std::fs::copy(path, uploads.join(path.file_name().unwrap())).unwrap();
-    };
-    let (name, _version) = action
-        .split_once('@')
-        .expect("actions are pinned to a version");
-    match name {
-        "actions/checkout" => {
-            let repository = with["repository"].as_str().unwrap_or("");
-            let source = repositories
-                .get(repository)
-                .unwrap_or_else(|| panic!("the test has no repository `{repository}`"));
-            let target = match with["path"].as_str() {
-                Some(relative) => workspace.join(relative),
-                None => workspace.to_path_buf(),
-            };
-            copy_directory(source, &target);
-            true
-        }
-        "actions/upload-artifact" => {
-            let path = workspace.join(text(&with["path"]));
-            let exists = path.exists();
-            if exists {
-                upload(&path);
-            }
-            exists
-        }
-        "github/codeql-action/upload-sarif" => {
-            let path = workspace.join(text(&with["sarif_file"]));
-            let sarif: serde_json::Value = serde_json::from_str(
-                &std::fs::read_to_string(&path)
-                    .unwrap_or_else(|e| panic!("SARIF file {}: {e}", path.display())),
-            )
-            .unwrap_or_else(|e| panic!("SARIF file {} is not JSON: {e}", path.display()));
-            assert_eq!(sarif["version"], "2.1.0");
-            if let Some(checkout) = with["checkout_path"].as_str() {
-                assert!(
-                    workspace.join(checkout).is_dir(),
-                    "checkout_path {checkout}"
-                );
-            }
-            upload(&path);
-            true
-        }
-        other => panic!("the test does not play action `{other}`"),
-    }
-}
-
-/// The index of the first step that installs golden and of the first that
-/// runs it.
-fn install_and_first_use(steps: &[Yaml]) -> (usize, usize) {
-    let scripts: Vec<String> = steps
-        .iter()
-        .map(|step| step["run"].as_str().unwrap_or("").to_string())
-        .collect();
-    let install = scripts
-        .iter()
-        .position(|s| {
-            s.contains("GOLDEN_URL") && s.contains("sha256sum -c") && s.contains("GITHUB_PATH")
-        })
-        .expect("a step that downloads golden, checks its sha256 and puts it on PATH");
-    let first_use = scripts
-        .iter()
-        .position(|s| s.lines().any(runs_golden))
-        .expect("a step that runs golden");
-    (install, first_use)
-}
-
-#[test]
-fn github_workflows_install_golden_before_they_run_it() {
-    let build = yaml("contrib/github-actions/golden-build.yml");
-    let steps = build["jobs"]["build"]["steps"].as_sequence().unwrap();
-    let (install, first_use) = install_and_first_use(steps);
-    assert!(install < first_use, "golden runs before it is installed");
-    assert!(build["on"]["schedule"][0]["cron"].as_str().is_some());
-    let runs: Vec<&str> = steps.iter().filter_map(|s| s["run"].as_str()).collect();
-    assert!(runs
-        .iter()
-        .any(|r| r.contains("golden build --all --report golden-report.json")));
-
-    let check = yaml("contrib/github-actions/golden-check.yml");
-    let steps = check["jobs"]["golden-check"]["steps"]
-        .as_sequence()
-        .unwrap();
-    let (install, first_use) = install_and_first_use(steps);
-    assert!(install < first_use, "golden runs before it is installed");
-    let runs: Vec<&str> = steps.iter().filter_map(|s| s["run"].as_str()).collect();
-    assert!(
-        runs.iter()
-            .any(|r| r.contains(" check . --output sarif > golden.sarif")),
-        "{runs:?}"
-    );
-    assert!(check["on"]["pull_request"].is_mapping());
-}
+// The workflows and golden's action are played in tests/e2e/github_action.rs.
 
 /// Overrides that point the install step at the binary under test.
-fn install_overrides() -> Vec<(&'static str, String)> {
+pub(crate) fn install_overrides() -> Vec<(&'static str, String)> {
     vec![
         (
             "GOLDEN_URL",
@@ -698,104 +461,6 @@ fn install_overrides() -> Vec<(&'static str, String)> {
         ),
         ("GOLDEN_SHA256", sha256(golden_binary())),
     ]
-}
-
-#[test]
-fn github_build_workflow_installs_golden_and_builds_the_stack() {
-    let stack = Stack::new("contrib_github_build");
-    let workflow = yaml("contrib/github-actions/golden-build.yml");
-    let overrides = install_overrides();
-    let overrides: Vec<(&str, &str)> = overrides.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let repositories = BTreeMap::from([("", stack.path())]);
-
-    // Without the install step's binary, golden cannot be found at all.
-    let missing = run_github_job(
-        &workflow,
-        "build",
-        &repositories,
-        &[("GOLDEN_URL", "file:///nonexistent/golden")],
-    );
-    assert!(!missing.success);
-    assert_eq!(missing.steps[1], ("Install golden".to_string(), false));
-
-    let run = run_github_job(&workflow, "build", &repositories, &overrides);
-    assert!(run.success, "{:?}", run.steps);
-    let names: Vec<&str> = run.steps.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(
-        names,
-        [
-            "actions/checkout@v4",
-            "Install golden",
-            "golden --version",
-            "Build what is due",
-            "actions/upload-artifact@v4"
-        ]
-    );
-    assert_stack_built(&stack, &run.upload("golden-report.json"));
-    // The workflow pushed: the registry has the stack, and a second run
-    // finds nothing due.
-    assert_eq!(
-        tags(&stack.repository("base")),
-        ["1", "1.0", "1.0.0", "latest"]
-    );
-    assert_eq!(
-        tags(&stack.repository("tools")),
-        ["1", "1.4", "1.4.0", "2", "2.1", "2.1.0", "latest"]
-    );
-    let report = stack.golden(&["plan", "--output", "json"]).expect(0).json();
-    assert!(
-        decisions(&report).values().all(|d| d == "up-to-date"),
-        "{report}"
-    );
-    stack.golden(&["clean"]);
-}
-
-#[test]
-fn github_check_workflow_passes_golden_images_and_fails_the_rest() {
-    let stack = Stack::new("contrib_github_check");
-    let workflow = yaml("contrib/github-actions/golden-check.yml");
-    let overrides = install_overrides();
-    let overrides: Vec<(&str, &str)> = overrides.iter().map(|(k, v)| (*k, v.as_str())).collect();
-
-    let good = application(&format!("{}:1.0", stack.repository("base")));
-    let repositories = BTreeMap::from([
-        ("", good.path()),
-        ("example-corp/golden-images", stack.path()),
-    ]);
-    let run = run_github_job(&workflow, "golden-check", &repositories, &overrides);
-    assert!(run.success, "{:?}", run.steps);
-    let report = run.upload("golden.sarif");
-    assert_eq!(
-        report["runs"][0]["results"].as_array().map(Vec::len),
-        Some(0),
-        "{report}"
-    );
-
-    let bad = application("docker.io/library/debian:12");
-    let repositories = BTreeMap::from([
-        ("", bad.path()),
-        ("example-corp/golden-images", stack.path()),
-    ]);
-    let run = run_github_job(&workflow, "golden-check", &repositories, &overrides);
-    assert!(!run.success, "{:?}", run.steps);
-    assert_eq!(
-        run.steps.last().unwrap(),
-        &("github/codeql-action/upload-sarif@v3".to_string(), true)
-    );
-    assert!(run
-        .steps
-        .contains(&("Check the Dockerfiles".to_string(), false)));
-    let report = run.upload("golden.sarif");
-    let results = report["runs"][0]["results"].as_array().unwrap();
-    assert_eq!(results.len(), 1, "{report}");
-    assert_eq!(results[0]["ruleId"], "not-golden");
-    let uri = results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
-        .as_str()
-        .unwrap();
-    assert!(
-        !uri.starts_with('/') && uri.trim_start_matches("./") == "service/Dockerfile",
-        "paths relative to the application checkout: {uri}"
-    );
 }
 
 // ------------------------------------------------------------- the image
@@ -1137,6 +802,212 @@ fn gitlab_check_job_installs_golden_and_gates_on_the_dockerfiles() {
         log.contains("service/Dockerfile:1:6") && log.contains("[not-golden]"),
         "{log}"
     );
+}
+
+/// A GitLab CI/CD component template as GitLab includes it: its `spec:`
+/// header's inputs (`given` over the defaults; an input without either is
+/// an error, as in GitLab), then its jobs with `$[[ inputs.NAME ]]`
+/// replaced.
+fn gitlab_component(relative: &str, given: &[(&str, &str)]) -> Yaml {
+    let source = read(relative);
+    let (spec, jobs) = source
+        .split_once("\n---\n")
+        .expect("a spec header, then the jobs");
+    let spec: Yaml = serde_norway::from_str(spec).unwrap();
+    let mut inputs = BTreeMap::new();
+    for (name, input) in spec["spec"]["inputs"].as_mapping().unwrap() {
+        assert!(
+            input["description"].as_str().is_some(),
+            "{relative}: input {} says what it is",
+            text(name)
+        );
+        if let Some(default) = input["default"].as_str() {
+            inputs.insert(text(name).to_string(), default.to_string());
+        }
+    }
+    for (name, value) in given {
+        assert!(
+            spec["spec"]["inputs"].get(*name).is_some(),
+            "{relative} has no input {name}"
+        );
+        inputs.insert(name.to_string(), value.to_string());
+    }
+    let mut jobs = jobs.to_string();
+    while let Some(start) = jobs.find("$[[") {
+        let end = start + jobs[start..].find("]]").expect("a closed interpolation");
+        let name = jobs[start + 3..end]
+            .trim()
+            .strip_prefix("inputs.")
+            .expect("inputs.NAME")
+            .trim()
+            .to_string();
+        let value = inputs
+            .get(&name)
+            .unwrap_or_else(|| panic!("{relative}: input `{name}` has no value"));
+        jobs.replace_range(start..end + 2, value);
+    }
+    serde_norway::from_str(&jobs).unwrap()
+}
+
+/// The check component: the gate's exit status, and each finding in the
+/// merge request's Code Quality report, which exists whatever the outcome.
+#[test]
+fn gitlab_check_component_gates_and_reports_code_quality() {
+    let stack = Stack::new("contrib_gitlab_component_check");
+    stack.commit();
+    let install = install_overrides();
+    let repository = format!("file://{}", stack.path().display());
+    let pipeline = gitlab_component(
+        "contrib/gitlab-ci/templates/check.yml",
+        &[
+            ("golden-url", &install[0].1),
+            ("golden-sha256", &install[1].1),
+            ("golden-images-repo", &repository),
+        ],
+    );
+    let job = &pipeline["golden-check"];
+    assert_eq!(
+        text(&job["artifacts"]["reports"]["codequality"]),
+        "gl-code-quality-report.json"
+    );
+    assert_eq!(text(&job["artifacts"]["when"]), "always");
+    let script = gitlab_shell_script(&gitlab_script(job));
+    let run = |application: &Path| {
+        let builds = tempfile::tempdir().unwrap();
+        let bin = builds.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let bin_text = bin.display().to_string();
+        let variables = gitlab_variables(&Yaml::Null, job, &[("GOLDEN_BIN", &bin_text)]);
+        let output = Command::new("sh")
+            .args(["-c", &script])
+            .current_dir(application)
+            .env_clear()
+            .envs(&variables)
+            .env(
+                "PATH",
+                format!("{}:{}", bin.display(), path_without_golden()),
+            )
+            .env("HOME", builds.path())
+            .env("CI_PROJECT_DIR", application)
+            .env("CI_BUILDS_DIR", builds.path())
+            .env("CI_JOB_ID", "4712")
+            .output()
+            .unwrap();
+        let log = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let report = read_report(&application.join("gl-code-quality-report.json"));
+        (output.status.code(), log, report)
+    };
+    let good = application(&format!("{}:1.0", stack.repository("base")));
+    let (code, log, report) = run(good.path());
+    assert_eq!(code, Some(0), "{log}");
+    assert_eq!(report, serde_json::json!([]));
+    let bad = application("docker.io/library/debian:12");
+    let (code, log, report) = run(bad.path());
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("[not-golden]"), "{log}");
+    let issues = report.as_array().unwrap();
+    assert_eq!(issues.len(), 1, "{report:#}");
+    assert_eq!(issues[0]["check_name"], "not-golden");
+    assert_eq!(issues[0]["location"]["lines"]["begin"], 1);
+    let path = issues[0]["location"]["path"].as_str().unwrap();
+    assert_eq!(path.trim_start_matches("./"), "service/Dockerfile");
+}
+
+/// The build component: in an image with golden and a shell, golden logs in
+/// to its registry (htpasswd here) with the project's CI_REGISTRY_USER and
+/// CI_REGISTRY_PASSWORD, and the engine pushes with them; without them the
+/// registry refuses.
+#[test]
+fn gitlab_build_component_pushes_with_the_ci_registry_credentials() {
+    let stack = Stack::new("contrib_gitlab_component_build");
+    let directory = tempfile::tempdir().unwrap();
+    let hash = bcrypt::hash_with_result("ci-registry-secret", 5)
+        .unwrap()
+        .format_for_version(bcrypt::Version::TwoA);
+    std::fs::write(
+        directory.path().join("htpasswd"),
+        format!("gitlab-ci-token:{hash}\n"),
+    )
+    .unwrap();
+    let registry = PrivateRegistry::start(&format!(
+        "auth:\n  htpasswd:\n    realm: gitlab\n    path: {}/htpasswd\n",
+        directory.path().display()
+    ));
+    let config = std::fs::read_to_string(stack.config()).unwrap();
+    std::fs::write(
+        stack.config(),
+        config.replacen(
+            &format!("host = \"{REGISTRY}\""),
+            &format!("host = \"{}\"", registry.host()),
+            1,
+        ),
+    )
+    .unwrap();
+    let (image, _images) = build_golden_image("gitlab-component");
+    // The lines FROM the upstream (the stack's children name the shared
+    // registry in their FROM lines).
+    let pipeline = gitlab_component(
+        "contrib/gitlab-ci/templates/build.yml",
+        &[
+            ("image", &image),
+            ("command", "build base runtime --report golden-report.json"),
+        ],
+    );
+    let job = &pipeline["golden-build"];
+    let project = "/builds/platform/golden-images";
+    let run = |password: &str| {
+        let variables = gitlab_variables(&Yaml::Null, job, &[]);
+        let mut command = Command::new("docker");
+        command.args(["run", "--rm", "--network", "host"]);
+        command.args(["-v", "/var/run/docker.sock:/var/run/docker.sock"]);
+        command.args([
+            "-v",
+            &format!("{}:{project}", stack.path().display()),
+            "-w",
+            project,
+        ]);
+        command.args(["-e", &format!("CI_PROJECT_DIR={project}"), "-e", "CI=true"]);
+        command.args(["-e", "CI_REGISTRY_USER=gitlab-ci-token"]);
+        command.args(["-e", &format!("CI_REGISTRY_PASSWORD={password}")]);
+        // GitLab expands `$CI_REGISTRY_USER` in variables: the shell does here.
+        let mut script = String::new();
+        for (key, value) in &variables {
+            script.push_str(&format!("export {key}=\"{value}\"\n"));
+        }
+        script.push_str(&gitlab_shell_script(&gitlab_script(job)));
+        let entrypoint: Vec<&str> = job["image"]["entrypoint"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(text)
+            .collect();
+        command.arg(format!("--entrypoint={}", entrypoint.join(" ")));
+        command.arg(text(&job["image"]["name"]));
+        command.args(["sh", "-c", &script]);
+        command.output().unwrap()
+    };
+    let refused = run("not-the-secret");
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stdout);
+    assert!(
+        said.contains("refused the credentials of user `gitlab-ci-token`"),
+        "{said}"
+    );
+    let output = run("ci-registry-secret");
+    assert!(
+        output.status.success(),
+        "the job failed\n--- stdout\n{}\n--- stderr\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = read_report(&stack.path().join("golden-report.json"));
+    assert_eq!(report["totals"]["built"], 2, "{report:#}");
+    assert_eq!(report["totals"]["failed"], 0, "{report:#}");
+    stack.golden(&["clean"]);
 }
 
 // ------------------------------------------------------------- Kubernetes

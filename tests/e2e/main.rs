@@ -32,6 +32,7 @@ mod failure_output;
 mod failures;
 mod faults;
 mod first_run;
+mod github_action;
 mod history;
 mod hostile;
 mod hostile_files;

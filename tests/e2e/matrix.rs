@@ -98,8 +98,25 @@ fn job_commands(job: &Yaml) -> Vec<Vec<String>> {
         .as_sequence()
         .unwrap()
         .iter()
-        .filter_map(|step| step.get("run"))
-        .flat_map(|run| golden_commands(text(run)))
+        .flat_map(|step| {
+            // golden's action runs `golden COMMAND` (see action.yml).
+            let action = step["uses"]
+                .as_str()
+                .is_some_and(|uses| uses.starts_with("example-corp/golden@"));
+            match (step.get("run"), action) {
+                (Some(run), _) => golden_commands(text(run)),
+                (None, true) => match step["with"]["command"].as_str() {
+                    // An expression is one word, as the action's
+                    // `read -a` gets it once GitHub has replaced it.
+                    Some(command) => golden_commands(&format!(
+                        "golden {}",
+                        command.replace("${{", "\"${{").replace("}}", "}}\"")
+                    )),
+                    None => Vec::new(),
+                },
+                (None, false) => Vec::new(),
+            }
+        })
         .collect()
 }
 

@@ -452,6 +452,74 @@ pub fn render_sarif(findings: &[Finding]) -> String {
     serde_json::to_string_pretty(&document).unwrap_or_default() + "\n"
 }
 
+/// GitHub Actions workflow commands: an `::error` annotation per finding
+/// at its file, line and column (shown on the pull request's diff and in
+/// the run's summary), then the summary line as text.
+pub fn render_github(findings: &[Finding], files: usize) -> String {
+    // The workflow command escapes: data, and property values (which also
+    // end at `,` and `:`).
+    let data = |text: &str| {
+        text.replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+    };
+    let property = |text: &str| data(text).replace(':', "%3A").replace(',', "%2C");
+    let mut text = String::new();
+    for finding in findings {
+        text.push_str(&format!(
+            "::error file={},line={},col={},title={}::{}\n",
+            property(&finding.file),
+            finding.line,
+            finding.column,
+            property(&format!("golden check: {}", finding.rule)),
+            data(&format!("{} Fix: {}", finding.message, finding.fix))
+        ));
+    }
+    let summary = render_text(&[], files);
+    match findings.is_empty() {
+        true => text.push_str(&summary),
+        false => {
+            let full = render_text(findings, files);
+            text.push_str(full.lines().last().unwrap_or_default());
+            text.push('\n');
+        }
+    }
+    text
+}
+
+/// GitLab's Code Quality report (`artifacts:reports:codequality`): a JSON
+/// array with an issue per finding, its fingerprint stable across runs
+/// for the same problem at the same place.
+pub fn render_codequality(findings: &[Finding]) -> String {
+    use sha2::{Digest as _, Sha256};
+    let issues: Vec<serde_json::Value> = findings
+        .iter()
+        .map(|finding| {
+            let mut hash = Sha256::new();
+            for part in [
+                finding.rule,
+                &finding.file,
+                &finding.line.to_string(),
+                &finding.message,
+            ] {
+                hash.update(part.as_bytes());
+                hash.update([0]);
+            }
+            serde_json::json!({
+                "description": format!("{} Fix: {}", finding.message, finding.fix),
+                "check_name": finding.rule,
+                "fingerprint": format!("{:x}", hash.finalize()),
+                "severity": "major",
+                "location": {
+                    "path": finding.file,
+                    "lines": { "begin": finding.line }
+                }
+            })
+        })
+        .collect();
+    serde_json::to_string_pretty(&issues).unwrap_or_default() + "\n"
+}
+
 /// `path` as a URI reference (RFC 3986) for SARIF's
 /// `artifactLocation.uri`: each segment percent-encoded from the path's
 /// own bytes, so a space, `#`, `%` or a name that is not UTF-8 points at
@@ -688,5 +756,42 @@ upstream_version = { env = \"ASPNET_VERSION\" }\nfloating = [\"X.Y.Z\", \"latest
         // A repository golden knows nothing of: every digest is unknown.
         let none = check_pins(&pins[..1], &BTreeMap::new());
         assert_eq!(none[0].rule, "unknown-digest");
+    }
+
+    #[test]
+    fn github_annotations_and_gitlab_code_quality_locate_each_finding() {
+        let finding = Finding {
+            file: "app, v2/Dockerfile".into(),
+            uri: String::new(),
+            line: 3,
+            column: 1,
+            rule: "not-golden",
+            message: "`FROM alpine:3` is not a golden image\nsecond line".into(),
+            fix: "start FROM registry.local:5000/golden/base:1.0 (100%)".into(),
+        };
+        let github = render_github(std::slice::from_ref(&finding), 2);
+        assert_eq!(
+            github.lines().next().unwrap(),
+            "::error file=app%2C v2/Dockerfile,line=3,col=1,title=golden check%3A not-golden::`FROM alpine:3` is not a golden image%0Asecond line Fix: start FROM registry.local:5000/golden/base:1.0 (100%25)"
+        );
+        assert_eq!(
+            github.lines().nth(1),
+            Some("1 problem(s) in 1 of 2 Dockerfile(s)")
+        );
+        assert_eq!(
+            render_github(&[], 2),
+            "2 Dockerfile(s) checked: all start FROM golden images\n"
+        );
+        let report: serde_json::Value =
+            serde_json::from_str(&render_codequality(std::slice::from_ref(&finding))).unwrap();
+        assert_eq!(report[0]["check_name"], "not-golden");
+        assert_eq!(report[0]["location"]["path"], "app, v2/Dockerfile");
+        assert_eq!(report[0]["location"]["lines"]["begin"], 3);
+        assert_eq!(report[0]["severity"], "major");
+        let again: serde_json::Value =
+            serde_json::from_str(&render_codequality(&[finding])).unwrap();
+        assert_eq!(report[0]["fingerprint"], again[0]["fingerprint"]);
+        assert_eq!(report[0]["fingerprint"].as_str().unwrap().len(), 64);
+        assert_eq!(render_codequality(&[]), "[]\n");
     }
 }

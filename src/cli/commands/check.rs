@@ -71,6 +71,8 @@ pub(super) async fn run(
         CheckOutput::Human => crate::check::render_text(&findings, files.len()),
         CheckOutput::Json => crate::check::render_json(&findings, files.len()),
         CheckOutput::Sarif => crate::check::render_sarif(&findings),
+        CheckOutput::Github => crate::check::render_github(&findings, files.len()),
+        CheckOutput::Codequality => crate::check::render_codequality(&findings),
     });
     Ok(if findings.is_empty() {
         Exit::Success
