@@ -13,6 +13,9 @@ use golden::exit::Exit;
 use golden::ui::progress::{Bars, Lines, Progress, Silent};
 
 fn main() -> ExitCode {
+    // A shell completing a command line (`COMPLETE=bash golden -- ...`,
+    // see `golden completions`): answers and exits before anything else.
+    clap_complete::CompleteEnv::with_factory(<Cli as clap::CommandFactory>::command).complete();
     let cli = Cli::parse();
     if cli.no_cache_dir {
         golden::registry::blob_cache::disable();

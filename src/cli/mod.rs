@@ -65,6 +65,7 @@ pub enum Command {
         #[arg(long, conflicts_with = "ids")]
         all: bool,
         /// Image ids from golden.toml
+        #[arg(add = clap_complete::ArgValueCandidates::new(image_ids))]
         ids: Vec<String>,
         /// Push the exact tags only; floating tags move later with `golden promote` (CI matrix jobs)
         #[arg(long)]
@@ -76,7 +77,7 @@ pub enum Command {
     },
     /// Build these images now, whatever their schedule, then everything built on them
     Rebuild {
-        #[arg(required = true)]
+        #[arg(required = true, add = clap_complete::ArgValueCandidates::new(image_ids))]
         ids: Vec<String>,
         /// Run every build step, whatever `cache` says (the default for a rebuild)
         #[arg(long, conflicts_with = "cache")]
@@ -105,6 +106,7 @@ pub enum Command {
     /// Show what the registry holds for one image line: floating tags and provenance
     Inspect {
         /// An image id from golden.toml
+        #[arg(add = clap_complete::ArgValueCandidates::new(image_ids))]
         id: String,
         /// Output format on stdout
         #[arg(long, value_enum, env = "GOLDEN_OUTPUT", default_value_t = Output::Human)]
@@ -113,6 +115,7 @@ pub enum Command {
     /// Show what changed between two builds of one line: base, recipe, commit, why it was built, labels, platforms, size
     Diff {
         /// An image id from golden.toml
+        #[arg(add = clap_complete::ArgValueCandidates::new(image_ids))]
         id: String,
         /// The older build's exact version (golden ls lists them)
         from: String,
@@ -140,6 +143,7 @@ pub enum Command {
     /// Remove every local image golden built for this config from the engine (the registry is not touched)
     Clean {
         /// Image ids (default: all)
+        #[arg(add = clap_complete::ArgValueCandidates::new(image_ids))]
         ids: Vec<String>,
         /// Output format on stdout
         #[arg(long, value_enum, env = "GOLDEN_OUTPUT", default_value_t = Output::Human)]
@@ -157,6 +161,7 @@ pub enum Command {
     /// List each line's exact versions in the registry and the floating tags on them
     Ls {
         /// Image ids (default: all)
+        #[arg(add = clap_complete::ArgValueCandidates::new(image_ids))]
         ids: Vec<String>,
         /// Also say why each build was made (its `io.golden.reasons` label)
         #[arg(long)]
@@ -168,6 +173,7 @@ pub enum Command {
     /// Delete old builds, keeping the newest N of each line and every build a tag needs (dry run unless --apply)
     Prune {
         /// Image ids (default: all)
+        #[arg(add = clap_complete::ArgValueCandidates::new(image_ids))]
         ids: Vec<String>,
         /// Builds to keep per line [default: `[retention] keep` of each image]
         #[arg(long, env = "GOLDEN_KEEP", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
@@ -185,6 +191,7 @@ pub enum Command {
     /// Move a line's floating tags back to its previous build (or --to), withdrawing the newer ones
     Rollback {
         /// An image id from golden.toml
+        #[arg(add = clap_complete::ArgValueCandidates::new(image_ids))]
         id: String,
         /// The exact version to go back to: X.Y.N, or X.Y.Z-rN under upstream versioning [default: the one before the build X.Y points at]
         #[arg(long, value_name = "VERSION")]
@@ -225,14 +232,20 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Print a JSON Schema on stdout: of golden.toml (for editors: taplo, Even Better TOML) or of the JSON report
+    Schema {
+        /// Which document
+        document: SchemaDocument,
+    },
     /// Print the man page (roff) on stdout: `golden man | man -l -`, or a command's own: `golden man build`
     Man {
-        /// A command: its page, golden-COMMAND(1)
+        /// A command: its page, golden-COMMAND(1); or `golden.toml`: golden.toml(5)
         command: Option<String>,
     },
     /// Show what `build` would do and why, without building
     Plan {
         /// Image ids (default: all)
+        #[arg(add = clap_complete::ArgValueCandidates::new(image_ids))]
         ids: Vec<String>,
         /// Output format on stdout: also `matrix` (waves as JSON for a CI matrix) or `gitlab` (a child pipeline)
         #[arg(long, value_enum, env = "GOLDEN_OUTPUT", default_value_t = PlanOutput::Human)]
@@ -250,6 +263,7 @@ pub enum Command {
     /// Move the floating tags of completed builds (after `build --no-promote`) to each line's newest golden build
     Promote {
         /// Image ids (default: all)
+        #[arg(add = clap_complete::ArgValueCandidates::new(image_ids))]
         ids: Vec<String>,
         /// Output format on stdout
         #[arg(long, value_enum, env = "GOLDEN_OUTPUT", default_value_t = Output::Human)]
@@ -330,6 +344,15 @@ fn parse_build_arg(text: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("`{text}` is not NAME=VALUE"))
 }
 
+/// The documents `golden schema` describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemaDocument {
+    /// golden.toml
+    Config,
+    /// The JSON report of plan, build, rebuild and promote (`--output json`)
+    Report,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
     Human,
@@ -373,4 +396,59 @@ impl ReportArgs {
             file: self.report.clone(),
         }
     }
+}
+
+/// The image ids of the config a command line would use, for completion
+/// (`COMPLETE=bash golden -- golden ...`): its `-c PATH`, else
+/// `GOLDEN_CONFIG`, else the nearest golden.toml. Read as plain TOML: a
+/// config with errors still completes.
+fn image_ids() -> Vec<clap_complete::CompletionCandidate> {
+    let named = config_in(std::env::args_os().skip_while(|arg| arg != "--"))
+        .or_else(|| std::env::var_os("GOLDEN_CONFIG").filter(|value| !value.is_empty()));
+    let path = match named {
+        Some(path) => PathBuf::from(path),
+        None => {
+            let Ok(here) = std::env::current_dir() else {
+                return Vec::new();
+            };
+            let Ok(path) = crate::discover::find_config(&here) else {
+                return Vec::new();
+            };
+            path
+        }
+    };
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Vec::new();
+    };
+    let Ok(document) = text.parse::<toml::Table>() else {
+        return Vec::new();
+    };
+    let Some(images) = document.get("images").and_then(toml::Value::as_table) else {
+        return Vec::new();
+    };
+    images
+        .iter()
+        .map(|(id, image)| {
+            let version = image.get("version").and_then(toml::Value::as_str);
+            let candidate = clap_complete::CompletionCandidate::new(id);
+            match version {
+                Some(version) => candidate.help(Some(format!("line {version}").into())),
+                None => candidate,
+            }
+        })
+        .collect()
+}
+
+/// The value of `-c`/`--config` in a command line being completed.
+fn config_in(args: impl Iterator<Item = std::ffi::OsString>) -> Option<std::ffi::OsString> {
+    let mut args = args.peekable();
+    while let Some(arg) = args.next() {
+        if arg == "-c" || arg == "--config" {
+            return args.next();
+        }
+        if let Some(value) = arg.to_str().and_then(|arg| arg.strip_prefix("--config=")) {
+            return Some(value.into());
+        }
+    }
+    None
 }

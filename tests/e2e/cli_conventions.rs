@@ -25,21 +25,76 @@ fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-#[test]
-fn bash_completion_sources_and_completes_a_subcommand() {
+/// `source <(golden completions bash)`, then what bash's completion
+/// function puts in COMPREPLY for `golden WORDS...` (the last word the one
+/// being completed), run in `directory` with golden on the PATH.
+fn bash_completes(directory: &Path, words: &[&str]) -> Vec<String> {
     let output = run(golden(&["completions", "bash"]));
     assert!(output.status.success(), "{output:?}");
-    let directory = tempfile::tempdir().unwrap();
-    let script = directory.path().join("golden.bash");
+    let scratch = tempfile::tempdir().unwrap();
+    let script = scratch.path().join("golden.bash");
     std::fs::write(&script, &output.stdout).unwrap();
+    let binary = Path::new(env!("CARGO_BIN_EXE_golden")).parent().unwrap();
+    let line: Vec<String> = std::iter::once("golden")
+        .chain(words.iter().copied())
+        .map(|word| format!("'{word}'"))
+        .collect();
     let probe = format!(
-        "set -e; source '{}'; COMP_WORDS=(golden pl); COMP_CWORD=1; COMP_LINE='golden pl'; COMP_POINT=9; \
-         _golden golden pl golden; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
-        script.display()
+        "set -e; export PATH='{}':\"$PATH\"; source '{}'; COMP_WORDS=({}); COMP_CWORD={}; COMP_TYPE=9; \
+         _clap_complete_golden golden {} {}; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        binary.display(),
+        script.display(),
+        line.join(" "),
+        words.len(),
+        line.last().unwrap(),
+        line[line.len() - 2],
     );
-    let completed = Command::new("bash").arg("-c").arg(probe).output().unwrap();
+    let mut command = Command::new("bash");
+    command.arg("-c").arg(probe).current_dir(directory);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("GOLDEN_") {
+            command.env_remove(key);
+        }
+    }
+    let completed = command.output().unwrap();
     assert!(completed.status.success(), "{completed:?}");
-    assert_eq!(stdout(&completed).trim(), "plan");
+    stdout(&completed)
+        .lines()
+        .map(|line| line.trim().to_string())
+        .filter(|line| !line.is_empty())
+        .collect()
+}
+
+#[test]
+fn bash_completion_sources_and_completes_a_subcommand() {
+    assert_eq!(bash_completes(Path::new("/"), &["pl"]), ["plan"]);
+}
+
+/// Image ids come from the golden.toml the command line would use: the
+/// nearest one, or the one `-c` names.
+#[test]
+fn bash_completion_completes_image_ids_from_golden_toml() {
+    let offline = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/offline");
+    assert_eq!(
+        bash_completes(&offline, &["rebuild", "t"]),
+        ["tools", "tools-lts"]
+    );
+    assert_eq!(
+        bash_completes(&offline.join("images"), &["inspect", "ru"]),
+        ["runtime"],
+        "from a directory below the config"
+    );
+    let config = offline.join("golden.toml");
+    let config = config.to_str().unwrap();
+    assert_eq!(
+        bash_completes(Path::new("/"), &["-c", config, "diff", "ba"]),
+        ["base"],
+        "-c names the config"
+    );
+    assert!(
+        bash_completes(Path::new("/"), &["rebuild", "t"]).is_empty(),
+        "no golden.toml, no ids"
+    );
 }
 
 #[test]
@@ -59,15 +114,70 @@ fn completions_and_the_manual_need_no_config() {
 }
 
 #[test]
-fn zsh_and_fish_completions_name_the_subcommands() {
-    for (shell, first_line) in [("zsh", "#compdef golden"), ("fish", "")] {
+fn zsh_and_fish_completions_ask_golden_and_get_ids_with_their_lines() {
+    for (shell, registers) in [
+        ("zsh", "#compdef golden"),
+        ("fish", "complete --keep-order --exclusive --command golden"),
+    ] {
         let output = run(golden(&["completions", shell]));
         assert!(output.status.success(), "{shell}: {output:?}");
         let script = stdout(&output);
-        assert!(script.starts_with(first_line), "{shell}:\n{script}");
-        for subcommand in ["build", "plan", "man", "validate", "rollback"] {
-            assert!(script.contains(subcommand), "{shell} lacks {subcommand}");
+        assert!(script.starts_with(registers), "{shell}:\n{script}");
+        assert!(
+            script.contains(&format!("COMPLETE=\"{shell}\""))
+                || script.contains(&format!("COMPLETE={shell}")),
+            "{shell}:\n{script}"
+        );
+    }
+    // What those scripts ask golden: ids, each with its line.
+    let offline = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/offline");
+    let mut command = golden(&["--", "golden", "rebuild", "t"]);
+    command.env("COMPLETE", "fish").current_dir(&offline);
+    let answer = stdout(&run(command));
+    assert_eq!(answer, "tools\tline 2.1\ntools-lts\tline 1.4\n");
+}
+
+/// golden.toml(5), from the config's schema: every table, rendered by
+/// man(1) from `/` (no config needed).
+#[test]
+fn golden_toml_5_names_every_table_and_renders() {
+    let mut command = golden(&["man", "golden.toml"]);
+    command.current_dir("/");
+    let output = run(command);
+    assert!(output.status.success(), "{output:?}");
+    let roff = stdout(&output);
+    assert!(roff.starts_with(".TH golden.toml 5"), "{roff}");
+    let directory = tempfile::tempdir().unwrap();
+    let page = directory.path().join("golden.toml.5");
+    std::fs::write(&page, &roff).unwrap();
+    let rendered = Command::new("man")
+        .arg("-l")
+        .arg(&page)
+        .env("MANWIDTH", "100")
+        .env("MANPAGER", "cat")
+        .output()
+        .expect("man is installed (scripts/env: man-db)");
+    assert!(rendered.status.success(), "{rendered:?}");
+    // Without its overstrikes (bold and underline as `X\bX`, `_\bX`).
+    let mut text = String::new();
+    for c in stdout(&rendered).chars() {
+        if c == '\u{8}' {
+            text.pop();
+        } else {
+            text.push(c);
         }
+    }
+    for shown in [
+        "[registry]",
+        "[images.ID]",
+        "[[engines]]",
+        "[defaults]",
+        "[notify]",
+        "[backoff]",
+        "schedule (",
+        "webhook_env (string)",
+    ] {
+        assert!(text.contains(shown), "no `{shown}` in\n{text}");
     }
 }
 

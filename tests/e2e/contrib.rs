@@ -1195,6 +1195,7 @@ fn the_deb_installs_into_a_scratch_root_with_man_pages_completions_and_units() {
         "usr/share/man/man1/golden.1.gz",
         "usr/share/man/man1/golden-build.1.gz",
         "usr/share/man/man1/golden-daemon.1.gz",
+        "usr/share/man/man5/golden.toml.5.gz",
         "usr/share/bash-completion/completions/golden",
         "usr/share/zsh/vendor-completions/_golden",
         "usr/share/fish/vendor_completions.d/golden.fish",

@@ -517,7 +517,7 @@ const CORE: &[&[&str]] = &[
     &["plan"],
     &["outcome", "pipeline"],
     &["report"],
-    &["history", "diff", "scaffold"],
+    &["history", "diff", "scaffold", "schema"],
 ];
 
 /// The binary's units, bottom layer first. Its paths into the core

@@ -134,7 +134,7 @@ pub fn after_failure(
 }
 
 /// What notifications say about a line after a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Notice {
     /// It started failing: notified.

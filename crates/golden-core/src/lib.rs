@@ -44,6 +44,7 @@ pub mod report;
 pub mod sanitize;
 pub mod scaffold;
 pub mod schedule;
+pub mod schema;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod upstream;

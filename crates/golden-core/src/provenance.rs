@@ -29,7 +29,7 @@ use crate::registry::{ImageConfig, Registry, RegistryError};
 use crate::version::{Exact, Floating, Line};
 
 /// Why an exact tag is not a golden build.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Foreign {
     /// The image carries no golden recipe label.
@@ -58,7 +58,7 @@ impl std::fmt::Display for Foreign {
 
 /// Why a build golden made is not a whole one. Only a whole build is ever
 /// a release (where floating tags go) or a rollback target.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Incomplete {
     /// A manifest its index names is not in the repository (deleted by
@@ -210,7 +210,7 @@ pub fn provenance(tag: &str, config: &ImageConfig) -> Result<(), Foreign> {
 }
 
 /// A foreign exact tag, as `plan`, `ls` and `inspect` warn about it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ForeignTag {
     pub tag: String,
     pub digest: Digest,

@@ -30,7 +30,7 @@ pub use run::{run_report, run_text};
 
 /// One image in the report. `Default` is an up-to-date image with nothing
 /// known, for tests to fill in.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct ImageReport {
     /// The image id from golden.toml.
     pub id: String,
@@ -58,7 +58,7 @@ pub struct ImageReport {
     pub promoted: Option<bool>,
     /// With `promoted: false`, the floating tags `golden promote` will
     /// move to it; absent when none.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub pending: Vec<String>,
     /// The manifest digest pushed.
     pub digest: Option<String>,
@@ -131,7 +131,7 @@ pub struct ImageReport {
 }
 
 /// Where one platform of a multi-platform image was built.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct BuildPlace {
     /// `os/arch[/variant]`.
     pub platform: String,
@@ -141,7 +141,7 @@ pub struct BuildPlace {
 
 /// What a plan decided for an image, or how a run ended it: the
 /// `decision` field of the report, serialized as the kebab-case name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ImageDecision {
     /// Plan: it will be built.
@@ -208,7 +208,7 @@ impl From<Status> for ImageDecision {
 }
 
 /// Counts for a run.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct Totals {
     /// Images built and pushed.
     pub built: usize,
@@ -230,7 +230,7 @@ pub struct Totals {
 }
 
 /// The whole document.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Report {
     /// Every selected image, in build order.
     pub images: Vec<ImageReport>,

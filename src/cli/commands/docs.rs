@@ -1,23 +1,58 @@
 //! `golden completions SHELL` and `golden man`: text generated from the
-//! command-line definition itself, so it cannot drift from the arguments.
-//! Neither reads a config or connects to anything.
+//! command-line definition itself, so it cannot drift from the arguments;
+//! `golden schema config|report`: the JSON Schemas of the core. None reads
+//! a config or connects to anything.
 
 use clap::CommandFactory;
 
 use crate::cli::Cli;
 use crate::exit::{Exit, Failure};
 
-/// Prints the completion script for `shell` on stdout.
+/// Prints the completion script for `shell` on stdout: it asks `golden`
+/// (on the PATH) for each completion (`COMPLETE=SHELL golden -- ...`), so
+/// image ids come from the golden.toml the command line would use, and
+/// commands and options from the binary that answers.
 pub fn completions(shell: clap_complete::Shell) -> Result<Exit, Failure> {
-    let mut command = Cli::command();
+    use clap_complete::env::EnvCompleter;
+    let completer: &dyn EnvCompleter = match shell {
+        clap_complete::Shell::Bash => &clap_complete::env::Bash,
+        clap_complete::Shell::Zsh => &clap_complete::env::Zsh,
+        clap_complete::Shell::Fish => &clap_complete::env::Fish,
+        clap_complete::Shell::Elvish => &clap_complete::env::Elvish,
+        clap_complete::Shell::PowerShell => &clap_complete::env::Powershell,
+        _ => {
+            return Err(Failure::usage(anyhow::anyhow!(
+                "golden has no completions for {shell}"
+            )))
+        }
+    };
     let mut script = Vec::new();
-    clap_complete::generate(shell, &mut command, "golden", &mut script);
+    completer
+        .write_registration("COMPLETE", "golden", "golden", "golden", &mut script)
+        .map_err(|error| Failure::usage(anyhow::Error::new(error)))?;
     crate::ui::output::stdout(&String::from_utf8_lossy(&script));
+    Ok(Exit::Success)
+}
+
+/// Prints the JSON Schema of `document` on stdout.
+pub fn schema(document: crate::cli::SchemaDocument) -> Result<Exit, Failure> {
+    use golden_core::schema::Document;
+    let document = match document {
+        crate::cli::SchemaDocument::Config => Document::Config,
+        crate::cli::SchemaDocument::Report => Document::Report,
+    };
+    let schema = golden_core::schema::of(document, crate::ui::output::JSON_VERSION);
+    crate::ui::output::stdout(&crate::ui::output::json_plain(&schema));
     Ok(Exit::Success)
 }
 
 /// Prints golden(1), or golden-`command`(1), (roff) on stdout.
 pub fn man(command: Option<&str>) -> Result<Exit, Failure> {
+    if command == Some("golden.toml") {
+        let page = super::config_page::render(&golden_core::schema::config());
+        crate::ui::output::stdout(&page);
+        return Ok(Exit::Success);
+    }
     let cli = Cli::command();
     let page = match command {
         None => clap_mangen::Man::new(cli.clone()),
@@ -31,7 +66,10 @@ pub fn man(command: Option<&str>) -> Result<Exit, Failure> {
                 return Err(Failure::usage(anyhow::Error::new(
                     crate::hint::Hinted::new(
                         format!("`{name}` is not a golden command"),
-                        format!("one of: {}", names.join(", ")),
+                        format!(
+                            "one of: {}; or golden.toml, for golden.toml(5)",
+                            names.join(", ")
+                        ),
                     ),
                 )));
             };

@@ -14,6 +14,7 @@ use crate::ui::progress::Progress;
 mod build;
 mod check;
 mod clean;
+mod config_page;
 mod daemon;
 mod diff;
 mod docs;
@@ -72,6 +73,7 @@ fn machine_output(command: &Command) -> (bool, Option<PathBuf>) {
         Command::Daemon { .. }
         | Command::Completions { .. }
         | Command::Man { .. }
+        | Command::Schema { .. }
         | Command::Init { .. } => (false, None),
     }
 }
@@ -85,6 +87,7 @@ async fn dispatch(cli: Cli, progress: Arc<dyn Progress>) -> Result<Exit, Failure
     let command = match cli.command {
         Command::Completions { shell } => return docs::completions(shell),
         Command::Man { command } => return docs::man(command.as_deref()),
+        Command::Schema { document } => return docs::schema(document),
         Command::Init {
             directory,
             registry,
@@ -216,6 +219,7 @@ async fn outside_pipeline(session: &Session, command: Command) -> Result<Exit, F
         Command::Daemon { .. }
         | Command::Completions { .. }
         | Command::Man { .. }
+        | Command::Schema { .. }
         | Command::Init { .. }
         | Command::Build { .. }
         | Command::Rebuild { .. }

@@ -11,7 +11,7 @@ use toml::Spanned;
 use super::Reader;
 use crate::duration::ConfigDuration;
 
-const BACKOFF_KEYS: &[&str] = &["first", "max", "remind"];
+pub(super) const BACKOFF_KEYS: &[&str] = &["first", "max", "remind"];
 const EXPECTED: &str = "a duration such as \"5m\", \"1h\" or \"24h\"";
 
 /// `[backoff]` as written: `None` where a key is not.

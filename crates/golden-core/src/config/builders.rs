@@ -17,7 +17,9 @@ pub(super) const BUILDER_EXPECTED: &str = "\"auto\", \"buildkit\" or \"classic\"
 const SECRET_KEYS: &[&str] = &["env", "file"];
 
 /// The builder that runs a build.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, schemars::JsonSchema,
+)]
 pub enum Builder {
     /// The engine's legacy builder (`POST /build`, version 1).
     #[serde(rename = "classic")]

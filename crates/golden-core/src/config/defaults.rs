@@ -16,7 +16,7 @@ use super::versioning::FloatingList;
 use super::Reader;
 use crate::schedule::Schedule;
 
-const DEFAULT_KEYS: &[&str] = &[
+pub(super) const DEFAULT_KEYS: &[&str] = &[
     "schedule",
     "timezone",
     "jitter",

@@ -10,7 +10,7 @@ use toml::Spanned;
 use super::defaults::Defaults;
 use super::{Config, EngineSettings, Image, Reader, RegistrySettings};
 
-const TOP_KEYS: &[&str] = &[
+pub(super) const TOP_KEYS: &[&str] = &[
     "registry", "engine", "engines", "defaults", "images", "policy", "notify", "backoff",
 ];
 

@@ -15,7 +15,7 @@ use crate::duration::ConfigDuration;
 const ENGINE_SCHEMES: &[&str] = &[
     "unix://", "tcp://", "http://", "https://", "ssh://", "npipe://",
 ];
-const ENGINE_KEYS: &[&str] = &["host", "network", "probe_timeout", "builder"];
+pub(super) const ENGINE_KEYS: &[&str] = &["host", "network", "probe_timeout", "builder"];
 
 /// The network RUN steps get.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]

@@ -13,7 +13,7 @@ use toml::Spanned;
 use super::builders::BuilderChoice;
 use super::Reader;
 
-const POOL_ENGINE_KEYS: &[&str] = &[
+pub(super) const POOL_ENGINE_KEYS: &[&str] = &[
     "name",
     "host",
     "platforms",

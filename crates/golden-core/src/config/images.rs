@@ -24,7 +24,7 @@ use crate::schedule::Schedule;
 use crate::upstream::{Adopt, Source, Track};
 use crate::version::{Floating, Line, Versioning};
 
-const IMAGE_KEYS: &[&str] = &[
+pub(super) const IMAGE_KEYS: &[&str] = &[
     "version",
     "context",
     "dockerfile",

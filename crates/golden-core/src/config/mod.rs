@@ -289,6 +289,8 @@ mod engine;
 mod engines;
 mod images;
 mod inherited;
+#[cfg(test)]
+pub(crate) mod keys;
 mod limits;
 mod notify;
 mod paths;

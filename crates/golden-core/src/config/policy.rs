@@ -13,7 +13,7 @@ use toml::Spanned;
 use super::Reader;
 use crate::reference::Reference;
 
-const POLICY_KEYS: &[&str] = &["upstream_allow", "allow", "all_stages", "allow_latest"];
+pub(super) const POLICY_KEYS: &[&str] = &["upstream_allow", "allow", "all_stages", "allow_latest"];
 
 /// Glob patterns compiled for matching, with their text for messages.
 #[derive(Debug, Clone, Default)]

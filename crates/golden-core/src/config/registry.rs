@@ -11,7 +11,7 @@ use super::paths::{path_problem, PathKind};
 use super::Reader;
 use crate::reference::{validate_domain, validate_path};
 
-const REGISTRY_KEYS: &[&str] = &[
+pub(super) const REGISTRY_KEYS: &[&str] = &[
     "host",
     "namespace",
     "insecure",

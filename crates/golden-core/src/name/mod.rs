@@ -79,7 +79,7 @@ macro_rules! string_name {
 /// A content digest, `<algorithm>:<hex>`: `sha256:` and 64 lowercase hex
 /// digits for everything a registry stores (sha512 and other registered
 /// algorithms are accepted where a user pins one).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, schemars::JsonSchema)]
 pub struct Digest(String);
 
 impl Digest {

@@ -9,7 +9,7 @@ use crate::name::short_digest;
 /// Why an image is built (or, for `parent-failed`, skipped): the
 /// `reasons[]` of the report (SPEC section 4), tagged by `kind`.
 #[deny(missing_docs)]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Reason {
     /// The line has no golden build in the registry.
