@@ -29,6 +29,7 @@ fn hint_of<'a>(error: &'a (dyn Error + 'static)) -> Option<Cow<'a, str>> {
         .or_else(|| typed::<crate::history::rollback::RollbackError>(error))
         .or_else(|| typed::<crate::version::NumberingError>(error))
         .or_else(|| typed::<crate::upstream::VersionReadError>(error))
+        .or_else(|| typed::<crate::scan::ScanFailed>(error))
 }
 
 /// The hint of the outermost error in the chain that has one.

@@ -14,7 +14,7 @@ pub(crate) use golden_core::testing;
 pub use golden_core::{
     build_args, check, config, diagnostic, diff, dockerfile, dockerignore, duration, failing,
     files, graph, hint, history, index, labels, name, observation, outcome, pipeline, plan,
-    platform, project, provenance, reference, report, sanitize, scaffold, schedule, upstream,
+    platform, project, provenance, reference, report, sanitize, scaffold, scan, schedule, upstream,
     version,
 };
 

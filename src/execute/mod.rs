@@ -44,6 +44,7 @@ mod image;
 mod platforms;
 mod promote;
 mod publish;
+mod scan;
 mod tidy;
 mod upstream;
 
@@ -455,15 +456,15 @@ impl Runner<'_> {
     }
 }
 
-/// Whether `error` is a failed build step or smoke test: the image's
-/// inputs are broken, and building them again fails again.
+/// Whether `error` is a failed build step, smoke test or scan: the
+/// image's inputs are broken, and building them again fails again.
 pub fn is_broken(error: &anyhow::Error) -> bool {
     use crate::engine::EngineError;
     error.chain().any(|cause| {
         matches!(
             cause.downcast_ref::<EngineError>(),
             Some(EngineError::BuildFailed { .. } | EngineError::TestFailed { .. })
-        )
+        ) || cause.is::<crate::scan::ScanFailed>()
     })
 }
 

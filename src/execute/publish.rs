@@ -216,6 +216,15 @@ impl Runner<'_> {
         };
         outcome.version = Some(version);
         shared.record(&job.repository, version, digest.clone());
+        // The gate between the push and the floating tags: a build that
+        // does not pass is withdrawn, never released.
+        if let Err(error) = self.scan_gate(job, version, &digest).await {
+            outcome.push_seconds = Some(push_started.elapsed().as_secs_f64());
+            for member in &built.members() {
+                self.tidy(self.member(*member), job, version).await;
+            }
+            return Err(error);
+        }
         let released = self
             .release(job, version, &exact, &digest, shared, outcome)
             .await;

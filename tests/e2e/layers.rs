@@ -511,7 +511,7 @@ const CORE: &[&[&str]] = &[
     &["upstream"],
     &["config"],
     &["graph", "registry", "engine"],
-    &["build_args", "buildkit", "provenance"],
+    &["build_args", "buildkit", "provenance", "scan"],
     &["project", "check"],
     &["observation"],
     &["plan"],

@@ -43,6 +43,7 @@ pub use name::reference;
 pub mod report;
 pub mod sanitize;
 pub mod scaffold;
+pub mod scan;
 pub mod schedule;
 pub mod schema;
 #[cfg(any(test, feature = "testing"))]

@@ -15,7 +15,8 @@ use super::limits::{Limit, BUILD_ARGS, LABELS};
 use super::paths::PathKind;
 use super::reader::key_spans;
 use super::{
-    Cache, Image, Reader, RegistrySettings, SmokeTest, DEFAULT_SCHEDULE, DEFAULT_TEST_TIMEOUT,
+    Cache, Image, Reader, RegistrySettings, ScanGate, SmokeTest, DEFAULT_SCAN_TIMEOUT,
+    DEFAULT_SCHEDULE, DEFAULT_TEST_TIMEOUT,
 };
 use crate::diagnostic::closest;
 use crate::platform::Platform;
@@ -39,6 +40,8 @@ pub(super) const IMAGE_KEYS: &[&str] = &[
     "cache",
     "test",
     "test_timeout",
+    "scan",
+    "scan_timeout",
     "retention",
     "platforms",
     "engine_labels",
@@ -78,6 +81,7 @@ struct BuildSettings {
     cache: Cache,
     depends_on: Vec<Spanned<String>>,
     test: Option<SmokeTest>,
+    scan: Option<ScanGate>,
     keep: Option<u32>,
     platforms: Vec<Platform>,
     engine_labels: Vec<String>,
@@ -160,6 +164,7 @@ impl Reader<'_> {
             cache: settings.cache,
             depends_on: settings.depends_on,
             test: settings.test,
+            scan: settings.scan,
             keep: settings.keep,
             platforms: settings.platforms,
             engine_labels: settings.engine_labels,
@@ -242,6 +247,10 @@ impl Reader<'_> {
             .test_command(table, section)
             .or_else(|| defaults.test.clone());
         let test_timeout = self.test_timeout(table, section).or(defaults.test_timeout);
+        let scan_command = self
+            .scan_command(table, section)
+            .or_else(|| defaults.scan.clone());
+        let scan_timeout = self.scan_timeout(table, section).or(defaults.scan_timeout);
         BuildSettings {
             schedule,
             timezone: self.timezone(table, section).or(defaults.timezone),
@@ -258,6 +267,10 @@ impl Reader<'_> {
             test: test_command.map(|command| SmokeTest {
                 command,
                 timeout: test_timeout.unwrap_or(DEFAULT_TEST_TIMEOUT),
+            }),
+            scan: scan_command.map(|command| ScanGate {
+                command,
+                timeout: scan_timeout.unwrap_or(DEFAULT_SCAN_TIMEOUT),
             }),
             keep: self.retention(table, section).or(defaults.keep),
             platforms: self

@@ -73,6 +73,51 @@ impl Reader<'_> {
         Some(command.into_inner())
     }
 
+    /// `scan = ["trivy", "image", ..., "{image}"]`: a non-empty list of
+    /// strings that names `{image}`, the pushed image by digest.
+    pub(super) fn scan_command(
+        &mut self,
+        table: &DeTable<'_>,
+        section: &str,
+    ) -> Option<Vec<String>> {
+        const SCAN_EXPECTED: &str = "a command as a list of strings naming `{image}`, e.g. [\"trivy\", \"image\", \"--exit-code\", \"1\", \"{image}\"]";
+        let command = self.value::<Vec<String>>(table, section, "scan", SCAN_EXPECTED)?;
+        let problem = if command.get_ref().is_empty() || command.get_ref()[0].is_empty() {
+            Some((format!("`scan` in {section} is empty"), "empty command"))
+        } else if !command
+            .get_ref()
+            .iter()
+            .any(|word| word.contains("{image}"))
+        {
+            Some((
+                format!("`scan` in {section} does not name `{{image}}`, the image to scan"),
+                "no {image}",
+            ))
+        } else {
+            None
+        };
+        if let Some((message, label)) = problem {
+            self.problem(
+                command.span(),
+                message,
+                label,
+                Some(format!("`scan` must be {SCAN_EXPECTED}: golden puts the pushed image by digest in place of `{{image}}`")),
+            );
+            return None;
+        }
+        Some(command.into_inner())
+    }
+
+    pub(super) fn scan_timeout(&mut self, table: &DeTable<'_>, section: &str) -> Option<Duration> {
+        self.value::<ConfigDuration>(
+            table,
+            section,
+            "scan_timeout",
+            "a duration such as \"10m\" (default 15m): a scan that runs longer fails the gate",
+        )
+        .map(|timeout| timeout.into_inner().0)
+    }
+
     /// `timezone`: the IANA time zone the schedule is read in.
     pub(super) fn timezone(
         &mut self,

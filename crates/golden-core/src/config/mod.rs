@@ -32,6 +32,8 @@ pub const DEFAULT_FILE: &str = "golden.toml";
 pub const DEFAULT_SCHEDULE: &str = "@weekly";
 /// How long a smoke test may run unless `test_timeout` says otherwise.
 pub const DEFAULT_TEST_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long a scan may run unless `scan_timeout` says otherwise.
+pub const DEFAULT_SCAN_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// Why a configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +53,17 @@ pub enum ConfigError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SmokeTest {
     /// The container command, e.g. `["sh", "-c", "dotnet --info"]`.
+    pub command: Vec<String>,
+    pub timeout: Duration,
+}
+
+/// The scan gate: a command run on the host after a build's exact tag is
+/// pushed and before any floating tag moves; `{image}` in it is the pushed
+/// image by digest. Exit 0 releases the build; anything else (a timeout
+/// too) withdraws it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanGate {
+    /// e.g. `["trivy", "image", "--exit-code", "1", "{image}"]`.
     pub command: Vec<String>,
     pub timeout: Duration,
 }
@@ -76,6 +89,8 @@ pub struct Image {
     pub cache: crate::config::Cache,
     pub depends_on: Vec<Spanned<String>>,
     pub test: Option<SmokeTest>,
+    /// `scan`: the gate between the push and the floating tags.
+    pub scan: Option<ScanGate>,
     /// `[retention] keep`: how many exact versions of the line `golden
     /// prune` keeps; `None` when neither the image nor `[defaults]` says.
     pub keep: Option<u32>,

@@ -460,7 +460,10 @@ fn held_by_failure(
     now: DateTime<Utc>,
 ) -> Option<crate::failing::Failing> {
     let failing = observation.failing.as_ref()?;
-    if reasons.is_empty() || !may_hold(reasons) {
+    // With no reason to build, a record holding the current inputs is a
+    // build the scan gate withdrew (a failed build is never pushed, and a
+    // built one clears its line's record): the line still fails.
+    if !may_hold(reasons) {
         return None;
     }
     let recipe = observation
@@ -488,8 +491,8 @@ fn may_hold(reasons: &[Reason]) -> bool {
 /// What a build of `image` is made from now (see
 /// [`crate::failing::inputs`]): its recipe, the digest it is built FROM
 /// (the upstream base, or the golden parent's build), its platforms, and
-/// its smoke test and builder: a failing line whose test or builder was
-/// fixed in golden.toml is built again at once.
+/// its smoke test, scan and builder: a failing line whose test, scan or
+/// builder was fixed in golden.toml is built again at once.
 pub fn build_inputs(
     image: &Image,
     recipe: Option<&str>,
@@ -499,6 +502,9 @@ pub fn build_inputs(
     let mut settings = vec![format!("builder {:?}", image.builder)];
     if let Some(test) = &image.test {
         settings.push(format!("test {:?} {:?}", test.command, test.timeout));
+    }
+    if let Some(scan) = &image.scan {
+        settings.push(format!("scan {:?} {:?}", scan.command, scan.timeout));
     }
     crate::failing::inputs(recipe, from_digest, &platforms, &settings)
 }
