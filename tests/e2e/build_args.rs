@@ -67,24 +67,9 @@ fn the_docker_configs_proxies_reach_builds_and_stay_out_of_the_recipe() {
     };
     let read = |tag: &str| {
         let image = format!("{}:{tag}", stack.repository("base"));
-        let output = std::process::Command::new("docker")
-            .args([
-                "run",
-                "--rm",
-                "--network",
-                "none",
-                &image,
-                "cat",
-                "/etc/golden/proxies",
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).trim().to_string()
+        support::file_in_image(&image, "/etc/golden/proxies")
+            .trim()
+            .to_string()
     };
     proxies("http://proxy.internal:3128");
     let config = std::fs::read_to_string(stack.config()).unwrap();

@@ -752,39 +752,15 @@ fn gitlab_check_job_installs_golden_and_gates_on_the_dockerfiles() {
     let job = &pipeline["golden-check"];
     let script = gitlab_shell_script(&gitlab_script(job));
     let run = |application: &Path| {
-        let builds = tempfile::tempdir().unwrap();
-        let bin = builds.path().join("bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        let overrides = install_overrides();
-        let mut overrides: Vec<(&str, &str)> =
-            overrides.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let repository = format!("file://{}", stack.path().display());
-        let bin_text = bin.display().to_string();
-        overrides.push(("GOLDEN_IMAGES_REPO", &repository));
-        overrides.push(("GOLDEN_BIN", &bin_text));
-        let variables = gitlab_variables(&pipeline, job, &overrides);
-        let output = Command::new("sh")
-            .args(["-c", &script])
-            .current_dir(application)
-            .env_clear()
-            .envs(&variables)
-            // GOLDEN_BIN is a directory on the image's PATH.
-            .env(
-                "PATH",
-                format!("{}:{}", bin.display(), path_without_golden()),
-            )
-            .env("HOME", builds.path())
-            .env("CI_PROJECT_DIR", application)
-            .env("CI_BUILDS_DIR", builds.path())
-            .env("CI_JOB_ID", "4711")
-            .output()
-            .unwrap();
-        let log = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        (output.status.code(), log)
+        shell_job(&script, application, |bin| {
+            let overrides = install_overrides();
+            let mut overrides: Vec<(&str, &str)> =
+                overrides.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let repository = format!("file://{}", stack.path().display());
+            overrides.push(("GOLDEN_IMAGES_REPO", &repository));
+            overrides.push(("GOLDEN_BIN", bin));
+            gitlab_variables(&pipeline, job, &overrides)
+        })
     };
 
     let good = application(&format!("{}:1.0", stack.repository("base")));
@@ -802,6 +778,40 @@ fn gitlab_check_job_installs_golden_and_gates_on_the_dockerfiles() {
         log.contains("service/Dockerfile:1:6") && log.contains("[not-golden]"),
         "{log}"
     );
+}
+
+/// Runs a GitLab job's `script` as a shell runner does, in `application`,
+/// with the variables `variables` gives for the directory GOLDEN_BIN names
+/// (on the PATH, as on the job's image): its exit code and log.
+fn shell_job(
+    script: &str,
+    application: &Path,
+    variables: impl Fn(&str) -> BTreeMap<String, String>,
+) -> (Option<i32>, String) {
+    let builds = tempfile::tempdir().unwrap();
+    let bin = builds.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let output = Command::new("sh")
+        .args(["-c", script])
+        .current_dir(application)
+        .env_clear()
+        .envs(variables(&bin.display().to_string()))
+        .env(
+            "PATH",
+            format!("{}:{}", bin.display(), path_without_golden()),
+        )
+        .env("HOME", builds.path())
+        .env("CI_PROJECT_DIR", application)
+        .env("CI_BUILDS_DIR", builds.path())
+        .env("CI_JOB_ID", "4711")
+        .output()
+        .unwrap();
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code(), log)
 }
 
 /// A GitLab CI/CD component template as GitLab includes it: its `spec:`
@@ -873,33 +883,11 @@ fn gitlab_check_component_gates_and_reports_code_quality() {
     assert_eq!(text(&job["artifacts"]["when"]), "always");
     let script = gitlab_shell_script(&gitlab_script(job));
     let run = |application: &Path| {
-        let builds = tempfile::tempdir().unwrap();
-        let bin = builds.path().join("bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        let bin_text = bin.display().to_string();
-        let variables = gitlab_variables(&Yaml::Null, job, &[("GOLDEN_BIN", &bin_text)]);
-        let output = Command::new("sh")
-            .args(["-c", &script])
-            .current_dir(application)
-            .env_clear()
-            .envs(&variables)
-            .env(
-                "PATH",
-                format!("{}:{}", bin.display(), path_without_golden()),
-            )
-            .env("HOME", builds.path())
-            .env("CI_PROJECT_DIR", application)
-            .env("CI_BUILDS_DIR", builds.path())
-            .env("CI_JOB_ID", "4712")
-            .output()
-            .unwrap();
-        let log = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let (code, log) = shell_job(&script, application, |bin| {
+            gitlab_variables(&Yaml::Null, job, &[("GOLDEN_BIN", bin)])
+        });
         let report = read_report(&application.join("gl-code-quality-report.json"));
-        (output.status.code(), log, report)
+        (code, log, report)
     };
     let good = application(&format!("{}:1.0", stack.repository("base")));
     let (code, log, report) = run(good.path());

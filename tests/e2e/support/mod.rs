@@ -639,6 +639,21 @@ pub fn docker(args: &[&str]) {
     );
 }
 
+/// The content of `path` in `image`, read by running `cat` in a container
+/// without a network.
+pub fn file_in_image(image: &str, path: &str) -> String {
+    let output = Command::new("docker")
+        .args(["run", "--rm", "--network", "none", image, "cat", path])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "cat {path} in {image}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 /// Every file under `directory` (none if it does not exist).
 fn walkdir_files(directory: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(directory) else {
