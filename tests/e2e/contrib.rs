@@ -697,6 +697,24 @@ fn gitlab_jobs_run_golden_build_and_check_with_golden_installed() {
     assert!(lines.last().unwrap().ends_with(" check ."), "{lines:?}");
 }
 
+/// GitLab's docker executor, up to the image: a container on the host's
+/// network with the engine's socket mounted and the checkout `project` at
+/// CI_PROJECT_DIR, its working directory.
+fn docker_executor(project: &Path) -> Command {
+    const PROJECT: &str = "/builds/platform/golden-images";
+    let mut command = Command::new("docker");
+    command.args(["run", "--rm", "--network", "host"]);
+    command.args(["-v", "/var/run/docker.sock:/var/run/docker.sock"]);
+    command.args([
+        "-v",
+        &format!("{}:{PROJECT}", project.display()),
+        "-w",
+        PROJECT,
+    ]);
+    command.args(["-e", &format!("CI_PROJECT_DIR={PROJECT}"), "-e", "CI=true"]);
+    command
+}
+
 #[test]
 fn gitlab_build_job_runs_in_the_golden_image_and_builds_the_stack() {
     let stack = Stack::new("contrib_gitlab_build");
@@ -704,25 +722,7 @@ fn gitlab_build_job_runs_in_the_golden_image_and_builds_the_stack() {
     let pipeline = yaml("contrib/gitlab-ci/golden-build.gitlab-ci.yml");
     let job = &pipeline["golden-build"];
     let variables = gitlab_variables(&pipeline, job, &[("GOLDEN_IMAGE", &image)]);
-    // The docker executor: the job's image with its entrypoint as the job
-    // says, the checkout at CI_PROJECT_DIR, the engine's socket mounted.
-    let project = "/builds/platform/golden-images";
-    let mut command = Command::new("docker");
-    command.args([
-        "run",
-        "--rm",
-        "--network",
-        "host",
-        "-v",
-        "/var/run/docker.sock:/var/run/docker.sock",
-    ]);
-    command.args([
-        "-v",
-        &format!("{}:{project}", stack.path().display()),
-        "-w",
-        project,
-    ]);
-    command.args(["-e", &format!("CI_PROJECT_DIR={project}"), "-e", "CI=true"]);
+    let mut command = docker_executor(stack.path());
     for (key, value) in &variables {
         command.args(["-e", &format!("{key}={value}")]);
     }
@@ -946,19 +946,9 @@ fn gitlab_build_component_pushes_with_the_ci_registry_credentials() {
         ],
     );
     let job = &pipeline["golden-build"];
-    let project = "/builds/platform/golden-images";
     let run = |password: &str| {
         let variables = gitlab_variables(&Yaml::Null, job, &[]);
-        let mut command = Command::new("docker");
-        command.args(["run", "--rm", "--network", "host"]);
-        command.args(["-v", "/var/run/docker.sock:/var/run/docker.sock"]);
-        command.args([
-            "-v",
-            &format!("{}:{project}", stack.path().display()),
-            "-w",
-            project,
-        ]);
-        command.args(["-e", &format!("CI_PROJECT_DIR={project}"), "-e", "CI=true"]);
+        let mut command = docker_executor(stack.path());
         command.args(["-e", "CI_REGISTRY_USER=gitlab-ci-token"]);
         command.args(["-e", &format!("CI_REGISTRY_PASSWORD={password}")]);
         // GitLab expands `$CI_REGISTRY_USER` in variables: the shell does here.
