@@ -51,6 +51,8 @@ pub async fn build_once(
     let started = Instant::now();
     let now = now.unwrap_or_else(Utc::now);
     let project = &session.project;
+    // A key that cannot be used stops the run before anything is built.
+    let signing = crate::keys::signing_key(&project.config)?;
     // Nothing is built before the plan, so a signal abandons this phase at
     // once instead of waiting for a registry that does not answer.
     let prepare = async {
@@ -97,16 +99,12 @@ pub async fn build_once(
         stop: stop.clone(),
         fail_fast: settings.fail_fast,
         promote: settings.promote,
+        signing,
         progress,
     };
     let outcomes = runner.run(&steps).await;
     let notices = record_failures(project, &steps, &observations, &outcomes, settings).await;
-    // The engine pushed exact tags the remembered tag lists do not hold.
-    for step in steps.iter().filter(|step| step.acts()) {
-        if let Some(image) = project.config.image(&step.id) {
-            registry.forget_tags(&project.config.repository(image));
-        }
-    }
+    forget_acted(project, &steps, &registry);
     let mut report = run_report(
         project,
         &steps,
@@ -118,6 +116,20 @@ pub async fn build_once(
         image.notice = notices.get(&image.id).copied();
     }
     Ok(report)
+}
+
+/// Forgets the remembered tag lists of the lines `steps` acted on: the
+/// engine pushed exact tags they do not hold.
+fn forget_acted(
+    project: &crate::project::Project,
+    steps: &[crate::plan::Step],
+    registry: &dyn TagMemory,
+) {
+    for step in steps.iter().filter(|step| step.acts()) {
+        if let Some(image) = project.config.image(&step.id) {
+            registry.forget_tags(&project.config.repository(image));
+        }
+    }
 }
 
 /// Records the lines whose build or smoke test failed (and forgets those

@@ -112,7 +112,15 @@ pub enum Command {
         #[arg(long, value_enum, env = "GOLDEN_OUTPUT", default_value_t = Output::Human)]
         output: Output,
     },
-    /// Show what changed between two builds of one line: base, recipe, commit, why it was built, labels, platforms, size
+    /// Check that a build is signed by [signing] public_key_file's key (cosign's keyed format): exit 0, or 1 with why not
+    Verify {
+        /// The build: HOST/PATH:TAG or HOST/PATH@sha256:...
+        reference: String,
+        /// Output format on stdout
+        #[arg(long, value_enum, env = "GOLDEN_OUTPUT", default_value_t = Output::Human)]
+        output: Output,
+    },
+    /// Show what changed between two builds of one line: base, recipe, commit, why it was built, labels, platforms, size, layers
     Diff {
         /// An image id from golden.toml
         #[arg(add = clap_complete::ArgValueCandidates::new(image_ids))]

@@ -45,6 +45,7 @@ mod platforms;
 mod promote;
 mod publish;
 mod scan;
+mod sign;
 mod tidy;
 mod upstream;
 
@@ -67,6 +68,8 @@ pub struct Runner<'a> {
     /// Move floating tags after each push; false for `build --no-promote`,
     /// which leaves them to `golden promote`.
     pub promote: bool,
+    /// `[signing]`'s key: each build is signed before it is released.
+    pub signing: Option<Arc<crate::signing::SigningKey>>,
     pub progress: Arc<dyn Progress>,
 }
 

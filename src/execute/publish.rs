@@ -218,7 +218,14 @@ impl Runner<'_> {
         shared.record(&job.repository, version, digest.clone());
         // The gate between the push and the floating tags: a build that
         // does not pass is withdrawn, never released.
-        if let Err(error) = self.scan_gate(job, version, &digest).await {
+        let gated = match self.scan_gate(job, version, &digest).await {
+            Ok(()) => match self.sign_build(job, &digest).await {
+                Ok(()) => Ok(()),
+                Err(error) => Err(self.unsigned(job, version, &digest, error).await),
+            },
+            Err(error) => Err(error),
+        };
+        if let Err(error) = gated {
             outcome.push_seconds = Some(push_started.elapsed().as_secs_f64());
             for member in &built.members() {
                 self.tidy(self.member(*member), job, version).await;

@@ -36,13 +36,7 @@ impl Runner<'_> {
             tracing::info!(image = %job.id, "the scan passed");
             return Ok(());
         };
-        let marker = marker_tag(version, 0, Marker::Withdrawn);
-        let withdrawn = self
-            .registry
-            .copy_tag(&job.repository, digest, &marker)
-            .await
-            .map(|()| marker.to_string())
-            .map_err(|error| error.to_string());
+        let withdrawn = self.withdraw(job, version, digest).await;
         Err(anyhow::Error::new(ScanFailed {
             image: by_digest,
             command: quoted,
@@ -51,6 +45,24 @@ impl Runner<'_> {
             withdrawn,
             output,
         }))
+    }
+}
+
+impl Runner<'_> {
+    /// Withdraws the pushed build `version` (`digest`) of `job` as `golden
+    /// rollback` does: its marker tag, or why it could not be pushed.
+    pub(super) async fn withdraw(
+        &self,
+        job: &Job<'_>,
+        version: Exact,
+        digest: &Digest,
+    ) -> Result<String, String> {
+        let marker = marker_tag(version, 0, Marker::Withdrawn);
+        self.registry
+            .copy_tag(&job.repository, digest, &marker)
+            .await
+            .map(|()| marker.to_string())
+            .map_err(|error| error.to_string())
     }
 }
 

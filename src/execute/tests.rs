@@ -151,6 +151,7 @@ impl Harness {
             stop,
             fail_fast,
             promote: true,
+            signing: None,
             progress: Arc::new(Silent),
         };
         let runtime = tokio::runtime::Builder::new_current_thread()

@@ -62,6 +62,7 @@ mod runs;
 mod scan_gate;
 mod schema;
 mod shipped_configs;
+mod signing;
 mod ssh_engine;
 mod token_auth;
 mod upstream_dotnet;

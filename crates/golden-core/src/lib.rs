@@ -46,6 +46,7 @@ pub mod scaffold;
 pub mod scan;
 pub mod schedule;
 pub mod schema;
+pub mod signing;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod upstream;

@@ -255,6 +255,60 @@ pub trait Registry: Send + Sync {
         repository: &Repository,
         digest: &Digest,
     ) -> Result<(), RegistryError>;
+
+    // Artifacts beside a build (signatures): blobs and manifests golden
+    // writes and reads whole. A port that cannot says so.
+
+    /// Uploads `bytes` as a blob of `repository`; its digest.
+    async fn put_blob(
+        &self,
+        repository: &Repository,
+        bytes: Vec<u8>,
+    ) -> Result<Digest, RegistryError> {
+        let _ = bytes;
+        Err(unsupported(repository, "upload a blob"))
+    }
+    /// PUTs the manifest `bytes` (of `media_type`) as `tag`; its digest.
+    async fn put_manifest_bytes(
+        &self,
+        repository: &Repository,
+        tag: &Tag,
+        media_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Digest, RegistryError> {
+        let _ = (tag, media_type, bytes);
+        Err(unsupported(repository, "put a manifest"))
+    }
+    /// The blob `digest` of `repository` (at most a small document's
+    /// size), checked against its digest.
+    async fn blob(
+        &self,
+        repository: &Repository,
+        digest: &Digest,
+    ) -> Result<Vec<u8>, RegistryError> {
+        let _ = digest;
+        Err(unsupported(repository, "read a blob"))
+    }
+    /// The manifest `reference` names, as stored; `None` when it is not
+    /// there.
+    async fn manifest_bytes(
+        &self,
+        reference: &Reference,
+    ) -> Result<Option<Vec<u8>>, RegistryError> {
+        Err(RegistryError::Invalid {
+            registry: reference.registry().to_string(),
+            action: "read a manifest".into(),
+            message: "this registry client cannot".into(),
+        })
+    }
+}
+
+fn unsupported(repository: &Repository, action: &str) -> RegistryError {
+    RegistryError::Invalid {
+        registry: repository.registry().to_string(),
+        action: action.into(),
+        message: "this registry client cannot".into(),
+    }
 }
 
 /// What a client remembers of a registry's tags between runs (the disk

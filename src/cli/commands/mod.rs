@@ -27,6 +27,7 @@ mod promote;
 mod prune;
 mod rollback;
 mod validate;
+mod verify;
 
 /// Runs the command `cli` names; its exit code, or the failure that ended
 /// it. With `--output json`, a failure before any result (the config, the
@@ -63,6 +64,7 @@ fn machine_output(command: &Command) -> (bool, Option<PathBuf>) {
         Command::Promote { output, .. } => (json(output), None),
         Command::Inspect { output, .. }
         | Command::Diff { output, .. }
+        | Command::Verify { output, .. }
         | Command::Ls { output, .. }
         | Command::Prune { output, .. }
         | Command::Rollback { output, .. }
@@ -166,6 +168,7 @@ async fn in_session(
 async fn outside_pipeline(session: &Session, command: Command) -> Result<Exit, Failure> {
     match command {
         Command::Inspect { id, output } => inspect::run(session, &id, output).await,
+        Command::Verify { reference, output } => verify::run(session, &reference, output).await,
         Command::Diff {
             id,
             from,

@@ -62,6 +62,7 @@ pub(super) async fn run(
         stop: Stop::default(),
         fail_fast: false,
         promote: true,
+        signing: None,
         progress,
     };
     let outcomes = runner.run(&steps).await;

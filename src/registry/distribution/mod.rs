@@ -37,6 +37,8 @@ pub use manifest::Manifest;
 pub use tls::ClientIdentity;
 
 pub use crate::retry::{backoff, RETRY_BUDGET};
+mod artifacts;
+
 use auth::{Auth, Challenged};
 use fetch::Head;
 use manifest::{ConfigBlob, Document};
@@ -524,6 +526,40 @@ impl Registry for Distribution {
             allow.as_deref(),
             &reply,
         ))
+    }
+
+    async fn put_blob(
+        &self,
+        repository: &Repository,
+        bytes: Vec<u8>,
+    ) -> Result<Digest, RegistryError> {
+        self.upload_blob(repository, bytes).await
+    }
+
+    async fn put_manifest_bytes(
+        &self,
+        repository: &Repository,
+        tag: &Tag,
+        media_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Digest, RegistryError> {
+        self.put_manifest_whole(repository, tag, media_type, bytes)
+            .await
+    }
+
+    async fn blob(
+        &self,
+        repository: &Repository,
+        digest: &Digest,
+    ) -> Result<Vec<u8>, RegistryError> {
+        self.read_blob(repository, digest).await
+    }
+
+    async fn manifest_bytes(
+        &self,
+        reference: &Reference,
+    ) -> Result<Option<Vec<u8>>, RegistryError> {
+        self.read_manifest(reference).await
     }
 }
 

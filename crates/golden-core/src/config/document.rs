@@ -11,7 +11,7 @@ use super::defaults::Defaults;
 use super::{Config, EngineSettings, Image, Reader, RegistrySettings};
 
 pub(super) const TOP_KEYS: &[&str] = &[
-    "registry", "engine", "engines", "defaults", "images", "policy", "notify", "backoff",
+    "registry", "engine", "engines", "defaults", "images", "policy", "notify", "backoff", "signing",
 ];
 
 impl Reader<'_> {
@@ -37,6 +37,10 @@ impl Reader<'_> {
             .get("backoff")
             .map(|v| self.backoff(v))
             .unwrap_or_default();
+        let signing = document
+            .get("signing")
+            .map(|v| self.signing(v))
+            .unwrap_or_default();
         let mut images = self.image_tables(document, &span, &defaults);
         images.sort_by(|a, b| a.id.cmp(&b.id));
         let registry = registry?;
@@ -51,6 +55,7 @@ impl Reader<'_> {
             default_build_args: defaults.build_arg_spans,
             notify,
             backoff,
+            signing,
             notify_problems: std::mem::take(&mut self.notify_problems),
             reported: std::mem::take(&mut self.reported),
             by_id: std::sync::OnceLock::new(),

@@ -12,4 +12,5 @@ pub const TABLES: &[(&str, &[&str])] = &[
     ("policy", super::policy::POLICY_KEYS),
     ("notify", super::notify::NOTIFY_KEYS),
     ("backoff", super::backoff::BACKOFF_KEYS),
+    ("signing", super::signing::SIGNING_KEYS),
 ];

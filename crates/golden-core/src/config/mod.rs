@@ -152,6 +152,8 @@ pub struct Config {
     pub notify: Option<NotifySettings>,
     /// `[backoff]`: how a failing line waits and is notified again.
     pub backoff: BackoffSettings,
+    /// `[signing]`: the key builds are signed with, and the one verified.
+    pub signing: SigningSettings,
     /// Why `[notify]`'s webhook cannot be read now (its variable unset,
     /// its file missing): an error only for the commands that notify
     /// (`build`, `rebuild`, `daemon`), so a `validate`, `plan` or `check`
@@ -313,6 +315,7 @@ mod platforms;
 mod policy;
 mod reader;
 mod registry;
+mod signing;
 mod versioning;
 
 use reader::Reader;
@@ -327,6 +330,7 @@ pub use notify::{
 };
 pub use policy::{Patterns, Policy};
 pub use registry::{RegistrySettings, DEFAULT_RETRIES, PUBLIC_REGISTRIES};
+pub use signing::{KeySource, SigningSettings};
 
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,149 @@
+//! Artifacts beside a build (signatures): a blob uploaded whole (a POST
+//! for an upload session, then one PUT with its digest, as the
+//! distribution API's monolithic upload goes), a manifest PUT as given,
+//! and both read back whole.
+
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, LOCATION};
+use reqwest::Method;
+
+use super::wire::*;
+use super::{Distribution, MANIFEST_LIMIT};
+use crate::name::{Digest, Repository, Tag};
+use crate::reference::Reference;
+use crate::registry::RegistryError;
+
+impl Distribution {
+    pub(super) async fn upload_blob(
+        &self,
+        repository: &Repository,
+        bytes: Vec<u8>,
+    ) -> Result<Digest, RegistryError> {
+        let digest = Digest::of(&bytes);
+        let action = format!("upload the blob {digest} to `{repository}`");
+        let host = repository.registry();
+        let start = format!("/v2/{}/blobs/uploads/", repository.path());
+        let response = self
+            .send(
+                Method::POST,
+                repository,
+                &start,
+                HeaderMap::new(),
+                Some(Vec::new()),
+                &action,
+            )
+            .await?;
+        let status = response.status();
+        let location = header_value(response.headers().get(LOCATION));
+        let reply = read_capped(response, MANIFEST_LIMIT, host, &action).await?;
+        if !status.is_success() {
+            return Err(write_error(
+                host,
+                &action,
+                &Method::POST,
+                status,
+                None,
+                &reply,
+            ));
+        }
+        let path = upload_path(location, host, &action)?;
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let finish = format!("{path}{separator}digest={digest}");
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        );
+        let response = self
+            .send(
+                Method::PUT,
+                repository,
+                &finish,
+                headers,
+                Some(bytes),
+                &action,
+            )
+            .await?;
+        let status = response.status();
+        let reply = read_capped(response, MANIFEST_LIMIT, host, &action).await?;
+        if !status.is_success() {
+            return Err(write_error(
+                host,
+                &action,
+                &Method::PUT,
+                status,
+                None,
+                &reply,
+            ));
+        }
+        Ok(digest)
+    }
+
+    pub(super) async fn put_manifest_whole(
+        &self,
+        repository: &Repository,
+        tag: &Tag,
+        media_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Digest, RegistryError> {
+        let digest = Digest::of(&bytes);
+        let action = format!("put the manifest `{repository}:{tag}`");
+        self.put_manifest(repository, tag, media_type, bytes, &digest, &action)
+            .await?;
+        Ok(digest)
+    }
+
+    pub(super) async fn read_blob(
+        &self,
+        repository: &Repository,
+        digest: &Digest,
+    ) -> Result<Vec<u8>, RegistryError> {
+        let action = format!("read the blob {digest} of `{repository}`");
+        self.config_blob(&repository.digest(digest), digest, &action)
+            .await
+    }
+
+    pub(super) async fn read_manifest(
+        &self,
+        reference: &Reference,
+    ) -> Result<Option<Vec<u8>>, RegistryError> {
+        let action = format!("read the manifest `{reference}`");
+        Ok(self
+            .manifest(reference, &action)
+            .await?
+            .map(|manifest| manifest.bytes))
+    }
+}
+
+/// The path of an upload session from its `Location`: absolute
+/// (`http://host/v2/...`) or a path, on this registry either way, never
+/// another host.
+fn upload_path(
+    location: Option<String>,
+    host: &str,
+    action: &str,
+) -> Result<String, RegistryError> {
+    let location = location.ok_or_else(|| {
+        invalid(
+            host,
+            action,
+            "the upload session has no Location".to_string(),
+        )
+    })?;
+    match location.split_once("://") {
+        Some((_, rest)) => match rest.split_once('/') {
+            Some((at, path)) if at == host => Ok(format!("/{path}")),
+            _ => Err(invalid(
+                host,
+                action,
+                format!("the upload session is on another host: `{location}`"),
+            )),
+        },
+        None => Ok(location),
+    }
+}
+
+fn header_value(value: Option<&HeaderValue>) -> Option<String> {
+    value
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_string)
+}
