@@ -57,6 +57,16 @@ pub fn signing_key(config: &Config) -> Result<Option<Arc<SigningKey>>, Failure> 
         })
 }
 
+/// The key a build must be signed with before floating tags move to it
+/// (`promote`, rollback targets): `public_key_file`'s, else the signing
+/// key's own; `None` when `[signing]` names neither.
+pub fn promotion_key(config: &Config) -> Result<Option<VerifyingKey>, Failure> {
+    if config.signing.public_key_file.is_some() {
+        return verifying_key(config).map(Some);
+    }
+    Ok(signing_key(config)?.map(|key| *key.verifying_key()))
+}
+
 /// The public key `golden verify` checks with.
 pub fn verifying_key(config: &Config) -> Result<VerifyingKey, Failure> {
     let Some(path) = &config.signing.public_key_file else {

@@ -53,6 +53,10 @@ pub async fn build_once(
     let project = &session.project;
     // A key that cannot be used stops the run before anything is built.
     let signing = crate::keys::signing_key(&project.config)?;
+    let verify_with = match &signing {
+        Some(key) => Some(*key.verifying_key()),
+        None => crate::keys::promotion_key(&project.config)?,
+    };
     // Nothing is built before the plan, so a signal abandons this phase at
     // once instead of waiting for a registry that does not answer.
     let prepare = async {
@@ -100,6 +104,7 @@ pub async fn build_once(
         fail_fast: settings.fail_fast,
         promote: settings.promote,
         signing,
+        verify_with,
         progress,
     };
     let outcomes = runner.run(&steps).await;

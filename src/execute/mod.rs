@@ -70,6 +70,9 @@ pub struct Runner<'a> {
     pub promote: bool,
     /// `[signing]`'s key: each build is signed before it is released.
     pub signing: Option<Arc<crate::signing::SigningKey>>,
+    /// With `[signing]`: the key a build that is promoted (not built in
+    /// this run) must be signed with.
+    pub verify_with: Option<crate::signing::VerifyingKey>,
     pub progress: Arc<dyn Progress>,
 }
 

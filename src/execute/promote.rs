@@ -124,9 +124,39 @@ impl Runner<'_> {
         let job = self.prepare(step, None, false)?;
         let lock = shared.lock_for(&job.repository);
         let _promotion = lock.lock().await;
+        if let Some(key) = &self.verify_with {
+            self.require_signed(&job, version, &digest, key).await?;
+        }
         outcome.version = Some(version);
         outcome.digest = Some(digest);
         self.promote(&job, version, shared, outcome).await
+    }
+
+    /// Refuses to move floating tags to `version` of `job` (`digest`)
+    /// unless a signature beside it verifies with `key`.
+    async fn require_signed(
+        &self,
+        job: &Job<'_>,
+        version: crate::version::Exact,
+        digest: &Digest,
+        key: &crate::signing::VerifyingKey,
+    ) -> anyhow::Result<()> {
+        let verdict = crate::signing::verify(self.registry, &job.repository, digest, key).await?;
+        if verdict.verified {
+            return Ok(());
+        }
+        let why = match verdict.rejected.first() {
+            Some(reason) => format!("no signature beside it verifies ({reason})"),
+            None => "it is not signed".to_string(),
+        };
+        Err(anyhow::Error::new(crate::hint::Hinted::new(
+            format!(
+                "golden moves no floating tag to `{}:{}`: {why}",
+                job.repository,
+                version.tag()
+            ),
+            "with [signing], only signed builds are released: `golden rebuild` builds and signs a new one",
+        )))
     }
 
     /// The floating tags that may move to `version` (a golden build of

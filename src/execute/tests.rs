@@ -152,6 +152,7 @@ impl Harness {
             fail_fast,
             promote: true,
             signing: None,
+            verify_with: None,
             progress: Arc::new(Silent),
         };
         let runtime = tokio::runtime::Builder::new_current_thread()

@@ -193,3 +193,42 @@ fn builds_are_signed_as_cosign_does_and_verify_checks_key_payload_and_digest() {
     );
     stack.golden(&["clean"]);
 }
+
+/// With `[signing]`, floating tags move only to signed builds: `promote`
+/// refuses a build pushed unsigned (before signing was configured), and
+/// so does a rollback to it; a rebuild signs and releases.
+#[test]
+fn promote_and_rollback_refuse_an_unsigned_build() {
+    let stack = Stack::new("signing-promote");
+    key_pair(stack.path(), "signing", "pw");
+    let repository = stack.repository("base");
+    // Pushed before signing was configured, its floating tags left to
+    // `promote` (the CI matrix's way).
+    stack.golden(&["build", "base", "--no-promote"]).expect(0);
+    assert!(digest(&repository, "1.0.0").is_some());
+    assert_eq!(digest(&repository, "1.0"), None);
+    stack.append_config(
+        "\n[signing]\nkey_file = \"signing.key\"\npassword_env = \"GOLDEN_TEST_KEY_PASSWORD\"\npublic_key_file = \"signing.pub\"\n",
+    );
+    let env = [("GOLDEN_TEST_KEY_PASSWORD", "pw")];
+    let refused = stack.golden_with_env(&["promote", "base"], &env).expect(1);
+    let said = format!("{}{}", refused.stdout, refused.stderr);
+    assert!(said.contains("golden moves no floating tag to"), "{said}");
+    assert!(said.contains("it is not signed"), "{said}");
+    assert_eq!(digest(&repository, "1.0"), None, "nothing moved");
+
+    // A rebuild signs and releases; a rollback to the unsigned build is refused.
+    stack.golden_with_env(&["rebuild", "base"], &env).expect(0);
+    let signed = digest(&repository, "1.0.1").unwrap();
+    assert_eq!(digest(&repository, "1.0"), Some(signed.clone()));
+    let rollback = stack
+        .golden_with_env(&["rollback", "base", "--to", "1.0.0"], &env)
+        .expect(1);
+    let said = format!("{}{}", rollback.stdout, rollback.stderr);
+    assert!(
+        said.contains("golden rolls `base` back to no unsigned build"),
+        "{said}"
+    );
+    assert_eq!(digest(&repository, "1.0"), Some(signed));
+    stack.golden(&["clean"]);
+}

@@ -207,5 +207,48 @@ pub fn check(
     Ok(())
 }
 
+/// What the signatures beside a build say.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Verdict {
+    /// How many signatures were found.
+    pub signatures: usize,
+    /// Whether one verified with the key and named the build.
+    pub verified: bool,
+    /// Why each of the others does not vouch for it.
+    pub rejected: Vec<String>,
+}
+
+/// Reads the signatures beside the build `digest` of `repository`
+/// (`sha256-<hex>.sig`) and checks each with `key`.
+pub async fn verify(
+    registry: &dyn crate::registry::Registry,
+    repository: &crate::name::Repository,
+    digest: &Digest,
+    key: &VerifyingKey,
+) -> Result<Verdict, crate::registry::RegistryError> {
+    let signatures = repository.tag(&signature_tag(digest));
+    let found = match registry.manifest_bytes(&signatures).await? {
+        Some(manifest) => signatures_in(&manifest),
+        None => Vec::new(),
+    };
+    let mut verdict = Verdict {
+        signatures: found.len(),
+        ..Verdict::default()
+    };
+    for signature in &found {
+        let checked = match registry.blob(repository, &signature.payload).await {
+            Ok(payload) => {
+                check(key, &payload, &signature.signature, digest).map_err(|r| r.to_string())
+            }
+            Err(error) => Err(format!("its payload could not be read: {error}")),
+        };
+        match checked {
+            Ok(()) => verdict.verified = true,
+            Err(reason) => verdict.rejected.push(reason),
+        }
+    }
+    Ok(verdict)
+}
+
 #[cfg(test)]
 mod tests;

@@ -63,6 +63,7 @@ pub(super) async fn run(
         fail_fast: false,
         promote: true,
         signing: None,
+        verify_with: crate::keys::promotion_key(&session.project.config)?,
         progress,
     };
     let outcomes = runner.run(&steps).await;

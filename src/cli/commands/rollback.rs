@@ -59,6 +59,24 @@ pub(super) async fn run(session: &Session, id: &str, settings: &Settings) -> Res
     )
     .map_err(Failure::usage)?;
     if settings.apply {
+        // With [signing], floating tags go back only to a signed build.
+        if let Some(key) = crate::keys::promotion_key(&project.config)? {
+            let verdict = crate::signing::verify(&registry, &repository, &plan.digest, &key)
+                .await
+                .map_err(|error| Failure::new(Exit::of_registry(&error), error))?;
+            if !verdict.verified {
+                return Err(Failure::new(
+                    Exit::ImageFailed,
+                    crate::hint::Hinted::new(
+                        format!(
+                            "golden rolls `{id}` back to no unsigned build: `{}` ({}) has no signature that verifies with [signing]'s key; nothing was moved",
+                            plan.to, plan.digest
+                        ),
+                        "roll back to a signed build (`golden rollback ID --to X.Y.N`), or sign this one with `cosign sign --key`",
+                    ),
+                ));
+            }
+        }
         apply(&registry, &repository, &plan).await?;
     }
     super::print(

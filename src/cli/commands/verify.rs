@@ -36,32 +36,23 @@ pub(super) async fn run(session: &Session, text: &str, output: Output) -> Result
             })?,
     };
     let repository = reference.repository_name();
-    let signatures = repository.tag(&signing::signature_tag(&digest));
-    let found = match registry.manifest_bytes(&signatures).await.map_err(failed)? {
-        Some(manifest) => signing::signatures_in(&manifest),
-        None => Vec::new(),
-    };
-    let mut verdicts = Vec::new();
-    for signature in &found {
-        let verdict = match registry.blob(&repository, &signature.payload).await {
-            Ok(payload) => signing::check(&key, &payload, &signature.signature, &digest)
-                .map_err(|rejected| rejected.to_string()),
-            Err(error) => Err(format!("its payload could not be read: {error}")),
-        };
-        verdicts.push(verdict);
-    }
-    let verified = verdicts.iter().any(Result::is_ok);
-    let reasons: Vec<String> = verdicts.iter().filter_map(|v| v.clone().err()).collect();
+    let verdict = signing::verify(&registry, &repository, &digest, &key)
+        .await
+        .map_err(failed)?;
     super::print(
         output,
-        || match (verified, found.is_empty()) {
+        || match (verdict.verified, verdict.signatures) {
             (true, _) => {
                 format!("{reference} ({digest}): signed by the key in [signing] public_key_file\n")
             }
-            (false, true) => format!("{reference} ({digest}): not signed (no {signatures})\n"),
-            (false, false) => format!(
+            (false, 0) => format!(
+                "{reference} ({digest}): not signed (no {})\n",
+                repository.tag(&signing::signature_tag(&digest))
+            ),
+            (false, _) => format!(
                 "{reference} ({digest}): no signature verifies:\n{}",
-                reasons
+                verdict
+                    .rejected
                     .iter()
                     .map(|reason| format!("  - {reason}\n"))
                     .collect::<String>()
@@ -71,13 +62,13 @@ pub(super) async fn run(session: &Session, text: &str, output: Output) -> Result
             crate::ui::output::json(&serde_json::json!({
                 "reference": reference.to_string(),
                 "digest": digest.to_string(),
-                "verified": verified,
-                "signatures": found.len(),
-                "rejected": reasons,
+                "verified": verdict.verified,
+                "signatures": verdict.signatures,
+                "rejected": verdict.rejected,
             }))
         },
     );
-    Ok(if verified {
+    Ok(if verdict.verified {
         Exit::Success
     } else {
         Exit::ImageFailed
