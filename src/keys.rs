@@ -57,6 +57,21 @@ pub fn signing_key(config: &Config) -> Result<Option<Arc<SigningKey>>, Failure> 
         })
 }
 
+/// The keys of a build run: the one it signs with, and the one a build
+/// it releases but did not make must be signed with (the signing key's
+/// public half, else `public_key_file`'s).
+pub type RunKeys = (Option<Arc<SigningKey>>, Option<VerifyingKey>);
+
+/// See [`RunKeys`].
+pub fn for_a_build(config: &Config) -> Result<RunKeys, Failure> {
+    let signing = signing_key(config)?;
+    let verify_with = match &signing {
+        Some(key) => Some(*key.verifying_key()),
+        None => promotion_key(config)?,
+    };
+    Ok((signing, verify_with))
+}
+
 /// The key a build must be signed with before floating tags move to it
 /// (`promote`, rollback targets): `public_key_file`'s, else the signing
 /// key's own; `None` when `[signing]` names neither.

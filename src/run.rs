@@ -52,11 +52,7 @@ pub async fn build_once(
     let now = now.unwrap_or_else(Utc::now);
     let project = &session.project;
     // A key that cannot be used stops the run before anything is built.
-    let signing = crate::keys::signing_key(&project.config)?;
-    let verify_with = match &signing {
-        Some(key) => Some(*key.verifying_key()),
-        None => crate::keys::promotion_key(&project.config)?,
-    };
+    let (signing, verify_with) = crate::keys::for_a_build(&project.config)?;
     // Nothing is built before the plan, so a signal abandons this phase at
     // once instead of waiting for a registry that does not answer.
     let prepare = async {
