@@ -147,6 +147,9 @@ pub enum Command {
         /// Also read the registry: a golden image named by digest must be a build golden published (for a multi-platform line, its index, not one platform's image)
         #[arg(long)]
         verify_digests: bool,
+        /// Also read the registry: each golden image a FROM names must be signed by [signing] public_key_file's key (finding `unsigned`)
+        #[arg(long)]
+        verify_signatures: bool,
     },
     /// Remove every local image golden built for this config from the engine (the registry is not touched)
     Clean {

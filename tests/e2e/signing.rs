@@ -230,5 +230,40 @@ fn promote_and_rollback_refuse_an_unsigned_build() {
         "{said}"
     );
     assert_eq!(digest(&repository, "1.0"), Some(signed));
+
+    // `check --verify-signatures`: an application FROM the signed line
+    // passes; one FROM the unsigned build fails with `unsigned`.
+    let check = |from: &str| {
+        let application = tempfile::tempdir().unwrap();
+        std::fs::write(
+            application.path().join("Dockerfile"),
+            format!("FROM {from}\n"),
+        )
+        .unwrap();
+        let output = Command::new(env!("CARGO_BIN_EXE_golden"))
+            .arg("-c")
+            .arg(stack.config())
+            .args(["check", "--verify-signatures", "--output", "json"])
+            .arg(application.path())
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    };
+    let (code, report) = check(&format!("{repository}:1.0"));
+    assert_eq!(code, Some(0), "{report}");
+    let (code, report) = check(&format!("{repository}:1.0.0"));
+    assert_eq!(code, Some(1), "{report}");
+    let findings: serde_json::Value = serde_json::from_str(&report).unwrap();
+    let rules: Vec<&str> = findings["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|finding| finding["rule"].as_str().unwrap())
+        .collect();
+    assert!(rules.contains(&"unsigned"), "{report}");
+    assert!(report.contains("is not signed"), "{report}");
     stack.golden(&["clean"]);
 }

@@ -34,7 +34,8 @@ pub struct Finding {
     /// A stable id: `not-golden`, `unknown-golden-image`, `latest-or-untagged`,
     /// `unconfigured-line`, `unmoved-floating-tag`, `unparsable`; with
     /// `--verify-digests` also
-    /// `platform-image` and `unknown-digest`.
+    /// `platform-image` and `unknown-digest`; with `--verify-signatures`
+    /// `unsigned`.
     pub rule: &'static str,
     pub message: String,
     pub fix: String,
@@ -122,6 +123,19 @@ pub fn digest_pins(
     text: &str,
     build_args: &BTreeMap<String, String>,
 ) -> Vec<Pin> {
+    golden_froms(config, file, text, build_args, true)
+}
+
+/// Every FROM of `text` (the final stage's, every stage's with
+/// `all_stages`) that names a configured golden image, by tag or digest
+/// (`digest_only`: by digest only); nothing for a file that does not parse.
+pub fn golden_froms(
+    config: &Config,
+    file: &Path,
+    text: &str,
+    build_args: &BTreeMap<String, String>,
+    digest_only: bool,
+) -> Vec<Pin> {
     let Ok(dockerfile) = Dockerfile::parse(text, build_args) else {
         return Vec::new();
     };
@@ -141,7 +155,9 @@ pub fn digest_pins(
             let Base::Image(reference) = &stage.base else {
                 return None;
             };
-            reference.digest()?;
+            if digest_only {
+                reference.digest()?;
+            }
             let name = config.golden_name(reference)?;
             config.images.iter().find(|image| image.name == name)?;
             let physical = text
@@ -422,6 +438,7 @@ pub fn render_sarif(findings: &[Finding]) -> String {
         "unparsable",
         "platform-image",
         "unknown-digest",
+        "unsigned",
     ];
     let results: Vec<serde_json::Value> = findings
         .iter()

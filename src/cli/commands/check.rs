@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use crate::check::Published;
+use crate::check::{Pin, Published};
 use crate::cli::CheckOutput;
 use crate::exit::{Exit, Failure};
 use crate::hint::Hinted;
@@ -15,13 +15,26 @@ use crate::name::Repository;
 use crate::registry::Registry;
 use crate::session::Session;
 
+/// How `golden check` runs.
+pub(super) struct Settings {
+    pub build_args: BTreeMap<String, String>,
+    pub output: CheckOutput,
+    pub verify_digests: bool,
+    pub verify_signatures: bool,
+}
+
 pub(super) async fn run(
     session: &Session,
     paths: &[PathBuf],
-    build_args: BTreeMap<String, String>,
-    output: CheckOutput,
-    verify_digests: bool,
+    settings: &Settings,
 ) -> Result<Exit, Failure> {
+    let output = settings.output;
+    // The key is read before anything else: a check that cannot verify
+    // must not pass.
+    let key = match settings.verify_signatures {
+        true => Some(crate::keys::verifying_key(&session.project.config)?),
+        false => None,
+    };
     let files = find_dockerfiles(paths).map_err(|error| Failure::usage(anyhow::anyhow!(error)))?;
     if files.is_empty() {
         return Err(Failure::usage(Hinted::new(
@@ -29,32 +42,7 @@ pub(super) async fn run(
             "name Dockerfiles, or directories holding Dockerfile, *.Dockerfile, Dockerfile.* or Containerfile",
         )));
     }
-    let mut findings = Vec::new();
-    let mut pins = Vec::new();
-    for file in &files {
-        let text = crate::regular_file::read_text(file, crate::regular_file::MAX_TEXT).map_err(
-            |problem| {
-                Failure::usage(anyhow::anyhow!(
-                    "failed to read `{}`: it {problem}",
-                    file.display()
-                ))
-            },
-        )?;
-        findings.extend(crate::check::check_text(
-            &session.project.config,
-            file,
-            &text,
-            &build_args,
-        ));
-        if verify_digests {
-            pins.extend(crate::check::digest_pins(
-                &session.project.config,
-                file,
-                &text,
-                &build_args,
-            ));
-        }
-    }
+    let (mut findings, pins, bases) = read_all(session, &files, settings)?;
     if !pins.is_empty() {
         let registry = session.connect_registry(session.credentials()?).await?;
         let repositories: BTreeSet<String> =
@@ -66,6 +54,13 @@ pub(super) async fn run(
         }
         findings.extend(crate::check::check_pins(&pins, &known));
         findings.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+    }
+    if let Some(key) = &key {
+        if !bases.is_empty() {
+            let registry = session.connect_registry(session.credentials()?).await?;
+            findings.extend(unsigned(&registry, &bases, key).await?);
+            findings.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+        }
     }
     crate::ui::output::stdout(&match output {
         CheckOutput::Human => crate::check::render_text(&findings, files.len()),
@@ -79,6 +74,105 @@ pub(super) async fn run(
     } else {
         Exit::ImageFailed
     })
+}
+
+/// The findings of the files read, and the FROMs naming golden images to
+/// look up: by digest (`--verify-digests`) and all (`--verify-signatures`).
+type Read = (Vec<crate::check::Finding>, Vec<Pin>, Vec<Pin>);
+
+/// See [`Read`].
+fn read_all(
+    session: &Session,
+    files: &[PathBuf],
+    settings: &Settings,
+) -> Result<Read, Failure> {
+    let build_args = &settings.build_args;
+    let mut findings = Vec::new();
+    let mut pins = Vec::new();
+    let mut bases = Vec::new();
+    for file in files {
+        let text = crate::regular_file::read_text(file, crate::regular_file::MAX_TEXT).map_err(
+            |problem| {
+                Failure::usage(anyhow::anyhow!(
+                    "failed to read `{}`: it {problem}",
+                    file.display()
+                ))
+            },
+        )?;
+        findings.extend(crate::check::check_text(
+            &session.project.config,
+            file,
+            &text,
+            build_args,
+        ));
+        if settings.verify_digests {
+            pins.extend(crate::check::digest_pins(
+                &session.project.config,
+                file,
+                &text,
+                build_args,
+            ));
+        }
+        if settings.verify_signatures {
+            bases.extend(crate::check::golden_froms(
+                &session.project.config,
+                file,
+                &text,
+                build_args,
+                false,
+            ));
+        }
+    }
+    Ok((findings, pins, bases))
+}
+
+/// An `unsigned` finding for each FROM in `bases` whose golden image has no
+/// signature that verifies with `key`.
+async fn unsigned(
+    registry: &dyn Registry,
+    bases: &[crate::check::Pin],
+    key: &crate::signing::VerifyingKey,
+) -> Result<Vec<crate::check::Finding>, Failure> {
+    let failed = |error| {
+        Failure::registry(
+            error,
+            "failed to read the signatures of the golden images named",
+        )
+    };
+    let mut findings = Vec::new();
+    for base in bases {
+        let reference = &base.reference;
+        let digest = match reference.digest() {
+            Some(digest) => Some(digest.clone()),
+            None => registry.manifest_digest(reference).await.map_err(failed)?,
+        };
+        let why = match &digest {
+            None => Some(format!("`{}` is not in the registry", reference.original())),
+            Some(digest) => {
+                let verdict =
+                    crate::signing::verify(registry, &reference.repository_name(), digest, key)
+                        .await
+                        .map_err(failed)?;
+                match (verdict.verified, verdict.rejected.first()) {
+                    (true, _) => None,
+                    (false, Some(reason)) => Some(format!("`{}` ({digest}) has no signature that verifies with [signing]'s key: {reason}", reference.original())),
+                    (false, None) => Some(format!("`{}` ({digest}) is not signed", reference.original())),
+                }
+            }
+        };
+        if let Some(message) = why {
+            findings.push(crate::check::Finding {
+                file: base.file.clone(),
+                uri: base.uri.clone(),
+                line: base.line,
+                column: base.column,
+                rule: "unsigned",
+                message,
+                fix: "start FROM a signed golden build (`golden verify REF` says why this one is not); the platform team signs builds with [signing]".to_string(),
+            });
+        }
+    }
+    Ok(findings)
 }
 
 /// What the golden repository `repository` (`host/path`) holds of the

@@ -180,9 +180,15 @@ async fn outside_pipeline(session: &Session, command: Command) -> Result<Exit, F
             build_args,
             output,
             verify_digests,
+            verify_signatures,
         } => {
-            let build_args = build_args.into_iter().collect();
-            check::run(session, &paths, build_args, output, verify_digests).await
+            let settings = check::Settings {
+                build_args: build_args.into_iter().collect(),
+                output,
+                verify_digests,
+                verify_signatures,
+            };
+            check::run(session, &paths, &settings).await
         }
         Command::Ls { ids, output, wide } => ls::run(session, &ids, output, wide).await,
         Command::Validate { output } => validate::run(session, output),
