@@ -81,11 +81,7 @@ pub(super) async fn run(
 type Read = (Vec<crate::check::Finding>, Vec<Pin>, Vec<Pin>);
 
 /// See [`Read`].
-fn read_all(
-    session: &Session,
-    files: &[PathBuf],
-    settings: &Settings,
-) -> Result<Read, Failure> {
+fn read_all(session: &Session, files: &[PathBuf], settings: &Settings) -> Result<Read, Failure> {
     let build_args = &settings.build_args;
     let mut findings = Vec::new();
     let mut pins = Vec::new();
