@@ -13,9 +13,13 @@ use golden::exit::Exit;
 use golden::ui::progress::{Bars, Lines, Progress, Silent};
 
 fn main() -> ExitCode {
-    // A shell completing a command line (`COMPLETE=bash golden -- ...`,
-    // see `golden completions`): answers and exits before anything else.
-    clap_complete::CompleteEnv::with_factory(<Cli as clap::CommandFactory>::command).complete();
+    // A shell completing a command line (`GOLDEN_COMPLETE=bash golden --
+    // ...`, see `golden completions`): answers and exits before anything
+    // else. golden's own variable, so a `COMPLETE` set for another tool
+    // never turns a golden command into a completion.
+    clap_complete::CompleteEnv::with_factory(<Cli as clap::CommandFactory>::command)
+        .var(golden::cli::COMPLETE_VARIABLE)
+        .complete();
     let cli = Cli::parse();
     if cli.no_cache_dir {
         golden::registry::blob_cache::disable();

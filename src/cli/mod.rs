@@ -409,8 +409,12 @@ impl ReportArgs {
     }
 }
 
+/// The variable that asks golden for completions, as the scripts of
+/// `golden completions` set it.
+pub const COMPLETE_VARIABLE: &str = "GOLDEN_COMPLETE";
+
 /// The image ids of the config a command line would use, for completion
-/// (`COMPLETE=bash golden -- golden ...`): its `-c PATH`, else
+/// (`GOLDEN_COMPLETE=bash golden -- golden ...`): its `-c PATH`, else
 /// `GOLDEN_CONFIG`, else the nearest golden.toml. Read as plain TOML: a
 /// config with errors still completes.
 fn image_ids() -> Vec<clap_complete::CompletionCandidate> {

@@ -124,17 +124,21 @@ fn zsh_and_fish_completions_ask_golden_and_get_ids_with_their_lines() {
         let script = stdout(&output);
         assert!(script.starts_with(registers), "{shell}:\n{script}");
         assert!(
-            script.contains(&format!("COMPLETE=\"{shell}\""))
-                || script.contains(&format!("COMPLETE={shell}")),
+            script.contains(&format!("GOLDEN_COMPLETE=\"{shell}\""))
+                || script.contains(&format!("GOLDEN_COMPLETE={shell}")),
             "{shell}:\n{script}"
         );
     }
     // What those scripts ask golden: ids, each with its line.
     let offline = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/offline");
     let mut command = golden(&["--", "golden", "rebuild", "t"]);
-    command.env("COMPLETE", "fish").current_dir(&offline);
+    command.env("GOLDEN_COMPLETE", "fish").current_dir(&offline);
     let answer = stdout(&run(command));
     assert_eq!(answer, "tools\tline 2.1\ntools-lts\tline 1.4\n");
+    // Another tool's `COMPLETE` does not turn golden into a completer.
+    let mut command = golden(&["--version"]);
+    command.env("COMPLETE", "bash");
+    assert!(stdout(&run(command)).starts_with("golden "));
 }
 
 /// golden.toml(5), from the config's schema: every table, rendered by

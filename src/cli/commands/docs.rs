@@ -9,7 +9,7 @@ use crate::cli::Cli;
 use crate::exit::{Exit, Failure};
 
 /// Prints the completion script for `shell` on stdout: it asks `golden`
-/// (on the PATH) for each completion (`COMPLETE=SHELL golden -- ...`), so
+/// (on the PATH) for each completion (`GOLDEN_COMPLETE=SHELL golden -- ...`), so
 /// image ids come from the golden.toml the command line would use, and
 /// commands and options from the binary that answers.
 pub fn completions(shell: clap_complete::Shell) -> Result<Exit, Failure> {
@@ -28,7 +28,13 @@ pub fn completions(shell: clap_complete::Shell) -> Result<Exit, Failure> {
     };
     let mut script = Vec::new();
     completer
-        .write_registration("COMPLETE", "golden", "golden", "golden", &mut script)
+        .write_registration(
+            crate::cli::COMPLETE_VARIABLE,
+            "golden",
+            "golden",
+            "golden",
+            &mut script,
+        )
         .map_err(|error| Failure::usage(anyhow::Error::new(error)))?;
     crate::ui::output::stdout(&String::from_utf8_lossy(&script));
     Ok(Exit::Success)
