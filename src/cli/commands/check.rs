@@ -43,24 +43,24 @@ pub(super) async fn run(
         )));
     }
     let (mut findings, pins, bases) = read_all(session, &files, settings)?;
-    if !pins.is_empty() {
+    // One connection for both lookups, made only when one has work.
+    let needs_registry = !pins.is_empty() || (key.is_some() && !bases.is_empty());
+    if needs_registry {
         let registry = session.connect_registry(session.credentials()?).await?;
-        let repositories: BTreeSet<String> =
-            pins.iter().map(|pin| pin.reference.repository()).collect();
-        let mut known = BTreeMap::new();
-        for repository in repositories {
-            let found = published(session, &registry, &repository).await?;
-            known.insert(repository, found);
+        if !pins.is_empty() {
+            let repositories: BTreeSet<String> =
+                pins.iter().map(|pin| pin.reference.repository()).collect();
+            let mut known = BTreeMap::new();
+            for repository in repositories {
+                let found = published(session, &registry, &repository).await?;
+                known.insert(repository, found);
+            }
+            findings.extend(crate::check::check_pins(&pins, &known));
         }
-        findings.extend(crate::check::check_pins(&pins, &known));
-        findings.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
-    }
-    if let Some(key) = &key {
-        if !bases.is_empty() {
-            let registry = session.connect_registry(session.credentials()?).await?;
+        if let Some(key) = &key {
             findings.extend(unsigned(&registry, &bases, key).await?);
-            findings.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
         }
+        findings.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
     }
     crate::ui::output::stdout(&match output {
         CheckOutput::Human => crate::check::render_text(&findings, files.len()),
@@ -136,8 +136,16 @@ async fn unsigned(
         )
     };
     let mut findings = Vec::new();
+    // Many Dockerfiles name the same image: each is looked up once.
+    let mut said: BTreeMap<String, Option<String>> = BTreeMap::new();
     for base in bases {
         let reference = &base.reference;
+        if let Some(why) = said.get(reference.original()) {
+            if let Some(message) = why {
+                findings.push(unsigned_finding(base, message.clone()));
+            }
+            continue;
+        }
         let digest = match reference.digest() {
             Some(digest) => Some(digest.clone()),
             None => registry.manifest_digest(reference).await.map_err(failed)?,
@@ -156,19 +164,25 @@ async fn unsigned(
                 }
             }
         };
-        if let Some(message) = why {
-            findings.push(crate::check::Finding {
-                file: base.file.clone(),
-                uri: base.uri.clone(),
-                line: base.line,
-                column: base.column,
-                rule: "unsigned",
-                message,
-                fix: "start FROM a signed golden build (`golden verify REF` says why this one is not); the platform team signs builds with [signing]".to_string(),
-            });
+        if let Some(message) = &why {
+            findings.push(unsigned_finding(base, message.clone()));
         }
+        said.insert(reference.original().to_string(), why);
     }
     Ok(findings)
+}
+
+/// The `unsigned` finding of the FROM `base`.
+fn unsigned_finding(base: &Pin, message: String) -> crate::check::Finding {
+    crate::check::Finding {
+        file: base.file.clone(),
+        uri: base.uri.clone(),
+        line: base.line,
+        column: base.column,
+        rule: "unsigned",
+        message,
+        fix: "start FROM a signed golden build (`golden verify REF` says why this one is not); the platform team signs builds with [signing]".to_string(),
+    }
 }
 
 /// What the golden repository `repository` (`host/path`) holds of the
