@@ -220,6 +220,7 @@ fn promote_and_rollback_refuse_an_unsigned_build() {
     // A rebuild signs and releases; a rollback to the unsigned build is refused.
     stack.golden_with_env(&["rebuild", "base"], &env).expect(0);
     let signed = digest(&repository, "1.0.1").unwrap();
+    let signed_digest = signed.clone();
     assert_eq!(digest(&repository, "1.0"), Some(signed.clone()));
     let rollback = stack
         .golden_with_env(&["rollback", "base", "--to", "1.0.0"], &env)
@@ -265,5 +266,15 @@ fn promote_and_rollback_refuse_an_unsigned_build() {
         .collect();
     assert!(rules.contains(&"unsigned"), "{report}");
     assert!(report.contains("is not signed"), "{report}");
+
+    // Pruning a signed build deletes its signature too.
+    stack.golden_with_env(&["rebuild", "base"], &env).expect(0);
+    let signature = format!("{}.sig", signed_digest.replace(':', "-"));
+    assert!(digest(&repository, &signature).is_some());
+    stack
+        .golden(&["prune", "base", "--keep", "1", "--apply"])
+        .expect(0);
+    assert_eq!(digest(&repository, "1.0.1"), None, "1.0.1 was pruned");
+    assert_eq!(digest(&repository, &signature), None, "and its signature");
     stack.golden(&["clean"]);
 }

@@ -188,6 +188,34 @@ async fn delete(
             children = deletion.children.len(),
             "deleted"
         );
+        delete_signature(registry, repository, &deletion.digest).await;
     }
     Ok(deleted)
+}
+
+/// Deletes the signature golden stored beside the deleted build `digest`
+/// (`sha256-<hex>.sig`), if there is one: it vouches for nothing now. A
+/// failure is a warning; the build is gone either way.
+async fn delete_signature(
+    registry: &dyn Registry,
+    repository: &Repository,
+    digest: &crate::name::Digest,
+) {
+    let tag = crate::signing::signature_tag(digest);
+    let signature = match registry.manifest_digest(&repository.tag(&tag)).await {
+        Ok(Some(signature)) => signature,
+        Ok(None) => return,
+        Err(error) => {
+            tracing::warn!(
+                "could not look up the signature `{tag}` of the deleted build {digest}: {error}"
+            );
+            return;
+        }
+    };
+    match registry.delete_manifest(repository, &signature).await {
+        Ok(()) => tracing::info!(%digest, "deleted its signature `{tag}`"),
+        Err(error) => tracing::warn!(
+            "could not delete the signature `{tag}` of the deleted build {digest}: {error}"
+        ),
+    }
 }
