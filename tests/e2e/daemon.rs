@@ -5,7 +5,7 @@ use crate::support;
 
 use std::time::Duration;
 
-use support::{assert_floating, digest, try_wait_until, Stack};
+use support::{assert_floating, digest, git, try_wait_until, Stack};
 
 #[test]
 fn the_daemon_builds_a_newly_due_image_then_stops_cleanly_on_sigterm() {
@@ -44,22 +44,6 @@ fn the_daemon_builds_a_newly_due_image_then_stops_cleanly_on_sigterm() {
         run.stderr
     );
     assert!(run.stderr.contains("daemon stopped"), "{}", run.stderr);
-}
-
-/// `git ARGS` in `directory`, which must succeed.
-fn git(directory: &std::path::Path, args: &[&str]) {
-    let output = std::process::Command::new("git")
-        .arg("-C")
-        .arg(directory)
-        .args(["-c", "user.name=e2e", "-c", "user.email=e2e@example.com"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 #[test]

@@ -38,6 +38,28 @@ pub struct Stack {
     pub namespace: String,
 }
 
+/// `git ARGS` in `directory` with a test identity; its stdout, trimmed.
+pub fn git(directory: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(directory)
+        .args([
+            "-c",
+            "user.name=golden-tests",
+            "-c",
+            "user.email=tests@example.com",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
 impl Stack {
     /// Copies the offline stack for test `name`.
     pub fn new(name: &str) -> Stack {
@@ -154,25 +176,7 @@ impl Stack {
 
     /// Makes the stack a git checkout and returns its commit.
     pub fn commit(&self) -> String {
-        let git = |args: &[&str]| {
-            let output = Command::new("git")
-                .args([
-                    "-c",
-                    "user.name=golden-tests",
-                    "-c",
-                    "user.email=tests@example.com",
-                ])
-                .args(args)
-                .current_dir(self.path())
-                .output()
-                .unwrap();
-            assert!(
-                output.status.success(),
-                "git {args:?}: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            String::from_utf8_lossy(&output.stdout).trim().to_string()
-        };
+        let git = |args: &[&str]| git(self.path(), args);
         git(&["init", "-q"]);
         git(&["add", "-A"]);
         git(&["commit", "-q", "-m", "stack"]);
