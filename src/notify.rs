@@ -73,9 +73,15 @@ pub async fn after_run(config: &Config, report: &Report) {
             scrub(&error.to_string(), settings)
         ),
     }
-    for route in &settings.owners {
-        notify_owner(config, settings, route, report).await;
-    }
+    // At once: each owner's `timeout` bounds its own delivery, so N slow
+    // receivers hold the run no longer than one.
+    futures::future::join_all(
+        settings
+            .owners
+            .iter()
+            .map(|route| notify_owner(config, settings, route, report)),
+    )
+    .await;
 }
 
 /// Sends `route`'s owner the run's notification cut to its images (those
