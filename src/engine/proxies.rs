@@ -58,14 +58,19 @@ pub fn from_docker_config(directory: Option<&Path>, host: &str) -> Vec<(String, 
     }
 }
 
-/// `args` with `proxies` added: an arg golden.toml sets wins.
+/// `args` with `proxies` added: a proxy golden.toml sets in either
+/// spelling wins, and then neither spelling comes from the config
+/// (BuildKit reads `HTTP_PROXY` and `http_proxy` as one, whichever it
+/// meets first in a map, so two values would be a coin toss).
 pub fn merged(
     args: &BTreeMap<String, String>,
     proxies: &[(String, String)],
 ) -> BTreeMap<String, String> {
     let mut merged = args.clone();
     for (name, value) in proxies {
-        merged.entry(name.clone()).or_insert_with(|| value.clone());
+        if !args.keys().any(|set| set.eq_ignore_ascii_case(name)) {
+            merged.insert(name.clone(), value.clone());
+        }
     }
     merged
 }
@@ -104,7 +109,7 @@ mod tests {
     }
 
     #[test]
-    fn an_arg_golden_toml_sets_wins() {
+    fn a_proxy_golden_toml_sets_in_either_spelling_wins() {
         let set = BTreeMap::from([("http_proxy".to_string(), "http://mine".to_string())]);
         let proxies = vec![
             ("HTTP_PROXY".to_string(), "http://cli".to_string()),
@@ -112,10 +117,8 @@ mod tests {
         ];
         assert_eq!(
             merged(&set, &proxies),
-            BTreeMap::from([
-                ("http_proxy".to_string(), "http://mine".to_string()),
-                ("HTTP_PROXY".to_string(), "http://cli".to_string()),
-            ])
+            BTreeMap::from([("http_proxy".to_string(), "http://mine".to_string())]),
+            "neither spelling comes from the config"
         );
     }
 }
