@@ -36,12 +36,14 @@ pub mod plan;
 pub mod platform;
 pub mod project;
 pub mod provenance;
+pub mod referrers;
 pub mod registry;
 /// The reference grammar, where everyone names it (`name::reference`).
 pub use name::reference;
 #[deny(missing_docs)]
 pub mod report;
 pub mod sanitize;
+pub mod sbom;
 pub mod scaffold;
 pub mod scan;
 pub mod schedule;

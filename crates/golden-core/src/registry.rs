@@ -289,6 +289,40 @@ pub trait Registry: Send + Sync {
         let _ = digest;
         Err(unsupported(repository, "read a blob"))
     }
+    /// PUTs the manifest `bytes` (of `media_type`) by its digest, as an
+    /// artifact naming a `subject` is pushed: its digest, and whether the
+    /// registry indexed the subject itself (it answered `OCI-Subject`, so
+    /// it keeps the referrers API and no fallback tag is needed).
+    async fn put_manifest_by_digest(
+        &self,
+        repository: &Repository,
+        media_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(Digest, bool), RegistryError> {
+        let _ = (media_type, bytes);
+        Err(unsupported(repository, "put a manifest"))
+    }
+    /// The referrers API's index of the artifacts that refer to `digest`;
+    /// `None` when the registry has no referrers API.
+    async fn referrers_api(
+        &self,
+        repository: &Repository,
+        digest: &Digest,
+    ) -> Result<Option<Vec<u8>>, RegistryError> {
+        let _ = (repository, digest);
+        Ok(None)
+    }
+    /// What the layer blob `digest` of `repository` holds for an SBOM
+    /// (see [`crate::sbom::layers`]), read as it streams and checked
+    /// against its digest.
+    async fn layer_facts(
+        &self,
+        repository: &Repository,
+        digest: &Digest,
+    ) -> Result<crate::sbom::LayerFacts, RegistryError> {
+        let _ = digest;
+        Err(unsupported(repository, "read a layer"))
+    }
     /// The manifest `reference` names, as stored; `None` when it is not
     /// there.
     async fn manifest_bytes(

@@ -35,6 +35,11 @@ pub struct FakeRegistry {
     pub heads: Mutex<Vec<String>>,
     /// What `index` answers, by manifest digest (none: a single image).
     pub documents: Mutex<BTreeMap<Digest, Index>>,
+    /// Blobs and manifests stored whole (artifacts), by digest.
+    pub stored: Mutex<BTreeMap<Digest, Vec<u8>>>,
+    /// Whether it keeps the referrers API (indexing each manifest PUT with
+    /// a `subject`), as registries past distribution 3 may.
+    pub referrers_api: bool,
 }
 
 impl Default for FakeRegistry {
@@ -47,6 +52,8 @@ impl Default for FakeRegistry {
             indexes: Mutex::default(),
             heads: Mutex::default(),
             documents: Mutex::default(),
+            stored: Mutex::default(),
+            referrers_api: false,
         }
     }
 }
@@ -206,6 +213,107 @@ impl Registry for FakeRegistry {
             tags.retain(|_, target| target != digest);
         }
         Ok(())
+    }
+
+    async fn put_blob(
+        &self,
+        repository: &Repository,
+        bytes: Vec<u8>,
+    ) -> Result<Digest, RegistryError> {
+        let digest = Digest::of(&bytes);
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("put blob {repository}@{digest}"));
+        self.stored.lock().unwrap().insert(digest.clone(), bytes);
+        Ok(digest)
+    }
+    async fn put_manifest_bytes(
+        &self,
+        repository: &Repository,
+        tag: &Tag,
+        _media_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Digest, RegistryError> {
+        let digest = Digest::of(&bytes);
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("put manifest {repository}:{tag} -> {digest}"));
+        self.stored.lock().unwrap().insert(digest.clone(), bytes);
+        self.put(&repository.to_string(), tag.as_str(), digest.as_str());
+        Ok(digest)
+    }
+    async fn put_manifest_by_digest(
+        &self,
+        repository: &Repository,
+        _media_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(Digest, bool), RegistryError> {
+        let digest = Digest::of(&bytes);
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("put manifest {repository}@{digest}"));
+        self.stored.lock().unwrap().insert(digest.clone(), bytes);
+        Ok((digest, self.referrers_api))
+    }
+    async fn referrers_api(
+        &self,
+        _repository: &Repository,
+        digest: &Digest,
+    ) -> Result<Option<Vec<u8>>, RegistryError> {
+        if !self.referrers_api {
+            return Ok(None);
+        }
+        let manifests: Vec<serde_json::Value> = self
+            .stored
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|(stored, bytes)| {
+                let manifest: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+                (manifest["subject"]["digest"].as_str() == Some(digest.as_str())).then(|| {
+                    serde_json::json!({
+                        "mediaType": manifest["mediaType"],
+                        "digest": stored.to_string(),
+                        "size": bytes.len(),
+                        "artifactType": manifest["artifactType"],
+                        "annotations": manifest.get("annotations").cloned().unwrap_or_default(),
+                    })
+                })
+            })
+            .collect();
+        Ok(Some(
+            serde_json::to_vec(&serde_json::json!({ "schemaVersion": 2, "manifests": manifests }))
+                .expect("JSON"),
+        ))
+    }
+    async fn blob(
+        &self,
+        repository: &Repository,
+        digest: &Digest,
+    ) -> Result<Vec<u8>, RegistryError> {
+        self.stored
+            .lock()
+            .unwrap()
+            .get(digest)
+            .cloned()
+            .ok_or_else(|| RegistryError::Invalid {
+                registry: repository.registry().to_string(),
+                action: format!("read the blob {digest}"),
+                message: "not stored".to_string(),
+            })
+    }
+    async fn manifest_bytes(
+        &self,
+        reference: &Reference,
+    ) -> Result<Option<Vec<u8>>, RegistryError> {
+        let digest = match reference.digest() {
+            Some(digest) => Some(digest.clone()),
+            None => self.lookup(&reference.repository(), reference.tag().unwrap_or("latest")),
+        };
+        Ok(digest.and_then(|digest| self.stored.lock().unwrap().get(&digest).cloned()))
     }
 }
 
