@@ -29,7 +29,7 @@ const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 /// Why a key cannot be used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum KeyError {
-    #[error("it is not a PEM key golden reads ({0}); golden reads EC P-256 keys as PKCS#8 (`PRIVATE KEY`, or `ENCRYPTED PRIVATE KEY` with `password_env`) or SEC1 (`EC PRIVATE KEY`); cosign's own encrypted format is not read yet: convert with `openssl pkcs8 -topk8`")]
+    #[error("it is not a PEM key golden reads ({0}); golden reads EC P-256 keys as cosign writes them (`ENCRYPTED SIGSTORE PRIVATE KEY`, with `password_env`), PKCS#8 (`PRIVATE KEY`, or `ENCRYPTED PRIVATE KEY` with `password_env`) or SEC1 (`EC PRIVATE KEY`)")]
     Format(String),
     #[error("it is encrypted and no password was given: set `password_env` in [signing]")]
     NoPassword,
@@ -59,9 +59,16 @@ pub fn signing_key(pem: &str, password: Option<&[u8]>) -> Result<SigningKey, Key
             let password = password.ok_or(KeyError::NoPassword)?;
             SigningKey::from_pkcs8_encrypted_pem(pem, password).map_err(|_| KeyError::Decrypt)
         }
+        "ENCRYPTED SIGSTORE PRIVATE KEY" | "ENCRYPTED COSIGN PRIVATE KEY" => {
+            let password = password.ok_or(KeyError::NoPassword)?;
+            let der = cosign_key::decrypt(pem, password)?;
+            SigningKey::from_pkcs8_der(&der).map_err(|e| KeyError::Format(e.to_string()))
+        }
         other => Err(KeyError::Format(format!("a `{other}` block"))),
     }
 }
+
+mod cosign_key;
 
 /// The public key in `pem` (`PUBLIC KEY`, as `cosign generate-key-pair`
 /// and `openssl ec -pubout` write it).

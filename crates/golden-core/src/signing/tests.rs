@@ -88,9 +88,9 @@ fn keys_are_read_as_pkcs8_sec1_and_encrypted_pkcs8() {
         signing_key(ENCRYPTED, Some(b"wrong")),
         Err(KeyError::Decrypt)
     );
-    let cosign = "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nabc\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n";
+    let broken = "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nabc\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n";
     assert!(matches!(
-        signing_key(cosign, Some(b"x")),
+        signing_key(broken, Some(b"x")),
         Err(KeyError::Format(_))
     ));
     let public = signing
@@ -102,3 +102,42 @@ fn keys_are_read_as_pkcs8_sec1_and_encrypted_pkcs8() {
 
 const ENCRYPTED: &str = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIHsMFcGCSqGSIb3DQEFDTBKMCkGCSqGSIb3DQEFDDAcBAjavHB280cilwICCAAw\nDAYIKoZIhvcNAgkFADAdBglghkgBZQMEASoEEM1+T2IkWdtUCPrq1qhaJe0EgZAV\nyKhZ0Dx5WftNcHNHJ2f4iAxOuvEKMJbipW4z/k9YcD8Xh5lKzmIKvi8l51P3xn7i\ntDsieBZs6jS9lkgC7mreQVLG/ZkLjgKc6OJpn/8m/zig22SxriPdNwoZDcMy2Via\nR1HiPZyapIsTGa3zSVHTqSBKRfxPYftq92rvLHfW/EzAbddDM6373Vkes2QV29s=\n-----END ENCRYPTED PRIVATE KEY-----\n";
 const ENCRYPTED_PUBLIC: &str = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEeZA3IHEdMCgqGABohVsttM7iVYVq\nZsG5nEU8phXViEMDelyesq8sFrw315ExCXsyhF5pxPal7evh6egy65R30Q==\n-----END PUBLIC KEY-----\n";
+
+/// cosign's own encrypted format, made independently of golden by
+/// `cosign_key_fixture.py` (Python's hashlib.scrypt and PyNaCl's
+/// SecretBox, as cosign's Go code does), password
+/// `cosign-test-password`, with its public key.
+const COSIGN_KEY: &str = include_str!("cosign.key");
+const COSIGN_PUBLIC: &str = include_str!("cosign.pub");
+
+#[test]
+fn cosigns_encrypted_key_is_read_with_its_password_only() {
+    let key = signing_key(COSIGN_KEY, Some(b"cosign-test-password")).unwrap();
+    assert_eq!(*key.verifying_key(), verifying_key(COSIGN_PUBLIC).unwrap());
+    assert_eq!(
+        signing_key(COSIGN_KEY, Some(b"wrong")),
+        Err(KeyError::Decrypt)
+    );
+    assert_eq!(signing_key(COSIGN_KEY, None), Err(KeyError::NoPassword));
+    // cosign before 2.0 named the block differently.
+    let older = COSIGN_KEY.replace("SIGSTORE", "COSIGN");
+    assert!(signing_key(&older, Some(b"cosign-test-password")).is_ok());
+}
+
+#[test]
+fn a_cosign_key_asking_for_a_huge_scrypt_cost_is_refused_before_deriving() {
+    use base64::Engine as _;
+    let engine = base64::engine::general_purpose::STANDARD;
+    let body: String = COSIGN_KEY
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .collect();
+    let mut document: Value = serde_json::from_slice(&engine.decode(body).unwrap()).unwrap();
+    document["kdf"]["params"]["N"] = (1u64 << 24).into();
+    let pem = format!(
+        "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n{}\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n",
+        engine.encode(serde_json::to_vec(&document).unwrap())
+    );
+    let error = signing_key(&pem, Some(b"cosign-test-password")).unwrap_err();
+    assert!(error.to_string().contains("scrypt cost"), "{error}");
+}
