@@ -14,8 +14,8 @@ pub(crate) use golden_core::testing;
 pub use golden_core::{
     build_args, check, config, diagnostic, diff, dockerfile, dockerignore, duration, failing,
     files, graph, hint, history, index, labels, name, observation, outcome, pipeline, plan,
-    platform, project, provenance, reference, report, sanitize, scaffold, scan, schedule, signing,
-    upstream, version,
+    platform, project, provenance, reference, referrers, report, sanitize, sbom, scaffold, scan,
+    schedule, signing, upstream, version,
 };
 
 pub mod checkout;

@@ -120,6 +120,20 @@ pub enum Command {
         #[arg(long, value_enum, env = "GOLDEN_OUTPUT", default_value_t = Output::Human)]
         output: Output,
     },
+    /// Print the CycloneDX SBOM attached to a build (the line's newest when no version is named)
+    Sbom {
+        /// An image id from golden.toml
+        #[arg(add = clap_complete::ArgValueCandidates::new(image_ids))]
+        id: String,
+        /// The build's exact version (golden ls lists them); default: the line's newest build
+        version: Option<String>,
+        /// For a multi-platform build: the platform whose SBOM to print (os/arch[/variant])
+        #[arg(long)]
+        platform: Option<String>,
+        /// Output format on stdout: the components, or the document as stored (json)
+        #[arg(long, value_enum, env = "GOLDEN_OUTPUT", default_value_t = Output::Human)]
+        output: Output,
+    },
     /// Show what changed between two builds of one line: base, recipe, commit, why it was built, labels, platforms, size, layers
     Diff {
         /// An image id from golden.toml

@@ -44,6 +44,7 @@ mod image;
 mod platforms;
 mod promote;
 mod publish;
+mod sbom;
 mod scan;
 mod sign;
 mod tidy;

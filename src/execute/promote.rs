@@ -124,12 +124,45 @@ impl Runner<'_> {
         let job = self.prepare(step, None, false)?;
         let lock = shared.lock_for(&job.repository);
         let _promotion = lock.lock().await;
-        if let Some(key) = &self.verify_with {
-            self.require_signed(&job, version, &digest, key).await?;
-        }
+        self.resume_gate(&job, version, &digest).await?;
         outcome.version = Some(version);
         outcome.digest = Some(digest);
         self.promote(&job, version, shared, outcome).await
+    }
+
+    /// Before the floating tags move to a build an earlier run pushed
+    /// (which a signal, or a `--no-promote` run, left unreleased): the
+    /// gate's steps it has not passed. A build signed with the configured
+    /// key passed them all. Otherwise its SBOM is attached unless it is
+    /// there, its scan runs unless its record says it passed, and it is
+    /// signed when `[signing]`'s key is at hand; a promotion with only the
+    /// public key refuses it.
+    async fn resume_gate(
+        &self,
+        job: &Job<'_>,
+        version: crate::version::Exact,
+        digest: &Digest,
+    ) -> anyhow::Result<()> {
+        if let Some(key) = &self.verify_with {
+            let verdict =
+                crate::signing::verify(self.registry, &job.repository, digest, key).await?;
+            if verdict.verified {
+                return Ok(());
+            }
+            if self.signing.is_none() {
+                return self.require_signed(job, version, digest, key).await;
+            }
+        }
+        if let Err(error) = self.attach_sbom(job, version, digest).await {
+            return Err(self.without_sbom(job, version, digest, error).await);
+        }
+        if job.image.scan.is_some() && !self.scan_passed(job, digest).await? {
+            self.scan_gate(job, version, digest).await?;
+        }
+        if let Err(error) = self.sign_build(job, digest).await {
+            return Err(self.unsigned(job, version, digest, error).await);
+        }
+        Ok(())
     }
 
     /// Refuses to move floating tags to `version` of `job` (`digest`)

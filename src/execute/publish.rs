@@ -216,16 +216,7 @@ impl Runner<'_> {
         };
         outcome.version = Some(version);
         shared.record(&job.repository, version, digest.clone());
-        // The gate between the push and the floating tags: a build that
-        // does not pass is withdrawn, never released.
-        let gated = match self.scan_gate(job, version, &digest).await {
-            Ok(()) => match self.sign_build(job, &digest).await {
-                Ok(()) => Ok(()),
-                Err(error) => Err(self.unsigned(job, version, &digest, error).await),
-            },
-            Err(error) => Err(error),
-        };
-        if let Err(error) = gated {
+        if let Err(error) = self.gate(job, version, &digest).await {
             outcome.push_seconds = Some(push_started.elapsed().as_secs_f64());
             for member in &built.members() {
                 self.tidy(self.member(*member), job, version).await;
@@ -251,6 +242,25 @@ impl Runner<'_> {
             self.tidy(self.member(*member), job, version).await;
         }
         released.map(|_| Attempt::Released)
+    }
+
+    /// The steps between the push and the floating tags, in order: the
+    /// SBOM, the scan gate, the signature. A build that does not pass
+    /// one is withdrawn, never released.
+    pub(super) async fn gate(
+        &self,
+        job: &Job<'_>,
+        version: Exact,
+        digest: &Digest,
+    ) -> anyhow::Result<()> {
+        if let Err(error) = self.attach_sbom(job, version, digest).await {
+            return Err(self.without_sbom(job, version, digest, error).await);
+        }
+        self.scan_gate(job, version, digest).await?;
+        if let Err(error) = self.sign_build(job, digest).await {
+            return Err(self.unsigned(job, version, digest, error).await);
+        }
+        Ok(())
     }
 
     /// Pushes a tested build as its exact tag when the registry does not

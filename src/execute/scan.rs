@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use super::{Job, Runner};
 use crate::name::Digest;
+use crate::referrers::{self, Artifact, Subject};
 use crate::scan::ScanFailed;
 use crate::version::{marker_tag, Exact, Marker};
 
@@ -28,14 +29,40 @@ impl Runner<'_> {
             return Ok(());
         };
         let by_digest = job.repository.digest(digest).to_string();
-        let command = crate::scan::command(gate, &by_digest);
+        let workspace = ReportDir::new()?;
+        let output = workspace.path.join("report");
+        let output = output.to_string_lossy();
+        let command = crate::scan::command(gate, &by_digest, &output);
         let quoted = shlex::try_join(command.iter().map(String::as_str))
             .unwrap_or_else(|_| format!("{command:?}"));
         tracing::info!(image = %job.id, "scanning {by_digest}: {quoted}");
-        let Some((outcome, output)) = run(&command, gate.timeout).await else {
+        let ended = run(&command, gate.timeout).await;
+        let record = Record {
+            image: &by_digest,
+            command: &quoted,
+            report: crate::scan::report_path(gate, &output),
+            outcome: ended.as_ref().map(|(outcome, _)| outcome.as_str()),
+        };
+        let report = self.attach_record(job, digest, &record).await;
+        let Some((outcome, output)) = ended else {
+            if let Err(error) = report {
+                let withdrawn = self.withdraw(job, version, digest).await;
+                let withdrawn = match withdrawn {
+                    Ok(marker) => format!("withdrawn (`{marker}`)"),
+                    Err(problem) => {
+                        format!("not withdrawn ({problem}); no floating tag moved to it")
+                    }
+                };
+                return Err(error.context(format!(
+                    "the scan of `{by_digest}` passed, but its report could not be attached, so the build is {withdrawn}"
+                )));
+            }
             tracing::info!(image = %job.id, "the scan passed");
             return Ok(());
         };
+        if let Err(error) = report {
+            tracing::warn!(image = %job.id, "the failed scan's report was not attached: {error:#}");
+        }
         let withdrawn = self.withdraw(job, version, digest).await;
         Err(anyhow::Error::new(ScanFailed {
             image: by_digest,
@@ -49,6 +76,76 @@ impl Runner<'_> {
 }
 
 impl Runner<'_> {
+    /// Attaches the scan's record to the build `digest`: the report the
+    /// scan wrote, or (when it names none or wrote none) what ran and how
+    /// it ended; its annotations say whether it passed, so a resumed run
+    /// knows the build passed its scan.
+    async fn attach_record(
+        &self,
+        job: &Job<'_>,
+        digest: &Digest,
+        record: &Record<'_>,
+    ) -> anyhow::Result<()> {
+        let written = match &record.report {
+            Some(path) => match crate::regular_file::read(
+                std::path::Path::new(path),
+                REPORT_LIMIT,
+                crate::regular_file::Symlinks::Follow,
+            ) {
+                Ok(bytes) if !bytes.is_empty() => Some(bytes),
+                Ok(_) | Err(crate::regular_file::RegularFileError::Missing) => {
+                    tracing::warn!(image = %job.id, "the scan wrote no report at {path}: its record is attached instead");
+                    None
+                }
+                Err(error) => {
+                    return Err(anyhow::anyhow!(
+                        "the scan report {path} could not be read: {error}"
+                    ))
+                }
+            },
+            None => None,
+        };
+        let (artifact_type, bytes) = match written {
+            Some(bytes) => (crate::scan::report_media_type(&bytes).to_string(), bytes),
+            None => (
+                crate::scan::RECORD_MEDIA_TYPE.to_string(),
+                crate::scan::record(record.image, record.command, record.outcome),
+            ),
+        };
+        let info = self
+            .registry
+            .manifest_info(&job.repository.digest(digest))
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the build {digest} is no longer in the registry"))?;
+        let artifact = Artifact {
+            artifact_type,
+            bytes,
+            annotations: crate::scan::record_annotations(record.command, record.outcome.is_none()),
+        };
+        let subject = Subject {
+            media_type: info.media_type,
+            digest: digest.clone(),
+            size: info.size,
+        };
+        let attached =
+            referrers::attach(self.registry, &job.repository, &subject, &artifact).await?;
+        tracing::info!(image = %job.id, "attached the scan's record ({}) as {}", artifact.artifact_type, attached.digest);
+        Ok(())
+    }
+
+    /// Whether a scan of the build `digest` passed before (its record is
+    /// attached and says so).
+    pub(super) async fn scan_passed(&self, job: &Job<'_>, digest: &Digest) -> anyhow::Result<bool> {
+        let attached = referrers::list(self.registry, &job.repository, digest).await?;
+        Ok(attached.iter().any(|artifact| {
+            artifact
+                .annotations
+                .get(crate::scan::PASSED_ANNOTATION)
+                .map(String::as_str)
+                == Some("true")
+        }))
+    }
+
     /// Withdraws the pushed build `version` (`digest`) of `job` as `golden
     /// rollback` does: its marker tag, or why it could not be pushed.
     pub(super) async fn withdraw(
@@ -63,6 +160,49 @@ impl Runner<'_> {
             .await
             .map(|()| marker.to_string())
             .map_err(|error| error.to_string())
+    }
+}
+
+/// What a scan ran, and how it ended (`None`: it passed).
+struct Record<'a> {
+    image: &'a str,
+    command: &'a str,
+    report: Option<String>,
+    outcome: Option<&'a str>,
+}
+
+/// The largest scan report attached (a SARIF of a big image is a few MiB).
+const REPORT_LIMIT: u64 = 32 << 20;
+
+/// A private directory for the scan's `{output}`, removed with it.
+struct ReportDir {
+    path: std::path::PathBuf,
+}
+
+impl ReportDir {
+    fn new() -> anyhow::Result<ReportDir> {
+        use std::os::unix::fs::DirBuilderExt as _;
+        let path = std::env::temp_dir().join(format!(
+            "golden-scan-{}-{:016x}",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&path)
+            .map_err(|error| {
+                anyhow::anyhow!(
+                    "could not make a directory for the scan report at {}: {error}",
+                    path.display()
+                )
+            })?;
+        Ok(ReportDir { path })
+    }
+}
+
+impl Drop for ReportDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
     }
 }
 

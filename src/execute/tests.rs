@@ -166,8 +166,17 @@ impl Harness {
         self.engine.calls.lock().unwrap().clone()
     }
 
+    /// The registry's tag writes (copies, indexes), without the
+    /// artifacts attached to builds (SBOMs and their fallback indexes).
     fn copies(&self) -> Vec<String> {
-        self.registry.calls.lock().unwrap().clone()
+        self.registry
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|call| !call.starts_with("put blob") && !call.starts_with("put manifest"))
+            .cloned()
+            .collect()
     }
 }
 
@@ -832,6 +841,47 @@ impl Registry for Racing {
         digest: &Digest,
     ) -> Result<(), crate::registry::RegistryError> {
         self.inner.delete_manifest(repository, digest).await
+    }
+    async fn put_blob(
+        &self,
+        repository: &Repository,
+        bytes: Vec<u8>,
+    ) -> Result<Digest, crate::registry::RegistryError> {
+        self.inner.put_blob(repository, bytes).await
+    }
+    async fn put_manifest_bytes(
+        &self,
+        repository: &Repository,
+        tag: &Tag,
+        media_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Digest, crate::registry::RegistryError> {
+        self.inner
+            .put_manifest_bytes(repository, tag, media_type, bytes)
+            .await
+    }
+    async fn put_manifest_by_digest(
+        &self,
+        repository: &Repository,
+        media_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(Digest, bool), crate::registry::RegistryError> {
+        self.inner
+            .put_manifest_by_digest(repository, media_type, bytes)
+            .await
+    }
+    async fn manifest_bytes(
+        &self,
+        reference: &Reference,
+    ) -> Result<Option<Vec<u8>>, crate::registry::RegistryError> {
+        self.inner.manifest_bytes(reference).await
+    }
+    async fn layer_facts(
+        &self,
+        repository: &Repository,
+        digest: &Digest,
+    ) -> Result<crate::sbom::LayerFacts, crate::registry::RegistryError> {
+        self.inner.layer_facts(repository, digest).await
     }
 }
 

@@ -59,6 +59,7 @@ mod report_file;
 mod revision;
 mod run_text;
 mod runs;
+mod sbom;
 mod scan_gate;
 mod schema;
 mod shipped_configs;

@@ -147,7 +147,8 @@ impl Drop for TokenServer {
     }
 }
 
-/// The tags of `host/path`, read with a pull token.
+/// The tags of `host/path` that name images (not the SBOMs' fallback
+/// indexes), read with a pull token.
 fn tags(server: &TokenServer, host: &str, path: &str) -> Vec<String> {
     let token = server.token(&format!("repository:{path}:pull"));
     match ureq::get(&format!("http://{host}/v2/{path}/tags/list"))
@@ -161,6 +162,7 @@ fn tags(server: &TokenServer, host: &str, path: &str) -> Vec<String> {
                 .into_iter()
                 .flatten()
                 .map(|tag| tag.as_str().unwrap().to_string())
+                .filter(|tag| !support::is_fallback_tag(tag))
                 .collect();
             tags.sort();
             tags

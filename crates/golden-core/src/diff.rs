@@ -41,6 +41,44 @@ pub struct Diff {
     pub to: String,
     pub rows: Vec<Row>,
     pub layers: Layers,
+    /// The packages the two builds' SBOMs list, compared; `None` when
+    /// they were not (see `packages_not_compared`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub packages: Option<Packages>,
+    /// Why the packages were not compared (a build has no SBOM).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub packages_not_compared: Option<String>,
+}
+
+/// The packages of two builds, from their SBOMs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Packages {
+    /// The platform whose SBOMs were compared, for a multi-platform line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    /// The packages added, removed or changed.
+    pub changes: Vec<crate::sbom::Change>,
+    /// How many packages both list at the same version.
+    pub unchanged: usize,
+}
+
+/// The packages of the SBOMs `old` and `new` compared.
+pub fn packages(
+    old: &[crate::sbom::Entry],
+    new: &[crate::sbom::Entry],
+    platform: Option<String>,
+) -> Packages {
+    let changes = crate::sbom::changes(old, new);
+    let changed: BTreeSet<&str> = changes.iter().map(|change| change.name.as_str()).collect();
+    let unchanged = new
+        .iter()
+        .filter(|entry| entry.kind != "container" && !changed.contains(entry.name.as_str()))
+        .count();
+    Packages {
+        platform,
+        changes,
+        unchanged,
+    }
 }
 
 /// The two builds' layers compared by digest (for a multi-platform build,
@@ -93,6 +131,17 @@ const SHOWN: &[&str] = &[
     labels::VERSION,
 ];
 
+/// What `build` was built FROM: the base's name and short digest.
+fn base(build: &Build<'_>) -> String {
+    let name = build.config.label(labels::BASE_NAME).unwrap_or_default();
+    let digest = build.config.label(labels::BASE_DIGEST).unwrap_or_default();
+    match (name.is_empty(), digest.is_empty()) {
+        (true, _) => "scratch".to_string(),
+        (false, true) => name,
+        (false, false) => format!("{name} @ {}", short(&digest)),
+    }
+}
+
 /// What changed from build `a` to build `b` of line `id`.
 pub fn diff(id: &str, a: &Build<'_>, b: &Build<'_>) -> Diff {
     let label = |build: &Build<'_>, key: &str| build.config.label(key).unwrap_or_default();
@@ -109,15 +158,6 @@ pub fn diff(id: &str, a: &Build<'_>, b: &Build<'_>) -> Diff {
         a.config.created().unwrap_or_default(),
         b.config.created().unwrap_or_default(),
     );
-    let base = |build: &Build<'_>| {
-        let name = label(build, labels::BASE_NAME);
-        let digest = label(build, labels::BASE_DIGEST);
-        match (name.is_empty(), digest.is_empty()) {
-            (true, _) => "scratch".to_string(),
-            (false, true) => name,
-            (false, false) => format!("{name} @ {}", short(&digest)),
-        }
-    };
     row(&mut rows, "base", base(a), base(b));
     row(
         &mut rows,
@@ -171,6 +211,8 @@ pub fn diff(id: &str, a: &Build<'_>, b: &Build<'_>) -> Diff {
         to: b.version.to_string(),
         rows,
         layers: layers(&a.config.layers, &b.config.layers),
+        packages: None,
+        packages_not_compared: None,
     }
 }
 
@@ -257,6 +299,38 @@ pub fn render_text(diff: &Diff) -> String {
         text.push_str(&format!("  unchanged: {}\n", same.join(", ")));
     }
     text.push_str(&layers_text(&diff.layers));
+    text.push_str(&packages_text(diff));
+    text
+}
+
+/// The packages part of the text: a line per package added (`+`),
+/// removed (`-`) or changed (`~ old -> new`).
+fn packages_text(diff: &Diff) -> String {
+    let Some(packages) = &diff.packages else {
+        return diff
+            .packages_not_compared
+            .as_ref()
+            .map_or_else(String::new, |why| {
+                format!("  packages: not compared: {why}\n")
+            });
+    };
+    let platform = packages
+        .platform
+        .as_ref()
+        .map_or_else(String::new, |platform| format!(" ({platform})"));
+    let mut text = format!(
+        "  packages{platform}: {} changed, {} unchanged\n",
+        packages.changes.len(),
+        packages.unchanged
+    );
+    for change in &packages.changes {
+        text.push_str(&match (&change.old, &change.new) {
+            (None, Some(new)) => format!("    + {} {new}\n", change.name),
+            (Some(old), None) => format!("    - {} {old}\n", change.name),
+            (Some(old), Some(new)) => format!("    ~ {} {old} -> {new}\n", change.name),
+            (None, None) => String::new(),
+        });
+    }
     text
 }
 

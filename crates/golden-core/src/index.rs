@@ -123,7 +123,7 @@ pub struct Entry {
 }
 
 impl Entry {
-    fn is_image(&self) -> bool {
+    pub fn is_image(&self) -> bool {
         IndexFormat::of_child(&self.media_type).is_some()
             && !self.annotations.contains_key(REFERENCE_TYPE)
     }

@@ -11,12 +11,74 @@ use crate::config::ScanGate;
 pub const KEPT_LINES: usize = 20;
 
 /// `gate`'s command for the image pushed as `by_digest`
-/// (`host/repository@sha256:...`).
-pub fn command(gate: &ScanGate, by_digest: &str) -> Vec<String> {
+/// (`host/repository@sha256:...`), `{output}` the report file golden
+/// made for it.
+pub fn command(gate: &ScanGate, by_digest: &str, output: &str) -> Vec<String> {
     gate.command
         .iter()
-        .map(|word| word.replace("{image}", by_digest))
+        .map(|word| {
+            word.replace("{image}", by_digest)
+                .replace("{output}", output)
+        })
         .collect()
+}
+
+/// The annotation of an attached scan report: whether the scan passed.
+pub const PASSED_ANNOTATION: &str = "dev.golden.scan.passed";
+
+/// The artifact type of a scan's record when it wrote no report.
+pub const RECORD_MEDIA_TYPE: &str = "application/vnd.golden.scan.record.v1+json";
+/// The annotation of a scan's record naming the command that ran.
+pub const COMMAND_ANNOTATION: &str = "dev.golden.scan.command";
+
+/// A scan's record when it wrote no report: the image, the command and
+/// how it ended (`outcome` `None`: it passed).
+pub fn record(image: &str, command: &str, outcome: Option<&str>) -> Vec<u8> {
+    serde_json::to_vec_pretty(&serde_json::json!({
+        "image": image,
+        "command": command,
+        "passed": outcome.is_none(),
+        "outcome": outcome.unwrap_or("exited with code 0"),
+    }))
+    .expect("a JSON value")
+}
+
+/// The annotations of a scan's record: whether it passed, and the
+/// command.
+pub fn record_annotations(
+    command: &str,
+    passed: bool,
+) -> std::collections::BTreeMap<String, String> {
+    [
+        (PASSED_ANNOTATION.to_string(), passed.to_string()),
+        (COMMAND_ANNOTATION.to_string(), command.to_string()),
+    ]
+    .into()
+}
+
+/// Whether the scan writes a report golden attaches: `scan_report` is
+/// set, or the command names `{output}`.
+pub fn writes_report(gate: &ScanGate) -> bool {
+    gate.report.is_some() || gate.command.iter().any(|word| word.contains("{output}"))
+}
+
+/// Where the report is, `{output}` being the file golden made.
+pub fn report_path(gate: &ScanGate, output: &str) -> Option<String> {
+    match &gate.report {
+        Some(report) => Some(report.replace("{output}", output)),
+        None => writes_report(gate).then(|| output.to_string()),
+    }
+}
+
+/// The media type a report is attached as: SARIF, other JSON, or text.
+pub fn report_media_type(report: &[u8]) -> &'static str {
+    match serde_json::from_slice::<serde_json::Value>(report) {
+        Ok(value) if value.get("runs").is_some() && value.get("version").is_some() => {
+            "application/sarif+json"
+        }
+        Ok(_) => "application/json",
+        Err(_) => "text/plain",
+    }
 }
 
 /// The last [`KEPT_LINES`] non-empty lines of `output`.
@@ -83,13 +145,42 @@ mod tests {
                 "image".into(),
                 "--input={image}".into(),
                 "{image}".into(),
+                "--output={output}".into(),
             ],
             timeout: Duration::from_secs(1),
+            report: None,
         };
         assert_eq!(
-            command(&gate, "r/x@sha256:ab"),
-            ["trivy", "image", "--input=r/x@sha256:ab", "r/x@sha256:ab"]
+            command(&gate, "r/x@sha256:ab", "/tmp/r"),
+            [
+                "trivy",
+                "image",
+                "--input=r/x@sha256:ab",
+                "r/x@sha256:ab",
+                "--output=/tmp/r"
+            ]
         );
+        assert_eq!(report_path(&gate, "/tmp/r").as_deref(), Some("/tmp/r"));
+        let fixed = ScanGate {
+            report: Some("/var/reports/{output}.sarif".into()),
+            command: vec!["scan".into(), "{image}".into()],
+            ..gate
+        };
+        assert_eq!(
+            report_path(&fixed, "x").as_deref(),
+            Some("/var/reports/x.sarif")
+        );
+        let silent = ScanGate {
+            report: None,
+            ..fixed
+        };
+        assert_eq!(report_path(&silent, "x"), None);
+        assert_eq!(
+            report_media_type(br#"{"version":"2.1.0","runs":[]}"#),
+            "application/sarif+json"
+        );
+        assert_eq!(report_media_type(br#"{"Results":[]}"#), "application/json");
+        assert_eq!(report_media_type(b"CVE-1 CRITICAL"), "text/plain");
         let output: String = (0..30).map(|n| format!("line {n}\n\n")).collect();
         let kept = tail(&output);
         assert_eq!(kept.len(), KEPT_LINES);

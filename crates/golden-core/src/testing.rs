@@ -305,6 +305,14 @@ impl Registry for FakeRegistry {
                 message: "not stored".to_string(),
             })
     }
+    async fn layer_facts(
+        &self,
+        _repository: &Repository,
+        _digest: &Digest,
+    ) -> Result<crate::sbom::LayerFacts, RegistryError> {
+        // The fake's images hold no files.
+        Ok(crate::sbom::LayerFacts::default())
+    }
     async fn manifest_bytes(
         &self,
         reference: &Reference,

@@ -47,7 +47,7 @@ pub(super) async fn run(
         |error: crate::registry::RegistryError| Failure::new(Exit::of_registry(&error), error);
     let ((config_a, platforms_a), (config_b, platforms_b)) =
         (a.map_err(failed)?, b.map_err(failed)?);
-    let diff = crate::diff::diff(
+    let mut diff = crate::diff::diff(
         id,
         &crate::diff::Build {
             version: from,
@@ -60,6 +60,10 @@ pub(super) async fn run(
             platforms: &platforms_b,
         },
     );
+    match super::sbom::packages(&registry, &repository, &config_a.digest, &config_b.digest).await {
+        Ok(packages) => diff.packages = Some(packages),
+        Err(why) => diff.packages_not_compared = Some(why),
+    }
     super::print(
         output,
         || crate::diff::render_text(&diff),

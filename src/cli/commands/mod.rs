@@ -26,6 +26,7 @@ mod plan;
 mod promote;
 mod prune;
 mod rollback;
+mod sbom;
 mod validate;
 mod verify;
 
@@ -64,6 +65,7 @@ fn machine_output(command: &Command) -> (bool, Option<PathBuf>) {
         Command::Promote { output, .. } => (json(output), None),
         Command::Inspect { output, .. }
         | Command::Diff { output, .. }
+        | Command::Sbom { output, .. }
         | Command::Verify { output, .. }
         | Command::Ls { output, .. }
         | Command::Prune { output, .. }
@@ -169,6 +171,12 @@ async fn outside_pipeline(session: &Session, command: Command) -> Result<Exit, F
     match command {
         Command::Inspect { id, output } => inspect::run(session, &id, output).await,
         Command::Verify { reference, output } => verify::run(session, &reference, output).await,
+        Command::Sbom {
+            id,
+            version,
+            platform,
+            output,
+        } => sbom::run(session, &id, version, platform, output).await,
         Command::Diff {
             id,
             from,

@@ -189,8 +189,53 @@ async fn delete(
             "deleted"
         );
         delete_signature(registry, repository, &deletion.digest).await;
+        for digest in std::iter::once(&deletion.digest).chain(&deletion.children) {
+            delete_attached(registry, repository, digest).await;
+        }
     }
     Ok(deleted)
+}
+
+/// Deletes the artifacts attached to the deleted manifest `digest` (its
+/// SBOMs, its scan report) and the fallback index `sha256-<hex>` that
+/// listed them. A failure is a warning; the build is gone either way.
+async fn delete_attached(
+    registry: &dyn Registry,
+    repository: &Repository,
+    digest: &crate::name::Digest,
+) {
+    let attached = match crate::referrers::list(registry, repository, digest).await {
+        Ok(attached) => attached,
+        Err(error) => {
+            tracing::warn!(
+                "could not list the artifacts attached to the deleted build {digest}: {error}"
+            );
+            return;
+        }
+    };
+    for artifact in &attached {
+        if let Err(error) = registry.delete_manifest(repository, &artifact.digest).await {
+            tracing::warn!(
+                "could not delete the artifact {} attached to the deleted build {digest}: {error}",
+                artifact.digest
+            );
+        }
+    }
+    let tag = crate::referrers::fallback_tag(digest);
+    match registry.manifest_digest(&repository.tag(&tag)).await {
+        Ok(Some(index)) => match registry.delete_manifest(repository, &index).await {
+            Ok(()) => {
+                tracing::info!(%digest, "deleted its {} attached artifact(s) and `{tag}`", attached.len())
+            }
+            Err(error) => {
+                tracing::warn!("could not delete `{tag}` of the deleted build {digest}: {error}")
+            }
+        },
+        Ok(None) => {}
+        Err(error) => {
+            tracing::warn!("could not look up `{tag}` of the deleted build {digest}: {error}")
+        }
+    }
 }
 
 /// Deletes the signature golden stored beside the deleted build `digest`

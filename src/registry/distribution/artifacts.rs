@@ -114,6 +114,79 @@ impl Distribution {
     }
 }
 
+impl Distribution {
+    /// PUTs an artifact manifest by its digest; whether the registry
+    /// answered `OCI-Subject` (it indexed the subject itself).
+    pub(super) async fn put_manifest_digest(
+        &self,
+        repository: &Repository,
+        media_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(Digest, bool), RegistryError> {
+        let digest = Digest::of(&bytes);
+        let action = format!("put the artifact manifest {digest} to `{repository}`");
+        let host = repository.registry();
+        let mut headers = HeaderMap::new();
+        let content_type =
+            HeaderValue::from_str(media_type).map_err(|e| invalid(host, &action, e.to_string()))?;
+        headers.insert(CONTENT_TYPE, content_type);
+        let path = format!("/v2/{}/manifests/{digest}", repository.path());
+        let response = self
+            .send(
+                Method::PUT,
+                repository,
+                &path,
+                headers,
+                Some(bytes),
+                &action,
+            )
+            .await?;
+        let status = response.status();
+        let indexed = header(&response, "oci-subject").is_some();
+        let reply = read_capped(response, MANIFEST_LIMIT, host, &action).await?;
+        if !status.is_success() {
+            return Err(write_error(
+                host,
+                &action,
+                &Method::PUT,
+                status,
+                None,
+                &reply,
+            ));
+        }
+        Ok((digest, indexed))
+    }
+
+    /// The referrers API's index of `digest`, `None` when the registry
+    /// has no such API (distribution answers 404 to the path).
+    pub(super) async fn read_referrers(
+        &self,
+        repository: &Repository,
+        digest: &Digest,
+    ) -> Result<Option<Vec<u8>>, RegistryError> {
+        let action = format!("list the artifacts attached to {digest} in `{repository}`");
+        let host = repository.registry();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            reqwest::header::ACCEPT,
+            HeaderValue::from_static(crate::index::OCI_INDEX),
+        );
+        let path = format!("/v2/{}/referrers/{digest}", repository.path());
+        let response = self
+            .send(Method::GET, repository, &path, headers, None, &action)
+            .await?;
+        let status = response.status();
+        let json = header(&response, "content-type")
+            .is_some_and(|kind| kind.starts_with(crate::index::OCI_INDEX));
+        let reply = read_capped(response, MANIFEST_LIMIT, host, &action).await?;
+        match status.as_u16() {
+            200 if json => Ok(Some(reply)),
+            200 | 400 | 404 | 405 | 501 => Ok(None),
+            _ => Err(status_error(host, &action, status, &reply)),
+        }
+    }
+}
+
 /// The path of an upload session from its `Location`: absolute
 /// (`http://host/v2/...`) or a path, on this registry either way, never
 /// another host.

@@ -38,6 +38,7 @@ pub use tls::ClientIdentity;
 
 pub use crate::retry::{backoff, RETRY_BUDGET};
 mod artifacts;
+mod layer;
 
 use auth::{Auth, Challenged};
 use fetch::Head;
@@ -62,6 +63,9 @@ pub struct Distribution {
     /// `--no-cache-dir`): with it, a manifest asked for by tag is resolved
     /// with a HEAD and read from the disk.
     disk: Option<BlobCache>,
+    /// What each layer read for an SBOM held (by its digest, checked when
+    /// read): lines built FROM one base read its layers once a run.
+    layer_facts: Mutex<HashMap<Digest, crate::sbom::LayerFacts>>,
 }
 
 /// How to build a [`Distribution`] client.
@@ -91,6 +95,7 @@ impl Distribution {
             auth: Auth::new(settings.credentials),
             manifests: Mutex::new(HashMap::new()),
             disk: BlobCache::from_env(),
+            layer_facts: Mutex::new(HashMap::new()),
         })
     }
 
@@ -560,6 +565,32 @@ impl Registry for Distribution {
         reference: &Reference,
     ) -> Result<Option<Vec<u8>>, RegistryError> {
         self.read_manifest(reference).await
+    }
+
+    async fn put_manifest_by_digest(
+        &self,
+        repository: &Repository,
+        media_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(Digest, bool), RegistryError> {
+        self.put_manifest_digest(repository, media_type, bytes)
+            .await
+    }
+
+    async fn referrers_api(
+        &self,
+        repository: &Repository,
+        digest: &Digest,
+    ) -> Result<Option<Vec<u8>>, RegistryError> {
+        self.read_referrers(repository, digest).await
+    }
+
+    async fn layer_facts(
+        &self,
+        repository: &Repository,
+        digest: &Digest,
+    ) -> Result<crate::sbom::LayerFacts, RegistryError> {
+        self.read_layer_facts(repository, digest).await
     }
 }
 

@@ -805,8 +805,24 @@ pub fn push_as(image: &str, repository: &str, tag: &str) {
     docker(&["rmi", &target]);
 }
 
-/// Every tag of `repository`, sorted.
+/// The tags of `repository` that name images, sorted: every tag but the
+/// referrers fallback indexes (`sha256-<hex>`) that list the artifacts
+/// attached to a build (its SBOMs), which [`all_tags`] includes.
 pub fn tags(repository: &str) -> Vec<String> {
+    all_tags(repository)
+        .into_iter()
+        .filter(|tag| !is_fallback_tag(tag))
+        .collect()
+}
+
+/// Whether `tag` is a referrers fallback tag: `sha256-` and 64 hex digits.
+pub fn is_fallback_tag(tag: &str) -> bool {
+    tag.strip_prefix("sha256-")
+        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Every tag of `repository`, sorted.
+pub fn all_tags(repository: &str) -> Vec<String> {
     let (host, path) = repository.split_once('/').unwrap();
     match ureq::get(&format!("http://{host}/v2/{path}/tags/list")).call() {
         Ok(response) => {

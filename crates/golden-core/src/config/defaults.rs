@@ -28,6 +28,8 @@ pub(super) const DEFAULT_KEYS: &[&str] = &[
     "test_timeout",
     "scan",
     "scan_timeout",
+    "scan_report",
+    "sbom",
     "retention",
     "platforms",
     "engine_labels",
@@ -50,6 +52,8 @@ pub(super) struct Defaults {
     pub(super) test_timeout: Option<Duration>,
     pub(super) scan: Option<Vec<String>>,
     pub(super) scan_timeout: Option<Duration>,
+    pub(super) scan_report: Option<String>,
+    pub(super) sbom: Option<bool>,
     pub(super) keep: Option<u32>,
     pub(super) platforms: Option<Vec<crate::platform::Platform>>,
     pub(super) engine_labels: Option<Vec<String>>,
@@ -105,6 +109,10 @@ impl Reader<'_> {
             test_timeout: self.test_timeout(table, section),
             scan: self.scan_command(table, section),
             scan_timeout: self.scan_timeout(table, section),
+            scan_report: self.scan_report(table, section),
+            sbom: self
+                .value(table, section, "sbom", "true or false")
+                .map(Spanned::into_inner),
             keep: self.retention(table, section),
             platforms: self.platforms(table, section),
             engine_labels: self.label_list(table, section, "engine_labels"),

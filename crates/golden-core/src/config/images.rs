@@ -42,6 +42,8 @@ pub(super) const IMAGE_KEYS: &[&str] = &[
     "test_timeout",
     "scan",
     "scan_timeout",
+    "scan_report",
+    "sbom",
     "retention",
     "platforms",
     "engine_labels",
@@ -82,6 +84,7 @@ struct BuildSettings {
     depends_on: Vec<Spanned<String>>,
     test: Option<SmokeTest>,
     scan: Option<ScanGate>,
+    sbom: bool,
     keep: Option<u32>,
     platforms: Vec<Platform>,
     engine_labels: Vec<String>,
@@ -165,6 +168,7 @@ impl Reader<'_> {
             depends_on: settings.depends_on,
             test: settings.test,
             scan: settings.scan,
+            sbom: settings.sbom,
             keep: settings.keep,
             platforms: settings.platforms,
             engine_labels: settings.engine_labels,
@@ -251,6 +255,10 @@ impl Reader<'_> {
             .scan_command(table, section)
             .or_else(|| defaults.scan.clone());
         let scan_timeout = self.scan_timeout(table, section).or(defaults.scan_timeout);
+        let scan_report = self
+            .scan_report(table, section)
+            .or_else(|| defaults.scan_report.clone());
+        let sbom: Option<Spanned<bool>> = self.value(table, section, "sbom", "true or false");
         BuildSettings {
             schedule,
             timezone: self.timezone(table, section).or(defaults.timezone),
@@ -271,7 +279,12 @@ impl Reader<'_> {
             scan: scan_command.map(|command| ScanGate {
                 command,
                 timeout: scan_timeout.unwrap_or(DEFAULT_SCAN_TIMEOUT),
+                report: scan_report,
             }),
+            sbom: sbom
+                .map(Spanned::into_inner)
+                .or(defaults.sbom)
+                .unwrap_or(true),
             keep: self.retention(table, section).or(defaults.keep),
             platforms: self
                 .platforms(table, section)

@@ -108,6 +108,27 @@ impl Reader<'_> {
         Some(command.into_inner())
     }
 
+    /// `scan_report = "{output}"` (or a fixed path): where the scan
+    /// command writes its report.
+    pub(super) fn scan_report(&mut self, table: &DeTable<'_>, section: &str) -> Option<String> {
+        let report = self.value::<String>(
+            table,
+            section,
+            "scan_report",
+            "a path where the scan command writes its report, usually \"{output}\" (a file golden makes and names in `scan` as `{output}`)",
+        )?;
+        if report.get_ref().trim().is_empty() {
+            self.problem(
+                report.span(),
+                format!("`scan_report` in {section} is empty"),
+                "empty path",
+                Some("set it to \"{output}\" and name `{output}` in `scan` where the scanner takes its output file, or remove it".into()),
+            );
+            return None;
+        }
+        Some(report.into_inner())
+    }
+
     pub(super) fn scan_timeout(&mut self, table: &DeTable<'_>, section: &str) -> Option<Duration> {
         self.value::<ConfigDuration>(
             table,

@@ -66,6 +66,10 @@ pub struct ScanGate {
     /// e.g. `["trivy", "image", "--exit-code", "1", "{image}"]`.
     pub command: Vec<String>,
     pub timeout: Duration,
+    /// `scan_report`: where the command writes its report (`{output}`
+    /// is a file golden makes for it); the report is attached to the
+    /// build. `None`: the command names no report.
+    pub report: Option<String>,
 }
 
 /// One golden image line, with `[defaults]` applied.
@@ -91,6 +95,9 @@ pub struct Image {
     pub test: Option<SmokeTest>,
     /// `scan`: the gate between the push and the floating tags.
     pub scan: Option<ScanGate>,
+    /// `sbom` (default true): a CycloneDX SBOM of each build is attached
+    /// to it before its floating tags move.
+    pub sbom: bool,
     /// `[retention] keep`: how many exact versions of the line `golden
     /// prune` keeps; `None` when neither the image nor `[defaults]` says.
     pub keep: Option<u32>,

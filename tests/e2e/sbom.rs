@@ -1,0 +1,251 @@
+//! SBOMs, on the real engine and registry: a build whose image carries a
+//! dpkg status file, an os-release and a .NET runtime directory (all made
+//! by the test) gets a CycloneDX SBOM listing them, attached beside the
+//! build. The test finds it as an independent reader would: its own code
+//! walking the registry API (the referrers API, absent on distribution,
+//! then the `sha256-<hex>` fallback tag), and CycloneDX's own Python
+//! library validates it against the 1.5 JSON schema.
+
+use crate::support;
+
+use std::process::Command;
+
+use support::{all_tags, digest, manifest, Stack};
+
+const STATUS: &str = "\
+Package: libssl3
+Status: install ok installed
+Architecture: amd64
+Source: openssl
+Version: 3.0.11-1~deb12u2
+Maintainer: Debian OpenSSL Team <pkg-openssl-devel@alioth-lists.debian.net>
+
+Package: ca-certificates
+Status: install ok installed
+Architecture: all
+Version: 20230311
+
+Package: purged-long-ago
+Status: deinstall ok config-files
+Architecture: amd64
+Version: 0.1
+";
+
+/// The venv `scripts/env` installs CycloneDX's Python library into.
+const CYCLONEDX_PYTHON: &str = "/var/lib/golden-env/cyclonedx-venv/bin/python";
+
+/// A blob of `repository`, read through the registry API.
+fn blob(repository: &str, digest: &str) -> Vec<u8> {
+    let (host, path) = repository.split_once('/').unwrap();
+    let response = ureq::get(&format!("http://{host}/v2/{path}/blobs/{digest}"))
+        .call()
+        .unwrap_or_else(|e| panic!("GET blob {digest}: {e}"));
+    let mut body = Vec::new();
+    std::io::Read::read_to_end(&mut response.into_reader(), &mut body).unwrap();
+    body
+}
+
+/// The artifacts attached to `subject`, as a reader walks the registry:
+/// the referrers API first, the fallback tag's index when the registry
+/// has no such API. Returns the index's `manifests`.
+fn referrers(repository: &str, subject: &str) -> Vec<serde_json::Value> {
+    let (host, path) = repository.split_once('/').unwrap();
+    match ureq::get(&format!("http://{host}/v2/{path}/referrers/{subject}")).call() {
+        Err(ureq::Error::Status(404, _)) => {}
+        other => panic!("distribution 2.8 has no referrers API, yet it answered {other:?}"),
+    }
+    let tag = subject.replace(':', "-");
+    if digest(repository, &tag).is_none() {
+        return Vec::new();
+    }
+    let (body, media_type) = manifest(repository, &tag);
+    assert_eq!(media_type, "application/vnd.oci.image.index.v1+json");
+    let index: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    index["manifests"].as_array().unwrap().clone()
+}
+
+/// The SBOM attached to `subject`: the artifact manifest (checked) and
+/// the document it holds.
+fn sbom_of(repository: &str, subject: &str) -> serde_json::Value {
+    let listed = referrers(repository, subject);
+    let sboms: Vec<_> = listed
+        .iter()
+        .filter(|entry| entry["artifactType"] == "application/vnd.cyclonedx+json")
+        .collect();
+    assert_eq!(sboms.len(), 1, "one SBOM, not duplicated: {listed:#?}");
+    let (body, _) = manifest(repository, sboms[0]["digest"].as_str().unwrap());
+    let artifact: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(artifact["artifactType"], "application/vnd.cyclonedx+json");
+    assert_eq!(artifact["subject"]["digest"], subject);
+    assert_eq!(
+        artifact["config"]["mediaType"],
+        "application/vnd.oci.empty.v1+json"
+    );
+    let layer = &artifact["layers"][0];
+    assert_eq!(layer["mediaType"], "application/vnd.cyclonedx+json");
+    serde_json::from_slice(&blob(repository, layer["digest"].as_str().unwrap())).unwrap()
+}
+
+fn component<'a>(sbom: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    sbom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|component| component["name"] == name)
+        .unwrap_or_else(|| panic!("no component {name}: {sbom:#}"))
+}
+
+/// The stack with `base` carrying the test's package databases.
+fn stack_with_packages() -> Stack {
+    let stack = Stack::new("sbom");
+    stack.write("images/base/sbom/status", STATUS);
+    stack.write(
+        "images/base/sbom/os-release",
+        "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n",
+    );
+    stack.write(
+        "images/base/sbom/dotnet/shared/Microsoft.NETCore.App/10.0.1/System.Runtime.dll",
+        "not really a dll",
+    );
+    let dockerfile = stack.path().join("images/base/Dockerfile");
+    let mut text = std::fs::read_to_string(&dockerfile).unwrap();
+    text.push_str(
+        "COPY sbom/status /var/lib/dpkg/status\nCOPY sbom/os-release /etc/os-release\nCOPY sbom/dotnet/ /usr/share/dotnet/\n",
+    );
+    std::fs::write(dockerfile, text).unwrap();
+    stack
+}
+
+#[test]
+fn each_build_gets_a_cyclonedx_sbom_of_its_packages_found_through_the_fallback_tag() {
+    let stack = stack_with_packages();
+    let built = stack.golden(&["build", "base"]).expect(0);
+    let repository = stack.repository("base");
+    let build = digest(&repository, "1.0.0").unwrap();
+    assert!(
+        built
+            .stderr
+            .contains(&format!("attached the SBOM of {build}")),
+        "{}",
+        built.stderr
+    );
+    let sbom = sbom_of(&repository, &build);
+    assert_eq!(sbom["bomFormat"], "CycloneDX");
+    assert_eq!(sbom["specVersion"], "1.5");
+    let this = &sbom["metadata"]["component"];
+    assert_eq!(this["name"], repository.as_str());
+    assert_eq!(this["version"], "1.0.0");
+    assert!(
+        this["purl"]
+            .as_str()
+            .unwrap()
+            .contains(&build.replace(':', "%3A")),
+        "{this:#}"
+    );
+    let ssl = component(&sbom, "libssl3");
+    assert_eq!(ssl["version"], "3.0.11-1~deb12u2");
+    assert_eq!(
+        ssl["purl"],
+        "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&distro=debian-12&upstream=openssl"
+    );
+    assert_eq!(component(&sbom, "ca-certificates")["version"], "20230311");
+    assert!(
+        !sbom.to_string().contains("purged-long-ago"),
+        "a removed package is not listed"
+    );
+    let runtime = component(&sbom, "Microsoft.NETCore.App");
+    assert_eq!(
+        (&runtime["type"], &runtime["version"]),
+        (&"framework".into(), &"10.0.1".into())
+    );
+    assert_eq!(component(&sbom, "debian")["type"], "operating-system");
+    // The upstream base, by reference and digest.
+    let upstream = stack.upstream();
+    let (upstream_name, _) = upstream.rsplit_once(':').unwrap();
+    let base = component(&sbom, upstream_name);
+    let (upstream_repository, upstream_tag) = upstream.rsplit_once(':').unwrap();
+    let upstream_digest = digest(upstream_repository, upstream_tag).unwrap();
+    assert!(
+        base["purl"]
+            .as_str()
+            .unwrap()
+            .contains(&upstream_digest.replace(':', "%3A")),
+        "{base:#}"
+    );
+
+    // CycloneDX's own library validates it against the 1.5 JSON schema.
+    let path = stack.path().join("sbom.json");
+    std::fs::write(&path, sbom.to_string()).unwrap();
+    let check = "import sys\n\
+                 from cyclonedx.schema import SchemaVersion\n\
+                 from cyclonedx.validation.json import JsonStrictValidator\n\
+                 error = JsonStrictValidator(SchemaVersion.V1_5).validate_str(open(sys.argv[1]).read())\n\
+                 sys.exit(str(error) if error else 0)\n";
+    let valid = Command::new(CYCLONEDX_PYTHON)
+        .args(["-c", check])
+        .arg(&path)
+        .output()
+        .unwrap_or_else(|e| panic!("{CYCLONEDX_PYTHON} (scripts/env installs it): {e}"));
+    assert!(
+        valid.status.success(),
+        "{}",
+        String::from_utf8_lossy(&valid.stderr)
+    );
+
+    // `golden sbom` prints the same document, and lists the packages.
+    let printed = stack
+        .golden(&["sbom", "base", "1.0.0", "--output", "json"])
+        .expect(0);
+    assert_eq!(printed.json(), sbom);
+    let listed = stack.golden(&["sbom", "base"]).expect(0);
+    assert!(
+        listed.stdout.contains("libssl3") && listed.stdout.contains("3.0.11-1~deb12u2"),
+        "{}",
+        listed.stdout
+    );
+
+    // A second build, with a security update and a new package, has its
+    // own SBOM, and `golden diff` shows the packages that changed.
+    stack.write(
+        "images/base/sbom/status",
+        &STATUS
+            .replace("3.0.11-1~deb12u2", "3.0.13-1~deb12u1")
+            .replace(
+                "Package: ca-certificates",
+                "Package: curl\nStatus: install ok installed\nArchitecture: amd64\nVersion: 7.88.1-10+deb12u5\n\nPackage: ca-certificates",
+            ),
+    );
+    stack.golden(&["build", "base"]).expect(0);
+    let second = digest(&repository, "1.0.1").unwrap();
+    let newer = sbom_of(&repository, &second);
+    assert_eq!(component(&newer, "libssl3")["version"], "3.0.13-1~deb12u1");
+    let diff = stack.golden(&["diff", "base", "1.0.0", "1.0.1"]).expect(0);
+    assert!(
+        diff.stdout.contains("packages: 2 changed")
+            && diff.stdout.contains("+ curl 7.88.1-10+deb12u5")
+            && diff
+                .stdout
+                .contains("~ libssl3 3.0.11-1~deb12u2 -> 3.0.13-1~deb12u1"),
+        "{}",
+        diff.stdout
+    );
+    let json = stack
+        .golden(&["diff", "base", "1.0.0", "1.0.1", "--output", "json"])
+        .expect(0)
+        .json();
+    assert_eq!(
+        json["packages"]["changes"].as_array().unwrap().len(),
+        2,
+        "{json:#}"
+    );
+    let mut fallback: Vec<String> = all_tags(&repository)
+        .into_iter()
+        .filter(|tag| tag.starts_with("sha256-"))
+        .collect();
+    fallback.sort();
+    let mut expected = vec![build.replace(':', "-"), second.replace(':', "-")];
+    expected.sort();
+    assert_eq!(fallback, expected);
+    let ls = stack.golden(&["ls", "base"]).expect(0);
+    assert!(!ls.stdout.contains("sha256-"), "{}", ls.stdout);
+}
