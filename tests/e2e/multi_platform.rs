@@ -237,6 +237,63 @@ fn a_two_platform_stack_publishes_indexes_reads_them_back_and_follows_one_platfo
             "{platform}: a child records its golden parent's index"
         );
     }
+    // One SBOM per platform, attached to each platform's image and to the
+    // index; `golden sbom` asks which platform.
+    let sboms = |subject: &str| -> Vec<String> {
+        let mut platforms: Vec<String> = crate::sbom::referrers(&base, subject)
+            .iter()
+            .filter(|entry| entry["artifactType"] == "application/vnd.cyclonedx+json")
+            .map(|entry| {
+                entry["annotations"]["dev.golden.platform"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        platforms.sort();
+        platforms
+    };
+    assert_eq!(sboms(&base_index), both);
+    let index = json(&manifest(&base, "1.0.0").0);
+    for child in index["manifests"].as_array().unwrap() {
+        let platform = format!(
+            "{}/{}",
+            child["platform"]["os"].as_str().unwrap(),
+            child["platform"]["architecture"].as_str().unwrap()
+        );
+        assert_eq!(sboms(child["digest"].as_str().unwrap()), [platform]);
+    }
+    let which = golden_at(&config, &["sbom", "base"]).expect(2);
+    assert!(
+        which
+            .stderr
+            .contains("--platform: linux/amd64, linux/arm64")
+            || which
+                .stderr
+                .contains("--platform: linux/arm64, linux/amd64"),
+        "{}",
+        which.stderr
+    );
+    let arm = golden_at(
+        &config,
+        &[
+            "sbom",
+            "base",
+            "--platform",
+            "linux/arm64",
+            "--output",
+            "json",
+        ],
+    )
+    .expect(0)
+    .json();
+    assert!(
+        arm["metadata"]["component"]["purl"]
+            .as_str()
+            .unwrap()
+            .ends_with("arch=arm64"),
+        "{arm:#}"
+    );
     // The index carries the same facts as annotations.
     let (body, _) = manifest(&base, "1.0.0");
     assert_eq!(

@@ -35,7 +35,7 @@ Version: 0.1
 const CYCLONEDX_PYTHON: &str = "/var/lib/golden-env/cyclonedx-venv/bin/python";
 
 /// A blob of `repository`, read through the registry API.
-fn blob(repository: &str, digest: &str) -> Vec<u8> {
+pub(crate) fn blob(repository: &str, digest: &str) -> Vec<u8> {
     let (host, path) = repository.split_once('/').unwrap();
     let response = ureq::get(&format!("http://{host}/v2/{path}/blobs/{digest}"))
         .call()
@@ -48,7 +48,7 @@ fn blob(repository: &str, digest: &str) -> Vec<u8> {
 /// The artifacts attached to `subject`, as a reader walks the registry:
 /// the referrers API first, the fallback tag's index when the registry
 /// has no such API. Returns the index's `manifests`.
-fn referrers(repository: &str, subject: &str) -> Vec<serde_json::Value> {
+pub(crate) fn referrers(repository: &str, subject: &str) -> Vec<serde_json::Value> {
     let (host, path) = repository.split_once('/').unwrap();
     match ureq::get(&format!("http://{host}/v2/{path}/referrers/{subject}")).call() {
         Err(ureq::Error::Status(404, _)) => {}
@@ -248,4 +248,178 @@ fn each_build_gets_a_cyclonedx_sbom_of_its_packages_found_through_the_fallback_t
     assert_eq!(fallback, expected);
     let ls = stack.golden(&["ls", "base"]).expect(0);
     assert!(!ls.stdout.contains("sha256-"), "{}", ls.stdout);
+}
+
+/// A scanner stub that counts its runs in `scanned` beside it and passes.
+fn counting_scanner(stack: &Stack) -> std::path::PathBuf {
+    let script = stack.path().join("scan.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$@\" >> '{}/scanned'\n",
+            stack.path().display()
+        ),
+    )
+    .unwrap();
+    Command::new("chmod")
+        .arg("+x")
+        .arg(&script)
+        .status()
+        .unwrap();
+    script
+}
+
+fn scans(stack: &Stack) -> usize {
+    std::fs::read_to_string(stack.path().join("scanned"))
+        .unwrap_or_default()
+        .lines()
+        .count()
+}
+
+#[test]
+fn a_build_pushed_but_not_released_is_resumed_with_only_the_steps_it_lacks() {
+    let stack = stack_with_packages();
+    let script = counting_scanner(&stack);
+    let config = std::fs::read_to_string(stack.config()).unwrap();
+    std::fs::write(
+        stack.config(),
+        config.replacen(
+            "[images.base]\n",
+            &format!(
+                "[images.base]\nscan = [\"{}\", \"{{image}}\"]\n",
+                script.display()
+            ),
+            1,
+        ),
+    )
+    .unwrap();
+    let repository = stack.repository("base");
+
+    // Pushed, its SBOM attached and its scan passed, but not released (a
+    // CI matrix leg, or a run stopped before its floating tags).
+    stack.golden(&["build", "base", "--no-promote"]).expect(0);
+    let build = digest(&repository, "1.0.0").unwrap();
+    assert_eq!(digest(&repository, "1.0"), None);
+    assert_eq!(scans(&stack), 1);
+    sbom_of(&repository, &build);
+    let plan = stack
+        .golden(&["plan", "base", "--output", "json"])
+        .expect(0)
+        .json();
+    assert_eq!(
+        support::entry(&plan, "base")["decision"],
+        "promote",
+        "{plan:#}"
+    );
+
+    // Signing is configured meanwhile: the next run resumes the build. Its
+    // SBOM is kept, its scan does not run again (its record says it
+    // passed), it is signed, and then its floating tags move.
+    let status = Command::new("sh")
+        .args([
+            "-c",
+            "openssl ecparam -name prime256v1 -genkey -noout > signing.key && openssl ec -in signing.key -pubout > signing.pub 2>/dev/null",
+        ])
+        .current_dir(stack.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    stack.append_config(
+        "\n[signing]\nkey_file = \"signing.key\"\npublic_key_file = \"signing.pub\"\n",
+    );
+    let resumed = stack.golden(&["build", "base"]).expect(0);
+    assert!(
+        resumed.stderr.contains("was attached before") && resumed.stderr.contains("signed"),
+        "{}",
+        resumed.stderr
+    );
+    assert_eq!(scans(&stack), 1, "the scan that passed is not run again");
+    support::assert_floating(&repository, "1.0.0", &["1.0", "1", "latest"]);
+    sbom_of(&repository, &build);
+    let listed = referrers(&repository, &build);
+    assert_eq!(listed.len(), 2, "one SBOM and one scan record: {listed:#?}");
+    stack
+        .golden(&["verify", &format!("{repository}:1.0")])
+        .expect(0);
+
+    // Nothing is left to do, and nothing is attached twice.
+    stack.golden(&["build", "base"]).expect(0);
+    assert_eq!(referrers(&repository, &build).len(), 2);
+    assert_eq!(scans(&stack), 1);
+}
+
+/// A registry in front of the real one that refuses every manifest PUT by
+/// digest (the artifacts golden attaches), as registries that take no OCI
+/// artifacts answer; everything else passes.
+fn refusing_artifacts(upstream: &'static str) -> String {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { continue };
+            std::thread::spawn(move || {
+                let Some(request) = support::proxy::read_request(&mut client) else {
+                    return;
+                };
+                let refuse =
+                    request.method == "PUT" && request.target.contains("/manifests/sha256:");
+                let Some(mut server) = support::proxy::open_upstream(&client, &request, upstream)
+                else {
+                    return;
+                };
+                if !refuse {
+                    return support::proxy::pass_reply(server, client);
+                }
+                let mut ignored = Vec::new();
+                let _ = server.read_to_end(&mut ignored);
+                let body = r#"{"errors":[{"code":"MANIFEST_INVALID","message":"manifest invalid","detail":"artifacts are not accepted"}]}"#;
+                let _ = write!(
+                    client,
+                    "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                support::proxy::close(server, client);
+            });
+        }
+    });
+    host
+}
+
+#[test]
+fn a_registry_refusing_the_sbom_withdraws_the_build_and_moves_no_floating_tag() {
+    let host = refusing_artifacts(support::REGISTRY);
+    let namespace = format!("e2e-sbom-refused-{}", std::process::id());
+    let (_directory, config) = support::one_image_config(
+        &host,
+        &namespace,
+        "base",
+        &format!("FROM {}\nRUN echo one > /etc/one\n", support::SEED),
+        "",
+    );
+    let repository = format!("{host}/{namespace}/base");
+    let run = support::golden_at(&config, &["build", "base", "--output", "json"]).expect(1);
+    let error = support::entry(&run.json(), "base")["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.contains("was pushed but its SBOM could not be made or attached, so it is withdrawn (`1.0.0-withdrawn`)")
+            && error.contains("HTTP 400 (MANIFEST_INVALID")
+            && error.contains("sbom = false"),
+        "{error}"
+    );
+    assert_eq!(digest(&repository, "1.0"), None, "no floating tag moved");
+    assert!(digest(&repository, "1.0.0-withdrawn").is_some());
+
+    // Without SBOMs, the same registry releases the next build (`rebuild`:
+    // the line is held by its failure meanwhile).
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replacen("[images.base]\n", "[images.base]\nsbom = false\n", 1),
+    )
+    .unwrap();
+    support::golden_at(&config, &["rebuild", "base"]).expect(0);
+    support::assert_floating(&repository, "1.0.1", &["1.0", "1", "latest"]);
 }

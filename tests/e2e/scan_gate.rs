@@ -154,3 +154,97 @@ fn a_scan_without_its_image_placeholder_is_a_located_config_error() {
     );
     assert!(run.stderr.contains("golden.toml:"), "{}", run.stderr);
 }
+
+/// The attached scan artifacts of `subject` (not its SBOM): each one's
+/// artifact type, whether it passed, and its document.
+fn scan_records(repository: &str, subject: &str) -> Vec<(String, String, serde_json::Value)> {
+    crate::sbom::referrers(repository, subject)
+        .into_iter()
+        .filter(|entry| entry["artifactType"] != "application/vnd.cyclonedx+json")
+        .map(|entry| {
+            let (body, _) = support::manifest(repository, entry["digest"].as_str().unwrap());
+            let artifact: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(artifact["subject"]["digest"], subject);
+            let layer = artifact["layers"][0]["digest"].as_str().unwrap();
+            let document = crate::sbom::blob(repository, layer);
+            (
+                entry["artifactType"].as_str().unwrap().to_string(),
+                artifact["annotations"]["dev.golden.scan.passed"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                serde_json::from_slice(&document).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_scanners_report_or_else_a_record_is_attached_with_whether_it_passed() {
+    let stack = Stack::new("scan-report");
+    // A scanner writing SARIF to `{output}` when asked, exiting as told.
+    let script = stack.path().join("scan.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = --output ]; then printf '{{\"version\":\"2.1.0\",\"runs\":[{{\"results\":[{{\"ruleId\":\"CVE-2026-1\"}}]}}]}}' > \"$2\"; fi\nexit \"$(cat '{}/exit-code')\"\n",
+            stack.path().display()
+        ),
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&script)
+        .status()
+        .unwrap();
+    let config = std::fs::read_to_string(stack.config()).unwrap();
+    std::fs::write(
+        stack.config(),
+        config
+            .replacen(
+                "[images.base]\n",
+                &format!(
+                    "[images.base]\nscan = [\"{}\", \"--output\", \"{{output}}\", \"{{image}}\"]\nscan_report = \"{{output}}\"\n",
+                    script.display()
+                ),
+                1,
+            )
+            .replacen(
+                "[images.runtime]\n",
+                &format!("[images.runtime]\nscan = [\"{}\", \"{{image}}\"]\n", script.display()),
+                1,
+            ),
+    )
+    .unwrap();
+    set(&stack, "exit-code", "0");
+    stack.golden(&["build", "base", "runtime"]).expect(0);
+    // The report the scanner wrote, as SARIF.
+    let base = stack.repository("base");
+    let build = digest(&base, "1.0.0").unwrap();
+    let records = scan_records(&base, &build);
+    assert_eq!(records.len(), 1, "{records:#?}");
+    assert_eq!(records[0].0, "application/sarif+json");
+    assert_eq!(records[0].1, "true");
+    assert_eq!(
+        records[0].2["runs"][0]["results"][0]["ruleId"],
+        "CVE-2026-1"
+    );
+    // A scanner that writes none: golden's record of what ran.
+    let runtime = stack.repository("runtime");
+    let build = digest(&runtime, "3.0.0").unwrap();
+    let records = scan_records(&runtime, &build);
+    assert_eq!(records.len(), 1, "{records:#?}");
+    assert_eq!(records[0].0, "application/vnd.golden.scan.record.v1+json");
+    assert_eq!(records[0].2["passed"], true);
+    assert_eq!(records[0].2["image"], format!("{runtime}@{build}"));
+
+    // A failed scan's report is attached to the withdrawn build too.
+    stack.update_upstream("CVE-2026-1");
+    set(&stack, "exit-code", "1");
+    stack.golden(&["build", "base"]).expect(1);
+    let withdrawn = digest(&base, "1.0.1").unwrap();
+    let records = scan_records(&base, &withdrawn);
+    assert_eq!(records.len(), 1, "{records:#?}");
+    assert_eq!(records[0].1, "false");
+    assert_floating(&base, "1.0.0", &["1.0", "1", "latest"]);
+}
