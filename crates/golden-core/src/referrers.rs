@@ -184,18 +184,39 @@ pub async fn list(
     repository: &Repository,
     subject: &Digest,
 ) -> Result<Vec<Referrer>, RegistryError> {
+    Ok(read(registry, repository, subject).await?.0)
+}
+
+/// What refers to `subject`, and the fallback index as read (`None`
+/// inside when the registry answered from its referrers API or the tag
+/// does not exist).
+async fn read(
+    registry: &dyn Registry,
+    repository: &Repository,
+    subject: &Digest,
+) -> Result<(Vec<Referrer>, Fallback), RegistryError> {
     let action = || format!("read the artifacts attached to {subject} in `{repository}`");
-    let bytes = match registry.referrers_api(repository, subject).await? {
-        Some(bytes) => Some(bytes),
+    let (bytes, fallback) = match registry.referrers_api(repository, subject).await? {
+        Some(bytes) => (Some(bytes), Fallback::Unused),
         None => {
             let tag = repository.tag(&fallback_tag(subject));
-            registry.manifest_bytes(&tag).await?
+            let bytes = registry.manifest_bytes(&tag).await?;
+            (bytes.clone(), Fallback::Read(bytes))
         }
     };
-    match bytes {
-        None => Ok(Vec::new()),
-        Some(bytes) => listed(&bytes).map_err(|message| invalid(repository, action(), message)),
-    }
+    let referrers = match bytes {
+        None => Vec::new(),
+        Some(bytes) => listed(&bytes).map_err(|message| invalid(repository, action(), message))?,
+    };
+    Ok((referrers, fallback))
+}
+
+/// The fallback index as [`read`] found it.
+enum Fallback {
+    /// The registry has the referrers API.
+    Unused,
+    /// The tag's index (`None`: the tag does not exist yet).
+    Read(Option<Vec<u8>>),
 }
 
 /// What [`attach`] did.
@@ -218,8 +239,8 @@ pub async fn attach(
     subject: &Subject,
     artifact: &Artifact,
 ) -> Result<Attached, RegistryError> {
-    if let Some(found) = list(registry, repository, &subject.digest)
-        .await?
+    let (attached, fallback) = read(registry, repository, &subject.digest).await?;
+    if let Some(found) = attached
         .into_iter()
         .find(|referrer| referrer.matches(artifact))
     {
@@ -253,7 +274,11 @@ pub async fn attach(
         annotations: artifact.annotations.clone(),
     };
     let tag = fallback_tag(&subject.digest);
-    keep_fallback(registry, repository, &tag, &entry).await?;
+    let read = match fallback {
+        Fallback::Read(existing) => Some(existing),
+        Fallback::Unused => None,
+    };
+    keep_fallback(registry, repository, &tag, &entry, read).await?;
     Ok(Attached {
         digest,
         existed: false,
@@ -261,19 +286,24 @@ pub async fn attach(
     })
 }
 
-/// Adds `entry` to the fallback index `tag`, read again after the write:
-/// the registry has no compare-and-set, so another writer's index may
-/// have replaced this one's; then it is written again.
+/// Adds `entry` to the fallback index `tag` (as `read` just before, when
+/// it was), read again after the write: the registry has no
+/// compare-and-set, so another writer's index may have replaced this
+/// one's; then it is written again.
 async fn keep_fallback(
     registry: &dyn Registry,
     repository: &Repository,
     tag: &Tag,
     entry: &Referrer,
+    mut read: Option<Option<Vec<u8>>>,
 ) -> Result<(), RegistryError> {
     let reference = repository.tag(tag);
     let action = || format!("add {} to the fallback index `{reference}`", entry.digest);
     for _ in 0..FALLBACK_ATTEMPTS {
-        let existing = registry.manifest_bytes(&reference).await?;
+        let existing = match read.take() {
+            Some(existing) => existing,
+            None => registry.manifest_bytes(&reference).await?,
+        };
         let Some(updated) = with_referrer(existing.as_deref(), entry)
             .map_err(|message| invalid(repository, action(), message))?
         else {

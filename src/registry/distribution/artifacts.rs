@@ -166,6 +166,9 @@ impl Distribution {
     ) -> Result<Option<Vec<u8>>, RegistryError> {
         let action = format!("list the artifacts attached to {digest} in `{repository}`");
         let host = repository.registry();
+        if self.without_referrers.lock().unwrap().contains(host) {
+            return Ok(None);
+        }
         let mut headers = HeaderMap::new();
         headers.insert(
             reqwest::header::ACCEPT,
@@ -181,7 +184,13 @@ impl Distribution {
         let reply = read_capped(response, MANIFEST_LIMIT, host, &action).await?;
         match status.as_u16() {
             200 if json => Ok(Some(reply)),
-            200 | 400 | 404 | 405 | 501 => Ok(None),
+            200 | 400 | 404 | 405 | 501 => {
+                self.without_referrers
+                    .lock()
+                    .unwrap()
+                    .insert(host.to_string());
+                Ok(None)
+            }
             _ => Err(status_error(host, &action, status, &reply)),
         }
     }

@@ -66,6 +66,9 @@ pub struct Distribution {
     /// What each layer read for an SBOM held (by its digest, checked when
     /// read): lines built FROM one base read its layers once a run.
     layer_facts: Mutex<HashMap<Digest, crate::sbom::LayerFacts>>,
+    /// The registries that answered that they have no referrers API: not
+    /// asked again this run.
+    without_referrers: Mutex<std::collections::HashSet<String>>,
 }
 
 /// How to build a [`Distribution`] client.
@@ -96,6 +99,7 @@ impl Distribution {
             manifests: Mutex::new(HashMap::new()),
             disk: BlobCache::from_env(),
             layer_facts: Mutex::new(HashMap::new()),
+            without_referrers: Mutex::default(),
         })
     }
 
