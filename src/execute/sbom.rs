@@ -150,10 +150,7 @@ impl Runner<'_> {
         error: RegistryError,
     ) -> anyhow::Error {
         let exact = job.repository.tag(&version.tag());
-        let withdrawn = match self.withdraw(job, version, digest).await {
-            Ok(marker) => format!("withdrawn (`{marker}`)"),
-            Err(problem) => format!("not withdrawn ({problem}); no floating tag moved to it"),
-        };
+        let withdrawn = self.withdrawn_text(job, version, digest).await;
         anyhow::Error::new(error).context(format!(
             "`{exact}` was pushed but its SBOM could not be made or attached, so it is {withdrawn} (set `sbom = false` for the image to release builds without one)"
         ))

@@ -46,13 +46,7 @@ impl Runner<'_> {
         let report = self.attach_record(job, digest, &record).await;
         let Some((outcome, output)) = ended else {
             if let Err(error) = report {
-                let withdrawn = self.withdraw(job, version, digest).await;
-                let withdrawn = match withdrawn {
-                    Ok(marker) => format!("withdrawn (`{marker}`)"),
-                    Err(problem) => {
-                        format!("not withdrawn ({problem}); no floating tag moved to it")
-                    }
-                };
+                let withdrawn = self.withdrawn_text(job, version, digest).await;
                 return Err(error.context(format!(
                     "the scan of `{by_digest}` passed, but its report could not be attached, so the build is {withdrawn}"
                 )));
@@ -144,6 +138,21 @@ impl Runner<'_> {
                 .map(String::as_str)
                 == Some("true")
         }))
+    }
+
+    /// Withdraws the pushed build `version` (`digest`) of `job` after a
+    /// step between its push and its floating tags failed: what became of
+    /// it, as the error says it.
+    pub(super) async fn withdrawn_text(
+        &self,
+        job: &Job<'_>,
+        version: Exact,
+        digest: &Digest,
+    ) -> String {
+        match self.withdraw(job, version, digest).await {
+            Ok(marker) => format!("withdrawn (`{marker}`)"),
+            Err(problem) => format!("not withdrawn ({problem}); no floating tag moved to it"),
+        }
     }
 
     /// Withdraws the pushed build `version` (`digest`) of `job` as `golden

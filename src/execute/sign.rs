@@ -44,10 +44,7 @@ impl Runner<'_> {
         error: RegistryError,
     ) -> anyhow::Error {
         let exact = job.repository.tag(&version.tag());
-        let withdrawn = match self.withdraw(job, version, digest).await {
-            Ok(marker) => format!("withdrawn (`{marker}`)"),
-            Err(problem) => format!("not withdrawn ({problem}); no floating tag moved to it"),
-        };
+        let withdrawn = self.withdrawn_text(job, version, digest).await;
         anyhow::Error::new(error).context(format!(
             "`{exact}` was pushed but its signature could not be stored, so it is {withdrawn}"
         ))
