@@ -6,6 +6,7 @@
 
 use anyhow::{anyhow, Context as _};
 
+use super::scan::GateStep;
 use super::{upstream, Job, Runner, Shared};
 use crate::name::{Digest, Tag};
 use crate::observe::ledger::{self, Ledger};
@@ -154,13 +155,17 @@ impl Runner<'_> {
             }
         }
         if let Err(error) = self.attach_sbom(job, version, digest).await {
-            return Err(self.without_sbom(job, version, digest, error).await);
+            return Err(self
+                .withdrawn_after(job, version, digest, error, GateStep::Sbom)
+                .await);
         }
         if job.image.scan.is_some() && !self.scan_passed(job, digest).await? {
             self.scan_gate(job, version, digest).await?;
         }
         if let Err(error) = self.sign_build(job, digest).await {
-            return Err(self.unsigned(job, version, digest, error).await);
+            return Err(self
+                .withdrawn_after(job, version, digest, error, GateStep::Signature)
+                .await);
         }
         Ok(())
     }

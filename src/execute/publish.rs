@@ -11,6 +11,7 @@ use std::time::Instant;
 use anyhow::{anyhow, Context as _};
 
 use super::promote::Claim;
+use super::scan::GateStep;
 use super::{upstream, Built, Job, Runner, Shared};
 use crate::name::{Digest, Repository};
 use crate::outcome::Outcome;
@@ -254,11 +255,15 @@ impl Runner<'_> {
         digest: &Digest,
     ) -> anyhow::Result<()> {
         if let Err(error) = self.attach_sbom(job, version, digest).await {
-            return Err(self.without_sbom(job, version, digest, error).await);
+            return Err(self
+                .withdrawn_after(job, version, digest, error, GateStep::Sbom)
+                .await);
         }
         self.scan_gate(job, version, digest).await?;
         if let Err(error) = self.sign_build(job, digest).await {
-            return Err(self.unsigned(job, version, digest, error).await);
+            return Err(self
+                .withdrawn_after(job, version, digest, error, GateStep::Signature)
+                .await);
         }
         Ok(())
     }

@@ -139,22 +139,6 @@ impl Runner<'_> {
         }
         Ok(())
     }
-
-    /// The error of a build pushed as `version` whose SBOM could not be
-    /// attached, after withdrawing it.
-    pub(super) async fn without_sbom(
-        &self,
-        job: &Job<'_>,
-        version: Exact,
-        digest: &Digest,
-        error: RegistryError,
-    ) -> anyhow::Error {
-        let exact = job.repository.tag(&version.tag());
-        let withdrawn = self.withdrawn_text(job, version, digest).await;
-        anyhow::Error::new(error).context(format!(
-            "`{exact}` was pushed but its SBOM could not be made or attached, so it is {withdrawn} (set `sbom = false` for the image to release builds without one)"
-        ))
-    }
 }
 
 fn gone(job: &Job<'_>, digest: &Digest) -> RegistryError {

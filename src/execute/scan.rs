@@ -140,6 +140,31 @@ impl Runner<'_> {
         }))
     }
 
+    /// The error of the build pushed as `version` (`digest`) of `job` that
+    /// did not pass a step between its push and its floating tags (`what`
+    /// says which), after withdrawing it.
+    pub(super) async fn withdrawn_after(
+        &self,
+        job: &Job<'_>,
+        version: Exact,
+        digest: &Digest,
+        error: crate::registry::RegistryError,
+        step: GateStep,
+    ) -> anyhow::Error {
+        let exact = job.repository.tag(&version.tag());
+        let withdrawn = self.withdrawn_text(job, version, digest).await;
+        let (what, fix) = match step {
+            GateStep::Sbom => (
+                "its SBOM could not be made or attached",
+                " (set `sbom = false` for the image to release builds without one)",
+            ),
+            GateStep::Signature => ("its signature could not be stored", ""),
+        };
+        anyhow::Error::new(error).context(format!(
+            "`{exact}` was pushed but {what}, so it is {withdrawn}{fix}"
+        ))
+    }
+
     /// Withdraws the pushed build `version` (`digest`) of `job` after a
     /// step between its push and its floating tags failed: what became of
     /// it, as the error says it.
@@ -170,6 +195,14 @@ impl Runner<'_> {
             .map(|()| marker.to_string())
             .map_err(|error| error.to_string())
     }
+}
+
+/// A step between a build's push and its floating tags that writes to the
+/// registry.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum GateStep {
+    Sbom,
+    Signature,
 }
 
 /// What a scan ran, and how it ended (`None`: it passed).

@@ -9,7 +9,6 @@ use super::{Job, Runner};
 use crate::name::Digest;
 use crate::registry::RegistryError;
 use crate::signing;
-use crate::version::Exact;
 
 impl Runner<'_> {
     /// Signs the build `digest` of `job`, when a key is configured.
@@ -32,21 +31,5 @@ impl Runner<'_> {
             .await?;
         tracing::info!(image = %job.id, "signed {digest} ({}:{tag})", job.repository);
         Ok(())
-    }
-
-    /// The error of a build pushed as `version` that could not be signed,
-    /// after withdrawing it.
-    pub(super) async fn unsigned(
-        &self,
-        job: &Job<'_>,
-        version: Exact,
-        digest: &Digest,
-        error: RegistryError,
-    ) -> anyhow::Error {
-        let exact = job.repository.tag(&version.tag());
-        let withdrawn = self.withdrawn_text(job, version, digest).await;
-        anyhow::Error::new(error).context(format!(
-            "`{exact}` was pushed but its signature could not be stored, so it is {withdrawn}"
-        ))
     }
 }
