@@ -306,10 +306,16 @@ fn a_build_pushed_but_not_released_is_resumed_with_only_the_steps_it_lacks() {
         .golden(&["plan", "base", "--output", "json"])
         .expect(0)
         .json();
-    assert_eq!(
-        support::entry(&plan, "base")["decision"],
-        "promote",
-        "{plan:#}"
+    let step = support::entry(&plan, "base");
+    assert_eq!(step["decision"], "promote", "{plan:#}");
+    assert_eq!(step["reasons"][0]["kind"], "unreleased", "{plan:#}");
+    assert_eq!(step["reasons"][0]["version"], "1.0.0", "{plan:#}");
+    let text = stack.golden(&["plan", "base"]).expect(0);
+    assert!(
+        text.stdout
+            .contains("1.0.0 not released (no floating tag on it"),
+        "{}",
+        text.stdout
     );
 
     // Signing is configured meanwhile: the next run resumes the build. Its

@@ -122,6 +122,15 @@ pub enum Reason {
         /// `SIGINT`, `SIGTERM` or `a stop request`.
         signal: String,
     },
+    /// The release was pushed but never released: none of its floating
+    /// tags points at it (a run stopped between its push and its floating
+    /// tags, or `--no-promote` pushed it). `build` resumes it: the SBOM,
+    /// scan and signature it lacks, then its floating tags
+    /// (`floating-behind` follows, one per tag).
+    Unreleased {
+        /// Its exact version.
+        version: String,
+    },
     /// The release's floating tag `tag` points elsewhere (`old`, null when
     /// missing): a run died before promoting it, or someone moved it.
     /// Nothing is rebuilt; the tag is moved back registry-side.
@@ -209,6 +218,10 @@ impl std::fmt::Display for Reason {
             Reason::Interrupted { signal } => {
                 write!(formatter, "not started: stopped by {signal}; run again")
             }
+            Reason::Unreleased { version } => write!(
+                formatter,
+                "{version} not released (no floating tag on it: its run stopped after the push, it was pushed with --no-promote, or its tags were moved away): its SBOM, scan and signature are finished as needed, then its floating tags move"
+            ),
             Reason::FloatingBehind { tag, old, new } => {
                 moved(formatter, &format!("floating tag {tag} behind"), old, new)
             }

@@ -317,10 +317,11 @@ pub(crate) fn floating_behind(observation: &Observation) -> Vec<Reason> {
     let Some(last) = &observation.last_build else {
         return Vec::new();
     };
-    let Some((_, release)) = &last.release else {
+    let Some((version, release)) = &last.release else {
         return Vec::new();
     };
-    last.floating
+    let behind: Vec<Reason> = last
+        .floating
         .iter()
         .filter(|floating| floating.digest.as_ref() != Some(release))
         .map(|floating| Reason::FloatingBehind {
@@ -328,5 +329,14 @@ pub(crate) fn floating_behind(observation: &Observation) -> Vec<Reason> {
             old: floating.digest.as_ref().map(ToString::to_string),
             new: release.to_string(),
         })
-        .collect()
+        .collect();
+    // No floating tag on the newest build at all: it was never released
+    // (after a rollback, the release is an older build that was).
+    if !behind.is_empty() && behind.len() == last.floating.len() && last.version == *version {
+        let unreleased = Reason::Unreleased {
+            version: version.to_string(),
+        };
+        return std::iter::once(unreleased).chain(behind).collect();
+    }
+    behind
 }
