@@ -15,7 +15,7 @@ use super::wire::*;
 use super::Distribution;
 use crate::name::{Digest, Repository};
 use crate::registry::RegistryError;
-use crate::sbom::layers::FILE_LIMIT;
+use crate::sbom::layers::{FILE_LIMIT, LAYER_LIMIT};
 use crate::sbom::LayerFacts;
 
 impl Distribution {
@@ -107,6 +107,7 @@ fn facts(raw: impl Read, digest: &Digest) -> Result<LayerFacts, String> {
 fn walk(tar: impl Read) -> Result<LayerFacts, String> {
     let mut archive = tar::Archive::new(tar);
     let mut facts = LayerFacts::default();
+    let mut kept: u64 = 0;
     let entries = archive
         .entries()
         .map_err(|error| format!("not a tar archive: {error}"))?;
@@ -123,6 +124,12 @@ fn walk(tar: impl Read) -> Result<LayerFacts, String> {
             if size > FILE_LIMIT {
                 return Err(format!(
                     "`/{path}` is {size} bytes, more than golden reads ({FILE_LIMIT})"
+                ));
+            }
+            kept += size;
+            if kept > LAYER_LIMIT {
+                return Err(format!(
+                    "its package databases hold more than golden reads of one layer ({LAYER_LIMIT} bytes, at `/{path}`)"
                 ));
             }
             let mut bytes = Vec::with_capacity(size as usize);
@@ -200,6 +207,23 @@ mod tests {
         assert!(facts.unread.unwrap().contains("zstd"));
         let garbage = vec![7u8; 1024];
         assert!(facts_error(&garbage).contains("tar"));
+    }
+
+    #[test]
+    fn a_package_database_past_the_limit_is_an_error_not_held() {
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        // A header claiming more than golden reads; no body is needed to
+        // be refused.
+        header.set_size(FILE_LIMIT + 1);
+        header.set_mode(0o644);
+        header.set_path("var/lib/dpkg/status").unwrap();
+        header.set_cksum();
+        builder.append(&header, std::io::empty()).unwrap_or(());
+        let mut blob = builder.into_inner().unwrap_or_default();
+        blob.resize(blob.len().max(512) + 1024, 0);
+        let error = facts_error(&blob);
+        assert!(error.contains("more than golden reads"), "{error}");
     }
 
     fn facts_error(blob: &[u8]) -> String {

@@ -41,6 +41,10 @@ pub const DOTNET_ROOTS: &[&str] = &[
 /// The largest file read whole (a dpkg status of thousands of packages
 /// is a few MiB).
 pub const FILE_LIMIT: u64 = 64 << 20;
+/// The most a layer's files read whole may hold together (distroless
+/// images keep one small status file per package in `status.d`), so a
+/// hostile layer cannot make golden hold gigabytes.
+pub const LAYER_LIMIT: u64 = 256 << 20;
 
 /// What one entry of a layer's tar is to the SBOM.
 #[derive(Debug, Clone, PartialEq, Eq)]
