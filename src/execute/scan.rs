@@ -39,7 +39,7 @@ impl Runner<'_> {
         let ended = run(&command, gate.timeout).await;
         let record = Record {
             image: &by_digest,
-            command: &quoted,
+            scanner: crate::scan::scanner(gate),
             report: crate::scan::report_path(gate, &output),
             outcome: ended.as_ref().map(|(outcome, _)| outcome.as_str()),
         };
@@ -103,7 +103,7 @@ impl Runner<'_> {
             Some(bytes) => (crate::scan::report_media_type(&bytes).to_string(), bytes),
             None => (
                 crate::scan::RECORD_MEDIA_TYPE.to_string(),
-                crate::scan::record(record.image, record.command, record.outcome),
+                crate::scan::record(record.image, &record.scanner, record.outcome),
             ),
         };
         let info = self
@@ -114,7 +114,7 @@ impl Runner<'_> {
         let artifact = Artifact {
             artifact_type,
             bytes,
-            annotations: crate::scan::record_annotations(record.command, record.outcome.is_none()),
+            annotations: crate::scan::record_annotations(&record.scanner, record.outcome.is_none()),
         };
         let subject = Subject {
             media_type: info.media_type,
@@ -208,7 +208,8 @@ pub(super) enum GateStep {
 /// What a scan ran, and how it ended (`None`: it passed).
 struct Record<'a> {
     image: &'a str,
-    command: &'a str,
+    /// The scanner's program name (its arguments may hold a token).
+    scanner: String,
     report: Option<String>,
     outcome: Option<&'a str>,
 }

@@ -28,15 +28,22 @@ pub const PASSED_ANNOTATION: &str = "dev.golden.scan.passed";
 
 /// The artifact type of a scan's record when it wrote no report.
 pub const RECORD_MEDIA_TYPE: &str = "application/vnd.golden.scan.record.v1+json";
-/// The annotation of a scan's record naming the command that ran.
-pub const COMMAND_ANNOTATION: &str = "dev.golden.scan.command";
+/// The annotation of a scan's record naming the scanner that ran.
+pub const SCANNER_ANNOTATION: &str = "dev.golden.scan.scanner";
 
-/// A scan's record when it wrote no report: the image, the command and
+/// The scanner of `gate`: the file name of its program, never its
+/// arguments (they may hold a token), which the registry would publish.
+pub fn scanner(gate: &ScanGate) -> String {
+    let program = gate.command.first().map_or("", String::as_str);
+    program.rsplit('/').next().unwrap_or(program).to_string()
+}
+
+/// A scan's record when it wrote no report: the image, the scanner and
 /// how it ended (`outcome` `None`: it passed).
-pub fn record(image: &str, command: &str, outcome: Option<&str>) -> Vec<u8> {
+pub fn record(image: &str, scanner: &str, outcome: Option<&str>) -> Vec<u8> {
     serde_json::to_vec_pretty(&serde_json::json!({
         "image": image,
-        "command": command,
+        "scanner": scanner,
         "passed": outcome.is_none(),
         "outcome": outcome.unwrap_or("exited with code 0"),
     }))
@@ -44,14 +51,14 @@ pub fn record(image: &str, command: &str, outcome: Option<&str>) -> Vec<u8> {
 }
 
 /// The annotations of a scan's record: whether it passed, and the
-/// command.
+/// scanner.
 pub fn record_annotations(
-    command: &str,
+    scanner: &str,
     passed: bool,
 ) -> std::collections::BTreeMap<String, String> {
     [
         (PASSED_ANNOTATION.to_string(), passed.to_string()),
-        (COMMAND_ANNOTATION.to_string(), command.to_string()),
+        (SCANNER_ANNOTATION.to_string(), scanner.to_string()),
     ]
     .into()
 }
@@ -181,6 +188,21 @@ mod tests {
         );
         assert_eq!(report_media_type(br#"{"Results":[]}"#), "application/json");
         assert_eq!(report_media_type(b"CVE-1 CRITICAL"), "text/plain");
+        let secret = ScanGate {
+            command: vec![
+                "/usr/local/bin/trivy".into(),
+                "--token=s3cret".into(),
+                "{image}".into(),
+            ],
+            timeout: Duration::from_secs(1),
+            report: None,
+        };
+        assert_eq!(scanner(&secret), "trivy");
+        let record = String::from_utf8(record("r/x@sha256:ab", &scanner(&secret), None)).unwrap();
+        assert!(
+            !record.contains("s3cret") && record.contains("\"passed\": true"),
+            "{record}"
+        );
         let output: String = (0..30).map(|n| format!("line {n}\n\n")).collect();
         let kept = tail(&output);
         assert_eq!(kept.len(), KEPT_LINES);
