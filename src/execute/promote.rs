@@ -125,7 +125,19 @@ impl Runner<'_> {
         let job = self.prepare(step, None, false)?;
         let lock = shared.lock_for(&job.repository);
         let _promotion = lock.lock().await;
-        self.resume_gate(&job, version, &digest).await?;
+        // A build never released passes the gate's steps it lacks first; a
+        // release whose tags were left behind or moved away (a rollback
+        // cut short, someone else's push) was released through them
+        // already, and is never scanned again nor withdrawn here.
+        let unreleased = step
+            .reasons()
+            .iter()
+            .any(|reason| matches!(reason, crate::plan::Reason::Unreleased { .. }));
+        if unreleased {
+            self.resume_gate(&job, version, &digest).await?;
+        } else if let Some(key) = &self.verify_with {
+            self.require_signed(&job, version, &digest, key).await?;
+        }
         outcome.version = Some(version);
         outcome.digest = Some(digest);
         self.promote(&job, version, shared, outcome).await

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use futures::future::try_join_all;
+use futures::{StreamExt as _, TryStreamExt as _};
 
 use super::{Job, Runner};
 use crate::labels;
@@ -82,15 +82,30 @@ impl Runner<'_> {
             .registry
             .image_config(&job.repository.digest(digest))
             .await?;
-        let layers = try_join_all(config.layers.iter().map(|layer| async move {
-            let digest = Digest::parse(&layer.digest).map_err(|error| RegistryError::Invalid {
-                registry: job.repository.registry().to_string(),
-                action: format!("read the layers of {digest}"),
-                message: error.to_string(),
-            })?;
-            self.registry.layer_facts(&job.repository, &digest).await
-        }))
-        .await?;
+        // A few layers at once: a base of dozens of layers does not open
+        // dozens of downloads.
+        let layers: Vec<_> = futures::stream::iter(config.layers.iter())
+            .map(|layer| async move {
+                let digest = Digest::parse(&layer.digest).map_err(|error| {
+                    invalid(
+                        job,
+                        format!("read the layers of {digest}"),
+                        error.to_string(),
+                    )
+                })?;
+                self.registry.layer_facts(&job.repository, &digest).await
+            })
+            .buffered(LAYERS_AT_ONCE)
+            .try_collect()
+            .await?;
+        let held: u64 = layers.iter().map(|layer| layer.bytes()).sum();
+        if held > IMAGE_LIMIT {
+            return Err(invalid(
+                job,
+                format!("read the layers of {digest}"),
+                format!("its package databases hold {held} bytes, more than golden reads of one image ({IMAGE_LIMIT})"),
+            ));
+        }
         let files = Filesystem::merge(&layers);
         let repository = job.repository.to_string();
         let tag = version.tag();
@@ -120,10 +135,11 @@ impl Runner<'_> {
         document: Vec<u8>,
         platform: Option<&str>,
     ) -> Result<(), RegistryError> {
-        let annotations: BTreeMap<String, String> = platform
+        let mut annotations: BTreeMap<String, String> = platform
             .map(|platform| (sbom::PLATFORM_ANNOTATION.to_string(), platform.to_string()))
             .into_iter()
             .collect();
+        annotations.insert(referrers::IMAGE_ANNOTATION.to_string(), job.id.clone());
         let artifact = Artifact {
             artifact_type: sbom::CYCLONEDX_JSON.to_string(),
             bytes: document,
@@ -138,6 +154,19 @@ impl Runner<'_> {
             tracing::info!(image = %job.id, "attached the SBOM of {}{platform} as {}", subject.digest, attached.digest);
         }
         Ok(())
+    }
+}
+
+/// How many layers of one image are read back at once.
+const LAYERS_AT_ONCE: usize = 3;
+/// The most an image's package databases may hold together.
+const IMAGE_LIMIT: u64 = 512 << 20;
+
+fn invalid(job: &Job<'_>, action: String, message: String) -> RegistryError {
+    RegistryError::Invalid {
+        registry: job.repository.registry().to_string(),
+        action,
+        message,
     }
 }
 

@@ -35,12 +35,29 @@ impl Runner<'_> {
         let command = crate::scan::command(gate, &by_digest, &output);
         let quoted = shlex::try_join(command.iter().map(String::as_str))
             .unwrap_or_else(|_| format!("{command:?}"));
+        let mut report_path = crate::scan::report_path(gate, &output);
+        // A fixed `scan_report` path may hold an earlier scan's report:
+        // it goes first, so only this scan's is attached (or, when it
+        // cannot go, none: the record stands for the scan).
+        if let Some(path) = report_path
+            .clone()
+            .filter(|path| !path.starts_with(&*output))
+        {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => {
+                    tracing::warn!(image = %job.id, "could not remove the earlier report {path} ({error}): the scan's record is attached instead");
+                    report_path = None;
+                }
+            }
+        }
         tracing::info!(image = %job.id, "scanning {by_digest}: {quoted}");
         let ended = run(&command, gate.timeout).await;
         let record = Record {
             image: &by_digest,
             scanner: crate::scan::scanner(gate),
-            report: crate::scan::report_path(gate, &output),
+            report: report_path,
             outcome: ended.as_ref().map(|(outcome, _)| outcome.as_str()),
         };
         let report = self.attach_record(job, digest, &record).await;
@@ -91,10 +108,11 @@ impl Runner<'_> {
                     tracing::warn!(image = %job.id, "the scan wrote no report at {path}: its record is attached instead");
                     None
                 }
+                // Too large, or not a file: the record stands for it, and
+                // a scan that passed is not withdrawn for its report.
                 Err(error) => {
-                    return Err(anyhow::anyhow!(
-                        "the scan report {path} could not be read: {error}"
-                    ))
+                    tracing::warn!(image = %job.id, "the scan report {path} {error}: its record is attached instead");
+                    None
                 }
             },
             None => None,
@@ -111,10 +129,13 @@ impl Runner<'_> {
             .manifest_info(&job.repository.digest(digest))
             .await?
             .ok_or_else(|| anyhow::anyhow!("the build {digest} is no longer in the registry"))?;
+        let mut annotations =
+            crate::scan::record_annotations(&record.scanner, record.outcome.is_none());
+        annotations.insert(referrers::IMAGE_ANNOTATION.to_string(), job.id.clone());
         let artifact = Artifact {
             artifact_type,
             bytes,
-            annotations: crate::scan::record_annotations(&record.scanner, record.outcome.is_none()),
+            annotations,
         };
         let subject = Subject {
             media_type: info.media_type,
@@ -132,11 +153,9 @@ impl Runner<'_> {
     pub(super) async fn scan_passed(&self, job: &Job<'_>, digest: &Digest) -> anyhow::Result<bool> {
         let attached = referrers::list(self.registry, &job.repository, digest).await?;
         Ok(attached.iter().any(|artifact| {
-            artifact
-                .annotations
-                .get(crate::scan::PASSED_ANNOTATION)
-                .map(String::as_str)
-                == Some("true")
+            let said = |key: &str| artifact.annotations.get(key).map(String::as_str);
+            said(referrers::IMAGE_ANNOTATION) == Some(job.id.as_str())
+                && said(crate::scan::PASSED_ANNOTATION) == Some("true")
         }))
     }
 

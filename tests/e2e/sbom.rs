@@ -248,6 +248,18 @@ fn each_build_gets_a_cyclonedx_sbom_of_its_packages_found_through_the_fallback_t
     assert_eq!(fallback, expected);
     let ls = stack.golden(&["ls", "base"]).expect(0);
     assert!(!ls.stdout.contains("sha256-"), "{}", ls.stdout);
+
+    // Pruning the first build deletes its SBOM and fallback index too.
+    let first_sbom = referrers(&repository, &build)[0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    stack
+        .golden(&["prune", "base", "--keep", "1", "--apply"])
+        .expect(0);
+    assert_eq!(digest(&repository, &build.replace(':', "-")), None);
+    assert_eq!(digest(&repository, &first_sbom), None, "its SBOM is gone");
+    assert!(digest(&repository, &second.replace(':', "-")).is_some());
 }
 
 /// A scanner stub that counts its runs in `scanned` beside it and passes.

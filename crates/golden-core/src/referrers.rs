@@ -19,6 +19,10 @@ use crate::index::{OCI_INDEX, OCI_MANIFEST};
 use crate::name::{Digest, Repository, Tag};
 use crate::registry::{Registry, RegistryError};
 
+/// The annotation golden puts on every artifact it attaches (the image's
+/// id in golden.toml): only golden's own count as attached by golden.
+pub const IMAGE_ANNOTATION: &str = "dev.golden.image";
+
 /// The empty config of an artifact manifest, and its media type.
 pub const EMPTY_JSON: &[u8] = b"{}";
 pub const EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";

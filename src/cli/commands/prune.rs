@@ -163,6 +163,12 @@ async fn delete(
     mut deleted: usize,
 ) -> Result<usize, Failure> {
     for deletion in &plan.deletions {
+        // Listed before the build goes: a registry with the referrers API
+        // may list nothing for a subject it no longer has.
+        let mut attached = Vec::new();
+        for digest in std::iter::once(&deletion.digest).chain(&deletion.children) {
+            attached.push((digest, list_attached(registry, repository, digest).await));
+        }
         let manifests = std::iter::once(&deletion.digest).chain(&deletion.children);
         for (position, digest) in manifests.enumerate() {
             if let Err(error) = registry.delete_manifest(repository, digest).await {
@@ -189,31 +195,38 @@ async fn delete(
             "deleted"
         );
         delete_signature(registry, repository, &deletion.digest).await;
-        for digest in std::iter::once(&deletion.digest).chain(&deletion.children) {
-            delete_attached(registry, repository, digest).await;
+        for (digest, artifacts) in attached {
+            delete_attached(registry, repository, digest, &artifacts).await;
         }
     }
     Ok(deleted)
 }
 
-/// Deletes the artifacts attached to the deleted manifest `digest` (its
-/// SBOMs, its scan report) and the fallback index `sha256-<hex>` that
-/// listed them. A failure is a warning; the build is gone either way.
+/// The artifacts attached to the manifest `digest` (its SBOMs, its scan
+/// record); none, with a warning, when they cannot be listed.
+async fn list_attached(
+    registry: &dyn Registry,
+    repository: &Repository,
+    digest: &crate::name::Digest,
+) -> Vec<crate::referrers::Referrer> {
+    crate::referrers::list(registry, repository, digest)
+        .await
+        .unwrap_or_else(|error| {
+            tracing::warn!("could not list the artifacts attached to {digest}: {error}");
+            Vec::new()
+        })
+}
+
+/// Deletes the artifacts `attached` to the deleted manifest `digest` and
+/// the fallback index `sha256-<hex>` that listed them. A failure is a
+/// warning; the build is gone either way.
 async fn delete_attached(
     registry: &dyn Registry,
     repository: &Repository,
     digest: &crate::name::Digest,
+    attached: &[crate::referrers::Referrer],
 ) {
-    let attached = match crate::referrers::list(registry, repository, digest).await {
-        Ok(attached) => attached,
-        Err(error) => {
-            tracing::warn!(
-                "could not list the artifacts attached to the deleted build {digest}: {error}"
-            );
-            return;
-        }
-    };
-    for artifact in &attached {
+    for artifact in attached {
         if let Err(error) = registry.delete_manifest(repository, &artifact.digest).await {
             tracing::warn!(
                 "could not delete the artifact {} attached to the deleted build {digest}: {error}",

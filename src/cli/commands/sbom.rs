@@ -57,10 +57,17 @@ pub(super) async fn run(
         .map_err(failed)?;
     match output {
         Output::Json => {
-            let mut text = String::from_utf8_lossy(&document).into_owned();
-            if !text.ends_with('\n') {
-                text.push('\n');
-            }
+            // As stored, byte for byte (no newline added): its digest is
+            // the artifact's layer digest.
+            let text = String::from_utf8(document).map_err(|_| {
+                Failure::new(
+                    Exit::ImageFailed,
+                    anyhow::anyhow!(
+                        "the SBOM {} of `{reference}` is not UTF-8 JSON",
+                        chosen.digest
+                    ),
+                )
+            })?;
             crate::ui::output::stdout(&text);
         }
         Output::Human => {
@@ -98,14 +105,11 @@ pub(super) async fn packages(
                     format!("the artifacts attached to {digest} could not be listed: {error}")
                 })?;
             Ok::<_, String>(
-                listed
+                cyclonedx(&listed)
                     .into_iter()
-                    .filter(|referrer| {
-                        referrer.artifact_type.as_deref() == Some(sbom::CYCLONEDX_JSON)
-                    })
                     .map(|referrer| {
                         let platform = referrer.annotations.get(sbom::PLATFORM_ANNOTATION).cloned();
-                        (platform, referrer.digest)
+                        (platform, referrer.digest.clone())
                     })
                     .collect::<Vec<_>>(),
             )
@@ -177,10 +181,7 @@ fn choose<'a>(
     id: &str,
     reference: &crate::reference::Reference,
 ) -> Result<&'a Referrer, Failure> {
-    let sboms: Vec<&Referrer> = listed
-        .iter()
-        .filter(|referrer| referrer.artifact_type.as_deref() == Some(sbom::CYCLONEDX_JSON))
-        .collect();
+    let sboms = cyclonedx(listed);
     let platform_of = |referrer: &Referrer| {
         referrer
             .annotations
@@ -215,6 +216,29 @@ fn choose<'a>(
                 format!("name one with --platform: {}", platforms.join(", ")),
             ))))
         }
+    }
+}
+
+/// The CycloneDX SBOMs among `listed`: golden's own when there are any
+/// (another tool may have attached its own beside them).
+fn cyclonedx(listed: &[Referrer]) -> Vec<&Referrer> {
+    let sboms: Vec<&Referrer> = listed
+        .iter()
+        .filter(|referrer| referrer.artifact_type.as_deref() == Some(sbom::CYCLONEDX_JSON))
+        .collect();
+    let ours: Vec<&Referrer> = sboms
+        .iter()
+        .copied()
+        .filter(|referrer| {
+            referrer
+                .annotations
+                .contains_key(referrers::IMAGE_ANNOTATION)
+        })
+        .collect();
+    if ours.is_empty() {
+        sboms
+    } else {
+        ours
     }
 }
 

@@ -7,7 +7,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 
-use futures::TryStreamExt as _;
+use futures::{StreamExt as _, TryStreamExt as _};
 use reqwest::Method;
 use sha2::{Digest as _, Sha256};
 
@@ -27,17 +27,47 @@ impl Distribution {
         if let Some(facts) = self.layer_facts.lock().unwrap().get(digest) {
             return Ok(facts.clone());
         }
+        // A layer read back is idempotent: a stream broken midway (a
+        // proxy's reset, a stall) is read again from its start.
+        let mut attempt = 1;
+        let facts = loop {
+            match self.read_layer_once(repository, digest).await {
+                Ok(facts) => break facts,
+                Err(error) if attempt < LAYER_ATTEMPTS && !error.is_unreachable() => {
+                    tracing::warn!("{error}; reading it again ({attempt} of {LAYER_ATTEMPTS})");
+                    attempt += 1;
+                }
+                Err(error) => return Err(error),
+            }
+        };
+        let mut remembered = self.layer_facts.lock().unwrap();
+        // A daemon's client lives for months: what it remembers is
+        // bounded, by count and by the bytes of the files it holds.
+        let held: u64 = remembered.values().map(LayerFacts::bytes).sum();
+        if remembered.len() >= REMEMBERED_LAYERS || held + facts.bytes() > REMEMBERED_BYTES {
+            remembered.clear();
+        }
+        remembered.insert(digest.clone(), facts.clone());
+        Ok(facts)
+    }
+
+    async fn read_layer_once(
+        &self,
+        repository: &Repository,
+        digest: &Digest,
+    ) -> Result<LayerFacts, RegistryError> {
         let action = format!("read the layer {digest} of `{repository}` for its SBOM");
         let host = repository.registry().to_string();
         let path = format!("/v2/{}/blobs/{digest}", repository.path());
+        let no_body = (reqwest::header::HeaderMap::new(), None);
         let response = self
-            .send(
+            .send_within(
                 Method::GET,
                 repository,
                 &path,
-                reqwest::header::HeaderMap::new(),
-                None,
+                no_body,
                 &action,
+                Some(LAYER_TIMEOUT),
             )
             .await?;
         let status = response.status();
@@ -45,25 +75,42 @@ impl Distribution {
             let reply = read_capped(response, 64 * 1024, &host, &action).await?;
             return Err(status_error(&host, &action, status, &reply));
         }
-        let stream = response.bytes_stream().map_err(std::io::Error::other);
-        let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
+        // Each chunk must arrive within LAYER_IDLE: a stalled download
+        // fails (and is read again) instead of holding the run.
+        let chunks = response.bytes_stream().map_err(std::io::Error::other);
+        let chunks = futures::stream::unfold(chunks, |mut chunks| async move {
+            match tokio::time::timeout(LAYER_IDLE, chunks.next()).await {
+                Ok(Some(chunk)) => Some((chunk, chunks)),
+                Ok(None) => None,
+                Err(_) => Some((
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("no data for {}s", LAYER_IDLE.as_secs()),
+                    )),
+                    chunks,
+                )),
+            }
+        });
+        let reader =
+            tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(Box::pin(chunks)));
         let expected = digest.clone();
         let walked = tokio::task::spawn_blocking(move || facts(reader, &expected))
             .await
             .map_err(|error| invalid(&host, &action, error.to_string()))?;
-        let facts = walked.map_err(|message| invalid(&host, &action, message))?;
-        let mut remembered = self.layer_facts.lock().unwrap();
-        // A daemon's client lives for months: what it remembers is bounded.
-        if remembered.len() >= REMEMBERED_LAYERS {
-            remembered.clear();
-        }
-        remembered.insert(digest.clone(), facts.clone());
-        Ok(facts)
+        walked.map_err(|message| invalid(&host, &action, message))
     }
 }
 
-/// How many layers' facts a client remembers.
+/// How many layers' facts a client remembers, and how many bytes of
+/// files they may hold together.
 const REMEMBERED_LAYERS: usize = 256;
+const REMEMBERED_BYTES: u64 = 256 << 20;
+/// How long a whole layer may take to stream back (a multi-GB layer over
+/// a slow link), how long its stream may stall, and how many times a
+/// broken one is read.
+const LAYER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
+const LAYER_IDLE: std::time::Duration = std::time::Duration::from_secs(60);
+const LAYER_ATTEMPTS: u32 = 3;
 
 /// Reads a whole layer blob from `raw`: its facts, once its bytes hash to
 /// `digest`.

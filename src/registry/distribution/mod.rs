@@ -120,6 +120,22 @@ impl Distribution {
         body: Option<Vec<u8>>,
         action: &str,
     ) -> Result<Response, RegistryError> {
+        self.send_within(method, repository, path, (headers, body), action, None)
+            .await
+    }
+
+    /// [`Distribution::send`], with the whole exchange (body included)
+    /// bounded by `timeout` instead of the client's 60 s: a layer read
+    /// back streams for as long as the link takes.
+    async fn send_within(
+        &self,
+        method: Method,
+        repository: &Repository,
+        path: &str,
+        (headers, body): (HeaderMap, Option<Vec<u8>>),
+        action: &str,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<Response, RegistryError> {
         let host = repository.registry();
         let scope = auth::scope(repository, &method);
         let mut retried_auth = false;
@@ -141,6 +157,9 @@ impl Distribution {
             }
             let request = request.headers(headers.clone());
             let (mut request, sent_basic) = self.auth.authorize(request, host, &scope);
+            if let Some(timeout) = timeout {
+                request = request.timeout(timeout);
+            }
             if let Some(body) = &body {
                 request = request.body(body.clone());
             }

@@ -262,13 +262,20 @@ fn escape(part: &str) -> String {
     utf8_percent_encode(part, PURL_PART).to_string()
 }
 
+/// A qualifier's value: `+` escaped too, as query strings read it as a
+/// space (`upstream=libsigc%2B%2B-2.0`).
+fn escape_value(value: &str) -> String {
+    const VALUE: &AsciiSet = &PURL_PART.add(b'+');
+    utf8_percent_encode(value, VALUE).to_string()
+}
+
 /// `pkg:deb/debian/name@version?arch=..&distro=debian-12`, as scanners
 /// match OS packages.
 fn distro_purl(kind: &str, default: &str, package: &Package, os: Option<&Os>) -> Option<Purl> {
     let namespace = os.map_or(default, |os| os.id.as_str());
     let mut qualifiers = Vec::new();
     if let Some(arch) = &package.arch {
-        qualifiers.push(format!("arch={}", escape(arch)));
+        qualifiers.push(format!("arch={}", escape_value(arch)));
     }
     if let Some(Os {
         id,
@@ -276,10 +283,13 @@ fn distro_purl(kind: &str, default: &str, package: &Package, os: Option<&Os>) ->
         ..
     }) = os
     {
-        qualifiers.push(format!("distro={}", escape(&format!("{id}-{version}"))));
+        qualifiers.push(format!(
+            "distro={}",
+            escape_value(&format!("{id}-{version}"))
+        ));
     }
     if let Some(source) = &package.source {
-        qualifiers.push(format!("upstream={}", escape(source)));
+        qualifiers.push(format!("upstream={}", escape_value(source)));
     }
     let text = format!(
         "pkg:{kind}/{}/{}@{}{}",
@@ -304,10 +314,10 @@ fn oci_purl(
         escape(repository).replace("%2F", "/")
     )];
     if let Some(tag) = tag {
-        qualifiers.push(format!("tag={}", escape(tag)));
+        qualifiers.push(format!("tag={}", escape_value(tag)));
     }
     if let Some(arch) = platform.and_then(|platform| platform.split('/').nth(1)) {
-        qualifiers.push(format!("arch={}", escape(arch)));
+        qualifiers.push(format!("arch={}", escape_value(arch)));
     }
     let text = format!(
         "pkg:oci/{}@{}{}",

@@ -141,6 +141,11 @@ pub struct LayerFacts {
 }
 
 impl LayerFacts {
+    /// The bytes of the files it holds.
+    pub fn bytes(&self) -> u64 {
+        self.files.values().map(|file| file.len() as u64).sum()
+    }
+
     /// Records the entry at `path` (as the tar names it); `read` reads a
     /// regular file's bytes when they are wanted.
     pub fn add<E>(
@@ -154,7 +159,12 @@ impl LayerFacts {
             Interest::Read if regular => {
                 self.files.insert(path.to_string(), read()?);
             }
-            Interest::Read | Interest::None => {}
+            // A symlink (or anything but a file) there hides the file of
+            // the layers below: what it points at is not followed.
+            Interest::Read => {
+                self.removes.insert(path.to_string());
+            }
+            Interest::None => {}
             Interest::Mark(mark) => {
                 self.marks.insert(mark);
             }
@@ -264,12 +274,20 @@ mod tests {
     }
 
     #[test]
-    fn a_directory_entry_is_not_read() {
-        let mut facts = LayerFacts::default();
-        facts
-            .add::<()>("var/lib/dpkg/status", false, || panic!("not read"))
+    fn a_symlink_at_a_read_path_is_not_read_and_hides_the_file_below() {
+        let mut link = LayerFacts::default();
+        link.add::<()>("etc/os-release", false, || panic!("not read"))
             .unwrap();
-        assert!(facts.files.is_empty());
+        assert!(link.files.is_empty());
+        let base = layer(&[
+            ("etc/os-release", "ID=old"),
+            ("usr/lib/os-release", "ID=debian"),
+        ]);
+        let merged = Filesystem::merge([&base, &link]);
+        assert_eq!(
+            merged.files.keys().collect::<Vec<_>>(),
+            ["usr/lib/os-release"]
+        );
     }
 
     #[test]

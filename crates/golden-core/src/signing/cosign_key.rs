@@ -59,7 +59,7 @@ fn base64(text: &str, what: &str) -> Result<Vec<u8>, KeyError> {
 }
 
 /// The PKCS#8 DER key sealed in the cosign key `pem`.
-pub(super) fn decrypt(pem: &str, password: &[u8]) -> Result<Vec<u8>, KeyError> {
+pub(super) fn decrypt(pem: &str, password: &[u8]) -> Result<zeroize::Zeroizing<Vec<u8>>, KeyError> {
     let body: String = pem
         .lines()
         .map(str::trim)
@@ -104,5 +104,6 @@ pub(super) fn decrypt(pem: &str, password: &[u8]) -> Result<Vec<u8>, KeyError> {
             crypto_secretbox::Nonce::from_slice(&nonce),
             sealed.as_slice(),
         )
+        .map(zeroize::Zeroizing::new)
         .map_err(|_| KeyError::Decrypt)
 }

@@ -136,3 +136,25 @@ fn components_are_read_from_any_cyclonedx_document() {
     assert!(components(b"{}").unwrap_err().contains("not a CycloneDX"));
     assert!(components(b"nope").unwrap_err().contains("not JSON"));
 }
+
+#[test]
+fn a_plus_in_a_qualifier_is_escaped_and_kept_in_a_version() {
+    let digest = Digest::of(b"build");
+    let status = "Package: libsigc++-2.0-0v5\nStatus: install ok installed\nArchitecture: amd64\nSource: libsigc++-2.0\nVersion: 2.12.0-1+b1\n";
+    let bytes = document(
+        &identity(&digest, None),
+        &files(&[("var/lib/dpkg/status", status)], &[]),
+    );
+    let purls: Vec<_> = components(&bytes)
+        .unwrap()
+        .into_iter()
+        .filter_map(|entry| entry.purl)
+        .collect();
+    assert!(
+        purls.contains(
+            &"pkg:deb/debian/libsigc++-2.0-0v5@2.12.0-1+b1?arch=amd64&upstream=libsigc%2B%2B-2.0"
+                .to_string()
+        ),
+        "{purls:?}"
+    );
+}
