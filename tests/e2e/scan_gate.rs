@@ -248,3 +248,52 @@ fn the_scanners_report_or_else_a_record_is_attached_with_whether_it_passed() {
     assert_eq!(records[0].1, "false");
     assert_floating(&base, "1.0.0", &["1.0", "1", "latest"]);
 }
+
+#[test]
+fn a_rollback_cut_short_moves_tags_back_to_a_release_without_scanning_it_again() {
+    let stack = Stack::new("scan-rollback");
+    let script = scanner(&stack);
+    let base = stack.repository("base");
+    // 1.0.0 is released before any scan was configured: it has no record.
+    stack.golden(&["build", "base"]).expect(0);
+    let config = std::fs::read_to_string(stack.config()).unwrap();
+    std::fs::write(
+        stack.config(),
+        config.replacen(
+            "[images.base]\n",
+            &format!(
+                "[images.base]\nscan = [\"{}\", \"{{image}}\"]\n",
+                script.display()
+            ),
+            1,
+        ),
+    )
+    .unwrap();
+    set(&stack, "exit-code", "0");
+    stack.update_upstream("next");
+    stack.golden(&["build", "base"]).expect(0);
+    assert_floating(&base, "1.0.1", &["1.0", "1", "latest"]);
+    let scans = || {
+        std::fs::read_to_string(stack.path().join("scanned"))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    assert_eq!(scans(), 1);
+    // A rollback cut short: 1.0.1 withdrawn, its tags not moved back yet.
+    // The scanner would now fail 1.0.0 (a CVE published since).
+    support::retag(&base, "1.0.1", "1.0.1-withdrawn");
+    set(&stack, "exit-code", "1");
+    let plan = stack
+        .golden(&["plan", "base", "--output", "json"])
+        .expect(0)
+        .json();
+    let reasons = &entry(&plan, "base")["reasons"];
+    assert_eq!(reasons[0]["kind"], "floating-behind", "{plan:#}");
+    // The next build finishes the rollback: 1.0.0 was released through
+    // its gate before, so it is not scanned again, and never withdrawn.
+    stack.golden(&["build", "base"]).expect(0);
+    assert_floating(&base, "1.0.0", &["1.0", "1", "latest"]);
+    assert_eq!(scans(), 1, "a release is not scanned again");
+    assert_eq!(digest(&base, "1.0.0-withdrawn"), None);
+}
