@@ -6,7 +6,7 @@
 
 use anyhow::{anyhow, Context as _};
 
-use super::scan::GateStep;
+use super::publish::Resume;
 use super::{upstream, Job, Runner, Shared};
 use crate::name::{Digest, Tag};
 use crate::observe::ledger::{self, Ledger};
@@ -163,23 +163,10 @@ impl Runner<'_> {
                 return Ok(());
             }
             if self.signing.is_none() {
-                return self.require_signed(job, version, digest, key).await;
+                return Err(unsigned(job, version, &verdict));
             }
         }
-        if let Err(error) = self.attach_sbom(job, version, digest).await {
-            return Err(self
-                .withdrawn_after(job, version, digest, error, GateStep::Sbom)
-                .await);
-        }
-        if job.image.scan.is_some() && !self.scan_passed(job, digest).await? {
-            self.scan_gate(job, version, digest).await?;
-        }
-        if let Err(error) = self.sign_build(job, digest).await {
-            return Err(self
-                .withdrawn_after(job, version, digest, error, GateStep::Signature)
-                .await);
-        }
-        Ok(())
+        self.gate(job, version, digest, Resume::Yes).await
     }
 
     /// Refuses to move floating tags to `version` of `job` (`digest`)
@@ -195,18 +182,7 @@ impl Runner<'_> {
         if verdict.verified {
             return Ok(());
         }
-        let why = match verdict.rejected.first() {
-            Some(reason) => format!("no signature beside it verifies ({reason})"),
-            None => "it is not signed".to_string(),
-        };
-        Err(anyhow::Error::new(crate::hint::Hinted::new(
-            format!(
-                "golden moves no floating tag to `{}:{}`: {why}",
-                job.repository,
-                version.tag()
-            ),
-            "with [signing], only signed builds are released: `golden rebuild` builds and signs a new one",
-        )))
+        Err(unsigned(job, version, &verdict))
     }
 
     /// The floating tags that may move to `version` (a golden build of
@@ -353,4 +329,25 @@ impl Runner<'_> {
         }
         Ok(())
     }
+}
+
+/// The refusal to move floating tags to `version` of `job`, which no
+/// signature beside it verifies (`verdict`).
+fn unsigned(
+    job: &Job<'_>,
+    version: crate::version::Exact,
+    verdict: &crate::signing::Verdict,
+) -> anyhow::Error {
+    let why = match verdict.rejected.first() {
+        Some(reason) => format!("no signature beside it verifies ({reason})"),
+        None => "it is not signed".to_string(),
+    };
+    anyhow::Error::new(crate::hint::Hinted::new(
+        format!(
+            "golden moves no floating tag to `{}:{}`: {why}",
+            job.repository,
+            version.tag()
+        ),
+        "with [signing], only signed builds are released: `golden rebuild` builds and signs a new one",
+    ))
 }

@@ -43,6 +43,13 @@ struct Attempts {
     stranded: Option<(Vec<String>, Digest)>,
 }
 
+/// Whether [`Runner::gate`] resumes a build an earlier run pushed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Resume {
+    No,
+    Yes,
+}
+
 /// How one attempt ended, short of a failure.
 enum Attempt {
     Released,
@@ -217,7 +224,7 @@ impl Runner<'_> {
         };
         outcome.version = Some(version);
         shared.record(&job.repository, version, digest.clone());
-        if let Err(error) = self.gate(job, version, &digest).await {
+        if let Err(error) = self.gate(job, version, &digest, Resume::No).await {
             outcome.push_seconds = Some(push_started.elapsed().as_secs_f64());
             for member in &built.members() {
                 self.tidy(self.member(*member), job, version).await;
@@ -247,19 +254,28 @@ impl Runner<'_> {
 
     /// The steps between the push and the floating tags, in order: the
     /// SBOM, the scan gate, the signature. A build that does not pass
-    /// one is withdrawn, never released.
+    /// one is withdrawn, never released. Resuming a build an earlier run
+    /// pushed, its scan runs only when no record says it passed (an SBOM
+    /// already attached is kept either way).
     pub(super) async fn gate(
         &self,
         job: &Job<'_>,
         version: Exact,
         digest: &Digest,
+        resume: Resume,
     ) -> anyhow::Result<()> {
         if let Err(error) = self.attach_sbom(job, version, digest).await {
             return Err(self
                 .withdrawn_after(job, version, digest, error, GateStep::Sbom)
                 .await);
         }
-        self.scan_gate(job, version, digest).await?;
+        let passed = match resume {
+            Resume::Yes if job.image.scan.is_some() => self.scan_passed(job, digest).await?,
+            _ => false,
+        };
+        if !passed {
+            self.scan_gate(job, version, digest).await?;
+        }
         if let Err(error) = self.sign_build(job, digest).await {
             return Err(self
                 .withdrawn_after(job, version, digest, error, GateStep::Signature)

@@ -262,49 +262,12 @@ fn each_build_gets_a_cyclonedx_sbom_of_its_packages_found_through_the_fallback_t
     assert!(digest(&repository, &second.replace(':', "-")).is_some());
 }
 
-/// A scanner stub that counts its runs in `scanned` beside it and passes.
-fn counting_scanner(stack: &Stack) -> std::path::PathBuf {
-    let script = stack.path().join("scan.sh");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\necho \"$@\" >> '{}/scanned'\n",
-            stack.path().display()
-        ),
-    )
-    .unwrap();
-    Command::new("chmod")
-        .arg("+x")
-        .arg(&script)
-        .status()
-        .unwrap();
-    script
-}
-
-fn scans(stack: &Stack) -> usize {
-    std::fs::read_to_string(stack.path().join("scanned"))
-        .unwrap_or_default()
-        .lines()
-        .count()
-}
-
 #[test]
 fn a_build_pushed_but_not_released_is_resumed_with_only_the_steps_it_lacks() {
     let stack = stack_with_packages();
-    let script = counting_scanner(&stack);
-    let config = std::fs::read_to_string(stack.config()).unwrap();
-    std::fs::write(
-        stack.config(),
-        config.replacen(
-            "[images.base]\n",
-            &format!(
-                "[images.base]\nscan = [\"{}\", \"{{image}}\"]\n",
-                script.display()
-            ),
-            1,
-        ),
-    )
-    .unwrap();
+    let script = crate::scan_gate::scanner(&stack);
+    crate::scan_gate::set(&stack, "exit-code", "0");
+    crate::scan_gate::scan_base_with(&stack, &script);
     let repository = stack.repository("base");
 
     // Pushed, its SBOM attached and its scan passed, but not released (a
@@ -312,7 +275,7 @@ fn a_build_pushed_but_not_released_is_resumed_with_only_the_steps_it_lacks() {
     stack.golden(&["build", "base", "--no-promote"]).expect(0);
     let build = digest(&repository, "1.0.0").unwrap();
     assert_eq!(digest(&repository, "1.0"), None);
-    assert_eq!(scans(&stack), 1);
+    assert_eq!(crate::scan_gate::scans(&stack), 1);
     sbom_of(&repository, &build);
     let plan = stack
         .golden(&["plan", "base", "--output", "json"])
@@ -351,7 +314,11 @@ fn a_build_pushed_but_not_released_is_resumed_with_only_the_steps_it_lacks() {
         "{}",
         resumed.stderr
     );
-    assert_eq!(scans(&stack), 1, "the scan that passed is not run again");
+    assert_eq!(
+        crate::scan_gate::scans(&stack),
+        1,
+        "the scan that passed is not run again"
+    );
     support::assert_floating(&repository, "1.0.0", &["1.0", "1", "latest"]);
     sbom_of(&repository, &build);
     let listed = referrers(&repository, &build);
@@ -363,7 +330,7 @@ fn a_build_pushed_but_not_released_is_resumed_with_only_the_steps_it_lacks() {
     // Nothing is left to do, and nothing is attached twice.
     stack.golden(&["build", "base"]).expect(0);
     assert_eq!(referrers(&repository, &build).len(), 2);
-    assert_eq!(scans(&stack), 1);
+    assert_eq!(crate::scan_gate::scans(&stack), 1);
 }
 
 /// A registry in front of the real one that refuses every manifest PUT by

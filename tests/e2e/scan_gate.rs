@@ -10,7 +10,7 @@ use support::{assert_floating, digest, entry, tags, Stack};
 
 /// A scanner stub: logs its arguments, prints a finding, and exits with
 /// the code in `exit-code` beside it (after sleeping `sleep` seconds).
-fn scanner(stack: &Stack) -> std::path::PathBuf {
+pub(crate) fn scanner(stack: &Stack) -> std::path::PathBuf {
     let script = stack.path().join("scan.sh");
     std::fs::write(
         &script,
@@ -28,7 +28,7 @@ fn scanner(stack: &Stack) -> std::path::PathBuf {
     script
 }
 
-fn set(stack: &Stack, file: &str, value: &str) {
+pub(crate) fn set(stack: &Stack, file: &str, value: &str) {
     std::fs::write(stack.path().join(file), value).unwrap();
 }
 
@@ -256,29 +256,12 @@ fn a_rollback_cut_short_moves_tags_back_to_a_release_without_scanning_it_again()
     let base = stack.repository("base");
     // 1.0.0 is released before any scan was configured: it has no record.
     stack.golden(&["build", "base"]).expect(0);
-    let config = std::fs::read_to_string(stack.config()).unwrap();
-    std::fs::write(
-        stack.config(),
-        config.replacen(
-            "[images.base]\n",
-            &format!(
-                "[images.base]\nscan = [\"{}\", \"{{image}}\"]\n",
-                script.display()
-            ),
-            1,
-        ),
-    )
-    .unwrap();
+    scan_base_with(&stack, &script);
     set(&stack, "exit-code", "0");
     stack.update_upstream("next");
     stack.golden(&["build", "base"]).expect(0);
     assert_floating(&base, "1.0.1", &["1.0", "1", "latest"]);
-    let scans = || {
-        std::fs::read_to_string(stack.path().join("scanned"))
-            .unwrap_or_default()
-            .lines()
-            .count()
-    };
+    let scans = || scans(&stack);
     assert_eq!(scans(), 1);
     // A rollback cut short: 1.0.1 withdrawn, its tags not moved back yet.
     // The scanner would now fail 1.0.0 (a CVE published since).
@@ -296,4 +279,29 @@ fn a_rollback_cut_short_moves_tags_back_to_a_release_without_scanning_it_again()
     assert_floating(&base, "1.0.0", &["1.0", "1", "latest"]);
     assert_eq!(scans(), 1, "a release is not scanned again");
     assert_eq!(digest(&base, "1.0.0-withdrawn"), None);
+}
+
+/// Sets `scan = [SCRIPT, "{image}"]` on the stack's `base`.
+pub(crate) fn scan_base_with(stack: &Stack, script: &std::path::Path) {
+    let config = std::fs::read_to_string(stack.config()).unwrap();
+    std::fs::write(
+        stack.config(),
+        config.replacen(
+            "[images.base]\n",
+            &format!(
+                "[images.base]\nscan = [\"{}\", \"{{image}}\"]\n",
+                script.display()
+            ),
+            1,
+        ),
+    )
+    .unwrap();
+}
+
+/// How many times [`scanner`] ran.
+pub(crate) fn scans(stack: &Stack) -> usize {
+    std::fs::read_to_string(stack.path().join("scanned"))
+        .unwrap_or_default()
+        .lines()
+        .count()
 }

@@ -32,19 +32,8 @@ impl Distribution {
                 &action,
             )
             .await?;
-        let status = response.status();
-        let location = header_value(response.headers().get(LOCATION));
-        let reply = read_capped(response, MANIFEST_LIMIT, host, &action).await?;
-        if !status.is_success() {
-            return Err(write_error(
-                host,
-                &action,
-                &Method::POST,
-                status,
-                None,
-                &reply,
-            ));
-        }
+        let answered = written(response, Method::POST, host, &action).await?;
+        let location = header_value(answered.get(LOCATION));
         let path = upload_path(location, host, &action)?;
         let separator = if path.contains('?') { '&' } else { '?' };
         let finish = format!("{path}{separator}digest={digest}");
@@ -63,18 +52,7 @@ impl Distribution {
                 &action,
             )
             .await?;
-        let status = response.status();
-        let reply = read_capped(response, MANIFEST_LIMIT, host, &action).await?;
-        if !status.is_success() {
-            return Err(write_error(
-                host,
-                &action,
-                &Method::PUT,
-                status,
-                None,
-                &reply,
-            ));
-        }
+        written(response, Method::PUT, host, &action).await?;
         Ok(digest)
     }
 
@@ -141,20 +119,8 @@ impl Distribution {
                 &action,
             )
             .await?;
-        let status = response.status();
-        let indexed = header(&response, "oci-subject").is_some();
-        let reply = read_capped(response, MANIFEST_LIMIT, host, &action).await?;
-        if !status.is_success() {
-            return Err(write_error(
-                host,
-                &action,
-                &Method::PUT,
-                status,
-                None,
-                &reply,
-            ));
-        }
-        Ok((digest, indexed))
+        let answered = written(response, Method::PUT, host, &action).await?;
+        Ok((digest, answered.contains_key("oci-subject")))
     }
 
     /// The referrers API's index of `digest`, `None` when the registry
@@ -194,6 +160,23 @@ impl Distribution {
             _ => Err(status_error(host, &action, status, &reply)),
         }
     }
+}
+
+/// The headers of the answer to a write (`method`), once its body is
+/// read; the registry's error when it refused.
+async fn written(
+    response: reqwest::Response,
+    method: Method,
+    host: &str,
+    action: &str,
+) -> Result<HeaderMap, RegistryError> {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let reply = read_capped(response, MANIFEST_LIMIT, host, action).await?;
+    if !status.is_success() {
+        return Err(write_error(host, action, &method, status, None, &reply));
+    }
+    Ok(headers)
 }
 
 /// The path of an upload session from its `Location`: absolute
